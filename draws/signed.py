@@ -1,0 +1,76 @@
+"""Signed envelopes: Ed25519 over canonical JSON, verifiable with ``cryptography`` alone.
+
+An envelope is ``{"payload": {...}, "signature": {"alg": "Ed25519", "kid": KID, "sig": SIG}}`` where
+``SIG`` is the unpadded base64url Ed25519 signature of ``canonical_json(payload)``.
+
+A key set is ``{"keys": [{"kid", "alg", "public_key", "created", "retired"}]}`` where ``public_key``
+is the unpadded base64url raw 32-byte Ed25519 public key and ``kid`` is the first 16 hex digits of
+SHA-256 of those 32 bytes. A retired key still verifies what it signed; it just signs nothing new.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from draws.canonical import canonical_json
+
+
+class SignatureError(Exception):
+    """A signature is missing, malformed, made by an unknown key, or does not match."""
+
+
+def b64u_encode(data: bytes) -> str:
+    """Unpadded base64url text of ``data``."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str) -> bytes:
+    """Bytes of unpadded (or padded) base64url ``text``."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def kid_for(public_raw: bytes) -> str:
+    """Key id: the first 16 hex digits of SHA-256 of the raw 32-byte public key."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def sign_payload(private_key: Ed25519PrivateKey, payload: dict[str, Any]) -> dict[str, Any]:
+    """Wrap ``payload`` in an envelope signed by ``private_key``."""
+    public_raw = private_key.public_key().public_bytes_raw()
+    sig = private_key.sign(canonical_json(payload))
+    return {
+        "payload": payload,
+        "signature": {"alg": "Ed25519", "kid": kid_for(public_raw), "sig": b64u_encode(sig)},
+    }
+
+
+def public_key_for(keyset: dict[str, Any], kid: str) -> Ed25519PublicKey:
+    """The public key with id ``kid`` in ``keyset``; checks that the kid matches the key bytes."""
+    for entry in keyset.get("keys", []):
+        if entry.get("kid") == kid:
+            raw = b64u_decode(entry["public_key"])
+            if kid_for(raw) != kid:
+                raise SignatureError(f"key set entry {kid} does not match its public key")
+            return Ed25519PublicKey.from_public_bytes(raw)
+    raise SignatureError(f"unknown signing key {kid!r}")
+
+
+def verify_envelope(envelope: dict[str, Any], keyset: dict[str, Any]) -> dict[str, Any]:
+    """Return the payload of ``envelope`` if its signature verifies against ``keyset``."""
+    try:
+        payload = envelope["payload"]
+        signature = envelope["signature"]
+        if signature.get("alg") != "Ed25519":
+            raise SignatureError(f"unsupported algorithm {signature.get('alg')!r}")
+        key = public_key_for(keyset, signature["kid"])
+        key.verify(b64u_decode(signature["sig"]), canonical_json(payload))
+    except InvalidSignature as exc:
+        raise SignatureError("signature does not match the payload") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SignatureError(f"malformed envelope: {exc}") from exc
+    return payload

@@ -1,0 +1,1 @@
+"""Partner offers and discount codes."""
