@@ -18,24 +18,32 @@ The account's points are the sum over the window; its tier is the highest tier w
 ``min_points`` it reaches and whose ``every_month`` criteria are met in every month of the window.
 Every step is monotone: making any one input worse can only lower the points or the tier.
 
-The engine consumes rows grouped by account (``behaviour.merge_accounts``), keeps one account at a
-time, and yields ``(account, tier, points, facts)`` in account order (ready for the streaming
-snapshot digest). ``facts`` is a compact text of the month-by-month inputs (see :func:`encode_facts`)
-that the service stores so that :func:`explain` can later say why, without the behaviour files.
+The engine reads behaviour files sorted by account (``behaviour.read_accounts`` parses and scores
+each row in one pass), keeps one account at a time, and yields ``(account, tier, points, facts)`` in
+account order (ready for the streaming snapshot digest). ``facts`` is a compact text of the
+month-by-month inputs (see :meth:`Engine.decode`) that the service stores so that :func:`explain`
+can later say why, without the behaviour files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
 from dataclasses import dataclass
 from datetime import date
+
+import heapq
+from operator import itemgetter
 
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
     EMAIL_CONFIRMED,
     PAPERLESS,
     PLAN_KEPT,
+    PLAN_LETTERS,
     REGISTERED,
+    read_accounts,
+    flags_token,
     month_of,
     window,
 )
@@ -50,8 +58,7 @@ BIT: dict[str, int] = {name: 1 << i for i, name in enumerate(CRITERIA)}
 READ, PAY, EARLY, REG, PAPER = (BIT[c] for c in CRITERIA)
 
 _LETTER_CHANNEL = {v: k for k, v in CHANNEL_LETTERS.items()}
-_PLAN_LETTER = {"deferral": "d", "instalment": "i"}
-_LETTER_PLAN = {v: k for k, v in _PLAN_LETTER.items()}
+_LETTER_PLAN = {v: k for k, v in PLAN_LETTERS.items()}
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,8 @@ def _next_month(year: int, month: int) -> tuple[int, int]:
 
 class Engine:
     """The rules compiled for one period: deadlines as local-date ordinals, points by month mask."""
+
+    READ, PAY, EARLY, REG, PAPER = READ, PAY, EARLY, REG, PAPER
 
     def __init__(self, rules: Rules, period: str) -> None:
         self.rules = rules
@@ -106,28 +115,35 @@ class Engine:
             (t.tier, t.min_points, sum(BIT[c] for c in t.every_month)) for t in reversed(rules.tiers)
         ]
         self.full_mask = (1 << len(CRITERIA)) - 1
+        self.all_present = (1 << self.width) - 1
 
     # -- one month -------------------------------------------------------------------------------
 
-    def month_mask(self, row: Sequence) -> int:
-        """The criteria met by one behaviour row (tuple layout of ``behaviour.F_*``)."""
-        mi = row[1]
-        rules = self.rules
+    def flags_mask(self, flags: int, plan: str | None) -> int:
+        """The criteria met by a month's flags: registration, paperless, and a kept hardship plan."""
         mask = 0
-        r_date = row[2]
-        if r_date is not None and r_date <= self.reading_deadline[mi] and row[3] in rules.reading_channels:
-            mask = READ
-        p_date = row[4]
-        if p_date is not None and p_date <= self.payment_deadline[mi] and row[5] in rules.payment_channels:
-            mask |= (PAY | EARLY) if p_date < self.early_before[mi] else PAY
-        flags = row[6]
-        if flags & 3 == 3:
+        if flags & REGISTERED and flags & EMAIL_CONFIRMED:
             mask |= REG
         if flags & PAPERLESS:
             mask |= PAPER
-        if flags & PLAN_KEPT and row[7] in rules.hardship_plans:
+        if flags & PLAN_KEPT and plan in self.rules.hardship_plans:
             mask |= self.credit
         return mask
+
+    def month_mask(self, mi: int, facts: MonthFacts) -> int:
+        """The criteria met in month ``mi`` by ``facts`` (the same rules as the bulk reader)."""
+        rules = self.rules
+        mask = 0
+        if facts.reading_date is not None and facts.reading_date.toordinal() <= self.reading_deadline[mi] \
+                and facts.reading_channel in rules.reading_channels:
+            mask = READ
+        if facts.payment_date is not None:
+            paid = facts.payment_date.toordinal()
+            if paid <= self.payment_deadline[mi] and facts.payment_channel in rules.payment_channels:
+                mask |= (PAY | EARLY) if paid < self.early_before[mi] else PAY
+        flags = (REGISTERED if facts.registered else 0) | (EMAIL_CONFIRMED if facts.email_confirmed else 0) | (
+            PAPERLESS if facts.paperless else 0) | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
+        return mask | self.flags_mask(flags, facts.plan)
 
     def tier_for(self, points: int, every: int) -> str:
         """The tier for ``points`` and the criteria met in every month (``every``, a mask)."""
@@ -140,99 +156,70 @@ class Engine:
 
     def rate(
         self,
-        groups: Iterable[tuple[str, Iterable[tuple]]],
+        files: Sequence[tuple[BinaryIO, str | None]],
         errors: ErrorLog,
-        sources: Sequence[str | None] = (None,),
-        with_facts: bool = True,
-    ) -> Iterator[tuple[str, str, int, str | None]]:
-        """Yield ``(account, tier, points, facts_or_None)`` for each account group, in input order.
+    ) -> Iterator[tuple[str, str, int, str]]:
+        """Yield ``(account, tier, points, facts)`` for every account of the behaviour ``files``.
 
-        A second row for the same account and month is an error (``duplicate_month``) and is ignored.
-        The caller must check ``errors`` at the end: with any error the result must not be used.
+        ``files`` are ``(binary stream, name)`` pairs, each sorted by account; several files (e.g.
+        one per month) are merged by account. Output is in account order, ready for the streaming
+        snapshot digest. The caller must check ``errors`` at the end: with any error the result must
+        not be used (all or nothing).
         """
-        width = self.width
-        rd, pd, early = self.reading_deadline, self.payment_deadline, self.early_before
-        rch, pch = self.rules.reading_channels, self.rules.payment_channels
-        plans, credit = self.rules.hardship_plans, self.credit
-        table = self.points_by_mask
+        names = [name for _, name in files]
+        streams = [read_accounts(stream, self, errors, name, i) for i, (stream, name) in enumerate(files)]
+        if len(streams) == 1:
+            groups = streams[0]
+        else:
+            groups = self._combine(heapq.merge(*streams, key=itemgetter(0)), errors, names)
+        all_present = self.all_present
         tier_checks = self.tier_checks
-        full = self.full_mask
         beginner = TIERS[0]
-        encode = self.encode
-        for account, group in groups:
-            slots: list = [None] * width
-            masks = [0] * width
-            points = 0
-            every = full
-            present = 0
-            for r in group:
-                mi = r[1]
-                if slots[mi] is not None:
-                    first = slots[mi]
-                    errors.add(
-                        r[8], DUPLICATE_MONTH,
-                        f"account {account} has a second row for {self.months[mi]} "
-                        f"(first at line {first[8]}{_where(sources, first[9])})",
-                        sources[r[9]] if r[9] < len(sources) else None,
-                    )
-                    continue
-                slots[mi] = r
-                present += 1
-                mask = 0
-                r_date = r[2]
-                if r_date is not None and r_date <= rd[mi] and r[3] in rch:
-                    mask = READ
-                p_date = r[4]
-                if p_date is not None and p_date <= pd[mi] and r[5] in pch:
-                    mask |= (PAY | EARLY) if p_date < early[mi] else PAY
-                flags = r[6]
-                if flags & 3 == 3:
-                    mask |= REG
-                if flags & PAPERLESS:
-                    mask |= PAPER
-                if flags & PLAN_KEPT and r[7] in plans:
-                    mask |= credit
-                masks[mi] = mask
-                points += table[mask]
-                every &= mask
-            if present < width:
+        for account, points, every, present, tokens, _line, _src in groups:
+            if present != all_present:
                 every = 0
             tier = beginner
             for t, min_points, required in tier_checks:
                 if points >= min_points and every & required == required:
                     tier = t
                     break
-            yield account, tier, points, (encode(slots) if with_facts else None)
+            yield account, tier, points, ",".join(tokens)
+
+    def _combine(self, merged: Iterator[tuple], errors: ErrorLog, names: Sequence[str | None]) -> Iterator[tuple]:
+        """Join the per-file aggregates of one account (they arrive next to each other)."""
+        pending = None
+        for item in merged:
+            if pending is not None and item[0] == pending[0]:
+                account, points, every, present, tokens, line, src = pending
+                overlap = present & item[3]
+                if overlap:
+                    dup = [self.months[i] for i in range(self.width) if overlap >> i & 1]
+                    errors.add(item[5], DUPLICATE_MONTH,
+                               f"account {account} has rows for {', '.join(dup)} in two files "
+                               f"(also line {line} of {names[src]})", names[item[6]])
+                merged_tokens = [b if b != "-" else a for a, b in zip(tokens, item[4])]
+                pending = (account, points + item[1], every & item[2], present | item[3], merged_tokens, line, src)
+                continue
+            if pending is not None:
+                yield pending
+            pending = item
+        if pending is not None:
+            yield pending
 
     # -- facts -----------------------------------------------------------------------------------
 
-    def encode(self, slots: Sequence) -> str:
-        """Compact text of an account's month-by-month inputs (one behaviour row or None per month).
+    def decode(self, code: str) -> list[MonthFacts | None]:
+        """The months of a facts text (as stored with each computed snapshot row).
 
         Months oldest first, separated by ``,``; a missing month is ``-``; otherwise
         ``READING.PAYMENT.FLAGS`` where READING and PAYMENT are the local date as a day offset from the
-        1st of the month followed by a channel letter (empty when there is none), and FLAGS are
-        ``r`` registered, ``e`` e-mail confirmed, ``p`` paperless, then ``d``/``i`` for a deferral or
-        instalment plan followed by ``k`` if its schedule was kept. Example: ``23c.39a.repdk``.
+        1st of the month followed by a channel letter (empty when there is none: ``c`` cabinet, ``a``
+        app, ``u`` autopay, ``b`` bank, ``p`` post, ``o`` office, ``t`` terminal, ``h`` phone,
+        ``s`` SMS, ``g`` agent, ``x`` other), and FLAGS are ``r`` registered, ``e`` e-mail confirmed,
+        ``p`` paperless, then ``d``/``i`` for a deferral or instalment plan followed by ``k`` if its
+        schedule was kept. Example: ``23c.39a.repdk`` (reading on the 24th through the cabinet, paid
+        on the 40th day, i.e. the 9th or 10th of the next month, through the app).
         """
-        parts = []
-        for mi, r in enumerate(slots):
-            if r is None:
-                parts.append("-")
-                continue
-            start = self.month_start[mi]
-            reading = "" if r[2] is None else f"{r[2] - start}{CHANNEL_LETTERS[r[3]]}"
-            payment = "" if r[4] is None else f"{r[4] - start}{CHANNEL_LETTERS[r[5]]}"
-            f = r[6]
-            flags = ("r" if f & REGISTERED else "") + ("e" if f & EMAIL_CONFIRMED else "") + (
-                "p" if f & PAPERLESS else "")
-            if r[7] is not None:
-                flags += _PLAN_LETTER[r[7]] + ("k" if f & PLAN_KEPT else "")
-            parts.append(f"{reading}.{payment}.{flags}")
-        return ",".join(parts)
-
-    def decode(self, code: str) -> list[MonthFacts | None]:
-        """The months of :meth:`encode`'s text, as :class:`MonthFacts` (None for a missing month)."""
         tokens = code.split(",")
         if len(tokens) != self.width:
             raise ValueError(f"facts have {len(tokens)} months, the window has {self.width}")
@@ -256,31 +243,31 @@ class Engine:
             ))
         return out
 
-    def row_of(self, facts: MonthFacts) -> tuple:
-        """A behaviour row tuple for ``facts`` (so that explanations score with the same code)."""
-        mi = self.months.index(facts.month)
-        flags = (REGISTERED if facts.registered else 0) | (EMAIL_CONFIRMED if facts.email_confirmed else 0) | (
-            PAPERLESS if facts.paperless else 0) | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
-        return (
-            "", mi,
-            facts.reading_date.toordinal() if facts.reading_date else None, facts.reading_channel,
-            facts.payment_date.toordinal() if facts.payment_date else None, facts.payment_channel,
-            flags, facts.plan, 0, 0,
-        )
+    def encode(self, months: Sequence[MonthFacts | None]) -> str:
+        """The facts text of :meth:`decode` for ``months`` (window order)."""
+        parts = []
+        for mi, f in enumerate(months):
+            if f is None:
+                parts.append("-")
+                continue
+            start = self.month_start[mi]
+            reading = "" if f.reading_date is None else (
+                f"{f.reading_date.toordinal() - start}{CHANNEL_LETTERS[f.reading_channel or 'other']}")
+            payment = "" if f.payment_date is None else (
+                f"{f.payment_date.toordinal() - start}{CHANNEL_LETTERS[f.payment_channel or 'other']}")
+            flags = (REGISTERED if f.registered else 0) | (EMAIL_CONFIRMED if f.email_confirmed else 0) | (
+                PAPERLESS if f.paperless else 0) | (PLAN_KEPT if f.plan and f.plan_kept else 0)
+            parts.append(f"{reading}.{payment}.{flags_token(flags, f.plan)}")
+        return ",".join(parts)
 
     def rate_facts(self, months: Sequence[MonthFacts | None]) -> tuple[str, int, list[int | None]]:
         """``(tier, points, masks)`` for one account's months (None = no data), window order."""
-        masks: list[int | None] = [None if f is None else self.month_mask(self.row_of(f)) for f in months]
+        masks: list[int | None] = [None if f is None else self.month_mask(mi, f) for mi, f in enumerate(months)]
         points = sum(self.points_by_mask[m] for m in masks if m is not None)
         every = self.full_mask
         for m in masks:
             every &= 0 if m is None else m
         return self.tier_for(points, every), points, masks
-
-
-def _where(sources: Sequence[str | None], index: int) -> str:
-    name = sources[index] if index < len(sources) else None
-    return f" of {name}" if name else ""
 
 
 def _day(token: str, start: int) -> tuple[date | None, str | None]:

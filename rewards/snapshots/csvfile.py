@@ -5,18 +5,19 @@ The generic part (decoding, dialect, header, error log) is shared with the behav
 
 Decoding, while streaming (the file is never held whole):
 
-- The file is read in binary chunks of 1 MiB, cut at the last ``\\n`` of each chunk (no UTF-8 or
-  Windows-1251 character contains the byte 0x0A, so a cut there never splits a character).
 - A UTF-8 byte-order mark fixes the encoding to UTF-8 (and is dropped). A UTF-16 mark is refused with
   a clear message (Excel's "Unicode text"; save the file as UTF-8 or Windows-1251 instead).
-- Otherwise the encoding stays undecided while the chunks are pure ASCII. The first chunk with a
-  byte above 0x7F decides: UTF-8 if that chunk is valid UTF-8, or if most of its non-ASCII lines are;
-  otherwise Windows-1251. Real Cyrillic text in Windows-1251 is practically never valid UTF-8 (a
-  letter byte 0xC0-0xFF would have to be followed by continuation bytes 0x80-0xBF), so the decision
-  is safe even on one line.
-- After the decision, a chunk that does not decode is decoded line by line: each line that does not
-  decode is reported as ``undecodable`` with its line number and skipped. Windows-1251 leaves one
-  byte (0x98) undefined, so a Windows-1251 file can have undecodable lines too.
+- Otherwise the reader sniffs: it reads ahead (1 MiB at a time, at most 8 MiB, kept to be replayed)
+  until it meets a byte above 0x7F. The block containing it decides: UTF-8 if its lines are valid
+  UTF-8 (or most of its non-ASCII lines are), otherwise Windows-1251. Real Cyrillic text in
+  Windows-1251 is practically never valid UTF-8 (a letter byte 0xC0-0xFF would have to be followed
+  by continuation bytes 0x80-0xBF), so one line is enough. A file whose first 8 MiB are pure ASCII
+  is read as UTF-8.
+- The rest is decoded by ``io.TextIOWrapper`` (as fast as the csv module's own floor) with
+  ``surrogateescape``, while a thin raw-stream wrapper checks each chunk that is not pure ASCII. Once
+  a chunk fails, every following row is checked, and a row with bytes that do not decode is reported
+  as ``undecodable`` with its line number and skipped. (Windows-1251 leaves one byte, 0x98,
+  undefined, so a Windows-1251 file can have undecodable lines too.)
 
 Lines are ``\\n``-terminated (LF or CRLF). Line numbers count physical lines from 1 (the header is
 line 1); an error in a quoted field that spans lines is reported at the line where its row starts.
@@ -31,6 +32,7 @@ Snapshot files: see :func:`read_snapshot` and ``docs/snapshots.md``.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -38,7 +40,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rewards.tiers import RUSSIAN_NAMES, TIERS, parse_tier
 
@@ -102,88 +104,102 @@ class ErrorLog:
         }
 
 
+class _CheckedRaw(io.RawIOBase):
+    """A raw stream that replays the sniffed prefix, then the rest, checking that chunks decode."""
+
+    def __init__(self, stream: BinaryIO, prefix: bytes, encoding: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self._pending = memoryview(prefix)
+        self._decoder = codecs.getincrementaldecoder(encoding)()
+        self.dirty = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self._pending):
+            n = min(len(buffer), len(self._pending))
+            buffer[:n] = self._pending[:n]
+            data = bytes(self._pending[:n])
+            self._pending = self._pending[n:]
+        else:
+            data = self._stream.read(len(buffer))
+            n = len(data)
+            buffer[:n] = data
+        if not self.dirty and not data.isascii():
+            try:
+                self._decoder.decode(data, final=not data)
+            except UnicodeDecodeError:
+                self.dirty = True
+        return n
+
+
 class LineSource:
-    """Decoded lines of a binary stream, one string per physical line, decided encoding.
+    """The decoded text of a binary stream (a ``TextIOWrapper``), with the encoding decided by sniffing.
 
     ``encodings`` is ``("utf-8", "cp1251")`` for billing CSV files, ``("utf-8",)`` for JSON lines.
-    After iteration, ``encoding`` is the encoding used (``"utf-8"`` also for pure ASCII),
-    ``bom`` tells whether a UTF-8 BOM was present, and ``undecodable`` holds the line numbers
-    that could not be decoded (they are yielded decoded with replacement characters, so that the
-    csv module keeps counting lines; the reader skips them).
+    ``encoding`` is the encoding used (``"utf-8"`` also for pure ASCII), ``bom`` tells whether a
+    UTF-8 BOM was present, ``refused`` a reason to refuse the whole file (UTF-16). While ``dirty`` is
+    false every byte read so far decoded; once it is true, callers check each line with
+    :meth:`clean`. Iterating yields physical lines (LF, CRLF or CR), untranslated, as csv needs.
     """
 
-    def __init__(
-        self,
-        stream: BinaryIO,
-        encodings: Sequence[str] = ("utf-8", "cp1251"),
-        chunk_size: int = CHUNK_SIZE,
-    ) -> None:
-        self._stream = stream
+    SNIFF_CHUNK = CHUNK_SIZE
+    SNIFF_LIMIT = 8 * CHUNK_SIZE
+
+    def __init__(self, stream: BinaryIO, encodings: Sequence[str] = ("utf-8", "cp1251")) -> None:
         self._encodings = tuple(encodings)
-        self._chunk_size = chunk_size
-        self._decided: str | None = None
         self.bom = False
-        self.undecodable: set[int] = set()
-        self.refused: str | None = None  # a file-level reason to refuse the whole file
+        self.refused: str | None = None
+        prefix, self.encoding = self._sniff(stream)
+        self._raw = _CheckedRaw(stream, prefix, self.encoding)
+        self.text = io.TextIOWrapper(
+            io.BufferedReader(self._raw, buffer_size=1 << 16),
+            encoding=self.encoding, errors="surrogateescape", newline="",
+        )
 
     @property
-    def encoding(self) -> str:
-        return self._decided or "utf-8"
+    def dirty(self) -> bool:
+        return self._raw.dirty
+
+    def clean(self, text: str) -> bool:
+        """True when ``text`` came from bytes that decode (no escaped bytes in it)."""
+        try:
+            text.encode(self.encoding)
+            return True
+        except UnicodeEncodeError:
+            return False
 
     def __iter__(self) -> Iterator[str]:
-        return itertools.chain.from_iterable(self._blocks())
+        return iter(self.text)
 
-    def _blocks(self) -> Iterator[Iterable[str]]:
-        lines_before = 0
-        carry = b""
-        first = True
-        read = self._stream.read
-        size = self._chunk_size
-        while True:
-            data = read(size)
-            if first:
-                first = False
-                if data.startswith(b"\xef\xbb\xbf"):
-                    data = data[3:]
-                    self.bom = True
-                    self._decided = "utf-8"
-                elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                    self.refused = "the file is UTF-16; save it as UTF-8 or Windows-1251"
-                    return
-            if not data:
-                if carry:
-                    yield self._decode(carry, lines_before)
-                return
-            buf = carry + data if carry else data
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:
-                carry = buf
-                continue
-            if cut == len(buf):
-                block, carry = buf, b""
-            else:
-                block, carry = buf[:cut], buf[cut:]
-            yield self._decode(block, lines_before)
-            lines_before += block.count(b"\n")
-
-    def _decode(self, block: bytes, lines_before: int) -> Iterable[str]:
-        if self._decided is None:
-            if block.isascii():
-                return io.StringIO(block.decode("ascii"), newline="\n")
-            self._decided = self._decide(block)
-        try:
-            return io.StringIO(block.decode(self._decided), newline="\n")
-        except UnicodeDecodeError:
-            return self._decode_lines(block, lines_before)
+    def _sniff(self, stream: BinaryIO) -> tuple[bytes, str]:
+        data = stream.read(self.SNIFF_CHUNK)
+        if data.startswith(b"\xef\xbb\xbf"):
+            self.bom = True
+            return data[3:], "utf-8"
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            self.refused = "the file is UTF-16; save it as UTF-8 or Windows-1251"
+            return b"", "utf-8"
+        if len(self._encodings) == 1:
+            return data, self._encodings[0]
+        chunks = [data]
+        total = len(data)
+        while data and data.isascii() and total < self.SNIFF_LIMIT:
+            data = stream.read(self.SNIFF_CHUNK)
+            chunks.append(data)
+            total += len(data)
+        prefix = b"".join(chunks)
+        if data.isascii():
+            return prefix, "utf-8"
+        return prefix, self._decide(data)
 
     def _decide(self, block: bytes) -> str:
-        if len(self._encodings) == 1:
-            return self._encodings[0]
-        try:
-            block.decode("utf-8")
-            return "utf-8"
-        except UnicodeDecodeError:
-            pass
+        """UTF-8 when the block's non-ASCII lines are (mostly) valid UTF-8, else the fallback."""
+        cut = block.rfind(b"\n")
+        if cut > 0:
+            block = block[:cut]
         good = bad = 0
         for raw in block.split(b"\n"):
             if raw.isascii():
@@ -194,24 +210,6 @@ class LineSource:
             except UnicodeDecodeError:
                 bad += 1
         return "utf-8" if good > bad else self._encodings[1]
-
-    def _decode_lines(self, block: bytes, lines_before: int) -> list[str]:
-        parts = block.split(b"\n")
-        last = parts.pop()
-        out: list[str] = []
-        encoding = self.encoding
-        for number, raw in enumerate(parts, start=lines_before + 1):
-            out.append(self._decode_one(raw + b"\n", number, encoding))
-        if last:
-            out.append(self._decode_one(last, lines_before + len(parts) + 1, encoding))
-        return out
-
-    def _decode_one(self, raw: bytes, number: int, encoding: str) -> str:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            self.undecodable.add(number)
-            return raw.decode(encoding, errors="replace")
 
 
 def normalise_name(text: str) -> str:
@@ -257,47 +255,39 @@ class Table:
         self.delimiter = ","
         self.width = 0
         self.header_line = 0
-        self.data_rows = 0
-        self._iter = iter(self.lines)
-        self._reader: Iterator[list[str]] | None = None
+        self._reader: Any = None
         self._open()
 
     def _error(self, line: int, kind: str, message: str) -> None:
         self.errors.add(line, kind, message, self.source)
 
     def _open(self) -> None:
-        lines = self._iter
-        number = 0
-        header: str | None = None
-        for text in lines:
-            number += 1
-            if text.strip():
-                header = text
-                break
         if self.lines.refused:
             self._error(0, BAD_HEADER, self.lines.refused)
             return
-        if header is None:
-            self._error(0, EMPTY_FILE, "the file is empty")
-            return
+        readline = self.lines.text.readline
+        number = 0
+        header = ""
+        while True:
+            header = readline()
+            if not header:
+                self._error(0, EMPTY_FILE, "the file is empty")
+                return
+            number += 1
+            if header.strip():
+                break
         self.header_line = number
+        if not self.lines.clean(header):
+            self._error(number, UNDECODABLE, f"the header line is not valid {self.lines.encoding}")
+            return
         counts = {d: header.count(d) for d in (";", ",", "\t")}
         self.delimiter = max(counts, key=lambda d: counts[d])
         if counts[self.delimiter] == 0:
             self.delimiter = ","
-        reader = csv.reader(
-            itertools.chain((header,), lines), delimiter=self.delimiter, quotechar='"', strict=True
-        )
-        # csv counts lines from the header on; keep line numbers physical.
-        self._offset = number - 1
         try:
-            names = next(reader)
-        except (csv.Error, StopIteration) as exc:
+            names = next(csv.reader([header], delimiter=self.delimiter, quotechar='"', strict=True))
+        except csv.Error as exc:
             self._error(number, BAD_HEADER, f"cannot read the header: {exc}")
-            return
-        self._reader_obj = reader
-        if number in self.lines.undecodable:
-            self._error(number, UNDECODABLE, "the header line is not valid text")
             return
         problems = self._map_header(names)
         if problems:
@@ -305,7 +295,9 @@ class Table:
                 self._error(number, BAD_HEADER, message)
             return
         self.width = len(names)
-        self._reader = reader
+        self._offset = number  # the physical line number of the header
+        self._quoted_header = '"' in header
+        self._reader = True
 
     def _map_header(self, names: list[str]) -> list[str]:
         problems: list[str] = []
@@ -333,36 +325,83 @@ class Table:
         return self._reader is not None
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield ``(line, fields)`` for each data row with the header's column count."""
-        reader = self._reader
-        if reader is None:
+        """Yield ``(line, fields)`` for each data row with the header's column count.
+
+        A line without a quote character is split on the delimiter (the same fields as the csv
+        module gives, at a third of the cost); a line with one goes through the csv module, which
+        may read further lines for a quoted field that spans lines. A file whose header is quoted,
+        or with many quoted rows, is read by the csv module throughout.
+        """
+        if self._reader is None:
             return
-        reader_obj = self._reader_obj
-        offset = self._offset
+        if self._quoted_header:
+            yield from self._csv_rows(self._offset)
+            return
+        text = self.lines.text
+        delimiter = self.delimiter
         width = self.width
-        undecodable = self.lines.undecodable
+        source = self.lines
+        raw = source._raw
         error = self._error
-        previous = reader_obj.line_num
+        line = self._offset
+        quoted = 0
+        for physical in text:
+            line += 1
+            start = line
+            if '"' in physical:
+                quoted += 1
+                if quoted > 1000:
+                    yield from self._csv_rows(line - 1, first=physical)
+                    return
+                reader = csv.reader(itertools.chain((physical,), text), delimiter=delimiter,
+                                    quotechar='"', strict=True)
+                try:
+                    row = next(reader)
+                except csv.Error as exc:
+                    line += reader.line_num - 1
+                    error(start, MALFORMED_ROW, f"cannot read the row: {exc}")
+                    continue
+                line += reader.line_num - 1
+            else:
+                row = physical.rstrip("\r\n").split(delimiter)
+            if raw.dirty and not source.clean("".join(row)):
+                error(start, UNDECODABLE, f"the line contains bytes that are not valid {source.encoding}")
+                continue
+            if len(row) != width:
+                if is_blank(row):
+                    continue
+                error(start, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
+                continue
+            yield start, row
+
+    def _csv_rows(self, offset: int, first: str | None = None) -> Iterator[tuple[int, list[str]]]:
+        """The csv module over the rest of the file; ``offset`` is the last line already consumed."""
+        text = self.lines.text
+        lines: Iterator[str] = text if first is None else itertools.chain((first,), text)
+        reader = csv.reader(lines, delimiter=self.delimiter, quotechar='"', strict=True)
+        width = self.width
+        source = self.lines
+        raw = source._raw
+        error = self._error
+        previous = 0
         while True:
             try:
                 for row in reader:
                     line = previous + 1 + offset
-                    previous = reader_obj.line_num
-                    if undecodable and line in undecodable:
-                        error(line, UNDECODABLE, "the line contains bytes that are not valid "
-                              f"{self.lines.encoding}")
+                    previous = reader.line_num
+                    if raw.dirty and not source.clean("".join(row)):
+                        error(line, UNDECODABLE, f"the line contains bytes that are not valid {source.encoding}")
                         continue
                     if len(row) != width:
                         if is_blank(row):
                             continue
                         error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
                         continue
-                    self.data_rows += 1
                     yield line, row
                 break
             except csv.Error as exc:
                 line = previous + 1 + offset
-                previous = reader_obj.line_num
+                previous = reader.line_num
                 error(line, MALFORMED_ROW, f"cannot read the row: {exc}")
 
 
@@ -564,8 +603,9 @@ def read_snapshot_jsonl(
     rows = 0
     any_line = False
     loads = json.loads
+    raw = lines._raw
     for line, text in enumerate(lines, start=1):
-        if line in lines.undecodable:
+        if raw.dirty and not lines.clean(text):
             error(line, UNDECODABLE, "the line contains bytes that are not valid UTF-8")
             any_line = True
             continue
