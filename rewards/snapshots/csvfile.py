@@ -9,7 +9,7 @@ Decoding, while streaming (the file is never held whole):
   a clear message (Excel's "Unicode text"; save the file as UTF-8 or Windows-1251 instead).
 - Otherwise the reader sniffs: it reads ahead (1 MiB at a time, at most 8 MiB, kept to be replayed)
   until it meets a byte above 0x7F. The block containing it decides: UTF-8 if its lines are valid
-  UTF-8 (or most of its non-ASCII lines are), otherwise Windows-1251. Real Cyrillic text in
+  UTF-8 (or at least half of its non-ASCII lines are), otherwise Windows-1251. Real Cyrillic text in
   Windows-1251 is practically never valid UTF-8 (a letter byte 0xC0-0xFF would have to be followed
   by continuation bytes 0x80-0xBF), so one line is enough. A file whose first 8 MiB are pure ASCII
   is read as UTF-8.
@@ -209,7 +209,7 @@ class LineSource:
                 good += 1
             except UnicodeDecodeError:
                 bad += 1
-        return "utf-8" if good > bad else self._encodings[1]
+        return "utf-8" if good >= bad else self._encodings[1]
 
 
 def normalise_name(text: str) -> str:
