@@ -196,3 +196,38 @@ def test_readers_stream():
     assert next(rows) == ("0000000", "ideal", None)
     assert stream.tell() <= csvfile.CHUNK_SIZE + (1 << 16) < len(body)
     assert next(read_snapshot_jsonl(io.BytesIO(b'{"account":"1","tier":"ideal"}\n'))) == ("1", "ideal", None)
+
+
+def test_line_numbers_across_the_plain_and_careful_runs():
+    """Plain lines are split fast; from the first quoted line on, the csv path takes over."""
+    lines = ["account;tier"] + [f"{i:05d};ideal" for i in range(5000)]
+    lines[3000] = '"02999";"ideal"'       # quoted, still a good row
+    lines[3500] = "03499;gold"            # unknown tier (line 3502 after the insert below)
+    lines[4000] = ""                      # blank, skipped
+    lines.insert(200, "")                 # line 201: blank in the plain run
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    rows, report = _read(data)
+    assert len(rows) == 4998
+    assert rows[2999] == ("02999", "ideal", None)
+    assert _kinds(report) == [(3502, "unknown_tier")]
+
+
+def test_lone_cr_and_lines_split_by_csv_rules():
+    rows, report = _read(b"account;tier\n1;ideal\r2;beginner\n3;ideal\n")
+    assert rows == [("1", "ideal", None), ("2", "beginner", None), ("3", "ideal", None)]
+    assert report.ok
+
+
+def test_undecodable_byte_in_a_long_plain_run(monkeypatch):
+    monkeypatch.setattr(csvfile, "CHUNK_SIZE", 128)
+    head = "Лицевой счет;Рейтинг\n".encode()
+    body = [b"%06d;ideal\n" % i for i in range(300)]
+    body[250] = b"000250;\xc3\x28\n"
+    rows, report = _read(head + b"".join(body))
+    assert _kinds(report) == [(252, "undecodable")]
+    assert len(rows) == 299
+
+
+def test_last_line_without_newline():
+    rows, report = _read(b"account,tier\n1,ideal\n2,ideal")
+    assert rows == [("1", "ideal", None), ("2", "ideal", None)] and report.ok
