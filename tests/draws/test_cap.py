@@ -17,7 +17,7 @@ def test_rule() -> None:
 
 
 def test_capped_accounts_uses_the_largest_prize() -> None:
-    won = {"a": 0, "b": 250_000, "c": 350_000}
+    won = {"a": 0, "b": 250_001, "c": 350_000, "d": 250_000}
     assert capped_accounts(won, largest_prize([50_000, 150_000])) == {"b", "c"}
 
 
