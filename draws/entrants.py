@@ -27,6 +27,7 @@ It lets anyone recompute the winners' positions from the public record without s
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from struct import Struct
@@ -74,27 +75,43 @@ def check_account(account: object) -> str:
     return account
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def canonical_entrants(entrants: Iterable[Entrant | tuple[str, str, int]]) -> list[Entrant]:
     """Validate, drop weight-0 entrants, and sort by the UTF-8 bytes of the account.
 
     Raises :class:`BadAccount` for a malformed or duplicated account and :class:`BadWeight` for a
     weight that is not a non-negative integer. An empty result is allowed here (the draw refuses it).
+    The checks are those of :func:`check_account` and :func:`check_weight`, inlined for speed
+    (1.5 million entrants).
     """
     kept: list[Entrant] = []
+    append = kept.append
+    control = _CONTROL.search
     for item in entrants:
         entrant = item if isinstance(item, Entrant) else Entrant(*item)
-        check_account(entrant.account)
-        check_weight(entrant.weight, f"weight of account {entrant.account!r}")
-        if not isinstance(entrant.tier, str) or not entrant.tier.isascii() or not entrant.tier:
-            raise BadAccount(f"tier of account {entrant.account!r} must be a non-empty ASCII code")
-        if entrant.weight > 0:
-            kept.append(entrant)
+        account, weight, tier = entrant.account, entrant.weight, entrant.tier
+        if type(account) is not str or not account or control(account):
+            check_account(account)  # raises with the precise message
+        if not account.isascii() or len(account) > MAX_ACCOUNT_BYTES:
+            check_account(account)
+        if type(weight) is not int or not 0 <= weight <= MAX_WEIGHT:
+            check_weight(weight, f"weight of account {account!r}")
+        if type(tier) is not str or not tier or not tier.isascii():
+            raise BadAccount(f"tier of account {account!r} must be a non-empty ASCII code")
+        if weight > 0:
+            append(entrant)
     # str order == UTF-8 byte order for valid (surrogate-free) strings, checked in check_account.
-    kept.sort(key=lambda e: e.account)
+    kept.sort(key=_account_of)
     for before, after in zip(kept, kept[1:], strict=False):
         if before.account == after.account:
             raise BadAccount(f"account {after.account!r} appears twice in the entrant list")
     return kept
+
+
+def _account_of(entrant: Entrant) -> str:
+    return entrant.account
 
 
 def is_canonical(entrants: Sequence[Entrant]) -> bool:

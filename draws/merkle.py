@@ -29,6 +29,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from draws.encoding import lp, u64
 from draws.errors import ProofError
@@ -56,20 +57,37 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def _hmac_sha256_states(key: bytes) -> tuple[Any, Any]:
+    """Inner and outer SHA-256 states of HMAC (RFC 2104) for ``key``, to be copied per message.
+
+    Same output as ``hmac.digest(key, msg, "sha256")`` (tested), about five times faster per call
+    because the key schedule is done once per draw instead of once per entrant.
+    """
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\x00")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
 def entrant_leaf_hashes(salt_key: bytes, accounts: Sequence[str], weights: Sequence[int]) -> list[bytes]:
-    """Leaf hashes of the entrants (canonical order), computed in one pass for speed."""
+    """Leaf hashes of the entrants (canonical order), computed in one pass for speed.
+
+    Equal to ``leaf_hash(leaf_bytes(entrant_salt(salt_key, a), a, w))`` for every entrant.
+    """
     sha = hashlib.sha256
-    digest = hmac.digest
+    inner, outer = _hmac_sha256_states(salt_key)
     out: list[bytes] = []
     append = out.append
+    prefix = b"\x00" + SALT_SIZE.to_bytes(4, "big")  # leaf-hash tag, then lp(salt)'s length
     for account, weight in zip(accounts, weights, strict=True):
         acc = account.encode("utf-8")
-        salt = digest(salt_key, acc, "sha256")[:SALT_SIZE]
-        append(
-            sha(
-                b"\x00\x00\x00\x00\x10" + salt + len(acc).to_bytes(4, "big") + acc + weight.to_bytes(8, "big")
-            ).digest()
-        )
+        i = inner.copy()
+        i.update(acc)
+        o = outer.copy()
+        o.update(i.digest())
+        append(sha(prefix + o.digest()[:SALT_SIZE] + len(acc).to_bytes(4, "big") + acc + weight.to_bytes(8, "big")).digest())
     return out
 
 

@@ -89,3 +89,10 @@ def test_customer_proof_round_trip() -> None:
         frozen.proof_for("d1", "99999", key)
     with pytest.raises(ProofError):
         InclusionProof.from_json({**proof.as_json(), "salt": "00"})
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"x" * 64, b"y" * 100])
+def test_precomputed_hmac_equals_stdlib_hmac(key: bytes) -> None:
+    fast = entrant_leaf_hashes(key, ["0001", "Ё12"], [1, 2])
+    slow = [leaf_hash(leaf_bytes(entrant_salt(key, a), a, w)) for a, w in (("0001", 1), ("Ё12", 2))]
+    assert fast == slow
