@@ -57,9 +57,27 @@ from draws.stream import ByteStream  # noqa: E402
 from draws.verify import verify_bundle  # noqa: E402
 
 
-def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak RSS in MiB (Linux reports KiB)."""
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_mb() -> float:
+    """Peak RSS of this process in MiB: ``VmHWM`` (per address space, so a child started with
+    fork + exec reports its own peak, unlike ``ru_maxrss`` which keeps the parent's pre-exec size)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+CHILD = (
+    "import sys\n"
+    "from draws.verify import main\n"
+    "from bench.draw_engine import peak_mb\n"
+    "code = main(sys.argv[1:])\n"
+    "print(f'PEAK_MB {peak_mb():.0f}', file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
 
 
 def make_entrants(n: int) -> list[Entrant]:
@@ -138,6 +156,7 @@ def main() -> None:
     result, _ = timed("build_result (seed + selection + record)", rows, build_result, ann, freeze, frozen, secret, entropy, "2026-06-30T19:05:00Z")
     envelopes = [sign_payload(key, p) for p in (ann, freeze, result)]
     freeze_draw_total = time.perf_counter() - t1
+    freeze_draw_peak = peak_mb()
     bundle = auditor_bundle(keyset_for(key), *envelopes, frozen, salt_key)
     checks = timed("verify_bundle (in process, full auditor bundle)", rows, verify_bundle, bundle)
     assert all(c.status == "PASS" for c in checks), [c.line() for c in checks if c.status != "PASS"]
@@ -151,13 +170,13 @@ def main() -> None:
         del bundle, frozen
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "draws.verify", path], capture_output=True, text=True,
+            [sys.executable, "-c", CHILD, path], capture_output=True, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         )
         cli_time = time.perf_counter() - start
         assert proc.returncode == 0, proc.stdout + proc.stderr
     rows.append((f"python -m draws.verify FILE ({size_mb:.0f} MB JSON, separate process)", cli_time))
-    cli_peak = peak_mb(resource.RUSAGE_CHILDREN)
+    cli_peak = float(proc.stderr.split("PEAK_MB")[-1].split()[0])
 
     if not args.skip_naive:
         picks = args.prizes + args.reserves
@@ -174,7 +193,8 @@ def main() -> None:
         print(f"| {label:<72} | {seconds:>8.2f} |")
     print(f"| {'pure core: sort + digests + leaves + root + selection':<72} | {core_total:>8.2f} |")
     print(f"| {'freeze + draw (freeze_entrants + build_result + signing)':<72} | {freeze_draw_total:>8.2f} |")
-    print(f"\npeak RSS, benchmark process (entrants held twice + bundle): {in_process_peak:,.0f} MiB")
+    print(f"\npeak RSS after freeze + draw (incl. the generated 'database rows'): {freeze_draw_peak:,.0f} MiB")
+    print(f"peak RSS, benchmark process at the end (entrants held twice + bundle): {in_process_peak:,.0f} MiB")
     print(f"peak RSS, python -m draws.verify on the auditor bundle file: {cli_peak:,.0f} MiB")
 
 

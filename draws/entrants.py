@@ -30,6 +30,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from struct import Struct
 
 from draws.encoding import lp, u64
@@ -103,15 +104,11 @@ def canonical_entrants(entrants: Iterable[Entrant | tuple[str, str, int]]) -> li
         if weight > 0:
             append(entrant)
     # str order == UTF-8 byte order for valid (surrogate-free) strings, checked in check_account.
-    kept.sort(key=_account_of)
+    kept.sort(key=attrgetter("account"))
     for before, after in zip(kept, kept[1:], strict=False):
         if before.account == after.account:
             raise BadAccount(f"account {after.account!r} appears twice in the entrant list")
     return kept
-
-
-def _account_of(entrant: Entrant) -> str:
-    return entrant.account
 
 
 def is_canonical(entrants: Sequence[Entrant]) -> bool:
@@ -121,14 +118,22 @@ def is_canonical(entrants: Sequence[Entrant]) -> bool:
     )
 
 
+_LENGTH_PREFIX = [n.to_bytes(4, "big") for n in range(MAX_ACCOUNT_BYTES + 1)]
+
+
 def encode_entrant_columns(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bytes:
     """The ``ENTRANTS_V1`` encoding from three parallel columns already in canonical order."""
     parts = [lp(ENTRANTS_TAG), u64(len(accounts))]
     append = parts.append
+    prefix = _LENGTH_PREFIX
+    suffixes: dict[tuple[str, int], bytes] = {}  # lp(tier) || u64(weight): few distinct values
     for account, tier, weight in zip(accounts, tiers, weights, strict=True):
         acc = account.encode("utf-8")
-        code = tier.encode("ascii")
-        append(len(acc).to_bytes(4, "big") + acc + len(code).to_bytes(4, "big") + code + weight.to_bytes(8, "big"))
+        suffix = suffixes.get((tier, weight))
+        if suffix is None:
+            suffix = suffixes[(tier, weight)] = lp(tier.encode("ascii")) + u64(weight)
+        size = len(acc)
+        append((prefix[size] if size <= MAX_ACCOUNT_BYTES else size.to_bytes(4, "big")) + acc + suffix)
     return b"".join(parts)
 
 
