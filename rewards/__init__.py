@@ -1,0 +1,117 @@
+"""The rewards service: app factory, configuration, database, access control and the loyalty domain."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the pure modules under rewards/ must not pull Flask in through this package
+    from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
+    """Build the app: defaults, ``instance/config.py``, ``REWARDS_*`` variables, then ``test_config``."""
+    from flask import Flask
+
+    from rewards import config as cfgmod
+
+    instance_path = os.environ.get("REWARDS_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+
+    layers: list[tuple[str, dict[str, Any]]] = [
+        ("instance/config.py", cfgmod.load_file(Path(app.instance_path) / "config.py")),
+        ("the environment", cfgmod.load_env({k: v for k, v in os.environ.items() if k != "REWARDS_INSTANCE_PATH"})),
+    ]
+    if test_config is not None:
+        layers.append(("the test config", dict(test_config)))
+    settings = dict(cfgmod.DEFAULTS)
+    for source, layer in layers:
+        cfgmod.check_layer(layer, source)
+        settings.update(layer)
+    cfgmod.check_values(settings)
+    if not settings["SECRET_KEY"]:
+        raise cfgmod.ConfigError(
+            "SECRET_KEY is not set: run 'python -m rewards.instance init' or set REWARDS_SECRET_KEY"
+        )
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = cfgmod.database_uri(settings["DATABASE_URL"], app.instance_path)
+    app.config.setdefault("KEYS_DIR", "")
+    if not app.config["KEYS_DIR"]:
+        app.config["KEYS_DIR"] = os.path.join(app.instance_path, "keys")
+    production = settings["ENV"] == "production" and not settings["TESTING"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        PERMANENT_SESSION_LIFETIME=cfgmod.session_lifetime(settings),
+        WTF_CSRF_CHECK_DEFAULT=False,  # rewards.access checks CSRF on page routes only
+        BABEL_DEFAULT_LOCALE=settings["DEFAULT_LOCALE"],
+        BABEL_DEFAULT_TIMEZONE=settings["TIMEZONE"],
+        RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
+        RATELIMIT_ENABLED=settings["RATELIMIT_ENABLED"],
+        API_TITLE="Loyalty rewards API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+    )
+    logging.basicConfig(level=settings["LOG_LEVEL"])
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    _init_extensions(app)
+    return app
+
+
+def _init_extensions(app: "Flask") -> None:
+    from rewards import access, blueprints, cli, httperrors, i18n, web
+    from rewards.db import configure_sqlite, db
+    from rewards.extensions import babel, csrf, limiter, migrate
+
+    from rewards import models  # noqa: F401  (every model registered on the metadata)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    i18n.init_app(app, babel)
+    limiter.init_app(app)
+    api = httperrors.Api()
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            }
+        },
+    )
+    httperrors.init_app(app, api)
+    _init_read_only(app)
+    access.init_app(app)
+    web.init_app(app)
+    blueprints.register(app, api)
+    cli.register(app)
+
+
+def _init_read_only(app: "Flask") -> None:
+    """GET and HEAD requests read only: on SQLite their transactions begin deferred."""
+    from flask import g, request
+
+    from rewards.db import reset_read_only, set_read_only
+
+    @app.before_request
+    def _mark() -> None:
+        g._ro_token = set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _unmark(_exc: BaseException | None) -> None:
+        token = g.pop("_ro_token", None)
+        if token is not None:
+            reset_read_only(token)

@@ -1,0 +1,27 @@
+# Copy to instance/config.py (python -m rewards.instance init writes one with a fresh SECRET_KEY).
+# Every setting can also come from the environment as REWARDS_<NAME>; an unknown name stops start-up.
+
+SECRET_KEY = "change me: python -c 'import secrets; print(secrets.token_hex(32))'"
+ENV = "production"                       # "development" only drops the Secure flag of the cookie
+
+# Empty: SQLite file instance/rewards.sqlite3. Production: PostgreSQL.
+DATABASE_URL = ""                        # e.g. "postgresql+psycopg://rewards@127.0.0.1:5432/rewards"
+SQLITE_BUSY_TIMEOUT_MS = 15000
+
+TIMEZONE = "Asia/Yekaterinburg"          # the retailer's local time: deadlines "by the 25th" use it
+DEFAULT_LOCALE = "ru"                    # pages: ru or en
+KEYS_DIR = ""                            # empty: instance/keys (Ed25519 signing keys, mode 0700)
+PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
+SESSION_LIFETIME_HOURS = 12
+LOG_LEVEL = "INFO"
+
+# Rate limits must be shared by every worker: use Redis with more than one worker.
+RATELIMIT_STORAGE_URI = "memory://"      # e.g. "redis://127.0.0.1:6379/0"
+RATELIMIT_ENABLED = True
+MAX_CONTENT_LENGTH = 200 * 1024 * 1024   # uploads (snapshot files)
+API_MAX_JSON_BYTES = 64 * 1024           # JSON API bodies
+
+PRIORITY_TIERS = ["ideal"]               # tiers that get a priority-service flag
+PRIORITY_GRACE_MONTHS = 1
+DRAW_YEARLY_CAP_KOPECKS = 400_000        # tax-free prize total per account per calendar year
+DRAND_FETCH = False                      # True if this server may reach a drand relay

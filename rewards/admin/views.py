@@ -1,0 +1,117 @@
+"""Users and roles; API clients and their keys (created, shown once, revoked, rotated)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from rewards.access import current_user
+from rewards.apikeys import services as apikeys
+from rewards.apikeys.models import ApiClient
+from rewards.auth import services as users
+from rewards.auth.models import ROLES, User
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.policy import staff
+from rewards.signing.keystore import KeyStore
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _actor() -> str:
+    user = current_user()
+    assert user is not None
+    return user.username
+
+
+@bp.route("/users")
+@staff("admin.users")
+def user_list() -> str:
+    """Every staff user."""
+    rows = db.session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=rows, roles=ROLES)
+
+
+@bp.route("/users", methods=["POST"])
+@staff("admin.users")
+def user_change() -> Response | tuple[str, int]:
+    """Create a user, change a role, disable or enable."""
+    form = request.form
+    op = form.get("op")
+    try:
+        if op == "create":
+            users.create_user(
+                db.session,
+                form.get("username", ""),
+                form.get("password", ""),
+                form.get("role", ""),
+                method=current_app.config["PASSWORD_HASH_METHOD"],
+                actor=_actor(),
+            )
+        elif op == "role":
+            users.set_role(db.session, form.get("username", ""), form.get("role", ""), actor=_actor())
+        elif op in {"disable", "enable"}:
+            users.set_active(db.session, form.get("username", ""), op == "enable", actor=_actor())
+        else:
+            raise DomainError(f"unknown operation {op!r}")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        rows = db.session.scalars(select(User).order_by(User.username)).all()
+        return render_template("admin/users.html", users=rows, roles=ROLES), exc.status
+    db.session.commit()
+    flash(_("Saved."), "info")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.route("/clients")
+@staff("admin.clients")
+def client_list() -> str:
+    """API clients, their keys and scopes."""
+    rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
+    return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=None)
+
+
+@bp.route("/clients", methods=["POST"])
+@staff("admin.clients")
+def client_change() -> tuple[str, int] | str:
+    """Create a client, rotate its key, revoke it; a new token is shown once on the answer page."""
+    form = request.form
+    op = form.get("op")
+    token = None
+    try:
+        if op == "create":
+            _client, token = apikeys.create_client(
+                db.session, form.get("name", ""), form.getlist("scopes"), actor=_actor()
+            )
+        elif op == "rotate":
+            days = int(form.get("grace_days", "7") or 7)
+            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=_actor(), grace=timedelta(days=days))
+        elif op == "revoke":
+            apikeys.revoke_client(db.session, form.get("name", ""), actor=_actor())
+        elif op == "revoke-key":
+            apikeys.revoke_key(db.session, int(form.get("key_id", "0")), actor=_actor())
+        else:
+            raise DomainError(f"unknown operation {op!r}")
+    except (DomainError, ValueError) as exc:
+        db.session.rollback()
+        flash(getattr(exc, "message", str(exc)), "error")
+        rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
+        status = exc.status if isinstance(exc, DomainError) else 422
+        return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=None), status
+    db.session.commit()
+    rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
+    if token is None:
+        flash(_("Saved."), "info")
+    return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=token)
+
+
+@bp.route("/keys")
+@staff("audit.view")
+def signing_keys() -> str:
+    """The signing key set."""
+    return render_template("admin/keys.html", keyset=KeyStore(current_app.config["KEYS_DIR"]).keyset())

@@ -1,0 +1,1 @@
+"""API blueprints of the service core."""

@@ -1,0 +1,1 @@
+"""API clients (machines) and their keys, with scopes."""

@@ -1,0 +1,1 @@
+"""The tamper-evident event log: hash-chained events and signed checkpoints."""

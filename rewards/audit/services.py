@@ -1,0 +1,95 @@
+"""Appending to the event log, checkpoints and verification."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from draws.canonical import canonical_json
+from rewards.audit.chain import GENESIS, ChainReport, event_body, event_hash, verify_chain
+from rewards.audit.models import Checkpoint, Event
+from rewards.db import utcnow
+
+# Any constant works: it names the PostgreSQL advisory lock that serialises appends.
+_APPEND_LOCK = 0x5257_4441_4C4F_4721 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def record_event(
+    session: Session, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
+) -> Event:
+    """Append an event in the caller's transaction (it commits or rolls back with the change it records)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Appends must be serial or two transactions would chain to the same head; the lock is
+        # released at commit. On SQLite, BEGIN IMMEDIATE already serialises writers.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
+    head = session.execute(select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1)).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    at = utcnow()
+    details_json = canonical_json(details).decode("utf-8")
+    body = event_body(seq, at, actor, action, object_type, str(object_id), json.loads(details_json), prev)
+    event = Event(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details_json,
+        prev_hash=prev,
+        hash=event_hash(body),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def body_of(event: Event) -> dict[str, Any]:
+    """The canonical body of a stored event, as its hash was computed."""
+    return event_body(
+        event.seq,
+        event.at,
+        event.actor,
+        event.action,
+        event.object_type,
+        event.object_id,
+        json.loads(event.details),
+        event.prev_hash,
+    )
+
+
+def iter_chain(session: Session, batch: int = 5000) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every event as ``(body, stored hash)`` in sequence order, read in batches."""
+    last = 0
+    while True:
+        rows = session.scalars(select(Event).where(Event.seq > last).order_by(Event.seq).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield body_of(row), row.hash
+        last = rows[-1].seq
+
+
+def verify_log(session: Session, checkpoint: dict[str, Any] | None = None) -> ChainReport:
+    """Walk the whole log; with a checkpoint payload, also detect a truncated tail."""
+    return verify_chain(iter_chain(session), checkpoint)
+
+
+def make_checkpoint(session: Session, signer: Any, *, actor: str) -> dict[str, Any]:
+    """Sign the current head (seq, hash) and store the envelope; returns the envelope."""
+    head = session.execute(select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1)).first()
+    seq, head_hash = (head[0], head[1]) if head else (0, GENESIS)
+    now = utcnow()
+    payload = {
+        "type": "audit-checkpoint",
+        "seq": seq,
+        "head_hash": head_hash,
+        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    envelope = signer.sign(payload)
+    session.add(Checkpoint(seq=seq, head_hash=head_hash, created_at=now, envelope=canonical_json(envelope).decode()))
+    record_event(session, actor, "audit.checkpoint", "checkpoint", str(seq), {"head_hash": head_hash})
+    return envelope

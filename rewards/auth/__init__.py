@@ -1,0 +1,1 @@
+"""Staff users, roles, password login and sessions."""

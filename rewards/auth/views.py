@@ -1,0 +1,89 @@
+"""Login, logout and one's own password."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from rewards.access import current_user
+from rewards.auth import services
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.policy import public, staff
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an attacker's absolute URL in ?next= must not turn login into a redirector.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("dashboard.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> str | Response:
+    """The login form."""
+    if request.method == "POST":
+        user = services.authenticate(db.session, request.form.get("username", ""), request.form.get("password", ""))
+        if user is None:
+            current_app.logger.warning("login refused for %r", request.form.get("username", "")[:64])
+            db.session.rollback()
+            flash(_("Wrong user name or password."), "error")
+            return render_template("login.html"), 401  # type: ignore[return-value]
+        db.session.commit()
+        lang = session.get("lang")
+        session.clear()
+        session.permanent = True
+        session["uid"] = user.id
+        session["sv"] = user.session_version
+        if lang:
+            session["lang"] = lang
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html")
+
+
+@bp.route("/logout", methods=["POST"])
+@staff("account.self")
+def logout() -> Response:
+    """End every session of this user, on every device."""
+    user = current_user()
+    assert user is not None
+    services.end_sessions(db.session, user, actor=user.username, reason="logout")
+    db.session.commit()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@staff("account.self")
+def password() -> str | Response:
+    """Change one's own password (every other session ends)."""
+    user = current_user()
+    assert user is not None
+    if request.method == "POST":
+        if services.authenticate(db.session, user.username, request.form.get("current", "")) is None:
+            flash(_("The current password is wrong."), "error")
+            return render_template("password.html"), 400  # type: ignore[return-value]
+        try:
+            services.set_password(
+                db.session,
+                user.username,
+                request.form.get("new", ""),
+                method=current_app.config["PASSWORD_HASH_METHOD"],
+                actor=user.username,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return render_template("password.html"), 422  # type: ignore[return-value]
+        db.session.commit()
+        session["sv"] = user.session_version
+        flash(_("Password changed; your other sessions have ended."), "info")
+        return redirect(url_for("dashboard.index"))
+    return render_template("password.html")

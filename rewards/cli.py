@@ -1,0 +1,232 @@
+"""Command-line interface of the service core: users, keys, audit. Features add their own groups."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from rewards.apikeys import services as apikeys
+from rewards.apikeys.models import ApiClient
+from rewards.audit import services as audit
+from rewards.auth import services as users
+from rewards.auth.models import ROLES, User
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.signing.keystore import KeyStore, KeyStoreError
+
+CLI_ACTOR = "cli"
+
+users_cli = AppGroup("users", help="Staff users and roles.")
+keys_cli = AppGroup("keys", help="Signing keys and API clients.")
+audit_cli = AppGroup("audit", help="The tamper-evident event log.")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print an error and stop with a non-zero exit code (nothing is committed)."""
+    db.session.rollback()
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _read_password(prompt: bool) -> str:
+    if not sys.stdin.isatty() and not prompt:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def create_user(name: str, role: str, password_stdin: bool) -> None:
+    """Create a staff user; prompts for the password (or reads it from stdin)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
+    try:
+        users.create_user(
+            db.session, name, password, role, method=current_app.config["PASSWORD_HASH_METHOD"], actor=CLI_ACTOR
+        )
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(f"created {role} {name}")
+
+
+@users_cli.command("list")
+def list_users() -> None:
+    """List staff users."""
+    for user in db.session.scalars(select(User).order_by(User.username)):
+        click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
+
+
+@users_cli.command("disable")
+@click.argument("name")
+def disable_user(name: str) -> None:
+    """Disable a user; every session of the user ends at once."""
+    try:
+        users.set_active(db.session, name, False, actor=CLI_ACTOR)
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(f"disabled {name}")
+
+
+@users_cli.command("enable")
+@click.argument("name")
+def enable_user(name: str) -> None:
+    """Enable a disabled user."""
+    try:
+        users.set_active(db.session, name, True, actor=CLI_ACTOR)
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(f"enabled {name}")
+
+
+@users_cli.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True)
+def set_password(name: str, password_stdin: bool) -> None:
+    """Set a user's password; their sessions end."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
+    try:
+        users.set_password(db.session, name, password, method=current_app.config["PASSWORD_HASH_METHOD"], actor=CLI_ACTOR)
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(f"password of {name} changed")
+
+
+def _store() -> KeyStore:
+    return KeyStore(current_app.config["KEYS_DIR"])
+
+
+@keys_cli.command("generate")
+def generate_key() -> None:
+    """Create a new Ed25519 signing key; the previous one is retired (it still verifies)."""
+    info = _store().generate()
+    from rewards.audit.services import record_event
+
+    record_event(db.session, CLI_ACTOR, "signing_key.generated", "signing_key", info.kid, {"public_key": info.public_key})
+    db.session.commit()
+    click.echo(f"generated signing key {info.kid} in {current_app.config['KEYS_DIR']}")
+
+
+@keys_cli.command("list")
+def list_keys() -> None:
+    """The signing key set."""
+    click.echo(json.dumps(_store().keyset(), indent=2))
+
+
+@keys_cli.command("compromised")
+@click.argument("kid")
+def compromised_key(kid: str) -> None:
+    """Mark a leaked key: it signs nothing more; generate a new key next."""
+    try:
+        _store().mark_compromised(kid)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    from rewards.audit.services import record_event
+
+    record_event(db.session, CLI_ACTOR, "signing_key.compromised", "signing_key", kid, {})
+    db.session.commit()
+    click.echo(f"{kid} marked compromised; run 'flask keys generate' now")
+
+
+@keys_cli.command("create-client")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, help="Repeat for several scopes.")
+@click.option("--expires-days", type=int, default=None, help="The key expires after this many days.")
+def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
+    """Create an API client and print its key once."""
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    try:
+        _client, token = apikeys.create_client(db.session, name, list(scopes), actor=CLI_ACTOR, expires_at=expires)
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(token)
+    click.echo("(shown once: store it in the client's secret store now)", err=True)
+
+
+@keys_cli.command("rotate-client")
+@click.argument("name")
+@click.option("--grace-days", type=int, default=7, show_default=True, help="How long the old key keeps working.")
+def rotate_client(name: str, grace_days: int) -> None:
+    """Issue a new key; the old one works until the grace period ends."""
+    try:
+        token = apikeys.rotate_key(db.session, name, actor=CLI_ACTOR, grace=timedelta(days=grace_days))
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(token)
+
+
+@keys_cli.command("revoke-client")
+@click.argument("name")
+def revoke_client(name: str) -> None:
+    """Revoke every key of a client at once."""
+    try:
+        apikeys.revoke_client(db.session, name, actor=CLI_ACTOR)
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(f"revoked {name}")
+
+
+@keys_cli.command("list-clients")
+def list_clients() -> None:
+    """API clients with their scopes and key states."""
+    now = datetime.now(UTC)
+    for client in db.session.scalars(select(ApiClient).order_by(ApiClient.name)):
+        states = ",".join(f"{k.lookup}:{'ok' if k.usable_at(now) else 'off'}" for k in client.keys)
+        click.echo(f"{client.name}\t{client.scopes}\t{states}")
+
+
+@audit_cli.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the envelope here.")
+def checkpoint(out: Path | None) -> None:
+    """Sign the log's head (run on a schedule; give the file to the auditors)."""
+    try:
+        envelope = audit.make_checkpoint(db.session, _store(), actor=CLI_ACTOR)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    db.session.commit()
+    text = json.dumps(envelope, ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    click.echo(text)
+
+
+@audit_cli.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.File("r"), help="A checkpoint an auditor holds.")
+def verify(checkpoint_file: object) -> None:
+    """Walk every link of the log; report the first broken one."""
+    checkpoint_payload = None
+    if checkpoint_file is not None:
+        from draws.signed import SignatureError, verify_envelope
+
+        try:
+            checkpoint_payload = verify_envelope(json.load(checkpoint_file), _store().keyset())  # type: ignore[arg-type]
+        except (ValueError, SignatureError) as exc:
+            fail(f"checkpoint: {exc}", 2)
+    report = audit.verify_log(db.session, checkpoint_payload)
+    if report.ok:
+        click.echo(f"OK: {report.count} events, head {report.head_seq} {report.head_hash}")
+    else:
+        click.secho(f"BROKEN: {report.problem}", fg="red")
+        sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    """Add every command group to ``flask``."""
+    from rewards.demo import demo_cli
+
+    for group in (users_cli, keys_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)

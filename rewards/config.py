@@ -1,0 +1,171 @@
+"""Configuration: defaults in code, then ``instance/config.py``, then ``REWARDS_*`` variables, then a test config.
+
+Every setting the service knows is declared in ``DEFAULTS``; an unknown key in any layer stops start-up
+with a message naming it, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "REWARDS_"
+
+
+class ConfigError(Exception):
+    """A setting is unknown or has a value the service cannot use."""
+
+
+DEFAULTS: dict[str, Any] = {
+    # Empty means "a SQLite file rewards.sqlite3 in the instance folder".
+    "DATABASE_URL": "",
+    "SECRET_KEY": "",
+    "TIMEZONE": "Asia/Yekaterinburg",
+    "ENV": "production",  # "development" relaxes only the Secure cookie flag
+    "PASSWORD_HASH_METHOD": "scrypt:131072:8:1",  # OWASP floor: N=2^17, r=8, p=1
+    "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    "KEYS_DIR": "",  # empty: instance/keys
+    "LOG_LEVEL": "INFO",
+    "DEFAULT_LOCALE": "ru",
+    "RATELIMIT_STORAGE_URI": "memory://",  # set redis://127.0.0.1:6379/0 with more than one worker
+    "RATELIMIT_ENABLED": True,
+    "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+    "API_MAX_JSON_BYTES": 64 * 1024,
+    "SESSION_LIFETIME_HOURS": 12,
+    # Loyalty programme settings shared by several features.
+    "PRIORITY_TIERS": ["ideal"],
+    "PRIORITY_GRACE_MONTHS": 1,
+    "DRAW_YEARLY_CAP_KOPECKS": 400_000,
+    "DRAND_CHAINS": {
+        "quicknet": {
+            "genesis": 1692803367,
+            "period": 3,
+            "chain_hash": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971",
+            "url": "https://api.drand.sh",
+        },
+        "mainnet": {
+            "genesis": 1595431050,
+            "period": 30,
+            "chain_hash": "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce",
+            "url": "https://api.drand.sh",
+        },
+    },
+    "DRAND_FETCH": False,  # the production network reaches no drand relay unless the operator says so
+    "TESTING": False,
+    "DEBUG": False,
+}
+
+# Flask and extension settings a test config or instance config may also set.
+PASSTHROUGH = {
+    "TESTING",
+    "DEBUG",
+    "SERVER_NAME",
+    "PREFERRED_URL_SCHEME",
+    "WTF_CSRF_ENABLED",
+    "WTF_CSRF_TIME_LIMIT",
+    "SQLALCHEMY_ENGINE_OPTIONS",
+    "SQLALCHEMY_ECHO",
+    "BABEL_DEFAULT_LOCALE",
+}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Turn an environment string into the type of the setting's default."""
+    try:
+        if isinstance(default, bool):
+            low = raw.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, (list, dict)):
+            if isinstance(default, list) and not raw.strip().startswith("["):
+                return [part.strip() for part in raw.split(",") if part.strip()]
+            return json.loads(raw)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name}: cannot read {raw!r} ({exc})") from exc
+    return raw
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """The upper-case names of a Python config file (empty when the file does not exist)."""
+    if not path.exists():
+        return {}
+    namespace: dict[str, Any] = {"__file__": str(path)}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+    return {k: v for k, v in namespace.items() if k.isupper()}
+
+
+def load_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """Settings from ``REWARDS_*`` environment variables."""
+    result: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :]
+        if name not in DEFAULTS:
+            raise ConfigError(f"unknown setting {key} in the environment")
+        result[name] = _coerce(name, raw, DEFAULTS[name])
+    return result
+
+
+def check_layer(layer: dict[str, Any], source: str) -> None:
+    """Refuse a key that no layer knows."""
+    for key in layer:
+        if key not in DEFAULTS and key not in PASSTHROUGH:
+            raise ConfigError(f"unknown setting {key} in {source}")
+
+
+_SQLITE_OR_PG = re.compile(r"^(sqlite|postgresql)(\+\w+)?$")
+
+
+def database_uri(url: str, instance_path: str) -> str:
+    """The SQLAlchemy URL, with a clear error for anything the service cannot use."""
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "rewards.sqlite3")
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    if not _SQLITE_OR_PG.match(parsed.drivername):
+        raise ConfigError(
+            f"DATABASE_URL: unsupported database {parsed.drivername!r} (use sqlite:/// or postgresql+psycopg://)"
+        )
+    if parsed.drivername == "postgresql" or parsed.drivername == "postgresql+psycopg2":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername.startswith("postgresql") and not parsed.database:
+        raise ConfigError("DATABASE_URL: a PostgreSQL URL must name the database")
+    return parsed.render_as_string(hide_password=False)
+
+
+def check_values(cfg: dict[str, Any]) -> None:
+    """Validate the values that would otherwise fail much later."""
+    try:
+        ZoneInfo(cfg["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIMEZONE: unknown time zone {cfg['TIMEZONE']!r}") from exc
+    if cfg["ENV"] not in {"production", "development"}:
+        raise ConfigError("ENV: must be production or development")
+    if cfg["DRAW_YEARLY_CAP_KOPECKS"] < 0:
+        raise ConfigError("DRAW_YEARLY_CAP_KOPECKS: must not be negative")
+    from rewards.tiers import TIERS
+
+    for tier in cfg["PRIORITY_TIERS"]:
+        if tier not in TIERS:
+            raise ConfigError(f"PRIORITY_TIERS: unknown tier {tier!r}")
+
+
+def session_lifetime(cfg: dict[str, Any]) -> timedelta:
+    """How long a staff login lasts."""
+    return timedelta(hours=int(cfg["SESSION_LIFETIME_HOURS"]))

@@ -1,0 +1,118 @@
+"""The database: one SQLAlchemy instance, a naming convention, SQLite connection settings.
+
+SQLite needs care to be safe under concurrency (see docs/operations.md):
+- every connection gets WAL, ``foreign_keys=ON`` and a busy timeout;
+- Python's sqlite3 opens a transaction only at the first write, so a read-then-write is not
+  isolated; we take transaction control from the driver and begin every transaction ourselves with
+  ``BEGIN IMMEDIATE`` (a write lock from the first statement), except for requests that only read.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model of the service."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+# A request that only reads may run in a deferred transaction, so readers never queue behind writers.
+_sqlite_read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_read_only", default=False)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on both engines (SQLite stores naive text; we re-attach UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC instant is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+# Reusable column types (warehouse style).
+intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
+bigintpk = Annotated[int, mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)]
+timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Within this block, SQLite transactions begin deferred (readers do not take the write lock)."""
+    token = _sqlite_read_only.set(True)
+    try:
+        yield
+    finally:
+        _sqlite_read_only.reset(token)
+
+
+def set_read_only(flag: bool) -> contextvars.Token[bool]:
+    """Set the read-only flag for the current context (a request); returns the reset token."""
+    return _sqlite_read_only.set(flag)
+
+
+def reset_read_only(token: contextvars.Token[bool]) -> None:
+    """Undo ``set_read_only``."""
+    _sqlite_read_only.reset(token)
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    """Attach the connection settings and the BEGIN IMMEDIATE policy to a SQLite engine."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the driver (it would BEGIN late, at the first write).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN" if _sqlite_read_only.get() else "BEGIN IMMEDIATE")
+
+
+def is_postgresql() -> bool:
+    """True when the service runs on PostgreSQL."""
+    return db.engine.dialect.name == "postgresql"

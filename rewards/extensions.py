@@ -1,0 +1,24 @@
+"""Flask extensions, created unbound and initialised in the app factory."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def _rate_limit_key() -> str:
+    """Limits count per API client key when there is one, else per remote address."""
+    caller = getattr(g, "caller", None)
+    if caller is not None:
+        return f"key:{caller.key_id}"
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+limiter = Limiter(key_func=_rate_limit_key, default_limits=[], headers_enabled=True)

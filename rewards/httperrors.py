@@ -1,0 +1,113 @@
+"""One JSON error shape for every API error, an HTML page for page errors, a request id for both."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, g, render_template, request
+from flask_smorest import Api as SmorestApi
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from rewards.errors import DomainError
+
+log = logging.getLogger("rewards.errors")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class ErrorSchema(ma.Schema):
+    """The error body of every API error."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP status name, or a refusal reason"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a person"})
+    errors = ma.fields.Dict(required=True, metadata={"description": "Details by field or line"})
+    request_id = ma.fields.String(required=True, metadata={"description": "Quote it when reporting a problem"})
+
+
+def request_id() -> str:
+    """This request's id (taken from a sane X-Request-Id header, else new)."""
+    if "request_id" not in g:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return g.request_id
+
+
+def error_body(code: int, status: str, message: str, errors: Any = None) -> dict[str, Any]:
+    """The JSON error body."""
+    return {"code": code, "status": status, "message": message, "errors": errors or {}, "request_id": request_id()}
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _page(code: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", code=code, title=title, message=message, request_id=request_id()), code
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api with our error shape (documented in the OpenAPI output too)."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        """Turn any HTTPException into the error shape (JSON for the API, a page otherwise)."""
+        code = error.code or 500
+        if code >= 500 and isinstance(error, InternalServerError):
+            original = getattr(error, "original_exception", None)
+            if original is not None:
+                log.error("unhandled error request_id=%s", request_id(), exc_info=original)
+            message = "Internal error. Quote the request id when you report it."
+        else:
+            message = error.description or error.name
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages") or {}
+        if "message" in data:
+            message = data["message"]
+        headers = dict(data.get("headers") or {})
+        if error.response is not None and "Retry-After" in error.response.headers:
+            headers["Retry-After"] = error.response.headers["Retry-After"]
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        if _is_api():
+            # webargs nests body errors under the location ("json"); keep that so a client sees where.
+            return error_body(code, error.name, message, errors), code, headers
+        body, status = _page(code, error.name, message)
+        return body, status, headers
+
+
+def _domain_error(error: DomainError) -> Any:
+    if _is_api():
+        return error_body(error.status, error.code, error.message, error.error_details()), error.status
+    return _page(error.status, error.code, error.message)
+
+
+def _unexpected(error: Exception) -> Any:
+    if isinstance(error, HTTPException):
+        raise error  # pragma: no cover - Flask routes these to the HTTPException handler
+    log.error("unhandled error request_id=%s", request_id(), exc_info=error)
+    if _is_api():
+        return error_body(500, "Internal Server Error", "Internal error. Quote the request id when you report it."), 500
+    return _page(500, "Internal Server Error", "Internal error. Quote the request id when you report it.")
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the handlers on the app (blueprint handlers never see routing 404/405)."""
+    @app.before_request
+    def _assign_request_id() -> None:
+        request_id()
+
+    @app.after_request
+    def _add_request_id(response: Any) -> Any:
+        response.headers["X-Request-Id"] = request_id()
+        return response
+
+    app.register_error_handler(HTTPException, api.handle_http_exception)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,36 @@
+"""Translations: Russian by default, English selectable; one catalogue folder per package."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request, session
+from flask_babel import Babel
+
+LOCALES = ("ru", "en")
+_PACKAGES = ("rewards", "draws", "partners")
+
+
+def _select_locale() -> str:
+    if request.path.startswith("/api/"):
+        return "en"
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    from flask import current_app
+
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def init_app(app: Flask, babel: Babel) -> None:
+    """Point Babel at every package's ``translations`` folder; messages from all are merged."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folders = [os.path.join(root, pkg, "translations") for pkg in _PACKAGES]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(f for f in folders if os.path.isdir(f))
+    babel.init_app(app, locale_selector=_select_locale)
+
+    @app.before_request
+    def _remember_lang() -> None:
+        lang = request.args.get("lang")
+        if lang in LOCALES and not request.path.startswith("/api/"):
+            session["lang"] = lang

@@ -1,0 +1,1 @@
+"""Ed25519 signing keys kept as files under the instance folder."""

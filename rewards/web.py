@@ -1,0 +1,73 @@
+"""Helpers every page template uses: the navigation, labels, local time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+
+from rewards.tiers import RUSSIAN_NAMES
+
+# (endpoint, label, action): features append their entry when their views are imported.
+NAV: list[tuple[str, object, str]] = [
+    ("dashboard.index", _l("Dashboard"), "dashboard.view"),
+]
+# Shown after every feature's entries.
+NAV_TAIL: list[tuple[str, object, str]] = [
+    ("audit.log", _l("Audit"), "audit.view"),
+    ("admin.signing_keys", _l("Keys"), "audit.view"),
+    ("admin.user_list", _l("Users"), "admin.users"),
+    ("admin.client_list", _l("API clients"), "admin.clients"),
+]
+
+ROLE_LABELS = {"admin": _l("administrator"), "marketing": _l("marketing"), "auditor": _l("auditor")}
+TIER_LABELS_EN = {"beginner": "beginner", "promising": "promising", "responsible": "responsible", "ideal": "ideal"}
+
+
+def local(dt: datetime | None) -> datetime | None:
+    """A stored UTC instant in the retailer's time zone."""
+    if dt is None:
+        return None
+    return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def init_app(app: Flask) -> None:
+    """Register the template globals and filters."""
+
+    @app.template_filter("localtime")
+    def _localtime(dt: datetime | None) -> str:
+        value = local(dt)
+        return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.template_global()
+    def nav_items() -> list[tuple[str, object, str]]:
+        return NAV + NAV_TAIL
+
+    @app.template_global()
+    def role_label(role: str) -> str:
+        return str(ROLE_LABELS.get(role, role))
+
+    @app.template_global()
+    def tier_label(tier: str) -> str:
+        from flask_babel import get_locale
+
+        if str(get_locale()) == "ru":
+            return RUSSIAN_NAMES.get(tier, tier)
+        return TIER_LABELS_EN.get(tier, tier)
+
+    @app.template_filter("rubles")
+    def _rubles(kopecks: int | None) -> str:
+        if kopecks is None:
+            return ""
+        rub, kop = divmod(int(kopecks), 100)
+        return f"{rub:,}".replace(",", "\u00a0") + f",{kop:02d}\u00a0₽"
+
+    @app.template_filter("mask")
+    def _mask(account: str) -> str:
+        return "*" * max(len(account) - 4, 0) + account[-4:]

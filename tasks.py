@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Set-up and everyday tasks, with nothing but Python 3.11+ installed.
+
+    python3 tasks.py run     # venv, install, translations, instance, migrations, demo data, serve
+    python3 tasks.py test    # venv, install with test extras, translations, Chromium if possible, pytest
+    python3 tasks.py setup   # only the installation steps of 'run'
+    python3 tasks.py bench   # the benchmarks under bench/
+    python3 tasks.py i18n    # extract page texts and update each package's Russian catalogue
+
+Extra arguments after 'test' go to pytest; after 'run' to 'flask run' (e.g. --port 8000).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("REWARDS_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+PACKAGES = ("rewards", "draws", "partners")
+
+
+def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> int:
+    """Run a command, echoing it."""
+    print("+", " ".join(str(a) for a in args), flush=True)
+    return subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=check).returncode
+
+
+def venv(extras: str = "") -> None:
+    """Create the virtual environment and install the project (editable) into it."""
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is needed")
+    if not PY.exists():
+        sh(sys.executable, "-m", "venv", VENV)
+        sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extras}]" if extras else "."
+    sh(PY, "-m", "pip", "install", "--quiet", "-e", target)
+
+
+def translations() -> None:
+    """Compile every package's message catalogues (.po -> .mo)."""
+    for pkg in PACKAGES:
+        folder = ROOT / pkg / "translations"
+        if folder.is_dir():
+            sh(BIN / "pybabel", "-q", "compile", "--use-fuzzy", "-d", folder)
+
+
+def i18n() -> None:
+    """Extract translatable texts per package and merge them into its Russian catalogue."""
+    venv()
+    for pkg in PACKAGES:
+        pot = ROOT / pkg / "translations" / "messages.pot"
+        pot.parent.mkdir(exist_ok=True)
+        sh(BIN / "pybabel", "extract", "-F", ROOT / "babel.cfg", "-k", "_l", "--no-location", "-o", pot, ROOT / pkg)
+        po = pot.parent / "ru" / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            sh(BIN / "pybabel", "update", "--no-fuzzy-matching", "-i", pot, "-d", pot.parent, "-l", "ru")
+        else:
+            sh(BIN / "pybabel", "init", "-i", pot, "-d", pot.parent, "-l", "ru")
+
+
+def flask_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("FLASK_APP", "rewards")
+    return env
+
+
+def setup() -> None:
+    """Install, compile translations, create the instance folder and migrate the database."""
+    venv()
+    translations()
+    sh(PY, "-m", "rewards.instance", "init")
+    sh(BIN / "flask", "db", "upgrade", env=flask_env())
+
+
+def run(extra: list[str]) -> None:
+    """Set up, load demo data, print a staff login and serve on http://127.0.0.1:5000/."""
+    setup()
+    sh(BIN / "flask", "demo", "load", env=flask_env())
+    print("\nServing on http://127.0.0.1:5000/  (Ctrl+C stops it)\n", flush=True)
+    os.execve(str(BIN / "flask"), [str(BIN / "flask"), "run", *extra], flask_env())
+
+
+def chromium() -> None:
+    """Install Debian's Chromium for the browser tests when we can (root on Debian); never a download."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if sh("apt-get", "update", "-qq", env=env, check=False) == 0:
+            sh("apt-get", "install", "-y", "-qq", "chromium", env=env, check=False)
+    if not Path("/usr/bin/chromium").exists():
+        print("note: no /usr/bin/chromium; the browser tests will be skipped", flush=True)
+
+
+def test(extra: list[str]) -> int:
+    """Install the test dependencies and run the whole suite."""
+    venv("test")
+    translations()
+    chromium()
+    workers = os.environ.get("REWARDS_TEST_WORKERS", "2")
+    return sh(PY, "-m", "pytest", "-n", workers, "-p", "no:cacheprovider", *extra, check=False)
+
+
+def bench(extra: list[str]) -> int:
+    """Run every benchmark script under bench/ (each prints its table)."""
+    venv("test")
+    code = 0
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        if script.name.startswith("_"):
+            continue
+        code |= sh(PY, script, *extra, check=False)
+    return code
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "setup", "bench", "i18n"}:
+        print(__doc__)
+        return 2
+    command, extra = argv[0], argv[1:]
+    if command == "run":
+        run(extra)
+    elif command == "setup":
+        setup()
+    elif command == "test":
+        return test(extra)
+    elif command == "i18n":
+        i18n()
+    elif command == "bench":
+        return bench(extra)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

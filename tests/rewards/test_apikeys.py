@@ -1,0 +1,117 @@
+"""API keys: format and checksum, hashing, revocation, expiry, rotation, scopes, no cookies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from rewards.apikeys import services, tokens
+from rewards.apikeys.models import ApiKey
+from rewards.db import db
+from tests.support import bearer
+
+
+def test_token_format_and_checksum() -> None:
+    token = tokens.new_token()
+    assert token.startswith("rwk_") and len(token) == tokens.TOKEN_LEN
+    assert tokens.well_formed(token)
+    # 32 base62 characters carry 190 bits
+    assert tokens.RANDOM_LEN * 5.95 >= 160
+    # any single-character typo breaks the checksum
+    for i in range(4, len(token)):
+        for c in "0aZ":
+            if token[i] != c:
+                assert not tokens.well_formed(token[:i] + c + token[i + 1 :])
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    """The app with one extra route that needs the scope priority:read."""
+    from flask import jsonify
+
+    from rewards.policy import api
+
+    @app.get("/api/v1/_scoped")
+    @api("priority:read")
+    def _scoped():  # type: ignore[no-untyped-def]
+        return jsonify(ok=True)
+
+    return app
+
+
+def test_only_a_hash_is_stored(app: Flask, api_token: Callable[..., str]) -> None:
+    token = api_token("priority:read", name="callcentre")
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey))
+        assert key is not None
+        assert token not in (key.token_hash, key.lookup) and key.token_hash == tokens.hash_of(token)
+
+
+def test_refusals_look_alike_and_scope_gives_403(app: Flask, api_token: Callable[..., str]) -> None:
+    good = api_token("priority:read", name="callcentre")
+    other = api_token("codes:validate", name="partner")
+    c = app.test_client()
+    assert c.get("/api/v1/whoami", headers=bearer(good)).status_code == 200
+    mistyped = good[:-1] + ("A" if good[-1] != "A" else "B")
+    unknown = tokens.new_token()
+    bodies = set()
+    for headers in (bearer(mistyped), bearer(unknown), {"Authorization": "Basic abc"}, {}):
+        r = c.get("/api/v1/whoami", headers=headers)
+        assert r.status_code == 401
+        body = r.get_json()
+        bodies.add(body["message"])
+        assert set(body) == {"code", "status", "message", "errors", "request_id"}
+    assert len(bodies) == 1
+    assert c.get("/api/v1/_scoped", headers=bearer(other)).status_code == 403
+
+
+def test_revocation_is_immediate(app: Flask, api_token: Callable[..., str]) -> None:
+    token = api_token("priority:read", name="callcentre")
+    c = app.test_client()
+    assert c.get("/api/v1/whoami", headers=bearer(token)).status_code == 200
+    result = app.test_cli_runner().invoke(args=["keys", "revoke-client", "callcentre"])
+    assert result.exit_code == 0
+    assert c.get("/api/v1/whoami", headers=bearer(token)).status_code == 401
+
+
+def test_expiry(app: Flask) -> None:
+    with app.app_context():
+        _client, token = services.create_client(
+            db.session, "shortlived", ["priority:read"], actor="t", expires_at=datetime.now(UTC) + timedelta(hours=1)
+        )
+        db.session.commit()
+        assert services.authenticate(db.session, token) is not None
+        assert services.authenticate(db.session, token, now=datetime.now(UTC) + timedelta(hours=2)) is None
+
+
+def test_rotation_keeps_old_key_until_grace_ends(app: Flask, api_token: Callable[..., str]) -> None:
+    old = api_token("priority:read", name="cabinet")
+    result = app.test_cli_runner().invoke(args=["keys", "rotate-client", "cabinet", "--grace-days", "2"])
+    assert result.exit_code == 0, result.output
+    new = result.output.strip().splitlines()[0]
+    assert tokens.well_formed(new) and new != old
+    with app.app_context():
+        now = datetime.now(UTC)
+        assert services.authenticate(db.session, old, now) is not None
+        assert services.authenticate(db.session, new, now) is not None
+        later = now + timedelta(days=3)
+        assert services.authenticate(db.session, old, later) is None
+        assert services.authenticate(db.session, new, later) is not None
+
+
+def test_cookies_are_no_api_credential(app: Flask, logged_in: Callable[[str], object]) -> None:
+    c = logged_in("admin")
+    assert c.get("/api/v1/whoami").status_code == 401  # type: ignore[attr-defined]
+
+
+def test_create_client_cli_prints_token_once(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["keys", "create-client", "gorserv-site", "--scope", "codes:validate", "--scope", "codes:redeem"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert tokens.well_formed(token)
+    bad = app.test_cli_runner().invoke(args=["keys", "create-client", "x", "--scope", "everything"])
+    assert bad.exit_code == 1 and "unknown scope" in bad.output
