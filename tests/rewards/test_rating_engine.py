@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rating_helpers import PERIOD, csv_bytes, good_month, rate, row
+from tests.rewards.rating_helpers import PERIOD, csv_bytes, good_month, rate, row
 
 from rewards.rating.engine import explain
 from rewards.rating.rules import default_rules_bytes, parse_rules

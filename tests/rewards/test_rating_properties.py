@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rating_helpers import PERIOD, csv_bytes, facts_rows, rate
+from tests.rewards.rating_helpers import PERIOD, csv_bytes, facts_rows, rate
 
 from rewards.rating.engine import Engine, MonthFacts
 from rewards.rating.rules import CHANNELS, default_rules
