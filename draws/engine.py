@@ -194,6 +194,11 @@ class FrozenList:
         """Weights in canonical order."""
         return [e.weight for e in self.entrants]
 
+    @property
+    def accounts(self) -> list[str]:
+        """Accounts in canonical order."""
+        return [e.account for e in self.entrants]
+
     def proof_for(self, draw_id: str, account: str, salt_key: bytes) -> InclusionProof:
         """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
         lo, hi = 0, len(self.entrants)
@@ -393,19 +398,25 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
 def build_result(
     announcement: Mapping[str, Any],
     freeze: Mapping[str, Any],
-    frozen: FrozenList,
+    accounts: Sequence[str],
+    weights: Sequence[int],
+    salt_key: bytes,
     secret: bytes,
     entropy_value: Mapping[str, Any],
     drawn_at: str,
 ) -> tuple[dict[str, Any], DrawOutcome]:
     """Run the draw and return the result payload (to be signed) with the raw outcome.
 
-    Checks the secret against the commitment and the entropy against the announced source first:
-    a wrong secret or an entropy value of another round is refused before anything is selected.
+    ``accounts`` and ``weights`` are the frozen list's columns in canonical order; the caller
+    vouches that their digest is the freeze record's ``entrant_digest`` (the service checks the
+    stored list against it before calling). Checks the secret against the commitment and the
+    entropy against the announced source first: a wrong secret or an entropy value of another
+    round is refused before anything is selected. Leaf hashes are computed for the selected
+    entrants only.
     """
     if commitment_of(secret) != announcement["commitment"]:
         raise DrawError("the secret does not match the published commitment")
-    if freeze["entrant_digest"] != frozen.digest:
+    if len(accounts) != freeze["count"] or len(weights) != freeze["count"]:
         raise DrawError("the entrant list is not the frozen one")
     source = announcement["entropy_source"]
     entropy = entropy_bytes(source, dict(entropy_value))
@@ -413,18 +424,19 @@ def build_result(
         raise EntropyMismatch("the draw cannot run before the announced entropy exists")
     algorithm = announcement["algorithm"]
     ann_digest = payload_digest(announcement)
-    seed = derive_seed(algorithm, secret, entropy, frozen.digest, ann_digest)
+    seed = derive_seed(algorithm, secret, entropy, freeze["entrant_digest"], ann_digest)
     amounts = expand_prizes(announcement["prizes"])
     outcome = run_selection(
-        algorithm, seed, frozen.weights, len(amounts), announcement["reserves"],
+        algorithm, seed, weights, len(amounts), announcement["reserves"],
         entropy_source=source, entropy=entropy,
     )
 
     def public(index: int) -> dict[str, Any]:
+        account = accounts[index]
         return {
             "entrant_index": index,
-            "account_masked": mask_account(frozen.entrants[index].account),
-            "leaf_hash": frozen.leaf_hashes[index].hex(),
+            "account_masked": mask_account(account),
+            "leaf_hash": leaf_hash(leaf_bytes(entrant_salt(salt_key, account), account, weights[index])).hex(),
         }
 
     payload = {
@@ -438,7 +450,7 @@ def build_result(
         "secret": secret.hex(),
         "entropy": dict(entropy_value),
         "entropy_digest": hashlib.sha256(entropy).hexdigest(),
-        "entrant_digest": frozen.digest,
+        "entrant_digest": freeze["entrant_digest"],
         "merkle_root": freeze["merkle_root"],
         "seed": seed.hex(),
         "drawn_at": drawn_at,

@@ -180,3 +180,39 @@ def mask_account(account: str) -> str:
     Always six asterisks, whatever the length, so the mask does not reveal how long the number is.
     """
     return MASK_PREFIX + account[-4:]
+
+
+def decode_entrant_columns(data: bytes) -> tuple[list[str], list[str], list[int]]:
+    """Inverse of :func:`encode_entrant_columns` (the service stores the frozen list in this form).
+
+    Raises ``ValueError`` if ``data`` is not a complete ``ENTRANTS_V1`` encoding.
+    """
+    view = memoryview(data)
+    head = lp(ENTRANTS_TAG)
+    if bytes(view[: len(head)]) != head:
+        raise ValueError("not an ENTRANTS_V1 encoding")
+    pos = len(head)
+    count = int.from_bytes(view[pos : pos + 8], "big")
+    pos += 8
+    accounts: list[str] = []
+    tiers: list[str] = []
+    weights: list[int] = []
+    tier_cache: dict[bytes, str] = {}
+    for _ in range(count):
+        size = int.from_bytes(view[pos : pos + 4], "big")
+        pos += 4
+        accounts.append(str(view[pos : pos + size], "utf-8"))
+        pos += size
+        size = int.from_bytes(view[pos : pos + 4], "big")
+        pos += 4
+        raw = bytes(view[pos : pos + size])
+        tier = tier_cache.get(raw)
+        if tier is None:
+            tier = tier_cache[raw] = raw.decode("ascii")
+        tiers.append(tier)
+        pos += size
+        weights.append(int.from_bytes(view[pos : pos + 8], "big"))
+        pos += 8
+    if pos != len(data):
+        raise ValueError("trailing or missing bytes in the ENTRANTS_V1 encoding")
+    return accounts, tiers, weights
