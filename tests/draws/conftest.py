@@ -93,9 +93,15 @@ def snapshot_tiers(n: int) -> dict[str, str]:
     return {f"{7400000000 + i * 37:010d}": tiers[i % 4] for i in range(n)}
 
 
+def make_kit(app: Flask) -> DrawKit:
+    """A kit on ``app`` with a 40-account snapshot of 2026-05 (call inside an app context)."""
+    make_snapshot(db.session, "2026-05", snapshot_tiers(40))
+    db.session.commit()
+    return DrawKit(app, KeyStore(app.config["KEYS_DIR"]), SecretBox(Path(app.config["KEYS_DIR"]) / "draw-secrets.key"))
+
+
 @pytest.fixture
-def kit(app: Flask, tmp_path: Path) -> Iterator[DrawKit]:
+def kit(app: Flask) -> Iterator[DrawKit]:
+    """A kit inside an app context held for the test (service tests; page tests use make_kit)."""
     with app.app_context():
-        make_snapshot(db.session, "2026-05", snapshot_tiers(40))
-        db.session.commit()
-        yield DrawKit(app, KeyStore(app.config["KEYS_DIR"]), SecretBox(tmp_path / "keys" / "draw-secrets.key"))
+        yield make_kit(app)
