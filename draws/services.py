@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from draws import engine
 from draws.bundle import auditor_bundle, public_record
 from draws.canonical import canonical_json
-from draws.entrants import check_account, check_weight, decode_entrant_columns, encode_entrant_columns, mask_account
+from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
 from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
@@ -360,21 +360,25 @@ def freeze(
     year = draw.freeze_at.astimezone(ZoneInfo(timezone)).year
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
     capped = engine.capped_accounts(won_this_year(session, year), largest, draw.yearly_cap_kopecks)
-    entrants = [
-        engine.Entrant(account, tier, weights[tier])
-        for account, tier, _points in iter_rows(session, draw.snapshot_id, tiers=eligible)
-        if account not in excluded and account not in capped
-    ]
+    accounts: list[str] = []
+    tiers: list[str] = []
+    entrant_weights: list[int] = []
+    for account, tier, _points in iter_rows(session, draw.snapshot_id, tiers=eligible):
+        if account in excluded or account in capped:
+            continue
+        accounts.append(account)
+        tiers.append(tier)
+        entrant_weights.append(weights[tier])
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
-        frozen = engine.freeze_entrants(entrants, salt_key)
+        frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
         payload = engine.build_freeze(announcement, frozen, _ts(now))
     except DrawError as exc:
         raise _refuse(exc) from exc
-    encoded = encode_entrant_columns(frozen.accounts, [e.tier for e in frozen.entrants], frozen.weights)
-    session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.entrants), digest=frozen.digest, data=zlib.compress(encoded, 1)))
+    session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
+                                data=zlib.compress(frozen.encoding, 1)))
     envelope = signer.sign(payload)
-    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.entrants))
+    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
         "count": payload["count"], "total_weight": payload["total_weight"], "entrant_digest": payload["entrant_digest"],
         "merkle_root": payload["merkle_root"], "excluded": len(excluded), "capped": len(capped),
@@ -676,9 +680,7 @@ def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) 
         raise NotFound(f"draw {draw.public_id} has no frozen list")
     accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
-    frozen = engine.freeze_entrants(
-        [engine.Entrant(a, t, w) for a, t, w in zip(accounts, tiers, weights, strict=True)], salt_key
-    )
+    frozen = engine.freeze_columns(accounts, tiers, weights, salt_key)
     try:
         return frozen.proof_for(draw.public_id, account, salt_key).as_json()
     except DrawError as exc:
