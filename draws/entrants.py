@@ -187,32 +187,36 @@ def decode_entrant_columns(data: bytes) -> tuple[list[str], list[str], list[int]
 
     Raises ``ValueError`` if ``data`` is not a complete ``ENTRANTS_V1`` encoding.
     """
-    view = memoryview(data)
     head = lp(ENTRANTS_TAG)
-    if bytes(view[: len(head)]) != head:
+    if data[: len(head)] != head:
         raise ValueError("not an ENTRANTS_V1 encoding")
     pos = len(head)
-    count = int.from_bytes(view[pos : pos + 8], "big")
+    (count,) = Struct(">Q").unpack_from(data, pos)
     pos += 8
     accounts: list[str] = []
     tiers: list[str] = []
     weights: list[int] = []
-    tier_cache: dict[bytes, str] = {}
-    for _ in range(count):
-        size = int.from_bytes(view[pos : pos + 4], "big")
-        pos += 4
-        accounts.append(str(view[pos : pos + size], "utf-8"))
-        pos += size
-        size = int.from_bytes(view[pos : pos + 4], "big")
-        pos += 4
-        raw = bytes(view[pos : pos + size])
-        tier = tier_cache.get(raw)
-        if tier is None:
-            tier = tier_cache[raw] = raw.decode("ascii")
-        tiers.append(tier)
-        pos += size
-        weights.append(int.from_bytes(view[pos : pos + 8], "big"))
-        pos += 8
+    tier_names: dict[bytes, str] = {}
+    u32 = Struct(">I").unpack_from
+    # One Struct per (account length, tier length) pair: "account || u32 tier length || tier || u64".
+    records: dict[tuple[int, int], Struct] = {}
+    try:
+        for _ in range(count):
+            (size,) = u32(data, pos)
+            (tsize,) = u32(data, pos + 4 + size)
+            rec = records.get((size, tsize))
+            if rec is None:
+                rec = records[(size, tsize)] = Struct(f">{size}sI{tsize}sQ")
+            acc, _, tier, weight = rec.unpack_from(data, pos + 4)
+            pos += 4 + rec.size
+            accounts.append(acc.decode("utf-8"))
+            name = tier_names.get(tier)
+            if name is None:
+                name = tier_names[tier] = tier.decode("ascii")
+            tiers.append(name)
+            weights.append(weight)
+    except Exception as exc:  # struct.error, UnicodeDecodeError: a truncated or corrupt list
+        raise ValueError(f"corrupt ENTRANTS_V1 encoding: {exc}") from exc
     if pos != len(data):
         raise ValueError("trailing or missing bytes in the ENTRANTS_V1 encoding")
     return accounts, tiers, weights

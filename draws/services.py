@@ -46,7 +46,7 @@ from draws.secretbox import SecretBox
 from rewards.audit.services import record_event
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
-from rewards.snapshots.queries import iter_rows, latest_snapshot, snapshot_for_period
+from rewards.snapshots.queries import iter_account_tier_batches, latest_snapshot, snapshot_for_period
 from rewards.tiers import TIERS
 
 KINDS = ("quarterly", "semi-annual")
@@ -363,12 +363,14 @@ def freeze(
     accounts: list[str] = []
     tiers: list[str] = []
     entrant_weights: list[int] = []
-    for account, tier, _points in iter_rows(session, draw.snapshot_id, tiers=eligible):
-        if account in excluded or account in capped:
-            continue
-        accounts.append(account)
-        tiers.append(tier)
-        entrant_weights.append(weights[tier])
+    skip = excluded | capped
+    eligible_set = set(eligible)
+    for rows in iter_account_tier_batches(session, draw.snapshot_id):
+        for account, tier in rows:
+            if tier in eligible_set and account not in skip:
+                accounts.append(account)
+                tiers.append(tier)
+                entrant_weights.append(weights[tier])
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
         frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
