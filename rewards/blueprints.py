@@ -15,8 +15,12 @@ def register(app: Flask, api: Api) -> None:
     from rewards.audit.views import bp as audit_pages
     from rewards.auth.views import bp as auth_pages
     from rewards.dashboard import bp as dashboard_pages
+    from draws.api import blp as draws_api
+    from draws.api import credits_blp as draw_credits_api
+    from draws.views import bp as draws_pages
+    from draws.views import public_bp as public_draws_pages
 
-    for bp in (auth_pages, dashboard_pages, admin_pages, audit_pages):
+    for bp in (auth_pages, dashboard_pages, admin_pages, audit_pages, draws_pages, public_draws_pages):
         app.register_blueprint(bp)
-    for blp in (keys_api, whoami_blp):
+    for blp in (keys_api, whoami_blp, draws_api, draw_credits_api):
         api.register_blueprint(blp)
