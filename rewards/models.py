@@ -5,3 +5,12 @@ from rewards.audit.models import Checkpoint, Event  # noqa: F401
 from rewards.auth.models import User  # noqa: F401
 
 # Feature models: one import line per feature package.
+from partners.models import (  # noqa: F401
+    Code,
+    IdempotencyRecord,
+    IssueRun,
+    Offer,
+    Partner,
+    PartnerClient,
+    RedemptionEvent,
+)
