@@ -15,8 +15,10 @@ def register(app: Flask, api: Api) -> None:
     from rewards.audit.views import bp as audit_pages
     from rewards.auth.views import bp as auth_pages
     from rewards.dashboard import bp as dashboard_pages
+    from partners.api import blp as partner_api, cabinet_blp as account_codes_api, staff_blp as partners_read_api
+    from partners.views import bp as partner_pages
 
-    for bp in (auth_pages, dashboard_pages, admin_pages, audit_pages):
+    for bp in (auth_pages, dashboard_pages, admin_pages, audit_pages, partner_pages):
         app.register_blueprint(bp)
-    for blp in (keys_api, whoami_blp):
+    for blp in (keys_api, whoami_blp, partner_api, account_codes_api, partners_read_api):
         api.register_blueprint(blp)
