@@ -18,7 +18,7 @@ from partners import ratelimit, schemas
 from partners.models import Offer, Partner
 from partners.services import catalog, idempotency, issue, redemption, reports
 from partners.services.redemption import PartnerRef, Refused
-from rewards.db import db, utcnow
+from rewards.db import db, read_only_view, utcnow
 from rewards.errors import DomainError
 from rewards.httperrors import error_body
 from rewards.policy import api, api_any
@@ -77,6 +77,7 @@ def _key_id() -> str:
 @blp.route("/codes/validate")
 class Validate(MethodView):
     @api("codes:validate")
+    @read_only_view
     @blp.arguments(schemas.ValidateIn)
     @blp.response(200, schemas.ValidateOut)
     @blp.alt_response(429, description="Too many requests (see Retry-After)")
