@@ -104,11 +104,14 @@ def _init_read_only(app: "Flask") -> None:
     """GET and HEAD requests read only: on SQLite their transactions begin deferred."""
     from flask import g, request
 
-    from rewards.db import reset_read_only, set_read_only
+    from rewards.db import is_read_only_view, reset_read_only, set_read_only
 
     @app.before_request
     def _mark() -> None:
-        g._ro_token = set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        flag = request.method in ("GET", "HEAD", "OPTIONS")
+        if not flag and request.endpoint is not None:
+            flag = is_read_only_view(app.view_functions.get(request.endpoint), request.method)
+        g._ro_token = set_read_only(flag)
 
     @app.teardown_request
     def _unmark(_exc: BaseException | None) -> None:
