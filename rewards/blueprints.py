@@ -15,8 +15,12 @@ def register(app: Flask, api: Api) -> None:
     from rewards.audit.views import bp as audit_pages
     from rewards.auth.views import bp as auth_pages
     from rewards.dashboard import bp as dashboard_pages
+    from rewards.flags.api import blp as flags_api
+    from rewards.flags.views import bp as flags_pages
 
     for bp in (auth_pages, dashboard_pages, admin_pages, audit_pages):
         app.register_blueprint(bp)
     for blp in (keys_api, whoami_blp):
         api.register_blueprint(blp)
+    app.register_blueprint(flags_pages)
+    api.register_blueprint(flags_api)

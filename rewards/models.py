@@ -6,3 +6,4 @@ from rewards.auth.models import User  # noqa: F401
 
 # Feature models: one import line per feature package.
 from rewards.snapshots.models import Snapshot, SnapshotRow  # noqa: F401,E402
+from rewards.flags.models import FlagClosure, PriorityFlag, TierRun  # noqa: F401
