@@ -184,9 +184,8 @@ def _apply_sets(
         if _close(session, closures) != len(closures):
             raise Conflict("a flag changed while this request ran; nothing was saved, try again")
     if new_rows:
-        # RETURNING keeps the ids in insert order on both engines (one statement per row is fine here:
-        # staff files are thousands of lines, not millions).
-        ids = [session.execute(insert(F).values(**row).returning(F.c.id)).scalar_one() for row in new_rows]
+        # One executemany ("insertmanyvalues" batches) with RETURNING in parameter order on both engines.
+        ids = session.execute(insert(F).returning(F.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
         it = iter(ids)
         changes = [c if c.status == "unchanged" else Change(c.status, c.account, c.reason, next(it), c.closed_id) for c in changes]
     return changes
