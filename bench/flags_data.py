@@ -95,6 +95,11 @@ def _store_snapshot(session: Any, period: str, n: int, period_index: int) -> Non
         cur.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", rows)
         cur.close()
     session.commit()
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text("ANALYZE snapshot_rows"))  # as an import would leave it
+        session.commit()
 
 
 def build(kind: str, workdir: Path, n: int, staff_lines: int = 20_000, log: Any = print) -> tuple[Path, dict[str, float]]:

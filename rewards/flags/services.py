@@ -148,11 +148,19 @@ def _open_staff_flags(session: Session, accounts: Sequence[str]) -> dict[tuple[s
 
 
 def _apply_sets(
-    session: Session, items: list[core.StaffFlagInput], *, actor: str
+    session: Session,
+    items: list[core.StaffFlagInput],
+    *,
+    actor: str,
+    current: dict[tuple[str, str], Any] | None = None,
 ) -> list[Change]:
-    """Insert the new rows and close the rows they replace; identical requests change nothing."""
+    """Insert the new rows and close the rows they replace; identical requests change nothing.
+
+    ``current``: the open staff flags of these accounts when the caller has already read them.
+    """
     now = utcnow()
-    current = _open_staff_flags(session, [i.account for i in items])
+    if current is None:
+        current = _open_staff_flags(session, [i.account for i in items])
     changes: list[Change] = []
     new_rows: list[dict[str, Any]] = []
     closures: list[dict[str, Any]] = []
@@ -313,7 +321,7 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
         for line in report.lines
         if line.action == core.ACTION_SET
     ]
-    changes = _apply_sets(session, sets, actor=actor) if sets else []
+    changes = _apply_sets(session, sets, actor=actor, current=open_now) if sets else []
     now = utcnow()
     revokes = [
         {"flag_id": open_now[(line.account, line.reason)].id, "kind": core.CLOSED_REVOKED, "reason": line.note,
@@ -483,6 +491,10 @@ def apply_tier_flags(
         execution_options={"preserve_rowcount": True},
     ).rowcount
     session.execute(text(f"DROP TABLE {_TMP}" if pg else f"DROP TABLE temp.{_TMP}"))
+    if pg and (added or closed):
+        # Hundreds of thousands of new rows make the planner's statistics stale until autovacuum
+        # runs; without fresh ones, the look-ups by account that follow may choose sequential scans.
+        session.execute(text("ANALYZE priority_flags, priority_flag_closures"))
 
     session.add(
         TierRun(
