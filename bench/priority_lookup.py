@@ -76,11 +76,14 @@ def wait_port(port: int, timeout: float = 60) -> None:
 
 
 def start_gunicorn(inst: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, REWARDS_INSTANCE_PATH=str(inst), REWARDS_BIND=f"127.0.0.1:{PORT}", REWARDS_WORKERS="2",
-               PYTHONPATH=str(ROOT))
+    # --bind/--workers on the command line: REWARDS_BIND/REWARDS_WORKERS, which gunicorn.conf.py reads,
+    # are refused by the app's own check of REWARDS_* variables.
+    env = {k: v for k, v in os.environ.items() if k not in ("REWARDS_BIND", "REWARDS_WORKERS")}
+    env.update(REWARDS_INSTANCE_PATH=str(inst), PYTHONPATH=str(ROOT))
     gunicorn = Path(sys.executable).parent / "gunicorn"
     proc = subprocess.Popen(
-        [str(gunicorn), "-c", str(ROOT / "gunicorn.conf.py"), "--access-logfile", "/dev/null", "rewards:create_app()"],
+        [str(gunicorn), "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
+         "--access-logfile", "/dev/null", "rewards:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     wait_port(PORT)

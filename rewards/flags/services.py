@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, and_, column, exists, insert, literal, or_, select, table, text
+from sqlalchemy import Date, and_, bindparam, column, exists, insert, literal, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -98,19 +98,29 @@ def known_accounts(session: Session, accounts: Iterable[str]) -> set[str]:
     return queries.known_accounts(session, latest.id, accounts)
 
 
+_TIER_STMT: Any = None
+
+
+def _tier_stmt() -> Any:
+    """Built once (the snapshot models are imported lazily): statement building costs as much as
+    the query itself in the look-up's hot path."""
+    global _TIER_STMT
+    if _TIER_STMT is None:
+        from rewards.snapshots.models import Snapshot, SnapshotRow
+
+        s = Snapshot.__table__
+        r = SnapshotRow.__table__
+        tier = select(r.c.tier).where(r.c.snapshot_id == s.c.id, r.c.account == bindparam("account")).scalar_subquery()
+        _TIER_STMT = select(s.c.period, tier).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1)
+    return _TIER_STMT
+
+
 def latest_tier(session: Session, account: str) -> tuple[str | None, str | None]:
     """``(period, tier)`` of the account in the latest snapshot; tier None when it is not in it.
 
     One indexed query (the newest active snapshot, then the row by its primary key), Core only.
     """
-    from rewards.snapshots.models import Snapshot, SnapshotRow
-
-    s = Snapshot.__table__
-    r = SnapshotRow.__table__
-    tier = select(r.c.tier).where(r.c.snapshot_id == s.c.id, r.c.account == account).scalar_subquery()
-    row = session.execute(
-        select(s.c.period, tier).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1)
-    ).first()
+    row = session.execute(_tier_stmt(), {"account": account}).first()
     if row is None:
         return None, None
     return row[0], row[1]
@@ -545,17 +555,20 @@ def apply_latest_snapshot(
 # --- reading --------------------------------------------------------------------------------------
 
 
+_ACTIVE_STMT = (
+    select(F.c.id, F.c.reason, F.c.source, F.c.valid_from, F.c.valid_to)
+    .where(F.c.account == bindparam("account"), _valid_on(bindparam("today", type_=Date())), _open())
+    .order_by(F.c.reason, F.c.id)
+)
+
+
 def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any]:
     """The call-centre answer: priority now, every active reason with its validity, the tier.
 
     Two indexed Core queries, no ORM objects: the account's open flags valid today (index on
     ``account``, closures anti-joined by primary key) and its tier in the latest snapshot.
     """
-    rows = session.execute(
-        select(F.c.id, F.c.reason, F.c.source, F.c.valid_from, F.c.valid_to)
-        .where(F.c.account == account, _valid_on(today), _open())
-        .order_by(F.c.reason, F.c.id)
-    ).all()
+    rows = session.execute(_ACTIVE_STMT, {"account": account, "today": today}).all()
     by_reason: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = {
