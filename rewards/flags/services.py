@@ -377,32 +377,39 @@ class TierResult:
     closed: int
 
 
-def _load_tier_input(session: Session, rows: Iterator[tuple[str, str]]) -> int:
-    """Stream (account, reason) into the temporary input table; returns the row count."""
-    conn = session.connection()
-    raw = conn.connection.driver_connection
+def _batches(rows: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _load_tier_input(session: Session, rows: Iterable[tuple[str, str]]) -> int:
+    """Stream (account, reason) into the temporary input table; returns the row count.
+
+    Rows are taken in batches and each batch is written before the next is read, so ``rows`` may
+    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``): a PostgreSQL
+    connection can run no other statement while a COPY is open.
+    """
+    raw = session.connection().connection.driver_connection
     count = 0
-    if _is_pg(session):
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            with cur.copy(f"COPY {_TMP} (account, reason) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-        return count
-    cur = raw.cursor()  # type: ignore[union-attr]
-    try:
-        batch: list[tuple[str, str]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= _LOAD_BATCH:
+    pg = _is_pg(session)
+    for batch in _batches(rows, _LOAD_BATCH):
+        cur = raw.cursor()  # type: ignore[union-attr]
+        try:
+            if pg:
+                with cur.copy(f"COPY {_TMP} (account, reason) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+            else:
                 cur.executemany(f"INSERT INTO {_TMP} (account, reason) VALUES (?, ?)", batch)
-                count += len(batch)
-                batch.clear()
-        if batch:
-            cur.executemany(f"INSERT INTO {_TMP} (account, reason) VALUES (?, ?)", batch)
-            count += len(batch)
-    finally:
-        cur.close()
+        finally:
+            cur.close()
+        count += len(batch)
     return count
 
 
@@ -423,6 +430,9 @@ def apply_tier_flags(
     Set-based: the accounts in the tiers are streamed into a temporary table (``COPY`` on PostgreSQL,
     ``executemany`` on SQLite) and two INSERT ... SELECT statements do the rest, so 1.5 million
     accounts never become ORM objects.
+
+    ``tier_of_account`` may be any iterable, also one that reads from this session (it is consumed
+    in batches of 50,000 between writes).
 
     Calling it again for the same period (a replaced or recomputed snapshot) is safe: accounts that
     already hold a flag of that period keep it (no duplicate), accounts that are no longer in the
@@ -547,9 +557,7 @@ def apply_latest_snapshot(
     if latest is None:
         raise NotFound("no snapshot is loaded yet")
     rows = ((acct, tier) for acct, tier, _points in queries.iter_rows(session, latest.id, tiers))
-    # iter_rows reads in batches on the same connection; materialise the (few) rows in the tiers
-    # first, since the load below uses that connection too.
-    return apply_tier_flags(session, latest.period, list(rows), actor=actor, tiers=tiers, grace_months=grace_months)
+    return apply_tier_flags(session, latest.period, rows, actor=actor, tiers=tiers, grace_months=grace_months)
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -239,3 +239,19 @@ def test_apply_latest_snapshot(ctx: Any) -> None:
     store_snapshot(ctx, "2026-02", {"1": "ideal", "2": "beginner"})
     result = services.apply_latest_snapshot(ctx, actor="cli", tiers=("ideal",), grace_months=1)
     assert (result.period, result.added) == ("2026-02", 1)
+
+
+def test_tier_input_may_read_from_the_same_session(ctx: Any) -> None:
+    """The snapshot services may pass rows they read from this session (batches between writes)."""
+    from rewards.flags import services as svc
+    from rewards.snapshots import queries
+
+    snap = store_snapshot(ctx, "2026-02", {f"{i:05d}": ("ideal" if i % 2 else "beginner") for i in range(120)})
+    old = svc._LOAD_BATCH
+    try:
+        svc._LOAD_BATCH = 7
+        rows = ((a, t) for a, t, _p in queries.iter_rows(ctx, snap.id, batch=5))
+        result = svc.apply_tier_flags(ctx, "2026-02", rows, actor="t")
+    finally:
+        svc._LOAD_BATCH = old
+    assert (result.accounts_in_tiers, result.added) == (60, 60)
