@@ -23,6 +23,7 @@ VENV = Path(os.environ.get("REWARDS_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 PACKAGES = ("rewards", "draws", "partners")
+PACKAGES += ("rewards/flags",)  # feature catalogues inside rewards/: one line each
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> int:

@@ -229,6 +229,7 @@ def register(app: Flask) -> None:
     from draws.cli import draws_cli
     from partners.cli import partners_cli
     from rewards.demo import demo_cli
+    from rewards.flags.cli import flags_cli
 
-    for group in (users_cli, keys_cli, audit_cli, demo_cli, draws_cli, partners_cli):
+    for group in (users_cli, keys_cli, audit_cli, demo_cli, draws_cli, partners_cli, flags_cli):
         app.cli.add_command(group)

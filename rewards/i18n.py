@@ -9,6 +9,7 @@ from flask_babel import Babel
 
 LOCALES = ("ru", "en")
 _PACKAGES = ("rewards", "draws", "partners")
+_PACKAGES += ("rewards/flags",)  # feature catalogues inside rewards/: one line each
 
 
 def _select_locale() -> str:

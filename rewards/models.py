@@ -16,3 +16,4 @@ from partners.models import (  # noqa: F401
     PartnerClient,
     RedemptionEvent,
 )
+from rewards.flags.models import FlagClosure, PriorityFlag, TierRun  # noqa: F401
