@@ -23,6 +23,23 @@ NAV_TAIL: list[tuple[str, object, str]] = [
 ]
 
 ROLE_LABELS = {"admin": _l("administrator"), "marketing": _l("marketing"), "auditor": _l("auditor")}
+# Page labels of the API scopes (rewards.apikeys.services.SCOPES holds the English descriptions the API
+# documents); a scope without a label here is shown with that description.
+SCOPE_LABELS = {
+    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
+    "priority:read": _l("call centre: whether an account has priority"),
+    "flags:write": _l("set and revoke priority flags"),
+    "snapshots:write": _l("billing: load tier snapshots"),
+    "snapshots:read": _l("read snapshots, movement and exports"),
+    "draws:read": _l("read draws, including auditor bundles"),
+    "draws:write": _l("create and run draws"),
+    "codes:validate": _l("partner site: validate a code"),
+    "codes:redeem": _l("partner site: redeem a code"),
+    "redemptions:rollback": _l("partner site: undo a redemption"),
+    "partners:write": _l("manage partners, offers and code issues"),
+    "partners:read": _l("read partners, offers and reports"),
+}
 TIER_LABELS_EN = {"beginner": "beginner", "promising": "promising", "responsible": "responsible", "ideal": "ideal"}
 
 
@@ -52,6 +69,10 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def role_label(role: str) -> str:
         return str(ROLE_LABELS.get(role, role))
+
+    @app.template_global()
+    def scope_label(scope: str, description: str) -> str:
+        return str(SCOPE_LABELS.get(scope, description))
 
     @app.template_global()
     def tier_label(tier: str) -> str:
