@@ -47,7 +47,7 @@ def translations() -> None:
     for pkg in PACKAGES:
         folder = ROOT / pkg / "translations"
         if folder.is_dir():
-            sh(BIN / "pybabel", "compile", "--use-fuzzy", "-q", "-d", folder)
+            sh(BIN / "pybabel", "-q", "compile", "--use-fuzzy", "-d", folder)
 
 
 def i18n() -> None:

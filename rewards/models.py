@@ -5,3 +5,4 @@ from rewards.audit.models import Checkpoint, Event  # noqa: F401
 from rewards.auth.models import User  # noqa: F401
 
 # Feature models: one import line per feature package.
+from rewards.snapshots.models import Snapshot, SnapshotRow  # noqa: F401,E402

@@ -17,3 +17,30 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header for ``token``."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def make_snapshot(session, period: str, tiers: dict[str, str], *, points: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
+    """Store an active snapshot of ``period`` directly (tests only; the import service does it for real)."""
+    import json
+    from collections import Counter
+
+    from rewards.snapshots.models import Snapshot, SnapshotRow
+
+    counts = Counter(tiers.values())
+    snap = Snapshot(
+        period=period,
+        status="active",
+        source="import",
+        source_name="test",
+        loaded_by="test",
+        row_count=len(tiers),
+        tier_counts=json.dumps(dict(sorted(counts.items())), separators=(",", ":")),
+        digest="0" * 64,
+    )
+    session.add(snap)
+    session.flush()
+    session.add_all(
+        SnapshotRow(snapshot_id=snap.id, account=a, tier=t, points=(points or {}).get(a)) for a, t in tiers.items()
+    )
+    session.flush()
+    return snap

@@ -1,0 +1,64 @@
+"""Read access to snapshots for other features (draws, partners, flags): a small, stable interface."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rewards.snapshots.models import Snapshot, SnapshotRow
+
+
+def latest_snapshot(session: Session) -> Snapshot | None:
+    """The active snapshot of the newest period, or None."""
+    return session.scalar(select(Snapshot).where(Snapshot.status == "active").order_by(Snapshot.period.desc()).limit(1))
+
+
+def snapshot_for_period(session: Session, period: str) -> Snapshot | None:
+    """The active snapshot of ``period`` (YYYY-MM), or None."""
+    return session.scalar(select(Snapshot).where(Snapshot.status == "active", Snapshot.period == period))
+
+
+def iter_rows(
+    session: Session, snapshot_id: int, tiers: Iterable[str] | None = None, batch: int = 50_000
+) -> Iterator[tuple[str, str, int | None]]:
+    """``(account, tier, points)`` of a snapshot in account order, read in keyset batches (flat memory)."""
+    tier_list = list(tiers) if tiers is not None else None
+    last = ""
+    while True:
+        query = (
+            select(SnapshotRow.account, SnapshotRow.tier, SnapshotRow.points)
+            .where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account > last)
+            .order_by(SnapshotRow.account)
+            .limit(batch)
+        )
+        if tier_list is not None:
+            query = query.where(SnapshotRow.tier.in_(tier_list))
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        for account, tier, points in rows:
+            yield account, tier, points
+        last = rows[-1][0]
+
+
+def tier_of(session: Session, snapshot_id: int, account: str) -> str | None:
+    """One account's tier in a snapshot, or None when it is not in it."""
+    return session.scalar(
+        select(SnapshotRow.tier).where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account == account)
+    )
+
+
+def known_accounts(session: Session, snapshot_id: int, accounts: Iterable[str]) -> set[str]:
+    """Which of ``accounts`` appear in the snapshot."""
+    wanted = list(dict.fromkeys(accounts))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            session.scalars(
+                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account.in_(chunk))
+            )
+        )
+    return found
