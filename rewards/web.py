@@ -17,7 +17,7 @@ NAV: list[tuple[str, object, str]] = [
 # Shown after every feature's entries.
 NAV_TAIL: list[tuple[str, object, str]] = [
     ("audit.log", _l("Audit"), "audit.view"),
-    ("admin.signing_keys", _l("Keys"), "audit.view"),
+    ("admin.signing_keys", _l("Signing keys"), "audit.view"),
     ("admin.user_list", _l("Users"), "admin.users"),
     ("admin.client_list", _l("API clients"), "admin.clients"),
 ]
@@ -65,6 +65,19 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def nav_items() -> list[tuple[str, object, str]]:
         return NAV + NAV_TAIL
+
+    @app.template_global()
+    def nav_active(endpoint: str) -> bool:
+        """The entry of this page; else the only entry of this page's blueprint (e.g. a draw's detail)."""
+        from flask import request
+
+        current = request.endpoint or ""
+        entries = [e for e, _label, _action in NAV + NAV_TAIL]
+        if current == endpoint or current in entries:
+            return current == endpoint
+        blueprint = endpoint.split(".")[0]
+        same = [e for e in entries if e.split(".")[0] == blueprint]
+        return current.split(".")[0] == blueprint and same == [endpoint]
 
     @app.template_global()
     def role_label(role: str) -> str:

@@ -72,6 +72,7 @@ def test_admin_creates_an_api_client_and_sees_the_key_once(
     login(page, "admin")
     page.locator("header nav").get_by_role("link", name="API-клиенты").click()
     expect(page.locator("h1")).to_have_text("API-клиенты")
+    expect(page.locator("header nav a.active")).to_have_text(["API-клиенты"])
     shot(page, "clients")
 
     form = page.locator("section.card form")
@@ -118,7 +119,7 @@ def test_auditor_verifies_the_event_log(
     shot(page, "log-verified")
 
     # An auditor reads the keys but administers nothing.
-    page.locator("header nav").get_by_role("link", name="Ключи").click()
+    page.locator("header nav").get_by_role("link", name="Ключи подписи").click()
     expect(page.locator("h1")).to_have_text("Ключи подписи")
     expect(page.locator("table.grid tbody tr code").first).to_be_visible()
     shot(page, "signing-keys")
