@@ -596,6 +596,11 @@ def get_batch(session: Session, batch_id: int) -> CreditBatch:
     return batch
 
 
+def _whole_number(text: str) -> bool:
+    """ASCII digits only, and small enough for a 64-bit column."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def import_confirmation(session: Session, text: str, *, actor: str, now: datetime | None = None) -> dict[str, int]:
     """Billing's confirmation file (``credit_id,account,amount_kopecks,status`` with status ``posted``).
 
@@ -603,7 +608,11 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
     already posted are accepted again (re-importing the same file is harmless).
     """
     now = now or utcnow()
-    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DrawRefused(f"the confirmation file is not valid CSV: {exc}") from exc
+    reader = iter(rows)
     header = next(reader, None)
     if header is None or [h.strip() for h in header] != CONFIRMATION_HEADER:
         raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)}")
@@ -616,7 +625,7 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
             errors[f"line {lineno}"] = ["expected 4 columns"]
             continue
         cid, account, amount, status = (cell.strip() for cell in row)
-        if not cid.isdigit() or not amount.isdigit():
+        if not (_whole_number(cid) and _whole_number(amount)):
             errors[f"line {lineno}"] = ["credit_id and amount_kopecks must be whole numbers"]
             continue
         if status != "posted":

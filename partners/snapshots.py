@@ -8,8 +8,7 @@ names the columns it relies on, so that adapting to their final names is a chang
                                                       replacing one has a larger id
     snapshot_rows(snapshot_id, account, tier, ...)  -- unique (snapshot_id, account)
 
-INTEGRATOR: if issue 3 names them differently, change ``SNAPSHOTS`` / ``ROWS`` below (and, if
-superseded snapshots are flagged by a column, filter on it in ``latest``/``by_period``).
+Only active snapshots are read: a replaced one is kept with status ``superseded``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ from sqlalchemy import Integer, String, column, func, select, table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-SNAPSHOTS = table("snapshots", column("id", Integer), column("period", String))
+SNAPSHOTS = table("snapshots", column("id", Integer), column("period", String), column("status", String))
+_ACTIVE = SNAPSHOTS.c.status == "active"  # a replaced (superseded) snapshot is never read
 ROWS = table("snapshot_rows", column("snapshot_id", Integer), column("account", String), column("tier", String))
 
 
@@ -36,7 +36,10 @@ class SnapshotRef:
 def latest(session: Session) -> SnapshotRef | None:
     """The current snapshot of the latest period (a replacement wins over the replaced one)."""
     row = session.execute(
-        select(SNAPSHOTS.c.id, SNAPSHOTS.c.period).order_by(SNAPSHOTS.c.period.desc(), SNAPSHOTS.c.id.desc()).limit(1)
+        select(SNAPSHOTS.c.id, SNAPSHOTS.c.period)
+        .where(_ACTIVE)
+        .order_by(SNAPSHOTS.c.period.desc(), SNAPSHOTS.c.id.desc())
+        .limit(1)
     ).first()
     return SnapshotRef(row[0], row[1]) if row else None
 
@@ -45,7 +48,7 @@ def by_period(session: Session, period: str) -> SnapshotRef | None:
     """The current snapshot of ``period``."""
     row = session.execute(
         select(SNAPSHOTS.c.id, SNAPSHOTS.c.period)
-        .where(SNAPSHOTS.c.period == period)
+        .where(SNAPSHOTS.c.period == period, _ACTIVE)
         .order_by(SNAPSHOTS.c.id.desc())
         .limit(1)
     ).first()
@@ -56,6 +59,7 @@ def recent(session: Session, limit: int = 24) -> list[SnapshotRef]:
     """The current snapshot of each of the latest periods, newest first (for choosers on pages)."""
     rows = session.execute(
         select(func.max(SNAPSHOTS.c.id), SNAPSHOTS.c.period)
+        .where(_ACTIVE)
         .group_by(SNAPSHOTS.c.period)
         .order_by(SNAPSHOTS.c.period.desc())
         .limit(limit)

@@ -64,8 +64,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     logging.basicConfig(level=settings["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    _bounded_int_converter(app)
     _init_extensions(app)
     return app
+
+
+def _bounded_int_converter(app: "Flask") -> None:
+    """``<int:...>`` in every route matches only ids an INTEGER column can hold: larger ones are a 404."""
+    from werkzeug.routing import IntegerConverter
+
+    class BoundedInt(IntegerConverter):
+        def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+            kwargs.setdefault("max", 2**31 - 1)  # ids are INTEGER columns (32-bit on PostgreSQL)
+            super().__init__(map, *args, **kwargs)
+
+    app.url_map.converters["int"] = BoundedInt
 
 
 def _init_extensions(app: "Flask") -> None:

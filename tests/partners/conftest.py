@@ -1,8 +1,6 @@
 """Fixtures of the partners tests: a partner with linked keys, offers, snapshots, codes.
 
-Snapshots belong to issue 3. Until its models are merged, ``snapshot_tables`` creates the two tables
-partners read (``partners/snapshots.py`` names them) with plain DDL. INTEGRATOR: once the snapshot
-models exist, make ``add_snapshot`` create rows through them instead.
+Snapshots belong to the snapshots feature; ``add_snapshot`` stores one through its models.
 """
 
 from __future__ import annotations
@@ -20,39 +18,16 @@ from partners.services import catalog
 from rewards.db import db, utcnow
 
 
-def _ensure_snapshot_tables() -> None:
-    names = set(db.metadata.tables)
-    if {"snapshots", "snapshot_rows"} <= names:
-        return
-    with db.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY, period VARCHAR(7) NOT NULL)"))
-        conn.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS snapshot_rows (snapshot_id INTEGER NOT NULL, account VARCHAR(32) NOT NULL, "
-                "tier VARCHAR(16) NOT NULL, PRIMARY KEY (snapshot_id, account))"
-            )
-        )
-        conn.execute(text("DELETE FROM snapshot_rows"))
-        conn.execute(text("DELETE FROM snapshots"))
-
-
 @pytest.fixture
 def add_snapshot(app: Flask) -> Callable[..., int]:
     """Add a snapshot ``period`` with ``rows`` of (account, tier); returns its id."""
-    with app.app_context():
-        _ensure_snapshot_tables()
-    counter = {"id": 0}
-
     def add(period: str, rows: Iterable[tuple[str, str]]) -> int:
-        counter["id"] += 1
-        sid = counter["id"]
+        from tests.support import make_snapshot
+
         with app.app_context():
-            with db.engine.begin() as conn:
-                conn.execute(text("INSERT INTO snapshots (id, period) VALUES (:i, :p)"), {"i": sid, "p": period})
-                data = [{"s": sid, "a": a, "t": t} for a, t in rows]
-                if data:
-                    conn.execute(text("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (:s, :a, :t)"), data)
-        return sid
+            snap = make_snapshot(db.session, period, dict(rows))
+            db.session.commit()
+            return snap.id
 
     return add
 
