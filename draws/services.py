@@ -179,9 +179,12 @@ def create_draft(
     try:
         for tier in TIERS:
             weights[tier] = check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}")
+    except DrawError as exc:
+        raise _refuse(exc, "tier_weights") from exc
+    try:
         prizes = engine.validate_prizes(data.prizes)
     except DrawError as exc:
-        raise _refuse(exc, "prizes" if "prize" in str(exc) else "tier_weights") from exc
+        raise _refuse(exc, "prizes") from exc
     if not any(weights.values()):
         raise DrawRefused("at least one tier must have a positive weight", field="tier_weights")
     if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
