@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from draws import engine
-from draws.bundle import auditor_bundle, public_record
+from draws.bundle import public_record
 from draws.canonical import canonical_json
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
 from draws.errors import DrawError
