@@ -226,7 +226,11 @@ def parse_exclusions(text: str) -> list[str]:
     """Accounts from an uploaded file: one per line (CSV: the first column), ``#`` comments ignored."""
     accounts: list[str] = []
     errors: dict[str, list[str]] = {}
-    for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DrawRefused(f"the exclusion file is not readable as CSV: {exc}") from exc
+    for lineno, row in enumerate(rows, start=1):
         if not row or not row[0].strip() or row[0].strip().startswith("#"):
             continue
         account = row[0].strip()
@@ -593,7 +597,7 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
 
 def get_batch(session: Session, batch_id: int) -> CreditBatch:
     """A stored batch (its file is byte-identical at every download)."""
-    batch = session.get(CreditBatch, batch_id)
+    batch = session.get(CreditBatch, batch_id) if 0 < batch_id < 2**31 else None  # an INTEGER key
     if batch is None:
         raise NotFound(f"no credit batch {batch_id}")
     return batch
@@ -606,7 +610,11 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
     already posted are accepted again (re-importing the same file is harmless).
     """
     now = now or utcnow()
-    reader = csv.reader(io.StringIO(text))
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DrawRefused(f"the confirmation file is not readable as CSV: {exc}") from exc
+    reader = iter(table)
     header = next(reader, None)
     if header is None or [h.strip() for h in header] != CONFIRMATION_HEADER:
         raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)}")

@@ -273,3 +273,13 @@ def test_rfc3797_mode_end_to_end(kit: DrawKit) -> None:
     kit.publish(pid)
     bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), kit.signer.keyset(), kit.box)
     assert {c.status for c in verify_bundle(bundle)} == {PASS}
+
+
+def test_unreadable_files_refused(kit: DrawKit) -> None:
+    bad = "$\u0001.x\r\udba1\udcff\u0002\u0083("
+    for text in (bad, 'a,"b\n'):
+        with pytest.raises(DomainError):
+            services.import_confirmation(db.session, text, actor="billing")
+    with pytest.raises(DomainError):
+        services.parse_exclusions(bad)
+    assert services.parse_exclusions("7400000001\r\n7400000002\r\n") == ["7400000001", "7400000002"]
