@@ -143,15 +143,18 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     kind = spec.get("type")
     if kind == "drand":
         chain = spec.get("chain", "quicknet")
-        if chain not in chains:
+        if not isinstance(chain, str) or chain not in chains:
             raise DrawRefused(f"unknown drand chain {chain!r} (configured: {', '.join(sorted(chains))})", field="entropy")
         delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
             raise DrawRefused("the entropy delay must be 0 to 30 days, in seconds", field="entropy")
         return {"type": "drand", "chain": chain, "delay_seconds": delay}
     if kind == "rfc3797":
+        sources = spec.get("sources")
+        if not isinstance(sources, list) or not all(isinstance(d, str) for d in sources):
+            raise DrawRefused("list the sources of public numbers as texts, in order", field="entropy")
         try:
-            source = engine.rfc3797_source(list(spec.get("sources") or []), str(spec.get("available_after", "")))
+            source = engine.rfc3797_source(sources, str(spec.get("available_after", "")))
         except DrawError as exc:
             raise _refuse(exc, "entropy") from exc
         if engine.parse_timestamp(source["available_after"]) <= int(freeze_at.timestamp()):
