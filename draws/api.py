@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from draws import schemas, services, wiring
+from draws.errors import DrawError
 from draws.rfc3797 import parse_public_numbers
 from draws.verify import verify_bundle
 from rewards.db import db
@@ -93,7 +94,10 @@ class DrawRun(MethodView):
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Enter the entropy (or fetch the drand round) and run the draw; runs once."""
         if data.get("numbers"):
-            value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
+            try:
+                value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
+            except DrawError as exc:
+                raise DomainError(str(exc), field="numbers") from exc
         elif data.get("entropy"):
             value = data["entropy"]
         elif data.get("fetch"):

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from draws import engine
-from draws.bundle import auditor_bundle, public_record
+from draws.bundle import public_record
 from draws.canonical import canonical_json
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
 from draws.errors import DrawError
@@ -143,15 +143,18 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     kind = spec.get("type")
     if kind == "drand":
         chain = spec.get("chain", "quicknet")
-        if chain not in chains:
+        if not isinstance(chain, str) or chain not in chains:
             raise DrawRefused(f"unknown drand chain {chain!r} (configured: {', '.join(sorted(chains))})", field="entropy")
         delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
             raise DrawRefused("the entropy delay must be 0 to 30 days, in seconds", field="entropy")
         return {"type": "drand", "chain": chain, "delay_seconds": delay}
     if kind == "rfc3797":
+        sources = spec.get("sources")
+        if not isinstance(sources, list) or not all(isinstance(d, str) for d in sources):
+            raise DrawRefused("list the sources of public numbers as texts, in order", field="entropy")
         try:
-            source = engine.rfc3797_source(list(spec.get("sources") or []), str(spec.get("available_after", "")))
+            source = engine.rfc3797_source(sources, str(spec.get("available_after", "")))
         except DrawError as exc:
             raise _refuse(exc, "entropy") from exc
         if engine.parse_timestamp(source["available_after"]) <= int(freeze_at.timestamp()):
@@ -179,9 +182,12 @@ def create_draft(
     try:
         for tier in TIERS:
             weights[tier] = check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}")
+    except DrawError as exc:
+        raise _refuse(exc, "tier_weights") from exc
+    try:
         prizes = engine.validate_prizes(data.prizes)
     except DrawError as exc:
-        raise _refuse(exc, "prizes" if "prize" in str(exc) else "tier_weights") from exc
+        raise _refuse(exc, "prizes") from exc
     if not any(weights.values()):
         raise DrawRefused("at least one tier must have a positive weight", field="tier_weights")
     if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
@@ -223,7 +229,11 @@ def parse_exclusions(text: str) -> list[str]:
     """Accounts from an uploaded file: one per line (CSV: the first column), ``#`` comments ignored."""
     accounts: list[str] = []
     errors: dict[str, list[str]] = {}
-    for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DrawRefused(f"the exclusion file is not readable as CSV: {exc}") from exc
+    for lineno, row in enumerate(rows, start=1):
         if not row or not row[0].strip() or row[0].strip().startswith("#"):
             continue
         account = row[0].strip()
@@ -590,15 +600,10 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
 
 def get_batch(session: Session, batch_id: int) -> CreditBatch:
     """A stored batch (its file is byte-identical at every download)."""
-    batch = session.get(CreditBatch, batch_id)
+    batch = session.get(CreditBatch, batch_id) if 0 < batch_id < 2**31 else None  # an INTEGER key
     if batch is None:
         raise NotFound(f"no credit batch {batch_id}")
     return batch
-
-
-def _whole_number(text: str) -> bool:
-    """ASCII digits only, and small enough for a 64-bit column."""
-    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def import_confirmation(session: Session, text: str, *, actor: str, now: datetime | None = None) -> dict[str, int]:
@@ -609,10 +614,10 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
     """
     now = now or utcnow()
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        table = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise DrawRefused(f"the confirmation file is not valid CSV: {exc}") from exc
-    reader = iter(rows)
+        raise DrawRefused(f"the confirmation file is not readable as CSV: {exc}") from exc
+    reader = iter(table)
     header = next(reader, None)
     if header is None or [h.strip() for h in header] != CONFIRMATION_HEADER:
         raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)}")
@@ -625,7 +630,7 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
             errors[f"line {lineno}"] = ["expected 4 columns"]
             continue
         cid, account, amount, status = (cell.strip() for cell in row)
-        if not (_whole_number(cid) and _whole_number(amount)):
+        if not cid.isdigit() or not amount.isdigit():
             errors[f"line {lineno}"] = ["credit_id and amount_kopecks must be whole numbers"]
             continue
         if status != "posted":

@@ -314,7 +314,8 @@ def confirm() -> WerkzeugResponse:
 @public
 def public_index() -> str:
     """Announced and past draws."""
-    return render_template("draws/public_list.html", draws=services.list_draws(db.session, PUBLIC_STATES))
+    draws = [d for d in services.list_draws(db.session, PUBLIC_STATES) if d.announcement]
+    return render_template("draws/public_list.html", draws=draws)
 
 
 @public_bp.route("/<draw_id>")
@@ -322,7 +323,7 @@ def public_index() -> str:
 def public_detail(draw_id: str) -> str:
     """A draw's public page: commitment, entropy source, freeze facts, masked winners, how to verify."""
     draw = services.get_draw(db.session, draw_id)
-    if draw.state not in PUBLIC_STATES:
+    if draw.state not in PUBLIC_STATES or not draw.announcement:  # never announced: never public
         from rewards.errors import NotFound
 
         raise NotFound(_("No such draw."))

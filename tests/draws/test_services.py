@@ -106,6 +106,9 @@ def test_stale_transition_is_refused(kit: DrawKit) -> None:
         ({"freeze_at": T0 - timedelta(hours=1)}, "freeze_at"),
         ({"entropy": {"type": "coin"}}, "entropy"),
         ({"entropy": {"type": "drand", "chain": "nonet"}}, "entropy"),
+        ({"entropy": {"type": "drand", "chain": ["quicknet"]}}, "entropy"),
+        ({"entropy": {"type": "rfc3797", "sources": "lottery", "available_after": "2026-07-01T20:00:00Z"}}, "entropy"),
+        ({"entropy": {"type": "rfc3797", "sources": ["lottery"], "available_after": "2026-06-21T20:00:00Z"}}, "entropy"),
         ({"kind": "monthly"}, "kind"),
         ({"snapshot_period": "1999-01"}, "snapshot_period"),
         ({"algorithm": "rfc3797-md5/1"}, "tier_weights"),
@@ -273,3 +276,13 @@ def test_rfc3797_mode_end_to_end(kit: DrawKit) -> None:
     kit.publish(pid)
     bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), kit.signer.keyset(), kit.box)
     assert {c.status for c in verify_bundle(bundle)} == {PASS}
+
+
+def test_unreadable_files_refused(kit: DrawKit) -> None:
+    bad = "$\u0001.x\r\udba1\udcff\u0002\u0083("
+    for text in (bad, 'a,"b\n'):
+        with pytest.raises(DomainError):
+            services.import_confirmation(db.session, text, actor="billing")
+    with pytest.raises(DomainError):
+        services.parse_exclusions(bad)
+    assert services.parse_exclusions("7400000001\r\n7400000002\r\n") == ["7400000001", "7400000002"]
