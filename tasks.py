@@ -46,9 +46,9 @@ def venv(extras: str = "") -> None:
 def translations() -> None:
     """Compile every package's message catalogues (.po -> .mo)."""
     for pkg in PACKAGES:
-        folder = ROOT / pkg / "translations"
-        if folder.is_dir():
-            sh(BIN / "pybabel", "-q", "compile", "--use-fuzzy", "-d", folder)
+        for folder in sorted((ROOT / pkg).rglob("translations")):
+            if folder.is_dir() and "templates" not in folder.parts:
+                sh(BIN / "pybabel", "-q", "compile", "--use-fuzzy", "-d", folder)
 
 
 def i18n() -> None:
