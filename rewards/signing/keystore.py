@@ -37,7 +37,7 @@ class KeyInfo:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # microseconds: order of keys made in one second
 
 
 def _check_private(path: Path) -> None:

@@ -1,0 +1,502 @@
+"""The draw engine: the public entry point of the pure draw core (stdlib + ``cryptography`` only).
+
+This module is written for an auditor; ``docs/draw-algorithm.md`` is the normative text and names
+the same steps. In order:
+
+1. **Announcement.** The service draws a 256-bit secret and publishes ``commitment =
+   SHA-256(secret)`` inside a signed announcement (every parameter, the entropy source fixed in
+   advance). ``announcement_digest = SHA-256(canonical_json(announcement payload))``.
+2. **Freeze.** Entrants are validated, weight-0 entrants dropped, the rest sorted canonically
+   (``draws.entrants``); the entrant digest, weights digest, per-tier totals and Merkle root
+   (``draws.merkle``) are signed in the freeze record.
+3. **Seed.** ``seed = SHA-256(lp("loyalty-draw/seed") || lp(algorithm) || lp(secret) ||
+   lp(entropy bytes) || lp(entrant digest, 32 bytes) || lp(announcement digest, 32 bytes))`` where
+   ``lp`` is the 4-byte big-endian length prefix (``draws.encoding``) and the entropy bytes are the
+   canonical bytes of the announced source's value (``draws.entropy``).
+4. **Selection.** Algorithm ``weighted-hmac-sha256-fenwick/1`` (default): the HMAC-SHA256 stream of
+   ``draws.stream`` keyed by the seed, ``uniform_below`` by rejection, weighted selection without
+   replacement (``draws.fenwick``): one selection per prize in prize order, then the reserves.
+   Algorithm ``rfc3797-md5/1``: unweighted RFC 3797 selection (``draws.rfc3797``) with the key
+   string ``[public numbers key] || decimal(int(seed)) || "./"`` -- the RFC key with the seed added as
+   one last source, so that the committed secret and the frozen list still bind the result.
+5. **Result.** Winners (prize ``i`` to selection ``i``) and reserves, as entrant indices in canonical
+   order, with masked accounts and leaf hashes for the public record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from draws.canonical import canonical_json, sha256_hex
+from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
+from draws.encoding import format_timestamp, lp, parse_timestamp, u64
+from draws.entrants import (
+    Entrant,
+    canonical_entrants,
+    check_weight,
+    entrant_digest,
+    is_canonical,
+    mask_account,
+    tier_totals,
+    weights_digest,
+)
+from draws.entropy import (
+    DRAND_CHAINS,
+    DrandChain,
+    drand_source,
+    entropy_available_at,
+    entropy_bytes,
+    rfc3797_source,
+)
+from draws.errors import (
+    BadAccount,
+    BadPrize,
+    BadTimestamp,
+    BadWeight,
+    DrawError,
+    EmptyEntrantList,
+    EntropyMismatch,
+    MalformedEntropy,
+    PoolTooLarge,
+    ProofError,
+    TooManyPrizes,
+)
+from draws.fenwick import FenwickTree, select_weighted, select_weighted_naive
+from draws.merkle import (
+    InclusionProof,
+    MerkleTree,
+    entrant_leaf_hashes,
+    entrant_salt,
+    leaf_bytes,
+    leaf_hash,
+    merkle_root,
+    verify_inclusion,
+)
+from draws.rfc3797 import MAX_POOL, canonical_key, parse_public_numbers, rfc3797_select, rfc3797_steps
+from draws.stats import SimulationReport, simulate
+from draws.stream import ByteStream, first_blocks, stream_block
+
+__all__ = [
+    "ALGORITHMS", "ALGORITHM_RFC3797", "Replacement", "build_disqualification", "next_replacement", "ALGORITHM_WEIGHTED", "BadAccount", "BadPrize", "BadTimestamp",
+    "BadWeight", "ByteStream", "DEFAULT_YEARLY_CAP_KOPECKS", "DRAND_CHAINS", "DrandChain", "DrawError",
+    "DrawOutcome", "EmptyEntrantList", "Entrant", "EntropyMismatch", "FenwickTree", "FrozenList",
+    "InclusionProof", "MAX_PRIZE_KOPECKS", "MalformedEntropy", "MerkleTree", "PoolTooLarge",
+    "ProofError", "SimulationReport", "TooManyPrizes", "announcement_digest", "build_announcement",
+    "build_freeze", "build_result", "canonical_entrants", "canonical_key", "capped_accounts",
+    "commitment_of", "derive_seed", "drand_source", "entrant_digest", "entrant_leaf_hashes",
+    "entrant_salt", "entropy_available_at", "entropy_bytes", "exceeds_yearly_cap", "exclusions_digest",
+    "expand_prizes", "first_blocks", "format_timestamp", "freeze_entrants", "largest_prize",
+    "leaf_bytes", "leaf_hash", "mask_account", "merkle_root", "parse_public_numbers",
+    "parse_timestamp", "payload_digest", "rfc3797_key_for", "rfc3797_select", "rfc3797_source",
+    "rfc3797_steps", "run_selection", "select_weighted", "select_weighted_naive", "simulate",
+    "stream_block", "tier_totals", "validate_prizes", "verify_inclusion", "weights_digest",
+]
+
+ALGORITHM_WEIGHTED = "weighted-hmac-sha256-fenwick/1"
+ALGORITHM_RFC3797 = "rfc3797-md5/1"
+ALGORITHMS = (ALGORITHM_WEIGHTED, ALGORITHM_RFC3797)
+SEED_TAG = b"loyalty-draw/seed"
+EXCLUSIONS_TAG = b"loyalty-draw/exclusions/v1"
+MAX_PRIZE_KOPECKS = 400_000
+
+
+# --------------------------------------------------------------------------------------------- inputs
+def validate_prizes(prizes: Sequence[Mapping[str, Any]]) -> list[dict[str, int]]:
+    """Check an ordered prize list ``[{"amount_kopecks": A, "count": C}, ...]`` and return it.
+
+    Each amount must be an integer 1..400,000 kopecks, each count an integer >= 1, and the list
+    non-empty. Raises :class:`BadPrize` with the offending line otherwise.
+    """
+    if not prizes:
+        raise BadPrize("a draw needs at least one prize")
+    clean: list[dict[str, int]] = []
+    for number, prize in enumerate(prizes, start=1):
+        try:
+            amount, count = prize["amount_kopecks"], prize["count"]
+        except (KeyError, TypeError) as exc:
+            raise BadPrize(f"prize line {number} needs amount_kopecks and count") from exc
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise BadPrize(f"prize line {number}: the amount must be an integer number of kopecks")
+        if amount <= 0:
+            raise BadPrize(f"prize line {number}: the amount must be positive, got {amount}")
+        if amount > MAX_PRIZE_KOPECKS:
+            raise BadPrize(
+                f"prize line {number}: {amount} kopecks exceeds the maximum prize of {MAX_PRIZE_KOPECKS}"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise BadPrize(f"prize line {number}: the count must be an integer >= 1, got {count!r}")
+        clean.append({"amount_kopecks": amount, "count": count})
+    return clean
+
+
+def expand_prizes(prizes: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The amounts of the individual prizes, in prize order (prize ``i`` is ``result[i]``)."""
+    return [p["amount_kopecks"] for p in validate_prizes(prizes) for _ in range(p["count"])]
+
+
+def exclusions_digest(accounts: Sequence[str]) -> str:
+    """Hex SHA-256 of ``lp(tag) || u64(count) || lp(utf8(a)) ...`` over the sorted, distinct accounts."""
+    distinct = sorted(set(accounts))
+    return hashlib.sha256(
+        lp(EXCLUSIONS_TAG) + u64(len(distinct)) + b"".join(lp(a.encode("utf-8")) for a in distinct)
+    ).hexdigest()
+
+
+def commitment_of(secret: bytes) -> str:
+    """The published commitment: lower-case hex ``SHA-256(secret)``."""
+    return hashlib.sha256(secret).hexdigest()
+
+
+def payload_digest(payload: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the canonical JSON of a record payload."""
+    return sha256_hex(canonical_json(payload))
+
+
+announcement_digest = payload_digest
+
+
+def derive_seed(
+    algorithm: str, secret: bytes, entropy: bytes, entrant_digest_hex: str, announcement_digest_hex: str
+) -> bytes:
+    """The 32-byte draw seed (see module docstring, step 3)."""
+    if algorithm not in ALGORITHMS:
+        raise DrawError(f"unknown algorithm {algorithm!r}")
+    if len(secret) != 32:
+        raise DrawError("the revealed secret must be 32 bytes")
+    return hashlib.sha256(
+        lp(SEED_TAG)
+        + lp(algorithm.encode("ascii"))
+        + lp(secret)
+        + lp(entropy)
+        + lp(bytes.fromhex(entrant_digest_hex))
+        + lp(bytes.fromhex(announcement_digest_hex))
+    ).digest()
+
+
+# --------------------------------------------------------------------------------------------- freeze
+@dataclass(slots=True)
+class FrozenList:
+    """A canonical entrant list with everything the freeze record publishes about it."""
+
+    entrants: list[Entrant]
+    digest: str
+    weights_digest: str
+    totals: dict[str, dict[str, int]]
+    total_weight: int
+    merkle: MerkleTree
+    leaf_hashes: list[bytes] = field(repr=False)
+
+    @property
+    def weights(self) -> list[int]:
+        """Weights in canonical order."""
+        return [e.weight for e in self.entrants]
+
+    def proof_for(self, draw_id: str, account: str, salt_key: bytes) -> InclusionProof:
+        """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
+        lo, hi = 0, len(self.entrants)
+        while lo < hi:  # binary search: the list is sorted by account
+            mid = (lo + hi) // 2
+            if self.entrants[mid].account < account:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(self.entrants) or self.entrants[lo].account != account:
+            raise ProofError(f"account {mask_account(account)} is not in the frozen entrant list")
+        e = self.entrants[lo]
+        return InclusionProof(
+            draw_id, e.account, e.weight, entrant_salt(salt_key, e.account), lo, len(self.entrants),
+            tuple(self.merkle.proof(lo)),
+        )
+
+
+def freeze_entrants(entrants: Sequence[Entrant | tuple[str, str, int]], salt_key: bytes) -> FrozenList:
+    """Canonicalise ``entrants`` and compute digest, totals and the salted Merkle tree.
+
+    Raises :class:`EmptyEntrantList` when no entrant of positive weight remains.
+    """
+    if len(salt_key) != 32:
+        raise DrawError("the salt key must be 32 bytes")
+    canon = entrants if isinstance(entrants, list) and _already_canonical(entrants) else canonical_entrants(entrants)
+    if not canon:
+        raise EmptyEntrantList()
+    accounts = [e.account for e in canon]
+    weights = [e.weight for e in canon]
+    leaves = entrant_leaf_hashes(salt_key, accounts, weights)
+    totals = tier_totals(canon)
+    return FrozenList(
+        entrants=canon,  # type: ignore[arg-type]
+        digest=entrant_digest(canon),  # type: ignore[arg-type]
+        weights_digest=weights_digest(weights),
+        totals=totals,
+        total_weight=sum(weights),
+        merkle=MerkleTree(leaves),
+        leaf_hashes=leaves,
+    )
+
+
+def _already_canonical(entrants: list[Any]) -> bool:
+    # Fast path for lists the service already sorted (e.g. ORDER BY account in SQL, byte collation):
+    # still fully validated, so a wrong order or bad weight falls back to canonical_entrants' errors.
+    if not entrants or not all(isinstance(e, Entrant) for e in entrants):
+        return False
+    try:
+        for e in entrants:
+            check_weight(e.weight)
+    except BadWeight:
+        return False
+    return is_canonical(entrants)
+
+
+# --------------------------------------------------------------------------------------------- select
+@dataclass(frozen=True, slots=True)
+class DrawOutcome:
+    """Result of a selection: indices into the canonical list and how much stream was used."""
+
+    winners: list[int]
+    reserves: list[int]
+    blocks_used: int
+    bytes_consumed: int
+    rejections: int
+    rfc3797_key: str | None = None
+
+
+def rfc3797_key_for(entropy_source: Mapping[str, Any], entropy: bytes, seed: bytes) -> str:
+    """The RFC 3797 key string of a draw in ``rfc3797-md5/1`` mode (see module docstring, step 4)."""
+    public = entropy.decode("ascii") if entropy_source.get("type") == "rfc3797" else ""
+    return f"{public}{int.from_bytes(seed, 'big')}./"
+
+
+def run_selection(
+    algorithm: str,
+    seed: bytes,
+    weights: Sequence[int],
+    prize_count: int,
+    reserve_count: int,
+    *,
+    entropy_source: Mapping[str, Any] | None = None,
+    entropy: bytes = b"",
+) -> DrawOutcome:
+    """Select winners for ``prize_count`` prizes, then up to ``reserve_count`` reserves.
+
+    Raises :class:`EmptyEntrantList` and :class:`TooManyPrizes`. Reserves are limited to the
+    entrants left after the prizes (documented: ``min(reserve_count, n - prize_count)``).
+    """
+    n = len(weights)
+    if n == 0:
+        raise EmptyEntrantList()
+    if prize_count < 1:
+        raise BadPrize("a draw needs at least one prize")
+    if prize_count > n:
+        raise TooManyPrizes(f"{prize_count} prizes but only {n} eligible entrants")
+    if reserve_count < 0:
+        raise DrawError("the number of reserves cannot be negative")
+    reserves = min(reserve_count, n - prize_count)
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in weights):
+        raise BadWeight("every frozen entrant must have an integer weight >= 1")
+    if algorithm == ALGORITHM_WEIGHTED:
+        stream = ByteStream(seed)
+        chosen = select_weighted(weights, prize_count + reserves, stream)
+        return DrawOutcome(
+            chosen[:prize_count], chosen[prize_count:], stream.blocks_generated, stream.bytes_consumed,
+            stream.rejections,
+        )
+    if algorithm == ALGORITHM_RFC3797:
+        if any(w != 1 for w in weights):
+            raise BadWeight("RFC 3797 mode is unweighted: every eligible tier must have weight 1")
+        if n > MAX_POOL:
+            raise PoolTooLarge(f"RFC 3797 mode supports at most {MAX_POOL} entrants, the list has {n}")
+        key = rfc3797_key_for(entropy_source or {}, entropy, seed)
+        chosen = [p - 1 for p in rfc3797_select(key, n, prize_count + reserves)]
+        return DrawOutcome(chosen[:prize_count], chosen[prize_count:], 0, 0, 0, key)
+    raise DrawError(f"unknown algorithm {algorithm!r}")
+
+
+# -------------------------------------------------------------------------------------------- records
+def build_announcement(
+    *,
+    draw_id: str,
+    name: str,
+    kind: str,
+    snapshot: str,
+    announced_at: str,
+    freeze_at: str,
+    algorithm: str,
+    tier_weights: Mapping[str, int],
+    exclusions: Sequence[str],
+    prizes: Sequence[Mapping[str, Any]],
+    reserves: int,
+    commitment: str,
+    entropy_source: Mapping[str, Any],
+    yearly_cap_kopecks: int = DEFAULT_YEARLY_CAP_KOPECKS,
+) -> dict[str, Any]:
+    """The announcement payload (to be signed). Validates everything an announcement fixes."""
+    if algorithm not in ALGORITHMS:
+        raise DrawError(f"unknown algorithm {algorithm!r}")
+    announced, freeze = parse_timestamp(announced_at), parse_timestamp(freeze_at)
+    if freeze <= announced:
+        raise BadTimestamp("the freeze time must be after the announcement")
+    weights = {tier: check_weight(w, f"weight of tier {tier!r}") for tier, w in sorted(tier_weights.items())}
+    if not any(weights.values()):
+        raise BadWeight("at least one tier must have a positive weight")
+    if algorithm == ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
+        raise BadWeight("RFC 3797 mode is unweighted: tier weights must be 0 or 1")
+    if isinstance(reserves, bool) or not isinstance(reserves, int) or reserves < 0:
+        raise DrawError("the number of reserves must be a non-negative integer")
+    if entropy_available_at(dict(entropy_source)) <= freeze:
+        raise EntropyMismatch("the entropy source must come to exist strictly after the freeze time")
+    return {
+        "type": "draw.announcement",
+        "version": 1,
+        "draw_id": draw_id,
+        "name": name,
+        "kind": kind,
+        "snapshot": snapshot,
+        "announced_at": announced_at,
+        "freeze_at": freeze_at,
+        "algorithm": algorithm,
+        "tier_weights": weights,
+        "exclusions_count": len(set(exclusions)),
+        "exclusions_digest": exclusions_digest(exclusions),
+        "yearly_cap_kopecks": yearly_cap_kopecks,
+        "prizes": validate_prizes(prizes),
+        "reserves": reserves,
+        "commitment": commitment,
+        "entropy_source": dict(entropy_source),
+    }
+
+
+def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at: str) -> dict[str, Any]:
+    """The freeze payload (to be signed) for an announced draw and its frozen list."""
+    if parse_timestamp(frozen_at) < parse_timestamp(announcement["freeze_at"]):
+        raise BadTimestamp("the list cannot be frozen before the announced freeze time")
+    prize_count = len(expand_prizes(announcement["prizes"]))
+    if prize_count > len(frozen.entrants):
+        raise TooManyPrizes(f"{prize_count} prizes but only {len(frozen.entrants)} eligible entrants")
+    return {
+        "type": "draw.freeze",
+        "version": 1,
+        "draw_id": announcement["draw_id"],
+        "announcement_digest": payload_digest(announcement),
+        "frozen_at": frozen_at,
+        "count": len(frozen.entrants),
+        "total_weight": frozen.total_weight,
+        "tiers": frozen.totals,
+        "entrant_digest": frozen.digest,
+        "weights_digest": frozen.weights_digest,
+        "merkle_root": frozen.merkle.root().hex(),
+    }
+
+
+def build_result(
+    announcement: Mapping[str, Any],
+    freeze: Mapping[str, Any],
+    frozen: FrozenList,
+    secret: bytes,
+    entropy_value: Mapping[str, Any],
+    drawn_at: str,
+) -> tuple[dict[str, Any], DrawOutcome]:
+    """Run the draw and return the result payload (to be signed) with the raw outcome.
+
+    Checks the secret against the commitment and the entropy against the announced source first:
+    a wrong secret or an entropy value of another round is refused before anything is selected.
+    """
+    if commitment_of(secret) != announcement["commitment"]:
+        raise DrawError("the secret does not match the published commitment")
+    if freeze["entrant_digest"] != frozen.digest:
+        raise DrawError("the entrant list is not the frozen one")
+    source = announcement["entropy_source"]
+    entropy = entropy_bytes(source, dict(entropy_value))
+    if parse_timestamp(drawn_at) < entropy_available_at(source):
+        raise EntropyMismatch("the draw cannot run before the announced entropy exists")
+    algorithm = announcement["algorithm"]
+    ann_digest = payload_digest(announcement)
+    seed = derive_seed(algorithm, secret, entropy, frozen.digest, ann_digest)
+    amounts = expand_prizes(announcement["prizes"])
+    outcome = run_selection(
+        algorithm, seed, frozen.weights, len(amounts), announcement["reserves"],
+        entropy_source=source, entropy=entropy,
+    )
+
+    def public(index: int) -> dict[str, Any]:
+        return {
+            "entrant_index": index,
+            "account_masked": mask_account(frozen.entrants[index].account),
+            "leaf_hash": frozen.leaf_hashes[index].hex(),
+        }
+
+    payload = {
+        "type": "draw.result",
+        "version": 1,
+        "draw_id": announcement["draw_id"],
+        "algorithm": algorithm,
+        "announcement_digest": ann_digest,
+        "freeze_digest": payload_digest(freeze),
+        "commitment": announcement["commitment"],
+        "secret": secret.hex(),
+        "entropy": dict(entropy_value),
+        "entropy_digest": hashlib.sha256(entropy).hexdigest(),
+        "entrant_digest": frozen.digest,
+        "merkle_root": freeze["merkle_root"],
+        "seed": seed.hex(),
+        "drawn_at": drawn_at,
+        "winners": [
+            {"prize_index": i, "amount_kopecks": amounts[i], **public(index)}
+            for i, index in enumerate(outcome.winners)
+        ],
+        "reserves": [{"reserve_index": i, **public(index)} for i, index in enumerate(outcome.reserves)],
+    }
+    return payload, outcome
+
+
+# ------------------------------------------------------------------------------------- after the draw
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """Who takes a prize after a disqualification (``None`` fields when the reserves ran out)."""
+
+    prize_index: int
+    disqualified_entrant_index: int
+    reserve_index: int | None
+    entrant_index: int | None
+
+
+def next_replacement(
+    holders: Sequence[int | None], reserves: Sequence[int], reserves_used: int, prize_index: int
+) -> Replacement:
+    """The replacement rule: the disqualified holder of ``prize_index`` is replaced by the **next
+    reserve in published order not yet used** (``reserves[reserves_used]``); when every reserve has
+    been used the prize stays unawarded. A promoted reserve who is in turn disqualified is replaced
+    the same way, by the next reserve.
+    """
+    if not 0 <= prize_index < len(holders):
+        raise DrawError(f"there is no prize {prize_index}")
+    holder = holders[prize_index]
+    if holder is None:
+        raise DrawError(f"prize {prize_index} has no holder to disqualify")
+    if reserves_used < len(reserves):
+        return Replacement(prize_index, holder, reserves_used, reserves[reserves_used])
+    return Replacement(prize_index, holder, None, None)
+
+
+def build_disqualification(
+    result: Mapping[str, Any], sequence: int, replacement: Replacement, reason: str, disqualified_at: str
+) -> dict[str, Any]:
+    """The disqualification payload (to be signed); ``sequence`` counts disqualifications from 0."""
+    if not reason or not reason.strip():
+        raise DrawError("a disqualification needs a reason")
+    parse_timestamp(disqualified_at)
+    return {
+        "type": "draw.disqualification",
+        "version": 1,
+        "draw_id": result["draw_id"],
+        "result_digest": payload_digest(result),
+        "sequence": sequence,
+        "prize_index": replacement.prize_index,
+        "entrant_index": replacement.disqualified_entrant_index,
+        "reason": reason.strip(),
+        "replacement_reserve_index": replacement.reserve_index,
+        "replacement_entrant_index": replacement.entrant_index,
+        "disqualified_at": disqualified_at,
+    }

@@ -1,0 +1,206 @@
+"""RFC 6962-style Merkle tree over salted entrant leaves, with inclusion proofs.
+
+Salts
+    Each draw has one random 32-byte *salt key*, kept by the service (and given to auditors). The salt
+    of an entrant is ``HMAC-SHA256(salt_key, utf8(account))[:16]``: unpredictable without the key, so
+    a published leaf hash cannot be matched to an account by hashing all possible account numbers
+    (a 10-digit space is hashed in seconds), yet the service stores one key per draw, not 1.5 M salts.
+
+Leaf
+    ``leaf = lp(salt) || lp(utf8(account)) || u64(weight)`` (see ``draws.encoding``).
+
+Hashes (RFC 6962 section 2.1)
+    ``leaf_hash = SHA-256(0x00 || leaf)``; ``node_hash = SHA-256(0x01 || left || right)``.
+    The root of ``n`` leaves ``D[0:n]`` is ``MTH(D) = SHA-256()`` (empty hash) for ``n = 0``, the leaf
+    hash for ``n = 1``, else ``node_hash(MTH(D[0:k]), MTH(D[k:n]))`` with ``k`` the largest power of
+    two smaller than ``n``. Leaves are in canonical entrant order.
+
+    Computed bottom-up this is: hash pairs left to right; an unpaired last node moves up a level
+    unchanged. Both give the same root; the bottom-up way is what :class:`MerkleTree` does.
+
+Inclusion proof
+    ``{"leaf_index", "tree_size", "path": [hex, ...]}``: the sibling hashes from the leaf upwards,
+    exactly RFC 6962's ``PATH(m, D[n])``; verified with the algorithm of RFC 9162 section 2.1.3.2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from draws.encoding import lp, u64
+from draws.errors import ProofError
+
+SALT_SIZE = 16
+
+
+def entrant_salt(salt_key: bytes, account: str) -> bytes:
+    """The 16-byte salt of ``account``: ``HMAC-SHA256(salt_key, utf8(account))[:16]``."""
+    return hmac.digest(salt_key, account.encode("utf-8"), hashlib.sha256)[:SALT_SIZE]
+
+
+def leaf_bytes(salt: bytes, account: str, weight: int) -> bytes:
+    """``lp(salt) || lp(utf8(account)) || u64(weight)``."""
+    return lp(salt) + lp(account.encode("utf-8")) + u64(weight)
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    """``SHA-256(0x00 || leaf)``."""
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)``."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _hmac_sha256_states(key: bytes) -> tuple[Any, Any]:
+    """Inner and outer SHA-256 states of HMAC (RFC 2104) for ``key``, to be copied per message.
+
+    Same output as ``hmac.digest(key, msg, "sha256")`` (tested), about five times faster per call
+    because the key schedule is done once per draw instead of once per entrant.
+    """
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\x00")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def entrant_leaf_hashes(salt_key: bytes, accounts: Sequence[str], weights: Sequence[int]) -> list[bytes]:
+    """Leaf hashes of the entrants (canonical order), computed in one pass for speed.
+
+    Equal to ``leaf_hash(leaf_bytes(entrant_salt(salt_key, a), a, w))`` for every entrant.
+    """
+    sha = hashlib.sha256
+    inner, outer = _hmac_sha256_states(salt_key)
+    out: list[bytes] = []
+    append = out.append
+    prefix = b"\x00" + SALT_SIZE.to_bytes(4, "big")  # leaf-hash tag, then lp(salt)'s length
+    for account, weight in zip(accounts, weights, strict=True):
+        acc = account.encode("utf-8")
+        i = inner.copy()
+        i.update(acc)
+        o = outer.copy()
+        o.update(i.digest())
+        append(sha(prefix + o.digest()[:SALT_SIZE] + len(acc).to_bytes(4, "big") + acc + weight.to_bytes(8, "big")).digest())
+    return out
+
+
+class MerkleTree:
+    """All levels of the tree over ``leaf_hashes``, so that the root and any proof are cheap."""
+
+    def __init__(self, leaf_hashes: list[bytes]) -> None:
+        self.size = len(leaf_hashes)
+        self.levels: list[list[bytes]] = [leaf_hashes]
+        level = leaf_hashes
+        sha = hashlib.sha256
+        while len(level) > 1:
+            nxt = [sha(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
+            if len(level) % 2:
+                nxt.append(level[-1])  # unpaired node moves up unchanged (same as RFC 6962's split)
+            self.levels.append(nxt)
+            level = nxt
+
+    def root(self) -> bytes:
+        """The tree head: SHA-256 of nothing for an empty tree."""
+        if not self.size:
+            return hashlib.sha256(b"").digest()
+        return self.levels[-1][0]
+
+    def proof(self, index: int) -> list[bytes]:
+        """The inclusion path of leaf ``index`` (RFC 6962 ``PATH``), leaf level first."""
+        if not 0 <= index < self.size:
+            raise ProofError(f"leaf index {index} is outside a tree of {self.size} leaves")
+        path: list[bytes] = []
+        for level in self.levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            index >>= 1
+        return path
+
+
+def merkle_root(leaf_hashes: list[bytes]) -> bytes:
+    """RFC 6962 ``MTH`` of the given leaf hashes."""
+    return MerkleTree(leaf_hashes).root()
+
+
+def verify_inclusion(leaf_hash_value: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:
+    """RFC 9162 section 2.1.3.2: does ``path`` prove leaf ``index`` of a ``size``-leaf tree with ``root``?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf_hash_value
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and hmac.compare_digest(r, root)
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """What a customer receives to check their entry: their leaf inputs and path to the root."""
+
+    draw_id: str
+    account: str
+    weight: int
+    salt: bytes
+    leaf_index: int
+    tree_size: int
+    path: tuple[bytes, ...]
+
+    def leaf_hash(self) -> bytes:
+        """The leaf hash this proof is about."""
+        return leaf_hash(leaf_bytes(self.salt, self.account, self.weight))
+
+    def verify(self, root: bytes) -> bool:
+        """True if the proof leads to ``root``."""
+        return verify_inclusion(self.leaf_hash(), self.leaf_index, self.tree_size, self.path, root)
+
+    def as_json(self) -> dict[str, object]:
+        """JSON form (hex for bytes)."""
+        return {
+            "draw_id": self.draw_id,
+            "account": self.account,
+            "weight": self.weight,
+            "salt": self.salt.hex(),
+            "leaf_index": self.leaf_index,
+            "tree_size": self.tree_size,
+            "path": [p.hex() for p in self.path],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> InclusionProof:
+        """Parse the JSON form; raises :class:`ProofError` when malformed."""
+        try:
+            path = data["path"]
+            if not isinstance(path, list):
+                raise TypeError("path must be a list")
+            proof = cls(
+                draw_id=str(data["draw_id"]),
+                account=str(data["account"]),
+                weight=int(data["weight"]),  # type: ignore[call-overload]
+                salt=bytes.fromhex(str(data["salt"])),
+                leaf_index=int(data["leaf_index"]),  # type: ignore[call-overload]
+                tree_size=int(data["tree_size"]),  # type: ignore[call-overload]
+                path=tuple(bytes.fromhex(str(p)) for p in path),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProofError(f"malformed inclusion proof: {exc}") from exc
+        if len(proof.salt) != SALT_SIZE or any(len(p) != 32 for p in proof.path):
+            raise ProofError("malformed inclusion proof: wrong salt or hash length")
+        return proof

@@ -1,0 +1,448 @@
+"""The rating engine: each account's tier and points for period P from its months P-5..P.
+
+How a month is scored (criteria and points come from the rules file, see ``rules.py``):
+
+- ``reading_on_time``: the reading's local date is on or before the reading deadline day of the month
+  and its channel is one of ``channels.reading``. (The billing system assigns readings to months; the
+  engine checks only the deadline.)
+- ``payment_on_time``: the payment's local date is on or before the payment deadline day of the next
+  month and its channel is one of ``channels.payment`` (``autopay``, set up in the cabinet, counts).
+- ``payment_early``: ``payment_on_time`` and the local date is before the 1st of the next month.
+- ``registered``: registered in the cabinet or app *and* e-mail confirmed. ``paperless``: as given.
+- Hardship: a month under one of ``hardship.plans`` whose schedule was kept is credited with
+  ``hardship.kept_plan_credits`` (by default on-time *and* early payment), on top of whatever its
+  actual payment earned. So a kept plan can never score below the same month paid on time.
+- A month with no row earns nothing and meets no criterion (a new customer builds up over 6 months).
+
+The account's points are the sum over the window; its tier is the highest tier whose
+``min_points`` it reaches and whose ``every_month`` criteria are met in every month of the window.
+Every step is monotone: making any one input worse can only lower the points or the tier.
+
+The engine reads behaviour files sorted by account (``behaviour.read_accounts`` parses and scores
+each row in one pass), keeps one account at a time, and yields ``(account, tier, points, facts)`` in
+account order (ready for the streaming snapshot digest). ``facts`` is a compact text of the
+month-by-month inputs (see :meth:`Engine.decode`) that the service stores so that :func:`explain`
+can later say why, without the behaviour files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
+from dataclasses import dataclass
+from datetime import date
+
+import heapq
+from operator import itemgetter
+
+from rewards.rating.behaviour import (
+    CHANNEL_LETTERS,
+    EMAIL_CONFIRMED,
+    PAPERLESS,
+    PLAN_KEPT,
+    PLAN_LETTERS,
+    REGISTERED,
+    read_accounts,
+    flags_token,
+    month_of,
+    window,
+)
+from rewards.rating.rules import CRITERIA, Rules
+from rewards.snapshots.csvfile import ErrorLog
+from rewards.tiers import RUSSIAN_NAMES, TIER_RANK, TIERS
+
+DUPLICATE_MONTH = "duplicate_month"
+
+# Criterion bits of a month mask.
+BIT: dict[str, int] = {name: 1 << i for i, name in enumerate(CRITERIA)}
+READ, PAY, EARLY, REG, PAPER = (BIT[c] for c in CRITERIA)
+
+_LETTER_CHANNEL = {v: k for k, v in CHANNEL_LETTERS.items()}
+_LETTER_PLAN = {v: k for k, v in PLAN_LETTERS.items()}
+
+
+@dataclass(frozen=True)
+class MonthFacts:
+    """One month's inputs, as local dates (what an explanation needs)."""
+
+    month: str
+    reading_date: date | None = None
+    reading_channel: str | None = None
+    payment_date: date | None = None
+    payment_channel: str | None = None
+    registered: bool = False
+    email_confirmed: bool = False
+    paperless: bool = False
+    plan: str | None = None
+    plan_kept: bool = False
+
+
+def _next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+class Engine:
+    """The rules compiled for one period: deadlines as local-date ordinals, points by month mask."""
+
+    READ, PAY, EARLY, REG, PAPER = READ, PAY, EARLY, REG, PAPER
+
+    def __init__(self, rules: Rules, period: str) -> None:
+        self.rules = rules
+        self.period = period
+        self.months: list[str] = window(period, rules.window_months)
+        self.width = len(self.months)
+        self.month_start: list[int] = []
+        self.reading_deadline: list[int] = []
+        self.payment_deadline: list[int] = []
+        self.early_before: list[int] = []
+        for m in self.months:
+            ym = month_of(m)
+            assert ym is not None
+            year, month = ym
+            ny, nm = _next_month(year, month)
+            self.month_start.append(date(year, month, 1).toordinal())
+            self.reading_deadline.append(date(year, month, rules.reading_day).toordinal())
+            self.payment_deadline.append(date(ny, nm, rules.payment_day).toordinal())
+            self.early_before.append(date(ny, nm, 1).toordinal())
+        self.credit = 0
+        for c in rules.kept_plan_credits:
+            self.credit |= BIT[c]
+        self.points_by_mask = [
+            sum(rules.points[c] for c in CRITERIA if mask & BIT[c]) for mask in range(1 << len(CRITERIA))
+        ]
+        # Highest tier first: (tier, min_points, required mask in every month).
+        self.tier_checks = [
+            (t.tier, t.min_points, sum(BIT[c] for c in t.every_month)) for t in reversed(rules.tiers)
+        ]
+        self.full_mask = (1 << len(CRITERIA)) - 1
+        self.all_present = (1 << self.width) - 1
+
+    # -- one month -------------------------------------------------------------------------------
+
+    def flags_mask(self, flags: int, plan: str | None) -> int:
+        """The criteria met by a month's flags: registration, paperless, and a kept hardship plan."""
+        mask = 0
+        if flags & REGISTERED and flags & EMAIL_CONFIRMED:
+            mask |= REG
+        if flags & PAPERLESS:
+            mask |= PAPER
+        if flags & PLAN_KEPT and plan in self.rules.hardship_plans:
+            mask |= self.credit
+        return mask
+
+    def month_mask(self, mi: int, facts: MonthFacts) -> int:
+        """The criteria met in month ``mi`` by ``facts`` (the same rules as the bulk reader)."""
+        rules = self.rules
+        mask = 0
+        if facts.reading_date is not None and facts.reading_date.toordinal() <= self.reading_deadline[mi] \
+                and facts.reading_channel in rules.reading_channels:
+            mask = READ
+        if facts.payment_date is not None:
+            paid = facts.payment_date.toordinal()
+            if paid <= self.payment_deadline[mi] and facts.payment_channel in rules.payment_channels:
+                mask |= (PAY | EARLY) if paid < self.early_before[mi] else PAY
+        flags = (REGISTERED if facts.registered else 0) | (EMAIL_CONFIRMED if facts.email_confirmed else 0) | (
+            PAPERLESS if facts.paperless else 0) | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
+        return mask | self.flags_mask(flags, facts.plan)
+
+    def tier_for(self, points: int, every: int) -> str:
+        """The tier for ``points`` and the criteria met in every month (``every``, a mask)."""
+        for tier, min_points, required in self.tier_checks:
+            if points >= min_points and every & required == required:
+                return tier
+        return TIERS[0]
+
+    # -- bulk ------------------------------------------------------------------------------------
+
+    def rate(
+        self,
+        files: Sequence[tuple[BinaryIO, str | None]],
+        errors: ErrorLog,
+    ) -> Iterator[tuple[str, str, int, str]]:
+        """Yield ``(account, tier, points, facts)`` for every account of the behaviour ``files``.
+
+        ``files`` are ``(binary stream, name)`` pairs, each sorted by account; several files (e.g.
+        one per month) are merged by account. Output is in account order, ready for the streaming
+        snapshot digest. The caller must check ``errors`` at the end: with any error the result must
+        not be used (all or nothing).
+        """
+        names = [name for _, name in files]
+        streams = [read_accounts(stream, self, errors, name, i) for i, (stream, name) in enumerate(files)]
+        if len(streams) == 1:
+            groups = streams[0]
+        else:
+            groups = self._combine(heapq.merge(*streams, key=itemgetter(0)), errors, names)
+        all_present = self.all_present
+        tier_checks = self.tier_checks
+        beginner = TIERS[0]
+        for account, points, every, present, tokens, _line, _src in groups:
+            if present != all_present:
+                every = 0
+            tier = beginner
+            for t, min_points, required in tier_checks:
+                if points >= min_points and every & required == required:
+                    tier = t
+                    break
+            yield account, tier, points, ",".join(tokens)
+
+    def _combine(self, merged: Iterator[tuple], errors: ErrorLog, names: Sequence[str | None]) -> Iterator[tuple]:
+        """Join the per-file aggregates of one account (they arrive next to each other)."""
+        pending = None
+        for item in merged:
+            if pending is not None and item[0] == pending[0]:
+                account, points, every, present, tokens, line, src = pending
+                overlap = present & item[3]
+                if overlap:
+                    dup = [self.months[i] for i in range(self.width) if overlap >> i & 1]
+                    errors.add(item[5], DUPLICATE_MONTH,
+                               f"account {account} has rows for {', '.join(dup)} in two files "
+                               f"(also line {line} of {names[src]})", names[item[6]])
+                merged_tokens = [b if b != "-" else a for a, b in zip(tokens, item[4])]
+                pending = (account, points + item[1], every & item[2], present | item[3], merged_tokens, line, src)
+                continue
+            if pending is not None:
+                yield pending
+            pending = item
+        if pending is not None:
+            yield pending
+
+    # -- facts -----------------------------------------------------------------------------------
+
+    def decode(self, code: str) -> list[MonthFacts | None]:
+        """The months of a facts text (as stored with each computed snapshot row).
+
+        Months oldest first, separated by ``,``; a missing month is ``-``; otherwise
+        ``READING.PAYMENT.FLAGS`` where READING and PAYMENT are the local date as a day offset from the
+        1st of the month followed by a channel letter (empty when there is none: ``c`` cabinet, ``a``
+        app, ``u`` autopay, ``b`` bank, ``p`` post, ``o`` office, ``t`` terminal, ``h`` phone,
+        ``s`` SMS, ``g`` agent, ``x`` other), and FLAGS are ``r`` registered, ``e`` e-mail confirmed,
+        ``p`` paperless, then ``d``/``i`` for a deferral or instalment plan followed by ``k`` if its
+        schedule was kept. Example: ``23c.39a.repdk`` (reading on the 24th through the cabinet, paid
+        on the 40th day, i.e. the 9th or 10th of the next month, through the app).
+        """
+        tokens = code.split(",")
+        if len(tokens) != self.width:
+            raise ValueError(f"facts have {len(tokens)} months, the window has {self.width}")
+        out: list[MonthFacts | None] = []
+        for mi, token in enumerate(tokens):
+            if token == "-":
+                out.append(None)
+                continue
+            reading, payment, flags = token.split(".")
+            start = self.month_start[mi]
+            r_date, r_ch = _day(reading, start)
+            p_date, p_ch = _day(payment, start)
+            plan = None
+            for letter, name in _LETTER_PLAN.items():
+                if letter in flags:
+                    plan = name
+            out.append(MonthFacts(
+                month=self.months[mi], reading_date=r_date, reading_channel=r_ch, payment_date=p_date,
+                payment_channel=p_ch, registered="r" in flags, email_confirmed="e" in flags,
+                paperless="p" in flags, plan=plan, plan_kept=plan is not None and "k" in flags,
+            ))
+        return out
+
+    def encode(self, months: Sequence[MonthFacts | None]) -> str:
+        """The facts text of :meth:`decode` for ``months`` (window order)."""
+        parts = []
+        for mi, f in enumerate(months):
+            if f is None:
+                parts.append("-")
+                continue
+            start = self.month_start[mi]
+            reading = "" if f.reading_date is None else (
+                f"{f.reading_date.toordinal() - start}{CHANNEL_LETTERS[f.reading_channel or 'other']}")
+            payment = "" if f.payment_date is None else (
+                f"{f.payment_date.toordinal() - start}{CHANNEL_LETTERS[f.payment_channel or 'other']}")
+            flags = (REGISTERED if f.registered else 0) | (EMAIL_CONFIRMED if f.email_confirmed else 0) | (
+                PAPERLESS if f.paperless else 0) | (PLAN_KEPT if f.plan and f.plan_kept else 0)
+            parts.append(f"{reading}.{payment}.{flags_token(flags, f.plan)}")
+        return ",".join(parts)
+
+    def rate_facts(self, months: Sequence[MonthFacts | None]) -> tuple[str, int, list[int | None]]:
+        """``(tier, points, masks)`` for one account's months (None = no data), window order."""
+        masks: list[int | None] = [None if f is None else self.month_mask(mi, f) for mi, f in enumerate(months)]
+        points = sum(self.points_by_mask[m] for m in masks if m is not None)
+        every = self.full_mask
+        for m in masks:
+            every &= 0 if m is None else m
+        return self.tier_for(points, every), points, masks
+
+
+def _day(token: str, start: int) -> tuple[date | None, str | None]:
+    if not token:
+        return None, None
+    return date.fromordinal(start + int(token[:-1])), _LETTER_CHANNEL[token[-1]]
+
+
+# -- explanations --------------------------------------------------------------------------------
+
+_CHANNEL_TEXT = {
+    "cabinet": "the personal cabinet", "app": "the mobile app", "autopay": "an autopayment set up in the cabinet",
+    "bank": "a bank", "post": "the post office", "office": "an office", "terminal": "a terminal",
+    "phone": "the phone", "sms": "SMS", "agent": "an intermediary", "other": "another channel",
+}
+
+
+def _channels_text(channels: Iterable[str]) -> str:
+    return " or ".join(sorted(channels))
+
+
+def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -> dict:
+    """Everything a customer (or staff) needs to understand a tier: JSON-ready.
+
+    ``months`` are the account's facts in window order (from :meth:`Engine.decode`). Returns the tier,
+    points, rules version and hash, every criterion month by month (met or not, points, and why), and
+    what would reach the next tier.
+    """
+    rules = engine.rules
+    tier, points, masks = engine.rate_facts(months)
+    month_entries = []
+    for mi, facts in enumerate(months):
+        month = engine.months[mi]
+        mask = masks[mi]
+        criteria = []
+        for c in CRITERIA:
+            met = mask is not None and bool(mask & BIT[c])
+            criteria.append({
+                "criterion": c,
+                "met": met,
+                "points": rules.points[c] if met else 0,
+                "reason": _reason(engine, mi, c, facts, met),
+            })
+        month_entries.append({
+            "month": month,
+            "data": facts is not None,
+            "points": 0 if mask is None else engine.points_by_mask[mask],
+            "criteria": criteria,
+        })
+    rank = TIER_RANK[tier]
+    return {
+        "account": account,
+        "period": engine.period,
+        "tier": tier,
+        "tier_label": RUSSIAN_NAMES[tier],
+        "points": points,
+        "max_points": rules.max_points,
+        "rules_version": rules.version,
+        "rules_sha256": rules.sha256,
+        "window": list(engine.months),
+        "months": month_entries,
+        "next_tier": None if rank == len(TIERS) - 1 else _next_tier(engine, TIERS[rank + 1], points, masks),
+    }
+
+
+def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool) -> str:
+    rules = engine.rules
+    month = engine.months[mi]
+    if facts is None:
+        return f"no data for {month}: a month without data earns nothing"
+    reading_deadline = date.fromordinal(engine.reading_deadline[mi])
+    payment_deadline = date.fromordinal(engine.payment_deadline[mi])
+    early_before = date.fromordinal(engine.early_before[mi])
+    plan_credit = (
+        facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans
+        and criterion in rules.kept_plan_credits
+    )
+    if criterion == "reading_on_time":
+        d, ch = facts.reading_date, facts.reading_channel
+        if d is None:
+            return f"no meter reading submitted for {month}"
+        where = f"reading on {d.isoformat()} through {_CHANNEL_TEXT.get(ch or '', ch)}"
+        if d > reading_deadline:
+            return f"{where}, after the {rules.reading_day}th ({reading_deadline.isoformat()})"
+        if ch not in rules.reading_channels:
+            return f"{where}: only {_channels_text(rules.reading_channels)} count"
+        return f"{where}, by the {rules.reading_day}th"
+    if criterion in ("payment_on_time", "payment_early"):
+        d, ch = facts.payment_date, facts.payment_channel
+        if d is None:
+            base = f"no payment recorded for the {month} bill"
+        else:
+            base = f"paid on {d.isoformat()} through {_CHANNEL_TEXT.get(ch or '', ch)}"
+        on_time = d is not None and d <= payment_deadline and ch in rules.payment_channels
+        if criterion == "payment_on_time":
+            if on_time:
+                why = f"{base}, by {payment_deadline.isoformat()}"
+            elif d is None:
+                why = base
+            elif d > payment_deadline:
+                why = f"{base}, after {payment_deadline.isoformat()}"
+            else:
+                why = f"{base}: only {_channels_text(rules.payment_channels)} count (no intermediaries)"
+        else:
+            if on_time and d is not None and d < early_before:
+                why = f"{base}, before {early_before.isoformat()}"
+            elif on_time:
+                why = f"{base}, not before {early_before.isoformat()}"
+            else:
+                why = f"{base}: the early bonus needs an on-time payment before {early_before.isoformat()}"
+        if plan_credit:
+            return (f"approved {facts.plan} plan with its schedule kept: counts as met "
+                    f"(never lowers the rating); {why}")
+        if facts.plan is not None and not facts.plan_kept and not met:
+            return f"{why}; the {facts.plan} plan's schedule was not kept"
+        return why
+    if criterion == "registered":
+        if not facts.registered:
+            return "not registered in the personal cabinet or mobile app"
+        if not facts.email_confirmed:
+            return "registered, but the e-mail address is not confirmed"
+        return "registered in the cabinet or app with a confirmed e-mail"
+    if criterion == "paperless":
+        return "electronic bill instead of paper" if facts.paperless else "paper bill still sent"
+    raise ValueError(criterion)  # pragma: no cover
+
+
+_ADVICE = {
+    "reading_on_time": "submit meter readings through {reading} by the {reading_day}th of each month",
+    "payment_on_time": "pay each bill through {payment} by the {payment_day}th of the next month",
+    "payment_early": "pay before the 1st of the next month (e.g. pay the estimate when submitting readings)",
+    "registered": "register in the personal cabinet or mobile app and confirm the e-mail address",
+    "paperless": "give up the paper bill for the electronic one in the cabinet",
+}
+
+
+def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None]) -> dict:
+    rules = engine.rules
+    rule = rules.tier_rule(target)
+    fmt = {
+        "reading": _channels_text(rules.reading_channels),
+        "payment": _channels_text(rules.payment_channels),
+        "reading_day": rules.reading_day,
+        "payment_day": rules.payment_day,
+    }
+    missing_requirements = []
+    for c in rule.every_month:
+        months = [engine.months[mi] for mi, m in enumerate(masks) if m is None or not m & BIT[c]]
+        if months:
+            missing_requirements.append({
+                "criterion": c,
+                "months": months,
+                # A month stays in the window for window_months ratings; it drops out after that.
+                "clears_with_period": _add_months(months[-1], rules.window_months),
+            })
+    advice = []
+    for c in CRITERIA:
+        if rules.points[c] == 0 and c not in rule.every_month:
+            continue
+        if any(m is None or not m & BIT[c] for m in masks):
+            advice.append({"criterion": c, "points_per_month": rules.points[c],
+                           "text": _ADVICE[c].format(**fmt)})
+    return {
+        "tier": target,
+        "tier_label": RUSSIAN_NAMES[target],
+        "min_points": rule.min_points,
+        "points_missing": max(0, rule.min_points - points),
+        "every_month": list(rule.every_month),
+        "requirements_missing": missing_requirements,
+        "advice": advice,
+    }
+
+
+def _add_months(month: str, n: int) -> str:
+    ym = month_of(month)
+    assert ym is not None
+    index = ym[0] * 12 + ym[1] - 1 + n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
