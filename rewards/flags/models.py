@@ -37,7 +37,9 @@ class PriorityFlag(db.Model):
         CheckConstraint("source = 'staff' OR source = 'tier'", name="source"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity"),
         Index("ix_priority_flags_account", "account"),
-        Index("ix_priority_flags_period", "period"),
+        # (period, account): the tier runs probe "has this account a flag of this period?"; an index
+        # on period alone lets SQLite scan the whole period per probe (quadratic on a second run).
+        Index("ix_priority_flags_period_account", "period", "account"),
     )
 
     id: Mapped[int] = mapped_column(_BIGINT, primary_key=True, autoincrement=True)

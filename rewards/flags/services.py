@@ -257,7 +257,9 @@ def revoke_flag(session: Session, flag_id: int, why: str, *, actor: str, today: 
         why = core.check_revoke_reason(why)
     except core.FlagInputError as exc:
         raise _input_error(exc) from exc
-    row = session.execute(select(F.c.id, F.c.account, F.c.reason, F.c.valid_to).where(F.c.id == flag_id)).first()
+    row = None
+    if 0 < flag_id < 2**63:  # a larger number fits no BIGINT column: no such flag
+        row = session.execute(select(F.c.id, F.c.account, F.c.reason, F.c.valid_to).where(F.c.id == flag_id)).first()
     if row is None:
         raise NotFound(f"no flag {flag_id}")
     _lock_account(session, row.account)
