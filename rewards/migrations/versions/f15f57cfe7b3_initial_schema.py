@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 943f402635f8
+Revision ID: f15f57cfe7b3
 Revises: 
-Create Date: 2026-11-22 04:50:24.918899
+Create Date: 2026-11-22 05:02:20.734055
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import rewards.db
 
 
 # revision identifiers, used by Alembic.
-revision = '943f402635f8'
+revision = 'f15f57cfe7b3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -96,7 +96,7 @@ def upgrade():
     )
     with op.batch_alter_table('priority_flags', schema=None) as batch_op:
         batch_op.create_index('ix_priority_flags_account', ['account'], unique=False)
-        batch_op.create_index('ix_priority_flags_period', ['period'], unique=False)
+        batch_op.create_index('ix_priority_flags_period_account', ['period', 'account'], unique=False)
 
     op.create_table('priority_tier_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -497,7 +497,7 @@ def downgrade():
 
     op.drop_table('priority_tier_runs')
     with op.batch_alter_table('priority_flags', schema=None) as batch_op:
-        batch_op.drop_index('ix_priority_flags_period')
+        batch_op.drop_index('ix_priority_flags_period_account')
         batch_op.drop_index('ix_priority_flags_account')
 
     op.drop_table('priority_flags')
