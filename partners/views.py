@@ -118,7 +118,7 @@ def partner_change(partner_id: int) -> Response:
         attempt(_create_offer, p, form, actor=_actor(), success=_("Offer created."))
     else:
         flash(_("Unknown operation."), "error")
-    return redirect(url_for("partners.partner", partner_id=p.id))
+    return redirect(url_for("partners.partner", partner_id=partner_id))
 
 
 @bp.route("/offers/<int:offer_id>")
@@ -137,11 +137,13 @@ def offer(offer_id: int) -> str:
     )
 
 
-def _start_run(session: Session, o: Offer, period: str, *, actor: str) -> IssueRun:
+def _start_run(session: Session, o: Offer, period: str, *, actor: str) -> int:
+    """Plan a bulk issue; its id (read before the commit: after it, reading the run would begin a new
+    transaction in this request while the batches run)."""
     snap = snapshots.by_period(session, period) if period else snapshots.latest(session)
     if snap is None:
         raise DomainError(_("No such snapshot."), field="period")
-    return issue.start_run(session, o, snap, actor=actor)
+    return issue.start_run(session, o, snap, actor=actor).id
 
 
 @bp.route("/offers/<int:offer_id>", methods=["POST"])
@@ -153,13 +155,13 @@ def offer_change(offer_id: int) -> Response:
     if op == "withdraw":
         attempt(catalog.withdraw_offer, o, actor=_actor(), success=_("Offer withdrawn."))
     elif op == "issue":
-        run = attempt(_start_run, o, request.form.get("period", ""), actor=_actor(), success=None)
-        if run is not None:
-            _start_in_background(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
-            return redirect(url_for("partners.run", run_id=run.id))
+        run_id = attempt(_start_run, o, request.form.get("period", ""), actor=_actor(), success=None)
+        if run_id is not None:
+            _start_in_background(current_app._get_current_object(), run_id)  # type: ignore[attr-defined]
+            return redirect(url_for("partners.run", run_id=run_id))
     else:
         flash(_("Unknown operation."), "error")
-    return redirect(url_for("partners.offer", offer_id=o.id))
+    return redirect(url_for("partners.offer", offer_id=offer_id))
 
 
 def _drive(app: Flask, run_id: int) -> None:
