@@ -62,11 +62,16 @@ def issued_count(session: Session, offer_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Code).where(Code.offer_id == offer_id)) or 0
 
 
+def missing_count(session: Session, offer: Offer, snapshot_id: int) -> int:
+    """Accounts of a qualifying tier in the snapshot that have no code for the offer yet."""
+    return session.scalar(select(func.count()).select_from(_missing(offer, snapshot_id).subquery())) or 0
+
+
 def start_run(session: Session, offer: Offer, snapshot: snapshots.SnapshotRef, *, actor: str) -> IssueRun:
     """Plan a bulk issue: counts what is missing; the caller commits, then drives ``run_batches``."""
     now = utcnow()
     _check_issuable(offer, now)
-    missing = session.scalar(select(func.count()).select_from(_missing(offer, snapshot.id).subquery())) or 0
+    missing = missing_count(session, offer, snapshot.id)
     planned = missing
     if offer.budget is not None:
         planned = max(0, min(missing, offer.budget - issued_count(session, offer.id)))
