@@ -85,9 +85,12 @@ def _offer(session: Session, partner: Partner, timezone: str, actor: str) -> Off
     )
 
 
-def _redeem_some(session: Session, partner: Partner, offer: Offer, client_id: int | None, count: int, actor: str) -> int:
+def _redeem_some(
+    session: Session, partner: Partner, offer: Offer, client_id: int | None, count: int, actor: str
+) -> int:
     """Redeem the first ``count`` codes (account order) that have no ledger entry yet."""
-    candidates = session.scalars(select(Code).where(Code.offer_id == offer.id).order_by(Code.account).limit(count)).all()
+    first = select(Code).where(Code.offer_id == offer.id).order_by(Code.account).limit(count)
+    candidates = session.scalars(first).all()
     done = 0
     now = utcnow()
     for n, code in enumerate(candidates, start=1):

@@ -219,7 +219,8 @@ def export(offer_id: int) -> Response:
     when) and committed first; the rows are then streamed in a read-only transaction of their own.
     """
     o = db.get_or_404(Offer, offer_id)
-    record_event(db.session, _actor(), "codes.exported", "offer", str(o.id), {"codes": issue.issued_count(db.session, o.id)})
+    codes = issue.issued_count(db.session, o.id)
+    record_event(db.session, _actor(), "codes.exported", "offer", str(o.id), {"codes": codes})
     db.session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 

@@ -70,7 +70,9 @@ def attempt(
     except DomainError as exc:
         db.session.rollback()
         errors = exc.errors if isinstance(exc.errors, dict) else {}
-        details = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items())
+        details = "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
+        )
         flash(exc.message + (f" ({details})" if details else ""), "error")
         return None
     except refusals as exc:

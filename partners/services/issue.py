@@ -3,7 +3,9 @@
 Bulk issue is idempotent: it issues a code to every account of a qualifying tier that has none for
 the offer yet (an anti-join against ``codes``), so a re-run, or a run after a crash, issues only what
 is missing. It works in batches (keyset pages in account order) that the shell commits one by one,
-which shows progress and keeps memory flat. Rows go in with the driver's bulk path: ``executemany``
+which shows progress and keeps memory flat. Each batch takes the offer's lock (as on-demand issue
+does), re-checks the budget and records its own event in its transaction; ``drive`` marks a failed
+run and logs it. Rows go in with the driver's bulk path: ``executemany``
 on SQLite, ``COPY`` on PostgreSQL. A repeated 60-bit value (about 1e-6 per million codes) or a
 concurrent run writing the same accounts fails the batch's savepoint; the batch is drawn again.
 """
