@@ -524,10 +524,11 @@ def disqualify(
         DrawCredit.draw_id == draw.id, DrawCredit.prize_index == prize_index, DrawCredit.account == holder.account,
         DrawCredit.state != "cancelled",
     ))
-    if credit is not None and credit.state != "pending":
+    if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
+        raise Conflict(f"prize {prize_index} has no credit order for its holder; reload")
+    if credit.state != "pending":
         raise Conflict(f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing first")
-    if credit is not None:
-        credit.state = "cancelled"
+    credit.state = "cancelled"
     holder.status = "disqualified"
     replacement_account = None
     if replacement.reserve_index is not None:
@@ -536,7 +537,7 @@ def disqualify(
         replacement_account = reserve.account
         amount = result["winners"][prize_index]["amount_kopecks"]
         session.add(DrawCredit(draw_id=draw.id, prize_index=prize_index, account=reserve.account, amount_kopecks=amount,
-                               year=credit.year if credit else now.year, state="pending", created_at=now))
+                               year=credit.year, state="pending", created_at=now))
     payload = engine.build_disqualification(result, sequence, replacement, reason, _ts(now))
     record = DrawDisqualification(
         draw_id=draw.id, sequence=sequence, prize_index=prize_index, account=holder.account,

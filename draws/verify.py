@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from draws.canonical import canonical_json
 from draws.engine import (
     ALGORITHMS,
     DrawError,
@@ -455,11 +454,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = sum(c.status == SKIP for c in checks)
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
-
-
-def canonical_dump(document: Any) -> bytes:
-    """Canonical JSON bytes of a bundle, for writing files that re-download identically."""
-    return canonical_json(document)
 
 
 if __name__ == "__main__":
