@@ -162,8 +162,9 @@ class Verification(MethodView):
     @blp.response(200, schemas.VerificationSchema)
     def get(self, draw_id: str) -> Any:
         """Run the standalone verifier's checks on the auditor bundle."""
-        bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
-        checks = verify_bundle(bundle)
+        keyset = wiring.signer().keyset()
+        bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), keyset, wiring.box())
+        checks = verify_bundle(bundle, keyset)  # the service's own key set, not the bundle's copy
         return {"ok": not any(c.failed for c in checks),
                 "checks": [{"name": c.name, "status": c.status, "reason": c.reason} for c in checks]}
 

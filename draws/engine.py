@@ -53,7 +53,9 @@ from draws.entrants import (
 from draws.entropy import (
     DRAND_CHAINS,
     DrandChain,
+    beacon_note,
     drand_source,
+    known_chain_problem,
     entropy_available_at,
     entropy_bytes,
     rfc3797_source,
@@ -88,7 +90,7 @@ from draws.stream import ByteStream, first_blocks, stream_block
 
 __all__ = [
     "ALGORITHMS", "ALGORITHM_RFC3797", "MAX_PRIZE_COUNT", "Replacement", "build_disqualification", "next_replacement", "ALGORITHM_WEIGHTED", "BadAccount", "BadPrize", "BadTimestamp",
-    "BadWeight", "ByteStream", "DEFAULT_YEARLY_CAP_KOPECKS", "DRAND_CHAINS", "DrandChain", "DrawError",
+    "BadWeight", "ByteStream", "DEFAULT_YEARLY_CAP_KOPECKS", "DRAND_CHAINS", "DrandChain", "beacon_note", "known_chain_problem", "DrawError",
     "DrawOutcome", "EmptyEntrantList", "Entrant", "EntropyMismatch", "FenwickTree", "FrozenList",
     "InclusionProof", "MAX_PRIZE_KOPECKS", "MalformedEntropy", "MerkleTree", "PoolTooLarge",
     "ProofError", "SimulationReport", "TooManyPrizes", "announcement_digest", "build_announcement",

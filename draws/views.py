@@ -260,7 +260,8 @@ def verify(draw_id: str) -> str:
     """Run the standalone verifier's checks on this draw's auditor bundle."""
     draw = services.get_draw(db.session, draw_id)
     try:
-        checks = verify_bundle(services.auditor_bundle_of(db.session, draw, wiring.signer().keyset(), wiring.box()))
+        keyset = wiring.signer().keyset()
+        checks = verify_bundle(services.auditor_bundle_of(db.session, draw, keyset, wiring.box()), keyset)
     except DomainError as exc:
         flash(exc.message, "error")
         checks = []
