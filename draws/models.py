@@ -78,6 +78,8 @@ class Draw(db.Model):
     freeze_record: Mapped[str | None] = mapped_column(Text, default=None)
     result_record: Mapped[str | None] = mapped_column(Text, default=None)
     cancellation: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the drand round was fetched: {"url", "fetched_at", "response"} (the relay's text as received).
+    entropy_relay: Mapped[str | None] = mapped_column(Text, default=None)
     entrant_count: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
