@@ -150,7 +150,7 @@ class PublicRecord(MethodView):
 
 @blp.route("/<draw_id>/bundle")
 class AuditorBundle(MethodView):
-    @api("draws:read")
+    @api("draws:audit")
     @blp.response(200, schemas.RecordSchema)
     def get(self, draw_id: str) -> Any:
         """The auditor bundle: the record plus the full entrant list, salt key and exclusions."""
@@ -159,7 +159,7 @@ class AuditorBundle(MethodView):
 
 @blp.route("/<draw_id>/verification")
 class Verification(MethodView):
-    @api("draws:read")
+    @api("draws:audit")
     @blp.response(200, schemas.VerificationSchema)
     def get(self, draw_id: str) -> Any:
         """Run the standalone verifier's checks on the auditor bundle."""
