@@ -18,6 +18,7 @@ import io
 import json
 import secrets
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,12 +33,23 @@ from draws import engine
 from draws.bundle import public_record
 from draws.canonical import canonical_json
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.merkle import (
+    CHUNK_SIZE,
+    InclusionProof,
+    chunked_proof,
+    decode_chunk,
+    encode_chunk,
+    entrant_leaf_hashes,
+    entrant_salt,
+    upper_levels_blob,
+)
 from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
     Draw,
     DrawCredit,
     DrawDisqualification,
+    DrawEntrantChunk,
     DrawEntrantList,
     DrawExclusion,
     DrawWinner,
@@ -429,13 +441,24 @@ def freeze(
     # announced (Conflict), instead of colliding on the entrant list's key (IntegrityError).
     _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
     session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
-                                data=zlib.compress(frozen.encoding, 1)))
+                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle)))
     session.flush()
+    _store_proof_chunks(session, draw, frozen.accounts, frozen.weights)
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
         "count": payload["count"], "total_weight": payload["total_weight"], "entrant_digest": payload["entrant_digest"],
         "merkle_root": payload["merkle_root"], "excluded": len(excluded), "capped": len(capped),
     })
     return draw
+
+
+def _store_proof_chunks(session: Session, draw: Draw, accounts: Sequence[str], weights: Sequence[int]) -> None:
+    rows = [
+        {"draw_id": draw.id, "chunk": c, "first_account": accounts[start].encode("utf-8"),
+         "data": zlib.compress(encode_chunk(accounts[start:start + CHUNK_SIZE], weights[start:start + CHUNK_SIZE]), 1)}
+        for c, start in enumerate(range(0, len(accounts), CHUNK_SIZE))
+    ]
+    for i in range(0, len(rows), 500):
+        session.execute(DrawEntrantChunk.__table__.insert(), rows[i:i + 500])
 
 
 def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], list[int]]:
@@ -785,13 +808,56 @@ def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box:
 
 
 def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) -> dict[str, Any]:
-    """A customer's proof of inclusion in the frozen list (NotFound when not an entrant)."""
+    """A customer's proof of inclusion in the frozen list (NotFound when not an entrant).
+
+    Reads the account's chunk and the upper tree levels stored at freeze (a few rows, whatever the
+    list's size); draws frozen before those were stored rebuild the tree from the whole list. The
+    proof is checked against the signed root before it is returned.
+    """
     if draw.state not in ("frozen", "drawn", "published"):
         raise NotFound(f"draw {draw.public_id} has no frozen list")
-    accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
+    upper = session.scalar(select(DrawEntrantList.merkle_upper).where(DrawEntrantList.draw_id == draw.id))
+    if upper is not None:
+        proof = _chunked_inclusion_proof(session, draw, account, salt_key, upper, freeze_payload["count"])
+    else:
+        proof = _rebuilt_inclusion_proof(session, draw, account, salt_key)
+    if proof is None:
+        raise NotFound(f"account {mask_account(account)} is not an entrant of draw {draw.public_id}")
+    if not proof.verify(bytes.fromhex(freeze_payload["merkle_root"])) or proof.tree_size != freeze_payload["count"]:
+        raise Conflict("the stored entrant list does not lead to the signed Merkle root")
+    return proof.as_json()
+
+
+def _chunked_inclusion_proof(
+    session: Session, draw: Draw, account: str, salt_key: bytes, upper: bytes, size: int
+) -> InclusionProof | None:
+    try:
+        key = account.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    row = session.execute(
+        select(DrawEntrantChunk.chunk, DrawEntrantChunk.data)
+        .where(DrawEntrantChunk.draw_id == draw.id, DrawEntrantChunk.first_account <= key)
+        .order_by(DrawEntrantChunk.first_account.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    accounts, weights = decode_chunk(zlib.decompress(row.data))
+    offset = bisect_left(accounts, account)
+    if offset >= len(accounts) or accounts[offset] != account:
+        return None
+    leaves = entrant_leaf_hashes(salt_key, accounts, weights)
+    path = chunked_proof(leaves, offset, row.chunk, size, upper)
+    return InclusionProof(draw.public_id, account, weights[offset], entrant_salt(salt_key, account),
+                          row.chunk * CHUNK_SIZE + offset, size, tuple(path))
+
+
+def _rebuilt_inclusion_proof(session: Session, draw: Draw, account: str, salt_key: bytes) -> InclusionProof | None:
+    accounts, tiers, weights = frozen_columns(session, draw)
     frozen = engine.freeze_columns(accounts, tiers, weights, salt_key)
     try:
-        return frozen.proof_for(draw.public_id, account, salt_key).as_json()
-    except DrawError as exc:
-        raise NotFound(f"account {mask_account(account)} is not an entrant of draw {draw.public_id}") from exc
+        return frozen.proof_for(draw.public_id, account, salt_key)
+    except DrawError:
+        return None
