@@ -20,11 +20,12 @@ from draws.entrants import mask_account
 from draws.errors import DrawError
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
-from draws.verify import verify_bundle
+from draws.verify import verify_bundle, verify_proof
 from rewards import dashboard, web
 from rewards.access import current_user
 from rewards.db import db
-from rewards.errors import DomainError
+from rewards.errors import DomainError, NotFound
+from rewards.extensions import limiter
 from rewards.policy import public, staff
 from rewards.tiers import TIERS
 
@@ -332,16 +333,54 @@ def public_index() -> str:
 @public
 def public_detail(draw_id: str) -> str:
     """A draw's public page: commitment, entropy source, freeze facts, masked winners, how to verify."""
+    return _public_page(draw_id)
+
+
+def _lookup_limit() -> str:
+    return str(current_app.config.get("DRAW_LOOKUP_LIMIT", "10 per minute;60 per hour"))
+
+
+@public_bp.route("/<draw_id>/check", methods=["POST"])
+@public
+@limiter.limit(_lookup_limit, key_func=lambda: f"draw-check:{request.remote_addr or 'unknown'}")
+def public_check(draw_id: str) -> tuple[str, int]:
+    """A customer checks whether their account took part: its inclusion proof, checked against the
+    signed Merkle root of the freeze record. Rate-limited per address, since it reveals membership."""
+    draw = services.get_draw(db.session, draw_id)
+    account = (request.form.get("account") or "").strip()
+    check: dict[str, Any] = {"account": account, "masked": mask_account(account) if account else ""}
+    status = 200
+    if draw.state not in ("frozen", "drawn", "published"):
+        check["error"] = _("The entrant list of this draw is not frozen.")
+        status = 409
+    elif not account or len(account) > 64:
+        check["error"] = _("Enter your account number.")
+        status = 422
+    else:
+        try:
+            proof = services.inclusion_proof(db.session, draw, account, wiring.box())
+        except NotFound:
+            check["found"] = False
+        else:
+            signed = services.envelopes(draw)
+            record = {"keyset": wiring.signer().keyset(), "freeze": signed["freeze"]}
+            if draw.state == "published":  # a result not yet published says nothing here
+                record["result"] = signed["result"]
+            checks = verify_proof(record, proof)
+            check.update(found=True, proof=proof, proof_json=json.dumps(proof, ensure_ascii=False, indent=1),
+                         verified=all(c.status == "PASS" for c in checks), summary=checks[-1].reason)
+    return _public_page(draw_id, check=check), status
+
+
+def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
     draw = services.get_draw(db.session, draw_id)
     if draw.state not in PUBLIC_STATES or not draw.announcement:  # never announced: never public
-        from rewards.errors import NotFound
-
         raise NotFound(_("No such draw."))
     records = services.envelopes(draw)
     payloads = {k: v["payload"] for k, v in records.items()}
     dqs = [json.loads(e)["payload"] for e in db.session.scalars(
         select(DrawDisqualification.envelope).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))]
-    return render_template("draws/public_detail.html", draw=draw, p=payloads,
+    return render_template("draws/public_detail.html", draw=draw, p=payloads, check=check,
                            show_result=draw.state == "published", dqs=dqs, late_cancel=_late_cancellation(payloads))
 
 
