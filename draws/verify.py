@@ -17,13 +17,16 @@ Usage::
      "salt_key": "64 hex digits",                       # auditor only
      "exclusions": ["account", ...]}                    # auditor only, optional
 
-Every check prints one line, ``PASS name``, ``FAIL name: reason`` or ``SKIP name: reason`` (a check
-that the bundle has not enough data for, e.g. the entrant digest in a public record). The exit status
-is 0 when nothing failed, 1 when a check failed, 2 when the input could not be read at all.
+Every check prints one line, ``PASS name``, ``FAIL name: reason``, ``SKIP name: reason`` (a check
+that the bundle has not enough data for, e.g. the entrant digest in a public record) or ``WARN name:
+reason`` (something that matters was not verified). The exit status is 0 when nothing failed and no
+WARN is left, 1 when a check failed, 2 when the input could not be read at all, 3 when a WARN is left.
 
-``--keyset`` gives the service's key set obtained independently (recommended: a key set inside the
-bundle proves only that the bundle is self-consistent). ``--proof`` also checks one customer's
-inclusion proof (from their personal cabinet) against the signed Merkle root.
+``--keyset`` gives the service's key set obtained independently (``/api/v1/keys``): a key set inside
+the bundle proves only that the bundle is self-consistent, so without ``--keyset`` the key set is a
+WARN unless ``--trust-embedded-keyset`` is given. ``--partial`` accepts a public record from which
+the winners cannot be recomputed (no weights vector). ``--proof`` also checks one customer's
+inclusion proof (from their personal cabinet or the public page) against the signed Merkle root.
 
 The same checks are available as functions (:func:`verify_bundle`, :func:`verify_proof`) for the
 service's auditor page.
