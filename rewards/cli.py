@@ -227,6 +227,7 @@ def verify(checkpoint_file: object) -> None:
 def register(app: Flask) -> None:
     """Add every command group to ``flask``."""
     from rewards.demo import demo_cli
+    from rewards.snapshots.cli import snapshots_cli
 
-    for group in (users_cli, keys_cli, audit_cli, demo_cli):
+    for group in (users_cli, keys_cli, audit_cli, demo_cli, snapshots_cli):
         app.cli.add_command(group)
