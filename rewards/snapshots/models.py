@@ -61,9 +61,9 @@ class SnapshotRow(db.Model):
     __table_args__ = (CheckConstraint(TIER_CHECK, name="tier"),)
 
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"), primary_key=True)
-    # Byte order on both engines ("C" collation on PostgreSQL): the canonical digest sorts by bytes.
-    account: Mapped[str] = mapped_column(String(32).with_variant(String(32, collation="C"), "postgresql"),
-                                         primary_key=True)
+    # Accounts are ASCII digits only (the readers enforce it), so every collation orders them as their
+    # bytes: the canonical digest can read them with a plain ORDER BY account.
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
     tier: Mapped[str] = mapped_column(String(12))
     points: Mapped[int | None] = mapped_column(Integer, default=None)
     # A computed snapshot keeps each account's month-by-month inputs (rewards.rating.engine.Engine.decode)

@@ -123,10 +123,14 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
     connection = session.connection()
     raw = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
+        with raw.cursor() as cursor:
+            with cursor.copy(COPY_SQL) as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            # Fresh statistics, or the planner sorts the whole snapshot for every keyset page that
+            # readers (iter_rows: draws, exports) ask for. Transactional: it commits with the rows.
+            cursor.execute("ANALYZE snapshot_rows")
     else:
         cursor = raw.cursor()
         try:
@@ -136,8 +140,24 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
 
 
 def _digest_from_db(session: Session, snapshot_id: int) -> str:
+    """The canonical digest of the stored rows, read in account (byte) order in one streamed query."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
     digest = SnapshotDigest()
-    digest.update(iter_rows(session, snapshot_id, batch=100_000))
+    if connection.dialect.name == "postgresql":
+        with raw.cursor(name=f"digest_{snapshot_id}") as cursor:
+            cursor.itersize = 50_000
+            cursor.execute("SELECT account, tier, points FROM snapshot_rows WHERE snapshot_id = %s "
+                           "ORDER BY account", (snapshot_id,))
+            digest.update(cursor)
+    else:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("SELECT account, tier, points FROM snapshot_rows WHERE snapshot_id = ? ORDER BY account",
+                           (snapshot_id,))
+            digest.update(cursor)
+        finally:
+            cursor.close()
     return digest.hexdigest()
 
 
@@ -305,6 +325,9 @@ def compute_snapshot(
 
 
 def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
+    """The snapshot with this id (any status), or NotFound."""
+    if not 0 < snapshot_id < 2**31:  # an id outside the column's range cannot exist
+        raise NotFound(f"no snapshot #{snapshot_id}")
     snapshot = session.get(Snapshot, snapshot_id)
     if snapshot is None:
         raise NotFound(f"no snapshot #{snapshot_id}")
