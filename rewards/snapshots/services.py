@@ -37,6 +37,7 @@ from rewards.tiers import RUSSIAN_NAMES, TIERS
 
 INSERT_SQL = "INSERT INTO snapshot_rows (snapshot_id, account, tier, points, facts) VALUES (?, ?, ?, ?, ?)"
 COPY_SQL = "COPY snapshot_rows (snapshot_id, account, tier, points, facts) FROM STDIN"
+_NULL = "\\N"
 
 
 class FileRejected(DomainError):
@@ -125,9 +126,19 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
     if connection.dialect.name == "postgresql":
         with raw.cursor() as cursor:
             with cursor.copy(COPY_SQL) as copy:
-                write = copy.write_row
-                for row in rows:
-                    write(row)
+                # COPY text built here, 20,000 rows a write: several times cheaper than write_row. No
+                # value needs escaping: accounts are digits, tiers are codes, points integers, and facts
+                # use only [0-9a-z.,-] (rewards.rating.engine.Engine.decode).
+                buffer: list[str] = []
+                append = buffer.append
+                for snapshot_id, account, tier, points, facts in rows:
+                    append(f"{snapshot_id}\t{account}\t{tier}\t{_NULL if points is None else points}\t"
+                           f"{_NULL if facts is None else facts}\n")
+                    if len(buffer) >= 20_000:
+                        copy.write("".join(buffer))
+                        buffer.clear()
+                if buffer:
+                    copy.write("".join(buffer))
             # Fresh statistics, or the planner sorts the whole snapshot for every keyset page that
             # readers (iter_rows: draws, exports) ask for. Transactional: it commits with the rows.
             cursor.execute("ANALYZE snapshot_rows")

@@ -193,3 +193,18 @@ def test_exports(app: Flask) -> None:
         assert hashlib.sha256(body.encode()).hexdigest() == snap.digest
         with pytest.raises(DomainError):
             list(services.export_lines(db.session, snap, "pdf"))
+
+
+def test_demo_snapshots_are_idempotent(app: Flask) -> None:
+    from rewards.snapshots.demo import load_demo_snapshots
+
+    with app.app_context():
+        load_demo_snapshots(db.session)
+        load_demo_snapshots(db.session)
+        db.session.commit()
+        snaps = services.list_snapshots(db.session)
+        assert [(s.period, s.source) for s in snaps] == [("2026-10", "computed"), ("2026-09", "import")]
+        counts = services.tier_counts(snaps[0])
+        assert sum(counts.values()) == 300 and all(counts.values())
+        result = services.compare(db.session, "2026-09", "2026-10")
+        assert sum(sum(r.values()) for r in result["matrix"].values()) == 300
