@@ -50,7 +50,6 @@ from rewards.snapshots.csvfile import (
     Table,
     _account_problem,
     account_ok,
-    is_blank,
     normalise_name,
 )
 
@@ -245,7 +244,7 @@ def read_accounts(
     tails = dates.tails
     channels = CHANNEL_NAMES
     letters = CHANNEL_LETTERS
-    fcache: dict[tuple[str, ...], tuple[int, str]] = {}
+    fcache: dict[str, tuple[int, str]] = {}
     rinfo: dict[str, tuple[str, bool]] = {}
     pinfo: dict[str, tuple[str, bool]] = {}
     maxlen = ACCOUNT_MAX_DIGITS
@@ -278,8 +277,12 @@ def read_accounts(
             cache[raw] = info
         return info
 
-    def slow_flags(raws: tuple[str, ...], line: int) -> tuple[int, str] | None:
-        """(mask contribution, facts flags token) for the flag columns, cached by their text."""
+    def slow_flags(key: str, line: int) -> tuple[int, str] | None:
+        """(mask contribution, facts flags token) for the flag columns' text, cached by it."""
+        raws = key.split(delimiter)
+        if len(raws) != 5:
+            error(line, WRONG_COLUMN_COUNT, f"{len(raws) + 6} columns, the header has {columns}")
+            return None
         flags = 0
         bad = False
         for raw, bit, name in zip(raws[:3], (REGISTERED, EMAIL_CONFIRMED, PAPERLESS),
@@ -305,7 +308,7 @@ def read_accounts(
             return None
         result = (engine.flags_mask(flags, plan), flags_token(flags, plan))
         if len(fcache) < 10_000:
-            fcache[raws] = result
+            fcache[key] = result
         return result
 
     current = ""
@@ -313,14 +316,29 @@ def read_accounts(
     tokens: list[str] = []
     any_rows = False
     columns = table.width
+    delimiter = table.delimiter
+    # In the documented column order (and no extra column), the five flag columns are the tail of
+    # the line: split six times and the tail is the flags' cache key as it stands.
+    standard = [k for k, _ in sorted(ix.items(), key=lambda kv: kv[1])] == [c.key for c in BEHAVIOUR_COLUMNS] \
+        and columns == len(BEHAVIOUR_COLUMNS)
+    maxsplit = 6 if standard else -1
+    counted_width = 7 if standard else columns
+
+    def blank(row: list[str]) -> bool:
+        return not "".join(row).replace(delimiter, "").strip()
+
+    def flags_key(row: list[str]) -> str:
+        return delimiter.join((row[gi], row[ei], row[ppi], row[pli], row[pki]))
+
     line = table.header_line
-    for run, counted in table.segments():
+    for run, counted in table.segments(maxsplit):
         for row in run:
             if counted:
                 line += 1
-                if len(row) != columns:
-                    if not is_blank(row):
-                        error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {columns}")
+                if len(row) != counted_width:
+                    if not blank(row):
+                        width = len(row) if len(row) < counted_width else len(row) + row[-1].count(delimiter)
+                        error(line, WRONG_COLUMN_COUNT, f"{width} columns, the header has {columns}")
                     continue
             else:
                 line = table.line
@@ -330,7 +348,7 @@ def read_accounts(
                 if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
                     account = account.strip()
                     if not account_ok(account):
-                        if not account and is_blank(row):
+                        if not account and blank(row):
                             continue
                         error(line, *_account_problem(account))
                         continue
@@ -406,7 +424,7 @@ def read_accounts(
                     if p_date <= pd[mi] and info[1]:
                         mask |= early_bit if p_date < early[mi] else pay_bit
                     pl = info[0]
-            key = (row[gi], row[ei], row[ppi], row[pli], row[pki])
+            key = row[6] if len(row) == 7 else flags_key(row)
             found = fcache.get(key) or slow_flags(key, line)
             if found is None or bad:
                 continue

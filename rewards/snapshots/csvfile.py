@@ -421,20 +421,22 @@ class Table:
         """True when the header was read; rows can be iterated."""
         return self._reader is not None
 
-    def segments(self) -> Iterator[tuple[Iterator[list[str]], bool]]:
+    def segments(self, maxsplit: int = -1) -> Iterator[tuple[Iterator[list[str]], bool]]:
         """The data rows in at most two runs, each ``(rows, counted)``.
 
         In a counted run (the plain lines, see :class:`LineSource`) each row is exactly one line,
-        split on the delimiter at C speed: the consumer counts lines from ``header_line``, checks
-        the width itself (a blank line gives ``[""]``) and, when the run ends, sets ``line`` to the
-        last line it counted. In the other run, rows come through :meth:`rows`: checked, and
+        split on the delimiter at C speed (at most ``maxsplit`` times: a reader may take the last
+        columns as one string): the consumer counts lines from ``header_line``, checks the width
+        itself (a blank line gives ``[""]``) and, when the run ends, sets ``line`` to the last line it
+        counted. In the other run, rows come through :meth:`rows`, fully split and checked, and
         ``line`` is each row's line.
         """
         if not self.ok:
             return
         lines = self.lines
         if lines._rest is None:
-            yield map(str.split, lines.plain_lines(), itertools.repeat(self.delimiter)), True
+            yield map(str.split, lines.plain_lines(), itertools.repeat(self.delimiter),
+                      itertools.repeat(maxsplit)), True
         if not lines.plain:
             yield self.rows(max(self.line, self.header_line)), False
 

@@ -223,3 +223,24 @@ def test_period_window():
     _, _, engine = rate([csv_bytes(six_good())], period=PERIOD)
     assert engine.months == MONTHS
     assert rate([csv_bytes([])], period="2027-02")[2].months[0] == "2026-09"
+
+
+def test_columns_in_another_order_and_extra_fields():
+    order = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    from tests.rewards.rating_helpers import HEADER
+
+    rows = [tuple(r[i] for i in order) for r in six_good()]
+    out, errors, _ = rate([csv_bytes(rows, ";", [HEADER[i] for i in order])])
+    assert not errors and out[0][1:3] == ("ideal", 48)
+    extra = six_good()
+    extra[2] = extra[2] + ("x",)
+    extra[3] = extra[3][:8]
+    out, errors, _ = rate([csv_bytes(extra)])
+    assert [(e.line, e.kind, e.message) for e in errors.details] == [
+        (4, "wrong_column_count", "12 columns, the header has 11"),
+        (5, "wrong_column_count", "8 columns, the header has 11"),
+    ]
+    blank = six_good()
+    blank.insert(1, ("",) * 11)
+    out, errors, _ = rate([csv_bytes(blank)])
+    assert not errors and out[0][1] == "ideal"
