@@ -33,7 +33,8 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLE = """CREATE TABLE snapshot_rows (
     snapshot_id INTEGER NOT NULL, account VARCHAR(32) {collate} NOT NULL, tier VARCHAR(12) NOT NULL,
     points INTEGER, facts TEXT,
-    CONSTRAINT ck_tier CHECK (tier = 'beginner' OR tier = 'promising' OR tier = 'responsible' OR tier = 'ideal'),
+    CONSTRAINT ck_tier CHECK (tier = 'beginner' OR tier = 'promising' OR tier = 'responsible'
+                              OR tier = 'ideal'),
     PRIMARY KEY (snapshot_id, account))"""
 
 
@@ -54,8 +55,14 @@ def generate(path: Path, rows: int) -> None:
 def _csv_tuples(path: str):  # type: ignore[no-untyped-def]
     import csv
 
-    codes = {"идеальный": "ideal", "ответственный": "responsible", "перспективный": "promising",
-             "начинающий": "beginner", "ideal": "ideal", "responsible": "responsible"}
+    codes = {
+        "идеальный": "ideal",
+        "ответственный": "responsible",
+        "перспективный": "promising",
+        "начинающий": "beginner",
+        "ideal": "ideal",
+        "responsible": "responsible",
+    }
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f, delimiter=";")
         next(reader)
@@ -109,8 +116,12 @@ def _app(workdir: str, url: str | None, schema: str | None):  # type: ignore[no-
     sys.path.insert(0, str(ROOT))
     from rewards import create_app
 
-    config = {"SECRET_KEY": "bench", "KEYS_DIR": str(Path(workdir) / "keys"), "TESTING": True,
-              "DATABASE_URL": url or f"sqlite:///{Path(workdir) / 'import.sqlite3'}"}
+    config = {
+        "SECRET_KEY": "bench",
+        "KEYS_DIR": str(Path(workdir) / "keys"),
+        "TESTING": True,
+        "DATABASE_URL": url or f"sqlite:///{Path(workdir) / 'import.sqlite3'}",
+    }
     if schema:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
     return create_app(config)
@@ -134,11 +145,16 @@ def phase_import(path: str, workdir: str, url: str | None) -> dict:
             db.session.commit()
             start = time.perf_counter()
             with open(path, "rb") as stream:
-                outcome = services.import_snapshot(db.session, stream, period="2026-10", source_name="bench.csv",
-                                                   actor="bench")
+                outcome = services.import_snapshot(
+                    db.session, stream, period="2026-10", source_name="bench.csv", actor="bench"
+                )
             db.session.commit()
             seconds = time.perf_counter() - start
-            result = {"seconds": seconds, "rows": outcome.snapshot.row_count, "digest": outcome.snapshot.digest}
+            result = {
+                "seconds": seconds,
+                "rows": outcome.snapshot.row_count,
+                "digest": outcome.snapshot.digest,
+            }
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -151,13 +167,16 @@ def phase_import(path: str, workdir: str, url: str | None) -> dict:
 
 
 def run_phase(name: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--phase", name, *args], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", name, *args], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--pg", default=os.environ.get("REWARDS_BENCH_PG_URL", PG_URL))
     parser.add_argument("--no-pg", action="store_true")
@@ -182,21 +201,43 @@ def main() -> None:
         path = Path(tmp) / "snapshot.csv"
         t0 = time.perf_counter()
         generate(path, args.rows)
-        print(f"generated {args.rows:,} rows, {os.path.getsize(path) / 1e6:.0f} MB, in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.rows:,} rows, {os.path.getsize(path) / 1e6:.0f} MB, "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         pairs = []
         if not args.no_sqlite:
-            pairs.append(("SQLite", run_phase("sqlite-floor", str(path), tmp),
-                          run_phase("sqlite-import", str(path), tmp)))
+            pairs.append(
+                (
+                    "SQLite",
+                    run_phase("sqlite-floor", str(path), tmp),
+                    run_phase("sqlite-import", str(path), tmp),
+                )
+            )
         if not args.no_pg:
-            pairs.append(("PostgreSQL", run_phase("pg-floor", str(path), args.pg),
-                          run_phase("pg-import", str(path), tmp, args.pg)))
+            pairs.append(
+                (
+                    "PostgreSQL",
+                    run_phase("pg-floor", str(path), args.pg),
+                    run_phase("pg-import", str(path), tmp, args.pg),
+                )
+            )
         for name, floor, ours in pairs:
             print(f"{name}:")
-            print(f"  floor  : {floor['seconds']:7.2f} s  (cpu {floor['cpu_seconds']:6.2f} s, peak {floor['peak_rss_mb']:6.1f} MB)"
-                  f"  {floor['rows']:,} rows")
-            print(f"  import : {ours['seconds']:7.2f} s  (cpu {ours['cpu_seconds']:6.2f} s, peak {ours['peak_rss_mb']:6.1f} MB)"
-                  f"  {ours['rows']:,} rows, digest {ours['digest'][:16]}...")
-            print(f"  ratio  : {ours['seconds'] / floor['seconds']:.2f}x the floor (target <= 2x); peak target < 300 MB")
+            print(
+                f"  floor  : {floor['seconds']:7.2f} s  (cpu {floor['cpu_seconds']:6.2f} s, "
+                f"peak {floor['peak_rss_mb']:6.1f} MB)"
+                f"  {floor['rows']:,} rows"
+            )
+            print(
+                f"  import : {ours['seconds']:7.2f} s  (cpu {ours['cpu_seconds']:6.2f} s, "
+                f"peak {ours['peak_rss_mb']:6.1f} MB)"
+                f"  {ours['rows']:,} rows, digest {ours['digest'][:16]}..."
+            )
+            print(
+                f"  ratio  : {ours['seconds'] / floor['seconds']:.2f}x the floor (target <= 2x); "
+                "peak target < 300 MB"
+            )
 
 
 if __name__ == "__main__":

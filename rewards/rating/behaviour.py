@@ -44,9 +44,9 @@ from zoneinfo import ZoneInfo
 
 from rewards.snapshots.csvfile import (
     ACCOUNT_MAX_DIGITS,
+    WRONG_COLUMN_COUNT,
     Column,
     ErrorLog,
-    WRONG_COLUMN_COUNT,
     Table,
     _account_problem,
     account_ok,
@@ -96,8 +96,17 @@ for _code, _names in {
     for _name in _names:
         CHANNEL_NAMES[normalise_name(_name)] = _code
 CHANNEL_LETTERS: dict[str, str] = {
-    "cabinet": "c", "app": "a", "autopay": "u", "bank": "b", "post": "p", "office": "o",
-    "terminal": "t", "phone": "h", "sms": "s", "agent": "g", "other": "x",
+    "cabinet": "c",
+    "app": "a",
+    "autopay": "u",
+    "bank": "b",
+    "post": "p",
+    "office": "o",
+    "terminal": "t",
+    "phone": "h",
+    "sms": "s",
+    "agent": "g",
+    "other": "x",
 }
 
 _YES = ("1", "yes", "y", "true", "t", "да", "д", "+")
@@ -112,9 +121,16 @@ for _word in _NO:
 
 PLAN_LETTERS: dict[str, str] = {"deferral": "d", "instalment": "i"}
 PLAN_NAMES: dict[str, str | None] = {
-    "": None, "none": None, "no": None, "нет": None, "-": None,
-    "deferral": "deferral", "отсрочка": "deferral",
-    "instalment": "instalment", "installment": "instalment", "рассрочка": "instalment",
+    "": None,
+    "none": None,
+    "no": None,
+    "нет": None,
+    "-": None,
+    "deferral": "deferral",
+    "отсрочка": "deferral",
+    "instalment": "instalment",
+    "installment": "instalment",
+    "рассрочка": "instalment",
 }
 
 # Flag bits of F_FLAGS.
@@ -227,14 +243,21 @@ def read_accounts(
     if not table.ok:
         return
     ix = table.index
-    ai, mo, rai, rci, pai, pci = (ix[k] for k in ("account", "month", "reading_at", "reading_channel",
-                                                    "payment_at", "payment_channel"))
-    gi, ei, ppi, pli, pki = (ix[k] for k in ("registered", "email_confirmed", "paperless", "plan",
-                                              "plan_kept"))
+    ai, mo, rai, rci, pai, pci = (
+        ix[k] for k in ("account", "month", "reading_at", "reading_channel", "payment_at", "payment_channel")
+    )
+    gi, ei, ppi, pli, pki = (
+        ix[k] for k in ("registered", "email_confirmed", "paperless", "plan", "plan_kept")
+    )
     months = engine.months
     width = len(months)
     month_index = {m: i for i, m in enumerate(months)}
-    rd, pd, early, mstart = engine.reading_deadline, engine.payment_deadline, engine.early_before, engine.month_start
+    rd, pd, early, mstart = (
+        engine.reading_deadline,
+        engine.payment_deadline,
+        engine.early_before,
+        engine.month_start,
+    )
     rules = engine.rules
     rch, pch = rules.reading_channels, rules.payment_channels
     read_bit, pay_bit, early_bit = engine.READ, engine.PAY, engine.PAY | engine.EARLY
@@ -269,8 +292,13 @@ def read_accounts(
         found = channels.get(normalise_name(raw))
         if found is None:
             stripped = raw.strip()
-            error(line, BAD_CHANNEL, f"unknown {what} channel {stripped[:30]!r}" if stripped
-                  else f"{what} date given without a channel")
+            error(
+                line,
+                BAD_CHANNEL,
+                f"unknown {what} channel {stripped[:30]!r}"
+                if stripped
+                else f"{what} date given without a channel",
+            )
             return None
         info = (letters[found], found in allowed)
         if len(cache) < 10_000:
@@ -285,8 +313,9 @@ def read_accounts(
             return None
         flags = 0
         bad = False
-        for raw, bit, name in zip(raws[:3], (REGISTERED, EMAIL_CONFIRMED, PAPERLESS),
-                                  ("registered", "email_confirmed", "paperless")):
+        for raw, bit, name in zip(  # noqa: B905 - raws has exactly five items
+            raws[:3], (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless")
+        ):
             value = BOOLS.get(raw.strip().lower())
             if value is None:
                 error(line, BAD_FLAG, f"{name} {raw.strip()[:20]!r} is not yes/no")
@@ -319,8 +348,9 @@ def read_accounts(
     delimiter = table.delimiter
     # In the documented column order (and no extra column), the five flag columns are the tail of
     # the line: split six times and the tail is the flags' cache key as it stands.
-    standard = [k for k, _ in sorted(ix.items(), key=lambda kv: kv[1])] == [c.key for c in BEHAVIOUR_COLUMNS] \
-        and columns == len(BEHAVIOUR_COLUMNS)
+    standard = [k for k, _ in sorted(ix.items(), key=lambda kv: kv[1])] == [
+        c.key for c in BEHAVIOUR_COLUMNS
+    ] and columns == len(BEHAVIOUR_COLUMNS)
     maxsplit = 6 if standard else -1
     counted_width = 7 if standard else columns
 
@@ -353,7 +383,11 @@ def read_accounts(
                         error(line, *_account_problem(account))
                         continue
                 if account < current:
-                    error(line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account")
+                    error(
+                        line,
+                        UNSORTED,
+                        f"account {account} comes after {current}: the file must be sorted by account",
+                    )
                     continue
                 if account != current:
                     if current:
@@ -451,8 +485,11 @@ def read_accounts(
 
 def flags_token(flags: int, plan: str | None) -> str:
     """The FLAGS part of a month's facts token: ``r``, ``e``, ``p``, then ``d``/``i`` and ``k``."""
-    token = ("r" if flags & REGISTERED else "") + ("e" if flags & EMAIL_CONFIRMED else "") + (
-        "p" if flags & PAPERLESS else "")
+    token = (
+        ("r" if flags & REGISTERED else "")
+        + ("e" if flags & EMAIL_CONFIRMED else "")
+        + ("p" if flags & PAPERLESS else "")
+    )
     if plan is not None:
         token += PLAN_LETTERS[plan] + ("k" if flags & PLAN_KEPT else "")
     return token

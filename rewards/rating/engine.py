@@ -27,13 +27,12 @@ can later say why, without the behaviour files.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO
 from dataclasses import dataclass
 from datetime import date
-
-import heapq
 from operator import itemgetter
+from typing import BinaryIO
 
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
@@ -42,9 +41,9 @@ from rewards.rating.behaviour import (
     PLAN_KEPT,
     PLAN_LETTERS,
     REGISTERED,
-    read_accounts,
     flags_token,
     month_of,
+    read_accounts,
     window,
 )
 from rewards.rating.rules import CRITERIA, Rules
@@ -134,15 +133,22 @@ class Engine:
         """The criteria met in month ``mi`` by ``facts`` (the same rules as the bulk reader)."""
         rules = self.rules
         mask = 0
-        if facts.reading_date is not None and facts.reading_date.toordinal() <= self.reading_deadline[mi] \
-                and facts.reading_channel in rules.reading_channels:
+        if (
+            facts.reading_date is not None
+            and facts.reading_date.toordinal() <= self.reading_deadline[mi]
+            and facts.reading_channel in rules.reading_channels
+        ):
             mask = READ
         if facts.payment_date is not None:
             paid = facts.payment_date.toordinal()
             if paid <= self.payment_deadline[mi] and facts.payment_channel in rules.payment_channels:
                 mask |= (PAY | EARLY) if paid < self.early_before[mi] else PAY
-        flags = (REGISTERED if facts.registered else 0) | (EMAIL_CONFIRMED if facts.email_confirmed else 0) | (
-            PAPERLESS if facts.paperless else 0) | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
+        flags = (
+            (REGISTERED if facts.registered else 0)
+            | (EMAIL_CONFIRMED if facts.email_confirmed else 0)
+            | (PAPERLESS if facts.paperless else 0)
+            | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
+        )
         return mask | self.flags_mask(flags, facts.plan)
 
     def tier_for(self, points: int, every: int) -> str:
@@ -185,7 +191,9 @@ class Engine:
                     break
             yield account, tier, points, ",".join(tokens)
 
-    def _combine(self, merged: Iterator[tuple], errors: ErrorLog, names: Sequence[str | None]) -> Iterator[tuple]:
+    def _combine(
+        self, merged: Iterator[tuple], errors: ErrorLog, names: Sequence[str | None]
+    ) -> Iterator[tuple]:
         """Join the per-file aggregates of one account (they arrive next to each other)."""
         pending = None
         for item in merged:
@@ -194,11 +202,23 @@ class Engine:
                 overlap = present & item[3]
                 if overlap:
                     dup = [self.months[i] for i in range(self.width) if overlap >> i & 1]
-                    errors.add(item[5], DUPLICATE_MONTH,
-                               f"account {account} has rows for {', '.join(dup)} in two files "
-                               f"(also line {line} of {names[src]})", names[item[6]])
-                merged_tokens = [b if b != "-" else a for a, b in zip(tokens, item[4])]
-                pending = (account, points + item[1], every & item[2], present | item[3], merged_tokens, line, src)
+                    errors.add(
+                        item[5],
+                        DUPLICATE_MONTH,
+                        f"account {account} has rows for {', '.join(dup)} in two files "
+                        f"(also line {line} of {names[src]})",
+                        names[item[6]],
+                    )
+                merged_tokens = [b if b != "-" else a for a, b in zip(tokens, item[4], strict=True)]
+                pending = (
+                    account,
+                    points + item[1],
+                    every & item[2],
+                    present | item[3],
+                    merged_tokens,
+                    line,
+                    src,
+                )
                 continue
             if pending is not None:
                 yield pending
@@ -236,11 +256,20 @@ class Engine:
             for letter, name in _LETTER_PLAN.items():
                 if letter in flags:
                     plan = name
-            out.append(MonthFacts(
-                month=self.months[mi], reading_date=r_date, reading_channel=r_ch, payment_date=p_date,
-                payment_channel=p_ch, registered="r" in flags, email_confirmed="e" in flags,
-                paperless="p" in flags, plan=plan, plan_kept=plan is not None and "k" in flags,
-            ))
+            out.append(
+                MonthFacts(
+                    month=self.months[mi],
+                    reading_date=r_date,
+                    reading_channel=r_ch,
+                    payment_date=p_date,
+                    payment_channel=p_ch,
+                    registered="r" in flags,
+                    email_confirmed="e" in flags,
+                    paperless="p" in flags,
+                    plan=plan,
+                    plan_kept=plan is not None and "k" in flags,
+                )
+            )
         return out
 
     def encode(self, months: Sequence[MonthFacts | None]) -> str:
@@ -251,18 +280,30 @@ class Engine:
                 parts.append("-")
                 continue
             start = self.month_start[mi]
-            reading = "" if f.reading_date is None else (
-                f"{f.reading_date.toordinal() - start}{CHANNEL_LETTERS[f.reading_channel or 'other']}")
-            payment = "" if f.payment_date is None else (
-                f"{f.payment_date.toordinal() - start}{CHANNEL_LETTERS[f.payment_channel or 'other']}")
-            flags = (REGISTERED if f.registered else 0) | (EMAIL_CONFIRMED if f.email_confirmed else 0) | (
-                PAPERLESS if f.paperless else 0) | (PLAN_KEPT if f.plan and f.plan_kept else 0)
+            reading = (
+                ""
+                if f.reading_date is None
+                else (f"{f.reading_date.toordinal() - start}{CHANNEL_LETTERS[f.reading_channel or 'other']}")
+            )
+            payment = (
+                ""
+                if f.payment_date is None
+                else (f"{f.payment_date.toordinal() - start}{CHANNEL_LETTERS[f.payment_channel or 'other']}")
+            )
+            flags = (
+                (REGISTERED if f.registered else 0)
+                | (EMAIL_CONFIRMED if f.email_confirmed else 0)
+                | (PAPERLESS if f.paperless else 0)
+                | (PLAN_KEPT if f.plan and f.plan_kept else 0)
+            )
             parts.append(f"{reading}.{payment}.{flags_token(flags, f.plan)}")
         return ",".join(parts)
 
     def rate_facts(self, months: Sequence[MonthFacts | None]) -> tuple[str, int, list[int | None]]:
         """``(tier, points, masks)`` for one account's months (None = no data), window order."""
-        masks: list[int | None] = [None if f is None else self.month_mask(mi, f) for mi, f in enumerate(months)]
+        masks: list[int | None] = [
+            None if f is None else self.month_mask(mi, f) for mi, f in enumerate(months)
+        ]
         points = sum(self.points_by_mask[m] for m in masks if m is not None)
         every = self.full_mask
         for m in masks:
@@ -279,9 +320,17 @@ def _day(token: str, start: int) -> tuple[date | None, str | None]:
 # -- explanations --------------------------------------------------------------------------------
 
 _CHANNEL_TEXT = {
-    "cabinet": "the personal cabinet", "app": "the mobile app", "autopay": "an autopayment set up in the cabinet",
-    "bank": "a bank", "post": "the post office", "office": "an office", "terminal": "a terminal",
-    "phone": "the phone", "sms": "SMS", "agent": "an intermediary", "other": "another channel",
+    "cabinet": "the personal cabinet",
+    "app": "the mobile app",
+    "autopay": "an autopayment set up in the cabinet",
+    "bank": "a bank",
+    "post": "the post office",
+    "office": "an office",
+    "terminal": "a terminal",
+    "phone": "the phone",
+    "sms": "SMS",
+    "agent": "an intermediary",
+    "other": "another channel",
 }
 
 
@@ -305,18 +354,22 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -
         criteria = []
         for c in CRITERIA:
             met = mask is not None and bool(mask & BIT[c])
-            criteria.append({
-                "criterion": c,
-                "met": met,
-                "points": rules.points[c] if met else 0,
-                "reason": _reason(engine, mi, c, facts, met),
-            })
-        month_entries.append({
-            "month": month,
-            "data": facts is not None,
-            "points": 0 if mask is None else engine.points_by_mask[mask],
-            "criteria": criteria,
-        })
+            criteria.append(
+                {
+                    "criterion": c,
+                    "met": met,
+                    "points": rules.points[c] if met else 0,
+                    "reason": _reason(engine, mi, c, facts, met),
+                }
+            )
+        month_entries.append(
+            {
+                "month": month,
+                "data": facts is not None,
+                "points": 0 if mask is None else engine.points_by_mask[mask],
+                "criteria": criteria,
+            }
+        )
     rank = TIER_RANK[tier]
     return {
         "account": account,
@@ -342,7 +395,9 @@ def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, m
     payment_deadline = date.fromordinal(engine.payment_deadline[mi])
     early_before = date.fromordinal(engine.early_before[mi])
     plan_credit = (
-        facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans
+        facts.plan is not None
+        and facts.plan_kept
+        and facts.plan in rules.hardship_plans
         and criterion in rules.kept_plan_credits
     )
     if criterion == "reading_on_time":
@@ -379,8 +434,10 @@ def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, m
             else:
                 why = f"{base}: the early bonus needs an on-time payment before {early_before.isoformat()}"
         if plan_credit:
-            return (f"approved {facts.plan} plan with its schedule kept: counts as met "
-                    f"(never lowers the rating); {why}")
+            return (
+                f"approved {facts.plan} plan with its schedule kept: counts as met "
+                f"(never lowers the rating); {why}"
+            )
         if facts.plan is not None and not facts.plan_kept and not met:
             return f"{why}; the {facts.plan} plan's schedule was not kept"
         return why
@@ -417,19 +474,22 @@ def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | N
     for c in rule.every_month:
         months = [engine.months[mi] for mi, m in enumerate(masks) if m is None or not m & BIT[c]]
         if months:
-            missing_requirements.append({
-                "criterion": c,
-                "months": months,
-                # A month stays in the window for window_months ratings; it drops out after that.
-                "clears_with_period": _add_months(months[-1], rules.window_months),
-            })
+            missing_requirements.append(
+                {
+                    "criterion": c,
+                    "months": months,
+                    # A month stays in the window for window_months ratings; it drops out after that.
+                    "clears_with_period": _add_months(months[-1], rules.window_months),
+                }
+            )
     advice = []
     for c in CRITERIA:
         if rules.points[c] == 0 and c not in rule.every_month:
             continue
         if any(m is None or not m & BIT[c] for m in masks):
-            advice.append({"criterion": c, "points_per_month": rules.points[c],
-                           "text": _ADVICE[c].format(**fmt)})
+            advice.append(
+                {"criterion": c, "points_per_month": rules.points[c], "text": _ADVICE[c].format(**fmt)}
+            )
     return {
         "tier": target,
         "tier_label": RUSSIAN_NAMES[target],

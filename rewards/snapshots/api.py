@@ -12,16 +12,24 @@ from rewards.db import db
 from rewards.policy import api
 from rewards.snapshots import schemas, services
 
-blp = Blueprint("snapshots_api", __name__, url_prefix="/api/v1/snapshots",
-                description="Monthly tier snapshots: load, compute, compare, export")
-accounts_blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/accounts",
-                         description="An account's tier and its explanation (personal cabinet)")
+blp = Blueprint(
+    "snapshots_api",
+    __name__,
+    url_prefix="/api/v1/snapshots",
+    description="Monthly tier snapshots: load, compute, compare, export",
+)
+accounts_blp = Blueprint(
+    "accounts_api",
+    __name__,
+    url_prefix="/api/v1/accounts",
+    description="An account's tier and its explanation (personal cabinet)",
+)
 
 SECURITY = [{"bearer": []}]
 CSV_BODY = {
     "required": True,
     "description": "The snapshot file, streamed: CSV (UTF-8 or Windows-1251; `account;tier;points`, or "
-                   "`Лицевой счет;Рейтинг;Баллы`) or JSON lines (`format=jsonl`). See docs/snapshots.md.",
+    "`Лицевой счет;Рейтинг;Баллы`) or JSON lines (`format=jsonl`). See docs/snapshots.md.",
     "content": {
         "text/csv": {"schema": {"type": "string", "format": "binary"}},
         "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
@@ -30,14 +38,18 @@ CSV_BODY = {
 BEHAVIOUR_BODY = {
     "required": True,
     "description": "One or more behaviour CSV files (each sorted by account), and optionally a rules file.",
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object",
-        "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-            "rules": {"type": "string", "format": "binary"},
-        },
-        "required": ["files"],
-    }}},
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "rules": {"type": "string", "format": "binary"},
+                },
+                "required": ["files"],
+            }
+        }
+    },
 }
 TEXT_CSV = {"text/csv": {"schema": {"type": "string"}}}
 
@@ -68,15 +80,22 @@ class Snapshots(MethodView):
         """
         try:
             outcome = services.import_snapshot(
-                db.session, request.stream, period=args["period"], source_name=args["filename"],
-                actor=_actor(), fmt=args["format"], replace=args["replace"],
+                db.session,
+                request.stream,
+                period=args["period"],
+                source_name=args["filename"],
+                actor=_actor(),
+                fmt=args["format"],
+                replace=args["replace"],
             )
         except Exception:
             db.session.rollback()
             raise
         db.session.commit()
-        return {"snapshot": services.describe(outcome.snapshot),
-                "replaced": outcome.replaced.id if outcome.replaced else None}
+        return {
+            "snapshot": services.describe(outcome.snapshot),
+            "replaced": outcome.replaced.id if outcome.replaced else None,
+        }
 
 
 @blp.route("/compute")
@@ -91,16 +110,21 @@ class Compute(MethodView):
         rules = request.files.get("rules")
         try:
             outcome = services.compute_snapshot(
-                db.session, [(f.stream, f.filename or f"file{i + 1}.csv") for i, f in enumerate(files)],
-                period=args["period"], actor=_actor(), rules_bytes=rules.read() if rules else None,
+                db.session,
+                [(f.stream, f.filename or f"file{i + 1}.csv") for i, f in enumerate(files)],
+                period=args["period"],
+                actor=_actor(),
+                rules_bytes=rules.read() if rules else None,
                 replace=args["replace"],
             )
         except Exception:
             db.session.rollback()
             raise
         db.session.commit()
-        return {"snapshot": services.describe(outcome.snapshot),
-                "replaced": outcome.replaced.id if outcome.replaced else None}
+        return {
+            "snapshot": services.describe(outcome.snapshot),
+            "replaced": outcome.replaced.id if outcome.replaced else None,
+        }
 
 
 @blp.route("/compare")
@@ -128,8 +152,12 @@ class SnapshotOne(MethodView):
 class Export(MethodView):
     @api("snapshots:read")
     @blp.arguments(schemas.ExportArgsSchema, location="query")
-    @blp.response(200, content_type="text/csv", description="The export, in account order",
-                  example="account;tier;points\n0012345;ideal;41\n")
+    @blp.response(
+        200,
+        content_type="text/csv",
+        description="The export, in account order",
+        example="account;tier;points\n0012345;ideal;41\n",
+    )
     @blp.doc(security=SECURITY, responses={"200": {"content": TEXT_CSV}})
     def get(self, args: dict[str, Any], snapshot_id: int) -> Response:
         """`kind=full`: `account;tier;points` (the digest is recomputable from it); `kind=bills`:
@@ -142,8 +170,11 @@ class Export(MethodView):
         name = f"snapshot-{snapshot.period}-{args['kind']}.csv"
         return Response(
             stream_with_context(line.encode(encoding) for line in lines),
-            mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}",
-                                          "Content-Type": f"text/csv; charset={encoding}"},
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f"attachment; filename={name}",
+                "Content-Type": f"text/csv; charset={encoding}",
+            },
         )
 
 

@@ -48,22 +48,38 @@ def _fail(exc: DomainError) -> None:
 def _summary(snapshot: Any) -> str:
     counts = services.tier_counts(snapshot)
     tiers = ", ".join(f"{t} {n}" for t, n in counts.items())
-    return f"#{snapshot.id} {snapshot.period}: {snapshot.row_count} accounts ({tiers}); digest {snapshot.digest}"
+    return (
+        f"#{snapshot.id} {snapshot.period}: {snapshot.row_count} accounts ({tiers}); digest {snapshot.digest}"
+    )
 
 
 @snapshots_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--period", required=True, help="The month, YYYY-MM.")
-@click.option("--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
-              help="Default: from the file name (.jsonl/.ndjson: jsonl), else csv.")
+@click.option(
+    "--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default=None,
+    help="Default: from the file name (.jsonl/.ndjson: jsonl), else csv.",
+)
 def import_command(file: Path, period: str, replace: bool, fmt: str | None) -> None:
     """Load a snapshot file; a file with any problem loads nothing and lists the problems by line."""
     fmt = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     with file.open("rb") as stream:
         try:
-            outcome = services.import_snapshot(db.session, stream, period=period, source_name=file.name,
-                                               actor=_actor(), fmt=fmt, replace=replace)
+            outcome = services.import_snapshot(
+                db.session,
+                stream,
+                period=period,
+                source_name=file.name,
+                actor=_actor(),
+                fmt=fmt,
+                replace=replace,
+            )
         except DomainError as exc:
             _fail(exc)
             return
@@ -74,18 +90,30 @@ def import_command(file: Path, period: str, replace: bool, fmt: str | None) -> N
 
 
 @snapshots_cli.command("compute")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--period", required=True, help="The month P; behaviour rows of P-5..P.")
-@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A rules file (default: the shipped default-v1).")
-@click.option("--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded).")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A rules file (default: the shipped default-v1).",
+)
+@click.option(
+    "--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded)."
+)
 def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | None, replace: bool) -> None:
     """Compute the period's snapshot from behaviour files (each sorted by account)."""
     streams = [path.open("rb") for path in files]
     try:
         outcome = services.compute_snapshot(
-            db.session, [(s, p.name) for s, p in zip(streams, files)], period=period, actor=_actor(),
-            rules_bytes=rules_file.read_bytes() if rules_file else None, replace=replace,
+            db.session,
+            [(s, p.name) for s, p in zip(streams, files, strict=True)],
+            period=period,
+            actor=_actor(),
+            rules_bytes=rules_file.read_bytes() if rules_file else None,
+            replace=replace,
         )
     except DomainError as exc:
         _fail(exc)
@@ -102,8 +130,10 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
 def list_command() -> None:
     """Every snapshot, newest period first."""
     for snap in services.list_snapshots(db.session):
-        click.echo(f"{snap.id}\t{snap.period}\t{snap.status}\t{snap.source}\t{snap.row_count}\t"
-                   f"{snap.loaded_at:%Y-%m-%d %H:%M}\t{snap.loaded_by}\t{snap.source_name}")
+        click.echo(
+            f"{snap.id}\t{snap.period}\t{snap.status}\t{snap.source}\t{snap.row_count}\t"
+            f"{snap.loaded_at:%Y-%m-%d %H:%M}\t{snap.loaded_by}\t{snap.source_name}"
+        )
 
 
 @snapshots_cli.command("show")
@@ -147,8 +177,11 @@ def compare_command(from_period: str, to_period: str) -> None:
     tiers = result["tiers"]
     click.echo("from \\ to".ljust(14) + "".join(t.rjust(13) for t in tiers) + "gone".rjust(10))
     for a in tiers:
-        click.echo(a.ljust(14) + "".join(str(result["matrix"][a][b]).rjust(13) for b in tiers)
-                   + str(result["left"][a]).rjust(10))
+        click.echo(
+            a.ljust(14)
+            + "".join(str(result["matrix"][a][b]).rjust(13) for b in tiers)
+            + str(result["left"][a]).rjust(10)
+        )
     click.echo("new".ljust(14) + "".join(str(result["joined"][b]).rjust(13) for b in tiers))
     click.echo(f"up {result['moved_up']}, down {result['moved_down']}, unchanged {result['unchanged']}")
 
@@ -169,9 +202,16 @@ def explain_command(account: str, period: str | None) -> None:
 
 @snapshots_cli.command("export")
 @click.option("--period", required=True)
-@click.option("--kind", type=click.Choice(["bills", "full"]), default="full", show_default=True,
-              help="bills: account;Russian tier label; full: account;tier;points.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output.")
+@click.option(
+    "--kind",
+    type=click.Choice(["bills", "full"]),
+    default="full",
+    show_default=True,
+    help="bills: account;Russian tier label; full: account;tier;points.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output."
+)
 @click.option("--encoding", type=click.Choice(["utf-8", "cp1251"]), default="utf-8", show_default=True)
 def export_command(period: str, kind: str, output: Path | None, encoding: str) -> None:
     """Export the period's snapshot, in account order."""

@@ -18,8 +18,10 @@ ACCOUNTS = 300
 
 def _behaviour(period: str, accounts: int) -> bytes:
     rng = random.Random(2026)
-    lines = ["account;month;reading_at;reading_channel;payment_at;payment_channel;registered;"
-             "email_confirmed;paperless;plan;plan_kept"]
+    lines = [
+        "account;month;reading_at;reading_channel;payment_at;payment_channel;registered;"
+        "email_confirmed;paperless;plan;plan_kept"
+    ]
     months = window(period, 6)
     for n in range(accounts):
         account = f"74{n:010d}"
@@ -51,7 +53,16 @@ def load_demo_snapshots(session: Session, actor: str = "demo") -> None:
     rng = random.Random(7)
     tiers = ["beginner", "promising", "responsible", "ideal"]
     rows = "".join(f"74{n:010d};{rng.choices(tiers, [30, 35, 25, 10])[0]}\n" for n in range(ACCOUNTS))
-    services.import_snapshot(session, io.BytesIO(("account;tier\n" + rows).encode()), period=previous,
-                             source_name="demo-billing.csv", actor=actor)
-    services.compute_snapshot(session, [(io.BytesIO(_behaviour(PERIOD, ACCOUNTS)), "demo-behaviour.csv")],
-                              period=PERIOD, actor=actor)
+    services.import_snapshot(
+        session,
+        io.BytesIO(("account;tier\n" + rows).encode()),
+        period=previous,
+        source_name="demo-billing.csv",
+        actor=actor,
+    )
+    services.compute_snapshot(
+        session,
+        [(io.BytesIO(_behaviour(PERIOD, ACCOUNTS)), "demo-behaviour.csv")],
+        period=PERIOD,
+        actor=actor,
+    )

@@ -74,9 +74,12 @@ class CompareSchema(ma.Schema):
     from_ = ma.fields.Nested(SnapshotSchema, required=True, data_key="from")
     to = ma.fields.Nested(SnapshotSchema, required=True)
     tiers = ma.fields.List(ma.fields.String(), required=True)
-    matrix = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(TIERS)),
-                            values=ma.fields.Nested(MatrixRowSchema), required=True,
-                            metadata={"description": "matrix[from_tier][to_tier] = accounts"})
+    matrix = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(TIERS)),
+        values=ma.fields.Nested(MatrixRowSchema),
+        required=True,
+        metadata={"description": "matrix[from_tier][to_tier] = accounts"},
+    )
     left = ma.fields.Nested(TierCountsSchema, required=True, metadata={"description": "only in the first"})
     joined = ma.fields.Nested(TierCountsSchema, required=True, metadata={"description": "only in the second"})
     moved_up = ma.fields.Integer(required=True)
@@ -145,8 +148,10 @@ class AccountTierSchema(ma.Schema):
     tier_label = ma.fields.String(required=True, metadata={"description": "Russian, as printed on bills"})
     points = ma.fields.Integer(allow_none=True, required=True)
     source = ma.fields.String(required=True)
-    explained = ma.fields.Boolean(required=True, metadata={
-        "description": "false for a snapshot imported from billing: no month-by-month detail"})
+    explained = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "false for a snapshot imported from billing: no month-by-month detail"},
+    )
     rules_version = ma.fields.String(allow_none=True, required=True)
     rules_sha256 = ma.fields.String(allow_none=True, required=True)
     max_points = ma.fields.Integer()

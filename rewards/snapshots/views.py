@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -42,8 +52,14 @@ PANELS.append(("snapshots/_panel.html", _panel))
 def _index(status: int = 200, **extra: Any) -> tuple[str, int]:
     snapshots = services.list_snapshots(db.session)
     periods = sorted({s.period for s in snapshots if s.status == "active"}, reverse=True)
-    return render_template("snapshots/index.html", snapshots=snapshots, periods=periods, tiers=TIERS,
-                           counts={s.id: services.tier_counts(s) for s in snapshots}, **extra), status
+    return render_template(
+        "snapshots/index.html",
+        snapshots=snapshots,
+        periods=periods,
+        tiers=TIERS,
+        counts={s.id: services.tier_counts(s) for s in snapshots},
+        **extra,
+    ), status
 
 
 @bp.route("/")
@@ -71,8 +87,15 @@ def upload() -> Any:
     name = upload.filename
     fmt = "jsonl" if name.lower().endswith((".jsonl", ".ndjson")) else "csv"
     try:
-        outcome = services.import_snapshot(db.session, upload.stream, period=period, source_name=name,
-                                           actor=_actor(), fmt=fmt, replace=replace)
+        outcome = services.import_snapshot(
+            db.session,
+            upload.stream,
+            period=period,
+            source_name=name,
+            actor=_actor(),
+            fmt=fmt,
+            replace=replace,
+        )
     except services.FileRejected as exc:
         return _rejected(exc, name)
     except Conflict as exc:
@@ -84,7 +107,9 @@ def upload() -> Any:
         flash(exc.message, "error")
         return _index(422)
     db.session.commit()
-    flash(_("Loaded %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period), "info")
+    flash(
+        _("Loaded %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period), "info"
+    )
     return redirect(url_for("snapshots.detail", snapshot_id=outcome.snapshot.id))
 
 
@@ -100,7 +125,10 @@ def compute() -> Any:
         return _index(400)
     try:
         outcome = services.compute_snapshot(
-            db.session, [(f.stream, f.filename or "") for f in files], period=period, actor=_actor(),
+            db.session,
+            [(f.stream, f.filename or "") for f in files],
+            period=period,
+            actor=_actor(),
             rules_bytes=rules.read() if rules and rules.filename else None,
             replace=request.form.get("replace") == "1",
         )
@@ -115,7 +143,10 @@ def compute() -> Any:
         flash(exc.message, "error")
         return _index(422)
     db.session.commit()
-    flash(_("Computed %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period), "info")
+    flash(
+        _("Computed %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period),
+        "info",
+    )
     return redirect(url_for("snapshots.detail", snapshot_id=outcome.snapshot.id))
 
 
@@ -128,8 +159,13 @@ def detail(snapshot_id: int) -> str:
     except NotFound:
         abort(404)
     info = services.describe(snapshot)
-    return render_template("snapshots/detail.html", snapshot=snapshot, info=info, counts=info["tier_counts"],
-                           total=max(snapshot.row_count, 1))
+    return render_template(
+        "snapshots/detail.html",
+        snapshot=snapshot,
+        info=info,
+        counts=info["tier_counts"],
+        total=max(snapshot.row_count, 1),
+    )
 
 
 @bp.route("/<int:snapshot_id>/export/<kind>")
@@ -149,17 +185,22 @@ def export(snapshot_id: int, kind: str) -> Response:
     db.session.commit()
     lines = services.export_lines(db.session, snapshot, kind)
     name = f"snapshot-{snapshot.period}-{kind}.csv"
-    return Response(stream_with_context(line.encode(encoding) for line in lines),
-                    headers={"Content-Disposition": f"attachment; filename={name}",
-                             "Content-Type": f"text/csv; charset={encoding}"})
+    return Response(
+        stream_with_context(line.encode(encoding) for line in lines),
+        headers={
+            "Content-Disposition": f"attachment; filename={name}",
+            "Content-Type": f"text/csv; charset={encoding}",
+        },
+    )
 
 
 @bp.route("/compare")
 @staff("snapshots.view")
 def compare() -> tuple[str, int]:
     """The tier transition matrix between two periods."""
-    periods = sorted({s.period for s in services.list_snapshots(db.session, include_superseded=False)},
-                     reverse=True)
+    periods = sorted(
+        {s.period for s in services.list_snapshots(db.session, include_superseded=False)}, reverse=True
+    )
     a = request.args.get("from") or (periods[1] if len(periods) > 1 else "")
     b = request.args.get("to") or (periods[0] if periods else "")
     result = None
@@ -170,7 +211,9 @@ def compare() -> tuple[str, int]:
         except DomainError as exc:
             flash(exc.message, "error")
             status = exc.status
-    return render_template("snapshots/compare.html", periods=periods, a=a, b=b, result=result, tiers=TIERS), status
+    return render_template(
+        "snapshots/compare.html", periods=periods, a=a, b=b, result=result, tiers=TIERS
+    ), status
 
 
 @bp.route("/account")
@@ -189,6 +232,11 @@ def account() -> tuple[str, int]:
         except DomainError as exc:
             flash(exc.message, "error")
             status = exc.status
-    return render_template("snapshots/account.html", number=number, period=period or "", doc=doc,
-                           history=history, doc_json=json.dumps(doc, default=str, ensure_ascii=False, indent=1)
-                           if doc else ""), status
+    return render_template(
+        "snapshots/account.html",
+        number=number,
+        period=period or "",
+        doc=doc,
+        history=history,
+        doc_json=json.dumps(doc, default=str, ensure_ascii=False, indent=1) if doc else "",
+    ), status

@@ -57,8 +57,18 @@ def test_kill_minus_nine_leaves_nothing(app: Flask, backend: str, tmp_path: Path
     cfg.pop("TESTING", None)
     (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()), encoding="utf-8")
     env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance)}
-    command = [sys.executable, "-m", "flask", "--app", "rewards:create_app", "snapshots", "import", str(data),
-               "--period", "2026-10"]
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "rewards:create_app",
+        "snapshots",
+        "import",
+        str(data),
+        "--period",
+        "2026-10",
+    ]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     killed_at = None
     deadline = time.monotonic() + 60

@@ -27,8 +27,11 @@ def _behaviour() -> bytes:
 
 def test_api_import_compare_export(client: Any, api_token: Any) -> None:
     writer = bearer(api_token("snapshots:write", "snapshots:read"))
-    r = client.post("/api/v1/snapshots?period=2026-09&filename=sept.csv", data=CSV, headers={
-        **writer, "Content-Type": "text/csv"})
+    r = client.post(
+        "/api/v1/snapshots?period=2026-09&filename=sept.csv",
+        data=CSV,
+        headers={**writer, "Content-Type": "text/csv"},
+    )
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     assert body["snapshot"]["row_count"] == 2 and body["replaced"] is None
@@ -55,11 +58,16 @@ def test_api_import_compare_export(client: Any, api_token: Any) -> None:
 
 def test_api_rejects_a_bad_file_with_lines(client: Any, api_token: Any) -> None:
     writer = bearer(api_token("snapshots:write"))
-    r = client.post("/api/v1/snapshots?period=2026-09", data=b"account;tier\n1;gold\n;ideal\n", headers=writer)
+    r = client.post(
+        "/api/v1/snapshots?period=2026-09", data=b"account;tier\n1;gold\n;ideal\n", headers=writer
+    )
     assert r.status_code == 422
     body = r.get_json()
     assert body["status"] == "invalid_file"
-    assert [(e["line"], e["kind"]) for e in body["errors"]["shown"]] == [(2, "unknown_tier"), (3, "empty_account")]
+    assert [(e["line"], e["kind"]) for e in body["errors"]["shown"]] == [
+        (2, "unknown_tier"),
+        (3, "empty_account"),
+    ]
 
 
 def test_api_scopes(client: Any, api_token: Any) -> None:
@@ -74,8 +82,12 @@ def test_api_scopes(client: Any, api_token: Any) -> None:
 def test_api_compute_and_account_tier(client: Any, api_token: Any) -> None:
     writer = bearer(api_token("snapshots:write"))
     cabinet = bearer(api_token("cabinet:read"))
-    r = client.post("/api/v1/snapshots/compute?period=2026-10", headers=writer, content_type="multipart/form-data",
-                    data={"files": [(io.BytesIO(_behaviour()), "behaviour.csv")]})
+    r = client.post(
+        "/api/v1/snapshots/compute?period=2026-10",
+        headers=writer,
+        content_type="multipart/form-data",
+        data={"files": [(io.BytesIO(_behaviour()), "behaviour.csv")]},
+    )
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["snapshot"]["rules_version"] == "default-v1"
     r = client.get("/api/v1/accounts/0002/tier?period=2026-10", headers=cabinet)
@@ -87,8 +99,12 @@ def test_api_compute_and_account_tier(client: Any, api_token: Any) -> None:
     assert "reading on 2026-10-27" in last["reading_on_time"]["reason"]
     assert doc["next_tier"]["tier"] == "promising" and doc["history"][0]["period"] == "2026-10"
     assert client.get("/api/v1/accounts/9999/tier", headers=cabinet).status_code == 404
-    r = client.post("/api/v1/snapshots/compute?period=2026-11", headers=writer, content_type="multipart/form-data",
-                    data={"files": [(io.BytesIO(b"account;month\n"), "b.csv")]})
+    r = client.post(
+        "/api/v1/snapshots/compute?period=2026-11",
+        headers=writer,
+        content_type="multipart/form-data",
+        data={"files": [(io.BytesIO(b"account;month\n"), "b.csv")]},
+    )
     assert r.status_code == 422
 
 
@@ -114,7 +130,9 @@ def test_cli_import_replace_compute_export(app: Flask, runner: Any, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "rules default-v1" in result.output
     out = tmp_path / "bills.csv"
-    result = runner.invoke(args=["snapshots", "export", "--period", "2026-10", "--kind", "bills", "-o", str(out)])
+    result = runner.invoke(
+        args=["snapshots", "export", "--period", "2026-10", "--kind", "bills", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text(encoding="utf-8").splitlines()[1] == "0001;идеальный"
     result = runner.invoke(args=["snapshots", "explain", "0001"])
@@ -131,21 +149,33 @@ def test_cli_import_replace_compute_export(app: Flask, runner: Any, tmp_path: Pa
 
 def test_pages_upload_error_report_detail_compare_account(app: Flask, logged_in: Any) -> None:
     page = logged_in("marketing")
-    r = page.post("/snapshots/upload", content_type="multipart/form-data",
-                  data={"period": "2026-09", "file": (io.BytesIO(b"account;tier\n1;ideal\n2;gold\n"), "s.csv")})
+    r = page.post(
+        "/snapshots/upload",
+        content_type="multipart/form-data",
+        data={"period": "2026-09", "file": (io.BytesIO(b"account;tier\n1;ideal\n2;gold\n"), "s.csv")},
+    )
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert "unknown_tier" in html and "gold" in html and 'id="problems"' in html
-    r = page.post("/snapshots/upload", content_type="multipart/form-data",
-                  data={"period": "2026-09", "file": (io.BytesIO(CSV), "sept.csv")})
+    r = page.post(
+        "/snapshots/upload",
+        content_type="multipart/form-data",
+        data={"period": "2026-09", "file": (io.BytesIO(CSV), "sept.csv")},
+    )
     assert r.status_code == 302
     detail = page.get(r.headers["Location"])
     assert detail.status_code == 200 and "sept.csv" in detail.get_data(as_text=True)
-    r = page.post("/snapshots/upload", content_type="multipart/form-data",
-                  data={"period": "2026-09", "file": (io.BytesIO(CSV), "again.csv")})
+    r = page.post(
+        "/snapshots/upload",
+        content_type="multipart/form-data",
+        data={"period": "2026-09", "file": (io.BytesIO(CSV), "again.csv")},
+    )
     assert r.status_code == 409
-    r = page.post("/snapshots/compute", content_type="multipart/form-data",
-                  data={"period": "2026-10", "files": [(io.BytesIO(_behaviour()), "b.csv")]})
+    r = page.post(
+        "/snapshots/compute",
+        content_type="multipart/form-data",
+        data={"period": "2026-10", "files": [(io.BytesIO(_behaviour()), "b.csv")]},
+    )
     assert r.status_code == 302
     r = page.get("/snapshots/compare?from=2026-09&to=2026-10")
     assert r.status_code == 200 and 'id="matrix"' in r.get_data(as_text=True)
@@ -164,8 +194,11 @@ def test_pages_upload_error_report_detail_compare_account(app: Flask, logged_in:
 def test_auditors_read_but_do_not_load(app: Flask, logged_in: Any) -> None:
     page = logged_in("auditor")
     assert page.get("/snapshots/").status_code == 200
-    r = page.post("/snapshots/upload", content_type="multipart/form-data",
-                  data={"period": "2026-09", "file": (io.BytesIO(CSV), "s.csv")})
+    r = page.post(
+        "/snapshots/upload",
+        content_type="multipart/form-data",
+        data={"period": "2026-09", "file": (io.BytesIO(CSV), "s.csv")},
+    )
     assert r.status_code == 403
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
