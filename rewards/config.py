@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
     "API_MAX_JSON_BYTES": 64 * 1024,
+    # Partner API rate limits per API key (limits' syntax, ';' between windows); see docs/api.md.
+    "PARTNER_API_LIMIT": "100/second;3000/minute",
+    "PARTNER_FAILED_LIMIT": "30/minute;300/hour",  # 'not_found' answers: the guessing signal
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.
     "PRIORITY_TIERS": ["ideal"],
@@ -107,11 +110,19 @@ def load_file(path: Path) -> dict[str, Any]:
     return {k: v for k, v in namespace.items() if k.isupper()}
 
 
+# REWARDS_* variables read by the tools around the app, not settings: the instance folder (app factory),
+# gunicorn.conf.py's bind address and worker count, tasks.py's venv, and the test suite's REWARDS_TEST_*.
+NOT_SETTINGS = frozenset({"INSTANCE_PATH", "BIND", "WORKERS", "VENV"})
+NOT_SETTINGS_PREFIX = "TEST_"
+
+
 def load_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
     """Settings from ``REWARDS_*`` environment variables."""
     result: dict[str, Any] = {}
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX):
+            continue
+        if key[len(ENV_PREFIX) :] in NOT_SETTINGS or key[len(ENV_PREFIX) :].startswith(NOT_SETTINGS_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :]
         if name not in DEFAULTS:

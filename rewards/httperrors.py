@@ -9,7 +9,9 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, g, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api as SmorestApi
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from rewards.errors import DomainError
@@ -46,8 +48,50 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+# Page errors speak the page's language: a title per status, and a message where werkzeug has only its
+# English default description (a message of our own, e.g. a DomainError's, is shown as it is).
+_TITLES = {
+    400: _l("Bad request"),
+    401: _l("Login required"),
+    403: _l("Access denied"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("File too large"),
+    422: _l("Cannot do that"),
+    429: _l("Too many requests"),
+    500: _l("Internal error"),
+    503: _l("Service unavailable"),
+}
+_MESSAGES = {
+    400: _l("The request could not be understood. Go back, reload the page and try again."),
+    401: _l("Log in to open this page."),
+    403: _l("Your role has no rights to this page or action."),
+    404: _l("There is no such page. Check the address or go back to the dashboard."),
+    405: _l("This page does not accept that kind of request."),
+    413: _l("The file is larger than the service accepts."),
+    429: _l("Too many requests in a short time. Wait a little and try again."),
+    500: _l("Something went wrong on our side. Quote the request id when you report it."),
+    503: _l("The service is busy or under maintenance. Try again in a few minutes."),
+}
+_CSRF_MESSAGE = _l("The form has expired or did not come from this site. Reload the page and send it again.")
+
+
 def _page(code: int, title: str, message: str) -> tuple[str, int]:
+    title = str(_TITLES.get(code, title))
     return render_template("error.html", code=code, title=title, message=message, request_id=request_id()), code
+
+
+def _page_message(error: HTTPException, message: str) -> str:
+    """The message of an error page: ours when werkzeug only offers its default English description."""
+    if isinstance(error, CSRFError):
+        return str(_CSRF_MESSAGE)
+    code = error.code or 500
+    if code in _MESSAGES and (
+        isinstance(error, InternalServerError) or code == 429 or message == type(error).description or not message
+    ):
+        return str(_MESSAGES[code])
+    return message
 
 
 class Api(SmorestApi):
@@ -78,7 +122,7 @@ class Api(SmorestApi):
         if _is_api():
             # webargs nests body errors under the location ("json"); keep that so a client sees where.
             return error_body(code, error.name, message, errors), code, headers
-        body, status = _page(code, error.name, message)
+        body, status = _page(code, error.name, _page_message(error, message))
         return body, status, headers
 
 
@@ -88,13 +132,18 @@ def _domain_error(error: DomainError) -> Any:
     return _page(error.status, error.code, error.message)
 
 
+def _pure_refusal(error: Exception) -> Any:
+    """A refusal raised by a pure core (e.g. the draw engine): its message names the rule broken."""
+    return _domain_error(DomainError(str(error)))
+
+
 def _unexpected(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         raise error  # pragma: no cover - Flask routes these to the HTTPException handler
     log.error("unhandled error request_id=%s", request_id(), exc_info=error)
     if _is_api():
         return error_body(500, "Internal Server Error", "Internal error. Quote the request id when you report it."), 500
-    return _page(500, "Internal Server Error", "Internal error. Quote the request id when you report it.")
+    return _page(500, "Internal Server Error", str(_MESSAGES[500]))
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -110,4 +159,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_error_handler(HTTPException, api.handle_http_exception)
     app.register_error_handler(DomainError, _domain_error)
+    from draws.errors import DrawError
+
+    app.register_error_handler(DrawError, _pure_refusal)
     app.register_error_handler(Exception, _unexpected)

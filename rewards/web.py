@@ -17,12 +17,29 @@ NAV: list[tuple[str, object, str]] = [
 # Shown after every feature's entries.
 NAV_TAIL: list[tuple[str, object, str]] = [
     ("audit.log", _l("Audit"), "audit.view"),
-    ("admin.signing_keys", _l("Keys"), "audit.view"),
+    ("admin.signing_keys", _l("Signing keys"), "audit.view"),
     ("admin.user_list", _l("Users"), "admin.users"),
     ("admin.client_list", _l("API clients"), "admin.clients"),
 ]
 
 ROLE_LABELS = {"admin": _l("administrator"), "marketing": _l("marketing"), "auditor": _l("auditor")}
+# Page labels of the API scopes (rewards.apikeys.services.SCOPES holds the English descriptions the API
+# documents); a scope without a label here is shown with that description.
+SCOPE_LABELS = {
+    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
+    "priority:read": _l("call centre: whether an account has priority"),
+    "flags:write": _l("set and revoke priority flags"),
+    "snapshots:write": _l("billing: load tier snapshots"),
+    "snapshots:read": _l("read snapshots, movement and exports"),
+    "draws:read": _l("read draws, including auditor bundles"),
+    "draws:write": _l("create and run draws"),
+    "codes:validate": _l("partner site: validate a code"),
+    "codes:redeem": _l("partner site: redeem a code"),
+    "redemptions:rollback": _l("partner site: undo a redemption"),
+    "partners:write": _l("manage partners, offers and code issues"),
+    "partners:read": _l("read partners, offers and reports"),
+}
 TIER_LABELS_EN = {"beginner": "beginner", "promising": "promising", "responsible": "responsible", "ideal": "ideal"}
 
 
@@ -50,8 +67,25 @@ def init_app(app: Flask) -> None:
         return NAV + NAV_TAIL
 
     @app.template_global()
+    def nav_active(endpoint: str) -> bool:
+        """The entry of this page; else the only entry of this page's blueprint (e.g. a draw's detail)."""
+        from flask import request
+
+        current = request.endpoint or ""
+        entries = [e for e, _label, _action in NAV + NAV_TAIL]
+        if current == endpoint or current in entries:
+            return current == endpoint
+        blueprint = endpoint.split(".")[0]
+        same = [e for e in entries if e.split(".")[0] == blueprint]
+        return current.split(".")[0] == blueprint and same == [endpoint]
+
+    @app.template_global()
     def role_label(role: str) -> str:
         return str(ROLE_LABELS.get(role, role))
+
+    @app.template_global()
+    def scope_label(scope: str, description: str) -> str:
+        return str(SCOPE_LABELS.get(scope, description))
 
     @app.template_global()
     def tier_label(tier: str) -> str:

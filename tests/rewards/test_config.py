@@ -79,3 +79,18 @@ def test_instance_init_writes_a_private_config(tmp_path: Path) -> None:
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     assert "SECRET_KEY" in config.read_text()
     assert init(tmp_path / "inst") is False  # never overwrites
+
+
+def test_tool_variables_are_not_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn.conf.py, tasks.py and the CI script set these; the app must start with them set."""
+    monkeypatch.setenv("REWARDS_INSTANCE_PATH", str(tmp_path))
+    for name, value in {
+        "REWARDS_BIND": "127.0.0.1:8000",
+        "REWARDS_WORKERS": "2",
+        "REWARDS_VENV": "/tmp/venv",
+        "REWARDS_TEST_REQUIRE_PG": "1",
+        "REWARDS_TEST_PG_URL": "postgresql+psycopg://x@127.0.0.1/test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"SECRET_KEY": "s"})
+    assert "BIND" not in app.config and "TEST_REQUIRE_PG" not in app.config
