@@ -188,6 +188,7 @@ def test_pages_upload_error_report_detail_compare_account(app: Flask, logged_in:
     r = page.get(f"/snapshots/{snap_id}/export/full")
     assert r.status_code == 200 and r.get_data(as_text=True).startswith("account;tier;points\n0001;ideal;")
     assert page.get("/snapshots/").status_code == 200
+    assert "Рейтинги по месяцам" in page.get("/snapshots/?lang=ru").get_data(as_text=True)
     assert page.get("/").status_code == 200  # the dashboard panel
 
 
