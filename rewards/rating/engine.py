@@ -27,11 +27,9 @@ can later say why, without the behaviour files.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import itemgetter
 from typing import BinaryIO
 
 from rewards.rating.behaviour import (
@@ -177,7 +175,7 @@ class Engine:
         if len(streams) == 1:
             groups = streams[0]
         else:
-            groups = self._combine(heapq.merge(*streams, key=itemgetter(0)), errors, names)
+            groups = self._lockstep(streams, errors, names)
         all_present = self.all_present
         tier_checks = self.tier_checks
         beginner = TIERS[0]
@@ -191,40 +189,49 @@ class Engine:
                     break
             yield account, tier, points, ",".join(tokens)
 
-    def _combine(
-        self, merged: Iterator[tuple], errors: ErrorLog, names: Sequence[str | None]
+    def _lockstep(
+        self, streams: list[Iterator[tuple]], errors: ErrorLog, names: Sequence[str | None]
     ) -> Iterator[tuple]:
-        """Join the per-file aggregates of one account (they arrive next to each other)."""
-        pending = None
-        for item in merged:
-            if pending is not None and item[0] == pending[0]:
-                account, points, every, present, tokens, line, src = pending
-                overlap = present & item[3]
+        """Merge the per-file aggregates (each stream in account order) and join one account's.
+
+        Files usually hold the same accounts (one file per month), so the streams advance together:
+        take the smallest head account, join the heads that have it, advance those. Cheaper than a
+        heap when every head usually matches.
+        """
+        heads: list[tuple | None] = [next(s, None) for s in streams]
+        months = self.months
+        while True:
+            live = [h for h in heads if h is not None]
+            if not live:
+                return
+            account = min(h[0] for h in live)
+            first = None
+            for i, h in enumerate(heads):
+                if h is None or h[0] != account:
+                    continue
+                heads[i] = next(streams[i], None)
+                if first is None:
+                    first = h
+                    tokens = h[4]
+                    points, every, present = h[1], h[2], h[3]
+                    continue
+                overlap = present & h[3]
                 if overlap:
-                    dup = [self.months[i] for i in range(self.width) if overlap >> i & 1]
+                    dup = [months[m] for m in range(self.width) if overlap >> m & 1]
                     errors.add(
-                        item[5],
+                        h[5],
                         DUPLICATE_MONTH,
                         f"account {account} has rows for {', '.join(dup)} in two files "
-                        f"(also line {line} of {names[src]})",
-                        names[item[6]],
+                        f"(also line {first[5]} of {names[first[6]]})",
+                        names[h[6]],
                     )
-                merged_tokens = [b if b != "-" else a for a, b in zip(tokens, item[4], strict=True)]
-                pending = (
-                    account,
-                    points + item[1],
-                    every & item[2],
-                    present | item[3],
-                    merged_tokens,
-                    line,
-                    src,
-                )
-                continue
-            if pending is not None:
-                yield pending
-            pending = item
-        if pending is not None:
-            yield pending
+                other = h[4]
+                tokens = [b if b != "-" else a for a, b in zip(tokens, other, strict=True)]
+                points += h[1]
+                every &= h[2]
+                present |= h[3]
+            assert first is not None
+            yield account, points, every, present, tokens, first[5], first[6]
 
     # -- facts -----------------------------------------------------------------------------------
 

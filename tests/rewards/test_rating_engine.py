@@ -313,3 +313,19 @@ def test_columns_in_another_order_and_extra_fields():
     blank.insert(1, ("",) * 11)
     out, errors, _ = rate([csv_bytes(blank)])
     assert not errors and out[0][1] == "ideal"
+
+
+def test_files_with_different_accounts_merge_in_account_order():
+    a = csv_bytes([good_month("0001", m) for m in MONTHS] + [good_month("0005", "2026-10")])
+    b = csv_bytes([good_month("0000", "2026-10")] + [good_month("0003", m) for m in MONTHS])
+    c = csv_bytes([good_month("0003", "2026-05")[:1] + ("2026-05",) + good_month("0003", "2026-05")[2:]])
+    out, errors, _ = rate([a, b])
+    assert not errors
+    assert [(o[0], o[1]) for o in out] == [
+        ("0000", "beginner"),
+        ("0001", "ideal"),
+        ("0003", "ideal"),
+        ("0005", "beginner"),
+    ]
+    out, errors, _ = rate([a, b, c])
+    assert [(e.kind, e.source) for e in errors.details] == [("duplicate_month", "f2.csv")]
