@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import (
@@ -238,5 +237,4 @@ def account() -> tuple[str, int]:
         period=period or "",
         doc=doc,
         history=history,
-        doc_json=json.dumps(doc, default=str, ensure_ascii=False, indent=1) if doc else "",
     ), status
