@@ -326,32 +326,131 @@ def _day(token: str, start: int) -> tuple[date | None, str | None]:
 
 # -- explanations --------------------------------------------------------------------------------
 
+LANGUAGES = ("en", "ru")
+
 _CHANNEL_TEXT = {
-    "cabinet": "the personal cabinet",
-    "app": "the mobile app",
-    "autopay": "an autopayment set up in the cabinet",
-    "bank": "a bank",
-    "post": "the post office",
-    "office": "an office",
-    "terminal": "a terminal",
-    "phone": "the phone",
-    "sms": "SMS",
-    "agent": "an intermediary",
-    "other": "another channel",
+    "en": {
+        "cabinet": "the personal cabinet",
+        "app": "the mobile app",
+        "autopay": "an autopayment set up in the cabinet",
+        "bank": "a bank",
+        "post": "the post office",
+        "office": "an office",
+        "terminal": "a terminal",
+        "phone": "the phone",
+        "sms": "SMS",
+        "agent": "an intermediary",
+        "other": "another channel",
+    },
+    "ru": {
+        "cabinet": "личный кабинет",
+        "app": "мобильное приложение",
+        "autopay": "автоплатёж в личном кабинете",
+        "bank": "банк",
+        "post": "почту",
+        "office": "офис",
+        "terminal": "терминал",
+        "phone": "телефон",
+        "sms": "СМС",
+        "agent": "посредника",
+        "other": "другой канал",
+    },
+}
+_PLAN_TEXT = {
+    "en": {"deferral": "deferral", "instalment": "instalment"},
+    "ru": {"deferral": "отсрочка", "instalment": "рассрочка"},
+}
+_OR = {"en": " or ", "ru": " или "}
+
+# Reason templates by language; the criterion's outcome picks one, the facts fill it in.
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "no_data": "no data for {month}: a month without data earns nothing",
+        "no_reading": "no meter reading submitted for {month}",
+        "reading": "reading on {date} through {channel}",
+        "reading_late": "{base}, after the {day}th ({deadline})",
+        "reading_channel": "{base}: only {allowed} count",
+        "reading_ok": "{base}, by the {day}th",
+        "no_payment": "no payment recorded for the {month} bill",
+        "paid": "paid on {date} through {channel}",
+        "pay_ok": "{base}, by {deadline}",
+        "pay_late": "{base}, after {deadline}",
+        "pay_channel": "{base}: only {allowed} count (no intermediaries)",
+        "early_ok": "{base}, before {before}",
+        "early_not": "{base}, not before {before}",
+        "early_needs": "{base}: the early bonus needs an on-time payment before {before}",
+        "plan_credit": (
+            "approved {plan} plan with its schedule kept: counts as met (never lowers the rating); {why}"
+        ),
+        "plan_broken": "{why}; the {plan} plan's schedule was not kept",
+        "not_registered": "not registered in the personal cabinet or mobile app",
+        "no_email": "registered, but the e-mail address is not confirmed",
+        "registered": "registered in the cabinet or app with a confirmed e-mail",
+        "paperless": "electronic bill instead of paper",
+        "paper": "paper bill still sent",
+    },
+    "ru": {
+        "no_data": "нет данных за {month}: месяц без данных не даёт баллов",
+        "no_reading": "показания за {month} не переданы",
+        "reading": "показания переданы {date} через {channel}",
+        "reading_late": "{base}, позже {day}-го числа ({deadline})",
+        "reading_channel": "{base}: засчитываются только {allowed}",
+        "reading_ok": "{base}, не позже {day}-го числа",
+        "no_payment": "оплата счёта за {month} не поступила",
+        "paid": "оплачено {date} через {channel}",
+        "pay_ok": "{base}, не позже {deadline}",
+        "pay_late": "{base}, позже {deadline}",
+        "pay_channel": "{base}: засчитываются только {allowed} (без посредников)",
+        "early_ok": "{base}, до {before}",
+        "early_not": "{base}, но не до {before}",
+        "early_needs": "{base}: баллы за раннюю оплату — только за своевременную оплату до {before}",
+        "plan_credit": (
+            "одобрена {plan}, график соблюдён: условие считается выполненным (рейтинг не снижается); {why}"
+        ),
+        "plan_broken": "{why}; график ({plan}) не соблюдён",
+        "not_registered": "нет регистрации в личном кабинете или мобильном приложении",
+        "no_email": "регистрация есть, но адрес электронной почты не подтверждён",
+        "registered": "зарегистрирован в личном кабинете или приложении, почта подтверждена",
+        "paperless": "электронная квитанция вместо бумажной",
+        "paper": "по-прежнему приходит бумажная квитанция",
+    },
+}
+
+_ADVICE = {
+    "en": {
+        "reading_on_time": "submit meter readings through {reading} by the {reading_day}th of each month",
+        "payment_on_time": "pay each bill through {payment} by the {payment_day}th of the next month",
+        "payment_early": (
+            "pay before the 1st of the next month (e.g. pay the estimate when submitting readings)"
+        ),
+        "registered": "register in the personal cabinet or mobile app and confirm the e-mail address",
+        "paperless": "give up the paper bill for the electronic one in the cabinet",
+    },
+    "ru": {
+        "reading_on_time": "передавайте показания через {reading} до {reading_day}-го числа каждого месяца",
+        "payment_on_time": "оплачивайте счёт через {payment} до {payment_day}-го числа следующего месяца",
+        "payment_early": "оплачивайте до 1-го числа следующего месяца (например, предварительный расчёт "
+        "при передаче показаний)",
+        "registered": "зарегистрируйтесь в личном кабинете или мобильном приложении и подтвердите почту",
+        "paperless": "откажитесь от бумажной квитанции в пользу электронной в личном кабинете",
+    },
 }
 
 
-def _channels_text(channels: Iterable[str]) -> str:
-    return " or ".join(sorted(channels))
+def _channels_text(channels: Iterable[str], lang: str) -> str:
+    names = _CHANNEL_TEXT[lang]
+    return _OR[lang].join(names.get(c, c) for c in sorted(channels))
 
 
-def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -> dict:
+def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict:
     """Everything a customer (or staff) needs to understand a tier: JSON-ready.
 
     ``months`` are the account's facts in window order (from :meth:`Engine.decode`). Returns the tier,
     points, rules version and hash, every criterion month by month (met or not, points, and why), and
-    what would reach the next tier.
+    what would reach the next tier. Texts in ``lang`` (``en`` or ``ru``).
     """
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} (en or ru)")
     rules = engine.rules
     tier, points, masks = engine.rate_facts(months)
     month_entries = []
@@ -366,7 +465,7 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -
                     "criterion": c,
                     "met": met,
                     "points": rules.points[c] if met else 0,
-                    "reason": _reason(engine, mi, c, facts, met),
+                    "reason": _reason(engine, mi, c, facts, met, lang),
                 }
             )
         month_entries.append(
@@ -378,6 +477,7 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -
             }
         )
     rank = TIER_RANK[tier]
+    nxt = None if rank == len(TIERS) - 1 else _next_tier(engine, TIERS[rank + 1], points, masks, lang)
     return {
         "account": account,
         "period": engine.period,
@@ -389,15 +489,17 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -
         "rules_sha256": rules.sha256,
         "window": list(engine.months),
         "months": month_entries,
-        "next_tier": None if rank == len(TIERS) - 1 else _next_tier(engine, TIERS[rank + 1], points, masks),
+        "next_tier": nxt,
     }
 
 
-def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool) -> str:
+def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool, lang: str) -> str:
     rules = engine.rules
+    text = _TEXT[lang]
     month = engine.months[mi]
     if facts is None:
-        return f"no data for {month}: a month without data earns nothing"
+        return text["no_data"].format(month=month)
+    channel_names = _CHANNEL_TEXT[lang]
     reading_deadline = date.fromordinal(engine.reading_deadline[mi])
     payment_deadline = date.fromordinal(engine.payment_deadline[mi])
     early_before = date.fromordinal(engine.early_before[mi])
@@ -410,70 +512,65 @@ def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, m
     if criterion == "reading_on_time":
         d, ch = facts.reading_date, facts.reading_channel
         if d is None:
-            return f"no meter reading submitted for {month}"
-        where = f"reading on {d.isoformat()} through {_CHANNEL_TEXT.get(ch or '', ch)}"
+            return text["no_reading"].format(month=month)
+        base = text["reading"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
         if d > reading_deadline:
-            return f"{where}, after the {rules.reading_day}th ({reading_deadline.isoformat()})"
+            return text["reading_late"].format(
+                base=base, day=rules.reading_day, deadline=reading_deadline.isoformat()
+            )
         if ch not in rules.reading_channels:
-            return f"{where}: only {_channels_text(rules.reading_channels)} count"
-        return f"{where}, by the {rules.reading_day}th"
+            return text["reading_channel"].format(
+                base=base, allowed=_channels_text(rules.reading_channels, lang)
+            )
+        return text["reading_ok"].format(base=base, day=rules.reading_day)
     if criterion in ("payment_on_time", "payment_early"):
         d, ch = facts.payment_date, facts.payment_channel
         if d is None:
-            base = f"no payment recorded for the {month} bill"
+            base = text["no_payment"].format(month=month)
         else:
-            base = f"paid on {d.isoformat()} through {_CHANNEL_TEXT.get(ch or '', ch)}"
+            base = text["paid"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
         on_time = d is not None and d <= payment_deadline and ch in rules.payment_channels
         if criterion == "payment_on_time":
             if on_time:
-                why = f"{base}, by {payment_deadline.isoformat()}"
+                why = text["pay_ok"].format(base=base, deadline=payment_deadline.isoformat())
             elif d is None:
                 why = base
             elif d > payment_deadline:
-                why = f"{base}, after {payment_deadline.isoformat()}"
+                why = text["pay_late"].format(base=base, deadline=payment_deadline.isoformat())
             else:
-                why = f"{base}: only {_channels_text(rules.payment_channels)} count (no intermediaries)"
+                why = text["pay_channel"].format(
+                    base=base, allowed=_channels_text(rules.payment_channels, lang)
+                )
         else:
-            if on_time and d is not None and d < early_before:
-                why = f"{base}, before {early_before.isoformat()}"
-            elif on_time:
-                why = f"{base}, not before {early_before.isoformat()}"
-            else:
-                why = f"{base}: the early bonus needs an on-time payment before {early_before.isoformat()}"
-        if plan_credit:
-            return (
-                f"approved {facts.plan} plan with its schedule kept: counts as met "
-                f"(never lowers the rating); {why}"
+            key = (
+                "early_ok"
+                if on_time and d is not None and d < early_before
+                else ("early_not" if on_time else "early_needs")
             )
+            why = text[key].format(base=base, before=early_before.isoformat())
+        plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
+        if plan_credit:
+            return text["plan_credit"].format(plan=plan, why=why)
         if facts.plan is not None and not facts.plan_kept and not met:
-            return f"{why}; the {facts.plan} plan's schedule was not kept"
+            return text["plan_broken"].format(plan=plan, why=why)
         return why
     if criterion == "registered":
         if not facts.registered:
-            return "not registered in the personal cabinet or mobile app"
+            return text["not_registered"]
         if not facts.email_confirmed:
-            return "registered, but the e-mail address is not confirmed"
-        return "registered in the cabinet or app with a confirmed e-mail"
+            return text["no_email"]
+        return text["registered"]
     if criterion == "paperless":
-        return "electronic bill instead of paper" if facts.paperless else "paper bill still sent"
+        return text["paperless"] if facts.paperless else text["paper"]
     raise ValueError(criterion)  # pragma: no cover
 
 
-_ADVICE = {
-    "reading_on_time": "submit meter readings through {reading} by the {reading_day}th of each month",
-    "payment_on_time": "pay each bill through {payment} by the {payment_day}th of the next month",
-    "payment_early": "pay before the 1st of the next month (e.g. pay the estimate when submitting readings)",
-    "registered": "register in the personal cabinet or mobile app and confirm the e-mail address",
-    "paperless": "give up the paper bill for the electronic one in the cabinet",
-}
-
-
-def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None]) -> dict:
+def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:
     rules = engine.rules
     rule = rules.tier_rule(target)
     fmt = {
-        "reading": _channels_text(rules.reading_channels),
-        "payment": _channels_text(rules.payment_channels),
+        "reading": _channels_text(rules.reading_channels, lang),
+        "payment": _channels_text(rules.payment_channels, lang),
         "reading_day": rules.reading_day,
         "payment_day": rules.payment_day,
     }
@@ -495,7 +592,7 @@ def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | N
             continue
         if any(m is None or not m & BIT[c] for m in masks):
             advice.append(
-                {"criterion": c, "points_per_month": rules.points[c], "text": _ADVICE[c].format(**fmt)}
+                {"criterion": c, "points_per_month": rules.points[c], "text": _ADVICE[lang][c].format(**fmt)}
             )
     return {
         "tier": target,

@@ -187,6 +187,6 @@ class AccountTier(MethodView):
     def get(self, args: dict[str, Any], account: str) -> dict[str, Any]:
         """The account's tier in the period (default: the newest), the rules version, every criterion
         month by month (met or not, and why), what would reach the next tier, and its tier history."""
-        doc = services.account_tier(db.session, account, args.get("period"))
+        doc = services.account_tier(db.session, account, args.get("period"), args["lang"])
         doc["history"] = services.account_history(db.session, account.strip())
         return doc

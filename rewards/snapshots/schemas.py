@@ -94,6 +94,11 @@ class ExportArgsSchema(ma.Schema):
 
 class TierArgsSchema(ma.Schema):
     period = ma.fields.String(load_default=None, validate=PERIOD)
+    lang = ma.fields.String(
+        load_default="en",
+        validate=ma.validate.OneOf(["en", "ru"]),
+        metadata={"description": "language of the reasons and advice"},
+    )
 
 
 class CriterionSchema(ma.Schema):

@@ -490,8 +490,13 @@ def account_history(session: Session, account: str) -> list[dict[str, Any]]:
     ]
 
 
-def account_tier(session: Session, account: str, period: str | None = None) -> dict[str, Any]:
-    """The account's tier in the period's snapshot, with the full explanation when it was computed."""
+def account_tier(
+    session: Session, account: str, period: str | None = None, lang: str = "en"
+) -> dict[str, Any]:
+    """The account's tier in the period's snapshot, with the full explanation when it was computed.
+
+    ``lang`` (``en`` or ``ru``) is the language of the reasons and advice.
+    """
     account = account.strip()
     snapshot = active_for(session, period)
     row = session.get(SnapshotRow, (snapshot.id, account))
@@ -517,7 +522,7 @@ def account_tier(session: Session, account: str, period: str | None = None) -> d
             "note": "imported from the billing system: no month-by-month detail is available",
         }
     engine = Engine(rules_for(session, snapshot.rules_hash), snapshot.period)
-    detail = explain(engine, account, engine.decode(row.facts))
+    detail = explain(engine, account, engine.decode(row.facts), lang if lang in ("en", "ru") else "en")
     if (detail["tier"], detail["points"]) != (row.tier, row.points):  # pragma: no cover - a corrupt row
         raise DomainError("the stored facts do not reproduce the stored tier", code="inconsistent")
     return {**base, **detail, "snapshot_id": snapshot.id, "source": snapshot.source, "explained": True}

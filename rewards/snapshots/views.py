@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -227,7 +228,7 @@ def account() -> tuple[str, int]:
     if number:
         history = services.account_history(db.session, number)
         try:
-            doc = services.account_tier(db.session, number, period)
+            doc = services.account_tier(db.session, number, period, str(get_locale()))
         except DomainError as exc:
             flash(exc.message, "error")
             status = exc.status

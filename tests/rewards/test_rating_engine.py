@@ -329,3 +329,34 @@ def test_files_with_different_accounts_merge_in_account_order():
     ]
     out, errors, _ = rate([a, b, c])
     assert [(e.kind, e.source) for e in errors.details] == [("duplicate_month", "f2.csv")]
+
+
+def test_explanation_in_russian():
+    rows = with_last(
+        row(
+            "0001",
+            "2026-10",
+            "2026-10-27T10:00:00Z",
+            "cabinet",
+            "2026-11-11T10:00:00Z",
+            "bank",
+            plan="рассрочка",
+            kept="нет",
+        )
+    )
+    out, _, engine = rate([csv_bytes(rows)])
+    doc = explain(engine, "0001", engine.decode(out[0][3]), lang="ru")
+    last = {c["criterion"]: c["reason"] for c in doc["months"][-1]["criteria"]}
+    assert (
+        last["reading_on_time"]
+        == "показания переданы 2026-10-27 через личный кабинет, позже 25-го числа (2026-10-25)"
+    )
+    assert (
+        last["payment_on_time"]
+        == "оплачено 2026-11-11 через банк, позже 2026-11-10; график (рассрочка) не соблюдён"
+    )
+    assert doc["next_tier"]["advice"][0]["text"].startswith(
+        "передавайте показания через мобильное приложение или"
+    )
+    with pytest.raises(ValueError):
+        explain(engine, "0001", engine.decode(out[0][3]), lang="de")

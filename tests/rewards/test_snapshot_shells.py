@@ -98,6 +98,9 @@ def test_api_compute_and_account_tier(client: Any, api_token: Any) -> None:
     last = {c["criterion"]: c for c in doc["months"][-1]["criteria"]}
     assert "reading on 2026-10-27" in last["reading_on_time"]["reason"]
     assert doc["next_tier"]["tier"] == "promising" and doc["history"][0]["period"] == "2026-10"
+    r = client.get("/api/v1/accounts/0002/tier?period=2026-10&lang=ru", headers=cabinet)
+    last = {c["criterion"]: c for c in r.get_json()["months"][-1]["criteria"]}
+    assert last["reading_on_time"]["reason"].startswith("показания переданы 2026-10-27")
     assert client.get("/api/v1/accounts/9999/tier", headers=cabinet).status_code == 404
     r = client.post(
         "/api/v1/snapshots/compute?period=2026-11",
