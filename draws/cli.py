@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,31 +16,20 @@ from draws.rfc3797 import parse_public_numbers
 from draws.stats import simulate
 from draws.stream import first_blocks
 from rewards.db import db
+from rewards.cli import fail, run_service
 from rewards.errors import DomainError
 
 draws_cli = AppGroup("draws", help="Prize draws: create, announce, freeze, draw, publish, credits, records.")
 ACTOR = "cli"
 
 
-def _fail(message: str, code: int = 1) -> None:
-    db.session.rollback()
-    click.secho(f"Error: {message}", fg="red", err=True)
-    sys.exit(code)
-
-
 def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a service, commit on success, print the refusal and exit non-zero otherwise."""
-    try:
-        value = fn(db.session, *args, **kwargs)
-    except DomainError as exc:
-        details = f" {json.dumps(exc.error_details(), ensure_ascii=False)}" if exc.error_details() else ""
-        _fail(exc.message + details)
-    except Exception as exc:  # noqa: BLE001 - key store / secret box problems: say what, commit nothing
-        if type(exc).__name__ in {"KeyStoreError", "SecretBoxError", "FetchRefused"}:
-            _fail(str(exc))
-        raise
-    db.session.commit()
-    return value
+    """Run a draw service (commit, or print the refusal and exit 1); key store problems are refusals."""
+    from draws.secretbox import SecretBoxError
+    from draws.wiring import FetchRefused
+    from rewards.signing.keystore import KeyStoreError
+
+    return run_service(fn, *args, refusals=(KeyStoreError, SecretBoxError, FetchRefused), **kwargs)
 
 
 def _write(data: Any, out: Path | None) -> None:
@@ -63,7 +51,7 @@ def create(draft_file: Any) -> None:
         data["freeze_at"] = datetime.fromisoformat(data["freeze_at"])
         draft = services.DraftInput(**data)
     except (ValueError, KeyError, TypeError) as exc:
-        _fail(f"bad draft file: {exc}", 2)
+        fail(f"bad draft file: {exc}", 2)
     draw = _run(services.create_draft, draft, actor=ACTOR, chains=wiring.chains(), yearly_cap_kopecks=wiring.yearly_cap())
     click.echo(draw.public_id)
 
@@ -76,7 +64,7 @@ def exclusions(draw_id: str, accounts_file: Any) -> None:
     try:
         accounts = services.parse_exclusions(accounts_file.read())
     except DomainError as exc:
-        _fail(f"{exc.message} {json.dumps(exc.error_details(), ensure_ascii=False)}")
+        fail(f"{exc.message} {json.dumps(exc.error_details(), ensure_ascii=False)}")
     count = _run(services.set_exclusions, draw_id, accounts, actor=ACTOR)
     click.echo(f"{count} accounts excluded from {draw_id}")
 
@@ -95,7 +83,7 @@ def show(draw_id: str) -> None:
     try:
         draw = services.get_draw(db.session, draw_id)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     _write({"draw_id": draw.public_id, "state": draw.state, "records": services.envelopes(draw)}, None)
 
 
@@ -132,12 +120,12 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
         elif fetch:
             source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
             if source.get("type") != "drand":
-                _fail("--fetch works for drand sources only")
+                fail("--fetch works for drand sources only")
             value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
         else:
-            _fail("give --entropy FILE, --numbers FILE or --fetch", 2)
+            fail("give --entropy FILE, --numbers FILE or --fetch", 2)
     except (ValueError, DomainError, wiring.FetchRefused) as exc:
-        _fail(str(getattr(exc, "message", exc)))
+        fail(str(getattr(exc, "message", exc)))
     draw = _run(services.run_draw, draw_id, value, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), relay=relay)
     result = json.loads(draw.result_record)["payload"]
     for w in result["winners"]:
@@ -190,7 +178,7 @@ def batch(batch_id: str) -> None:
     try:
         click.echo(services.get_batch(db.session, int(batch_id)).content, nl=False)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
 
 
 @draws_cli.command("confirm")
@@ -209,7 +197,7 @@ def record(draw_id: str, out: Path | None) -> None:
     try:
         data = services.public_record_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset())
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     _write(data, out)
 
 
@@ -221,7 +209,7 @@ def bundle(draw_id: str, out: Path | None) -> None:
     try:
         data = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     _write(data, out)
 
 
@@ -233,7 +221,7 @@ def proof(draw_id: str, account: str) -> None:
     try:
         data = services.inclusion_proof(db.session, services.get_draw(db.session, draw_id), account, wiring.box())
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     _write(data, None)
 
 
@@ -250,7 +238,7 @@ def simulate_cmd(weights: str, picks: int, runs: int, seed: str, dump_stream: in
         values = [int(w) for w in weights.split(",") if w.strip()]
         report = simulate(values, picks, runs, seed.encode("utf-8"))
     except ValueError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     if as_json:
         click.echo(canonical_json({
             "runs": report.runs, "picks": report.picks, "weights": list(report.weights), "wins": list(report.wins),

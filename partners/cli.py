@@ -14,6 +14,7 @@ from sqlalchemy import select
 from partners import dates, snapshots
 from partners.models import FIXED, PERCENT, IssueRun, Offer, Partner
 from partners.services import catalog, idempotency, issue, reports
+from rewards.cli import fail, run_service
 from rewards.db import db, utcnow
 from rewards.errors import DomainError
 
@@ -21,17 +22,11 @@ ACTOR = "cli"
 partners_cli = AppGroup("partners", help="Partners, offers and discount codes.")
 
 
-def _fail(message: str) -> None:
-    db.session.rollback()
-    click.secho(f"Error: {message}", fg="red", err=True)
-    sys.exit(1)
-
-
 def _partner(ref: str) -> Partner:
     try:
         return catalog.get_partner(db.session, ref)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
         raise
 
 
@@ -39,7 +34,7 @@ def _offer(offer_id: int) -> Offer:
     try:
         return catalog.get_offer(db.session, offer_id)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
         raise
 
 
@@ -48,11 +43,7 @@ def _offer(offer_id: int) -> Offer:
 @click.option("--prefix", required=True, help="2-6 symbols of 0-9 A-Z without I L O U, first a letter.")
 def create(name: str, prefix: str) -> None:
     """Create a partner."""
-    try:
-        partner = catalog.create_partner(db.session, name, prefix, actor=ACTOR)
-    except DomainError as exc:
-        _fail(exc.message)
-    db.session.commit()
+    partner = run_service(catalog.create_partner, name, prefix, actor=ACTOR)
     click.echo(f"partner {partner.id} {partner.name} prefix {partner.prefix}")
 
 
@@ -71,11 +62,7 @@ def list_partners() -> None:
 @click.argument("client")
 def link_client(partner: str, client: str) -> None:
     """Let an API client (see 'flask keys create-client') act for PARTNER (id, prefix or name)."""
-    try:
-        catalog.link_client(db.session, _partner(partner), client, actor=ACTOR)
-    except DomainError as exc:
-        _fail(exc.message)
-    db.session.commit()
+    run_service(catalog.link_client, _partner(partner), client, actor=ACTOR)
     click.echo(f"{client} now acts for {partner}")
 
 
@@ -83,8 +70,7 @@ def link_client(partner: str, client: str) -> None:
 @click.argument("partner")
 def suspend(partner: str) -> None:
     """Suspend a partner: its keys get 403 on the partner API."""
-    catalog.set_partner_active(db.session, _partner(partner), False, actor=ACTOR)
-    db.session.commit()
+    run_service(catalog.set_partner_active, _partner(partner), False, actor=ACTOR)
     click.echo(f"suspended {partner}")
 
 
@@ -92,8 +78,7 @@ def suspend(partner: str) -> None:
 @click.argument("partner")
 def resume(partner: str) -> None:
     """Resume a suspended partner."""
-    catalog.set_partner_active(db.session, _partner(partner), True, actor=ACTOR)
-    db.session.commit()
+    run_service(catalog.set_partner_active, _partner(partner), True, actor=ACTOR)
     click.echo(f"resumed {partner}")
 
 
@@ -112,11 +97,11 @@ def offer_create(
 ) -> None:
     """Create an offer of PARTNER."""
     if (percent is None) == (fixed_kopecks is None):
-        _fail("give exactly one of --percent and --fixed-kopecks")
+        fail("give exactly one of --percent and --fixed-kopecks")
     try:
         start, end = dates.validity(dates.parse_day(first), dates.parse_day(last), current_app.config["TIMEZONE"])
     except ValueError as exc:
-        _fail(f"dates: {exc}")
+        fail(f"dates: {exc}")
     try:
         offer = catalog.create_offer(
             db.session,
@@ -131,7 +116,7 @@ def offer_create(
             actor=ACTOR,
         )
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     db.session.commit()
     click.echo(f"offer {offer.id}")
 
@@ -158,7 +143,7 @@ def withdraw(offer_id: int) -> None:
     try:
         catalog.withdraw_offer(db.session, _offer(offer_id), actor=ACTOR)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     db.session.commit()
     click.echo(f"withdrew offer {offer_id}")
 
@@ -172,12 +157,12 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
     offer = _offer(offer_id)
     snap = snapshots.by_period(db.session, period) if period else snapshots.latest(db.session)
     if snap is None:
-        _fail(f"no snapshot {period or '(none loaded)'}")
+        fail(f"no snapshot {period or '(none loaded)'}")
     assert snap is not None
     try:
         run = issue.start_run(db.session, offer, snap, actor=ACTOR)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     db.session.commit()
     click.echo(f"run {run.id}: {run.planned} codes to issue from snapshot {snap.period}"
                + (f" ({run.skipped_budget} over the budget)" if run.skipped_budget else ""))
@@ -193,7 +178,7 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
         try:
             run = issue.drive(db.session, run_id, commit=db.session.commit, progress=progress, batch_size=batch)
         except DomainError as exc:  # e.g. the offer was withdrawn meanwhile; the run is marked failed
-            _fail(f"run {run_id} stopped: {exc.message}")
+            fail(f"run {run_id} stopped: {exc.message}")
     click.echo(f"run {run.id}: issued {run.issued}")
 
 
@@ -227,7 +212,7 @@ def revoke_code(code: str) -> None:
     try:
         catalog.revoke_code(db.session, code, actor=ACTOR)
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     db.session.commit()
     click.echo("revoked")
 

@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -35,6 +36,22 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def run_service(fn: Any, *args: Any, refusals: tuple[type[Exception], ...] = (), **kwargs: Any) -> Any:
+    """Run a service with the session; commit on success, or print the refusal and exit 1 (nothing kept).
+
+    ``refusals`` are further exception types whose message is a refusal to show (e.g. a missing key).
+    """
+    try:
+        value = fn(db.session, *args, **kwargs)
+    except DomainError as exc:
+        details = exc.error_details()
+        fail(exc.message + (f" {json.dumps(details, ensure_ascii=False)}" if details else ""))
+    except refusals as exc:
+        fail(str(exc))
+    db.session.commit()
+    return value
+
+
 def _read_password(prompt: bool) -> str:
     if not sys.stdin.isatty() and not prompt:
         return sys.stdin.readline().rstrip("\n")
@@ -48,13 +65,8 @@ def _read_password(prompt: bool) -> str:
 def create_user(name: str, role: str, password_stdin: bool) -> None:
     """Create a staff user; prompts for the password (or reads it from stdin)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
-    try:
-        users.create_user(
-            db.session, name, password, role, method=current_app.config["PASSWORD_HASH_METHOD"], actor=CLI_ACTOR
-        )
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    run_service(users.create_user, name, password, role, method=method, actor=CLI_ACTOR)
     click.echo(f"created {role} {name}")
 
 
@@ -69,11 +81,7 @@ def list_users() -> None:
 @click.argument("name")
 def disable_user(name: str) -> None:
     """Disable a user; every session of the user ends at once."""
-    try:
-        users.set_active(db.session, name, False, actor=CLI_ACTOR)
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    run_service(users.set_active, name, False, actor=CLI_ACTOR)
     click.echo(f"disabled {name}")
 
 
@@ -81,11 +89,7 @@ def disable_user(name: str) -> None:
 @click.argument("name")
 def enable_user(name: str) -> None:
     """Enable a disabled user."""
-    try:
-        users.set_active(db.session, name, True, actor=CLI_ACTOR)
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    run_service(users.set_active, name, True, actor=CLI_ACTOR)
     click.echo(f"enabled {name}")
 
 
@@ -95,11 +99,7 @@ def enable_user(name: str) -> None:
 def set_password(name: str, password_stdin: bool) -> None:
     """Set a user's password; their sessions end."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
-    try:
-        users.set_password(db.session, name, password, method=current_app.config["PASSWORD_HASH_METHOD"], actor=CLI_ACTOR)
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    run_service(users.set_password, name, password, method=current_app.config["PASSWORD_HASH_METHOD"], actor=CLI_ACTOR)
     click.echo(f"password of {name} changed")
 
 
@@ -146,11 +146,7 @@ def compromised_key(kid: str) -> None:
 def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API client and print its key once."""
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    try:
-        _client, token = apikeys.create_client(db.session, name, list(scopes), actor=CLI_ACTOR, expires_at=expires)
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    _client, token = run_service(apikeys.create_client, name, list(scopes), actor=CLI_ACTOR, expires_at=expires)
     click.echo(token)
     click.echo("(shown once: store it in the client's secret store now)", err=True)
 
@@ -160,23 +156,14 @@ def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) 
 @click.option("--grace-days", type=int, default=7, show_default=True, help="How long the old key keeps working.")
 def rotate_client(name: str, grace_days: int) -> None:
     """Issue a new key; the old one works until the grace period ends."""
-    try:
-        token = apikeys.rotate_key(db.session, name, actor=CLI_ACTOR, grace=timedelta(days=grace_days))
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
-    click.echo(token)
+    click.echo(run_service(apikeys.rotate_key, name, actor=CLI_ACTOR, grace=timedelta(days=grace_days)))
 
 
 @keys_cli.command("revoke-client")
 @click.argument("name")
 def revoke_client(name: str) -> None:
     """Revoke every key of a client at once."""
-    try:
-        apikeys.revoke_client(db.session, name, actor=CLI_ACTOR)
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    run_service(apikeys.revoke_client, name, actor=CLI_ACTOR)
     click.echo(f"revoked {name}")
 
 
@@ -193,11 +180,7 @@ def list_clients() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the envelope here.")
 def checkpoint(out: Path | None) -> None:
     """Sign the log's head (run on a schedule; give the file to the auditors)."""
-    try:
-        envelope = audit.make_checkpoint(db.session, _store(), actor=CLI_ACTOR)
-    except KeyStoreError as exc:
-        fail(str(exc))
-    db.session.commit()
+    envelope = run_service(audit.make_checkpoint, _store(), actor=CLI_ACTOR, refusals=(KeyStoreError,))
     text = json.dumps(envelope, ensure_ascii=False, indent=2)
     if out:
         out.write_text(text, encoding="utf-8")
