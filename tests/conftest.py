@@ -43,8 +43,9 @@ def pg_unavailable_reason() -> str | None:
 
 
 def _worker_schema() -> str:
+    # Unique per process: parallel test runs (xdist workers, or two checkouts) never share a schema.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return "t_" + re.sub(r"\W", "_", worker)
+    return f"t_{re.sub(r'[^A-Za-z0-9]', '_', worker)}_{os.getpid()}"
 
 
 def pg_engine_options() -> dict[str, Any]:
@@ -59,6 +60,20 @@ def _reset_pg_schema() -> None:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_schema_at_end() -> Iterator[None]:
+    """Remove this process's PostgreSQL schema when the session ends."""
+    yield
+    if _pg_schema_ready.get("done") or _pg_state.get("reason") is None and "reason" in _pg_state:
+        try:
+            engine = create_engine(PG_URL)
+            with engine.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {_worker_schema()} CASCADE"))
+            engine.dispose()
+        except Exception:  # noqa: BLE001 - cleanup is best effort
+            pass
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
