@@ -23,6 +23,7 @@ VENV = Path(os.environ.get("REWARDS_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 PACKAGES = ("rewards", "draws", "partners")
+PACKAGES += ("rewards/flags",)  # feature catalogues inside rewards/: one line each
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> int:
@@ -45,9 +46,9 @@ def venv(extras: str = "") -> None:
 def translations() -> None:
     """Compile every package's message catalogues (.po -> .mo)."""
     for pkg in PACKAGES:
-        folder = ROOT / pkg / "translations"
-        if folder.is_dir():
-            sh(BIN / "pybabel", "-q", "compile", "--use-fuzzy", "-d", folder)
+        for folder in sorted((ROOT / pkg).rglob("translations")):
+            if folder.is_dir() and "templates" not in folder.parts:
+                sh(BIN / "pybabel", "-q", "compile", "--use-fuzzy", "-d", folder)
 
 
 def i18n() -> None:

@@ -153,7 +153,7 @@ def main() -> None:
     frozen = timed("freeze_entrants (all of the above, one call)", rows, freeze_entrants, people, salt_key)
     freeze = build_freeze(ann, frozen, "2026-06-30T19:00:01Z")
     entropy = drand_value_for("bench", source["round"])
-    result, _ = timed("build_result (seed + selection + record)", rows, build_result, ann, freeze, frozen, secret, entropy, "2026-06-30T19:05:00Z")
+    result, _ = timed("build_result (seed + selection + record)", rows, build_result, ann, freeze, frozen.accounts, frozen.weights, salt_key, secret, entropy, "2026-06-30T19:05:00Z")
     envelopes = [sign_payload(key, p) for p in (ann, freeze, result)]
     freeze_draw_total = time.perf_counter() - t1
     freeze_draw_peak = peak_mb()

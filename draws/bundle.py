@@ -53,11 +53,7 @@ def auditor_bundle(
     """The auditor bundle: the public record plus the entrant list, the salt key and the exclusions."""
     bundle = public_record(keyset, announcement, freeze, result, disqualifications)
     bundle["kind"] = "auditor"
-    bundle["entrants"] = {
-        "accounts": [e.account for e in frozen.entrants],
-        "tiers": [e.tier for e in frozen.entrants],
-        "weights": [e.weight for e in frozen.entrants],
-    }
+    bundle["entrants"] = {"accounts": list(frozen.accounts), "tiers": list(frozen.tiers), "weights": list(frozen.weights)}
     bundle["salt_key"] = salt_key.hex()
     bundle["exclusions"] = sorted(set(exclusions))
     return bundle

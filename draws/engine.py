@@ -26,7 +26,12 @@ the same steps. In order:
 from __future__ import annotations
 
 import hashlib
+import re
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import islice
+from operator import lt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +39,13 @@ from draws.canonical import canonical_json, sha256_hex
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
 from draws.encoding import format_timestamp, lp, parse_timestamp, u64
 from draws.entrants import (
+    MAX_ACCOUNT_BYTES,
+    MAX_WEIGHT,
     Entrant,
+    encode_entrant_columns,
     canonical_entrants,
     check_weight,
     entrant_digest,
-    is_canonical,
     mask_account,
     tier_totals,
     weights_digest,
@@ -88,7 +95,7 @@ __all__ = [
     "build_freeze", "build_result", "canonical_entrants", "canonical_key", "capped_accounts",
     "commitment_of", "derive_seed", "drand_source", "entrant_digest", "entrant_leaf_hashes",
     "entrant_salt", "entropy_available_at", "entropy_bytes", "exceeds_yearly_cap", "exclusions_digest",
-    "expand_prizes", "first_blocks", "format_timestamp", "freeze_entrants", "largest_prize",
+    "expand_prizes", "first_blocks", "format_timestamp", "freeze_columns", "freeze_entrants", "largest_prize",
     "leaf_bytes", "leaf_hash", "mask_account", "merkle_root", "parse_public_numbers",
     "parse_timestamp", "payload_digest", "rfc3797_key_for", "rfc3797_select", "rfc3797_source",
     "rfc3797_steps", "run_selection", "select_weighted", "select_weighted_naive", "simulate",
@@ -179,75 +186,103 @@ def derive_seed(
 # --------------------------------------------------------------------------------------------- freeze
 @dataclass(slots=True)
 class FrozenList:
-    """A canonical entrant list with everything the freeze record publishes about it."""
+    """A canonical entrant list (three parallel columns) with everything the freeze record publishes.
 
-    entrants: list[Entrant]
+    ``encoding`` is the ``ENTRANTS_V1`` byte string the digest was computed over; the service stores
+    it as is, so the stored list can always be checked against the signed digest.
+    """
+
+    accounts: list[str]
+    tiers: list[str]
+    weights: list[int]
     digest: str
     weights_digest: str
     totals: dict[str, dict[str, int]]
     total_weight: int
     merkle: MerkleTree
     leaf_hashes: list[bytes] = field(repr=False)
+    encoding: bytes = field(repr=False, default=b"")
 
     @property
-    def weights(self) -> list[int]:
-        """Weights in canonical order."""
-        return [e.weight for e in self.entrants]
+    def entrants(self) -> list[Entrant]:
+        """The list as :class:`Entrant` objects (built on demand)."""
+        return [Entrant(a, t, w) for a, t, w in zip(self.accounts, self.tiers, self.weights, strict=True)]
+
+    def index_of(self, account: str) -> int | None:
+        """Position of ``account`` in canonical order, or None."""
+        i = bisect_left(self.accounts, account)
+        return i if i < len(self.accounts) and self.accounts[i] == account else None
 
     def proof_for(self, draw_id: str, account: str, salt_key: bytes) -> InclusionProof:
         """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
-        lo, hi = 0, len(self.entrants)
-        while lo < hi:  # binary search: the list is sorted by account
-            mid = (lo + hi) // 2
-            if self.entrants[mid].account < account:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == len(self.entrants) or self.entrants[lo].account != account:
+        i = self.index_of(account)
+        if i is None:
             raise ProofError(f"account {mask_account(account)} is not in the frozen entrant list")
-        e = self.entrants[lo]
         return InclusionProof(
-            draw_id, e.account, e.weight, entrant_salt(salt_key, e.account), lo, len(self.entrants),
-            tuple(self.merkle.proof(lo)),
+            draw_id, account, self.weights[i], entrant_salt(salt_key, account), i, len(self.accounts),
+            tuple(self.merkle.proof(i)),
         )
 
 
 def freeze_entrants(entrants: Sequence[Entrant | tuple[str, str, int]], salt_key: bytes) -> FrozenList:
-    """Canonicalise ``entrants`` and compute digest, totals and the salted Merkle tree.
+    """Canonicalise ``entrants`` (validate, drop weight 0, sort) and freeze them (:func:`freeze_columns`)."""
+    canon = canonical_entrants(entrants)
+    return freeze_columns([e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon], salt_key)
 
-    Raises :class:`EmptyEntrantList` when no entrant of positive weight remains.
+
+_CONTROL = re.compile("[\\x00-\\x1f\\x7f]")
+
+
+def _columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bool:
+    # Fast path for lists the service reads already sorted (ORDER BY account): every rule of
+    # canonical_entrants is checked, in C-speed passes where possible.
+    if not (len(accounts) == len(tiers) == len(weights)) or not accounts:
+        return False
+    if any(type(w) is not int for w in weights) or min(weights) < 1 or max(weights) > MAX_WEIGHT:
+        return False
+    if any(type(t) is not str or not t or not t.isascii() for t in set(tiers)):
+        return False
+    control = _CONTROL.search
+    for a in accounts:
+        if type(a) is not str or not a or not a.isascii() or len(a) > MAX_ACCOUNT_BYTES or control(a):
+            return False
+    return all(map(lt, accounts, islice(accounts, 1, None)))
+
+
+def freeze_columns(accounts: list[str], tiers: list[str], weights: list[int], salt_key: bytes) -> FrozenList:
+    """Freeze a list given as columns: digest, weights digest, totals, salted Merkle tree.
+
+    Columns already in canonical order with valid values (the usual case: the snapshot is read in
+    account order) are used as they are; anything else goes through :func:`canonical_entrants`, which
+    sorts, drops weight 0 and raises the precise error. Raises :class:`EmptyEntrantList` when no
+    entrant of positive weight remains.
     """
     if len(salt_key) != 32:
         raise DrawError("the salt key must be 32 bytes")
-    canon = entrants if isinstance(entrants, list) and _already_canonical(entrants) else canonical_entrants(entrants)
-    if not canon:
+    if not _columns_are_canonical(accounts, tiers, weights):
+        canon = canonical_entrants(zip(accounts, tiers, weights, strict=True))
+        accounts, tiers, weights = [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon]
+    if not accounts:
         raise EmptyEntrantList()
-    accounts = [e.account for e in canon]
-    weights = [e.weight for e in canon]
+    encoding = encode_entrant_columns(accounts, tiers, weights)
     leaves = entrant_leaf_hashes(salt_key, accounts, weights)
-    totals = tier_totals(canon)
+    totals: dict[str, dict[str, int]] = {}
+    for (tier, weight), count in sorted(Counter(zip(tiers, weights)).items()):
+        slot = totals.setdefault(tier, {"count": 0, "weight": 0})
+        slot["count"] += count
+        slot["weight"] += count * weight
     return FrozenList(
-        entrants=canon,  # type: ignore[arg-type]
-        digest=entrant_digest(canon),  # type: ignore[arg-type]
+        accounts=accounts,
+        tiers=tiers,
+        weights=weights,
+        digest=hashlib.sha256(encoding).hexdigest(),
         weights_digest=weights_digest(weights),
         totals=totals,
         total_weight=sum(weights),
         merkle=MerkleTree(leaves),
         leaf_hashes=leaves,
+        encoding=encoding,
     )
-
-
-def _already_canonical(entrants: list[Any]) -> bool:
-    # Fast path for lists the service already sorted (e.g. ORDER BY account in SQL, byte collation):
-    # still fully validated, so a wrong order or bad weight falls back to canonical_entrants' errors.
-    if not entrants or not all(isinstance(e, Entrant) for e in entrants):
-        return False
-    try:
-        for e in entrants:
-            check_weight(e.weight)
-    except BadWeight:
-        return False
-    return is_canonical(entrants)
 
 
 # --------------------------------------------------------------------------------------------- select
@@ -373,15 +408,15 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     if parse_timestamp(frozen_at) < parse_timestamp(announcement["freeze_at"]):
         raise BadTimestamp("the list cannot be frozen before the announced freeze time")
     prize_count = len(expand_prizes(announcement["prizes"]))
-    if prize_count > len(frozen.entrants):
-        raise TooManyPrizes(f"{prize_count} prizes but only {len(frozen.entrants)} eligible entrants")
+    if prize_count > len(frozen.accounts):
+        raise TooManyPrizes(f"{prize_count} prizes but only {len(frozen.accounts)} eligible entrants")
     return {
         "type": "draw.freeze",
         "version": 1,
         "draw_id": announcement["draw_id"],
         "announcement_digest": payload_digest(announcement),
         "frozen_at": frozen_at,
-        "count": len(frozen.entrants),
+        "count": len(frozen.accounts),
         "total_weight": frozen.total_weight,
         "tiers": frozen.totals,
         "entrant_digest": frozen.digest,
@@ -393,19 +428,25 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
 def build_result(
     announcement: Mapping[str, Any],
     freeze: Mapping[str, Any],
-    frozen: FrozenList,
+    accounts: Sequence[str],
+    weights: Sequence[int],
+    salt_key: bytes,
     secret: bytes,
     entropy_value: Mapping[str, Any],
     drawn_at: str,
 ) -> tuple[dict[str, Any], DrawOutcome]:
     """Run the draw and return the result payload (to be signed) with the raw outcome.
 
-    Checks the secret against the commitment and the entropy against the announced source first:
-    a wrong secret or an entropy value of another round is refused before anything is selected.
+    ``accounts`` and ``weights`` are the frozen list's columns in canonical order; the caller
+    vouches that their digest is the freeze record's ``entrant_digest`` (the service checks the
+    stored list against it before calling). Checks the secret against the commitment and the
+    entropy against the announced source first: a wrong secret or an entropy value of another
+    round is refused before anything is selected. Leaf hashes are computed for the selected
+    entrants only.
     """
     if commitment_of(secret) != announcement["commitment"]:
         raise DrawError("the secret does not match the published commitment")
-    if freeze["entrant_digest"] != frozen.digest:
+    if len(accounts) != freeze["count"] or len(weights) != freeze["count"]:
         raise DrawError("the entrant list is not the frozen one")
     source = announcement["entropy_source"]
     entropy = entropy_bytes(source, dict(entropy_value))
@@ -413,18 +454,19 @@ def build_result(
         raise EntropyMismatch("the draw cannot run before the announced entropy exists")
     algorithm = announcement["algorithm"]
     ann_digest = payload_digest(announcement)
-    seed = derive_seed(algorithm, secret, entropy, frozen.digest, ann_digest)
+    seed = derive_seed(algorithm, secret, entropy, freeze["entrant_digest"], ann_digest)
     amounts = expand_prizes(announcement["prizes"])
     outcome = run_selection(
-        algorithm, seed, frozen.weights, len(amounts), announcement["reserves"],
+        algorithm, seed, weights, len(amounts), announcement["reserves"],
         entropy_source=source, entropy=entropy,
     )
 
     def public(index: int) -> dict[str, Any]:
+        account = accounts[index]
         return {
             "entrant_index": index,
-            "account_masked": mask_account(frozen.entrants[index].account),
-            "leaf_hash": frozen.leaf_hashes[index].hex(),
+            "account_masked": mask_account(account),
+            "leaf_hash": leaf_hash(leaf_bytes(entrant_salt(salt_key, account), account, weights[index])).hex(),
         }
 
     payload = {
@@ -438,7 +480,7 @@ def build_result(
         "secret": secret.hex(),
         "entropy": dict(entropy_value),
         "entropy_digest": hashlib.sha256(entropy).hexdigest(),
-        "entrant_digest": frozen.digest,
+        "entrant_digest": freeze["entrant_digest"],
         "merkle_root": freeze["merkle_root"],
         "seed": seed.hex(),
         "drawn_at": drawn_at,

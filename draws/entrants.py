@@ -180,3 +180,43 @@ def mask_account(account: str) -> str:
     Always six asterisks, whatever the length, so the mask does not reveal how long the number is.
     """
     return MASK_PREFIX + account[-4:]
+
+
+def decode_entrant_columns(data: bytes) -> tuple[list[str], list[str], list[int]]:
+    """Inverse of :func:`encode_entrant_columns` (the service stores the frozen list in this form).
+
+    Raises ``ValueError`` if ``data`` is not a complete ``ENTRANTS_V1`` encoding.
+    """
+    head = lp(ENTRANTS_TAG)
+    if data[: len(head)] != head:
+        raise ValueError("not an ENTRANTS_V1 encoding")
+    pos = len(head)
+    (count,) = Struct(">Q").unpack_from(data, pos)
+    pos += 8
+    accounts: list[str] = []
+    tiers: list[str] = []
+    weights: list[int] = []
+    tier_names: dict[bytes, str] = {}
+    u32 = Struct(">I").unpack_from
+    # One Struct per (account length, tier length) pair: "account || u32 tier length || tier || u64".
+    records: dict[tuple[int, int], Struct] = {}
+    try:
+        for _ in range(count):
+            (size,) = u32(data, pos)
+            (tsize,) = u32(data, pos + 4 + size)
+            rec = records.get((size, tsize))
+            if rec is None:
+                rec = records[(size, tsize)] = Struct(f">{size}sI{tsize}sQ")
+            acc, _, tier, weight = rec.unpack_from(data, pos + 4)
+            pos += 4 + rec.size
+            accounts.append(acc.decode("utf-8"))
+            name = tier_names.get(tier)
+            if name is None:
+                name = tier_names[tier] = tier.decode("ascii")
+            tiers.append(name)
+            weights.append(weight)
+    except Exception as exc:  # struct.error, UnicodeDecodeError: a truncated or corrupt list
+        raise ValueError(f"corrupt ENTRANTS_V1 encoding: {exc}") from exc
+    if pos != len(data):
+        raise ValueError("trailing or missing bytes in the ENTRANTS_V1 encoding")
+    return accounts, tiers, weights

@@ -81,13 +81,19 @@ def entrant_leaf_hashes(salt_key: bytes, accounts: Sequence[str], weights: Seque
     out: list[bytes] = []
     append = out.append
     prefix = b"\x00" + SALT_SIZE.to_bytes(4, "big")  # leaf-hash tag, then lp(salt)'s length
+    lengths = [n.to_bytes(4, "big") for n in range(256)]
+    weight_bytes: dict[int, bytes] = {}
     for account, weight in zip(accounts, weights, strict=True):
         acc = account.encode("utf-8")
         i = inner.copy()
         i.update(acc)
         o = outer.copy()
         o.update(i.digest())
-        append(sha(prefix + o.digest()[:SALT_SIZE] + len(acc).to_bytes(4, "big") + acc + weight.to_bytes(8, "big")).digest())
+        wb = weight_bytes.get(weight)
+        if wb is None:
+            wb = weight_bytes[weight] = weight.to_bytes(8, "big")
+        size = len(acc)
+        append(sha(prefix + o.digest()[:SALT_SIZE] + (lengths[size] if size < 256 else size.to_bytes(4, "big")) + acc + wb).digest())
     return out
 
 

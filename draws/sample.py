@@ -149,7 +149,7 @@ def make_sample_draw(
     from draws.entropy import entropy_available_at  # local: keeps the import list above short
 
     drawn_at = format_timestamp(max(entropy_available_at(source), freeze_unix + 1) + 60)
-    result, outcome = build_result(announcement, freeze, frozen, secret, entropy_value, drawn_at)
+    result, outcome = build_result(announcement, freeze, frozen.accounts, frozen.weights, salt_key, secret, entropy_value, drawn_at)
     return SampleDraw(
         label, key, keyset, secret, salt_key, sorted(excluded), frozen,
         sign_payload(key, announcement), sign_payload(key, freeze), sign_payload(key, result),

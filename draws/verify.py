@@ -46,8 +46,9 @@ from draws.engine import (
     derive_seed,
     entropy_available_at,
     entropy_bytes,
-    expand_prizes,
     exclusions_digest,
+    expand_prizes,
+    format_timestamp,
     mask_account,
     parse_timestamp,
     payload_digest,
@@ -193,7 +194,7 @@ def verify_bundle(bundle: dict[str, Any], keyset: dict[str, Any] | None = None) 
         _require(announced < frozen_at, "the announcement does not precede the freeze")
         _require(frozen_at < entropy_at, "the entropy existed before the list was frozen")
         _require(entropy_at <= drawn_at, "the draw ran before its entropy existed")
-        return f"announced {ann['announced_at']} < frozen {frz['frozen_at']} < entropy at {entropy_at}"
+        return f"announced {ann['announced_at']} < frozen {frz['frozen_at']} < entropy at {format_timestamp(entropy_at)}"
 
     run.check("timing", timing)
 

@@ -20,6 +20,8 @@ RATELIMIT_STORAGE_URI = "memory://"      # e.g. "redis://127.0.0.1:6379/0"
 RATELIMIT_ENABLED = True
 MAX_CONTENT_LENGTH = 200 * 1024 * 1024   # uploads (snapshot files)
 API_MAX_JSON_BYTES = 64 * 1024           # JSON API bodies
+PARTNER_API_LIMIT = "100/second;3000/minute"   # every partner API call, per API key
+PARTNER_FAILED_LIMIT = "30/minute;300/hour"    # 'not_found' answers per API key (anti-guessing)
 
 PRIORITY_TIERS = ["ideal"]               # tiers that get a priority-service flag
 PRIORITY_GRACE_MONTHS = 1

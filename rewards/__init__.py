@@ -64,8 +64,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     logging.basicConfig(level=settings["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    _bounded_int_converter(app)
     _init_extensions(app)
     return app
+
+
+def _bounded_int_converter(app: "Flask") -> None:
+    """``<int:...>`` in every route matches only ids an INTEGER column can hold: larger ones are a 404."""
+    from werkzeug.routing import IntegerConverter
+
+    class BoundedInt(IntegerConverter):
+        def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+            kwargs.setdefault("max", 2**31 - 1)  # ids are INTEGER columns (32-bit on PostgreSQL)
+            super().__init__(map, *args, **kwargs)
+
+    app.url_map.converters["int"] = BoundedInt
 
 
 def _init_extensions(app: "Flask") -> None:
@@ -104,11 +117,14 @@ def _init_read_only(app: "Flask") -> None:
     """GET and HEAD requests read only: on SQLite their transactions begin deferred."""
     from flask import g, request
 
-    from rewards.db import reset_read_only, set_read_only
+    from rewards.db import is_read_only_view, reset_read_only, set_read_only
 
     @app.before_request
     def _mark() -> None:
-        g._ro_token = set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        flag = request.method in ("GET", "HEAD", "OPTIONS")
+        if not flag and request.endpoint is not None:
+            flag = is_read_only_view(app.view_functions.get(request.endpoint), request.method)
+        g._ro_token = set_read_only(flag)
 
     @app.teardown_request
     def _unmark(_exc: BaseException | None) -> None:

@@ -15,8 +15,19 @@ def register(app: Flask, api: Api) -> None:
     from rewards.audit.views import bp as audit_pages
     from rewards.auth.views import bp as auth_pages
     from rewards.dashboard import bp as dashboard_pages
+    from draws.api import blp as draws_api
+    from draws.api import credits_blp as draw_credits_api
+    from draws.views import bp as draws_pages
+    from draws.views import public_bp as public_draws_pages
+    from partners.api import blp as partner_api, cabinet_blp as account_codes_api, staff_blp as partners_read_api
+    from partners.views import bp as partner_pages
+    from rewards.flags.api import blp as flags_api
+    from rewards.flags.views import bp as flags_pages
 
-    for bp in (auth_pages, dashboard_pages, admin_pages, audit_pages):
+    pages = (auth_pages, dashboard_pages, admin_pages, audit_pages, draws_pages, public_draws_pages, partner_pages)
+    for bp in pages:
         app.register_blueprint(bp)
-    for blp in (keys_api, whoami_blp):
+    for blp in (keys_api, whoami_blp, draws_api, draw_credits_api, partner_api, account_codes_api, partners_read_api):
         api.register_blueprint(blp)
+    app.register_blueprint(flags_pages)
+    api.register_blueprint(flags_api)

@@ -226,7 +226,10 @@ def verify(checkpoint_file: object) -> None:
 
 def register(app: Flask) -> None:
     """Add every command group to ``flask``."""
+    from draws.cli import draws_cli
+    from partners.cli import partners_cli
     from rewards.demo import demo_cli
+    from rewards.flags.cli import flags_cli
 
-    for group in (users_cli, keys_cli, audit_cli, demo_cli):
+    for group in (users_cli, keys_cli, audit_cli, demo_cli, draws_cli, partners_cli, flags_cli):
         app.cli.add_command(group)

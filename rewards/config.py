@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
     "API_MAX_JSON_BYTES": 64 * 1024,
+    # Partner API rate limits per API key (limits' syntax, ';' between windows); see docs/api.md.
+    "PARTNER_API_LIMIT": "100/second;3000/minute",
+    "PARTNER_FAILED_LIMIT": "30/minute;300/hour",  # 'not_found' answers: the guessing signal
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.
     "PRIORITY_TIERS": ["ideal"],

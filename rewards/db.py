@@ -83,6 +83,19 @@ def read_only() -> Iterator[None]:
         _sqlite_read_only.reset(token)
 
 
+def read_only_view(fn: Any) -> Any:
+    """Mark a view that only reads although its method is POST (e.g. a look-up with a body): on
+    SQLite its transaction begins deferred, so such requests do not queue for the write lock."""
+    fn._read_only = True
+    return fn
+
+
+def is_read_only_view(view: Any, method: str) -> bool:
+    """True when ``view`` (or, for a MethodView, its handler for ``method``) is marked read-only."""
+    handler = getattr(getattr(view, "view_class", None), method.lower(), None) or view
+    return bool(getattr(handler, "_read_only", False))
+
+
 def set_read_only(flag: bool) -> contextvars.Token[bool]:
     """Set the read-only flag for the current context (a request); returns the reset token."""
     return _sqlite_read_only.set(flag)

@@ -132,6 +132,11 @@ def _domain_error(error: DomainError) -> Any:
     return _page(error.status, error.code, error.message)
 
 
+def _pure_refusal(error: Exception) -> Any:
+    """A refusal raised by a pure core (e.g. the draw engine): its message names the rule broken."""
+    return _domain_error(DomainError(str(error)))
+
+
 def _unexpected(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         raise error  # pragma: no cover - Flask routes these to the HTTPException handler
@@ -154,4 +159,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_error_handler(HTTPException, api.handle_http_exception)
     app.register_error_handler(DomainError, _domain_error)
+    from draws.errors import DrawError
+
+    app.register_error_handler(DrawError, _pure_refusal)
     app.register_error_handler(Exception, _unexpected)

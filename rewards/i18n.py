@@ -11,6 +11,18 @@ LOCALES = ("ru", "en")
 _PACKAGES = ("rewards", "draws", "partners")
 
 
+def catalogue_folders(root: str) -> list[str]:
+    """Every ``translations`` folder inside the packages (each feature keeps its own catalogue)."""
+    found = []
+    for pkg in _PACKAGES:
+        for dirpath, dirnames, _files in os.walk(os.path.join(root, pkg)):
+            dirnames[:] = [d for d in dirnames if d not in {"__pycache__", "templates", "static"}]
+            if os.path.basename(dirpath) == "translations":
+                found.append(dirpath)
+                dirnames[:] = []
+    return sorted(found)
+
+
 def _select_locale() -> str:
     if request.path.startswith("/api/"):
         return "en"
@@ -25,8 +37,7 @@ def _select_locale() -> str:
 def init_app(app: Flask, babel: Babel) -> None:
     """Point Babel at every package's ``translations`` folder; messages from all are merged."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    folders = [os.path.join(root, pkg, "translations") for pkg in _PACKAGES]
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(f for f in folders if os.path.isdir(f))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(catalogue_folders(root))
     babel.init_app(app, locale_selector=_select_locale)
 
     @app.before_request

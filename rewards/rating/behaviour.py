@@ -46,6 +46,7 @@ from rewards.snapshots.csvfile import (
     ACCOUNT_MAX_DIGITS,
     Column,
     ErrorLog,
+    WRONG_COLUMN_COUNT,
     Table,
     _account_problem,
     account_ok,
@@ -311,98 +312,119 @@ def read_accounts(
     points = every = present = first_line = 0
     tokens: list[str] = []
     any_rows = False
-    for line, row in table.rows():
-        any_rows = True
-        account = row[ai]
-        if account != current:
-            if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
-                account = account.strip()
-                if not account_ok(account):
-                    if not account and is_blank(row):
-                        continue
-                    error(line, *_account_problem(account))
+    columns = table.width
+    line = table.header_line
+    for run, counted in table.segments():
+        for row in run:
+            if counted:
+                line += 1
+                if len(row) != columns:
+                    if not is_blank(row):
+                        error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {columns}")
                     continue
-            if account < current:
-                error(line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account")
-                continue
+            else:
+                line = table.line
+            any_rows = True
+            account = row[ai]
             if account != current:
-                if current:
-                    yield current, points, every, present, tokens, first_line, source_index
-                current = account
-                points = present = 0
-                every = full
-                tokens = ["-"] * width
-                first_line = line
-        mi = month_index.get(row[mo])
-        if mi is None:
-            raw = row[mo].strip()
-            mi = month_index.get(raw)
+                if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
+                    account = account.strip()
+                    if not account_ok(account):
+                        if not account and is_blank(row):
+                            continue
+                        error(line, *_account_problem(account))
+                        continue
+                if account < current:
+                    error(line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account")
+                    continue
+                if account != current:
+                    if current:
+                        yield current, points, every, present, tokens, first_line, source_index
+                    current = account
+                    points = present = 0
+                    every = full
+                    tokens = ["-"] * width
+                    first_line = line
+            mi = month_index.get(row[mo])
             if mi is None:
-                if month_of(raw) is None:
-                    error(line, BAD_MONTH, f"month {raw[:20]!r} is not YYYY-MM")
-                else:
-                    error(line, BAD_MONTH, f"month {raw} is outside the window {months[0]}..{months[-1]}")
+                raw = row[mo].strip()
+                mi = month_index.get(raw)
+                if mi is None:
+                    if month_of(raw) is None:
+                        error(line, BAD_MONTH, f"month {raw[:20]!r} is not YYYY-MM")
+                    else:
+                        error(line, BAD_MONTH, f"month {raw} is outside the window {months[0]}..{months[-1]}")
+                    continue
+            bit = 1 << mi
+            if present & bit:
+                error(line, DUPLICATE_MONTH, f"account {account} has a second row for {months[mi]}")
                 continue
-        bit = 1 << mi
-        if present & bit:
-            error(line, DUPLICATE_MONTH, f"account {account} has a second row for {months[mi]}")
-            continue
-        start = mstart[mi]
-        bad = False
-        mask = 0
-        # Reading: a date and a channel, or neither. Fast path: a cached minute.
-        raw = row[rai]
-        tail = tails.get(raw[16:])
-        r_date = tail.get(raw[:16]) if tail is not None else None
-        if r_date is None:
-            r_date = slow_date(raw, line, "reading")
-        if r_date is None:
-            rtok = ""
-            if row[rci] and not row[rci].isspace():
-                error(line, BAD_CHANNEL, "reading channel given without a reading date")
-                bad = True
-        elif r_date is False:
-            bad = True
-        else:
-            raw = row[rci]
-            info = rinfo.get(raw) or slow_channel(raw, line, "reading", rinfo, rch)
-            if info is None:
+            start = mstart[mi]
+            bad = False
+            mask = 0
+            # Reading: a date and a channel, or neither. Fast path: a cached minute.
+            raw = row[rai]
+            tail = tails.get(raw[16:])
+            r_date = tail.get(raw[:16]) if tail is not None else None
+            if r_date is None:
+                r_date = slow_date(raw, line, "reading")
+            if r_date is None:
+                rl = ""
+                if row[rci] and not row[rci].isspace():
+                    error(line, BAD_CHANNEL, "reading channel given without a reading date")
+                    bad = True
+            elif r_date is False:
                 bad = True
             else:
-                if r_date <= rd[mi] and info[1]:
-                    mask = read_bit
-                rtok = f"{r_date - start}{info[0]}"
-        # Payment, the same way.
-        raw = row[pai]
-        tail = tails.get(raw[16:])
-        p_date = tail.get(raw[:16]) if tail is not None else None
-        if p_date is None:
-            p_date = slow_date(raw, line, "payment")
-        if p_date is None:
-            ptok = ""
-            if row[pci] and not row[pci].isspace():
-                error(line, BAD_CHANNEL, "payment channel given without a payment date")
-                bad = True
-        elif p_date is False:
-            bad = True
-        else:
-            raw = row[pci]
-            info = pinfo.get(raw) or slow_channel(raw, line, "payment", pinfo, pch)
-            if info is None:
+                raw = row[rci]
+                info = rinfo.get(raw) or slow_channel(raw, line, "reading", rinfo, rch)
+                if info is None:
+                    bad = True
+                else:
+                    if r_date <= rd[mi] and info[1]:
+                        mask = read_bit
+                    rl = info[0]
+            # Payment, the same way.
+            raw = row[pai]
+            tail = tails.get(raw[16:])
+            p_date = tail.get(raw[:16]) if tail is not None else None
+            if p_date is None:
+                p_date = slow_date(raw, line, "payment")
+            if p_date is None:
+                pl = ""
+                if row[pci] and not row[pci].isspace():
+                    error(line, BAD_CHANNEL, "payment channel given without a payment date")
+                    bad = True
+            elif p_date is False:
                 bad = True
             else:
-                if p_date <= pd[mi] and info[1]:
-                    mask |= early_bit if p_date < early[mi] else pay_bit
-                ptok = f"{p_date - start}{info[0]}"
-        key = (row[gi], row[ei], row[ppi], row[pli], row[pki])
-        found = fcache.get(key) or slow_flags(key, line)
-        if found is None or bad:
-            continue
-        mask |= found[0]
-        points += points_by_mask[mask]
-        every &= mask
-        present |= bit
-        tokens[mi] = f"{rtok}.{ptok}.{found[1]}"
+                raw = row[pci]
+                info = pinfo.get(raw) or slow_channel(raw, line, "payment", pinfo, pch)
+                if info is None:
+                    bad = True
+                else:
+                    if p_date <= pd[mi] and info[1]:
+                        mask |= early_bit if p_date < early[mi] else pay_bit
+                    pl = info[0]
+            key = (row[gi], row[ei], row[ppi], row[pli], row[pki])
+            found = fcache.get(key) or slow_flags(key, line)
+            if found is None or bad:
+                continue
+            mask |= found[0]
+            points += points_by_mask[mask]
+            every &= mask
+            present |= bit
+            # One f-string per row: the facts token READING.PAYMENT.FLAGS (see engine.Engine.decode).
+            if rl:
+                if pl:
+                    tokens[mi] = f"{r_date - start}{rl}.{p_date - start}{pl}.{found[1]}"
+                else:
+                    tokens[mi] = f"{r_date - start}{rl}..{found[1]}"
+            elif pl:
+                tokens[mi] = f".{p_date - start}{pl}.{found[1]}"
+            else:
+                tokens[mi] = ".." + found[1]
+        table.line = line  # where a following run starts (see Table.segments)
     if current:
         yield current, points, every, present, tokens, first_line, source_index
     if not any_rows:

@@ -9,7 +9,7 @@ Decoding, while streaming (the file is never held whole):
   a clear message (Excel's "Unicode text"; save the file as UTF-8 or Windows-1251 instead).
 - Otherwise the reader sniffs: it reads ahead (1 MiB at a time, at most 8 MiB, kept to be replayed)
   until it meets a byte above 0x7F. The block containing it decides: UTF-8 if its lines are valid
-  UTF-8 (or most of its non-ASCII lines are), otherwise Windows-1251. Real Cyrillic text in
+  UTF-8 (or at least half of its non-ASCII lines are), otherwise Windows-1251. Real Cyrillic text in
   Windows-1251 is practically never valid UTF-8 (a letter byte 0xC0-0xFF would have to be followed
   by continuation bytes 0x80-0xBF), so one line is enough. A file whose first 8 MiB are pure ASCII
   is read as UTF-8.
@@ -37,6 +37,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -104,13 +105,37 @@ class ErrorLog:
         }
 
 
-class _CheckedRaw(io.RawIOBase):
-    """A raw stream that replays the sniffed prefix, then the rest, checking that chunks decode."""
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
-    def __init__(self, stream: BinaryIO, prefix: bytes, encoding: str) -> None:
-        super().__init__()
+
+class _Bytes:
+    """The sniffed prefix replayed, then the rest of the stream; plus bytes handed back (``carry``)."""
+
+    def __init__(self, stream: BinaryIO, prefix: bytes) -> None:
         self._stream = stream
-        self._pending = memoryview(prefix)
+        self._prefix = prefix
+        self._pos = 0
+        self.carry = b""
+
+    def read(self, size: int) -> bytes:
+        if self.carry:
+            data, self.carry = self.carry[:size], self.carry[size:]
+            return data
+        if self._pos < len(self._prefix):
+            data = self._prefix[self._pos:self._pos + size]
+            self._pos += len(data)
+            if self._pos >= len(self._prefix):
+                self._prefix, self._pos = b"", 0
+            return data
+        return self._stream.read(size)
+
+
+class _RestRaw(io.RawIOBase):
+    """The bytes after the plain lines as a raw stream; ``dirty`` once a chunk does not decode."""
+
+    def __init__(self, source: _Bytes, encoding: str) -> None:
+        super().__init__()
+        self._source = source
         self._decoder = codecs.getincrementaldecoder(encoding)()
         self.dirty = False
 
@@ -118,15 +143,9 @@ class _CheckedRaw(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if len(self._pending):
-            n = min(len(buffer), len(self._pending))
-            buffer[:n] = self._pending[:n]
-            data = bytes(self._pending[:n])
-            self._pending = self._pending[n:]
-        else:
-            data = self._stream.read(len(buffer))
-            n = len(data)
-            buffer[:n] = data
+        data = self._source.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
         if not self.dirty and not data.isascii():
             try:
                 self._decoder.decode(data, final=not data)
@@ -136,32 +155,106 @@ class _CheckedRaw(io.RawIOBase):
 
 
 class LineSource:
-    """The decoded text of a binary stream (a ``TextIOWrapper``), with the encoding decided by sniffing.
+    """The decoded lines of a binary stream, with the encoding decided by sniffing.
 
     ``encodings`` is ``("utf-8", "cp1251")`` for billing CSV files, ``("utf-8",)`` for JSON lines.
     ``encoding`` is the encoding used (``"utf-8"`` also for pure ASCII), ``bom`` tells whether a
-    UTF-8 BOM was present, ``refused`` a reason to refuse the whole file (UTF-16). While ``dirty`` is
-    false every byte read so far decoded; once it is true, callers check each line with
-    :meth:`clean`. Iterating yields physical lines (LF, CRLF or CR), untranslated, as csv needs.
+    UTF-8 BOM was present, ``refused`` a reason to refuse the whole file (UTF-16).
+
+    Two phases, so that the common case runs at C speed:
+
+    1. With ``plain=True``, :meth:`plain_lines` yields lines (without their LF or CRLF) for as long
+       as they are *plain*: no quote character, no lone CR, and every byte decodes. Each 1 MiB block
+       is checked and decoded once; the lines come from ``str.split("\n")``. At the first line that
+       is not plain, phase 1 ends (``plain`` turns false) and that line's bytes are handed back.
+    2. :meth:`rest` is a ``TextIOWrapper`` over the remaining bytes (``surrogateescape``): lines
+       are untranslated, as csv needs; once ``dirty`` is true (a chunk did not decode), callers
+       check each line with :meth:`clean`.
     """
 
     SNIFF_CHUNK = CHUNK_SIZE
     SNIFF_LIMIT = 8 * CHUNK_SIZE
 
-    def __init__(self, stream: BinaryIO, encodings: Sequence[str] = ("utf-8", "cp1251")) -> None:
+    def __init__(
+        self, stream: BinaryIO, encodings: Sequence[str] = ("utf-8", "cp1251"), plain: bool = False
+    ) -> None:
         self._encodings = tuple(encodings)
         self.bom = False
         self.refused: str | None = None
         prefix, self.encoding = self._sniff(stream)
-        self._raw = _CheckedRaw(stream, prefix, self.encoding)
-        self.text = io.TextIOWrapper(
-            io.BufferedReader(self._raw, buffer_size=1 << 16),
-            encoding=self.encoding, errors="surrogateescape", newline="",
-        )
+        self._bytes = _Bytes(stream, prefix)
+        self._raw = _RestRaw(self._bytes, self.encoding)
+        self._rest: io.TextIOWrapper | None = None
+        self.plain = plain
+        self._plain_iter: Iterator[str] = itertools.chain.from_iterable(self._plain_blocks()) if plain else iter(())
 
     @property
     def dirty(self) -> bool:
         return self._raw.dirty
+
+    def plain_lines(self) -> Iterator[str]:
+        """Phase 1: the plain lines, without terminators (one iterator, shared)."""
+        return self._plain_iter
+
+    def _plain_blocks(self) -> Iterator[list[str]]:
+        read = self._bytes.read
+        encoding = self.encoding
+        carry = b""
+        while self.plain:
+            block = carry
+            while True:
+                data = read(CHUNK_SIZE)
+                block = block + data if block else data
+                if not data:
+                    cut = len(block)
+                    break
+                cut = block.rfind(b"\n") + 1
+                if cut:
+                    break
+            if not block:
+                return
+            lines, carry = block[:cut], block[cut:]
+            stop = lines.find(b'"')
+            if b"\r" in lines:
+                found = _LONE_CR.search(lines)
+                if found and (stop < 0 or found.start() < stop):
+                    stop = found.start()
+            text = None
+            if stop < 0:
+                try:
+                    text = lines.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    stop = exc.start
+            if stop >= 0:
+                start = lines.rfind(b"\n", 0, stop) + 1
+                self._bytes.carry = lines[start:] + carry
+                self.plain = False
+                text = lines[:start].decode(encoding)
+            assert text is not None
+            if "\r" in text:  # only as part of CRLF: a lone CR ended phase 1 above
+                text = text.replace("\r\n", "\n")
+            parts = text.split("\n")
+            if parts[-1] == "":
+                parts.pop()
+            yield parts
+
+    def rest(self) -> io.TextIOWrapper:
+        """Phase 2: the text after the plain lines (all of it when not reading plain)."""
+        if self._rest is None:
+            self.plain = False
+            self._rest = io.TextIOWrapper(
+                io.BufferedReader(self._raw, buffer_size=1 << 16),
+                encoding=self.encoding, errors="surrogateescape", newline="",
+            )
+        return self._rest
+
+    def readline(self) -> str:
+        """The next line (phase 1 lines come without their terminator)."""
+        if self._rest is None:
+            line = next(self._plain_iter, None)
+            if line is not None:
+                return line + "\n"
+        return self.rest().readline()
 
     def clean(self, text: str) -> bool:
         """True when ``text`` came from bytes that decode (no escaped bytes in it)."""
@@ -172,7 +265,10 @@ class LineSource:
             return False
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.text)
+        """Every line, across the two phases (phase 1 lines without their terminator)."""
+        if self._rest is None:
+            yield from self._plain_iter
+        yield from self.rest()
 
     def _sniff(self, stream: BinaryIO) -> tuple[bytes, str]:
         data = stream.read(self.SNIFF_CHUNK)
@@ -209,7 +305,7 @@ class LineSource:
                 good += 1
             except UnicodeDecodeError:
                 bad += 1
-        return "utf-8" if good > bad else self._encodings[1]
+        return "utf-8" if good >= bad else self._encodings[1]
 
 
 def normalise_name(text: str) -> str:
@@ -232,7 +328,7 @@ class Column:
 
 
 class Table:
-    """A delimited text file with a header, read as ``(line, fields)`` rows.
+    """A delimited text file with a header, read row by row (``rows()``; ``line`` is the current line).
 
     Builds on :class:`LineSource`; records file-level problems (empty file, bad header) and row
     problems common to every table (undecodable line, wrong column count, malformed quoting) in
@@ -249,12 +345,13 @@ class Table:
     ) -> None:
         self.errors = errors
         self.source = source
-        self.lines = LineSource(stream, encodings)
+        self.lines = LineSource(stream, encodings, plain=True)
         self.columns = columns
         self.index: dict[str, int] = {}
         self.delimiter = ","
         self.width = 0
         self.header_line = 0
+        self.line = 0
         self._reader: Any = None
         self._open()
 
@@ -265,7 +362,7 @@ class Table:
         if self.lines.refused:
             self._error(0, BAD_HEADER, self.lines.refused)
             return
-        readline = self.lines.text.readline
+        readline = self.lines.readline
         number = 0
         header = ""
         while True:
@@ -324,26 +421,45 @@ class Table:
         """True when the header was read; rows can be iterated."""
         return self._reader is not None
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield ``(line, fields)`` for each data row with the header's column count.
+    def segments(self) -> Iterator[tuple[Iterator[list[str]], bool]]:
+        """The data rows in at most two runs, each ``(rows, counted)``.
 
-        A line without a quote character is split on the delimiter (the same fields as the csv
-        module gives, at a third of the cost); a line with one goes through the csv module, which
-        may read further lines for a quoted field that spans lines. A file whose header is quoted,
-        or with many quoted rows, is read by the csv module throughout.
+        In a counted run (the plain lines, see :class:`LineSource`) each row is exactly one line,
+        split on the delimiter at C speed: the consumer counts lines from ``header_line``, checks
+        the width itself (a blank line gives ``[""]``) and, when the run ends, sets ``line`` to the
+        last line it counted. In the other run, rows come through :meth:`rows`: checked, and
+        ``line`` is each row's line.
         """
-        if self._reader is None:
+        if not self.ok:
             return
+        lines = self.lines
+        if lines._rest is None:
+            yield map(str.split, lines.plain_lines(), itertools.repeat(self.delimiter)), True
+        if not lines.plain:
+            yield self.rows(max(self.line, self.header_line)), False
+
+    def rows(self, offset: int | None = None) -> Iterator[list[str]]:
+        """Yield the fields of each data row with the header's column count; ``self.line`` is its line.
+
+        ``offset`` is the number of lines consumed before (default: the header's). A line without a
+        quote character is split on the delimiter (the same fields as the csv module gives, at a third
+        of the cost); a line with one goes through the csv module, which may read further lines for a
+        quoted field that spans lines. A file whose header is quoted, or with many quoted rows, is read
+        by the csv module throughout.
+        """
+        if not self.ok:
+            return
+        offset = self.header_line if offset is None else offset
         if self._quoted_header:
-            yield from self._csv_rows(self._offset)
+            yield from self._csv_rows(offset)
             return
-        text = self.lines.text
+        text = self.lines.rest()
         delimiter = self.delimiter
         width = self.width
         source = self.lines
         raw = source._raw
         error = self._error
-        line = self._offset
+        line = offset
         quoted = 0
         for physical in text:
             line += 1
@@ -372,11 +488,12 @@ class Table:
                     continue
                 error(start, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
                 continue
-            yield start, row
+            self.line = start
+            yield row
 
-    def _csv_rows(self, offset: int, first: str | None = None) -> Iterator[tuple[int, list[str]]]:
+    def _csv_rows(self, offset: int, first: str | None = None) -> Iterator[list[str]]:
         """The csv module over the rest of the file; ``offset`` is the last line already consumed."""
-        text = self.lines.text
+        text = self.lines.rest()
         lines: Iterator[str] = text if first is None else itertools.chain((first,), text)
         reader = csv.reader(lines, delimiter=self.delimiter, quotechar='"', strict=True)
         width = self.width
@@ -397,7 +514,8 @@ class Table:
                             continue
                         error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
                         continue
-                    yield line, row
+                    self.line = line
+                    yield row
                 break
             except csv.Error as exc:
                 line = previous + 1 + offset
@@ -544,37 +662,49 @@ def read_snapshot_csv(
     tier_fast = _TIER_FAST
     maxlen = ACCOUNT_MAX_DIGITS
     rows = 0
-    for line, row in table.rows():
-        account = row[ai]
-        if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
-            account = account.strip()
-            if not account_ok(account):
-                if not account and is_blank(row):
+    width = table.width
+    line = table.header_line
+    for run, counted in table.segments():
+        for row in run:
+            if counted:
+                line += 1
+                if len(row) != width:
+                    if not is_blank(row):
+                        error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
                     continue
-                error(line, *_account_problem(account))
-                continue
-        raw_tier = row[ti]
-        tier = tier_fast.get(raw_tier) or parse_tier(raw_tier)
-        if tier is None:
-            error(line, UNKNOWN_TIER, f"unknown tier {raw_tier.strip()[:40]!r}")
-            continue
-        points = None
-        if pi is not None:
-            raw_points = row[pi]
-            if raw_points.isdigit() and raw_points.isascii() and len(raw_points) < 10:
-                points = int(raw_points)
             else:
-                good, points = check.points(line, raw_points)
-                if not good:
+                line = table.line
+            account = row[ai]
+            if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
+                account = account.strip()
+                if not account_ok(account):
+                    if not account and is_blank(row):
+                        continue
+                    error(line, *_account_problem(account))
                     continue
-        key = int("1" + account)
-        if key in seen:
-            error(line, DUPLICATE_ACCOUNT, f"account {account} appears more than once")
-            continue
-        seen.add(key)
-        rows += 1
-        counts[tier] += 1
-        yield account, tier, points
+            raw_tier = row[ti]
+            tier = tier_fast.get(raw_tier) or parse_tier(raw_tier)
+            if tier is None:
+                error(line, UNKNOWN_TIER, f"unknown tier {raw_tier.strip()[:40]!r}")
+                continue
+            points = None
+            if pi is not None:
+                raw_points = row[pi]
+                if raw_points.isdigit() and raw_points.isascii() and len(raw_points) < 10:
+                    points = int(raw_points)
+                else:
+                    good, points = check.points(line, raw_points)
+                    if not good:
+                        continue
+            key = int("1" + account)
+            if key in seen:
+                error(line, DUPLICATE_ACCOUNT, f"account {account} appears more than once")
+                continue
+            seen.add(key)
+            rows += 1
+            counts[tier] += 1
+            yield account, tier, points
+        table.line = line  # where a following run starts (see Table.segments)
     report.rows = rows
     report.encoding = table.lines.encoding
     if rows == 0 and not report.errors:

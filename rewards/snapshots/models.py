@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rewards.db import UTCDateTime, db, intpk, timestamp
@@ -47,6 +47,11 @@ class Snapshot(db.Model):
     rules_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"), default=None)
+    superseded_by_actor: Mapped[str | None] = mapped_column(String(128), default=None)
+    # SHA-256 of the uploaded file's bytes (several files for a computed snapshot: of their hashes, in order).
+    file_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    file_format: Mapped[str | None] = mapped_column(String(16), default=None)  # csv, jsonl, behaviour-csv
+    has_points: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SnapshotRow(db.Model):
@@ -56,6 +61,22 @@ class SnapshotRow(db.Model):
     __table_args__ = (CheckConstraint(TIER_CHECK, name="tier"),)
 
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"), primary_key=True)
-    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Byte order on both engines ("C" collation on PostgreSQL): the canonical digest sorts by bytes.
+    account: Mapped[str] = mapped_column(String(32).with_variant(String(32, collation="C"), "postgresql"),
+                                         primary_key=True)
     tier: Mapped[str] = mapped_column(String(12))
     points: Mapped[int | None] = mapped_column(Integer, default=None)
+    # A computed snapshot keeps each account's month-by-month inputs (rewards.rating.engine.Engine.decode)
+    # so that the explanation needs no behaviour files.
+    facts: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class RulesFile(db.Model):
+    """Every rules file a computed snapshot used, byte for byte: explanations and recomputation use it."""
+
+    __tablename__ = "rating_rules_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)  # the file's bytes, UTF-8
+    first_used_at: Mapped[timestamp]

@@ -62,3 +62,32 @@ def known_accounts(session: Session, snapshot_id: int, accounts: Iterable[str]) 
             )
         )
     return found
+
+
+def iter_account_tier_batches(
+    session: Session, snapshot_id: int, batch: int = 100_000
+) -> Iterator[list[tuple[str, str]]]:
+    """Batches of ``(account, tier)`` of a snapshot in account order, read with the driver's cursor.
+
+    Same rows and order as :func:`iter_rows` without the per-row SQLAlchemy objects: about three
+    times cheaper per row, which matters when a draw freezes 1.5 million accounts. The order is the
+    database's ``ORDER BY account``; callers that need byte order must check it (draws do).
+    """
+    raw = session.connection().connection.driver_connection
+    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    sql = (
+        f"SELECT account, tier FROM {SnapshotRow.__tablename__} WHERE snapshot_id = {mark} AND account > {mark} "
+        f"ORDER BY account LIMIT {int(batch)}"
+    )
+    last = ""
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        while True:
+            cursor.execute(sql, (snapshot_id, last))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+    finally:
+        cursor.close()

@@ -36,7 +36,7 @@ def test_marketing_sets_and_revokes_a_priority_flag(
     now = page.locator("#priority-now")
     expect(now).to_contain_text(ACCOUNT)
     expect(now.locator(".fail")).to_be_visible()  # no priority yet
-    expect(page.locator("#flag-history")).to_contain_text("ни разу")
+    expect(page.locator("#flag-history")).to_contain_text("ещё не было признаков")
     shot(page, "no-flag")
 
     form = page.locator("#set-flag")
@@ -51,7 +51,7 @@ def test_marketing_sets_and_revokes_a_priority_flag(
 
     row = history.first
     row.locator("input[name=why]").fill("ошибка оператора")
-    row.get_by_role("button", name="Отозвать").click()
+    row.get_by_role("button", name="Снять").click()
     expect(page.locator(".flash.info")).to_be_visible()
     expect(now.locator(".fail")).to_be_visible()
     expect(page.locator("#flag-history tbody tr").first).to_contain_text("ошибка оператора")

@@ -1,0 +1,120 @@
+"""Bulk issue of codes for one offer: 1 M accounts of a snapshot, on SQLite and PostgreSQL.
+
+    PYTHONPATH=. python bench/bench_partners_issue.py [--accounts 1000000] [--backend sqlite|postgresql|both]
+
+Builds a snapshot of N qualifying accounts (plain tables named as ``partners/snapshots.py`` expects),
+then times: the first bulk issue (all N codes), the idempotent re-run (nothing missing), and the CSV
+export. PostgreSQL: ``REWARDS_BENCH_PG_URL`` (default the local server's database ``partners_test``),
+in a schema of its own that is dropped first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/partners_test")
+SCHEMA = "bench_partners"
+
+
+def _app(backend: str, tmp: Path):  # noqa: ANN202
+    from rewards import create_app
+
+    cfg = {"TESTING": True, "SECRET_KEY": "bench", "KEYS_DIR": str(tmp / "keys"), "RATELIMIT_ENABLED": False,
+           "LOG_LEVEL": "WARNING"}
+    if backend == "sqlite":
+        cfg["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    else:
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        engine.dispose()
+        cfg["DATABASE_URL"] = PG_URL
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={SCHEMA}"}}
+    return create_app(cfg)
+
+
+def _snapshot(n: int) -> None:
+    from rewards.db import db
+
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, period VARCHAR(7) NOT NULL)"))
+        conn.execute(text("CREATE TABLE snapshot_rows (snapshot_id INTEGER NOT NULL, account VARCHAR(32) NOT NULL, "
+                          "tier VARCHAR(16) NOT NULL, PRIMARY KEY (snapshot_id, account))"))
+        conn.execute(text("INSERT INTO snapshots VALUES (1, '2026-10')"))
+        tiers = ("beginner", "promising", "responsible", "ideal")
+        rows = [(1, f"74{i:010d}", "ideal" if i % 4 else tiers[(i // 4) % 2]) for i in range(n)]
+        raw = conn.connection.driver_connection
+        if db.engine.dialect.name == "postgresql":
+            with raw.cursor() as cur, cur.copy("COPY snapshot_rows FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+        else:
+            raw.executemany("INSERT INTO snapshot_rows VALUES (?, ?, ?)", rows)
+
+
+def run(backend: str, n: int) -> dict[str, float]:
+    from partners import snapshots
+    from partners.models import Offer
+    from partners.services import catalog, issue
+    from rewards.db import db, utcnow
+
+    with tempfile.TemporaryDirectory() as tmpdir:
+        app = _app(backend, Path(tmpdir))
+        with app.app_context():
+            db.create_all()
+            t = time.perf_counter()
+            _snapshot(n)
+            load = time.perf_counter() - t
+            partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
+            now = utcnow()
+            offer = catalog.create_offer(db.session, partner, title="bench", discount_kind="percent", discount_value=10,
+                                         tiers=["ideal"], valid_from=now, valid_to=now + timedelta(days=30),
+                                         actor="bench")
+            db.session.commit()
+            offer_id = offer.id
+            snap = snapshots.SnapshotRef(1, "2026-10")
+            t = time.perf_counter()
+            run1 = issue.issue_all(db.session, db.session.get(Offer, offer_id), snap, actor="bench",
+                                   commit=db.session.commit)
+            first = time.perf_counter() - t
+            t = time.perf_counter()
+            run2 = issue.issue_all(db.session, db.session.get(Offer, offer_id), snap, actor="bench",
+                                   commit=db.session.commit)
+            rerun = time.perf_counter() - t
+            t = time.perf_counter()
+            lines = sum(chunk.count("\n") for chunk in issue.export_lines(db.session, db.session.get(Offer, offer_id)))
+            export = time.perf_counter() - t
+            assert run2.issued == 0 and lines - 1 == run1.issued
+            db.session.remove()
+            db.engine.dispose()
+    return {"codes": run1.issued, "snapshot load s": load, "issue s": first, "re-run s": rerun, "export s": export}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=1_000_000 * 4 // 3 + 1)  # 3 in 4 qualify: ~1 M codes
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    print(f"bulk issue, {args.accounts:,} accounts in the snapshot")
+    print(f"{'backend':<11} {'codes':>9} {'load s':>7} {'issue s':>8} {'codes/s':>9} {'re-run s':>9} {'export s':>9}")
+    for backend in backends:
+        r = run(backend, args.accounts)
+        print(f"{backend:<11} {r['codes']:>9,} {r['snapshot load s']:>7.1f} {r['issue s']:>8.1f} "
+              f"{r['codes'] / r['issue s']:>9,.0f} {r['re-run s']:>9.1f} {r['export s']:>9.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Benchmark of freeze + draw through the services, on SQLite and on PostgreSQL.
+
+    PYTHONPATH=. python bench/draw_service.py --backend sqlite [--n 1500000]
+    PYTHONPATH=. python bench/draw_service.py --backend postgresql [--pg-url URL]
+
+Loads a snapshot of ``n`` accounts (not timed: billing's import does that), then times, each in its
+own transaction: ``freeze`` (read the snapshot in account order, exclusions, yearly cap, canonical
+list, digests, salted Merkle tree, signed record, store the compressed list) and ``run_draw``
+(load and check the stored list, reveal, select 100 prizes + 20 reserves, sign), then building the
+auditor bundle and running every verifier check on it. Peak memory is the process's ``VmHWM``.
+PostgreSQL runs in a schema of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.draw_engine import peak_mb  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--n", type=int, default=1_500_000)
+    parser.add_argument("--pg-url", default=os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+
+    from sqlalchemy import create_engine, text
+
+    from draws import services
+    from draws.engine import entropy_available_at
+    from draws.secretbox import SecretBox
+    from draws.verify import verify_bundle
+    from rewards import create_app
+    from rewards.db import db
+    from rewards.signing.keystore import KeyStore
+    from rewards.snapshots.models import Snapshot
+
+    tmp = tempfile.mkdtemp(prefix="draw-bench-")
+    schema = f"bench_draws_{os.getpid()}"
+    cfg = {"TESTING": True, "SECRET_KEY": "bench", "KEYS_DIR": os.path.join(tmp, "keys"), "RATELIMIT_ENABLED": False}
+    if args.backend == "sqlite":
+        cfg["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
+    else:
+        engine = create_engine(args.pg_url)
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+        cfg["DATABASE_URL"] = args.pg_url
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
+    app = create_app(cfg)
+    rows: list[tuple[str, float]] = []
+    try:
+        with app.app_context():
+            db.create_all()
+            signer = KeyStore(app.config["KEYS_DIR"])
+            signer.generate()
+            box = SecretBox(os.path.join(app.config["KEYS_DIR"], "draw-secrets.key"))
+            rng = random.Random(7)  # benchmark data only
+            numbers = rng.sample(range(10**10), args.n)
+            tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=args.n)
+            snap = Snapshot(period="2026-05", status="active", source="import", source_name="bench", loaded_by="bench",
+                            row_count=args.n, tier_counts="{}", digest="0" * 64)
+            db.session.add(snap)
+            db.session.flush()
+            start = time.perf_counter()
+            data = [(snap.id, f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True)]
+            raw = db.session.connection().connection.driver_connection
+            if args.backend == "sqlite":
+                raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
+            else:
+                with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+                    for row in data:
+                        copy.write_row(row)
+            db.session.commit()
+            del data, numbers, tiers
+            rows.append((f"load snapshot of {args.n:,} rows (not part of the draw)", time.perf_counter() - start))
+            if args.backend == "postgresql":
+                with db.engine.begin() as conn:
+                    conn.execute(text("ANALYZE snapshot_rows"))
+
+            t0 = datetime.now(UTC).replace(microsecond=0)
+            chains = dict(app.config["DRAND_CHAINS"])
+            draft = services.DraftInput(
+                name="Bench", kind="quarterly", tier_weights={"responsible": 1, "ideal": 3},
+                prizes=[{"amount_kopecks": 400_000, "count": 100}], reserves=20, freeze_at=t0 + timedelta(hours=1),
+                entropy={"type": "drand", "chain": "quicknet", "delay_seconds": 600}, snapshot_period="2026-05",
+            )
+            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000, now=t0).public_id
+            db.session.commit()
+            services.announce(db.session, pid, actor="bench", signer=signer, box=box, chains=chains, now=t0)
+            db.session.commit()
+
+            draw = services.get_draw(db.session, pid)
+            start = time.perf_counter()
+            services.freeze(db.session, pid, actor="bench", signer=signer, box=box, timezone="Asia/Yekaterinburg",
+                            now=draw.freeze_at + timedelta(seconds=1))
+            db.session.commit()
+            freeze_s = time.perf_counter() - start
+            rows.append((f"freeze ({services.get_draw(db.session, pid).entrant_count:,} entrants)", freeze_s))
+
+            import json
+
+            source = json.loads(services.get_draw(db.session, pid).entropy_source)
+            from draws.sample import drand_value_for
+
+            start = time.perf_counter()
+            services.run_draw(db.session, pid, drand_value_for("bench", source["round"]), actor="bench", signer=signer,
+                              box=box, now=datetime.fromtimestamp(entropy_available_at(source), UTC))
+            db.session.commit()
+            draw_s = time.perf_counter() - start
+            rows.append(("draw (load + check stored list, select 100 + 20, sign)", draw_s))
+            rows.append(("freeze + draw", freeze_s + draw_s))
+            service_peak = peak_mb()
+
+            start = time.perf_counter()
+            bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), signer.keyset(), box)
+            rows.append(("build the auditor bundle", time.perf_counter() - start))
+            start = time.perf_counter()
+            checks = verify_bundle(bundle)
+            rows.append(("verify the auditor bundle (every check)", time.perf_counter() - start))
+            assert all(c.status == "PASS" for c in checks), [c.line() for c in checks if c.status != "PASS"]
+    finally:
+        if args.backend == "postgresql":
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            engine = create_engine(args.pg_url)
+            with engine.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            engine.dispose()
+
+    print(f"\nDraw service benchmark on {args.backend}: {args.n:,} snapshot rows, 100 prizes + 20 reserves\n")
+    print(f"| {'step':<58} | {'seconds':>8} |")
+    print(f"|{'-' * 60}|{'-' * 10}|")
+    for label, seconds in rows:
+        print(f"| {label:<58} | {seconds:>8.2f} |")
+    print(f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; at the end (with the bundle): {peak_mb():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The draws JSON API (``/api/v1/draws``, ``/api/v1/draw-credits``): thin views over draws.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from draws import schemas, services, wiring
+from draws.errors import DrawError
+from draws.rfc3797 import parse_public_numbers
+from draws.verify import verify_bundle
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.policy import api, public
+
+blp = Blueprint("draws-api", __name__, url_prefix="/api/v1/draws", description="Prize draws")
+credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits", description="Prize credits for billing")
+
+
+def _actor() -> str:
+    return f"api:{g.caller.name}"
+
+
+def _commit(value: Any) -> Any:
+    db.session.commit()
+    return value
+
+
+@blp.route("")
+class Draws(MethodView):
+    @api("draws:read")
+    @blp.response(200, schemas.DrawOutSchema(many=True))
+    def get(self) -> Any:
+        """Every draw, newest first."""
+        return services.list_draws(db.session)
+
+    @api("draws:write")
+    @blp.arguments(schemas.DraftInSchema)
+    @blp.response(201, schemas.DrawOutSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a draft draw."""
+        draft = services.DraftInput(**data)
+        return _commit(services.create_draft(db.session, draft, actor=_actor(), chains=wiring.chains(),
+                                             yearly_cap_kopecks=wiring.yearly_cap()))
+
+
+@blp.route("/<draw_id>")
+class DrawOne(MethodView):
+    @api("draws:read")
+    @blp.response(200, schemas.DrawOutSchema)
+    def get(self, draw_id: str) -> Any:
+        """One draw."""
+        return services.get_draw(db.session, draw_id)
+
+
+@blp.route("/<draw_id>/exclusions")
+class Exclusions(MethodView):
+    @api("draws:write")
+    @blp.arguments(schemas.ExclusionsInSchema)
+    @blp.response(200, schemas.ExclusionsOutSchema)
+    def put(self, data: dict[str, Any], draw_id: str) -> Any:
+        """Replace a draft's exclusion list."""
+        return _commit({"count": services.set_exclusions(db.session, draw_id, data["accounts"], actor=_actor())})
+
+
+def _step(name: str, doc: str, run: Any) -> None:
+    class Step(MethodView):
+        @api("draws:write")
+        @blp.response(200, schemas.DrawOutSchema)
+        def post(self, draw_id: str) -> Any:
+            return _commit(run(draw_id))
+
+    Step.post.__doc__ = doc
+    Step.__name__ = f"Draw{name.title()}"
+    blp.route(f"/<draw_id>/{name}")(Step)
+
+
+_step("announce", "Commit to a secret and publish the signed announcement.", lambda d: services.announce(
+    db.session, d, actor=_actor(), signer=wiring.signer(), box=wiring.box(), chains=wiring.chains()))
+_step("freeze", "Fix the entrant list (after the freeze time, before the entropy exists).", lambda d: services.freeze(
+    db.session, d, actor=_actor(), signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone()))
+_step("publish", "Publish the result; prizes become credit orders.", lambda d: services.publish(
+    db.session, d, actor=_actor(), timezone=wiring.timezone()))
+
+
+@blp.route("/<draw_id>/draw")
+class DrawRun(MethodView):
+    @api("draws:write")
+    @blp.arguments(schemas.EntropyInSchema)
+    @blp.response(200, schemas.DrawOutSchema)
+    def post(self, data: dict[str, Any], draw_id: str) -> Any:
+        """Enter the entropy (or fetch the drand round) and run the draw; runs once."""
+        if data.get("numbers"):
+            try:
+                value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
+            except DrawError as exc:
+                raise DomainError(str(exc), field="numbers") from exc
+        elif data.get("entropy"):
+            value = data["entropy"]
+        elif data.get("fetch"):
+            import json
+
+            source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
+            try:
+                value = wiring.fetch_drand(source["chain"]["name"], source["round"])
+            except (wiring.FetchRefused, KeyError) as exc:
+                raise DomainError(str(exc), field="fetch") from exc
+        else:
+            raise DomainError("give entropy, numbers or fetch", field="entropy")
+        return _commit(services.run_draw(db.session, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box()))
+
+
+@blp.route("/<draw_id>/cancel")
+class DrawCancel(MethodView):
+    @api("draws:write")
+    @blp.arguments(schemas.ReasonInSchema)
+    @blp.response(200, schemas.DrawOutSchema)
+    def post(self, data: dict[str, Any], draw_id: str) -> Any:
+        """Cancel a draw not yet drawn (publicly once announced)."""
+        return _commit(services.cancel(db.session, draw_id, data["reason"], actor=_actor(), signer=wiring.signer()))
+
+
+@blp.route("/<draw_id>/disqualifications")
+class Disqualifications(MethodView):
+    @api("draws:write")
+    @blp.arguments(schemas.DisqualifyInSchema)
+    @blp.response(201, schemas.DisqualificationOutSchema)
+    def post(self, data: dict[str, Any], draw_id: str) -> Any:
+        """Disqualify the holder of a prize; it passes to the next reserve in published order."""
+        import json
+
+        record = services.disqualify(db.session, draw_id, data["prize_index"], data["reason"], actor=_actor(), signer=wiring.signer())
+        out = {"sequence": record.sequence, "prize_index": record.prize_index,
+               "replaced": record.replacement_account is not None, "envelope": json.loads(record.envelope)}
+        return _commit(out)
+
+
+@blp.route("/<draw_id>/record")
+class PublicRecord(MethodView):
+    @public
+    @blp.response(200, schemas.RecordSchema)
+    def get(self, draw_id: str) -> Any:
+        """The public record: signed announcement, freeze and result (masked accounts), weights."""
+        return services.public_record_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset())
+
+
+@blp.route("/<draw_id>/bundle")
+class AuditorBundle(MethodView):
+    @api("draws:read")
+    @blp.response(200, schemas.RecordSchema)
+    def get(self, draw_id: str) -> Any:
+        """The auditor bundle: the record plus the full entrant list, salt key and exclusions."""
+        return services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
+
+
+@blp.route("/<draw_id>/verification")
+class Verification(MethodView):
+    @api("draws:read")
+    @blp.response(200, schemas.VerificationSchema)
+    def get(self, draw_id: str) -> Any:
+        """Run the standalone verifier's checks on the auditor bundle."""
+        bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
+        checks = verify_bundle(bundle)
+        return {"ok": not any(c.failed for c in checks),
+                "checks": [{"name": c.name, "status": c.status, "reason": c.reason} for c in checks]}
+
+
+@blp.route("/<draw_id>/proofs/<account>")
+class Proof(MethodView):
+    @api("cabinet:read")
+    @blp.response(200, schemas.ProofSchema)
+    def get(self, draw_id: str, account: str) -> Any:
+        """A customer's inclusion proof (for the personal cabinet)."""
+        return services.inclusion_proof(db.session, services.get_draw(db.session, draw_id), account, wiring.box())
+
+
+@credits_blp.route("/batches")
+class Batches(MethodView):
+    @api("draws:write")
+    @credits_blp.response(201, schemas.BatchOutSchema)
+    def post(self) -> Any:
+        """Export every pending credit into a new batch, exactly once."""
+        return _commit(services.export_credits(db.session, actor=_actor()))
+
+
+@credits_blp.route("/batches/<int:batch_id>")
+class BatchFile(MethodView):
+    @api("draws:read")
+    @credits_blp.response(200, {"type": "string"}, content_type="text/csv")
+    def get(self, batch_id: int) -> Any:
+        """The batch file (CSV), byte-identical at every download."""
+        batch = services.get_batch(db.session, batch_id)
+        return Response(batch.content, mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=credits-{batch.id}.csv"})
+
+
+@credits_blp.route("/confirmations")
+class Confirmations(MethodView):
+    @api("draws:write")
+    @credits_blp.arguments(schemas.ConfirmationInSchema)
+    @credits_blp.response(200, schemas.ConfirmationOutSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Billing's confirmation file: the listed credits are marked posted (all or nothing)."""
+        return _commit(services.import_confirmation(db.session, data["content"], actor=_actor()))

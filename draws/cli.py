@@ -1,0 +1,265 @@
+"""``flask draws ...``: every step of a draw from the command line, plus the statistics mode."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from draws import services, wiring
+from draws.canonical import canonical_json
+from draws.rfc3797 import parse_public_numbers
+from draws.stats import simulate
+from draws.stream import first_blocks
+from rewards.db import db
+from rewards.errors import DomainError
+
+draws_cli = AppGroup("draws", help="Prize draws: create, announce, freeze, draw, publish, credits, records.")
+ACTOR = "cli"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    db.session.rollback()
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a service, commit on success, print the refusal and exit non-zero otherwise."""
+    try:
+        value = fn(db.session, *args, **kwargs)
+    except DomainError as exc:
+        details = f" {json.dumps(exc.error_details(), ensure_ascii=False)}" if exc.error_details() else ""
+        _fail(exc.message + details)
+    except Exception as exc:  # noqa: BLE001 - key store / secret box problems: say what, commit nothing
+        if type(exc).__name__ in {"KeyStoreError", "SecretBoxError", "FetchRefused"}:
+            _fail(str(exc))
+        raise
+    db.session.commit()
+    return value
+
+
+def _write(data: Any, out: Path | None) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text)
+
+
+@draws_cli.command("create")
+@click.argument("draft_file", type=click.File("r", encoding="utf-8"))
+def create(draft_file: Any) -> None:
+    """Create a draft from a JSON file (name, kind, tier_weights, prizes, reserves, freeze_at, entropy,
+    snapshot_period, algorithm, exclusions)."""
+    try:
+        data = json.load(draft_file)
+        data["freeze_at"] = datetime.fromisoformat(data["freeze_at"])
+        draft = services.DraftInput(**data)
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"bad draft file: {exc}", 2)
+    draw = _run(services.create_draft, draft, actor=ACTOR, chains=wiring.chains(), yearly_cap_kopecks=wiring.yearly_cap())
+    click.echo(draw.public_id)
+
+
+@draws_cli.command("exclusions")
+@click.argument("draw_id")
+@click.argument("accounts_file", type=click.File("r", encoding="utf-8"))
+def exclusions(draw_id: str, accounts_file: Any) -> None:
+    """Replace a draft's exclusion list (one account per line)."""
+    try:
+        accounts = services.parse_exclusions(accounts_file.read())
+    except DomainError as exc:
+        _fail(f"{exc.message} {json.dumps(exc.error_details(), ensure_ascii=False)}")
+    count = _run(services.set_exclusions, draw_id, accounts, actor=ACTOR)
+    click.echo(f"{count} accounts excluded from {draw_id}")
+
+
+@draws_cli.command("list")
+def list_draws() -> None:
+    """Draws, newest first."""
+    for d in services.list_draws(db.session):
+        click.echo(f"{d.public_id}\t{d.state}\t{d.kind}\t{d.freeze_at:%Y-%m-%dT%H:%M:%SZ}\t{d.name}")
+
+
+@draws_cli.command("show")
+@click.argument("draw_id")
+def show(draw_id: str) -> None:
+    """A draw's parameters and signed records."""
+    try:
+        draw = services.get_draw(db.session, draw_id)
+    except DomainError as exc:
+        _fail(exc.message)
+    _write({"draw_id": draw.public_id, "state": draw.state, "records": services.envelopes(draw)}, None)
+
+
+@draws_cli.command("announce")
+@click.argument("draw_id")
+def announce(draw_id: str) -> None:
+    """Commit to a secret and publish the signed announcement."""
+    draw = _run(services.announce, draw_id, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), chains=wiring.chains())
+    click.echo(f"announced {draw.public_id}: commitment {draw.commitment}")
+    click.echo(f"entropy source: {draw.entropy_source}")
+
+
+@draws_cli.command("freeze")
+@click.argument("draw_id")
+def freeze(draw_id: str) -> None:
+    """Compute and fix the entrant list (after the freeze time, before the entropy exists)."""
+    draw = _run(services.freeze, draw_id, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone())
+    click.echo(f"frozen {draw.public_id}: {draw.entrant_count} entrants")
+
+
+@draws_cli.command("draw")
+@click.argument("draw_id")
+@click.option("--entropy", "entropy_file", type=click.File("r"), help="JSON entropy value (drand round object).")
+@click.option("--numbers", "numbers_file", type=click.File("r"), help="RFC 3797 public numbers, one source per line.")
+@click.option("--fetch", is_flag=True, help="Fetch the announced drand round (needs DRAND_FETCH).")
+def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) -> None:
+    """Enter (or fetch) the entropy, reveal the secret and select the winners. Runs once."""
+    try:
+        if numbers_file is not None:
+            value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(numbers_file.read())}
+        elif entropy_file is not None:
+            value = json.load(entropy_file)
+        elif fetch:
+            source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
+            if source.get("type") != "drand":
+                _fail("--fetch works for drand sources only")
+            value = wiring.fetch_drand(source["chain"]["name"], source["round"])
+        else:
+            _fail("give --entropy FILE, --numbers FILE or --fetch", 2)
+    except (ValueError, DomainError, wiring.FetchRefused) as exc:
+        _fail(str(getattr(exc, "message", exc)))
+    draw = _run(services.run_draw, draw_id, value, actor=ACTOR, signer=wiring.signer(), box=wiring.box())
+    result = json.loads(draw.result_record)["payload"]
+    for w in result["winners"]:
+        click.echo(f"prize {w['prize_index']}\t{w['amount_kopecks']}\t{w['account_masked']}")
+    for r in result["reserves"]:
+        click.echo(f"reserve {r['reserve_index']}\t\t{r['account_masked']}")
+
+
+@draws_cli.command("publish")
+@click.argument("draw_id")
+def publish(draw_id: str) -> None:
+    """Publish the result; each prize becomes a pending credit order."""
+    draw = _run(services.publish, draw_id, actor=ACTOR, timezone=wiring.timezone())
+    click.echo(f"published {draw.public_id}")
+
+
+@draws_cli.command("cancel")
+@click.argument("draw_id")
+@click.option("--reason", required=True, help="Public reason.")
+def cancel(draw_id: str, reason: str) -> None:
+    """Cancel a draw that has not been drawn (publicly, once announced)."""
+    _run(services.cancel, draw_id, reason, actor=ACTOR, signer=wiring.signer())
+    click.echo(f"cancelled {draw_id}")
+
+
+@draws_cli.command("disqualify")
+@click.argument("draw_id")
+@click.argument("prize_index", type=int)
+@click.option("--reason", required=True, help="Public reason.")
+def disqualify(draw_id: str, prize_index: int, reason: str) -> None:
+    """Disqualify the holder of a prize; it passes to the next reserve."""
+    record = _run(services.disqualify, draw_id, prize_index, reason, actor=ACTOR, signer=wiring.signer())
+    click.echo(f"prize {prize_index} passed to {'a reserve' if record.replacement_account else 'nobody (no reserve left)'}")
+
+
+@draws_cli.command("export-credits")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the batch file here.")
+def export_credits(out: Path | None) -> None:
+    """Put every pending credit into a new batch for billing (exactly once)."""
+    batch = _run(services.export_credits, actor=ACTOR)
+    if out:
+        out.write_text(batch.content, encoding="utf-8")
+    click.echo(f"batch {batch.id}: {batch.count} credits, {batch.total_kopecks} kopecks, sha256 {batch.digest}")
+
+
+@draws_cli.command("batch")
+@click.argument("batch_id", type=int)
+def batch(batch_id: str) -> None:
+    """Print a batch file again (byte-identical to the first download)."""
+    try:
+        click.echo(services.get_batch(db.session, int(batch_id)).content, nl=False)
+    except DomainError as exc:
+        _fail(exc.message)
+
+
+@draws_cli.command("confirm")
+@click.argument("confirmation_file", type=click.File("r", encoding="utf-8"))
+def confirm(confirmation_file: Any) -> None:
+    """Import billing's confirmation file: the credits are marked posted."""
+    summary = _run(services.import_confirmation, confirmation_file.read(), actor=ACTOR)
+    click.echo(f"posted {summary['posted']}, already posted {summary['already_posted']}")
+
+
+@draws_cli.command("record")
+@click.argument("draw_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+def record(draw_id: str, out: Path | None) -> None:
+    """The public record (masked accounts, weights vector)."""
+    try:
+        data = services.public_record_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset())
+    except DomainError as exc:
+        _fail(exc.message)
+    _write(data, out)
+
+
+@draws_cli.command("bundle")
+@click.argument("draw_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+def bundle(draw_id: str, out: Path | None) -> None:
+    """The auditor bundle (full entrant list, salt key): personal data, handle accordingly."""
+    try:
+        data = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
+    except DomainError as exc:
+        _fail(exc.message)
+    _write(data, out)
+
+
+@draws_cli.command("proof")
+@click.argument("draw_id")
+@click.argument("account")
+def proof(draw_id: str, account: str) -> None:
+    """One customer's inclusion proof."""
+    try:
+        data = services.inclusion_proof(db.session, services.get_draw(db.session, draw_id), account, wiring.box())
+    except DomainError as exc:
+        _fail(exc.message)
+    _write(data, None)
+
+
+@draws_cli.command("simulate")
+@click.option("--weights", default="1,1,1,1,1,1,1,1,1,1", show_default=True, help="Comma-separated integer weights.")
+@click.option("--picks", default=1, show_default=True, help="Selections per draw.")
+@click.option("--runs", default=10_000, show_default=True, help="Number of seeded draws.")
+@click.option("--seed", default="simulate", show_default=True, help="Base seed text.")
+@click.option("--dump-stream", type=int, default=0, help="Also print this many raw stream blocks of run 0.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def simulate_cmd(weights: str, picks: int, runs: int, seed: str, dump_stream: int, as_json: bool) -> None:
+    """Statistics mode: many seeded draws on a small pool, win counts and a chi-square test."""
+    try:
+        values = [int(w) for w in weights.split(",") if w.strip()]
+        report = simulate(values, picks, runs, seed.encode("utf-8"))
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        click.echo(canonical_json({
+            "runs": report.runs, "picks": report.picks, "weights": list(report.weights), "wins": list(report.wins),
+            "first_pick": list(report.first_pick), "chi2_milli": round(report.chi2 * 1000), "df": report.df,
+            "p_value_ppm": round(report.p_value * 1_000_000), "rejections": report.rejections,
+        }).decode())
+    else:
+        click.echo(report.as_table())
+    if dump_stream:
+        from draws.stats import run_seed
+
+        for block in first_blocks(run_seed(seed.encode("utf-8"), 0), dump_stream):
+            click.echo(block)

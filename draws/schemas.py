@@ -1,0 +1,148 @@
+"""Marshmallow schemas of the draws API: separate input and output schemas."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+
+class PrizeSchema(ma.Schema):
+    amount_kopecks = ma.fields.Integer(required=True, strict=True, metadata={"description": "1..400000"})
+    count = ma.fields.Integer(required=True, strict=True)
+
+
+class DraftInSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, metadata={"description": "quarterly or semi-annual"})
+    snapshot_period = ma.fields.String(load_default=None, metadata={"description": "YYYY-MM; default the latest"})
+    tier_weights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), required=True)
+    prizes = ma.fields.List(ma.fields.Nested(PrizeSchema), required=True)
+    reserves = ma.fields.Integer(required=True, strict=True)
+    freeze_at = ma.fields.AwareDateTime(required=True)
+    algorithm = ma.fields.String(load_default="weighted-hmac-sha256-fenwick/1")
+    entropy = ma.fields.Dict(required=True, metadata={"description": '{"type": "drand", "chain": "quicknet", '
+                                                      '"delay_seconds": 3600} or {"type": "rfc3797", "sources": [...], '
+                                                      '"available_after": "YYYY-MM-DDTHH:MM:SSZ"}'})
+    exclusions = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class DrawOutSchema(ma.Schema):
+    draw_id = ma.fields.String(attribute="public_id", required=True)
+    name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    state = ma.fields.String(required=True)
+    algorithm = ma.fields.String(required=True)
+    snapshot_period = ma.fields.String(required=True)
+    tier_weights = ma.fields.Method("_weights")
+    prizes = ma.fields.Method("_prizes")
+    reserves = ma.fields.Integer(required=True)
+    freeze_at = ma.fields.DateTime(required=True)
+    entropy_source = ma.fields.Method("_entropy")
+    commitment = ma.fields.String(allow_none=True)
+    entrant_count = ma.fields.Integer(allow_none=True)
+    exclusions_count = ma.fields.Integer()
+    announced_at = ma.fields.DateTime(allow_none=True)
+    frozen_at = ma.fields.DateTime(allow_none=True)
+    drawn_at = ma.fields.DateTime(allow_none=True)
+    published_at = ma.fields.DateTime(allow_none=True)
+    cancelled_at = ma.fields.DateTime(allow_none=True)
+    cancel_reason = ma.fields.String(allow_none=True)
+
+    def _weights(self, draw: object) -> object:
+        import json
+
+        return json.loads(draw.tier_weights)  # type: ignore[attr-defined]
+
+    def _prizes(self, draw: object) -> object:
+        import json
+
+        return json.loads(draw.prizes)  # type: ignore[attr-defined]
+
+    def _entropy(self, draw: object) -> object:
+        import json
+
+        return json.loads(draw.entropy_source)  # type: ignore[attr-defined]
+
+
+class ExclusionsInSchema(ma.Schema):
+    accounts = ma.fields.List(ma.fields.String(), required=True)
+
+
+class ExclusionsOutSchema(ma.Schema):
+    count = ma.fields.Integer(required=True)
+
+
+class EntropyInSchema(ma.Schema):
+    entropy = ma.fields.Dict(load_default=None, metadata={"description": "the drand round object or "
+                                                          '{"type": "rfc3797", "sources": [[...], ...]}'})
+    numbers = ma.fields.String(load_default=None, metadata={"description": "RFC 3797 public numbers, one source per line"})
+    fetch = ma.fields.Boolean(load_default=False, metadata={"description": "fetch the drand round (DRAND_FETCH)"})
+
+
+class ReasonInSchema(ma.Schema):
+    reason = ma.fields.String(required=True)
+
+
+class DisqualifyInSchema(ma.Schema):
+    prize_index = ma.fields.Integer(required=True, strict=True)
+    reason = ma.fields.String(required=True)
+
+
+class DisqualificationOutSchema(ma.Schema):
+    sequence = ma.fields.Integer(required=True)
+    prize_index = ma.fields.Integer(required=True)
+    replaced = ma.fields.Boolean(required=True)
+    envelope = ma.fields.Raw(required=True)
+
+
+class RecordSchema(ma.Schema):
+    """A public record or auditor bundle (format loyalty-draw-bundle/1, see docs/draw-algorithm.md)."""
+
+    format = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    keyset = ma.fields.Raw(required=True)
+    announcement = ma.fields.Raw(required=True)
+    freeze = ma.fields.Raw(required=True)
+    result = ma.fields.Raw(required=True)
+    disqualifications = ma.fields.Raw(required=True)
+    weights = ma.fields.Raw()
+    entrants = ma.fields.Raw()
+    salt_key = ma.fields.String()
+    exclusions = ma.fields.Raw()
+
+
+class CheckSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "PASS, FAIL or SKIP"})
+    reason = ma.fields.String(required=True)
+
+
+class VerificationSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    checks = ma.fields.List(ma.fields.Nested(CheckSchema), required=True)
+
+
+class ProofSchema(ma.Schema):
+    draw_id = ma.fields.String(required=True)
+    account = ma.fields.String(required=True)
+    weight = ma.fields.Integer(required=True)
+    salt = ma.fields.String(required=True)
+    leaf_index = ma.fields.Integer(required=True)
+    tree_size = ma.fields.Integer(required=True)
+    path = ma.fields.List(ma.fields.String(), required=True)
+
+
+class BatchOutSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    count = ma.fields.Integer(required=True)
+    total_kopecks = ma.fields.Integer(required=True)
+    digest = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+
+
+class ConfirmationInSchema(ma.Schema):
+    content = ma.fields.String(required=True, metadata={"description": "CSV: credit_id,account,amount_kopecks,status"})
+
+
+class ConfirmationOutSchema(ma.Schema):
+    posted = ma.fields.Integer(required=True)
+    already_posted = ma.fields.Integer(required=True)

@@ -1,0 +1,703 @@
+"""Draw use cases: one function per step, each taking the session first and never committing.
+
+The shell (API, CLI, pages) commits on success and rolls back on any error, so a refused or failed
+step changes nothing. Every state change records an event in the same transaction. Steps move the
+draw's state with one conditional ``UPDATE draws SET state = new WHERE id = :id AND state = :old``
+and check that exactly one row changed: a second click, a second worker or a second server cannot
+run a step twice (there is no way to re-roll a draw).
+
+Collaborators are passed in, so tests build them directly: ``signer`` (``KeyStore``: ``sign``,
+``keyset``), ``box`` (``SecretBox``: seals the secret and salt key with a key outside the database).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import secrets
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from draws import engine
+from draws.bundle import public_record
+from draws.canonical import canonical_json
+from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.errors import DrawError
+from draws.models import (
+    CreditBatch,
+    Draw,
+    DrawCredit,
+    DrawDisqualification,
+    DrawEntrantList,
+    DrawExclusion,
+    DrawWinner,
+)
+from draws.secretbox import SecretBox
+from rewards.audit.services import record_event
+from rewards.db import utcnow
+from rewards.errors import Conflict, DomainError, NotFound
+from rewards.snapshots.queries import iter_account_tier_batches, latest_snapshot, snapshot_for_period
+from rewards.tiers import TIERS
+
+KINDS = ("quarterly", "semi-annual")
+DEFAULT_ENTROPY_DELAY = timedelta(hours=1)
+CREDIT_HEADER = ["credit_id", "draw", "prize_index", "account", "amount_kopecks", "batch"]
+CONFIRMATION_HEADER = ["credit_id", "account", "amount_kopecks", "status"]
+
+
+class Signer(Protocol):
+    """What the services need from the key store."""
+
+    def sign(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def keyset(self) -> dict[str, Any]: ...
+
+
+class DrawRefused(DomainError):
+    """A draw step refused its input (the message says why)."""
+
+
+def _refuse(exc: DrawError, field: str | None = None) -> DrawRefused:
+    code = "".join("_" + c.lower() if c.isupper() else c for c in type(exc).__name__).lstrip("_")
+    return DrawRefused(str(exc), field=field, code=code)
+
+
+def _ts(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise DrawRefused("times must carry a time zone", field="freeze_at")
+    return moment.replace(microsecond=0)
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _canonical(value: Any) -> str:
+    return canonical_json(value).decode("utf-8")
+
+
+# ------------------------------------------------------------------------------------------- reads
+def get_draw(session: Session, public_id: str) -> Draw:
+    """The draw with this public id, or NotFound."""
+    draw = session.scalar(select(Draw).where(Draw.public_id == public_id))
+    if draw is None:
+        raise NotFound(f"no draw {public_id!r}")
+    return draw
+
+
+def list_draws(session: Session, states: Iterable[str] | None = None) -> list[Draw]:
+    """Draws, newest first (optionally only some states)."""
+    query = select(Draw).order_by(Draw.id.desc())
+    if states is not None:
+        query = query.where(Draw.state.in_(list(states)))
+    return list(session.scalars(query))
+
+
+def envelopes(draw: Draw) -> dict[str, Any]:
+    """The draw's signed records that exist so far."""
+    return {
+        name: _json(getattr(draw, column))
+        for name, column in (
+            ("announcement", "announcement"),
+            ("freeze", "freeze_record"),
+            ("result", "result_record"),
+            ("cancellation", "cancellation"),
+        )
+        if getattr(draw, column)
+    }
+
+
+# ------------------------------------------------------------------------------------------- draft
+@dataclass(frozen=True)
+class DraftInput:
+    """Everything a draft fixes. ``entropy`` is ``{"type": "drand", "chain": "quicknet",
+    "delay_seconds": 3600}`` or ``{"type": "rfc3797", "sources": [...], "available_after": iso}``."""
+
+    name: str
+    kind: str
+    tier_weights: Mapping[str, int]
+    prizes: Sequence[Mapping[str, int]]
+    reserves: int
+    freeze_at: datetime
+    entropy: Mapping[str, Any]
+    snapshot_period: str | None = None
+    algorithm: str = engine.ALGORITHM_WEIGHTED
+    exclusions: Sequence[str] = ()
+
+
+def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], freeze_at: datetime) -> dict[str, Any]:
+    kind = spec.get("type")
+    if kind == "drand":
+        chain = spec.get("chain", "quicknet")
+        if not isinstance(chain, str) or chain not in chains:
+            raise DrawRefused(f"unknown drand chain {chain!r} (configured: {', '.join(sorted(chains))})", field="entropy")
+        delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
+        if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
+            raise DrawRefused("the entropy delay must be 0 to 30 days, in seconds", field="entropy")
+        return {"type": "drand", "chain": chain, "delay_seconds": delay}
+    if kind == "rfc3797":
+        sources = spec.get("sources")
+        if not isinstance(sources, list) or not all(isinstance(d, str) for d in sources):
+            raise DrawRefused("list the sources of public numbers as texts, in order", field="entropy")
+        try:
+            source = engine.rfc3797_source(sources, str(spec.get("available_after", "")))
+        except DrawError as exc:
+            raise _refuse(exc, "entropy") from exc
+        if engine.parse_timestamp(source["available_after"]) <= int(freeze_at.timestamp()):
+            raise DrawRefused("the public numbers must be drawn after the freeze time", field="entropy")
+        return source
+    raise DrawRefused("the entropy source must be 'drand' or 'rfc3797'", field="entropy")
+
+
+def create_draft(
+    session: Session, data: DraftInput, *, actor: str, chains: Mapping[str, Any], yearly_cap_kopecks: int,
+    now: datetime | None = None,
+) -> Draw:
+    """Create a draft draw; refuses bad prizes, weights, freeze time, entropy source, snapshot."""
+    now = now or utcnow()
+    if not data.name or not data.name.strip() or len(data.name) > 200:
+        raise DrawRefused("give the draw a name (at most 200 characters)", field="name")
+    if data.kind not in KINDS:
+        raise DrawRefused(f"the kind must be one of {', '.join(KINDS)}", field="kind")
+    if data.algorithm not in engine.ALGORITHMS:
+        raise DrawRefused(f"unknown algorithm {data.algorithm!r}", field="algorithm")
+    unknown = sorted(set(data.tier_weights) - set(TIERS))
+    if unknown:
+        raise DrawRefused(f"unknown tier(s): {', '.join(unknown)}", field="tier_weights")
+    weights = {}
+    try:
+        for tier in TIERS:
+            weights[tier] = check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}")
+    except DrawError as exc:
+        raise _refuse(exc, "tier_weights") from exc
+    try:
+        prizes = engine.validate_prizes(data.prizes)
+    except DrawError as exc:
+        raise _refuse(exc, "prizes") from exc
+    if not any(weights.values()):
+        raise DrawRefused("at least one tier must have a positive weight", field="tier_weights")
+    if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
+        raise DrawRefused("RFC 3797 mode is unweighted: tier weights must be 0 or 1", field="tier_weights")
+    if isinstance(data.reserves, bool) or not isinstance(data.reserves, int) or not 0 <= data.reserves <= 1000:
+        raise DrawRefused("reserves must be an integer from 0 to 1000", field="reserves")
+    freeze_at = _whole_seconds(data.freeze_at)
+    if freeze_at <= now:
+        raise DrawRefused("the freeze time is in the past", field="freeze_at")
+    snapshot = snapshot_for_period(session, data.snapshot_period) if data.snapshot_period else latest_snapshot(session)
+    if snapshot is None:
+        raise DrawRefused(f"no active tier snapshot {data.snapshot_period or ''}".strip(), field="snapshot_period")
+    entropy = _check_entropy_spec(data.entropy, chains, freeze_at)
+    draw = Draw(
+        public_id=f"{now:%Y%m%d}-{secrets.token_hex(4)}",
+        name=data.name.strip(),
+        kind=data.kind,
+        state="draft",
+        algorithm=data.algorithm,
+        snapshot_id=snapshot.id,
+        snapshot_period=snapshot.period,
+        tier_weights=_canonical(weights),
+        prizes=_canonical(prizes),
+        reserves=data.reserves,
+        freeze_at=freeze_at,
+        entropy_source=_canonical(entropy),
+        yearly_cap_kopecks=yearly_cap_kopecks,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(draw)
+    session.flush()
+    set_exclusions(session, draw.public_id, data.exclusions, actor=actor, record=False)
+    record_event(session, actor, "draw.drafted", "draw", draw.public_id, {"name": draw.name, "prizes": prizes})
+    return draw
+
+
+def parse_exclusions(text: str) -> list[str]:
+    """Accounts from an uploaded file: one per line (CSV: the first column), ``#`` comments ignored."""
+    accounts: list[str] = []
+    errors: dict[str, list[str]] = {}
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DrawRefused(f"the exclusion file is not readable as CSV: {exc}") from exc
+    for lineno, row in enumerate(rows, start=1):
+        if not row or not row[0].strip() or row[0].strip().startswith("#"):
+            continue
+        account = row[0].strip()
+        if lineno == 1 and account.lower() in {"account", "лицевой счёт", "лицевой счет"}:
+            continue
+        try:
+            check_account(account)
+        except DrawError as exc:
+            errors[f"line {lineno}"] = [str(exc)]
+            continue
+        accounts.append(account)
+    if errors:
+        raise DrawRefused("the exclusion file has bad lines; nothing was changed", errors=errors)
+    return accounts
+
+
+def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *, actor: str, record: bool = True) -> int:
+    """Replace a draft's exclusion list; returns the number of distinct accounts."""
+    draw = get_draw(session, public_id)
+    if draw.state != "draft":
+        raise Conflict("the exclusion list is fixed once the draw is announced")
+    distinct = sorted(set(accounts))
+    for account in distinct:
+        try:
+            check_account(account)
+        except DrawError as exc:
+            raise _refuse(exc, "exclusions") from exc
+    session.query(DrawExclusion).filter(DrawExclusion.draw_id == draw.id).delete()
+    if distinct:
+        session.execute(DrawExclusion.__table__.insert(), [{"draw_id": draw.id, "account": a} for a in distinct])
+    draw.exclusions_count = len(distinct)
+    if record:
+        record_event(session, actor, "draw.exclusions_set", "draw", draw.public_id, {"count": len(distinct)})
+    return len(distinct)
+
+
+def _exclusions(session: Session, draw: Draw) -> list[str]:
+    return list(session.scalars(select(DrawExclusion.account).where(DrawExclusion.draw_id == draw.id)))
+
+
+def _transition(session: Session, draw: Draw, expected: str, new: str, **values: Any) -> None:
+    result = session.execute(
+        update(Draw)
+        .where(Draw.id == draw.id, Draw.state == expected)
+        .values(state=new, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"the draw is no longer {expected}: someone else changed it; reload")
+    session.refresh(draw)
+
+
+def _require_state(draw: Draw, *states: str, doing: str) -> None:
+    if draw.state not in states:
+        raise Conflict(f"cannot {doing} a draw that is {draw.state} (it must be {' or '.join(states)})")
+
+
+def _chain(chains: Mapping[str, Any], name: str) -> engine.DrandChain:
+    conf = chains[name]
+    return engine.DrandChain(name, int(conf["genesis"]), int(conf["period"]), str(conf.get("chain_hash", "")))
+
+
+# ----------------------------------------------------------------------------------------- announce
+def announce(
+    session: Session, public_id: str, *, actor: str, signer: Signer, box: SecretBox, chains: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Draw:
+    """Draw the secret, seal it, fix the entropy source and publish the signed announcement."""
+    now = (now or utcnow()).replace(microsecond=0)
+    draw = get_draw(session, public_id)
+    _require_state(draw, "draft", doing="announce")
+    if draw.freeze_at <= now:
+        raise DrawRefused("the freeze time has passed: change the draft's freeze time first", field="freeze_at")
+    spec = json.loads(draw.entropy_source)
+    freeze_unix = int(draw.freeze_at.timestamp())
+    if spec["type"] == "drand":
+        source = engine.drand_source(_chain(chains, spec["chain"]), freeze_unix + spec["delay_seconds"])
+    else:
+        source = spec
+    secret, salt_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    box.ensure_key()
+    try:
+        payload = engine.build_announcement(
+            draw_id=draw.public_id, name=draw.name, kind=draw.kind, snapshot=draw.snapshot_period,
+            announced_at=_ts(now), freeze_at=_ts(draw.freeze_at), algorithm=draw.algorithm,
+            tier_weights=json.loads(draw.tier_weights), exclusions=_exclusions(session, draw),
+            prizes=json.loads(draw.prizes), reserves=draw.reserves, commitment=engine.commitment_of(secret),
+            entropy_source=source, yearly_cap_kopecks=draw.yearly_cap_kopecks,
+        )
+    except DrawError as exc:
+        raise _refuse(exc) from exc
+    envelope = signer.sign(payload)
+    _transition(
+        session, draw, "draft", "announced",
+        announced_at=now, entropy_source=_canonical(source), commitment=payload["commitment"],
+        secret_sealed=box.seal(secret, draw.public_id), salt_key_sealed=box.seal(salt_key, draw.public_id + "/salt"),
+        announcement=_canonical(envelope),
+    )
+    record_event(session, actor, "draw.announced", "draw", draw.public_id, {
+        "commitment": payload["commitment"], "announcement_digest": engine.payload_digest(payload),
+        "entropy_source": source,
+    })
+    return draw
+
+
+# ------------------------------------------------------------------------------------------- freeze
+def won_this_year(session: Session, year: int) -> dict[str, int]:
+    """Kopecks won per account in ``year`` (credits not cancelled), for the yearly cap."""
+    rows = session.execute(
+        select(DrawCredit.account, func.sum(DrawCredit.amount_kopecks))
+        .where(DrawCredit.year == year, DrawCredit.state != "cancelled")
+        .group_by(DrawCredit.account)
+    )
+    return {account: int(total) for account, total in rows}
+
+
+def freeze(
+    session: Session, public_id: str, *, actor: str, signer: Signer, box: SecretBox, timezone: str,
+    now: datetime | None = None,
+) -> Draw:
+    """Compute and fix the entrant list: snapshot x weights, minus exclusions and the yearly cap."""
+    now = (now or utcnow()).replace(microsecond=0)
+    draw = get_draw(session, public_id)
+    _require_state(draw, "announced", doing="freeze")
+    if now < draw.freeze_at:
+        raise DrawRefused("it is not yet the freeze time announced for this draw")
+    source = json.loads(draw.entropy_source)
+    if int(now.timestamp()) >= engine.entropy_available_at(source):
+        raise DrawRefused("too late: the announced entropy already exists; cancel this draw and announce a new one")
+    announcement = json.loads(draw.announcement or "{}")["payload"]
+    weights = announcement["tier_weights"]
+    eligible = [t for t, w in weights.items() if w > 0]
+    excluded = set(_exclusions(session, draw))
+    year = draw.freeze_at.astimezone(ZoneInfo(timezone)).year
+    largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
+    capped = engine.capped_accounts(won_this_year(session, year), largest, draw.yearly_cap_kopecks)
+    accounts: list[str] = []
+    tiers: list[str] = []
+    entrant_weights: list[int] = []
+    skip = excluded | capped
+    eligible_set = set(eligible)
+    for rows in iter_account_tier_batches(session, draw.snapshot_id):
+        for account, tier in rows:
+            if tier in eligible_set and account not in skip:
+                accounts.append(account)
+                tiers.append(tier)
+                entrant_weights.append(weights[tier])
+    salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    try:
+        frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
+        payload = engine.build_freeze(announcement, frozen, _ts(now))
+    except DrawError as exc:
+        raise _refuse(exc) from exc
+    session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
+                                data=zlib.compress(frozen.encoding, 1)))
+    envelope = signer.sign(payload)
+    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
+    record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
+        "count": payload["count"], "total_weight": payload["total_weight"], "entrant_digest": payload["entrant_digest"],
+        "merkle_root": payload["merkle_root"], "excluded": len(excluded), "capped": len(capped),
+    })
+    return draw
+
+
+def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], list[int]]:
+    """The stored frozen list, checked against the signed entrant digest."""
+    stored = session.get(DrawEntrantList, draw.id)
+    if stored is None:
+        raise Conflict("the draw has no frozen entrant list")
+    data = zlib.decompress(stored.data)
+    freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
+    if hashlib.sha256(data).hexdigest() != freeze_payload["entrant_digest"]:
+        raise Conflict("the stored entrant list does not match the signed freeze record")
+    return decode_entrant_columns(data)
+
+
+# --------------------------------------------------------------------------------------------- draw
+def run_draw(
+    session: Session, public_id: str, entropy_value: Mapping[str, Any], *, actor: str, signer: Signer, box: SecretBox,
+    now: datetime | None = None,
+) -> Draw:
+    """Reveal the secret, check the entropy, select winners and reserves, sign the result (once)."""
+    now = (now or utcnow()).replace(microsecond=0)
+    draw = get_draw(session, public_id)
+    _require_state(draw, "frozen", doing="draw")
+    announcement = json.loads(draw.announcement or "{}")["payload"]
+    freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
+    if int(now.timestamp()) < engine.entropy_available_at(announcement["entropy_source"]):
+        raise DrawRefused("the announced entropy does not exist yet: wait for it")
+    accounts, _tiers, weights = frozen_columns(session, draw)
+    secret = box.open(draw.secret_sealed or "", draw.public_id)
+    salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    try:
+        payload, outcome = engine.build_result(
+            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), _ts(now)
+        )
+    except DrawError as exc:
+        raise _refuse(exc, "entropy") from exc
+    envelope = signer.sign(payload)
+    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope))
+    rows = [
+        {"draw_id": draw.id, "role": "winner", "position": i, "entrant_index": idx, "account": accounts[idx],
+         "status": "holder", "prize_index": i}
+        for i, idx in enumerate(outcome.winners)
+    ] + [
+        {"draw_id": draw.id, "role": "reserve", "position": i, "entrant_index": idx, "account": accounts[idx],
+         "status": "waiting", "prize_index": None}
+        for i, idx in enumerate(outcome.reserves)
+    ]
+    session.execute(DrawWinner.__table__.insert(), rows)
+    record_event(session, actor, "draw.drawn", "draw", draw.public_id, {
+        "seed": payload["seed"], "entropy_digest": payload["entropy_digest"],
+        "winners": [w["account_masked"] for w in payload["winners"]],
+    })
+    return draw
+
+
+# ------------------------------------------------------------------------------------------ publish
+def publish(session: Session, public_id: str, *, actor: str, timezone: str, now: datetime | None = None) -> Draw:
+    """Make the result public and turn each prize into a pending credit order for billing."""
+    now = now or utcnow()
+    draw = get_draw(session, public_id)
+    _require_state(draw, "drawn", doing="publish")
+    _transition(session, draw, "drawn", "published", published_at=now)
+    year = draw.freeze_at.astimezone(ZoneInfo(timezone)).year
+    result = json.loads(draw.result_record or "{}")["payload"]
+    holders = session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id, DrawWinner.role == "winner").order_by(DrawWinner.position))
+    for winner, row in zip(holders, result["winners"], strict=True):
+        session.add(DrawCredit(draw_id=draw.id, prize_index=winner.position, account=winner.account,
+                               amount_kopecks=row["amount_kopecks"], year=year, state="pending", created_at=now))
+    session.flush()
+    record_event(session, actor, "draw.published", "draw", draw.public_id, {"credits": len(result["winners"])})
+    return draw
+
+
+# ------------------------------------------------------------------------------------------- cancel
+def cancel(
+    session: Session, public_id: str, reason: str, *, actor: str, signer: Signer, now: datetime | None = None
+) -> Draw:
+    """Cancel a draw before it is drawn; once announced the cancellation is a signed public record."""
+    now = (now or utcnow()).replace(microsecond=0)
+    draw = get_draw(session, public_id)
+    _require_state(draw, "draft", "announced", "frozen", doing="cancel")
+    if not reason or not reason.strip():
+        raise DrawRefused("give the reason for cancelling (it is public)", field="reason")
+    values: dict[str, Any] = {"cancelled_at": now, "cancel_reason": reason.strip()}
+    if draw.announcement:
+        announcement = json.loads(draw.announcement)["payload"]
+        envelope = signer.sign({
+            "type": "draw.cancellation", "version": 1, "draw_id": draw.public_id,
+            "announcement_digest": engine.payload_digest(announcement), "reason": reason.strip(),
+            "state_before": draw.state, "cancelled_at": _ts(now),
+        })
+        values["cancellation"] = _canonical(envelope)
+    _transition(session, draw, draw.state, "cancelled", **values)
+    record_event(session, actor, "draw.cancelled", "draw", draw.public_id, {"reason": reason.strip()})
+    return draw
+
+
+# --------------------------------------------------------------------------------------- disqualify
+def disqualify(
+    session: Session, public_id: str, prize_index: int, reason: str, *, actor: str, signer: Signer,
+    now: datetime | None = None,
+) -> DrawDisqualification:
+    """Disqualify the current holder of a prize; the prize passes to the next reserve in order."""
+    now = (now or utcnow()).replace(microsecond=0)
+    draw = get_draw(session, public_id)
+    _require_state(draw, "published", doing="disqualify a winner of")
+    if not reason or not reason.strip():
+        raise DrawRefused("give the reason for the disqualification (it is public)", field="reason")
+    result = json.loads(draw.result_record or "{}")["payload"]
+    people = list(session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id)))
+    holders: list[int | None] = [None] * len(result["winners"])
+    holder_rows: dict[int, DrawWinner] = {}
+    for person in people:
+        if person.status in ("holder", "promoted") and person.prize_index is not None:
+            holders[person.prize_index] = person.entrant_index
+            holder_rows[person.prize_index] = person
+    reserves = sorted((p for p in people if p.role == "reserve"), key=lambda p: p.position)
+    sequence = session.scalar(select(func.count()).select_from(DrawDisqualification).where(DrawDisqualification.draw_id == draw.id)) or 0
+    used = min(sequence, len(reserves))
+    try:
+        replacement = engine.next_replacement(holders, [r.entrant_index for r in reserves], used, prize_index)
+    except DrawError as exc:
+        raise _refuse(exc, "prize_index") from exc
+    holder = holder_rows[prize_index]
+    credit = session.scalar(select(DrawCredit).where(
+        DrawCredit.draw_id == draw.id, DrawCredit.prize_index == prize_index, DrawCredit.account == holder.account,
+        DrawCredit.state != "cancelled",
+    ))
+    if credit is not None and credit.state != "pending":
+        raise Conflict(f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing first")
+    if credit is not None:
+        credit.state = "cancelled"
+    holder.status = "disqualified"
+    replacement_account = None
+    if replacement.reserve_index is not None:
+        reserve = reserves[replacement.reserve_index]
+        reserve.status, reserve.prize_index = "promoted", prize_index
+        replacement_account = reserve.account
+        amount = result["winners"][prize_index]["amount_kopecks"]
+        session.add(DrawCredit(draw_id=draw.id, prize_index=prize_index, account=reserve.account, amount_kopecks=amount,
+                               year=credit.year if credit else now.year, state="pending", created_at=now))
+    payload = engine.build_disqualification(result, sequence, replacement, reason, _ts(now))
+    record = DrawDisqualification(
+        draw_id=draw.id, sequence=sequence, prize_index=prize_index, account=holder.account,
+        replacement_account=replacement_account, reason=reason.strip(), actor=actor, at=now,
+        envelope=_canonical(signer.sign(payload)),
+    )
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("another disqualification was recorded at the same time; reload") from exc
+    record_event(session, actor, "draw.disqualified", "draw", draw.public_id, {
+        "prize_index": prize_index, "account": mask_account(holder.account), "reason": reason.strip(),
+        "replacement": mask_account(replacement_account) if replacement_account else None,
+    })
+    return record
+
+
+def disqualification_envelopes(session: Session, draw: Draw) -> list[dict[str, Any]]:
+    """The draw's signed disqualifications in sequence order."""
+    rows = session.scalars(select(DrawDisqualification).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))
+    return [json.loads(r.envelope) for r in rows]
+
+
+# ------------------------------------------------------------------------------------------ credits
+def export_credits(session: Session, *, actor: str, now: datetime | None = None) -> CreditBatch:
+    """Put every pending credit into one new batch file, exactly once.
+
+    One conditional UPDATE moves the credits from pending to exported; if another export took any of
+    them first the count differs and the whole export is refused (the shell rolls back). A killed
+    export commits nothing, so no credit is ever in two batches.
+    """
+    now = now or utcnow()
+    rows = session.execute(
+        select(DrawCredit, Draw.public_id).join(Draw, Draw.id == DrawCredit.draw_id)
+        .where(DrawCredit.state == "pending").order_by(DrawCredit.id)
+    ).all()
+    if not rows:
+        raise DrawRefused("there are no pending credits to export")
+    batch = CreditBatch(created_at=now, created_by=actor, count=len(rows), total_kopecks=sum(c.amount_kopecks for c, _ in rows), digest="", content="")
+    session.add(batch)
+    session.flush()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CREDIT_HEADER)
+    for credit, draw_public_id in rows:
+        writer.writerow([credit.id, draw_public_id, credit.prize_index, credit.account, credit.amount_kopecks, batch.id])
+    batch.content = out.getvalue()
+    batch.digest = hashlib.sha256(batch.content.encode("utf-8")).hexdigest()
+    ids = [credit.id for credit, _ in rows]
+    changed = session.execute(
+        update(DrawCredit).where(DrawCredit.id.in_(ids), DrawCredit.state == "pending")
+        .values(state="exported", batch_id=batch.id).execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != len(ids):
+        raise Conflict("another export took some of these credits at the same time; nothing was exported")
+    record_event(session, actor, "draw.credits_exported", "credit_batch", str(batch.id),
+                 {"count": batch.count, "total_kopecks": batch.total_kopecks, "digest": batch.digest})
+    return batch
+
+
+def get_batch(session: Session, batch_id: int) -> CreditBatch:
+    """A stored batch (its file is byte-identical at every download)."""
+    batch = session.get(CreditBatch, batch_id) if 0 < batch_id < 2**31 else None  # an INTEGER key
+    if batch is None:
+        raise NotFound(f"no credit batch {batch_id}")
+    return batch
+
+
+def import_confirmation(session: Session, text: str, *, actor: str, now: datetime | None = None) -> dict[str, int]:
+    """Billing's confirmation file (``credit_id,account,amount_kopecks,status`` with status ``posted``).
+
+    Every line is checked first; any bad line refuses the whole file (nothing changes). Lines of credits
+    already posted are accepted again (re-importing the same file is harmless).
+    """
+    now = now or utcnow()
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DrawRefused(f"the confirmation file is not readable as CSV: {exc}") from exc
+    reader = iter(table)
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header] != CONFIRMATION_HEADER:
+        raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)}")
+    errors: dict[str, list[str]] = {}
+    wanted: list[tuple[int, str, int]] = []
+    for lineno, row in enumerate(reader, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 4:
+            errors[f"line {lineno}"] = ["expected 4 columns"]
+            continue
+        cid, account, amount, status = (cell.strip() for cell in row)
+        if not cid.isdigit() or not amount.isdigit():
+            errors[f"line {lineno}"] = ["credit_id and amount_kopecks must be whole numbers"]
+            continue
+        if status != "posted":
+            errors[f"line {lineno}"] = [f"unknown status {status!r} (expected posted)"]
+            continue
+        wanted.append((int(cid), account, int(amount)))
+    credits = {c.id: c for c in session.scalars(select(DrawCredit).where(DrawCredit.id.in_([w[0] for w in wanted])))} if wanted else {}
+    for lineno, (cid, account, amount) in enumerate(wanted, start=2):
+        credit = credits.get(cid)
+        where = f"credit {cid}"
+        if credit is None:
+            errors[where] = ["no such credit"]
+        elif credit.account != account or credit.amount_kopecks != amount:
+            errors[where] = ["account or amount differs from the credit order"]
+        elif credit.state not in ("exported", "posted"):
+            errors[where] = [f"the credit is {credit.state}, not exported"]
+    if errors:
+        raise DrawRefused("the confirmation file has errors; nothing was changed", errors=errors)
+    posted = 0
+    for cid, _account, _amount in wanted:
+        posted += session.execute(
+            update(DrawCredit).where(DrawCredit.id == cid, DrawCredit.state == "exported")
+            .values(state="posted", posted_at=now).execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-", {"posted": posted, "lines": len(wanted)})
+    return {"posted": posted, "already_posted": len(wanted) - posted}
+
+
+# -------------------------------------------------------------------------------- records and proofs
+def _require_record(draw: Draw) -> None:
+    if draw.state not in ("published",):
+        raise NotFound(f"the result of draw {draw.public_id} is not published")
+
+
+def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
+    """The public record (masked accounts; optionally the weights vector)."""
+    _require_record(draw)
+    env = envelopes(draw)
+    weights = frozen_columns(session, draw)[2] if with_weights else None
+    return public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw), weights)
+
+
+def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box: SecretBox) -> dict[str, Any]:
+    """The auditor bundle: the public record plus the full list, the salt key and the exclusions."""
+    if draw.state not in ("drawn", "published"):
+        raise NotFound(f"draw {draw.public_id} has no result yet")
+    env = envelopes(draw)
+    accounts, tiers, weights = frozen_columns(session, draw)
+    salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw))
+    bundle.update(
+        kind="auditor",
+        entrants={"accounts": accounts, "tiers": tiers, "weights": weights},
+        salt_key=salt_key.hex(),
+        exclusions=sorted(_exclusions(session, draw)),
+    )
+    return bundle
+
+
+def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) -> dict[str, Any]:
+    """A customer's proof of inclusion in the frozen list (NotFound when not an entrant)."""
+    if draw.state not in ("frozen", "drawn", "published"):
+        raise NotFound(f"draw {draw.public_id} has no frozen list")
+    accounts, tiers, weights = frozen_columns(session, draw)
+    salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    frozen = engine.freeze_columns(accounts, tiers, weights, salt_key)
+    try:
+        return frozen.proof_for(draw.public_id, account, salt_key).as_json()
+    except DrawError as exc:
+        raise NotFound(f"account {mask_account(account)} is not an entrant of draw {draw.public_id}") from exc

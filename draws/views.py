@@ -1,0 +1,358 @@
+"""Staff pages for draws (``/draws``) and the public draw pages (``/public/draws``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from draws import services, wiring
+from draws.entrants import mask_account
+from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
+from draws.rfc3797 import parse_public_numbers
+from draws.verify import verify_bundle
+from rewards import dashboard, web
+from rewards.access import current_user
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.policy import public, staff
+from rewards.tiers import TIERS
+
+bp = Blueprint("draws", __name__, url_prefix="/draws", template_folder="templates")
+public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", template_folder="templates")
+
+web.NAV.append(("draws.index", _l("Draws"), "draws.view"))
+
+PUBLIC_STATES = ("announced", "frozen", "drawn", "published", "cancelled")
+
+
+def _actor() -> str:
+    user = current_user()
+    return user.username if user is not None else "?"
+
+
+def _attempt(fn: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> Any:
+    """Run a service; commit and flash ``success``, or roll back and flash the refusal."""
+    try:
+        value = fn(db.session, *args, **kwargs)
+    except DomainError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
+        flash(exc.message + (f" ({details})" if details else ""), "error")
+        return None
+    except Exception as exc:
+        if type(exc).__name__ in {"KeyStoreError", "SecretBoxError", "FetchRefused"}:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return None
+        raise
+    db.session.commit()
+    flash(success, "info")
+    return value
+
+
+def _local_input(text: str, field: str) -> datetime:
+    try:
+        naive = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
+    except ValueError as exc:
+        raise DomainError(_("Enter a date and time."), field=field) from exc
+    return naive.replace(tzinfo=ZoneInfo(wiring.timezone()))
+
+
+def _int(text: str | None, field: str) -> int:
+    try:
+        return int((text or "").strip())
+    except ValueError as exc:
+        raise DomainError(_("Enter a whole number."), field=field) from exc
+
+
+def _prizes(text: str) -> list[dict[str, int]]:
+    """Lines ``AMOUNT_KOPECKS x COUNT`` (``x`` or ``*``), e.g. ``400000 x 10``."""
+    prizes = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.lower().replace("*", "x").split("x")
+        if len(parts) != 2:
+            raise DomainError(_("Prize line %(n)s: write amount in kopecks x count.", n=lineno), field="prizes")
+        prizes.append({"amount_kopecks": _int(parts[0], "prizes"), "count": _int(parts[1], "prizes")})
+    return prizes
+
+
+def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
+    weights = {tier: _int(form.get(f"weight_{tier}", "0") or "0", "tier_weights") for tier in TIERS}
+    if form.get("entropy_type") == "rfc3797":
+        entropy: dict[str, Any] = {
+            "type": "rfc3797",
+            "sources": [line.strip() for line in form.get("rfc_sources", "").splitlines() if line.strip()],
+            "available_after": _local_input(form.get("available_after", ""), "entropy").astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    else:
+        entropy = {"type": "drand", "chain": form.get("chain", "quicknet"),
+                   "delay_seconds": 60 * _int(form.get("delay_minutes") or "60", "entropy")}
+    exclusions: list[str] = []
+    upload = files.get("exclusions")
+    if upload is not None and upload.filename:
+        exclusions = services.parse_exclusions(upload.read().decode("utf-8-sig"))
+    return services.DraftInput(
+        name=form.get("name", ""), kind=form.get("kind", ""), tier_weights=weights, prizes=_prizes(form.get("prizes", "")),
+        reserves=_int(form.get("reserves") or "0", "reserves"), freeze_at=_local_input(form.get("freeze_at", ""), "freeze_at"),
+        entropy=entropy, snapshot_period=form.get("snapshot_period") or None,
+        algorithm=form.get("algorithm") or services.engine.ALGORITHM_WEIGHTED, exclusions=exclusions,
+    )
+
+
+@bp.route("/")
+@staff("draws.view")
+def index() -> str:
+    """Every draw, newest first."""
+    return render_template("draws/list.html", draws=services.list_draws(db.session))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff("draws.manage")
+def new() -> Any:
+    """A draft: name, kind, snapshot, weights, prizes, reserves, freeze time, entropy, exclusions."""
+    if request.method == "POST":
+        try:
+            draft = _draft_from_form(request.form, request.files)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
+        draw = _attempt(services.create_draft, draft, actor=_actor(), chains=wiring.chains(),
+                        yearly_cap_kopecks=wiring.yearly_cap(), success=_("Draft created."))
+        if draw is not None:
+            return redirect(url_for("draws.detail", draw_id=draw.public_id))
+        return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
+    return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form={})
+
+
+def _people(draw: Any) -> tuple[list[DrawWinner], list[DrawDisqualification]]:
+    people = list(db.session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id).order_by(DrawWinner.role.desc(), DrawWinner.position)))
+    dqs = list(db.session.scalars(select(DrawDisqualification).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence)))
+    return people, dqs
+
+
+@bp.route("/<draw_id>")
+@staff("draws.view")
+def detail(draw_id: str) -> str:
+    """A draw: parameters, records, winners and reserves (full accounts: staff only), actions."""
+    draw = services.get_draw(db.session, draw_id)
+    people, dqs = _people(draw)
+    records = services.envelopes(draw)
+    return render_template("draws/detail.html", draw=draw, records=records, people=people, dqs=dqs,
+                           weights=json.loads(draw.tier_weights), prizes=json.loads(draw.prizes),
+                           source=json.loads(draw.entropy_source), mask=mask_account)
+
+
+def _back(draw_id: str) -> WerkzeugResponse:
+    return redirect(url_for("draws.detail", draw_id=draw_id))
+
+
+@bp.route("/<draw_id>/exclusions", methods=["POST"])
+@staff("draws.manage")
+def exclusions(draw_id: str) -> WerkzeugResponse:
+    """Upload the exclusion list of a draft (one account per line)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file."), "error")
+        return _back(draw_id)
+    try:
+        accounts = services.parse_exclusions(upload.read().decode("utf-8-sig"))
+    except (DomainError, UnicodeDecodeError) as exc:
+        flash(getattr(exc, "message", str(exc)), "error")
+        return _back(draw_id)
+    _attempt(services.set_exclusions, draw_id, accounts, actor=_actor(), success=_("Exclusion list replaced."))
+    return _back(draw_id)
+
+
+@bp.route("/<draw_id>/announce", methods=["POST"])
+@staff("draws.manage")
+def announce(draw_id: str) -> WerkzeugResponse:
+    """Commit to the secret and publish the announcement."""
+    _attempt(services.announce, draw_id, actor=_actor(), signer=wiring.signer(), box=wiring.box(),
+             chains=wiring.chains(), success=_("Announced."))
+    return _back(draw_id)
+
+
+@bp.route("/<draw_id>/freeze", methods=["POST"])
+@staff("draws.manage")
+def freeze(draw_id: str) -> WerkzeugResponse:
+    """Fix the entrant list."""
+    _attempt(services.freeze, draw_id, actor=_actor(), signer=wiring.signer(), box=wiring.box(),
+             timezone=wiring.timezone(), success=_("Entrant list frozen."))
+    return _back(draw_id)
+
+
+@bp.route("/<draw_id>/draw", methods=["POST"])
+@staff("draws.manage")
+def run(draw_id: str) -> WerkzeugResponse:
+    """Enter the entropy and run the draw (once)."""
+    try:
+        if request.form.get("numbers", "").strip():
+            value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
+        elif request.form.get("fetch"):
+            source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
+            value = wiring.fetch_drand(source["chain"]["name"], source["round"])
+        else:
+            value = json.loads(request.form.get("entropy", ""))
+    except (ValueError, DomainError, wiring.FetchRefused, KeyError) as exc:
+        flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
+        return _back(draw_id)
+    _attempt(services.run_draw, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), success=_("Drawn."))
+    return _back(draw_id)
+
+
+@bp.route("/<draw_id>/publish", methods=["POST"])
+@staff("draws.manage")
+def publish(draw_id: str) -> WerkzeugResponse:
+    """Publish the result; prizes become credit orders."""
+    _attempt(services.publish, draw_id, actor=_actor(), timezone=wiring.timezone(), success=_("Published."))
+    return _back(draw_id)
+
+
+@bp.route("/<draw_id>/cancel", methods=["POST"])
+@staff("draws.manage")
+def cancel(draw_id: str) -> WerkzeugResponse:
+    """Cancel (publicly once announced)."""
+    _attempt(services.cancel, draw_id, request.form.get("reason", ""), actor=_actor(), signer=wiring.signer(), success=_("Cancelled."))
+    return _back(draw_id)
+
+
+@bp.route("/<draw_id>/disqualify", methods=["POST"])
+@staff("draws.manage")
+def disqualify(draw_id: str) -> WerkzeugResponse:
+    """Disqualify a prize's holder; the prize passes to the next reserve."""
+    try:
+        prize = _int(request.form.get("prize_index"), "prize_index")
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _back(draw_id)
+    _attempt(services.disqualify, draw_id, prize, request.form.get("reason", ""), actor=_actor(), signer=wiring.signer(),
+             success=_("Disqualified; the prize passed to the next reserve."))
+    return _back(draw_id)
+
+
+def _json_download(data: Any, name: str) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False), mimetype="application/json",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.route("/<draw_id>/bundle.json")
+@staff("draws.bundle")
+def bundle(draw_id: str) -> Response:
+    """Download the auditor bundle (personal data: the full entrant list)."""
+    draw = services.get_draw(db.session, draw_id)
+    return _json_download(services.auditor_bundle_of(db.session, draw, wiring.signer().keyset(), wiring.box()), f"draw-{draw.public_id}-bundle.json")
+
+
+@bp.route("/<draw_id>/verify")
+@staff("draws.verify")
+def verify(draw_id: str) -> str:
+    """Run the standalone verifier's checks on this draw's auditor bundle."""
+    draw = services.get_draw(db.session, draw_id)
+    try:
+        checks = verify_bundle(services.auditor_bundle_of(db.session, draw, wiring.signer().keyset(), wiring.box()))
+    except DomainError as exc:
+        flash(exc.message, "error")
+        checks = []
+    return render_template("draws/verify.html", draw=draw, checks=checks)
+
+
+@bp.route("/credits")
+@staff("draws.view")
+def credits() -> str:
+    """Credit orders: pending count, batches, confirmation import."""
+    counts = dict(db.session.execute(select(DrawCredit.state, func.count()).group_by(DrawCredit.state)).all())
+    batches = db.session.scalars(select(CreditBatch).order_by(CreditBatch.id.desc()).limit(50)).all()
+    return render_template("draws/credits.html", counts=counts, batches=batches)
+
+
+@bp.route("/credits/export", methods=["POST"])
+@staff("draws.manage")
+def export() -> WerkzeugResponse:
+    """Export pending credits into a new batch (exactly once)."""
+    batch = _attempt(services.export_credits, actor=_actor(), success=_("Batch created."))
+    if batch is not None:
+        flash(_("Download the batch file and send it to billing."), "info")
+    return redirect(url_for("draws.credits"))
+
+
+@bp.route("/credits/<int:batch_id>.csv")
+@staff("draws.view")
+def batch_file(batch_id: int) -> Response:
+    """A batch file, byte-identical at every download."""
+    batch = services.get_batch(db.session, batch_id)
+    return Response(batch.content, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=credits-{batch.id}.csv"})
+
+
+@bp.route("/credits/confirm", methods=["POST"])
+@staff("draws.manage")
+def confirm() -> WerkzeugResponse:
+    """Import billing's confirmation file."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file."), "error")
+        return redirect(url_for("draws.credits"))
+    summary = _attempt(services.import_confirmation, upload.read().decode("utf-8-sig", errors="replace"), actor=_actor(),
+                       success=_("Confirmation imported."))
+    if summary:
+        flash(_("%(posted)s credits posted, %(again)s were already posted.", posted=summary["posted"], again=summary["already_posted"]), "info")
+    return redirect(url_for("draws.credits"))
+
+
+# ------------------------------------------------------------------------------------------- public
+@public_bp.route("/")
+@public
+def public_index() -> str:
+    """Announced and past draws."""
+    draws = [d for d in services.list_draws(db.session, PUBLIC_STATES) if d.announcement]
+    return render_template("draws/public_list.html", draws=draws)
+
+
+@public_bp.route("/<draw_id>")
+@public
+def public_detail(draw_id: str) -> str:
+    """A draw's public page: commitment, entropy source, freeze facts, masked winners, how to verify."""
+    draw = services.get_draw(db.session, draw_id)
+    if draw.state not in PUBLIC_STATES or not draw.announcement:  # never announced: never public
+        from rewards.errors import NotFound
+
+        raise NotFound(_("No such draw."))
+    records = services.envelopes(draw)
+    payloads = {k: v["payload"] for k, v in records.items()}
+    dqs = [json.loads(e)["payload"] for e in db.session.scalars(
+        select(DrawDisqualification.envelope).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))]
+    return render_template("draws/public_detail.html", draw=draw, p=payloads,
+                           show_result=draw.state == "published", dqs=dqs)
+
+
+@public_bp.route("/<draw_id>/record.json")
+@public
+def public_record(draw_id: str) -> Response:
+    """The public record to feed to ``python -m draws.verify``."""
+    draw = services.get_draw(db.session, draw_id)
+    return _json_download(services.public_record_of(db.session, draw, wiring.signer().keyset()), f"draw-{draw.public_id}-record.json")
+
+
+def _panel() -> dict[str, Any]:
+    counts = dict(db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).all())
+    pending = db.session.scalar(select(func.count()).select_from(DrawCredit).where(DrawCredit.state == "pending")) or 0
+    return {"counts": counts, "pending": pending}
+
+
+dashboard.PANELS.append(("draws/_panel.html", _panel))
+
+
+@bp.app_template_global()
+def draw_kopecks(value: int) -> str:
+    """Kopecks as rubles for pages (the rubles filter of rewards.web)."""
+    return current_app.jinja_env.filters["rubles"](value)

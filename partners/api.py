@@ -1,0 +1,337 @@
+"""The partners JSON API: partner sites (validate, redeem, roll back, their offers and reports), the
+personal cabinet (an account's codes), and internal readers of every report.
+
+Partner calls are authenticated by the foundation's API keys; the key's client must be linked to a
+partner (``flask partners link-client``). Bodies are JSON of at most ``API_MAX_JSON_BYTES``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from partners import ratelimit, schemas
+from partners.models import Offer, Partner
+from partners.services import catalog, idempotency, issue, redemption, reports
+from partners.services.redemption import PartnerRef, Refused
+from rewards.db import db, read_only_view, utcnow
+from rewards.errors import DomainError
+from rewards.httperrors import error_body
+from rewards.policy import api, api_any
+
+BEARER = [{"bearer": []}]
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Unique per redemption attempt; a retry with the same key and body gets the first "
+    "answer byte for byte (kept 24 hours at least).",
+}
+
+blp = Blueprint(
+    "partner_api",
+    __name__,
+    url_prefix="/api/v1/partner",
+    description="For partner sites: validate a customer's code, redeem it exactly once, roll back a redemption.",
+)
+cabinet_blp = Blueprint(
+    "account_codes", __name__, url_prefix="/api/v1/accounts", description="For the personal cabinet: an account's codes."
+)
+staff_blp = Blueprint(
+    "partners_read", __name__, url_prefix="/api/v1/partners", description="Internal: every partner's offers and reports."
+)
+
+
+def _limit_body() -> None:
+    request.max_content_length = current_app.config["API_MAX_JSON_BYTES"]
+
+
+for _bp in (blp, cabinet_blp, staff_blp):
+    _bp.before_request(_limit_body)
+
+
+def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def current_partner() -> PartnerRef:
+    """The partner the calling key acts for (403 when none or suspended)."""
+    partner = catalog.partner_of_client(db.session, g.caller.client_id)
+    if partner is None:
+        abort(403, message="This API key is not linked to a partner.")
+    if not partner.active:
+        abort(403, message="This partner is suspended.")
+    return PartnerRef(partner.id, partner.prefix)
+
+
+def _key_id() -> str:
+    return str(g.caller.key_id)
+
+
+@blp.route("/codes/validate")
+class Validate(MethodView):
+    @api("codes:validate")
+    @read_only_view
+    @blp.arguments(schemas.ValidateIn)
+    @blp.response(200, schemas.ValidateOut)
+    @blp.alt_response(429, description="Too many requests (see Retry-After)")
+    @blp.doc(security=BEARER)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Whether a code can be used now, with its offer.
+
+        ``valid`` is false with a ``reason``: ``not_found`` (also for another partner's code),
+        ``malformed`` (a typing mistake the check symbol caught), ``expired``, ``not_yet_valid``,
+        ``already_redeemed``, ``revoked``. Failed look-ups (``not_found``) have their own, tighter
+        rate limit per key.
+        """
+        partner = current_partner()
+        ratelimit.hit_general(_key_id())
+        ratelimit.check_failed(_key_id())
+        try:
+            return redemption.validate(db.session, partner, args["code"], utcnow())
+        except Refused as exc:
+            if exc.code == redemption.NOT_FOUND:
+                ratelimit.charge_failed(_key_id())
+            canonical = None
+            if exc.code == redemption.NOT_FOUND:
+                from partners import codes as codecore
+
+                canonical = str(codecore.parse(args["code"]))
+            return {"code": canonical, "valid": False, "reason": exc.code, "offer": None}
+
+
+@blp.route("/redemptions")
+class Redemptions(MethodView):
+    @api("codes:redeem")
+    @blp.arguments(schemas.RedeemIn)
+    @blp.response(201, schemas.RedemptionOut)
+    @blp.alt_response(404, description="not_found: no such code for this partner")
+    @blp.alt_response(409, description="already_redeemed, expired, not_yet_valid, revoked, idempotency_in_flight")
+    @blp.alt_response(429, description="Too many requests (see Retry-After)")
+    @blp.doc(security=BEARER, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, args: dict[str, Any]) -> Response:
+        """Redeem a code for an order, exactly once.
+
+        The first redemption wins; every other gets 409 ``already_redeemed``. Send an
+        ``Idempotency-Key``: a retry with the same key and body returns the first response byte for byte
+        (header ``Idempotent-Replayed: true``); the same key with another body is 422
+        ``idempotency_key_reused``; a retry while the first is running is 409 ``idempotency_in_flight``.
+        """
+        partner = current_partner()
+        ratelimit.hit_general(_key_id())
+        ratelimit.check_failed(_key_id())
+        key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+        return _idempotent(partner, key, "redeem", args, lambda: _do_redeem(partner, args))
+
+
+def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    event, offer, parsed = redemption.redeem(
+        db.session,
+        partner,
+        args["code"],
+        order_ref=args["order_ref"],
+        amount_kopecks=args.get("amount_kopecks"),
+        client_id=g.caller.client_id,
+        now=utcnow(),
+        actor=f"api:{g.caller.name}",
+    )
+    return 201, redemption.redemption_view(event, offer, str(parsed))
+
+
+def _idempotent(partner: PartnerRef, key: str | None, endpoint: str, args: dict[str, Any], work: Any) -> Response:
+    """Run ``work`` once per idempotency key; store and replay its response byte for byte."""
+    record_id = None
+    if key is not None:
+        try:
+            claim = idempotency.claim(
+                db.session, partner.id, key, endpoint, idempotency.fingerprint(endpoint, args), utcnow()
+            )
+        except idempotency.InFlight as exc:
+            db.session.rollback()
+            return _json(error_body(409, exc.code, exc.message), 409, {"Retry-After": "1"})
+        db.session.commit()
+        if claim.replay:
+            return Response(
+                claim.body,
+                status=claim.status_code,
+                content_type=claim.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        record_id = claim.record_id
+    try:
+        status, payload = work()
+        response = _json(payload, status)
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.code == redemption.NOT_FOUND:
+            ratelimit.charge_failed(_key_id())
+        response = _json(error_body(exc.status, exc.code, exc.message, exc.error_details()), exc.status)
+    except BaseException:
+        db.session.rollback()
+        if record_id is not None:
+            idempotency.release(db.session, record_id)
+            db.session.commit()
+        raise
+    if record_id is not None:
+        idempotency.complete(db.session, record_id, response.status_code, response.content_type, response.get_data())
+    db.session.commit()
+    return response
+
+
+@blp.route("/redemptions/<string:redemption_id>/rollback")
+class Rollback(MethodView):
+    @api("redemptions:rollback")
+    @blp.arguments(schemas.RollbackIn)
+    @blp.response(200, schemas.RollbackOut)
+    @blp.alt_response(404, description="not_found: no such redemption for this partner")
+    @blp.alt_response(409, description="already_rolled_back")
+    @blp.alt_response(429, description="Too many requests (see Retry-After)")
+    @blp.doc(security=BEARER, parameters=[{**IDEMPOTENCY_HEADER, "required": False}])
+    def post(self, args: dict[str, Any], redemption_id: str) -> Response:
+        """Undo a redemption (the order was cancelled): the code can be used again.
+
+        A second rollback of the same redemption gets 409 ``already_rolled_back``. An optional
+        ``Idempotency-Key`` makes a retry return the first answer.
+        """
+        partner = current_partner()
+        ratelimit.hit_general(_key_id())
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            key = idempotency.check_key(key)
+
+        def work() -> tuple[int, dict[str, Any]]:
+            original, event = redemption.rollback(
+                db.session,
+                partner,
+                redemption_id[:64],
+                reason=args.get("reason"),
+                client_id=g.caller.client_id,
+                now=utcnow(),
+                actor=f"api:{g.caller.name}",
+            )
+            return 200, redemption.rollback_view(original, event)
+
+        return _idempotent(partner, key, f"rollback:{redemption_id[:64]}", args, work)
+
+
+def _offer_item(offer: Offer) -> dict[str, Any]:
+    return {
+        **redemption.offer_view(offer),
+        "tiers": offer.tier_list,
+        "budget": offer.budget,
+        "withdrawn": offer.withdrawn_at is not None,
+        "partner_id": offer.partner_id,
+    }
+
+
+@blp.route("/offers")
+class PartnerOffers(MethodView):
+    @api_any
+    @blp.response(200, schemas.OfferListItem(many=True))
+    @blp.doc(security=BEARER)
+    def get(self) -> list[dict[str, Any]]:
+        """The calling partner's offers."""
+        from sqlalchemy import select
+
+        partner = current_partner()
+        ratelimit.hit_general(_key_id())
+        offers = db.session.scalars(select(Offer).where(Offer.partner_id == partner.id).order_by(Offer.id)).all()
+        return [_offer_item(o) for o in offers]
+
+
+@blp.route("/offers/<int:offer_id>/report")
+class PartnerReport(MethodView):
+    @api_any
+    @blp.response(200, schemas.ReportOut)
+    @blp.doc(security=BEARER)
+    def get(self, offer_id: int) -> dict[str, Any]:
+        """Codes issued, redeemed and rolled back for one of the calling partner's offers, by day and tier."""
+        partner = current_partner()
+        ratelimit.hit_general(_key_id())
+        offer = catalog.get_offer(db.session, offer_id, partner_id=partner.id)
+        return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"])
+
+
+# --- personal cabinet -------------------------------------------------------------------------
+
+
+def _account(account: str) -> str:
+    if not 1 <= len(account) <= 32 or not account.isprintable():
+        raise DomainError("an account number has 1 to 32 printable characters", field="account")
+    return account
+
+
+def _account_code(code: Any, offer: Offer, printed: str) -> dict[str, Any]:
+    return {
+        "code": printed,
+        "state": code.state,
+        "tier": code.tier,
+        "issued_at": code.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "offer": redemption.offer_view(offer),
+    }
+
+
+@cabinet_blp.route("/<string:account>/codes")
+class AccountCodes(MethodView):
+    @api("cabinet:read")
+    @cabinet_blp.response(200, schemas.AccountCodesOut)
+    @cabinet_blp.doc(security=BEARER)
+    def get(self, account: str) -> dict[str, Any]:
+        """Every code issued to the account, with its offer and state."""
+        account = _account(account)
+        return {
+            "account": account,
+            "codes": [_account_code(c, o, p) for c, o, p in issue.codes_of_account(db.session, account)],
+        }
+
+
+@cabinet_blp.route("/<string:account>/offers/<int:offer_id>/code")
+class AccountOfferCode(MethodView):
+    @api("cabinet:write")
+    @cabinet_blp.response(200, schemas.AccountCodeOut, description="the code issued earlier")
+    @cabinet_blp.alt_response(201, schema=schemas.AccountCodeOut, description="a new code")
+    @cabinet_blp.alt_response(403, description="not_qualified: not in a qualifying tier in the latest snapshot")
+    @cabinet_blp.alt_response(409, description="budget_exhausted, offer_ended, offer_withdrawn")
+    @cabinet_blp.doc(security=BEARER)
+    def post(self, account: str, offer_id: int) -> Any:
+        """The account's code for the offer: issued on the first call if the account qualifies in the
+        latest snapshot; the same code on every later call."""
+        account = _account(account)
+        offer = catalog.get_offer(db.session, offer_id)
+        code, created = issue.code_for_account(db.session, offer, account, actor=f"api:{g.caller.name}")
+        db.session.commit()
+        partner = db.session.get(Partner, offer.partner_id)
+        assert partner is not None
+        return _account_code(code, offer, issue.display(partner.prefix, code)), 201 if created else 200
+
+
+# --- internal readers -------------------------------------------------------------------------
+
+
+@staff_blp.route("/offers")
+class AllOffers(MethodView):
+    @api("partners:read")
+    @staff_blp.response(200, schemas.OfferListItem(many=True))
+    @staff_blp.doc(security=BEARER)
+    def get(self) -> list[dict[str, Any]]:
+        """Every partner's offers."""
+        from sqlalchemy import select
+
+        return [_offer_item(o) for o in db.session.scalars(select(Offer).order_by(Offer.id))]
+
+
+@staff_blp.route("/offers/<int:offer_id>/report")
+class AnyReport(MethodView):
+    @api("partners:read")
+    @staff_blp.response(200, schemas.ReportOut)
+    @staff_blp.doc(security=BEARER)
+    def get(self, offer_id: int) -> dict[str, Any]:
+        """The report of any offer."""
+        offer = catalog.get_offer(db.session, offer_id)
+        return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"])

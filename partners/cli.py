@@ -1,0 +1,233 @@
+"""``flask partners ...``: partners, their keys, offers, bulk issue with progress, export, reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from partners import dates, snapshots
+from partners.models import FIXED, PERCENT, Offer, Partner
+from partners.services import catalog, idempotency, issue, reports
+from rewards.db import db, utcnow
+from rewards.errors import DomainError
+
+ACTOR = "cli"
+partners_cli = AppGroup("partners", help="Partners, offers and discount codes.")
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def _partner(ref: str) -> Partner:
+    try:
+        return catalog.get_partner(db.session, ref)
+    except DomainError as exc:
+        _fail(exc.message)
+        raise
+
+
+def _offer(offer_id: int) -> Offer:
+    try:
+        return catalog.get_offer(db.session, offer_id)
+    except DomainError as exc:
+        _fail(exc.message)
+        raise
+
+
+@partners_cli.command("create")
+@click.argument("name")
+@click.option("--prefix", required=True, help="2-6 symbols of 0-9 A-Z without I L O U, first a letter.")
+def create(name: str, prefix: str) -> None:
+    """Create a partner."""
+    try:
+        partner = catalog.create_partner(db.session, name, prefix, actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.message)
+    db.session.commit()
+    click.echo(f"partner {partner.id} {partner.name} prefix {partner.prefix}")
+
+
+@partners_cli.command("list")
+def list_partners() -> None:
+    """Partners with their prefixes, state and linked API clients."""
+    from rewards.apikeys.models import ApiClient
+
+    for p in db.session.scalars(select(Partner).order_by(Partner.id)):
+        names = [db.session.get(ApiClient, c.api_client_id).name for c in p.clients]  # type: ignore[union-attr]
+        click.echo(f"{p.id}\t{p.prefix}\t{p.name}\t{'active' if p.active else 'suspended'}\t{','.join(names)}")
+
+
+@partners_cli.command("link-client")
+@click.argument("partner")
+@click.argument("client")
+def link_client(partner: str, client: str) -> None:
+    """Let an API client (see 'flask keys create-client') act for PARTNER (id, prefix or name)."""
+    try:
+        catalog.link_client(db.session, _partner(partner), client, actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.message)
+    db.session.commit()
+    click.echo(f"{client} now acts for {partner}")
+
+
+@partners_cli.command("suspend")
+@click.argument("partner")
+def suspend(partner: str) -> None:
+    """Suspend a partner: its keys get 403 on the partner API."""
+    catalog.set_partner_active(db.session, _partner(partner), False, actor=ACTOR)
+    db.session.commit()
+    click.echo(f"suspended {partner}")
+
+
+@partners_cli.command("resume")
+@click.argument("partner")
+def resume(partner: str) -> None:
+    """Resume a suspended partner."""
+    catalog.set_partner_active(db.session, _partner(partner), True, actor=ACTOR)
+    db.session.commit()
+    click.echo(f"resumed {partner}")
+
+
+@partners_cli.command("offer-create")
+@click.argument("partner")
+@click.option("--title", required=True)
+@click.option("--percent", type=int, help="Discount in percent (1-100).")
+@click.option("--fixed-kopecks", type=int, help="Fixed discount in kopecks.")
+@click.option("--tiers", required=True, help="Qualifying tiers, comma-separated (e.g. responsible,ideal).")
+@click.option("--from", "first", required=True, help="First valid local date, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last valid local date, YYYY-MM-DD (inclusive).")
+@click.option("--budget", type=int, default=None, help="Maximum number of codes.")
+def offer_create(
+    partner: str, title: str, percent: int | None, fixed_kopecks: int | None, tiers: str, first: str, last: str,
+    budget: int | None,
+) -> None:
+    """Create an offer of PARTNER."""
+    if (percent is None) == (fixed_kopecks is None):
+        _fail("give exactly one of --percent and --fixed-kopecks")
+    try:
+        start, end = dates.validity(dates.parse_day(first), dates.parse_day(last), current_app.config["TIMEZONE"])
+    except ValueError as exc:
+        _fail(f"dates: {exc}")
+    try:
+        offer = catalog.create_offer(
+            db.session,
+            _partner(partner),
+            title=title,
+            discount_kind=PERCENT if percent is not None else FIXED,
+            discount_value=percent if percent is not None else fixed_kopecks,  # type: ignore[arg-type]
+            tiers=tiers,
+            valid_from=start,
+            valid_to=end,
+            budget=budget,
+            actor=ACTOR,
+        )
+    except DomainError as exc:
+        _fail(exc.message)
+    db.session.commit()
+    click.echo(f"offer {offer.id}")
+
+
+@partners_cli.command("offers")
+@click.argument("partner", required=False)
+def offers(partner: str | None) -> None:
+    """Offers (of one partner, or all) with their issued counts."""
+    stmt = select(Offer).order_by(Offer.id)
+    if partner:
+        stmt = stmt.where(Offer.partner_id == _partner(partner).id)
+    for o in db.session.scalars(stmt):
+        state = "withdrawn" if o.withdrawn_at else ("ended" if o.valid_to <= utcnow() else "open")
+        click.echo(
+            f"{o.id}\t{o.partner.prefix}\t{o.title}\t{o.discount_kind}:{o.discount_value}\t{o.tiers}\t{state}\t"
+            f"issued={issue.issued_count(db.session, o.id)}"
+        )
+
+
+@partners_cli.command("withdraw")
+@click.argument("offer_id", type=int)
+def withdraw(offer_id: int) -> None:
+    """Withdraw an offer: its codes answer 'revoked'."""
+    try:
+        catalog.withdraw_offer(db.session, _offer(offer_id), actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.message)
+    db.session.commit()
+    click.echo(f"withdrew offer {offer_id}")
+
+
+@partners_cli.command("issue")
+@click.argument("offer_id", type=int)
+@click.option("--period", default=None, help="Snapshot period YYYY-MM (default: the latest snapshot).")
+@click.option("--batch", type=int, default=issue.BATCH, show_default=True)
+def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
+    """Issue a code to every qualifying account of a snapshot that has none (safe to re-run)."""
+    offer = _offer(offer_id)
+    snap = snapshots.by_period(db.session, period) if period else snapshots.latest(db.session)
+    if snap is None:
+        _fail(f"no snapshot {period or '(none loaded)'}")
+    assert snap is not None
+    try:
+        run = issue.start_run(db.session, offer, snap, actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.message)
+    db.session.commit()
+    click.echo(f"run {run.id}: {run.planned} codes to issue from snapshot {snap.period}"
+               + (f" ({run.skipped_budget} over the budget)" if run.skipped_budget else ""))
+    with click.progressbar(length=max(run.planned, 1), label="issuing", file=sys.stderr) as bar:
+        done = 0
+        for run in issue.run_batches(db.session, run.id, batch):
+            db.session.commit()
+            bar.update(run.issued - done)
+            done = run.issued
+    click.echo(f"run {run.id}: issued {run.issued}")
+
+
+@partners_cli.command("export")
+@click.argument("offer_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export(offer_id: int, out: Path) -> None:
+    """Write the offer's codes as CSV (account;tier;code;issued_at;state) for the mailing system."""
+    offer = _offer(offer_id)
+    n = -1
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in issue.export_lines(db.session, offer):
+            fh.write(chunk)
+            n += chunk.count("\n")
+    click.echo(f"wrote {n} codes to {out}")
+
+
+@partners_cli.command("report")
+@click.argument("offer_id", type=int)
+def report(offer_id: int) -> None:
+    """Issued, redeemed, rolled back: totals, by day and by tier (JSON)."""
+    click.echo(
+        json.dumps(reports.offer_report(db.session, _offer(offer_id), current_app.config["TIMEZONE"]), indent=2)
+    )
+
+
+@partners_cli.command("revoke-code")
+@click.argument("code")
+def revoke_code(code: str) -> None:
+    """Revoke an issued, unredeemed code."""
+    try:
+        catalog.revoke_code(db.session, code, actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.message)
+    db.session.commit()
+    click.echo("revoked")
+
+
+@partners_cli.command("purge-idempotency")
+def purge_idempotency() -> None:
+    """Delete idempotency records older than their 24-hour retention (run daily)."""
+    n = idempotency.purge(db.session, utcnow())
+    db.session.commit()
+    click.echo(f"deleted {n} idempotency records")

@@ -1,0 +1,200 @@
+"""Partners, the API clients that act for them, offers, and revoking a code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from partners import codes as codecore
+from partners.models import FIXED, ISSUED, PERCENT, REVOKED, Code, Offer, Partner, PartnerClient
+from rewards.apikeys.models import ApiClient
+from rewards.audit.services import record_event
+from rewards.db import utcnow
+from rewards.errors import Conflict, DomainError, NotFound
+from rewards.tiers import TIER_RANK, TIERS
+
+PARTNER_SCOPES = ("codes:validate", "codes:redeem", "redemptions:rollback")
+MAX_FIXED_KOPECKS = 100_000_000  # 1 M rubles: a sanity bound, not a business rule
+
+
+def create_partner(session: Session, name: str, prefix: str, *, actor: str) -> Partner:
+    """A new partner with a unique name and code prefix."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 128:
+        raise DomainError("a partner's name has 1 to 128 characters", field="name")
+    try:
+        prefix = codecore.validate_prefix(prefix)
+    except codecore.InvalidPrefix as exc:
+        raise DomainError(str(exc), field="prefix") from exc
+    if session.scalar(select(Partner.id).where(Partner.name == name)) is not None:
+        raise DomainError(f"a partner named {name!r} exists already", field="name")
+    if session.scalar(select(Partner.id).where(Partner.prefix == prefix)) is not None:
+        raise DomainError(f"the prefix {prefix} is taken", field="prefix")
+    partner = Partner(name=name, prefix=prefix)
+    session.add(partner)
+    session.flush()
+    record_event(session, actor, "partner.created", "partner", str(partner.id), {"name": name, "prefix": prefix})
+    return partner
+
+
+def get_partner(session: Session, ref: int | str) -> Partner:
+    """A partner by id, prefix or name."""
+    partner: Partner | None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        partner = session.get(Partner, int(ref))
+    else:
+        partner = session.scalar(select(Partner).where((Partner.prefix == ref.upper()) | (Partner.name == ref)))
+    if partner is None:
+        raise NotFound(f"no partner {ref!r}")
+    return partner
+
+
+def set_partner_active(session: Session, partner: Partner, active: bool, *, actor: str) -> None:
+    """Suspend or resume a partner: a suspended partner's keys get 403 on the partner API."""
+    partner.active = active
+    record_event(session, actor, "partner.activated" if active else "partner.suspended", "partner", str(partner.id), {})
+
+
+def link_client(session: Session, partner: Partner, client_name: str, *, actor: str) -> PartnerClient:
+    """Let an API client (created with the foundation's ``keys create-client``) act for ``partner``."""
+    client = session.scalar(select(ApiClient).where(ApiClient.name == client_name))
+    if client is None:
+        raise NotFound(f"no API client {client_name!r}", field="client")
+    existing = session.get(PartnerClient, client.id)
+    if existing is not None:
+        if existing.partner_id == partner.id:
+            return existing
+        raise Conflict(f"API client {client_name!r} already acts for another partner", field="client")
+    if not client.scope_set & set(PARTNER_SCOPES):
+        raise DomainError(
+            f"API client {client_name!r} has none of the partner scopes {', '.join(PARTNER_SCOPES)}", field="client"
+        )
+    link = PartnerClient(api_client_id=client.id, partner_id=partner.id)
+    session.add(link)
+    session.flush()
+    record_event(session, actor, "partner.client_linked", "partner", str(partner.id), {"client": client_name})
+    return link
+
+
+def partner_of_client(session: Session, client_id: int) -> Partner | None:
+    """The partner an API client acts for, if any."""
+    return session.scalar(
+        select(Partner).join(PartnerClient, PartnerClient.partner_id == Partner.id).where(
+            PartnerClient.api_client_id == client_id
+        )
+    )
+
+
+def _tiers(tiers: list[str] | str) -> str:
+    items = tiers.replace(",", " ").split() if isinstance(tiers, str) else list(tiers)
+    unknown = sorted(set(items) - set(TIERS))
+    if unknown:
+        raise DomainError(f"unknown tier(s): {', '.join(unknown)}", field="tiers")
+    if not items:
+        raise DomainError("choose at least one qualifying tier", field="tiers")
+    return " ".join(sorted(set(items), key=TIER_RANK.__getitem__))
+
+
+def create_offer(
+    session: Session,
+    partner: Partner,
+    *,
+    title: str,
+    discount_kind: str,
+    discount_value: int,
+    tiers: list[str] | str,
+    valid_from: datetime,
+    valid_to: datetime,
+    budget: int | None = None,
+    actor: str,
+) -> Offer:
+    """A new offer of ``partner``. Validity is ``[valid_from, valid_to)`` in UTC instants."""
+    title = (title or "").strip()
+    if not 1 <= len(title) <= 200:
+        raise DomainError("a title has 1 to 200 characters", field="title")
+    if discount_kind == PERCENT:
+        if not isinstance(discount_value, int) or not 1 <= discount_value <= 100:
+            raise DomainError("a percent discount is a whole number from 1 to 100", field="discount_value")
+    elif discount_kind == FIXED:
+        if not isinstance(discount_value, int) or not 1 <= discount_value <= MAX_FIXED_KOPECKS:
+            raise DomainError("a fixed discount is a positive number of kopecks", field="discount_value")
+    else:
+        raise DomainError("the discount is 'percent' or 'fixed'", field="discount_kind")
+    if valid_from.tzinfo is None or valid_to.tzinfo is None:
+        raise DomainError("validity instants must carry a time zone", field="valid_from")
+    if valid_to <= valid_from:
+        raise DomainError("the offer must end after it starts", field="valid_to")
+    if budget is not None and (not isinstance(budget, int) or budget < 1):
+        raise DomainError("a budget is a positive number of codes", field="budget")
+    offer = Offer(
+        partner=partner,
+        title=title,
+        discount_kind=discount_kind,
+        discount_value=discount_value,
+        tiers=_tiers(tiers),
+        valid_from=valid_from,
+        valid_to=valid_to,
+        budget=budget,
+    )
+    session.add(offer)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "offer.created",
+        "offer",
+        str(offer.id),
+        {
+            "partner_id": partner.id,
+            "title": title,
+            "discount_kind": discount_kind,
+            "discount_value": discount_value,
+            "tiers": offer.tier_list,
+            "valid_from": valid_from.isoformat(),
+            "valid_to": valid_to.isoformat(),
+            "budget": budget,
+        },
+    )
+    return offer
+
+
+def get_offer(session: Session, offer_id: int, partner_id: int | None = None) -> Offer:
+    """An offer by id (of ``partner_id`` only, when given: another partner's offer is 'not found')."""
+    offer = session.get(Offer, offer_id)
+    if offer is None or (partner_id is not None and offer.partner_id != partner_id):
+        raise NotFound(f"no offer {offer_id}")
+    return offer
+
+
+def withdraw_offer(session: Session, offer: Offer, *, actor: str) -> None:
+    """Stop an offer early: its codes answer ``revoked`` from now on."""
+    if offer.withdrawn_at is not None:
+        raise Conflict("the offer is withdrawn already")
+    offer.withdrawn_at = utcnow()
+    record_event(session, actor, "offer.withdrawn", "offer", str(offer.id), {})
+
+
+def revoke_code(session: Session, text: str, *, actor: str) -> Code:
+    """Revoke an issued, unredeemed code (e.g. sent to the wrong customer)."""
+    try:
+        parsed = codecore.parse(text)
+    except codecore.MalformedCode as exc:
+        raise DomainError(f"not a code: {exc.reason}", field="code", code="malformed") from exc
+    code = session.scalar(
+        select(Code).join(Offer).join(Partner).where(Code.value == parsed.value, Partner.prefix == parsed.prefix)
+    )
+    if code is None:
+        raise NotFound("no such code", field="code")
+    result = session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.state == ISSUED)
+        .values(state=REVOKED, version=Code.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"only an issued, unredeemed code can be revoked (this one is {code.state})")
+    session.expire(code)
+    record_event(session, actor, "code.revoked", "code", str(code.id), {"offer_id": code.offer_id})
+    return code

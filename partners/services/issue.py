@@ -1,0 +1,305 @@
+"""Issuing codes: in bulk for an offer and a snapshot, on demand for the personal cabinet; export.
+
+Bulk issue is idempotent: it issues a code to every account of a qualifying tier that has none for
+the offer yet (an anti-join against ``codes``), so a re-run, or a run after a crash, issues only what
+is missing. It works in batches (keyset pages in account order) that the shell commits one by one,
+which shows progress and keeps memory flat. Rows go in with the driver's bulk path: ``executemany``
+on SQLite, ``COPY`` on PostgreSQL. A repeated 60-bit value (about 1e-6 per million codes) or a
+concurrent run writing the same accounts fails the batch's savepoint; the batch is drawn again.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from partners import codes as codecore
+from partners import snapshots
+from partners.models import ISSUED, Code, IssueRun, Offer
+from rewards.audit.services import record_event
+from rewards.db import utcnow
+from rewards.errors import Conflict, DomainError, NotFound
+
+BATCH = 50_000
+_COLUMNS = ("offer_id", "value", "account", "tier", "snapshot_id", "issue_run_id", "issued_at", "state", "version")
+
+
+class NotQualified(DomainError):
+    """The account does not qualify for the offer in the latest snapshot."""
+
+    status = 403
+    code = "not_qualified"
+
+
+class BudgetExhausted(Conflict):
+    """The offer's budget of codes is used up."""
+
+    code = "budget_exhausted"
+
+
+def _check_issuable(offer: Offer, now: datetime) -> None:
+    if offer.withdrawn_at is not None:
+        raise Conflict("the offer is withdrawn", code="offer_withdrawn")
+    if now >= offer.valid_to:
+        raise Conflict("the offer has ended", code="offer_ended")
+
+
+def _missing(offer: Offer, snapshot_id: int) -> Any:
+    rows = snapshots.ROWS
+    return snapshots.accounts_query(snapshot_id, offer.tier_list).where(
+        ~exists().where(and_(Code.offer_id == offer.id, Code.account == rows.c.account))
+    )
+
+
+def issued_count(session: Session, offer_id: int) -> int:
+    """Codes issued for the offer (counted, never stored)."""
+    return session.scalar(select(func.count()).select_from(Code).where(Code.offer_id == offer_id)) or 0
+
+
+def start_run(session: Session, offer: Offer, snapshot: snapshots.SnapshotRef, *, actor: str) -> IssueRun:
+    """Plan a bulk issue: counts what is missing; the caller commits, then drives ``run_batches``."""
+    now = utcnow()
+    _check_issuable(offer, now)
+    missing = session.scalar(select(func.count()).select_from(_missing(offer, snapshot.id).subquery())) or 0
+    planned = missing
+    if offer.budget is not None:
+        planned = max(0, min(missing, offer.budget - issued_count(session, offer.id)))
+    run = IssueRun(
+        offer_id=offer.id,
+        snapshot_id=snapshot.id,
+        actor=actor,
+        state="running",
+        planned=planned,
+        issued=0,
+        skipped_budget=missing - planned,
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "codes.issue_started",
+        "offer",
+        str(offer.id),
+        {"run": run.id, "snapshot_id": snapshot.id, "period": snapshot.period, "planned": planned},
+    )
+    return run
+
+
+def _time_text(session: Session, at: datetime) -> Any:
+    """``at`` as the driver wants it for a raw insert of a UTCDateTime column."""
+    dialect = session.get_bind().dialect
+    processor = Code.__table__.c.issued_at.type.bind_processor(dialect)
+    return processor(at) if processor else at
+
+
+def _insert_sqlite(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    raw = session.connection().connection.driver_connection
+    raw.executemany(  # type: ignore[union-attr]
+        f"INSERT INTO codes ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", rows
+    )
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if any(c in text for c in "\\\t\n\r"):
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _insert_postgresql(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    raw = session.connection().connection.driver_connection
+    buf = io.StringIO()
+    for row in rows:
+        buf.write("\t".join(_copy_text(v) for v in row))
+        buf.write("\n")
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        with cur.copy(f"COPY codes ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(buf.getvalue())
+
+
+def insert_codes(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-insert code rows (tuples in ``_COLUMNS`` order) in the session's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        _insert_postgresql(session, rows)
+    else:
+        _insert_sqlite(session, rows)
+
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    name = type(exc).__name__
+    return name in {"IntegrityError", "UniqueViolation"}
+
+
+def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Iterator[IssueRun]:
+    """Issue the run's codes batch by batch; yields the run after each batch (commit there)."""
+    run = session.get(IssueRun, run_id)
+    if run is None:
+        raise NotFound(f"no issue run {run_id}")
+    offer = session.get(Offer, run.offer_id)
+    assert offer is not None
+    prefix = offer.partner.prefix
+    rows_t = snapshots.ROWS
+    last = ""
+    remaining = None if offer.budget is None else max(0, offer.budget - issued_count(session, offer.id))
+    attempts = 0
+    while remaining is None or remaining > 0:
+        size = batch_size if remaining is None else min(batch_size, remaining)
+        page = session.execute(_missing(offer, run.snapshot_id).where(rows_t.c.account > last).limit(size)).all()
+        if not page:
+            break
+        now = utcnow()
+        at = _time_text(session, now)
+        values = codecore.random_values(len(page))
+        rows = [
+            (offer.id, v, account, tier, run.snapshot_id, run.id, at, ISSUED, 0)
+            for v, (account, tier) in zip(values, page, strict=True)
+        ]
+        savepoint = session.begin_nested()
+        try:
+            insert_codes(session, rows)
+        except Exception as exc:
+            savepoint.rollback()
+            if not _is_integrity_error(exc) or attempts >= 5:
+                raise
+            attempts += 1  # a repeated value or a concurrent run: draw this page again
+            continue
+        savepoint.commit()
+        attempts = 0
+        last = page[-1][0]
+        run.issued += len(page)
+        run.updated_at = now
+        if remaining is not None:
+            remaining -= len(page)
+        session.flush()
+        yield run
+    run.state = "done"
+    run.finished_at = run.updated_at = utcnow()
+    record_event(
+        session,
+        run.actor,
+        "codes.issued",
+        "offer",
+        str(offer.id),
+        {"run": run.id, "snapshot_id": run.snapshot_id, "issued": run.issued, "prefix": prefix},
+    )
+    session.flush()
+    yield run
+
+
+def issue_all(
+    session: Session,
+    offer: Offer,
+    snapshot: snapshots.SnapshotRef,
+    *,
+    actor: str,
+    commit: Callable[[], None],
+    progress: Callable[[IssueRun], None] | None = None,
+    batch_size: int = BATCH,
+) -> IssueRun:
+    """Plan and run a bulk issue, calling ``commit`` after the plan and after each batch (CLI, bench)."""
+    run = start_run(session, offer, snapshot, actor=actor)
+    commit()
+    run_id = run.id
+    for run in run_batches(session, run_id, batch_size):
+        commit()
+        if progress is not None:
+            progress(run)
+    return run
+
+
+def code_for_account(session: Session, offer: Offer, account: str, *, actor: str) -> tuple[Code, bool]:
+    """The account's code for the offer: the existing one, or a new one if the account qualifies in
+    the latest snapshot. Returns ``(code, created)``."""
+    account = (account or "").strip()
+    if not 1 <= len(account) <= 32:
+        raise DomainError("an account number has 1 to 32 characters", field="account")
+    existing = session.scalar(select(Code).where(Code.offer_id == offer.id, Code.account == account))
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    _check_issuable(offer, now)
+    snap = snapshots.latest(session)
+    tier = snapshots.tier_of(session, snap.id, account) if snap else None
+    if tier is None or tier not in offer.tier_list:
+        raise NotQualified("the account does not qualify for this offer in the latest snapshot")
+    if offer.budget is not None:
+        # Serialise issuers of this offer (PostgreSQL; SQLite's BEGIN IMMEDIATE already does).
+        session.execute(select(Offer.id).where(Offer.id == offer.id).with_for_update())
+        if issued_count(session, offer.id) >= offer.budget:
+            raise BudgetExhausted("the offer's codes are all given out")
+    for _attempt in range(5):
+        code = Code(
+            offer_id=offer.id,
+            value=codecore.random_values(1)[0],
+            account=account,
+            tier=tier,
+            snapshot_id=snap.id if snap else None,
+            issued_at=now,
+            state=ISSUED,
+            version=0,
+        )
+        try:
+            with session.begin_nested():
+                session.add(code)
+        except IntegrityError:
+            again = session.scalar(select(Code).where(Code.offer_id == offer.id, Code.account == account))
+            if again is not None:  # a concurrent call issued it first: same code for both
+                return again, False
+            continue  # a repeated value: draw again
+        record_event(session, actor, "code.issued", "code", str(code.id), {"offer_id": offer.id, "tier": tier})
+        return code, True
+    raise Conflict("could not issue a code; retry")
+
+
+def display(prefix: str, code: Code) -> str:
+    """The printed form of a code."""
+    return codecore.format_code(prefix, code.value)
+
+
+def export_lines(session: Session, offer: Offer, batch: int = 20_000) -> Iterator[str]:
+    """CSV lines (``;``-separated, header first) of the offer's codes for the mailing system."""
+    prefix = offer.partner.prefix
+    fmt = codecore.format_code
+    yield "account;tier;code;issued_at;state\r\n"
+    last = 0
+    while True:
+        rows = session.execute(
+            select(Code.id, Code.account, Code.tier, Code.value, Code.issued_at, Code.state)
+            .where(Code.offer_id == offer.id, Code.id > last)
+            .order_by(Code.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield "".join(
+            f"{r.account};{r.tier};{fmt(prefix, r.value)};{r.issued_at.strftime('%Y-%m-%dT%H:%M:%SZ')};{r.state}\r\n"
+            for r in rows
+        )
+        last = rows[-1].id
+
+
+def codes_of_account(session: Session, account: str) -> list[tuple[Code, Offer, str]]:
+    """Every code of an account with its offer and printed form (for the cabinet)."""
+    from partners.models import Partner
+
+    rows = session.execute(
+        select(Code, Offer, Partner.prefix)
+        .join(Offer, Offer.id == Code.offer_id)
+        .join(Partner, Partner.id == Offer.partner_id)
+        .where(Code.account == account)
+        .order_by(Code.id)
+    ).all()
+    return [(code, offer, codecore.format_code(prefix, code.value)) for code, offer, prefix in rows]

@@ -1,0 +1,256 @@
+"""The partner API's core: validate a code, redeem it exactly once, roll a redemption back.
+
+Exactly once, on SQLite and PostgreSQL alike: the redemption is one conditional
+``UPDATE codes SET state='redeemed', version=version+1 WHERE id=:id AND state='issued'`` checked by
+``rowcount == 1``; the loser of a race matches no row (PostgreSQL re-checks the WHERE after waiting
+for the winner's lock; SQLite serialises writers with BEGIN IMMEDIATE). The ledger entry is written
+with ``seq`` = the code's new version, and ``(code_id, seq)`` is unique, so even a broken isolation
+level could not record two redemptions of one code state. Counts come from the ledger.
+
+A partner sees only its own codes: a code whose prefix is another partner's, or whose row belongs to
+another partner, is refused exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from partners import codes as codecore
+from partners.models import FIXED, ISSUED, PERCENT, REDEEMED, REVOKED, Code, Offer, RedemptionEvent
+from rewards.audit.services import record_event
+from rewards.errors import DomainError
+
+NOT_FOUND = "not_found"
+MALFORMED = "malformed"
+EXPIRED = "expired"
+NOT_YET_VALID = "not_yet_valid"
+ALREADY_REDEEMED = "already_redeemed"
+REVOKED_REASON = "revoked"
+ALREADY_ROLLED_BACK = "already_rolled_back"
+
+_STATUS = {
+    NOT_FOUND: 404,
+    MALFORMED: 422,
+    EXPIRED: 409,
+    NOT_YET_VALID: 409,
+    ALREADY_REDEEMED: 409,
+    REVOKED_REASON: 409,
+    ALREADY_ROLLED_BACK: 409,
+}
+_MESSAGES = {
+    NOT_FOUND: "No such code.",
+    MALFORMED: "This is not a well-formed code (a typing mistake?).",
+    EXPIRED: "The offer of this code has ended.",
+    NOT_YET_VALID: "The offer of this code has not started yet.",
+    ALREADY_REDEEMED: "This code has been redeemed already.",
+    REVOKED_REASON: "This code has been revoked.",
+    ALREADY_ROLLED_BACK: "This redemption has been rolled back already.",
+}
+
+
+class Refused(DomainError):
+    """A code or redemption was refused; ``code`` is the refusal reason."""
+
+    def __init__(self, reason: str, message: str | None = None):
+        super().__init__(message or _MESSAGES[reason], code=reason)
+        self.status = _STATUS[reason]
+
+
+@dataclass(frozen=True)
+class PartnerRef:
+    """The calling partner, as the API shell resolved it from the key."""
+
+    id: int
+    prefix: str
+
+
+def _find(session: Session, partner: PartnerRef, text: Any) -> tuple[codecore.ParsedCode, Code, Offer]:
+    if not isinstance(text, str):
+        raise Refused(MALFORMED)
+    try:
+        parsed = codecore.parse(text)
+    except codecore.MalformedCode as exc:
+        raise Refused(MALFORMED) from exc
+    if parsed.prefix != partner.prefix:  # another partner's code: no look-up, same answer as absent
+        raise Refused(NOT_FOUND)
+    row = session.execute(
+        select(Code, Offer)
+        .join(Offer, Offer.id == Code.offer_id)
+        .where(Code.value == parsed.value, Offer.partner_id == partner.id)
+    ).first()
+    if row is None:
+        raise Refused(NOT_FOUND)
+    return parsed, row[0], row[1]
+
+
+def _refusal(code: Code, offer: Offer, now: datetime) -> str | None:
+    if code.state == REVOKED or offer.withdrawn_at is not None:
+        return REVOKED_REASON
+    if code.state == REDEEMED:
+        return ALREADY_REDEEMED
+    if now < offer.valid_from:
+        return NOT_YET_VALID
+    if now >= offer.valid_to:
+        return EXPIRED
+    return None
+
+
+def offer_view(offer: Offer) -> dict[str, Any]:
+    """What a partner site needs to know about an offer."""
+    return {
+        "id": offer.id,
+        "title": offer.title,
+        "discount": {"kind": offer.discount_kind, "value": offer.discount_value},
+        "valid_from": _iso(offer.valid_from),
+        "expires_at": _iso(offer.valid_to),
+    }
+
+
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate(session: Session, partner: PartnerRef, text: Any, now: datetime) -> dict[str, Any]:
+    """Whether the code can be used now. Raises :class:`Refused` for malformed and not_found only;
+    a real code of this partner gets an answer with its offer whatever its state."""
+    parsed, code, offer = _find(session, partner, text)
+    reason = _refusal(code, offer, now)
+    return {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(offer)}
+
+
+def discount_for(offer: Offer, amount_kopecks: int | None) -> int | None:
+    """The discount in kopecks on an order of ``amount_kopecks`` (None when it cannot be known)."""
+    if offer.discount_kind == FIXED:
+        return offer.discount_value if amount_kopecks is None else min(offer.discount_value, amount_kopecks)
+    if offer.discount_kind == PERCENT and amount_kopecks is not None:
+        return amount_kopecks * offer.discount_value // 100
+    return None
+
+
+def _public_id(prefix: str) -> str:
+    return prefix + "_" + secrets.token_hex(10)
+
+
+def redeem(
+    session: Session,
+    partner: PartnerRef,
+    text: Any,
+    *,
+    order_ref: str,
+    amount_kopecks: int | None,
+    client_id: int | None,
+    now: datetime,
+    actor: str,
+) -> tuple[RedemptionEvent, Offer, codecore.ParsedCode]:
+    """Redeem the code once; every later attempt is refused with ``already_redeemed``."""
+    parsed, code, offer = _find(session, partner, text)
+    reason = _refusal(code, offer, now)
+    if reason is not None:
+        raise Refused(reason)
+    result = session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.state == ISSUED)
+        .values(state=REDEEMED, version=Code.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # lost the race: someone redeemed (or revoked) it since we read it
+        session.expire(code)
+        state = session.scalar(select(Code.state).where(Code.id == code.id))
+        raise Refused(REVOKED_REASON if state == REVOKED else ALREADY_REDEEMED)
+    seq = session.scalar(select(Code.version).where(Code.id == code.id))  # our row lock holds it
+    event = RedemptionEvent(
+        public_id=_public_id("rd"),
+        kind="redeem",
+        code_id=code.id,
+        offer_id=offer.id,
+        partner_id=partner.id,
+        seq=seq,
+        order_ref=order_ref,
+        amount_kopecks=amount_kopecks,
+        discount_kopecks=discount_for(offer, amount_kopecks),
+        api_client_id=client_id,
+        at=now,
+    )
+    session.add(event)
+    session.flush()
+    record_event(
+        session, actor, "code.redeemed", "code", str(code.id), {"offer_id": offer.id, "redemption": event.public_id}
+    )
+    return event, offer, parsed
+
+
+def redemption_view(event: RedemptionEvent, offer: Offer, code_text: str) -> dict[str, Any]:
+    """The answer to a successful redemption."""
+    return {
+        "redemption_id": event.public_id,
+        "code": code_text,
+        "offer": offer_view(offer),
+        "order_ref": event.order_ref,
+        "amount_kopecks": event.amount_kopecks,
+        "discount_kopecks": event.discount_kopecks,
+        "redeemed_at": _iso(event.at),
+    }
+
+
+def rollback(
+    session: Session,
+    partner: PartnerRef,
+    redemption_id: str,
+    *,
+    reason: str | None,
+    client_id: int | None,
+    now: datetime,
+    actor: str,
+) -> tuple[RedemptionEvent, RedemptionEvent]:
+    """Undo a redemption (order cancelled): the code becomes usable again. Once only."""
+    original = session.scalar(
+        select(RedemptionEvent).where(
+            RedemptionEvent.public_id == redemption_id,
+            RedemptionEvent.partner_id == partner.id,
+            RedemptionEvent.kind == "redeem",
+        )
+    )
+    if original is None:
+        raise Refused(NOT_FOUND, "No such redemption.")
+    result = session.execute(
+        update(Code)
+        .where(Code.id == original.code_id, Code.state == REDEEMED, Code.version == original.seq)
+        .values(state=ISSUED, version=Code.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # this redemption is not the code's current state any more
+        raise Refused(ALREADY_ROLLED_BACK)
+    event = RedemptionEvent(
+        public_id=_public_id("rb"),
+        kind="rollback",
+        code_id=original.code_id,
+        offer_id=original.offer_id,
+        partner_id=partner.id,
+        seq=original.seq + 1,
+        reverses_id=original.id,
+        reason=reason,
+        api_client_id=client_id,
+        at=now,
+    )
+    session.add(event)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "code.redemption_rolled_back",
+        "code",
+        str(original.code_id),
+        {"offer_id": original.offer_id, "redemption": original.public_id, "rollback": event.public_id},
+    )
+    return original, event
+
+
+def rollback_view(original: RedemptionEvent, event: RedemptionEvent) -> dict[str, Any]:
+    """The answer to a successful rollback."""
+    return {"redemption_id": original.public_id, "rollback_id": event.public_id, "rolled_back_at": _iso(event.at)}

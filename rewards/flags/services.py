@@ -1,0 +1,689 @@
+"""Use cases of priority flags. Each takes the session first, never commits, and records its events.
+
+Dates (``today``) are local dates of the retailer's time zone, computed by the shell and passed in;
+settings (the priority tiers, the grace months) are passed in too: services never read the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, and_, bindparam, column, exists, insert, literal, or_, select, table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from rewards.audit.services import record_event
+from rewards.db import UTCDateTime, utcnow
+from rewards.errors import Conflict, DomainError, NotFound
+from rewards.flags import core
+from rewards.flags.models import FlagClosure, PriorityFlag, TierRun
+from rewards.tiers import TIERS
+
+F = PriorityFlag.__table__
+C = FlagClosure.__table__
+
+_CHUNK = 500
+_LOAD_BATCH = 50_000
+_TMP = "flags_tier_input"
+
+
+class FlagError(DomainError):
+    """A flag operation was refused (bad input); nothing was changed."""
+
+
+class FlagClosed(Conflict):
+    """The flag is already closed (revoked, replaced or recomputed) or has run out."""
+
+    code = "already_closed"
+
+
+def _input_error(exc: core.FlagInputError) -> FlagError:
+    return FlagError(exc.message, field=exc.field)
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _lock_account(session: Session, account: str) -> None:
+    """Serialise changes to one account's staff flags (PostgreSQL; SQLite's BEGIN IMMEDIATE already does)."""
+    if _is_pg(session):
+        key = (0x464C4147 << 32) | zlib.crc32(account.encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def _open() -> Any:
+    """The condition "no closure row exists" for a flag row of F."""
+    return ~exists().where(C.c.flag_id == F.c.id)
+
+
+def _valid_on(day: date) -> Any:
+    return and_(F.c.valid_from <= day, or_(F.c.valid_to.is_(None), F.c.valid_to >= day))
+
+
+def _close(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert closure rows, skipping any flag already closed; returns how many were inserted.
+
+    The primary key on ``flag_id`` decides: of two requests closing one flag, exactly one inserts.
+    Callers compare the count with ``len(rows)``.
+    """
+    ins = pg_insert(C) if _is_pg(session) else sqlite_insert(C)
+    done = 0
+    for start in range(0, len(rows), _CHUNK):  # multi-row VALUES: keep under SQLite's variable limit
+        stmt = (
+            ins.values(rows[start : start + _CHUNK])
+            .on_conflict_do_nothing(index_elements=["flag_id"])
+            .execution_options(preserve_rowcount=True)  # psycopg reports INSERT counts only when asked
+        )
+        done += session.execute(stmt).rowcount
+    return done
+
+
+# --- snapshots (read through rewards.snapshots.queries) ---------------------------------------------
+
+
+def known_accounts(session: Session, accounts: Iterable[str]) -> set[str]:
+    """Which of ``accounts`` are in the latest snapshot (none are when no snapshot is loaded)."""
+    from rewards.snapshots import queries
+
+    latest = queries.latest_snapshot(session)
+    if latest is None:
+        return set()
+    return queries.known_accounts(session, latest.id, accounts)
+
+
+_TIER_STMT: Any = None
+
+
+def _tier_stmt() -> Any:
+    """Built once (the snapshot models are imported lazily): statement building costs as much as
+    the query itself in the look-up's hot path."""
+    global _TIER_STMT
+    if _TIER_STMT is None:
+        from rewards.snapshots.models import Snapshot, SnapshotRow
+
+        s = Snapshot.__table__
+        r = SnapshotRow.__table__
+        tier = select(r.c.tier).where(r.c.snapshot_id == s.c.id, r.c.account == bindparam("account")).scalar_subquery()
+        _TIER_STMT = select(s.c.period, tier).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1)
+    return _TIER_STMT
+
+
+def latest_tier(session: Session, account: str) -> tuple[str | None, str | None]:
+    """``(period, tier)`` of the account in the latest snapshot; tier None when it is not in it.
+
+    One indexed query (the newest active snapshot, then the row by its primary key), Core only.
+    """
+    row = session.execute(_tier_stmt(), {"account": account}).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
+# --- staff flags ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one set or revoke did: ``created``, ``replaced`` (a new row closed the old), ``unchanged``
+    or ``revoked``; with the flag row ids involved."""
+
+    status: str
+    account: str
+    reason: str
+    flag_id: int | None
+    closed_id: int | None = None
+
+
+def _open_staff_flags(session: Session, accounts: Sequence[str]) -> dict[tuple[str, str], Any]:
+    """The open (unclosed) staff flag rows of these accounts, by (account, reason)."""
+    found: dict[tuple[str, str], Any] = {}
+    wanted = list(dict.fromkeys(accounts))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = session.execute(
+            select(F.c.id, F.c.account, F.c.reason, F.c.valid_from, F.c.valid_to, F.c.note)
+            .where(F.c.account.in_(chunk), F.c.source == core.SOURCE_STAFF, _open())
+            .order_by(F.c.id)
+        ).all()
+        for row in rows:
+            found[(row.account, row.reason)] = row
+    return found
+
+
+def _apply_sets(
+    session: Session,
+    items: list[core.StaffFlagInput],
+    *,
+    actor: str,
+    current: dict[tuple[str, str], Any] | None = None,
+) -> list[Change]:
+    """Insert the new rows and close the rows they replace; identical requests change nothing.
+
+    ``current``: the open staff flags of these accounts when the caller has already read them.
+    """
+    now = utcnow()
+    if current is None:
+        current = _open_staff_flags(session, [i.account for i in items])
+    changes: list[Change] = []
+    new_rows: list[dict[str, Any]] = []
+    closures: list[dict[str, Any]] = []
+    for item in items:
+        old = current.get((item.account, item.reason))
+        if old is not None and (old.valid_from, old.valid_to, old.note) == (item.valid_from, item.valid_to, item.note):
+            changes.append(Change("unchanged", item.account, item.reason, old.id))
+            continue
+        new_rows.append(
+            {
+                "account": item.account,
+                "reason": item.reason,
+                "source": core.SOURCE_STAFF,
+                "valid_from": item.valid_from,
+                "valid_to": item.valid_to,
+                "note": item.note,
+                "period": None,
+                "replaces_id": old.id if old is not None else None,
+                "created_at": now,
+                "created_by": actor,
+            }
+        )
+        if old is not None:
+            closures.append(
+                {"flag_id": old.id, "kind": core.CLOSED_REPLACED, "reason": None, "closed_at": now, "closed_by": actor}
+            )
+        changes.append(Change("replaced" if old is not None else "created", item.account, item.reason, None, old.id if old else None))
+    if closures:
+        if _close(session, closures) != len(closures):
+            raise Conflict("a flag changed while this request ran; nothing was saved, try again")
+    if new_rows:
+        # One executemany ("insertmanyvalues" batches) with RETURNING in parameter order on both engines.
+        ids = session.execute(insert(F).returning(F.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
+        it = iter(ids)
+        changes = [c if c.status == "unchanged" else Change(c.status, c.account, c.reason, next(it), c.closed_id) for c in changes]
+    return changes
+
+
+def set_flag(
+    session: Session,
+    account: str,
+    reason: str,
+    *,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
+    note: str | None = None,
+    actor: str,
+    today: date,
+) -> Change:
+    """Set a staff flag. If the account already has an open flag with this reason and other dates or
+    note, a new row replaces it (the old row is closed as ``replaced``); the same values change nothing.
+
+    The account need not be in a snapshot yet (a new customer's first bill may still be on its way);
+    bulk files are stricter (:func:`apply_bulk`).
+    """
+    try:
+        item = core.check_staff_flag(account, reason, valid_from, valid_to, note, today=today)
+    except core.FlagInputError as exc:
+        raise _input_error(exc) from exc
+    _lock_account(session, item.account)
+    (change,) = _apply_sets(session, [item], actor=actor)
+    if change.status != "unchanged":
+        record_event(
+            session,
+            actor,
+            "flags.set",
+            "account",
+            item.account,
+            {
+                "flag_id": change.flag_id,
+                "reason": item.reason,
+                "valid_from": item.valid_from.isoformat(),
+                "valid_to": item.valid_to.isoformat() if item.valid_to else None,
+                "replaces": change.closed_id,
+            },
+        )
+    return change
+
+
+def revoke_flag(session: Session, flag_id: int, why: str, *, actor: str, today: date) -> Change:
+    """Close an open flag (staff or tier) now, with a reason. A flag already closed, or one whose
+    validity has ended, cannot be revoked (``already_closed``)."""
+    try:
+        why = core.check_revoke_reason(why)
+    except core.FlagInputError as exc:
+        raise _input_error(exc) from exc
+    row = None
+    if 0 < flag_id < 2**63:  # a larger number fits no BIGINT column: no such flag
+        row = session.execute(select(F.c.id, F.c.account, F.c.reason, F.c.valid_to).where(F.c.id == flag_id)).first()
+    if row is None:
+        raise NotFound(f"no flag {flag_id}")
+    _lock_account(session, row.account)
+    closed = session.execute(select(C.c.kind, C.c.closed_at).where(C.c.flag_id == flag_id)).first()
+    if closed is not None:
+        raise FlagClosed(f"flag {flag_id} is already closed ({closed.kind} at {closed.closed_at:%Y-%m-%d %H:%M} UTC)")
+    if row.valid_to is not None and row.valid_to < today:
+        raise FlagClosed(f"flag {flag_id} already ended on {row.valid_to.isoformat()}", code="expired")
+    closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": why, "closed_at": utcnow(), "closed_by": actor}
+    if _close(session, [closure]) != 1:  # another request closed it between our read and our insert
+        raise FlagClosed(f"flag {flag_id} is already closed")
+    record_event(session, actor, "flags.revoked", "account", row.account, {"flag_id": flag_id, "reason": row.reason, "why": why})
+    return Change("revoked", row.account, row.reason, None, flag_id)
+
+
+def revoke_reason(session: Session, account: str, reason: str, why: str, *, actor: str, today: date) -> Change:
+    """Revoke the account's open staff flag with this reason (CLI and bulk files name flags this way)."""
+    try:
+        account = core.check_account(account)
+    except core.FlagInputError as exc:
+        raise _input_error(exc) from exc
+    row = _open_staff_flags(session, [account]).get((account, reason))
+    if row is None:
+        raise FlagClosed(f"account {account} has no open flag with reason {reason!r}")
+    return revoke_flag(session, row.id, why, actor=actor, today=today)
+
+
+# --- bulk files -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk file changed."""
+
+    lines: int
+    created: int
+    replaced: int
+    unchanged: int
+    revoked: int
+    encoding: str
+
+
+def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source_name: str = "") -> BulkResult:
+    """Apply a bulk flag file (see :func:`rewards.flags.core.read_bulk`) all or nothing.
+
+    Every line is checked first: format, reasons, dates, accounts unknown to the latest snapshot,
+    revocations of flags that are not open. Any problem raises FlagError with ``errors`` by line and
+    nothing is applied. One event records the file (its SHA-256 and the counts).
+    """
+    report = core.read_bulk(data, today=today)
+    accounts = [line.account for line in report.lines]
+    known = known_accounts(session, accounts)
+    open_now = _open_staff_flags(session, accounts)
+    for line in report.lines:
+        if line.account not in known:
+            report.add_error(line.line, f"account {line.account} is not in the latest snapshot")
+        elif line.action == core.ACTION_REVOKE:
+            row = open_now.get((line.account, line.reason))
+            if row is None:
+                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}")
+            elif row.valid_to is not None and row.valid_to < today:
+                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended")
+    if report.errors:
+        report.errors.sort(key=lambda e: e[0])
+        count = len({line for line, _m in report.errors})
+        raise FlagError(
+            f"the file has problems on {count} line(s); nothing was applied", errors=report.errors_by_line()
+        )
+    sets = [
+        core.StaffFlagInput(line.account, line.reason, line.valid_from or today, line.valid_to, line.note)
+        for line in report.lines
+        if line.action == core.ACTION_SET
+    ]
+    changes = _apply_sets(session, sets, actor=actor, current=open_now) if sets else []
+    now = utcnow()
+    revokes = [
+        {"flag_id": open_now[(line.account, line.reason)].id, "kind": core.CLOSED_REVOKED, "reason": line.note,
+         "closed_at": now, "closed_by": actor}
+        for line in report.lines
+        if line.action == core.ACTION_REVOKE
+    ]
+    if revokes:
+        if _close(session, revokes) != len(revokes):
+            raise Conflict("a flag changed while the file was applied; nothing was saved, try again")
+    counts = {s: sum(1 for c in changes if c.status == s) for s in ("created", "replaced", "unchanged")}
+    result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes), report.encoding)
+    record_event(
+        session,
+        actor,
+        "flags.bulk_applied",
+        "flag_file",
+        hashlib.sha256(data).hexdigest()[:16],
+        {
+            "file": source_name[:200],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "lines": result_obj.lines,
+            "created": result_obj.created,
+            "replaced": result_obj.replaced,
+            "unchanged": result_obj.unchanged,
+            "revoked": result_obj.revoked,
+        },
+    )
+    return result_obj
+
+
+# --- flags from tiers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierResult:
+    """What applying a snapshot's tiers did."""
+
+    period: str
+    valid_to: date
+    accounts_in_tiers: int
+    added: int
+    closed: int
+
+
+def _batches(rows: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _load_tier_input(session: Session, rows: Iterable[tuple[str, str]]) -> int:
+    """Stream (account, reason) into the temporary input table; returns the row count.
+
+    Rows are taken in batches and each batch is written before the next is read, so ``rows`` may
+    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``): a PostgreSQL
+    connection can run no other statement while a COPY is open.
+    """
+    raw = session.connection().connection.driver_connection
+    count = 0
+    pg = _is_pg(session)
+    for batch in _batches(rows, _LOAD_BATCH):
+        cur = raw.cursor()  # type: ignore[union-attr]
+        try:
+            if pg:
+                with cur.copy(f"COPY {_TMP} (account, reason) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+            else:
+                cur.executemany(f"INSERT INTO {_TMP} (account, reason) VALUES (?, ?)", batch)
+        finally:
+            cur.close()
+        count += len(batch)
+    return count
+
+
+def apply_tier_flags(
+    session: Session,
+    period: str,
+    tier_of_account: Iterable[tuple[str, str]],
+    *,
+    actor: str,
+    tiers: Sequence[str] = ("ideal",),
+    grace_months: int = 1,
+) -> TierResult:
+    """Give every account of the snapshot of ``period`` that is in one of ``tiers`` a flag
+    ``tier:<tier>`` valid from the first day of the period to the last day of month
+    ``period + 1 + grace_months``; call it after the snapshot is stored (settings PRIORITY_TIERS and
+    PRIORITY_GRACE_MONTHS).
+
+    Set-based: the accounts in the tiers are streamed into a temporary table (``COPY`` on PostgreSQL,
+    ``executemany`` on SQLite) and two INSERT ... SELECT statements do the rest, so 1.5 million
+    accounts never become ORM objects.
+
+    ``tier_of_account`` may be any iterable, also one that reads from this session (it is consumed
+    in batches of 50,000 between writes).
+
+    Calling it again for the same period (a replaced or recomputed snapshot) is safe: accounts that
+    already hold a flag of that period keep it (no duplicate), accounts that are no longer in the
+    tiers have their flag of that period closed (``recomputed``), and a flag of that period that
+    staff revoked stays revoked. Flags of earlier periods are never touched: an account that drops
+    out keeps its earlier flag until that flag's end date.
+    """
+    try:
+        valid_from, valid_to = core.tier_validity(period, grace_months)
+    except core.FlagInputError as exc:
+        raise _input_error(exc) from exc
+    tier_set = set(tiers)
+    unknown = sorted(tier_set - set(TIERS))
+    if unknown:
+        raise FlagError(f"unknown tier(s): {', '.join(unknown)}", field="tiers")
+    reasons = {t: core.tier_reason(t) for t in tier_set}
+    pg = _is_pg(session)
+    session.execute(text(f"DROP TABLE IF EXISTS {_TMP}" if pg else f"DROP TABLE IF EXISTS temp.{_TMP}"))
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_TMP} (account VARCHAR(32) NOT NULL, reason VARCHAR(32) NOT NULL)"
+            + (" ON COMMIT DROP" if pg else "")
+        )
+    )
+    in_tiers = _load_tier_input(
+        session, ((acct, reasons[tier]) for acct, tier in tier_of_account if tier in tier_set)
+    )
+    session.execute(text(f"CREATE INDEX ix_{_TMP} ON {_TMP} (account, reason)"))
+    if pg:
+        session.execute(text(f"ANALYZE {_TMP}"))
+    t = table(_TMP, column("account"), column("reason"))
+    now = utcnow()
+
+    # 1. New flags for accounts in the tiers that have no flag of this period yet (or only one closed
+    #    by an earlier recomputation). A flag of this period revoked by staff is not given back.
+    earlier = F.alias("earlier")
+    already = exists().where(
+        earlier.c.account == t.c.account,
+        earlier.c.reason == t.c.reason,
+        earlier.c.period == period,
+        earlier.c.source == core.SOURCE_TIER,
+        ~exists().where(C.c.flag_id == earlier.c.id, C.c.kind == core.CLOSED_RECOMPUTED),
+    )
+    added = session.execute(
+        insert(F).from_select(
+            ["account", "reason", "source", "valid_from", "valid_to", "period", "created_at", "created_by"],
+            select(
+                t.c.account,
+                t.c.reason,
+                literal(core.SOURCE_TIER),
+                literal(valid_from, Date()),
+                literal(valid_to, Date()),
+                literal(period),
+                literal(now, UTCDateTime()),
+                literal(actor),
+            )
+            .where(~already)
+            .order_by(t.c.account),
+        ),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount
+
+    # 2. Close the open flags of this period whose account left the tiers (a recomputed snapshot).
+    still_in = exists().where(t.c.account == F.c.account, t.c.reason == F.c.reason)
+    closed = session.execute(
+        insert(C).from_select(
+            ["flag_id", "kind", "reason", "closed_at", "closed_by"],
+            select(
+                F.c.id,
+                literal(core.CLOSED_RECOMPUTED),
+                literal(f"not in the tiers of the replaced snapshot {period}"),
+                literal(now, UTCDateTime()),
+                literal(actor),
+            ).where(F.c.period == period, F.c.source == core.SOURCE_TIER, _open(), ~still_in),
+        ),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount
+    session.execute(text(f"DROP TABLE {_TMP}" if pg else f"DROP TABLE temp.{_TMP}"))
+    if pg and (added or closed):
+        # Hundreds of thousands of new rows make the planner's statistics stale until autovacuum
+        # runs; without fresh ones, the look-ups by account that follow may choose sequential scans.
+        session.execute(text("ANALYZE priority_flags, priority_flag_closures"))
+
+    session.add(
+        TierRun(
+            period=period,
+            tiers=" ".join(sorted(tier_set)),
+            grace_months=grace_months,
+            valid_to=valid_to,
+            accounts_in_tiers=in_tiers,
+            added=added,
+            closed=closed,
+            applied_at=now,
+            applied_by=actor,
+        )
+    )
+    record_event(
+        session,
+        actor,
+        "flags.tiers_applied",
+        "snapshot_period",
+        period,
+        {
+            "tiers": sorted(tier_set),
+            "grace_months": grace_months,
+            "valid_to": valid_to.isoformat(),
+            "accounts_in_tiers": in_tiers,
+            "added": added,
+            "closed": closed,
+        },
+    )
+    return TierResult(period, valid_to, in_tiers, added, closed)
+
+
+def apply_latest_snapshot(
+    session: Session, *, actor: str, tiers: Sequence[str] = ("ideal",), grace_months: int = 1
+) -> TierResult:
+    """Apply the tiers of the latest snapshot (``flask flags apply-tiers``: a catch-up or a re-run)."""
+    from rewards.snapshots import queries
+
+    latest = queries.latest_snapshot(session)
+    if latest is None:
+        raise NotFound("no snapshot is loaded yet")
+    rows = ((acct, tier) for acct, tier, _points in queries.iter_rows(session, latest.id, tiers))
+    return apply_tier_flags(session, latest.period, rows, actor=actor, tiers=tiers, grace_months=grace_months)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+_ACTIVE_STMT = (
+    select(F.c.id, F.c.reason, F.c.source, F.c.valid_from, F.c.valid_to)
+    .where(F.c.account == bindparam("account"), _valid_on(bindparam("today", type_=Date())), _open())
+    .order_by(F.c.reason, F.c.id)
+)
+
+
+def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any]:
+    """The call-centre answer: priority now, every active reason with its validity, the tier.
+
+    Two indexed Core queries, no ORM objects: the account's open flags valid today (index on
+    ``account``, closures anti-joined by primary key) and its tier in the latest snapshot.
+    """
+    rows = session.execute(_ACTIVE_STMT, {"account": account, "today": today}).all()
+    by_reason: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = {
+            "flag_id": row.id,
+            "reason": row.reason,
+            "source": row.source,
+            "valid_from": row.valid_from,
+            "valid_to": row.valid_to,
+        }
+        seen = by_reason.get(row.reason)
+        # tier flags of consecutive snapshots overlap: show the one that lasts longest
+        if seen is None or _later(row.valid_to, seen["valid_to"]):
+            if seen is not None:
+                entry["valid_from"] = min(seen["valid_from"], row.valid_from)
+            by_reason[row.reason] = entry
+    period, tier = latest_tier(session, account)
+    return {
+        "account": account,
+        "priority": bool(by_reason),
+        "as_of": today,
+        "reasons": list(by_reason.values()),
+        "tier": tier,
+        "tier_period": period,
+    }
+
+
+def _later(a: date | None, b: date | None) -> bool:
+    if a is None:
+        return b is not None
+    return b is not None and a > b
+
+
+def history(session: Session, account: str) -> list[dict[str, Any]]:
+    """Every flag row of the account, newest first, with its closure if any (the full history)."""
+    rows = session.execute(
+        select(
+            F.c.id,
+            F.c.reason,
+            F.c.source,
+            F.c.valid_from,
+            F.c.valid_to,
+            F.c.note,
+            F.c.period,
+            F.c.replaces_id,
+            F.c.created_at,
+            F.c.created_by,
+            C.c.kind.label("closed_kind"),
+            C.c.reason.label("closed_reason"),
+            C.c.closed_at,
+            C.c.closed_by,
+        )
+        .select_from(F.outerjoin(C, C.c.flag_id == F.c.id))
+        .where(F.c.account == account)
+        .order_by(F.c.id.desc())
+    ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def state_of(row: dict[str, Any], today: date) -> str:
+    """``active``, ``closed``, ``ended`` or ``future`` for a history row on ``today``."""
+    if row["closed_kind"] is not None:
+        return "closed"
+    if row["valid_to"] is not None and row["valid_to"] < today:
+        return "ended"
+    if row["valid_from"] > today:
+        return "future"
+    return "active"
+
+
+def export_rows(session: Session, *, today: date, batch: int = 10_000) -> Iterator[tuple[str, list[str], date | None]]:
+    """``(account, reasons, valid_to)`` of every account with priority today, in account order;
+    ``valid_to`` is the latest end of its flags (None when one is open-ended). Streamed."""
+    stmt = (
+        select(F.c.account, F.c.reason, F.c.valid_to)
+        .where(_valid_on(today), _open())
+        .order_by(F.c.account, F.c.reason)
+        .execution_options(yield_per=batch)
+    )
+    current: str | None = None
+    reasons: list[str] = []
+    until: date | None = None
+    open_ended = False
+    for account, reason, valid_to in session.execute(stmt):
+        if account != current:
+            if current is not None:
+                yield current, reasons, None if open_ended else until
+            current, reasons, until, open_ended = account, [], None, False
+        if reason not in reasons:
+            reasons.append(reason)
+        if valid_to is None:
+            open_ended = True
+        elif until is None or valid_to > until:
+            until = valid_to
+    if current is not None:
+        yield current, reasons, None if open_ended else until
+
+
+def export_csv(session: Session, *, today: date) -> Iterator[str]:
+    """The export as CSV text chunks: ``account;reasons;valid_to`` (reasons comma-separated)."""
+    yield "account;reasons;valid_to\r\n"
+    buf: list[str] = []
+    for account, reasons, valid_to in export_rows(session, today=today):
+        buf.append(f"{account};{','.join(reasons)};{valid_to.isoformat() if valid_to else ''}\r\n")
+        if len(buf) >= 5000:
+            yield "".join(buf)
+            buf.clear()
+    if buf:
+        yield "".join(buf)

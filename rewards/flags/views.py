@@ -1,0 +1,183 @@
+"""Staff pages: find an account, see and change its flags with their full history; bulk upload; export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as WResponse
+
+from rewards import web
+from rewards.access import current_user
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.flags import core, services
+from rewards.flags.shell import local_today
+from rewards.policy import staff
+
+bp = Blueprint("flags", __name__, url_prefix="/flags", template_folder="templates")
+
+web.NAV.append(("flags.index", _l("Priority flags"), "flags.view"))
+
+REASON_LABELS = {
+    "pensioner": _l("pensioner"),
+    "large_family": _l("large family"),
+    "disability": _l("disability"),
+    "hardship": _l("hardship"),
+    "other": _l("other"),
+}
+CLOSED_LABELS = {"revoked": _l("revoked"), "replaced": _l("replaced"), "recomputed": _l("recomputed")}
+STATE_LABELS = {"active": _l("active"), "future": _l("not yet valid"), "ended": _l("ended"), "closed": _l("closed")}
+
+
+def _actor() -> str:
+    user = current_user()
+    assert user is not None
+    return user.username
+
+
+def reason_label(reason: str) -> str:
+    """A reason for people: staff reasons translated, ``tier:ideal`` as the tier's name."""
+    if reason.startswith(core.TIER_PREFIX):
+        from flask import current_app
+
+        tier = reason[len(core.TIER_PREFIX) :]
+        return _("tier: %(tier)s", tier=current_app.jinja_env.globals["tier_label"](tier))
+    return str(REASON_LABELS.get(reason, reason))
+
+
+@bp.app_template_global("flag_reason_label")
+def _flag_reason_label(reason: str) -> str:
+    return reason_label(reason)
+
+
+def _account_page(account: str | None, status: int = 200, form: dict[str, Any] | None = None) -> tuple[str, int]:
+    today = local_today()
+    context: dict[str, Any] = {
+        "account": account or "",
+        "answer": None,
+        "rows": [],
+        "today": today,
+        "reasons": core.STAFF_REASONS,
+        "reason_labels": REASON_LABELS,
+        "closed_labels": CLOSED_LABELS,
+        "state_labels": STATE_LABELS,
+        "form": form or {},
+    }
+    if account:
+        try:
+            account = core.check_account(account)
+        except core.FlagInputError as exc:
+            flash(exc.message, "error")
+            return render_template("flags/index.html", **context), 422 if status == 200 else status
+        context["account"] = account
+        context["answer"] = services.priority_of(db.session, account, today=today)
+        rows = services.history(db.session, account)
+        for row in rows:
+            row["state"] = services.state_of(row, today)
+        context["rows"] = rows
+    return render_template("flags/index.html", **context), status
+
+
+@bp.route("/")
+@staff("flags.view")
+def index() -> tuple[str, int]:
+    """Search an account; its priority now, its flags and their full history."""
+    return _account_page(request.args.get("account", "").strip() or None)
+
+
+@bp.route("/set", methods=["POST"])
+@staff("flags.manage")
+def set_flag() -> WResponse | tuple[str, int]:
+    """Set (or change) a staff flag."""
+    form = request.form
+    account = form.get("account", "").strip()
+    try:
+        change = services.set_flag(
+            db.session,
+            account,
+            form.get("reason", ""),
+            valid_from=_date(form.get("valid_from"), "valid_from"),
+            valid_to=_date(form.get("valid_to"), "valid_to"),
+            note=form.get("note"),
+            actor=_actor(),
+            today=local_today(),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _account_page(account, exc.status, form=form.to_dict())
+    db.session.commit()
+    messages = {
+        "created": _("Flag set."),
+        "replaced": _("Flag changed: a new entry replaces the old one."),
+        "unchanged": _("Nothing to change: the flag already has these values."),
+    }
+    flash(messages[change.status], "info")
+    return redirect(url_for("flags.index", account=change.account))
+
+
+@bp.route("/revoke/<int:flag_id>", methods=["POST"])
+@staff("flags.manage")
+def revoke(flag_id: int) -> WResponse | tuple[str, int]:
+    """Revoke a flag now, with a reason."""
+    account = request.form.get("account", "").strip()
+    try:
+        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=_actor(), today=local_today())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _account_page(account or None, exc.status)
+    db.session.commit()
+    flash(_("Flag revoked."), "info")
+    return redirect(url_for("flags.index", account=change.account))
+
+
+def _date(text: str | None, field: str) -> Any:
+    try:
+        return core.parse_date(text, field)
+    except core.FlagInputError as exc:
+        raise services.FlagError(exc.message, field=field) from exc
+
+
+@bp.route("/bulk")
+@staff("flags.manage")
+def bulk_form() -> str:
+    """The bulk upload form."""
+    return render_template("flags/bulk.html", errors=None, result=None, reasons=core.STAFF_REASONS)
+
+
+@bp.route("/bulk", methods=["POST"])
+@staff("flags.manage")
+def bulk_upload() -> tuple[str, int]:
+    """Apply an uploaded CSV file all or nothing; on any problem, the report by line."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file."), "error")
+        return render_template("flags/bulk.html", errors=None, result=None, reasons=core.STAFF_REASONS), 422
+    try:
+        result = services.apply_bulk(
+            db.session, upload.read(), actor=_actor(), today=local_today(), source_name=upload.filename
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        errors = exc.error_details() or {}
+        return render_template("flags/bulk.html", errors=errors, result=None, reasons=core.STAFF_REASONS), exc.status
+    db.session.commit()
+    return render_template("flags/bulk.html", errors=None, result=result, reasons=core.STAFF_REASONS), 200
+
+
+@bp.route("/export.csv")
+@staff("flags.view")
+def export() -> Response:
+    """Download every account with priority today: account;reasons;valid_to."""
+    today = local_today()
+    chunks = services.export_csv(db.session, today=today)
+    return Response(
+        stream_with_context(chunks),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=priority-{today.isoformat()}.csv"},
+    )

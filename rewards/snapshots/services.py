@@ -1,0 +1,459 @@
+"""Use cases of tier snapshots: import, compute, explain, compare, export.
+
+Each function takes the SQLAlchemy session first, raises ``rewards.errors.DomainError`` subclasses, and
+never commits: the shell commits, or rolls back so that a failure half way leaves nothing (one
+transaction for a whole import, so even a process killed with -9 leaves no partial snapshot).
+
+Snapshots are never edited or deleted: a replacing import supersedes the old one, which stays.
+
+Bulk rows go through the driver, not the ORM: ``executemany`` over a generator on SQLite (the rows
+stream from the file into the database without being held), ``COPY`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from draws.canonical import canonical_json
+from rewards.audit.services import record_event
+from rewards.db import utcnow
+from rewards.errors import Conflict, DomainError, NotFound
+from rewards.rating.behaviour import month_of
+from rewards.rating.engine import Engine, explain
+from rewards.rating.rules import Rules, RulesError, default_rules_bytes, parse_rules
+from rewards.snapshots.csvfile import ErrorLog, SnapshotReport, read_snapshot
+from rewards.snapshots.digest import SnapshotDigest
+from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
+from rewards.snapshots.queries import iter_rows, snapshot_for_period
+from rewards.tiers import RUSSIAN_NAMES, TIERS
+
+INSERT_SQL = "INSERT INTO snapshot_rows (snapshot_id, account, tier, points, facts) VALUES (?, ?, ?, ?, ?)"
+COPY_SQL = "COPY snapshot_rows (snapshot_id, account, tier, points, facts) FROM STDIN"
+
+
+class FileRejected(DomainError):
+    """The file has problems; nothing was loaded. ``errors`` holds them by line (first 100, and totals)."""
+
+    status = 422
+    code = "invalid_file"
+
+
+@dataclass
+class Outcome:
+    """What an import or computation did."""
+
+    snapshot: Snapshot
+    replaced: Snapshot | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class _HashingReader:
+    """Passes reads through, hashing the bytes (the uploaded file's SHA-256 is provenance)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.sha256.update(data)
+        self.size += len(data)
+        return data
+
+
+def check_period(period: str) -> str:
+    """``period`` when it is ``YYYY-MM``; else a DomainError naming the field."""
+    if not isinstance(period, str) or month_of(period.strip()) is None:
+        raise DomainError(f"period {period!r} is not a month YYYY-MM", field="period")
+    return period.strip()
+
+
+def _tier_counts_json(counts: dict[str, int]) -> str:
+    return canonical_json({t: int(counts.get(t, 0)) for t in TIERS}).decode("utf-8")
+
+
+def tier_counts(snapshot: Snapshot) -> dict[str, int]:
+    """The snapshot's count per tier, every tier present, lowest first."""
+    stored = json.loads(snapshot.tier_counts or "{}")
+    return {t: int(stored.get(t, 0)) for t in TIERS}
+
+
+def _begin_snapshot(
+    session: Session, *, period: str, source: str, source_name: str, actor: str, replace: bool, file_format: str
+) -> tuple[Snapshot, Snapshot | None]:
+    """Supersede the period's active snapshot when asked, and add the new one (counts filled in later)."""
+    existing = snapshot_for_period(session, period)
+    if existing is not None and not replace:
+        raise Conflict(
+            f"{period} already has a snapshot (#{existing.id}, loaded {existing.loaded_at:%Y-%m-%d %H:%M} UTC "
+            f"by {existing.loaded_by}); ask to replace it",
+            code="period_taken",
+        )
+    if existing is not None:
+        existing.status = "superseded"
+        existing.superseded_at = utcnow()
+        existing.superseded_by_actor = actor
+        session.flush()
+    snapshot = Snapshot(
+        period=period, status="active", source=source, source_name=source_name[:255], loaded_by=actor,
+        loaded_at=utcnow(), row_count=0, tier_counts=_tier_counts_json({}), digest="", file_format=file_format,
+    )
+    session.add(snapshot)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another import of the same period committed first (PostgreSQL waits on the unique index).
+        raise Conflict(f"{period} was loaded by someone else meanwhile; try again", code="period_taken") from None
+    if existing is not None:
+        existing.superseded_by_id = snapshot.id
+    return snapshot, existing
+
+
+def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | None, str | None]]) -> None:
+    """Insert ``(snapshot_id, account, tier, points, facts)`` rows through the driver, streaming."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+    else:
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(INSERT_SQL, rows)
+        finally:
+            cursor.close()
+
+
+def _digest_from_db(session: Session, snapshot_id: int) -> str:
+    digest = SnapshotDigest()
+    digest.update(iter_rows(session, snapshot_id, batch=100_000))
+    return digest.hexdigest()
+
+
+def _finish(
+    session: Session, snapshot: Snapshot, replaced: Snapshot | None, *, rows: int, counts: dict[str, int],
+    digest: str, actor: str, action: str, details: dict[str, Any],
+) -> None:
+    snapshot.row_count = rows
+    snapshot.tier_counts = _tier_counts_json(counts)
+    snapshot.digest = digest
+    session.flush()
+    record_event(session, actor, action, "snapshot", str(snapshot.id), {
+        "period": snapshot.period, "source_name": snapshot.source_name, "rows": rows,
+        "tier_counts": {t: counts.get(t, 0) for t in TIERS}, "digest": digest,
+        "replaces": replaced.id if replaced else None, **details,
+    })
+    if replaced is not None:
+        record_event(session, actor, "snapshot.superseded", "snapshot", str(replaced.id), {
+            "period": replaced.period, "superseded_by": snapshot.id, "digest": replaced.digest,
+        })
+
+
+def import_snapshot(
+    session: Session,
+    stream: BinaryIO,
+    *,
+    period: str,
+    source_name: str,
+    actor: str,
+    fmt: str = "csv",
+    replace: bool = False,
+) -> Outcome:
+    """Load a snapshot file (CSV or JSON lines) for ``period``: all or nothing, streaming.
+
+    Refused (``Conflict``) when the period already has a snapshot and ``replace`` is false; the
+    replaced snapshot is kept, superseded. A file with any problem raises :class:`FileRejected` with
+    every problem by line (the first 100 in detail, and the totals); the caller rolls back.
+    """
+    period = check_period(period)
+    if fmt not in ("csv", "jsonl"):
+        raise DomainError(f"unknown format {fmt!r} (csv or jsonl)", field="format")
+    snapshot, replaced = _begin_snapshot(
+        session, period=period, source="import", source_name=source_name, actor=actor, replace=replace,
+        file_format=fmt,
+    )
+    hashing = _HashingReader(stream)
+    report = SnapshotReport()
+    errors = report.errors
+    snapshot_id = snapshot.id
+
+    def rows() -> Iterator[tuple[int, str, str, int | None, None]]:
+        for account, tier, points in read_snapshot(hashing, fmt, report, source_name):  # type: ignore[arg-type]
+            if not errors:  # after the first problem, only count the rest: nothing will be kept
+                yield snapshot_id, account, tier, points, None
+
+    _bulk_insert(session, rows())
+    if errors:
+        raise FileRejected(
+            f"{source_name}: {errors.total} problem(s); nothing was loaded", errors=report.as_dict()["errors"]
+        )
+    snapshot.file_sha256 = hashing.sha256.hexdigest()
+    snapshot.has_points = report.has_points
+    digest = _digest_from_db(session, snapshot_id)
+    _finish(
+        session, snapshot, replaced, rows=report.rows, counts=report.tier_counts, digest=digest, actor=actor,
+        action="snapshot.imported",
+        details={"format": fmt, "encoding": report.encoding, "file_sha256": snapshot.file_sha256,
+                 "bytes": hashing.size},
+    )
+    return Outcome(snapshot, replaced, report.as_dict())
+
+
+def store_rules(session: Session, rules: Rules, data: bytes) -> RulesFile:
+    """Keep the rules file's exact bytes (once per hash): explanations read the rules from here."""
+    stored = session.get(RulesFile, rules.sha256)
+    if stored is None:
+        stored = RulesFile(sha256=rules.sha256, version=rules.version, content=data.decode("utf-8"))
+        session.add(stored)
+        session.flush()
+    return stored
+
+
+def rules_for(session: Session, sha256: str) -> Rules:
+    """The rules a computed snapshot used, by their hash."""
+    stored = session.get(RulesFile, sha256)
+    if stored is None:
+        data = default_rules_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise NotFound(f"rules file {sha256[:12]}... is not stored")
+        return parse_rules(data, "default")
+    return parse_rules(stored.content.encode("utf-8"), f"stored {stored.version}")
+
+
+def compute_snapshot(
+    session: Session,
+    files: Sequence[tuple[BinaryIO, str]],
+    *,
+    period: str,
+    actor: str,
+    rules_bytes: bytes | None = None,
+    replace: bool = False,
+) -> Outcome:
+    """Compute ``period``'s snapshot from behaviour files (each sorted by account), all or nothing.
+
+    Records the rules version and the rules file's hash (and keeps the file), and each account's
+    month-by-month facts for explanations. A problem in any file raises :class:`FileRejected`.
+    """
+    period = check_period(period)
+    if not files:
+        raise DomainError("no behaviour file given", field="files")
+    data = rules_bytes if rules_bytes is not None else default_rules_bytes()
+    try:
+        rules = parse_rules(data, "rules")
+    except RulesError as exc:
+        raise DomainError(str(exc), field="rules") from None
+    names = [name for _, name in files]
+    snapshot, replaced = _begin_snapshot(
+        session, period=period, source="computed", source_name=", ".join(names), actor=actor, replace=replace,
+        file_format="behaviour-csv",
+    )
+    snapshot.rules_version = rules.version
+    snapshot.rules_hash = rules.sha256
+    store_rules(session, rules, data)
+    hashers = [_HashingReader(stream) for stream, _ in files]
+    engine = Engine(rules, period)
+    errors = ErrorLog()
+    digest = SnapshotDigest()
+    counts = {t: 0 for t in TIERS}
+    snapshot_id = snapshot.id
+    total = 0
+
+    def rows() -> Iterator[tuple[int, str, str, int, str]]:
+        nonlocal total
+        add = digest.add
+        for account, tier, points, facts in engine.rate(list(zip(hashers, names)), errors):  # type: ignore[arg-type]
+            if errors:
+                continue
+            add(account, tier, points)
+            counts[tier] += 1
+            total += 1
+            yield snapshot_id, account, tier, points, facts
+
+    _bulk_insert(session, rows())
+    if errors:
+        raise FileRejected(
+            f"{errors.total} problem(s) in the behaviour file(s); nothing was computed", errors=errors.as_dict()
+        )
+    if total == 0:
+        raise FileRejected("the behaviour file(s) have no rows", errors=errors.as_dict())
+    file_hashes = [h.sha256.hexdigest() for h in hashers]
+    snapshot.file_sha256 = (
+        file_hashes[0] if len(file_hashes) == 1 else hashlib.sha256("\n".join(file_hashes).encode()).hexdigest()
+    )
+    snapshot.has_points = True
+    _finish(
+        session, snapshot, replaced, rows=total, counts=counts, digest=digest.hexdigest(), actor=actor,
+        action="snapshot.computed",
+        details={"rules_version": rules.version, "rules_sha256": rules.sha256, "files": names,
+                 "file_sha256": file_hashes},
+    )
+    return Outcome(snapshot, replaced, {"rows": total, "tier_counts": counts})
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
+    snapshot = session.get(Snapshot, snapshot_id)
+    if snapshot is None:
+        raise NotFound(f"no snapshot #{snapshot_id}")
+    return snapshot
+
+
+def active_for(session: Session, period: str | None) -> Snapshot:
+    """The active snapshot of ``period``, or of the newest period when None."""
+    if period:
+        snapshot = snapshot_for_period(session, check_period(period))
+        if snapshot is None:
+            raise NotFound(f"no snapshot for {period}")
+        return snapshot
+    snapshot = session.scalar(
+        select(Snapshot).where(Snapshot.status == "active").order_by(Snapshot.period.desc()).limit(1)
+    )
+    if snapshot is None:
+        raise NotFound("no snapshot has been loaded yet")
+    return snapshot
+
+
+def list_snapshots(session: Session, include_superseded: bool = True, limit: int = 200) -> list[Snapshot]:
+    query = select(Snapshot).order_by(Snapshot.period.desc(), Snapshot.id.desc()).limit(limit)
+    if not include_superseded:
+        query = query.where(Snapshot.status == "active")
+    return list(session.scalars(query))
+
+
+def describe(snapshot: Snapshot) -> dict[str, Any]:
+    """A snapshot's provenance as a JSON-ready dict."""
+    return {
+        "id": snapshot.id,
+        "period": snapshot.period,
+        "status": snapshot.status,
+        "source": snapshot.source,
+        "source_name": snapshot.source_name,
+        "file_sha256": snapshot.file_sha256,
+        "format": snapshot.file_format,
+        "loaded_by": snapshot.loaded_by,
+        "loaded_at": snapshot.loaded_at,
+        "row_count": snapshot.row_count,
+        "tier_counts": tier_counts(snapshot),
+        "has_points": snapshot.has_points,
+        "digest": snapshot.digest,
+        "rules_version": snapshot.rules_version,
+        "rules_sha256": snapshot.rules_hash,
+        "superseded_at": snapshot.superseded_at,
+        "superseded_by": snapshot.superseded_by_id,
+        "superseded_by_actor": snapshot.superseded_by_actor,
+    }
+
+
+def account_history(session: Session, account: str) -> list[dict[str, Any]]:
+    """The account's tier in every active snapshot, oldest period first."""
+    rows = session.execute(
+        select(Snapshot.period, Snapshot.id, SnapshotRow.tier, SnapshotRow.points)
+        .join(SnapshotRow, SnapshotRow.snapshot_id == Snapshot.id)
+        .where(Snapshot.status == "active", SnapshotRow.account == account)
+        .order_by(Snapshot.period)
+    ).all()
+    return [{"period": p, "snapshot_id": i, "tier": t, "tier_label": RUSSIAN_NAMES[t], "points": pts}
+            for p, i, t, pts in rows]
+
+
+def account_tier(session: Session, account: str, period: str | None = None) -> dict[str, Any]:
+    """The account's tier in the period's snapshot, with the full explanation when it was computed."""
+    account = account.strip()
+    snapshot = active_for(session, period)
+    row = session.get(SnapshotRow, (snapshot.id, account))
+    if row is None:
+        raise NotFound(f"account {account} is not in the {snapshot.period} snapshot")
+    base = {
+        "account": account, "period": snapshot.period, "snapshot_id": snapshot.id, "tier": row.tier,
+        "tier_label": RUSSIAN_NAMES[row.tier], "points": row.points, "source": snapshot.source,
+        "rules_version": snapshot.rules_version, "rules_sha256": snapshot.rules_hash,
+    }
+    if not (row.facts and snapshot.rules_hash):
+        return {**base, "explained": False, "months": [], "next_tier": None,
+                "note": "imported from the billing system: no month-by-month detail is available"}
+    engine = Engine(rules_for(session, snapshot.rules_hash), snapshot.period)
+    detail = explain(engine, account, engine.decode(row.facts))
+    if (detail["tier"], detail["points"]) != (row.tier, row.points):  # pragma: no cover - a corrupt row
+        raise DomainError("the stored facts do not reproduce the stored tier", code="inconsistent")
+    return {**base, **detail, "snapshot_id": snapshot.id, "source": snapshot.source, "explained": True}
+
+
+def compare(session: Session, from_period: str, to_period: str) -> dict[str, Any]:
+    """The tier transition matrix between two periods' active snapshots, and per-tier counts.
+
+    ``matrix[a][b]`` counts accounts in tier a then tier b; ``left[a]`` those only in the first,
+    ``joined[b]`` those only in the second.
+    """
+    a = active_for(session, from_period)
+    b = active_for(session, to_period)
+    A, B = SnapshotRow.__table__.alias("a"), SnapshotRow.__table__.alias("b")
+    pairs = session.execute(
+        select(A.c.tier, B.c.tier, func.count())
+        .select_from(A.join(B, (B.c.account == A.c.account) & (B.c.snapshot_id == b.id)))
+        .where(A.c.snapshot_id == a.id)
+        .group_by(A.c.tier, B.c.tier)
+    ).all()
+    matrix = {t: {u: 0 for u in TIERS} for t in TIERS}
+    for ta, tb, n in pairs:
+        matrix[ta][tb] = int(n)
+    ca, cb = tier_counts(a), tier_counts(b)
+    left = {t: ca[t] - sum(matrix[t].values()) for t in TIERS}
+    joined = {t: cb[t] - sum(matrix[u][t] for u in TIERS) for t in TIERS}
+    rank = {t: i for i, t in enumerate(TIERS)}
+    up = sum(matrix[x][y] for x in TIERS for y in TIERS if rank[y] > rank[x])
+    down = sum(matrix[x][y] for x in TIERS for y in TIERS if rank[y] < rank[x])
+    same = sum(matrix[x][x] for x in TIERS)
+    return {
+        "from": describe(a), "to": describe(b), "tiers": list(TIERS), "matrix": matrix, "left": left,
+        "joined": joined, "counts": {"from": ca, "to": cb}, "moved_up": up, "moved_down": down, "unchanged": same,
+    }
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+BILLS_HEADER = "Лицевой счет;Рейтинг"
+FULL_HEADER = "account;tier;points"
+
+
+def export_lines(session: Session, snapshot: Snapshot, kind: str) -> Iterator[str]:
+    """Lines (LF) of an export, streamed in account order.
+
+    ``bills``: ``account;Russian tier label`` for printing on bills. ``full``: ``account;tier;points``
+    with tier codes: the canonical digest is recomputable from it (docs/snapshots.md).
+    """
+    if kind == "bills":
+        yield BILLS_HEADER + "\n"
+        labels = RUSSIAN_NAMES
+        for account, tier, _points in iter_rows(session, snapshot.id, batch=100_000):
+            yield f"{account};{labels[tier]}\n"
+    elif kind == "full":
+        yield FULL_HEADER + "\n"
+        for account, tier, points in iter_rows(session, snapshot.id, batch=100_000):
+            yield f"{account};{tier};{'' if points is None else points}\n"
+    else:
+        raise DomainError(f"unknown export {kind!r} (bills or full)", field="kind")
+
+
+def record_export(session: Session, snapshot: Snapshot, kind: str, actor: str) -> None:
+    """Log who took a full list of accounts (personal data) out of the service."""
+    record_event(session, actor, "snapshot.exported", "snapshot", str(snapshot.id),
+                 {"period": snapshot.period, "kind": kind, "rows": snapshot.row_count})
+
+
+def verify_digest(session: Session, snapshot: Snapshot) -> bool:
+    """Recompute the stored digest from the stored rows."""
+    return _digest_from_db(session, snapshot.id) == snapshot.digest
+

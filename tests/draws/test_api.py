@@ -1,0 +1,123 @@
+"""The draws API: a whole draw through HTTP, refusals in the error shape, scopes, records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from draws import services
+from draws.engine import entropy_available_at
+from draws.verify import PASS, verify_bundle
+from rewards.db import db
+from tests.draws.conftest import T0, drand_value, snapshot_tiers
+from tests.support import bearer, make_snapshot
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock(T0)
+    monkeypatch.setattr(services, "utcnow", c)
+    return c
+
+
+@pytest.fixture
+def seeded(app: Flask) -> Flask:
+    with app.app_context():
+        make_snapshot(db.session, "2026-05", snapshot_tiers(30))
+        db.session.commit()
+    return app
+
+
+DRAFT: dict[str, Any] = {
+    "name": "Autumn", "kind": "semi-annual", "tier_weights": {"responsible": 1, "ideal": 3},
+    "prizes": [{"amount_kopecks": 400000, "count": 2}], "reserves": 1,
+    "freeze_at": (T0 + timedelta(days=3)).isoformat(), "entropy": {"type": "drand", "chain": "quicknet", "delay_seconds": 600},
+}
+
+
+def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callable[..., str]) -> None:
+    client = seeded.test_client()
+    write = bearer(api_token("draws:write", "draws:read"))
+    r = client.post("/api/v1/draws", json=DRAFT, headers=write)
+    assert r.status_code == 201, r.get_json()
+    pid = r.get_json()["draw_id"]
+    assert client.post(f"/api/v1/draws/{pid}/announce", headers=write).status_code == 200
+    clock.now = T0 + timedelta(days=3, seconds=10)
+    body = client.post(f"/api/v1/draws/{pid}/freeze", headers=write).get_json()
+    assert body["state"] == "frozen" and body["entrant_count"] == 14
+    round_number = body["entropy_source"]["round"]
+    early = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
+    assert early.status_code == 422 and "does not exist yet" in early.get_json()["message"]
+    clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]), clock.now.tzinfo) + timedelta(seconds=1)
+    wrong = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number - 1)}, headers=write)
+    assert wrong.status_code == 422 and wrong.get_json()["errors"] == {"entropy": [wrong.get_json()["message"]]}
+    assert client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write).status_code == 200
+    again = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
+    assert again.status_code == 409
+    assert client.get(f"/api/v1/draws/{pid}/record").status_code == 404  # not yet published
+    assert client.post(f"/api/v1/draws/{pid}/publish", headers=write).status_code == 200
+    record = client.get(f"/api/v1/draws/{pid}/record").get_json()  # public, no key
+    checks = {c.name: c.status for c in verify_bundle(record)}
+    assert checks["winners"] == PASS and "FAIL" not in checks.values()
+    verification = client.get(f"/api/v1/draws/{pid}/verification", headers=write).get_json()
+    assert verification["ok"] is True
+    bundle = client.get(f"/api/v1/draws/{pid}/bundle", headers=write).get_json()
+    winner_index = record["result"]["payload"]["winners"][0]["entrant_index"]
+    account = bundle["entrants"]["accounts"][winner_index]
+    assert account not in json.dumps(record)
+    cabinet = bearer(api_token("cabinet:read"))
+    proof = client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=cabinet)
+    assert proof.status_code == 200 and proof.get_json()["leaf_index"] == winner_index
+    assert client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=write).status_code == 403
+    dq = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "employee"}, headers=write)
+    assert dq.status_code == 201 and dq.get_json()["replaced"] is True
+    batch = client.post("/api/v1/draw-credits/batches", headers=write)
+    assert batch.status_code == 201 and batch.get_json()["count"] == 2
+    first = client.get(f"/api/v1/draw-credits/batches/{batch.get_json()['id']}", headers=write)
+    second = client.get(f"/api/v1/draw-credits/batches/{batch.get_json()['id']}", headers=write)
+    assert first.data == second.data and first.mimetype == "text/csv"
+    assert client.post("/api/v1/draw-credits/batches", headers=write).status_code == 422
+    lines = first.get_data(as_text=True).strip().splitlines()[1:]
+    content = "credit_id,account,amount_kopecks,status\n" + "".join(f"{l.split(',')[0]},{l.split(',')[3]},{l.split(',')[4]},posted\n" for l in lines)
+    confirmed = client.post("/api/v1/draw-credits/confirmations", json={"content": content}, headers=write)
+    assert confirmed.get_json() == {"posted": 2, "already_posted": 0}
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"prizes": [{"amount_kopecks": 500000, "count": 1}]}, "prizes"),
+        ({"prizes": [{"amount_kopecks": "100", "count": 1}]}, "json"),
+        ({"tier_weights": {"ideal": -2}}, "tier_weights"),
+        ({"freeze_at": (T0 - timedelta(days=1)).isoformat()}, "freeze_at"),
+        ({"entropy": {"type": "drand", "chain": "quicknet", "delay_seconds": -1}}, "entropy"),
+    ],
+)
+def test_bad_drafts_get_the_error_shape(seeded: Flask, clock: Clock, api_token: Callable[..., str], patch: dict, field: str) -> None:
+    r = seeded.test_client().post("/api/v1/draws", json={**DRAFT, **patch}, headers=bearer(api_token("draws:write")))
+    body = r.get_json()
+    assert r.status_code == 422, body
+    assert set(body) == {"code", "status", "message", "errors", "request_id"}
+    assert field in body["errors"]
+    listing = seeded.test_client().get("/api/v1/draws", headers=bearer(api_token("draws:read"))).get_json()
+    assert listing == []
+
+
+def test_scopes(seeded: Flask, api_token: Callable[..., str]) -> None:
+    client = seeded.test_client()
+    assert client.get("/api/v1/draws").status_code == 401
+    assert client.post("/api/v1/draws", json=DRAFT, headers=bearer(api_token("draws:read"))).status_code == 403
+    assert client.get("/api/v1/draws/nope", headers=bearer(api_token("draws:read"))).status_code == 404

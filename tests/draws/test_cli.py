@@ -1,0 +1,88 @@
+"""``flask draws ...``: a draw from the command line, the verifier on its output, simulate."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from draws import services
+from draws.engine import entropy_available_at
+from draws.verify import main as verify_main
+from rewards.db import db
+from tests.draws.conftest import T0, drand_value, snapshot_tiers
+from tests.support import make_snapshot
+
+
+def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = {"t": T0}
+    monkeypatch.setattr(services, "utcnow", lambda: now["t"])
+    with app.app_context():
+        make_snapshot(db.session, "2026-05", snapshot_tiers(24))
+        db.session.commit()
+    runner = app.test_cli_runner()
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps({
+        "name": "CLI draw", "kind": "quarterly", "tier_weights": {"ideal": 2, "responsible": 1},
+        "prizes": [{"amount_kopecks": 250000, "count": 2}], "reserves": 2,
+        "freeze_at": (T0 + timedelta(days=1)).isoformat(), "entropy": {"type": "drand", "chain": "mainnet", "delay_seconds": 120},
+    }))
+    result = runner.invoke(args=["draws", "create", str(draft)])
+    assert result.exit_code == 0, result.output
+    pid = result.output.strip()
+    excl = tmp_path / "excl.txt"
+    excl.write_text("account\n7400000000\n")
+    assert runner.invoke(args=["draws", "exclusions", pid, str(excl)]).exit_code == 0
+    assert "commitment" in runner.invoke(args=["draws", "announce", pid]).output
+    refused = runner.invoke(args=["draws", "freeze", pid])
+    assert refused.exit_code == 1 and "not yet the freeze time" in refused.output
+    now["t"] = T0 + timedelta(days=1, seconds=5)
+    assert "frozen" in runner.invoke(args=["draws", "freeze", pid]).output
+    with app.app_context():
+        source = json.loads(services.get_draw(db.session, pid).entropy_source)
+    now["t"] = datetime.fromtimestamp(entropy_available_at(source), T0.tzinfo)
+    entropy = tmp_path / "round.json"
+    entropy.write_text(json.dumps(drand_value(source["round"])))
+    drawn = runner.invoke(args=["draws", "draw", pid, "--entropy", str(entropy)])
+    assert drawn.exit_code == 0 and "prize 0" in drawn.output and "******" in drawn.output
+    assert runner.invoke(args=["draws", "draw", pid, "--entropy", str(entropy)]).exit_code == 1
+    assert runner.invoke(args=["draws", "publish", pid]).exit_code == 0
+    record, bundle, keyset = tmp_path / "record.json", tmp_path / "bundle.json", tmp_path / "keyset.json"
+    assert runner.invoke(args=["draws", "record", pid, "--out", str(record)]).exit_code == 0
+    assert runner.invoke(args=["draws", "bundle", pid, "--out", str(bundle)]).exit_code == 0
+    keyset.write_text(runner.invoke(args=["keys", "list"]).output)
+    assert verify_main([str(record), "--keyset", str(keyset)]) == 0
+    assert verify_main([str(bundle), "--keyset", str(keyset)]) == 0
+    account = json.loads(bundle.read_text())["entrants"]["accounts"][3]
+    proof = tmp_path / "proof.json"
+    proof.write_text(runner.invoke(args=["draws", "proof", pid, account]).output)
+    assert verify_main([str(record), "--keyset", str(keyset), "--proof", str(proof)]) == 0
+    out = tmp_path / "batch.csv"
+    exported = runner.invoke(args=["draws", "export-credits", "--out", str(out)])
+    assert exported.exit_code == 0 and "2 credits" in exported.output
+    batch_id = exported.output.split()[1].rstrip(":")
+    assert runner.invoke(args=["draws", "batch", batch_id]).output == out.read_text()
+    rows = [line.split(",") for line in out.read_text().strip().splitlines()[1:]]
+    confirmation = tmp_path / "confirm.csv"
+    confirmation.write_text("credit_id,account,amount_kopecks,status\n" + "".join(f"{r[0]},{r[3]},{r[4]},posted\n" for r in rows))
+    assert "posted 2" in runner.invoke(args=["draws", "confirm", str(confirmation)]).output
+
+
+def test_bad_draft_file_refused(app: Flask, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x"}))
+    result = app.test_cli_runner().invoke(args=["draws", "create", str(bad)])
+    assert result.exit_code == 2 and "bad draft file" in result.output
+
+
+def test_simulate(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["draws", "simulate", "--weights", "1,2,3", "--picks", "1", "--runs", "600", "--dump-stream", "2"])
+    assert result.exit_code == 0, result.output
+    assert "chi-square" in result.output and len(result.output.strip().splitlines()[-1]) == 64
+    as_json = json.loads(runner.invoke(args=["draws", "simulate", "--weights", "1,1", "--runs", "100", "--json"]).output)
+    assert sum(as_json["wins"]) == 100
+    assert runner.invoke(args=["draws", "simulate", "--weights", "1,x"]).exit_code == 2

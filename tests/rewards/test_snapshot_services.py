@@ -1,0 +1,195 @@
+"""Snapshot services on both databases: import, replace, compute, explain, compare, export."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from rewards.audit.models import Event
+from rewards.db import db
+from rewards.errors import Conflict, DomainError, NotFound
+from rewards.snapshots import services
+from rewards.snapshots.digest import snapshot_digest
+from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
+from rewards.snapshots.queries import iter_rows
+from tests.rewards.rating_helpers import csv_bytes, good_month, row
+
+CSV = "Лицевой счёт;Рейтинг;Баллы\r\n0002;идеальный;41\r\n0001;перспективный;12\r\n10;ideal;\r\n".encode("cp1251")
+
+
+def _import(data: bytes, period: str = "2026-10", **kw):
+    return services.import_snapshot(db.session, io.BytesIO(data), period=period, source_name="upload.csv",
+                                    actor="tester", **kw)
+
+
+def test_import_stores_rows_provenance_and_event(app: Flask) -> None:
+    with app.app_context():
+        outcome = _import(CSV)
+        db.session.commit()
+        snap = db.session.get(Snapshot, outcome.snapshot.id)
+        assert snap.status == "active" and snap.source == "import" and snap.loaded_by == "tester"
+        assert snap.row_count == 3 and snap.has_points and snap.file_format == "csv"
+        assert services.tier_counts(snap) == {"beginner": 0, "promising": 1, "responsible": 0, "ideal": 2}
+        rows = list(iter_rows(db.session, snap.id))
+        assert rows == [("0001", "promising", 12), ("0002", "ideal", 41), ("10", "ideal", None)]
+        assert snap.digest == snapshot_digest(rows)
+        assert services.verify_digest(db.session, snap)
+        import hashlib
+
+        assert snap.file_sha256 == hashlib.sha256(CSV).hexdigest()
+        event = db.session.scalars(select(Event).where(Event.action == "snapshot.imported")).one()
+        details = json.loads(event.details)
+        assert details["digest"] == snap.digest and details["rows"] == 3 and event.actor == "tester"
+
+
+def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
+    with app.app_context():
+        data = b"account;tier\n1;ideal\n2;gold\n1;beginner\n" + b"".join(b"%d;x\n" % i for i in range(3, 200))
+        with pytest.raises(services.FileRejected) as info:
+            _import(data)
+        db.session.rollback()
+        errors = info.value.errors
+        assert errors["total"] == 199 and len(errors["shown"]) == 100
+        assert errors["shown"][0] == {"line": 3, "kind": "unknown_tier", "message": "unknown tier 'gold'",
+                                      "source": "upload.csv"}
+        assert errors["shown"][1]["kind"] == "duplicate_account"
+        assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
+        assert db.session.scalar(select(func.count()).select_from(SnapshotRow)) == 0
+
+
+@pytest.mark.parametrize("data", [b"", b"account;tier\n"])
+def test_empty_files_are_refused(app: Flask, data: bytes) -> None:
+    with app.app_context(), pytest.raises(services.FileRejected):
+        _import(data)
+
+
+def test_a_taken_period_is_refused_unless_replaced_and_the_old_one_stays(app: Flask) -> None:
+    with app.app_context():
+        first = _import(CSV).snapshot.id
+        db.session.commit()
+        with pytest.raises(Conflict):
+            _import(b"account,tier\n5,ideal\n")
+        db.session.rollback()
+        outcome = services.import_snapshot(db.session, io.BytesIO(b"account,tier\n5,ideal\n"), period="2026-10",
+                                           source_name="fix.csv", actor="boss", replace=True)
+        db.session.commit()
+        old = db.session.get(Snapshot, first)
+        assert old.status == "superseded" and old.superseded_by_id == outcome.snapshot.id
+        assert old.superseded_by_actor == "boss"
+        assert db.session.scalar(select(func.count()).where(SnapshotRow.snapshot_id == first)) == 3
+        assert services.active_for(db.session, "2026-10").id == outcome.snapshot.id
+        event = db.session.scalars(select(Event).where(Event.action == "snapshot.superseded")).one()
+        assert event.actor == "boss" and event.object_id == str(first)
+
+
+def test_jsonl_import_and_bad_period(app: Flask) -> None:
+    with app.app_context():
+        outcome = _import(b'{"account": "007", "tier": "ideal", "points": 3}\n', fmt="jsonl")
+        assert outcome.snapshot.row_count == 1
+        with pytest.raises(DomainError):
+            _import(CSV, period="2026-13")
+        with pytest.raises(DomainError):
+            _import(CSV, fmt="xml")
+
+
+MONTHS = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
+
+
+def _behaviour() -> bytes:
+    rows = [good_month("0001", m) for m in MONTHS]
+    rows += [good_month("0002", m) for m in MONTHS[:5]]
+    rows += [row("0002", "2026-10", "2026-10-27T10:00:00Z", "app", "2026-11-11T10:00:00Z", "bank")]
+    rows += [row("0003", "2026-10")]
+    return csv_bytes(rows)
+
+
+def test_compute_records_rules_and_explains_each_account(app: Flask) -> None:
+    with app.app_context():
+        outcome = services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "behaviour.csv")],
+                                            period="2026-10", actor="tester")
+        db.session.commit()
+        snap = outcome.snapshot
+        assert snap.source == "computed" and snap.rules_version == "default-v1" and len(snap.rules_hash) == 64
+        assert db.session.get(RulesFile, snap.rules_hash) is not None
+        rows = list(iter_rows(db.session, snap.id))
+        assert [(a, t) for a, t, _ in rows] == [("0001", "ideal"), ("0002", "responsible"), ("0003", "beginner")]
+        assert snap.digest == snapshot_digest(rows) and services.verify_digest(db.session, snap)
+        doc = services.account_tier(db.session, "0002", "2026-10")
+        assert doc["explained"] and doc["tier"] == "responsible" and doc["rules_version"] == "default-v1"
+        last = {c["criterion"]: c for c in doc["months"][-1]["criteria"]}
+        assert "after the 25th" in last["reading_on_time"]["reason"]
+        assert doc["next_tier"]["tier"] == "ideal"
+        assert db.session.scalars(select(Event.action).where(Event.action == "snapshot.computed")).one()
+
+
+def test_compute_with_errors_stores_nothing(app: Flask) -> None:
+    with app.app_context():
+        data = csv_bytes([good_month("0002", "2026-10"), good_month("0001", "2026-10")])
+        with pytest.raises(services.FileRejected) as info:
+            services.compute_snapshot(db.session, [(io.BytesIO(data), "b.csv")], period="2026-10", actor="t")
+        db.session.rollback()
+        assert info.value.errors["shown"][0]["kind"] == "unsorted"
+        assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
+
+
+def test_compute_with_a_custom_rules_file_and_a_bad_one(app: Flask) -> None:
+    from rewards.rating.rules import default_rules_bytes
+
+    with app.app_context():
+        doc = json.loads(default_rules_bytes())
+        doc["version"] = "strict-v2"
+        doc["tiers"]["ideal"]["min_points"] = 48
+        outcome = services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "b.csv")], period="2026-10",
+                                            actor="t", rules_bytes=json.dumps(doc).encode())
+        assert outcome.snapshot.rules_version == "strict-v2"
+        assert services.account_tier(db.session, "0001", "2026-10")["rules_version"] == "strict-v2"
+        doc["tiers"]["ideal"]["min_points"] = 1
+        with pytest.raises(DomainError, match="rules.tiers.ideal.min_points"):
+            services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "b.csv")], period="2026-11",
+                                      actor="t", rules_bytes=json.dumps(doc).encode())
+
+
+def test_explanation_of_an_imported_snapshot_and_history(app: Flask) -> None:
+    with app.app_context():
+        _import(CSV, period="2026-09")
+        _import(b"account;tier\n0002;responsible\n", period="2026-10")
+        doc = services.account_tier(db.session, "0002")
+        assert doc["period"] == "2026-10" and doc["tier"] == "responsible" and not doc["explained"]
+        assert [(h["period"], h["tier"]) for h in services.account_history(db.session, "0002")] == [
+            ("2026-09", "ideal"), ("2026-10", "responsible")]
+        with pytest.raises(NotFound):
+            services.account_tier(db.session, "0001")
+        with pytest.raises(NotFound):
+            services.account_tier(db.session, "0002", "2025-01")
+
+
+def test_transition_matrix(app: Flask) -> None:
+    with app.app_context():
+        _import(b"account;tier\n1;beginner\n2;beginner\n3;ideal\n4;promising\n", period="2026-09")
+        _import(b"account;tier\n1;promising\n2;beginner\n3;responsible\n5;ideal\n", period="2026-10")
+        result = services.compare(db.session, "2026-09", "2026-10")
+        m = result["matrix"]
+        assert m["beginner"]["promising"] == 1 and m["beginner"]["beginner"] == 1 and m["ideal"]["responsible"] == 1
+        assert result["left"] == {"beginner": 0, "promising": 1, "responsible": 0, "ideal": 0}
+        assert result["joined"] == {"beginner": 0, "promising": 0, "responsible": 0, "ideal": 1}
+        assert (result["moved_up"], result["moved_down"], result["unchanged"]) == (1, 1, 1)
+
+
+def test_exports(app: Flask) -> None:
+    with app.app_context():
+        snap = _import(CSV).snapshot
+        bills = "".join(services.export_lines(db.session, snap, "bills"))
+        assert bills == "Лицевой счет;Рейтинг\n0001;перспективный\n0002;идеальный\n10;идеальный\n"
+        full = "".join(services.export_lines(db.session, snap, "full"))
+        assert full == "account;tier;points\n0001;promising;12\n0002;ideal;41\n10;ideal;\n"
+        # The documented recipe: drop the header, tabs for semicolons, sort by bytes, SHA-256.
+        import hashlib
+
+        body = "".join(sorted(line.replace(";", "\t") + "\n" for line in full.splitlines()[1:]))
+        assert hashlib.sha256(body.encode()).hexdigest() == snap.digest
+        with pytest.raises(DomainError):
+            list(services.export_lines(db.session, snap, "pdf"))
