@@ -25,6 +25,13 @@ from rewards.web import NAV
 
 log = logging.getLogger("partners.views")
 bp = Blueprint("partners", __name__, url_prefix="/partners", template_folder="templates")
+
+RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed")}
+
+
+@bp.app_template_global("issue_run_state")
+def _issue_run_state(state: str) -> str:
+    return str(RUN_STATES.get(state, state))
 NAV.append(("partners.index", _l("Partners"), "partners.view"))
 
 
