@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from rewards import policy
 from rewards.apikeys import services as apikeys
+from rewards.apikeys import tokens
 from rewards.auth.models import User
 from rewards.auth.services import session_matches
 from rewards.db import db
@@ -71,7 +72,8 @@ def enforce() -> Response | None:
             _refuse_api("no bearer token")
         caller = apikeys.authenticate(db.session, token)  # type: ignore[arg-type]
         if caller is None:
-            _refuse_api(f"bad key (looks like {token[:8]}...)")  # type: ignore[index]
+            # A hash prefix identifies repeated attempts in the log without writing any part of a secret.
+            _refuse_api(f"bad key (sha256 prefix {tokens.hash_of_any(token)[:12]})")  # type: ignore[arg-type]
         g.caller = caller
         if rule.scope is not None and rule.scope not in caller.scopes:  # type: ignore[union-attr]
             log.warning("api scope refused: client=%s scope=%s", caller.name, rule.scope)  # type: ignore[union-attr]

@@ -55,3 +55,8 @@ def lookup_of(token: str) -> str:
 def hash_of(token: str) -> str:
     """SHA-256 hex of the token: what is stored (the token has 190 bits, so no slow hash is needed)."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def hash_of_any(text: str) -> str:
+    """SHA-256 hex of any presented text (for logging refusals without logging the secret)."""
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()

@@ -12,8 +12,15 @@ from rewards.audit.services import record_event
 from rewards.auth.models import ROLES, User
 from rewards.errors import DomainError, NotFound
 
-# Verifying against this hash when the user does not exist keeps the timing of both refusals alike.
-_DUMMY_HASH = generate_password_hash("not a password", method="scrypt:16384:8:1")
+# Verifying against a hash of the same cost when the user does not exist keeps both refusals alike in
+# timing (a cheaper dummy hash would tell which user names exist).
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash(method: str) -> str:
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("not a password", method=method)
+    return _DUMMY_HASHES[method]
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -42,11 +49,14 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this name and password, or None (timing alike for every refusal)."""
+def authenticate(session: Session, username: str, password: str, *, method: str) -> User | None:
+    """The active user with this name and password, or None (timing alike for every refusal).
+
+    ``method`` is the configured password hash method, used for the dummy check of unknown names.
+    """
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(method), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

@@ -12,9 +12,14 @@ from rewards.access import current_user
 from rewards.auth import services
 from rewards.db import db
 from rewards.errors import DomainError
+from rewards.extensions import limiter
 from rewards.policy import public, staff
 
 bp = Blueprint("auth", __name__)
+
+# Guessing passwords: a few tries a minute per address, and per user name from anywhere.
+LOGIN_LIMIT_PER_ADDRESS = "20 per minute"
+LOGIN_LIMIT_PER_USER = "10 per minute;50 per hour"
 
 
 def _safe_next(target: str | None) -> str:
@@ -24,12 +29,23 @@ def _safe_next(target: str | None) -> str:
     return url_for("dashboard.index")
 
 
+def _login_name() -> str:
+    return "login-user:" + request.form.get("username", "").strip().lower()[:64]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], key_func=lambda: f"login-ip:{request.remote_addr}")
+@limiter.limit(LOGIN_LIMIT_PER_USER, methods=["POST"], key_func=_login_name)
 def login() -> str | Response:
     """The login form."""
     if request.method == "POST":
-        user = services.authenticate(db.session, request.form.get("username", ""), request.form.get("password", ""))
+        user = services.authenticate(
+            db.session,
+            request.form.get("username", ""),
+            request.form.get("password", ""),
+            method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
         if user is None:
             current_app.logger.warning("login refused for %r", request.form.get("username", "")[:64])
             db.session.rollback()
@@ -67,7 +83,8 @@ def password() -> str | Response:
     user = current_user()
     assert user is not None
     if request.method == "POST":
-        if services.authenticate(db.session, user.username, request.form.get("current", "")) is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if services.authenticate(db.session, user.username, request.form.get("current", ""), method=method) is None:
             flash(_("The current password is wrong."), "error")
             return render_template("password.html"), 400  # type: ignore[return-value]
         try:

@@ -115,3 +115,15 @@ def test_create_client_cli_prints_token_once(app: Flask) -> None:
     assert tokens.well_formed(token)
     bad = app.test_cli_runner().invoke(args=["keys", "create-client", "x", "--scope", "everything"])
     assert bad.exit_code == 1 and "unknown scope" in bad.output
+
+
+def test_refusal_log_holds_no_part_of_the_secret(app: Flask, api_token: Callable[..., str], caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    token = api_token("priority:read", name="callcentre")
+    revoked_like = token[:-3] + "xyz"
+    with caplog.at_level(logging.WARNING, logger="rewards.security"):
+        app.test_client().get("/api/v1/whoami", headers=bearer(revoked_like))
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "api auth refused" in logged
+    assert token[4:10] not in logged and revoked_like[4:10] not in logged

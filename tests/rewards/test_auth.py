@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from rewards.db import db
-from tests.support import PASSWORD, login
+from tests.support import FAST_HASH, PASSWORD, login
 
 
 def test_login_and_logout_end_every_session(app: Flask, make_user: Callable[..., str]) -> None:
@@ -104,3 +104,20 @@ def test_login_redirect_stays_on_site(app: Flask, make_user: Callable[..., str])
     assert r.headers["Location"] == "/"
     r = c.post("/login?next=/audit/", data={"username": name, "password": PASSWORD})
     assert r.headers["Location"] == "/audit/"
+
+
+def test_unknown_user_check_costs_the_same_as_a_real_one() -> None:
+    from rewards.auth.services import _dummy_hash
+
+    assert _dummy_hash("scrypt:131072:8:1").startswith("scrypt:131072:8:1$")
+    assert _dummy_hash(FAST_HASH).startswith(FAST_HASH + "$")
+
+
+def test_login_attempts_are_throttled(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(RATELIMIT_ENABLED=True)
+    c = app.test_client()
+    statuses = [c.post("/login", data={"username": "victim", "password": f"guess {i}"}).status_code for i in range(12)]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+    # another user name from the same address is still allowed (the per-address limit is higher)
+    assert c.post("/login", data={"username": "someone", "password": "guess"}).status_code == 401
