@@ -216,7 +216,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "# Written by tests/browser/conftest.py\n"
         f"SECRET_KEY = {os.urandom(32).hex()!r}\n"
         'ENV = "development"  # cookies without the Secure flag: the test server speaks plain http\n'
-        f"PASSWORD_HASH_METHOD = {FAST_HASH!r}\n",
+        f"PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
+        "# Every test logs in from 127.0.0.1, about twenty times a minute: more than the login throttle\n"
+        "# allows (tests/rewards checks the throttle itself).\n"
+        "RATELIMIT_ENABLED = False\n",
         encoding="utf-8",
     )
     env = _server_env(instance)
