@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from partners import dates, snapshots
-from partners.models import FIXED, PERCENT, Offer, Partner
+from partners.models import FIXED, PERCENT, IssueRun, Offer, Partner
 from partners.services import catalog, idempotency, issue, reports
 from rewards.db import db, utcnow
 from rewards.errors import DomainError
@@ -181,12 +181,19 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
     db.session.commit()
     click.echo(f"run {run.id}: {run.planned} codes to issue from snapshot {snap.period}"
                + (f" ({run.skipped_budget} over the budget)" if run.skipped_budget else ""))
+    run_id = run.id
     with click.progressbar(length=max(run.planned, 1), label="issuing", file=sys.stderr) as bar:
         done = 0
-        for run in issue.run_batches(db.session, run.id, batch):
-            db.session.commit()
-            bar.update(run.issued - done)
-            done = run.issued
+
+        def progress(r: IssueRun) -> None:
+            nonlocal done
+            bar.update(r.issued - done)
+            done = r.issued
+
+        try:
+            run = issue.drive(db.session, run_id, commit=db.session.commit, progress=progress, batch_size=batch)
+        except DomainError as exc:  # e.g. the offer was withdrawn meanwhile; the run is marked failed
+            _fail(f"run {run_id} stopped: {exc.message}")
     click.echo(f"run {run.id}: issued {run.issued}")
 
 

@@ -4,34 +4,30 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from partners import dates, snapshots
-from partners.models import FIXED, PERCENT, IssueRun, Offer, Partner
+from partners.models import FIXED, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.access import current_user
 from rewards.apikeys.models import ApiClient
-from rewards.db import db, utcnow
+from rewards.audit.services import record_event
+from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
 from rewards.policy import staff
 from rewards.tiers import TIERS
-from rewards.web import NAV
+from rewards.web import NAV, attempt
 
 log = logging.getLogger("partners.views")
 bp = Blueprint("partners", __name__, url_prefix="/partners", template_folder="templates")
-
-RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed")}
-
-
-@bp.app_template_global("issue_run_state")
-def _issue_run_state(state: str) -> str:
-    return str(RUN_STATES.get(state, state))
 NAV.append(("partners.index", _l("Partners"), "partners.view"))
 
 
@@ -41,13 +37,13 @@ def _actor() -> str:
     return user.username
 
 
-def _partner_or_404(partner_id: int) -> Partner:
-    partner = db.session.get(Partner, partner_id)
-    if partner is None:
-        from flask import abort
+RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed")}
 
-        abort(404)
-    return partner
+
+@bp.app_template_global()
+def run_state_label(state: str) -> str:
+    """A bulk issue run's state in the page's language."""
+    return str(RUN_STATES.get(state, state))
 
 
 @bp.route("/")
@@ -62,15 +58,11 @@ def index() -> str:
 @staff("partners.manage")
 def create() -> Response | tuple[str, int]:
     """Create a partner."""
-    try:
-        partner = catalog.create_partner(db.session, request.form.get("name", ""), request.form.get("prefix", ""),
-                                         actor=_actor())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return render_template("partners/index.html", partners=db.session.scalars(select(Partner)).all()), 422
-    db.session.commit()
-    flash(_("Partner created."), "info")
+    partner = attempt(catalog.create_partner, request.form.get("name", ""), request.form.get("prefix", ""),
+                      actor=_actor(), success=_("Partner created."))
+    if partner is None:
+        rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
+        return render_template("partners/index.html", partners=rows), 422
     return redirect(url_for("partners.partner", partner_id=partner.id))
 
 
@@ -78,7 +70,7 @@ def create() -> Response | tuple[str, int]:
 @staff("partners.view")
 def partner(partner_id: int) -> str:
     """A partner: its offers and API clients."""
-    p = _partner_or_404(partner_id)
+    p = db.get_or_404(Partner, partner_id)
     linked = {c.api_client_id for c in p.clients}
     clients = db.session.scalars(select(ApiClient).where(ApiClient.id.in_(linked))).all() if linked else []
     candidates = db.session.scalars(select(ApiClient).where(ApiClient.active.is_(True)).order_by(ApiClient.name)).all()
@@ -93,55 +85,47 @@ def partner(partner_id: int) -> str:
     )
 
 
+def _create_offer(session: Session, p: Partner, form: Any, *, actor: str) -> Offer:
+    """The new-offer form: dates are local days, the last one inclusive."""
+    try:
+        start, end = dates.validity(
+            dates.parse_day(form.get("first", "")), dates.parse_day(form.get("last", "")),
+            current_app.config["TIMEZONE"],
+        )
+        value = int(form.get("value", ""))
+        budget = int(form["budget"]) if form.get("budget", "").strip() else None
+    except ValueError as exc:
+        raise DomainError(_("Check the dates and numbers: %(error)s", error=str(exc))) from exc
+    return catalog.create_offer(
+        session, p, title=form.get("title", ""), discount_kind=form.get("kind") or "", discount_value=value,
+        tiers=form.getlist("tiers"), valid_from=start, valid_to=end, budget=budget, actor=actor,
+    )
+
+
 @bp.route("/<int:partner_id>", methods=["POST"])
 @staff("partners.manage")
 def partner_change(partner_id: int) -> Response:
     """Link an API client, suspend/resume, or create an offer."""
-    p = _partner_or_404(partner_id)
+    p = db.get_or_404(Partner, partner_id)
     form = request.form
     op = form.get("op")
-    try:
-        if op == "link":
-            catalog.link_client(db.session, p, form.get("client", ""), actor=_actor())
-        elif op in {"suspend", "resume"}:
-            catalog.set_partner_active(db.session, p, op == "resume", actor=_actor())
-        elif op == "offer":
-            try:
-                start, end = dates.validity(
-                    dates.parse_day(form.get("first", "")), dates.parse_day(form.get("last", "")),
-                    current_app.config["TIMEZONE"],
-                )
-                value = int(form.get("value", ""))
-                budget = int(form["budget"]) if form.get("budget", "").strip() else None
-            except ValueError as exc:
-                raise DomainError(_("Check the dates and numbers: %(error)s", error=str(exc))) from exc
-            kind = form.get("kind")
-            catalog.create_offer(
-                db.session, p, title=form.get("title", ""), discount_kind=kind or "",
-                discount_value=value if kind == PERCENT else value,
-                tiers=form.getlist("tiers"), valid_from=start, valid_to=end, budget=budget, actor=_actor(),
-            )
-        else:
-            raise DomainError(_("Unknown operation."))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("partners.partner", partner_id=p.id))
-    db.session.commit()
-    flash(_("Saved."), "info")
-    return redirect(url_for("partners.partner", partner_id=p.id))
+    if op == "link":
+        attempt(catalog.link_client, p, form.get("client", ""), actor=_actor(), success=_("API client linked."))
+    elif op in {"suspend", "resume"}:
+        attempt(catalog.set_partner_active, p, op == "resume", actor=_actor(),
+                success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))
+    elif op == "offer":
+        attempt(_create_offer, p, form, actor=_actor(), success=_("Offer created."))
+    else:
+        flash(_("Unknown operation."), "error")
+    return redirect(url_for("partners.partner", partner_id=partner_id))
 
 
 @bp.route("/offers/<int:offer_id>")
 @staff("partners.view")
 def offer(offer_id: int) -> str:
     """An offer: its report, its issue runs, the issue form and the export."""
-    try:
-        o = catalog.get_offer(db.session, offer_id)
-    except DomainError:
-        from flask import abort
-
-        abort(404)
+    o = db.get_or_404(Offer, offer_id)
     runs = db.session.scalars(select(IssueRun).where(IssueRun.offer_id == o.id).order_by(IssueRun.id.desc())).all()
     return render_template(
         "partners/offer.html",
@@ -153,48 +137,39 @@ def offer(offer_id: int) -> str:
     )
 
 
+def _start_run(session: Session, o: Offer, period: str, *, actor: str) -> int:
+    """Plan a bulk issue; its id (read before the commit: after it, reading the run would begin a new
+    transaction in this request while the batches run)."""
+    snap = snapshots.by_period(session, period) if period else snapshots.latest(session)
+    if snap is None:
+        raise DomainError(_("No such snapshot."), field="period")
+    return issue.start_run(session, o, snap, actor=actor).id
+
+
 @bp.route("/offers/<int:offer_id>", methods=["POST"])
 @staff("partners.manage")
 def offer_change(offer_id: int) -> Response:
     """Start a bulk issue, or withdraw the offer."""
-    o = catalog.get_offer(db.session, offer_id)
+    o = db.get_or_404(Offer, offer_id)
     op = request.form.get("op")
-    try:
-        if op == "withdraw":
-            catalog.withdraw_offer(db.session, o, actor=_actor())
-            db.session.commit()
-            flash(_("Offer withdrawn."), "info")
-            return redirect(url_for("partners.offer", offer_id=o.id))
-        if op == "issue":
-            period = request.form.get("period", "")
-            snap = snapshots.by_period(db.session, period) if period else snapshots.latest(db.session)
-            if snap is None:
-                raise DomainError(_("No such snapshot."))
-            run = issue.start_run(db.session, o, snap, actor=_actor())
-            db.session.commit()
-            _start_in_background(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
-            return redirect(url_for("partners.run", run_id=run.id))
-        raise DomainError(_("Unknown operation."))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("partners.offer", offer_id=o.id))
+    if op == "withdraw":
+        attempt(catalog.withdraw_offer, o, actor=_actor(), success=_("Offer withdrawn."))
+    elif op == "issue":
+        run_id = attempt(_start_run, o, request.form.get("period", ""), actor=_actor(), success=None)
+        if run_id is not None:
+            _start_in_background(current_app._get_current_object(), run_id)  # type: ignore[attr-defined]
+            return redirect(url_for("partners.run", run_id=run_id))
+    else:
+        flash(_("Unknown operation."), "error")
+    return redirect(url_for("partners.offer", offer_id=offer_id))
 
 
 def _drive(app: Flask, run_id: int) -> None:
     with app.app_context():
         try:
-            for _run in issue.run_batches(db.session, run_id):
-                db.session.commit()
-        except Exception:  # noqa: BLE001 - recorded on the run for the page, logged in full
+            issue.drive(db.session, run_id, commit=db.session.commit)
+        except Exception:  # noqa: BLE001 - recorded on the run (and in the event log) by drive; logged in full
             log.exception("issue run %s failed", run_id)
-            db.session.rollback()
-            failed = db.session.get(IssueRun, run_id)
-            if failed is not None:
-                failed.state = "failed"
-                failed.message = "failed; re-run the issue: it continues where this one stopped"
-                failed.finished_at = utcnow()
-                db.session.commit()
         finally:
             db.session.remove()
 
@@ -224,11 +199,7 @@ def _run_json(run: IssueRun) -> dict[str, Any]:
 @staff("partners.view")
 def run(run_id: int) -> str:
     """Progress of a bulk issue (the page refreshes itself while it runs)."""
-    r = db.session.get(IssueRun, run_id)
-    if r is None:
-        from flask import abort
-
-        abort(404)
+    r = db.get_or_404(IssueRun, run_id)
     return render_template("partners/run.html", run=r, progress=_run_json(r))
 
 
@@ -236,33 +207,35 @@ def run(run_id: int) -> str:
 @staff("partners.view")
 def run_progress(run_id: int) -> Response:
     """Progress of a bulk issue as JSON."""
-    r = db.session.get(IssueRun, run_id)
-    if r is None:
-        from flask import abort
-
-        abort(404)
-    return jsonify(_run_json(r))
+    return jsonify(_run_json(db.get_or_404(IssueRun, run_id)))
 
 
-@bp.route("/offers/<int:offer_id>/codes.csv")
+@bp.route("/offers/<int:offer_id>/codes.csv", methods=["POST"])
 @staff("partners.manage")
 def export(offer_id: int) -> Response:
-    """The offer's codes as CSV for the mailing system (account numbers in full: staff who manage only)."""
-    o = catalog.get_offer(db.session, offer_id)
+    """The offer's codes as CSV for the mailing system (account numbers in full: staff who manage only).
+
+    A POST (a form with its CSRF token): the export is recorded in the event log (who, which offer,
+    when) and committed first; the rows are then streamed in a read-only transaction of their own.
+    """
+    o = db.get_or_404(Offer, offer_id)
+    codes = issue.issued_count(db.session, o.id)
+    record_event(db.session, _actor(), "codes.exported", "offer", str(o.id), {"codes": codes})
+    db.session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def stream() -> Any:
-        with app.app_context():
-            offer_obj = db.session.get(Offer, offer_id)
-            for chunk in issue.export_lines(db.session, offer_obj):
-                yield chunk.encode("utf-8")
+    def stream() -> Iterator[bytes]:
+        with app.app_context(), read_only():
+            try:
+                offer_obj = db.session.get(Offer, offer_id)
+                assert offer_obj is not None
+                for chunk in issue.export_lines(db.session, offer_obj):
+                    yield chunk.encode("utf-8")
+            finally:
+                db.session.remove()
 
-    from rewards.audit.services import record_event
-
-    record_event(db.session, _actor(), "codes.exported", "offer", str(o.id), {})
-    db.session.commit()
     return Response(
         stream(),
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=offer-{o.id}-codes.csv"},
+        headers={"Content-Disposition": f"attachment; filename=offer-{o.id}-codes.csv", "Cache-Control": "no-store"},
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, flash
 from flask_babel import lazy_gettext as _l
 
 from rewards.tiers import RUSSIAN_NAMES
@@ -48,6 +50,39 @@ def local(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def attempt(
+    fn: Callable[..., Any],
+    *args: Any,
+    success: str | None,
+    refusals: tuple[type[BaseException], ...] = (),
+    **kwargs: Any,
+) -> Any:
+    """Run a service for a page form: commit and flash ``success``; or roll back, flash the refusal
+    (a ``DomainError``'s message with its details by field, or any of ``refusals`` as text) and return
+    None. Any other exception propagates (the request's teardown rolls back)."""
+    from rewards.db import db
+    from rewards.errors import DomainError
+
+    try:
+        value = fn(db.session, *args, **kwargs)
+    except DomainError as exc:
+        db.session.rollback()
+        errors = exc.errors if isinstance(exc.errors, dict) else {}
+        details = "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
+        )
+        flash(exc.message + (f" ({details})" if details else ""), "error")
+        return None
+    except refusals as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return None
+    db.session.commit()
+    if success is not None:
+        flash(success, "info")
+    return value
 
 
 def init_app(app: Flask) -> None:

@@ -173,6 +173,8 @@ def withdraw_offer(session: Session, offer: Offer, *, actor: str) -> None:
     if offer.withdrawn_at is not None:
         raise Conflict("the offer is withdrawn already")
     offer.withdrawn_at = utcnow()
+    # Write the row (and take its lock) before the event log's lock: issuers take them in that order.
+    session.flush()
     record_event(session, actor, "offer.withdrawn", "offer", str(offer.id), {})
 
 

@@ -3,7 +3,9 @@
 Bulk issue is idempotent: it issues a code to every account of a qualifying tier that has none for
 the offer yet (an anti-join against ``codes``), so a re-run, or a run after a crash, issues only what
 is missing. It works in batches (keyset pages in account order) that the shell commits one by one,
-which shows progress and keeps memory flat. Rows go in with the driver's bulk path: ``executemany``
+which shows progress and keeps memory flat. Each batch takes the offer's lock (as on-demand issue
+does), re-checks the budget and records its own event in its transaction; ``drive`` marks a failed
+run and logs it. Rows go in with the driver's bulk path: ``executemany``
 on SQLite, ``COPY`` on PostgreSQL. A repeated 60-bit value (about 1e-6 per million codes) or a
 concurrent run writing the same accounts fails the batch's savepoint; the batch is drawn again.
 """
@@ -62,11 +64,16 @@ def issued_count(session: Session, offer_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Code).where(Code.offer_id == offer_id)) or 0
 
 
+def missing_count(session: Session, offer: Offer, snapshot_id: int) -> int:
+    """Accounts of a qualifying tier in the snapshot that have no code for the offer yet."""
+    return session.scalar(select(func.count()).select_from(_missing(offer, snapshot_id).subquery())) or 0
+
+
 def start_run(session: Session, offer: Offer, snapshot: snapshots.SnapshotRef, *, actor: str) -> IssueRun:
     """Plan a bulk issue: counts what is missing; the caller commits, then drives ``run_batches``."""
     now = utcnow()
     _check_issuable(offer, now)
-    missing = session.scalar(select(func.count()).select_from(_missing(offer, snapshot.id).subquery())) or 0
+    missing = missing_count(session, offer, snapshot.id)
     planned = missing
     if offer.budget is not None:
         planned = max(0, min(missing, offer.budget - issued_count(session, offer.id)))
@@ -143,20 +150,47 @@ def _is_integrity_error(exc: BaseException) -> bool:
     return name in {"IntegrityError", "UniqueViolation"}
 
 
+def _lock_offer(session: Session, offer_id: int) -> Offer:
+    """The offer, re-read under the lock that serialises everyone who issues its codes.
+
+    PostgreSQL: a row lock held to the end of the transaction; SQLite: BEGIN IMMEDIATE already holds
+    the database's write lock. Bulk batches and on-demand issues take it before counting the budget.
+    """
+    offer = session.scalar(
+        select(Offer).where(Offer.id == offer_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if offer is None:
+        raise NotFound(f"no offer {offer_id}")
+    return offer
+
+
 def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Iterator[IssueRun]:
-    """Issue the run's codes batch by batch; yields the run after each batch (commit there)."""
+    """Issue the run's codes batch by batch; yields the run after each batch (commit there).
+
+    Each batch takes the offer's lock, re-reads the offer (withdrawn or ended meanwhile: ``Conflict``)
+    and its budget against the codes issued so far (on-demand issues may have used some), and records a
+    ``codes.issue_batch`` event in its own transaction, so every committed code has its event even when
+    a later batch fails or the process is killed.
+    """
     run = session.get(IssueRun, run_id)
     if run is None:
         raise NotFound(f"no issue run {run_id}")
-    offer = session.get(Offer, run.offer_id)
-    assert offer is not None
-    prefix = offer.partner.prefix
+    offer_id = run.offer_id
     rows_t = snapshots.ROWS
     last = ""
-    remaining = None if offer.budget is None else max(0, offer.budget - issued_count(session, offer.id))
     attempts = 0
-    while remaining is None or remaining > 0:
-        size = batch_size if remaining is None else min(batch_size, remaining)
+    batches = 0
+    budget_stop = False
+    while True:
+        offer = _lock_offer(session, offer_id)
+        _check_issuable(offer, utcnow())
+        size = batch_size
+        if offer.budget is not None:
+            left = offer.budget - issued_count(session, offer_id)
+            if left <= 0:
+                budget_stop = run.issued < run.planned
+                break
+            size = min(size, left)
         page = session.execute(_missing(offer, run.snapshot_id).where(rows_t.c.account > last).limit(size)).all()
         if not page:
             break
@@ -164,7 +198,7 @@ def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Itera
         at = _time_text(session, now)
         values = codecore.random_values(len(page))
         rows = [
-            (offer.id, v, account, tier, run.snapshot_id, run.id, at, ISSUED, 0)
+            (offer_id, v, account, tier, run.snapshot_id, run.id, at, ISSUED, 0)
             for v, (account, tier) in zip(values, page, strict=True)
         ]
         savepoint = session.begin_nested()
@@ -178,13 +212,23 @@ def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Itera
             continue
         savepoint.commit()
         attempts = 0
+        batches += 1
         last = page[-1][0]
         run.issued += len(page)
         run.updated_at = now
-        if remaining is not None:
-            remaining -= len(page)
+        record_event(
+            session,
+            run.actor,
+            "codes.issue_batch",
+            "offer",
+            str(offer_id),
+            {"run": run.id, "batch": batches, "count": len(page), "first": page[0][0], "last": last},
+        )
         session.flush()
         yield run
+    if budget_stop:  # on-demand issues used part of the budget meanwhile
+        run.skipped_budget += run.planned - run.issued
+        run.planned = run.issued
     run.state = "done"
     run.finished_at = run.updated_at = utcnow()
     record_event(
@@ -192,11 +236,71 @@ def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Itera
         run.actor,
         "codes.issued",
         "offer",
-        str(offer.id),
-        {"run": run.id, "snapshot_id": run.snapshot_id, "issued": run.issued, "prefix": prefix},
+        str(offer_id),
+        {
+            "run": run.id,
+            "snapshot_id": run.snapshot_id,
+            "issued": run.issued,
+            "batches": batches,
+            "skipped_budget": run.skipped_budget,
+            "prefix": offer.partner.prefix,
+        },
     )
     session.flush()
     yield run
+
+
+def fail_run(session: Session, run_id: int, exc: BaseException) -> IssueRun | None:
+    """Mark a running run failed after its batch was rolled back, with a ``codes.issue_failed`` event
+    (the caller commits). The batches committed before stay, each with its event."""
+    run = session.get(IssueRun, run_id)
+    if run is None or run.state != "running":
+        return run
+    reason = exc.message if isinstance(exc, DomainError) else type(exc).__name__
+    run.state = "failed"
+    run.message = f"failed ({reason}); re-run the issue: it continues where this one stopped"
+    run.finished_at = run.updated_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        run.actor,
+        "codes.issue_failed",
+        "offer",
+        str(run.offer_id),
+        {"run": run.id, "snapshot_id": run.snapshot_id, "issued": run.issued, "error": reason},
+    )
+    return run
+
+
+def drive(
+    session: Session,
+    run_id: int,
+    *,
+    commit: Callable[[], None],
+    progress: Callable[[IssueRun], None] | None = None,
+    batch_size: int = BATCH,
+) -> IssueRun:
+    """Run a planned issue to its end, calling ``commit`` after each batch (the shells: page, CLI, bench).
+
+    On any failure (an interrupt included) the batch in progress is rolled back, the run is marked
+    ``failed`` with its event and committed, and the exception propagates.
+    """
+    run: IssueRun | None = None
+    try:
+        for run in run_batches(session, run_id, batch_size):
+            commit()
+            if progress is not None:
+                progress(run)
+    except BaseException as exc:
+        session.rollback()
+        try:
+            fail_run(session, run_id, exc)
+            commit()
+        except Exception:  # noqa: BLE001 - the database itself may be gone; the first error matters
+            session.rollback()
+        raise
+    assert run is not None
+    return run
 
 
 def issue_all(
@@ -212,12 +316,7 @@ def issue_all(
     """Plan and run a bulk issue, calling ``commit`` after the plan and after each batch (CLI, bench)."""
     run = start_run(session, offer, snapshot, actor=actor)
     commit()
-    run_id = run.id
-    for run in run_batches(session, run_id, batch_size):
-        commit()
-        if progress is not None:
-            progress(run)
-    return run
+    return drive(session, run.id, commit=commit, progress=progress, batch_size=batch_size)
 
 
 def code_for_account(session: Session, offer: Offer, account: str, *, actor: str) -> tuple[Code, bool]:
@@ -236,8 +335,7 @@ def code_for_account(session: Session, offer: Offer, account: str, *, actor: str
     if tier is None or tier not in offer.tier_list:
         raise NotQualified("the account does not qualify for this offer in the latest snapshot")
     if offer.budget is not None:
-        # Serialise issuers of this offer (PostgreSQL; SQLite's BEGIN IMMEDIATE already does).
-        session.execute(select(Offer.id).where(Offer.id == offer.id).with_for_update())
+        _lock_offer(session, offer.id)  # the lock bulk batches take too
         if issued_count(session, offer.id) >= offer.budget:
             raise BudgetExhausted("the offer's codes are all given out")
     for _attempt in range(5):

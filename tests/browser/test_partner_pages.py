@@ -54,7 +54,7 @@ def test_marketing_creates_an_offer_and_issues_codes(
 
     issue = page.locator("form:has(input[name=op][value=issue])")
     issue.locator("select[name=period]").select_option(PERIOD)
-    issue.get_by_role("button", name="Выпустить").click()
+    issue.get_by_role("button", name="Выдать").click()
     expect(page).to_have_url(re.compile(r"/partners/runs/\d+$"))
     expect(page.locator("progress#progress")).to_be_visible()
     # The page refreshes itself while the run goes on; 20 accounts (responsible + ideal) get a code.
