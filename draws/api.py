@@ -93,6 +93,7 @@ class DrawRun(MethodView):
     @blp.response(200, schemas.DrawOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Enter the entropy (or fetch the drand round) and run the draw; runs once."""
+        relay: dict[str, Any] | None = None
         if data.get("numbers"):
             try:
                 value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
@@ -105,12 +106,12 @@ class DrawRun(MethodView):
 
             source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
             try:
-                value = wiring.fetch_drand(source["chain"]["name"], source["round"])
+                value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
             except (wiring.FetchRefused, KeyError) as exc:
                 raise DomainError(str(exc), field="fetch") from exc
         else:
             raise DomainError("give entropy, numbers or fetch", field="entropy")
-        return _commit(services.run_draw(db.session, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box()))
+        return _commit(services.run_draw(db.session, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay))
 
 
 @blp.route("/<draw_id>/cancel")
@@ -149,7 +150,7 @@ class PublicRecord(MethodView):
 
 @blp.route("/<draw_id>/bundle")
 class AuditorBundle(MethodView):
-    @api("draws:read")
+    @api("draws:audit")
     @blp.response(200, schemas.RecordSchema)
     def get(self, draw_id: str) -> Any:
         """The auditor bundle: the record plus the full entrant list, salt key and exclusions."""
@@ -158,12 +159,13 @@ class AuditorBundle(MethodView):
 
 @blp.route("/<draw_id>/verification")
 class Verification(MethodView):
-    @api("draws:read")
+    @api("draws:audit")
     @blp.response(200, schemas.VerificationSchema)
     def get(self, draw_id: str) -> Any:
         """Run the standalone verifier's checks on the auditor bundle."""
-        bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
-        checks = verify_bundle(bundle)
+        keyset = wiring.signer().keyset()
+        bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), keyset, wiring.box())
+        checks = verify_bundle(bundle, keyset)  # the service's own key set, not the bundle's copy
         return {"ok": not any(c.failed for c in checks),
                 "checks": [{"name": c.name, "status": c.status, "reason": c.reason} for c in checks]}
 

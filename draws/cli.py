@@ -123,6 +123,7 @@ def freeze(draw_id: str) -> None:
 @click.option("--fetch", is_flag=True, help="Fetch the announced drand round (needs DRAND_FETCH).")
 def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) -> None:
     """Enter (or fetch) the entropy, reveal the secret and select the winners. Runs once."""
+    relay: dict[str, Any] | None = None
     try:
         if numbers_file is not None:
             value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(numbers_file.read())}
@@ -132,12 +133,12 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
             source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
             if source.get("type") != "drand":
                 _fail("--fetch works for drand sources only")
-            value = wiring.fetch_drand(source["chain"]["name"], source["round"])
+            value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
         else:
             _fail("give --entropy FILE, --numbers FILE or --fetch", 2)
     except (ValueError, DomainError, wiring.FetchRefused) as exc:
         _fail(str(getattr(exc, "message", exc)))
-    draw = _run(services.run_draw, draw_id, value, actor=ACTOR, signer=wiring.signer(), box=wiring.box())
+    draw = _run(services.run_draw, draw_id, value, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), relay=relay)
     result = json.loads(draw.result_record)["payload"]
     for w in result["winners"]:
         click.echo(f"prize {w['prize_index']}\t{w['amount_kopecks']}\t{w['account_masked']}")

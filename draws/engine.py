@@ -53,7 +53,9 @@ from draws.entrants import (
 from draws.entropy import (
     DRAND_CHAINS,
     DrandChain,
+    beacon_note,
     drand_source,
+    known_chain_problem,
     entropy_available_at,
     entropy_bytes,
     rfc3797_source,
@@ -87,8 +89,8 @@ from draws.stats import SimulationReport, simulate
 from draws.stream import ByteStream, first_blocks, stream_block
 
 __all__ = [
-    "ALGORITHMS", "ALGORITHM_RFC3797", "Replacement", "build_disqualification", "next_replacement", "ALGORITHM_WEIGHTED", "BadAccount", "BadPrize", "BadTimestamp",
-    "BadWeight", "ByteStream", "DEFAULT_YEARLY_CAP_KOPECKS", "DRAND_CHAINS", "DrandChain", "DrawError",
+    "ALGORITHMS", "ALGORITHM_RFC3797", "MAX_PRIZE_COUNT", "Replacement", "build_disqualification", "next_replacement", "ALGORITHM_WEIGHTED", "BadAccount", "BadPrize", "BadTimestamp",
+    "BadWeight", "ByteStream", "DEFAULT_YEARLY_CAP_KOPECKS", "DRAND_CHAINS", "DrandChain", "beacon_note", "known_chain_problem", "DrawError",
     "DrawOutcome", "EmptyEntrantList", "Entrant", "EntropyMismatch", "FenwickTree", "FrozenList",
     "InclusionProof", "MAX_PRIZE_KOPECKS", "MalformedEntropy", "MerkleTree", "PoolTooLarge",
     "ProofError", "SimulationReport", "TooManyPrizes", "announcement_digest", "build_announcement",
@@ -108,18 +110,25 @@ ALGORITHMS = (ALGORITHM_WEIGHTED, ALGORITHM_RFC3797)
 SEED_TAG = b"loyalty-draw/seed"
 EXCLUSIONS_TAG = b"loyalty-draw/exclusions/v1"
 MAX_PRIZE_KOPECKS = 400_000
+MAX_PRIZE_COUNT = 100_000  # total prizes of one draw (sum of the counts); bounds memory and time
 
 
 # --------------------------------------------------------------------------------------------- inputs
 def validate_prizes(prizes: Sequence[Mapping[str, Any]]) -> list[dict[str, int]]:
     """Check an ordered prize list ``[{"amount_kopecks": A, "count": C}, ...]`` and return it.
 
-    Each amount must be an integer 1..400,000 kopecks, each count an integer >= 1, and the list
-    non-empty. Raises :class:`BadPrize` with the offending line otherwise.
+    Each amount must be an integer 1..400,000 kopecks, each count an integer >= 1, the list
+    non-empty and the total count at most :data:`MAX_PRIZE_COUNT`. Raises :class:`BadPrize` with
+    the offending line otherwise. Nothing is expanded here, so a huge count costs nothing.
     """
+    if isinstance(prizes, (str, bytes)) or not isinstance(prizes, Sequence):
+        raise BadPrize("the prizes must be a list of {amount_kopecks, count}")
     if not prizes:
         raise BadPrize("a draw needs at least one prize")
+    if len(prizes) > MAX_PRIZE_COUNT:
+        raise BadPrize(f"at most {MAX_PRIZE_COUNT} prizes in one draw")
     clean: list[dict[str, int]] = []
+    total = 0
     for number, prize in enumerate(prizes, start=1):
         try:
             amount, count = prize["amount_kopecks"], prize["count"]
@@ -135,6 +144,9 @@ def validate_prizes(prizes: Sequence[Mapping[str, Any]]) -> list[dict[str, int]]
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise BadPrize(f"prize line {number}: the count must be an integer >= 1, got {count!r}")
+        total += count
+        if total > MAX_PRIZE_COUNT:
+            raise BadPrize(f"prize line {number}: more than {MAX_PRIZE_COUNT} prizes in total in one draw")
         clean.append({"amount_kopecks": amount, "count": count})
     return clean
 

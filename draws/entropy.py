@@ -11,9 +11,9 @@ drand
     round current at Unix time ``t >= genesis_time`` is ``floor((t - genesis_time) / period) + 1``.
     The announced round is the **first round strictly after the freeze time**:
     ``round_at(freeze) + 1`` (or round 1 if the freeze precedes genesis).
-    Value: ``{"type": "drand", "round": R, "randomness": 64 hex digits, "signature": hex (optional)}``.
-    Checks: ``round`` equals the announced round; ``randomness`` is 32 bytes of hex; when a
-    signature is given, ``randomness == SHA-256(signature bytes)`` (this is how drand defines
+    Value: ``{"type": "drand", "round": R, "randomness": 64 hex digits, "signature": hex}``.
+    Checks: ``round`` equals the announced round; ``randomness`` is 32 bytes of hex; the signature
+    is required and ``randomness == SHA-256(signature bytes)`` (this is how drand defines
     randomness). Canonical entropy bytes: the 32 randomness bytes.
     Not done here: the BLS12-381 pairing check of the signature against the chain's public key
     (``cryptography`` has no pairing). An auditor confirms the round against any public drand relay
@@ -101,6 +101,40 @@ DRAND_CHAINS: dict[str, DrandChain] = {
 }
 
 
+DEFAULT_DRAND_RELAY = "https://api.drand.sh"
+
+
+def known_chain_problem(chain: Any) -> str | None:
+    """None if ``chain`` (the announcement's drand chain description) is exactly one of
+    :data:`DRAND_CHAINS`; else why not. A made-up genesis or period would move the announced round's
+    time, so the verifier refuses any chain it does not know."""
+    if not isinstance(chain, dict):
+        return "the drand chain description is not an object"
+    chain_hash = chain.get("chain_hash")
+    known = next((c for c in DRAND_CHAINS.values() if c.chain_hash == chain_hash), None)
+    if known is None:
+        return f"unknown drand chain hash {str(chain_hash)[:80]!r} (known: {', '.join(sorted(DRAND_CHAINS))})"
+    for label, expected in (("genesis_time", known.genesis_time), ("period", known.period)):
+        if chain.get(label) != expected:
+            return f"{label} of chain {known.name} is {expected}, the announcement says {chain.get(label)!r}"
+    return None
+
+
+def beacon_note(source: dict[str, Any]) -> str:
+    """What the verifier cannot check itself about the entropy value, and how a person checks it."""
+    if source.get("type") == "drand":
+        chain_hash = source.get("chain", {}).get("chain_hash", "<chain_hash>")
+        r = source.get("round")
+        return (
+            f"BLS signature not verified here: compare round {r} with any public drand relay, "
+            f"e.g. {DEFAULT_DRAND_RELAY}/{chain_hash}/public/{r}"
+        )
+    if source.get("type") == "rfc3797":
+        names = "; ".join(str(d) for d in source.get("sources", []))
+        return f"public numbers not verified here: compare them with the published results of: {names}"
+    return "unknown entropy source"
+
+
 def _hex_bytes(value: Any, what: str, size: int | None = None) -> bytes:
     if not isinstance(value, str) or not _HEX.match(value) or len(value) % 2:
         raise MalformedEntropy(f"{what} must be lower-case hexadecimal, got {str(value)[:80]!r}")
@@ -152,12 +186,15 @@ def entropy_bytes(source: dict[str, Any], value: dict[str, Any]) -> bytes:
         if got != announced:
             raise EntropyMismatch(f"entropy is for drand round {got}, but round {announced} was announced")
         randomness = _hex_bytes(value.get("randomness"), "drand randomness", 32)
-        if value.get("signature") is not None:
-            signature = _hex_bytes(value["signature"], "drand signature")
-            if not signature:
-                raise MalformedEntropy("drand signature is empty")
-            if hashlib.sha256(signature).digest() != randomness:
-                raise EntropyMismatch("drand randomness is not SHA-256 of the round's signature")
+        if value.get("signature") is None:
+            raise MalformedEntropy(
+                "a drand value needs the round's signature (randomness alone cannot be checked against the beacon)"
+            )
+        signature = _hex_bytes(value["signature"], "drand signature")
+        if not signature:
+            raise MalformedEntropy("drand signature is empty")
+        if hashlib.sha256(signature).digest() != randomness:
+            raise EntropyMismatch("drand randomness is not SHA-256 of the round's signature")
         return randomness
     if kind == "rfc3797":
         sources = value.get("sources")

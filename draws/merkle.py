@@ -210,3 +210,71 @@ class InclusionProof:
         if len(proof.salt) != SALT_SIZE or any(len(p) != 32 for p in proof.path):
             raise ProofError("malformed inclusion proof: wrong salt or hash length")
         return proof
+
+
+# ------------------------------------------------------------------------- stored proofs (chunked)
+# A service stores the frozen list for proofs as chunks of CHUNK_SIZE consecutive entrants (accounts
+# and weights) plus the tree levels above the chunks ("upper levels"). The subtree of a chunk is
+# aligned (CHUNK_SIZE is a power of two), so the lower part of any path is computed from the
+# entrant's own chunk and the upper part read from the upper levels: a proof reads one chunk and
+# one small blob instead of rebuilding the whole tree. Both parts give exactly MerkleTree.proof.
+CHUNK_HEIGHT = 10
+CHUNK_SIZE = 1 << CHUNK_HEIGHT
+
+
+def upper_level_sizes(size: int, height: int = CHUNK_HEIGHT) -> list[int]:
+    """Sizes of the tree levels from ``height`` upwards (empty when one chunk holds every leaf)."""
+    sizes: list[int] = []
+    n = -(-size // (1 << height))
+    if n <= 1:
+        return sizes
+    while True:
+        sizes.append(n)
+        if n == 1:
+            return sizes
+        n = -(-n // 2)
+
+
+def upper_levels_blob(tree: MerkleTree, height: int = CHUNK_HEIGHT) -> bytes:
+    """The levels of ``tree`` from ``height`` upwards, concatenated (32 bytes per node)."""
+    sizes = upper_level_sizes(tree.size, height)
+    levels = tree.levels[height:height + len(sizes)]
+    assert [len(level) for level in levels] == sizes
+    return b"".join(b"".join(level) for level in levels)
+
+
+def chunked_proof(chunk_leaves: list[bytes], offset: int, chunk_index: int, size: int, upper: bytes,
+                  height: int = CHUNK_HEIGHT) -> list[bytes]:
+    """The inclusion path of leaf ``chunk_index * 2**height + offset`` of a ``size``-leaf tree, from
+    that leaf's chunk (its leaf hashes) and the upper-levels blob."""
+    path = MerkleTree(chunk_leaves).proof(offset)
+    sizes = upper_level_sizes(size, height)
+    if len(upper) != 32 * sum(sizes):
+        raise ProofError("the stored upper tree levels do not match the tree size")
+    start, position = 0, chunk_index
+    for level_size in sizes[:-1]:
+        sibling = position ^ 1
+        if sibling < level_size:
+            at = start + 32 * sibling
+            path.append(upper[at:at + 32])
+        start += 32 * level_size
+        position >>= 1
+    return path
+
+
+def encode_chunk(accounts: Sequence[str], weights: Sequence[int]) -> bytes:
+    """``lp(utf8(account)) || u64(weight)`` for each entrant of a chunk."""
+    return b"".join(lp(a.encode("utf-8")) + u64(w) for a, w in zip(accounts, weights, strict=True))
+
+
+def decode_chunk(data: bytes) -> tuple[list[str], list[int]]:
+    """Inverse of :func:`encode_chunk`."""
+    accounts: list[str] = []
+    weights: list[int] = []
+    at = 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        accounts.append(data[at + 4:at + 4 + size].decode("utf-8"))
+        weights.append(int.from_bytes(data[at + 4 + size:at + 12 + size], "big"))
+        at += 12 + size
+    return accounts, weights

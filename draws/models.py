@@ -78,6 +78,8 @@ class Draw(db.Model):
     freeze_record: Mapped[str | None] = mapped_column(Text, default=None)
     result_record: Mapped[str | None] = mapped_column(Text, default=None)
     cancellation: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the drand round was fetched: {"url", "fetched_at", "response"} (the relay's text as received).
+    entropy_relay: Mapped[str | None] = mapped_column(Text, default=None)
     entrant_count: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
@@ -103,6 +105,23 @@ class DrawEntrantList(db.Model):
     count: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Merkle levels above the proof chunks (draws.merkle.upper_levels_blob): ~94 KB at 1.5 M entrants.
+    merkle_upper: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class DrawEntrantChunk(db.Model):
+    """The frozen list again, in chunks of ``draws.merkle.CHUNK_SIZE`` entrants (accounts and weights,
+    zlib), keyed by the UTF-8 bytes of each chunk's first account: an inclusion proof reads one chunk
+    and the upper levels instead of the whole list (bytes compare bytewise on both engines)."""
+
+    __tablename__ = "draw_entrant_chunks"
+
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_account: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_draw_entrant_chunks_lookup", "draw_id", "first_account"),)
 
 
 class DrawWinner(db.Model):

@@ -18,6 +18,7 @@ import io
 import json
 import secrets
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,12 +33,23 @@ from draws import engine
 from draws.bundle import public_record
 from draws.canonical import canonical_json
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.merkle import (
+    CHUNK_SIZE,
+    InclusionProof,
+    chunked_proof,
+    decode_chunk,
+    encode_chunk,
+    entrant_leaf_hashes,
+    entrant_salt,
+    upper_levels_blob,
+)
 from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
     Draw,
     DrawCredit,
     DrawDisqualification,
+    DrawEntrantChunk,
     DrawEntrantList,
     DrawExclusion,
     DrawWinner,
@@ -340,14 +352,45 @@ def announce(
 
 
 # ------------------------------------------------------------------------------------------- freeze
-def won_this_year(session: Session, year: int) -> dict[str, int]:
-    """Kopecks won per account in ``year`` (credits not cancelled), for the yearly cap."""
+def _year_of(draw: Draw, timezone: str) -> int:
+    return draw.freeze_at.astimezone(ZoneInfo(timezone)).year
+
+
+def won_this_year(session: Session, year: int, timezone: str | None = None, *, excluding: int | None = None) -> dict[str, int]:
+    """Kopecks won per account in ``year``, for the yearly cap.
+
+    Counts the credits of published draws (not cancelled by a disqualification) and, when
+    ``timezone`` is given, the prize holders of draws of that year that are drawn but not yet
+    published (their credits are only created at publication).
+    """
     rows = session.execute(
         select(DrawCredit.account, func.sum(DrawCredit.amount_kopecks))
         .where(DrawCredit.year == year, DrawCredit.state != "cancelled")
         .group_by(DrawCredit.account)
     )
-    return {account: int(total) for account, total in rows}
+    won = {account: int(total) for account, total in rows}
+    if timezone is None:
+        return won
+    for other in session.scalars(select(Draw).where(Draw.state == "drawn")):
+        if other.id == excluding or _year_of(other, timezone) != year:
+            continue
+        amounts = engine.expand_prizes(json.loads(other.prizes))
+        holders = session.execute(
+            select(DrawWinner.account, DrawWinner.prize_index)
+            .where(DrawWinner.draw_id == other.id, DrawWinner.status.in_(("holder", "promoted")))
+        )
+        for account, prize_index in holders:
+            if prize_index is not None:
+                won[account] = won.get(account, 0) + amounts[prize_index]
+    return won
+
+
+def _frozen_not_drawn(session: Session, draw: Draw, year: int, timezone: str) -> Draw | None:
+    """Another draw of ``year`` whose list is frozen but whose winners are not known yet."""
+    for other in session.scalars(select(Draw).where(Draw.state == "frozen", Draw.id != draw.id).order_by(Draw.id)):
+        if _year_of(other, timezone) == year:
+            return other
+    return None
 
 
 def freeze(
@@ -367,9 +410,15 @@ def freeze(
     weights = announcement["tier_weights"]
     eligible = [t for t, w in weights.items() if w > 0]
     excluded = set(_exclusions(session, draw))
-    year = draw.freeze_at.astimezone(ZoneInfo(timezone)).year
+    year = _year_of(draw, timezone)
+    pending = _frozen_not_drawn(session, draw, year, timezone)
+    if pending is not None:
+        raise Conflict(
+            f"draw {pending.public_id} ({pending.name}) of {year} is frozen but not drawn yet: its winners are unknown, "
+            "so the yearly cap cannot be applied; draw it first, then freeze this one"
+        )
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
-    capped = engine.capped_accounts(won_this_year(session, year), largest, draw.yearly_cap_kopecks)
+    capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest, draw.yearly_cap_kopecks)
     accounts: list[str] = []
     tiers: list[str] = []
     entrant_weights: list[int] = []
@@ -387,15 +436,29 @@ def freeze(
         payload = engine.build_freeze(announcement, frozen, _ts(now))
     except DrawError as exc:
         raise _refuse(exc) from exc
-    session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
-                                data=zlib.compress(frozen.encoding, 1)))
     envelope = signer.sign(payload)
+    # The state moves first: a concurrent freeze waits on this row and then finds it no longer
+    # announced (Conflict), instead of colliding on the entrant list's key (IntegrityError).
     _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
+    session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
+                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle)))
+    session.flush()
+    _store_proof_chunks(session, draw, frozen.accounts, frozen.weights)
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
         "count": payload["count"], "total_weight": payload["total_weight"], "entrant_digest": payload["entrant_digest"],
         "merkle_root": payload["merkle_root"], "excluded": len(excluded), "capped": len(capped),
     })
     return draw
+
+
+def _store_proof_chunks(session: Session, draw: Draw, accounts: Sequence[str], weights: Sequence[int]) -> None:
+    rows = [
+        {"draw_id": draw.id, "chunk": c, "first_account": accounts[start].encode("utf-8"),
+         "data": zlib.compress(encode_chunk(accounts[start:start + CHUNK_SIZE], weights[start:start + CHUNK_SIZE]), 1)}
+        for c, start in enumerate(range(0, len(accounts), CHUNK_SIZE))
+    ]
+    for i in range(0, len(rows), 500):
+        session.execute(DrawEntrantChunk.__table__.insert(), rows[i:i + 500])
 
 
 def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], list[int]]:
@@ -413,10 +476,15 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
 # --------------------------------------------------------------------------------------------- draw
 def run_draw(
     session: Session, public_id: str, entropy_value: Mapping[str, Any], *, actor: str, signer: Signer, box: SecretBox,
-    now: datetime | None = None,
+    now: datetime | None = None, relay: Mapping[str, Any] | None = None,
 ) -> Draw:
-    """Reveal the secret, check the entropy, select winners and reserves, sign the result (once)."""
+    """Reveal the secret, check the entropy, select winners and reserves, sign the result (once).
+
+    ``relay`` is the drand relay's answer when the service fetched the round (``wiring.fetch_drand``);
+    it is stored with the draw so that what the relay said can be shown later."""
     now = (now or utcnow()).replace(microsecond=0)
+    if not isinstance(entropy_value, Mapping):
+        raise DrawRefused('the entropy value must be a JSON object such as {"type": "drand", "round": ...}', field="entropy")
     draw = get_draw(session, public_id)
     _require_state(draw, "frozen", doing="draw")
     announcement = json.loads(draw.announcement or "{}")["payload"]
@@ -433,7 +501,8 @@ def run_draw(
     except DrawError as exc:
         raise _refuse(exc, "entropy") from exc
     envelope = signer.sign(payload)
-    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope))
+    extra = {"entropy_relay": _canonical(dict(relay))} if relay is not None else {}
+    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope), **extra)
     rows = [
         {"draw_id": draw.id, "role": "winner", "position": i, "entrant_index": idx, "account": accounts[idx],
          "status": "holder", "prize_index": i}
@@ -447,6 +516,8 @@ def run_draw(
     record_event(session, actor, "draw.drawn", "draw", draw.public_id, {
         "seed": payload["seed"], "entropy_digest": payload["entropy_digest"],
         "winners": [w["account_masked"] for w in payload["winners"]],
+        **({"relay_url": relay.get("url"), "relay_response_sha256": hashlib.sha256(str(relay.get("response", "")).encode("utf-8")).hexdigest()}
+           if relay is not None else {}),
     })
     return draw
 
@@ -473,19 +544,32 @@ def publish(session: Session, public_id: str, *, actor: str, timezone: str, now:
 def cancel(
     session: Session, public_id: str, reason: str, *, actor: str, signer: Signer, now: datetime | None = None
 ) -> Draw:
-    """Cancel a draw before it is drawn; once announced the cancellation is a signed public record."""
+    """Cancel a draw before it is drawn; once announced the cancellation is a signed public record.
+
+    A frozen draw can no longer be cancelled once its announced entropy exists: from then on whoever
+    holds the secret can compute the winners, so a cancellation followed by a new announcement would
+    be a re-roll. Only the draw step is possible then. (An announced draw that was never frozen can
+    still be cancelled late: it has no list, so there are no winners to know, and it can never run.)
+    """
     now = (now or utcnow()).replace(microsecond=0)
+    if not isinstance(reason, str) or not reason.strip():
+        raise DrawRefused("give the reason for cancelling (it is public)", field="reason")
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", "announced", "frozen", doing="cancel")
-    if not reason or not reason.strip():
-        raise DrawRefused("give the reason for cancelling (it is public)", field="reason")
     values: dict[str, Any] = {"cancelled_at": now, "cancel_reason": reason.strip()}
     if draw.announcement:
         announcement = json.loads(draw.announcement)["payload"]
+        entropy_at = engine.entropy_available_at(announcement["entropy_source"])
+        if draw.state == "frozen" and int(now.timestamp()) >= entropy_at:
+            raise Conflict(
+                f"the announced entropy exists since {engine.format_timestamp(entropy_at)}: a frozen draw cannot be "
+                "cancelled any more (the winners are already determined); run the draw"
+            )
         envelope = signer.sign({
             "type": "draw.cancellation", "version": 1, "draw_id": draw.public_id,
             "announcement_digest": engine.payload_digest(announcement), "reason": reason.strip(),
             "state_before": draw.state, "cancelled_at": _ts(now),
+            "entropy_available_at": engine.format_timestamp(entropy_at),
         })
         values["cancellation"] = _canonical(envelope)
     _transition(session, draw, draw.state, "cancelled", **values)
@@ -524,10 +608,11 @@ def disqualify(
         DrawCredit.draw_id == draw.id, DrawCredit.prize_index == prize_index, DrawCredit.account == holder.account,
         DrawCredit.state != "cancelled",
     ))
-    if credit is not None and credit.state != "pending":
+    if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
+        raise Conflict(f"prize {prize_index} has no credit order for its holder; reload")
+    if credit.state != "pending":
         raise Conflict(f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing first")
-    if credit is not None:
-        credit.state = "cancelled"
+    credit.state = "cancelled"
     holder.status = "disqualified"
     replacement_account = None
     if replacement.reserve_index is not None:
@@ -536,7 +621,7 @@ def disqualify(
         replacement_account = reserve.account
         amount = result["winners"][prize_index]["amount_kopecks"]
         session.add(DrawCredit(draw_id=draw.id, prize_index=prize_index, account=reserve.account, amount_kopecks=amount,
-                               year=credit.year if credit else now.year, state="pending", created_at=now))
+                               year=credit.year, state="pending", created_at=now))
     payload = engine.build_disqualification(result, sequence, replacement, reason, _ts(now))
     record = DrawDisqualification(
         draw_id=draw.id, sequence=sequence, prize_index=prize_index, account=holder.account,
@@ -606,6 +691,18 @@ def get_batch(session: Session, batch_id: int) -> CreditBatch:
     return batch
 
 
+_MAX_ID = 2**31 - 1  # INTEGER columns on both engines
+_DIGITS = frozenset("0123456789")
+
+
+def _whole_number(text: str, maximum: int) -> int | None:
+    """``text`` as an integer 0..maximum if it is ASCII digits only (no ``²``, signs or spaces), else None."""
+    if not text or len(text) > 18 or not set(text) <= _DIGITS:
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
 def import_confirmation(session: Session, text: str, *, actor: str, now: datetime | None = None) -> dict[str, int]:
     """Billing's confirmation file (``credit_id,account,amount_kopecks,status`` with status ``posted``).
 
@@ -622,25 +719,34 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
     if header is None or [h.strip() for h in header] != CONFIRMATION_HEADER:
         raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)}")
     errors: dict[str, list[str]] = {}
-    wanted: list[tuple[int, str, int]] = []
+    wanted: list[tuple[int, int, str, int]] = []
     for lineno, row in enumerate(reader, start=2):
         if not row or not any(cell.strip() for cell in row):
             continue
+        where = f"line {lineno}"
         if len(row) != 4:
-            errors[f"line {lineno}"] = ["expected 4 columns"]
+            errors[where] = ["expected 4 columns"]
             continue
-        cid, account, amount, status = (cell.strip() for cell in row)
-        if not cid.isdigit() or not amount.isdigit():
-            errors[f"line {lineno}"] = ["credit_id and amount_kopecks must be whole numbers"]
-            continue
+        cid_text, account, amount_text, status = (cell.strip() for cell in row)
+        cid = _whole_number(cid_text, _MAX_ID)
+        amount = _whole_number(amount_text, _MAX_ID)
+        problems = []
+        if cid is None:
+            problems.append(f"credit_id must be a whole number from 1 to {_MAX_ID}, got {cid_text[:30]!r}")
+        if amount is None:
+            problems.append(f"amount_kopecks must be a whole number of kopecks, got {amount_text[:30]!r}")
         if status != "posted":
-            errors[f"line {lineno}"] = [f"unknown status {status!r} (expected posted)"]
+            problems.append(f"unknown status {status[:30]!r} (expected posted)")
+        if problems:
+            errors[where] = problems
             continue
-        wanted.append((int(cid), account, int(amount)))
-    credits = {c.id: c for c in session.scalars(select(DrawCredit).where(DrawCredit.id.in_([w[0] for w in wanted])))} if wanted else {}
-    for lineno, (cid, account, amount) in enumerate(wanted, start=2):
+        assert cid is not None and amount is not None
+        wanted.append((lineno, cid, account, amount))
+    ids = sorted({w[1] for w in wanted})
+    credits = {c.id: c for c in session.scalars(select(DrawCredit).where(DrawCredit.id.in_(ids)))} if ids else {}
+    for lineno, cid, account, amount in wanted:
         credit = credits.get(cid)
-        where = f"credit {cid}"
+        where = f"line {lineno}"
         if credit is None:
             errors[where] = ["no such credit"]
         elif credit.account != account or credit.amount_kopecks != amount:
@@ -650,7 +756,7 @@ def import_confirmation(session: Session, text: str, *, actor: str, now: datetim
     if errors:
         raise DrawRefused("the confirmation file has errors; nothing was changed", errors=errors)
     posted = 0
-    for cid, _account, _amount in wanted:
+    for _lineno, cid, _account, _amount in wanted:
         posted += session.execute(
             update(DrawCredit).where(DrawCredit.id == cid, DrawCredit.state == "exported")
             .values(state="posted", posted_at=now).execution_options(synchronize_session=False)
@@ -666,9 +772,20 @@ def _require_record(draw: Draw) -> None:
 
 
 def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
-    """The public record (masked accounts; optionally the weights vector)."""
-    _require_record(draw)
+    """The public record (masked accounts; optionally the weights vector).
+
+    A cancelled draw that was announced has a public record too: the announcement, the freeze record
+    if any, and the signed cancellation (the verifier checks it came before the entropy existed)."""
     env = envelopes(draw)
+    if draw.state == "cancelled" and "announcement" in env and "cancellation" in env:
+        record = public_record(keyset, env["announcement"], env.get("freeze"), None)  # type: ignore[arg-type]
+        record.pop("result")
+        record.pop("disqualifications")
+        if record["freeze"] is None:
+            record.pop("freeze")
+        record["cancellation"] = env["cancellation"]
+        return record
+    _require_record(draw)
     weights = frozen_columns(session, draw)[2] if with_weights else None
     return public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw), weights)
 
@@ -691,13 +808,56 @@ def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box:
 
 
 def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) -> dict[str, Any]:
-    """A customer's proof of inclusion in the frozen list (NotFound when not an entrant)."""
+    """A customer's proof of inclusion in the frozen list (NotFound when not an entrant).
+
+    Reads the account's chunk and the upper tree levels stored at freeze (a few rows, whatever the
+    list's size); draws frozen before those were stored rebuild the tree from the whole list. The
+    proof is checked against the signed root before it is returned.
+    """
     if draw.state not in ("frozen", "drawn", "published"):
         raise NotFound(f"draw {draw.public_id} has no frozen list")
-    accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
+    upper = session.scalar(select(DrawEntrantList.merkle_upper).where(DrawEntrantList.draw_id == draw.id))
+    if upper is not None:
+        proof = _chunked_inclusion_proof(session, draw, account, salt_key, upper, freeze_payload["count"])
+    else:
+        proof = _rebuilt_inclusion_proof(session, draw, account, salt_key)
+    if proof is None:
+        raise NotFound(f"account {mask_account(account)} is not an entrant of draw {draw.public_id}")
+    if not proof.verify(bytes.fromhex(freeze_payload["merkle_root"])) or proof.tree_size != freeze_payload["count"]:
+        raise Conflict("the stored entrant list does not lead to the signed Merkle root")
+    return proof.as_json()
+
+
+def _chunked_inclusion_proof(
+    session: Session, draw: Draw, account: str, salt_key: bytes, upper: bytes, size: int
+) -> InclusionProof | None:
+    try:
+        key = account.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    row = session.execute(
+        select(DrawEntrantChunk.chunk, DrawEntrantChunk.data)
+        .where(DrawEntrantChunk.draw_id == draw.id, DrawEntrantChunk.first_account <= key)
+        .order_by(DrawEntrantChunk.first_account.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    accounts, weights = decode_chunk(zlib.decompress(row.data))
+    offset = bisect_left(accounts, account)
+    if offset >= len(accounts) or accounts[offset] != account:
+        return None
+    leaves = entrant_leaf_hashes(salt_key, accounts, weights)
+    path = chunked_proof(leaves, offset, row.chunk, size, upper)
+    return InclusionProof(draw.public_id, account, weights[offset], entrant_salt(salt_key, account),
+                          row.chunk * CHUNK_SIZE + offset, size, tuple(path))
+
+
+def _rebuilt_inclusion_proof(session: Session, draw: Draw, account: str, salt_key: bytes) -> InclusionProof | None:
+    accounts, tiers, weights = frozen_columns(session, draw)
     frozen = engine.freeze_columns(accounts, tiers, weights, salt_key)
     try:
-        return frozen.proof_for(draw.public_id, account, salt_key).as_json()
-    except DrawError as exc:
-        raise NotFound(f"account {mask_account(account)} is not an entrant of draw {draw.public_id}") from exc
+        return frozen.proof_for(draw.public_id, account, salt_key)
+    except DrawError:
+        return None

@@ -17,13 +17,16 @@ Usage::
      "salt_key": "64 hex digits",                       # auditor only
      "exclusions": ["account", ...]}                    # auditor only, optional
 
-Every check prints one line, ``PASS name``, ``FAIL name: reason`` or ``SKIP name: reason`` (a check
-that the bundle has not enough data for, e.g. the entrant digest in a public record). The exit status
-is 0 when nothing failed, 1 when a check failed, 2 when the input could not be read at all.
+Every check prints one line, ``PASS name``, ``FAIL name: reason``, ``SKIP name: reason`` (a check
+that the bundle has not enough data for, e.g. the entrant digest in a public record) or ``WARN name:
+reason`` (something that matters was not verified). The exit status is 0 when nothing failed and no
+WARN is left, 1 when a check failed, 2 when the input could not be read at all, 3 when a WARN is left.
 
-``--keyset`` gives the service's key set obtained independently (recommended: a key set inside the
-bundle proves only that the bundle is self-consistent). ``--proof`` also checks one customer's
-inclusion proof (from their personal cabinet) against the signed Merkle root.
+``--keyset`` gives the service's key set obtained independently (``/api/v1/keys``): a key set inside
+the bundle proves only that the bundle is self-consistent, so without ``--keyset`` the key set is a
+WARN unless ``--trust-embedded-keyset`` is given. ``--partial`` accepts a public record from which
+the winners cannot be recomputed (no weights vector). ``--proof`` also checks one customer's
+inclusion proof (from their personal cabinet or the public page) against the signed Merkle root.
 
 The same checks are available as functions (:func:`verify_bundle`, :func:`verify_proof`) for the
 service's auditor page.
@@ -34,15 +37,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from draws.canonical import canonical_json
 from draws.engine import (
     ALGORITHMS,
     DrawError,
+    beacon_note,
+    known_chain_problem,
     derive_seed,
     entropy_available_at,
     entropy_bytes,
@@ -60,12 +65,26 @@ from draws.merkle import InclusionProof, MerkleTree, entrant_leaf_hashes
 from draws.signed import SignatureError, verify_envelope
 
 BUNDLE_FORMAT = "loyalty-draw-bundle/1"
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+PASS, FAIL, SKIP, WARN = "PASS", "FAIL", "SKIP", "WARN"
+RECORD_TIME = {  # the field of each record type that says when it was signed
+    "draw.announcement": "announced_at",
+    "draw.freeze": "frozen_at",
+    "draw.result": "drawn_at",
+    "draw.cancellation": "cancelled_at",
+    "draw.disqualification": "disqualified_at",
+}
+# Exit statuses of the command line.
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One verification step: ``name``, ``status`` (PASS, FAIL or SKIP) and a reason."""
+    """One verification step: ``name``, ``status`` (PASS, FAIL, SKIP or WARN) and a reason.
+
+    WARN means "not verified, and that matters": the key set came from the bundle itself, or the
+    winners could not be recomputed. The command line exits non-zero on a WARN unless told that a
+    partial check is wanted.
+    """
 
     name: str
     status: str
@@ -104,9 +123,14 @@ class _Run:
         except _Failed as exc:
             self.checks.append(Check(name, FAIL, str(exc)))
             return False
-        except (DrawError, SignatureError, KeyError, TypeError, ValueError, IndexError) as exc:
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            self.checks.append(Check(name, FAIL, what))
+        except KeyError as exc:
+            self.checks.append(Check(name, FAIL, f"missing field {exc}"))
+            return False
+        except (DrawError, SignatureError, TypeError, ValueError, IndexError) as exc:
+            self.checks.append(Check(name, FAIL, str(exc) or type(exc).__name__))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a crafted bundle must give a FAIL line, never a traceback
+            self.checks.append(Check(name, FAIL, f"malformed input ({type(exc).__name__}: {exc})"))
             return False
         self.checks.append(Check(name, PASS, note or ""))
         return True
@@ -114,44 +138,154 @@ class _Run:
     def skip(self, name: str, reason: str) -> None:
         self.checks.append(Check(name, SKIP, reason))
 
+    def warn(self, name: str, reason: str) -> None:
+        self.checks.append(Check(name, WARN, reason))
 
-def _columns(bundle: dict[str, Any]) -> tuple[list[str], list[str], list[int]] | None:
-    entrants = bundle.get("entrants")
-    if entrants is None:
+
+# ------------------------------------------------------------------------------------ shapes first
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_KEY_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?Z\Z")
+
+
+def key_time(text: Any) -> int | None:
+    """Unix seconds (rounded down) of a key set time (``...Z`` with optional fraction), None for null."""
+    if text is None:
         return None
-    accounts, tiers, weights = entrants["accounts"], entrants["tiers"], entrants["weights"]
-    if not (isinstance(accounts, list) and isinstance(tiers, list) and isinstance(weights, list)):
-        raise _Failed("entrants must have list columns accounts, tiers, weights")
-    if not len(accounts) == len(tiers) == len(weights):
-        raise _Failed("entrant columns have different lengths")
-    return accounts, tiers, weights
+    match = _KEY_TIME.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"key set time {str(text)[:40]!r} is not YYYY-MM-DDTHH:MM:SS[.ffffff]Z")
+    return parse_timestamp(match.group(1) + "Z")
+
+
+def keyset_problem(keyset: Any) -> str | None:
+    """None if ``keyset`` has the shape of section 3 of the algorithm document, else what is wrong."""
+    if not isinstance(keyset, dict) or not isinstance(keyset.get("keys"), list):
+        return 'a key set must be an object {"keys": [...]}'
+    for number, entry in enumerate(keyset["keys"]):
+        if not isinstance(entry, dict):
+            return f"key set entry {number} is not an object"
+        for name in ("kid", "public_key"):
+            if not isinstance(entry.get(name), str):
+                return f"key set entry {number} has no text {name}"
+        for name in ("created", "retired", "compromised"):
+            try:
+                key_time(entry.get(name))
+            except ValueError as exc:
+                return f"key set entry {number}: {exc}"
+    return None
+
+
+def _envelope_problem(envelope: Any, name: str) -> str | None:
+    if not isinstance(envelope, dict):
+        return f"{name} is not a signed envelope (object)"
+    if not isinstance(envelope.get("payload"), dict) or not isinstance(envelope.get("signature"), dict):
+        return f"{name} needs an object payload and an object signature"
+    return None
+
+
+def bundle_problems(bundle: Any) -> list[str]:
+    """Shape errors of a bundle (empty when every present part has the documented shape)."""
+    if not isinstance(bundle, dict):
+        return ["the document is not a JSON object"]
+    if bundle.get("format") != BUNDLE_FORMAT:
+        return [f"not a {BUNDLE_FORMAT} document"]
+    problems: list[str] = []
+    required = ["announcement"] + (["result"] if "cancellation" not in bundle else [])
+    for name in ("announcement", "freeze", "result", "cancellation"):
+        if name in bundle and bundle[name] is not None:
+            problem = _envelope_problem(bundle[name], name)
+            if problem:
+                problems.append(problem)
+        elif name in required:
+            problems.append(f"{name} is missing")
+    dqs = bundle.get("disqualifications")
+    if dqs is not None:
+        if not isinstance(dqs, list):
+            problems.append("disqualifications must be a list")
+        else:
+            problems += [p for i, e in enumerate(dqs) if (p := _envelope_problem(e, f"disqualification {i}"))]
+    weights = bundle.get("weights")
+    if weights is not None and (not isinstance(weights, list) or not all(_is_int(w) for w in weights)):
+        problems.append("weights must be a list of integers")
+    entrants = bundle.get("entrants")
+    if entrants is not None:
+        if not isinstance(entrants, dict) or not all(isinstance(entrants.get(c), list) for c in ("accounts", "tiers", "weights")):
+            problems.append("entrants must have list columns accounts, tiers, weights")
+        elif not (
+            all(isinstance(a, str) for a in entrants["accounts"])
+            and all(isinstance(t, str) for t in entrants["tiers"])
+            and all(_is_int(w) for w in entrants["weights"])
+        ):
+            problems.append("entrants: accounts and tiers must be texts, weights integers")
+    salt_key = bundle.get("salt_key")
+    if salt_key is not None and not isinstance(salt_key, str):
+        problems.append("salt_key must be hexadecimal text")
+    exclusions = bundle.get("exclusions")
+    if exclusions is not None and (not isinstance(exclusions, list) or not all(isinstance(a, str) for a in exclusions)):
+        problems.append("exclusions must be a list of account texts")
+    return problems
+
+
+def _key_entry(keys: dict[str, Any], kid: Any) -> dict[str, Any] | None:
+    return next((e for e in keys["keys"] if e.get("kid") == kid), None)
+
+
+def verify_signed(envelope: dict[str, Any], keys: dict[str, Any], record_type: str) -> dict[str, Any]:
+    """The payload of ``envelope`` if it is a ``record_type`` record signed by a key of ``keys`` that
+    was neither compromised at or before, nor retired before, the record's own signing time."""
+    payload = verify_envelope(envelope, keys)
+    _require(payload.get("type") == record_type, f"payload type is {payload.get('type')!r}, expected {record_type!r}")
+    entry = _key_entry(keys, envelope["signature"].get("kid"))
+    assert entry is not None  # verify_envelope found it
+    signed_at = parse_timestamp(payload[RECORD_TIME[record_type]])
+    compromised, retired = key_time(entry.get("compromised")), key_time(entry.get("retired"))
+    kid = entry["kid"]
+    if compromised is not None and compromised <= signed_at:
+        raise _Failed(f"signed by key {kid}, compromised at {entry['compromised']}, at or before this record's time")
+    if retired is not None and signed_at > retired:
+        raise _Failed(f"signed by key {kid} after its retirement ({entry['retired']})")
+    return payload
 
 
 def verify_bundle(bundle: dict[str, Any], keyset: dict[str, Any] | None = None) -> list[Check]:
     """Run every check on a public record or auditor bundle; return them in order.
 
-    ``keyset`` (an independently obtained key set) overrides the one embedded in the bundle.
+    ``keyset`` (an independently obtained key set) overrides the one embedded in the bundle; without
+    it the ``keyset`` check is a WARN (the embedded key set proves only self-consistency: whoever
+    re-signs a bundle can embed their own key).
     """
     run = _Run()
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
-        return [Check("format", FAIL, f"not a {BUNDLE_FORMAT} document")]
+    problems = bundle_problems(bundle)
+    if problems:
+        return [Check("format", FAIL, "; ".join(problems[:5]))]
     run.checks.append(Check("format", PASS))
     keys = keyset if keyset is not None else bundle.get("keyset")
-    if not isinstance(keys, dict):
+    if keys is None:
         run.checks.append(Check("keyset", FAIL, "no key set in the bundle and none given with --keyset"))
         return run.checks
-    run.checks.append(
-        Check("keyset", PASS, "given with --keyset" if keyset is not None else "embedded in the bundle")
-    )
+    problem = keyset_problem(keys)
+    if problem:
+        run.checks.append(Check("keyset", FAIL, problem))
+        return run.checks
+    if keyset is not None:
+        run.checks.append(Check("keyset", PASS, "given with --keyset"))
+    else:
+        run.warn("keyset", "embedded in the bundle, so it proves nothing about who signed: fetch the service's "
+                 "key set (/api/v1/keys) independently and pass it with --keyset")
+    if "cancellation" in bundle:
+        _verify_cancelled(run, bundle, keys)
+        return run.checks
 
     # 1. signatures -------------------------------------------------------------------------------
     payloads: dict[str, dict[str, Any]] = {}
     for record in ("announcement", "freeze", "result"):
 
         def sig(record: str = record) -> str | None:
-            payload = verify_envelope(bundle[record], keys)
-            _require(payload.get("type") == f"draw.{record}", f"payload type is {payload.get('type')!r}")
-            payloads[record] = payload
+            _require(bundle.get(record) is not None, f"the {record} record is missing")
+            payloads[record] = verify_signed(bundle[record], keys, f"draw.{record}")
             return None
 
         run.check(f"signature.{record}", sig)
@@ -207,6 +341,17 @@ def verify_bundle(bundle: dict[str, Any], keyset: dict[str, Any] | None = None) 
         entropy.append(raw)
 
     run.check("entropy", entropy_check)
+    source = ann.get("entropy_source")
+    if isinstance(source, dict) and source.get("type") == "drand":
+
+        def chain_check() -> str:
+            problem = known_chain_problem(source.get("chain"))
+            _require(problem is None, str(problem))
+            return f"{source['chain'].get('name')} ({source['chain']['chain_hash'][:16]}...)"
+
+        run.check("entropy.chain", chain_check)
+    if isinstance(source, dict):
+        run.skip("entropy.beacon", beacon_note(source))
 
     def seed_check() -> None:
         _require(bool(entropy), "no valid entropy to derive the seed from")
@@ -240,9 +385,10 @@ def verify_bundle(bundle: dict[str, Any], keyset: dict[str, Any] | None = None) 
     else:
 
         def digest() -> None:
-            cols = _columns(bundle)
-            assert cols is not None
-            accounts, tiers, weights = cols
+            entrants = bundle["entrants"]
+            accounts, tiers, weights = entrants["accounts"], entrants["tiers"], entrants["weights"]
+            cols = (accounts, tiers, weights)
+            _require(len(accounts) == len(tiers) == len(weights), "entrant columns have different lengths")
             _require(len(accounts) == frz["count"], f"{len(accounts)} entrants but the freeze says {frz['count']}")
             _require(
                 all(a < b for a, b in zip(accounts, accounts[1:], strict=False)),
@@ -334,10 +480,13 @@ def verify_bundle(bundle: dict[str, Any], keyset: dict[str, Any] | None = None) 
 
         run.check("winners", recompute)
         run.check("reserves", recompute_reserves)
+    elif not entropy:
+        run.skip("winners", "entropy is invalid")
+        run.skip("reserves", "entropy is invalid")
     else:
-        reason = "needs the weights vector or the entrant list" if entropy else "entropy is invalid"
-        run.skip("winners", reason)
-        run.skip("reserves", reason)
+        reason = "winners not verified: this record has no weights vector or entrant list to recompute them from"
+        run.warn("winners", reason)
+        run.warn("reserves", reason)
 
     # 8. disqualifications ------------------------------------------------------------------------
     dqs = bundle.get("disqualifications") or []
@@ -366,8 +515,10 @@ def _check_disqualifications(envelopes: Sequence[dict[str, Any]], keys: dict[str
     used = 0
     result_digest = payload_digest(res)
     for number, envelope in enumerate(envelopes):
-        dq = verify_envelope(envelope, keys)
-        _require(dq.get("type") == "draw.disqualification", f"record {number} is not a disqualification")
+        try:
+            dq = verify_signed(envelope, keys, "draw.disqualification")
+        except (_Failed, SignatureError, DrawError) as exc:
+            raise _Failed(f"disqualification {number}: {exc}") from exc
         _require(dq["draw_id"] == res["draw_id"] and dq["result_digest"] == result_digest, f"disqualification {number} is for another result")
         _require(dq["sequence"] == number, f"disqualification {number} is out of sequence")
         _require(bool(str(dq.get("reason", "")).strip()), f"disqualification {number} has no reason")
@@ -394,10 +545,9 @@ def verify_proof(bundle: dict[str, Any], proof: dict[str, Any], keyset: dict[str
     frozen: list[dict[str, Any]] = []
 
     def freeze_sig() -> None:
-        _require(isinstance(keys, dict), "no key set")
-        payload = verify_envelope(bundle["freeze"], keys)  # type: ignore[arg-type]
-        _require(payload.get("type") == "draw.freeze", "not a freeze record")
-        frozen.append(payload)
+        _require(keyset_problem(keys) is None, f"no usable key set: {keyset_problem(keys)}")
+        _require(isinstance(bundle, dict) and isinstance(bundle.get("freeze"), dict), "the record has no freeze record")
+        frozen.append(verify_signed(bundle["freeze"], keys, "draw.freeze"))  # type: ignore[arg-type]
 
     if not run.check("proof.freeze_signature", freeze_sig):
         return run.checks
@@ -411,14 +561,14 @@ def verify_proof(bundle: dict[str, Any], proof: dict[str, Any], keyset: dict[str
         leaf = parsed.leaf_hash().hex()
         status = "an entrant"
         try:
-            res = verify_envelope(bundle["result"], keys)  # type: ignore[arg-type]
+            res = verify_signed(bundle["result"], keys, "draw.result")  # type: ignore[arg-type]
             for row in res.get("winners", []):
                 if row["leaf_hash"] == leaf:
                     status = f"winner of prize {row['prize_index']} ({row['amount_kopecks']} kopecks)"
             for row in res.get("reserves", []):
                 if row["leaf_hash"] == leaf:
                     status = f"reserve {row['reserve_index']}"
-        except (SignatureError, KeyError):
+        except Exception:  # noqa: BLE001 - no (valid) result yet: the proof still shows the entry
             pass
         return f"{mask_account(parsed.account)} is entrant {parsed.leaf_index} of {parsed.tree_size}: {status}"
 
@@ -426,40 +576,126 @@ def verify_proof(bundle: dict[str, Any], proof: dict[str, Any], keyset: dict[str
     return run.checks
 
 
-def _load(path: str) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+def _verify_cancelled(run: _Run, bundle: dict[str, Any], keys: dict[str, Any]) -> None:
+    """Checks of a cancelled draw's record: announcement, optional freeze, the signed cancellation,
+    and that a frozen draw was cancelled before its entropy existed (else it could be a re-roll:
+    whoever holds the secret knows the winners once the entropy exists)."""
+    payloads: dict[str, dict[str, Any]] = {}
+    for record in ("announcement", "freeze", "cancellation"):
+        if bundle.get(record) is None:
+            if record != "freeze":
+                run.checks.append(Check(f"signature.{record}", FAIL, f"the {record} record is missing"))
+            continue
+
+        def sig(record: str = record) -> None:
+            payloads[record] = verify_signed(bundle[record], keys, f"draw.{record}")
+
+        run.check(f"signature.{record}", sig)
+    if bundle.get("result") is not None:
+        run.checks.append(Check("cancellation", FAIL, "a drawn draw cannot be cancelled, yet this record has a result"))
+        return
+    if "announcement" not in payloads or "cancellation" not in payloads:
+        run.skip("cancellation", "cannot check further without the signed announcement and cancellation")
+        return
+    ann, cancel = payloads["announcement"], payloads["cancellation"]
+    frz = payloads.get("freeze")
+
+    def links() -> None:
+        digest = payload_digest(ann)
+        _require(cancel["draw_id"] == ann["draw_id"], "the cancellation names another draw")
+        _require(cancel["announcement_digest"] == digest, "the cancellation does not reference this announcement")
+        if frz is not None:
+            _require(frz["draw_id"] == ann["draw_id"] and frz["announcement_digest"] == digest,
+                     "the freeze does not reference this announcement")
+
+    run.check("links", links)
+
+    def timing() -> str:
+        entropy_at = entropy_available_at(ann["entropy_source"])
+        cancelled_at = parse_timestamp(cancel["cancelled_at"])
+        _require(parse_timestamp(ann["announced_at"]) <= cancelled_at, "cancelled before it was announced")
+        _require(
+            cancel.get("entropy_available_at") == format_timestamp(entropy_at),
+            f"the cancellation must state entropy_available_at = {format_timestamp(entropy_at)}",
+        )
+        was_frozen = frz is not None or cancel.get("state_before") == "frozen"
+        if cancelled_at >= entropy_at:
+            _require(not was_frozen, f"a frozen draw was cancelled at {cancel['cancelled_at']}, after its entropy "
+                     f"existed ({format_timestamp(entropy_at)}): whoever held the secret could know the winners")
+            return (f"cancelled at {cancel['cancelled_at']}, after the entropy time, but before any list was frozen: "
+                    "no winners existed to be known")
+        return f"cancelled at {cancel['cancelled_at']}, before the entropy existed ({format_timestamp(entropy_at)})"
+
+    run.check("cancellation.timing", timing)
+
+
+def exit_status(checks: Sequence[Check], *, trust_embedded_keyset: bool = False, partial: bool = False) -> int:
+    """The command line's exit status for ``checks``: 1 if any failed; 3 if a WARN was not waived
+    (the key set came from the bundle without ``--trust-embedded-keyset``, or the winners were not
+    recomputed without ``--partial``); else 0."""
+    if any(c.failed for c in checks):
+        return EXIT_FAILED
+    for check in checks:
+        if check.status != WARN:
+            continue
+        if check.name == "keyset" and trust_embedded_keyset:
+            continue
+        if check.name in ("winners", "reserves") and partial:
+            continue
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+class _Unreadable(Exception):
+    """An input file that cannot be used at all (exit status 2)."""
+
+
+def _load(path: str, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _Unreadable(f"cannot read the {what} {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _Unreadable(f"the {what} {path} is not a JSON object")
+    return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m draws.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", help="public draw record or auditor bundle (JSON)")
-    parser.add_argument("--keyset", help="the service's key set, obtained independently (JSON)")
+    parser.add_argument("--keyset", help="the service's key set, obtained independently, e.g. from /api/v1/keys (JSON)")
+    parser.add_argument("--trust-embedded-keyset", action="store_true",
+                        help="accept the key set inside the bundle (only proves self-consistency)")
+    parser.add_argument("--partial", action="store_true",
+                        help="a partial check is enough: do not fail when the winners cannot be recomputed")
     parser.add_argument("--proof", help="a customer's inclusion proof to check (JSON)")
     args = parser.parse_args(argv)
     try:
-        bundle = _load(args.bundle)
-        keyset = _load(args.keyset) if args.keyset else None
-        proof = _load(args.proof) if args.proof else None
-    except (OSError, ValueError) as exc:
+        bundle = _load(args.bundle, "bundle")
+        keyset = _load(args.keyset, "key set") if args.keyset else None
+        proof = _load(args.proof, "proof") if args.proof else None
+        if keyset is not None and keyset_problem(keyset):
+            raise _Unreadable(f"the key set {args.keyset} is not usable: {keyset_problem(keyset)}")
+    except _Unreadable as exc:
         print(f"FAIL input: {exc}")
-        return 2
-    checks = verify_bundle(bundle, keyset)
-    if proof is not None:
-        checks += verify_proof(bundle, proof, keyset)
+        return EXIT_UNREADABLE
+    try:
+        checks = verify_bundle(bundle, keyset)
+        if proof is not None:
+            checks += verify_proof(bundle, proof, keyset)
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, never a traceback
+        print(f"FAIL input: the bundle could not be checked ({type(exc).__name__}: {exc})")
+        return EXIT_UNREADABLE
     for check in checks:
         print(check.line())
-    failed = sum(c.failed for c in checks)
-    passed = sum(c.status == PASS for c in checks)
-    skipped = sum(c.status == SKIP for c in checks)
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
-
-
-def canonical_dump(document: Any) -> bytes:
-    """Canonical JSON bytes of a bundle, for writing files that re-download identically."""
-    return canonical_json(document)
+    counts = {status: sum(c.status == status for c in checks) for status in (PASS, FAIL, WARN, SKIP)}
+    print(f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[WARN]} warnings, {counts[SKIP]} skipped")
+    status = exit_status(checks, trust_embedded_keyset=args.trust_embedded_keyset, partial=args.partial)
+    if status == EXIT_INCOMPLETE:
+        print("INCOMPLETE: see the WARN lines (use --keyset, or --trust-embedded-keyset / --partial to accept them)")
+    return status
 
 
 if __name__ == "__main__":

@@ -15,14 +15,16 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from draws import services, wiring
+from draws.engine import entropy_available_at, format_timestamp, parse_timestamp
 from draws.entrants import mask_account
+from draws.errors import DrawError
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
-from draws.verify import verify_bundle
+from draws.verify import verify_bundle, verify_proof
 from rewards import dashboard, web
 from rewards.access import current_user
 from rewards.db import db
-from rewards.errors import DomainError
+from rewards.errors import DomainError, NotFound
 from rewards.extensions import limiter
 from rewards.policy import public, staff
 from rewards.tiers import TIERS
@@ -163,7 +165,11 @@ def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
     exclusions: list[str] = []
     upload = files.get("exclusions")
     if upload is not None and upload.filename:
-        exclusions = services.parse_exclusions(upload.read().decode("utf-8-sig"))
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DomainError(_("The exclusion file is not UTF-8 text."), field="exclusions") from exc
+        exclusions = services.parse_exclusions(text)
     return services.DraftInput(
         name=form.get("name", ""), kind=form.get("kind", ""), tier_weights=weights, prizes=_prizes(form.get("prizes", "")),
         reserves=_int(form.get("reserves") or "0", "reserves"), freeze_at=_local_input(form.get("freeze_at", ""), "freeze_at"),
@@ -187,7 +193,8 @@ def new() -> Any:
         try:
             draft = _draft_from_form(request.form, request.files)
         except DomainError as exc:
-            flash(exc.message, "error")
+            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
+            flash(exc.message + (f" ({details})" if details else ""), "error")
             return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
         draw = _attempt(services.create_draft, draft, actor=_actor(), chains=wiring.chains(),
                         yearly_cap_kopecks=wiring.yearly_cap(), success=_("Draft created."))
@@ -258,18 +265,20 @@ def freeze(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def run(draw_id: str) -> WerkzeugResponse:
     """Enter the entropy and run the draw (once)."""
+    relay: dict[str, Any] | None = None
     try:
         if request.form.get("numbers", "").strip():
-            value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
+            value: Any = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
         elif request.form.get("fetch"):
             source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
-            value = wiring.fetch_drand(source["chain"]["name"], source["round"])
+            value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
         else:
             value = json.loads(request.form.get("entropy", ""))
     except (ValueError, DomainError, wiring.FetchRefused, KeyError) as exc:
         flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
         return _back(draw_id)
-    _attempt(services.run_draw, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), success=_("Drawn."))
+    _attempt(services.run_draw, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay,
+             success=_("Drawn."))
     return _back(draw_id)
 
 
@@ -322,7 +331,8 @@ def verify(draw_id: str) -> str:
     """Run the standalone verifier's checks on this draw's auditor bundle."""
     draw = services.get_draw(db.session, draw_id)
     try:
-        checks = verify_bundle(services.auditor_bundle_of(db.session, draw, wiring.signer().keyset(), wiring.box()))
+        keyset = wiring.signer().keyset()
+        checks = verify_bundle(services.auditor_bundle_of(db.session, draw, keyset, wiring.box()), keyset)
     except DomainError as exc:
         flash(exc.message, "error")
         checks = []
@@ -382,42 +392,71 @@ def public_index() -> str:
 
 @public_bp.route("/<draw_id>")
 @public
-@limiter.limit("30 per minute", exempt_when=lambda: not request.args.get("account"))
 def public_detail(draw_id: str) -> str:
     """A draw's public page: commitment, entropy source, freeze facts, masked winners, how to verify."""
+    return _public_page(draw_id)
+
+
+def _lookup_limit() -> str:
+    return str(current_app.config.get("DRAW_LOOKUP_LIMIT", "10 per minute;60 per hour"))
+
+
+@public_bp.route("/<draw_id>/check", methods=["POST"])
+@public
+@limiter.limit(_lookup_limit, key_func=lambda: f"draw-check:{request.remote_addr or 'unknown'}")
+def public_check(draw_id: str) -> tuple[str, int]:
+    """A customer checks whether their account took part: its inclusion proof, checked against the
+    signed Merkle root of the freeze record. Rate-limited per address, since it reveals membership."""
+    draw = services.get_draw(db.session, draw_id)
+    account = (request.form.get("account") or "").strip()
+    check: dict[str, Any] = {"account": account, "masked": mask_account(account) if account else ""}
+    status = 200
+    if draw.state not in ("frozen", "drawn", "published"):
+        check["error"] = _("The entrant list of this draw is not frozen.")
+        status = 409
+    elif not account or len(account) > 64:
+        check["error"] = _("Enter your account number.")
+        status = 422
+    else:
+        try:
+            proof = services.inclusion_proof(db.session, draw, account, wiring.box())
+        except NotFound:
+            check["found"] = False
+        else:
+            signed = services.envelopes(draw)
+            record = {"keyset": wiring.signer().keyset(), "freeze": signed["freeze"]}
+            if draw.state == "published":  # a result not yet published says nothing here
+                record["result"] = signed["result"]
+            checks = verify_proof(record, proof)
+            check.update(found=True, proof=proof, proof_json=json.dumps(proof, ensure_ascii=False, indent=1),
+                         verified=all(c.status == "PASS" for c in checks), summary=checks[-1].reason)
+    return _public_page(draw_id, check=check), status
+
+
+def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
     draw = services.get_draw(db.session, draw_id)
     if draw.state not in PUBLIC_STATES or not draw.announcement:  # never announced: never public
-        from rewards.errors import NotFound
-
         raise NotFound(_("No such draw."))
     records = services.envelopes(draw)
     payloads = {k: v["payload"] for k, v in records.items()}
     dqs = [json.loads(e)["payload"] for e in db.session.scalars(
         select(DrawDisqualification.envelope).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))]
-    check = _public_check(draw, payloads, request.args.get("account", "").strip())
-    return render_template("draws/public_detail.html", draw=draw, p=payloads,
-                           show_result=draw.state == "published", dqs=dqs, check=check)
+    return render_template("draws/public_detail.html", draw=draw, p=payloads, check=check,
+                           show_result=draw.state == "published", dqs=dqs, late_cancel=_late_cancellation(payloads))
 
 
-def _public_check(draw: Any, payloads: dict[str, Any], account: str) -> dict[str, Any] | None:
-    """Did ``account`` take part? Answered from its inclusion proof, checked against the signed root.
-
-    Only yes or no and the masked number are shown: the proof itself (salt, weight) stays in the
-    customer's personal cabinet, so that this public form reveals neither a tier nor a leaf.
-    """
-    if not account or "freeze" not in payloads or draw.state not in ("frozen", "drawn", "published"):
+def _late_cancellation(payloads: dict[str, Any]) -> str | None:
+    """The entropy time, if a frozen draw was cancelled at or after it (a possible re-roll)."""
+    cancel, ann = payloads.get("cancellation"), payloads.get("announcement")
+    if not cancel or not ann:
         return None
-    from draws.merkle import InclusionProof
-    from rewards.errors import NotFound
-
-    if len(account) > 32 or not account.isdigit():
-        return {"error": _("Enter the account number: digits only, as printed on the bill.")}
     try:
-        proof = services.inclusion_proof(db.session, draw, account, wiring.box())
-    except NotFound:
-        return {"masked": mask_account(account), "included": False}
-    root = bytes.fromhex(payloads["freeze"]["merkle_root"])
-    return {"masked": mask_account(account), "included": True, "verified": InclusionProof.from_json(proof).verify(root)}
+        entropy_at = entropy_available_at(ann["entropy_source"])
+        late = parse_timestamp(cancel["cancelled_at"]) >= entropy_at
+    except (DrawError, KeyError, TypeError):
+        return None
+    was_frozen = "freeze" in payloads or cancel.get("state_before") == "frozen"
+    return format_timestamp(entropy_at) if late and was_frozen else None
 
 
 @public_bp.route("/<draw_id>/record.json")

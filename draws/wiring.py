@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -42,15 +43,24 @@ class FetchRefused(Exception):
     """Fetching drand is disabled or failed."""
 
 
-def fetch_drand(chain: str, round_number: int, timeout: float = 10.0) -> dict[str, Any]:
-    """Fetch a drand round from the configured relay (only when ``DRAND_FETCH`` is true)."""
+def fetch_drand(chain: str, round_number: int, timeout: float = 10.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fetch a drand round from the configured relay (only when ``DRAND_FETCH`` is true).
+
+    Returns the entropy value and the relay record to keep with the draw: the URL, when it was
+    fetched and the relay's response text exactly as received.
+    """
     if not current_app.config.get("DRAND_FETCH"):
         raise FetchRefused("fetching drand is disabled (DRAND_FETCH); enter the round's values by hand")
     conf = chains()[chain]
     url = f"{conf['url'].rstrip('/')}/{conf['chain_hash']}/public/{int(round_number)}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - configured https relay
-            data = json.load(response)
+            raw = response.read(65536).decode("utf-8")
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("the relay's answer is not a JSON object")
     except (OSError, ValueError) as exc:
         raise FetchRefused(f"could not fetch drand round {round_number}: {exc}") from exc
-    return {"type": "drand", "round": data.get("round"), "randomness": data.get("randomness"), "signature": data.get("signature")}
+    value = {"type": "drand", "round": data.get("round"), "randomness": data.get("randomness"), "signature": data.get("signature")}
+    relay = {"url": url, "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "response": raw}
+    return value, relay

@@ -26,6 +26,7 @@ SCOPES: dict[str, str] = {
     "snapshots:read": "read snapshots, movement and exports",
     "draws:read": "read draws, including auditor bundles",
     "draws:write": "create and run draws",
+    "draws:audit": "auditor: download a draw's auditor bundle (full entrant list, salt key) and run its verification",
     "codes:validate": "partner site: validate a code",
     "codes:redeem": "partner site: redeem a code",
     "redemptions:rollback": "partner site: undo a redemption",

@@ -134,16 +134,16 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
         visitor.locator(f"a[href$='/public/draws/{draw_id}/record.json']").click()
     assert download.value.suggested_filename.endswith(".json")
 
-    check = visitor.locator("#entry-check")
+    check = visitor.locator("#check")
     check.locator("input[name=account]").fill(IDEAL_ACCOUNT)
-    check.locator("button").click()
-    expect(visitor.locator("#entry-result")).to_contain_text("******0035")
-    expect(visitor.locator("#entry-result")).to_contain_text("есть в списке участников")
+    check.get_by_role("button", name="Проверить").click()
+    expect(check.locator(".pass")).to_contain_text("******0035 участвовал в этом розыгрыше")
+    expect(check.locator("pre")).to_contain_text('"path"')  # the inclusion proof, to check at home
     shot(visitor, "entry-found")
-    check = visitor.locator("#entry-check")
+    check = visitor.locator("#check")
     check.locator("input[name=account]").fill(BEGINNER_ACCOUNT)
-    check.locator("button").click()
-    expect(visitor.locator("#entry-result")).to_contain_text("нет в списке участников")
+    check.get_by_role("button", name="Проверить").click()
+    expect(check).to_contain_text("нет в зафиксированном списке участников")
     shot(visitor, "entry-not-found")
 
     # --- an auditor verifies the draw and the log

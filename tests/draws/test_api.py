@@ -72,9 +72,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     record = client.get(f"/api/v1/draws/{pid}/record").get_json()  # public, no key
     checks = {c.name: c.status for c in verify_bundle(record)}
     assert checks["winners"] == PASS and "FAIL" not in checks.values()
-    verification = client.get(f"/api/v1/draws/{pid}/verification", headers=write).get_json()
+    for path in ("verification", "bundle"):  # the full entrant list and salt key: auditors only
+        assert client.get(f"/api/v1/draws/{pid}/{path}", headers=write).status_code == 403
+    audit = bearer(api_token("draws:audit"))
+    verification = client.get(f"/api/v1/draws/{pid}/verification", headers=audit).get_json()
     assert verification["ok"] is True
-    bundle = client.get(f"/api/v1/draws/{pid}/bundle", headers=write).get_json()
+    bundle = client.get(f"/api/v1/draws/{pid}/bundle", headers=audit).get_json()
     winner_index = record["result"]["payload"]["winners"][0]["entrant_index"]
     account = bundle["entrants"]["accounts"][winner_index]
     assert account not in json.dumps(record)

@@ -50,7 +50,10 @@ def test_drand_value_accepted_and_canonical_bytes() -> None:
     assert entropy_bytes(source, value) == bytes.fromhex(value["randomness"])  # type: ignore[arg-type]
     assert entropy_available_at(source) == QUICKNET.round_time(source["round"])
     unsigned = {k: v for k, v in value.items() if k != "signature"}
-    assert entropy_bytes(source, unsigned) == bytes.fromhex(value["randomness"])  # type: ignore[arg-type]
+    with pytest.raises(MalformedEntropy, match="signature"):  # typed-in randomness alone is refused
+        entropy_bytes(source, unsigned)  # type: ignore[arg-type]
+    with pytest.raises(MalformedEntropy, match="signature"):
+        entropy_bytes(source, {**unsigned, "signature": None})  # type: ignore[arg-type]
 
 
 def test_drand_value_of_another_round_refused() -> None:

@@ -71,3 +71,35 @@ def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClie
         assert services.get_draw(db.session, pid).state == "announced"
     again = marketing.post(f"/draws/{pid}/announce?lang=en", follow_redirects=True)
     assert "announced" in again.get_data(as_text=True)
+
+
+def test_public_account_check(app: Flask, published: str) -> None:
+    with app.app_context():
+        draw = services.get_draw(db.session, published)
+        accounts = services.frozen_columns(db.session, draw)[0]
+        winner_index = json.loads(draw.result_record or "")["payload"]["winners"][0]["entrant_index"]
+    client = app.test_client()  # anonymous
+    page = client.get(f"/public/draws/{published}?lang=en").get_data(as_text=True)
+    assert 'name="account"' in page and "/check" in page
+    took_part = client.post(f"/public/draws/{published}/check?lang=en", data={"account": accounts[winner_index]})
+    text = took_part.get_data(as_text=True)
+    assert took_part.status_code == 200
+    assert "took part in this draw" in text and "winner of prize 0" in text
+    assert "python -m draws.verify record.json --keyset keyset.json --proof proof.json" in text
+    assert f"&#34;leaf_index&#34;: {winner_index}" in text or f'"leaf_index": {winner_index}' in text
+    absent = client.post(f"/public/draws/{published}/check?lang=en", data={"account": "0000000001"}).get_data(as_text=True)
+    assert "is not in the frozen entrant list" in absent
+    empty = client.post(f"/public/draws/{published}/check?lang=en", data={"account": " "})
+    assert empty.status_code == 422
+    assert client.post("/public/draws/nope/check", data={"account": "1"}).status_code == 404
+
+
+def test_public_account_check_is_rate_limited(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(RATELIMIT_ENABLED=True)
+    app.config["DRAW_LOOKUP_LIMIT"] = "3 per minute"  # not yet a declared setting (rewards/config.py)
+    with app.app_context():
+        pid = make_kit(app).full()
+    client = app.test_client()
+    codes = [client.post(f"/public/draws/{pid}/check", data={"account": f"00000000{i:02d}"}).status_code for i in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert client.get(f"/public/draws/{pid}").status_code == 200  # the page itself is not limited

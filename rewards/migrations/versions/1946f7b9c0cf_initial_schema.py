@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f15f57cfe7b3
+Revision ID: 1946f7b9c0cf
 Revises: 
-Create Date: 2026-11-22 05:02:20.734055
+Create Date: 2026-11-22 05:26:38.015394
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import rewards.db
 
 
 # revision identifiers, used by Alembic.
-revision = 'f15f57cfe7b3'
+revision = '1946f7b9c0cf'
 down_revision = None
 branch_labels = None
 depends_on = None
