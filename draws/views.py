@@ -398,7 +398,7 @@ def public_detail(draw_id: str) -> str:
 
 
 def _lookup_limit() -> str:
-    return str(current_app.config.get("DRAW_LOOKUP_LIMIT", "10 per minute;60 per hour"))
+    return str(current_app.config["DRAW_LOOKUP_LIMIT"])
 
 
 @public_bp.route("/<draw_id>/check", methods=["POST"])

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_JSON_BYTES": 64 * 1024,
     # Partner API rate limits per API key (limits' syntax, ';' between windows); see docs/api.md.
     "PARTNER_API_LIMIT": "100/second;3000/minute",
+    "DRAW_LOOKUP_LIMIT": "10 per minute;60 per hour",  # the public "did I take part?" form, per address
     "PARTNER_FAILED_LIMIT": "30/minute;300/hour",  # 'not_found' answers: the guessing signal
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.

@@ -24,7 +24,7 @@ SCOPES: dict[str, str] = {
     "flags:write": "set and revoke priority flags",
     "snapshots:write": "billing: load tier snapshots",
     "snapshots:read": "read snapshots, movement and exports",
-    "draws:read": "read draws, including auditor bundles",
+    "draws:read": "read draws and their public records",
     "draws:write": "create and run draws",
     "draws:audit": "auditor: download a draw's auditor bundle (full entrant list, salt key) and run its verification",
     "codes:validate": "partner site: validate a code",

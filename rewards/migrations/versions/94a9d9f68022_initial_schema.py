@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1946f7b9c0cf
+Revision ID: 94a9d9f68022
 Revises: 
-Create Date: 2026-11-22 05:26:38.015394
+Create Date: 2026-11-22 05:32:55.142037
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import rewards.db
 
 
 # revision identifiers, used by Alembic.
-revision = '1946f7b9c0cf'
+revision = '94a9d9f68022'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -209,6 +209,7 @@ def upgrade():
     sa.Column('freeze_record', sa.Text(), nullable=True),
     sa.Column('result_record', sa.Text(), nullable=True),
     sa.Column('cancellation', sa.Text(), nullable=True),
+    sa.Column('entropy_relay', sa.Text(), nullable=True),
     sa.Column('entrant_count', sa.Integer(), nullable=True),
     sa.CheckConstraint("kind = 'quarterly' OR kind = 'semi-annual'", name=op.f('ck_draws_kind')),
     sa.CheckConstraint("state = 'draft' OR state = 'announced' OR state = 'frozen' OR state = 'drawn' OR state = 'published' OR state = 'cancelled'", name=op.f('ck_draws_state')),
@@ -368,11 +369,23 @@ def upgrade():
     with op.batch_alter_table('draw_disqualifications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_draw_disqualifications_draw_id'), ['draw_id'], unique=False)
 
+    op.create_table('draw_entrant_chunks',
+    sa.Column('draw_id', sa.Integer(), nullable=False),
+    sa.Column('chunk', sa.Integer(), nullable=False),
+    sa.Column('first_account', sa.LargeBinary(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_entrant_chunks_draw_id_draws')),
+    sa.PrimaryKeyConstraint('draw_id', 'chunk', name=op.f('pk_draw_entrant_chunks'))
+    )
+    with op.batch_alter_table('draw_entrant_chunks', schema=None) as batch_op:
+        batch_op.create_index('ix_draw_entrant_chunks_lookup', ['draw_id', 'first_account'], unique=False)
+
     op.create_table('draw_entrant_lists',
     sa.Column('draw_id', sa.Integer(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
     sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('merkle_upper', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['draw_id'], ['draws.id'], name=op.f('fk_draw_entrant_lists_draw_id_draws')),
     sa.PrimaryKeyConstraint('draw_id', name=op.f('pk_draw_entrant_lists'))
     )
@@ -444,6 +457,10 @@ def downgrade():
     op.drop_table('draw_winners')
     op.drop_table('draw_exclusions')
     op.drop_table('draw_entrant_lists')
+    with op.batch_alter_table('draw_entrant_chunks', schema=None) as batch_op:
+        batch_op.drop_index('ix_draw_entrant_chunks_lookup')
+
+    op.drop_table('draw_entrant_chunks')
     with op.batch_alter_table('draw_disqualifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_draw_disqualifications_draw_id'))
 

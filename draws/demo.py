@@ -1,0 +1,105 @@
+"""Demo draws for ``flask demo load``: one published (with its whole history) and one announced.
+
+The published draw is run through the same services as a real one, with its steps dated in the
+past, so its records verify with ``python -m draws.verify``. Its entropy is a set of public numbers
+marked as demo numbers: a real draw uses numbers drawn by a lottery after the freeze, or drand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from draws import services
+from draws.models import Draw
+from draws.secretbox import SecretBox
+from rewards.db import utcnow
+from rewards.snapshots.queries import latest_snapshot
+
+PUBLISHED_NAME = "Демо: квартальный розыгрыш (опубликован)"
+ANNOUNCED_NAME = "Демо: полугодовой розыгрыш (объявлен)"
+WEIGHTS = {"beginner": 0, "promising": 0, "responsible": 1, "ideal": 3}
+DEMO_NUMBERS = "# демо-числа, не настоящий тираж\n17 3 44 29 8 61\n5 12 33"
+
+
+@dataclass(frozen=True)
+class DemoDraws:
+    """What the demo made (ids are public ids; None when it already existed or could not be made)."""
+
+    published: str | None
+    announced: str | None
+    note: str
+
+
+def _existing(session: Session, name: str) -> Draw | None:
+    return session.scalar(select(Draw).where(Draw.name == name))
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load(
+    session: Session,
+    *,
+    signer: Any,
+    box: SecretBox,
+    chains: dict[str, Any],
+    timezone: str,
+    yearly_cap_kopecks: int,
+    actor: str = "demo",
+    now: datetime | None = None,
+) -> DemoDraws:
+    """Create the two demo draws unless they exist; needs an active snapshot. Never commits."""
+    now = (now or utcnow()).replace(microsecond=0)
+    if latest_snapshot(session) is None:
+        return DemoDraws(None, None, "no tier snapshot: demo draws skipped")
+    published = None
+    if _existing(session, PUBLISHED_NAME) is None:
+        start = now - timedelta(days=20)
+        freeze_at = start + timedelta(days=2)
+        numbers_at = freeze_at + timedelta(days=1)
+        draft = services.DraftInput(
+            name=PUBLISHED_NAME,
+            kind="quarterly",
+            tier_weights=WEIGHTS,
+            prizes=[{"amount_kopecks": 400_000, "count": 1}, {"amount_kopecks": 100_000, "count": 3}],
+            reserves=2,
+            freeze_at=freeze_at,
+            entropy={
+                "type": "rfc3797",
+                "sources": ["Демо: «Русское лото», 6 чисел тиража", "Демо: «Жилищная лотерея», 3 числа"],
+                "available_after": _ts(numbers_at),
+            },
+        )
+        draw = services.create_draft(
+            session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks, now=start
+        )
+        pid = draw.public_id
+        services.announce(session, pid, actor=actor, signer=signer, box=box, chains=chains, now=start + timedelta(hours=1))
+        services.freeze(session, pid, actor=actor, signer=signer, box=box, timezone=timezone, now=freeze_at + timedelta(minutes=5))
+        from draws.rfc3797 import parse_public_numbers
+
+        value = {"type": "rfc3797", "sources": parse_public_numbers(DEMO_NUMBERS)}
+        services.run_draw(session, pid, value, actor=actor, signer=signer, box=box, now=numbers_at + timedelta(hours=2))
+        services.publish(session, pid, actor=actor, timezone=timezone, now=numbers_at + timedelta(hours=3))
+        published = pid
+    announced = None
+    if _existing(session, ANNOUNCED_NAME) is None:
+        draft = services.DraftInput(
+            name=ANNOUNCED_NAME,
+            kind="semi-annual",
+            tier_weights=WEIGHTS,
+            prizes=[{"amount_kopecks": 400_000, "count": 2}, {"amount_kopecks": 200_000, "count": 5}],
+            reserves=3,
+            freeze_at=now + timedelta(days=14),
+            entropy={"type": "drand", "chain": "quicknet", "delay_seconds": 3600},
+        )
+        draw = services.create_draft(session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks, now=now)
+        services.announce(session, draw.public_id, actor=actor, signer=signer, box=box, chains=chains, now=now)
+        announced = draw.public_id
+    return DemoDraws(published, announced, "demo draws ready")
