@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 Page = Any
 TZ = ZoneInfo("Asia/Yekaterinburg")  # the service's default TIMEZONE (the test instance keeps it)
-PERIOD = "2026-09"
+PERIOD = "2024-03"
 ROWS = snapshot_rows(40)  # 10 accounts per tier; 7400000030..39 are ideal, 7400000000..09 beginners
 IDEAL_ACCOUNT = "7400000035"
 BEGINNER_ACCOUNT = "7400000005"

@@ -20,7 +20,7 @@ if not (ROOT / "partners" / "views.py").exists():
 pytestmark = pytest.mark.browser
 
 Page = Any
-PERIOD = "2026-07"
+PERIOD = "2024-04"
 
 
 def test_marketing_creates_an_offer_and_issues_codes(
