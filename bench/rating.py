@@ -28,8 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "2026-10"
-HEADER = ("account;month;reading_at;reading_channel;payment_at;payment_channel;"
-          "registered;email_confirmed;paperless;plan;plan_kept\n")
+HEADER = (
+    "account;month;reading_at;reading_channel;payment_at;payment_channel;"
+    "registered;email_confirmed;paperless;plan;plan_kept\n"
+)
 
 
 def generate(directory: Path, accounts: int, files: int) -> list[Path]:
@@ -39,8 +41,10 @@ def generate(directory: Path, accounts: int, files: int) -> list[Path]:
 
     months = window(PERIOD, 6)
     rng = random.Random(20261001)
-    paths = [directory / (f"behaviour-{m}.csv" if files > 1 else "behaviour.csv")
-             for m in (months if files > 1 else months[:1])]
+    paths = [
+        directory / (f"behaviour-{m}.csv" if files > 1 else "behaviour.csv")
+        for m in (months if files > 1 else months[:1])
+    ]
     handles = [p.open("w", encoding="utf-8", newline="") for p in paths]
     for h in handles:
         h.write(HEADER)
@@ -51,17 +55,39 @@ def generate(directory: Path, accounts: int, files: int) -> list[Path]:
         ny, nm = (y + 1, 1) if mo == 12 else (y, mo + 1)
         nxt = f"{ny:04d}-{nm:02d}"
         # (text before the seconds, text after them): seconds are random, as in real data.
-        readings = [(f"{m}-{d:02d}T{h:02d}:{mi:02d}:", f"Z;{ch}") for d in (3, 15, 20, 22, 24, 24, 25, 26, 28)
-                    for h in (4, 12, 19, 20) for mi in range(0, 60, 7)
-                    for ch in ("cabinet", "cabinet", "app", "app", "phone")] + [(";", "")] * 20
-        payments = [(day, f"{off};{ch}") for day, off in
-                    [(f"{m}-{d:02d}T{h:02d}:{mi:02d}:", "+05:00") for d in (20, 27, 30) for h in (9, 23)
-                     for mi in range(0, 60, 11)]
-                    + [(f"{nxt}-{d:02d}T{h:02d}:{mi:02d}:", "Z") for d in (3, 5, 9, 10, 10, 11, 20)
-                       for h in (3, 18, 19) for mi in range(0, 60, 13)]
-                    for ch in ("cabinet", "app", "app", "autopay", "autopay", "bank", "post")] + [(";", "")] * 20
+        readings = [
+            (f"{m}-{d:02d}T{h:02d}:{mi:02d}:", f"Z;{ch}")
+            for d in (3, 15, 20, 22, 24, 24, 25, 26, 28)
+            for h in (4, 12, 19, 20)
+            for mi in range(0, 60, 7)
+            for ch in ("cabinet", "cabinet", "app", "app", "phone")
+        ] + [(";", "")] * 20
+        payments = [
+            (day, f"{off};{ch}")
+            for day, off in [
+                (f"{m}-{d:02d}T{h:02d}:{mi:02d}:", "+05:00")
+                for d in (20, 27, 30)
+                for h in (9, 23)
+                for mi in range(0, 60, 11)
+            ]
+            + [
+                (f"{nxt}-{d:02d}T{h:02d}:{mi:02d}:", "Z")
+                for d in (3, 5, 9, 10, 10, 11, 20)
+                for h in (3, 18, 19)
+                for mi in range(0, 60, 13)
+            ]
+            for ch in ("cabinet", "app", "app", "autopay", "autopay", "bank", "post")
+        ] + [(";", "")] * 20
         variants.append((readings, payments))
-    flags = ["1;1;1;;", "1;1;0;;", "1;0;0;;", "0;0;0;;", "1;1;1;deferral;1", "1;1;1;instalment;0", "да;да;да;нет;"]
+    flags = [
+        "1;1;1;;",
+        "1;1;0;;",
+        "1;0;0;;",
+        "0;0;0;;",
+        "1;1;1;deferral;1",
+        "1;1;1;instalment;0",
+        "да;да;да;нет;",
+    ]
     flag_weights = [50, 15, 10, 15, 4, 3, 3]
     choice = rng.choices
     for n in range(accounts):
@@ -107,25 +133,36 @@ def phase_engine(paths: list[str]) -> dict:
     counts: dict[str, int] = {}
     facts_bytes = 0
     accounts = 0
-    for account, tier, points, facts in engine.rate(list(zip(handles, paths)), errors):
+    for account, tier, points, facts in engine.rate(list(zip(handles, paths, strict=True)), errors):
         digest.add(account, tier, points)
         counts[tier] = counts.get(tier, 0) + 1
         facts_bytes += len(facts)
         accounts += 1
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "accounts": accounts, "tiers": counts, "errors": errors.total,
-            "digest": digest.hexdigest(), "facts_avg_chars": round(facts_bytes / max(accounts, 1), 1)}
+    return {
+        "seconds": seconds,
+        "accounts": accounts,
+        "tiers": counts,
+        "errors": errors.total,
+        "digest": digest.hexdigest(),
+        "facts_avg_chars": round(facts_bytes / max(accounts, 1), 1),
+    }
 
 
 def run_phase(name: str, paths: list[Path]) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, *map(str, paths)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--phase", name, *map(str, paths)],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--accounts", type=int, default=1_500_000)
     parser.add_argument("--files", type=int, choices=(1, 6), default=1)
     parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
@@ -145,17 +182,27 @@ def main() -> None:
         t0 = time.perf_counter()
         paths = generate(directory, args.accounts, args.files)
         size = sum(os.path.getsize(p) for p in paths)
-        print(f"generated {args.accounts * 6:,} rows in {len(paths)} file(s), {size / 1e6:.0f} MB, "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.accounts * 6:,} rows in {len(paths)} file(s), {size / 1e6:.0f} MB, "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         floor = run_phase("floor", paths)
         engine = run_phase("engine", paths)
         for name, r in (("csv floor", floor), ("engine", engine)):
-            print(f"{name:10s}: wall {r['seconds']:7.2f} s  cpu {r['cpu_seconds']:7.2f} s  "
-                  f"peak {r['peak_rss_mb']:7.1f} MB")
-        print(f"accounts  : {engine['accounts']:,} ({engine['errors']} errors), rows {floor['rows'] - len(paths):,}")
-        print(f"ratio     : cpu {engine['cpu_seconds'] / floor['cpu_seconds']:.2f}x, wall "
-              f"{engine['seconds'] / floor['seconds']:.2f}x the csv floor (target <= 3x; the machine is shared, "
-              f"so CPU time is the fairer measure); peak target < 1536 MB")
+            print(
+                f"{name:10s}: wall {r['seconds']:7.2f} s  cpu {r['cpu_seconds']:7.2f} s  "
+                f"peak {r['peak_rss_mb']:7.1f} MB"
+            )
+        print(
+            f"accounts  : {engine['accounts']:,} ({engine['errors']} errors), "
+            f"rows {floor['rows'] - len(paths):,}"
+        )
+        print(
+            f"ratio     : cpu {engine['cpu_seconds'] / floor['cpu_seconds']:.2f}x, wall "
+            f"{engine['seconds'] / floor['seconds']:.2f}x the csv floor "
+            "(target <= 3x; the machine is shared, "
+            f"so CPU time is the fairer measure); peak target < 1536 MB"
+        )
         print(f"tiers     : {engine['tiers']}")
         print(f"digest    : {engine['digest']}  facts ~{engine['facts_avg_chars']} chars/account")
 

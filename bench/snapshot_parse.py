@@ -66,18 +66,29 @@ def phase_parser(path: str, encoding: str) -> dict:
     with open(path, "rb") as f:
         for _row in read_snapshot_csv(f, report, path):
             rows += 1
-    return {"seconds": time.perf_counter() - start, "rows": rows, "errors": report.errors.total,
-            "encoding": report.encoding, "tiers": report.tier_counts}
+    return {
+        "seconds": time.perf_counter() - start,
+        "rows": rows,
+        "errors": report.errors.total,
+        "encoding": report.encoding,
+        "tiers": report.tier_counts,
+    }
 
 
 def run_phase(name: str, path: Path, encoding: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--phase", name, "--encoding", encoding, str(path)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", name, "--encoding", encoding, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--encoding", default="utf-8", choices=("utf-8", "cp1251"))
     parser.add_argument("--phase", choices=("floor", "parser"), help=argparse.SUPPRESS)
@@ -94,15 +105,22 @@ def main() -> None:
         path = Path(tmp) / "snapshot.csv"
         t0 = time.perf_counter()
         generate(path, args.rows, args.encoding)
-        print(f"generated {args.rows:,} rows ({args.encoding}), {os.path.getsize(path) / 1e6:.0f} MB, "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.rows:,} rows ({args.encoding}), {os.path.getsize(path) / 1e6:.0f} MB, "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         floor = run_phase("floor", path, args.encoding)
         ours = run_phase("parser", path, args.encoding)
         for name, r in (("csv floor", floor), ("parser", ours)):
-            print(f"{name:10s}: wall {r['seconds']:6.2f} s  cpu {r['cpu_seconds']:6.2f} s  peak {r['peak_rss_mb']:6.1f} MB")
+            print(
+                f"{name:10s}: wall {r['seconds']:6.2f} s  cpu {r['cpu_seconds']:6.2f} s  "
+                f"peak {r['peak_rss_mb']:6.1f} MB"
+            )
         print(f"rows      : {ours['rows']:,} ({ours['errors']} errors, {ours['encoding']}); {ours['tiers']}")
-        print(f"ratio     : cpu {ours['cpu_seconds'] / floor['cpu_seconds']:.2f}x, wall "
-              f"{ours['seconds'] / floor['seconds']:.2f}x the csv floor")
+        print(
+            f"ratio     : cpu {ours['cpu_seconds'] / floor['cpu_seconds']:.2f}x, wall "
+            f"{ours['seconds'] / floor['seconds']:.2f}x the csv floor"
+        )
 
 
 if __name__ == "__main__":

@@ -23,11 +23,16 @@ def register(app: Flask, api: Api) -> None:
     from partners.views import bp as partner_pages
     from rewards.flags.api import blp as flags_api
     from rewards.flags.views import bp as flags_pages
+    from rewards.snapshots.api import accounts_blp as accounts_api
+    from rewards.snapshots.api import blp as snapshots_api
+    from rewards.snapshots.views import bp as snapshot_pages
 
-    pages = (auth_pages, dashboard_pages, admin_pages, audit_pages, draws_pages, public_draws_pages, partner_pages)
+    pages = (auth_pages, dashboard_pages, admin_pages, audit_pages, draws_pages, public_draws_pages, partner_pages,
+             snapshot_pages)
     for bp in pages:
         app.register_blueprint(bp)
-    for blp in (keys_api, whoami_blp, draws_api, draw_credits_api, partner_api, account_codes_api, partners_read_api):
+    for blp in (keys_api, whoami_blp, draws_api, draw_credits_api, partner_api, account_codes_api, partners_read_api,
+                snapshots_api, accounts_api):
         api.register_blueprint(blp)
     app.register_blueprint(flags_pages)
     api.register_blueprint(flags_api)

@@ -230,6 +230,7 @@ def register(app: Flask) -> None:
     from partners.cli import partners_cli
     from rewards.demo import demo_cli
     from rewards.flags.cli import flags_cli
+    from rewards.snapshots.cli import snapshots_cli
 
-    for group in (users_cli, keys_cli, audit_cli, demo_cli, draws_cli, partners_cli, flags_cli):
+    for group in (users_cli, keys_cli, audit_cli, demo_cli, draws_cli, partners_cli, flags_cli, snapshots_cli):
         app.cli.add_command(group)

@@ -28,6 +28,9 @@ def load() -> None:
     for name, role in DEMO_USERS:
         if db.session.scalar(select(User.id).where(User.username == name)) is None:
             users.create_user(db.session, name, DEMO_PASSWORD, role, method=method, actor="demo")
+    from rewards.snapshots.demo import load_demo_snapshots
+
+    load_demo_snapshots(db.session)
     db.session.commit()
     click.echo("Demo data loaded.")
     click.echo(f"Staff login: marketing / {DEMO_PASSWORD}   (also admin, auditor with the same password)")

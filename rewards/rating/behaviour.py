@@ -44,13 +44,12 @@ from zoneinfo import ZoneInfo
 
 from rewards.snapshots.csvfile import (
     ACCOUNT_MAX_DIGITS,
+    WRONG_COLUMN_COUNT,
     Column,
     ErrorLog,
-    WRONG_COLUMN_COUNT,
     Table,
     _account_problem,
     account_ok,
-    is_blank,
     normalise_name,
 )
 
@@ -97,8 +96,17 @@ for _code, _names in {
     for _name in _names:
         CHANNEL_NAMES[normalise_name(_name)] = _code
 CHANNEL_LETTERS: dict[str, str] = {
-    "cabinet": "c", "app": "a", "autopay": "u", "bank": "b", "post": "p", "office": "o",
-    "terminal": "t", "phone": "h", "sms": "s", "agent": "g", "other": "x",
+    "cabinet": "c",
+    "app": "a",
+    "autopay": "u",
+    "bank": "b",
+    "post": "p",
+    "office": "o",
+    "terminal": "t",
+    "phone": "h",
+    "sms": "s",
+    "agent": "g",
+    "other": "x",
 }
 
 _YES = ("1", "yes", "y", "true", "t", "да", "д", "+")
@@ -113,9 +121,16 @@ for _word in _NO:
 
 PLAN_LETTERS: dict[str, str] = {"deferral": "d", "instalment": "i"}
 PLAN_NAMES: dict[str, str | None] = {
-    "": None, "none": None, "no": None, "нет": None, "-": None,
-    "deferral": "deferral", "отсрочка": "deferral",
-    "instalment": "instalment", "installment": "instalment", "рассрочка": "instalment",
+    "": None,
+    "none": None,
+    "no": None,
+    "нет": None,
+    "-": None,
+    "deferral": "deferral",
+    "отсрочка": "deferral",
+    "instalment": "instalment",
+    "installment": "instalment",
+    "рассрочка": "instalment",
 }
 
 # Flag bits of F_FLAGS.
@@ -228,14 +243,21 @@ def read_accounts(
     if not table.ok:
         return
     ix = table.index
-    ai, mo, rai, rci, pai, pci = (ix[k] for k in ("account", "month", "reading_at", "reading_channel",
-                                                    "payment_at", "payment_channel"))
-    gi, ei, ppi, pli, pki = (ix[k] for k in ("registered", "email_confirmed", "paperless", "plan",
-                                              "plan_kept"))
+    ai, mo, rai, rci, pai, pci = (
+        ix[k] for k in ("account", "month", "reading_at", "reading_channel", "payment_at", "payment_channel")
+    )
+    gi, ei, ppi, pli, pki = (
+        ix[k] for k in ("registered", "email_confirmed", "paperless", "plan", "plan_kept")
+    )
     months = engine.months
     width = len(months)
     month_index = {m: i for i, m in enumerate(months)}
-    rd, pd, early, mstart = engine.reading_deadline, engine.payment_deadline, engine.early_before, engine.month_start
+    rd, pd, early, mstart = (
+        engine.reading_deadline,
+        engine.payment_deadline,
+        engine.early_before,
+        engine.month_start,
+    )
     rules = engine.rules
     rch, pch = rules.reading_channels, rules.payment_channels
     read_bit, pay_bit, early_bit = engine.READ, engine.PAY, engine.PAY | engine.EARLY
@@ -245,7 +267,7 @@ def read_accounts(
     tails = dates.tails
     channels = CHANNEL_NAMES
     letters = CHANNEL_LETTERS
-    fcache: dict[tuple[str, ...], tuple[int, str]] = {}
+    fcache: dict[str, tuple[int, str]] = {}
     rinfo: dict[str, tuple[str, bool]] = {}
     pinfo: dict[str, tuple[str, bool]] = {}
     maxlen = ACCOUNT_MAX_DIGITS
@@ -270,20 +292,30 @@ def read_accounts(
         found = channels.get(normalise_name(raw))
         if found is None:
             stripped = raw.strip()
-            error(line, BAD_CHANNEL, f"unknown {what} channel {stripped[:30]!r}" if stripped
-                  else f"{what} date given without a channel")
+            error(
+                line,
+                BAD_CHANNEL,
+                f"unknown {what} channel {stripped[:30]!r}"
+                if stripped
+                else f"{what} date given without a channel",
+            )
             return None
         info = (letters[found], found in allowed)
         if len(cache) < 10_000:
             cache[raw] = info
         return info
 
-    def slow_flags(raws: tuple[str, ...], line: int) -> tuple[int, str] | None:
-        """(mask contribution, facts flags token) for the flag columns, cached by their text."""
+    def slow_flags(key: str, line: int) -> tuple[int, str] | None:
+        """(mask contribution, facts flags token) for the flag columns' text, cached by it."""
+        raws = key.split(delimiter)
+        if len(raws) != 5:
+            error(line, WRONG_COLUMN_COUNT, f"{len(raws) + 6} columns, the header has {columns}")
+            return None
         flags = 0
         bad = False
-        for raw, bit, name in zip(raws[:3], (REGISTERED, EMAIL_CONFIRMED, PAPERLESS),
-                                  ("registered", "email_confirmed", "paperless")):
+        for raw, bit, name in zip(  # noqa: B905 - raws has exactly five items
+            raws[:3], (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless")
+        ):
             value = BOOLS.get(raw.strip().lower())
             if value is None:
                 error(line, BAD_FLAG, f"{name} {raw.strip()[:20]!r} is not yes/no")
@@ -305,7 +337,7 @@ def read_accounts(
             return None
         result = (engine.flags_mask(flags, plan), flags_token(flags, plan))
         if len(fcache) < 10_000:
-            fcache[raws] = result
+            fcache[key] = result
         return result
 
     current = ""
@@ -313,14 +345,30 @@ def read_accounts(
     tokens: list[str] = []
     any_rows = False
     columns = table.width
+    delimiter = table.delimiter
+    # In the documented column order (and no extra column), the five flag columns are the tail of
+    # the line: split six times and the tail is the flags' cache key as it stands.
+    standard = [k for k, _ in sorted(ix.items(), key=lambda kv: kv[1])] == [
+        c.key for c in BEHAVIOUR_COLUMNS
+    ] and columns == len(BEHAVIOUR_COLUMNS)
+    maxsplit = 6 if standard else -1
+    counted_width = 7 if standard else columns
+
+    def blank(row: list[str]) -> bool:
+        return not "".join(row).replace(delimiter, "").strip()
+
+    def flags_key(row: list[str]) -> str:
+        return delimiter.join((row[gi], row[ei], row[ppi], row[pli], row[pki]))
+
     line = table.header_line
-    for run, counted in table.segments():
+    for run, counted in table.segments(maxsplit):
         for row in run:
             if counted:
                 line += 1
-                if len(row) != columns:
-                    if not is_blank(row):
-                        error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {columns}")
+                if len(row) != counted_width:
+                    if not blank(row):
+                        width = len(row) if len(row) < counted_width else len(row) + row[-1].count(delimiter)
+                        error(line, WRONG_COLUMN_COUNT, f"{width} columns, the header has {columns}")
                     continue
             else:
                 line = table.line
@@ -330,12 +378,16 @@ def read_accounts(
                 if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
                     account = account.strip()
                     if not account_ok(account):
-                        if not account and is_blank(row):
+                        if not account and blank(row):
                             continue
                         error(line, *_account_problem(account))
                         continue
                 if account < current:
-                    error(line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account")
+                    error(
+                        line,
+                        UNSORTED,
+                        f"account {account} comes after {current}: the file must be sorted by account",
+                    )
                     continue
                 if account != current:
                     if current:
@@ -406,7 +458,7 @@ def read_accounts(
                     if p_date <= pd[mi] and info[1]:
                         mask |= early_bit if p_date < early[mi] else pay_bit
                     pl = info[0]
-            key = (row[gi], row[ei], row[ppi], row[pli], row[pki])
+            key = row[6] if len(row) == 7 else flags_key(row)
             found = fcache.get(key) or slow_flags(key, line)
             if found is None or bad:
                 continue
@@ -433,8 +485,11 @@ def read_accounts(
 
 def flags_token(flags: int, plan: str | None) -> str:
     """The FLAGS part of a month's facts token: ``r``, ``e``, ``p``, then ``d``/``i`` and ``k``."""
-    token = ("r" if flags & REGISTERED else "") + ("e" if flags & EMAIL_CONFIRMED else "") + (
-        "p" if flags & PAPERLESS else "")
+    token = (
+        ("r" if flags & REGISTERED else "")
+        + ("e" if flags & EMAIL_CONFIRMED else "")
+        + ("p" if flags & PAPERLESS else "")
+    )
     if plan is not None:
         token += PLAN_LETTERS[plan] + ("k" if flags & PLAN_KEPT else "")
     return token

@@ -28,12 +28,9 @@ can later say why, without the behaviour files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO
 from dataclasses import dataclass
 from datetime import date
-
-import heapq
-from operator import itemgetter
+from typing import BinaryIO
 
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
@@ -42,9 +39,9 @@ from rewards.rating.behaviour import (
     PLAN_KEPT,
     PLAN_LETTERS,
     REGISTERED,
-    read_accounts,
     flags_token,
     month_of,
+    read_accounts,
     window,
 )
 from rewards.rating.rules import CRITERIA, Rules
@@ -134,15 +131,22 @@ class Engine:
         """The criteria met in month ``mi`` by ``facts`` (the same rules as the bulk reader)."""
         rules = self.rules
         mask = 0
-        if facts.reading_date is not None and facts.reading_date.toordinal() <= self.reading_deadline[mi] \
-                and facts.reading_channel in rules.reading_channels:
+        if (
+            facts.reading_date is not None
+            and facts.reading_date.toordinal() <= self.reading_deadline[mi]
+            and facts.reading_channel in rules.reading_channels
+        ):
             mask = READ
         if facts.payment_date is not None:
             paid = facts.payment_date.toordinal()
             if paid <= self.payment_deadline[mi] and facts.payment_channel in rules.payment_channels:
                 mask |= (PAY | EARLY) if paid < self.early_before[mi] else PAY
-        flags = (REGISTERED if facts.registered else 0) | (EMAIL_CONFIRMED if facts.email_confirmed else 0) | (
-            PAPERLESS if facts.paperless else 0) | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
+        flags = (
+            (REGISTERED if facts.registered else 0)
+            | (EMAIL_CONFIRMED if facts.email_confirmed else 0)
+            | (PAPERLESS if facts.paperless else 0)
+            | (PLAN_KEPT if facts.plan and facts.plan_kept else 0)
+        )
         return mask | self.flags_mask(flags, facts.plan)
 
     def tier_for(self, points: int, every: int) -> str:
@@ -171,7 +175,7 @@ class Engine:
         if len(streams) == 1:
             groups = streams[0]
         else:
-            groups = self._combine(heapq.merge(*streams, key=itemgetter(0)), errors, names)
+            groups = self._lockstep(streams, errors, names)
         all_present = self.all_present
         tier_checks = self.tier_checks
         beginner = TIERS[0]
@@ -185,26 +189,49 @@ class Engine:
                     break
             yield account, tier, points, ",".join(tokens)
 
-    def _combine(self, merged: Iterator[tuple], errors: ErrorLog, names: Sequence[str | None]) -> Iterator[tuple]:
-        """Join the per-file aggregates of one account (they arrive next to each other)."""
-        pending = None
-        for item in merged:
-            if pending is not None and item[0] == pending[0]:
-                account, points, every, present, tokens, line, src = pending
-                overlap = present & item[3]
+    def _lockstep(
+        self, streams: list[Iterator[tuple]], errors: ErrorLog, names: Sequence[str | None]
+    ) -> Iterator[tuple]:
+        """Merge the per-file aggregates (each stream in account order) and join one account's.
+
+        Files usually hold the same accounts (one file per month), so the streams advance together:
+        take the smallest head account, join the heads that have it, advance those. Cheaper than a
+        heap when every head usually matches.
+        """
+        heads: list[tuple | None] = [next(s, None) for s in streams]
+        months = self.months
+        while True:
+            live = [h for h in heads if h is not None]
+            if not live:
+                return
+            account = min(h[0] for h in live)
+            first = None
+            for i, h in enumerate(heads):
+                if h is None or h[0] != account:
+                    continue
+                heads[i] = next(streams[i], None)
+                if first is None:
+                    first = h
+                    tokens = h[4]
+                    points, every, present = h[1], h[2], h[3]
+                    continue
+                overlap = present & h[3]
                 if overlap:
-                    dup = [self.months[i] for i in range(self.width) if overlap >> i & 1]
-                    errors.add(item[5], DUPLICATE_MONTH,
-                               f"account {account} has rows for {', '.join(dup)} in two files "
-                               f"(also line {line} of {names[src]})", names[item[6]])
-                merged_tokens = [b if b != "-" else a for a, b in zip(tokens, item[4])]
-                pending = (account, points + item[1], every & item[2], present | item[3], merged_tokens, line, src)
-                continue
-            if pending is not None:
-                yield pending
-            pending = item
-        if pending is not None:
-            yield pending
+                    dup = [months[m] for m in range(self.width) if overlap >> m & 1]
+                    errors.add(
+                        h[5],
+                        DUPLICATE_MONTH,
+                        f"account {account} has rows for {', '.join(dup)} in two files "
+                        f"(also line {first[5]} of {names[first[6]]})",
+                        names[h[6]],
+                    )
+                other = h[4]
+                tokens = [b if b != "-" else a for a, b in zip(tokens, other, strict=True)]
+                points += h[1]
+                every &= h[2]
+                present |= h[3]
+            assert first is not None
+            yield account, points, every, present, tokens, first[5], first[6]
 
     # -- facts -----------------------------------------------------------------------------------
 
@@ -236,11 +263,20 @@ class Engine:
             for letter, name in _LETTER_PLAN.items():
                 if letter in flags:
                     plan = name
-            out.append(MonthFacts(
-                month=self.months[mi], reading_date=r_date, reading_channel=r_ch, payment_date=p_date,
-                payment_channel=p_ch, registered="r" in flags, email_confirmed="e" in flags,
-                paperless="p" in flags, plan=plan, plan_kept=plan is not None and "k" in flags,
-            ))
+            out.append(
+                MonthFacts(
+                    month=self.months[mi],
+                    reading_date=r_date,
+                    reading_channel=r_ch,
+                    payment_date=p_date,
+                    payment_channel=p_ch,
+                    registered="r" in flags,
+                    email_confirmed="e" in flags,
+                    paperless="p" in flags,
+                    plan=plan,
+                    plan_kept=plan is not None and "k" in flags,
+                )
+            )
         return out
 
     def encode(self, months: Sequence[MonthFacts | None]) -> str:
@@ -251,18 +287,30 @@ class Engine:
                 parts.append("-")
                 continue
             start = self.month_start[mi]
-            reading = "" if f.reading_date is None else (
-                f"{f.reading_date.toordinal() - start}{CHANNEL_LETTERS[f.reading_channel or 'other']}")
-            payment = "" if f.payment_date is None else (
-                f"{f.payment_date.toordinal() - start}{CHANNEL_LETTERS[f.payment_channel or 'other']}")
-            flags = (REGISTERED if f.registered else 0) | (EMAIL_CONFIRMED if f.email_confirmed else 0) | (
-                PAPERLESS if f.paperless else 0) | (PLAN_KEPT if f.plan and f.plan_kept else 0)
+            reading = (
+                ""
+                if f.reading_date is None
+                else (f"{f.reading_date.toordinal() - start}{CHANNEL_LETTERS[f.reading_channel or 'other']}")
+            )
+            payment = (
+                ""
+                if f.payment_date is None
+                else (f"{f.payment_date.toordinal() - start}{CHANNEL_LETTERS[f.payment_channel or 'other']}")
+            )
+            flags = (
+                (REGISTERED if f.registered else 0)
+                | (EMAIL_CONFIRMED if f.email_confirmed else 0)
+                | (PAPERLESS if f.paperless else 0)
+                | (PLAN_KEPT if f.plan and f.plan_kept else 0)
+            )
             parts.append(f"{reading}.{payment}.{flags_token(flags, f.plan)}")
         return ",".join(parts)
 
     def rate_facts(self, months: Sequence[MonthFacts | None]) -> tuple[str, int, list[int | None]]:
         """``(tier, points, masks)`` for one account's months (None = no data), window order."""
-        masks: list[int | None] = [None if f is None else self.month_mask(mi, f) for mi, f in enumerate(months)]
+        masks: list[int | None] = [
+            None if f is None else self.month_mask(mi, f) for mi, f in enumerate(months)
+        ]
         points = sum(self.points_by_mask[m] for m in masks if m is not None)
         every = self.full_mask
         for m in masks:
@@ -278,24 +326,131 @@ def _day(token: str, start: int) -> tuple[date | None, str | None]:
 
 # -- explanations --------------------------------------------------------------------------------
 
+LANGUAGES = ("en", "ru")
+
 _CHANNEL_TEXT = {
-    "cabinet": "the personal cabinet", "app": "the mobile app", "autopay": "an autopayment set up in the cabinet",
-    "bank": "a bank", "post": "the post office", "office": "an office", "terminal": "a terminal",
-    "phone": "the phone", "sms": "SMS", "agent": "an intermediary", "other": "another channel",
+    "en": {
+        "cabinet": "the personal cabinet",
+        "app": "the mobile app",
+        "autopay": "an autopayment set up in the cabinet",
+        "bank": "a bank",
+        "post": "the post office",
+        "office": "an office",
+        "terminal": "a terminal",
+        "phone": "the phone",
+        "sms": "SMS",
+        "agent": "an intermediary",
+        "other": "another channel",
+    },
+    "ru": {
+        "cabinet": "личный кабинет",
+        "app": "мобильное приложение",
+        "autopay": "автоплатёж в личном кабинете",
+        "bank": "банк",
+        "post": "почту",
+        "office": "офис",
+        "terminal": "терминал",
+        "phone": "телефон",
+        "sms": "СМС",
+        "agent": "посредника",
+        "other": "другой канал",
+    },
+}
+_PLAN_TEXT = {
+    "en": {"deferral": "deferral", "instalment": "instalment"},
+    "ru": {"deferral": "отсрочка", "instalment": "рассрочка"},
+}
+_OR = {"en": " or ", "ru": " или "}
+
+# Reason templates by language; the criterion's outcome picks one, the facts fill it in.
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "no_data": "no data for {month}: a month without data earns nothing",
+        "no_reading": "no meter reading submitted for {month}",
+        "reading": "reading on {date} through {channel}",
+        "reading_late": "{base}, after the {day}th ({deadline})",
+        "reading_channel": "{base}: only {allowed} count",
+        "reading_ok": "{base}, by the {day}th",
+        "no_payment": "no payment recorded for the {month} bill",
+        "paid": "paid on {date} through {channel}",
+        "pay_ok": "{base}, by {deadline}",
+        "pay_late": "{base}, after {deadline}",
+        "pay_channel": "{base}: only {allowed} count (no intermediaries)",
+        "early_ok": "{base}, before {before}",
+        "early_not": "{base}, not before {before}",
+        "early_needs": "{base}: the early bonus needs an on-time payment before {before}",
+        "plan_credit": (
+            "approved {plan} plan with its schedule kept: counts as met (never lowers the rating); {why}"
+        ),
+        "plan_broken": "{why}; the {plan} plan's schedule was not kept",
+        "not_registered": "not registered in the personal cabinet or mobile app",
+        "no_email": "registered, but the e-mail address is not confirmed",
+        "registered": "registered in the cabinet or app with a confirmed e-mail",
+        "paperless": "electronic bill instead of paper",
+        "paper": "paper bill still sent",
+    },
+    "ru": {
+        "no_data": "нет данных за {month}: месяц без данных не даёт баллов",
+        "no_reading": "показания за {month} не переданы",
+        "reading": "показания переданы {date} через {channel}",
+        "reading_late": "{base}, позже {day}-го числа ({deadline})",
+        "reading_channel": "{base}: засчитываются только {allowed}",
+        "reading_ok": "{base}, не позже {day}-го числа",
+        "no_payment": "оплата счёта за {month} не поступила",
+        "paid": "оплачено {date} через {channel}",
+        "pay_ok": "{base}, не позже {deadline}",
+        "pay_late": "{base}, позже {deadline}",
+        "pay_channel": "{base}: засчитываются только {allowed} (без посредников)",
+        "early_ok": "{base}, до {before}",
+        "early_not": "{base}, но не до {before}",
+        "early_needs": "{base}: баллы за раннюю оплату — только за своевременную оплату до {before}",
+        "plan_credit": (
+            "одобрена {plan}, график соблюдён: условие считается выполненным (рейтинг не снижается); {why}"
+        ),
+        "plan_broken": "{why}; график ({plan}) не соблюдён",
+        "not_registered": "нет регистрации в личном кабинете или мобильном приложении",
+        "no_email": "регистрация есть, но адрес электронной почты не подтверждён",
+        "registered": "зарегистрирован в личном кабинете или приложении, почта подтверждена",
+        "paperless": "электронная квитанция вместо бумажной",
+        "paper": "по-прежнему приходит бумажная квитанция",
+    },
+}
+
+_ADVICE = {
+    "en": {
+        "reading_on_time": "submit meter readings through {reading} by the {reading_day}th of each month",
+        "payment_on_time": "pay each bill through {payment} by the {payment_day}th of the next month",
+        "payment_early": (
+            "pay before the 1st of the next month (e.g. pay the estimate when submitting readings)"
+        ),
+        "registered": "register in the personal cabinet or mobile app and confirm the e-mail address",
+        "paperless": "give up the paper bill for the electronic one in the cabinet",
+    },
+    "ru": {
+        "reading_on_time": "передавайте показания через {reading} до {reading_day}-го числа каждого месяца",
+        "payment_on_time": "оплачивайте счёт через {payment} до {payment_day}-го числа следующего месяца",
+        "payment_early": "оплачивайте до 1-го числа следующего месяца (например, предварительный расчёт "
+        "при передаче показаний)",
+        "registered": "зарегистрируйтесь в личном кабинете или мобильном приложении и подтвердите почту",
+        "paperless": "откажитесь от бумажной квитанции в пользу электронной в личном кабинете",
+    },
 }
 
 
-def _channels_text(channels: Iterable[str]) -> str:
-    return " or ".join(sorted(channels))
+def _channels_text(channels: Iterable[str], lang: str) -> str:
+    names = _CHANNEL_TEXT[lang]
+    return _OR[lang].join(names.get(c, c) for c in sorted(channels))
 
 
-def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -> dict:
+def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict:
     """Everything a customer (or staff) needs to understand a tier: JSON-ready.
 
     ``months`` are the account's facts in window order (from :meth:`Engine.decode`). Returns the tier,
     points, rules version and hash, every criterion month by month (met or not, points, and why), and
-    what would reach the next tier.
+    what would reach the next tier. Texts in ``lang`` (``en`` or ``ru``).
     """
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} (en or ru)")
     rules = engine.rules
     tier, points, masks = engine.rate_facts(months)
     month_entries = []
@@ -305,19 +460,24 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -
         criteria = []
         for c in CRITERIA:
             met = mask is not None and bool(mask & BIT[c])
-            criteria.append({
-                "criterion": c,
-                "met": met,
-                "points": rules.points[c] if met else 0,
-                "reason": _reason(engine, mi, c, facts, met),
-            })
-        month_entries.append({
-            "month": month,
-            "data": facts is not None,
-            "points": 0 if mask is None else engine.points_by_mask[mask],
-            "criteria": criteria,
-        })
+            criteria.append(
+                {
+                    "criterion": c,
+                    "met": met,
+                    "points": rules.points[c] if met else 0,
+                    "reason": _reason(engine, mi, c, facts, met, lang),
+                }
+            )
+        month_entries.append(
+            {
+                "month": month,
+                "data": facts is not None,
+                "points": 0 if mask is None else engine.points_by_mask[mask],
+                "criteria": criteria,
+            }
+        )
     rank = TIER_RANK[tier]
+    nxt = None if rank == len(TIERS) - 1 else _next_tier(engine, TIERS[rank + 1], points, masks, lang)
     return {
         "account": account,
         "period": engine.period,
@@ -329,87 +489,88 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None]) -
         "rules_sha256": rules.sha256,
         "window": list(engine.months),
         "months": month_entries,
-        "next_tier": None if rank == len(TIERS) - 1 else _next_tier(engine, TIERS[rank + 1], points, masks),
+        "next_tier": nxt,
     }
 
 
-def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool) -> str:
+def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool, lang: str) -> str:
     rules = engine.rules
+    text = _TEXT[lang]
     month = engine.months[mi]
     if facts is None:
-        return f"no data for {month}: a month without data earns nothing"
+        return text["no_data"].format(month=month)
+    channel_names = _CHANNEL_TEXT[lang]
     reading_deadline = date.fromordinal(engine.reading_deadline[mi])
     payment_deadline = date.fromordinal(engine.payment_deadline[mi])
     early_before = date.fromordinal(engine.early_before[mi])
     plan_credit = (
-        facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans
+        facts.plan is not None
+        and facts.plan_kept
+        and facts.plan in rules.hardship_plans
         and criterion in rules.kept_plan_credits
     )
     if criterion == "reading_on_time":
         d, ch = facts.reading_date, facts.reading_channel
         if d is None:
-            return f"no meter reading submitted for {month}"
-        where = f"reading on {d.isoformat()} through {_CHANNEL_TEXT.get(ch or '', ch)}"
+            return text["no_reading"].format(month=month)
+        base = text["reading"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
         if d > reading_deadline:
-            return f"{where}, after the {rules.reading_day}th ({reading_deadline.isoformat()})"
+            return text["reading_late"].format(
+                base=base, day=rules.reading_day, deadline=reading_deadline.isoformat()
+            )
         if ch not in rules.reading_channels:
-            return f"{where}: only {_channels_text(rules.reading_channels)} count"
-        return f"{where}, by the {rules.reading_day}th"
+            return text["reading_channel"].format(
+                base=base, allowed=_channels_text(rules.reading_channels, lang)
+            )
+        return text["reading_ok"].format(base=base, day=rules.reading_day)
     if criterion in ("payment_on_time", "payment_early"):
         d, ch = facts.payment_date, facts.payment_channel
         if d is None:
-            base = f"no payment recorded for the {month} bill"
+            base = text["no_payment"].format(month=month)
         else:
-            base = f"paid on {d.isoformat()} through {_CHANNEL_TEXT.get(ch or '', ch)}"
+            base = text["paid"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
         on_time = d is not None and d <= payment_deadline and ch in rules.payment_channels
         if criterion == "payment_on_time":
             if on_time:
-                why = f"{base}, by {payment_deadline.isoformat()}"
+                why = text["pay_ok"].format(base=base, deadline=payment_deadline.isoformat())
             elif d is None:
                 why = base
             elif d > payment_deadline:
-                why = f"{base}, after {payment_deadline.isoformat()}"
+                why = text["pay_late"].format(base=base, deadline=payment_deadline.isoformat())
             else:
-                why = f"{base}: only {_channels_text(rules.payment_channels)} count (no intermediaries)"
+                why = text["pay_channel"].format(
+                    base=base, allowed=_channels_text(rules.payment_channels, lang)
+                )
         else:
-            if on_time and d is not None and d < early_before:
-                why = f"{base}, before {early_before.isoformat()}"
-            elif on_time:
-                why = f"{base}, not before {early_before.isoformat()}"
-            else:
-                why = f"{base}: the early bonus needs an on-time payment before {early_before.isoformat()}"
+            key = (
+                "early_ok"
+                if on_time and d is not None and d < early_before
+                else ("early_not" if on_time else "early_needs")
+            )
+            why = text[key].format(base=base, before=early_before.isoformat())
+        plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
         if plan_credit:
-            return (f"approved {facts.plan} plan with its schedule kept: counts as met "
-                    f"(never lowers the rating); {why}")
+            return text["plan_credit"].format(plan=plan, why=why)
         if facts.plan is not None and not facts.plan_kept and not met:
-            return f"{why}; the {facts.plan} plan's schedule was not kept"
+            return text["plan_broken"].format(plan=plan, why=why)
         return why
     if criterion == "registered":
         if not facts.registered:
-            return "not registered in the personal cabinet or mobile app"
+            return text["not_registered"]
         if not facts.email_confirmed:
-            return "registered, but the e-mail address is not confirmed"
-        return "registered in the cabinet or app with a confirmed e-mail"
+            return text["no_email"]
+        return text["registered"]
     if criterion == "paperless":
-        return "electronic bill instead of paper" if facts.paperless else "paper bill still sent"
+        return text["paperless"] if facts.paperless else text["paper"]
     raise ValueError(criterion)  # pragma: no cover
 
 
-_ADVICE = {
-    "reading_on_time": "submit meter readings through {reading} by the {reading_day}th of each month",
-    "payment_on_time": "pay each bill through {payment} by the {payment_day}th of the next month",
-    "payment_early": "pay before the 1st of the next month (e.g. pay the estimate when submitting readings)",
-    "registered": "register in the personal cabinet or mobile app and confirm the e-mail address",
-    "paperless": "give up the paper bill for the electronic one in the cabinet",
-}
-
-
-def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None]) -> dict:
+def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:
     rules = engine.rules
     rule = rules.tier_rule(target)
     fmt = {
-        "reading": _channels_text(rules.reading_channels),
-        "payment": _channels_text(rules.payment_channels),
+        "reading": _channels_text(rules.reading_channels, lang),
+        "payment": _channels_text(rules.payment_channels, lang),
         "reading_day": rules.reading_day,
         "payment_day": rules.payment_day,
     }
@@ -417,19 +578,22 @@ def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | N
     for c in rule.every_month:
         months = [engine.months[mi] for mi, m in enumerate(masks) if m is None or not m & BIT[c]]
         if months:
-            missing_requirements.append({
-                "criterion": c,
-                "months": months,
-                # A month stays in the window for window_months ratings; it drops out after that.
-                "clears_with_period": _add_months(months[-1], rules.window_months),
-            })
+            missing_requirements.append(
+                {
+                    "criterion": c,
+                    "months": months,
+                    # A month stays in the window for window_months ratings; it drops out after that.
+                    "clears_with_period": _add_months(months[-1], rules.window_months),
+                }
+            )
     advice = []
     for c in CRITERIA:
         if rules.points[c] == 0 and c not in rule.every_month:
             continue
         if any(m is None or not m & BIT[c] for m in masks):
-            advice.append({"criterion": c, "points_per_month": rules.points[c],
-                           "text": _ADVICE[c].format(**fmt)})
+            advice.append(
+                {"criterion": c, "points_per_month": rules.points[c], "text": _ADVICE[lang][c].format(**fmt)}
+            )
     return {
         "tier": target,
         "tier_label": RUSSIAN_NAMES[target],

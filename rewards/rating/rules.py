@@ -32,7 +32,17 @@ FORMAT = "loyalty-rating-rules/1"
 CRITERIA: tuple[str, ...] = ("reading_on_time", "payment_on_time", "payment_early", "registered", "paperless")
 PAYMENT_CRITERIA = frozenset({"payment_on_time", "payment_early"})
 CHANNELS: tuple[str, ...] = (
-    "cabinet", "app", "autopay", "bank", "post", "office", "terminal", "phone", "sms", "agent", "other",
+    "cabinet",
+    "app",
+    "autopay",
+    "bank",
+    "post",
+    "office",
+    "terminal",
+    "phone",
+    "sms",
+    "agent",
+    "other",
 )
 PLANS: tuple[str, ...] = ("deferral", "instalment")
 DEFAULT_FILE = "default-v1.json"
@@ -130,8 +140,18 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
     top = _obj(
         doc,
         "rules",
-        {"format", "version", "title", "timezone", "window_months", "channels", "deadlines", "points",
-         "hardship", "tiers"},
+        {
+            "format",
+            "version",
+            "title",
+            "timezone",
+            "window_months",
+            "channels",
+            "deadlines",
+            "points",
+            "hardship",
+            "tiers",
+        },
         {"format", "version", "timezone", "window_months", "channels", "deadlines", "points", "tiers"},
     )
     if top["format"] != FORMAT:
@@ -152,7 +172,9 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
     payment_channels = _names(channels["payment"], "rules.channels.payment", CHANNELS)
 
     deadlines = _obj(
-        top["deadlines"], "rules.deadlines", {"reading_day", "payment_day_next_month"},
+        top["deadlines"],
+        "rules.deadlines",
+        {"reading_day", "payment_day_next_month"},
         {"reading_day", "payment_day_next_month"},
     )
     # Day 28 at most: a deadline must exist in every month, February included.
@@ -163,12 +185,15 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
     points = {c: _int(points_doc[c], f"rules.points.{c}", 0, 1000) for c in CRITERIA}
 
     hardship_doc = _obj(
-        top.get("hardship", {"plans": [], "kept_plan_credits": []}), "rules.hardship",
-        {"plans", "kept_plan_credits"}, {"plans", "kept_plan_credits"},
+        top.get("hardship", {"plans": [], "kept_plan_credits": []}),
+        "rules.hardship",
+        {"plans", "kept_plan_credits"},
+        {"plans", "kept_plan_credits"},
     )
     plans = _names(hardship_doc["plans"], "rules.hardship.plans", PLANS)
-    credits = _names(hardship_doc["kept_plan_credits"], "rules.hardship.kept_plan_credits",
-                     tuple(sorted(PAYMENT_CRITERIA)))
+    credits = _names(
+        hardship_doc["kept_plan_credits"], "rules.hardship.kept_plan_credits", tuple(sorted(PAYMENT_CRITERIA))
+    )
     if "payment_early" in credits and "payment_on_time" not in credits:
         raise _fail("rules.hardship.kept_plan_credits", "payment_early needs payment_on_time too")
 
@@ -179,8 +204,10 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
         rule = _obj(tiers_doc[tier], path, {"min_points", "every_month"}, {"min_points"})
         min_points = _int(rule["min_points"], f"{path}.min_points", 0, 1_000_000)
         if min_points < tiers[-1].min_points:
-            raise _fail(f"{path}.min_points",
-                        f"must not be below {tiers[-1].tier}'s ({tiers[-1].min_points}), got {min_points}")
+            raise _fail(
+                f"{path}.min_points",
+                f"must not be below {tiers[-1].tier}'s ({tiers[-1].min_points}), got {min_points}",
+            )
         every = _names(rule.get("every_month", []), f"{path}.every_month", CRITERIA)
         # A higher tier keeps every requirement of the tiers below it (monotone by construction).
         every = every | frozenset(tiers[-1].every_month)

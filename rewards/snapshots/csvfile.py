@@ -39,7 +39,7 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -122,7 +122,7 @@ class _Bytes:
             data, self.carry = self.carry[:size], self.carry[size:]
             return data
         if self._pos < len(self._prefix):
-            data = self._prefix[self._pos:self._pos + size]
+            data = self._prefix[self._pos : self._pos + size]
             self._pos += len(data)
             if self._pos >= len(self._prefix):
                 self._prefix, self._pos = b"", 0
@@ -186,7 +186,9 @@ class LineSource:
         self._raw = _RestRaw(self._bytes, self.encoding)
         self._rest: io.TextIOWrapper | None = None
         self.plain = plain
-        self._plain_iter: Iterator[str] = itertools.chain.from_iterable(self._plain_blocks()) if plain else iter(())
+        self._plain_iter: Iterator[str] = (
+            itertools.chain.from_iterable(self._plain_blocks()) if plain else iter(())
+        )
 
     @property
     def dirty(self) -> bool:
@@ -244,7 +246,9 @@ class LineSource:
             self.plain = False
             self._rest = io.TextIOWrapper(
                 io.BufferedReader(self._raw, buffer_size=1 << 16),
-                encoding=self.encoding, errors="surrogateescape", newline="",
+                encoding=self.encoding,
+                errors="surrogateescape",
+                newline="",
             )
         return self._rest
 
@@ -421,20 +425,29 @@ class Table:
         """True when the header was read; rows can be iterated."""
         return self._reader is not None
 
-    def segments(self) -> Iterator[tuple[Iterator[list[str]], bool]]:
+    def segments(self, maxsplit: int = -1) -> Iterator[tuple[Iterator[list[str]], bool]]:
         """The data rows in at most two runs, each ``(rows, counted)``.
 
         In a counted run (the plain lines, see :class:`LineSource`) each row is exactly one line,
-        split on the delimiter at C speed: the consumer counts lines from ``header_line``, checks
-        the width itself (a blank line gives ``[""]``) and, when the run ends, sets ``line`` to the
-        last line it counted. In the other run, rows come through :meth:`rows`: checked, and
+        split on the delimiter at C speed (at most ``maxsplit`` times: a reader may take the last
+        columns as one string): the consumer counts lines from ``header_line``, checks the width
+        itself (a blank line gives ``[""]``) and, when the run ends, sets ``line`` to the last line it
+        counted. In the other run, rows come through :meth:`rows`, fully split and checked, and
         ``line`` is each row's line.
         """
         if not self.ok:
             return
         lines = self.lines
         if lines._rest is None:
-            yield map(str.split, lines.plain_lines(), itertools.repeat(self.delimiter)), True
+            yield (
+                map(
+                    str.split,
+                    lines.plain_lines(),
+                    itertools.repeat(self.delimiter),
+                    itertools.repeat(maxsplit),
+                ),
+                True,
+            )
         if not lines.plain:
             yield self.rows(max(self.line, self.header_line)), False
 
@@ -469,8 +482,9 @@ class Table:
                 if quoted > 1000:
                     yield from self._csv_rows(line - 1, first=physical)
                     return
-                reader = csv.reader(itertools.chain((physical,), text), delimiter=delimiter,
-                                    quotechar='"', strict=True)
+                reader = csv.reader(
+                    itertools.chain((physical,), text), delimiter=delimiter, quotechar='"', strict=True
+                )
                 try:
                     row = next(reader)
                 except csv.Error as exc:
@@ -507,7 +521,9 @@ class Table:
                     line = previous + 1 + offset
                     previous = reader.line_num
                     if raw.dirty and not source.clean("".join(row)):
-                        error(line, UNDECODABLE, f"the line contains bytes that are not valid {source.encoding}")
+                        error(
+                            line, UNDECODABLE, f"the line contains bytes that are not valid {source.encoding}"
+                        )
                         continue
                     if len(row) != width:
                         if is_blank(row):

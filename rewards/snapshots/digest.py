@@ -52,10 +52,24 @@ class SnapshotDigest:
             self._flush()
 
     def update(self, rows: Iterable[tuple[str, str, int | None]]) -> SnapshotDigest:
-        """Add many ``(account, tier, points)`` rows; returns self."""
-        add = self.add
+        """Add many ``(account, tier, points)`` rows (the same checks as :meth:`add`); returns self."""
+        buffer = self._buffer
+        append = buffer.append
+        tiers = _TIERS
+        last = self._last
+        count = 0
         for account, tier, points in rows:
-            add(account, tier, points)
+            if (last is not None and account <= last) or tier not in tiers:
+                self._last = last
+                self.count += count
+                self.add(account, tier, points)  # raises with the reason
+            last = account
+            append(f"{account}\t{tier}\t{'' if points is None else points}\n")
+            count += 1
+            if count & 0x1FFF == 0:
+                self._flush()
+        self._last = last
+        self.count += count
         return self
 
     def _flush(self) -> None:

@@ -25,17 +25,20 @@ def iter_rows(
 ) -> Iterator[tuple[str, str, int | None]]:
     """``(account, tier, points)`` of a snapshot in account order, read in keyset batches (flat memory)."""
     tier_list = list(tiers) if tiers is not None else None
+    table = SnapshotRow.__table__
+    c = table.c
     last = ""
     while True:
         query = (
-            select(SnapshotRow.account, SnapshotRow.tier, SnapshotRow.points)
-            .where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account > last)
-            .order_by(SnapshotRow.account)
+            select(c.account, c.tier, c.points)
+            .where(c.snapshot_id == snapshot_id, c.account > last)
+            .order_by(c.account)
             .limit(batch)
         )
         if tier_list is not None:
-            query = query.where(SnapshotRow.tier.in_(tier_list))
-        rows = session.execute(query).all()
+            query = query.where(c.tier.in_(tier_list))
+        # Core on the session's connection: no ORM row processing (about 5x faster per row).
+        rows = session.connection().execute(query).all()
         if not rows:
             return
         for account, tier, points in rows:

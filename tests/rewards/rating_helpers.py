@@ -4,22 +4,54 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from rewards.rating.engine import Engine, MonthFacts
 from rewards.rating.rules import Rules, default_rules
 from rewards.snapshots.csvfile import ErrorLog
 
-HEADER = ("account", "month", "reading_at", "reading_channel", "payment_at", "payment_channel",
-          "registered", "email_confirmed", "paperless", "plan", "plan_kept")
+HEADER = (
+    "account",
+    "month",
+    "reading_at",
+    "reading_channel",
+    "payment_at",
+    "payment_channel",
+    "registered",
+    "email_confirmed",
+    "paperless",
+    "plan",
+    "plan_kept",
+)
 PERIOD = "2026-10"
 
 
-def row(account: str, month: str, reading: str = "", reading_channel: str = "", payment: str = "",
-        payment_channel: str = "", registered: str = "1", email: str = "1", paperless: str = "1",
-        plan: str = "", kept: str = "") -> tuple[str, ...]:
-    return (account, month, reading, reading_channel, payment, payment_channel, registered, email,
-            paperless, plan, kept)
+def row(
+    account: str,
+    month: str,
+    reading: str = "",
+    reading_channel: str = "",
+    payment: str = "",
+    payment_channel: str = "",
+    registered: str = "1",
+    email: str = "1",
+    paperless: str = "1",
+    plan: str = "",
+    kept: str = "",
+) -> tuple[str, ...]:
+    return (
+        account,
+        month,
+        reading,
+        reading_channel,
+        payment,
+        payment_channel,
+        registered,
+        email,
+        paperless,
+        plan,
+        kept,
+    )
 
 
 def good_month(account: str, month: str) -> tuple[str, ...]:
@@ -27,8 +59,12 @@ def good_month(account: str, month: str) -> tuple[str, ...]:
     return row(account, month, f"{month}-20T10:00:00Z", "cabinet", f"{month}-22T10:00:00+05:00", "app")
 
 
-def csv_bytes(rows: Iterable[Sequence[str]], delimiter: str = ";", header: Sequence[str] = HEADER,
-              encoding: str = "utf-8") -> bytes:
+def csv_bytes(
+    rows: Iterable[Sequence[str]],
+    delimiter: str = ";",
+    header: Sequence[str] = HEADER,
+    encoding: str = "utf-8",
+) -> bytes:
     lines = [delimiter.join(header)] + [delimiter.join(r) for r in rows]
     return ("\n".join(lines) + "\n").encode(encoding)
 
@@ -54,14 +90,23 @@ def facts_rows(account: str, engine: Engine, months: Sequence[MonthFacts | None]
             if bare:
                 return d.isoformat()
             local = datetime(d.year, d.month, d.day, 12, 0, tzinfo=zone)
-            return local.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        out.append((
-            account, f.month, when(f.reading_date, i % 2 == 0), f.reading_channel or "",
-            when(f.payment_date, i % 2 == 1), f.payment_channel or "",
-            "1" if f.registered else "0", "да" if f.email_confirmed else "нет", "1" if f.paperless else "0",
-            f.plan or "", ("1" if f.plan_kept else "0") if f.plan else "",
-        ))
+        out.append(
+            (
+                account,
+                f.month,
+                when(f.reading_date, i % 2 == 0),
+                f.reading_channel or "",
+                when(f.payment_date, i % 2 == 1),
+                f.payment_channel or "",
+                "1" if f.registered else "0",
+                "да" if f.email_confirmed else "нет",
+                "1" if f.paperless else "0",
+                f.plan or "",
+                ("1" if f.plan_kept else "0") if f.plan else "",
+            )
+        )
     return out
 
 

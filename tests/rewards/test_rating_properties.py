@@ -12,11 +12,11 @@ from datetime import date, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.rewards.rating_helpers import PERIOD, csv_bytes, facts_rows, rate
 
 from rewards.rating.engine import Engine, MonthFacts
 from rewards.rating.rules import CHANNELS, default_rules
 from rewards.tiers import TIER_RANK
+from tests.rewards.rating_helpers import PERIOD, csv_bytes, facts_rows, rate
 
 RULES = default_rules()
 ENGINE = Engine(RULES, PERIOD)
@@ -28,9 +28,17 @@ def _month_facts(month: str) -> st.SearchStrategy[MonthFacts | None]:
     dates = st.one_of(st.none(), st.integers(-5, 45).map(lambda d: first + timedelta(days=d)))
     plans = st.sampled_from([None, None, "deferral", "instalment"])
     facts = st.builds(
-        MonthFacts, month=st.just(month), reading_date=dates, reading_channel=st.sampled_from(CHANNELS),
-        payment_date=dates, payment_channel=st.sampled_from(CHANNELS), registered=st.booleans(),
-        email_confirmed=st.booleans(), paperless=st.booleans(), plan=plans, plan_kept=st.booleans(),
+        MonthFacts,
+        month=st.just(month),
+        reading_date=dates,
+        reading_channel=st.sampled_from(CHANNELS),
+        payment_date=dates,
+        payment_channel=st.sampled_from(CHANNELS),
+        registered=st.booleans(),
+        email_confirmed=st.booleans(),
+        paperless=st.booleans(),
+        plan=plans,
+        plan_kept=st.booleans(),
     ).map(_normalise)
     return st.one_of(st.none(), facts, facts, facts)
 
@@ -48,8 +56,18 @@ def _normalise(f: MonthFacts) -> MonthFacts:
 ACCOUNTS = st.tuples(*(_month_facts(m) for m in ENGINE.months)).map(list)
 
 WORSEN = [
-    "reading_later", "reading_removed", "reading_channel", "payment_later", "payment_removed",
-    "payment_channel", "unregistered", "email", "paper", "plan_broken", "plan_removed", "month_removed",
+    "reading_later",
+    "reading_removed",
+    "reading_channel",
+    "payment_later",
+    "payment_removed",
+    "payment_channel",
+    "unregistered",
+    "email",
+    "paper",
+    "plan_broken",
+    "plan_removed",
+    "month_removed",
 ]
 
 
@@ -106,19 +124,26 @@ def test_a_worse_criterion_never_raises_the_tier(months, index, how, days):
 
 
 @SETTINGS
-@given(ACCOUNTS, st.integers(0, 5), st.sampled_from(["deferral", "instalment"]), st.integers(-10, 40),
-       st.sampled_from(sorted(RULES.payment_channels)))
+@given(
+    ACCOUNTS,
+    st.integers(0, 5),
+    st.sampled_from(["deferral", "instalment"]),
+    st.integers(-10, 40),
+    st.sampled_from(sorted(RULES.payment_channels)),
+)
 def test_a_kept_hardship_plan_never_lowers_the_tier(months, index, plan, paid_day, channel):
     base = months[index] or MonthFacts(month=ENGINE.months[index])
     first = date.fromordinal(ENGINE.month_start[index])
     deadline = date.fromordinal(ENGINE.payment_deadline[index])
     paid = min(first + timedelta(days=paid_day), deadline)
     on_time = list(months)
-    on_time[index] = dataclasses.replace(base, payment_date=paid, payment_channel=channel, plan=None,
-                                         plan_kept=False)
+    on_time[index] = dataclasses.replace(
+        base, payment_date=paid, payment_channel=channel, plan=None, plan_kept=False
+    )
     hardship = list(months)
-    hardship[index] = dataclasses.replace(base, payment_date=None, payment_channel=None, plan=plan,
-                                          plan_kept=True)
+    hardship[index] = dataclasses.replace(
+        base, payment_date=None, payment_channel=None, plan=plan, plan_kept=True
+    )
     paid_tier, paid_points, _ = ENGINE.rate_facts(on_time)
     plan_tier, plan_points, _ = ENGINE.rate_facts(hardship)
     assert TIER_RANK[plan_tier] >= TIER_RANK[paid_tier]

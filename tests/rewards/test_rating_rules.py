@@ -51,28 +51,31 @@ def _set(doc: dict, path: str, value: object) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("path,value,message", [
-    ("format", "other/1", "rules.format"),
-    ("version", "", "rules.version"),
-    ("version", KeyError, "rules.version: is required"),
-    ("timezone", "Mars/Olympus", "rules.timezone"),
-    ("window_months", 0, "rules.window_months"),
-    ("window_months", "6", "rules.window_months"),
-    ("channels.reading", ["cabinet", "pigeon"], "rules.channels.reading[1]"),
-    ("channels.payment", "cabinet", "rules.channels.payment"),
-    ("deadlines.reading_day", 31, "rules.deadlines.reading_day"),
-    ("deadlines.payment_day_next_month", True, "rules.deadlines.payment_day_next_month"),
-    ("points.paperless", -1, "rules.points.paperless"),
-    ("points.paperless", KeyError, "rules.points.paperless: is required"),
-    ("points.bonus", 1, "rules.points.bonus: unknown field"),
-    ("hardship.plans", ["moratorium"], "rules.hardship.plans[0]"),
-    ("hardship.kept_plan_credits", ["payment_early"], "rules.hardship.kept_plan_credits"),
-    ("tiers.ideal.min_points", 10, "rules.tiers.ideal.min_points"),
-    ("tiers.ideal.every_month", ["on_time"], "rules.tiers.ideal.every_month[0]"),
-    ("tiers.gold", {"min_points": 1}, "rules.tiers.gold: unknown field"),
-    ("tiers.promising", KeyError, "rules.tiers.promising: is required"),
-    ("extra", 1, "rules.extra: unknown field"),
-])
+@pytest.mark.parametrize(
+    "path,value,message",
+    [
+        ("format", "other/1", "rules.format"),
+        ("version", "", "rules.version"),
+        ("version", KeyError, "rules.version: is required"),
+        ("timezone", "Mars/Olympus", "rules.timezone"),
+        ("window_months", 0, "rules.window_months"),
+        ("window_months", "6", "rules.window_months"),
+        ("channels.reading", ["cabinet", "pigeon"], "rules.channels.reading[1]"),
+        ("channels.payment", "cabinet", "rules.channels.payment"),
+        ("deadlines.reading_day", 31, "rules.deadlines.reading_day"),
+        ("deadlines.payment_day_next_month", True, "rules.deadlines.payment_day_next_month"),
+        ("points.paperless", -1, "rules.points.paperless"),
+        ("points.paperless", KeyError, "rules.points.paperless: is required"),
+        ("points.bonus", 1, "rules.points.bonus: unknown field"),
+        ("hardship.plans", ["moratorium"], "rules.hardship.plans[0]"),
+        ("hardship.kept_plan_credits", ["payment_early"], "rules.hardship.kept_plan_credits"),
+        ("tiers.ideal.min_points", 10, "rules.tiers.ideal.min_points"),
+        ("tiers.ideal.every_month", ["on_time"], "rules.tiers.ideal.every_month[0]"),
+        ("tiers.gold", {"min_points": 1}, "rules.tiers.gold: unknown field"),
+        ("tiers.promising", KeyError, "rules.tiers.promising: is required"),
+        ("extra", 1, "rules.extra: unknown field"),
+    ],
+)
 def test_validation_names_the_field(path, value, message):
     data = json.dumps(_set(_doc(), path, value)).encode()
     with pytest.raises(RulesError) as info:

@@ -26,11 +26,14 @@ def test_empty_snapshot_digest():
     assert snapshot_digest([]) == hashlib.sha256(b"").hexdigest()
 
 
-@pytest.mark.parametrize("rows", [
-    [("2", "ideal", None), ("1", "ideal", None)],
-    [("1", "ideal", None), ("1", "beginner", None)],
-    [("1", "gold", None)],
-])
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("2", "ideal", None), ("1", "ideal", None)],
+        [("1", "ideal", None), ("1", "beginner", None)],
+        [("1", "gold", None)],
+    ],
+)
 def test_streaming_digest_refuses_bad_input(rows):
     with pytest.raises(ValueError):
         SnapshotDigest().update(rows)

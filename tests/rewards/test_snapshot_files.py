@@ -75,42 +75,58 @@ def test_quoted_fields_and_blank_lines():
 
 
 def test_every_bad_row_kind_is_named_with_its_line():
-    data = "\n".join([
-        "Лицевой счет;Рейтинг;Баллы",
-        "001;ideal;1",        # 2 ok
-        "002;gold;1",         # 3 unknown tier
-        ";ideal;1",           # 4 empty account
-        "12a;ideal;1",        # 5 malformed account
-        "123456789012345678901;ideal;1",  # 6 too long
-        "001;beginner;2",     # 7 duplicate
-        "003;ideal;-4",       # 8 negative points
-        "004;ideal;1.5",      # 9 not an integer
-        "005;ideal",          # 10 wrong column count
-        "006;ideal;1;x",      # 11 wrong column count
-        '007;"ideal"x;1',     # 12 malformed quoting
-        "008;ideal;3",        # 13 ok
-    ]).encode() + b"\n009;\xff\xfe;1\n"  # 14 undecodable (UTF-8 by its header)
+    data = (
+        "\n".join(
+            [
+                "Лицевой счет;Рейтинг;Баллы",
+                "001;ideal;1",  # 2 ok
+                "002;gold;1",  # 3 unknown tier
+                ";ideal;1",  # 4 empty account
+                "12a;ideal;1",  # 5 malformed account
+                "123456789012345678901;ideal;1",  # 6 too long
+                "001;beginner;2",  # 7 duplicate
+                "003;ideal;-4",  # 8 negative points
+                "004;ideal;1.5",  # 9 not an integer
+                "005;ideal",  # 10 wrong column count
+                "006;ideal;1;x",  # 11 wrong column count
+                '007;"ideal"x;1',  # 12 malformed quoting
+                "008;ideal;3",  # 13 ok
+            ]
+        ).encode()
+        + b"\n009;\xff\xfe;1\n"
+    )  # 14 undecodable (UTF-8 by its header)
     rows, report = _read(data)
     assert rows == [("001", "ideal", 1), ("008", "ideal", 3)]
     assert _kinds(report) == [
-        (3, "unknown_tier"), (4, "empty_account"), (5, "malformed_account"), (6, "malformed_account"),
-        (7, "duplicate_account"), (8, "bad_points"), (9, "bad_points"), (10, "wrong_column_count"),
-        (11, "wrong_column_count"), (12, "malformed_row"), (14, "undecodable"),
+        (3, "unknown_tier"),
+        (4, "empty_account"),
+        (5, "malformed_account"),
+        (6, "malformed_account"),
+        (7, "duplicate_account"),
+        (8, "bad_points"),
+        (9, "bad_points"),
+        (10, "wrong_column_count"),
+        (11, "wrong_column_count"),
+        (12, "malformed_row"),
+        (14, "undecodable"),
     ]
     assert report.errors.total == 11
     assert all(e.source == "upload.csv" for e in report.errors.details)
 
 
-@pytest.mark.parametrize("data,kind", [
-    (b"", "empty_file"),
-    (b"\n\n", "empty_file"),
-    (b"account;tier;points\n", "empty_file"),
-    (b"account;tier;points\r\n\r\n", "empty_file"),
-    (b"\xef\xbb\xbf", "empty_file"),
-    (b"account;rank\n1;ideal\n", "bad_header"),
-    (b"account;tier;tier\n1;ideal;ideal\n", "bad_header"),
-    (b"\xff\xfea\x00c\x00", "bad_header"),
-])
+@pytest.mark.parametrize(
+    "data,kind",
+    [
+        (b"", "empty_file"),
+        (b"\n\n", "empty_file"),
+        (b"account;tier;points\n", "empty_file"),
+        (b"account;tier;points\r\n\r\n", "empty_file"),
+        (b"\xef\xbb\xbf", "empty_file"),
+        (b"account;rank\n1;ideal\n", "bad_header"),
+        (b"account;tier;tier\n1;ideal;ideal\n", "bad_header"),
+        (b"\xff\xfea\x00c\x00", "bad_header"),
+    ],
+)
 def test_file_level_errors(data, kind):
     rows, report = _read(data)
     assert rows == [] and not report.ok
@@ -154,26 +170,37 @@ def test_cp1251_undefined_byte_is_undecodable():
 
 
 def test_jsonl_rows_and_errors():
-    data = b"\n".join([
-        b'{"account": "0012", "tier": "ideal", "points": 12}',
-        b'{"account": "0013", "tier": "\xd0\xb8\xd0\xb4\xd0\xb5\xd0\xb0\xd0\xbb\xd1\x8c\xd0\xbd\xd1\x8b\xd0\xb9"}',
-        b"",
-        b'{"account": 14, "tier": "ideal"}',
-        b'{"account": "15", "tier": "gold"}',
-        b'{"account": "16", "tier": "ideal", "points": -1}',
-        b'{"account": "17", "tier": "ideal", "points": 1.5}',
-        b'{"account": "0012", "tier": "ideal"}',
-        b'{"account": "18", "tier": "ideal", "extra": 1}',
-        b"not json",
-        b'{"account": "", "tier": "ideal"}',
-        b'{"account": "19", "tier": "ideal", "points": null}',
-        b'{"account": "20", "tier": "\xff"}',
-    ]) + b"\n"
+    data = (
+        b"\n".join(
+            [
+                b'{"account": "0012", "tier": "ideal", "points": 12}',
+                '{"account": "0013", "tier": "идеальный"}'.encode(),
+                b"",
+                b'{"account": 14, "tier": "ideal"}',
+                b'{"account": "15", "tier": "gold"}',
+                b'{"account": "16", "tier": "ideal", "points": -1}',
+                b'{"account": "17", "tier": "ideal", "points": 1.5}',
+                b'{"account": "0012", "tier": "ideal"}',
+                b'{"account": "18", "tier": "ideal", "extra": 1}',
+                b"not json",
+                b'{"account": "", "tier": "ideal"}',
+                b'{"account": "19", "tier": "ideal", "points": null}',
+                b'{"account": "20", "tier": "\xff"}',
+            ]
+        )
+        + b"\n"
+    )
     rows, report = _read(data, "jsonl")
     assert rows == [("0012", "ideal", 12), ("0013", "ideal", None), ("19", "ideal", None)]
     assert _kinds(report) == [
-        (4, "malformed_account"), (5, "unknown_tier"), (6, "bad_points"), (7, "bad_points"),
-        (8, "duplicate_account"), (9, "malformed_row"), (10, "malformed_row"), (11, "empty_account"),
+        (4, "malformed_account"),
+        (5, "unknown_tier"),
+        (6, "bad_points"),
+        (7, "bad_points"),
+        (8, "duplicate_account"),
+        (9, "malformed_row"),
+        (10, "malformed_row"),
+        (11, "empty_account"),
         (13, "undecodable"),
     ]
 
@@ -201,10 +228,10 @@ def test_readers_stream():
 def test_line_numbers_across_the_plain_and_careful_runs():
     """Plain lines are split fast; from the first quoted line on, the csv path takes over."""
     lines = ["account;tier"] + [f"{i:05d};ideal" for i in range(5000)]
-    lines[3000] = '"02999";"ideal"'       # quoted, still a good row
-    lines[3500] = "03499;gold"            # unknown tier (line 3502 after the insert below)
-    lines[4000] = ""                      # blank, skipped
-    lines.insert(200, "")                 # line 201: blank in the plain run
+    lines[3000] = '"02999";"ideal"'  # quoted, still a good row
+    lines[3500] = "03499;gold"  # unknown tier (line 3502 after the insert below)
+    lines[4000] = ""  # blank, skipped
+    lines.insert(200, "")  # line 201: blank in the plain run
     data = ("\r\n".join(lines) + "\r\n").encode()
     rows, report = _read(data)
     assert len(rows) == 4998

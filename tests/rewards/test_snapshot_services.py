@@ -18,12 +18,15 @@ from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows
 from tests.rewards.rating_helpers import csv_bytes, good_month, row
 
-CSV = "Лицевой счёт;Рейтинг;Баллы\r\n0002;идеальный;41\r\n0001;перспективный;12\r\n10;ideal;\r\n".encode("cp1251")
+CSV = "Лицевой счёт;Рейтинг;Баллы\r\n0002;идеальный;41\r\n0001;перспективный;12\r\n10;ideal;\r\n".encode(
+    "cp1251"
+)
 
 
 def _import(data: bytes, period: str = "2026-10", **kw):
-    return services.import_snapshot(db.session, io.BytesIO(data), period=period, source_name="upload.csv",
-                                    actor="tester", **kw)
+    return services.import_snapshot(
+        db.session, io.BytesIO(data), period=period, source_name="upload.csv", actor="tester", **kw
+    )
 
 
 def test_import_stores_rows_provenance_and_event(app: Flask) -> None:
@@ -54,8 +57,12 @@ def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
         db.session.rollback()
         errors = info.value.errors
         assert errors["total"] == 199 and len(errors["shown"]) == 100
-        assert errors["shown"][0] == {"line": 3, "kind": "unknown_tier", "message": "unknown tier 'gold'",
-                                      "source": "upload.csv"}
+        assert errors["shown"][0] == {
+            "line": 3,
+            "kind": "unknown_tier",
+            "message": "unknown tier 'gold'",
+            "source": "upload.csv",
+        }
         assert errors["shown"][1]["kind"] == "duplicate_account"
         assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
         assert db.session.scalar(select(func.count()).select_from(SnapshotRow)) == 0
@@ -74,8 +81,14 @@ def test_a_taken_period_is_refused_unless_replaced_and_the_old_one_stays(app: Fl
         with pytest.raises(Conflict):
             _import(b"account,tier\n5,ideal\n")
         db.session.rollback()
-        outcome = services.import_snapshot(db.session, io.BytesIO(b"account,tier\n5,ideal\n"), period="2026-10",
-                                           source_name="fix.csv", actor="boss", replace=True)
+        outcome = services.import_snapshot(
+            db.session,
+            io.BytesIO(b"account,tier\n5,ideal\n"),
+            period="2026-10",
+            source_name="fix.csv",
+            actor="boss",
+            replace=True,
+        )
         db.session.commit()
         old = db.session.get(Snapshot, first)
         assert old.status == "superseded" and old.superseded_by_id == outcome.snapshot.id
@@ -109,14 +122,19 @@ def _behaviour() -> bytes:
 
 def test_compute_records_rules_and_explains_each_account(app: Flask) -> None:
     with app.app_context():
-        outcome = services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "behaviour.csv")],
-                                            period="2026-10", actor="tester")
+        outcome = services.compute_snapshot(
+            db.session, [(io.BytesIO(_behaviour()), "behaviour.csv")], period="2026-10", actor="tester"
+        )
         db.session.commit()
         snap = outcome.snapshot
         assert snap.source == "computed" and snap.rules_version == "default-v1" and len(snap.rules_hash) == 64
         assert db.session.get(RulesFile, snap.rules_hash) is not None
         rows = list(iter_rows(db.session, snap.id))
-        assert [(a, t) for a, t, _ in rows] == [("0001", "ideal"), ("0002", "responsible"), ("0003", "beginner")]
+        assert [(a, t) for a, t, _ in rows] == [
+            ("0001", "ideal"),
+            ("0002", "responsible"),
+            ("0003", "beginner"),
+        ]
         assert snap.digest == snapshot_digest(rows) and services.verify_digest(db.session, snap)
         doc = services.account_tier(db.session, "0002", "2026-10")
         assert doc["explained"] and doc["tier"] == "responsible" and doc["rules_version"] == "default-v1"
@@ -143,14 +161,24 @@ def test_compute_with_a_custom_rules_file_and_a_bad_one(app: Flask) -> None:
         doc = json.loads(default_rules_bytes())
         doc["version"] = "strict-v2"
         doc["tiers"]["ideal"]["min_points"] = 48
-        outcome = services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "b.csv")], period="2026-10",
-                                            actor="t", rules_bytes=json.dumps(doc).encode())
+        outcome = services.compute_snapshot(
+            db.session,
+            [(io.BytesIO(_behaviour()), "b.csv")],
+            period="2026-10",
+            actor="t",
+            rules_bytes=json.dumps(doc).encode(),
+        )
         assert outcome.snapshot.rules_version == "strict-v2"
         assert services.account_tier(db.session, "0001", "2026-10")["rules_version"] == "strict-v2"
         doc["tiers"]["ideal"]["min_points"] = 1
         with pytest.raises(DomainError, match="rules.tiers.ideal.min_points"):
-            services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "b.csv")], period="2026-11",
-                                      actor="t", rules_bytes=json.dumps(doc).encode())
+            services.compute_snapshot(
+                db.session,
+                [(io.BytesIO(_behaviour()), "b.csv")],
+                period="2026-11",
+                actor="t",
+                rules_bytes=json.dumps(doc).encode(),
+            )
 
 
 def test_explanation_of_an_imported_snapshot_and_history(app: Flask) -> None:
@@ -160,7 +188,9 @@ def test_explanation_of_an_imported_snapshot_and_history(app: Flask) -> None:
         doc = services.account_tier(db.session, "0002")
         assert doc["period"] == "2026-10" and doc["tier"] == "responsible" and not doc["explained"]
         assert [(h["period"], h["tier"]) for h in services.account_history(db.session, "0002")] == [
-            ("2026-09", "ideal"), ("2026-10", "responsible")]
+            ("2026-09", "ideal"),
+            ("2026-10", "responsible"),
+        ]
         with pytest.raises(NotFound):
             services.account_tier(db.session, "0001")
         with pytest.raises(NotFound):
@@ -173,7 +203,11 @@ def test_transition_matrix(app: Flask) -> None:
         _import(b"account;tier\n1;promising\n2;beginner\n3;responsible\n5;ideal\n", period="2026-10")
         result = services.compare(db.session, "2026-09", "2026-10")
         m = result["matrix"]
-        assert m["beginner"]["promising"] == 1 and m["beginner"]["beginner"] == 1 and m["ideal"]["responsible"] == 1
+        assert (
+            m["beginner"]["promising"] == 1
+            and m["beginner"]["beginner"] == 1
+            and m["ideal"]["responsible"] == 1
+        )
         assert result["left"] == {"beginner": 0, "promising": 1, "responsible": 0, "ideal": 0}
         assert result["joined"] == {"beginner": 0, "promising": 0, "responsible": 0, "ideal": 1}
         assert (result["moved_up"], result["moved_down"], result["unchanged"]) == (1, 1, 1)
@@ -193,3 +227,18 @@ def test_exports(app: Flask) -> None:
         assert hashlib.sha256(body.encode()).hexdigest() == snap.digest
         with pytest.raises(DomainError):
             list(services.export_lines(db.session, snap, "pdf"))
+
+
+def test_demo_snapshots_are_idempotent(app: Flask) -> None:
+    from rewards.snapshots.demo import load_demo_snapshots
+
+    with app.app_context():
+        load_demo_snapshots(db.session)
+        load_demo_snapshots(db.session)
+        db.session.commit()
+        snaps = services.list_snapshots(db.session)
+        assert [(s.period, s.source) for s in snaps] == [("2026-10", "computed"), ("2026-09", "import")]
+        counts = services.tier_counts(snaps[0])
+        assert sum(counts.values()) == 300 and all(counts.values())
+        result = services.compare(db.session, "2026-09", "2026-10")
+        assert sum(sum(r.values()) for r in result["matrix"].values()) == 300

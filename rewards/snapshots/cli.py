@@ -1,0 +1,238 @@
+"""``flask snapshots ...``: import, compute, list, show, compare, explain, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.snapshots import services
+
+snapshots_cli = AppGroup("snapshots", help="Monthly tier snapshots: import, compute, compare, export.")
+
+CLI_ACTOR = "cli"
+
+
+def _actor() -> str:
+    """Who runs the command: the operating-system user, for the event log."""
+    try:
+        user = os.getlogin()
+    except OSError:
+        user = os.environ.get("USER") or "unknown"
+    return f"{CLI_ACTOR}:{user}"
+
+
+def _fail(exc: DomainError) -> None:
+    db.session.rollback()
+    click.secho(f"Error: {exc.message}", fg="red", err=True)
+    details = exc.errors
+    if isinstance(details, dict) and "shown" in details:
+        for error in details["shown"]:
+            where = f"{error.get('source') or ''}:{error['line']}".lstrip(":")
+            click.echo(f"  line {where}: {error['kind']}: {error['message']}", err=True)
+        hidden = details["total"] - len(details["shown"])
+        if hidden > 0:
+            click.echo(f"  ... and {hidden} more ({details['by_kind']})", err=True)
+    elif details:
+        click.echo(f"  {details}", err=True)
+    sys.exit(1)
+
+
+def _summary(snapshot: Any) -> str:
+    counts = services.tier_counts(snapshot)
+    tiers = ", ".join(f"{t} {n}" for t, n in counts.items())
+    return (
+        f"#{snapshot.id} {snapshot.period}: {snapshot.row_count} accounts ({tiers}); digest {snapshot.digest}"
+    )
+
+
+@snapshots_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--period", required=True, help="The month, YYYY-MM.")
+@click.option(
+    "--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default=None,
+    help="Default: from the file name (.jsonl/.ndjson: jsonl), else csv.",
+)
+def import_command(file: Path, period: str, replace: bool, fmt: str | None) -> None:
+    """Load a snapshot file; a file with any problem loads nothing and lists the problems by line."""
+    fmt = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    with file.open("rb") as stream:
+        try:
+            outcome = services.import_snapshot(
+                db.session,
+                stream,
+                period=period,
+                source_name=file.name,
+                actor=_actor(),
+                fmt=fmt,
+                replace=replace,
+            )
+        except DomainError as exc:
+            _fail(exc)
+            return
+    db.session.commit()
+    if outcome.replaced is not None:
+        click.echo(f"replaced #{outcome.replaced.id} (kept, superseded)")
+    click.echo(f"imported {_summary(outcome.snapshot)}")
+
+
+@snapshots_cli.command("compute")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--period", required=True, help="The month P; behaviour rows of P-5..P.")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A rules file (default: the shipped default-v1).",
+)
+@click.option(
+    "--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded)."
+)
+def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | None, replace: bool) -> None:
+    """Compute the period's snapshot from behaviour files (each sorted by account)."""
+    streams = [path.open("rb") for path in files]
+    try:
+        outcome = services.compute_snapshot(
+            db.session,
+            [(s, p.name) for s, p in zip(streams, files, strict=True)],
+            period=period,
+            actor=_actor(),
+            rules_bytes=rules_file.read_bytes() if rules_file else None,
+            replace=replace,
+        )
+    except DomainError as exc:
+        _fail(exc)
+        return
+    finally:
+        for s in streams:
+            s.close()
+    db.session.commit()
+    snap = outcome.snapshot
+    click.echo(f"computed {_summary(snap)}; rules {snap.rules_version} {snap.rules_hash}")
+
+
+@snapshots_cli.command("list")
+def list_command() -> None:
+    """Every snapshot, newest period first."""
+    for snap in services.list_snapshots(db.session):
+        click.echo(
+            f"{snap.id}\t{snap.period}\t{snap.status}\t{snap.source}\t{snap.row_count}\t"
+            f"{snap.loaded_at:%Y-%m-%d %H:%M}\t{snap.loaded_by}\t{snap.source_name}"
+        )
+
+
+@snapshots_cli.command("show")
+@click.argument("period")
+def show_command(period: str) -> None:
+    """The provenance of the period's active snapshot (JSON)."""
+    try:
+        snap = services.active_for(db.session, period)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(json.dumps(services.describe(snap), default=str, indent=2, ensure_ascii=False))
+
+
+@snapshots_cli.command("verify")
+@click.argument("period")
+def verify_command(period: str) -> None:
+    """Recompute the period's digest from the stored rows."""
+    try:
+        snap = services.active_for(db.session, period)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    if services.verify_digest(db.session, snap):
+        click.echo(f"OK {snap.digest}")
+    else:
+        click.secho("MISMATCH: the stored rows do not give the stored digest", fg="red")
+        sys.exit(1)
+
+
+@snapshots_cli.command("compare")
+@click.argument("from_period")
+@click.argument("to_period")
+def compare_command(from_period: str, to_period: str) -> None:
+    """The tier transition matrix between two periods."""
+    try:
+        result = services.compare(db.session, from_period, to_period)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    tiers = result["tiers"]
+    click.echo("from \\ to".ljust(14) + "".join(t.rjust(13) for t in tiers) + "gone".rjust(10))
+    for a in tiers:
+        click.echo(
+            a.ljust(14)
+            + "".join(str(result["matrix"][a][b]).rjust(13) for b in tiers)
+            + str(result["left"][a]).rjust(10)
+        )
+    click.echo("new".ljust(14) + "".join(str(result["joined"][b]).rjust(13) for b in tiers))
+    click.echo(f"up {result['moved_up']}, down {result['moved_down']}, unchanged {result['unchanged']}")
+
+
+@snapshots_cli.command("explain")
+@click.argument("account")
+@click.option("--period", default=None, help="Default: the newest period.")
+def explain_command(account: str, period: str | None) -> None:
+    """One account's tier and why (JSON), with its history."""
+    try:
+        doc = services.account_tier(db.session, account, period)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    doc["history"] = services.account_history(db.session, account)
+    click.echo(json.dumps(doc, default=str, indent=2, ensure_ascii=False))
+
+
+@snapshots_cli.command("export")
+@click.option("--period", required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["bills", "full"]),
+    default="full",
+    show_default=True,
+    help="bills: account;Russian tier label; full: account;tier;points.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output."
+)
+@click.option("--encoding", type=click.Choice(["utf-8", "cp1251"]), default="utf-8", show_default=True)
+def export_command(period: str, kind: str, output: Path | None, encoding: str) -> None:
+    """Export the period's snapshot, in account order."""
+    try:
+        snap = services.active_for(db.session, period)
+        services.record_export(db.session, snap, kind, _actor())
+        lines = services.export_lines(db.session, snap, kind)
+        handle = output.open("w", encoding=encoding, newline="") if output else None
+        out = getattr(sys.stdout, "buffer", sys.stdout)
+        try:
+            for line in lines:
+                if handle:
+                    handle.write(line)
+                else:
+                    out.write(line.encode(encoding))
+        finally:
+            if handle:
+                handle.close()
+    except DomainError as exc:
+        _fail(exc)
+        return
+    db.session.commit()
+    if output:
+        click.echo(f"wrote {snap.row_count} accounts to {output}", err=True)

@@ -1,0 +1,241 @@
+"""Staff pages: upload and compute snapshots, the error report by line, list, detail, compare, one account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from rewards.access import current_user
+from rewards.dashboard import PANELS
+from rewards.db import db
+from rewards.errors import Conflict, DomainError, NotFound
+from rewards.policy import staff
+from rewards.snapshots import services
+from rewards.snapshots.queries import latest_snapshot
+from rewards.tiers import TIERS
+from rewards.web import NAV
+
+bp = Blueprint("snapshots", __name__, url_prefix="/snapshots", template_folder="templates")
+
+NAV.append(("snapshots.index", _l("Snapshots"), "snapshots.view"))
+
+
+def _actor() -> str:
+    user = current_user()
+    return user.username if user else "unknown"
+
+
+def _panel() -> dict[str, Any]:
+    snapshot = latest_snapshot(db.session)
+    if snapshot is None:
+        return {"snapshot": None}
+    return {"snapshot": snapshot, "counts": services.tier_counts(snapshot)}
+
+
+PANELS.append(("snapshots/_panel.html", _panel))
+
+
+def _index(status: int = 200, **extra: Any) -> tuple[str, int]:
+    snapshots = services.list_snapshots(db.session)
+    periods = sorted({s.period for s in snapshots if s.status == "active"}, reverse=True)
+    return render_template(
+        "snapshots/index.html",
+        snapshots=snapshots,
+        periods=periods,
+        tiers=TIERS,
+        counts={s.id: services.tier_counts(s) for s in snapshots},
+        **extra,
+    ), status
+
+
+@bp.route("/")
+@staff("snapshots.view")
+def index() -> tuple[str, int]:
+    """Every snapshot, the upload and compute forms."""
+    return _index()
+
+
+def _rejected(exc: DomainError, what: str) -> tuple[str, int]:
+    db.session.rollback()
+    return render_template("snapshots/errors.html", message=exc.message, errors=exc.errors, what=what), 422
+
+
+@bp.route("/upload", methods=["POST"])
+@staff("snapshots.import")
+def upload() -> Any:
+    """Load a snapshot file from the form; problems are shown by line and nothing is loaded."""
+    upload = request.files.get("file")
+    period = request.form.get("period", "").strip()
+    replace = request.form.get("replace") == "1"
+    if upload is None or not upload.filename:
+        flash(_("Choose a file to upload."), "error")
+        return _index(400)
+    name = upload.filename
+    fmt = "jsonl" if name.lower().endswith((".jsonl", ".ndjson")) else "csv"
+    try:
+        outcome = services.import_snapshot(
+            db.session,
+            upload.stream,
+            period=period,
+            source_name=name,
+            actor=_actor(),
+            fmt=fmt,
+            replace=replace,
+        )
+    except services.FileRejected as exc:
+        return _rejected(exc, name)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message + ". " + _("Tick 'replace' to load it anyway (the old one is kept)."), "error")
+        return _index(409)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _index(422)
+    db.session.commit()
+    flash(
+        _("Loaded %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period), "info"
+    )
+    return redirect(url_for("snapshots.detail", snapshot_id=outcome.snapshot.id))
+
+
+@bp.route("/compute", methods=["POST"])
+@staff("snapshots.import")
+def compute() -> Any:
+    """Compute a period's snapshot from uploaded behaviour files."""
+    files = [f for f in request.files.getlist("files") if f and f.filename]
+    rules = request.files.get("rules")
+    period = request.form.get("period", "").strip()
+    if not files:
+        flash(_("Choose the behaviour files."), "error")
+        return _index(400)
+    try:
+        outcome = services.compute_snapshot(
+            db.session,
+            [(f.stream, f.filename or "") for f in files],
+            period=period,
+            actor=_actor(),
+            rules_bytes=rules.read() if rules and rules.filename else None,
+            replace=request.form.get("replace") == "1",
+        )
+    except services.FileRejected as exc:
+        return _rejected(exc, ", ".join(f.filename or "" for f in files))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message + ". " + _("Tick 'replace' to load it anyway (the old one is kept)."), "error")
+        return _index(409)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _index(422)
+    db.session.commit()
+    flash(
+        _("Computed %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period),
+        "info",
+    )
+    return redirect(url_for("snapshots.detail", snapshot_id=outcome.snapshot.id))
+
+
+@bp.route("/<int:snapshot_id>")
+@staff("snapshots.view")
+def detail(snapshot_id: int) -> str:
+    """A snapshot's provenance, counts per tier, and exports."""
+    try:
+        snapshot = services.get_snapshot(db.session, snapshot_id)
+    except NotFound:
+        abort(404)
+    info = services.describe(snapshot)
+    return render_template(
+        "snapshots/detail.html",
+        snapshot=snapshot,
+        info=info,
+        counts=info["tier_counts"],
+        total=max(snapshot.row_count, 1),
+    )
+
+
+@bp.route("/<int:snapshot_id>/export/<kind>")
+@staff("snapshots.export")
+def export(snapshot_id: int, kind: str) -> Response:
+    """Download a snapshot: ``full`` (account;tier;points) or ``bills`` (account;Russian label)."""
+    if kind not in ("full", "bills"):
+        abort(404)
+    encoding = request.args.get("encoding", "utf-8")
+    if encoding not in ("utf-8", "cp1251"):
+        abort(400)
+    try:
+        snapshot = services.get_snapshot(db.session, snapshot_id)
+    except NotFound:
+        abort(404)
+    services.record_export(db.session, snapshot, kind, _actor())
+    db.session.commit()
+    lines = services.export_lines(db.session, snapshot, kind)
+    name = f"snapshot-{snapshot.period}-{kind}.csv"
+    return Response(
+        stream_with_context(line.encode(encoding) for line in lines),
+        headers={
+            "Content-Disposition": f"attachment; filename={name}",
+            "Content-Type": f"text/csv; charset={encoding}",
+        },
+    )
+
+
+@bp.route("/compare")
+@staff("snapshots.view")
+def compare() -> tuple[str, int]:
+    """The tier transition matrix between two periods."""
+    periods = sorted(
+        {s.period for s in services.list_snapshots(db.session, include_superseded=False)}, reverse=True
+    )
+    a = request.args.get("from") or (periods[1] if len(periods) > 1 else "")
+    b = request.args.get("to") or (periods[0] if periods else "")
+    result = None
+    status = 200
+    if a and b:
+        try:
+            result = services.compare(db.session, a, b)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            status = exc.status
+    return render_template(
+        "snapshots/compare.html", periods=periods, a=a, b=b, result=result, tiers=TIERS
+    ), status
+
+
+@bp.route("/account")
+@staff("snapshots.view")
+def account() -> tuple[str, int]:
+    """One account's tier, why, what would raise it, and its history."""
+    number = request.args.get("account", "").strip()
+    period = request.args.get("period", "").strip() or None
+    doc = None
+    history: list[dict[str, Any]] = []
+    status = 200
+    if number:
+        history = services.account_history(db.session, number)
+        try:
+            doc = services.account_tier(db.session, number, period, str(get_locale()))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            status = exc.status
+    return render_template(
+        "snapshots/account.html",
+        number=number,
+        period=period or "",
+        doc=doc,
+        history=history,
+    ), status
