@@ -14,7 +14,7 @@ from rewards.flags import core, services
 from rewards.flags.schemas import (
     BulkResultSchema,
     ChangeSchema,
-    HistorySchema,
+    FlagHistorySchema,
     PrioritySchema,
     RevokeSchema,
     SetFlagSchema,
@@ -65,7 +65,7 @@ class Priority(MethodView):
 @blp.route("/accounts/<account>/flags")
 class AccountFlags(MethodView):
     @api("priority:read")
-    @blp.response(200, HistorySchema)
+    @blp.response(200, FlagHistorySchema)
     @blp.doc(security=_SECURITY)
     def get(self, account: str) -> dict[str, Any]:
         """Every flag the account ever had, newest first, with how each one ended."""

@@ -61,7 +61,7 @@ class HistoryRowSchema(ma.Schema):
     closed_by = ma.fields.String(required=True, allow_none=True)
 
 
-class HistorySchema(ma.Schema):
+class FlagHistorySchema(ma.Schema):
     account = ma.fields.String(required=True)
     flags = ma.fields.List(ma.fields.Nested(HistoryRowSchema), required=True)
 

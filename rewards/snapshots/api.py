@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from rewards.db import db
 from rewards.policy import api
 from rewards.snapshots import schemas, services
+from rewards.flags.shell import tier_settings
 
 blp = Blueprint(
     "snapshots_api",
@@ -87,6 +88,7 @@ class Snapshots(MethodView):
                 actor=_actor(),
                 fmt=args["format"],
                 replace=args["replace"],
+                priority=tier_settings(),
             )
         except Exception:
             db.session.rollback()
@@ -116,6 +118,7 @@ class Compute(MethodView):
                 actor=_actor(),
                 rules_bytes=rules.read() if rules else None,
                 replace=args["replace"],
+                priority=tier_settings(),
             )
         except Exception:
             db.session.rollback()

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.snapshots import services
+from rewards.flags.shell import tier_settings
 
 snapshots_cli = AppGroup("snapshots", help="Monthly tier snapshots: import, compute, compare, export.")
 
@@ -79,6 +80,7 @@ def import_command(file: Path, period: str, replace: bool, fmt: str | None) -> N
                 actor=_actor(),
                 fmt=fmt,
                 replace=replace,
+                priority=tier_settings(),
             )
         except DomainError as exc:
             _fail(exc)
@@ -114,6 +116,7 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
             actor=_actor(),
             rules_bytes=rules_file.read_bytes() if rules_file else None,
             replace=replace,
+            priority=tier_settings(),
         )
     except DomainError as exc:
         _fail(exc)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Mapping
+from typing import Any
+
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +16,7 @@ from rewards.snapshots import services
 from rewards.snapshots.models import Snapshot
 
 PERIOD = "2026-10"
-ACCOUNTS = 300
+ACCOUNTS = 3000  # "a few thousand accounts over two months"
 
 
 def _behaviour(period: str, accounts: int) -> bytes:
@@ -45,7 +48,7 @@ def _behaviour(period: str, accounts: int) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def load_demo_snapshots(session: Session, actor: str = "demo") -> None:
+def load_demo_snapshots(session: Session, actor: str = "demo", priority: Mapping[str, Any] | None = None) -> None:
     """Compute the demo period from generated behaviour and import the month before it (once)."""
     if session.scalar(select(func.count()).select_from(Snapshot)):
         return
@@ -59,10 +62,12 @@ def load_demo_snapshots(session: Session, actor: str = "demo") -> None:
         period=previous,
         source_name="demo-billing.csv",
         actor=actor,
+        priority=priority,
     )
     services.compute_snapshot(
         session,
         [(io.BytesIO(_behaviour(PERIOD, ACCOUNTS)), "demo-behaviour.csv")],
         period=PERIOD,
         actor=actor,
+        priority=priority,
     )

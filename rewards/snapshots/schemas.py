@@ -137,7 +137,7 @@ class NextTierSchema(ma.Schema):
     advice = ma.fields.List(ma.fields.Nested(AdviceSchema), required=True)
 
 
-class HistorySchema(ma.Schema):
+class TierHistorySchema(ma.Schema):
     period = ma.fields.String(required=True)
     snapshot_id = ma.fields.Integer(required=True)
     tier = ma.fields.String(required=True)
@@ -164,4 +164,4 @@ class AccountTierSchema(ma.Schema):
     months = ma.fields.List(ma.fields.Nested(MonthSchema), required=True)
     next_tier = ma.fields.Nested(NextTierSchema, allow_none=True, required=True)
     note = ma.fields.String()
-    history = ma.fields.List(ma.fields.Nested(HistorySchema), required=True)
+    history = ma.fields.List(ma.fields.Nested(TierHistorySchema), required=True)

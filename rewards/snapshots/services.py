@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -243,6 +243,21 @@ def _finish(
         )
 
 
+def _apply_priority(session: Session, snapshot: Snapshot, actor: str, priority: Mapping[str, Any] | None) -> None:
+    """Give the snapshot's accounts in the priority tiers their flags, in the same transaction.
+
+    ``priority`` is ``{"tiers": (...), "grace_months": n}`` (``rewards.flags.shell.tier_settings()``);
+    None skips it (tests of the import alone, benchmarks).
+    """
+    if priority is None:
+        return
+    from rewards.flags.services import apply_tier_flags
+
+    tiers = tuple(priority["tiers"])
+    rows = ((account, tier) for account, tier, _points in iter_rows(session, snapshot.id, tiers=tiers))
+    apply_tier_flags(session, snapshot.period, rows, actor=actor, tiers=tiers, grace_months=int(priority["grace_months"]))
+
+
 def import_snapshot(
     session: Session,
     stream: BinaryIO,
@@ -252,6 +267,7 @@ def import_snapshot(
     actor: str,
     fmt: str = "csv",
     replace: bool = False,
+    priority: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Load a snapshot file (CSV or JSON lines) for ``period``: all or nothing, streaming.
 
@@ -305,6 +321,7 @@ def import_snapshot(
             "bytes": hashing.size,
         },
     )
+    _apply_priority(session, snapshot, actor, priority)
     return Outcome(snapshot, replaced, report.as_dict())
 
 
@@ -337,6 +354,7 @@ def compute_snapshot(
     actor: str,
     rules_bytes: bytes | None = None,
     replace: bool = False,
+    priority: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Compute ``period``'s snapshot from behaviour files (each sorted by account), all or nothing.
 
@@ -414,6 +432,7 @@ def compute_snapshot(
             "file_sha256": file_hashes,
         },
     )
+    _apply_priority(session, snapshot, actor, priority)
     return Outcome(snapshot, replaced, {"rows": total, "tier_counts": counts})
 
 

@@ -28,6 +28,7 @@ from rewards.snapshots import services
 from rewards.snapshots.queries import latest_snapshot
 from rewards.tiers import TIERS
 from rewards.web import NAV
+from rewards.flags.shell import tier_settings
 
 bp = Blueprint("snapshots", __name__, url_prefix="/snapshots", template_folder="templates")
 
@@ -134,6 +135,7 @@ def upload() -> Any:
             actor=_actor(),
             fmt=fmt,
             replace=replace,
+            priority=tier_settings(),
         )
     except services.FileRejected as exc:
         return _rejected(exc, name)
@@ -170,6 +172,7 @@ def compute() -> Any:
             actor=_actor(),
             rules_bytes=rules.read() if rules and rules.filename else None,
             replace=request.form.get("replace") == "1",
+            priority=tier_settings(),
         )
     except services.FileRejected as exc:
         return _rejected(exc, ", ".join(f.filename or "" for f in files))

@@ -76,7 +76,7 @@ def test_admin_creates_an_api_client_and_sees_the_key_once(
     shot(page, "clients")
 
     form = page.locator("section.card form")
-    form.get_by_label("Название").fill("gorserv-site")
+    form.get_by_label("Название").fill("remont-site")
     form.locator("input[name=scopes][value='codes:validate']").check()
     form.locator("input[name=scopes][value='codes:redeem']").check()
     form.get_by_role("button", name="Создать").click()
@@ -86,7 +86,7 @@ def test_admin_creates_an_api_client_and_sees_the_key_once(
     token = token_box.inner_text().strip()
     assert len(token) >= 32 and " " not in token
     expect(page.get_by_text("показывается только один раз")).to_be_visible()
-    row = page.locator("table.grid tbody tr", has_text="gorserv-site")
+    row = page.locator("table.grid tbody tr", has_text="remont-site")
     expect(row).to_contain_text("codes:redeem")
     expect(row).to_contain_text("действует")
     shot(page, "key-shown-once")
@@ -94,12 +94,12 @@ def test_admin_creates_an_api_client_and_sees_the_key_once(
     # The key works on the API ...
     answer = page.request.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
     assert answer.status == 200, answer.text()
-    assert answer.json() == {"client": "gorserv-site", "scopes": ["codes:redeem", "codes:validate"]}
+    assert answer.json() == {"client": "remont-site", "scopes": ["codes:redeem", "codes:validate"]}
     # ... and is never shown again.
     page.goto("/admin/clients")
     expect(page.locator("#new-token")).to_have_count(0)
     assert token not in page.content()
-    expect(page.locator("table.grid tbody tr", has_text="gorserv-site")).to_be_visible()
+    expect(page.locator("table.grid tbody tr", has_text="remont-site")).to_be_visible()
 
 
 def test_auditor_verifies_the_event_log(

@@ -230,7 +230,7 @@ def test_exports(app: Flask) -> None:
 
 
 def test_demo_snapshots_are_idempotent(app: Flask) -> None:
-    from rewards.snapshots.demo import load_demo_snapshots
+    from rewards.snapshots.demo import ACCOUNTS, load_demo_snapshots
 
     with app.app_context():
         load_demo_snapshots(db.session)
@@ -239,6 +239,6 @@ def test_demo_snapshots_are_idempotent(app: Flask) -> None:
         snaps = services.list_snapshots(db.session)
         assert [(s.period, s.source) for s in snaps] == [("2026-10", "computed"), ("2026-09", "import")]
         counts = services.tier_counts(snaps[0])
-        assert sum(counts.values()) == 300 and all(counts.values())
+        assert sum(counts.values()) == ACCOUNTS and all(counts.values())
         result = services.compare(db.session, "2026-09", "2026-10")
-        assert sum(sum(r.values()) for r in result["matrix"].values()) == 300
+        assert sum(sum(r.values()) for r in result["matrix"].values()) == ACCOUNTS

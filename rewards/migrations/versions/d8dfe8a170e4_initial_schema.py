@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 94a9d9f68022
+Revision ID: d8dfe8a170e4
 Revises: 
-Create Date: 2026-11-22 05:32:55.142037
+Create Date: 2026-11-22 05:44:34.847586
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import rewards.db
 
 
 # revision identifiers, used by Alembic.
-revision = '94a9d9f68022'
+revision = 'd8dfe8a170e4'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -120,6 +120,15 @@ def upgrade():
     sa.Column('content', sa.Text(), nullable=False),
     sa.Column('first_used_at', rewards.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_rating_rules_files'))
+    )
+    op.create_table('snapshot_rows',
+    sa.Column('snapshot_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('account', sa.String(length=32), nullable=False),
+    sa.Column('tier', sa.String(length=12), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=True),
+    sa.Column('facts', sa.Text(), nullable=True),
+    sa.CheckConstraint("tier = 'beginner' OR tier = 'promising' OR tier = 'responsible' OR tier = 'ideal'", name=op.f('ck_snapshot_rows_tier')),
+    sa.PrimaryKeyConstraint('snapshot_id', 'account', name=op.f('pk_snapshot_rows'))
     )
     op.create_table('snapshots',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -279,16 +288,6 @@ def upgrade():
     sa.CheckConstraint("kind = 'revoked' OR kind = 'replaced' OR kind = 'recomputed'", name=op.f('ck_priority_flag_closures_kind')),
     sa.ForeignKeyConstraint(['flag_id'], ['priority_flags.id'], name=op.f('fk_priority_flag_closures_flag_id_priority_flags')),
     sa.PrimaryKeyConstraint('flag_id', name=op.f('pk_priority_flag_closures'))
-    )
-    op.create_table('snapshot_rows',
-    sa.Column('snapshot_id', sa.Integer(), nullable=False),
-    sa.Column('account', sa.String(length=32).with_variant(sa.String(length=32, collation='C'), 'postgresql'), nullable=False),
-    sa.Column('tier', sa.String(length=12), nullable=False),
-    sa.Column('points', sa.Integer(), nullable=True),
-    sa.Column('facts', sa.Text(), nullable=True),
-    sa.CheckConstraint("tier = 'beginner' OR tier = 'promising' OR tier = 'responsible' OR tier = 'ideal'", name=op.f('ck_snapshot_rows_tier')),
-    sa.ForeignKeyConstraint(['snapshot_id'], ['snapshots.id'], name=op.f('fk_snapshot_rows_snapshot_id_snapshots')),
-    sa.PrimaryKeyConstraint('snapshot_id', 'account', name=op.f('pk_snapshot_rows'))
     )
     op.create_table('code_issue_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -480,7 +479,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_code_issue_runs_offer_id'))
 
     op.drop_table('code_issue_runs')
-    op.drop_table('snapshot_rows')
     op.drop_table('priority_flag_closures')
     with op.batch_alter_table('partner_clients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_partner_clients_partner_id'))
@@ -508,6 +506,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_snapshots_period'))
 
     op.drop_table('snapshots')
+    op.drop_table('snapshot_rows')
     op.drop_table('rating_rules_files')
     with op.batch_alter_table('priority_tier_runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_priority_tier_runs_period'))
