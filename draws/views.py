@@ -35,6 +35,62 @@ public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", temp
 web.NAV.append(("draws.index", _l("Draws"), "draws.view"))
 
 PUBLIC_STATES = ("announced", "frozen", "drawn", "published", "cancelled")
+STEPS = ("draft", "announced", "frozen", "drawn", "published")
+STATE_LABELS = {
+    "draft": _l("draft"),
+    "announced": _l("announced"),
+    "frozen": _l("entrants frozen"),
+    "drawn": _l("drawn"),
+    "published": _l("published"),
+    "cancelled": _l("cancelled"),
+}
+# What each step fixes for good: shown in the guided flow of the draw page.
+STEP_FIXES = {
+    "draft": _l("Everything can still change: name, prizes, weights, freeze time, source of randomness, exclusions."),
+    "announced": _l("Fixed and public: prizes, weights, freeze time, the commitment to the secret and the source of randomness."),
+    "frozen": _l("Fixed: the entrant list; its size, digest and Merkle root are signed and public."),
+    "drawn": _l("Fixed: winners and reserves, computed from the revealed secret and the public randomness. No re-roll."),
+    "published": _l("Public: the result with masked accounts; each prize becomes a credit order for billing."),
+}
+KIND_LABELS = {"quarterly": _l("quarterly"), "semi-annual": _l("semi-annual")}
+ROLE_LABELS = {"winner": _l("winner"), "reserve": _l("reserve")}
+STATUS_LABELS = {
+    "holder": _l("holds the prize"),
+    "disqualified": _l("disqualified"),
+    "waiting": _l("waiting"),
+    "promoted": _l("received a prize"),
+}
+RECORD_LABELS = {
+    "announcement": _l("announcement"),
+    "freeze": _l("frozen entrant list"),
+    "result": _l("result"),
+    "cancellation": _l("cancellation"),
+}
+
+
+@bp.app_template_global("draw_status_label")
+def _draw_status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+@bp.app_template_global("draw_record_label")
+def _draw_record_label(name: str) -> str:
+    return str(RECORD_LABELS.get(name, name))
+
+
+@bp.app_template_global("draw_state_label")
+def _draw_state_label(state: str) -> str:
+    return str(STATE_LABELS.get(state, state))
+
+
+@bp.app_template_global("draw_kind_label")
+def _draw_kind_label(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
+
+
+@bp.app_template_global("draw_role_label")
+def _draw_role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 def _actor() -> str:
@@ -63,10 +119,15 @@ def _attempt(fn: Callable[..., Any], *args: Any, success: str, **kwargs: Any) ->
 
 
 def _local_input(text: str, field: str) -> datetime:
-    try:
-        naive = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
-    except ValueError as exc:
-        raise DomainError(_("Enter a date and time."), field=field) from exc
+    # Browsers send minutes, or seconds when the field has step="1" (whole seconds are kept).
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            naive = datetime.strptime(text.strip(), fmt)
+            break
+        except ValueError:
+            continue
+    else:
+        raise DomainError(_("Enter a date and time."), field=field)
     return naive.replace(tzinfo=ZoneInfo(wiring.timezone()))
 
 
@@ -158,7 +219,7 @@ def detail(draw_id: str) -> str:
     records = services.envelopes(draw)
     return render_template("draws/detail.html", draw=draw, records=records, people=people, dqs=dqs,
                            weights=json.loads(draw.tier_weights), prizes=json.loads(draw.prizes),
-                           source=json.loads(draw.entropy_source), mask=mask_account)
+                           source=json.loads(draw.entropy_source), mask=mask_account, step_fixes=STEP_FIXES)
 
 
 def _back(draw_id: str) -> WerkzeugResponse:

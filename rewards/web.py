@@ -140,4 +140,6 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("mask")
     def _mask(account: str) -> str:
-        return "*" * max(len(account) - 4, 0) + account[-4:]
+        # As in the published draw records (draws.entrants.mask_account): always six asterisks, so that
+        # the mask does not tell how long the number is.
+        return "******" + account[-4:]

@@ -34,6 +34,32 @@ bp = Blueprint("snapshots", __name__, url_prefix="/snapshots", template_folder="
 
 NAV.append(("snapshots.index", _l("Snapshots"), "snapshots.view"))
 
+# The error kinds of rewards.snapshots.csvfile and rewards.rating.behaviour, for people (the code stays shown).
+ERROR_KINDS = {
+    "empty_file": _l("empty file"),
+    "bad_header": _l("wrong header line"),
+    "undecodable": _l("unreadable characters (encoding)"),
+    "wrong_column_count": _l("wrong number of columns"),
+    "malformed_row": _l("malformed row"),
+    "empty_account": _l("no account number"),
+    "malformed_account": _l("malformed account number"),
+    "duplicate_account": _l("account listed twice"),
+    "unknown_tier": _l("unknown tier"),
+    "bad_points": _l("bad points"),
+    "bad_month": _l("bad month"),
+    "bad_date": _l("bad date"),
+    "bad_channel": _l("unknown channel"),
+    "bad_flag": _l("bad yes/no value"),
+    "bad_plan": _l("bad deferral or instalment value"),
+    "duplicate_month": _l("month listed twice"),
+    "unsorted": _l("rows not sorted by account"),
+}
+
+
+@bp.app_template_global("snapshot_error_label")
+def _snapshot_error_label(kind: str) -> str:
+    return str(ERROR_KINDS.get(kind, kind))
+
 
 def _actor() -> str:
     user = current_user()
@@ -41,10 +67,23 @@ def _actor() -> str:
 
 
 def _panel() -> dict[str, Any]:
+    """The latest month's tiers and the month before, from the stored counts (no scan of the rows)."""
     snapshot = latest_snapshot(db.session)
     if snapshot is None:
         return {"snapshot": None}
-    return {"snapshot": snapshot, "counts": services.tier_counts(snapshot)}
+    counts = services.tier_counts(snapshot)
+    previous = next(
+        (s for s in services.list_snapshots(db.session, include_superseded=False, limit=24) if s.period < snapshot.period),
+        None,
+    )
+    before = services.tier_counts(previous) if previous is not None else None
+    top = max([*counts.values(), *(before or {}).values(), 1])
+    bars = [
+        {"tier": t, "now": counts[t], "before": before[t] if before else None,
+         "now_pct": round(100 * counts[t] / top, 1), "before_pct": round(100 * before[t] / top, 1) if before else 0}
+        for t in TIERS
+    ]
+    return {"snapshot": snapshot, "counts": counts, "previous": previous, "bars": bars}
 
 
 PANELS.append(("snapshots/_panel.html", _panel))

@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.support import TIERS, snapshot_csv
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("REWARDS_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -49,7 +51,7 @@ STARTUP_TIMEOUT = 40.0
 
 def _skip_reason() -> str | None:
     if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM}: install Debian's package ('apt-get install chromium', tasks.py test does)"
+        return f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -98,7 +100,11 @@ def _compile_translations() -> None:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    for po in ROOT.glob("*/translations/*/LC_MESSAGES/messages.po"):
+    pattern = "translations/*/LC_MESSAGES/messages.po"
+    catalogues = [*ROOT.glob(f"*/{pattern}"), *ROOT.glob(f"*/*/{pattern}")]
+    for po in catalogues:
+        if po.relative_to(ROOT).parts[0].startswith("."):
+            continue
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
@@ -110,7 +116,9 @@ def _compile_translations() -> None:
         os.replace(tmp, mo)
 
 
-SCHEMA_CHECK = """
+# One process (one import of the app) runs the operator's set-up commands: 'flask db upgrade', a check
+# that the migrations build the models' schema, and 'flask demo load'.
+SETUP = """
 import sys
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -119,6 +127,16 @@ from rewards import create_app
 from rewards.db import db
 
 app = create_app()
+cli = app.test_cli_runner()
+
+
+def flask(*args):
+    result = cli.invoke(args=list(args))
+    if result.exit_code != 0:
+        sys.exit(f"flask {' '.join(args)} failed ({result.exit_code}):\\n{result.output}\\n{result.exception!r}")
+
+
+flask("db", "upgrade")
 with app.app_context():
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
@@ -129,6 +147,8 @@ with app.app_context():
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         db.create_all()
         print(f"migrations lag the models ({len(diff)} differences): schema made with db.create_all()")
+    db.session.remove()
+flask("demo", "load")
 """
 
 
@@ -157,8 +177,19 @@ class LiveServer:
             timeout=120,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"flask {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+            command = " ".join(args)
+            raise RuntimeError(f"flask {command} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
+
+
+    def python(self, code: str) -> str:
+        """Run Python with the app built on this server's instance, in an app context; returns stdout.
+
+        For set-up that has no page or command yet; a test drives every step it checks through the browser.
+        """
+        script = "from rewards import create_app\nfrom rewards.db import db\napp = create_app()\n"
+        script += "with app.app_context():\n" + "".join(f"    {line}\n" for line in code.strip().splitlines())
+        return _run([sys.executable, "-c", script], _server_env(self.instance), "a set-up script")
 
 
 def _run(args: list[str], env: dict[str, str], what: str) -> str:
@@ -168,11 +199,15 @@ def _run(args: list[str], env: dict[str, str], what: str) -> str:
     return done.stdout
 
 
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{_text(log)}")
         try:
             with urllib.request.urlopen(url + "/login", timeout=2) as response:
                 if response.status == 200:
@@ -180,7 +215,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer within {STARTUP_TIMEOUT}s:\n{log.read_text(errors='replace')}")
+    raise RuntimeError(f"the server did not answer within {STARTUP_TIMEOUT}s:\n{_text(log)}")
 
 
 @pytest.fixture(scope="session")
@@ -195,17 +230,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "# Written by tests/browser/conftest.py\n"
         f"SECRET_KEY = {os.urandom(32).hex()!r}\n"
         'ENV = "development"  # cookies without the Secure flag: the test server speaks plain http\n'
-        f"PASSWORD_HASH_METHOD = {FAST_HASH!r}\n",
+        f"PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
+        "# Every test logs in from 127.0.0.1, about twenty times a minute: more than the login throttle\n"
+        "# allows (tests/rewards checks the throttle itself).\n"
+        "RATELIMIT_ENABLED = False\n",
         encoding="utf-8",
     )
     env = _server_env(instance)
     notes: list[str] = []
-    _run([str(BIN / "flask"), "db", "upgrade"], env, "flask db upgrade")
-    out = _run([sys.executable, "-c", SCHEMA_CHECK], env, "the schema check")
-    if out.strip():
-        notes.append(out.strip())
-        warnings.warn(out.strip(), stacklevel=1)
-    _run([str(BIN / "flask"), "demo", "load"], env, "flask demo load")
+    out = _run([sys.executable, "-c", SETUP], env, "the set-up (flask db upgrade, flask demo load)")
+    for line in out.splitlines():
+        if line.startswith("migrations lag"):
+            notes.append(line)
+            warnings.warn(line, stacklevel=1)
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -256,7 +293,7 @@ def browser(live_server: LiveServer) -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
-    """Open a page in a fresh browser context (its own cookies): ``new_page()`` or ``new_page(locale=...)``."""
+    """Open a page in a fresh browser context (its own cookies): ``new_page()``, ``new_page(locale=...)``."""
     contexts: list[Any] = []
 
     def make(**options: Any) -> Any:
@@ -325,3 +362,59 @@ def login(live_server: LiveServer) -> Callable[..., None]:
         assert "/login" not in pg.url, f"login of {username} refused: {pg.locator('main').inner_text()}"
 
     return do
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+@pytest.fixture
+def upload_snapshot(tmp_path: Path) -> Callable[..., Any]:
+    """Upload a snapshot file through the snapshots page as the logged-in ``page``; returns the page."""
+
+    def upload(pg: Any, period: str, content: bytes, name: str = "snapshot.csv") -> Any:
+        path = tmp_path / name
+        path.write_bytes(content)
+        pg.goto("/snapshots/")
+        form = pg.locator("#upload-form")
+        form.locator("input[name=period]").fill(period)
+        form.locator("input[name=file]").set_input_files(str(path))
+        with pg.expect_event("framenavigated"):
+            form.locator("button[type=submit]").click()
+        pg.wait_for_load_state()
+        return pg
+
+    return upload
+
+
+SNAPSHOT_PAGES = (ROOT / "rewards" / "snapshots" / "views.py").exists()
+
+
+@pytest.fixture
+def load_snapshot(live_server: LiveServer, upload_snapshot: Callable[..., Any]) -> Callable[..., None]:
+    """Load a month's tiers: through the snapshots page when it exists, else straight into the database.
+
+    The fallback only serves tests whose subject is another page (draws, partners) while the snapshot
+    pages have not landed; the snapshot test itself always uses the page.
+    """
+
+    def load(pg: Any, period: str, rows: list[tuple[str, str]]) -> None:
+        if SNAPSHOT_PAGES:
+            upload_snapshot(pg, period, snapshot_csv(rows), name=f"tiers-{period}.csv")
+            assert period in pg.locator(".flash.info").inner_text(), pg.locator("main").inner_text()
+            return
+        values = ", ".join(f"({a!r}, {t!r})" for a, t in rows)
+        live_server.python(
+            f"""
+import json
+from rewards.snapshots.models import Snapshot, SnapshotRow
+rows = [{values}]
+counts = {{t: sum(1 for _a, x in rows if x == t) for t in {TIERS!r}}}
+snap = Snapshot(period={period!r}, source="import", source_name="browser-test.csv", loaded_by="test",
+                row_count=len(rows), tier_counts=json.dumps(counts, sort_keys=True), digest="0" * 64)
+db.session.add(snap)
+db.session.flush()
+db.session.add_all(SnapshotRow(snapshot_id=snap.id, account=a, tier=t) for a, t in rows)
+db.session.commit()
+"""
+        )
+
+    return load
