@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d8dfe8a170e4
+Revision ID: 507229609be3
 Revises: 
-Create Date: 2026-11-22 05:44:34.847586
+Create Date: 2026-11-22 05:53:28.347121
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import rewards.db
 
 
 # revision identifiers, used by Alembic.
-revision = 'd8dfe8a170e4'
+revision = '507229609be3'
 down_revision = None
 branch_labels = None
 depends_on = None
