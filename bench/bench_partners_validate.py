@@ -101,13 +101,18 @@ def prepare(backend: str, instance: Path, n: int) -> tuple[str, list[str]]:
     app = create_app()
     with app.app_context():
         db.create_all()
+        # The snapshots feature owns these tables (created by create_all); one active snapshot, all 'ideal'.
+        from rewards.snapshots.models import Snapshot
+
+        snap = Snapshot(period="2026-10", status="active", source="import", source_name="bench", loaded_by="bench",
+                        row_count=n, tier_counts=f'{{"ideal":{n}}}', digest="0" * 64)
+        db.session.add(snap)
+        db.session.flush()
+        snap_id = snap.id
+        db.session.commit()
         with db.engine.begin() as conn:
-            conn.execute(text("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, period VARCHAR(7) NOT NULL)"))
-            conn.execute(text("CREATE TABLE snapshot_rows (snapshot_id INTEGER NOT NULL, account VARCHAR(32) NOT NULL,"
-                              " tier VARCHAR(16) NOT NULL, PRIMARY KEY (snapshot_id, account))"))
-            conn.execute(text("INSERT INTO snapshots VALUES (1, '2026-10')"))
-            conn.execute(text("INSERT INTO snapshot_rows VALUES (1, :a, 'ideal')"),
-                         [{"a": f"74{i:010d}"} for i in range(n)])
+            conn.execute(text("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (:s, :a, 'ideal')"),
+                         [{"s": snap_id, "a": f"74{i:010d}"} for i in range(n)])
         partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
         _client, token = create_client(db.session, "gsrv-site", ["codes:validate", "codes:redeem"], actor="bench")
         catalog.link_client(db.session, partner, "gsrv-site", actor="bench")
@@ -116,7 +121,7 @@ def prepare(backend: str, instance: Path, n: int) -> tuple[str, list[str]]:
                                      tiers=["ideal"], valid_from=now - timedelta(hours=1),
                                      valid_to=now + timedelta(days=30), actor="bench")
         db.session.commit()
-        issue.issue_all(db.session, db.session.get(Offer, offer.id), snapshots.SnapshotRef(1, "2026-10"),
+        issue.issue_all(db.session, db.session.get(Offer, offer.id), snapshots.SnapshotRef(snap_id, "2026-10"),
                         actor="bench", commit=db.session.commit)
         sample = [line.split(";")[2] for chunk in issue.export_lines(db.session, db.session.get(Offer, offer.id))
                   for line in chunk.splitlines()[:1001] if not line.startswith("account;")][:1000]
@@ -139,11 +144,13 @@ def lua(path: str, token: str | None, codes: list[str], out: Path) -> Path:
 
 def serve(target: str, port: int, env: dict[str, str], conf: Path) -> subprocess.Popen[bytes]:
     # The service uses gunicorn.conf.py (its post_fork disposes the database pool); the bare app has no
-    # database, so it gets the same settings on the command line instead.
+    # database, so it gets the same settings on the command line instead: sync workers, preload, and the
+    # access log on stdout as gunicorn.conf.py has it (stdout goes to /dev/null here, but every request
+    # still formats and writes its line, as in production).
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(conf),
          "-w", str(WORKERS), "-k", "sync", "-b", f"127.0.0.1:{port}",
-         "--preload", "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning", target],
+         "--preload", "--access-logfile", "-", "--error-logfile", "-", "--log-level", "warning", target],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30

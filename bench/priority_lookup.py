@@ -1,8 +1,9 @@
 """Benchmark: the call-centre look-up ``GET /api/v1/accounts/{account}/priority`` over HTTP.
 
 Builds a database of N accounts (default 1.5 M: two snapshots, their tier flags, 20,000 staff
-flags; see ``bench/flags_data.py``), starts gunicorn with 2 sync workers on loopback
-(``gunicorn.conf.py``), and drives it with 32 concurrent clients asking for random accounts:
+flags; see ``bench/flags_data.py``), starts gunicorn with ``--workers`` sync workers (default 2) on
+loopback (``gunicorn.conf.py``), and drives it with 32 concurrent clients asking for random accounts;
+with wrk, a bare Flask endpoint of the same shape served the same way runs interleaved (the floor):
 
 - ``wrk`` (installed with apt-get when missing and running as root), 2 threads, 32 connections;
 - otherwise a Python load generator: 32 threads, ``http.client``, one connection per request
@@ -80,26 +81,27 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError("gunicorn did not start")
 
 
-def start_gunicorn(inst: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(inst: Path, workers: int, port: int = PORT, target: str = "rewards:create_app()",
+                   conf: Path | None = None) -> subprocess.Popen[bytes]:
     # --bind/--workers on the command line: REWARDS_BIND/REWARDS_WORKERS, which gunicorn.conf.py reads,
     # are refused by the app's own check of REWARDS_* variables.
     env = {k: v for k, v in os.environ.items() if k not in ("REWARDS_BIND", "REWARDS_WORKERS")}
     env.update(REWARDS_INSTANCE_PATH=str(inst), PYTHONPATH=str(ROOT))
     gunicorn = Path(sys.executable).parent / "gunicorn"
     proc = subprocess.Popen(
-        [str(gunicorn), "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
-         "--access-logfile", "/dev/null", "rewards:create_app()"],
+        [str(gunicorn), "-c", str(conf or ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "sync", "--preload", "--access-logfile", "-", target],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    wait_port(PORT)
+    wait_port(port)
     return proc
 
 
-def run_wrk(wrk: str, token: str, n: int, seconds: int, workdir: Path, seed: int) -> dict[str, float]:
+def run_wrk(wrk: str, token: str, n: int, seconds: int, workdir: Path, seed: int, port: int = PORT) -> dict[str, float]:
     script = workdir / "lookup.lua"
     script.write_text(WRK_SCRIPT % {"n": n, "token": token, "seed": seed}, encoding="utf-8")
     out = subprocess.run(
-        [wrk, "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{PORT}"],
+        [wrk, "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("JSON "))
@@ -171,7 +173,8 @@ def check_answer(token: str) -> dict[str, object]:
     return body
 
 
-def bench(kind: str, n: int, seconds: int, runs: int, rates: list[float]) -> list[tuple[str, str, dict[str, float]]]:
+def bench(kind: str, n: int, seconds: int, runs: int, rates: list[float], workers: int = 2,
+          bare: bool = True) -> list[tuple[str, str, dict[str, float]]]:
     import flags_data
 
     rows: list[tuple[str, str, dict[str, float]]] = []
@@ -182,24 +185,36 @@ def bench(kind: str, n: int, seconds: int, runs: int, rates: list[float]) -> lis
         for name, sec in timings.items():
             print(f"  {name}: {sec:.2f} s")
         token = flags_data.make_token(inst)
-        proc = start_gunicorn(inst)
+        proc = start_gunicorn(inst, workers)
+        bare_proc = None
+        wrk = ensure_wrk()
+        if bare and wrk:
+            # The floor: a bare Flask endpoint of the same shape, served the same way, runs interleaved.
+            empty = workdir / "bare.gunicorn.conf.py"  # gunicorn would read ./gunicorn.conf.py otherwise
+            empty.write_text("")
+            bare_proc = start_gunicorn(inst, workers, port=PORT + 1, target="bench._bare_app:app", conf=empty)
         try:
             print("  sample answer:", json.dumps(check_answer(token), ensure_ascii=False))
-            wrk = ensure_wrk()
             tool = "wrk" if wrk else "python"
             warm = (lambda s: run_wrk(wrk, token, n, s, workdir, 1)) if wrk else (lambda s: run_python(token, n, s, 1))
             warm(min(5, seconds))
             for i in range(runs):
+                if bare_proc is not None:
+                    result = run_wrk(wrk, token, n, seconds, workdir, i + 2, port=PORT + 1)
+                    rows.append((kind, f"bare Flask, {workers} workers, wrk closed loop", result))
+                    print(f"  bare run {i + 1}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
                 result = run_wrk(wrk, token, n, seconds, workdir, i + 2) if wrk else run_python(token, n, seconds, i + 2)
-                rows.append((kind, f"{tool}, closed loop", result))
+                rows.append((kind, f"{tool}, {workers} workers, closed loop", result))
                 print(f"  run {i + 1}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
             for rate in rates:
                 result = run_python(token, n, seconds, 50 + int(rate), rate=rate)
                 rows.append((kind, f"python, open loop {rate:.0f} req/s", result))
                 print(f"  paced {rate:.0f} req/s: p99 {result['p99']:.1f} ms", flush=True)
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            for p in (proc, bare_proc):
+                if p is not None:
+                    os.killpg(p.pid, signal.SIGTERM)
+                    p.wait(timeout=30)
             if kind == "postgresql":
                 flags_data.drop_pg()
     return rows
@@ -212,12 +227,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rates", default="100,200,300", help="open-loop total rates (req/s), comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (service and bare floor)")
+    parser.add_argument("--no-bare", action="store_true", help="skip the interleaved bare-Flask floor runs")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     rows = []
     for kind in kinds:
-        rows += bench(kind, args.accounts, args.seconds, args.runs, [float(r) for r in args.rates.split(",") if r])
-    print(f"\nPriority look-up, {args.accounts:,} accounts, gunicorn 2 sync workers, {CLIENTS} concurrent clients, "
+        rows += bench(kind, args.accounts, args.seconds, args.runs, [float(r) for r in args.rates.split(",") if r],
+                      workers=args.workers, bare=not args.no_bare)
+    print(f"\nPriority look-up, {args.accounts:,} accounts, gunicorn {args.workers} sync workers, {CLIENTS} concurrent clients, "
           f"{args.seconds} s per run, loopback, {os.cpu_count()} cores")
     print("| database | load | requests | req/s | errors | p50 ms | p90 ms | p99 ms | max ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -62,7 +62,7 @@ def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> R
 
 def current_partner() -> PartnerRef:
     """The partner the calling key acts for (403 when none or suspended)."""
-    partner = catalog.partner_of_client(db.session, g.caller.client_id)
+    partner = catalog.partner_ref_of_client(db.session, g.caller.client_id)
     if partner is None:
         abort(403, message="This API key is not linked to a partner.")
     if not partner.active:
@@ -74,11 +74,13 @@ def _key_id() -> str:
     return str(g.caller.key_id)
 
 
+# Argument schemas are given as instances: webargs would build a new schema object on every request
+# from a class (the OpenAPI document is the same either way).
 @blp.route("/codes/validate")
 class Validate(MethodView):
     @api("codes:validate")
     @read_only_view
-    @blp.arguments(schemas.ValidateIn)
+    @blp.arguments(schemas.ValidateIn())
     @blp.response(200, schemas.ValidateOut)
     @blp.alt_response(429, description="Too many requests (see Retry-After)")
     @blp.doc(security=BEARER)
@@ -91,8 +93,7 @@ class Validate(MethodView):
         rate limit per key.
         """
         partner = current_partner()
-        ratelimit.hit_general(_key_id())
-        ratelimit.check_failed(_key_id())
+        ratelimit.admit(_key_id())
         try:
             return redemption.validate(db.session, partner, args["code"], utcnow())
         except Refused as exc:
@@ -109,7 +110,7 @@ class Validate(MethodView):
 @blp.route("/redemptions")
 class Redemptions(MethodView):
     @api("codes:redeem")
-    @blp.arguments(schemas.RedeemIn)
+    @blp.arguments(schemas.RedeemIn())
     @blp.response(201, schemas.RedemptionOut)
     @blp.alt_response(404, description="not_found: no such code for this partner")
     @blp.alt_response(409, description="already_redeemed, expired, not_yet_valid, revoked, idempotency_in_flight")
@@ -124,8 +125,7 @@ class Redemptions(MethodView):
         ``idempotency_key_reused``; a retry while the first is running is 409 ``idempotency_in_flight``.
         """
         partner = current_partner()
-        ratelimit.hit_general(_key_id())
-        ratelimit.check_failed(_key_id())
+        ratelimit.admit(_key_id())
         key = idempotency.check_key(request.headers.get("Idempotency-Key"))
         return _idempotent(partner, key, "redeem", args, lambda: _do_redeem(partner, args))
 
@@ -187,7 +187,7 @@ def _idempotent(partner: PartnerRef, key: str | None, endpoint: str, args: dict[
 @blp.route("/redemptions/<string:redemption_id>/rollback")
 class Rollback(MethodView):
     @api("redemptions:rollback")
-    @blp.arguments(schemas.RollbackIn)
+    @blp.arguments(schemas.RollbackIn())
     @blp.response(200, schemas.RollbackOut)
     @blp.alt_response(404, description="not_found: no such redemption for this partner")
     @blp.alt_response(409, description="already_rolled_back")

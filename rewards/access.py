@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.wrappers import Response
 
 from rewards import policy
@@ -97,8 +98,22 @@ def enforce() -> Response | None:
     return None
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session for pages; none at all for the API (bearer keys, never cookies).
+
+    An API request gets Flask's null session: nothing reads or verifies a cookie it may carry, and
+    nothing can be stored in one (a write raises). It also spares every API call the cookie parsing
+    and the signing serializer."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Install the hook."""
+    app.session_interface = _SessionInterface()
     app.before_request(enforce)
 
     @app.context_processor

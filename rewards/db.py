@@ -10,6 +10,7 @@ SQLite needs care to be safe under concurrency (see docs/operations.md):
 from __future__ import annotations
 
 import contextvars
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -123,7 +125,13 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if _sqlite_read_only.get() else "BEGIN IMMEDIATE")
+        # Straight on the driver connection (every request begins a transaction: this spares it a pass
+        # through SQLAlchemy's statement execution); a driver error is wrapped as SQLAlchemy would.
+        statement = "BEGIN" if _sqlite_read_only.get() else "BEGIN IMMEDIATE"
+        try:
+            conn.connection.driver_connection.execute(statement)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(statement, None, exc, sqlite3.Error, dialect=engine.dialect) from exc
 
 
 def is_postgresql() -> bool:

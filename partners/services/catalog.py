@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from partners import codes as codecore
@@ -85,6 +86,20 @@ def partner_of_client(session: Session, client_id: int) -> Partner | None:
             PartnerClient.api_client_id == client_id
         )
     )
+
+
+_PARTNER_OF_CLIENT = (
+    select(Partner.__table__.c.id, Partner.__table__.c.prefix, Partner.__table__.c.active)
+    .join_from(PartnerClient.__table__, Partner.__table__,
+               PartnerClient.__table__.c.partner_id == Partner.__table__.c.id)
+    .where(PartnerClient.__table__.c.api_client_id == bindparam("client_id"))
+)
+
+
+def partner_ref_of_client(session: Session, client_id: int) -> Any | None:
+    """``(id, prefix, active)`` of the partner an API client acts for, if any: one Core query (the
+    partner API asks it on every call)."""
+    return session.execute(_PARTNER_OF_CLIENT, {"client_id": client_id}).first()
 
 
 def _tiers(tiers: list[str] | str) -> str:

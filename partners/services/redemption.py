@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from partners import codes as codecore
@@ -70,7 +70,7 @@ class PartnerRef:
     prefix: str
 
 
-def _find(session: Session, partner: PartnerRef, text: Any) -> tuple[codecore.ParsedCode, Code, Offer]:
+def _parse(partner: PartnerRef, text: Any) -> codecore.ParsedCode:
     if not isinstance(text, str):
         raise Refused(MALFORMED)
     try:
@@ -79,6 +79,11 @@ def _find(session: Session, partner: PartnerRef, text: Any) -> tuple[codecore.Pa
         raise Refused(MALFORMED) from exc
     if parsed.prefix != partner.prefix:  # another partner's code: no look-up, same answer as absent
         raise Refused(NOT_FOUND)
+    return parsed
+
+
+def _find(session: Session, partner: PartnerRef, text: Any) -> tuple[codecore.ParsedCode, Code, Offer]:
+    parsed = _parse(partner, text)
     row = session.execute(
         select(Code, Offer)
         .join(Offer, Offer.id == Code.offer_id)
@@ -116,12 +121,34 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# validate reads only: one Core query of the columns the answer needs (no ORM objects, no identity map).
+_C, _O = Code.__table__.c, Offer.__table__.c
+_VALIDATE_STMT = (
+    select(
+        _C.state,
+        _O.id,
+        _O.title,
+        _O.discount_kind,
+        _O.discount_value,
+        _O.valid_from,
+        _O.valid_to,
+        _O.withdrawn_at,
+    )
+    .join_from(Code.__table__, Offer.__table__, _O.id == _C.offer_id)
+    .where(_C.value == bindparam("value"), _O.partner_id == bindparam("partner_id"))
+)
+
+
 def validate(session: Session, partner: PartnerRef, text: Any, now: datetime) -> dict[str, Any]:
     """Whether the code can be used now. Raises :class:`Refused` for malformed and not_found only;
     a real code of this partner gets an answer with its offer whatever its state."""
-    parsed, code, offer = _find(session, partner, text)
-    reason = _refusal(code, offer, now)
-    return {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(offer)}
+    parsed = _parse(partner, text)
+    row = session.execute(_VALIDATE_STMT, {"value": parsed.value, "partner_id": partner.id}).first()
+    if row is None:
+        raise Refused(NOT_FOUND)
+    # the row has the attributes _refusal and offer_view read of a code (state) and an offer (the rest)
+    reason = _refusal(row, row, now)  # type: ignore[arg-type]
+    return {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(row)}  # type: ignore[arg-type]
 
 
 def discount_for(offer: Offer, amount_kopecks: int | None) -> int | None:

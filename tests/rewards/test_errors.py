@@ -72,3 +72,42 @@ def test_openapi_document_is_served(app: Flask) -> None:
     doc = r.get_json()
     assert "/api/v1/keys" in doc["paths"]
     assert set(doc["components"]["schemas"]["Error"]["properties"]) == SHAPE
+
+
+def test_api_requests_carry_no_cookie_session(app: Flask) -> None:
+    """API routes never look at cookies: an API request gets Flask's null session, a page a real one."""
+    from flask import session
+    from flask.sessions import NullSession
+
+    with app.test_request_context("/api/v1/partner/offers"):
+        assert isinstance(session._get_current_object(), NullSession)  # type: ignore[attr-defined]
+    with app.test_request_context("/login"):
+        assert not isinstance(session._get_current_object(), NullSession)  # type: ignore[attr-defined]
+    client = app.test_client()
+    client.set_cookie("session", "anything")
+    r = client.get("/api/v1/partner/offers")
+    assert r.status_code == 401
+    assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+
+
+def test_sqlite_begin_errors_are_sqlalchemy_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """BEGIN IMMEDIATE goes straight to the driver; a busy database still raises SQLAlchemy's error."""
+    from sqlalchemy import create_engine, exc, text
+
+    from rewards.db import configure_sqlite
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'busy.sqlite3'}")
+    configure_sqlite(engine, 50)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("INSERT INTO t VALUES (1)"))
+    try:
+        with pytest.raises(exc.OperationalError, match="database is locked"):
+            with engine.begin():
+                pass
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()

@@ -1,0 +1,149 @@
+"""Two versions of the service against the same database and the bare-Flask floor, runs interleaved.
+
+    PYTHONPATH=. python bench/ab_compare.py validate|priority --before /path/to/old/checkout [--rounds 3]
+        [--workers N] [--after-workers N] [--accounts 1500000]
+
+On a shared machine the load changes from one minute to the next, so a "before" run and an "after" run
+minutes apart compare the machine, not the code. Here three (or four) gunicorn servers run at once —
+bare Flask, the old checkout, this checkout (and this checkout with ``--after-workers``) — on one
+database built by this checkout's bench code, and wrk (2 threads, 32 connections, 10 s) hits them in
+turn, round after round; the table gives every run and the medians. Validate: rate limits on, Redis
+storage when a server answers at 127.0.0.1:6379. The old checkout must use the same schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_partners_validate as bpv  # noqa: E402
+
+SECONDS = 10
+
+
+def serve(checkout: Path, target: str, env: dict[str, str], workers: int, conf: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = bpv.free_port()
+    env = {**env, "PYTHONPATH": str(checkout)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(conf), "-w", str(workers), "-k", "sync",
+         "-b", f"127.0.0.1:{port}", "--preload", "--access-logfile", "-", "--error-logfile", "-",
+         "--log-level", "warning", target],
+        cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            time.sleep(0.5)
+            return proc, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{target} in {checkout} did not start")
+
+
+def wrk(port: int, script: Path) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{SECONDS}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    result = {"rps": rps}
+    for pct in ("50", "99"):
+        m = re.search(pct + r"%\s+([\d.]+)(us|ms|s)\b", out)
+        assert m, out
+        result[f"p{pct}"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    result["bad"] = int(bad.group(1)) if bad else 0
+    return result
+
+
+PRIORITY_LUA = """
+local n = %(n)d
+math.randomseed(7)
+request = function()
+  local path = string.format("/api/v1/accounts/%%010d/priority", math.random(0, n - 1))
+  return wrk.format("GET", path, {["Authorization"] = "Bearer %(token)s"})
+end
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("endpoint", choices=["validate", "priority"])
+    parser.add_argument("--before", type=Path, required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=0, help="default: 4 for validate, 2 for priority")
+    parser.add_argument("--after-workers", type=int, default=0, help="also serve this checkout with N workers")
+    parser.add_argument("--accounts", type=int, default=1_500_000)
+    parser.add_argument("--codes", type=int, default=200_000)
+    args = parser.parse_args()
+    workers = args.workers or (4 if args.endpoint == "validate" else 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.endpoint == "validate":
+            token, sample = bpv.prepare("sqlite", work, args.codes)
+            instance = work
+            app_script = bpv.lua("/api/v1/partner/codes/validate", token, sample, work / "app.lua")
+            bare_script = bpv.lua("/validate", None, sample, work / "bare.lua")
+        else:
+            import flags_data
+
+            instance, _ = flags_data.build("sqlite", work, args.accounts, log=lambda *a: None)
+            token = flags_data.make_token(instance)
+            app_script = work / "app.lua"
+            app_script.write_text(PRIORITY_LUA % {"n": args.accounts, "token": token})
+            bare_script = app_script
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
+        env["REWARDS_INSTANCE_PATH"] = str(instance)
+        empty = work / "bare.gunicorn.conf.py"
+        empty.write_text("")
+        servers: list[tuple[str, subprocess.Popen[bytes], int, Path]] = []
+        try:
+            for label, checkout, target, w, conf in [
+                (f"bare Flask ({workers} w)", ROOT, "bench._bare_app:app", workers, empty),
+                (f"before ({workers} w)", args.before.resolve(), "rewards:create_app()", workers,
+                 args.before.resolve() / "gunicorn.conf.py"),
+                (f"after ({workers} w)", ROOT, "rewards:create_app()", workers, ROOT / "gunicorn.conf.py"),
+            ] + ([(f"after ({args.after_workers} w)", ROOT, "rewards:create_app()", args.after_workers,
+                   ROOT / "gunicorn.conf.py")] if args.after_workers else []):
+                proc, port = serve(checkout, target, env, w, conf)
+                servers.append((label, proc, port, bare_script if target.startswith("bench") else app_script))
+            for _label, _proc, port, script in servers:
+                wrk(port, script)  # warm-up
+            results: dict[str, list[dict[str, float]]] = {s[0]: [] for s in servers}
+            for r in range(args.rounds):
+                for label, _proc, port, script in servers:
+                    res = wrk(port, script)
+                    results[label].append(res)
+                    print(f"round {r + 1} {label:<16} {res['rps']:>7.0f} req/s  p50 {res['p50']:>7.1f} ms  "
+                          f"p99 {res['p99']:>7.1f} ms  non-2xx {res['bad']}  load {os.getloadavg()[0]:.1f}", flush=True)
+        finally:
+            for _label, proc, _port, _script in servers:
+                proc.terminate()
+                proc.wait(timeout=30)
+        bare_label = servers[0][0]
+        bare_rps = statistics.median(x["rps"] for x in results[bare_label])
+        print(f"\n{args.endpoint}: medians of {args.rounds} interleaved rounds, wrk 2 threads 32 connections {SECONDS} s")
+        print("| server | req/s | % of bare | p50 ms | p99 ms | non-2xx |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for label, runs in results.items():
+            rps = statistics.median(x["rps"] for x in runs)
+            print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.0%} | {statistics.median(x['p50'] for x in runs):.1f} | "
+                  f"{statistics.median(x['p99'] for x in runs):.1f} | {sum(int(x['bad']) for x in runs)} |")
+
+
+if __name__ == "__main__":
+    main()
