@@ -127,9 +127,10 @@ def main() -> None:
             bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), signer.keyset(), box)
             rows.append(("build the auditor bundle", time.perf_counter() - start))
             start = time.perf_counter()
-            checks = verify_bundle(bundle)
+            checks = verify_bundle(bundle, signer.keyset())
             rows.append(("verify the auditor bundle (every check)", time.perf_counter() - start))
-            assert all(c.status == "PASS" for c in checks), [c.line() for c in checks if c.status != "PASS"]
+            # SKIP is expected for entropy.beacon (the BLS signature is compared with a public relay by hand)
+            assert all(c.status in ("PASS", "SKIP") for c in checks), [c.line() for c in checks if c.status != "PASS"]
     finally:
         if args.backend == "postgresql":
             with app.app_context():

@@ -467,10 +467,23 @@ def public_record(draw_id: str) -> Response:
     return _json_download(services.public_record_of(db.session, draw, wiring.signer().keyset()), f"draw-{draw.public_id}-record.json")
 
 
+# The next step of an open draw, for the dashboard.
+NEXT_STEP = {
+    "draft": _l("announce it"),
+    "announced": _l("freeze the entrants after the freeze time"),
+    "frozen": _l("enter the public randomness and draw"),
+    "drawn": _l("publish the result"),
+}
+
+
 def _panel() -> dict[str, Any]:
     counts = dict(db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).all())
     pending = db.session.scalar(select(func.count()).select_from(DrawCredit).where(DrawCredit.state == "pending")) or 0
-    return {"counts": counts, "pending": pending}
+    open_draws = [
+        {"id": d.public_id, "name": d.name, "state": d.state, "next": NEXT_STEP[d.state], "freeze_at": d.freeze_at}
+        for d in services.list_draws(db.session, states=tuple(NEXT_STEP))
+    ]
+    return {"counts": counts, "pending": pending, "open": open_draws[:8]}
 
 
 dashboard.PANELS.append(("draws/_panel.html", _panel))

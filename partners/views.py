@@ -10,12 +10,12 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from partners import dates, snapshots
-from partners.models import FIXED, IssueRun, Offer, Partner
+from partners.models import FIXED, REDEEMED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.access import current_user
 from rewards.apikeys.models import ApiClient
@@ -24,6 +24,7 @@ from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
 from rewards.policy import staff
 from rewards.tiers import TIERS
+from rewards import dashboard
 from rewards.web import NAV, attempt
 
 log = logging.getLogger("partners.views")
@@ -239,3 +240,21 @@ def export(offer_id: int) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=offer-{o.id}-codes.csv", "Cache-Control": "no-store"},
     )
+
+
+def _panel() -> dict[str, Any]:
+    """Offers with their issued and redeemed counts (derived from the codes and the ledger)."""
+    issued = func.count(Code.id)
+    redeemed = func.sum(case((Code.state == REDEEMED, 1), else_=0))
+    rows = db.session.execute(
+        select(Offer.id, Offer.title, Partner.name, issued, redeemed)
+        .join(Partner, Partner.id == Offer.partner_id)
+        .outerjoin(Code, Code.offer_id == Offer.id)
+        .group_by(Offer.id, Offer.title, Partner.name)
+        .order_by(Offer.id.desc())
+        .limit(8)
+    ).all()
+    return {"offers": [{"id": r[0], "title": r[1], "partner": r[2], "issued": r[3], "redeemed": r[4] or 0} for r in rows]}
+
+
+dashboard.PANELS.append(("partners/_panel.html", _panel))
