@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -130,6 +130,19 @@ def init_app(app: Flask) -> None:
         if str(get_locale()) == "ru":
             return RUSSIAN_NAMES.get(tier, tier)
         return TIER_LABELS_EN.get(tier, tier)
+
+    @app.template_filter("stamp_local")
+    def _stamp_local(text: str | None) -> str:
+        """A signed record's UTC timestamp (``YYYY-MM-DDTHH:MM:SSZ``) in local time, the UTC text after it."""
+        if not text:
+            return ""
+        try:
+            moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except (TypeError, ValueError):
+            return str(text)
+        value = local(moment)
+        assert value is not None
+        return f"{value:%Y-%m-%d %H:%M} ({text})"
 
     @app.template_filter("rubles")
     def _rubles(kopecks: int | None) -> str:

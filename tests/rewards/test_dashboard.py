@@ -20,3 +20,17 @@ def test_dashboard_panels_after_demo(app: Flask, logged_in: Callable[[str], Flas
     assert "Горсервис" in offers
     # three demo redemptions
     assert '<td class="num">3</td>' in offers
+
+
+def test_public_draw_page_shows_local_times(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    path = next(line.split(": ", 1)[1] for line in result.output.splitlines() if line.startswith("Published demo draw"))
+    page = app.test_client().get(path).get_data(as_text=True)
+    import re
+
+    # "2026-11-02 16:00 (2026-11-02T11:00:00Z)": Yekaterinburg is UTC+5, the signed UTC text follows
+    stamp = re.search(r"(\d{4}-\d\d-\d\d) (\d\d):(\d\d) \((\d{4}-\d\d-\d\d)T(\d\d):(\d\d):\d\dZ\)", page)
+    assert stamp is not None
+    local_hour, utc_hour = int(stamp.group(2)), int(stamp.group(5))
+    assert (local_hour - utc_hour) % 24 == 5
