@@ -35,10 +35,10 @@ def test_marketing_creates_an_offer_and_issues_codes(
     page.locator("header nav").get_by_role("link", name="Партнёры").click()
     expect(page.locator("h1")).to_have_text("Партнёры")
     form = page.locator("section.card form")
-    form.get_by_label("Название").fill("Горсервис")
-    form.get_by_label("Префикс кодов").fill("GS")
+    form.get_by_label("Название").fill("ТеплоДом")
+    form.get_by_label("Префикс кодов").fill("TD")
     form.get_by_role("button", name="Создать").click()
-    expect(page.locator("h1")).to_contain_text("Горсервис")
+    expect(page.locator("h1")).to_contain_text("ТеплоДом")
     shot(page, "partner")
 
     offer = page.locator("form:has(input[name=op][value=offer])")
