@@ -79,25 +79,30 @@ class Snapshots(MethodView):
         `errors` = `{total, by_kind, shown: [{line, kind, message}]}` (the first 100). A period that
         already has a snapshot: 409 `period_taken` unless `replace=true` (the old one is kept, superseded).
         """
-        try:
-            outcome = services.import_snapshot(
-                db.session,
-                request.stream,
-                period=args["period"],
-                source_name=args["filename"],
-                actor=_actor(),
-                fmt=args["format"],
-                replace=args["replace"],
-                priority=tier_settings(),
-            )
-        except Exception:
-            db.session.rollback()
-            raise
-        db.session.commit()
-        return {
-            "snapshot": services.describe(outcome.snapshot),
-            "replaced": outcome.replaced.id if outcome.replaced else None,
-        }
+        return _stored(
+            services.import_snapshot,
+            request.stream,
+            period=args["period"],
+            source_name=args["filename"],
+            actor=_actor(),
+            fmt=args["format"],
+            replace=args["replace"],
+            priority=tier_settings(),
+        )
+
+
+def _stored(service: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run an import or compute service; commit on success, roll back on any failure (all or nothing)."""
+    try:
+        outcome = service(db.session, *args, **kwargs)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return {
+        "snapshot": services.describe(outcome.snapshot),
+        "replaced": outcome.replaced.id if outcome.replaced else None,
+    }
 
 
 @blp.route("/compute")
@@ -110,24 +115,15 @@ class Compute(MethodView):
         """Compute a period's snapshot from behaviour files (multipart `files`, optional `rules`)."""
         files = [f for f in request.files.getlist("files") if f]
         rules = request.files.get("rules")
-        try:
-            outcome = services.compute_snapshot(
-                db.session,
-                [(f.stream, f.filename or f"file{i + 1}.csv") for i, f in enumerate(files)],
-                period=args["period"],
-                actor=_actor(),
-                rules_bytes=rules.read() if rules else None,
-                replace=args["replace"],
-                priority=tier_settings(),
-            )
-        except Exception:
-            db.session.rollback()
-            raise
-        db.session.commit()
-        return {
-            "snapshot": services.describe(outcome.snapshot),
-            "replaced": outcome.replaced.id if outcome.replaced else None,
-        }
+        return _stored(
+            services.compute_snapshot,
+            [(f.stream, f.filename or f"file{i + 1}.csv") for i, f in enumerate(files)],
+            period=args["period"],
+            actor=_actor(),
+            rules_bytes=rules.read() if rules else None,
+            replace=args["replace"],
+            priority=tier_settings(),
+        )
 
 
 @blp.route("/compare")
