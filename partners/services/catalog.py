@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from partners import codes as codecore
@@ -13,6 +14,7 @@ from partners.models import FIXED, ISSUED, PERCENT, REVOKED, Code, Offer, Partne
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import utcnow
+from rewards.directread import DirectRead
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.tiers import TIER_RANK, TIERS
 
@@ -88,7 +90,7 @@ def partner_of_client(session: Session, client_id: int) -> Partner | None:
     )
 
 
-_PARTNER_OF_CLIENT = (
+_PARTNER_OF_CLIENT = DirectRead(
     select(Partner.__table__.c.id, Partner.__table__.c.prefix, Partner.__table__.c.active)
     .join_from(PartnerClient.__table__, Partner.__table__,
                PartnerClient.__table__.c.partner_id == Partner.__table__.c.id)
@@ -96,10 +98,10 @@ _PARTNER_OF_CLIENT = (
 )
 
 
-def partner_ref_of_client(session: Session, client_id: int) -> Any | None:
-    """``(id, prefix, active)`` of the partner an API client acts for, if any: one Core query (the
+def partner_ref_of_client(engine: Engine, client_id: int) -> Any | None:
+    """``(id, prefix, active)`` of the partner an API client acts for, if any: one direct read (the
     partner API asks it on every call)."""
-    return session.execute(_PARTNER_OF_CLIENT, {"client_id": client_id}).first()
+    return _PARTNER_OF_CLIENT.first(engine, {"client_id": client_id})
 
 
 def _tiers(tiers: list[str] | str) -> str:

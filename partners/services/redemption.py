@@ -19,11 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from partners import codes as codecore
 from partners.models import FIXED, ISSUED, PERCENT, REDEEMED, REVOKED, Code, Offer, RedemptionEvent
 from rewards.audit.services import record_event
+from rewards.directread import DirectRead
 from rewards.errors import DomainError
 
 NOT_FOUND = "not_found"
@@ -121,9 +123,9 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# validate reads only: one Core query of the columns the answer needs (no ORM objects, no identity map).
+# validate reads only: one direct read of the columns the answer needs (no session, no ORM objects).
 _C, _O = Code.__table__.c, Offer.__table__.c
-_VALIDATE_STMT = (
+_VALIDATE_STMT = DirectRead(
     select(
         _C.state,
         _O.id,
@@ -139,11 +141,11 @@ _VALIDATE_STMT = (
 )
 
 
-def validate(session: Session, partner: PartnerRef, text: Any, now: datetime) -> dict[str, Any]:
-    """Whether the code can be used now. Raises :class:`Refused` for malformed and not_found only;
-    a real code of this partner gets an answer with its offer whatever its state."""
+def validate(engine: Engine, partner: PartnerRef, text: Any, now: datetime) -> dict[str, Any]:
+    """Whether the code can be used now (committed state). Raises :class:`Refused` for malformed and
+    not_found only; a real code of this partner gets an answer with its offer whatever its state."""
     parsed = _parse(partner, text)
-    row = session.execute(_VALIDATE_STMT, {"value": parsed.value, "partner_id": partner.id}).first()
+    row = _VALIDATE_STMT.first(engine, {"value": parsed.value, "partner_id": partner.id})
     if row is None:
         raise Refused(NOT_FOUND)
     # the row has the attributes _refusal and offer_view read of a code (state) and an offer (the rest)

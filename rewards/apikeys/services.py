@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from rewards.apikeys import tokens
 from rewards.apikeys.models import ApiClient, ApiKey
 from rewards.audit.services import record_event
 from rewards.db import utcnow
+from rewards.directread import DirectRead
 from rewards.errors import DomainError, NotFound
 
 # Every scope an endpoint may ask for; a client cannot be given a scope nothing checks.
@@ -126,21 +128,21 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> None:
     record_event(session, actor, "apikey.revoked", "api_key", str(key_id), {"client": key.client.name})
 
 
-# One indexed Core query per API request: the key, its client and the client's scopes. Written on the
-# tables (not the mapped classes) so that it runs without the ORM's statement machinery.
+# One indexed query per API request: the key, its client and the client's scopes, read directly on
+# the driver (every API call pays for it; see rewards.directread).
 _K, _C = ApiKey.__table__.c, ApiClient.__table__.c
-_AUTH_QUERY = (
+_AUTH_QUERY = DirectRead(
     select(_K.id, _K.token_hash, _K.expires_at, _K.revoked_at, _C.id, _C.name, _C.scopes, _C.active)
     .join_from(ApiKey.__table__, ApiClient.__table__, _C.id == _K.client_id)
     .where(_K.lookup == bindparam("lookup"))
 )
 
 
-def authenticate(session: Session, token: str, now: datetime | None = None) -> Caller | None:
-    """The caller a bearer token belongs to, or None for any kind of bad token."""
+def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Caller | None:
+    """The caller a bearer token belongs to, or None for any kind of bad token (committed keys only)."""
     if not tokens.well_formed(token):
         return None
-    row = session.execute(_AUTH_QUERY, {"lookup": tokens.lookup_of(token)}).first()
+    row = _AUTH_QUERY.first(engine, {"lookup": tokens.lookup_of(token)})
     if row is None:
         return None
     key_id, token_hash, expires_at, revoked_at, client_id, name, scopes, active = row

@@ -84,8 +84,8 @@ def test_expiry(app: Flask) -> None:
             db.session, "shortlived", ["priority:read"], actor="t", expires_at=datetime.now(UTC) + timedelta(hours=1)
         )
         db.session.commit()
-        assert services.authenticate(db.session, token) is not None
-        assert services.authenticate(db.session, token, now=datetime.now(UTC) + timedelta(hours=2)) is None
+        assert services.authenticate(db.engine, token) is not None
+        assert services.authenticate(db.engine, token, now=datetime.now(UTC) + timedelta(hours=2)) is None
 
 
 def test_rotation_keeps_old_key_until_grace_ends(app: Flask, api_token: Callable[..., str]) -> None:
@@ -96,11 +96,11 @@ def test_rotation_keeps_old_key_until_grace_ends(app: Flask, api_token: Callable
     assert tokens.well_formed(new) and new != old
     with app.app_context():
         now = datetime.now(UTC)
-        assert services.authenticate(db.session, old, now) is not None
-        assert services.authenticate(db.session, new, now) is not None
+        assert services.authenticate(db.engine, old, now) is not None
+        assert services.authenticate(db.engine, new, now) is not None
         later = now + timedelta(days=3)
-        assert services.authenticate(db.session, old, later) is None
-        assert services.authenticate(db.session, new, later) is not None
+        assert services.authenticate(db.engine, old, later) is None
+        assert services.authenticate(db.engine, new, later) is not None
 
 
 def test_cookies_are_no_api_credential(app: Flask, logged_in: Callable[[str], object]) -> None:
