@@ -7,23 +7,39 @@ and every server (set ``RATELIMIT_STORAGE_URI`` whenever more than one worker ru
 - ``PARTNER_API_LIMIT`` counts every partner API call of a key.
 - ``PARTNER_FAILED_LIMIT`` counts ``not_found`` answers of a key (validate or redeem): a well-formed
   code that does not exist is what guessing produces (typos are caught by the check symbol and
-  answer ``malformed``, which costs nothing but the general limit). The failed budget is tested
-  before the look-up and charged after it, so a key that used it up is refused until the window
-  rolls over, even for good codes.
+  answer ``malformed``, which costs nothing but the general limit). A look-up needs room in the
+  failed budget before it runs, so a key that used it up is refused until the window rolls over,
+  even for good codes.
 
 Refusals are 429 with ``Retry-After`` (whole seconds) in the API error shape.
 
-With Redis storage, :func:`admit` (the general hit plus the failed-budget test that validate and
-redeem do first) is one Lua script, i.e. one round trip instead of one per window: the same keys,
-the same fixed-window counters and expiries as ``limits``' own ``incr``/``get``, the same order
-(general windows hit one after the other, stopping at the first one exceeded, then the failed
-windows tested), and atomic. Other storages take the step-by-step path.
+**Leases (Redis storage).** A Redis round trip on every call costs a partner validate more than its
+database look-up (the worker blocks, the scheduler switches). So each worker process takes permits
+from the shared fixed-window counters in small leases, one Lua script call that checks every window
+and charges them together, and spends them locally until they run out or the shortest window ends:
+
+- general permits: a lease is ``min(PARTNER_LIMIT_LEASE, room // 32)`` permits, at least 1, where
+  ``room`` is what the fullest window has left. Far from the limit a worker asks Redis once per
+  several calls; near it, once per call. Every permit is counted in Redis before it is used, so a
+  key is **never admitted beyond its limit**, across all workers and servers. Permits a worker holds
+  unused when the window ends are lost: a key may be refused up to one lease per worker early.
+- failed permits: a look-up runs only while the worker holds one reserved failed permit (reserved in
+  Redis, i.e. counted as if it failed). A ``not_found`` answer consumes it; any other answer leaves it
+  for the worker's next look-up. So the number of ``not_found`` answers of a key in a window never
+  exceeds its failed budget, and the budget reads at most one permit per worker fuller than it is.
+
+``PARTNER_LIMIT_LEASE = 1`` makes every call ask Redis (exact general counts). Leases expire a few
+milliseconds before the window does, so a permit is never spent in a window that did not count it.
+Other storages (``memory://``) take the step-by-step path through the limiter, per call.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+import weakref
+from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
@@ -34,33 +50,64 @@ from limits.strategies import FixedWindowRateLimiter
 
 from rewards.extensions import limiter
 
-# KEYS: the general windows' keys, then the failed windows' keys. ARGV[1]: how many general keys;
-# then (expiry, amount) per general key; then amount per failed key. Returns {0, 0} when admitted,
-# {1, i} when general window i (1-based) is exceeded, {2, j} when failed window j is used up.
-# The general part is limits' incr_expire.lua per window; the failed part is FixedWindowRateLimiter.test.
-_ADMIT_LUA = """
+# KEYS: the general windows' keys, then the failed windows' keys. ARGV: [1] how many general keys,
+# [2] 1 to lease general permits, [3] 1 to reserve a failed permit, [4] the lease size cap, [5] the
+# room divisor; then (expiry seconds, limit) for each key in KEYS order. Every window asked about is
+# checked before any is charged. Returns {0, permits granted, general ms left, failed ms left}, or
+# {1, i, ms left} when general window i (1-based) is full, {2, j, ms left} when failed window j is.
+_LEASE_LUA = """
 local ng = tonumber(ARGV[1])
-local pos = 2
-for i = 1, ng do
-  local current = redis.call("incrby", KEYS[i], 1)
-  if current == 1 then
-    redis.call("expire", KEYS[i], ARGV[pos])
+local want_general, want_failed = ARGV[2] == "1", ARGV[3] == "1"
+local grant = tonumber(ARGV[4])
+local divisor = tonumber(ARGV[5])
+local function count(k) return tonumber(redis.call("get", KEYS[k]) or "0") end
+local function limit(k) return tonumber(ARGV[5 + 2 * k]) end
+if want_general then
+  for i = 1, ng do
+    local room = limit(i) - count(i)
+    if room <= 0 then return {1, i, redis.call("pttl", KEYS[i])} end
+    grant = math.min(grant, math.max(1, math.floor(room / divisor)))
   end
-  if current > tonumber(ARGV[pos + 1]) then
-    return {1, i}
-  end
-  pos = pos + 2
 end
-for j = ng + 1, #KEYS do
-  local current = tonumber(redis.call("get", KEYS[j]) or "0")
-  if current >= tonumber(ARGV[pos]) then
-    return {2, j - ng}
+if want_failed then
+  for j = ng + 1, #KEYS do
+    if count(j) >= limit(j) then return {2, j - ng, redis.call("pttl", KEYS[j])} end
   end
-  pos = pos + 1
 end
-return {0, 0}
+local function charge(first, last, amount)
+  local left = -1
+  for k = first, last do
+    if redis.call("incrby", KEYS[k], amount) == amount then
+      redis.call("expire", KEYS[k], ARGV[4 + 2 * k])
+    end
+    local ms = redis.call("pttl", KEYS[k])
+    if left < 0 or ms < left then left = ms end
+  end
+  return left
+end
+local general_ms, failed_ms = 0, 0
+if want_general then general_ms = charge(1, ng, grant) else grant = 0 end
+if want_failed then failed_ms = charge(ng + 1, #KEYS, 1) end
+return {0, grant, general_ms, failed_ms}
 """
-_scripts: dict[int, tuple[RedisStorage, object]] = {}
+ROOM_DIVISOR = 32  # a lease takes at most 1/32 of what the fullest window has left
+MARGIN = 0.005  # seconds: a lease ends this much before its window, whatever the reply's transit time
+
+
+@dataclass
+class _Lease:
+    """One worker's permits for one API key."""
+
+    permits: int = 0
+    permits_until: float = 0.0  # time.monotonic()
+    failed_held: bool = False
+    failed_until: float = 0.0
+
+
+# Per storage (a test builds many apps), per API key. Keys are a partner's few API keys.
+_leases: weakref.WeakKeyDictionary[RedisStorage, dict[str, _Lease]] = weakref.WeakKeyDictionary()
+_leases_lock = threading.Lock()  # threaded servers: two threads must not spend one permit
+_scripts: weakref.WeakKeyDictionary[RedisStorage, object] = weakref.WeakKeyDictionary()
 
 
 @lru_cache(maxsize=32)
@@ -72,75 +119,120 @@ def _enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED", True)) and limiter.enabled
 
 
+def _retry_after(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
 def _refuse(item: RateLimitItem, scope: str, key: str, message: str) -> None:
     stats = limiter.limiter.get_window_stats(item, scope, key)
-    retry = max(1, math.ceil(stats.reset_time - time.time()))
-    abort(429, message=message, headers={"Retry-After": str(retry)})
+    abort(429, message=message, headers={"Retry-After": _retry_after(stats.reset_time - time.time())})
+
+
+def _general_message(item: RateLimitItem) -> str:
+    return f"Too many requests for this key ({item})."
+
+
+def _failed_message(item: RateLimitItem) -> str:
+    return f"Too many failed look-ups for this key ({item})."
 
 
 def hit_general(key: str) -> None:
     """Count one call of ``key``; 429 when over ``PARTNER_API_LIMIT``."""
     if not _enabled():
         return
+    if _lease_storage() is not None:
+        _admit_leased(key, failed=False)
+        return
     for item in _items(current_app.config["PARTNER_API_LIMIT"]):
         if not limiter.limiter.hit(item, "partner-api", key):
-            _refuse(item, "partner-api", key, f"Too many requests for this key ({item}).")
+            _refuse(item, "partner-api", key, _general_message(item))
 
 
 def check_failed(key: str) -> None:
-    """429 when ``key`` has used up its budget of failed look-ups."""
+    """429 when ``key`` has used up its budget of failed look-ups (step-by-step path)."""
     if not _enabled():
         return
     for item in _items(current_app.config["PARTNER_FAILED_LIMIT"]):
         if not limiter.limiter.test(item, "partner-failed", key):
-            _refuse(item, "partner-failed", key, f"Too many failed look-ups for this key ({item}).")
+            _refuse(item, "partner-failed", key, _failed_message(item))
 
 
 def charge_failed(key: str) -> None:
-    """Count one failed look-up of ``key``."""
+    """Count one failed look-up of ``key``: the permit reserved for it, else a hit on the failed windows."""
     if not _enabled():
         return
+    storage = _lease_storage()
+    if storage is not None:
+        with _leases_lock:
+            lease = _leases.get(storage, {}).get(key)
+            if lease is not None and lease.failed_held:
+                lease.failed_held = False  # already counted in Redis when it was reserved
+                return
     for item in _items(current_app.config["PARTNER_FAILED_LIMIT"]):
         limiter.limiter.hit(item, "partner-failed", key)
 
 
-def _admit_script(strategy: object) -> object | None:
-    """The registered admit script for this limiter's storage, when it is plain Redis and fixed-window."""
-    if type(strategy) is not FixedWindowRateLimiter:
-        return None
-    storage = strategy.storage  # type: ignore[attr-defined]
-    if type(storage) is not RedisStorage:  # cluster and sentinel storages take the step-by-step path
-        return None
-    cached = _scripts.get(id(storage))
-    if cached is None or cached[0] is not storage:
-        cached = (storage, storage.get_connection().register_script(_ADMIT_LUA))
-        _scripts[id(storage)] = cached
-    return cached[1]
-
-
 def admit(key: str) -> None:
-    """``hit_general(key)`` then ``check_failed(key)``: one Redis round trip when the storage is Redis."""
+    """A look-up call of ``key``: counts it (general limit) and needs room for a failed look-up."""
     if not _enabled():
         return
-    strategy = limiter.limiter
-    script = _admit_script(strategy)
-    if script is None:
-        hit_general(key)
-        check_failed(key)
+    if _lease_storage() is not None:
+        _admit_leased(key, failed=True)
         return
-    general = _items(current_app.config["PARTNER_API_LIMIT"])
-    failed = _items(current_app.config["PARTNER_FAILED_LIMIT"])
+    hit_general(key)
+    check_failed(key)
+
+
+def _lease_storage() -> RedisStorage | None:
+    """The limiter's storage when leases apply: plain Redis under the fixed-window strategy."""
+    strategy = limiter.limiter
+    if type(strategy) is not FixedWindowRateLimiter:
+        return None
     storage = strategy.storage
-    keys = [storage.prefixed_key(item.key_for("partner-api", key)) for item in general]
-    keys += [storage.prefixed_key(item.key_for("partner-failed", key)) for item in failed]
-    args: list[int] = [len(general)]
-    for item in general:
-        args += [item.get_expiry(), item.amount]
-    args += [item.amount for item in failed]
-    kind, index = (int(x) for x in script(keys=keys, args=args))  # type: ignore[operator]
+    return storage if type(storage) is RedisStorage else None  # cluster and sentinel: step by step
+
+
+@lru_cache(maxsize=4096)
+def _lease_call(key: str, general_spec: str, failed_spec: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The lease script's window keys (before the storage's prefix) and per-window arguments for one
+    API key: the same on every call of that key."""
+    general, failed = _items(general_spec), _items(failed_spec)
+    keys = [item.key_for("partner-api", key) for item in general] + [item.key_for("partner-failed", key) for item in failed]
+    windows: list[int] = []
+    for item in (*general, *failed):
+        windows += [item.get_expiry(), item.amount]
+    return tuple(keys), tuple(windows)
+
+
+def _admit_leased(key: str, *, failed: bool) -> None:
+    storage = _lease_storage()
+    assert storage is not None
+    now = time.monotonic()
+    with _leases_lock:
+        lease = _leases.setdefault(storage, {}).setdefault(key, _Lease())
+        need_general = not (lease.permits > 0 and now < lease.permits_until)
+        need_failed = failed and not (lease.failed_held and now < lease.failed_until)
+        if not need_general and not need_failed:
+            lease.permits -= 1
+            return
+    config = current_app.config
+    general_spec, failed_spec = config["PARTNER_API_LIMIT"], config["PARTNER_FAILED_LIMIT"]
+    keys, windows = _lease_call(key, general_spec, failed_spec)
+    script = _scripts.get(storage)
+    if script is None:
+        script = _scripts[storage] = storage.get_connection().register_script(_LEASE_LUA)
+    head = (len(_items(general_spec)), int(need_general), int(need_failed), config["PARTNER_LIMIT_LEASE"], ROOM_DIVISOR)
+    reply = script(keys=[storage.prefixed_key(k) for k in keys], args=head + windows)  # type: ignore[operator]
+    kind, value, ms = int(reply[0]), int(reply[1]), int(reply[2])
     if kind == 1:
-        item = general[index - 1]
-        _refuse(item, "partner-api", key, f"Too many requests for this key ({item}).")
-    elif kind == 2:
-        item = failed[index - 1]
-        _refuse(item, "partner-failed", key, f"Too many failed look-ups for this key ({item}).")
+        item = _items(general_spec)[value - 1]
+        abort(429, message=_general_message(item), headers={"Retry-After": _retry_after(ms / 1000)})
+    if kind == 2:
+        item = _items(failed_spec)[value - 1]
+        abort(429, message=_failed_message(item), headers={"Retry-After": _retry_after(ms / 1000)})
+    with _leases_lock:
+        if need_general:  # leftovers of a lease another thread took meanwhile are dropped, never merged
+            lease.permits, lease.permits_until = value, now + ms / 1000 - MARGIN
+        if need_failed:
+            lease.failed_held, lease.failed_until = True, now + int(reply[3]) / 1000 - MARGIN
+        lease.permits -= 1

@@ -42,6 +42,8 @@ def init_app(app: Flask, babel: Babel) -> None:
 
     @app.before_request
     def _remember_lang() -> None:
+        if request.path.startswith("/api/"):  # before request.args: the API has no use for parsing them
+            return
         lang = request.args.get("lang")
-        if lang in LOCALES and not request.path.startswith("/api/"):
+        if lang in LOCALES:
             session["lang"] = lang

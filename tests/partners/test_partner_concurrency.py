@@ -2,7 +2,7 @@
 
 64 clients redeem one code at the same instant: exactly one wins, 63 get ``already_redeemed``, none
 gets a server error; the ledger holds one redemption. Two partners racing on each other's codes get
-``not_found`` and redeem nothing.
+``not_found`` and redeem nothing. With Redis storage, the rate limits hold across the workers.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from partners import codes as codecore
 from partners.models import RedemptionEvent
 from rewards.db import db
 
@@ -39,49 +41,62 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(app: Flask, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """gunicorn with WORKERS sync workers serving this test's database."""
-    instance = tmp_path / "server-instance"
-    instance.mkdir()
-    cfg = {
-        "SECRET_KEY": "server-secret",
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "KEYS_DIR": app.config["KEYS_DIR"],
-        "RATELIMIT_ENABLED": False,
-        "LOG_LEVEL": "WARNING",
-    }
-    lines = [f"{k} = {v!r}" for k, v in cfg.items()]
-    if "SQLALCHEMY_ENGINE_OPTIONS" in app.config and app.config["DATABASE_URL"].startswith("postgresql"):
-        lines.append(f"SQLALCHEMY_ENGINE_OPTIONS = {app.config['SQLALCHEMY_ENGINE_OPTIONS']!r}")
-    (instance / "config.py").write_text("\n".join(lines) + "\n")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
-    env.update(REWARDS_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--backlog", "256",
-         "-c", str(ROOT / "gunicorn.conf.py"), "--access-logfile", "/dev/null", "rewards:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
+def server_factory(app: Flask, tmp_path: Path) -> Iterator[Callable[..., tuple[str, int]]]:
+    """Start gunicorn with WORKERS sync workers serving this test's database, with extra settings."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(**settings: Any) -> tuple[str, int]:
+        instance = tmp_path / f"server-instance-{len(procs)}"
+        instance.mkdir()
+        cfg = {
+            "SECRET_KEY": "server-secret",
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "KEYS_DIR": app.config["KEYS_DIR"],
+            "RATELIMIT_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+            **settings,
+        }
+        lines = [f"{k} = {v!r}" for k, v in cfg.items()]
+        if "SQLALCHEMY_ENGINE_OPTIONS" in app.config and app.config["DATABASE_URL"].startswith("postgresql"):
+            lines.append(f"SQLALCHEMY_ENGINE_OPTIONS = {app.config['SQLALCHEMY_ENGINE_OPTIONS']!r}")
+        (instance / "config.py").write_text("\n".join(lines) + "\n")
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
+        env.update(REWARDS_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--backlog", "256",
+             "-c", str(ROOT / "gunicorn.conf.py"), "--access-logfile", "/dev/null", "rewards:create_app()"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
         deadline = time.monotonic() + 30
         while True:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 conn.request("GET", "/api/v1/keys")
                 if conn.getresponse().status == 200:
-                    break
+                    return "127.0.0.1", port
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
             time.sleep(0.2)
-        yield "127.0.0.1", port
+
+    try:
+        yield start
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., tuple[str, int]]) -> tuple[str, int]:
+    """gunicorn with WORKERS sync workers, rate limits off."""
+    return server_factory()
 
 
 def _post(addr: tuple[str, int], path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
@@ -160,3 +175,43 @@ def test_partners_racing_on_each_others_codes(app, make_partner, make_offer, add
         else:
             assert (status, body["valid"], body["reason"]) == (200, False, "not_found")
     assert _ledger(app) == 0
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379 (limits shared by the workers)")
+@pytest.mark.usefixtures("backend")
+def test_rate_limits_hold_across_workers(app, make_partner, make_offer, add_snapshot, issue_codes,
+                                         server_factory) -> None:
+    addr = server_factory(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15",
+        RATELIMIT_STORAGE_OPTIONS={"key_prefix": f"t-{uuid.uuid4().hex}"},  # its own counts in a shared Redis
+        PARTNER_API_LIMIT="150/minute",
+        PARTNER_FAILED_LIMIT="20/minute",
+    )
+    gs = make_partner()
+    tp = make_partner("Teplo", "TPK")
+    [code] = issue_codes(make_offer(gs["id"]), add_snapshot("2026-10", [("7400000001", "ideal")]))
+    validate = "/api/v1/partner/codes/validate"
+    good = [(validate, {"code": code}, {"Authorization": f"Bearer {gs['token']}"})] * 64
+    results = _storm(addr, good) + _storm(addr, good) + _storm(addr, good)  # 192 calls, 150 allowed
+    statuses = Counter(status for status, _ in results)
+    assert set(statuses) <= {200, 429} and statuses[200] + statuses[429] == 192, statuses
+    # never beyond the limit; below it by at most the leases the workers hold (each min(16, 150 // 32))
+    assert 150 - WORKERS * 4 <= statuses[200] <= 150, statuses
+    assert all(body["valid"] for status, body in results if status == 200)
+
+    missing = codecore.format_code("TPK", 99)  # well-formed, absent: not_found, the guessing signal
+    guesses = [(validate, {"code": missing}, {"Authorization": f"Bearer {tp['token']}"})] * 64
+    results = _storm(addr, guesses)
+    reasons = Counter(body["reason"] if status == 200 else status for status, body in results)
+    assert reasons == {"not_found": 20, 429: 44}, reasons  # exactly the failed budget, across 4 workers
