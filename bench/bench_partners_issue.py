@@ -4,7 +4,7 @@
 
 Builds a snapshot of N qualifying accounts (plain tables named as ``partners/snapshots.py`` expects),
 then times: the first bulk issue (all N codes), the idempotent re-run (nothing missing), and the CSV
-export. PostgreSQL: ``REWARDS_BENCH_PG_URL`` (default the local server's database ``partners_test``),
+export. PostgreSQL: ``REWARDS_BENCH_PG_URL`` (default the local server's database ``test``),
 in a schema of its own that is dropped first.
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/partners_test")
+PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "bench_partners"
 
 

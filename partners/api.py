@@ -95,15 +95,21 @@ class Validate(MethodView):
         """
         # The answer is built as JSON here (ValidateOut documents it): the busiest partner call skips
         # the schema's dump, which would copy the same dict field by field.
-        partner = current_partner()
+        # One direct read finds the key's partner and the code together; a key without an active
+        # partner is refused (403) whatever it sent, as every partner call does (current_partner).
         ratelimit.admit(_key_id())
         try:
-            return _json(redemption.validate(db.engine, partner, args["code"], utcnow()), 200)
+            return _json(redemption.validate(db.engine, g.caller.client_id, args["code"], utcnow()), 200)
+        except redemption.NoActivePartner:
+            current_partner()  # 403 with the reason
+            abort(403, message="This partner is suspended.")  # (re-activated between the two reads)
         except Refused as exc:
             canonical = None
             if exc.code == redemption.NOT_FOUND:
                 ratelimit.charge_failed(_key_id())
                 canonical = str(codecore.parse(args["code"]))
+            else:
+                current_partner()
             return _json({"code": canonical, "valid": False, "reason": exc.code, "offer": None}, 200)
 
 

@@ -120,11 +120,17 @@ def _init_read_only(app: "Flask") -> None:
 
     from rewards.db import is_read_only_view, reset_read_only, set_read_only
 
+    flags: dict[tuple[str | None, str], bool] = {}  # per endpoint and method: asked once, not per request
+
     @app.before_request
     def _mark() -> None:
-        flag = request.method in ("GET", "HEAD", "OPTIONS")
-        if not flag and request.endpoint is not None:
-            flag = is_read_only_view(app.view_functions.get(request.endpoint), request.method)
+        key = (request.endpoint, request.method)
+        flag = flags.get(key)
+        if flag is None:
+            flag = key[1] in ("GET", "HEAD", "OPTIONS")
+            if not flag and key[0] is not None:
+                flag = is_read_only_view(app.view_functions.get(key[0]), key[1])
+            flags[key] = flag
         g._ro_token = set_read_only(flag)
 
     @app.teardown_request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from typing import Any
 
 import marshmallow as ma
@@ -33,10 +33,11 @@ class ErrorSchema(ma.Schema):
 
 def request_id() -> str:
     """This request's id (taken from a sane X-Request-Id header, else new)."""
-    if "request_id" not in g:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    return g.request_id
+    rid = g.get("request_id")
+    if rid is None:
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
+        rid = g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
+    return rid
 
 
 def error_body(code: int, status: str, message: str, errors: Any = None) -> dict[str, Any]:

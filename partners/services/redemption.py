@@ -18,12 +18,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from partners import codes as codecore
-from partners.models import FIXED, ISSUED, PERCENT, REDEEMED, REVOKED, Code, Offer, RedemptionEvent
+from partners.models import (
+    FIXED,
+    ISSUED,
+    PERCENT,
+    REDEEMED,
+    REVOKED,
+    Code,
+    Offer,
+    Partner,
+    PartnerClient,
+    RedemptionEvent,
+)
 from rewards.audit.services import record_event
 from rewards.directread import DirectRead
 from rewards.errors import DomainError
@@ -123,10 +134,14 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# validate reads only: one direct read of the columns the answer needs (no session, no ORM objects).
+# validate reads only, in one direct read (no session, no ORM objects): the partner the calling API
+# client acts for, and the code with its offer when this partner has it (NULLs otherwise).
 _C, _O = Code.__table__.c, Offer.__table__.c
+_P, _PC = Partner.__table__.c, PartnerClient.__table__.c
 _VALIDATE_STMT = DirectRead(
     select(
+        _P.prefix,
+        _P.active,
         _C.state,
         _O.id,
         _O.title,
@@ -136,17 +151,36 @@ _VALIDATE_STMT = DirectRead(
         _O.valid_to,
         _O.withdrawn_at,
     )
-    .join_from(Code.__table__, Offer.__table__, _O.id == _C.offer_id)
-    .where(_C.value == bindparam("value"), _O.partner_id == bindparam("partner_id"))
+    .select_from(PartnerClient.__table__)
+    .join(Partner.__table__, _P.id == _PC.partner_id)
+    # the code by its unique value alone (so every planner takes that index), then its offer only
+    # when the offer is this partner's: another partner's code comes back without an offer
+    .outerjoin(Code.__table__, _C.value == bindparam("value"))
+    .outerjoin(Offer.__table__, and_(_O.id == _C.offer_id, _O.partner_id == _P.id))
+    .where(_PC.api_client_id == bindparam("client_id"))
 )
 
 
-def validate(engine: Engine, partner: PartnerRef, text: Any, now: datetime) -> dict[str, Any]:
-    """Whether the code can be used now (committed state). Raises :class:`Refused` for malformed and
-    not_found only; a real code of this partner gets an answer with its offer whatever its state."""
-    parsed = _parse(partner, text)
-    row = _VALIDATE_STMT.first(engine, {"value": parsed.value, "partner_id": partner.id})
-    if row is None:
+class NoActivePartner(Exception):
+    """The calling API client acts for no partner, or for a suspended one (the shell answers 403)."""
+
+
+def validate(engine: Engine, client_id: int, text: Any, now: datetime) -> dict[str, Any]:
+    """Whether the code can be used now (committed state), asked by the partner of API client
+    ``client_id``. Raises :class:`Refused` for malformed and not_found only (a real code of this
+    partner gets an answer with its offer whatever its state), :class:`NoActivePartner` when the
+    client has no active partner. A malformed code is refused before any database read."""
+    if not isinstance(text, str):
+        raise Refused(MALFORMED)
+    try:
+        parsed = codecore.parse(text)
+    except codecore.MalformedCode as exc:
+        raise Refused(MALFORMED) from exc
+    row = _VALIDATE_STMT.first(engine, {"client_id": client_id, "value": parsed.value})
+    if row is None or not row.active:
+        raise NoActivePartner
+    # Another partner's code (or a forged prefix on this partner's number) answers like an absent one.
+    if row.id is None or parsed.prefix != row.prefix:
         raise Refused(NOT_FOUND)
     # the row has the attributes _refusal and offer_view read of a code (state) and an offer (the rest)
     reason = _refusal(row, row, now)  # type: ignore[arg-type]

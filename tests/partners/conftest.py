@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from partners.models import Offer, Partner
 from partners.services import catalog
+from rewards.apikeys.models import ApiClient
 from rewards.db import db, utcnow
 
 
@@ -43,7 +44,9 @@ def make_partner(app: Flask, api_token: Callable[..., str]) -> Callable[..., dic
             partner = catalog.create_partner(db.session, name, prefix, actor="test")
             catalog.link_client(db.session, partner, client_name, actor="test")
             db.session.commit()
-            return {"id": partner.id, "prefix": partner.prefix, "token": token, "client": client_name}
+            client_id = db.session.scalar(select(ApiClient.id).where(ApiClient.name == client_name))
+            return {"id": partner.id, "prefix": partner.prefix, "token": token, "client": client_name,
+                    "client_id": client_id}
 
     return make
 

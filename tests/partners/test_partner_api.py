@@ -184,8 +184,9 @@ def test_keys_and_scopes(app, client, world, api_token) -> None:
     assert client.post(VALIDATE, json={"code": code}).status_code == 401
     assert client.post(VALIDATE, json={"code": code}, headers=bearer("nonsense")).status_code == 401
     unlinked = api_token("codes:validate")
-    r = client.post(VALIDATE, json={"code": code}, headers=bearer(unlinked))
-    assert r.status_code == 403 and "not linked" in r.get_json()["message"]
+    for text in (code, "nonsense", codecore.format_code("TPK", 7)):  # whatever it sends, a good code or not
+        r = client.post(VALIDATE, json={"code": text}, headers=bearer(unlinked))
+        assert r.status_code == 403 and "not linked" in r.get_json()["message"], text
     validate_only = api_token("codes:validate", name="gs-validate-only")
     with app.app_context():
         from partners.models import Partner
@@ -205,8 +206,9 @@ def test_suspended_partner(app, client, world) -> None:
     with app.app_context():
         catalog.set_partner_active(db.session, db.session.get(Partner, world["gs"]["id"]), False, actor="t")
         db.session.commit()
-    r = client.post(VALIDATE, json={"code": world["gs_codes"][0]}, headers=H(world["gs"]["token"]))
-    assert r.status_code == 403
+    for text in (world["gs_codes"][0], "nonsense", codecore.format_code("GSRV", 7)):
+        r = client.post(VALIDATE, json={"code": text}, headers=H(world["gs"]["token"]))
+        assert r.status_code == 403 and "suspended" in r.get_json()["message"], text
 
 
 def test_rate_limits(app_factory, make_partner, make_offer, add_snapshot, issue_codes) -> None:
