@@ -19,6 +19,8 @@ from partners import ratelimit, schemas
 from partners.models import Offer, Partner
 from partners.services import catalog, idempotency, issue, redemption, reports
 from partners.services.redemption import PartnerRef, Refused
+from rewards.access import confirm_caller
+from rewards.apikeys import services as apikeys
 from rewards.db import db, read_only_view, utcnow
 from rewards.errors import DomainError
 from rewards.httperrors import error_body
@@ -79,7 +81,7 @@ def _key_id() -> str:
 # from a class (the OpenAPI document is the same either way).
 @blp.route("/codes/validate")
 class Validate(MethodView):
-    @api("codes:validate")
+    @api("codes:validate", confirmed_by_view=True)
     @read_only_view
     @blp.arguments(schemas.ValidateIn())
     @blp.response(200, schemas.ValidateOut)
@@ -97,9 +99,13 @@ class Validate(MethodView):
         # the schema's dump, which would copy the same dict field by field.
         # One direct read finds the key's partner and the code together; a key without an active
         # partner is refused (403) whatever it sent, as every partner call does (current_partner).
+        caller = g.caller
         ratelimit.admit(_key_id())
         try:
-            return _json(redemption.validate(db.engine, g.caller.client_id, args["code"], utcnow()), 200)
+            result = redemption.validate(db.engine, caller.client_id, args["code"], utcnow(), key_id=caller.key_id)
+            if apikeys.confirm(result.key_state, "codes:validate"):
+                confirm_caller()
+            return _json(result.answer, 200)
         except redemption.NoActivePartner:
             current_partner()  # 403 with the reason
             abort(403, message="This partner is suspended.")  # (re-activated between the two reads)

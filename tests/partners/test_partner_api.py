@@ -283,3 +283,24 @@ def test_openapi_documents_the_partner_api(client) -> None:
         assert path in spec["paths"], path
     params = spec["paths"][REDEEM]["post"]["parameters"]
     assert any(p["name"] == "Idempotency-Key" and p["required"] for p in params)
+
+
+@pytest.mark.parametrize("text", ["good", "malformed", "absent"])
+def test_validate_refuses_a_revoked_key_at_once(app, client, world, text) -> None:
+    """validate takes a remembered key from the worker's memory; its own read (or the check before
+    any other answer leaves) still refuses the key on the first request after the revocation."""
+    from rewards.apikeys import services as apikeys
+    from rewards.apikeys.models import ApiKey
+    from rewards.apikeys import tokens
+
+    token = world["gs"]["token"]
+    body = {"good": world["gs_codes"][0], "malformed": "nonsense", "absent": codecore.format_code("GSRV", 1)}[text]
+    for _ in range(2):
+        assert client.post(VALIDATE, json={"code": body}, headers=H(token)).status_code == 200
+    with app.app_context():
+        assert apikeys.recall(token) is not None
+        key = db.session.scalar(select(ApiKey).where(ApiKey.token_hash == tokens.hash_of(token)))
+        apikeys.revoke_key(db.session, key.id, actor="t")
+        db.session.commit()
+    r = client.post(VALIDATE, json={"code": body}, headers=H(token))
+    assert r.status_code == 401 and "valid" not in r.get_json()

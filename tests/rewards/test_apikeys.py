@@ -40,6 +40,11 @@ def app(app: Flask) -> Flask:
     def _scoped():  # type: ignore[no-untyped-def]
         return jsonify(ok=True)
 
+    @app.get("/api/v1/_unconfirmed")
+    @api("priority:read", confirmed_by_view=True)
+    def _unconfirmed():  # type: ignore[no-untyped-def]
+        return jsonify(ok=True)  # declares that it confirms the key, and forgets to
+
     return app
 
 
@@ -127,3 +132,57 @@ def test_refusal_log_holds_no_part_of_the_secret(app: Flask, api_token: Callable
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "api auth refused" in logged
     assert token[4:10] not in logged and revoked_like[4:10] not in logged
+
+
+def _change_key(app: Flask, token: str, change: str) -> None:
+    """Revoke, expire, disable or strip the scopes of the key behind ``token`` (committed)."""
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.token_hash == tokens.hash_of(token)))
+        assert key is not None
+        if change == "revoke":
+            services.revoke_key(db.session, key.id, actor="t")
+        elif change == "expire":
+            key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        elif change == "disable":
+            key.client.active = False
+        else:
+            key.client.scopes = "codes:validate"
+        db.session.commit()
+
+
+@pytest.mark.parametrize(("change", "status"), [("revoke", 401), ("expire", 401), ("disable", 401), ("scope", 403)])
+def test_a_remembered_key_is_checked_before_an_unconfirmed_answer(app: Flask, api_token: Callable[..., str],
+                                                                  change: str, status: int) -> None:
+    token = api_token("priority:read", name="callcentre")
+    c = app.test_client()
+    for _ in range(2):  # read from the database, then remembered by this worker
+        assert c.get("/api/v1/_unconfirmed", headers=bearer(token)).status_code == 200
+    with app.app_context():
+        assert services.recall(token) is not None
+    _change_key(app, token, change)
+    r = c.get("/api/v1/_unconfirmed", headers=bearer(token))
+    assert r.status_code == status and set(r.get_json()) == {"code", "status", "message", "errors", "request_id"}
+    assert r.get_json()["request_id"] == r.headers["X-Request-Id"]
+    assert r.get_json() != {"ok": True}
+
+
+def test_confirming_columns(app: Flask, api_token: Callable[..., str]) -> None:
+    token = api_token("priority:read", name="callcentre")
+    from sqlalchemy import bindparam
+
+    from rewards.apikeys.models import ApiClient
+    from rewards.directread import DirectRead
+
+    clients = ApiClient.__table__
+    read = DirectRead(services.key_state_join(
+        select(*services.KEY_STATE_COLUMNS).select_from(clients).where(clients.c.name == bindparam("name")),
+        clients.c.id,
+    ))
+    with app.app_context():
+        key_id = db.session.scalar(select(ApiKey.id))
+        row = read.first(db.engine, {"name": "callcentre", "key_id": key_id})
+        assert services.confirm(row, "priority:read") and not services.confirm(row, "codes:validate")
+        assert not services.confirm(read.first(db.engine, {"name": "callcentre", "key_id": key_id + 1}), None)
+    _change_key(app, token, "revoke")
+    with app.app_context():
+        assert not services.confirm(read.first(db.engine, {"name": "callcentre", "key_id": key_id}), None)
