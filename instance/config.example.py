@@ -18,11 +18,13 @@ LOG_LEVEL = "INFO"
 # Rate limits must be shared by every worker: use Redis with more than one worker.
 RATELIMIT_STORAGE_URI = "memory://"      # e.g. "redis://127.0.0.1:6379/0"
 RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_OPTIONS = {}            # e.g. {"key_prefix": "rewards-prod"} when environments share a Redis
 MAX_CONTENT_LENGTH = 200 * 1024 * 1024   # uploads (snapshot files)
 API_MAX_JSON_BYTES = 64 * 1024           # JSON API bodies
 PARTNER_API_LIMIT = "100/second;3000/minute"   # every partner API call, per API key
 DRAW_LOOKUP_LIMIT = "10 per minute;60 per hour" # the public draw page's "did I take part?" form, per address
 PARTNER_FAILED_LIMIT = "30/minute;300/hour"    # 'not_found' answers per API key (anti-guessing)
+PARTNER_LIMIT_LEASE = 16                        # Redis: most permits a worker takes at once (1: ask every call)
 
 PRIORITY_TIERS = ["ideal"]               # tiers that get a priority-service flag
 PRIORITY_GRACE_MONTHS = 1

@@ -1,0 +1,66 @@
+"""Direct reads: rows as a session would type them, committed data only, connections back in the pool."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import bindparam, select
+
+from rewards.apikeys.models import ApiClient, ApiKey
+from rewards.db import db
+from rewards.directread import DirectRead
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+_K, _C = ApiKey.__table__.c, ApiClient.__table__.c
+KEY_OF_CLIENT = DirectRead(
+    select(_C.name, _K.id, _K.expires_at, _K.revoked_at)
+    .join_from(ApiClient.__table__, ApiKey.__table__, _K.client_id == _C.id)
+    .where(_C.name == bindparam("name"))
+    .order_by(_K.id)
+)
+
+
+def test_rows_are_typed_and_named_like_a_sessions(app: Flask, api_token) -> None:  # noqa: ANN001
+    api_token("priority:read", name="reader")
+    expiry = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey))
+        key.expires_at = expiry
+        db.session.commit()
+        row = KEY_OF_CLIENT.first(db.engine, {"name": "reader"})
+        assert row is not None
+        assert (row.name, row.id, row.expires_at, row.revoked_at) == ("reader", key.id, expiry, None)
+        assert row.expires_at.tzinfo is not None  # UTCDateTime's processing, on both engines
+        assert KEY_OF_CLIENT.first(db.engine, {"name": "nobody"}) is None
+        assert KEY_OF_CLIENT.all(db.engine, {"name": "nobody"}) == []
+
+
+def test_it_sees_committed_data_only_and_returns_its_connection(app: Flask, api_token) -> None:  # noqa: ANN001
+    api_token("priority:read", name="reader")
+    with app.app_context():
+        pool = db.engine.pool
+        key = db.session.scalar(select(ApiKey))
+        key.revoked_at = datetime.now(UTC)
+        db.session.flush()  # written in the session's transaction, not committed
+        assert KEY_OF_CLIENT.first(db.engine, {"name": "reader"}).revoked_at is None
+        db.session.rollback()
+        for _ in range(20):
+            KEY_OF_CLIENT.first(db.engine, {"name": "reader"})
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        if db.engine.dialect.name == "postgresql":
+            # the autocommit switch is undone before the connection goes back to the pool
+            conn = db.engine.raw_connection()
+            try:
+                assert conn.driver_connection.autocommit is False  # type: ignore[union-attr]
+            finally:
+                conn.close()
+
+
+def test_a_parameter_the_driver_cannot_take_as_is_is_refused(app: Flask) -> None:
+    read = DirectRead(select(_K.id).where(_K.expires_at > bindparam("when", type_=ApiKey.__table__.c.expires_at.type)))
+    with app.app_context():  # UTCDateTime converts what it binds, on both engines
+        with pytest.raises(TypeError, match="as they are"):
+            read.all(db.engine, {"when": datetime.now(UTC)})
