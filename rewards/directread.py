@@ -4,7 +4,7 @@ An ORM session costs about 200 µs per request on this stack before its first ro
 transaction, execution context, teardown); the same indexed SELECT on the driver costs about 20 µs.
 The partner API's validate and the API-key check run on every partner call, so they read through
 :class:`DirectRead`: the statement is still written with SQLAlchemy Core (one query language, typed
-columns), compiled once per dialect, and its rows get the column types' own result processing
+columns), compiled once per dialect, and its parameters and rows get the types' own processing
 (``UTCDateTime`` gives aware UTC instants as it does through a session).
 
 What it is not: part of the request's session. A direct read sees committed data only and takes no
@@ -30,6 +30,8 @@ from sqlalchemy.exc import DBAPIError
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order, for a positional paramstyle
+    binders: dict[str, Callable[[Any], Any]]  # parameters whose type converts them (a date on SQLite)
+    literals: dict[str, Any]  # values written in the statement (a status, a LIMIT), bound like the rest
     processors: tuple[Callable[[Any], Any] | None, ...]
     autocommit_attr: bool
     row: Any  # a namedtuple class of the selected columns' keys
@@ -46,21 +48,30 @@ class DirectRead:
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect)
-        if compiled._bind_processors:  # e.g. a datetime parameter on SQLite: keep those on a session
-            raise TypeError(f"DirectRead takes parameters the driver accepts as they are: {sorted(compiled._bind_processors)}")
+        binders = {}
+        for name, bind in compiled.binds.items():
+            binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if binder is not None:
+                binders[name] = binder
+        required = {name for name, bind in compiled.binds.items() if bind.required}
+        literals = {k: v for k, v in compiled.construct_params(dict.fromkeys(required)).items() if k not in required}
         processors = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in self._statement.selected_columns
         )
         positional = tuple(compiled.positiontup or ()) if compiled.positional else None
         row = namedtuple("Row", self._statement.selected_columns.keys(), rename=True)  # type: ignore[misc]
-        return _Compiled(str(compiled), positional, processors, dialect.name == "postgresql", row)
+        return _Compiled(str(compiled), positional, binders, literals, processors, dialect.name == "postgresql", row)
 
     def all(self, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
         """Every row (a named tuple of the selected columns), with their types' result processing."""
         compiled = self._compiled.get(engine.dialect.name)
         if compiled is None:
             compiled = self._compiled[engine.dialect.name] = self._compile(engine.dialect)
+        if compiled.literals:
+            params = {**compiled.literals, **params}
+        if compiled.binders:
+            params = {k: (compiled.binders[k](v) if k in compiled.binders else v) for k, v in params.items()}
         args: Any = params if compiled.positional is None else tuple(params[name] for name in compiled.positional)
         pooled = engine.raw_connection()
         try:

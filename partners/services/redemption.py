@@ -35,7 +35,7 @@ from partners.models import (
     PartnerClient,
     RedemptionEvent,
 )
-from rewards.apikeys.services import KEY_STATE_COLUMNS, key_state_join
+from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state_join
 from rewards.audit.services import record_event
 from rewards.directread import DirectRead
 from rewards.errors import DomainError
@@ -169,15 +169,7 @@ class NoActivePartner(Exception):
     """The calling API client acts for no partner, or for a suspended one (the shell answers 403)."""
 
 
-@dataclass(frozen=True)
-class Validation:
-    """What validate answers, and the calling key's state read with it (``KEY_STATE_COLUMNS``)."""
-
-    answer: dict[str, Any]
-    key_state: Any
-
-
-def validate(engine: Engine, client_id: int, text: Any, now: datetime, *, key_id: int | None = None) -> Validation:
+def validate(engine: Engine, client_id: int, text: Any, now: datetime, *, key_id: int | None = None) -> AnswerWithKey:
     """Whether the code can be used now (committed state), asked by the partner of API client
     ``client_id`` with its key ``key_id``. Raises :class:`Refused` for malformed and not_found only (a
     real code of this partner gets an answer with its offer whatever its state),
@@ -198,7 +190,7 @@ def validate(engine: Engine, client_id: int, text: Any, now: datetime, *, key_id
     # the row has the attributes _refusal and offer_view read of a code (state) and an offer (the rest)
     reason = _refusal(row, row, now)  # type: ignore[arg-type]
     answer = {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(row)}  # type: ignore[arg-type]
-    return Validation(answer, row)
+    return AnswerWithKey(answer, row)
 
 
 def discount_for(offer: Offer, amount_kopecks: int | None) -> int | None:

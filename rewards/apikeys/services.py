@@ -218,10 +218,20 @@ KEY_STATE_COLUMNS = (
 )
 
 
-def key_state_join(stmt: Select[Any], client_id_column: Any) -> Select[Any]:
-    """``stmt`` joined to the calling key (``key_id``) of the client in ``client_id_column``."""
-    key_of_client = and_(_KS.c.id == bindparam("key_id"), _KS.c.client_id == client_id_column)
-    return stmt.outerjoin(_KS, key_of_client).outerjoin(_CS, _CS.c.id == _KS.c.client_id)
+def key_state_join(stmt: Select[Any], client_id_column: Any = None) -> Select[Any]:
+    """``stmt`` joined to the calling key (``key_id``), of the client in ``client_id_column`` if given."""
+    on = _KS.c.id == bindparam("key_id")
+    if client_id_column is not None:
+        on = and_(on, _KS.c.client_id == client_id_column)
+    return stmt.outerjoin(_KS, on).outerjoin(_CS, _CS.c.id == _KS.c.client_id)
+
+
+@dataclass(frozen=True)
+class AnswerWithKey:
+    """A view's answer, and the calling key's state read with it (``KEY_STATE_COLUMNS``) to confirm."""
+
+    answer: Any
+    key_state: Any
 
 
 def confirm(row: Any, scope: str | None, now: datetime | None = None) -> bool:

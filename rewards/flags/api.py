@@ -8,6 +8,8 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from rewards.access import confirm_caller
+from rewards.apikeys import services as apikeys
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.flags import core, services
@@ -50,7 +52,7 @@ def _commit_or_rollback(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 @blp.route("/accounts/<account>/priority")
 class Priority(MethodView):
-    @api("priority:read")
+    @api("priority:read", confirmed_by_view=True)
     @blp.response(200, PrioritySchema)
     @blp.doc(security=_SECURITY)
     def get(self, account: str) -> dict[str, Any]:
@@ -59,7 +61,11 @@ class Priority(MethodView):
         An account without flags answers ``priority: false`` (not 404): the call centre needs an
         answer for every caller.
         """
-        return services.priority_of(db.session, _account(account), today=local_today())
+        caller = g.caller
+        result = services.priority_now(db.engine, _account(account), today=local_today(), key_id=caller.key_id)
+        if apikeys.confirm(result.key_state, "priority:read"):
+            confirm_caller()
+        return result.answer
 
 
 @blp.route("/accounts/<account>/flags")

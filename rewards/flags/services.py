@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy import Date, and_, bindparam, column, exists, insert, literal, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state_join
 from rewards.audit.services import record_event
 from rewards.db import UTCDateTime, utcnow
+from rewards.directread import DirectRead
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.flags import core
 from rewards.flags.models import FlagClosure, PriorityFlag, TierRun
@@ -572,6 +575,35 @@ _ACTIVE_STMT = (
 )
 
 
+_ACTIVE_READ = DirectRead(_ACTIVE_STMT)
+_HEAD_READ: DirectRead | None = None
+
+
+def _head_read() -> DirectRead:
+    """One row: the latest active snapshot's period, the account's tier in it, the calling key's state.
+    Built once (the snapshot models are imported lazily)."""
+    global _HEAD_READ
+    if _HEAD_READ is None:
+        from rewards.snapshots.models import Snapshot, SnapshotRow
+
+        s, r = Snapshot.__table__, SnapshotRow.__table__
+        latest = select(s.c.id).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1).scalar_subquery()
+        period = select(s.c.period).where(s.c.id == latest).scalar_subquery().label("period")
+        tier = select(r.c.tier).where(r.c.snapshot_id == latest, r.c.account == bindparam("account"))
+        one_row = select(literal(1).label("one")).subquery("one_row")
+        head = select(period, tier.scalar_subquery().label("tier"), *KEY_STATE_COLUMNS).select_from(one_row)
+        _HEAD_READ = DirectRead(key_state_join(head))
+    return _HEAD_READ
+
+
+def priority_now(engine: Engine, account: str, *, today: date, key_id: int | None = None) -> AnswerWithKey:
+    """The call-centre answer as the API gives it: :func:`priority_of` from committed data in two
+    direct reads, the second also reading the calling key ``key_id`` for the view to confirm."""
+    rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
+    head = _head_read().first(engine, {"account": account, "key_id": key_id})
+    return AnswerWithKey(_priority_answer(account, today, rows, head.period, head.tier), head)
+
+
 def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any]:
     """The call-centre answer: priority now, every active reason with its validity, the tier.
 
@@ -579,6 +611,11 @@ def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any
     ``account``, closures anti-joined by primary key) and its tier in the latest snapshot.
     """
     rows = session.execute(_ACTIVE_STMT, {"account": account, "today": today}).all()
+    period, tier = latest_tier(session, account)
+    return _priority_answer(account, today, rows, period, tier)
+
+
+def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str | None, tier: str | None) -> dict[str, Any]:
     by_reason: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = {
@@ -594,7 +631,6 @@ def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any
             if seen is not None:
                 entry["valid_from"] = min(seen["valid_from"], row.valid_from)
             by_reason[row.reason] = entry
-    period, tier = latest_tier(session, account)
     return {
         "account": account,
         "priority": bool(by_reason),

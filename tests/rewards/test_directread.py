@@ -59,8 +59,11 @@ def test_it_sees_committed_data_only_and_returns_its_connection(app: Flask, api_
                 conn.close()
 
 
-def test_a_parameter_the_driver_cannot_take_as_is_is_refused(app: Flask) -> None:
-    read = DirectRead(select(_K.id).where(_K.expires_at > bindparam("when", type_=ApiKey.__table__.c.expires_at.type)))
-    with app.app_context():  # UTCDateTime converts what it binds, on both engines
-        with pytest.raises(TypeError, match="as they are"):
-            read.all(db.engine, {"when": datetime.now(UTC)})
+def test_parameters_are_converted_by_their_type(app: Flask, api_token) -> None:  # noqa: ANN001
+    api_token("priority:read", name="reader")
+    read = DirectRead(select(_K.id).where(_K.created_at > bindparam("when", type_=_K.created_at.type)))
+    with app.app_context():  # UTCDateTime converts what it binds (to naive UTC text on SQLite)
+        assert len(read.all(db.engine, {"when": datetime(2020, 1, 1, tzinfo=UTC)})) == 1
+        assert read.all(db.engine, {"when": datetime(2999, 1, 1, tzinfo=UTC)}) == []
+        with pytest.raises(ValueError, match="naive"):
+            read.all(db.engine, {"when": datetime(2020, 1, 1)})

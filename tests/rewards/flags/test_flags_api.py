@@ -52,6 +52,34 @@ def test_lookup(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None
     assert "account" in r.json["errors"]
 
 
+def test_lookup_answers_as_the_pages_do(app: Flask, tokens: dict[str, str]) -> None:
+    """The API's two direct reads give what the session's reads give the pages and the CLI."""
+    with app.app_context():
+        period = local_today().strftime("%Y-%m")
+        store_snapshot(db.session, period, {"0012": "ideal", "0013": "beginner"})
+        services.apply_tier_flags(db.session, period, [("0012", "ideal")], actor="t")
+        services.set_flag(db.session, "0013", "disability", actor="t", today=local_today())
+        db.session.commit()
+        for account in ("0012", "0013", "0099"):
+            direct = services.priority_now(db.engine, account, today=local_today())
+            assert direct.answer == services.priority_of(db.session, account, today=local_today())
+            assert direct.key_state.key_client_scopes is None  # no key asked about: nothing to confirm
+
+
+def test_lookup_refuses_a_revoked_key_at_once(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:
+    from rewards.apikeys import services as apikeys
+
+    for _ in range(2):  # authenticated, then remembered by the worker
+        assert client.get("/api/v1/accounts/0012/priority", headers=bearer(tokens["read"])).status_code == 200
+    with app.app_context():
+        apikeys.revoke_client(db.session, "callcentre", actor="t")
+        db.session.commit()
+    for path in ("/api/v1/accounts/0012/priority", "/api/v1/accounts/12x/priority"):  # answer, refusal
+        r = client.get(path, headers=bearer(tokens["read"]))
+        assert r.status_code == 401, path
+        _error_shape(r.json, 401)
+
+
 def test_scopes(client: FlaskClient, tokens: dict[str, str]) -> None:
     url = "/api/v1/accounts/1/priority"
     assert client.get(url).status_code == 401
