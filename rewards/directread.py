@@ -2,8 +2,8 @@
 
 An ORM session costs about 200 µs per request on this stack before its first row (session,
 transaction, execution context, teardown); the same indexed SELECT on the driver costs about 20 µs.
-The partner API's validate and the API-key check run on every partner call, so they read through
-:class:`DirectRead`: the statement is still written with SQLAlchemy Core (one query language, typed
+The key check of every API call, the partner API's validate and the call centre's priority look-up
+read through :class:`DirectRead`: the statement is still written with SQLAlchemy Core (one query language, typed
 columns), compiled once per dialect, and its parameters and rows get the types' own processing
 (``UTCDateTime`` gives aware UTC instants as it does through a session).
 
@@ -35,8 +35,6 @@ class _Compiled:
     processors: tuple[Callable[[Any], Any] | None, ...]
     autocommit_attr: bool
     row: Any  # a namedtuple class of the selected columns' keys
-
-
 
 
 class DirectRead:
