@@ -38,13 +38,19 @@ def _actor() -> str:
     return user.username
 
 
-RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed")}
+RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed"), issue.INTERRUPTED: _l("interrupted")}
 
 
 @bp.app_template_global()
 def run_state_label(state: str) -> str:
     """A bulk issue run's state in the page's language."""
     return str(RUN_STATES.get(state, state))
+
+
+@bp.app_template_global()
+def run_state(run: IssueRun) -> str:
+    """The state a page shows for a run (``interrupted`` when its process stopped)."""
+    return issue.shown_state(run, utcnow())
 
 
 @bp.route("/")
@@ -187,7 +193,7 @@ def _run_json(run: IssueRun) -> dict[str, Any]:
     return {
         "id": run.id,
         "offer_id": run.offer_id,
-        "state": run.state,
+        "state": run_state(run),
         "planned": run.planned,
         "issued": run.issued,
         "skipped_budget": run.skipped_budget,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -69,10 +69,37 @@ def missing_count(session: Session, offer: Offer, snapshot_id: int) -> int:
     return session.scalar(select(func.count()).select_from(_missing(offer, snapshot_id).subquery())) or 0
 
 
+# A batch of codes takes about a second; a run still marked running with no progress for this long
+# lost the process that drove it (a worker restarted, a CLI was killed).
+STALE_AFTER = timedelta(minutes=10)
+INTERRUPTED = "interrupted"
+
+
+def shown_state(run: IssueRun, now: datetime) -> str:
+    """The run's state as pages and the CLI show it: ``interrupted`` for a run still marked
+    running that has made no progress for ``STALE_AFTER``."""
+    if run.state == "running" and now - run.updated_at > STALE_AFTER:
+        return INTERRUPTED
+    return run.state
+
+
+def close_interrupted(session: Session, offer_id: int, now: datetime) -> list[int]:
+    """Mark the offer's interrupted runs failed, each with a ``codes.issue_failed`` event; their ids."""
+    runs = session.scalars(
+        select(IssueRun).where(IssueRun.offer_id == offer_id, IssueRun.state == "running",
+                               IssueRun.updated_at < now - STALE_AFTER)
+    ).all()
+    for run in runs:
+        fail_run(session, run.id, DomainError(f"interrupted: no progress since {run.updated_at:%Y-%m-%d %H:%M} UTC"))
+    return [run.id for run in runs]
+
+
 def start_run(session: Session, offer: Offer, snapshot: snapshots.SnapshotRef, *, actor: str) -> IssueRun:
-    """Plan a bulk issue: counts what is missing; the caller commits, then drives ``run_batches``."""
+    """Plan a bulk issue: counts what is missing; the caller commits, then drives ``run_batches``.
+    Runs of the offer left running by a process that stopped are closed as failed first."""
     now = utcnow()
     _check_issuable(offer, now)
+    close_interrupted(session, offer.id, now)
     missing = missing_count(session, offer, snapshot.id)
     planned = missing
     if offer.budget is not None:

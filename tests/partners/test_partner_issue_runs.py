@@ -201,3 +201,36 @@ def test_two_bulk_runs_share_one_budget(app: Flask, make_partner, make_offer, ad
         assert _codes(offer_id) == 7
         assert first.issued + second["issued"] == 7
         assert first.issued == 3 and first.state == "done"
+
+
+def test_a_run_whose_process_stopped_shows_interrupted_and_is_closed_by_the_next(
+    app: Flask, make_partner, make_offer, add_snapshot, logged_in
+) -> None:
+    from datetime import timedelta
+
+    from rewards.db import utcnow
+
+    p = make_partner()
+    offer_id = make_offer(p["id"])
+    sid = add_snapshot("2026-10", ROWS)
+    with app.app_context():
+        offer = db.session.get(Offer, offer_id)
+        # a run started, then its process died: still 'running', no progress for longer than STALE_AFTER
+        run = issue.start_run(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t")
+        run.updated_at = utcnow() - issue.STALE_AFTER - timedelta(minutes=1)
+        db.session.commit()
+        stale_id = run.id
+        assert issue.shown_state(run, utcnow()) == "interrupted"
+        fresh = db.session.get(IssueRun, stale_id)
+        assert issue.shown_state(fresh, fresh.updated_at + timedelta(minutes=1)) == "running"
+    client = logged_in("marketing")
+    assert client.get(f"/partners/runs/{stale_id}/progress").get_json()["state"] == "interrupted"
+    page = client.get(f"/partners/runs/{stale_id}").get_data(as_text=True)
+    assert 'data-state="interrupted"' in page and 'http-equiv="refresh"' not in page
+    with app.app_context():
+        offer = db.session.get(Offer, offer_id)
+        issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t", commit=db.session.commit)
+        stale = db.session.get(IssueRun, stale_id)
+        assert stale.state == "failed" and "interrupted" in (stale.message or "")
+        assert [e["run"] for e in _events("codes.issue_failed")] == [stale_id]
+        assert _codes(offer_id) == len(QUALIFYING)  # the new run issued everything
