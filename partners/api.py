@@ -56,6 +56,7 @@ def _limit_body() -> None:
 
 for _bp in (blp, cabinet_blp, staff_blp):
     _bp.before_request(_limit_body)
+blp.teardown_request(ratelimit.settle)
 
 
 def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -102,7 +103,8 @@ class Validate(MethodView):
         caller = g.caller
         ratelimit.admit(_key_id())
         try:
-            result = redemption.validate(db.engine, caller.client_id, args["code"], utcnow(), key_id=caller.key_id)
+            result = redemption.validate(db.engine, caller.client_id, args["code"], utcnow(), key_id=caller.key_id,
+                                         token_hash=caller.token_hash)
             if apikeys.confirm(result.key_state, "codes:validate"):
                 confirm_caller()
             return _json(result.answer, 200)

@@ -14,19 +14,24 @@ and every server (set ``RATELIMIT_STORAGE_URI`` whenever more than one worker ru
 Refusals are 429 with ``Retry-After`` (whole seconds) in the API error shape.
 
 **Leases (Redis storage).** A Redis round trip on every call costs a partner validate more than its
-database look-up (the worker blocks, the scheduler switches). So each worker process takes permits
-from the shared fixed-window counters in small leases, one Lua script call that checks every window
-and charges them together, and spends them locally until they run out or the shortest window ends:
+database look-up (the worker blocks, the scheduler switches). So each worker thread (a sync worker
+has one) takes permits from the shared fixed-window counters in small leases, one Lua script call
+that checks every window and charges them together, and spends them until they run out or the
+shortest window ends:
 
 - general permits: a lease is ``min(PARTNER_LIMIT_LEASE, room // 32)`` permits, at least 1, where
   ``room`` is what the fullest window has left. Far from the limit a worker asks Redis once per
   several calls; near it, once per call. Every permit is counted in Redis before it is used, so a
   key is **never admitted beyond its limit**, across all workers and servers. Permits a worker holds
   unused when the window ends are lost: a key may be refused up to one lease per worker early.
-- failed permits: a look-up runs only while the worker holds one reserved failed permit (reserved in
-  Redis, i.e. counted as if it failed). A ``not_found`` answer consumes it; any other answer leaves it
-  for the worker's next look-up. So the number of ``not_found`` answers of a key in a window never
-  exceeds its failed budget, and the budget reads at most one permit per worker fuller than it is.
+- failed permits: a look-up runs only with one failed permit reserved in Redis (counted as if it
+  failed). A ``not_found`` answer spends it. While every failed window is at most half used, the
+  worker keeps an unspent permit for its next look-ups (no Redis call); past half, a permit is
+  reserved for each look-up and given back at the end of the request when the look-up did not fail
+  (``settle``, a teardown of the partner API). So the ``not_found`` answers of a key in a window never
+  exceed its failed budget. Kept permits (at most one per worker) never fill more than half of it,
+  so a key that is not failing is refused only when more look-ups of it are in flight at once than
+  half its failed budget.
 
 ``PARTNER_LIMIT_LEASE = 1`` makes every call ask Redis (exact general counts). Leases expire a few
 milliseconds before the window does, so a permit is never spent in a window that did not count it.
@@ -53,8 +58,9 @@ from rewards.extensions import limiter
 # KEYS: the general windows' keys, then the failed windows' keys. ARGV: [1] how many general keys,
 # [2] 1 to lease general permits, [3] 1 to reserve a failed permit, [4] the lease size cap, [5] the
 # room divisor; then (expiry seconds, limit) for each key in KEYS order. Every window asked about is
-# checked before any is charged. Returns {0, permits granted, general ms left, failed ms left}, or
-# {1, i, ms left} when general window i (1-based) is full, {2, j, ms left} when failed window j is.
+# checked before any is charged. Returns {0, permits granted, general ms left, failed ms left, 1 when
+# the failed permit may be kept for later look-ups}, or {1, i, ms left} when general window i
+# (1-based) is full, {2, j, ms left} when failed window j is.
 _LEASE_LUA = """
 local ng = tonumber(ARGV[1])
 local want_general, want_failed = ARGV[2] == "1", ARGV[3] == "1"
@@ -85,10 +91,23 @@ local function charge(first, last, amount)
   end
   return left
 end
-local general_ms, failed_ms = 0, 0
+local general_ms, failed_ms, hold = 0, 0, 0
 if want_general then general_ms = charge(1, ng, grant) else grant = 0 end
-if want_failed then failed_ms = charge(ng + 1, #KEYS, 1) end
-return {0, grant, general_ms, failed_ms}
+if want_failed then
+  failed_ms = charge(ng + 1, #KEYS, 1)
+  hold = 1  -- keep the failed permit for later look-ups only while every failed window is at most half used
+  for j = ng + 1, #KEYS do
+    if 2 * (limit(j) - count(j)) < limit(j) then hold = 0 end
+  end
+end
+return {0, grant, general_ms, failed_ms, hold}
+"""
+# A failed permit reserved for one look-up that did not fail goes back (KEYS: the failed windows).
+_RELEASE_LUA = """
+for k = 1, #KEYS do
+  if redis.call("exists", KEYS[k]) == 1 then redis.call("decr", KEYS[k]) end
+end
+return 0
 """
 ROOM_DIVISOR = 32  # a lease takes at most 1/32 of what the fullest window has left
 MARGIN = 0.005  # seconds: a lease ends this much before its window, whatever the reply's transit time
@@ -96,7 +115,7 @@ MARGIN = 0.005  # seconds: a lease ends this much before its window, whatever th
 
 @dataclass
 class _Lease:
-    """One worker's permits for one API key."""
+    """One worker thread's permits for one API key."""
 
     permits: int = 0
     permits_until: float = 0.0  # time.monotonic()
@@ -104,10 +123,27 @@ class _Lease:
     failed_until: float = 0.0
 
 
-# Per storage (a test builds many apps), per API key. Keys are a partner's few API keys.
-_leases: weakref.WeakKeyDictionary[RedisStorage, dict[str, _Lease]] = weakref.WeakKeyDictionary()
-_leases_lock = threading.Lock()  # threaded servers: two threads must not spend one permit
-_scripts: weakref.WeakKeyDictionary[RedisStorage, object] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Reserved:
+    """A failed permit reserved for the current look-up only (the failed budget was over half used)."""
+
+    storage: RedisStorage
+    key: str
+    windows: tuple[str, ...]  # the failed windows' Redis keys
+    until: float  # time.monotonic(): after this the window that counted it is over
+
+
+# Leases belong to a thread (in a sync worker, to the process), so no two requests ever spend one
+# permit; per storage (a test builds many apps), per API key.
+_local = threading.local()
+_scripts: weakref.WeakKeyDictionary[RedisStorage, tuple[object, object]] = weakref.WeakKeyDictionary()
+
+
+def _thread_leases(storage: RedisStorage) -> dict[str, _Lease]:
+    leases = getattr(_local, "leases", None)
+    if leases is None:
+        leases = _local.leases = weakref.WeakKeyDictionary()
+    return leases.setdefault(storage, {})  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=32)
@@ -163,13 +199,26 @@ def charge_failed(key: str) -> None:
         return
     storage = _lease_storage()
     if storage is not None:
-        with _leases_lock:
-            lease = _leases.get(storage, {}).get(key)
-            if lease is not None and lease.failed_held:
-                lease.failed_held = False  # already counted in Redis when it was reserved
-                return
+        reserved = getattr(_local, "reserved", None)
+        if reserved is not None and reserved.storage is storage and reserved.key == key:
+            _local.reserved = None  # already counted in Redis when it was reserved
+            return
+        lease = _thread_leases(storage).get(key)
+        if lease is not None and lease.failed_held:
+            lease.failed_held = False
+            return
     for item in _items(current_app.config["PARTNER_FAILED_LIMIT"]):
         limiter.limiter.hit(item, "partner-failed", key)
+
+
+def settle(_exc: BaseException | None = None) -> None:
+    """End of a request (teardown): a failed permit reserved for a look-up that did not fail goes back."""
+    reserved = getattr(_local, "reserved", None)
+    if reserved is None:
+        return
+    _local.reserved = None
+    if time.monotonic() < reserved.until:  # still its window: give it back (a later window never counted it)
+        _scripts_of(reserved.storage)[1](keys=list(reserved.windows))  # type: ignore[operator]
 
 
 def admit(key: str) -> None:
@@ -204,35 +253,43 @@ def _lease_call(key: str, general_spec: str, failed_spec: str) -> tuple[tuple[st
     return tuple(keys), tuple(windows)
 
 
+def _scripts_of(storage: RedisStorage) -> tuple[object, object]:
+    scripts = _scripts.get(storage)
+    if scripts is None:
+        connection = storage.get_connection()
+        scripts = _scripts[storage] = (connection.register_script(_LEASE_LUA), connection.register_script(_RELEASE_LUA))
+    return scripts
+
+
 def _admit_leased(key: str, *, failed: bool) -> None:
     storage = _lease_storage()
     assert storage is not None
+    settle()  # a reservation a previous request of this thread left (no teardown ran): back first
     now = time.monotonic()
-    with _leases_lock:
-        lease = _leases.setdefault(storage, {}).setdefault(key, _Lease())
-        need_general = not (lease.permits > 0 and now < lease.permits_until)
-        need_failed = failed and not (lease.failed_held and now < lease.failed_until)
-        if not need_general and not need_failed:
-            lease.permits -= 1
-            return
-    config = current_app.config
-    general_spec, failed_spec = config["PARTNER_API_LIMIT"], config["PARTNER_FAILED_LIMIT"]
-    keys, windows = _lease_call(key, general_spec, failed_spec)
-    script = _scripts.get(storage)
-    if script is None:
-        script = _scripts[storage] = storage.get_connection().register_script(_LEASE_LUA)
-    head = (len(_items(general_spec)), int(need_general), int(need_failed), config["PARTNER_LIMIT_LEASE"], ROOM_DIVISOR)
-    reply = script(keys=[storage.prefixed_key(k) for k in keys], args=head + windows)  # type: ignore[operator]
-    kind, value, ms = int(reply[0]), int(reply[1]), int(reply[2])
-    if kind == 1:
-        item = _items(general_spec)[value - 1]
-        abort(429, message=_general_message(item), headers={"Retry-After": _retry_after(ms / 1000)})
-    if kind == 2:
-        item = _items(failed_spec)[value - 1]
-        abort(429, message=_failed_message(item), headers={"Retry-After": _retry_after(ms / 1000)})
-    with _leases_lock:
-        if need_general:  # leftovers of a lease another thread took meanwhile are dropped, never merged
+    lease = _thread_leases(storage).setdefault(key, _Lease())
+    need_general = not (lease.permits > 0 and now < lease.permits_until)
+    need_failed = failed and not (lease.failed_held and now < lease.failed_until)
+    if need_general or need_failed:
+        config = current_app.config
+        general_spec, failed_spec = config["PARTNER_API_LIMIT"], config["PARTNER_FAILED_LIMIT"]
+        keys, windows = _lease_call(key, general_spec, failed_spec)
+        ng = len(_items(general_spec))
+        head = (ng, int(need_general), int(need_failed), config["PARTNER_LIMIT_LEASE"], ROOM_DIVISOR)
+        redis_keys = [storage.prefixed_key(k) for k in keys]
+        reply = _scripts_of(storage)[0](keys=redis_keys, args=head + windows)  # type: ignore[operator]
+        kind, value, ms = int(reply[0]), int(reply[1]), int(reply[2])
+        if kind == 1:
+            item = _items(general_spec)[value - 1]
+            abort(429, message=_general_message(item), headers={"Retry-After": _retry_after(ms / 1000)})
+        if kind == 2:
+            item = _items(failed_spec)[value - 1]
+            abort(429, message=_failed_message(item), headers={"Retry-After": _retry_after(ms / 1000)})
+        if need_general:
             lease.permits, lease.permits_until = value, now + ms / 1000 - MARGIN
         if need_failed:
-            lease.failed_held, lease.failed_until = True, now + int(reply[3]) / 1000 - MARGIN
-        lease.permits -= 1
+            until = now + int(reply[3]) / 1000 - MARGIN
+            if int(reply[4]):
+                lease.failed_held, lease.failed_until = True, until
+            else:
+                _local.reserved = _Reserved(storage, key, tuple(redis_keys[ng:]), until)
+    lease.permits -= 1

@@ -130,7 +130,8 @@ def _init_read_only(app: "Flask") -> None:
             flag = key[1] in ("GET", "HEAD", "OPTIONS")
             if not flag and key[0] is not None:
                 flag = is_read_only_view(app.view_functions.get(key[0]), key[1])
-            flags[key] = flag
+            if key[0] is not None:  # a routed request's method is one its rule takes: a bounded set
+                flags[key] = flag
         g._ro_token = set_read_only(flag)
 
     @app.teardown_request

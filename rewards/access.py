@@ -72,6 +72,8 @@ def enforce() -> Response | None:
         if token is None:
             _refuse_api("no bearer token")
         caller = apikeys.recall(token) if rule.confirmed_by_view else None  # type: ignore[arg-type]
+        if caller is not None and rule.scope is not None and rule.scope not in caller.scopes:
+            caller = None  # remembered scopes may be out of date: the database decides a refusal
         g.caller_confirmed = caller is None
         if caller is None:
             caller = apikeys.authenticate(db.engine, token)  # type: ignore[arg-type]
@@ -111,8 +113,10 @@ def _confirm_before_answering(response: Response) -> Response:
     if g.get("caller_confirmed", True):
         return response
     rule = policy.rule_for(current_app.view_functions[request.endpoint], request.method)  # type: ignore[index]
-    caller = apikeys.authenticate(db.engine, _bearer_token() or "")
+    token = _bearer_token() or ""
+    caller = apikeys.authenticate(db.engine, token)
     if caller is None:
+        apikeys.forget(token)  # its next request reads the database before the view runs
         log.warning("api auth refused: remembered key no longer valid path=%s request_id=%s", request.path,
                     g.get("request_id"))
         return _api_refusal(401, "Authentication required: send a valid API key as 'Authorization: Bearer ...'.")

@@ -42,7 +42,7 @@ class DirectRead:
 
     def __init__(self, statement: Select[Any]) -> None:
         self._statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}  # per dialect, driver and paramstyle
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect)
@@ -63,9 +63,11 @@ class DirectRead:
 
     def all(self, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
         """Every row (a named tuple of the selected columns), with their types' result processing."""
-        compiled = self._compiled.get(engine.dialect.name)
+        dialect = engine.dialect
+        key = (dialect.name, dialect.driver, dialect.paramstyle)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[engine.dialect.name] = self._compile(engine.dialect)
+            compiled = self._compiled[key] = self._compile(dialect)
         if compiled.literals:
             params = {**compiled.literals, **params}
         if compiled.binders:
@@ -87,10 +89,11 @@ class DirectRead:
                 if compiled.autocommit_attr:
                     dbapi.autocommit = False
         except engine.dialect.loaded_dbapi.Error as exc:
-            if engine.dialect.is_disconnect(exc, dbapi, None):
+            invalidated = engine.dialect.is_disconnect(exc, dbapi, None)
+            if invalidated:
                 pooled.invalidate(exc)  # a broken connection goes no further; the pool opens a new one
             raise DBAPIError.instance(compiled.sql, args, exc, engine.dialect.loaded_dbapi.Error,
-                                      dialect=engine.dialect) from exc
+                                      dialect=engine.dialect, connection_invalidated=invalidated) from exc
         finally:
             pooled.close()
         make, procs = compiled.row._make, compiled.processors

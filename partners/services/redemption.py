@@ -169,9 +169,11 @@ class NoActivePartner(Exception):
     """The calling API client acts for no partner, or for a suspended one (the shell answers 403)."""
 
 
-def validate(engine: Engine, client_id: int, text: Any, now: datetime, *, key_id: int | None = None) -> AnswerWithKey:
+def validate(
+    engine: Engine, client_id: int, text: Any, now: datetime, *, key_id: int | None = None, token_hash: str = ""
+) -> AnswerWithKey:
     """Whether the code can be used now (committed state), asked by the partner of API client
-    ``client_id`` with its key ``key_id``. Raises :class:`Refused` for malformed and not_found only (a
+    ``client_id`` with its key ``key_id`` (and the token's hash). Raises :class:`Refused` for malformed and not_found only (a
     real code of this partner gets an answer with its offer whatever its state),
     :class:`NoActivePartner` when the client has no active partner. A malformed code is refused
     before any database read."""
@@ -181,7 +183,8 @@ def validate(engine: Engine, client_id: int, text: Any, now: datetime, *, key_id
         parsed = codecore.parse(text)
     except codecore.MalformedCode as exc:
         raise Refused(MALFORMED) from exc
-    row = _VALIDATE_STMT.first(engine, {"client_id": client_id, "value": parsed.value, "key_id": key_id})
+    params = {"client_id": client_id, "value": parsed.value, "key_id": key_id, "token_hash": token_hash}
+    row = _VALIDATE_STMT.first(engine, params)
     if row is None or not row.active:
         raise NoActivePartner
     # Another partner's code (or a forged prefix on this partner's number) answers like an absent one.

@@ -54,6 +54,7 @@ class Caller:
     name: str
     scopes: frozenset[str]
     key_id: int
+    token_hash: str = ""  # SHA-256 of the presented token, for a view's own read to confirm it
 
 
 def _check_scopes(scopes: list[str]) -> str:
@@ -154,7 +155,8 @@ def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Cal
         return None
     if not _usable(revoked_at, expires_at, active, now or utcnow()):
         return None
-    caller = Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id)
+    caller = Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id,
+                    token_hash=presented)
     _recent.remember(presented, caller, expires_at)
     return caller
 
@@ -183,6 +185,10 @@ class _RecentKeys:
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
 
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._items.pop(tokens.hash_of_any(token), None)
+
     def recall(self, token: str, now: datetime) -> Caller | None:
         if not tokens.well_formed(token):
             return None
@@ -205,6 +211,11 @@ def recall(token: str, now: datetime | None = None) -> Caller | None:
     return _recent.recall(token, now or utcnow())
 
 
+def forget(token: str) -> None:
+    """Drop a key from this worker's memory (it was found no longer usable)."""
+    _recent.forget(token)
+
+
 # What a view's own query reads to confirm the calling key (labelled, to sit beside its columns; on
 # aliases, so a query of these tables may add them too); ``key_state_join`` adds the joins, on the
 # key id bound as ``key_id``.
@@ -219,8 +230,10 @@ KEY_STATE_COLUMNS = (
 
 
 def key_state_join(stmt: Select[Any], client_id_column: Any = None) -> Select[Any]:
-    """``stmt`` joined to the calling key (``key_id``), of the client in ``client_id_column`` if given."""
-    on = _KS.c.id == bindparam("key_id")
+    """``stmt`` joined to the calling key (``key_id`` with the token's hash ``token_hash``: an id
+    reused by another key after a restore never matches), of the client in ``client_id_column`` if
+    given."""
+    on = and_(_KS.c.id == bindparam("key_id"), _KS.c.token_hash == bindparam("token_hash"))
     if client_id_column is not None:
         on = and_(on, _KS.c.client_id == client_id_column)
     return stmt.outerjoin(_KS, on).outerjoin(_CS, _CS.c.id == _KS.c.client_id)

@@ -62,7 +62,8 @@ class Priority(MethodView):
         answer for every caller.
         """
         caller = g.caller
-        result = services.priority_now(db.engine, _account(account), today=local_today(), key_id=caller.key_id)
+        result = services.priority_now(db.engine, _account(account), today=local_today(), key_id=caller.key_id,
+                                       token_hash=caller.token_hash)
         if apikeys.confirm(result.key_state, "priority:read"):
             confirm_caller()
         return result.answer

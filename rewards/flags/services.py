@@ -596,11 +596,13 @@ def _head_read() -> DirectRead:
     return _HEAD_READ
 
 
-def priority_now(engine: Engine, account: str, *, today: date, key_id: int | None = None) -> AnswerWithKey:
+def priority_now(
+    engine: Engine, account: str, *, today: date, key_id: int | None = None, token_hash: str = ""
+) -> AnswerWithKey:
     """The call-centre answer as the API gives it: :func:`priority_of` from committed data in two
     direct reads, the second also reading the calling key ``key_id`` for the view to confirm."""
     rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
-    head = _head_read().first(engine, {"account": account, "key_id": key_id})
+    head = _head_read().first(engine, {"account": account, "key_id": key_id, "token_hash": token_hash})
     return AnswerWithKey(_priority_answer(account, today, rows, head.period, head.tier), head)
 
 

@@ -186,3 +186,60 @@ def test_a_lease_ends_with_its_window(app_factory: Callable[..., Flask]) -> None
         conn = redis.Redis.from_url(REDIS_URL)
         [window] = conn.keys(f"*partner-api/{key}/*")
         assert int(conn.get(window) or 0) == 2  # a new lease counted in the new window
+
+
+@needs_redis
+def test_threads_together_never_exceed_the_failed_budget(app_factory: Callable[..., Flask]) -> None:
+    app = _redis_app(app_factory, PARTNER_API_LIMIT="100000/minute", PARTNER_FAILED_LIMIT="30/minute")
+    key = uuid.uuid4().hex
+    failures: list[int] = []
+    overdrawn: list[int] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        failed = calls = 0
+        with app.test_request_context(PATH, method="POST"):
+            while _refusal(lambda: ratelimit.admit(key)) is None:
+                calls += 1
+                if calls % 2:  # every other look-up answers not_found
+                    ratelimit.charge_failed(key)
+                    failed += 1
+                ratelimit.settle()  # the request ends
+                lease = ratelimit._thread_leases(ratelimit._lease_storage())[key]  # type: ignore[arg-type]
+                if lease.permits < 0:
+                    overdrawn.append(lease.permits)
+        with lock:
+            failures.append(failed)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # each thread stops only when it needs a permit and Redis has none left: every reserved permit was
+    # spent by a not_found answer or given back, so together they answered exactly the budget
+    assert sum(failures) == 30, failures
+    assert overdrawn == []
+
+
+@needs_redis
+def test_kept_failed_permits_never_refuse_a_key_that_is_not_failing(app_factory: Callable[..., Flask]) -> None:
+    app = _redis_app(app_factory, PARTNER_FAILED_LIMIT="10/minute")
+    key = uuid.uuid4().hex
+    refusals: list[object] = []
+
+    def worker() -> None:  # a thread stands for a worker process: its own leases
+        with app.test_request_context(PATH, method="POST"):
+            for _ in range(5):
+                refusals.append(_refusal(lambda: ratelimit.admit(key)))
+                ratelimit.settle()  # good codes only: nothing charged
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]  # more workers than half the budget
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert refusals == [None] * 30
+    with app.test_request_context(PATH, method="POST"):
+        # permits are kept only while the budget is at most half used; the others were given back
+        assert 5 <= _remaining("partner-failed", key, "10/minute")[0] <= 9

@@ -180,9 +180,37 @@ def test_confirming_columns(app: Flask, api_token: Callable[..., str]) -> None:
     ))
     with app.app_context():
         key_id = db.session.scalar(select(ApiKey.id))
-        row = read.first(db.engine, {"name": "callcentre", "key_id": key_id})
+        mine = {"name": "callcentre", "key_id": key_id, "token_hash": tokens.hash_of(token)}
+        row = read.first(db.engine, mine)
         assert services.confirm(row, "priority:read") and not services.confirm(row, "codes:validate")
-        assert not services.confirm(read.first(db.engine, {"name": "callcentre", "key_id": key_id + 1}), None)
+        assert not services.confirm(read.first(db.engine, {**mine, "key_id": key_id + 1}), None)
+        # the same id with another token (an id reused after a restore) is not this key
+        assert not services.confirm(read.first(db.engine, {**mine, "token_hash": tokens.hash_of(tokens.new_token())}), None)
     _change_key(app, token, "revoke")
     with app.app_context():
-        assert not services.confirm(read.first(db.engine, {"name": "callcentre", "key_id": key_id}), None)
+        assert not services.confirm(read.first(db.engine, mine), None)
+
+
+def test_a_scope_granted_back_works_on_the_next_request(app: Flask, api_token: Callable[..., str]) -> None:
+    token = api_token("priority:read", name="callcentre")
+    c = app.test_client()
+    for _ in range(2):
+        assert c.get("/api/v1/_unconfirmed", headers=bearer(token)).status_code == 200
+    _change_key(app, token, "scope")
+    assert c.get("/api/v1/_unconfirmed", headers=bearer(token)).status_code == 403
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey))
+        key.client.scopes = "priority:read"
+        db.session.commit()
+    assert c.get("/api/v1/_unconfirmed", headers=bearer(token)).status_code == 200
+
+
+def test_a_refused_remembered_key_is_forgotten(app: Flask, api_token: Callable[..., str]) -> None:
+    token = api_token("priority:read", name="callcentre")
+    c = app.test_client()
+    for _ in range(2):
+        assert c.get("/api/v1/_unconfirmed", headers=bearer(token)).status_code == 200
+    _change_key(app, token, "revoke")
+    assert c.get("/api/v1/_unconfirmed", headers=bearer(token)).status_code == 401
+    with app.app_context():
+        assert services.recall(token) is None  # later requests are refused before the view runs
