@@ -13,6 +13,7 @@ from typing import Any
 from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from werkzeug.exceptions import HTTPException
 
 from partners import codes as codecore
 from partners import ratelimit, schemas
@@ -101,7 +102,11 @@ class Validate(MethodView):
         # One direct read finds the key's partner and the code together; a key without an active
         # partner is refused (403) whatever it sent, as every partner call does (current_partner).
         caller = g.caller
-        ratelimit.admit(_key_id())
+        try:
+            ratelimit.admit(_key_id())
+        except HTTPException:  # over a limit: a key without an active partner still hears 403 first
+            current_partner()
+            raise
         try:
             result = redemption.validate(db.engine, caller.client_id, args["code"], utcnow(), key_id=caller.key_id,
                                          token_hash=caller.token_hash)

@@ -304,3 +304,15 @@ def test_validate_refuses_a_revoked_key_at_once(app, client, world, text) -> Non
         db.session.commit()
     r = client.post(VALIDATE, json={"code": body}, headers=H(token))
     assert r.status_code == 401 and "valid" not in r.get_json()
+
+
+def test_a_key_without_a_partner_hears_403_even_over_its_limit(app_factory, api_token) -> None:
+    app = app_factory(RATELIMIT_ENABLED=True, PARTNER_API_LIMIT="2/minute")
+    from rewards.apikeys.services import create_client
+
+    with app.app_context():
+        _client, unlinked = create_client(db.session, "stray", ["codes:validate"], actor="t")
+        db.session.commit()
+    c = app.test_client()
+    statuses = [c.post(VALIDATE, json={"code": "nonsense"}, headers=H(unlinked)).status_code for _ in range(4)]
+    assert statuses == [403, 403, 403, 403]
