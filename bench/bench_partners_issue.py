@@ -11,19 +11,17 @@ in a schema of its own that is dropped first.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
 
-PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "bench_partners"
 
 
@@ -32,36 +30,32 @@ def _app(backend: str, tmp: Path):  # noqa: ANN202
 
     cfg = {"TESTING": True, "SECRET_KEY": "bench", "KEYS_DIR": str(tmp / "keys"), "RATELIMIT_ENABLED": False,
            "LOG_LEVEL": "WARNING"}
-    if backend == "sqlite":
-        cfg["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    else:
-        engine = create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        engine.dispose()
-        cfg["DATABASE_URL"] = PG_URL
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={SCHEMA}"}}
+    cfg.update(database_settings(backend, tmp, SCHEMA))
     return create_app(cfg)
 
 
-def _snapshot(n: int) -> None:
+def _snapshot(n: int) -> int:
+    """An active snapshot of ``n`` accounts, 3 in 4 'ideal'; returns its id."""
     from rewards.db import db
+    from rewards.snapshots.models import Snapshot
 
+    snap = Snapshot(period="2026-10", status="active", source="import", source_name="bench", loaded_by="bench",
+                    row_count=n, tier_counts="{}", digest="0" * 64)
+    db.session.add(snap)
+    db.session.flush()
+    snapshot_id = snap.id
+    db.session.commit()
+    tiers = ("beginner", "promising", "responsible", "ideal")
+    rows = [(snapshot_id, f"74{i:010d}", "ideal" if i % 4 else tiers[(i // 4) % 2]) for i in range(n)]
     with db.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, period VARCHAR(7) NOT NULL)"))
-        conn.execute(text("CREATE TABLE snapshot_rows (snapshot_id INTEGER NOT NULL, account VARCHAR(32) NOT NULL, "
-                          "tier VARCHAR(16) NOT NULL, PRIMARY KEY (snapshot_id, account))"))
-        conn.execute(text("INSERT INTO snapshots VALUES (1, '2026-10')"))
-        tiers = ("beginner", "promising", "responsible", "ideal")
-        rows = [(1, f"74{i:010d}", "ideal" if i % 4 else tiers[(i // 4) % 2]) for i in range(n)]
         raw = conn.connection.driver_connection
         if db.engine.dialect.name == "postgresql":
-            with raw.cursor() as cur, cur.copy("COPY snapshot_rows FROM STDIN") as copy:
+            with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
         else:
-            raw.executemany("INSERT INTO snapshot_rows VALUES (?, ?, ?)", rows)
+            raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", rows)
+    return snapshot_id
 
 
 def run(backend: str, n: int) -> dict[str, float]:
@@ -75,7 +69,7 @@ def run(backend: str, n: int) -> dict[str, float]:
         with app.app_context():
             db.create_all()
             t = time.perf_counter()
-            _snapshot(n)
+            snapshot_id = _snapshot(n)
             load = time.perf_counter() - t
             partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
             now = utcnow()
@@ -84,7 +78,7 @@ def run(backend: str, n: int) -> dict[str, float]:
                                          actor="bench")
             db.session.commit()
             offer_id = offer.id
-            snap = snapshots.SnapshotRef(1, "2026-10")
+            snap = snapshots.SnapshotRef(snapshot_id, "2026-10")
             t = time.perf_counter()
             run1 = issue.issue_all(db.session, db.session.get(Offer, offer_id), snap, actor="bench",
                                    commit=db.session.commit)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
 SCHEMA = "bench_partners_http"
 WORKERS, CONNECTIONS, SECONDS = 4, 32, 10
 
@@ -67,7 +67,7 @@ def free_port() -> int:
 
 def prepare(backend: str, instance: Path, n: int) -> tuple[str, list[str]]:
     """Write the instance config, build the database with N codes; returns (token, sample of codes)."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     cfg: dict[str, object] = {
         "SECRET_KEY": "bench",
@@ -79,16 +79,7 @@ def prepare(backend: str, instance: Path, n: int) -> tuple[str, list[str]]:
     url = redis_url()
     if url:
         cfg["RATELIMIT_STORAGE_URI"] = url
-    if backend == "sqlite":
-        cfg["DATABASE_URL"] = f"sqlite:///{instance / 'bench.sqlite3'}"
-    else:
-        engine = create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        engine.dispose()
-        cfg["DATABASE_URL"] = PG_URL
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={SCHEMA}"}}
+    cfg.update(database_settings(backend, instance, SCHEMA))
     (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()))
     os.environ["REWARDS_INSTANCE_PATH"] = str(instance)
     from partners import snapshots

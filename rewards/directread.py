@@ -44,6 +44,11 @@ class DirectRead:
         self._statement = statement
         self._compiled: dict[tuple[str, str, str], _Compiled] = {}  # per dialect, driver and paramstyle
 
+    @property
+    def statement(self) -> Select[Any]:
+        """The Core statement (a session may run it too, to see its own writes)."""
+        return self._statement
+
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect)
         binders = {}

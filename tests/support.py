@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import socket
+
 from flask.testing import FlaskClient
 
 FAST_HASH = "scrypt:16384:8:1"  # tests only: the production default (N=2^17) is checked in test_auth
 PASSWORD = "correct horse battery"
+REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' Redis database (keys made unique per test)
+
+
+def redis_up() -> bool:
+    """True when a Redis server answers at 127.0.0.1:6379 (the shared rate-limit storage tests)."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:

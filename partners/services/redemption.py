@@ -84,13 +84,18 @@ class PartnerRef:
     prefix: str
 
 
-def _parse(partner: PartnerRef, text: Any) -> codecore.ParsedCode:
+def _parse_text(text: Any) -> codecore.ParsedCode:
+    """The code a partner sent, or ``malformed`` (the check symbol caught a typo, or not text at all)."""
     if not isinstance(text, str):
         raise Refused(MALFORMED)
     try:
-        parsed = codecore.parse(text)
+        return codecore.parse(text)
     except codecore.MalformedCode as exc:
         raise Refused(MALFORMED) from exc
+
+
+def _parse(partner: PartnerRef, text: Any) -> codecore.ParsedCode:
+    parsed = _parse_text(text)
     if parsed.prefix != partner.prefix:  # another partner's code: no look-up, same answer as absent
         raise Refused(NOT_FOUND)
     return parsed
@@ -173,16 +178,11 @@ def validate(
     engine: Engine, client_id: int, text: Any, now: datetime, *, key_id: int | None = None, token_hash: str = ""
 ) -> AnswerWithKey:
     """Whether the code can be used now (committed state), asked by the partner of API client
-    ``client_id`` with its key ``key_id`` (and the token's hash). Raises :class:`Refused` for malformed and not_found only (a
-    real code of this partner gets an answer with its offer whatever its state),
-    :class:`NoActivePartner` when the client has no active partner. A malformed code is refused
-    before any database read."""
-    if not isinstance(text, str):
-        raise Refused(MALFORMED)
-    try:
-        parsed = codecore.parse(text)
-    except codecore.MalformedCode as exc:
-        raise Refused(MALFORMED) from exc
+    ``client_id`` with its key ``key_id`` (and the token's hash). Raises :class:`Refused` for
+    malformed and not_found only (a real code of this partner gets an answer with its offer whatever
+    its state), :class:`NoActivePartner` when the client has no active partner. A malformed code is
+    refused before any database read."""
+    parsed = _parse_text(text)
     params = {"client_id": client_id, "value": parsed.value, "key_id": key_id, "token_hash": token_hash}
     row = _VALIDATE_STMT.first(engine, params)
     if row is None or not row.active:

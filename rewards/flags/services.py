@@ -101,32 +101,14 @@ def known_accounts(session: Session, accounts: Iterable[str]) -> set[str]:
     return queries.known_accounts(session, latest.id, accounts)
 
 
-_TIER_STMT: Any = None
-
-
-def _tier_stmt() -> Any:
-    """Built once (the snapshot models are imported lazily): statement building costs as much as
-    the query itself in the look-up's hot path."""
-    global _TIER_STMT
-    if _TIER_STMT is None:
-        from rewards.snapshots.models import Snapshot, SnapshotRow
-
-        s = Snapshot.__table__
-        r = SnapshotRow.__table__
-        tier = select(r.c.tier).where(r.c.snapshot_id == s.c.id, r.c.account == bindparam("account")).scalar_subquery()
-        _TIER_STMT = select(s.c.period, tier).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1)
-    return _TIER_STMT
-
-
 def latest_tier(session: Session, account: str) -> tuple[str | None, str | None]:
     """``(period, tier)`` of the account in the latest snapshot; tier None when it is not in it.
 
-    One indexed query (the newest active snapshot, then the row by its primary key), Core only.
+    One indexed query (the newest active snapshot, then the row by its primary key), Core only: the
+    look-up's own statement, run in the session (no key asked about).
     """
-    row = session.execute(_tier_stmt(), {"account": account}).first()
-    if row is None:
-        return None, None
-    return row[0], row[1]
+    row = session.execute(_head_read().statement, {"account": account, "key_id": None, "token_hash": ""}).one()
+    return row.period, row.tier
 
 
 # --- staff flags ----------------------------------------------------------------------------------
@@ -581,7 +563,7 @@ _HEAD_READ: DirectRead | None = None
 
 def _head_read() -> DirectRead:
     """One row: the latest active snapshot's period, the account's tier in it, the calling key's state.
-    Built once (the snapshot models are imported lazily)."""
+    Built once (the snapshot models are imported lazily): building it costs as much as running it."""
     global _HEAD_READ
     if _HEAD_READ is None:
         from rewards.snapshots.models import Snapshot, SnapshotRow

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from partners import codes as codecore
 from partners.models import RedemptionEvent
 from rewards.db import db
+from tests.support import REDIS_URL, redis_up
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
@@ -177,23 +178,14 @@ def test_partners_racing_on_each_others_codes(app, make_partner, make_offer, add
     assert _ledger(app) == 0
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379 (limits shared by the workers)")
+@pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379 (limits shared by the workers)")
 @pytest.mark.usefixtures("backend")
 def test_rate_limits_hold_across_workers(app, make_partner, make_offer, add_snapshot, issue_codes,
                                          server_factory) -> None:
     addr = server_factory(
         RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15",
+        RATELIMIT_STORAGE_URI=REDIS_URL,
         RATELIMIT_STORAGE_OPTIONS={"key_prefix": f"t-{uuid.uuid4().hex}"},  # its own counts in a shared Redis
         PARTNER_API_LIMIT="150/minute",
         PARTNER_FAILED_LIMIT="20/minute",

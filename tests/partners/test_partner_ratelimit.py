@@ -10,7 +10,6 @@ ends with its window.
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import threading
 import time
 import uuid
@@ -23,23 +22,14 @@ from werkzeug.exceptions import HTTPException
 
 from partners import ratelimit
 from rewards.extensions import limiter
+from tests.support import REDIS_URL, redis_up
 
 pytestmark = pytest.mark.usefixtures("backend")
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 PATH = "/api/v1/partner/codes/validate"
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379 (the shared-storage tests)")
+needs_redis = pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379 (the shared-storage tests)")
 STORAGES = ["memory://", pytest.param(REDIS_URL, marks=needs_redis)]
 
 
