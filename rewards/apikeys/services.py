@@ -249,7 +249,7 @@ class AnswerWithKey:
 
 def confirm(row: Any, scope: str | None, now: datetime | None = None) -> bool:
     """True when a row read with ``KEY_STATE_COLUMNS`` shows the key still usable, with ``scope``."""
-    if row.key_client_scopes is None:  # no such key (or not this client's)
+    if row.key_client_scopes is None:  # no such key (or not this client's, or another token's)
         return False
     if not _usable(row.key_revoked_at, row.key_expires_at, row.key_client_active, now or utcnow()):
         return False
