@@ -52,7 +52,7 @@ from draws.engine import (  # noqa: E402
     select_weighted_naive,
 )
 from draws.sample import drand_value_for, keyset_for, sample_signing_key  # noqa: E402
-from draws.signed import sign_payload  # noqa: E402
+from signedjson import sign_payload  # noqa: E402
 from draws.stream import ByteStream  # noqa: E402
 from draws.verify import verify_bundle  # noqa: E402
 

@@ -11,7 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from draws import services, wiring
-from draws.canonical import canonical_json
+from signedjson import canonical_json
 from draws.rfc3797 import parse_public_numbers
 from draws.stats import simulate
 from draws.stream import first_blocks

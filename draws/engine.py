@@ -35,7 +35,7 @@ from operator import lt
 from dataclasses import dataclass, field
 from typing import Any
 
-from draws.canonical import canonical_json, sha256_hex
+from signedjson import canonical_json, sha256_hex
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
 from draws.encoding import format_timestamp, lp, parse_timestamp, u64
 from draws.entrants import (

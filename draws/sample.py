@@ -30,7 +30,7 @@ from draws.engine import (
     freeze_entrants,
     parse_timestamp,
 )
-from draws.signed import b64u_encode, kid_for, sign_payload
+from signedjson import b64u_encode, kid_for, sign_payload
 
 TIERS = ("beginner", "promising", "responsible", "ideal")
 DEFAULT_TIER_WEIGHTS = {"beginner": 0, "promising": 0, "responsible": 1, "ideal": 3}
@@ -47,7 +47,7 @@ def sample_signing_key(label: str) -> Ed25519PrivateKey:
 
 
 def keyset_for(key: Ed25519PrivateKey, created: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
-    """A one-key key set in the format of ``draws.signed``."""
+    """A one-key key set in the format of ``signedjson``."""
     raw = key.public_key().public_bytes_raw()
     return {"keys": [{"kid": kid_for(raw), "alg": "Ed25519", "public_key": b64u_encode(raw), "created": created, "retired": None}]}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from draws.signed import b64u_decode, b64u_encode
+from signedjson import b64u_decode, b64u_encode
 
 
 class SecretBoxError(Exception):

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from draws import engine
 from draws.bundle import public_record
-from draws.canonical import canonical_json
+from signedjson import canonical_json
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
 from draws.merkle import (
     CHUNK_SIZE,

@@ -62,7 +62,7 @@ from draws.engine import (
 )
 from draws.entrants import entrant_columns_digest
 from draws.merkle import InclusionProof, MerkleTree, entrant_leaf_hashes
-from draws.signed import SignatureError, verify_envelope
+from signedjson import SignatureError, verify_envelope
 
 BUNDLE_FORMAT = "loyalty-draw-bundle/1"
 PASS, FAIL, SKIP, WARN = "PASS", "FAIL", "SKIP", "WARN"

@@ -193,7 +193,7 @@ def verify(checkpoint_file: object) -> None:
     """Walk every link of the log; report the first broken one."""
     checkpoint_payload = None
     if checkpoint_file is not None:
-        from draws.signed import SignatureError, verify_envelope
+        from signedjson import SignatureError, verify_envelope
 
         try:
             checkpoint_payload = verify_envelope(json.load(checkpoint_file), _store().keyset())  # type: ignore[arg-type]

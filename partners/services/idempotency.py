@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from draws.canonical import canonical_json
+from signedjson import canonical_json
 from partners.models import IdempotencyRecord
 from rewards.errors import Conflict, DomainError
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from draws.canonical import canonical_json, sha256_hex
+from signedjson import canonical_json, sha256_hex
 
 GENESIS = "0" * 64
 

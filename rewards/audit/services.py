@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from draws.canonical import canonical_json
+from signedjson import canonical_json
 from rewards.audit.chain import GENESIS, ChainReport, event_body, event_hash, verify_chain
 from rewards.audit.models import Checkpoint, Event
 from rewards.db import utcnow

@@ -48,7 +48,7 @@ def verify() -> str:
     if raw is not None and raw.filename:
         try:
             envelope = json.load(raw.stream)
-            from draws.signed import SignatureError, verify_envelope
+            from signedjson import SignatureError, verify_envelope
 
             checkpoint = verify_envelope(envelope, KeyStore(current_app.config["KEYS_DIR"]).keyset())
         except (ValueError, SignatureError) as exc:

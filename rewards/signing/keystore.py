@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from draws.signed import b64u_encode, kid_for, sign_payload
+from signedjson import b64u_encode, kid_for, sign_payload
 
 
 class KeyStoreError(Exception):
@@ -102,7 +102,7 @@ class KeyStore:
         return sorted(infos, key=lambda k: (k.created, k.kid))
 
     def keyset(self) -> dict[str, Any]:
-        """The public key set, in the format ``draws.signed`` verifies against."""
+        """The public key set, in the format ``signedjson`` verifies against."""
         return {
             "keys": [
                 {

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from draws.canonical import canonical_json
+from signedjson import canonical_json
 from rewards.audit.services import record_event
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound

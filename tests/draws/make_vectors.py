@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from draws.canonical import canonical_json
+from signedjson import canonical_json
 from draws.engine import (
     ALGORITHM_RFC3797,
     ALGORITHM_WEIGHTED,

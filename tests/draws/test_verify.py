@@ -12,7 +12,7 @@ import pytest
 
 from draws.engine import build_disqualification, next_replacement, payload_digest
 from draws.sample import SampleDraw, make_sample_draw, sample_signing_key
-from draws.signed import sign_payload
+from signedjson import sign_payload
 from draws.verify import FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
 
 

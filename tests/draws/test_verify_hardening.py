@@ -11,7 +11,7 @@ import pytest
 
 from draws.engine import DRAND_CHAINS, payload_digest
 from draws.sample import SampleDraw, keyset_for, make_sample_draw, sample_signing_key
-from draws.signed import sign_payload
+from signedjson import sign_payload
 from draws.verify import EXIT_INCOMPLETE, FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
 from tests.draws.test_verify import resign
 

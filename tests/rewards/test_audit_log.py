@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
 
-from draws.signed import verify_envelope
+from signedjson import verify_envelope
 from rewards.audit import services
 from rewards.audit.models import Event
 from rewards.db import db

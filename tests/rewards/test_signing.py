@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from draws.signed import SignatureError, kid_for, verify_envelope, b64u_decode
+from signedjson import SignatureError, kid_for, verify_envelope, b64u_decode
 from rewards.signing.keystore import KeyStore, KeyStoreError
 
 

@@ -1,5 +1,15 @@
-"""Signed envelopes: Ed25519 over canonical JSON, verifiable with ``cryptography`` alone.
+"""Canonical JSON and Ed25519-signed envelopes: the pure code that the kernel and the draw verifier share.
 
+Needs only the standard library and ``cryptography``, so the standalone verifier ships with it alone.
+
+Canonical JSON (docs/draw-algorithm.md section 2 spells the bytes out for other languages):
+- objects with keys sorted by their Unicode code points, no insignificant white space
+  (separators ``,`` and ``:``);
+- strings as UTF-8, not ``\\u``-escaped except where JSON requires it;
+- integers only: floats are refused, because their text form differs between platforms;
+- ``true``, ``false``, ``null`` as usual.
+
+Signed envelopes:
 An envelope is ``{"payload": {...}, "signature": {"alg": "Ed25519", "kid": KID, "sig": SIG}}`` where
 ``SIG`` is the unpadded base64url Ed25519 signature of ``canonical_json(payload)``.
 
@@ -12,12 +22,40 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from draws.canonical import canonical_json
+
+def _check(value: Any, path: str = "$") -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return
+    if isinstance(value, float):
+        raise ValueError(f"canonical JSON refuses floats (at {path})")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"canonical JSON keys must be strings (at {path})")
+            _check(item, f"{path}.{key}")
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check(item, f"{path}[{index}]")
+        return
+    raise ValueError(f"canonical JSON cannot encode {type(value).__name__} (at {path})")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Encode ``value`` as canonical JSON bytes (sorted keys, compact, UTF-8, no floats)."""
+    _check(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class SignatureError(Exception):
