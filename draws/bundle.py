@@ -24,8 +24,10 @@ def public_record(
     result: dict[str, Any],
     disqualifications: Sequence[dict[str, Any]] = (),
     weights: Sequence[int] | None = None,
+    head: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The public record: signed envelopes (masked accounts only), key set, optional weights."""
+    """The public record: signed envelopes (masked accounts only), key set, the signed head (version
+    2), optional weights."""
     record: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "kind": "public",
@@ -35,6 +37,8 @@ def public_record(
         "result": result,
         "disqualifications": list(disqualifications),
     }
+    if head is not None:
+        record["head"] = head
     if weights is not None:
         record["weights"] = list(weights)
     return record
@@ -49,9 +53,10 @@ def auditor_bundle(
     salt_key: bytes,
     exclusions: Sequence[str] = (),
     disqualifications: Sequence[dict[str, Any]] = (),
+    head: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The auditor bundle: the public record plus the entrant list, the salt key and the exclusions."""
-    bundle = public_record(keyset, announcement, freeze, result, disqualifications)
+    bundle = public_record(keyset, announcement, freeze, result, disqualifications, head=head)
     bundle["kind"] = "auditor"
     bundle["entrants"] = {"accounts": list(frozen.accounts), "tiers": list(frozen.tiers), "weights": list(frozen.weights)}
     bundle["salt_key"] = salt_key.hex()

@@ -30,34 +30,32 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from operator import lt
-from dataclasses import dataclass, field
 from typing import Any
 
-from signedjson import canonical_json, sha256_hex
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
 from draws.encoding import format_timestamp, lp, parse_timestamp, u64
 from draws.entrants import (
     MAX_ACCOUNT_BYTES,
     MAX_WEIGHT,
     Entrant,
-    encode_entrant_columns,
     canonical_entrants,
     check_weight,
+    encode_entrant_columns,
     entrant_digest,
     mask_account,
     tier_totals,
     weights_digest,
 )
 from draws.entropy import (
-    DRAND_CHAINS,
-    DrandChain,
     beacon_note,
+    check_drand_source,
     drand_source,
-    known_chain_problem,
     entropy_available_at,
     entropy_bytes,
+    known_chain_problem,
     rfc3797_source,
 )
 from draws.errors import (
@@ -65,6 +63,7 @@ from draws.errors import (
     BadPrize,
     BadTimestamp,
     BadWeight,
+    BadWitnesses,
     DrawError,
     EmptyEntrantList,
     EntropyMismatch,
@@ -72,6 +71,7 @@ from draws.errors import (
     PoolTooLarge,
     ProofError,
     TooManyPrizes,
+    WitnessQuorumNotMet,
 )
 from draws.fenwick import FenwickTree, select_weighted, select_weighted_naive
 from draws.merkle import (
@@ -82,32 +82,41 @@ from draws.merkle import (
     leaf_bytes,
     leaf_hash,
     merkle_root,
+    order_keys,
     verify_inclusion,
 )
 from draws.rfc3797 import MAX_POOL, canonical_key, parse_public_numbers, rfc3797_select, rfc3797_steps
 from draws.stats import SimulationReport, simulate
 from draws.stream import ByteStream, first_blocks, stream_block
+from signedjson import canonical_json, sha256_hex
 
 __all__ = [
-    "ALGORITHMS", "ALGORITHM_RFC3797", "MAX_PRIZE_COUNT", "Replacement", "build_disqualification", "next_replacement", "ALGORITHM_WEIGHTED", "BadAccount", "BadPrize", "BadTimestamp",
-    "BadWeight", "ByteStream", "DEFAULT_YEARLY_CAP_KOPECKS", "DRAND_CHAINS", "DrandChain", "beacon_note", "known_chain_problem", "DrawError",
-    "DrawOutcome", "EmptyEntrantList", "Entrant", "EntropyMismatch", "FenwickTree", "FrozenList",
-    "InclusionProof", "MAX_PRIZE_KOPECKS", "MalformedEntropy", "MerkleTree", "PoolTooLarge",
-    "ProofError", "SimulationReport", "TooManyPrizes", "announcement_digest", "build_announcement",
-    "build_freeze", "build_result", "canonical_entrants", "canonical_key", "capped_accounts",
-    "commitment_of", "derive_seed", "drand_source", "entrant_digest", "entrant_leaf_hashes",
-    "entrant_salt", "entropy_available_at", "entropy_bytes", "exceeds_yearly_cap", "exclusions_digest",
-    "expand_prizes", "first_blocks", "format_timestamp", "freeze_columns", "freeze_entrants", "largest_prize",
-    "leaf_bytes", "leaf_hash", "mask_account", "merkle_root", "parse_public_numbers",
-    "parse_timestamp", "payload_digest", "rfc3797_key_for", "rfc3797_select", "rfc3797_source",
-    "rfc3797_steps", "run_selection", "select_weighted", "select_weighted_naive", "simulate",
-    "stream_block", "tier_totals", "validate_prizes", "verify_inclusion", "weights_digest",
+    "ALGORITHMS", "ALGORITHM_RFC3797", "ALGORITHM_WEIGHTED", "BadAccount", "BadPrize", "BadTimestamp", "BadWeight",
+    "BadWitnesses", "ByteStream", "CANCEL_REASONS", "DEFAULT_YEARLY_CAP_KOPECKS", "DrawError", "DrawOutcome",
+    "EmptyEntrantList", "Entrant", "EntropyMismatch", "FREEZE_PACKAGE_FORMAT", "FenwickTree", "FrozenList",
+    "InclusionProof", "MAX_PRIZE_COUNT", "MAX_PRIZE_KOPECKS", "MalformedEntropy", "MerkleTree", "PROTOCOL_VERSION",
+    "PoolTooLarge", "ProofError", "Replacement", "SimulationReport", "TooManyPrizes", "WitnessQuorumNotMet",
+    "announcement_digest", "beacon_note", "build_announcement", "build_cancellation", "build_disqualification",
+    "build_freeze", "build_head", "build_result", "canonical_entrants", "canonical_key", "capped_accounts",
+    "commitment_of", "derive_seed", "drand_source", "entrant_digest", "entrant_leaf_hashes", "entrant_salt",
+    "entropy_available_at", "entropy_bytes", "exceeds_yearly_cap", "exclusions_digest", "expand_prizes",
+    "first_blocks", "format_timestamp", "freeze_columns", "freeze_entrants", "freeze_package", "keyed_order",
+    "known_chain_problem", "largest_prize", "leaf_bytes", "leaf_hash", "mask_account", "merkle_root",
+    "next_replacement", "order_keys", "parse_public_numbers", "parse_timestamp", "payload_digest",
+    "rfc3797_key_for", "rfc3797_select", "rfc3797_source", "rfc3797_steps", "run_selection", "salt_commitment_of",
+    "select_weighted", "select_weighted_naive", "simulate", "stream_block", "tier_totals", "validate_prizes",
+    "validate_witnesses", "verify_inclusion", "weights_digest", "witness_quorum",
 ]
 
 ALGORITHM_WEIGHTED = "weighted-hmac-sha256-fenwick/1"
 ALGORITHM_RFC3797 = "rfc3797-md5/1"
 ALGORITHMS = (ALGORITHM_WEIGHTED, ALGORITHM_RFC3797)
+PROTOCOL_VERSION = 2  # records written now; the verifier also reads version 1
 SEED_TAG = b"loyalty-draw/seed"
+SALT_TAG = b"loyalty-draw/salt/v2"
+FREEZE_PACKAGE_FORMAT = "loyalty-draw-freeze/2"
+MAX_WITNESSES = 16
+CANCEL_REASONS = ("staff", "witness_quorum_not_reached")
 EXCLUSIONS_TAG = b"loyalty-draw/exclusions/v1"
 MAX_PRIZE_KOPECKS = 400_000
 MAX_PRIZE_COUNT = 100_000  # total prizes of one draw (sum of the counts); bounds memory and time
@@ -200,8 +209,9 @@ def derive_seed(
 class FrozenList:
     """A canonical entrant list (three parallel columns) with everything the freeze record publishes.
 
-    ``encoding`` is the ``ENTRANTS_V1`` byte string the digest was computed over; the service stores
-    it as is, so the stored list can always be checked against the signed digest.
+    ``encoding`` is the ``ENTRANTS_V<version>`` byte string the digest was computed over; the service
+    stores it as is, so the stored list can always be checked against the signed digest. ``keys`` are
+    the entrants' order keys (version 2: the list is sorted by them; version 1: empty).
     """
 
     accounts: list[str]
@@ -214,32 +224,41 @@ class FrozenList:
     merkle: MerkleTree
     leaf_hashes: list[bytes] = field(repr=False)
     encoding: bytes = field(repr=False, default=b"")
+    keys: list[bytes] = field(repr=False, default_factory=list)
+    version: int = PROTOCOL_VERSION
 
     @property
     def entrants(self) -> list[Entrant]:
         """The list as :class:`Entrant` objects (built on demand)."""
         return [Entrant(a, t, w) for a, t, w in zip(self.accounts, self.tiers, self.weights, strict=True)]
 
-    def index_of(self, account: str) -> int | None:
-        """Position of ``account`` in canonical order, or None."""
-        i = bisect_left(self.accounts, account)
+    def index_of(self, account: str, salt_key: bytes = b"") -> int | None:
+        """Position of ``account`` in canonical order, or None (version 2 needs the salt key)."""
+        if self.version == 1:
+            i = bisect_left(self.accounts, account)
+        else:
+            i = bisect_left(self.keys, order_keys(salt_key, [account])[0]) if salt_key else len(self.accounts)
         return i if i < len(self.accounts) and self.accounts[i] == account else None
 
     def proof_for(self, draw_id: str, account: str, salt_key: bytes) -> InclusionProof:
         """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
-        i = self.index_of(account)
+        i = self.index_of(account, salt_key)
         if i is None:
-            raise ProofError(f"account {mask_account(account)} is not in the frozen entrant list")
+            raise ProofError(f"account {mask_account(account, self.version)} is not in the frozen entrant list")
         return InclusionProof(
             draw_id, account, self.weights[i], entrant_salt(salt_key, account), i, len(self.accounts),
             tuple(self.merkle.proof(i)),
         )
 
 
-def freeze_entrants(entrants: Sequence[Entrant | tuple[str, str, int]], salt_key: bytes) -> FrozenList:
+def freeze_entrants(
+    entrants: Sequence[Entrant | tuple[str, str, int]], salt_key: bytes, version: int = PROTOCOL_VERSION
+) -> FrozenList:
     """Canonicalise ``entrants`` (validate, drop weight 0, sort) and freeze them (:func:`freeze_columns`)."""
     canon = canonical_entrants(entrants)
-    return freeze_columns([e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon], salt_key)
+    return freeze_columns(
+        [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon], salt_key, version
+    )
 
 
 _CONTROL = re.compile("[\\x00-\\x1f\\x7f]")
@@ -261,13 +280,26 @@ def _columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weight
     return all(map(lt, accounts, islice(accounts, 1, None)))
 
 
-def freeze_columns(accounts: list[str], tiers: list[str], weights: list[int], salt_key: bytes) -> FrozenList:
+def keyed_order(
+    salt_key: bytes, accounts: list[str], tiers: list[str], weights: list[int]
+) -> tuple[list[str], list[str], list[int], list[bytes]]:
+    """The columns re-ordered by ascending order key ``HMAC-SHA256(salt_key, utf8(account))``, with
+    the keys (version 2's canonical order; ties are impossible for distinct accounts but would fall
+    back to the account's bytes)."""
+    keys = order_keys(salt_key, accounts)
+    order = sorted(range(len(accounts)), key=keys.__getitem__)
+    return ([accounts[i] for i in order], [tiers[i] for i in order], [weights[i] for i in order],
+            [keys[i] for i in order])
+
+
+def freeze_columns(
+    accounts: list[str], tiers: list[str], weights: list[int], salt_key: bytes, version: int = PROTOCOL_VERSION
+) -> FrozenList:
     """Freeze a list given as columns: digest, weights digest, totals, salted Merkle tree.
 
-    Columns already in canonical order with valid values (the usual case: the snapshot is read in
-    account order) are used as they are; anything else goes through :func:`canonical_entrants`, which
-    sorts, drops weight 0 and raises the precise error. Raises :class:`EmptyEntrantList` when no
-    entrant of positive weight remains.
+    The columns are validated (accounts, tiers, weights, no duplicates; weight-0 entrants dropped) and
+    put in the canonical order of ``version``: by the account's UTF-8 bytes (1) or by its order key
+    (2). Raises :class:`EmptyEntrantList` when no entrant of positive weight remains.
     """
     if len(salt_key) != 32:
         raise DrawError("the salt key must be 32 bytes")
@@ -276,8 +308,11 @@ def freeze_columns(accounts: list[str], tiers: list[str], weights: list[int], sa
         accounts, tiers, weights = [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon]
     if not accounts:
         raise EmptyEntrantList()
-    encoding = encode_entrant_columns(accounts, tiers, weights)
-    leaves = entrant_leaf_hashes(salt_key, accounts, weights)
+    keys: list[bytes] = []
+    if version >= 2:
+        accounts, tiers, weights, keys = keyed_order(salt_key, accounts, tiers, weights)
+    encoding = encode_entrant_columns(accounts, tiers, weights, version)
+    leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys or None)
     totals: dict[str, dict[str, int]] = {}
     for (tier, weight), count in sorted(Counter(zip(tiers, weights)).items()):
         slot = totals.setdefault(tier, {"count": 0, "weight": 0})
@@ -294,6 +329,8 @@ def freeze_columns(accounts: list[str], tiers: list[str], weights: list[int], sa
         merkle=MerkleTree(leaves),
         leaf_hashes=leaves,
         encoding=encoding,
+        keys=keys,
+        version=version,
     )
 
 
@@ -362,12 +399,48 @@ def run_selection(
 
 
 # -------------------------------------------------------------------------------------------- records
+def salt_commitment_of(salt_key: bytes) -> str:
+    """The announcement's commitment to the salt key: hex ``SHA-256(lp("loyalty-draw/salt/v2") || salt_key)``."""
+    return hashlib.sha256(lp(SALT_TAG) + salt_key).hexdigest()
+
+
+def validate_witnesses(witnesses: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a witness set ``{"quorum": k, "keys": [{"name", "kid", "public_key"}], "unwitnessed": bool}``.
+
+    The shape rules are ``draws.witness.witness_set_problem``'s (names and kids distinct, each kid the
+    first 16 hex digits of SHA-256 of its 32-byte key, ``0 <= k <= len(keys)``); besides, at most
+    :data:`MAX_WITNESSES` keys, and ``unwitnessed`` is true exactly when ``k = 0`` (a draw without
+    witnesses must say so).
+    """
+    from draws.witness import witness_set_problem
+
+    problem = witness_set_problem(witnesses)
+    if problem:
+        raise BadWitnesses(problem)
+    if len(witnesses["keys"]) > MAX_WITNESSES:
+        raise BadWitnesses(f"at most {MAX_WITNESSES} witnesses")
+    unwitnessed = witnesses.get("unwitnessed", False)
+    if not isinstance(unwitnessed, bool) or unwitnessed != (witnesses["quorum"] == 0):
+        raise BadWitnesses("a draw with quorum 0 must be marked unwitnessed, and only such a draw")
+    keys = [{"name": w["name"], "kid": w["kid"], "public_key": w["public_key"]} for w in witnesses["keys"]]
+    return {"quorum": witnesses["quorum"], "keys": keys, "unwitnessed": unwitnessed}
+
+
+def _check_snapshot(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    period, digest = snapshot.get("period"), snapshot.get("digest")
+    if not isinstance(period, str) or not re.fullmatch(r"\d{4}-\d{2}", period):
+        raise DrawError("the snapshot period must be YYYY-MM")
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise DrawError("the snapshot digest must be 64 lower-case hex digits")
+    return {"period": period, "digest": digest}
+
+
 def build_announcement(
     *,
     draw_id: str,
     name: str,
     kind: str,
-    snapshot: str,
+    snapshot: Mapping[str, Any],
     announced_at: str,
     freeze_at: str,
     algorithm: str,
@@ -376,10 +449,14 @@ def build_announcement(
     prizes: Sequence[Mapping[str, Any]],
     reserves: int,
     commitment: str,
+    salt_commitment: str,
     entropy_source: Mapping[str, Any],
+    witnesses: Mapping[str, Any],
     yearly_cap_kopecks: int = DEFAULT_YEARLY_CAP_KOPECKS,
 ) -> dict[str, Any]:
-    """The announcement payload (to be signed). Validates everything an announcement fixes."""
+    """The version 2 announcement payload (to be signed). Validates everything an announcement fixes:
+    the snapshot (period and content digest), the entropy source (a drand source pins the full chain
+    info, the delay and the round that follows from them), the witness set and quorum."""
     if algorithm not in ALGORITHMS:
         raise DrawError(f"unknown algorithm {algorithm!r}")
     announced, freeze = parse_timestamp(announced_at), parse_timestamp(freeze_at)
@@ -392,15 +469,18 @@ def build_announcement(
         raise BadWeight("RFC 3797 mode is unweighted: tier weights must be 0 or 1")
     if isinstance(reserves, bool) or not isinstance(reserves, int) or reserves < 0:
         raise DrawError("the number of reserves must be a non-negative integer")
-    if entropy_available_at(dict(entropy_source)) <= freeze:
+    source = dict(entropy_source)
+    if source.get("type") == "drand":
+        check_drand_source(source, freeze)
+    if entropy_available_at(source) <= freeze:
         raise EntropyMismatch("the entropy source must come to exist strictly after the freeze time")
     return {
         "type": "draw.announcement",
-        "version": 1,
+        "version": PROTOCOL_VERSION,
         "draw_id": draw_id,
         "name": name,
         "kind": kind,
-        "snapshot": snapshot,
+        "snapshot": _check_snapshot(snapshot),
         "announced_at": announced_at,
         "freeze_at": freeze_at,
         "algorithm": algorithm,
@@ -411,7 +491,9 @@ def build_announcement(
         "prizes": validate_prizes(prizes),
         "reserves": reserves,
         "commitment": commitment,
-        "entropy_source": dict(entropy_source),
+        "salt_commitment": salt_commitment,
+        "entropy_source": source,
+        "witnesses": validate_witnesses(witnesses),
     }
 
 
@@ -419,12 +501,14 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     """The freeze payload (to be signed) for an announced draw and its frozen list."""
     if parse_timestamp(frozen_at) < parse_timestamp(announcement["freeze_at"]):
         raise BadTimestamp("the list cannot be frozen before the announced freeze time")
+    if parse_timestamp(frozen_at) >= entropy_available_at(announcement["entropy_source"]):
+        raise EntropyMismatch("too late to freeze: the announced entropy already exists")
     prize_count = len(expand_prizes(announcement["prizes"]))
     if prize_count > len(frozen.accounts):
         raise TooManyPrizes(f"{prize_count} prizes but only {len(frozen.accounts)} eligible entrants")
     return {
         "type": "draw.freeze",
-        "version": 1,
+        "version": announcement.get("version", 1),
         "draw_id": announcement["draw_id"],
         "announcement_digest": payload_digest(announcement),
         "frozen_at": frozen_at,
@@ -437,6 +521,22 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     }
 
 
+def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any], freeze: Mapping[str, Any]) -> dict[str, Any]:
+    """What a witness cosigns: ``{"format": "loyalty-draw-freeze/2", keyset, announcement, freeze}``
+    (the two signed envelopes and the key set that verifies them)."""
+    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement), "freeze": dict(freeze)}
+
+
+def witness_quorum(
+    cosignatures: Sequence[Mapping[str, Any]], announcement: Mapping[str, Any], freeze: Mapping[str, Any],
+    trusted: Sequence[Mapping[str, Any]] | None = None,
+) -> Any:
+    """The cosignatures that count towards the announced quorum (``draws.witness.witness_quorum``)."""
+    from draws.witness import witness_quorum as quorum_of
+
+    return quorum_of(list(cosignatures), dict(announcement), dict(freeze), list(trusted) if trusted is not None else None)
+
+
 def build_result(
     announcement: Mapping[str, Any],
     freeze: Mapping[str, Any],
@@ -446,20 +546,34 @@ def build_result(
     secret: bytes,
     entropy_value: Mapping[str, Any],
     drawn_at: str,
+    cosignatures: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[dict[str, Any], DrawOutcome]:
     """Run the draw and return the result payload (to be signed) with the raw outcome.
 
     ``accounts`` and ``weights`` are the frozen list's columns in canonical order; the caller
     vouches that their digest is the freeze record's ``entrant_digest`` (the service checks the
-    stored list against it before calling). Checks the secret against the commitment and the
-    entropy against the announced source first: a wrong secret or an entropy value of another
-    round is refused before anything is selected. Leaf hashes are computed for the selected
-    entrants only.
+    stored list against it before calling). Checks first, before anything is selected: the secret
+    against the commitment, the salt key against its commitment, the witness quorum (``cosignatures``
+    of the freeze, each timed before the entropy existed), and the entropy against the announced
+    source (for drand: the BLS signature against the pinned chain). Leaf hashes are computed for the
+    selected entrants only.
     """
+    version = announcement.get("version", 1)
     if commitment_of(secret) != announcement["commitment"]:
         raise DrawError("the secret does not match the published commitment")
+    if version >= 2 and salt_commitment_of(salt_key) != announcement["salt_commitment"]:
+        raise DrawError("the salt key does not match the published salt commitment")
     if len(accounts) != freeze["count"] or len(weights) != freeze["count"]:
         raise DrawError("the entrant list is not the frozen one")
+    counted: list[dict[str, Any]] = []
+    if version >= 2:
+        quorum = witness_quorum(cosignatures, announcement, freeze)
+        if not quorum.met:
+            raise WitnessQuorumNotMet(
+                f"{len(quorum.counted)} valid cosignature(s) of the freeze, {quorum.quorum} needed"
+                + (": " + "; ".join(quorum.problems[:5]) if quorum.problems else "")
+            )
+        counted = sorted((dict(c) for c in quorum.counted), key=lambda c: c["payload"]["witness"]["kid"])
     source = announcement["entropy_source"]
     entropy = entropy_bytes(source, dict(entropy_value))
     if parse_timestamp(drawn_at) < entropy_available_at(source):
@@ -477,13 +591,13 @@ def build_result(
         account = accounts[index]
         return {
             "entrant_index": index,
-            "account_masked": mask_account(account),
+            "account_masked": mask_account(account, version),
             "leaf_hash": leaf_hash(leaf_bytes(entrant_salt(salt_key, account), account, weights[index])).hex(),
         }
 
     payload = {
         "type": "draw.result",
-        "version": 1,
+        "version": version,
         "draw_id": announcement["draw_id"],
         "algorithm": algorithm,
         "announcement_digest": ann_digest,
@@ -502,7 +616,38 @@ def build_result(
         ],
         "reserves": [{"reserve_index": i, **public(index)} for i, index in enumerate(outcome.reserves)],
     }
+    if version >= 2:
+        payload["cosignatures"] = counted
     return payload, outcome
+
+
+def build_cancellation(
+    announcement: Mapping[str, Any], *, state_before: str, reason: str, cancelled_at: str,
+    reason_code: str = "staff", cosignatures: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The cancellation payload (to be signed). ``reason_code`` is ``staff`` (a person cancelled it,
+    before the entropy existed) or ``witness_quorum_not_reached`` (the freeze did not gather its
+    quorum before the entropy existed: the draw can never run); the latter lists the cosignatures
+    the service held, so a witness whose cosignature is missing can show it."""
+    if reason_code not in CANCEL_REASONS:
+        raise DrawError(f"unknown cancellation reason code {reason_code!r}")
+    if not isinstance(reason, str) or not reason.strip():
+        raise DrawError("a cancellation needs a reason")
+    entropy_at = entropy_available_at(announcement["entropy_source"])
+    payload = {
+        "type": "draw.cancellation",
+        "version": announcement.get("version", 1),
+        "draw_id": announcement["draw_id"],
+        "announcement_digest": payload_digest(announcement),
+        "reason": reason.strip(),
+        "state_before": state_before,
+        "cancelled_at": cancelled_at,
+        "entropy_available_at": format_timestamp(entropy_at),
+    }
+    if payload["version"] >= 2:
+        payload["reason_code"] = reason_code
+        payload["cosignatures"] = [dict(c) for c in cosignatures]
+    return payload
 
 
 # ------------------------------------------------------------------------------------- after the draw
@@ -535,15 +680,21 @@ def next_replacement(
 
 
 def build_disqualification(
-    result: Mapping[str, Any], sequence: int, replacement: Replacement, reason: str, disqualified_at: str
+    result: Mapping[str, Any], previous: Mapping[str, Any] | None, replacement: Replacement, reason: str,
+    disqualified_at: str,
 ) -> dict[str, Any]:
-    """The disqualification payload (to be signed); ``sequence`` counts disqualifications from 0."""
+    """The disqualification payload (to be signed). ``previous`` is the draw's last disqualification
+    payload (None for the first): version 2 chains them (``previous_digest``), numbers them
+    (``sequence`` from 0) and signs the running ``count``; a disqualification must be later than the
+    draw (``disqualified_at > drawn_at``)."""
     if not reason or not reason.strip():
         raise DrawError("a disqualification needs a reason")
-    parse_timestamp(disqualified_at)
-    return {
+    if parse_timestamp(disqualified_at) <= parse_timestamp(result["drawn_at"]):
+        raise BadTimestamp("a disqualification must be later than the draw")
+    sequence = 0 if previous is None else previous["sequence"] + 1
+    payload = {
         "type": "draw.disqualification",
-        "version": 1,
+        "version": result.get("version", 1),
         "draw_id": result["draw_id"],
         "result_digest": payload_digest(result),
         "sequence": sequence,
@@ -553,4 +704,24 @@ def build_disqualification(
         "replacement_reserve_index": replacement.reserve_index,
         "replacement_entrant_index": replacement.entrant_index,
         "disqualified_at": disqualified_at,
+    }
+    if payload["version"] >= 2:
+        payload["count"] = sequence + 1
+        payload["previous_digest"] = payload_digest(previous) if previous is not None else None
+    return payload
+
+
+def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]], issued_at: str) -> dict[str, Any]:
+    """The head of a published draw (to be signed each time it changes: at publication and at every
+    disqualification): how many disqualifications exist and the digest of the last one, so that a
+    record that leaves the last one out is detected."""
+    parse_timestamp(issued_at)
+    return {
+        "type": "draw.head",
+        "version": PROTOCOL_VERSION,
+        "draw_id": result["draw_id"],
+        "result_digest": payload_digest(result),
+        "disqualifications": len(disqualifications),
+        "last_disqualification_digest": payload_digest(disqualifications[-1]) if disqualifications else None,
+        "issued_at": issued_at,
     }

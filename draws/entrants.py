@@ -10,6 +10,11 @@ Canonical order
     eligible and are removed *before* sorting: they are not part of the frozen list, its digest,
     its Merkle tree or its indices.
 
+Version 2 keeps the rules but orders the list by each account's keyed hash
+``HMAC-SHA256(salt_key, utf8(account))`` (``draws.merkle.order_keys``) under the draw's secret salt
+key, so that a position (and its neighbours, and the public weights vector) says nothing about which
+account holds it; its encoding starts with the tag ``loyalty-draw/entrants/v2``.
+
 Canonical list encoding (``ENTRANTS_V1``)::
 
     lp("loyalty-draw/entrants/v1") || u64(count) ||
@@ -37,6 +42,8 @@ from draws.encoding import lp, u64
 from draws.errors import BadAccount, BadWeight
 
 ENTRANTS_TAG = b"loyalty-draw/entrants/v1"
+ENTRANTS_TAG_V2 = b"loyalty-draw/entrants/v2"
+ENTRANT_TAGS = {1: ENTRANTS_TAG, 2: ENTRANTS_TAG_V2}
 WEIGHTS_TAG = b"loyalty-draw/weights/v1"
 MAX_WEIGHT = 2**63 - 1  # fits a signed 64-bit database column; the sum may exceed 2**64 (see stream.py)
 MAX_ACCOUNT_BYTES = 64
@@ -121,9 +128,11 @@ def is_canonical(entrants: Sequence[Entrant]) -> bool:
 _LENGTH_PREFIX = [n.to_bytes(4, "big") for n in range(MAX_ACCOUNT_BYTES + 1)]
 
 
-def encode_entrant_columns(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bytes:
-    """The ``ENTRANTS_V1`` encoding from three parallel columns already in canonical order."""
-    parts = [lp(ENTRANTS_TAG), u64(len(accounts))]
+def encode_entrant_columns(
+    accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int], version: int = 2
+) -> bytes:
+    """The ``ENTRANTS_V<version>`` encoding from three parallel columns already in canonical order."""
+    parts = [lp(ENTRANT_TAGS[version]), u64(len(accounts))]
     append = parts.append
     prefix = _LENGTH_PREFIX
     suffixes: dict[tuple[str, int], bytes] = {}  # lp(tier) || u64(weight): few distinct values
@@ -137,21 +146,23 @@ def encode_entrant_columns(accounts: Sequence[str], tiers: Sequence[str], weight
     return b"".join(parts)
 
 
-def encode_entrants(entrants: Sequence[Entrant]) -> bytes:
-    """The ``ENTRANTS_V1`` encoding of an already canonical list (see module docstring)."""
+def encode_entrants(entrants: Sequence[Entrant], version: int = 2) -> bytes:
+    """The ``ENTRANTS_V<version>`` encoding of an already canonical list (see module docstring)."""
     return encode_entrant_columns(
-        [e.account for e in entrants], [e.tier for e in entrants], [e.weight for e in entrants]
+        [e.account for e in entrants], [e.tier for e in entrants], [e.weight for e in entrants], version
     )
 
 
-def entrant_digest(entrants: Sequence[Entrant]) -> str:
+def entrant_digest(entrants: Sequence[Entrant], version: int = 2) -> str:
     """Hex SHA-256 of :func:`encode_entrants` of a canonical list."""
-    return hashlib.sha256(encode_entrants(entrants)).hexdigest()
+    return hashlib.sha256(encode_entrants(entrants, version)).hexdigest()
 
 
-def entrant_columns_digest(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> str:
+def entrant_columns_digest(
+    accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int], version: int = 2
+) -> str:
     """Hex SHA-256 of :func:`encode_entrant_columns`."""
-    return hashlib.sha256(encode_entrant_columns(accounts, tiers, weights)).hexdigest()
+    return hashlib.sha256(encode_entrant_columns(accounts, tiers, weights, version)).hexdigest()
 
 
 def encode_weights(weights: Sequence[int]) -> bytes:
@@ -174,22 +185,26 @@ def tier_totals(entrants: Iterable[Entrant]) -> dict[str, dict[str, int]]:
     return dict(sorted(totals.items()))
 
 
-def mask_account(account: str) -> str:
-    """Public form of an account: six asterisks then its last four characters (``******1234``).
+def mask_account(account: str, version: int = 2) -> str:
+    """Public form of an account: six asterisks then at most its last four characters (``******1234``).
 
     Always six asterisks, whatever the length, so the mask does not reveal how long the number is.
+    Version 2 shows ``min(4, len // 2)`` characters (counted in Unicode code points), so an account
+    of fewer than eight characters never appears whole or nearly whole; version 1 showed the last four.
     """
-    return MASK_PREFIX + account[-4:]
+    if version == 1:
+        return MASK_PREFIX + account[-4:]
+    visible = min(4, len(account) // 2)
+    return MASK_PREFIX + (account[-visible:] if visible else "")
 
 
 def decode_entrant_columns(data: bytes) -> tuple[list[str], list[str], list[int]]:
-    """Inverse of :func:`encode_entrant_columns` (the service stores the frozen list in this form).
-
-    Raises ``ValueError`` if ``data`` is not a complete ``ENTRANTS_V1`` encoding.
+    """Inverse of :func:`encode_entrant_columns` of either version (the service stores the frozen list
+    in this form). Raises ``ValueError`` if ``data`` is not a complete ``ENTRANTS_V1``/``V2`` encoding.
     """
-    head = lp(ENTRANTS_TAG)
-    if data[: len(head)] != head:
-        raise ValueError("not an ENTRANTS_V1 encoding")
+    head = next((lp(tag) for tag in ENTRANT_TAGS.values() if data.startswith(lp(tag))), None)
+    if head is None:
+        raise ValueError("not an ENTRANTS_V1 or ENTRANTS_V2 encoding")
     pos = len(head)
     (count,) = Struct(">Q").unpack_from(data, pos)
     pos += 8

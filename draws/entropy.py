@@ -6,18 +6,16 @@ a value belongs to the announced source and turns it into the **canonical entrop
 the seed.
 
 drand
-    Source: ``{"type": "drand", "chain": {"name", "genesis_time", "period", "chain_hash"},
-    "round": R}``. Round ``r`` of a chain is produced at ``genesis_time + (r - 1) * period``; the
-    round current at Unix time ``t >= genesis_time`` is ``floor((t - genesis_time) / period) + 1``.
-    The announced round is the **first round strictly after the freeze time**:
-    ``round_at(freeze) + 1`` (or round 1 if the freeze precedes genesis).
-    Value: ``{"type": "drand", "round": R, "randomness": 64 hex digits, "signature": hex}``.
-    Checks: ``round`` equals the announced round; ``randomness`` is 32 bytes of hex; the signature
-    is required and ``randomness == SHA-256(signature bytes)`` (this is how drand defines
-    randomness). Canonical entropy bytes: the 32 randomness bytes.
-    Not done here: the BLS12-381 pairing check of the signature against the chain's public key
-    (``cryptography`` has no pairing). An auditor confirms the round against any public drand relay
-    (``https://api.drand.sh/<chain_hash>/public/<round>``) or with a BLS library.
+    Source (version 2): ``{"type": "drand", "chain": FULL CHAIN INFO, "delay": D, "round": R}`` where
+    the chain info is ``draws.drand.DrandChain.as_json()`` (name, chain hash, public key, scheme,
+    period, genesis time) and ``R`` is the first round strictly after ``freeze_at + D``. Round ``r``
+    is produced at ``genesis_time + (r - 1) * period``. (Version 1 pinned only name, hash, genesis
+    and period, and no delay.)
+    Value: ``{"type": "drand", "round": R, "randomness": 64 hex digits, "signature": hex}`` (plus
+    ``previous_signature`` on a chained network). Checks: ``round`` equals the announced round;
+    ``randomness`` is 32 bytes of hex and ``SHA-256(signature)``; in version 2 the BLS signature
+    verifies against the pinned public key (``draws.drand``). Canonical entropy bytes: the 32
+    randomness bytes.
 
 RFC 3797 public numbers
     Source: ``{"type": "rfc3797", "sources": ["description of source 1", ...], "available_after":
@@ -31,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from draws.encoding import parse_timestamp
@@ -39,100 +37,69 @@ from draws.errors import EntropyMismatch, MalformedEntropy
 from draws.rfc3797 import canonical_key
 
 _HEX = re.compile(r"[0-9a-f]*\Z")
-
-
-@dataclass(frozen=True, slots=True)
-class DrandChain:
-    """Public parameters of a drand chain (data, normally from configuration)."""
-
-    name: str
-    genesis_time: int
-    period: int
-    chain_hash: str = ""
-
-    def round_at(self, unix_time: int) -> int:
-        """The round current at ``unix_time`` (0 before genesis): ``floor((t - genesis)/period) + 1``."""
-        if unix_time < self.genesis_time:
-            return 0
-        return (unix_time - self.genesis_time) // self.period + 1
-
-    def round_time(self, round_number: int) -> int:
-        """Unix time at which ``round_number`` (>= 1) is produced: ``genesis + (round - 1) * period``."""
-        if round_number < 1:
-            raise MalformedEntropy(f"drand rounds start at 1, got {round_number}")
-        return self.genesis_time + (round_number - 1) * self.period
-
-    def first_round_after(self, unix_time: int) -> int:
-        """The first round produced strictly after ``unix_time``."""
-        return self.round_at(unix_time) + 1
-
-    def as_json(self) -> dict[str, Any]:
-        """The chain as it appears inside an announcement."""
-        return {
-            "name": self.name,
-            "genesis_time": self.genesis_time,
-            "period": self.period,
-            "chain_hash": self.chain_hash,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DrandChain:
-        """Inverse of :meth:`as_json`, validating the integers."""
-        try:
-            genesis, period = data["genesis_time"], data["period"]
-            name, chain_hash = data["name"], data.get("chain_hash", "")
-        except (KeyError, TypeError) as exc:
-            raise MalformedEntropy(f"drand chain description is incomplete: {exc}") from exc
-        for label, value in (("genesis_time", genesis), ("period", period)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise MalformedEntropy(f"drand chain {label} must be a positive integer, got {value!r}")
-        return cls(str(name), genesis, period, str(chain_hash))
-
-
-# Public parameters of the League of Entropy networks, as published at https://api.drand.sh/chains
-# and .../<chain_hash>/info. They are defaults: the service reads them from configuration.
-DRAND_CHAINS: dict[str, DrandChain] = {
-    "quicknet": DrandChain(
-        "quicknet", 1692803367, 3, "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
-    ),
-    "mainnet": DrandChain(
-        "mainnet", 1595431050, 30, "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce"
-    ),
-}
-
-
 DEFAULT_DRAND_RELAY = "https://api.drand.sh"
 
 
-def known_chain_problem(chain: Any) -> str | None:
-    """None if ``chain`` (the announcement's drand chain description) is exactly one of
-    :data:`DRAND_CHAINS`; else why not. A made-up genesis or period would move the announced round's
-    time, so the verifier refuses any chain it does not know."""
+def known_chain_problem(chain: Any, extra: Sequence[Mapping[str, Any]] = ()) -> str | None:
+    """None if ``chain`` (the announcement's drand chain description) is one the verifier knows; else why not.
+
+    Version 2 pins the full chain info (``draws.drand.DrandChain.as_json``): it must equal one of
+    :data:`draws.drand.KNOWN_CHAINS` or of ``extra`` (chains an auditor supplies) exactly, since a
+    made-up public key would let the operator sign its own "beacon". Version 1 named only the hash,
+    genesis and period: those must be a known chain's.
+    """
+    from draws.drand import KNOWN_CHAINS  # py_ecc loads only when a drand chain is checked
+
     if not isinstance(chain, dict):
         return "the drand chain description is not an object"
-    chain_hash = chain.get("chain_hash")
-    known = next((c for c in DRAND_CHAINS.values() if c.chain_hash == chain_hash), None)
+    candidates = [c.as_json() for c in KNOWN_CHAINS.values()] + [dict(c) for c in extra]
+    if "public_key" in chain:
+        if any(chain == c for c in candidates):
+            return None
+        return (f"the announced drand chain {str(chain.get('chain_hash'))[:80]!r} is not one of the known chains "
+                f"({', '.join(sorted(KNOWN_CHAINS))}, or given with --drand-chain) with exactly this public key, "
+                "scheme, period and genesis")
+    known = next((c for c in candidates if c["chain_hash"] == chain.get("chain_hash")), None)
     if known is None:
-        return f"unknown drand chain hash {str(chain_hash)[:80]!r} (known: {', '.join(sorted(DRAND_CHAINS))})"
-    for label, expected in (("genesis_time", known.genesis_time), ("period", known.period)):
-        if chain.get(label) != expected:
-            return f"{label} of chain {known.name} is {expected}, the announcement says {chain.get(label)!r}"
+        return f"unknown drand chain hash {str(chain.get('chain_hash'))[:80]!r} (known: {', '.join(sorted(KNOWN_CHAINS))})"
+    for label in ("genesis_time", "period"):
+        if chain.get(label) != known[label]:
+            return f"{label} of chain {known['name']} is {known[label]}, the announcement says {chain.get(label)!r}"
+    return None
+
+
+def chain_for(chain: Any, extra: Sequence[Mapping[str, Any]] = ()) -> Any:
+    """The known :class:`draws.drand.DrandChain` that ``chain`` (full info, or v1's hash) names, or None."""
+    from draws.drand import KNOWN_CHAINS, DrandChain
+
+    if known_chain_problem(chain, extra) is not None:
+        return None
+    for candidate in [c.as_json() for c in KNOWN_CHAINS.values()] + [dict(c) for c in extra]:
+        if candidate["chain_hash"] == chain.get("chain_hash"):
+            return DrandChain.from_json(candidate)
     return None
 
 
 def beacon_note(source: dict[str, Any]) -> str:
-    """What the verifier cannot check itself about the entropy value, and how a person checks it."""
+    """How a person can compare the entropy value with its public source."""
     if source.get("type") == "drand":
         chain_hash = source.get("chain", {}).get("chain_hash", "<chain_hash>")
         r = source.get("round")
-        return (
-            f"BLS signature not verified here: compare round {r} with any public drand relay, "
-            f"e.g. {DEFAULT_DRAND_RELAY}/{chain_hash}/public/{r}"
-        )
+        return f"any public drand relay shows the same round: {DEFAULT_DRAND_RELAY}/{chain_hash}/public/{r}"
     if source.get("type") == "rfc3797":
         names = "; ".join(str(d) for d in source.get("sources", []))
         return f"public numbers not verified here: compare them with the published results of: {names}"
     return "unknown entropy source"
+
+
+def verify_drand_value(source: Mapping[str, Any], value: Mapping[str, Any]) -> None:
+    """The BLS check of a drand value against the chain pinned in ``source`` (raises EntropyMismatch)."""
+    from draws.drand import BeaconInvalid, DrandChain, check_value
+
+    try:
+        check_value(DrandChain.from_json(dict(source["chain"])), dict(value))
+    except BeaconInvalid as exc:
+        raise EntropyMismatch(f"drand round {value.get('round')} does not verify against the announced chain: {exc}") from exc
 
 
 def _hex_bytes(value: Any, what: str, size: int | None = None) -> bytes:
@@ -144,9 +111,30 @@ def _hex_bytes(value: Any, what: str, size: int | None = None) -> bytes:
     return raw
 
 
-def drand_source(chain: DrandChain, freeze_at: int) -> dict[str, Any]:
-    """The announcement's entropy source: the first round of ``chain`` strictly after ``freeze_at``."""
-    return {"type": "drand", "chain": chain.as_json(), "round": chain.first_round_after(freeze_at)}
+MAX_DELAY = 30 * 86400
+
+
+def drand_source(chain: Any, freeze_at: int, delay: int) -> dict[str, Any]:
+    """The announcement's entropy source: the first round of ``chain`` (a ``draws.drand.DrandChain``)
+    strictly after ``freeze_at + delay``; the full chain info and the delay are pinned with it."""
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY:
+        raise MalformedEntropy("the entropy delay must be 0 to 30 days, in seconds")
+    return {"type": "drand", "chain": chain.as_json(), "delay": delay, "round": chain.first_round_after(freeze_at + delay)}
+
+
+def check_drand_source(source: Mapping[str, Any], freeze_at: int) -> None:
+    """Version 2: the source pins a well-formed chain, a delay, and the round that follows from them."""
+    from draws.drand import BeaconInvalid, DrandChain
+
+    try:
+        chain = DrandChain.from_json(dict(source["chain"]))
+    except (KeyError, TypeError, BeaconInvalid) as exc:
+        raise MalformedEntropy(f"the drand chain info is incomplete or malformed: {exc}") from exc
+    expected = drand_source(chain, freeze_at, source.get("delay"))  # type: ignore[arg-type]
+    if source.get("round") != expected["round"]:
+        raise EntropyMismatch(
+            f"the announced round must be the first after freeze_at + delay: {expected['round']}, not {source.get('round')!r}"
+        )
 
 
 def rfc3797_source(descriptions: list[str], available_after: str) -> dict[str, Any]:
@@ -157,21 +145,35 @@ def rfc3797_source(descriptions: list[str], available_after: str) -> dict[str, A
     return {"type": "rfc3797", "sources": list(descriptions), "available_after": available_after}
 
 
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise MalformedEntropy(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
 def entropy_available_at(source: dict[str, Any]) -> int:
     """Unix time at which the announced entropy comes to exist (drand round time / numbers' date)."""
     kind = source.get("type") if isinstance(source, dict) else None
     if kind == "drand":
-        return DrandChain.from_json(source["chain"]).round_time(source["round"])
+        chain = source.get("chain")
+        if not isinstance(chain, dict):
+            raise MalformedEntropy("the drand source has no chain description")
+        genesis = _positive_int(chain.get("genesis_time"), "drand chain genesis_time")
+        period = _positive_int(chain.get("period"), "drand chain period")
+        return genesis + (_positive_int(source.get("round"), "drand round") - 1) * period
     if kind == "rfc3797":
         return parse_timestamp(source["available_after"])
     raise MalformedEntropy(f"unknown entropy source type {kind!r}")
 
 
-def entropy_bytes(source: dict[str, Any], value: dict[str, Any]) -> bytes:
+def entropy_bytes(source: dict[str, Any], value: dict[str, Any], *, verify_beacon: bool = True) -> bytes:
     """Check that ``value`` belongs to the announced ``source``; return the canonical entropy bytes.
 
     Raises :class:`MalformedEntropy` for a value that cannot be read and :class:`EntropyMismatch`
-    for a value of another round or source.
+    for a value of another round or source. A drand value of a source that pins its chain's public
+    key (version 2) must also carry a BLS signature that verifies against that key
+    (``draws.drand.check_value``) unless ``verify_beacon`` is false (the verifier checks the beacon
+    in its own step, against the chains it knows).
     """
     if not isinstance(value, dict):
         raise MalformedEntropy("the entropy value must be a JSON object")
@@ -195,6 +197,8 @@ def entropy_bytes(source: dict[str, Any], value: dict[str, Any]) -> bytes:
             raise MalformedEntropy("drand signature is empty")
         if hashlib.sha256(signature).digest() != randomness:
             raise EntropyMismatch("drand randomness is not SHA-256 of the round's signature")
+        if verify_beacon and "public_key" in source["chain"]:
+            verify_drand_value(source, value)
         return randomness
     if kind == "rfc3797":
         sources = value.get("sources")

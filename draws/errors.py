@@ -54,3 +54,11 @@ class BadTimestamp(DrawError):
 
 class ProofError(DrawError):
     """A malformed Merkle inclusion proof (a proof that merely does not verify returns False)."""
+
+
+class BadWitnesses(DrawError):
+    """The announced witness set or quorum is malformed."""
+
+
+class WitnessQuorumNotMet(DrawError):
+    """The freeze has fewer valid, timely witness cosignatures than the announced quorum."""

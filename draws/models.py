@@ -81,6 +81,10 @@ class Draw(db.Model):
     # When the drand round was fetched: {"url", "fetched_at", "response"} (the relay's text as received).
     entropy_relay: Mapped[str | None] = mapped_column(Text, default=None)
     entrant_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The witness set fixed by the draft: canonical JSON {"quorum", "keys", "unwitnessed"} (protocol 2).
+    witnesses: Mapped[str | None] = mapped_column(Text, default=None)
+    # The latest signed head (protocol 2): re-signed at the draw and at every disqualification.
+    head_record: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class DrawExclusion(db.Model):
@@ -111,17 +115,35 @@ class DrawEntrantList(db.Model):
 
 class DrawEntrantChunk(db.Model):
     """The frozen list again, in chunks of ``draws.merkle.CHUNK_SIZE`` entrants (accounts and weights,
-    zlib), keyed by the UTF-8 bytes of each chunk's first account: an inclusion proof reads one chunk
-    and the upper levels instead of the whole list (bytes compare bytewise on both engines)."""
+    zlib), keyed by the sort key of each chunk's first entrant (protocol 2: its order key
+    ``HMAC-SHA256(salt_key, account)``; protocol 1: the account's UTF-8 bytes): an inclusion proof reads
+    one chunk and the upper levels instead of the whole list (bytes compare bytewise on both engines)."""
 
     __tablename__ = "draw_entrant_chunks"
 
     draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), primary_key=True)
     chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    first_account: Mapped[bytes] = mapped_column(LargeBinary)
+    first_key: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("ix_draw_entrant_chunks_lookup", "draw_id", "first_account"),)
+    __table_args__ = (Index("ix_draw_entrant_chunks_lookup", "draw_id", "first_key"),)
+
+
+class DrawCosignature(db.Model):
+    """A witness's cosignature of a draw's freeze record (a signed envelope, ``draws.witness``), as
+    received; only valid, timely ones are stored (one per witness)."""
+
+    __tablename__ = "draw_cosignatures"
+    __table_args__ = (UniqueConstraint("draw_id", "witness_kid", name="witness"),)
+
+    id: Mapped[intpk]
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), index=True)
+    witness_kid: Mapped[str] = mapped_column(String(16))
+    witness_name: Mapped[str] = mapped_column(String(200))
+    cosigned_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the witness's own clock
+    envelope: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[timestamp]
+    received_by: Mapped[str] = mapped_column(String(128))
 
 
 class DrawWinner(db.Model):

@@ -21,7 +21,7 @@ import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from draws import engine
 from draws.bundle import public_record
-from signedjson import canonical_json
+from draws.checkcode import check_code
+from draws.drand import BeaconInvalid, DrandChain
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
 from draws.merkle import (
     CHUNK_SIZE,
@@ -41,12 +42,14 @@ from draws.merkle import (
     encode_chunk,
     entrant_leaf_hashes,
     entrant_salt,
+    order_keys,
     upper_levels_blob,
 )
 from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
     Draw,
+    DrawCosignature,
     DrawCredit,
     DrawDisqualification,
     DrawEntrantChunk,
@@ -55,11 +58,14 @@ from draws.models import (
     DrawWinner,
 )
 from draws.secretbox import SecretBox
+from draws.witness import cosignature_problem
 from rewards.audit.services import record_event
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
+from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import iter_account_tier_batches, latest_snapshot, snapshot_for_period
 from rewards.tiers import TIERS
+from signedjson import canonical_json
 
 KINDS = ("quarterly", "semi-annual")
 DEFAULT_ENTROPY_DELAY = timedelta(hours=1)
@@ -98,6 +104,16 @@ def _json(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
+def _payload(text: str | None) -> dict[str, Any]:
+    """The payload of a stored envelope (empty when there is none yet)."""
+    return json.loads(text)["payload"] if text else {}
+
+
+def _version(draw: Draw) -> int:
+    """The protocol version of an announced draw (1 for draws announced before protocol 2)."""
+    return int(_payload(draw.announcement).get("version", 1))
+
+
 def _canonical(value: Any) -> str:
     return canonical_json(value).decode("utf-8")
 
@@ -128,6 +144,7 @@ def envelopes(draw: Draw) -> dict[str, Any]:
             ("freeze", "freeze_record"),
             ("result", "result_record"),
             ("cancellation", "cancellation"),
+            ("head", "head_record"),
         )
         if getattr(draw, column)
     }
@@ -149,6 +166,9 @@ class DraftInput:
     snapshot_period: str | None = None
     algorithm: str = engine.ALGORITHM_WEIGHTED
     exclusions: Sequence[str] = ()
+    witnesses: Sequence[Mapping[str, str]] = ()  # [{"name", "kid", "public_key"}], each an independent party
+    quorum: int = 0  # cosignatures of the freeze needed before the draw may run
+    unwitnessed: bool = False  # must be said explicitly when quorum is 0
 
 
 def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], freeze_at: datetime) -> dict[str, Any]:
@@ -213,6 +233,12 @@ def create_draft(
     if snapshot is None:
         raise DrawRefused(f"no active tier snapshot {data.snapshot_period or ''}".strip(), field="snapshot_period")
     entropy = _check_entropy_spec(data.entropy, chains, freeze_at)
+    try:
+        witnesses = engine.validate_witnesses(
+            {"quorum": data.quorum, "keys": [dict(w) for w in data.witnesses], "unwitnessed": data.unwitnessed}
+        )
+    except DrawError as exc:
+        raise _refuse(exc, "witnesses") from exc
     draw = Draw(
         public_id=f"{now:%Y%m%d}-{secrets.token_hex(4)}",
         name=data.name.strip(),
@@ -227,13 +253,17 @@ def create_draft(
         freeze_at=freeze_at,
         entropy_source=_canonical(entropy),
         yearly_cap_kopecks=yearly_cap_kopecks,
+        witnesses=_canonical(witnesses),
         created_by=actor,
         created_at=now,
     )
     session.add(draw)
     session.flush()
     set_exclusions(session, draw.public_id, data.exclusions, actor=actor, record=False)
-    record_event(session, actor, "draw.drafted", "draw", draw.public_id, {"name": draw.name, "prizes": prizes})
+    record_event(session, actor, "draw.drafted", "draw", draw.public_id, {
+        "name": draw.name, "prizes": prizes, "quorum": witnesses["quorum"],
+        "witnesses": [w["name"] for w in witnesses["keys"]],
+    })
     return draw
 
 
@@ -303,9 +333,16 @@ def _require_state(draw: Draw, *states: str, doing: str) -> None:
         raise Conflict(f"cannot {doing} a draw that is {draw.state} (it must be {' or '.join(states)})")
 
 
-def _chain(chains: Mapping[str, Any], name: str) -> engine.DrandChain:
+CHAIN_FIELDS = ("name", "chain_hash", "public_key", "scheme", "period", "genesis_time")
+
+
+def chain_of(chains: Mapping[str, Any], name: str) -> DrandChain:
+    """The configured drand chain ``name`` (its full info; ``relays`` is the service's own business)."""
     conf = chains[name]
-    return engine.DrandChain(name, int(conf["genesis"]), int(conf["period"]), str(conf.get("chain_hash", "")))
+    try:
+        return DrandChain.from_json({key: conf[key] for key in CHAIN_FIELDS})
+    except (KeyError, BeaconInvalid) as exc:
+        raise DrawRefused(f"the drand chain {name!r} is misconfigured (DRAND_CHAINS): {exc}") from exc
 
 
 # ----------------------------------------------------------------------------------------- announce
@@ -319,21 +356,27 @@ def announce(
     _require_state(draw, "draft", doing="announce")
     if draw.freeze_at <= now:
         raise DrawRefused("the freeze time has passed: change the draft's freeze time first", field="freeze_at")
+    if draw.witnesses is None:
+        raise DrawRefused("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it",
+                          field="witnesses")
     spec = json.loads(draw.entropy_source)
     freeze_unix = int(draw.freeze_at.timestamp())
-    if spec["type"] == "drand":
-        source = engine.drand_source(_chain(chains, spec["chain"]), freeze_unix + spec["delay_seconds"])
-    else:
-        source = spec
     secret, salt_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    snapshot = session.get(Snapshot, draw.snapshot_id)
     box.ensure_key()
     try:
+        if spec["type"] == "drand":
+            source = engine.drand_source(chain_of(chains, spec["chain"]), freeze_unix, spec["delay_seconds"])
+        else:
+            source = spec
         payload = engine.build_announcement(
-            draw_id=draw.public_id, name=draw.name, kind=draw.kind, snapshot=draw.snapshot_period,
+            draw_id=draw.public_id, name=draw.name, kind=draw.kind,
+            snapshot={"period": draw.snapshot_period, "digest": snapshot.digest if snapshot else ""},
             announced_at=_ts(now), freeze_at=_ts(draw.freeze_at), algorithm=draw.algorithm,
             tier_weights=json.loads(draw.tier_weights), exclusions=_exclusions(session, draw),
             prizes=json.loads(draw.prizes), reserves=draw.reserves, commitment=engine.commitment_of(secret),
-            entropy_source=source, yearly_cap_kopecks=draw.yearly_cap_kopecks,
+            salt_commitment=engine.salt_commitment_of(salt_key), entropy_source=source,
+            witnesses=json.loads(draw.witnesses), yearly_cap_kopecks=draw.yearly_cap_kopecks,
         )
     except DrawError as exc:
         raise _refuse(exc) from exc
@@ -443,7 +486,7 @@ def freeze(
     session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
                                 data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle)))
     session.flush()
-    _store_proof_chunks(session, draw, frozen.accounts, frozen.weights)
+    _store_proof_chunks(session, draw, frozen)
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
         "count": payload["count"], "total_weight": payload["total_weight"], "entrant_digest": payload["entrant_digest"],
         "merkle_root": payload["merkle_root"], "excluded": len(excluded), "capped": len(capped),
@@ -451,9 +494,10 @@ def freeze(
     return draw
 
 
-def _store_proof_chunks(session: Session, draw: Draw, accounts: Sequence[str], weights: Sequence[int]) -> None:
+def _store_proof_chunks(session: Session, draw: Draw, frozen: engine.FrozenList) -> None:
+    accounts, weights, keys = frozen.accounts, frozen.weights, frozen.keys
     rows = [
-        {"draw_id": draw.id, "chunk": c, "first_account": accounts[start].encode("utf-8"),
+        {"draw_id": draw.id, "chunk": c, "first_key": keys[start],
          "data": zlib.compress(encode_chunk(accounts[start:start + CHUNK_SIZE], weights[start:start + CHUNK_SIZE]), 1)}
         for c, start in enumerate(range(0, len(accounts), CHUNK_SIZE))
     ]
@@ -473,6 +517,67 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
     return decode_entrant_columns(data)
 
 
+# ------------------------------------------------------------------------------------------- witness
+def freeze_package_of(draw: Draw, keyset: dict[str, Any]) -> dict[str, Any]:
+    """What the witnesses cosign: the signed announcement and freeze records with the key set."""
+    if not draw.freeze_record:
+        raise NotFound(f"draw {draw.public_id} is not frozen yet")
+    env = envelopes(draw)
+    return engine.freeze_package(keyset, env["announcement"], env["freeze"])
+
+
+def cosignatures_of(session: Session, draw: Draw) -> list[dict[str, Any]]:
+    """The stored cosignatures of the draw's freeze, in the order they arrived."""
+    rows = session.scalars(select(DrawCosignature.envelope).where(DrawCosignature.draw_id == draw.id).order_by(DrawCosignature.id))
+    return [json.loads(text) for text in rows]
+
+
+def add_cosignature(
+    session: Session, public_id: str, envelope: Any, *, actor: str, now: datetime | None = None
+) -> DrawCosignature:
+    """Store a witness's cosignature of the freeze, once per witness, if it is valid and timely.
+
+    Refused with the rule it breaks: not an envelope, not signed by a witness named in the
+    announcement, for another draw or freeze, cosigned before the announced freeze time or not before
+    the entropy existed (by the witness's own clock), or a second one of the same witness.
+    """
+    now = now or utcnow()
+    draw = get_draw(session, public_id)
+    _require_state(draw, "frozen", "drawn", "published", doing="add a cosignature to")
+    announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
+    if not isinstance(envelope, dict):
+        raise DrawRefused("a cosignature is a JSON object (the output of python -m draws.witness cosign)", field="cosignature")
+    kid = (envelope.get("signature") or {}).get("kid") if isinstance(envelope.get("signature"), dict) else None
+    entry = next((w for w in announcement.get("witnesses", {}).get("keys", []) if w["kid"] == kid), None)
+    if entry is None:
+        raise DrawRefused(f"the cosignature is signed by key {str(kid)[:40]!r}, which is not a witness of this draw",
+                          field="cosignature", code="not_a_witness")
+    single = engine.witness_quorum([envelope], announcement, freeze_payload)
+    if not single.counted:
+        raise DrawRefused(single.problems[0] if single.problems else "the cosignature is not valid",
+                          field="cosignature", code="cosignature_refused")
+    if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id, DrawCosignature.witness_kid == kid)):
+        raise Conflict(f"witness {entry['name']} has already cosigned this draw")
+    cosigned_at, _problem = cosignature_problem(envelope, entry, announcement, freeze_payload)
+    row = DrawCosignature(draw_id=draw.id, witness_kid=kid, witness_name=entry["name"], envelope=_canonical(envelope),
+                          cosigned_at=datetime.fromtimestamp(cosigned_at or 0, UTC), received_at=now, received_by=actor)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"witness {entry['name']} has already cosigned this draw") from exc
+    record_event(session, actor, "draw.cosigned", "draw", draw.public_id,
+                 {"witness": entry["name"], "kid": kid, "cosigned_at": engine.format_timestamp(cosigned_at or 0)})
+    return row
+
+
+def quorum_status(session: Session, draw: Draw) -> Any:
+    """The draw's witness quorum as of now (``draws.witness.QuorumResult``), or None before the freeze."""
+    if not draw.freeze_record:
+        return None
+    return engine.witness_quorum(cosignatures_of(session, draw), _payload(draw.announcement), _payload(draw.freeze_record))
+
+
 # --------------------------------------------------------------------------------------------- draw
 def run_draw(
     session: Session, public_id: str, entropy_value: Mapping[str, Any], *, actor: str, signer: Signer, box: SecretBox,
@@ -480,29 +585,37 @@ def run_draw(
 ) -> Draw:
     """Reveal the secret, check the entropy, select winners and reserves, sign the result (once).
 
-    ``relay`` is the drand relay's answer when the service fetched the round (``wiring.fetch_drand``);
-    it is stored with the draw so that what the relay said can be shown later."""
+    Refuses to run until the announced entropy exists and the freeze has its witness quorum; a draw
+    whose quorum was not reached before the entropy existed can never run, so it is cancelled
+    publicly with that reason instead (the returned draw is then ``cancelled``). ``relay`` is the
+    drand relay's answer when the service fetched the round (``wiring.fetch_drand``); it is stored
+    with the draw so that what the relay said can be shown later."""
     now = (now or utcnow()).replace(microsecond=0)
     if not isinstance(entropy_value, Mapping):
         raise DrawRefused('the entropy value must be a JSON object such as {"type": "drand", "round": ...}', field="entropy")
     draw = get_draw(session, public_id)
     _require_state(draw, "frozen", doing="draw")
-    announcement = json.loads(draw.announcement or "{}")["payload"]
-    freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
+    announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if int(now.timestamp()) < engine.entropy_available_at(announcement["entropy_source"]):
         raise DrawRefused("the announced entropy does not exist yet: wait for it")
+    cosignatures = cosignatures_of(session, draw)
+    quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
+    if not quorum.met:
+        return _cancel_for_missing_quorum(session, draw, quorum, cosignatures, actor=actor, signer=signer, now=now)
     accounts, _tiers, weights = frozen_columns(session, draw)
     secret = box.open(draw.secret_sealed or "", draw.public_id)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
         payload, outcome = engine.build_result(
-            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), _ts(now)
+            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), _ts(now), cosignatures
         )
     except DrawError as exc:
         raise _refuse(exc, "entropy") from exc
     envelope = signer.sign(payload)
     extra = {"entropy_relay": _canonical(dict(relay))} if relay is not None else {}
-    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope), **extra)
+    head = signer.sign(engine.build_head(payload, [], _ts(now)))
+    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope),
+                head_record=_canonical(head), **extra)
     rows = [
         {"draw_id": draw.id, "role": "winner", "position": i, "entrant_index": idx, "account": accounts[idx],
          "status": "holder", "prize_index": i}
@@ -516,9 +629,27 @@ def run_draw(
     record_event(session, actor, "draw.drawn", "draw", draw.public_id, {
         "seed": payload["seed"], "entropy_digest": payload["entropy_digest"],
         "winners": [w["account_masked"] for w in payload["winners"]],
+        "witnesses": [c["payload"]["witness"]["name"] for c in payload.get("cosignatures", [])],
         **({"relay_url": relay.get("url"), "relay_response_sha256": hashlib.sha256(str(relay.get("response", "")).encode("utf-8")).hexdigest()}
            if relay is not None else {}),
     })
+    return draw
+
+
+def _cancel_for_missing_quorum(
+    session: Session, draw: Draw, quorum: Any, cosignatures: list[dict[str, Any]], *, actor: str, signer: Signer,
+    now: datetime,
+) -> Draw:
+    reason = (f"the witnesses' quorum was not reached before the entropy existed: {len(quorum.counted)} of "
+              f"{quorum.quorum} valid cosignatures")
+    payload = engine.build_cancellation(
+        _payload(draw.announcement), state_before="frozen", reason=reason, cancelled_at=_ts(now),
+        reason_code="witness_quorum_not_reached", cosignatures=cosignatures,
+    )
+    _transition(session, draw, "frozen", "cancelled", cancelled_at=now, cancel_reason=reason,
+                cancellation=_canonical(signer.sign(payload)))
+    record_event(session, actor, "draw.cancelled", "draw", draw.public_id,
+                 {"reason": reason, "reason_code": "witness_quorum_not_reached"})
     return draw
 
 
@@ -546,10 +677,11 @@ def cancel(
 ) -> Draw:
     """Cancel a draw before it is drawn; once announced the cancellation is a signed public record.
 
-    A frozen draw can no longer be cancelled once its announced entropy exists: from then on whoever
-    holds the secret can compute the winners, so a cancellation followed by a new announcement would
-    be a re-roll. Only the draw step is possible then. (An announced draw that was never frozen can
-    still be cancelled late: it has no list, so there are no winners to know, and it can never run.)
+    A frozen draw can no longer be cancelled by staff once its announced entropy exists: from then on
+    whoever holds the secret can compute the winners, so a cancellation followed by a new announcement
+    would be a re-roll. Only the draw step is possible then (which cancels the draw itself, with the
+    reason, when the witnesses' quorum was not reached in time). An announced draw that was never
+    frozen can still be cancelled late: it has no list, so there are no winners to know.
     """
     now = (now or utcnow()).replace(microsecond=0)
     if not isinstance(reason, str) or not reason.strip():
@@ -558,20 +690,15 @@ def cancel(
     _require_state(draw, "draft", "announced", "frozen", doing="cancel")
     values: dict[str, Any] = {"cancelled_at": now, "cancel_reason": reason.strip()}
     if draw.announcement:
-        announcement = json.loads(draw.announcement)["payload"]
+        announcement = _payload(draw.announcement)
         entropy_at = engine.entropy_available_at(announcement["entropy_source"])
         if draw.state == "frozen" and int(now.timestamp()) >= entropy_at:
             raise Conflict(
                 f"the announced entropy exists since {engine.format_timestamp(entropy_at)}: a frozen draw cannot be "
                 "cancelled any more (the winners are already determined); run the draw"
             )
-        envelope = signer.sign({
-            "type": "draw.cancellation", "version": 1, "draw_id": draw.public_id,
-            "announcement_digest": engine.payload_digest(announcement), "reason": reason.strip(),
-            "state_before": draw.state, "cancelled_at": _ts(now),
-            "entropy_available_at": engine.format_timestamp(entropy_at),
-        })
-        values["cancellation"] = _canonical(envelope)
+        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason, cancelled_at=_ts(now))
+        values["cancellation"] = _canonical(signer.sign(payload))
     _transition(session, draw, draw.state, "cancelled", **values)
     record_event(session, actor, "draw.cancelled", "draw", draw.public_id, {"reason": reason.strip()})
     return draw
@@ -597,7 +724,8 @@ def disqualify(
             holders[person.prize_index] = person.entrant_index
             holder_rows[person.prize_index] = person
     reserves = sorted((p for p in people if p.role == "reserve"), key=lambda p: p.position)
-    sequence = session.scalar(select(func.count()).select_from(DrawDisqualification).where(DrawDisqualification.draw_id == draw.id)) or 0
+    earlier = disqualification_envelopes(session, draw)
+    sequence = len(earlier)
     used = min(sequence, len(reserves))
     try:
         replacement = engine.next_replacement(holders, [r.entrant_index for r in reserves], used, prize_index)
@@ -622,13 +750,20 @@ def disqualify(
         amount = result["winners"][prize_index]["amount_kopecks"]
         session.add(DrawCredit(draw_id=draw.id, prize_index=prize_index, account=reserve.account, amount_kopecks=amount,
                                year=credit.year, state="pending", created_at=now))
-    payload = engine.build_disqualification(result, sequence, replacement, reason, _ts(now))
+    try:
+        payload = engine.build_disqualification(result, earlier[-1]["payload"] if earlier else None, replacement, reason,
+                                                _ts(now))
+    except DrawError as exc:
+        raise _refuse(exc, "reason") from exc
     record = DrawDisqualification(
         draw_id=draw.id, sequence=sequence, prize_index=prize_index, account=holder.account,
         replacement_account=replacement_account, reason=reason.strip(), actor=actor, at=now,
         envelope=_canonical(signer.sign(payload)),
     )
     session.add(record)
+    if payload["version"] >= 2:
+        head = engine.build_head(result, [e["payload"] for e in earlier] + [payload], _ts(now))
+        draw.head_record = _canonical(signer.sign(head))
     try:
         session.flush()
     except IntegrityError as exc:
@@ -834,21 +969,22 @@ def _chunked_inclusion_proof(
     session: Session, draw: Draw, account: str, salt_key: bytes, upper: bytes, size: int
 ) -> InclusionProof | None:
     try:
-        key = account.encode("utf-8")
+        key = order_keys(salt_key, [account])[0] if _version(draw) >= 2 else account.encode("utf-8")
     except UnicodeEncodeError:
         return None
     row = session.execute(
         select(DrawEntrantChunk.chunk, DrawEntrantChunk.data)
-        .where(DrawEntrantChunk.draw_id == draw.id, DrawEntrantChunk.first_account <= key)
-        .order_by(DrawEntrantChunk.first_account.desc()).limit(1)
+        .where(DrawEntrantChunk.draw_id == draw.id, DrawEntrantChunk.first_key <= key)
+        .order_by(DrawEntrantChunk.first_key.desc()).limit(1)
     ).first()
     if row is None:
         return None
     accounts, weights = decode_chunk(zlib.decompress(row.data))
-    offset = bisect_left(accounts, account)
+    keys = order_keys(salt_key, accounts)
+    offset = bisect_left(keys, key) if _version(draw) >= 2 else bisect_left(accounts, account)
     if offset >= len(accounts) or accounts[offset] != account:
         return None
-    leaves = entrant_leaf_hashes(salt_key, accounts, weights)
+    leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys)
     path = chunked_proof(leaves, offset, row.chunk, size, upper)
     return InclusionProof(draw.public_id, account, weights[offset], entrant_salt(salt_key, account),
                           row.chunk * CHUNK_SIZE + offset, size, tuple(path))
@@ -856,7 +992,7 @@ def _chunked_inclusion_proof(
 
 def _rebuilt_inclusion_proof(session: Session, draw: Draw, account: str, salt_key: bytes) -> InclusionProof | None:
     accounts, tiers, weights = frozen_columns(session, draw)
-    frozen = engine.freeze_columns(accounts, tiers, weights, salt_key)
+    frozen = engine.freeze_columns(accounts, tiers, weights, salt_key, _version(draw))
     try:
         return frozen.proof_for(draw.public_id, account, salt_key)
     except DrawError:

@@ -50,18 +50,27 @@ DEFAULTS: dict[str, Any] = {
     "PRIORITY_TIERS": ["ideal"],
     "PRIORITY_GRACE_MONTHS": 1,
     "DRAW_YEARLY_CAP_KOPECKS": 400_000,
+    # drand networks a draw may announce: the full chain info the announcement pins (the verifier knows
+    # these two) and the relays the service asks, in order, when DRAND_FETCH is on.
     "DRAND_CHAINS": {
         "quicknet": {
-            "genesis": 1692803367,
-            "period": 3,
+            "name": "quicknet",
             "chain_hash": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971",
-            "url": "https://api.drand.sh",
+            "public_key": "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d"
+            "1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a",
+            "scheme": "bls-unchained-g1-rfc9380",
+            "period": 3,
+            "genesis_time": 1692803367,
+            "relays": ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"],
         },
         "mainnet": {
-            "genesis": 1595431050,
-            "period": 30,
+            "name": "mainnet",
             "chain_hash": "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce",
-            "url": "https://api.drand.sh",
+            "public_key": "868f005eb8e6e4ca0a47c8a77ceaa5309a47978a7c71bc5cce96366b5d7a569937c529eeda66c7293784a9402801af31",
+            "scheme": "pedersen-bls-chained",
+            "period": 30,
+            "genesis_time": 1595431050,
+            "relays": ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"],
         },
     },
     "DRAND_FETCH": False,  # the production network reaches no drand relay unless the operator says so
