@@ -255,6 +255,16 @@ class QuorumResult:
     met: bool
 
 
+def _same_key(trusted_entry: Any, entry: dict[str, Any]) -> bool:
+    """Whether an entry of the auditor's witness list has the kid and public key bytes of ``entry``."""
+    if not isinstance(trusted_entry, dict) or trusted_entry.get("kid") != entry["kid"]:
+        return False
+    try:
+        return b64u_decode(str(trusted_entry.get("public_key"))) == b64u_decode(entry["public_key"])
+    except ValueError:
+        return False
+
+
 def witness_quorum(
     cosignatures: list[Any],
     announcement: dict[str, Any],
@@ -293,10 +303,7 @@ def witness_quorum(
             problems.append(f"cosignature {number}: signed by key {str(kid)[:40]!r}, not a witness of this draw")
             continue
         label = f"cosignature {number} ({entry['name']}, {kid})"
-        if trusted is not None and not any(
-            isinstance(t, dict) and t.get("kid") == kid and t.get("public_key") == entry["public_key"]
-            for t in trusted
-        ):
+        if trusted is not None and not any(_same_key(t, entry) for t in trusted):
             problems.append(f"{label}: this key is not in your witness list (the announcement names a key "
                             "you did not obtain from the witness)")
             continue
@@ -340,9 +347,10 @@ def _checked_records(package: Any, keyset: dict[str, Any] | None) -> tuple[dict[
         if not isinstance(records[name], dict):
             raise WitnessRefused("signature", f"the {name} payload is not an object")
     announcement, freeze = records["announcement"], records["freeze"]
-    for name, payload, kind in (("announcement", announcement, "draw.announcement"), ("freeze", freeze, "draw.freeze")):
-        if payload.get("type") != kind:
-            raise WitnessRefused("format", f"the {name} record has type {str(payload.get('type'))[:40]!r}, not {kind!r}")
+    for name, kind in (("announcement", "draw.announcement"), ("freeze", "draw.freeze")):
+        got = records[name].get("type")
+        if got != kind:
+            raise WitnessRefused("format", f"the {name} record has type {str(got)[:40]!r}, not {kind!r}")
     if freeze.get("announcement_digest") != payload_digest(announcement):
         raise WitnessRefused("announcement-digest", "the freeze record names another announcement")
     draw_id = announcement.get("draw_id")

@@ -9,7 +9,7 @@ import pytest
 
 PURE = [
     "signedjson", "draws.engine", "draws.verify", "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers",
-    "partners.codes", "rewards.rating.engine", "rewards.snapshots.csvfile",
+    "partners.codes", "rewards.rating.engine", "rewards.snapshots.csvfile", "draws.witness",
 ]
 
 
