@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from draws import schemas, services, wiring
 from draws.errors import DrawError
 from draws.rfc3797 import parse_public_numbers
-from draws.verify import verify_bundle
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.policy import api, public
@@ -165,9 +164,42 @@ class Verification(MethodView):
         """Run the standalone verifier's checks on the auditor bundle."""
         keyset = wiring.signer().keyset()
         bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), keyset, wiring.box())
-        checks = verify_bundle(bundle, keyset)  # the service's own key set, not the bundle's copy
+        checks = services.verification(bundle, keyset, wiring.chains())  # the service's own key set and chains
         return {"ok": not any(c.failed for c in checks),
-                "checks": [{"name": c.name, "status": c.status, "reason": c.reason} for c in checks]}
+                "checks": [{"name": c.name, "section": c.section, "status": c.status, "reason": c.reason} for c in checks]}
+
+
+@blp.route("/<draw_id>/freeze-package")
+class FreezePackage(MethodView):
+    @public
+    @blp.response(200, schemas.FreezePackageSchema)
+    def get(self, draw_id: str) -> Any:
+        """What the witnesses cosign: the signed announcement and freeze records with the key set."""
+        return services.freeze_package_of(services.get_draw(db.session, draw_id), wiring.signer().keyset())
+
+
+@blp.route("/<draw_id>/cosignatures")
+class Cosignatures(MethodView):
+    @api("draws:write")
+    @blp.arguments(schemas.CosignatureInSchema)
+    @blp.response(201, schemas.QuorumOutSchema)
+    def post(self, data: dict[str, Any], draw_id: str) -> Any:
+        """Add a witness's cosignature of the freeze (refused unless valid and made before the entropy existed)."""
+        row = services.add_cosignature(db.session, draw_id, data["cosignature"], actor=_actor())
+        quorum = services.quorum_status(db.session, services.get_draw(db.session, draw_id))
+        return _commit({"witness": row.witness_name, "cosigned_at": row.cosigned_at, "counted": len(quorum.counted),
+                        "quorum": quorum.quorum})
+
+
+@blp.route("/<draw_id>/check-codes/<account>")
+class CheckCode(MethodView):
+    @api("cabinet:read")
+    @blp.response(200, schemas.CheckCodeSchema)
+    def get(self, draw_id: str, account: str) -> Any:
+        """An account's personal check code for the public "did I take part?" check (any account)."""
+        draw = services.get_draw(db.session, draw_id)
+        return {"draw_id": draw.public_id, "account": account,
+                "check_code": services.check_code_for(db.session, draw, account, wiring.box())}
 
 
 @blp.route("/<draw_id>/proofs/<account>")

@@ -104,6 +104,46 @@ def freeze(draw_id: str) -> None:
     click.echo(f"frozen {draw.public_id}: {draw.entrant_count} entrants")
 
 
+@draws_cli.command("freeze-package")
+@click.argument("draw_id")
+@click.option("--out", type=click.Path(path_type=Path), help="Write to this file instead of standard output.")
+def freeze_package(draw_id: str, out: Path | None) -> None:
+    """What the witnesses cosign (give it to each: python -m draws.witness cosign FILE --key KEY)."""
+    try:
+        package = services.freeze_package_of(services.get_draw(db.session, draw_id), wiring.signer().keyset())
+    except DomainError as exc:
+        fail(exc.message)
+    _write(package, out)
+
+
+@draws_cli.command("cosign")
+@click.argument("draw_id")
+@click.argument("cosignature_file", type=click.File("r", encoding="utf-8-sig"))
+def cosign(draw_id: str, cosignature_file: Any) -> None:
+    """Add a witness's cosignature of the freeze (the file python -m draws.witness cosign wrote)."""
+    try:
+        envelope = json.load(cosignature_file)
+    except ValueError as exc:
+        fail(f"the cosignature file is not JSON: {exc}", 2)
+    row = _run(services.add_cosignature, draw_id, envelope, actor=ACTOR)
+    quorum = services.quorum_status(db.session, services.get_draw(db.session, draw_id))
+    click.echo(f"cosigned by {row.witness_name} at {row.cosigned_at:%Y-%m-%dT%H:%M:%SZ}: {len(quorum.counted)} of {quorum.quorum}")
+
+
+@draws_cli.command("check-codes")
+@click.argument("draw_id")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The CSV file to write (account;check_code).")
+def check_codes(draw_id: str, out: Path) -> None:
+    """Every account's check code for a draw, for the bills (entrants and non-entrants alike)."""
+    try:
+        draw = services.get_draw(db.session, draw_id)
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            handle.writelines(services.check_code_lines(db.session, draw, wiring.box()))
+    except DomainError as exc:
+        fail(exc.message)
+    click.echo(f"wrote {out}")
+
+
 @draws_cli.command("draw")
 @click.argument("draw_id")
 @click.option("--entropy", "entropy_file", type=click.File("r"), help="JSON entropy value (drand round object).")
@@ -127,6 +167,8 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
     except (ValueError, DomainError, wiring.FetchRefused) as exc:
         fail(str(getattr(exc, "message", exc)))
     draw = _run(services.run_draw, draw_id, value, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), relay=relay)
+    if draw.state == "cancelled":
+        fail(f"not drawn: {draw.cancel_reason}; the draw was cancelled publicly")
     result = json.loads(draw.result_record)["payload"]
     for w in result["winners"]:
         click.echo(f"prize {w['prize_index']}\t{w['amount_kopecks']}\t{w['account_masked']}")

@@ -10,6 +10,12 @@ class PrizeSchema(ma.Schema):
     count = ma.fields.Integer(required=True, strict=True)
 
 
+class WitnessSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    kid = ma.fields.String(required=True, metadata={"description": "first 16 hex digits of SHA-256 of the public key"})
+    public_key = ma.fields.String(required=True, metadata={"description": "unpadded base64url raw Ed25519 key"})
+
+
 class DraftInSchema(ma.Schema):
     name = ma.fields.String(required=True)
     kind = ma.fields.String(required=True, metadata={"description": "quarterly or semi-annual"})
@@ -23,6 +29,11 @@ class DraftInSchema(ma.Schema):
                                                       '"delay_seconds": 3600} or {"type": "rfc3797", "sources": [...], '
                                                       '"available_after": "YYYY-MM-DDTHH:MM:SSZ"}'})
     exclusions = ma.fields.List(ma.fields.String(), load_default=list)
+    witnesses = ma.fields.List(ma.fields.Nested(WitnessSchema), load_default=list, metadata={
+        "description": "independent parties who cosign the freeze (python -m draws.witness keygen prints an entry)"})
+    quorum = ma.fields.Integer(strict=True, load_default=0, validate=ma.validate.Range(0, 16),
+                               metadata={"description": "cosignatures needed before the draw may run"})
+    unwitnessed = ma.fields.Boolean(load_default=False, metadata={"description": "must be true when quorum is 0"})
 
 
 class DrawOutSchema(ma.Schema):
@@ -46,6 +57,12 @@ class DrawOutSchema(ma.Schema):
     published_at = ma.fields.DateTime(allow_none=True)
     cancelled_at = ma.fields.DateTime(allow_none=True)
     cancel_reason = ma.fields.String(allow_none=True)
+    witnesses = ma.fields.Method("_witnesses")
+
+    def _witnesses(self, draw: object) -> object:
+        import json
+
+        return json.loads(draw.witnesses) if draw.witnesses else None  # type: ignore[attr-defined]
 
     def _weights(self, draw: object) -> object:
         import json
@@ -104,6 +121,8 @@ class RecordSchema(ma.Schema):
     freeze = ma.fields.Raw(required=True)
     result = ma.fields.Raw(required=True)
     disqualifications = ma.fields.Raw(required=True)
+    head = ma.fields.Raw(metadata={"description": "the signed head: how many disqualifications exist (protocol 2)"})
+    cancellation = ma.fields.Raw()
     weights = ma.fields.Raw()
     entrants = ma.fields.Raw()
     salt_key = ma.fields.String()
@@ -112,8 +131,35 @@ class RecordSchema(ma.Schema):
 
 class CheckSchema(ma.Schema):
     name = ma.fields.String(required=True)
-    status = ma.fields.String(required=True, metadata={"description": "PASS, FAIL or SKIP"})
+    section = ma.fields.String(required=True, metadata={"description": "the section of docs/draw-algorithm.md"})
+    status = ma.fields.String(required=True, metadata={"description": "PASS, FAIL, SKIP or WARN"})
     reason = ma.fields.String(required=True)
+
+
+class FreezePackageSchema(ma.Schema):
+    """What a witness cosigns (format loyalty-draw-freeze/2): ``python -m draws.witness cosign``."""
+
+    format = ma.fields.String(required=True)
+    keyset = ma.fields.Raw(required=True)
+    announcement = ma.fields.Raw(required=True)
+    freeze = ma.fields.Raw(required=True)
+
+
+class CosignatureInSchema(ma.Schema):
+    cosignature = ma.fields.Dict(required=True, metadata={"description": "the envelope python -m draws.witness cosign printed"})
+
+
+class QuorumOutSchema(ma.Schema):
+    witness = ma.fields.String(required=True)
+    cosigned_at = ma.fields.DateTime(required=True)
+    counted = ma.fields.Integer(required=True, metadata={"description": "valid, timely cosignatures so far"})
+    quorum = ma.fields.Integer(required=True)
+
+
+class CheckCodeSchema(ma.Schema):
+    draw_id = ma.fields.String(required=True)
+    account = ma.fields.String(required=True)
+    check_code = ma.fields.String(required=True, metadata={"description": "XXXXX-XXXXX, for the public check"})
 
 
 class VerificationSchema(ma.Schema):

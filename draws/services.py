@@ -19,7 +19,7 @@ import json
 import secrets
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from draws import engine
 from draws.bundle import public_record
-from draws.checkcode import check_code
+from draws.checkcode import check_code, check_codes, code_matches
 from draws.drand import BeaconInvalid, DrandChain
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
 from draws.merkle import (
@@ -109,7 +109,7 @@ def _payload(text: str | None) -> dict[str, Any]:
     return json.loads(text)["payload"] if text else {}
 
 
-def _version(draw: Draw) -> int:
+def protocol_version(draw: Draw) -> int:
     """The protocol version of an announced draw (1 for draws announced before protocol 2)."""
     return int(_payload(draw.announcement).get("version", 1))
 
@@ -265,6 +265,31 @@ def create_draft(
         "witnesses": [w["name"] for w in witnesses["keys"]],
     })
     return draw
+
+
+def parse_witness_lines(text: str) -> list[dict[str, str]]:
+    """Witnesses typed on a page, one per line: the JSON entry ``python -m draws.witness keygen``
+    printed, or ``name; public key`` (the kid is computed). Refuses a line it cannot read, naming it."""
+    from signedjson import b64u_decode, kid_for
+
+    witnesses: list[dict[str, str]] = []
+    errors: dict[str, list[str]] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            if line.startswith("{"):
+                entry = json.loads(line)
+                witnesses.append({"name": str(entry["name"]), "kid": str(entry["kid"]), "public_key": str(entry["public_key"])})
+            else:
+                name, public_key = (part.strip() for part in line.rsplit(";", 1))
+                witnesses.append({"name": name, "kid": kid_for(b64u_decode(public_key)), "public_key": public_key})
+        except (ValueError, KeyError, TypeError):
+            errors[f"line {lineno}"] = ["expected the JSON entry of python -m draws.witness keygen, or: name; public key"]
+    if errors:
+        raise DrawRefused("the witness list has lines that cannot be read", field="witnesses", errors=errors)
+    return witnesses
 
 
 def parse_exclusions(text: str) -> list[str]:
@@ -704,6 +729,22 @@ def cancel(
     return draw
 
 
+def late_cancellation(payloads: Mapping[str, Any]) -> str | None:
+    """The entropy time, if a frozen draw was cancelled at or after it by a person (a possible
+    re-roll: the winners were already determined); None otherwise, including a draw cancelled
+    because its witnesses' quorum was not reached (it could never run)."""
+    cancel, ann = payloads.get("cancellation"), payloads.get("announcement")
+    if not cancel or not ann or cancel.get("reason_code") == "witness_quorum_not_reached":
+        return None
+    try:
+        entropy_at = engine.entropy_available_at(ann["entropy_source"])
+        late = engine.parse_timestamp(cancel["cancelled_at"]) >= entropy_at
+    except (DrawError, KeyError, TypeError):
+        return None
+    was_frozen = "freeze" in payloads or cancel.get("state_before") == "frozen"
+    return engine.format_timestamp(entropy_at) if late and was_frozen else None
+
+
 # --------------------------------------------------------------------------------------- disqualify
 def disqualify(
     session: Session, public_id: str, prize_index: int, reason: str, *, actor: str, signer: Signer,
@@ -907,7 +948,7 @@ def _require_record(draw: Draw) -> None:
 
 
 def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
-    """The public record (masked accounts; optionally the weights vector).
+    """The public record (masked accounts; the signed head; optionally the weights vector).
 
     A cancelled draw that was announced has a public record too: the announcement, the freeze record
     if any, and the signed cancellation (the verifier checks it came before the entropy existed)."""
@@ -922,7 +963,8 @@ def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, wi
         return record
     _require_record(draw)
     weights = frozen_columns(session, draw)[2] if with_weights else None
-    return public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw), weights)
+    return public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw),
+                         weights, head=env.get("head"))
 
 
 def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box: SecretBox) -> dict[str, Any]:
@@ -932,7 +974,8 @@ def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box:
     env = envelopes(draw)
     accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
-    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw))
+    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw),
+                           head=env.get("head"))
     bundle.update(
         kind="auditor",
         entrants={"accounts": accounts, "tiers": tiers, "weights": weights},
@@ -940,6 +983,84 @@ def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box:
         exclusions=sorted(_exclusions(session, draw)),
     )
     return bundle
+
+
+def verification(bundle: dict[str, Any], keyset: dict[str, Any], chains: Mapping[str, Any]) -> list[Any]:
+    """The verifier's checks of a bundle as the service can run them: its own key set and its configured
+    drand chains (the witnesses' keys are those the announcement names, so that check stays a WARN:
+    only an auditor with the witnesses' own keys can close it)."""
+    from draws.verify import verify_bundle
+
+    return verify_bundle(bundle, keyset, drand_chains=[{k: c[k] for k in CHAIN_FIELDS} for c in chains.values()])
+
+
+# ----------------------------------------------------------------------------------- customer checks
+def _salt_key(draw: Draw, box: SecretBox) -> bytes:
+    if not draw.salt_key_sealed or protocol_version(draw) < 2:
+        raise NotFound(f"draw {draw.public_id} gives no check codes")
+    return box.open(draw.salt_key_sealed, draw.public_id + "/salt")
+
+
+def check_code_for(session: Session, draw: Draw, account: str, box: SecretBox) -> str:
+    """An account's personal check code for a draw (any account: entrant or not, codes reveal nothing)."""
+    try:
+        check_account(account)
+    except DrawError as exc:
+        raise _refuse(exc, "account") from exc
+    return check_code(_salt_key(draw, box), draw.public_id, account)
+
+
+def check_code_lines(session: Session, draw: Draw, box: SecretBox) -> Iterator[str]:
+    """``account;check_code`` lines (LF, with a header) for every account of the draw's snapshot, in
+    account order: the bill export's column, the same for entrants and non-entrants alike."""
+    salt_key = _salt_key(draw, box)
+    yield "account;check_code\n"
+    for rows in iter_account_tier_batches(session, draw.snapshot_id):
+        accounts = [account for account, _tier in rows]
+        for account, code in zip(accounts, check_codes(salt_key, draw.public_id, accounts), strict=True):
+            yield f"{account};{code}\n"
+
+
+@dataclass(frozen=True)
+class OwnEntry:
+    """What the owner of an account learns about their entry, once account and check code match."""
+
+    proof: dict[str, Any]
+    role: str  # "entrant", "winner" or "reserve" (winners and reserves only once published)
+    prize_index: int | None = None
+    amount_kopecks: int | None = None
+    reserve_index: int | None = None
+
+
+def own_entry(session: Session, draw: Draw, account: str, code: str, box: SecretBox) -> OwnEntry | None:
+    """The public "did I take part?" check: the owner's entry and inclusion proof, or None.
+
+    None means "no entry for this account and check code", and is the one answer for a wrong code,
+    a malformed account and a non-entrant alike, so that nobody learns anything about an account
+    whose code they do not have. Winners and reserves are told only once the result is published.
+    """
+    if draw.state not in ("frozen", "drawn", "published") or protocol_version(draw) < 2:
+        return None
+    try:
+        check_account(account)
+    except DrawError:
+        return None
+    if not code_matches(_salt_key(draw, box), draw.public_id, account, code):
+        return None
+    try:
+        proof = inclusion_proof(session, draw, account, box)
+    except NotFound:
+        return None
+    if draw.state != "published":
+        return OwnEntry(proof, "entrant")
+    result = _payload(draw.result_record)
+    for row in result["winners"]:
+        if row["entrant_index"] == proof["leaf_index"]:
+            return OwnEntry(proof, "winner", row["prize_index"], row["amount_kopecks"])
+    for row in result["reserves"]:
+        if row["entrant_index"] == proof["leaf_index"]:
+            return OwnEntry(proof, "reserve", reserve_index=row["reserve_index"])
+    return OwnEntry(proof, "entrant")
 
 
 def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) -> dict[str, Any]:
@@ -969,7 +1090,7 @@ def _chunked_inclusion_proof(
     session: Session, draw: Draw, account: str, salt_key: bytes, upper: bytes, size: int
 ) -> InclusionProof | None:
     try:
-        key = order_keys(salt_key, [account])[0] if _version(draw) >= 2 else account.encode("utf-8")
+        key = order_keys(salt_key, [account])[0] if protocol_version(draw) >= 2 else account.encode("utf-8")
     except UnicodeEncodeError:
         return None
     row = session.execute(
@@ -981,7 +1102,7 @@ def _chunked_inclusion_proof(
         return None
     accounts, weights = decode_chunk(zlib.decompress(row.data))
     keys = order_keys(salt_key, accounts)
-    offset = bisect_left(keys, key) if _version(draw) >= 2 else bisect_left(accounts, account)
+    offset = bisect_left(keys, key) if protocol_version(draw) >= 2 else bisect_left(accounts, account)
     if offset >= len(accounts) or accounts[offset] != account:
         return None
     leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys)
@@ -992,7 +1113,7 @@ def _chunked_inclusion_proof(
 
 def _rebuilt_inclusion_proof(session: Session, draw: Draw, account: str, salt_key: bytes) -> InclusionProof | None:
     accounts, tiers, weights = frozen_columns(session, draw)
-    frozen = engine.freeze_columns(accounts, tiers, weights, salt_key, _version(draw))
+    frozen = engine.freeze_columns(accounts, tiers, weights, salt_key, protocol_version(draw))
     try:
         return frozen.proof_for(draw.public_id, account, salt_key)
     except DrawError:

@@ -309,7 +309,7 @@ def check_3_3_signatures(audit: Audit, names: Sequence[str]) -> bool:
             audit.records[name] = verify_signed(envelope, audit.keys, f"draw.{name}")
 
         audit.check(f"signature.{name}", "3.3", sig)
-    return all(n in audit.records for n in names if n != "head")
+    return all(n in audit.records for n in names if n in ("announcement", "freeze", "result") or audit.bundle.get(n) is not None)
 
 
 def check_4_1_announcement(audit: Audit) -> None:
@@ -692,7 +692,8 @@ def check_4_7_cancellation(audit: Audit) -> None:
     if audit.bundle.get("result") is not None:
         audit.note("cancellation", "4.7", FAIL, "a drawn draw cannot be cancelled, yet this record has a result")
         return
-    if not check_3_3_signatures(audit, ("announcement", "freeze", "cancellation")) or "cancellation" not in audit.records:
+    names = ("announcement", "freeze", "cancellation") if audit.bundle.get("freeze") is not None else ("announcement", "cancellation")
+    if not check_3_3_signatures(audit, names) or "cancellation" not in audit.records:
         audit.note("cancellation", "4.7", SKIP, "cannot check further without the signed announcement and cancellation")
         return
     ann, cancel = audit.records["announcement"], audit.records["cancellation"]
@@ -766,10 +767,10 @@ def verify_bundle(
     check_4_1_announcement(audit)
     check_4_links(audit)
     check_4_8_timing(audit)
+    check_5_entrants(audit)
     check_7_entropy(audit)
     check_8_witnesses(audit)
     check_9_commitments_and_seed(audit)
-    check_5_entrants(audit)
     check_12_selection(audit)
     check_14_disqualifications(audit)
     check_4_5_head(audit)

@@ -15,12 +15,9 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from draws import services, wiring
-from draws.engine import entropy_available_at, format_timestamp, parse_timestamp
 from draws.entrants import mask_account
-from draws.errors import DrawError
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
-from draws.verify import verify_bundle, verify_proof
 from rewards import dashboard, web
 from rewards.access import current_user
 from rewards.db import db
@@ -98,7 +95,7 @@ def _actor() -> str:
     return user.username if user is not None else "?"
 
 
-def _attempt(fn: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> Any:
+def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: Any) -> Any:
     """Run a service; commit and flash ``success``, or roll back and flash the refusal."""
     try:
         value = fn(db.session, *args, **kwargs)
@@ -114,7 +111,8 @@ def _attempt(fn: Callable[..., Any], *args: Any, success: str, **kwargs: Any) ->
             return None
         raise
     db.session.commit()
-    flash(success, "info")
+    if success is not None:
+        flash(success, "info")
     return value
 
 
@@ -175,6 +173,8 @@ def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
         reserves=_int(form.get("reserves") or "0", "reserves"), freeze_at=_local_input(form.get("freeze_at", ""), "freeze_at"),
         entropy=entropy, snapshot_period=form.get("snapshot_period") or None,
         algorithm=form.get("algorithm") or services.engine.ALGORITHM_WEIGHTED, exclusions=exclusions,
+        witnesses=services.parse_witness_lines(form.get("witnesses", "")), quorum=_int(form.get("quorum") or "0", "quorum"),
+        unwitnessed=bool(form.get("unwitnessed")),
     )
 
 
@@ -219,7 +219,9 @@ def detail(draw_id: str) -> str:
     records = services.envelopes(draw)
     return render_template("draws/detail.html", draw=draw, records=records, people=people, dqs=dqs,
                            weights=json.loads(draw.tier_weights), prizes=json.loads(draw.prizes),
-                           source=json.loads(draw.entropy_source), mask=mask_account, step_fixes=STEP_FIXES)
+                           source=json.loads(draw.entropy_source), mask=mask_account, step_fixes=STEP_FIXES,
+                           witnesses=json.loads(draw.witnesses) if draw.witnesses else None,
+                           quorum=services.quorum_status(db.session, draw) if services.protocol_version(draw) >= 2 else None)
 
 
 def _back(draw_id: str) -> WerkzeugResponse:
@@ -261,6 +263,22 @@ def freeze(draw_id: str) -> WerkzeugResponse:
     return _back(draw_id)
 
 
+@bp.route("/<draw_id>/cosign", methods=["POST"])
+@staff("draws.manage")
+def cosign(draw_id: str) -> WerkzeugResponse:
+    """Add a witness's cosignature of the freeze (an uploaded file)."""
+    upload = request.files.get("file")
+    try:
+        envelope = json.loads(upload.read().decode("utf-8-sig")) if upload is not None else None
+    except (ValueError, UnicodeDecodeError):
+        envelope = None
+    if envelope is None:
+        flash(_("The cosignature file is not JSON text."), "error")
+        return _back(draw_id)
+    _attempt(services.add_cosignature, draw_id, envelope, actor=_actor(), success=_("Cosignature added."))
+    return _back(draw_id)
+
+
 @bp.route("/<draw_id>/draw", methods=["POST"])
 @staff("draws.manage")
 def run(draw_id: str) -> WerkzeugResponse:
@@ -277,8 +295,14 @@ def run(draw_id: str) -> WerkzeugResponse:
     except (ValueError, DomainError, wiring.FetchRefused, KeyError) as exc:
         flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
         return _back(draw_id)
-    _attempt(services.run_draw, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay,
-             success=_("Drawn."))
+    draw = _attempt(services.run_draw, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay,
+                    success=None)
+    if draw is not None:
+        if draw.state == "cancelled":
+            flash(_("Not drawn: the witnesses' quorum was not reached before the randomness existed, so the draw was "
+                    "cancelled publicly."), "error")
+        else:
+            flash(_("Drawn."), "info")
     return _back(draw_id)
 
 
@@ -332,7 +356,7 @@ def verify(draw_id: str) -> str:
     draw = services.get_draw(db.session, draw_id)
     try:
         keyset = wiring.signer().keyset()
-        checks = verify_bundle(services.auditor_bundle_of(db.session, draw, keyset, wiring.box()), keyset)
+        checks = services.verification(services.auditor_bundle_of(db.session, draw, keyset, wiring.box()), keyset, wiring.chains())
     except DomainError as exc:
         flash(exc.message, "error")
         checks = []
@@ -405,32 +429,35 @@ def _lookup_limit() -> str:
 @public
 @limiter.limit(_lookup_limit, key_func=lambda: f"draw-check:{request.remote_addr or 'unknown'}")
 def public_check(draw_id: str) -> tuple[str, int]:
-    """A customer checks whether their account took part: its inclusion proof, checked against the
-    signed Merkle root of the freeze record. Rate-limited per address, since it reveals membership."""
+    """A customer checks their own entry with their account number and personal check code. Any other
+    combination (a wrong code, a non-entrant) gets one and the same answer, so nothing is learnt about
+    an account without its code. Rate-limited per address."""
     draw = services.get_draw(db.session, draw_id)
     account = (request.form.get("account") or "").strip()
-    check: dict[str, Any] = {"account": account, "masked": mask_account(account) if account else ""}
+    code = (request.form.get("code") or "").strip()
+    check: dict[str, Any] = {"account": account}
     status = 200
     if draw.state not in ("frozen", "drawn", "published"):
         check["error"] = _("The entrant list of this draw is not frozen.")
         status = 409
-    elif not account or len(account) > 64:
-        check["error"] = _("Enter your account number.")
+    elif not account or len(account) > 64 or not code or len(code) > 32:
+        check["error"] = _("Enter your account number and the check code from your bill or personal cabinet.")
         status = 422
     else:
-        try:
-            proof = services.inclusion_proof(db.session, draw, account, wiring.box())
-        except NotFound:
-            check["found"] = False
-        else:
-            signed = services.envelopes(draw)
-            record = {"keyset": wiring.signer().keyset(), "freeze": signed["freeze"]}
-            if draw.state == "published":  # a result not yet published says nothing here
-                record["result"] = signed["result"]
-            checks = verify_proof(record, proof)
-            check.update(found=True, proof=proof, proof_json=json.dumps(proof, ensure_ascii=False, indent=1),
-                         verified=all(c.status == "PASS" for c in checks), summary=checks[-1].reason)
+        entry = services.own_entry(db.session, draw, account, code, wiring.box())
+        check["found"] = entry is not None
+        if entry is not None:
+            check.update(masked=mask_account(account), entry=entry,
+                         proof_json=json.dumps(entry.proof, ensure_ascii=False, indent=1))
     return _public_page(draw_id, check=check), status
+
+
+@public_bp.route("/<draw_id>/freeze.json")
+@public
+def public_freeze_package(draw_id: str) -> Response:
+    """What the witnesses cosign (``python -m draws.witness cosign freeze.json --key ...``)."""
+    draw = services.get_draw(db.session, draw_id)
+    return _json_download(services.freeze_package_of(draw, wiring.signer().keyset()), f"draw-{draw.public_id}-freeze.json")
 
 
 def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
@@ -442,21 +469,8 @@ def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
     dqs = [json.loads(e)["payload"] for e in db.session.scalars(
         select(DrawDisqualification.envelope).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))]
     return render_template("draws/public_detail.html", draw=draw, p=payloads, check=check,
-                           show_result=draw.state == "published", dqs=dqs, late_cancel=_late_cancellation(payloads))
-
-
-def _late_cancellation(payloads: dict[str, Any]) -> str | None:
-    """The entropy time, if a frozen draw was cancelled at or after it (a possible re-roll)."""
-    cancel, ann = payloads.get("cancellation"), payloads.get("announcement")
-    if not cancel or not ann:
-        return None
-    try:
-        entropy_at = entropy_available_at(ann["entropy_source"])
-        late = parse_timestamp(cancel["cancelled_at"]) >= entropy_at
-    except (DrawError, KeyError, TypeError):
-        return None
-    was_frozen = "freeze" in payloads or cancel.get("state_before") == "frozen"
-    return format_timestamp(entropy_at) if late and was_frozen else None
+                           show_result=draw.state == "published", dqs=dqs, late_cancel=services.late_cancellation(payloads),
+                           quorum=services.quorum_status(db.session, draw) if services.protocol_version(draw) >= 2 else None)
 
 
 @public_bp.route("/<draw_id>/record.json")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
 
+from draws.relay import RelayError, fetch_round
 from draws.secretbox import SecretBox
 from rewards.signing.keystore import KeyStore
 
@@ -44,23 +42,18 @@ class FetchRefused(Exception):
 
 
 def fetch_drand(chain: str, round_number: int, timeout: float = 10.0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fetch a drand round from the configured relay (only when ``DRAND_FETCH`` is true).
+    """Fetch a drand round from the chain's configured relays, in order (only when ``DRAND_FETCH``).
 
-    Returns the entropy value and the relay record to keep with the draw: the URL, when it was
-    fetched and the relay's response text exactly as received.
+    Each relay's answer must verify against the chain's public key (BLS) before it is used; a relay
+    that fails or answers a forged round is skipped for the next. Returns the entropy value and the
+    relay record to keep with the draw: the URL, when it was fetched and the answer as received.
     """
     if not current_app.config.get("DRAND_FETCH"):
         raise FetchRefused("fetching drand is disabled (DRAND_FETCH); enter the round's values by hand")
+    from draws.services import chain_of
+
     conf = chains()[chain]
-    url = f"{conf['url'].rstrip('/')}/{conf['chain_hash']}/public/{int(round_number)}"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - configured https relay
-            raw = response.read(65536).decode("utf-8")
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("the relay's answer is not a JSON object")
-    except (OSError, ValueError) as exc:
-        raise FetchRefused(f"could not fetch drand round {round_number}: {exc}") from exc
-    value = {"type": "drand", "round": data.get("round"), "randomness": data.get("randomness"), "signature": data.get("signature")}
-    relay = {"url": url, "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "response": raw}
-    return value, relay
+        return fetch_round(chain_of(chains(), chain), int(round_number), list(conf.get("relays", [])), timeout=timeout)
+    except RelayError as exc:
+        raise FetchRefused(str(exc)) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ PG_URL = os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@12
 REQUIRE_PG = os.environ.get("REWARDS_TEST_REQUIRE_PG") == "1"
 
 _pg_state: dict[str, Any] = {}
+# The test signing key's creation time: before every record the tests sign (they use fixed past
+# times, and a verifier refuses a record dated before its key existed).
+KEYS_CREATED = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def pg_unavailable_reason() -> str | None:
@@ -137,7 +141,7 @@ def app_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
             prepare_schema(app)
             from rewards.signing.keystore import KeyStore
 
-            KeyStore(app.config["KEYS_DIR"]).generate()
+            KeyStore(app.config["KEYS_DIR"]).generate(created_at=KEYS_CREATED)
         apps.append(app)
         return app
 

@@ -56,13 +56,16 @@ class KeyStore:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
 
-    def generate(self) -> KeyInfo:
-        """Create a new key; it becomes the signing key and the previous one is retired."""
+    def generate(self, created_at: datetime | None = None) -> KeyInfo:
+        """Create a new key; it becomes the signing key and the previous one is retired.
+
+        ``created_at`` (default: now) is the key's ``created`` time in the key set: a verifier refuses a
+        record this key signs with an earlier time (only tests and key imports set it)."""
         self._ensure_folder()
         key = Ed25519PrivateKey.generate()
         raw = key.public_key().public_bytes_raw()
         kid = kid_for(raw)
-        created = _now()
+        created = created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if created_at else _now()
         for info in self.keys():
             if info.retired is None:
                 self._update_meta(info.kid, retired=created)

@@ -14,7 +14,7 @@ from draws import services
 from draws.engine import entropy_available_at
 from draws.verify import PASS, verify_bundle
 from rewards.db import db
-from tests.draws.conftest import T0, drand_value, snapshot_tiers
+from tests.draws.conftest import T0, drand_value, snapshot_tiers, kit_verify
 from tests.support import bearer, make_snapshot
 
 
@@ -70,7 +70,7 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     assert client.get(f"/api/v1/draws/{pid}/record").status_code == 404  # not yet published
     assert client.post(f"/api/v1/draws/{pid}/publish", headers=write).status_code == 200
     record = client.get(f"/api/v1/draws/{pid}/record").get_json()  # public, no key
-    checks = {c.name: c.status for c in verify_bundle(record)}
+    checks = {c.name: c.status for c in kit_verify(record)}
     assert checks["winners"] == PASS and "FAIL" not in checks.values()
     for path in ("verification", "bundle"):  # the full entrant list and salt key: auditors only
         assert client.get(f"/api/v1/draws/{pid}/{path}", headers=write).status_code == 403

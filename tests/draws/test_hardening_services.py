@@ -3,7 +3,6 @@ unpublished draws, clean refusals instead of errors, the stored drand relay answ
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from draws.models import DrawCredit
 from draws.verify import FAIL, PASS, verify_bundle
 from rewards.db import db
 from rewards.errors import Conflict, DomainError
-from tests.draws.conftest import T0, DrawKit
+from tests.draws.conftest import forged_drand_value, T0, DrawKit, kit_verify
 
 
 def _entropy_time(pid: str) -> datetime:
@@ -51,7 +50,7 @@ def test_cancellation_before_the_entropy_is_signed_with_its_time(kit: DrawKit) -
     payload = json.loads(draw.cancellation or "")["payload"]
     assert payload["entropy_available_at"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
     record = services.public_record_of(db.session, draw, kit.signer.keyset())
-    checks = {c.name: c.status for c in verify_bundle(record, kit.signer.keyset())}
+    checks = {c.name: c.status for c in kit_verify(record, kit.signer.keyset())}
     assert checks["cancellation.timing"] == PASS and FAIL not in checks.values(), checks
 
 
@@ -73,7 +72,7 @@ def test_verifier_flags_a_late_cancellation_of_a_frozen_draw(kit: DrawKit, app: 
     draw.state, draw.cancellation = "cancelled", json.dumps(late)
     db.session.commit()
     record = services.public_record_of(db.session, draw, kit.signer.keyset())
-    checks = {c.name: c for c in verify_bundle(record, kit.signer.keyset())}
+    checks = {c.name: c for c in kit_verify(record, kit.signer.keyset())}
     assert checks["cancellation.timing"].status == FAIL
     assert "could know the winners" in checks["cancellation.timing"].reason
     page = app.test_client().get(f"/public/draws/{pid}?lang=en").get_data(as_text=True)
@@ -87,7 +86,7 @@ def test_announced_draw_can_still_be_cancelled_after_its_entropy_time(kit: DrawK
     services.cancel(db.session, pid, "missed the freeze", actor="m", signer=kit.signer, now=at + timedelta(hours=1))
     db.session.commit()
     record = services.public_record_of(db.session, services.get_draw(db.session, pid), kit.signer.keyset())
-    checks = {c.name: c.status for c in verify_bundle(record, kit.signer.keyset())}
+    checks = {c.name: c.status for c in kit_verify(record, kit.signer.keyset())}
     assert checks["cancellation.timing"] == PASS
 
 
@@ -104,21 +103,44 @@ def test_unsigned_drand_value_is_refused(kit: DrawKit) -> None:
     assert "entropy" in info.value.error_details()
 
 
-def test_fetched_relay_answer_is_stored(kit: DrawKit, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetched_relay_answer_is_stored(kit: DrawKit) -> None:
+    """The service asks the chain's relays in order: a forged round is skipped, the next verifies."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
     pid = kit.draft()
     kit.announce(pid)
     kit.freeze(pid)
     value, at = kit.entropy_for(pid)
-    answer = json.dumps({"round": value["round"], "randomness": value["randomness"], "signature": value["signature"]})
-    monkeypatch.setattr(wiring.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(answer.encode()))
-    kit.app.config["DRAND_FETCH"] = True
-    with kit.app.test_request_context():
-        fetched, relay = wiring.fetch_drand("quicknet", value["round"])
-    assert fetched == value and relay["response"] == answer and relay["url"].endswith(f"/public/{value['round']}")
+    good = json.dumps({"round": value["round"], "randomness": value["randomness"], "signature": value["signature"]})
+    forged = json.dumps(forged_drand_value(value["round"]))
+
+    class Relay(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = (forged if self.path.startswith("/forged/") else good).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        kit.app.config["DRAND_FETCH"] = True
+        kit.app.config["DRAND_CHAINS"] = {**kit.chains, "test": {**kit.chains["test"], "relays": [f"{base}/forged", base]}}
+        with kit.app.test_request_context():
+            fetched, relay = wiring.fetch_drand("test", value["round"])
+    finally:
+        server.shutdown()
+    assert fetched == value and relay["response"] == good and relay["url"].startswith(base + "/")
     services.run_draw(db.session, pid, fetched, actor="m", signer=kit.signer, box=kit.box, now=at, relay=relay)
     db.session.commit()
     stored = json.loads(services.get_draw(db.session, pid).entropy_relay or "{}")
-    assert stored["response"] == answer and stored["url"] == relay["url"]
+    assert stored["response"] == good and stored["url"] == relay["url"]
 
 
 # -------------------------------------------------------------------------- item 4: yearly cap

@@ -14,7 +14,7 @@ from draws.verify import FAIL, PASS, verify_bundle, verify_proof
 from rewards.audit.models import Event
 from rewards.db import db
 from rewards.errors import Conflict, DomainError, NotFound
-from tests.draws.conftest import T0, DrawKit, drand_value
+from tests.draws.conftest import T0, DrawKit, drand_value, kit_verify
 
 
 def test_full_life_and_verifier_passes(kit: DrawKit) -> None:
@@ -22,15 +22,16 @@ def test_full_life_and_verifier_passes(kit: DrawKit) -> None:
     draw = services.get_draw(db.session, pid)
     assert draw.state == "published" and draw.entrant_count == 20  # responsible + ideal of 40
     bundle = services.auditor_bundle_of(db.session, draw, kit.signer.keyset(), kit.box)
-    checks = verify_bundle(json.loads(json.dumps(bundle)), kit.signer.keyset())
+    checks = kit_verify(json.loads(json.dumps(bundle)), kit.signer.keyset())
     assert {c.status for c in checks if c.name != "entropy.beacon"} == {PASS}, [c.line() for c in checks if c.status != PASS]
     record = services.public_record_of(db.session, draw, kit.signer.keyset())
     text = json.dumps(record)
     assert all(a not in text for a in bundle["entrants"]["accounts"])
-    public_checks = {c.name: c.status for c in verify_bundle(record, kit.signer.keyset())}
+    public_checks = {c.name: c.status for c in kit_verify(record, kit.signer.keyset())}
     assert public_checks["winners"] == PASS and FAIL not in public_checks.values()
     actions = list(db.session.scalars(select(Event.action).where(Event.object_id == pid).order_by(Event.seq)))
-    assert actions == ["draw.drafted", "draw.announced", "draw.frozen", "draw.drawn", "draw.published"]
+    assert actions == ["draw.drafted", "draw.announced", "draw.frozen", "draw.cosigned", "draw.cosigned", "draw.drawn",
+                       "draw.published"]
     credits = db.session.scalars(select(DrawCredit).where(DrawCredit.draw_id == draw.id).order_by(DrawCredit.prize_index)).all()
     assert [c.amount_kopecks for c in credits] == [400_000, 400_000, 100_000]
 
@@ -216,7 +217,7 @@ def test_disqualification_passes_prize_to_reserves_in_order(kit: DrawKit) -> Non
     pending = [(c.prize_index, c.state) for c in credits]
     assert pending.count((1, "pending")) == 1 and (0, "pending") not in pending  # reserves ran out for prize 0
     bundle = services.auditor_bundle_of(db.session, draw, kit.signer.keyset(), kit.box)
-    statuses = {c.name: c.status for c in verify_bundle(bundle)}
+    statuses = {c.name: c.status for c in kit_verify(bundle)}
     assert statuses["disqualifications"] == PASS, statuses
     reserve_accounts = [bundle["entrants"]["accounts"][r["entrant_index"]] for r in result["reserves"]]
     promoted = [c.account for c in credits if c.prize_index == 1 and c.state == "pending"]
@@ -275,7 +276,7 @@ def test_rfc3797_mode_end_to_end(kit: DrawKit) -> None:
     db.session.commit()
     kit.publish(pid)
     bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), kit.signer.keyset(), kit.box)
-    assert {c.status for c in verify_bundle(bundle, kit.signer.keyset()) if c.name != "entropy.beacon"} == {PASS}
+    assert {c.status for c in kit_verify(bundle, kit.signer.keyset()) if c.name != "entropy.beacon"} == {PASS}
 
 
 def test_unreadable_files_refused(kit: DrawKit) -> None:
