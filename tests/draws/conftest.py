@@ -146,6 +146,21 @@ def make_kit(app: Flask) -> DrawKit:
 
 
 @pytest.fixture
+def app(app_factory: Any) -> Flask:
+    """The app of a draw test: its drand chains include the test beacon's."""
+    return app_factory(DRAND_CHAINS={**DEFAULTS["DRAND_CHAINS"], "test": TEST_CHAIN})
+
+
+def cosign_package(package: dict[str, Any], at: datetime | None = None) -> list[dict[str, Any]]:
+    """Each kit witness's cosignature of a freeze package (from the API or the public page)."""
+    from draws.encoding import format_timestamp, parse_timestamp
+
+    ann, frz = package["announcement"]["payload"], package["freeze"]["payload"]
+    when = format_timestamp(int(at.timestamp())) if at else format_timestamp(parse_timestamp(frz["frozen_at"]) + 60)
+    return [cosign_freeze(key, name, ann, frz, when) for name, key in WITNESSES]
+
+
+@pytest.fixture
 def kit(app: Flask) -> Iterator[DrawKit]:
     """A kit inside an app context held for the test (service tests; page tests use make_kit)."""
     with app.app_context():

@@ -14,7 +14,7 @@ from draws import services
 from draws.engine import entropy_available_at
 from draws.verify import PASS, verify_bundle
 from rewards.db import db
-from tests.draws.conftest import T0, drand_value, snapshot_tiers, kit_verify
+from tests.draws.conftest import T0, cosign_package, drand_value, kit_verify, snapshot_tiers, witness_entries
 from tests.support import bearer, make_snapshot
 
 
@@ -44,7 +44,8 @@ def seeded(app: Flask) -> Flask:
 DRAFT: dict[str, Any] = {
     "name": "Autumn", "kind": "semi-annual", "tier_weights": {"responsible": 1, "ideal": 3},
     "prizes": [{"amount_kopecks": 400000, "count": 2}], "reserves": 1,
-    "freeze_at": (T0 + timedelta(days=3)).isoformat(), "entropy": {"type": "drand", "chain": "quicknet", "delay_seconds": 600},
+    "freeze_at": (T0 + timedelta(days=3)).isoformat(), "entropy": {"type": "drand", "chain": "test", "delay_seconds": 600},
+    "witnesses": witness_entries(), "quorum": 2,
 }
 
 
@@ -59,6 +60,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     body = client.post(f"/api/v1/draws/{pid}/freeze", headers=write).get_json()
     assert body["state"] == "frozen" and body["entrant_count"] == 14
     round_number = body["entropy_source"]["round"]
+    package = client.get(f"/api/v1/draws/{pid}/freeze-package").get_json()  # public: what witnesses cosign
+    for number, envelope in enumerate(cosign_package(package), start=1):
+        added = client.post(f"/api/v1/draws/{pid}/cosignatures", json={"cosignature": envelope}, headers=write)
+        assert added.status_code == 201 and added.get_json()["counted"] == number, added.get_json()
+    again = client.post(f"/api/v1/draws/{pid}/cosignatures", json={"cosignature": envelope}, headers=write)
+    assert again.status_code == 409
     early = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
     assert early.status_code == 422 and "does not exist yet" in early.get_json()["message"]
     clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]), clock.now.tzinfo) + timedelta(seconds=1)
@@ -85,6 +92,9 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     proof = client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=cabinet)
     assert proof.status_code == 200 and proof.get_json()["leaf_index"] == winner_index
     assert client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=write).status_code == 403
+    same_second = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "x"}, headers=write)
+    assert same_second.status_code == 422 and "later than the draw" in same_second.get_json()["message"]
+    clock.now += timedelta(minutes=5)
     dq = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "employee"}, headers=write)
     assert dq.status_code == 201 and dq.get_json()["replaced"] is True
     batch = client.post("/api/v1/draw-credits/batches", headers=write)
@@ -97,6 +107,9 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     content = "credit_id,account,amount_kopecks,status\n" + "".join(f"{l.split(',')[0]},{l.split(',')[3]},{l.split(',')[4]},posted\n" for l in lines)
     confirmed = client.post("/api/v1/draw-credits/confirmations", json={"content": content}, headers=write)
     assert confirmed.get_json() == {"posted": 2, "already_posted": 0}
+    code = client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=cabinet)
+    assert code.status_code == 200 and len(code.get_json()["check_code"]) == 11
+    assert client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=write).status_code == 403
 
 
 @pytest.mark.parametrize(

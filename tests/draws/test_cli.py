@@ -13,7 +13,7 @@ from draws import services
 from draws.engine import entropy_available_at
 from draws.verify import main as verify_main
 from rewards.db import db
-from tests.draws.conftest import T0, drand_value, snapshot_tiers
+from tests.draws.conftest import BEACON, T0, cosign_package, drand_value, snapshot_tiers, witness_entries
 from tests.support import make_snapshot
 
 
@@ -28,7 +28,8 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     draft.write_text(json.dumps({
         "name": "CLI draw", "kind": "quarterly", "tier_weights": {"ideal": 2, "responsible": 1},
         "prizes": [{"amount_kopecks": 250000, "count": 2}], "reserves": 2,
-        "freeze_at": (T0 + timedelta(days=1)).isoformat(), "entropy": {"type": "drand", "chain": "mainnet", "delay_seconds": 120},
+        "freeze_at": (T0 + timedelta(days=1)).isoformat(), "entropy": {"type": "drand", "chain": "test", "delay_seconds": 120},
+        "witnesses": witness_entries(), "quorum": 2,
     }))
     result = runner.invoke(args=["draws", "create", str(draft)])
     assert result.exit_code == 0, result.output
@@ -43,6 +44,13 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     assert "frozen" in runner.invoke(args=["draws", "freeze", pid]).output
     with app.app_context():
         source = json.loads(services.get_draw(db.session, pid).entropy_source)
+    package = tmp_path / "freeze.json"
+    assert runner.invoke(args=["draws", "freeze-package", pid, "--out", str(package)]).exit_code == 0
+    for number, envelope in enumerate(cosign_package(json.loads(package.read_text())), start=1):
+        cosignature = tmp_path / f"cosig-{number}.json"
+        cosignature.write_text(json.dumps(envelope))
+        added = runner.invoke(args=["draws", "cosign", pid, str(cosignature)])
+        assert added.exit_code == 0 and f"{number} of 2" in added.output, added.output
     now["t"] = datetime.fromtimestamp(entropy_available_at(source), T0.tzinfo)
     entropy = tmp_path / "round.json"
     entropy.write_text(json.dumps(drand_value(source["round"])))
@@ -54,12 +62,22 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     assert runner.invoke(args=["draws", "record", pid, "--out", str(record)]).exit_code == 0
     assert runner.invoke(args=["draws", "bundle", pid, "--out", str(bundle)]).exit_code == 0
     keyset.write_text(runner.invoke(args=["keys", "list"]).output)
-    assert verify_main([str(record), "--keyset", str(keyset)]) == 0
-    assert verify_main([str(bundle), "--keyset", str(keyset)]) == 0
+    witnesses, chain = tmp_path / "witnesses.json", tmp_path / "chain.json"
+    witnesses.write_text(json.dumps({"witnesses": witness_entries()}))
+    chain.write_text(json.dumps(BEACON.chain.as_json()))
+    trust = ["--keyset", str(keyset), "--witnesses", str(witnesses), "--drand-chain", str(chain)]
+    assert verify_main([str(record), *trust]) == 0
+    assert verify_main([str(bundle), *trust]) == 0
+    assert verify_main([str(bundle), "--keyset", str(keyset), "--drand-chain", str(chain)]) == 3  # witnesses unchecked
+    assert verify_main([str(bundle), "--keyset", str(keyset), "--witnesses", str(witnesses)]) == 1  # unknown chain
+    codes = tmp_path / "codes.csv"
+    assert runner.invoke(args=["draws", "check-codes", pid, "--out", str(codes)]).exit_code == 0
+    lines = codes.read_text().splitlines()
+    assert lines[0] == "account;check_code" and len(lines) == 25  # every account of the snapshot, entrant or not
     account = json.loads(bundle.read_text())["entrants"]["accounts"][3]
     proof = tmp_path / "proof.json"
     proof.write_text(runner.invoke(args=["draws", "proof", pid, account]).output)
-    assert verify_main([str(record), "--keyset", str(keyset), "--proof", str(proof)]) == 0
+    assert verify_main([str(record), *trust, "--proof", str(proof)]) == 0
     out = tmp_path / "batch.csv"
     exported = runner.invoke(args=["draws", "export-credits", "--out", str(out)])
     assert exported.exit_code == 0 and "2 credits" in exported.output
