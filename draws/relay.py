@@ -99,7 +99,9 @@ def fetch_round(
     current = _aware(clock())
     if due > current.timestamp():
         due_text = datetime.fromtimestamp(due, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        raise RelayError(f"drand round {round_number} of {chain.name} is due at {due_text}, not yet: asked no relay")
+        raise RelayError(
+            f"drand round {round_number} of {chain.name} is due at {due_text}, not yet (no relay asked)"
+        )
     if not relays:
         raise RelayError("no drand relay is configured")
     failures: list[tuple[str, str]] = []
