@@ -1,7 +1,8 @@
 """drand chains and the BLS check of rounds: real League of Entropy rounds pass, made-up ones do not.
 
 A pairing check costs ~0.3-0.5 s in pure Python; draws.drand caches results, so each distinct
-(round, signature) pair below is checked once per process.
+(round, signature) pair below is checked once per process. Tests of accepting and refusing rounds run
+with py_ecc alone (the reference), and again with the compiled drand-verify when it is installed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from py_ecc.bls.g2_primitives import G1_to_pubkey
 from py_ecc.optimized_bls12_381 import G1, field_modulus, multiply
 
+from draws import drand
 from draws.drand import (
     KNOWN_CHAINS,
     SCHEME_CHAINED,
@@ -29,6 +31,30 @@ from tests.draws.drand_vectors import MAINNET_SIGNATURES, QUICKNET_SIGNATURES, m
 
 QUICKNET = KNOWN_CHAINS["quicknet"]
 MAINNET = KNOWN_CHAINS["mainnet"]
+
+try:
+    import drand_verify  # noqa: F401 - only whether it is installed matters here
+
+    FAST = True
+except ImportError:
+    FAST = False
+NO_FAST = "drand-verify is not installed (it has wheels for CPython 3.11/3.12 on Linux x86_64 only)"
+
+
+@pytest.fixture(
+    params=[
+        "py_ecc",
+        pytest.param(
+            "drand_verify",
+            marks=pytest.mark.skipif(not FAST, reason=NO_FAST),
+        ),
+    ]
+)
+def bls_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with py_ecc alone, then with the compiled backend accepting first."""
+    monkeypatch.setattr(drand, "USE_FAST_BACKEND", request.param == "drand_verify")
+    assert drand.fast_backend() == (None if request.param == "py_ecc" else "drand_verify")
+    return str(request.param)
 
 
 def forged(signature: bytes, round_number: int = 3) -> dict[str, Any]:
@@ -170,18 +196,20 @@ def test_round_message() -> None:
 
 
 @pytest.mark.parametrize("round_number", [2, 3])
-def test_real_quicknet_rounds_verify(round_number: int) -> None:
+def test_real_quicknet_rounds_verify(round_number: int, bls_backend: str) -> None:
     value = quicknet_value(round_number)
     assert check_value(QUICKNET, value) == bytes.fromhex(value["randomness"])
 
 
 @pytest.mark.parametrize("round_number", [3, 4])
-def test_real_mainnet_rounds_verify_with_their_previous_signature(round_number: int) -> None:
+def test_real_mainnet_rounds_verify_with_their_previous_signature(
+    round_number: int, bls_backend: str
+) -> None:
     value = mainnet_value(round_number)
     assert check_value(MAINNET, value) == bytes.fromhex(value["randomness"])
 
 
-def test_a_signature_does_not_verify_for_another_round() -> None:
+def test_a_signature_does_not_verify_for_another_round(bls_backend: str) -> None:
     with pytest.raises(BeaconInvalid, match="round 4 of chain quicknet: .*pairing check failed"):
         verify_round(QUICKNET, 4, bytes.fromhex(QUICKNET_SIGNATURES[3]))
     # The value form: the round's own randomness is consistent, only the round number was moved.
@@ -189,12 +217,12 @@ def test_a_signature_does_not_verify_for_another_round() -> None:
         check_value(QUICKNET, quicknet_value(3) | {"round": 4})
 
 
-def test_a_chained_round_does_not_verify_over_another_previous_signature() -> None:
+def test_a_chained_round_does_not_verify_over_another_previous_signature(bls_backend: str) -> None:
     with pytest.raises(BeaconInvalid, match="pairing check failed"):
         check_value(MAINNET, mainnet_value(4) | {"previous_signature": MAINNET_SIGNATURES[2]})
 
 
-def test_a_forged_group_element_is_refused_by_the_pairing() -> None:
+def test_a_forged_group_element_is_refused_by_the_pairing(bls_backend: str) -> None:
     # A genuine G1 subgroup point (so it passes every shape check) that the group never signed.
     made_up = bytes(G1_to_pubkey(multiply(G1, 1234567)))
     with pytest.raises(BeaconInvalid, match="pairing check failed"):
@@ -210,7 +238,9 @@ def test_a_forged_group_element_is_refused_by_the_pairing() -> None:
         (g1_point_outside_subgroup(), "not in the prime-order subgroup"),
     ],
 )
-def test_made_up_signatures_are_refused_before_the_pairing(signature: bytes, reason: str) -> None:
+def test_made_up_signatures_are_refused_before_the_pairing(
+    signature: bytes, reason: str, bls_backend: str
+) -> None:
     with pytest.raises(BeaconInvalid, match=reason):
         check_value(QUICKNET, forged(signature))
 
@@ -263,7 +293,7 @@ def test_check_value_refuses_malformed_mainnet_values() -> None:
 
 
 @pytest.mark.parametrize("scheme", [SCHEME_UNCHAINED_G1, SCHEME_CHAINED])
-def test_the_test_beacon_signs_rounds_that_verify(scheme: str) -> None:
+def test_the_test_beacon_signs_rounds_that_verify(scheme: str, bls_backend: str) -> None:
     beacon = TestBeacon(scheme, seed="test-drand")
     value = beacon.value(7)
     assert check_value(beacon.chain, value) == bytes.fromhex(value["randomness"])
@@ -274,7 +304,36 @@ def test_the_test_beacon_signs_rounds_that_verify(scheme: str) -> None:
     assert TestBeacon(scheme, seed="test-drand").value(7) == value  # deterministic
 
 
-def test_a_test_beacon_round_is_refused_by_another_key() -> None:
+def test_a_test_beacon_round_is_refused_by_another_key(bls_backend: str) -> None:
     value = TestBeacon(SCHEME_UNCHAINED_G1, seed="test-drand").value(7)
     with pytest.raises(BeaconInvalid, match="pairing check failed"):
         check_value(QUICKNET, value)
+
+
+@pytest.mark.skipif(not FAST, reason=NO_FAST)
+def test_the_compiled_backend_agrees_with_py_ecc_on_every_vector() -> None:
+    beacons = [TestBeacon(SCHEME_UNCHAINED_G1, seed="agree"), TestBeacon(SCHEME_CHAINED, seed="agree")]
+    cases: list[tuple[DrandChain, int, bytes, bytes | None]] = [
+        (QUICKNET, r, bytes.fromhex(sig), None) for r, sig in QUICKNET_SIGNATURES.items()
+    ]
+    mainnet = {r: bytes.fromhex(sig) for r, sig in MAINNET_SIGNATURES.items()}
+    cases += [(MAINNET, r, mainnet[r], mainnet[r - 1]) for r in (3, 4)]
+    cases += [(QUICKNET, 4, bytes.fromhex(QUICKNET_SIGNATURES[3]), None)]  # another round's signature
+    cases += [(MAINNET, 4, mainnet[4], mainnet[2])]  # another previous signature
+    cases += [(QUICKNET, 3, bytes(G1_to_pubkey(multiply(G1, 1234567))), None)]  # a point nobody signed
+    cases += [(QUICKNET, 3, g1_point_outside_subgroup(), None)]
+    cases += [(QUICKNET, 3, bytes([0xC0]) + bytes(47), None)]  # the point at infinity
+    for beacon in beacons:
+        value = beacon.value(5)
+        previous = bytes.fromhex(value["previous_signature"]) if beacon.chain.chained else None
+        cases += [(beacon.chain, 5, bytes.fromhex(value["signature"]), previous)]
+        cases += [(beacon.chain, 6, bytes.fromhex(value["signature"]), previous)]
+    verdicts = []
+    for chain, round_number, signature, previous in cases:
+        key = bytes.fromhex(chain.public_key)
+        fast = drand._fast_accepts(chain.scheme, key, round_number, previous, signature)
+        message = round_message(chain, round_number, previous)
+        reference = drand._pairing_check(chain.scheme, key, message, signature) is None
+        assert fast == reference, (chain.name, round_number)
+        verdicts.append(reference)
+    assert verdicts.count(True) == 6 and verdicts.count(False) == 7  # both outcomes were exercised
