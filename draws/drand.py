@@ -329,8 +329,10 @@ def _cached_check(
     fast: bool,
 ) -> str | None:
     # Pure and deterministic, so failures are cached too: a forged round costs one pairing, not one a request.
-    if fast and _fast_accepts(scheme, public_key, round_number, previous, signature):
-        return None
+    if fast:
+        if _fast_accepts(scheme, public_key, round_number, previous, signature):
+            return None
+        return _cached_check(scheme, public_key, round_number, previous, message, signature, False)
     return _pairing_check(scheme, public_key, message, signature)
 
 
