@@ -312,7 +312,7 @@ def test_a_test_beacon_round_is_refused_by_another_key(bls_backend: str) -> None
 
 @pytest.mark.skipif(not FAST, reason=NO_FAST)
 def test_the_compiled_backend_agrees_with_py_ecc_on_every_vector() -> None:
-    beacons = [TestBeacon(SCHEME_UNCHAINED_G1, seed="test-drand"), TestBeacon(SCHEME_CHAINED, seed="test-drand")]
+    beacons = [TestBeacon(scheme, seed="test-drand") for scheme in (SCHEME_UNCHAINED_G1, SCHEME_CHAINED)]
     cases: list[tuple[DrandChain, int, bytes, bytes | None]] = [
         (QUICKNET, r, bytes.fromhex(sig), None) for r, sig in QUICKNET_SIGNATURES.items()
     ]
