@@ -5,10 +5,11 @@ well-formed :class:`draws.drand.DrandChain` with a fake chain hash) and ``.value
 entropy value that :func:`draws.drand.check_value` accepts for that chain and no other.
 
 Chained scheme: round ``r``'s message includes a previous signature. A real chain would need every
-round from 1 to ``r`` signed in turn (linear in ``r``), so the test beacon takes as ``previous_signature``
-of round ``r`` its own signature of round ``r - 1`` over a fixed anchor (the genesis seed for round 1,
-96 fixed bytes after). That is a genuine G2 signature by the same key, and round ``r`` verifies over it; but ``value(r)["previous_signature"]`` is
-not ``value(r - 1)["signature"]``: the drand check binds only a round's own signature, never the link.
+round from 1 to ``r`` signed in turn (linear in ``r``), so the test beacon takes as
+``previous_signature`` of round ``r`` its own signature of round ``r - 1`` over a fixed anchor (the
+genesis seed for round 1, 96 fixed bytes after). That is a genuine G2 signature by the same key, and
+round ``r`` verifies over it; but ``value(r)["previous_signature"]`` is not ``value(r - 1)["signature"]``:
+the drand check binds only a round's own signature, never the link. Cost: G1 signing ~10 ms, G2 ~160 ms.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class TestBeacon:
         digest = hashlib.sha512(f"drand-test-beacon/{scheme}/{seed}".encode()).digest()
         self.secret_key = int.from_bytes(digest, "big") % (curve_order - 1) + 1
         chained = scheme == SCHEME_CHAINED
-        public_key = _g1_bytes(multiply(G1, self.secret_key)) if chained else _g2_bytes(multiply(G2, self.secret_key))
+        sk = self.secret_key
+        public_key = _g1_bytes(multiply(G1, sk)) if chained else _g2_bytes(multiply(G2, sk))
         self.genesis_seed = hashlib.sha256(f"drand-test-beacon/genesis/{seed}".encode()).digest()
         self.chain = DrandChain(
             name=f"test-{'chained' if chained else 'unchained'}-{seed}",
@@ -58,7 +60,8 @@ class TestBeacon:
 
     def sign(self, round_number: int, previous_signature: bytes | None = None) -> bytes:
         """The signature of ``round_number`` (over ``previous_signature`` on the chained scheme), cached."""
-        return _sign(self.scheme, self.secret_key, round_message(self.chain, round_number, previous_signature))
+        message = round_message(self.chain, round_number, previous_signature)
+        return _sign(self.scheme, self.secret_key, message)
 
     def previous_signature(self, round_number: int) -> bytes:
         """Chained: what ``value(round_number)`` carries as previous signature (see the module docstring)."""
@@ -67,7 +70,7 @@ class TestBeacon:
         return self.sign(round_number - 1, self._anchor(round_number - 1))
 
     def _anchor(self, round_number: int) -> bytes:
-        # What round r - 1 is signed over: the genesis seed for round 1, else 96 fixed bytes (signature-sized).
+        # What round r - 1 is signed over: the genesis seed for round 1, else 96 fixed (signature-size) bytes.
         if round_number == 1:
             return self.genesis_seed
         return hashlib.shake_256(f"drand-test-beacon/anchor/{self.seed}".encode()).digest(96)

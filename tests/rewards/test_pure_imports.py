@@ -8,8 +8,9 @@ import sys
 import pytest
 
 PURE = [
-    "signedjson", "draws.engine", "draws.verify", "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers",
-    "partners.codes", "rewards.rating.engine", "rewards.snapshots.csvfile", "draws.witness",
+    "signedjson", "draws.engine", "draws.verify", "draws.witness", "draws.drand", "draws.relay", "draws.checkcode",
+    "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers", "partners.codes", "rewards.rating.engine",
+    "rewards.snapshots.csvfile",
 ]
 
 
