@@ -126,6 +126,12 @@ class SampleDraw:
     entropy_value: dict[str, Any]
     outcome: DrawOutcome
     head: dict[str, Any]
+    witness_keys: list[tuple[str, Ed25519PrivateKey]]
+
+    @property
+    def witnesses(self) -> list[dict[str, str]]:
+        """The witnesses' public entries, as an auditor obtains them from the witnesses themselves."""
+        return [witness_entry(name, key) for name, key in self.witness_keys]
 
     def public_record(self, with_weights: bool = True) -> dict[str, Any]:
         """The public record of this draw."""
@@ -199,7 +205,7 @@ def make_sample_draw(
     return SampleDraw(
         label, key, keyset, secret, salt_key, sorted(excluded), frozen,
         sign_payload(key, announcement), sign_payload(key, freeze), sign_payload(key, result),
-        dict(entropy_value), outcome, sign_payload(key, build_head(result, [], drawn_at)),
+        dict(entropy_value), outcome, sign_payload(key, build_head(result, [], drawn_at)), witness_keys,
     )
 
 

@@ -26,14 +26,15 @@ def test_duplicates_and_bad_accounts_refused() -> None:
             canonical_entrants([Entrant(bad, "ideal", 1)])
 
 
-def test_entrant_encoding_layout() -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_entrant_encoding_layout(version: int) -> None:
     people = [Entrant("0012", "ideal", 3)]
     expected = (
-        struct.pack(">I", 24) + b"loyalty-draw/entrants/v1" + struct.pack(">Q", 1)
+        struct.pack(">I", 24) + f"loyalty-draw/entrants/v{version}".encode() + struct.pack(">Q", 1)
         + struct.pack(">I", 4) + b"0012" + struct.pack(">I", 5) + b"ideal" + struct.pack(">Q", 3)
     )
-    assert encode_entrants(people) == expected
-    assert entrant_digest(people) == hashlib.sha256(expected).hexdigest()
+    assert encode_entrants(people, version) == expected
+    assert entrant_digest(people, version) == hashlib.sha256(expected).hexdigest()
 
 
 def test_weights_encoding_layout() -> None:
@@ -42,9 +43,14 @@ def test_weights_encoding_layout() -> None:
     assert weights_digest([1, 3]) == hashlib.sha256(expected).hexdigest()
 
 
-def test_mask_shows_last_four_only() -> None:
+def test_mask_shows_at_most_half_and_four() -> None:
     assert mask_account("7400012345") == "******2345"
-    assert mask_account("123") == "******123"
+    assert mask_account("74000123") == "******0123"
+    assert mask_account("1234567") == "******567"  # 7 characters: 3 shown
+    assert mask_account("123") == "******3"  # a short account never appears (nearly) whole
+    assert mask_account("1") == "******"
+    assert mask_account("Лицевой-12") == "******й-12"  # code points, not bytes
+    assert mask_account("123", version=1) == "******123"  # what version 1 records published
 
 
 def test_tier_totals() -> None:

@@ -84,7 +84,8 @@ def test_customer_proof_round_trip() -> None:
     proof = frozen.proof_for("d1", "00017", key)
     again = InclusionProof.from_json(proof.as_json())
     assert again.verify(frozen.merkle.root())
-    assert again.leaf_hash() == frozen.leaf_hashes[17]
+    position = frozen.accounts.index("00017")  # keyed order: not the account's rank
+    assert again.leaf_index == position and again.leaf_hash() == frozen.leaf_hashes[position]
     with pytest.raises(ProofError):
         frozen.proof_for("d1", "99999", key)
     with pytest.raises(ProofError):
