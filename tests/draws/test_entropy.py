@@ -6,17 +6,14 @@ import hashlib
 
 import pytest
 
-from draws.entropy import (
-    DRAND_CHAINS,
-    DrandChain,
-    drand_source,
-    entropy_available_at,
-    entropy_bytes,
-    rfc3797_source,
-)
+from draws.drand import KNOWN_CHAINS
+from draws.encoding import parse_timestamp
+from draws.entropy import check_drand_source, drand_source, entropy_available_at, entropy_bytes, known_chain_problem, rfc3797_source
 from draws.errors import EntropyMismatch, MalformedEntropy
+from draws.sample import SAMPLE_FREEZE_AT, quicknet_value
 
-QUICKNET = DRAND_CHAINS["quicknet"]
+QUICKNET = KNOWN_CHAINS["quicknet"]
+FREEZE = parse_timestamp(SAMPLE_FREEZE_AT)  # just after quicknet's genesis: round 3 is announced
 
 
 def test_round_arithmetic() -> None:
@@ -29,43 +26,63 @@ def test_round_arithmetic() -> None:
     assert QUICKNET.first_round_after(g - 100) == 1
 
 
-def test_first_round_strictly_after_freeze() -> None:
+def test_first_round_strictly_after_freeze_plus_delay() -> None:
     g = QUICKNET.genesis_time
     for freeze in (g, g + 1, g + 2, g + 3, g + 10_000):
-        r = QUICKNET.first_round_after(freeze)
-        assert QUICKNET.round_time(r) > freeze
-        assert QUICKNET.round_time(r - 1) <= freeze if r > 1 else True
-    mainnet = DRAND_CHAINS["mainnet"]
+        for delay in (0, 1, 3600):
+            r = drand_source(QUICKNET, freeze, delay)["round"]
+            assert QUICKNET.round_time(r) > freeze + delay
+            assert r == 1 or QUICKNET.round_time(r - 1) <= freeze + delay
+    mainnet = KNOWN_CHAINS["mainnet"]
     assert mainnet.period == 30 and mainnet.first_round_after(mainnet.genesis_time + 30) == 3
 
 
-def drand_value(round_number: int) -> dict[str, object]:
-    signature = bytes(range(96))
-    return {"type": "drand", "round": round_number, "randomness": hashlib.sha256(signature).hexdigest(), "signature": signature.hex()}
+def test_source_pins_chain_delay_and_round() -> None:
+    source = drand_source(QUICKNET, FREEZE, 0)
+    assert source == {"type": "drand", "chain": QUICKNET.as_json(), "delay": 0, "round": 3}
+    check_drand_source(source, FREEZE)
+    with pytest.raises(EntropyMismatch, match="first after"):
+        check_drand_source({**source, "round": 4}, FREEZE)
+    with pytest.raises(MalformedEntropy, match="delay"):
+        drand_source(QUICKNET, FREEZE, -1)
+    with pytest.raises(MalformedEntropy, match="chain info"):
+        check_drand_source({**source, "chain": {**QUICKNET.as_json(), "public_key": "00"}}, FREEZE)
 
 
-def test_drand_value_accepted_and_canonical_bytes() -> None:
-    source = drand_source(QUICKNET, QUICKNET.genesis_time + 300)
-    value = drand_value(source["round"])
-    assert entropy_bytes(source, value) == bytes.fromhex(value["randomness"])  # type: ignore[arg-type]
-    assert entropy_available_at(source) == QUICKNET.round_time(source["round"])
+def test_real_round_accepted_and_canonical_bytes() -> None:
+    source = drand_source(QUICKNET, FREEZE, 0)
+    value = quicknet_value(3)
+    assert entropy_bytes(source, value) == bytes.fromhex(value["randomness"])
+    assert entropy_available_at(source) == QUICKNET.round_time(3)
     unsigned = {k: v for k, v in value.items() if k != "signature"}
     with pytest.raises(MalformedEntropy, match="signature"):  # typed-in randomness alone is refused
-        entropy_bytes(source, unsigned)  # type: ignore[arg-type]
+        entropy_bytes(source, unsigned)
     with pytest.raises(MalformedEntropy, match="signature"):
-        entropy_bytes(source, {**unsigned, "signature": None})  # type: ignore[arg-type]
+        entropy_bytes(source, {**unsigned, "signature": None})
 
 
-def test_drand_value_of_another_round_refused() -> None:
-    source = drand_source(QUICKNET, QUICKNET.genesis_time + 300)
+def test_forged_round_refused_even_when_self_consistent() -> None:
+    source = drand_source(QUICKNET, FREEZE, 0)
+    signature = bytes(range(48))
+    forged = {"type": "drand", "round": 3, "randomness": hashlib.sha256(signature).hexdigest(), "signature": signature.hex()}
+    with pytest.raises(EntropyMismatch, match="does not verify"):
+        entropy_bytes(source, forged)
+    long_signature = bytes(range(96))  # what the old vectors carried: the length of mainnet's, not quicknet's
+    wrong_length = {**forged, "signature": long_signature.hex(), "randomness": hashlib.sha256(long_signature).hexdigest()}
+    with pytest.raises(EntropyMismatch, match="48"):
+        entropy_bytes(source, wrong_length)
+    assert entropy_bytes(source, forged, verify_beacon=False)  # the verifier checks the beacon in its own step
+
+
+def test_value_of_another_round_refused() -> None:
+    source = drand_source(QUICKNET, FREEZE, 0)
     with pytest.raises(EntropyMismatch, match="announced"):
-        entropy_bytes(source, drand_value(source["round"] + 1))
+        entropy_bytes(source, quicknet_value(2))
 
 
-def test_drand_randomness_must_hash_the_signature() -> None:
-    source = drand_source(QUICKNET, QUICKNET.genesis_time + 300)
-    value = drand_value(source["round"])
-    value["randomness"] = "00" * 32
+def test_randomness_must_hash_the_signature() -> None:
+    source = drand_source(QUICKNET, FREEZE, 0)
+    value = {**quicknet_value(3), "randomness": "00" * 32}
     with pytest.raises(EntropyMismatch, match="SHA-256"):
         entropy_bytes(source, value)
 
@@ -75,16 +92,17 @@ def test_drand_randomness_must_hash_the_signature() -> None:
     [{"randomness": "zz" * 32}, {"randomness": "ab" * 31}, {"round": "12"}, {"signature": "abc"}, {"type": "rfc3797"}],
 )
 def test_malformed_drand_values(patch: dict[str, object]) -> None:
-    source = drand_source(QUICKNET, QUICKNET.genesis_time + 300)
-    value = {**drand_value(source["round"]), **patch}
+    source = drand_source(QUICKNET, FREEZE, 0)
     with pytest.raises((MalformedEntropy, EntropyMismatch)):
-        entropy_bytes(source, value)
+        entropy_bytes(source, {**quicknet_value(3), **patch})
 
 
-def test_chain_from_json_validates() -> None:
-    assert DrandChain.from_json(QUICKNET.as_json()) == QUICKNET
-    with pytest.raises(MalformedEntropy):
-        DrandChain.from_json({"name": "x", "genesis_time": 1, "period": 0})
+def test_only_known_chains_with_their_exact_info() -> None:
+    assert known_chain_problem(QUICKNET.as_json()) is None
+    assert known_chain_problem({**QUICKNET.as_json(), "period": 30}) is not None
+    made_up = {**QUICKNET.as_json(), "public_key": "aa" * 96}
+    assert "not one of the known chains" in str(known_chain_problem(made_up))
+    assert known_chain_problem(made_up, [made_up]) is None  # an auditor may add a chain they trust
 
 
 def test_rfc3797_entropy() -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from draws.engine import DRAND_CHAINS, payload_digest
-from draws.sample import SampleDraw, keyset_for, make_sample_draw, sample_signing_key
+from draws.drand import KNOWN_CHAINS
+from draws.engine import payload_digest
+from draws.sample import SampleDraw, keyset_for, make_sample_draw, sample_signing_key, sample_witness_key, witness_entry
 from signedjson import sign_payload
 from draws.verify import EXIT_INCOMPLETE, FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
 from tests.draws.test_verify import resign
@@ -21,18 +22,22 @@ def draw() -> SampleDraw:
     return make_sample_draw("verify-hardening", count=30, exclusions=["0000000000"])
 
 
+WITNESSES = [witness_entry(f"Witness {n + 1}", sample_witness_key("verify-hardening", n)) for n in range(2)]
+
+
 def statuses(bundle: Any, keyset: dict[str, Any] | None = None) -> dict[str, str]:
-    return {c.name: c.status for c in verify_bundle(bundle, keyset)}
+    return {c.name: c.status for c in verify_bundle(bundle, keyset, witnesses=WITNESSES)}
 
 
 def reasons(bundle: Any, keyset: dict[str, Any] | None = None) -> dict[str, str]:
-    return {c.name: c.reason for c in verify_bundle(bundle, keyset)}
+    return {c.name: c.reason for c in verify_bundle(bundle, keyset, witnesses=WITNESSES)}
 
 
 def run_cli(tmp_path: Path, document: Any, *args: str, keyset: Any = None) -> int:
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(document))
-    extra = list(args)
+    (tmp_path / "witnesses.json").write_text(json.dumps({"witnesses": WITNESSES}))
+    extra = [*args, "--witnesses", str(tmp_path / "witnesses.json")]
     if keyset is not None:
         (tmp_path / "keyset.json").write_text(json.dumps(keyset))
         extra += ["--keyset", str(tmp_path / "keyset.json")]
@@ -47,13 +52,11 @@ def test_typed_in_drand_randomness_without_signature_fails(draw: SampleDraw) -> 
     assert "signature" in result["entropy"]
 
 
-def test_beacon_is_a_separate_skip_with_how_to_check(draw: SampleDraw) -> None:
+def test_beacon_is_verified_by_bls_in_its_own_line(draw: SampleDraw) -> None:
     checks = {c.name: c for c in verify_bundle(draw.auditor_bundle(), draw.keyset)}
-    source = draw.announcement["payload"]["entropy_source"]
     beacon = checks["entropy.beacon"]
-    assert beacon.status == SKIP and checks["entropy"].status == PASS
-    assert beacon.reason.startswith("BLS signature not verified here")
-    assert f"https://api.drand.sh/{source['chain']['chain_hash']}/public/{source['round']}" in beacon.reason
+    assert beacon.status == PASS and checks["entropy"].status == PASS and beacon.section == "7.1"
+    assert "BLS signature verified" in beacon.reason
 
 
 def test_rfc3797_numbers_are_compared_by_a_person() -> None:
@@ -70,7 +73,7 @@ def test_rfc3797_numbers_are_compared_by_a_person() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"genesis_time": DRAND_CHAINS["quicknet"].genesis_time - 3600},  # moves the round's time
+        {"genesis_time": KNOWN_CHAINS["quicknet"].genesis_time - 3600},  # moves the round's time
         {"period": 30},
         {"chain_hash": "ab" * 32},
     ],
@@ -86,7 +89,7 @@ def _attacker_bundle(draw: SampleDraw) -> dict[str, Any]:
     attacker = sample_signing_key("attacker")
     out = copy.deepcopy(draw.auditor_bundle())
     out["keyset"] = keyset_for(attacker)
-    for name in ("announcement", "freeze", "result"):
+    for name in ("announcement", "freeze", "result", "head"):
         out[name] = sign_payload(attacker, out[name]["payload"])
     return out
 
@@ -96,7 +99,7 @@ def test_embedded_keyset_is_a_warning_and_exits_non_zero(draw: SampleDraw, tmp_p
     result = statuses(forged)
     assert result["keyset"] == WARN and FAIL not in result.values()  # self-consistent, so only the key set tells
     assert run_cli(tmp_path, forged) == EXIT_INCOMPLETE
-    assert "WARN keyset" in capsys.readouterr().out
+    assert "WARN §3.2 keyset" in capsys.readouterr().out
     assert run_cli(tmp_path, forged, "--trust-embedded-keyset") == 0
     assert run_cli(tmp_path, forged, keyset=draw.keyset) == 1  # the service's key set unmasks it
     assert run_cli(tmp_path, draw.auditor_bundle(), keyset=draw.keyset) == 0
@@ -109,18 +112,18 @@ def _keyset_with(draw: SampleDraw, **fields: Any) -> dict[str, Any]:
 
 
 def test_compromised_key_fails_what_it_signed_at_or_after(draw: SampleDraw) -> None:
-    # announced 2026-06-20T09:00:00Z, frozen 2026-06-30T19:00:01Z, drawn about an hour later
-    between = statuses(draw.auditor_bundle(), _keyset_with(draw, compromised="2026-06-25T00:00:00.123456Z", retired="2026-06-25T00:00:00.123456Z"))
+    # announced 2023-08-23T15:00:00Z, frozen 15:09:30, drawn a minute after quicknet round 3 (15:09:33)
+    between = statuses(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:05:00.123456Z", retired="2023-08-23T15:05:00.123456Z"))
     assert between["signature.announcement"] == PASS
     assert between["signature.freeze"] == FAIL and between["signature.result"] == FAIL
-    at = statuses(draw.auditor_bundle(), _keyset_with(draw, compromised="2026-06-20T09:00:00Z"))
+    at = statuses(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:00:00Z"))
     assert at["signature.announcement"] == FAIL  # "at or before" the record's time
-    text = reasons(draw.auditor_bundle(), _keyset_with(draw, compromised="2026-06-20T09:00:00Z"))["signature.announcement"]
+    text = reasons(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:00:00Z"))["signature.announcement"]
     assert "compromised" in text
 
 
 def test_record_signed_after_its_keys_retirement_fails(draw: SampleDraw) -> None:
-    keyset = _keyset_with(draw, retired="2026-06-25T00:00:00Z")
+    keyset = _keyset_with(draw, retired="2023-08-23T15:05:00Z")
     result = statuses(draw.auditor_bundle(), keyset)
     assert result["signature.announcement"] == PASS
     assert result["signature.freeze"] == FAIL and result["signature.result"] == FAIL
@@ -132,7 +135,7 @@ def test_record_signed_after_its_keys_retirement_fails(draw: SampleDraw) -> None
 def test_proof_refuses_a_compromised_freeze_signature(draw: SampleDraw) -> None:
     account = draw.frozen.accounts[0]
     proof = draw.frozen.proof_for(draw.announcement["payload"]["draw_id"], account, draw.salt_key).as_json()
-    keyset = _keyset_with(draw, compromised="2026-06-21T00:00:00Z")
+    keyset = _keyset_with(draw, compromised="2023-08-23T15:05:00Z")
     assert verify_proof(draw.public_record(), proof, keyset)[0].status == FAIL
 
 
@@ -191,7 +194,7 @@ def test_record_without_weights_is_not_a_pass(draw: SampleDraw, tmp_path: Path, 
     checks = {c.name: c for c in verify_bundle(record, draw.keyset)}
     assert checks["winners"].status == WARN and "winners not verified" in checks["winners"].reason
     assert run_cli(tmp_path, record, keyset=draw.keyset) == EXIT_INCOMPLETE
-    assert "WARN winners: winners not verified" in capsys.readouterr().out
+    assert "WARN §12 winners: winners not verified" in capsys.readouterr().out
     assert run_cli(tmp_path, record, "--partial", keyset=draw.keyset) == 0
     assert run_cli(tmp_path, draw.public_record(), keyset=draw.keyset) == 0
 

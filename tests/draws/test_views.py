@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -12,7 +14,7 @@ from flask.testing import FlaskClient
 
 from draws import services
 from rewards.db import db
-from tests.draws.conftest import T0, make_kit
+from tests.draws.conftest import T0, make_kit, snapshot_tiers, witness_entries
 
 # Page tests hold no app context between requests: a request would reuse it, and its ``g``.
 
@@ -60,11 +62,16 @@ def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClie
     marketing = logged_in("marketing")
     form = {"name": "Page draw", "kind": "quarterly", "weight_ideal": "3", "weight_responsible": "1", "prizes": "400000 x 2\n100000 x 1",
             "reserves": "2", "freeze_at": (T0 + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"), "entropy_type": "drand",
-            "chain": "quicknet", "delay_minutes": "60", "algorithm": "weighted-hmac-sha256-fenwick/1"}
+            "chain": "test", "delay_minutes": "60", "algorithm": "weighted-hmac-sha256-fenwick/1",
+            "witnesses": "\n".join(json.dumps(w) for w in witness_entries()), "quorum": "2"}
     created = marketing.post("/draws/new", data=form)
     assert created.status_code == 302, created.get_data(as_text=True)
     bad = marketing.post("/draws/new?lang=en", data={**form, "prizes": "400001 x 1"})
     assert bad.status_code == 422 and "400000" in bad.get_data(as_text=True)
+    unsaid = marketing.post("/draws/new?lang=en", data={**form, "witnesses": "", "quorum": "0"})
+    assert unsaid.status_code == 422 and "unwitnessed" in unsaid.get_data(as_text=True)
+    garbled = marketing.post("/draws/new?lang=en", data={**form, "witnesses": "Notary; not-a-key!"})
+    assert garbled.status_code == 422 and "line 1" in garbled.get_data(as_text=True)
     pid = created.headers["Location"].rsplit("/", 1)[-1]
     assert marketing.post(f"/draws/{pid}/announce").status_code == 302
     with app.app_context():
@@ -73,25 +80,59 @@ def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClie
     assert "announced" in again.get_data(as_text=True)
 
 
+def _answer(response: Any, account: str) -> str:
+    """The page without what the visitor typed (echoed back in the form) and per-request tokens."""
+    text = response.get_data(as_text=True).replace(account, "ACCOUNT")
+    return re.sub(r'(name="csrf_token" value=")[^"]*|Request id: <code>[^<]*', r"\1", text)
+
+
 def test_public_account_check(app: Flask, published: str) -> None:
     with app.app_context():
         draw = services.get_draw(db.session, published)
         accounts = services.frozen_columns(db.session, draw)[0]
-        winner_index = json.loads(draw.result_record or "")["payload"]["winners"][0]["entrant_index"]
+        snapshot_accounts = list(snapshot_tiers(40))
+        result = json.loads(draw.result_record or "")["payload"]
+        winner = accounts[result["winners"][0]["entrant_index"]]
+        entrant = next(a for i, a in enumerate(accounts) if i not in {w["entrant_index"] for w in result["winners"]}
+                       and i not in {r["entrant_index"] for r in result["reserves"]})
+        outsider = next(a for a in snapshot_accounts if a not in accounts)  # a beginner: not an entrant
+        from draws import wiring
+
+        with app.test_request_context():
+            codes = {a: services.check_code_for(db.session, draw, a, wiring.box()) for a in (winner, entrant, outsider)}
     client = app.test_client()  # anonymous
     page = client.get(f"/public/draws/{published}?lang=en").get_data(as_text=True)
-    assert 'name="account"' in page and "/check" in page
-    took_part = client.post(f"/public/draws/{published}/check?lang=en", data={"account": accounts[winner_index]})
-    text = took_part.get_data(as_text=True)
-    assert took_part.status_code == 200
-    assert "took part in this draw" in text and "winner of prize 0" in text
+    assert 'name="account"' in page and 'name="code"' in page
+    # Without the code, every account gets the same answer: nothing about membership, tier or prize.
+    answers = {_answer(client.post(f"/public/draws/{published}/check?lang=en", data={"account": a, "code": "AAAAA-AAAAA"}), a)
+               for a in (winner, entrant, outsider, "0000000001")}
+    assert len(answers) == 1 and "No entry found for this account number and check code" in answers.pop()
+    wrong = {_answer(client.post(f"/public/draws/{published}/check?lang=en", data={"account": a, "code": codes[outsider]}), a)
+             for a in (winner, entrant)}  # someone else's valid code
+    assert len(wrong) == 1 and "No entry found" in wrong.pop()
+    # The owner, with their code, sees their entry, their prize and their proof.
+    own = client.post(f"/public/draws/{published}/check?lang=en", data={"account": winner, "code": codes[winner].lower()})
+    text = own.get_data(as_text=True)
+    assert own.status_code == 200 and "took part in this draw" in text and "Winner of prize 1" in text
     assert "python -m draws.verify record.json --keyset keyset.json --proof proof.json" in text
-    assert f"&#34;leaf_index&#34;: {winner_index}" in text or f'"leaf_index": {winner_index}' in text
-    absent = client.post(f"/public/draws/{published}/check?lang=en", data={"account": "0000000001"}).get_data(as_text=True)
-    assert "is not in the frozen entrant list" in absent
-    empty = client.post(f"/public/draws/{published}/check?lang=en", data={"account": " "})
+    mine = client.post(f"/public/draws/{published}/check?lang=en", data={"account": entrant, "code": codes[entrant]})
+    assert "took part in this draw" in mine.get_data(as_text=True) and "Winner" not in mine.get_data(as_text=True)
+    theirs = client.post(f"/public/draws/{published}/check?lang=en", data={"account": outsider, "code": codes[outsider]})
+    assert "No entry found" in theirs.get_data(as_text=True)  # the owner of a non-entry learns just that
+    empty = client.post(f"/public/draws/{published}/check?lang=en", data={"account": " ", "code": ""})
     assert empty.status_code == 422
-    assert client.post("/public/draws/nope/check", data={"account": "1"}).status_code == 404
+    assert client.post("/public/draws/nope/check", data={"account": "1", "code": "1"}).status_code == 404
+
+
+def test_public_record_links_no_masked_winner_to_an_account(app: Flask, published: str) -> None:
+    """Entrant positions follow keyed hashes, not account order: a winner's neighbours in the list
+    are not its neighbours among account numbers, and the public record carries no account."""
+    with app.app_context():
+        draw = services.get_draw(db.session, published)
+        accounts = services.frozen_columns(db.session, draw)[0]
+    assert accounts != sorted(accounts)
+    record = app.test_client().get(f"/public/draws/{published}/record.json").get_data(as_text=True)
+    assert not any(a in record for a in accounts)
 
 
 def test_public_account_check_is_rate_limited(app_factory: Callable[..., Flask]) -> None:
@@ -100,6 +141,7 @@ def test_public_account_check_is_rate_limited(app_factory: Callable[..., Flask])
     with app.app_context():
         pid = make_kit(app).full()
     client = app.test_client()
-    codes = [client.post(f"/public/draws/{pid}/check", data={"account": f"00000000{i:02d}"}).status_code for i in range(5)]
+    codes = [client.post(f"/public/draws/{pid}/check", data={"account": f"00000000{i:02d}", "code": "AAAAA-AAAAA"}).status_code
+             for i in range(5)]
     assert codes == [200, 200, 200, 429, 429]
     assert client.get(f"/public/draws/{pid}").status_code == 200  # the page itself is not limited
