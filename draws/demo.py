@@ -3,12 +3,16 @@
 The published draw is run through the same services as a real one, with its steps dated in the
 past, so its records verify with ``python -m draws.verify``. Its entropy is a set of public numbers
 marked as demo numbers: a real draw uses numbers drawn by a lottery after the freeze, or drand.
+Both are witnessed by one **demo witness** whose key the demo itself holds (``demo-witness.pem`` in
+the instance's key folder, named as such on every page): a real draw's witnesses are independent
+parties who keep their keys and run ``python -m draws.witness`` themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -17,9 +21,11 @@ from sqlalchemy.orm import Session
 from draws import services
 from draws.models import Draw
 from draws.secretbox import SecretBox
+from draws.witness import cosign, generate_key_file, load_key_file, public_entry
 from rewards.db import utcnow
 from rewards.snapshots.queries import latest_snapshot
 
+DEMO_WITNESS = "Демо-свидетель (ключ у самой демонстрации, не независимый)"
 PUBLISHED_NAME = "Демо: квартальный розыгрыш (опубликован)"
 ANNOUNCED_NAME = "Демо: полугодовой розыгрыш (объявлен)"
 WEIGHTS = {"beginner": 0, "promising": 0, "responsible": 1, "ideal": 3}
@@ -43,6 +49,13 @@ def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def demo_witness(keys_dir: str) -> tuple[dict[str, str], Any]:
+    """The demo witness's public entry and key (made once in the key folder)."""
+    path = Path(keys_dir) / "demo-witness.pem"
+    key = load_key_file(str(path)) if path.exists() else generate_key_file(str(path))
+    return public_entry(key, DEMO_WITNESS), key
+
+
 def load(
     session: Session,
     *,
@@ -51,11 +64,13 @@ def load(
     chains: dict[str, Any],
     timezone: str,
     yearly_cap_kopecks: int,
+    keys_dir: str,
     actor: str = "demo",
     now: datetime | None = None,
 ) -> DemoDraws:
     """Create the two demo draws unless they exist; needs an active snapshot. Never commits."""
     now = (now or utcnow()).replace(microsecond=0)
+    witness, witness_key = demo_witness(keys_dir)
     if latest_snapshot(session) is None:
         return DemoDraws(None, None, "no tier snapshot: demo draws skipped")
     published = None
@@ -75,6 +90,8 @@ def load(
                 "sources": ["Демо: «Русское лото», 6 чисел тиража", "Демо: «Жилищная лотерея», 3 числа"],
                 "available_after": _ts(numbers_at),
             },
+            witnesses=[witness],
+            quorum=1,
         )
         draw = services.create_draft(
             session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks, now=start
@@ -82,6 +99,10 @@ def load(
         pid = draw.public_id
         services.announce(session, pid, actor=actor, signer=signer, box=box, chains=chains, now=start + timedelta(hours=1))
         services.freeze(session, pid, actor=actor, signer=signer, box=box, timezone=timezone, now=freeze_at + timedelta(minutes=5))
+        package = services.freeze_package_of(services.get_draw(session, pid), signer.keyset())
+        cosigned_at = freeze_at + timedelta(minutes=20)  # the witness's clock, well before the numbers exist
+        envelope = cosign(package, witness_key, now=int(cosigned_at.timestamp()), keyset=signer.keyset())
+        services.add_cosignature(session, pid, envelope, actor=actor, now=cosigned_at + timedelta(minutes=1))
         from draws.rfc3797 import parse_public_numbers
 
         value = {"type": "rfc3797", "sources": parse_public_numbers(DEMO_NUMBERS)}
@@ -98,6 +119,8 @@ def load(
             reserves=3,
             freeze_at=now + timedelta(days=14),
             entropy={"type": "drand", "chain": "quicknet", "delay_seconds": 3600},
+            witnesses=[witness],
+            quorum=1,
         )
         draw = services.create_draft(session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks, now=now)
         services.announce(session, draw.public_id, actor=actor, signer=signer, box=box, chains=chains, now=now)

@@ -68,6 +68,7 @@ def load() -> None:
         chains=wiring.chains(),
         timezone=wiring.timezone(),
         yearly_cap_kopecks=wiring.yearly_cap(),
+        keys_dir=current_app.config["KEYS_DIR"],
     )
     db.session.commit()
     click.echo("Demo data loaded.")
