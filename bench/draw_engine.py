@@ -37,21 +37,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from draws.bundle import auditor_bundle  # noqa: E402
+from draws.drand import KNOWN_CHAINS  # noqa: E402
 from draws.engine import (  # noqa: E402
     ALGORITHM_WEIGHTED,
-    DRAND_CHAINS,
     Entrant,
     build_announcement,
     build_freeze,
+    build_head,
     build_result,
     commitment_of,
     drand_source,
     freeze_entrants,
+    keyed_order,
     parse_timestamp,
     run_selection,
+    salt_commitment_of,
     select_weighted_naive,
 )
-from draws.sample import drand_value_for, keyset_for, sample_signing_key  # noqa: E402
+from draws.sample import (  # noqa: E402
+    SAMPLE_ANNOUNCED_AT,
+    SAMPLE_FREEZE_AT,
+    cosign_freeze,
+    keyset_for,
+    quicknet_value,
+    sample_signing_key,
+    sample_witness_key,
+    witness_entry,
+)
 from signedjson import sign_payload  # noqa: E402
 from draws.stream import ByteStream  # noqa: E402
 from draws.verify import verify_bundle  # noqa: E402
@@ -122,24 +134,30 @@ def main() -> None:
     key = sample_signing_key("bench")
     secret = hashlib.sha256(b"bench secret").digest()
     salt_key = hashlib.sha256(b"bench salt").digest()
-    freeze_at = "2026-06-30T19:00:00Z"
-    source = drand_source(DRAND_CHAINS["quicknet"], parse_timestamp(freeze_at))
+    freeze_at = SAMPLE_FREEZE_AT  # the real quicknet round 3 is the entropy
+    source = drand_source(KNOWN_CHAINS["quicknet"], parse_timestamp(freeze_at), 0)
+    witness_keys = [(f"Witness {n + 1}", sample_witness_key("bench", n)) for n in range(2)]
+    witnesses = [witness_entry(name, k) for name, k in witness_keys]
     ann = build_announcement(
-        draw_id="bench", name="Bench", kind="quarterly", snapshot="2026-06", announced_at="2026-06-20T09:00:00Z",
-        freeze_at=freeze_at, algorithm=ALGORITHM_WEIGHTED, tier_weights={"responsible": 1, "ideal": 3},
-        exclusions=[], prizes=[{"amount_kopecks": 400_000, "count": args.prizes}], reserves=args.reserves,
-        commitment=commitment_of(secret), entropy_source=source,
+        draw_id="bench", name="Bench", kind="quarterly", snapshot={"period": "2026-06", "digest": "0" * 64},
+        announced_at=SAMPLE_ANNOUNCED_AT, freeze_at=freeze_at, algorithm=ALGORITHM_WEIGHTED,
+        tier_weights={"responsible": 1, "ideal": 3}, exclusions=[],
+        prizes=[{"amount_kopecks": 400_000, "count": args.prizes}], reserves=args.reserves,
+        commitment=commitment_of(secret), salt_commitment=salt_commitment_of(salt_key), entropy_source=source,
+        witnesses={"quorum": 2, "keys": witnesses, "unwitnessed": False},
     )
 
     from draws.entrants import canonical_entrants, entrant_digest, weights_digest
     from draws.merkle import MerkleTree, entrant_leaf_hashes
 
     t0 = time.perf_counter()
-    canon = timed("canonical sort + validation", rows, canonical_entrants, people)
+    canon = timed("validation (+ account sort, as the database gives it)", rows, canonical_entrants, people)
+    accounts, _tiers, weights, keys = timed("keyed order: HMAC-SHA256 per account + sort by it", rows, keyed_order, salt_key,
+                                            [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon])
+    canon = [Entrant(a, t, w) for a, t, w in zip(accounts, _tiers, weights, strict=True)]
     timed("entrant digest (SHA-256 of canonical list)", rows, entrant_digest, canon)
-    weights = [e.weight for e in canon]
     timed("weights digest", rows, weights_digest, weights)
-    leaves = timed("salted leaf hashes (HMAC + SHA-256)", rows, entrant_leaf_hashes, salt_key, [e.account for e in canon], weights)
+    leaves = timed("salted leaf hashes (salts from the order keys)", rows, entrant_leaf_hashes, salt_key, accounts, weights, keys)
     timed("Merkle root (RFC 6962)", rows, lambda: MerkleTree(leaves).root())
     seed = hashlib.sha256(b"bench seed").digest()
     outcome = timed(
@@ -151,14 +169,17 @@ def main() -> None:
 
     t1 = time.perf_counter()
     frozen = timed("freeze_entrants (all of the above, one call)", rows, freeze_entrants, people, salt_key)
-    freeze = build_freeze(ann, frozen, "2026-06-30T19:00:01Z")
-    entropy = drand_value_for("bench", source["round"])
-    result, _ = timed("build_result (seed + selection + record)", rows, build_result, ann, freeze, frozen.accounts, frozen.weights, salt_key, secret, entropy, "2026-06-30T19:05:00Z")
+    freeze = build_freeze(ann, frozen, freeze_at)
+    cosignatures = [cosign_freeze(k, name, ann, freeze, "2023-08-23T15:09:31Z") for name, k in witness_keys]
+    entropy = quicknet_value(source["round"])
+    result, _ = timed("build_result (quorum, BLS check of the round, seed, selection, record)", rows, build_result, ann,
+                      freeze, frozen.accounts, frozen.weights, salt_key, secret, entropy, "2023-08-23T15:10:00Z", cosignatures)
     envelopes = [sign_payload(key, p) for p in (ann, freeze, result)]
     freeze_draw_total = time.perf_counter() - t1
     freeze_draw_peak = peak_mb()
-    bundle = auditor_bundle(keyset_for(key), *envelopes, frozen, salt_key)
-    checks = timed("verify_bundle (in process, full auditor bundle)", rows, verify_bundle, bundle)
+    bundle = auditor_bundle(keyset_for(key), *envelopes, frozen, salt_key,
+                            head=sign_payload(key, build_head(result, [], result["drawn_at"])))
+    checks = timed("verify_bundle (in process, full auditor bundle)", rows, lambda b: verify_bundle(b, keyset_for(key), witnesses=witnesses), bundle)
     assert all(c.status == "PASS" for c in checks), [c.line() for c in checks if c.status != "PASS"]
     in_process_peak = peak_mb()
 
@@ -166,11 +187,14 @@ def main() -> None:
         path = os.path.join(tmp, "bundle.json")
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(bundle, handle)
+        trust = [os.path.join(tmp, "keyset.json"), os.path.join(tmp, "witnesses.json")]
+        Path(trust[0]).write_text(json.dumps(keyset_for(key)))
+        Path(trust[1]).write_text(json.dumps({"witnesses": witnesses}))
         size_mb = os.path.getsize(path) / 2**20
         del bundle, frozen
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, path], capture_output=True, text=True,
+            [sys.executable, "-c", CHILD, path, "--keyset", trust[0], "--witnesses", trust[1]], capture_output=True, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         )
         cli_time = time.perf_counter() - start
