@@ -1053,13 +1053,12 @@ def own_entry(session: Session, draw: Draw, account: str, code: str, box: Secret
         return None
     if draw.state != "published":
         return OwnEntry(proof, "entrant")
-    result = _payload(draw.result_record)
-    for row in result["winners"]:
-        if row["entrant_index"] == proof["leaf_index"]:
-            return OwnEntry(proof, "winner", row["prize_index"], row["amount_kopecks"])
-    for row in result["reserves"]:
-        if row["entrant_index"] == proof["leaf_index"]:
-            return OwnEntry(proof, "reserve", reserve_index=row["reserve_index"])
+    amounts = engine.expand_prizes(json.loads(draw.prizes))
+    person = session.scalar(select(DrawWinner).where(DrawWinner.draw_id == draw.id, DrawWinner.account == account))
+    if person is not None and person.status in ("holder", "promoted") and person.prize_index is not None:
+        return OwnEntry(proof, "winner", person.prize_index, amounts[person.prize_index])
+    if person is not None and person.status == "waiting":
+        return OwnEntry(proof, "reserve", reserve_index=person.position)
     return OwnEntry(proof, "entrant")
 
 
