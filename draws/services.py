@@ -195,37 +195,53 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     raise DrawRefused("the entropy source must be 'drand' or 'rfc3797'", field="entropy")
 
 
-def create_draft(
-    session: Session, data: DraftInput, *, actor: str, chains: Mapping[str, Any], yearly_cap_kopecks: int,
-    now: datetime | None = None,
-) -> Draw:
-    """Create a draft draw; refuses bad prizes, weights, freeze time, entropy source, snapshot."""
-    now = now or utcnow()
+def _draft_weights(data: DraftInput) -> dict[str, int]:
+    unknown = sorted(set(data.tier_weights) - set(TIERS))
+    if unknown:
+        raise DrawRefused(f"unknown tier(s): {', '.join(unknown)}", field="tier_weights")
+    try:
+        weights = {tier: check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}") for tier in TIERS}
+    except DrawError as exc:
+        raise _refuse(exc, "tier_weights") from exc
+    if not any(weights.values()):
+        raise DrawRefused("at least one tier must have a positive weight", field="tier_weights")
+    if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
+        raise DrawRefused("RFC 3797 mode is unweighted: tier weights must be 0 or 1", field="tier_weights")
+    return weights
+
+
+def _draft_identity(data: DraftInput) -> None:
     if not data.name or not data.name.strip() or len(data.name) > 200:
         raise DrawRefused("give the draw a name (at most 200 characters)", field="name")
     if data.kind not in KINDS:
         raise DrawRefused(f"the kind must be one of {', '.join(KINDS)}", field="kind")
     if data.algorithm not in engine.ALGORITHMS:
         raise DrawRefused(f"unknown algorithm {data.algorithm!r}", field="algorithm")
-    unknown = sorted(set(data.tier_weights) - set(TIERS))
-    if unknown:
-        raise DrawRefused(f"unknown tier(s): {', '.join(unknown)}", field="tier_weights")
-    weights = {}
+    if isinstance(data.reserves, bool) or not isinstance(data.reserves, int) or not 0 <= data.reserves <= 1000:
+        raise DrawRefused("reserves must be an integer from 0 to 1000", field="reserves")
+
+
+def _draft_witnesses(data: DraftInput) -> dict[str, Any]:
     try:
-        for tier in TIERS:
-            weights[tier] = check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}")
+        return engine.validate_witnesses(
+            {"quorum": data.quorum, "keys": [dict(w) for w in data.witnesses], "unwitnessed": data.unwitnessed}
+        )
     except DrawError as exc:
-        raise _refuse(exc, "tier_weights") from exc
+        raise _refuse(exc, "witnesses") from exc
+
+
+def create_draft(
+    session: Session, data: DraftInput, *, actor: str, chains: Mapping[str, Any], yearly_cap_kopecks: int,
+    now: datetime | None = None,
+) -> Draw:
+    """Create a draft draw; refuses bad prizes, weights, freeze time, entropy source, snapshot, witnesses."""
+    now = now or utcnow()
+    _draft_identity(data)
+    weights = _draft_weights(data)
     try:
         prizes = engine.validate_prizes(data.prizes)
     except DrawError as exc:
         raise _refuse(exc, "prizes") from exc
-    if not any(weights.values()):
-        raise DrawRefused("at least one tier must have a positive weight", field="tier_weights")
-    if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
-        raise DrawRefused("RFC 3797 mode is unweighted: tier weights must be 0 or 1", field="tier_weights")
-    if isinstance(data.reserves, bool) or not isinstance(data.reserves, int) or not 0 <= data.reserves <= 1000:
-        raise DrawRefused("reserves must be an integer from 0 to 1000", field="reserves")
     freeze_at = _whole_seconds(data.freeze_at)
     if freeze_at <= now:
         raise DrawRefused("the freeze time is in the past", field="freeze_at")
@@ -233,12 +249,7 @@ def create_draft(
     if snapshot is None:
         raise DrawRefused(f"no active tier snapshot {data.snapshot_period or ''}".strip(), field="snapshot_period")
     entropy = _check_entropy_spec(data.entropy, chains, freeze_at)
-    try:
-        witnesses = engine.validate_witnesses(
-            {"quorum": data.quorum, "keys": [dict(w) for w in data.witnesses], "unwitnessed": data.unwitnessed}
-        )
-    except DrawError as exc:
-        raise _refuse(exc, "witnesses") from exc
+    witnesses = _draft_witnesses(data)
     draw = Draw(
         public_id=f"{now:%Y%m%d}-{secrets.token_hex(4)}",
         name=data.name.strip(),
@@ -757,14 +768,10 @@ def disqualify(
     if not reason or not reason.strip():
         raise DrawRefused("give the reason for the disqualification (it is public)", field="reason")
     result = json.loads(draw.result_record or "{}")["payload"]
-    people = list(session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id)))
+    holder_rows, reserves = _prize_holders(session, draw)
     holders: list[int | None] = [None] * len(result["winners"])
-    holder_rows: dict[int, DrawWinner] = {}
-    for person in people:
-        if person.status in ("holder", "promoted") and person.prize_index is not None:
-            holders[person.prize_index] = person.entrant_index
-            holder_rows[person.prize_index] = person
-    reserves = sorted((p for p in people if p.role == "reserve"), key=lambda p: p.position)
+    for index, person in holder_rows.items():
+        holders[index] = person.entrant_index
     earlier = disqualification_envelopes(session, draw)
     sequence = len(earlier)
     used = min(sequence, len(reserves))
@@ -773,14 +780,7 @@ def disqualify(
     except DrawError as exc:
         raise _refuse(exc, "prize_index") from exc
     holder = holder_rows[prize_index]
-    credit = session.scalar(select(DrawCredit).where(
-        DrawCredit.draw_id == draw.id, DrawCredit.prize_index == prize_index, DrawCredit.account == holder.account,
-        DrawCredit.state != "cancelled",
-    ))
-    if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
-        raise Conflict(f"prize {prize_index} has no credit order for its holder; reload")
-    if credit.state != "pending":
-        raise Conflict(f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing first")
+    credit = _pending_credit(session, draw, prize_index, holder.account)
     credit.state = "cancelled"
     holder.status = "disqualified"
     replacement_account = None
@@ -814,6 +814,25 @@ def disqualify(
         "replacement": mask_account(replacement_account) if replacement_account else None,
     })
     return record
+
+
+def _prize_holders(session: Session, draw: Draw) -> tuple[dict[int, DrawWinner], list[DrawWinner]]:
+    """The current holder of each prize, and the reserves in published order."""
+    people = list(session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id)))
+    holders = {p.prize_index: p for p in people if p.status in ("holder", "promoted") and p.prize_index is not None}
+    return holders, sorted((p for p in people if p.role == "reserve"), key=lambda p: p.position)
+
+
+def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str) -> DrawCredit:
+    credit = session.scalar(select(DrawCredit).where(
+        DrawCredit.draw_id == draw.id, DrawCredit.prize_index == prize_index, DrawCredit.account == account,
+        DrawCredit.state != "cancelled",
+    ))
+    if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
+        raise Conflict(f"prize {prize_index} has no credit order for its holder; reload")
+    if credit.state != "pending":
+        raise Conflict(f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing first")
+    return credit
 
 
 def disqualification_envelopes(session: Session, draw: Draw) -> list[dict[str, Any]]:

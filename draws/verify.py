@@ -199,25 +199,28 @@ def _envelope_problem(envelope: Any, name: str) -> str | None:
     return None
 
 
+def _list_of(value: Any, kind: Callable[[Any], bool]) -> bool:
+    return isinstance(value, list) and all(kind(item) for item in value)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
 def _column_problems(bundle: dict[str, Any]) -> list[str]:
     problems = []
-    weights = bundle.get("weights")
-    if weights is not None and (not isinstance(weights, list) or not all(_is_int(w) for w in weights)):
+    if bundle.get("weights") is not None and not _list_of(bundle["weights"], _is_int):
         problems.append("weights must be a list of integers")
     entrants = bundle.get("entrants")
     if entrants is not None:
         if not isinstance(entrants, dict) or not all(isinstance(entrants.get(c), list) for c in ("accounts", "tiers", "weights")):
             problems.append("entrants must have list columns accounts, tiers, weights")
-        elif not (
-            all(isinstance(a, str) for a in entrants["accounts"])
-            and all(isinstance(t, str) for t in entrants["tiers"])
-            and all(_is_int(w) for w in entrants["weights"])
-        ):
+        elif not (_list_of(entrants["accounts"], _is_text) and _list_of(entrants["tiers"], _is_text)
+                  and _list_of(entrants["weights"], _is_int)):
             problems.append("entrants: accounts and tiers must be texts, weights integers")
-    if bundle.get("salt_key") is not None and not isinstance(bundle["salt_key"], str):
+    if bundle.get("salt_key") is not None and not _is_text(bundle["salt_key"]):
         problems.append("salt_key must be hexadecimal text")
-    exclusions = bundle.get("exclusions")
-    if exclusions is not None and (not isinstance(exclusions, list) or not all(isinstance(a, str) for a in exclusions)):
+    if bundle.get("exclusions") is not None and not _list_of(bundle["exclusions"], _is_text):
         problems.append("exclusions must be a list of account texts")
     return problems
 
