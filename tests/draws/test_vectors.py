@@ -59,9 +59,20 @@ from signedjson import b64u_encode, kid_for, sign_payload
 
 HERE = Path(__file__).with_name("vectors")
 V2_NAMES = [
-    "v2-weighted-small", "v2-exclusions-weight0", "v2-disqualifications", "v2-cancelled", "v2-quorum-not-reached",
-    "v2-keys-retired-compromised", "v2-proofs", "v2-accounts-nonascii-short", "v2-rfc3797-trailing-zeros",
-    "v2-rfc3797-mode-drand", "v2-quicknet-real", "v2-mainnet-chained-real", "v2-rejection-one-word", "v2-witnesses",
+    "v2-weighted-small",
+    "v2-exclusions-weight0",
+    "v2-disqualifications",
+    "v2-cancelled",
+    "v2-quorum-not-reached",
+    "v2-keys-retired-compromised",
+    "v2-proofs",
+    "v2-accounts-nonascii-short",
+    "v2-rfc3797-trailing-zeros",
+    "v2-rfc3797-mode-drand",
+    "v2-quicknet-real",
+    "v2-mainnet-chained-real",
+    "v2-rejection-one-word",
+    "v2-witnesses",
 ]
 V1_DRAWS = ["weighted-small", "weighted-huge-weights", "weighted-60", "rfc3797-mode"]
 
@@ -95,40 +106,91 @@ def rebuild(inputs: dict[str, Any]) -> dict[str, Any]:
     secret, salt_key = bytes.fromhex(inputs["secret"]), bytes.fromhex(inputs["salt_key"])
     witnesses = {w["name"]: private_key(w["private_key"]) for w in inputs["witnesses"]}
     ann = build_announcement(
-        **inputs["announcement"], commitment=commitment_of(secret), salt_commitment=salt_commitment_of(salt_key),
-        witnesses={"quorum": inputs["quorum"], "keys": [entry(n, k) for n, k in witnesses.items()],
-                   "unwitnessed": inputs["quorum"] == 0},
+        **inputs["announcement"],
+        commitment=commitment_of(secret),
+        salt_commitment=salt_commitment_of(salt_key),
+        witnesses={
+            "quorum": inputs["quorum"],
+            "keys": [entry(n, k) for n, k in witnesses.items()],
+            "unwitnessed": inputs["quorum"] == 0,
+        },
     )
     weights, excluded = ann["tier_weights"], set(inputs["announcement"]["exclusions"])
-    frozen = freeze_entrants([Entrant(a, t, weights.get(t, 0)) for a, t in inputs["entrants"] if a not in excluded], salt_key)
+    frozen = freeze_entrants(
+        [Entrant(a, t, weights.get(t, 0)) for a, t in inputs["entrants"] if a not in excluded], salt_key
+    )
     frz = build_freeze(ann, frozen, inputs["frozen_at"])
     cosignatures = [
-        sign_payload(witnesses[c["witness"]], {
-            "type": "draw.cosignature", "version": 2, "draw_id": ann["draw_id"], "announcement_digest": payload_digest(ann),
-            "freeze_digest": payload_digest(frz), "witness": {"name": c["witness"], "kid": entry("", witnesses[c["witness"]])["kid"]},
-            "cosigned_at": c["cosigned_at"],
-        }) for c in inputs["cosignatures"]
+        sign_payload(
+            witnesses[c["witness"]],
+            {
+                "type": "draw.cosignature",
+                "version": 2,
+                "draw_id": ann["draw_id"],
+                "announcement_digest": payload_digest(ann),
+                "freeze_digest": payload_digest(frz),
+                "witness": {"name": c["witness"], "kid": entry("", witnesses[c["witness"]])["kid"]},
+                "cosigned_at": c["cosigned_at"],
+            },
+        )
+        for c in inputs["cosignatures"]
     ]
-    out: dict[str, Any] = {"key": key, "secret": secret, "salt_key": salt_key, "ann": ann, "frozen": frozen, "frz": frz,
-                           "cosignatures": cosignatures, "announcement": sign_payload(key, ann), "freeze": sign_payload(key, frz)}
+    out: dict[str, Any] = {
+        "key": key,
+        "secret": secret,
+        "salt_key": salt_key,
+        "ann": ann,
+        "frozen": frozen,
+        "frz": frz,
+        "cosignatures": cosignatures,
+        "announcement": sign_payload(key, ann),
+        "freeze": sign_payload(key, frz),
+    }
     if "cancellation" in inputs:
         c = inputs["cancellation"]
-        cancel = build_cancellation(ann, state_before=c["state_before"], reason=c["reason"], cancelled_at=c["cancelled_at"],
-                                    reason_code=c["reason_code"], cosignatures=[cosignatures[i] for i in c["cosignatures"]])
+        cancel = build_cancellation(
+            ann,
+            state_before=c["state_before"],
+            reason=c["reason"],
+            cancelled_at=c["cancelled_at"],
+            reason_code=c["reason_code"],
+            cosignatures=[cosignatures[i] for i in c["cosignatures"]],
+        )
         out.update(cancel=cancel, cancellation=sign_payload(key, cancel))
         return out
-    res, outcome = build_result(ann, frz, frozen.accounts, frozen.weights, salt_key, secret, inputs["entropy"],
-                                inputs["drawn_at"], cosignatures)
+    res, outcome = build_result(
+        ann,
+        frz,
+        frozen.accounts,
+        frozen.weights,
+        salt_key,
+        secret,
+        inputs["entropy"],
+        inputs["drawn_at"],
+        cosignatures,
+    )
     holders: list[int | None] = list(outcome.winners)
     used, dqs = 0, []
     for d in inputs["disqualifications"]:
         replacement = next_replacement(holders, outcome.reserves, used, d["prize_index"])
-        dqs.append(build_disqualification(res, dqs[-1] if dqs else None, replacement, d["reason"], d["disqualified_at"]))
+        dqs.append(
+            build_disqualification(
+                res, dqs[-1] if dqs else None, replacement, d["reason"], d["disqualified_at"]
+            )
+        )
         holders[d["prize_index"]] = replacement.entrant_index
         used += replacement.reserve_index is not None
     head = build_head(res, dqs, inputs["head_issued_at"])
-    out.update(res=res, outcome=outcome, holders=holders, dqs=dqs, head=head, result=sign_payload(key, res),
-               disqualifications=[sign_payload(later, d) for d in dqs], head_envelope=sign_payload(later, head))
+    out.update(
+        res=res,
+        outcome=outcome,
+        holders=holders,
+        dqs=dqs,
+        head=head,
+        result=sign_payload(key, res),
+        disqualifications=[sign_payload(later, d) for d in dqs],
+        head_envelope=sign_payload(later, head),
+    )
     return out
 
 
@@ -155,7 +217,11 @@ def test_v2_records_rebuild_byte_for_byte(name: str, rebuilt: dict[str, dict[str
     assert bundle["disqualifications"] == r["disqualifications"]
     assert bundle["head"] == r["head_envelope"]
     frozen = r["frozen"]
-    assert bundle["entrants"] == {"accounts": frozen.accounts, "tiers": frozen.tiers, "weights": frozen.weights}
+    assert bundle["entrants"] == {
+        "accounts": frozen.accounts,
+        "tiers": frozen.tiers,
+        "weights": frozen.weights,
+    }
     assert bundle["salt_key"] == v["inputs"]["salt_key"]
     assert bundle["exclusions"] == sorted(set(v["inputs"]["announcement"]["exclusions"]))
 
@@ -171,10 +237,18 @@ def leaf_by_hand(salt_key: bytes, account: str, weight: int) -> str:
     return hashlib.sha256(b"\x00" + lp(salt) + lp(account.encode("utf-8")) + u64(weight)).hexdigest()
 
 
-def seed_by_hand(algorithm: str, secret: bytes, entropy: bytes, entrant_digest: str, announcement_digest: str) -> str:
+def seed_by_hand(
+    algorithm: str, secret: bytes, entropy: bytes, entrant_digest: str, announcement_digest: str
+) -> str:
     """Section 8: SHA-256 of the length-prefixed fields."""
-    fields = [b"loyalty-draw/seed", algorithm.encode("ascii"), secret, entropy, bytes.fromhex(entrant_digest),
-              bytes.fromhex(announcement_digest)]
+    fields = [
+        b"loyalty-draw/seed",
+        algorithm.encode("ascii"),
+        secret,
+        entropy,
+        bytes.fromhex(entrant_digest),
+        bytes.fromhex(announcement_digest),
+    ]
     return hashlib.sha256(b"".join(len(f).to_bytes(4, "big") + f for f in fields)).hexdigest()
 
 
@@ -190,48 +264,77 @@ def test_v2_expected_values(name: str, rebuilt: dict[str, dict[str, Any]]) -> No
     for account, key in exp["order_keys"].items():
         assert order_keys(salt_key, [account])[0].hex() == key
         assert hmac.new(salt_key, account.encode("utf-8"), hashlib.sha256).hexdigest() == key
-    assert (frz["count"], frz["total_weight"], frz["tiers"]) == (exp["eligible_count"], exp["total_weight"], exp["tiers"])
+    assert (frz["count"], frz["total_weight"], frz["tiers"]) == (
+        exp["eligible_count"],
+        exp["total_weight"],
+        exp["tiers"],
+    )
     assert (frozen.digest, frozen.weights_digest, frozen.merkle.root().hex()) == (
-        exp["entrant_digest"], exp["weights_digest"], exp["merkle_root"])
+        exp["entrant_digest"],
+        exp["weights_digest"],
+        exp["merkle_root"],
+    )
     assert payload_digest(frz) == exp["freeze_digest"]
     if "keyed_order" in exp:
         assert frozen.accounts == exp["keyed_order"] == keyed_order_by_hand(salt_key, frozen.accounts)
         assert [h.hex() for h in frozen.leaf_hashes] == exp["leaf_hashes"]
-        assert exp["leaf_hashes"] == [leaf_by_hand(salt_key, a, w) for a, w in zip(frozen.accounts, frozen.weights, strict=True)]
+        assert exp["leaf_hashes"] == [
+            leaf_by_hand(salt_key, a, w) for a, w in zip(frozen.accounts, frozen.weights, strict=True)
+        ]
     assert [payload_digest(c["payload"]) for c in r["cosignatures"]] == exp["cosignature_digests"]
     if "cancellation" in inputs:
         assert payload_digest(r["cancel"]) == exp["cancellation_digest"]
         return
     res, outcome = r["res"], r["outcome"]
     entropy = entropy_bytes(ann["entropy_source"], inputs["entropy"])
-    assert entropy.hex() == exp["entropy_bytes"] and hashlib.sha256(entropy).hexdigest() == exp["entropy_digest"]
+    assert (
+        entropy.hex() == exp["entropy_bytes"] and hashlib.sha256(entropy).hexdigest() == exp["entropy_digest"]
+    )
     seed = derive_seed(ann["algorithm"], r["secret"], entropy, frozen.digest, payload_digest(ann))
     assert seed.hex() == exp["seed"] == res["seed"]
-    assert seed_by_hand(ann["algorithm"], r["secret"], entropy, frozen.digest, payload_digest(ann)) == exp["seed"]
+    assert (
+        seed_by_hand(ann["algorithm"], r["secret"], entropy, frozen.digest, payload_digest(ann))
+        == exp["seed"]
+    )
     assert first_blocks(seed, 4) == exp["stream_blocks"]
     assert exp["stream_blocks"] == [hmac.new(seed, u64(i), hashlib.sha256).hexdigest() for i in range(4)]
     assert (outcome.bytes_consumed, outcome.rejections, outcome.rfc3797_key) == (
-        exp["bytes_consumed"], exp["rejections"], exp["rfc3797_key"])
+        exp["bytes_consumed"],
+        exp["rejections"],
+        exp["rfc3797_key"],
+    )
     amounts = expand_prizes(ann["prizes"])
 
     def person(index: int) -> dict[str, Any]:
         account = frozen.accounts[index]
-        return {"entrant_index": index, "account": account, "account_masked": mask_account(account),
-                "leaf_hash": leaf_by_hand(salt_key, account, frozen.weights[index])}
+        return {
+            "entrant_index": index,
+            "account": account,
+            "account_masked": mask_account(account),
+            "leaf_hash": leaf_by_hand(salt_key, account, frozen.weights[index]),
+        }
 
-    assert exp["winners"] == [{"prize_index": i, "amount_kopecks": amounts[i], **person(x)} for i, x in enumerate(outcome.winners)]
+    assert exp["winners"] == [
+        {"prize_index": i, "amount_kopecks": amounts[i], **person(x)} for i, x in enumerate(outcome.winners)
+    ]
     assert exp["reserves"] == [{"reserve_index": i, **person(x)} for i, x in enumerate(outcome.reserves)]
     assert payload_digest(res) == exp["result_digest"] and payload_digest(r["head"]) == exp["head_digest"]
     for account, code in exp["check_codes"].items():
         assert check_code(salt_key, ann["draw_id"], account) == code
     if r["dqs"]:
         assert exp["holders"] == r["holders"]
-        assert [(d["sequence"], d["count"], d["replacement_reserve_index"], payload_digest(d)) for d in r["dqs"]] == [
-            (d["sequence"], d["count"], d["replacement_reserve_index"], d["digest"]) for d in exp["disqualifications"]]
+        assert [
+            (d["sequence"], d["count"], d["replacement_reserve_index"], payload_digest(d)) for d in r["dqs"]
+        ] == [
+            (d["sequence"], d["count"], d["replacement_reserve_index"], d["digest"])
+            for d in exp["disqualifications"]
+        ]
 
 
 def verifier_lines(bundle: dict[str, Any], settings: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    checks = verify_bundle(bundle, settings["keyset"], witnesses=settings["witnesses"], drand_chains=settings["drand_chains"])
+    checks = verify_bundle(
+        bundle, settings["keyset"], witnesses=settings["witnesses"], drand_chains=settings["drand_chains"]
+    )
     labels = [f"{c.status} §{c.section} {c.name}" for c in checks]
     return labels, {f"{c.status} §{c.section} {c.name}": c.reason for c in checks}
 
@@ -240,8 +343,11 @@ def verifier_runs(name: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]
     v = load(name)
     runs = [("main", v["bundle"], v["verifier"])]
     for case in v.get("cases", []):
-        runs += [(f"{case['name']}/{key}", case["bundle"], case[key])
-                 for key in ("verifier", "verifier_without_witness_list") if key in case]
+        runs += [
+            (f"{case['name']}/{key}", case["bundle"], case[key])
+            for key in ("verifier", "verifier_without_witness_list")
+            if key in case
+        ]
     return runs
 
 
@@ -267,12 +373,24 @@ def test_v2_disqualification_cases() -> None:
 
 def test_v2_cancellations_need_no_result() -> None:
     v = load("v2-cancelled")
-    assert v["bundle"]["cancellation"]["payload"]["cancelled_at"] < v["bundle"]["cancellation"]["payload"]["entropy_available_at"]
+    assert (
+        v["bundle"]["cancellation"]["payload"]["cancelled_at"]
+        < v["bundle"]["cancellation"]["payload"]["entropy_available_at"]
+    )
     q = load("v2-quorum-not-reached")
     inputs, r = q["inputs"], rebuild(q["inputs"])
     with pytest.raises(WitnessQuorumNotMet, match=re.escape(q["expected"]["draw_step"]["message_contains"])):
-        build_result(r["ann"], r["frz"], r["frozen"].accounts, r["frozen"].weights, r["salt_key"], r["secret"],
-                     inputs["entropy"], inputs["drawn_at"], r["cosignatures"])
+        build_result(
+            r["ann"],
+            r["frz"],
+            r["frozen"].accounts,
+            r["frozen"].weights,
+            r["salt_key"],
+            r["secret"],
+            inputs["entropy"],
+            inputs["drawn_at"],
+            r["cosignatures"],
+        )
     cancel = q["bundle"]["cancellation"]["payload"]
     assert cancel["reason_code"] == "witness_quorum_not_reached" and len(cancel["cosignatures"]) == 2
 
@@ -282,7 +400,9 @@ def test_v2_key_cases_change_only_the_keyset() -> None:
     keys = v["inputs"]["keyset"]["keys"]
     assert keys[0]["retired"] is not None and v["bundle"]["head"]["signature"]["kid"] == keys[1]["kid"]
     for case in v["cases"][:2]:
-        assert {k: x for k, x in case["bundle"].items() if k != "keyset"} == {k: x for k, x in v["bundle"].items() if k != "keyset"}
+        assert {k: x for k, x in case["bundle"].items() if k != "keyset"} == {
+            k: x for k, x in v["bundle"].items() if k != "keyset"
+        }
         assert case["bundle"]["keyset"] == case["verifier"]["keyset"] != v["inputs"]["keyset"]
 
 
@@ -296,9 +416,14 @@ def test_v2_proofs() -> None:
         assert proof.salt == hmac.new(salt_key, item["account"].encode("utf-8"), hashlib.sha256).digest()[:16]
         assert proof.verify(root) and proof.leaf_hash().hex() == item["leaf_hash"]
         assert [c.line() for c in verify_proof(bundle, item["proof"], keyset)] == item["verifier"]
-        assert check_code(salt_key, bundle["announcement"]["payload"]["draw_id"], item["account"]) == item["check_code"]
+        assert (
+            check_code(salt_key, bundle["announcement"]["payload"]["draw_id"], item["account"])
+            == item["check_code"]
+        )
     tampered = v["expected"]["tampered_proof"]
-    assert [c.line().split(":")[0] for c in verify_proof(bundle, tampered["proof"], keyset)] == tampered["verifier"]
+    assert [c.line().split(":")[0] for c in verify_proof(bundle, tampered["proof"], keyset)] == tampered[
+        "verifier"
+    ]
     assert v["expected"]["non_entrant"]["account"] not in bundle["entrants"]["accounts"]
 
 
@@ -309,25 +434,41 @@ def test_v2_masks_of_short_and_non_ascii_accounts() -> None:
         shown = min(4, len(account) // 2)
         assert mask == "******" + (account[-shown:] if shown else "")
         assert len(account.encode("utf-8")) == v["expected"]["utf8_lengths"][account]
-    assert any(n > len(a) for a, n in v["expected"]["utf8_lengths"].items())  # multi-byte accounts are covered
+    assert any(
+        n > len(a) for a, n in v["expected"]["utf8_lengths"].items()
+    )  # multi-byte accounts are covered
 
 
 def test_v2_rfc3797_keys() -> None:
     v = load("v2-rfc3797-trailing-zeros")
     exp, sources = v["expected"], v["inputs"]["entropy"]["sources"]
-    assert canonical_key(sources) == canonical_key(exp["equivalent_sources"]) == canonical_key(exp["same_key_sources"]) == exp["public_key"]
-    assert {value: canonical_value(value)[1] for source in sources for value in source} == exp["canonical_values"]
+    assert (
+        canonical_key(sources)
+        == canonical_key(exp["equivalent_sources"])
+        == canonical_key(exp["same_key_sources"])
+        == exp["public_key"]
+    )
+    assert {value: canonical_value(value)[1] for source in sources for value in source} == exp[
+        "canonical_values"
+    ]
     seed = int(exp["seed"], 16)
     assert exp["rfc3797_key"] == f"{exp['public_key']}{seed}./"
     for name in ("v2-rfc3797-trailing-zeros", "v2-rfc3797-mode-drand"):
         e = load(name)["expected"]
         count = len(e["winners"]) + len(e["reserves"])
         steps = rfc3797_steps(e["rfc3797_key"], e["eligible_count"], count)
-        assert [{"index": s.index, "md5": s.md5_hex, "divisor": s.divisor, "selected": s.selected} for s in steps] == e["steps"]
+        assert [
+            {"index": s.index, "md5": s.md5_hex, "divisor": s.divisor, "selected": s.selected} for s in steps
+        ] == e["steps"]
         i = 0
-        md5 = hashlib.md5(i.to_bytes(2, "big") + e["rfc3797_key"].encode("ascii") + i.to_bytes(2, "big"), usedforsecurity=False)
+        md5 = hashlib.md5(
+            i.to_bytes(2, "big") + e["rfc3797_key"].encode("ascii") + i.to_bytes(2, "big"),
+            usedforsecurity=False,
+        )
         assert md5.hexdigest().upper() == e["steps"][0]["md5"]
-        assert [s["selected"] - 1 for s in e["steps"]] == [w["entrant_index"] for w in e["winners"] + e["reserves"]]
+        assert [s["selected"] - 1 for s in e["steps"]] == [
+            w["entrant_index"] for w in e["winners"] + e["reserves"]
+        ]
     drand = load("v2-rfc3797-mode-drand")["expected"]
     assert drand["rfc3797_key"] == f"{int(drand['seed'], 16)}./"
 
@@ -335,11 +476,19 @@ def test_v2_rfc3797_keys() -> None:
 def test_v2_real_drand_rounds() -> None:
     q = load("v2-quicknet-real")["expected"]["drand"]
     assert q["message"] == hashlib.sha256((3).to_bytes(8, "big")).hexdigest()
-    assert q["randomness"] == hashlib.sha256(bytes.fromhex(q["signature"])).hexdigest() and len(q["signature"]) == 96
+    assert (
+        q["randomness"] == hashlib.sha256(bytes.fromhex(q["signature"])).hexdigest()
+        and len(q["signature"]) == 96
+    )
     m = load("v2-mainnet-chained-real")
     d = m["expected"]["drand"]
-    assert d["message"] == hashlib.sha256(bytes.fromhex(d["previous_signature"]) + (3).to_bytes(8, "big")).hexdigest()
-    assert len(d["signature"]) == 192 and m["inputs"]["entropy"]["previous_signature"] == d["previous_signature"]
+    assert (
+        d["message"]
+        == hashlib.sha256(bytes.fromhex(d["previous_signature"]) + (3).to_bytes(8, "big")).hexdigest()
+    )
+    assert (
+        len(d["signature"]) == 192 and m["inputs"]["entropy"]["previous_signature"] == d["previous_signature"]
+    )
     chain, source = d["chain"], m["inputs"]["announcement"]["entropy_source"]
     freeze = chain["genesis_time"] + 10
     assert source["round"] == (freeze + source["delay"] - chain["genesis_time"]) // chain["period"] + 2 == 3
@@ -350,7 +499,7 @@ def uniform_below_by_hand(stream: bytes, position: int, n: int) -> tuple[int, in
     limit = 2**64 - 2**64 % n
     rejections = 0
     while True:
-        x = int.from_bytes(stream[position:position + 8], "big")
+        x = int.from_bytes(stream[position : position + 8], "big")
         position += 8
         if x < limit:
             return x % n, position, rejections
@@ -370,7 +519,12 @@ def test_v2_rejection_in_one_word() -> None:
     for call in calls:
         assert call["words_per_attempt"] == 1 and call["n"] == sum(weights)
         value, end, rejections = uniform_below_by_hand(stream, position, call["n"])
-        assert (call["bytes_from"], call["bytes_to"], call["rejections"], call["value"]) == (position, end, rejections, value)
+        assert (call["bytes_from"], call["bytes_to"], call["rejections"], call["value"]) == (
+            position,
+            end,
+            rejections,
+            value,
+        )
         assert call["acceptance_limit"] == 2**64 - 2**64 % call["n"]
         index = next(i for i in range(len(weights)) if sum(weights[: i + 1]) > value)  # section 11, by hand
         weights[index] = 0
@@ -383,13 +537,25 @@ def test_v2_witness_cases() -> None:
     r = rebuild(v["inputs"])
     trusted = v["verifier"]["witnesses"]
     quorum = witness_quorum(r["cosignatures"], r["ann"], r["frz"], trusted)
-    assert quorum.met and [c["payload"]["witness"]["name"] for c in quorum.counted] == v["expected"]["quorum"]["counted"]
+    assert (
+        quorum.met
+        and [c["payload"]["witness"]["name"] for c in quorum.counted] == v["expected"]["quorum"]["counted"]
+    )
     refused = [c for c in v["cases"] if c.get("draw_step_refused")]
     assert {c["name"] for c in refused} == {"late", "early", "wrong-key", "duplicate"}
     for case in refused:
         with pytest.raises(WitnessQuorumNotMet):
-            build_result(r["ann"], r["frz"], r["frozen"].accounts, r["frozen"].weights, r["salt_key"], r["secret"],
-                         v["inputs"]["entropy"], v["inputs"]["drawn_at"], case["cosignatures"])
+            build_result(
+                r["ann"],
+                r["frz"],
+                r["frozen"].accounts,
+                r["frozen"].weights,
+                r["salt_key"],
+                r["secret"],
+                v["inputs"]["entropy"],
+                v["inputs"]["drawn_at"],
+                case["cosignatures"],
+            )
         assert case["bundle"]["result"]["payload"]["cosignatures"] == case["cosignatures"]
     substituted = next(c for c in v["cases"] if c["name"] == "substituted-key")
     assert rebuild(substituted["inputs"])["announcement"] == substituted["bundle"]["announcement"]
@@ -425,17 +591,36 @@ def test_v1_vector_pure_pieces(name: str) -> None:
     accounts, tiers, weights = (list(col) for col in zip(*inputs["entrants"], strict=True))
     frozen = freeze_columns(accounts, tiers, weights, bytes.fromhex(inputs["salt_key"]), version=1)
     assert (frozen.digest, frozen.weights_digest, frozen.merkle.root().hex()) == (
-        expected["entrant_digest"], expected["weights_digest"], expected["merkle_root"])
+        expected["entrant_digest"],
+        expected["weights_digest"],
+        expected["merkle_root"],
+    )
     entropy = entropy_bytes(ann["entropy_source"], inputs["entropy"], verify_beacon=False)
     assert entropy.hex() == expected["entropy_bytes"]
-    seed = derive_seed(inputs["algorithm"], bytes.fromhex(inputs["secret"]), entropy, frozen.digest, expected["announcement_digest"])
+    seed = derive_seed(
+        inputs["algorithm"],
+        bytes.fromhex(inputs["secret"]),
+        entropy,
+        frozen.digest,
+        expected["announcement_digest"],
+    )
     assert seed.hex() == expected["seed"]
     assert first_blocks(seed, len(expected["stream_blocks"])) == expected["stream_blocks"]
     amounts = expand_prizes(ann["prizes"])
-    outcome = run_selection(inputs["algorithm"], seed, frozen.weights, len(amounts), ann["reserves"],
-                            entropy_source=ann["entropy_source"], entropy=entropy)
+    outcome = run_selection(
+        inputs["algorithm"],
+        seed,
+        frozen.weights,
+        len(amounts),
+        ann["reserves"],
+        entropy_source=ann["entropy_source"],
+        entropy=entropy,
+    )
     assert (outcome.rfc3797_key, outcome.rejections, outcome.bytes_consumed) == (
-        expected["rfc3797_key"], expected["rejections"], expected["bytes_consumed"])
+        expected["rfc3797_key"],
+        expected["rejections"],
+        expected["bytes_consumed"],
+    )
     assert [[i, amounts[i], x, accounts[x]] for i, x in enumerate(outcome.winners)] == expected["winners"]
     assert [[i, x, accounts[x]] for i, x in enumerate(outcome.reserves)] == expected["reserves"]
 
@@ -450,9 +635,22 @@ def test_rfc3797_section6() -> None:
     v = load("rfc3797-section6")
     assert canonical_key(v["inputs"]["sources"]) == v["expected"]["key"]
     steps = rfc3797_steps(v["expected"]["key"], len(v["inputs"]["pool"]), v["inputs"]["count"])
-    assert [{"index": s.index, "md5": s.md5_hex, "divisor": s.divisor, "selected": s.selected} for s in steps] == v["expected"]["steps"]
+    assert [
+        {"index": s.index, "md5": s.md5_hex, "divisor": s.divisor, "selected": s.selected} for s in steps
+    ] == v["expected"]["steps"]
     names = [v["inputs"]["pool"][s.selected - 1] for s in steps]
-    assert names[:10] == ["Lee", "Doc", "Mary", "Charity", "Kasczynski", "Envy", "Sneazy", "Anger", "Chastity", "Pandora"]
+    assert names[:10] == [
+        "Lee",
+        "Doc",
+        "Mary",
+        "Charity",
+        "Kasczynski",
+        "Envy",
+        "Sneazy",
+        "Anger",
+        "Chastity",
+        "Pandora",
+    ]
     assert names == v["expected"]["selected_names"]
 
 
