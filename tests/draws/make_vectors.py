@@ -1542,9 +1542,26 @@ def witnesses_vector() -> dict[str, Any]:
                     keyset=built.keyset,
                     witnesses=None,
                 ),
-            }
+            },
+            unwitnessed_case(rows),
         ],
     )
+
+
+def unwitnessed_case(rows: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A draw announced with quorum 0 and marked unwitnessed: allowed, and the verifier says so in words."""
+    built = Built(draw_inputs("v2-unwitnessed", rows, witnesses=0))
+    require(built.announcement["witnesses"] == {"quorum": 0, "keys": [], "unwitnessed": True}, "not unwitnessed")
+    return {
+        "name": "unwitnessed",
+        "description": "Another draw of the same snapshot announced with quorum 0 and marked unwitnessed: nothing "
+        "outside the service fixes its freeze time, and the verifier WARNs in words.",
+        "inputs": built.inputs,
+        "bundle": built.bundle(),
+        "verifier": verdict(
+            built.bundle(), {"§8 witnesses": (WARN, "UNWITNESSED draw")}, keyset=built.keyset, witnesses=[]
+        ),
+    }
 
 
 GENERATORS = (

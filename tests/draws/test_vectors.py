@@ -557,8 +557,21 @@ def test_v2_witness_cases() -> None:
                 case["cosignatures"],
             )
         assert case["bundle"]["result"]["payload"]["cosignatures"] == case["cosignatures"]
-    substituted = next(c for c in v["cases"] if c["name"] == "substituted-key")
-    assert rebuild(substituted["inputs"])["announcement"] == substituted["bundle"]["announcement"]
+    unwitnessed = next(c for c in v["cases"] if c["name"] == "unwitnessed")
+    assert unwitnessed["bundle"]["announcement"]["payload"]["witnesses"]["unwitnessed"] is True
+
+
+@pytest.mark.parametrize("name", V2_NAMES)
+def test_v2_cases_with_inputs_rebuild(name: str) -> None:
+    """A case that is another honest draw (its own inputs) is rebuilt byte for byte too."""
+    for case in load(name).get("cases", []):
+        if "inputs" not in case:
+            continue
+        r, bundle = rebuild(case["inputs"]), case["bundle"]
+        assert bundle["announcement"] == r["announcement"], case["name"]
+        for part in ("freeze", "result", "cancellation"):
+            if part in bundle:
+                assert bundle[part] == r[part], (case["name"], part)
 
 
 # --------------------------------------------------------------------------------------- version 1
