@@ -691,6 +691,8 @@ def build_disqualification(
         raise DrawError("a disqualification needs a reason")
     if parse_timestamp(disqualified_at) <= parse_timestamp(result["drawn_at"]):
         raise BadTimestamp("a disqualification must be later than the draw")
+    if previous is not None and parse_timestamp(disqualified_at) < parse_timestamp(previous["disqualified_at"]):
+        raise BadTimestamp("a disqualification cannot be dated before the one it follows")
     sequence = 0 if previous is None else previous["sequence"] + 1
     payload = {
         "type": "draw.disqualification",
@@ -715,7 +717,10 @@ def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[st
     """The head of a published draw (to be signed each time it changes: at publication and at every
     disqualification): how many disqualifications exist and the digest of the last one, so that a
     record that leaves the last one out is detected."""
-    parse_timestamp(issued_at)
+    issued = parse_timestamp(issued_at)
+    latest = max([parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications])
+    if issued < latest:
+        raise BadTimestamp("the head cannot be older than the draw or the last disqualification it counts")
     return {
         "type": "draw.head",
         "version": PROTOCOL_VERSION,

@@ -643,6 +643,8 @@ def _disqualifications(audit: Audit, envelopes: Sequence[dict[str, Any]]) -> str
         require(bool(str(dq.get("reason", "")).strip()), f"disqualification {number} has no reason")
         require(parse_timestamp(dq["disqualified_at"]) > parse_timestamp(res["drawn_at"]),
                 f"disqualification {number} is dated {dq['disqualified_at']}, not after the draw ({res['drawn_at']})")
+        require(previous is None or parse_timestamp(dq["disqualified_at"]) >= parse_timestamp(previous["disqualified_at"]),
+                f"disqualification {number} is dated {dq['disqualified_at']}, before the one it follows")
         if audit.version >= 2:
             require(dq.get("count") == number + 1, f"disqualification {number} does not state the running count {number + 1}")
             expected = payload_digest(previous) if previous is not None else None
@@ -682,7 +684,9 @@ def check_4_5_head(audit: Audit) -> None:
                     "the head names another last disqualification")
         else:
             require(head["last_disqualification_digest"] is None, "the head names a disqualification the record lacks")
-        require(parse_timestamp(head["issued_at"]) >= parse_timestamp(res["drawn_at"]), "the head is older than the draw")
+        latest = max([res["drawn_at"]] + [d["disqualified_at"] for d in audit.disqualifications], key=parse_timestamp)
+        require(parse_timestamp(head["issued_at"]) >= parse_timestamp(latest),
+                f"the head ({head['issued_at']}) is older than the draw or the last disqualification ({latest})")
         return f"{head['disqualifications']} disqualification(s) as of {head['issued_at']}"
 
     audit.check("head", "4.5", body)
