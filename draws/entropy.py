@@ -34,7 +34,7 @@ from typing import Any
 
 from draws.encoding import parse_timestamp
 from draws.errors import EntropyMismatch, MalformedEntropy
-from draws.rfc3797 import canonical_key
+from draws.rfc3797 import MAX_SOURCES, canonical_key
 
 _HEX = re.compile(r"[0-9a-f]*\Z")
 DEFAULT_DRAND_RELAY = "https://api.drand.sh"
@@ -141,6 +141,8 @@ def rfc3797_source(descriptions: list[str], available_after: str) -> dict[str, A
     """The announcement's entropy source for public numbers drawn after the freeze."""
     if not descriptions or not all(isinstance(d, str) and d.strip() for d in descriptions):
         raise MalformedEntropy("describe every source of public numbers (at least one)")
+    if len(descriptions) > MAX_SOURCES:
+        raise MalformedEntropy(f"at most {MAX_SOURCES} sources of public numbers can be announced")
     parse_timestamp(available_after)
     return {"type": "rfc3797", "sources": list(descriptions), "available_after": available_after}
 

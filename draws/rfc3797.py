@@ -87,6 +87,11 @@ def parse_public_numbers(text: str) -> list[list[str]]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if re.search(r"\d,\d", line):  # "2871,45": a Russian decimal comma, or two numbers? Never guess.
+            raise MalformedEntropy(
+                f"line {lineno}: a comma between two digits is ambiguous; write a decimal point (2871.45) "
+                "or put a space after the comma between numbers"
+            )
         values = [v for v in _SEPARATORS.split(line) if v]
         for v in values:
             if not _VALUE.match(v):

@@ -579,7 +579,7 @@ def add_cosignature(
     """
     now = now or utcnow()
     draw = get_draw(session, public_id)
-    _require_state(draw, "frozen", "drawn", "published", doing="add a cosignature to")
+    _require_state(draw, "frozen", doing="add a cosignature to")  # the draw step counts them, once
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if not isinstance(envelope, dict):
         raise DrawRefused("a cosignature is a JSON object (the output of python -m draws.witness cosign)", field="cosignature")
@@ -635,9 +635,10 @@ def run_draw(
     if int(now.timestamp()) < engine.entropy_available_at(announcement["entropy_source"]):
         raise DrawRefused("the announced entropy does not exist yet: wait for it")
     cosignatures = cosignatures_of(session, draw)
-    quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
-    if not quorum.met:
-        return _cancel_for_missing_quorum(session, draw, quorum, cosignatures, actor=actor, signer=signer, now=now)
+    if announcement.get("version", 1) >= 2:
+        quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
+        if not quorum.met:
+            return _cancel_for_missing_quorum(session, draw, quorum, cosignatures, actor=actor, signer=signer, now=now)
     accounts, _tiers, weights = frozen_columns(session, draw)
     secret = box.open(draw.secret_sealed or "", draw.public_id)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
@@ -649,9 +650,9 @@ def run_draw(
         raise _refuse(exc, "entropy") from exc
     envelope = signer.sign(payload)
     extra = {"entropy_relay": _canonical(dict(relay))} if relay is not None else {}
-    head = signer.sign(engine.build_head(payload, [], _ts(now)))
-    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope),
-                head_record=_canonical(head), **extra)
+    if payload["version"] >= 2:
+        extra["head_record"] = _canonical(signer.sign(engine.build_head(payload, [], _ts(now))))
+    _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope), **extra)
     rows = [
         {"draw_id": draw.id, "role": "winner", "position": i, "entrant_index": idx, "account": accounts[idx],
          "status": "holder", "prize_index": i}

@@ -43,6 +43,7 @@ from draws.encoding import format_timestamp, parse_timestamp
 from draws.engine import (
     ALGORITHM_RFC3797,
     ALGORITHMS,
+    CANCEL_REASONS,
     DrawError,
     beacon_note,
     derive_seed,
@@ -232,7 +233,7 @@ def bundle_problems(bundle: Any) -> list[str]:
     if bundle.get("format") != BUNDLE_FORMAT:
         return [f"not a {BUNDLE_FORMAT} document"]
     problems: list[str] = []
-    required = ["announcement"] + (["result"] if "cancellation" not in bundle else [])
+    required = ["announcement"] + (["freeze", "result"] if "cancellation" not in bundle else [])
     for name in ("announcement", "freeze", "result", "head", "cancellation"):
         if bundle.get(name) is not None:
             problem = _envelope_problem(bundle[name], name)
@@ -335,6 +336,7 @@ def check_4_1_announcement(audit: Audit) -> None:
             check_drand_source(source, parse_timestamp(ann["freeze_at"]))
         require(isinstance(ann.get("salt_commitment"), str) and len(ann["salt_commitment"]) == 64,
                 "the salt commitment is missing")
+        require(re.fullmatch(r"\d{4}-\d{2}", str(snapshot.get("period"))) is not None, "the snapshot period is not YYYY-MM")
         return f"snapshot {snapshot.get('period')} ({snapshot['digest'][:16]}...), quorum {ann['witnesses']['quorum']}"
 
     audit.check("announcement", "4.1", body)
@@ -509,6 +511,7 @@ def check_5_entrants(audit: Audit) -> None:
         def exclusions() -> None:
             excluded = audit.bundle["exclusions"]
             require(exclusions_digest(excluded) == ann["exclusions_digest"], "exclusion list digest mismatch")
+            require(len(set(excluded)) == ann["exclusions_count"], "the exclusion list does not have the announced count")
             found = set(excluded).intersection(audit.columns[0] if audit.columns else ())
             require(not found, f"{len(found)} excluded account(s) are entrants")
 
@@ -658,7 +661,8 @@ def _disqualifications(audit: Audit, envelopes: Sequence[dict[str, Any]]) -> str
             holders[prize] = reserves[used]
             used += 1
         else:
-            require(dq["replacement_entrant_index"] is None, f"disqualification {number}: no reserve is left")
+            require(dq["replacement_entrant_index"] is None and dq["replacement_reserve_index"] is None,
+                    f"disqualification {number}: no reserve is left")
             holders[prize] = None
         audit.disqualifications.append(dq)
         previous = dq
@@ -724,6 +728,9 @@ def _cancellation_timing(audit: Audit, ann: dict[str, Any], cancel: dict[str, An
     require(parse_timestamp(ann["announced_at"]) <= cancelled_at, "cancelled before it was announced")
     require(cancel.get("entropy_available_at") == format_timestamp(entropy_at),
             f"the cancellation must state entropy_available_at = {format_timestamp(entropy_at)}")
+    require(cancel.get("version", 1) == ann.get("version", 1), "the cancellation and the announcement differ in version")
+    if cancel.get("version", 1) >= 2:
+        require(cancel.get("reason_code") in CANCEL_REASONS, f"unknown reason_code {str(cancel.get('reason_code'))[:40]!r}")
     was_frozen = frz is not None or cancel.get("state_before") == "frozen"
     if cancelled_at < entropy_at:
         return f"cancelled at {cancel['cancelled_at']}, before the entropy existed ({format_timestamp(entropy_at)})"

@@ -65,9 +65,9 @@ def test_verifier_flags_a_late_cancellation_of_a_frozen_draw(kit: DrawKit, app: 
     from draws.engine import payload_digest
 
     late = kit.signer.sign({
-        "type": "draw.cancellation", "version": 1, "draw_id": pid, "announcement_digest": payload_digest(announcement),
+        "type": "draw.cancellation", "version": 2, "draw_id": pid, "announcement_digest": payload_digest(announcement),
         "reason": "re-roll", "state_before": "frozen", "cancelled_at": (at + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "entropy_available_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "entropy_available_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason_code": "staff", "cosignatures": [],
     })
     draw.state, draw.cancellation = "cancelled", json.dumps(late)
     db.session.commit()
@@ -77,6 +77,45 @@ def test_verifier_flags_a_late_cancellation_of_a_frozen_draw(kit: DrawKit, app: 
     assert "could know the winners" in checks["cancellation.timing"].reason
     page = app.test_client().get(f"/public/draws/{pid}?lang=en").get_data(as_text=True)
     assert "after its entropy existed" in page
+
+
+def test_missing_quorum_cancels_the_draw_publicly_and_verifies(kit: DrawKit) -> None:
+    """One of two witnesses cosigned in time: the draw step cannot run, so it cancels the draw with that
+    reason and the cosignatures it held; the verifier accepts that late cancellation, and would not
+    if the listed cosignatures reached the quorum."""
+    pid = kit.draft()
+    kit.announce(pid)
+    kit.freeze(pid, cosign=False)
+    services.add_cosignature(db.session, pid, kit.cosignatures(pid)[0], actor="m",
+                             now=services.get_draw(db.session, pid).frozen_at + timedelta(minutes=2))
+    db.session.commit()
+    value, at = kit.entropy_for(pid)
+    draw = services.run_draw(db.session, pid, value, actor="m", signer=kit.signer, box=kit.box, now=at)
+    db.session.commit()
+    assert draw.state == "cancelled" and "1 of 2" in (draw.cancel_reason or "")
+    cancellation = json.loads(draw.cancellation or "")["payload"]
+    assert cancellation["reason_code"] == "witness_quorum_not_reached" and len(cancellation["cosignatures"]) == 1
+    record = services.public_record_of(db.session, draw, kit.signer.keyset())
+    checks = {c.name: c for c in kit_verify(record, kit.signer.keyset())}
+    assert checks["cancellation.timing"].status == PASS, checks["cancellation.timing"].reason
+    assert services.late_cancellation({k: v["payload"] for k, v in services.envelopes(draw).items()}) is None
+    with pytest.raises(Conflict):
+        services.add_cosignature(db.session, pid, kit.cosignatures(pid)[1], actor="m", now=at)
+
+
+def test_late_cosignature_is_refused_with_the_rule(kit: DrawKit) -> None:
+    pid = kit.draft()
+    kit.announce(pid)
+    kit.freeze(pid, cosign=False)
+    _value, at = kit.entropy_for(pid)
+    late = kit.cosignatures(pid, at=at)[0]  # the witness's clock says the entropy already existed
+    with pytest.raises(DomainError, match="not before the entropy existed"):
+        services.add_cosignature(db.session, pid, late, actor="m", now=at)
+    db.session.rollback()
+    stranger = kit.cosignatures(pid)[0]
+    stranger["signature"]["kid"] = "0" * 16
+    with pytest.raises(DomainError, match="not a witness of this draw"):
+        services.add_cosignature(db.session, pid, stranger, actor="m")
 
 
 def test_announced_draw_can_still_be_cancelled_after_its_entropy_time(kit: DrawKit) -> None:
