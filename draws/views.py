@@ -62,6 +62,7 @@ RECORD_LABELS = {
     "freeze": _l("frozen entrant list"),
     "result": _l("result"),
     "cancellation": _l("cancellation"),
+    "head": _l("head: the count of disqualifications"),
 }
 
 

@@ -1,9 +1,11 @@
 """The prize draw end to end in a real browser (issue 7).
 
 A marketing user loads the month's tier snapshot (a file with one bad row is refused with the line named,
-then a good file), creates a draw, announces it, freezes the entrant list, enters the public numbers,
-runs and publishes the draw; an anonymous visitor opens the public page and checks an account; an
-auditor verifies the draw and the event log.
+then a good file), creates a draw with one witness, announces it, freezes the entrant list, uploads the
+witness's cosignature (made by ``draws.witness`` with the real clock), enters the public numbers, runs
+and publishes the draw; an anonymous visitor opens the public page, learns nothing about an account
+without its check code, and the owner checks their entry with it; an auditor verifies the draw and the
+event log.
 
 The draw uses public numbers (RFC 3797) as its entropy, so that nothing is fetched from the network, and
 a freeze time a few seconds ahead: the test waits for the real clock, as staff would.
@@ -11,6 +13,7 @@ a freeze time a few seconds ahead: the test waits for the real clock, as staff w
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -36,8 +39,8 @@ PERIOD = "2024-03"
 ROWS = snapshot_rows(40)  # 10 accounts per tier; 7400000030..39 are ideal, 7400000000..09 beginners
 IDEAL_ACCOUNT = "7400000035"
 BEGINNER_ACCOUNT = "7400000005"
-LEAD = 5.0  # seconds from creating the draft to its freeze time
-ENTROPY_AFTER = 2  # seconds from the freeze time to "public numbers published"
+LEAD = 15.0  # seconds from creating the draft to its freeze time (filling the form takes a while)
+ENTROPY_AFTER = 12  # seconds from the freeze time to "public numbers published": time to cosign
 def _local(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -63,7 +66,13 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
     login: Callable[..., None],
     shot: Callable[[Page, str], Any],
     load_snapshot: Callable[..., None],
+    live_server: Any,
+    tmp_path: Path,
 ) -> None:
+    from draws.witness import cosign, generate_key_file, public_entry
+
+    witness_key = generate_key_file(str(tmp_path / "witness.pem"))  # the witness's own key, on their machine
+    witness = public_entry(witness_key, "Нотариус Иванова")
     login(page, "marketing")
     load_snapshot(page, PERIOD, ROWS)
 
@@ -84,6 +93,8 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
     form.locator("input[name=entropy_type][value=rfc3797]").check()
     form.locator("textarea[name=rfc_sources]").fill("Русское лото, тираж 1600")
     form.locator("input[name=available_after]").fill(_local(numbers_after))
+    form.locator("textarea[name=witnesses]").fill(json.dumps(witness, ensure_ascii=False))
+    expect(form.locator("input[name=quorum]")).to_have_value("1")  # one cosignature needed: the default
     shot(page, "new-draw")
     form.locator("button[type=submit]").click()
     expect(page.locator(".flash.info")).to_be_visible()
@@ -104,6 +115,16 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
     _state_is(page, "список участников зафиксирован")
     expect(page.locator("main")).to_contain_text("20")  # responsible + ideal accounts
     shot(page, "frozen")
+
+    # --- the witness cosigns the frozen list with its own clock; staff upload the cosignature
+    package = json.loads(page.request.get(f"/public/draws/{draw_id}/freeze.json").text())
+    cosignature = tmp_path / "cosignature.json"
+    cosignature.write_text(json.dumps(cosign(package, witness_key, now=int(time.time()))))
+    page.locator("form[action$='/cosign'] input[type=file]").set_input_files(str(cosignature))
+    page.locator("form[action$='/cosign'] button").click()
+    expect(page.locator(".flash.info")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("1 / 1")
+    shot(page, "cosigned")
 
     # --- draw with the public numbers
     _wait_until(numbers_after)
@@ -134,17 +155,26 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
         visitor.locator(f"a[href$='/public/draws/{draw_id}/record.json']").click()
     assert download.value.suggested_filename.endswith(".json")
 
-    check = visitor.locator("#check")
-    check.locator("input[name=account]").fill(IDEAL_ACCOUNT)
-    check.get_by_role("button", name="Проверить").click()
+    expect(visitor.locator("main")).to_contain_text("Нотариус Иванова")  # the witness, named publicly
+    codes_file = tmp_path / "codes.csv"
+    live_server.flask("draws", "check-codes", draw_id, "--out", str(codes_file))  # what the bills carry
+    codes = dict(line.split(";") for line in codes_file.read_text(encoding="utf-8").splitlines()[1:])
+
+    def check_entry(account: str, code: str) -> Any:
+        check = visitor.locator("#check")
+        check.locator("input[name=account]").fill(account)
+        check.locator("input[name=code]").fill(code)
+        check.get_by_role("button", name="Проверить").click()
+        return visitor.locator("#check")
+
+    for account in (IDEAL_ACCOUNT, BEGINNER_ACCOUNT):  # without the code: the same answer for anyone
+        expect(check_entry(account, codes[BEGINNER_ACCOUNT if account == IDEAL_ACCOUNT else IDEAL_ACCOUNT])).to_contain_text(
+            "Участие с таким номером лицевого счёта и проверочным кодом не найдено")
+    shot(visitor, "entry-not-found")
+    check = check_entry(IDEAL_ACCOUNT, codes[IDEAL_ACCOUNT])
     expect(check.locator(".pass")).to_contain_text("******0035 участвовал в этом розыгрыше")
     expect(check.locator("pre")).to_contain_text('"path"')  # the inclusion proof, to check at home
     shot(visitor, "entry-found")
-    check = visitor.locator("#check")
-    check.locator("input[name=account]").fill(BEGINNER_ACCOUNT)
-    check.get_by_role("button", name="Проверить").click()
-    expect(check).to_contain_text("нет в зафиксированном списке участников")
-    shot(visitor, "entry-not-found")
 
     # --- an auditor verifies the draw and the log
     auditor = new_page()
@@ -160,7 +190,7 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
     shot(auditor, "draw-verified")
 
     auditor.goto(f"/audit/?object_id={draw_id}")
-    expect(auditor.locator("table.grid tbody tr")).to_have_count(5)  # drafted ... published
+    expect(auditor.locator("table.grid tbody tr")).to_have_count(6)  # drafted ... cosigned ... published
     auditor.get_by_role("button", name="Проверить журнал").click()
     expect(auditor.locator("#verify-result")).to_contain_text("Журнал не изменён")
     shot(auditor, "log-verified")
