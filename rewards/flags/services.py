@@ -300,16 +300,15 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     open_now = _open_staff_flags(session, accounts)
     for line in report.lines:
         if line.account not in known:
-            report.add_error(line.line, f"account {line.account} is not in the latest snapshot")
+            report.add_error(line.line, f"account {line.account} is not in the latest snapshot", core.UNKNOWN_ACCOUNT, "account")
         elif line.action == core.ACTION_REVOKE:
             row = open_now.get((line.account, line.reason))
             if row is None:
-                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}")
+                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}", core.NOT_OPEN)
             elif row.valid_to is not None and row.valid_to < today:
-                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended")
-    if report.errors:
-        report.errors.sort(key=lambda e: e[0])
-        count = len({line for line, _m in report.errors})
+                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended", core.NOT_OPEN)
+    if report.log:
+        count = report.problem_lines()
         raise FlagError(
             f"the file has problems on {count} line(s); nothing was applied", errors=report.errors_by_line()
         )
