@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state_join
 from rewards.audit.services import record_event
+from rewards.bulkload import bulk_insert
 from rewards.db import UTCDateTime, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import Conflict, DomainError, NotFound
@@ -363,40 +364,13 @@ class TierResult:
     closed: int
 
 
-def _batches(rows: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _load_tier_input(session: Session, rows: Iterable[tuple[str, str]]) -> int:
     """Stream (account, reason) into the temporary input table; returns the row count.
 
     Rows are taken in batches and each batch is written before the next is read, so ``rows`` may
-    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``): a PostgreSQL
-    connection can run no other statement while a COPY is open.
+    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``).
     """
-    raw = session.connection().connection.driver_connection
-    count = 0
-    pg = _is_pg(session)
-    for batch in _batches(rows, _LOAD_BATCH):
-        cur = raw.cursor()  # type: ignore[union-attr]
-        try:
-            if pg:
-                with cur.copy(f"COPY {_TMP} (account, reason) FROM STDIN") as copy:
-                    for row in batch:
-                        copy.write_row(row)
-            else:
-                cur.executemany(f"INSERT INTO {_TMP} (account, reason) VALUES (?, ?)", batch)
-        finally:
-            cur.close()
-        count += len(batch)
-    return count
+    return bulk_insert(session, _TMP, ("account", "reason"), rows, batch_rows=_LOAD_BATCH)
 
 
 def apply_tier_flags(
