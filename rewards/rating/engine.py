@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
+    AccountMonths,
     EMAIL_CONFIRMED,
     PAPERLESS,
     PLAN_KEPT,
@@ -45,7 +46,7 @@ from rewards.rating.behaviour import (
     window,
 )
 from rewards.rating.rules import CRITERIA, Rules
-from rewards.snapshots.csvfile import ErrorLog
+from rewards.csvread import ErrorLog
 from rewards.tiers import RUSSIAN_NAMES, TIER_RANK, TIERS
 
 DUPLICATE_MONTH = "duplicate_month"
@@ -172,66 +173,63 @@ class Engine:
         """
         names = [name for _, name in files]
         streams = [read_accounts(stream, self, errors, name, i) for i, (stream, name) in enumerate(files)]
-        if len(streams) == 1:
-            groups = streams[0]
-        else:
-            groups = self._lockstep(streams, errors, names)
+        accounts = streams[0] if len(streams) == 1 else self._lockstep(streams, errors, names)
         all_present = self.all_present
         tier_checks = self.tier_checks
         beginner = TIERS[0]
-        for account, points, every, present, tokens, _line, _src in groups:
+        for account, points, every, present, tokens, _line, _source in accounts:
             if present != all_present:
-                every = 0
+                every = 0  # a month without data meets no criterion: it fails every "each month" rule
             tier = beginner
-            for t, min_points, required in tier_checks:
+            for t, min_points, required in tier_checks:  # tier_for, inline: once per account
                 if points >= min_points and every & required == required:
                     tier = t
                     break
             yield account, tier, points, ",".join(tokens)
 
     def _lockstep(
-        self, streams: list[Iterator[tuple]], errors: ErrorLog, names: Sequence[str | None]
-    ) -> Iterator[tuple]:
-        """Merge the per-file aggregates (each stream in account order) and join one account's.
+        self, streams: list[Iterator[AccountMonths]], errors: ErrorLog, names: Sequence[str | None]
+    ) -> Iterator[AccountMonths]:
+        """Merge the per-file accounts (each stream in account order) and join each account's months.
 
         Files usually hold the same accounts (one file per month), so the streams advance together:
         take the smallest head account, join the heads that have it, advance those. Cheaper than a
         heap when every head usually matches.
         """
-        heads: list[tuple | None] = [next(s, None) for s in streams]
-        months = self.months
-        while True:
-            live = [h for h in heads if h is not None]
-            if not live:
-                return
-            account = min(h[0] for h in live)
-            first = None
-            for i, h in enumerate(heads):
-                if h is None or h[0] != account:
-                    continue
+        heads: list[AccountMonths | None] = [next(s, None) for s in streams]
+        while any(head is not None for head in heads):
+            account = min(head.account for head in heads if head is not None)
+            holders = [i for i, head in enumerate(heads) if head is not None and head.account == account]
+            joined = heads[holders[0]]
+            assert joined is not None
+            for i in holders[1:]:
+                joined = self._join(joined, heads[i], errors, names)  # type: ignore[arg-type]
+            for i in holders:
                 heads[i] = next(streams[i], None)
-                if first is None:
-                    first = h
-                    tokens = h[4]
-                    points, every, present = h[1], h[2], h[3]
-                    continue
-                overlap = present & h[3]
-                if overlap:
-                    dup = [months[m] for m in range(self.width) if overlap >> m & 1]
-                    errors.add(
-                        h[5],
-                        DUPLICATE_MONTH,
-                        f"account {account} has rows for {', '.join(dup)} in two files "
-                        f"(also line {first[5]} of {names[first[6]]})",
-                        names[h[6]],
-                    )
-                other = h[4]
-                tokens = [b if b != "-" else a for a, b in zip(tokens, other, strict=True)]
-                points += h[1]
-                every &= h[2]
-                present |= h[3]
-            assert first is not None
-            yield account, points, every, present, tokens, first[5], first[6]
+            yield joined
+
+    def _join(
+        self, first: AccountMonths, other: AccountMonths, errors: ErrorLog, names: Sequence[str | None]
+    ) -> AccountMonths:
+        """One account's months from two files; a month in both is an error (``duplicate_month``)."""
+        overlap = first.present & other.present
+        if overlap:
+            months = [self.months[m] for m in range(self.width) if overlap >> m & 1]
+            errors.add(
+                other.first_line,
+                DUPLICATE_MONTH,
+                f"account {first.account} has rows for {', '.join(months)} in two files "
+                f"(also line {first.first_line} of {names[first.source_index]})",
+                names[other.source_index],
+                "month",
+            )
+        tokens = [b if b != "-" else a for a, b in zip(first.tokens, other.tokens, strict=True)]
+        return first._replace(
+            points=first.points + other.points,
+            every=first.every & other.every,
+            present=first.present | other.present,
+            tokens=tokens,
+        )
 
     # -- facts -----------------------------------------------------------------------------------
 
