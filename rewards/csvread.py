@@ -717,7 +717,7 @@ class Table:
                 self._error(line, Kind.MALFORMED_ROW, f"cannot read the row: {exc}")
 
     def records(self) -> Iterator[tuple[int, dict[str, str]]]:
-        """``(line, {key: value})`` for every usable row (known columns only): for small files."""
+        """``(line, {key: value})`` for every usable, non-blank row (known columns only)."""
         keys = list(self.index.items())
         line = self.header_line
         for run, counted in self.segments():
@@ -728,5 +728,6 @@ class Table:
                         continue
                 else:
                     line = self.line
-                yield line, {key: row[at] for key, at in keys}
+                if not is_blank(row):
+                    yield line, {key: row[at] for key, at in keys}
             self.line = line
