@@ -492,75 +492,72 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], l
 
 
 def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool, lang: str) -> str:
-    rules = engine.rules
-    text = _TEXT[lang]
-    month = engine.months[mi]
+    """Why ``criterion`` was (not) met in month ``mi``, in ``lang``."""
     if facts is None:
-        return text["no_data"].format(month=month)
-    channel_names = _CHANNEL_TEXT[lang]
-    reading_deadline = date.fromordinal(engine.reading_deadline[mi])
-    payment_deadline = date.fromordinal(engine.payment_deadline[mi])
-    early_before = date.fromordinal(engine.early_before[mi])
-    plan_credit = (
-        facts.plan is not None
-        and facts.plan_kept
-        and facts.plan in rules.hardship_plans
-        and criterion in rules.kept_plan_credits
-    )
+        return _TEXT[lang]["no_data"].format(month=engine.months[mi])
     if criterion == "reading_on_time":
-        d, ch = facts.reading_date, facts.reading_channel
-        if d is None:
-            return text["no_reading"].format(month=month)
-        base = text["reading"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
-        if d > reading_deadline:
-            return text["reading_late"].format(
-                base=base, day=rules.reading_day, deadline=reading_deadline.isoformat()
-            )
-        if ch not in rules.reading_channels:
-            return text["reading_channel"].format(
-                base=base, allowed=_channels_text(rules.reading_channels, lang)
-            )
-        return text["reading_ok"].format(base=base, day=rules.reading_day)
+        return _reading_reason(engine, mi, facts, lang)
     if criterion in ("payment_on_time", "payment_early"):
-        d, ch = facts.payment_date, facts.payment_channel
-        if d is None:
-            base = text["no_payment"].format(month=month)
-        else:
-            base = text["paid"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
-        on_time = d is not None and d <= payment_deadline and ch in rules.payment_channels
-        if criterion == "payment_on_time":
-            if on_time:
-                why = text["pay_ok"].format(base=base, deadline=payment_deadline.isoformat())
-            elif d is None:
-                why = base
-            elif d > payment_deadline:
-                why = text["pay_late"].format(base=base, deadline=payment_deadline.isoformat())
-            else:
-                why = text["pay_channel"].format(
-                    base=base, allowed=_channels_text(rules.payment_channels, lang)
-                )
-        else:
-            key = (
-                "early_ok"
-                if on_time and d is not None and d < early_before
-                else ("early_not" if on_time else "early_needs")
-            )
-            why = text[key].format(base=base, before=early_before.isoformat())
-        plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
-        if plan_credit:
-            return text["plan_credit"].format(plan=plan, why=why)
-        if facts.plan is not None and not facts.plan_kept and not met:
-            return text["plan_broken"].format(plan=plan, why=why)
-        return why
+        return _payment_reason(engine, mi, criterion, facts, met, lang)
+    text = _TEXT[lang]
     if criterion == "registered":
         if not facts.registered:
             return text["not_registered"]
-        if not facts.email_confirmed:
-            return text["no_email"]
-        return text["registered"]
+        return text["registered"] if facts.email_confirmed else text["no_email"]
     if criterion == "paperless":
         return text["paperless"] if facts.paperless else text["paper"]
     raise ValueError(criterion)  # pragma: no cover
+
+
+def _reading_reason(engine: Engine, mi: int, facts: MonthFacts, lang: str) -> str:
+    rules = engine.rules
+    text = _TEXT[lang]
+    d, ch = facts.reading_date, facts.reading_channel
+    if d is None:
+        return text["no_reading"].format(month=engine.months[mi])
+    base = text["reading"].format(date=d.isoformat(), channel=_CHANNEL_TEXT[lang].get(ch or "", ch))
+    deadline = date.fromordinal(engine.reading_deadline[mi])
+    if d > deadline:
+        return text["reading_late"].format(base=base, day=rules.reading_day, deadline=deadline.isoformat())
+    if ch not in rules.reading_channels:
+        return text["reading_channel"].format(base=base, allowed=_channels_text(rules.reading_channels, lang))
+    return text["reading_ok"].format(base=base, day=rules.reading_day)
+
+
+def _payment_reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts, met: bool, lang: str) -> str:
+    rules = engine.rules
+    text = _TEXT[lang]
+    d, ch = facts.payment_date, facts.payment_channel
+    if d is None:
+        base = text["no_payment"].format(month=engine.months[mi])
+    else:
+        base = text["paid"].format(date=d.isoformat(), channel=_CHANNEL_TEXT[lang].get(ch or "", ch))
+    deadline = date.fromordinal(engine.payment_deadline[mi])
+    early_before = date.fromordinal(engine.early_before[mi])
+    on_time = d is not None and d <= deadline and ch in rules.payment_channels
+    if criterion == "payment_on_time":
+        why = _on_time_reason(text, base, d, on_time, deadline, rules, lang)
+    else:
+        key = "early_ok" if on_time and d is not None and d < early_before else ("early_not" if on_time else "early_needs")
+        why = text[key].format(base=base, before=early_before.isoformat())
+    plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
+    if facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans and criterion in rules.kept_plan_credits:
+        return text["plan_credit"].format(plan=plan, why=why)
+    if facts.plan is not None and not facts.plan_kept and not met:
+        return text["plan_broken"].format(plan=plan, why=why)
+    return why
+
+
+def _on_time_reason(
+    text: dict[str, str], base: str, paid: date | None, on_time: bool, deadline: date, rules: Rules, lang: str
+) -> str:
+    if on_time:
+        return text["pay_ok"].format(base=base, deadline=deadline.isoformat())
+    if paid is None:
+        return base
+    if paid > deadline:
+        return text["pay_late"].format(base=base, deadline=deadline.isoformat())
+    return text["pay_channel"].format(base=base, allowed=_channels_text(rules.payment_channels, lang))
 
 
 def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:

@@ -136,6 +136,15 @@ class _RowChecker:
             self.error(line, BAD_POINTS, f"points {text[:40]!r} are not a whole number", "points")
         return False, None
 
+    def account(self, row: list[str], account: str, line: int) -> str:
+        """The account written loosely (spaces), or ``""`` when the row is skipped (logged unless blank)."""
+        account = account.strip()
+        if account_ok(account):
+            return account
+        if account or not is_blank(row):
+            self.error(line, *_account_problem(account), "account")
+        return ""
+
     def duplicate(self, line: int, account: str) -> bool:
         key = int("1" + account)
         seen = self.seen
@@ -187,11 +196,8 @@ def read_snapshot_csv(
                 line = table.line
             account = row[ai]
             if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
-                account = account.strip()
-                if not account_ok(account):
-                    if not account and is_blank(row):
-                        continue
-                    error(line, *_account_problem(account), "account")
+                account = check.account(row, account, line)
+                if not account:
                     continue
             raw_tier = row[ti]
             tier = tier_fast.get(raw_tier) or parse_tier(raw_tier)
@@ -225,6 +231,63 @@ def read_snapshot_csv(
 _JSON_KEYS = frozenset({"account", "tier", "points"})
 
 
+Error = Callable[..., None]
+
+
+def _json_row(text: str, line: int, error: Error) -> tuple[str, str, int | None] | None:
+    """``(account, tier, points)`` of one JSON line, or None after logging its first problem."""
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        error(line, MALFORMED_ROW, f"not a JSON value: {exc}")
+        return None
+    if not isinstance(obj, dict):
+        error(line, MALFORMED_ROW, "each line must be a JSON object")
+        return None
+    extra = obj.keys() - _JSON_KEYS
+    if extra:
+        error(line, MALFORMED_ROW, f"unknown field(s): {', '.join(sorted(extra))}")
+        return None
+    account = _json_account(obj.get("account"), line, error)
+    if account is None:
+        return None
+    raw_tier = obj.get("tier")
+    tier = tier_of(raw_tier) if isinstance(raw_tier, str) else None
+    if tier is None:
+        error(line, UNKNOWN_TIER, f"unknown tier {raw_tier!r}"[:60], "tier")
+        return None
+    points = obj.get("points")
+    if points is not None and not _json_points_ok(points, line, error):
+        return None
+    return account, tier, points
+
+
+def _json_account(account: object, line: int, error: Error) -> str | None:
+    if account is None or account == "":
+        error(line, EMPTY_ACCOUNT, "the account number is empty", "account")
+        return None
+    if not isinstance(account, str):
+        error(line, MALFORMED_ACCOUNT, "account must be a JSON string (leading zeros matter)", "account")
+        return None
+    account = account.strip()
+    if not account_ok(account):
+        error(line, *_account_problem(account), "account")
+        return None
+    return account
+
+
+def _json_points_ok(points: object, line: int, error: Error) -> bool:
+    if isinstance(points, bool) or not isinstance(points, int):
+        error(line, BAD_POINTS, f"points {points!r} are not a whole number"[:80], "points")
+    elif points < 0:
+        error(line, BAD_POINTS, f"points {points} are negative", "points")
+    elif points > POINTS_MAX:
+        error(line, BAD_POINTS, f"points {points} are too large", "points")
+    else:
+        return True
+    return False
+
+
 def read_snapshot_jsonl(
     stream: BinaryIO, report: SnapshotReport | None = None, source: str | None = None
 ) -> Iterator[tuple[str, str, int | None]]:
@@ -243,7 +306,6 @@ def read_snapshot_jsonl(
     counts = report.tier_counts
     rows = 0
     any_line = False
-    loads = json.loads
     for line, text in enumerate(lines, start=1):
         if lines.dirty and not lines.clean(text):
             error(line, UNDECODABLE, "the line contains bytes that are not valid UTF-8")
@@ -252,46 +314,11 @@ def read_snapshot_jsonl(
         if not text.strip():
             continue
         any_line = True
-        try:
-            obj = loads(text)
-        except ValueError as exc:
-            error(line, MALFORMED_ROW, f"not a JSON value: {exc}")
+        found = _json_row(text, line, error)
+        if found is None:
             continue
-        if not isinstance(obj, dict):
-            error(line, MALFORMED_ROW, "each line must be a JSON object")
-            continue
-        extra = obj.keys() - _JSON_KEYS
-        if extra:
-            error(line, MALFORMED_ROW, f"unknown field(s): {', '.join(sorted(extra))}")
-            continue
-        account = obj.get("account")
-        if account is None or account == "":
-            error(line, EMPTY_ACCOUNT, "the account number is empty", "account")
-            continue
-        if not isinstance(account, str):
-            error(line, MALFORMED_ACCOUNT, "account must be a JSON string (leading zeros matter)", "account")
-            continue
-        account = account.strip()
-        if not account_ok(account):
-            error(line, *_account_problem(account), "account")
-            continue
-        raw_tier = obj.get("tier")
-        tier = tier_of(raw_tier) if isinstance(raw_tier, str) else None
-        if tier is None:
-            error(line, UNKNOWN_TIER, f"unknown tier {raw_tier!r}"[:60], "tier")
-            continue
-        points = obj.get("points")
-        if points is not None:
-            if isinstance(points, bool) or not isinstance(points, int):
-                error(line, BAD_POINTS, f"points {points!r} are not a whole number"[:80], "points")
-                continue
-            if points < 0:
-                error(line, BAD_POINTS, f"points {points} are negative", "points")
-                continue
-            if points > POINTS_MAX:
-                error(line, BAD_POINTS, f"points {points} are too large", "points")
-                continue
-            report.has_points = True
+        account, tier, points = found
+        report.has_points = report.has_points or points is not None
         if check.duplicate(line, account):
             continue
         rows += 1
