@@ -145,6 +145,15 @@ class _RowChecker:
             self.error(line, *_account_problem(account), "account")
         return ""
 
+    def wrong_width(self, row: list[str], line: int, width: int) -> None:
+        if not is_blank(row):
+            self.error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
+
+    def no_rows(self, line: int) -> None:
+        """A file with a header, no rows and no other problem is refused too."""
+        if self.report.rows == 0 and not self.report.errors:
+            self.error(line, EMPTY_FILE, "the file has a header but no rows")
+
     def duplicate(self, line: int, account: str) -> bool:
         key = int("1" + account)
         seen = self.seen
@@ -189,8 +198,7 @@ def read_snapshot_csv(
             if counted:
                 line += 1
                 if len(row) != width:
-                    if not is_blank(row):
-                        error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
+                    check.wrong_width(row, line, width)
                     continue
             else:
                 line = table.line
@@ -215,7 +223,7 @@ def read_snapshot_csv(
                         continue
             key = int("1" + account)
             if key in seen:
-                error(line, DUPLICATE_ACCOUNT, f"account {account} appears more than once", "account")
+                check.duplicate(line, account)
                 continue
             seen.add(key)
             rows += 1
@@ -224,8 +232,7 @@ def read_snapshot_csv(
         table.line = line  # where a following run starts (see Table.segments)
     report.rows = rows
     report.encoding = table.lines.encoding
-    if rows == 0 and not report.errors:
-        error(table.header_line + 1, EMPTY_FILE, "the file has a header but no rows")
+    check.no_rows(table.header_line + 1)
 
 
 _JSON_KEYS = frozenset({"account", "tier", "points"})
