@@ -121,7 +121,7 @@ def phase_engine(paths: list[str]) -> dict:
     sys.path.insert(0, str(ROOT))
     from rewards.rating.engine import Engine
     from rewards.rating.rules import default_rules
-    from rewards.snapshots.csvfile import ErrorLog
+    from rewards.csvread import ErrorLog
     from rewards.snapshots.digest import SnapshotDigest
 
     start = time.perf_counter()

@@ -60,6 +60,7 @@ from draws.models import (
 from draws.secretbox import SecretBox
 from draws.witness import cosignature_problem
 from rewards.audit.services import record_event
+from rewards.csvread import Column, ErrorLog, Table
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.snapshots.models import Snapshot
@@ -890,6 +891,30 @@ def get_batch(session: Session, batch_id: int) -> CreditBatch:
 _MAX_ID = 2**31 - 1  # INTEGER columns on both engines
 _DIGITS = frozenset("0123456789")
 
+# Billing's confirmation file: header names in English or Russian, any order, ``,`` (or ``;``/TAB).
+CONFIRMATION_COLUMNS = (
+    Column.of("credit_id", "номер начисления", "id начисления"),
+    Column.of("account", "лицевой счет", "лс"),
+    Column.of("amount_kopecks", "сумма в копейках", "сумма коп"),
+    Column.of("status", "статус"),
+)
+# Error kinds of confirmation files (the common ones are rewards.csvread.Kind).
+BAD_NUMBER = "bad_number"
+BAD_STATUS = "bad_status"
+UNKNOWN_CREDIT = "unknown_credit"
+CREDIT_MISMATCH = "credit_mismatch"
+CREDIT_STATE = "credit_state"
+
+
+@dataclass(frozen=True, slots=True)
+class _Confirmed:
+    """One checked line of a confirmation file."""
+
+    line: int
+    credit_id: int
+    account: str
+    amount: int
+
 
 def _whole_number(text: str, maximum: int) -> int | None:
     """``text`` as an integer 0..maximum if it is ASCII digits only (no ``²``, signs or spaces), else None."""
@@ -899,62 +924,69 @@ def _whole_number(text: str, maximum: int) -> int | None:
     return value if value <= maximum else None
 
 
-def import_confirmation(session: Session, text: str, *, actor: str, now: datetime | None = None) -> dict[str, int]:
+def _confirmation_line(line: int, values: Mapping[str, str], log: ErrorLog) -> _Confirmed | None:
+    """The line's values, or None after logging every problem it has."""
+    cid_text, account, amount_text, status = (
+        values[key].strip() for key in ("credit_id", "account", "amount_kopecks", "status")
+    )
+    cid = _whole_number(cid_text, _MAX_ID)
+    amount = _whole_number(amount_text, _MAX_ID)
+    if cid is None:
+        log.add(line, BAD_NUMBER, f"credit_id must be a whole number from 1 to {_MAX_ID}, got {cid_text[:30]!r}", field="credit_id")
+    if amount is None:
+        log.add(line, BAD_NUMBER, f"amount_kopecks must be a whole number of kopecks, got {amount_text[:30]!r}", field="amount_kopecks")
+    if status != "posted":
+        log.add(line, BAD_STATUS, f"unknown status {status[:30]!r} (expected posted)", field="status")
+    if cid is None or amount is None or status != "posted":
+        return None
+    return _Confirmed(line, cid, account, amount)
+
+
+def _read_confirmation(data: str | bytes) -> tuple[list[_Confirmed], ErrorLog]:
+    """The good lines of a confirmation file and the problems of the others (``rewards.csvread``)."""
+    log = ErrorLog()
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    table = Table(io.BytesIO(raw), CONFIRMATION_COLUMNS, log, delimiter=None)
+    if not table.ok:
+        why = "; ".join(e.message for e in log.details)
+        raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)} ({why})", errors=log.by_line())
+    wanted = [checked for line, values in table.records() if (checked := _confirmation_line(line, values, log))]
+    return wanted, log
+
+
+def _check_credits(session: Session, wanted: Sequence[_Confirmed], log: ErrorLog) -> None:
+    """Log every line whose credit does not exist, differs, or is not exported or posted."""
+    ids = sorted({w.credit_id for w in wanted})
+    credits = {c.id: c for c in session.scalars(select(DrawCredit).where(DrawCredit.id.in_(ids)))} if ids else {}
+    for w in wanted:
+        credit = credits.get(w.credit_id)
+        if credit is None:
+            log.add(w.line, UNKNOWN_CREDIT, "no such credit", field="credit_id")
+        elif credit.account != w.account or credit.amount_kopecks != w.amount:
+            log.add(w.line, CREDIT_MISMATCH, "account or amount differs from the credit order")
+        elif credit.state not in ("exported", "posted"):
+            log.add(w.line, CREDIT_STATE, f"the credit is {credit.state}, not exported", field="credit_id")
+
+
+def import_confirmation(
+    session: Session, text: str | bytes, *, actor: str, now: datetime | None = None
+) -> dict[str, int]:
     """Billing's confirmation file (``credit_id,account,amount_kopecks,status`` with status ``posted``).
 
-    Every line is checked first; any bad line refuses the whole file (nothing changes). Lines of credits
-    already posted are accepted again (re-importing the same file is harmless).
+    ``text`` is the file's text, or its bytes (then UTF-8 with or without BOM, or Windows-1251, as
+    every import). Every line is checked first; any bad line refuses the whole file (nothing
+    changes), with the problems by line. Lines of credits already posted are accepted again
+    (re-importing the same file is harmless).
     """
     now = now or utcnow()
-    try:
-        table = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise DrawRefused(f"the confirmation file is not readable as CSV: {exc}") from exc
-    reader = iter(table)
-    header = next(reader, None)
-    if header is None or [h.strip() for h in header] != CONFIRMATION_HEADER:
-        raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)}")
-    errors: dict[str, list[str]] = {}
-    wanted: list[tuple[int, int, str, int]] = []
-    for lineno, row in enumerate(reader, start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        where = f"line {lineno}"
-        if len(row) != 4:
-            errors[where] = ["expected 4 columns"]
-            continue
-        cid_text, account, amount_text, status = (cell.strip() for cell in row)
-        cid = _whole_number(cid_text, _MAX_ID)
-        amount = _whole_number(amount_text, _MAX_ID)
-        problems = []
-        if cid is None:
-            problems.append(f"credit_id must be a whole number from 1 to {_MAX_ID}, got {cid_text[:30]!r}")
-        if amount is None:
-            problems.append(f"amount_kopecks must be a whole number of kopecks, got {amount_text[:30]!r}")
-        if status != "posted":
-            problems.append(f"unknown status {status[:30]!r} (expected posted)")
-        if problems:
-            errors[where] = problems
-            continue
-        assert cid is not None and amount is not None
-        wanted.append((lineno, cid, account, amount))
-    ids = sorted({w[1] for w in wanted})
-    credits = {c.id: c for c in session.scalars(select(DrawCredit).where(DrawCredit.id.in_(ids)))} if ids else {}
-    for lineno, cid, account, amount in wanted:
-        credit = credits.get(cid)
-        where = f"line {lineno}"
-        if credit is None:
-            errors[where] = ["no such credit"]
-        elif credit.account != account or credit.amount_kopecks != amount:
-            errors[where] = ["account or amount differs from the credit order"]
-        elif credit.state not in ("exported", "posted"):
-            errors[where] = [f"the credit is {credit.state}, not exported"]
-    if errors:
-        raise DrawRefused("the confirmation file has errors; nothing was changed", errors=errors)
+    wanted, log = _read_confirmation(text)
+    _check_credits(session, wanted, log)
+    if log:
+        raise DrawRefused("the confirmation file has errors; nothing was changed", errors=log.by_line())
     posted = 0
-    for _lineno, cid, _account, _amount in wanted:
+    for w in wanted:
         posted += session.execute(
-            update(DrawCredit).where(DrawCredit.id == cid, DrawCredit.state == "exported")
+            update(DrawCredit).where(DrawCredit.id == w.credit_id, DrawCredit.state == "exported")
             .values(state="posted", posted_at=now).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
     record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-", {"posted": posted, "lines": len(wanted)})

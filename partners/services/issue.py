@@ -5,14 +5,13 @@ the offer yet (an anti-join against ``codes``), so a re-run, or a run after a cr
 is missing. It works in batches (keyset pages in account order) that the shell commits one by one,
 which shows progress and keeps memory flat. Each batch takes the offer's lock (as on-demand issue
 does), re-checks the budget and records its own event in its transaction; ``drive`` marks a failed
-run and logs it. Rows go in with the driver's bulk path: ``executemany``
-on SQLite, ``COPY`` on PostgreSQL. A repeated 60-bit value (about 1e-6 per million codes) or a
+run and logs it. Rows go in with the driver's bulk path (``rewards.bulkload``: ``executemany``
+on SQLite, ``COPY`` on PostgreSQL). A repeated 60-bit value (about 1e-6 per million codes) or a
 concurrent run writing the same accounts fails the batch's savepoint; the batch is drawn again.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from partners import codes as codecore
 from partners import snapshots
 from partners.models import ISSUED, Code, IssueRun, Offer
 from rewards.audit.services import record_event
+from rewards.bulkload import bulk_insert
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
 
@@ -135,39 +135,9 @@ def _time_text(session: Session, at: datetime) -> Any:
     return processor(at) if processor else at
 
 
-def _insert_sqlite(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    raw = session.connection().connection.driver_connection
-    raw.executemany(  # type: ignore[union-attr]
-        f"INSERT INTO codes ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", rows
-    )
-
-
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    text = str(value)
-    if any(c in text for c in "\\\t\n\r"):
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
-def _insert_postgresql(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    raw = session.connection().connection.driver_connection
-    buf = io.StringIO()
-    for row in rows:
-        buf.write("\t".join(_copy_text(v) for v in row))
-        buf.write("\n")
-    with raw.cursor() as cur:  # type: ignore[union-attr]
-        with cur.copy(f"COPY codes ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(buf.getvalue())
-
-
 def insert_codes(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Bulk-insert code rows (tuples in ``_COLUMNS`` order) in the session's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        _insert_postgresql(session, rows)
-    else:
-        _insert_sqlite(session, rows)
+    bulk_insert(session, "codes", _COLUMNS, rows)
 
 
 def _is_integrity_error(exc: BaseException) -> bool:

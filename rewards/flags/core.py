@@ -14,12 +14,13 @@ tier never loses priority between snapshots, and one who drops out keeps it unti
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date
+
+from rewards.csvread import Column, ErrorLog, HeaderProblems, Kind, Table, normalise_name
 
 # Reasons staff may set, in the order pages show them.
 STAFF_REASONS: tuple[str, ...] = ("pensioner", "large_family", "disability", "hardship", "other")
@@ -158,29 +159,23 @@ def check_revoke_reason(text: str | None) -> str:
 ACTION_SET = "set"
 ACTION_REVOKE = "revoke"
 
-# Accepted header names (lower case, ``ё`` read as ``е``) -> column.
-HEADER_ALIASES: dict[str, str] = {
-    "account": "account",
-    "лицевой счет": "account",
-    "лицевой_счет": "account",
-    "лс": "account",
-    "reason": "reason",
-    "причина": "reason",
-    "valid_from": "valid_from",
-    "действует с": "valid_from",
-    "с": "valid_from",
-    "valid_to": "valid_to",
-    "действует по": "valid_to",
-    "по": "valid_to",
-    "note": "note",
-    "примечание": "note",
-    "комментарий": "note",
-    "action": "action",
-    "действие": "action",
-}
+# Accepted header names (any case, ``ё`` read as ``е``, ``_`` as a space), English or Russian.
+BULK_COLUMNS: tuple[Column, ...] = (
+    Column.of("account", "лицевой счет", "лс"),
+    Column.of("reason", "причина"),
+    Column.of("valid_from", "действует с", "с", required=False),
+    Column.of("valid_to", "действует по", "по", required=False),
+    Column.of("note", "примечание", "комментарий", required=False),
+    Column.of("action", "действие", required=False),
+)
 ACTION_ALIASES = {"set": ACTION_SET, "": ACTION_SET, "установить": ACTION_SET, "revoke": ACTION_REVOKE, "снять": ACTION_REVOKE}
-REQUIRED_COLUMNS = ("account", "reason")
-MAX_ERRORS_SHOWN = 100
+
+# Error kinds of bulk flag files (the common ones are rewards.csvread.Kind).
+BAD_VALUE = "bad_value"
+BAD_ACTION = "bad_action"
+DUPLICATE_LINE = "duplicate_line"
+UNKNOWN_ACCOUNT = "unknown_account"
+NOT_OPEN = "not_open"
 
 
 @dataclass(frozen=True)
@@ -201,137 +196,92 @@ class BulkReport:
     """What a bulk file holds: the good lines, and every problem by line (line 0: the whole file)."""
 
     lines: list[BulkLine] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    log: ErrorLog = field(default_factory=ErrorLog)
     encoding: str = "utf-8"
     delimiter: str = ";"
 
-    def add_error(self, line: int, message: str) -> None:
-        self.errors.append((line, message))
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """``(line, message)`` of the problems kept in detail (the first ``Limits.max_errors_shown``)."""
+        return [(e.line, e.message) for e in self.log.details]
+
+    def add_error(self, line: int, message: str, kind: str = BAD_VALUE, field: str | None = None) -> None:
+        self.log.add(line, kind, message, None, field)
+
+    def problem_lines(self) -> int:
+        """How many lines have problems (each problem past the detail limit counted as a line)."""
+        shown = self.log.details
+        return len({e.line for e in shown}) + self.log.total - len(shown)
 
     def errors_by_line(self) -> dict[str, list[str]]:
-        """``{"line 3": [...]}``: the ``errors`` member of the API error shape (first 100 lines)."""
-        out: dict[str, list[str]] = {}
-        for line, message in self.errors:
-            key = f"line {line}" if line else "file"
-            if key not in out and len(out) >= MAX_ERRORS_SHOWN:
-                continue
-            out.setdefault(key, []).append(message)
-        return out
+        """``{"line 3": [...]}``: the ``errors`` member of the API error shape."""
+        return self.log.by_line()
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """``(text, encoding)``: UTF-8 with or without a byte-order mark, else Windows-1251.
-
-    Cyrillic text in Windows-1251 is practically never valid UTF-8, so "UTF-8 if it decodes" is safe.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FlagInputError("UTF-16 files are not accepted: save the file as UTF-8 or Windows-1251", "file")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1251"), "cp1251"
-        except UnicodeDecodeError as exc:  # 0x98 is the one undefined byte of Windows-1251
-            raise FlagInputError("the file is neither UTF-8 nor Windows-1251", "file") from exc
+def _header_messages(problems: HeaderProblems) -> list[str]:
+    parts = []
+    if problems.missing:
+        parts.append(f"missing column(s): {', '.join(c.key for c in problems.missing)}")
+    if problems.unknown:
+        parts.append(f"unknown column(s): {', '.join(raw for _position, raw in problems.unknown)}")
+    if problems.twice:
+        parts.append(f"column(s) given twice: {', '.join(problems.twice)}")
+    return ["; ".join(parts) + " (expected account;reason;valid_from;valid_to;note;action)"]
 
 
-def _norm_header(name: str) -> str:
-    return " ".join(name.strip().lower().replace("ё", "е").split())
+def _check_line(line_no: int, values: dict[str, str], *, today: date) -> BulkLine:
+    """One line's values checked (``FlagInputError`` names the field at fault)."""
+    action = ACTION_ALIASES.get(normalise_name(values.get("action", "")))
+    if action is None:
+        raise FlagInputError(f"action must be set or revoke, not {values.get('action')!r}", "action")
+    if action == ACTION_SET:
+        checked = check_staff_flag(
+            values.get("account"),
+            values.get("reason"),
+            parse_date(values.get("valid_from"), "valid_from"),
+            parse_date(values.get("valid_to"), "valid_to"),
+            values.get("note"),
+            today=today,
+        )
+        return BulkLine(line_no, action, checked.account, checked.reason, checked.valid_from, checked.valid_to, checked.note)
+    account = check_account(values.get("account"))
+    reason = (values.get("reason") or "").strip()
+    if reason not in STAFF_REASONS:
+        raise FlagInputError(f"unknown reason {reason!r}; use one of: {', '.join(STAFF_REASONS)}", "reason")
+    return BulkLine(line_no, action, account, reason, None, None, check_revoke_reason(values.get("note")))
 
 
 def read_bulk(data: bytes, *, today: date) -> BulkReport:
     """Read a bulk flag file; every line is checked and every problem reported with its line number.
 
-    Columns (header on line 1, English or Russian names, any order): ``account``, ``reason`` (required),
-    ``valid_from``, ``valid_to``, ``note``, ``action`` (``set``, the default, or ``revoke``; for a
-    revocation ``note`` is the revocation's reason). The delimiter is ``;`` or ``,``, whichever the
-    header line has more of. Blank lines are skipped.
+    Columns (header on the first non-blank line, English or Russian names, any order): ``account``,
+    ``reason`` (required), ``valid_from``, ``valid_to``, ``note``, ``action`` (``set``, the default,
+    or ``revoke``; for a revocation ``note`` is the revocation's reason). Decoding, delimiter (``;``,
+    ``,`` or TAB, whichever the header line has most of), blank lines and limits as every import
+    (``rewards.csvread``).
     """
     report = BulkReport()
-    try:
-        text, report.encoding = decode_bytes(data)
-    except FlagInputError as exc:
-        report.add_error(0, exc.message)
-        return report
-    lines = text.splitlines()
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        report.add_error(0, "the file is empty")
-        return report
-    header_line = lines[0]
-    report.delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=report.delimiter, strict=True)
-    rows_iter = iter(reader)
-    try:
-        header = next(rows_iter)
-        while not any(h.strip() for h in header):
-            header = next(rows_iter)
-    except (StopIteration, csv.Error):
-        report.add_error(1, "cannot read the header line")
-        return report
-    columns: list[str | None] = []
-    for name in header:
-        columns.append(HEADER_ALIASES.get(_norm_header(name)))
-    unknown = [h for h, c in zip(header, columns, strict=True) if c is None and h.strip()]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if unknown or missing:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s): {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown column(s): {', '.join(unknown)}")
-        report.add_error(reader.line_num, "; ".join(parts) + " (expected account;reason;valid_from;valid_to;note;action)")
+    table = Table(io.BytesIO(data), BULK_COLUMNS, report.log, header_messages=_header_messages)
+    report.encoding = "utf-8-sig" if table.lines.bom else table.lines.encoding
+    report.delimiter = table.delimiter
+    if not table.ok:
         return report
     seen: dict[tuple[str, str], int] = {}
-    while True:
+    for line_no, values in table.records():
         try:
-            row = next(rows_iter)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            report.add_error(reader.line_num, f"malformed line: {exc}")
-            continue
-        line_no = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(columns):
-            report.add_error(line_no, f"expected {len(columns)} fields, found {len(row)}")
-            continue
-        values = {c: v for c, v in zip(columns, row, strict=True) if c is not None}
-        action = ACTION_ALIASES.get(_norm_header(values.get("action", "")))
-        if action is None:
-            report.add_error(line_no, f"action must be set or revoke, not {values.get('action')!r}")
-            continue
-        try:
-            if action == ACTION_SET:
-                checked = check_staff_flag(
-                    values.get("account"),
-                    values.get("reason"),
-                    parse_date(values.get("valid_from"), "valid_from"),
-                    parse_date(values.get("valid_to"), "valid_to"),
-                    values.get("note"),
-                    today=today,
-                )
-                bulk = BulkLine(line_no, action, checked.account, checked.reason, checked.valid_from, checked.valid_to, checked.note)
-            else:
-                account = check_account(values.get("account"))
-                reason = (values.get("reason") or "").strip()
-                if reason not in STAFF_REASONS:
-                    raise FlagInputError(f"unknown reason {reason!r}; use one of: {', '.join(STAFF_REASONS)}", "reason")
-                note = check_revoke_reason(values.get("note"))
-                bulk = BulkLine(line_no, action, account, reason, None, None, note)
+            bulk = _check_line(line_no, values, today=today)
         except FlagInputError as exc:
-            report.add_error(line_no, exc.message)
+            kind = BAD_ACTION if exc.field == "action" else BAD_VALUE
+            report.add_error(line_no, exc.message, kind, exc.field)
             continue
         key = (bulk.account, bulk.reason)
         if key in seen:
-            report.add_error(line_no, f"account {bulk.account} with reason {bulk.reason} already on line {seen[key]}")
+            report.add_error(
+                line_no, f"account {bulk.account} with reason {bulk.reason} already on line {seen[key]}", DUPLICATE_LINE
+            )
             continue
         seen[key] = line_no
         report.lines.append(bulk)
-    if not report.lines and not report.errors:
-        report.add_error(0, "the file has a header but no lines")
+    if not report.lines and not report.log:
+        report.add_error(0, "the file has a header but no lines", Kind.EMPTY_FILE)
     return report

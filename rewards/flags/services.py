@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state_join
 from rewards.audit.services import record_event
+from rewards.bulkload import bulk_insert
 from rewards.db import UTCDateTime, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import Conflict, DomainError, NotFound
@@ -300,16 +301,15 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     open_now = _open_staff_flags(session, accounts)
     for line in report.lines:
         if line.account not in known:
-            report.add_error(line.line, f"account {line.account} is not in the latest snapshot")
+            report.add_error(line.line, f"account {line.account} is not in the latest snapshot", core.UNKNOWN_ACCOUNT, "account")
         elif line.action == core.ACTION_REVOKE:
             row = open_now.get((line.account, line.reason))
             if row is None:
-                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}")
+                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}", core.NOT_OPEN)
             elif row.valid_to is not None and row.valid_to < today:
-                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended")
-    if report.errors:
-        report.errors.sort(key=lambda e: e[0])
-        count = len({line for line, _m in report.errors})
+                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended", core.NOT_OPEN)
+    if report.log:
+        count = report.problem_lines()
         raise FlagError(
             f"the file has problems on {count} line(s); nothing was applied", errors=report.errors_by_line()
         )
@@ -364,40 +364,13 @@ class TierResult:
     closed: int
 
 
-def _batches(rows: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _load_tier_input(session: Session, rows: Iterable[tuple[str, str]]) -> int:
     """Stream (account, reason) into the temporary input table; returns the row count.
 
     Rows are taken in batches and each batch is written before the next is read, so ``rows`` may
-    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``): a PostgreSQL
-    connection can run no other statement while a COPY is open.
+    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``).
     """
-    raw = session.connection().connection.driver_connection
-    count = 0
-    pg = _is_pg(session)
-    for batch in _batches(rows, _LOAD_BATCH):
-        cur = raw.cursor()  # type: ignore[union-attr]
-        try:
-            if pg:
-                with cur.copy(f"COPY {_TMP} (account, reason) FROM STDIN") as copy:
-                    for row in batch:
-                        copy.write_row(row)
-            else:
-                cur.executemany(f"INSERT INTO {_TMP} (account, reason) VALUES (?, ?)", batch)
-        finally:
-            cur.close()
-        count += len(batch)
-    return count
+    return bulk_insert(session, _TMP, ("account", "reason"), rows, batch_rows=_LOAD_BATCH)
 
 
 def apply_tier_flags(

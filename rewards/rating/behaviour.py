@@ -1,7 +1,7 @@
 """Streaming reader of monthly behaviour rows (one row per account and month), for the rating engine.
 
 Same files as snapshots (encodings, delimiters, line endings, header matching: it reuses
-``rewards.snapshots.csvfile.Table``). Columns (any order; English or Russian, any case, ``ё`` = ``е``,
+``rewards.csvread.Table``). Columns (any order; English or Russian, any case, ``ё`` = ``е``,
 ``_`` = space):
 
 ==================  =========================================  =============================================
@@ -37,26 +37,28 @@ The reader scores each row as it parses it (:func:`read_accounts`) and keeps one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
-from rewards.snapshots.csvfile import (
+from rewards.csvread import (
     ACCOUNT_MAX_DIGITS,
-    WRONG_COLUMN_COUNT,
     Column,
     ErrorLog,
+    Kind,
     Table,
-    _account_problem,
     account_ok,
+    account_problem,
     normalise_name,
 )
 
 if TYPE_CHECKING:
     from rewards.rating.engine import Engine
 
-# Error kinds specific to behaviour files (the common ones come from csvfile).
+WRONG_COLUMN_COUNT = Kind.WRONG_COLUMN_COUNT
+# Error kinds specific to behaviour files (the common ones are rewards.csvread.Kind).
 BAD_MONTH = "bad_month"
 BAD_DATE = "bad_date"
 BAD_CHANNEL = "bad_channel"
@@ -221,266 +223,333 @@ def window(period: str, months: int) -> list[str]:
     return out
 
 
+class AccountMonths(NamedTuple):
+    """One account's scored months from one behaviour file (or several, joined)."""
+
+    account: str
+    points: int  # summed over its months
+    every: int  # the criteria met in every month it has (a mask, see ``engine.BIT``)
+    present: int  # a bit per month of the window that has a row
+    tokens: list[str]  # one facts token per month, ``"-"`` when missing (``Engine.decode``)
+    first_line: int  # where the account starts in its file
+    source_index: int  # which file
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviourColumns:
+    """Where each column is in one file, and whether the file has the documented layout."""
+
+    account: int
+    month: int
+    reading_at: int
+    reading_channel: int
+    payment_at: int
+    payment_channel: int
+    flags: tuple[int, int, int, int, int]  # registered, email_confirmed, paperless, plan, plan_kept
+    width: int
+    standard: bool
+
+    @classmethod
+    def of(cls, table: Table) -> BehaviourColumns:
+        ix = table.index
+        in_order = [k for k, _ in sorted(ix.items(), key=lambda kv: kv[1])] == [c.key for c in BEHAVIOUR_COLUMNS]
+        return cls(
+            ix["account"], ix["month"], ix["reading_at"], ix["reading_channel"], ix["payment_at"],
+            ix["payment_channel"],
+            (ix["registered"], ix["email_confirmed"], ix["paperless"], ix["plan"], ix["plan_kept"]),
+            table.width,
+            in_order and table.width == len(BEHAVIOUR_COLUMNS),
+        )
+
+    @property
+    def maxsplit(self) -> int:
+        """In the documented layout the five flag columns are the line's tail: split six times."""
+        return 6 if self.standard else -1
+
+    @property
+    def split_width(self) -> int:
+        """How many fields a good line has after splitting at most ``maxsplit`` times."""
+        return 7 if self.standard else self.width
+
+
+_NO_DATE = 0  # the "date" of an empty date field (no real date has ordinal 0)
+_EMPTY: dict[str, int] = {}
+
+
+class _RowChecks:
+    """The slow paths of :class:`BehaviourReader`: cache misses and problems, each logged by line.
+
+    Caches (all keyed by the field's text as it stands): ``dates.tails`` (see :class:`LocalDates`),
+    ``reading``/``payment`` channels as ``(facts letter, criterion bit when on time)``, and the five
+    flag columns as ``(mask, facts flags token)``.
+    """
+
+    def __init__(self, engine: Engine, errors: ErrorLog, source: str | None, delimiter: str, width: int) -> None:
+        self.engine = engine
+        self.errors = errors
+        self.source = source
+        self.delimiter = delimiter
+        self.width = width
+        self.dates = LocalDates(engine.rules.zone)
+        self.dates.tails[""] = {"": _NO_DATE}
+        self.channels = {
+            "reading": ({"": ("", 0)}, engine.rules.reading_channels, engine.READ),
+            "payment": ({"": ("", 0)}, engine.rules.payment_channels, 1),
+        }
+        self.flags: dict[str, tuple[int, str]] = {}
+
+    def error(self, line: int, kind: str, message: str, field: str | None = None) -> None:
+        self.errors.add(line, kind, message, self.source, field)
+
+    def blank(self, row: list[str]) -> bool:
+        return not "".join(row).replace(self.delimiter, "").strip()
+
+    def wrong_width(self, row: list[str], line: int, expected: int) -> None:
+        """A line split into the wrong number of fields (blank lines are skipped silently)."""
+        if self.blank(row):
+            return
+        width = len(row) if len(row) < expected else len(row) + row[-1].count(self.delimiter)
+        self.error(line, WRONG_COLUMN_COUNT, f"{width} columns, the header has {self.width}")
+
+    def account(self, row: list[str], account: str, current: str | None, line: int) -> str:
+        """The account that starts at this row, or ``""`` when the row is skipped (logged unless blank)."""
+        if not (account.isdigit() and account.isascii() and len(account) <= ACCOUNT_MAX_DIGITS):
+            account = account.strip()
+            if not account_ok(account):
+                if account or not self.blank(row):
+                    self.error(line, *account_problem(account), "account")
+                return ""
+        if current is not None and account < current:
+            self.error(
+                line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account", "account"
+            )
+            return ""
+        return account
+
+    def month(self, text: str, line: int, month_index: dict[str, int]) -> int | None:
+        """The window index of a month written loosely (spaces), or None after logging."""
+        raw = text.strip()
+        found = month_index.get(raw)
+        if found is None:
+            months = self.engine.months
+            message = (
+                f"month {raw[:20]!r} is not YYYY-MM"
+                if month_of(raw) is None
+                else f"month {raw} is outside the window {months[0]}..{months[-1]}"
+            )
+            self.error(line, BAD_MONTH, message, "month")
+        return found
+
+    def duplicate_month(self, account: str, mi: int, line: int) -> None:
+        self.error(line, DUPLICATE_MONTH, f"account {account} has a second row for {self.engine.months[mi]}", "month")
+
+    def event(self, raw_date: str, raw_channel: str, line: int, what: str) -> tuple[int, tuple[str, int] | None]:
+        """A reading or payment: ``(date ordinal or 0, (letter, bit))``; ``(0, None)`` after logging."""
+        on_date = self._date(raw_date, line, what)
+        if on_date is None:
+            return _NO_DATE, None
+        channel = raw_channel.strip()
+        if on_date == _NO_DATE:
+            if channel:
+                self.error(line, BAD_CHANNEL, f"{what} channel given without a {what} date", f"{what}_channel")
+                return _NO_DATE, None
+            return _NO_DATE, ("", 0)
+        return on_date, self._channel(raw_channel, line, what)
+
+    def _date(self, raw: str, line: int, what: str) -> int | None:
+        if not raw or raw.isspace():
+            return _NO_DATE
+        found = self.dates.ordinal(raw)
+        if isinstance(found, str):
+            self.error(line, BAD_DATE, f"{what} date {found}", f"{what}_at")
+            return None
+        return found
+
+    def _channel(self, raw: str, line: int, what: str) -> tuple[str, int] | None:
+        cache, allowed, bit = self.channels[what]
+        found = CHANNEL_NAMES.get(normalise_name(raw))
+        if found is None:
+            stripped = raw.strip()
+            message = f"unknown {what} channel {stripped[:30]!r}" if stripped else f"{what} date given without a channel"
+            self.error(line, BAD_CHANNEL, message, f"{what}_channel")
+            return None
+        info = (CHANNEL_LETTERS[found], bit if found in allowed else 0)
+        if len(cache) < 10_000:
+            cache[raw] = info
+        return info
+
+    def flag_columns(self, key: str, line: int) -> tuple[int, str] | None:
+        """``(mask, facts flags token)`` of the five flag columns' text, or None after logging."""
+        raws = key.split(self.delimiter)
+        if len(raws) != 5:
+            self.error(line, WRONG_COLUMN_COUNT, f"{len(raws) + 6} columns, the header has {self.width}")
+            return None
+        flags, bad = self._yes_no_flags(raws[:3], line)
+        plan = PLAN_NAMES.get(normalise_name(raws[3]), "?")
+        if plan == "?":
+            self.error(line, BAD_PLAN, f"plan {raws[3].strip()[:20]!r} is not none, deferral or instalment", "plan")
+            return None
+        if plan is not None:
+            kept = BOOLS.get(raws[4].strip().lower())
+            if kept is None:
+                self.error(line, BAD_FLAG, f"plan_kept {raws[4].strip()[:20]!r} is not yes/no", "plan_kept")
+                return None
+            flags |= PLAN_KEPT if kept else 0
+        if bad:
+            return None
+        result = (self.engine.flags_mask(flags, plan), flags_token(flags, plan))
+        if len(self.flags) < 10_000:
+            self.flags[key] = result
+        return result
+
+    def _yes_no_flags(self, raws: list[str], line: int) -> tuple[int, bool]:
+        flags = 0
+        bad = False
+        for raw, bit, name in zip(raws, (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless"), strict=True):
+            value = BOOLS.get(raw.strip().lower())
+            if value is None:
+                self.error(line, BAD_FLAG, f"{name} {raw.strip()[:20]!r} is not yes/no", name)
+                bad = True
+            elif value:
+                flags |= bit
+        return flags, bad
+
+
+# score(row, mi, line, tokens) -> the month's criteria mask (its facts token set in tokens[mi]), or -1
+MonthScorer = Callable[[list[str], int, int, list[str]], int]
+
+
+def month_scorer(engine: Engine, columns: BehaviourColumns, checks: _RowChecks) -> MonthScorer:
+    """The function that scores one row of month ``mi``: its criteria mask, and its facts token.
+
+    Called for every row (9 million in a monthly run), so it reads caches kept in local names and
+    leaves cache misses and problems to ``checks``; it returns -1 when the row has a problem
+    (already logged). The rules are the engine's (see ``rewards.rating.engine``).
+    """
+    reading_at, reading_channel = columns.reading_at, columns.reading_channel
+    payment_at, payment_channel = columns.payment_at, columns.payment_channel
+    registered, email_confirmed, paperless, plan, plan_kept = columns.flags
+    delimiter = checks.delimiter
+    tails = checks.dates.tails
+    reading_cache = checks.channels["reading"][0]
+    payment_cache = checks.channels["payment"][0]
+    flags_cache = checks.flags
+    event, flag_columns = checks.event, checks.flag_columns
+    reading_deadline, payment_deadline = engine.reading_deadline, engine.payment_deadline
+    early_before, month_start = engine.early_before, engine.month_start
+    pay_bit, early_bit = engine.PAY, engine.PAY | engine.EARLY
+
+    def score(row: list[str], mi: int, line: int, tokens: list[str]) -> int:
+        raw = row[reading_at]
+        read_on = tails.get(raw[16:], _EMPTY).get(raw[:16])
+        read_by = reading_cache.get(row[reading_channel])
+        if read_on is None or read_by is None or (not read_on) != (not read_by[0]):
+            read_on, read_by = event(raw, row[reading_channel], line, "reading")
+        raw = row[payment_at]
+        paid_on = tails.get(raw[16:], _EMPTY).get(raw[:16])
+        paid_by = payment_cache.get(row[payment_channel])
+        if paid_on is None or paid_by is None or (not paid_on) != (not paid_by[0]):
+            paid_on, paid_by = event(raw, row[payment_channel], line, "payment")
+        key = row[6] if len(row) == 7 else delimiter.join(
+            (row[registered], row[email_confirmed], row[paperless], row[plan], row[plan_kept])
+        )
+        flags = flags_cache.get(key) or flag_columns(key, line)
+        if read_by is None or paid_by is None or flags is None:
+            return -1
+        mask = flags[0] | (read_by[1] if read_on <= reading_deadline[mi] else 0)
+        if paid_by[1] and paid_on <= payment_deadline[mi]:
+            mask |= early_bit if paid_on < early_before[mi] else pay_bit
+        start = month_start[mi]
+        # One f-string per row: the facts token READING.PAYMENT.FLAGS (see engine.Engine.decode).
+        if read_by[0]:
+            if paid_by[0]:
+                tokens[mi] = f"{read_on - start}{read_by[0]}.{paid_on - start}{paid_by[0]}.{flags[1]}"
+            else:
+                tokens[mi] = f"{read_on - start}{read_by[0]}..{flags[1]}"
+        elif paid_by[0]:
+            tokens[mi] = f".{paid_on - start}{paid_by[0]}.{flags[1]}"
+        else:
+            tokens[mi] = ".." + flags[1]
+        return mask
+
+    return score
+
+
 def read_accounts(
     stream: BinaryIO,
     engine: Engine,
     errors: ErrorLog,
     source: str | None = None,
     source_index: int = 0,
-) -> Iterator[tuple]:
-    """Read one behaviour file and score it, yielding one aggregate per account (file order).
+) -> Iterator[AccountMonths]:
+    """Read one behaviour file and score it, yielding one :class:`AccountMonths` per account (file order).
 
-    Each item is ``(account, points, every, present, tokens, first_line, source_index)``:
-    ``points`` summed over the account's months, ``every`` the criteria met in all its months (a
-    mask, see ``engine.BIT``), ``present`` a bit per month of the window that has a row, ``tokens``
-    one facts token per month (``"-"`` when missing; format in :func:`rewards.rating.engine.decode`).
-
-    Parsing and scoring share one loop on purpose: 9 million rows must cost at most 3x the csv
+    Parsing and scoring share one pass on purpose: 9 million rows must cost at most 3x the csv
     module's own parse, so each row is touched once. Rows with problems go to ``errors`` (by line)
     and are left out; the caller must not use the result when ``errors`` is not empty.
     """
     table = Table(stream, BEHAVIOUR_COLUMNS, errors, source)
     if not table.ok:
-        return
-    ix = table.index
-    ai, mo, rai, rci, pai, pci = (
-        ix[k] for k in ("account", "month", "reading_at", "reading_channel", "payment_at", "payment_channel")
-    )
-    gi, ei, ppi, pli, pki = (
-        ix[k] for k in ("registered", "email_confirmed", "paperless", "plan", "plan_kept")
-    )
-    months = engine.months
-    width = len(months)
-    month_index = {m: i for i, m in enumerate(months)}
-    rd, pd, early, mstart = (
-        engine.reading_deadline,
-        engine.payment_deadline,
-        engine.early_before,
-        engine.month_start,
-    )
-    rules = engine.rules
-    rch, pch = rules.reading_channels, rules.payment_channels
-    read_bit, pay_bit, early_bit = engine.READ, engine.PAY, engine.PAY | engine.EARLY
-    points_by_mask = engine.points_by_mask
-    full = engine.full_mask
-    dates = LocalDates(rules.zone)
-    tails = dates.tails
-    channels = CHANNEL_NAMES
-    letters = CHANNEL_LETTERS
-    fcache: dict[str, tuple[int, str]] = {}
-    rinfo: dict[str, tuple[str, bool]] = {}
-    pinfo: dict[str, tuple[str, bool]] = {}
-    maxlen = ACCOUNT_MAX_DIGITS
+        return iter(())
+    columns = BehaviourColumns.of(table)
+    checks = _RowChecks(engine, errors, source, table.delimiter, table.width)
+    return _group_by_account(table, columns, checks, month_scorer(engine, columns, checks), source_index)
 
-    def error(line: int, kind: str, message: str) -> None:
-        errors.add(line, kind, message, source)
 
-    def slow_date(raw: str, line: int, what: str) -> int | bool | None:
-        """The ordinal; None when empty; False (after logging) when bad."""
-        if not raw or raw.isspace():
-            return None
-        found = dates.ordinal(raw)
-        if found.__class__ is str:
-            error(line, BAD_DATE, f"{what} date {found}")
-            return False
-        return found
-
-    def slow_channel(
-        raw: str, line: int, what: str, cache: dict[str, tuple[str, bool]], allowed: frozenset[str]
-    ) -> tuple[str, bool] | None:
-        """(facts letter, counts for the criterion) of a channel's text, cached by the text."""
-        found = channels.get(normalise_name(raw))
-        if found is None:
-            stripped = raw.strip()
-            error(
-                line,
-                BAD_CHANNEL,
-                f"unknown {what} channel {stripped[:30]!r}"
-                if stripped
-                else f"{what} date given without a channel",
-            )
-            return None
-        info = (letters[found], found in allowed)
-        if len(cache) < 10_000:
-            cache[raw] = info
-        return info
-
-    def slow_flags(key: str, line: int) -> tuple[int, str] | None:
-        """(mask contribution, facts flags token) for the flag columns' text, cached by it."""
-        raws = key.split(delimiter)
-        if len(raws) != 5:
-            error(line, WRONG_COLUMN_COUNT, f"{len(raws) + 6} columns, the header has {columns}")
-            return None
-        flags = 0
-        bad = False
-        for raw, bit, name in zip(  # noqa: B905 - raws has exactly five items
-            raws[:3], (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless")
-        ):
-            value = BOOLS.get(raw.strip().lower())
-            if value is None:
-                error(line, BAD_FLAG, f"{name} {raw.strip()[:20]!r} is not yes/no")
-                bad = True
-            elif value:
-                flags |= bit
-        plan = PLAN_NAMES.get(normalise_name(raws[3]), "?")
-        if plan == "?":
-            error(line, BAD_PLAN, f"plan {raws[3].strip()[:20]!r} is not none, deferral or instalment")
-            return None
-        if plan is not None:
-            value = BOOLS.get(raws[4].strip().lower())
-            if value is None:
-                error(line, BAD_FLAG, f"plan_kept {raws[4].strip()[:20]!r} is not yes/no")
-                return None
-            if value:
-                flags |= PLAN_KEPT
-        if bad:
-            return None
-        result = (engine.flags_mask(flags, plan), flags_token(flags, plan))
-        if len(fcache) < 10_000:
-            fcache[key] = result
-        return result
-
-    current = ""
+def _group_by_account(
+    table: Table,
+    columns: BehaviourColumns,
+    checks: _RowChecks,
+    score: MonthScorer,
+    source_index: int,
+) -> Iterator[AccountMonths]:
+    """Walk the rows, score each month, and add the months up account by account."""
+    engine = checks.engine
+    month_index = {m: i for i, m in enumerate(engine.months)}
+    account_at, month_at, split_width = columns.account, columns.month, columns.split_width
+    points_by_mask, full, width = engine.points_by_mask, engine.full_mask, engine.width
+    done = AccountMonths._make  # tuple.__new__ in C: one per account
+    current: str | None = None
     points = every = present = first_line = 0
     tokens: list[str] = []
-    any_rows = False
-    columns = table.width
-    delimiter = table.delimiter
-    # In the documented column order (and no extra column), the five flag columns are the tail of
-    # the line: split six times and the tail is the flags' cache key as it stands.
-    standard = [k for k, _ in sorted(ix.items(), key=lambda kv: kv[1])] == [
-        c.key for c in BEHAVIOUR_COLUMNS
-    ] and columns == len(BEHAVIOUR_COLUMNS)
-    maxsplit = 6 if standard else -1
-    counted_width = 7 if standard else columns
-
-    def blank(row: list[str]) -> bool:
-        return not "".join(row).replace(delimiter, "").strip()
-
-    def flags_key(row: list[str]) -> str:
-        return delimiter.join((row[gi], row[ei], row[ppi], row[pli], row[pki]))
-
     line = table.header_line
-    for run, counted in table.segments(maxsplit):
+    for run, counted in table.segments(columns.maxsplit):
         for row in run:
             if counted:
                 line += 1
-                if len(row) != counted_width:
-                    if not blank(row):
-                        width = len(row) if len(row) < counted_width else len(row) + row[-1].count(delimiter)
-                        error(line, WRONG_COLUMN_COUNT, f"{width} columns, the header has {columns}")
+                if len(row) != split_width:
+                    checks.wrong_width(row, line, split_width)
                     continue
             else:
                 line = table.line
-            any_rows = True
-            account = row[ai]
+            account = row[account_at]
             if account != current:
-                if not (account.isdigit() and account.isascii() and len(account) <= maxlen):
-                    account = account.strip()
-                    if not account_ok(account):
-                        if not account and blank(row):
-                            continue
-                        error(line, *_account_problem(account))
-                        continue
-                if account < current:
-                    error(
-                        line,
-                        UNSORTED,
-                        f"account {account} comes after {current}: the file must be sorted by account",
-                    )
+                account = checks.account(row, account, current, line)
+                if not account:
                     continue
+                if current is not None and account != current:
+                    yield done((current, points, every, present, tokens, first_line, source_index))
                 if account != current:
-                    if current:
-                        yield current, points, every, present, tokens, first_line, source_index
-                    current = account
-                    points = present = 0
-                    every = full
-                    tokens = ["-"] * width
-                    first_line = line
-            mi = month_index.get(row[mo])
+                    current, points, every, present, tokens, first_line = account, 0, full, 0, ["-"] * width, line
+            mi = month_index.get(row[month_at])
             if mi is None:
-                raw = row[mo].strip()
-                mi = month_index.get(raw)
+                mi = checks.month(row[month_at], line, month_index)
                 if mi is None:
-                    if month_of(raw) is None:
-                        error(line, BAD_MONTH, f"month {raw[:20]!r} is not YYYY-MM")
-                    else:
-                        error(line, BAD_MONTH, f"month {raw} is outside the window {months[0]}..{months[-1]}")
                     continue
             bit = 1 << mi
             if present & bit:
-                error(line, DUPLICATE_MONTH, f"account {account} has a second row for {months[mi]}")
+                checks.duplicate_month(current, mi, line)
                 continue
-            start = mstart[mi]
-            bad = False
-            mask = 0
-            # Reading: a date and a channel, or neither. Fast path: a cached minute.
-            raw = row[rai]
-            tail = tails.get(raw[16:])
-            r_date = tail.get(raw[:16]) if tail is not None else None
-            if r_date is None:
-                r_date = slow_date(raw, line, "reading")
-            if r_date is None:
-                rl = ""
-                if row[rci] and not row[rci].isspace():
-                    error(line, BAD_CHANNEL, "reading channel given without a reading date")
-                    bad = True
-            elif r_date is False:
-                bad = True
-            else:
-                raw = row[rci]
-                info = rinfo.get(raw) or slow_channel(raw, line, "reading", rinfo, rch)
-                if info is None:
-                    bad = True
-                else:
-                    if r_date <= rd[mi] and info[1]:
-                        mask = read_bit
-                    rl = info[0]
-            # Payment, the same way.
-            raw = row[pai]
-            tail = tails.get(raw[16:])
-            p_date = tail.get(raw[:16]) if tail is not None else None
-            if p_date is None:
-                p_date = slow_date(raw, line, "payment")
-            if p_date is None:
-                pl = ""
-                if row[pci] and not row[pci].isspace():
-                    error(line, BAD_CHANNEL, "payment channel given without a payment date")
-                    bad = True
-            elif p_date is False:
-                bad = True
-            else:
-                raw = row[pci]
-                info = pinfo.get(raw) or slow_channel(raw, line, "payment", pinfo, pch)
-                if info is None:
-                    bad = True
-                else:
-                    if p_date <= pd[mi] and info[1]:
-                        mask |= early_bit if p_date < early[mi] else pay_bit
-                    pl = info[0]
-            key = row[6] if len(row) == 7 else flags_key(row)
-            found = fcache.get(key) or slow_flags(key, line)
-            if found is None or bad:
-                continue
-            mask |= found[0]
-            points += points_by_mask[mask]
-            every &= mask
-            present |= bit
-            # One f-string per row: the facts token READING.PAYMENT.FLAGS (see engine.Engine.decode).
-            if rl:
-                if pl:
-                    tokens[mi] = f"{r_date - start}{rl}.{p_date - start}{pl}.{found[1]}"
-                else:
-                    tokens[mi] = f"{r_date - start}{rl}..{found[1]}"
-            elif pl:
-                tokens[mi] = f".{p_date - start}{pl}.{found[1]}"
-            else:
-                tokens[mi] = ".." + found[1]
+            mask = score(row, mi, line, tokens)
+            if mask >= 0:
+                points += points_by_mask[mask]
+                every &= mask
+                present |= bit
         table.line = line  # where a following run starts (see Table.segments)
-    if current:
-        yield current, points, every, present, tokens, first_line, source_index
-    if not any_rows:
-        error(table.header_line + 1, "empty_file", "the file has a header but no rows")
+    if current is not None:
+        yield AccountMonths(current, points, every, present, tokens, first_line, source_index)
+    elif not checks.errors:
+        checks.error(table.header_line + 1, "empty_file", "the file has a header but no rows")
 
 
 def flags_token(flags: int, plan: str | None) -> str:

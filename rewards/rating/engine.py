@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
+    AccountMonths,
     EMAIL_CONFIRMED,
     PAPERLESS,
     PLAN_KEPT,
@@ -45,7 +46,7 @@ from rewards.rating.behaviour import (
     window,
 )
 from rewards.rating.rules import CRITERIA, Rules
-from rewards.snapshots.csvfile import ErrorLog
+from rewards.csvread import ErrorLog
 from rewards.tiers import RUSSIAN_NAMES, TIER_RANK, TIERS
 
 DUPLICATE_MONTH = "duplicate_month"
@@ -172,66 +173,63 @@ class Engine:
         """
         names = [name for _, name in files]
         streams = [read_accounts(stream, self, errors, name, i) for i, (stream, name) in enumerate(files)]
-        if len(streams) == 1:
-            groups = streams[0]
-        else:
-            groups = self._lockstep(streams, errors, names)
+        accounts = streams[0] if len(streams) == 1 else self._lockstep(streams, errors, names)
         all_present = self.all_present
         tier_checks = self.tier_checks
         beginner = TIERS[0]
-        for account, points, every, present, tokens, _line, _src in groups:
+        for account, points, every, present, tokens, _line, _source in accounts:
             if present != all_present:
-                every = 0
+                every = 0  # a month without data meets no criterion: it fails every "each month" rule
             tier = beginner
-            for t, min_points, required in tier_checks:
+            for t, min_points, required in tier_checks:  # tier_for, inline: once per account
                 if points >= min_points and every & required == required:
                     tier = t
                     break
             yield account, tier, points, ",".join(tokens)
 
     def _lockstep(
-        self, streams: list[Iterator[tuple]], errors: ErrorLog, names: Sequence[str | None]
-    ) -> Iterator[tuple]:
-        """Merge the per-file aggregates (each stream in account order) and join one account's.
+        self, streams: list[Iterator[AccountMonths]], errors: ErrorLog, names: Sequence[str | None]
+    ) -> Iterator[AccountMonths]:
+        """Merge the per-file accounts (each stream in account order) and join each account's months.
 
         Files usually hold the same accounts (one file per month), so the streams advance together:
         take the smallest head account, join the heads that have it, advance those. Cheaper than a
         heap when every head usually matches.
         """
-        heads: list[tuple | None] = [next(s, None) for s in streams]
-        months = self.months
-        while True:
-            live = [h for h in heads if h is not None]
-            if not live:
-                return
-            account = min(h[0] for h in live)
-            first = None
-            for i, h in enumerate(heads):
-                if h is None or h[0] != account:
-                    continue
+        heads: list[AccountMonths | None] = [next(s, None) for s in streams]
+        while any(head is not None for head in heads):
+            account = min(head.account for head in heads if head is not None)
+            holders = [i for i, head in enumerate(heads) if head is not None and head.account == account]
+            joined = heads[holders[0]]
+            assert joined is not None
+            for i in holders[1:]:
+                joined = self._join(joined, heads[i], errors, names)  # type: ignore[arg-type]
+            for i in holders:
                 heads[i] = next(streams[i], None)
-                if first is None:
-                    first = h
-                    tokens = h[4]
-                    points, every, present = h[1], h[2], h[3]
-                    continue
-                overlap = present & h[3]
-                if overlap:
-                    dup = [months[m] for m in range(self.width) if overlap >> m & 1]
-                    errors.add(
-                        h[5],
-                        DUPLICATE_MONTH,
-                        f"account {account} has rows for {', '.join(dup)} in two files "
-                        f"(also line {first[5]} of {names[first[6]]})",
-                        names[h[6]],
-                    )
-                other = h[4]
-                tokens = [b if b != "-" else a for a, b in zip(tokens, other, strict=True)]
-                points += h[1]
-                every &= h[2]
-                present |= h[3]
-            assert first is not None
-            yield account, points, every, present, tokens, first[5], first[6]
+            yield joined
+
+    def _join(
+        self, first: AccountMonths, other: AccountMonths, errors: ErrorLog, names: Sequence[str | None]
+    ) -> AccountMonths:
+        """One account's months from two files; a month in both is an error (``duplicate_month``)."""
+        overlap = first.present & other.present
+        if overlap:
+            months = [self.months[m] for m in range(self.width) if overlap >> m & 1]
+            errors.add(
+                other.first_line,
+                DUPLICATE_MONTH,
+                f"account {first.account} has rows for {', '.join(months)} in two files "
+                f"(also line {first.first_line} of {names[first.source_index]})",
+                names[other.source_index],
+                "month",
+            )
+        tokens = [b if b != "-" else a for a, b in zip(first.tokens, other.tokens, strict=True)]
+        return first._replace(
+            points=first.points + other.points,
+            every=first.every & other.every,
+            present=first.present | other.present,
+            tokens=tokens,
+        )
 
     # -- facts -----------------------------------------------------------------------------------
 
@@ -494,75 +492,72 @@ def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], l
 
 
 def _reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts | None, met: bool, lang: str) -> str:
-    rules = engine.rules
-    text = _TEXT[lang]
-    month = engine.months[mi]
+    """Why ``criterion`` was (not) met in month ``mi``, in ``lang``."""
     if facts is None:
-        return text["no_data"].format(month=month)
-    channel_names = _CHANNEL_TEXT[lang]
-    reading_deadline = date.fromordinal(engine.reading_deadline[mi])
-    payment_deadline = date.fromordinal(engine.payment_deadline[mi])
-    early_before = date.fromordinal(engine.early_before[mi])
-    plan_credit = (
-        facts.plan is not None
-        and facts.plan_kept
-        and facts.plan in rules.hardship_plans
-        and criterion in rules.kept_plan_credits
-    )
+        return _TEXT[lang]["no_data"].format(month=engine.months[mi])
     if criterion == "reading_on_time":
-        d, ch = facts.reading_date, facts.reading_channel
-        if d is None:
-            return text["no_reading"].format(month=month)
-        base = text["reading"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
-        if d > reading_deadline:
-            return text["reading_late"].format(
-                base=base, day=rules.reading_day, deadline=reading_deadline.isoformat()
-            )
-        if ch not in rules.reading_channels:
-            return text["reading_channel"].format(
-                base=base, allowed=_channels_text(rules.reading_channels, lang)
-            )
-        return text["reading_ok"].format(base=base, day=rules.reading_day)
+        return _reading_reason(engine, mi, facts, lang)
     if criterion in ("payment_on_time", "payment_early"):
-        d, ch = facts.payment_date, facts.payment_channel
-        if d is None:
-            base = text["no_payment"].format(month=month)
-        else:
-            base = text["paid"].format(date=d.isoformat(), channel=channel_names.get(ch or "", ch))
-        on_time = d is not None and d <= payment_deadline and ch in rules.payment_channels
-        if criterion == "payment_on_time":
-            if on_time:
-                why = text["pay_ok"].format(base=base, deadline=payment_deadline.isoformat())
-            elif d is None:
-                why = base
-            elif d > payment_deadline:
-                why = text["pay_late"].format(base=base, deadline=payment_deadline.isoformat())
-            else:
-                why = text["pay_channel"].format(
-                    base=base, allowed=_channels_text(rules.payment_channels, lang)
-                )
-        else:
-            key = (
-                "early_ok"
-                if on_time and d is not None and d < early_before
-                else ("early_not" if on_time else "early_needs")
-            )
-            why = text[key].format(base=base, before=early_before.isoformat())
-        plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
-        if plan_credit:
-            return text["plan_credit"].format(plan=plan, why=why)
-        if facts.plan is not None and not facts.plan_kept and not met:
-            return text["plan_broken"].format(plan=plan, why=why)
-        return why
+        return _payment_reason(engine, mi, criterion, facts, met, lang)
+    text = _TEXT[lang]
     if criterion == "registered":
         if not facts.registered:
             return text["not_registered"]
-        if not facts.email_confirmed:
-            return text["no_email"]
-        return text["registered"]
+        return text["registered"] if facts.email_confirmed else text["no_email"]
     if criterion == "paperless":
         return text["paperless"] if facts.paperless else text["paper"]
     raise ValueError(criterion)  # pragma: no cover
+
+
+def _reading_reason(engine: Engine, mi: int, facts: MonthFacts, lang: str) -> str:
+    rules = engine.rules
+    text = _TEXT[lang]
+    d, ch = facts.reading_date, facts.reading_channel
+    if d is None:
+        return text["no_reading"].format(month=engine.months[mi])
+    base = text["reading"].format(date=d.isoformat(), channel=_CHANNEL_TEXT[lang].get(ch or "", ch))
+    deadline = date.fromordinal(engine.reading_deadline[mi])
+    if d > deadline:
+        return text["reading_late"].format(base=base, day=rules.reading_day, deadline=deadline.isoformat())
+    if ch not in rules.reading_channels:
+        return text["reading_channel"].format(base=base, allowed=_channels_text(rules.reading_channels, lang))
+    return text["reading_ok"].format(base=base, day=rules.reading_day)
+
+
+def _payment_reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts, met: bool, lang: str) -> str:
+    rules = engine.rules
+    text = _TEXT[lang]
+    d, ch = facts.payment_date, facts.payment_channel
+    if d is None:
+        base = text["no_payment"].format(month=engine.months[mi])
+    else:
+        base = text["paid"].format(date=d.isoformat(), channel=_CHANNEL_TEXT[lang].get(ch or "", ch))
+    deadline = date.fromordinal(engine.payment_deadline[mi])
+    early_before = date.fromordinal(engine.early_before[mi])
+    on_time = d is not None and d <= deadline and ch in rules.payment_channels
+    if criterion == "payment_on_time":
+        why = _on_time_reason(text, base, d, on_time, deadline, rules, lang)
+    else:
+        key = "early_ok" if on_time and d is not None and d < early_before else ("early_not" if on_time else "early_needs")
+        why = text[key].format(base=base, before=early_before.isoformat())
+    plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
+    if facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans and criterion in rules.kept_plan_credits:
+        return text["plan_credit"].format(plan=plan, why=why)
+    if facts.plan is not None and not facts.plan_kept and not met:
+        return text["plan_broken"].format(plan=plan, why=why)
+    return why
+
+
+def _on_time_reason(
+    text: dict[str, str], base: str, paid: date | None, on_time: bool, deadline: date, rules: Rules, lang: str
+) -> str:
+    if on_time:
+        return text["pay_ok"].format(base=base, deadline=deadline.isoformat())
+    if paid is None:
+        return base
+    if paid > deadline:
+        return text["pay_late"].format(base=base, deadline=deadline.isoformat())
+    return text["pay_channel"].format(base=base, allowed=_channels_text(rules.payment_channels, lang))
 
 
 def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:

@@ -6,8 +6,8 @@ transaction for a whole import, so even a process killed with -9 leaves no parti
 
 Snapshots are never edited or deleted: a replacing import supersedes the old one, which stays.
 
-Bulk rows go through the driver, not the ORM: ``executemany`` over a generator on SQLite (the rows
-stream from the file into the database without being held), ``COPY`` on PostgreSQL.
+Bulk rows go through the driver, not the ORM (``rewards.bulkload``: ``executemany`` over a generator on
+SQLite, so the rows stream from the file into the database without being held; ``COPY`` on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from signedjson import canonical_json
 from rewards.audit.services import record_event
+from rewards.bulkload import NULL, bulk_insert
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.rating.behaviour import month_of
@@ -35,9 +36,6 @@ from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows, snapshot_for_period
 from rewards.tiers import RUSSIAN_NAMES, TIERS
 
-INSERT_SQL = "INSERT INTO snapshot_rows (snapshot_id, account, tier, points, facts) VALUES (?, ?, ?, ?, ?)"
-COPY_SQL = "COPY snapshot_rows (snapshot_id, account, tier, points, facts) FROM STDIN"
-_NULL = "\\N"
 
 
 class FileRejected(DomainError):
@@ -137,37 +135,23 @@ def _begin_snapshot(
     return snapshot, existing
 
 
+ROW_COLUMNS = ("snapshot_id", "account", "tier", "points", "facts")
+
+
+def _row_copy_line(row: tuple[int, str, str, int | None, str | None]) -> str:
+    """A snapshot row as COPY text. No value needs escaping: accounts are digits, tiers are codes,
+    points integers, and facts use only [0-9a-z.,-] (``rewards.rating.engine.Engine.decode``)."""
+    snapshot_id, account, tier, points, facts = row
+    return f"{snapshot_id}\t{account}\t{tier}\t{NULL if points is None else points}\t{NULL if facts is None else facts}\n"
+
+
 def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | None, str | None]]) -> None:
-    """Insert ``(snapshot_id, account, tier, points, facts)`` rows through the driver, streaming."""
-    connection = session.connection()
-    raw = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor:
-            with cursor.copy(COPY_SQL) as copy:
-                # COPY text built here, 20,000 rows a write: several times cheaper than write_row. No
-                # value needs escaping: accounts are digits, tiers are codes, points integers, and facts
-                # use only [0-9a-z.,-] (rewards.rating.engine.Engine.decode).
-                buffer: list[str] = []
-                append = buffer.append
-                for snapshot_id, account, tier, points, facts in rows:
-                    append(
-                        f"{snapshot_id}\t{account}\t{tier}\t{_NULL if points is None else points}\t"
-                        f"{_NULL if facts is None else facts}\n"
-                    )
-                    if len(buffer) >= 20_000:
-                        copy.write("".join(buffer))
-                        buffer.clear()
-                if buffer:
-                    copy.write("".join(buffer))
-            # Fresh statistics, or the planner sorts the whole snapshot for every keyset page that
-            # readers (iter_rows: draws, exports) ask for. Transactional: it commits with the rows.
-            cursor.execute("ANALYZE snapshot_rows")
-    else:
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(INSERT_SQL, rows)
-        finally:
-            cursor.close()
+    """Insert ``(snapshot_id, account, tier, points, facts)`` rows through the driver, streaming.
+
+    Then fresh PostgreSQL statistics, or the planner sorts the whole snapshot for every keyset page
+    that readers (iter_rows: draws, exports) ask for.
+    """
+    bulk_insert(session, "snapshot_rows", ROW_COLUMNS, rows, format_line=_row_copy_line, analyze=True)
 
 
 def _digest_from_db(session: Session, snapshot_id: int) -> str:

@@ -62,6 +62,7 @@ def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
             "kind": "unknown_tier",
             "message": "unknown tier 'gold'",
             "source": "upload.csv",
+            "field": "tier",
         }
         assert errors["shown"][1]["kind"] == "duplicate_account"
         assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0

@@ -1,0 +1,70 @@
+"""The one bulk loader: rows land on both engines, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from rewards.bulkload import bulk_insert, copy_line, copy_value
+from rewards.db import db
+
+TABLE = "bulkload_probe"
+
+
+@pytest.fixture
+def probe(app: Flask, backend: str) -> Iterator[None]:
+    with app.app_context():
+        db.session.execute(text(f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, name VARCHAR(40), note VARCHAR(40))"))
+        db.session.commit()
+        try:
+            yield
+        finally:
+            db.session.rollback()
+            db.session.execute(text(f"DROP TABLE {TABLE}"))
+            db.session.commit()
+
+
+def _count() -> int:
+    return db.session.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar_one()
+
+
+def test_rows_land_streamed_from_a_generator(probe: None) -> None:
+    rows = ((i, f"name {i}", None if i % 2 else "tab\there\\ and\nnewline") for i in range(1, 2_501))
+    assert bulk_insert(db.session, TABLE, ("id", "name", "note"), rows, chunk_rows=1_000, analyze=True) == 2_500
+    db.session.commit()
+    assert _count() == 2_500
+    assert db.session.execute(text(f"SELECT note FROM {TABLE} WHERE id = 2")).scalar_one() == "tab\there\\ and\nnewline"
+    assert db.session.execute(text(f"SELECT note FROM {TABLE} WHERE id = 3")).scalar_one() is None
+
+
+def test_batches_may_read_through_the_same_session(probe: None) -> None:
+    bulk_insert(db.session, TABLE, ("id", "name"), [(i, "a") for i in range(1, 11)])
+
+    def doubled() -> Iterator[tuple[int, str]]:
+        for (i,) in db.session.execute(text(f"SELECT id FROM {TABLE} ORDER BY id")).all():
+            yield i + 100, "b"
+
+    assert bulk_insert(db.session, TABLE, ("id", "name"), doubled(), batch_rows=3) == 10
+    assert _count() == 20
+
+
+def test_a_failure_half_way_leaves_nothing_after_rollback(probe: None) -> None:
+    rows = [(i, "x") for i in range(1, 1_001)] + [(5, "duplicate key")] + [(2_000, "never")]
+    with pytest.raises(Exception) as info:
+        bulk_insert(db.session, TABLE, ("id", "name"), rows, chunk_rows=100)
+    assert "unique" in str(info.value).lower() or "duplicate" in str(info.value).lower()
+    db.session.rollback()
+    assert _count() == 0
+
+
+def test_names_must_be_plain_identifiers(probe: None) -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        bulk_insert(db.session, "x; DROP TABLE y", ("id",), [])
+
+
+def test_copy_text() -> None:
+    assert copy_value(None) == "\\N" and copy_value(7) == "7" and copy_value("a\\b\tc\r\n") == "a\\\\b\\tc\\r\\n"
+    assert copy_line((1, None, "x")) == "1\t\\N\tx\n"
