@@ -19,6 +19,7 @@ from draws.models import Draw
 from draws.secretbox import SecretBox
 from rewards.db import utcnow
 from rewards.snapshots.queries import latest_snapshot
+from signedjson import utc_timestamp
 
 PUBLISHED_NAME = "Демо: квартальный розыгрыш (опубликован)"
 ANNOUNCED_NAME = "Демо: полугодовой розыгрыш (объявлен)"
@@ -37,10 +38,6 @@ class DemoDraws:
 
 def _existing(session: Session, name: str) -> Draw | None:
     return session.scalar(select(Draw).where(Draw.name == name))
-
-
-def _ts(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load(
@@ -73,7 +70,7 @@ def load(
             entropy={
                 "type": "rfc3797",
                 "sources": ["Демо: «Русское лото», 6 чисел тиража", "Демо: «Жилищная лотерея», 3 числа"],
-                "available_after": _ts(numbers_at),
+                "available_after": utc_timestamp(numbers_at),
             },
         )
         draw = services.create_draft(

@@ -12,6 +12,7 @@ from flask import current_app
 
 from draws.secretbox import SecretBox
 from rewards.signing.keystore import KeyStore
+from signedjson import utc_timestamp
 
 
 def signer() -> KeyStore:
@@ -62,5 +63,5 @@ def fetch_drand(chain: str, round_number: int, timeout: float = 10.0) -> tuple[d
     except (OSError, ValueError) as exc:
         raise FetchRefused(f"could not fetch drand round {round_number}: {exc}") from exc
     value = {"type": "drand", "round": data.get("round"), "randomness": data.get("randomness"), "signature": data.get("signature")}
-    relay = {"url": url, "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "response": raw}
+    relay = {"url": url, "fetched_at": utc_timestamp(datetime.now(UTC)), "response": raw}
     return value, relay

@@ -26,6 +26,7 @@ from rewards.db import db, read_only_view, utcnow
 from rewards.errors import DomainError
 from rewards.httperrors import error_body
 from rewards.policy import api, api_any
+from signedjson import utc_timestamp
 
 BEARER = [{"bearer": []}]
 IDEMPOTENCY_HEADER = {
@@ -291,7 +292,7 @@ def _account_code(code: Any, offer: Offer, printed: str) -> dict[str, Any]:
         "code": printed,
         "state": code.state,
         "tier": code.tier,
-        "issued_at": code.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "issued_at": utc_timestamp(code.issued_at),
         "offer": redemption.offer_view(offer),
     }
 

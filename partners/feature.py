@@ -1,0 +1,51 @@
+"""The partners feature plugs in here: partner offers and discount codes, issued from the latest
+snapshot, checked and redeemed by partner sites through the API, with staff pages and commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from partners import api as partners_api
+from partners import demo as partners_demo
+from partners import models  # noqa: F401  (the partner tables on the metadata)
+from partners import views
+from partners.cli import partners_cli
+from rewards import dashboard, demo, policy, web
+from rewards.demo import DEMO_ACTOR
+from rewards.httperrors import Api
+from rewards.policy import ALL, STAFF_WRITE
+
+ACTIONS = {"partners.view": ALL, "partners.manage": STAFF_WRITE}
+SCOPES = {
+    "codes:validate": _l("partner site: validate a code"),
+    "codes:redeem": _l("partner site: redeem a code"),
+    "redemptions:rollback": _l("partner site: undo a redemption"),
+    "partners:write": _l("manage partners, offers and code issues"),
+    "partners:read": _l("read partners, offers and reports"),
+    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
+}
+
+
+def _demo(session: Session) -> Iterable[str]:
+    """Partner Горсервис with its site's API client, an offer, codes issued from the latest snapshot
+    and a few redemptions."""
+    made = partners_demo.load(session, timezone=current_app.config["TIMEZONE"], actor=DEMO_ACTOR, commit=session.commit)
+    return [f"Partner site key of Горсервис (shown once): {made.token}"] if made.token else []
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the partners feature on ``app``."""
+    policy.declare(actions=ACTIONS, scopes=SCOPES)
+    app.register_blueprint(views.bp)
+    api.register_blueprint(partners_api.blp)
+    api.register_blueprint(partners_api.cabinet_blp)
+    api.register_blueprint(partners_api.staff_blp)
+    app.cli.add_command(partners_cli)
+    web.add_nav(app, "partners.index", _l("Partners"), "partners.view")
+    dashboard.add_panel(app, "partners/_panel.html", views.dashboard_panel)
+    demo.add_step(app, _demo)
