@@ -57,7 +57,10 @@ def package_folders(names: list[str]) -> list[str]:
     (e.g. to find its message catalogues before the feature is loaded)."""
     folders = []
     for name in names:
-        spec = importlib.util.find_spec(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # a parent package is missing
+            spec = None
         if spec is None or spec.origin is None:
             raise ConfigError(f"FEATURES: there is no module {name!r}")
         folders.append(os.path.dirname(spec.origin))

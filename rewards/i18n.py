@@ -33,13 +33,17 @@ def _select_locale() -> str:
     return current_app.config["DEFAULT_LOCALE"]
 
 
-def init_app(app: Flask, babel: Babel, feature_folders: list[str]) -> None:
+def init_app(app: Flask, feature_folders: list[str]) -> None:
     """Point Babel at the kernel's ``translations`` folder and those inside each feature's package
-    folder; messages from all are merged."""
+    folder; messages from all are merged.
+
+    Each app gets its own ``Babel``: Flask-Babel caches the merged catalogue in the extension
+    object, and two apps with different features (tests build many) must not share one.
+    """
     kernel = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
     folders = sorted({kernel, *catalogue_folders(feature_folders)})
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
-    babel.init_app(app, locale_selector=_select_locale)
+    Babel(app, locale_selector=_select_locale)
 
     @app.before_request
     def _remember_lang() -> None:
