@@ -232,6 +232,12 @@ def test_features_depend_on_each_other_without_a_cycle() -> None:
     assert report == []
 
 
+def test_import_module_with_a_literal_name_is_an_import() -> None:
+    tree = ast.parse("import importlib\nimportlib.import_module('draws.feature')\nimport_module(name)\n")
+    found = [t for node in ast.walk(tree) for t in _targets(node, "rewards.example", False)]
+    assert found == ["importlib", "draws.feature"]
+
+
 def test_a_cycle_is_reported_with_its_edges() -> None:
     edges = [("a", "b", 1), ("b", "c", 2), ("c", "a", 3), ("c", "d", 4)]
     assert _cycle_report(edges) == [
