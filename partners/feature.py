@@ -34,7 +34,8 @@ SCOPES = {
 def _demo(session: Session) -> Iterable[str]:
     """Partner Горсервис with its site's API client, an offer, codes issued from the latest snapshot
     and a few redemptions."""
-    made = partners_demo.load(session, timezone=current_app.config["TIMEZONE"], actor=DEMO_ACTOR, commit=session.commit)
+    timezone = current_app.config["TIMEZONE"]
+    made = partners_demo.load(session, timezone=timezone, actor=DEMO_ACTOR, commit=session.commit)
     return [f"Partner site key of Горсервис (shown once): {made.token}"] if made.token else []
 
 

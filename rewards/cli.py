@@ -98,7 +98,8 @@ def enable_user(name: str) -> None:
 def set_password(name: str, password_stdin: bool) -> None:
     """Set a user's password; their sessions end."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
-    run_service(users.set_password, name, password, method=current_app.config["PASSWORD_HASH_METHOD"], actor=current_actor())
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    run_service(users.set_password, name, password, method=method, actor=current_actor())
     click.echo(f"password of {name} changed")
 
 
@@ -110,7 +111,8 @@ def _store() -> KeyStore:
 def generate_key() -> None:
     """Create a new Ed25519 signing key; the previous one is retired (it still verifies)."""
     info = _store().generate()
-    audit.record_event(db.session, current_actor(), "signing_key.generated", "signing_key", info.kid, {"public_key": info.public_key})
+    details = {"public_key": info.public_key}
+    audit.record_event(db.session, current_actor(), "signing_key.generated", "signing_key", info.kid, details)
     db.session.commit()
     click.echo(f"generated signing key {info.kid} in {current_app.config['KEYS_DIR']}")
 
@@ -141,7 +143,9 @@ def compromised_key(kid: str) -> None:
 def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API client and print its key once."""
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    _client, token = run_service(apikeys.create_client, name, list(scopes), actor=current_actor(), expires_at=expires)
+    _client, token = run_service(
+        apikeys.create_client, name, list(scopes), actor=current_actor(), expires_at=expires
+    )
     click.echo(token)
     click.echo("(shown once: store it in the client's secret store now)", err=True)
 

@@ -34,7 +34,9 @@ ACTIONS: dict[str, frozenset[str]] = {
 SCOPES: dict[str, object] = {}
 
 
-def declare(*, actions: Mapping[str, frozenset[str]] | None = None, scopes: Mapping[str, object] | None = None) -> None:
+def declare(
+    *, actions: Mapping[str, frozenset[str]] | None = None, scopes: Mapping[str, object] | None = None
+) -> None:
     """Add a feature's policy rows: staff actions (with the roles allowed) and API scopes (with a
     description, a string or a lazy translation).
 
@@ -121,7 +123,9 @@ def rule_for(view: Callable[..., Any], method: str) -> Rule | None:
     return getattr(view, "_access_rule", None)
 
 
-def undeclared(view_functions: Mapping[str, Callable[..., Any]], methods: Mapping[str, set[str]]) -> Iterator[str]:
+def undeclared(
+    view_functions: Mapping[str, Callable[..., Any]], methods: Mapping[str, set[str]]
+) -> Iterator[str]:
     """Each route rule naming an action or scope that no one declared, as ``endpoint METHOD: name``.
 
     ``methods`` maps each endpoint to the methods its URL rules take. The app factory refuses to

@@ -4,9 +4,9 @@ Every module of ``rewards/``, ``draws/``, ``partners/`` and ``signedjson/`` is p
 (nothing is imported): each ``import`` and ``from ... import`` statement counts, also those inside
 functions, and so does ``importlib.import_module("...")`` with a literal name. Imports under
 ``if TYPE_CHECKING:`` count for the kernel rule (the kernel may not even name a feature's types) but
-not for cycles (they never run). The kernel is ``rewards/`` without the loyalty features inside it; the features are
-listed in ``FEATURES`` below (snapshots and rating are one feature: the rating engine computes
-snapshots). Features may import the kernel and ``signedjson``; features may import each other only
+not for cycles (they never run). The kernel is ``rewards/`` without the loyalty features inside
+it; the features are listed in ``FEATURES`` below (snapshots and rating are one feature: the rating
+engine computes snapshots). Features may import the kernel and ``signedjson``; features may import each other only
 along the arrows of an acyclic graph; the kernel finds features only through the ``FEATURES``
 setting (dotted names, loaded by the app factory).
 """
@@ -74,7 +74,7 @@ def _targets(node: ast.AST, importer: str, is_package: bool) -> Iterator[str]:
             yield f"{base}.{alias.name}" if alias.name != "*" else base
     elif isinstance(node, ast.Call):
         func = node.func
-        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        called = getattr(func, "attr", None) or getattr(func, "id", "")
         if called == "import_module" and node.args and isinstance(node.args[0], ast.Constant):
             if isinstance(node.args[0].value, str):
                 yield node.args[0].value
@@ -86,7 +86,7 @@ def _type_checking_only(tree: ast.Module) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.If):
             test = node.test
-            name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+            name = getattr(test, "id", None) or getattr(test, "attr", "")
             if name == "TYPE_CHECKING":
                 inside.update(id(child) for stmt in node.body for child in ast.walk(stmt))
     return inside

@@ -39,7 +39,8 @@ def test_a_page_request_names_the_logged_in_user(app: Flask, make_user: Callable
 
 
 def test_a_command_records_its_actor(app: Flask) -> None:
-    result = app.test_cli_runner().invoke(args=["keys", "create-client", "billing", "--scope", "snapshots:write"])
+    command = ["keys", "create-client", "billing", "--scope", "snapshots:write"]
+    result = app.test_cli_runner().invoke(args=command)
     assert result.exit_code == 0, result.output
     with app.app_context():
         actors = db.session.scalars(select(Event.actor).where(Event.action == "apiclient.created")).all()

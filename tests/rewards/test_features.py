@@ -71,7 +71,9 @@ def _demo(session):
 
 
 def init_app(app: Flask, api) -> None:
-    policy.declare(actions={"hello.view": ALL, "hello.manage": STAFF_WRITE}, scopes={"hello:read": "read greetings"})
+    policy.declare(
+        actions={"hello.view": ALL, "hello.manage": STAFF_WRITE}, scopes={"hello:read": "read greetings"}
+    )
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     app.cli.add_command(hello_cli)
@@ -156,7 +158,9 @@ def test_the_kernel_runs_without_any_feature(app_factory: Callable[..., Flask]) 
     assert result.output.startswith("Demo data loaded.\nStaff login: marketing")
 
 
-def test_a_new_feature_plugs_in_with_its_init_app(app_factory: Callable[..., Flask], feature_dir: Path) -> None:
+def test_a_new_feature_plugs_in_with_its_init_app(
+    app_factory: Callable[..., Flask], feature_dir: Path
+) -> None:
     app = app_factory(FEATURES=[*DEFAULTS["FEATURES"], "hello.feature"])
     marketing = _staff_client(app, "marketing")
     assert marketing.get("/hello/").get_data(as_text=True) == "hello page"
