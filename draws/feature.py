@@ -19,18 +19,10 @@ from draws import models  # noqa: F401  (the draw tables on the metadata)
 from draws import views, wiring
 from draws.cli import draws_cli
 from draws.errors import DrawError
-from rewards import dashboard, demo, httperrors, policy, web
 from rewards.demo import DEMO_ACTOR
+from rewards.features import Feature
 from rewards.httperrors import Api
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
-
-ACTIONS = {"draws.view": ALL, "draws.manage": STAFF_WRITE, "draws.bundle": AUDIT, "draws.verify": ALL}
-SCOPES = {
-    "draws:read": _l("read draws and their public records"),
-    "draws:write": _l("create and run draws"),
-    "draws:audit": _l("auditor: a draw's full bundle (entrant list, salt key) and its verification"),
-    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
-}
 
 
 def _demo(session: Session) -> Iterable[str]:
@@ -47,16 +39,24 @@ def _demo(session: Session) -> Iterable[str]:
     return [f"Published demo draw: /public/draws/{made.published}"] if made.published else []
 
 
+FEATURE = Feature(
+    actions={"draws.view": ALL, "draws.manage": STAFF_WRITE, "draws.bundle": AUDIT, "draws.verify": ALL},
+    scopes={
+        "draws:read": _l("read draws and their public records"),
+        "draws:write": _l("create and run draws"),
+        "draws:audit": _l("auditor: a draw's full bundle (entrant list, salt key) and its verification"),
+        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    },
+    pages=[views.bp, views.public_bp],
+    apis=[draws_api.blp, draws_api.credits_blp],
+    commands=[draws_cli],
+    nav=[("draws.index", _l("Draws"), "draws.view")],
+    panels=[("draws/_panel.html", views.dashboard_panel)],
+    refusals=[DrawError],  # the engine's refusals: a pure core's errors cannot subclass DomainError
+    demo_step=_demo,
+)
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the draws feature on ``app``."""
-    policy.declare(actions=ACTIONS, scopes=SCOPES)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(views.public_bp)
-    api.register_blueprint(draws_api.blp)
-    api.register_blueprint(draws_api.credits_blp)
-    app.cli.add_command(draws_cli)
-    web.add_nav(app, "draws.index", _l("Draws"), "draws.view")
-    dashboard.add_panel(app, "draws/_panel.html", views.dashboard_panel)
-    # The engine's refusals (a pure core: they cannot subclass DomainError) answer as 422 refusals.
-    httperrors.register_refusal(app, DrawError)
-    demo.add_step(app, _demo)
+    FEATURE.register(app, api)

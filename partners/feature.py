@@ -14,21 +14,10 @@ from partners import demo as partners_demo
 from partners import models  # noqa: F401  (the partner tables on the metadata)
 from partners import views
 from partners.cli import partners_cli
-from rewards import dashboard, demo, policy, web
 from rewards.demo import DEMO_ACTOR
+from rewards.features import Feature
 from rewards.httperrors import Api
 from rewards.policy import ALL, STAFF_WRITE
-
-ACTIONS = {"partners.view": ALL, "partners.manage": STAFF_WRITE}
-SCOPES = {
-    "codes:validate": _l("partner site: validate a code"),
-    "codes:redeem": _l("partner site: redeem a code"),
-    "redemptions:rollback": _l("partner site: undo a redemption"),
-    "partners:write": _l("manage partners, offers and code issues"),
-    "partners:read": _l("read partners, offers and reports"),
-    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
-    "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
-}
 
 
 def _demo(session: Session) -> Iterable[str]:
@@ -39,14 +28,26 @@ def _demo(session: Session) -> Iterable[str]:
     return [f"Partner site key of Горсервис (shown once): {made.token}"] if made.token else []
 
 
+FEATURE = Feature(
+    actions={"partners.view": ALL, "partners.manage": STAFF_WRITE},
+    scopes={
+        "codes:validate": _l("partner site: validate a code"),
+        "codes:redeem": _l("partner site: redeem a code"),
+        "redemptions:rollback": _l("partner site: undo a redemption"),
+        "partners:write": _l("manage partners, offers and code issues"),
+        "partners:read": _l("read partners, offers and reports"),
+        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+        "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
+    },
+    pages=[views.bp],
+    apis=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp],
+    commands=[partners_cli],
+    nav=[("partners.index", _l("Partners"), "partners.view")],
+    panels=[("partners/_panel.html", views.dashboard_panel)],
+    demo_step=_demo,
+)
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the partners feature on ``app``."""
-    policy.declare(actions=ACTIONS, scopes=SCOPES)
-    app.register_blueprint(views.bp)
-    api.register_blueprint(partners_api.blp)
-    api.register_blueprint(partners_api.cabinet_blp)
-    api.register_blueprint(partners_api.staff_blp)
-    app.cli.add_command(partners_cli)
-    web.add_nav(app, "partners.index", _l("Partners"), "partners.view")
-    dashboard.add_panel(app, "partners/_panel.html", views.dashboard_panel)
-    demo.add_step(app, _demo)
+    FEATURE.register(app, api)

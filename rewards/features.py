@@ -12,6 +12,8 @@ function, ``init_app(app, api)``. It registers everything the feature adds to th
 - its demo data step (``rewards.demo.add_step``);
 - its receivers of other features' signals (blinker, e.g. ``rewards.snapshots.signals``).
 
+Most features describe all that in one :class:`Feature` and let ``init_app`` call its ``register``.
+
 The kernel never imports a feature by name: the list lives in one setting, loaded here with
 ``importlib`` in the order given (the order of navigation entries, panels and demo steps).
 """
@@ -21,13 +23,49 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from flask import Flask
+import click
+from flask import Blueprint, Flask
 
+from rewards import dashboard, demo, httperrors, policy, web
 from rewards.config import ConfigError
 from rewards.httperrors import Api
 
 _LOADED_KEY = "rewards.features"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """What a feature adds to the service, as data; :meth:`register` puts it on an app."""
+
+    actions: Mapping[str, frozenset[str]] = field(default_factory=dict)  # staff action -> roles allowed
+    scopes: Mapping[str, object] = field(default_factory=dict)  # API scope -> label for admins
+    pages: Sequence[Blueprint] = ()  # page blueprints
+    apis: Sequence[Blueprint] = ()  # flask-smorest blueprints (URLs under /api/v1/)
+    commands: Sequence[click.Command] = ()  # ``flask <group>`` command groups
+    nav: Sequence[web.NavEntry] = ()  # (endpoint, label, action)
+    panels: Sequence[dashboard.Panel] = ()  # (template, function building its context)
+    refusals: Sequence[type[Exception]] = ()  # a pure core's errors, answered as 422 refusals
+    demo_step: demo.DemoStep | None = None  # its step of ``flask demo load``
+
+    def register(self, app: Flask, api: Api) -> None:
+        """Declare the policy rows and register every part on ``app`` (and its ``api``)."""
+        policy.declare(actions=self.actions, scopes=self.scopes)
+        for page in self.pages:
+            app.register_blueprint(page)
+        for blueprint in self.apis:
+            api.register_blueprint(blueprint)
+        for command in self.commands:
+            app.cli.add_command(command)
+        for endpoint, label, action in self.nav:
+            web.add_nav(app, endpoint, label, action)
+        for template, build in self.panels:
+            dashboard.add_panel(app, template, build)
+        httperrors.register_refusal(app, *self.refusals)
+        if self.demo_step is not None:
+            demo.add_step(app, self.demo_step)
 
 
 def load(app: Flask, api: Api) -> None:

@@ -10,8 +10,9 @@ from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from rewards import demo, features, policy, web
+from rewards import features
 from rewards.demo import DEMO_ACTOR
+from rewards.features import Feature
 from rewards.flags import api as flags_api
 from rewards.flags import models  # noqa: F401  (the flag tables on the metadata)
 from rewards.flags import services, views
@@ -22,12 +23,6 @@ from rewards.httperrors import Api
 from rewards.policy import ALL, STAFF_WRITE
 from rewards.snapshots.queries import iter_rows
 from rewards.snapshots.signals import snapshot_loaded
-
-ACTIONS = {"flags.view": ALL, "flags.manage": STAFF_WRITE}
-SCOPES = {
-    "priority:read": _l("call centre: whether an account has priority"),
-    "flags:write": _l("set and revoke priority flags"),
-}
 
 
 def give_tier_flags(session: Session, *, snapshot_id: int, period: str, actor: str, **_: Any) -> None:
@@ -45,16 +40,26 @@ def give_tier_flags(session: Session, *, snapshot_id: int, period: str, actor: s
 
 
 def _demo(session: Session) -> Iterable[str]:
+    """Staff flags for vulnerable customers (the tier flags come with the demo snapshots)."""
     load_staff_flags(session, actor=DEMO_ACTOR, today=local_today())
     return ()
 
 
+FEATURE = Feature(
+    actions={"flags.view": ALL, "flags.manage": STAFF_WRITE},
+    scopes={
+        "priority:read": _l("call centre: whether an account has priority"),
+        "flags:write": _l("set and revoke priority flags"),
+    },
+    pages=[views.bp],
+    apis=[flags_api.blp],
+    commands=[flags_cli],
+    nav=[("flags.index", _l("Priority flags"), "flags.view")],
+    demo_step=_demo,
+)
+
+
 def init_app(app: Flask, api: Api) -> None:
-    """Register the flags feature on ``app``."""
-    policy.declare(actions=ACTIONS, scopes=SCOPES)
-    app.register_blueprint(views.bp)
-    api.register_blueprint(flags_api.blp)
-    app.cli.add_command(flags_cli)
-    web.add_nav(app, "flags.index", _l("Priority flags"), "flags.view")
+    """Register the flags feature on ``app``; it listens for loaded snapshots."""
+    FEATURE.register(app, api)
     snapshot_loaded.connect(give_tier_flags)  # held strongly by this module; connecting again is a no-op
-    demo.add_step(app, _demo)

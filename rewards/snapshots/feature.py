@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from rewards import dashboard, demo, policy, web
+from rewards.features import Feature
 from rewards.httperrors import Api
 from rewards.policy import ALL, STAFF_WRITE
 from rewards.snapshots import api as snapshots_api
@@ -18,13 +18,6 @@ from rewards.snapshots import views
 from rewards.snapshots.cli import snapshots_cli
 from rewards.snapshots.demo import load_demo_snapshots
 
-ACTIONS = {"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL}
-SCOPES = {
-    "snapshots:write": _l("billing: load tier snapshots"),
-    "snapshots:read": _l("read snapshots, movement and exports"),
-    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
-}
-
 
 def _demo(session: Session) -> Iterable[str]:
     """Two months of snapshots, announced (so the flags feature gives the priority tiers their flags)."""
@@ -32,13 +25,22 @@ def _demo(session: Session) -> Iterable[str]:
     return ()
 
 
+FEATURE = Feature(
+    actions={"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL},
+    scopes={
+        "snapshots:write": _l("billing: load tier snapshots"),
+        "snapshots:read": _l("read snapshots, movement and exports"),
+        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    },
+    pages=[views.bp],
+    apis=[snapshots_api.blp, snapshots_api.accounts_blp],
+    commands=[snapshots_cli],
+    nav=[("snapshots.index", _l("Snapshots"), "snapshots.view")],
+    panels=[("snapshots/_panel.html", views.dashboard_panel)],
+    demo_step=_demo,
+)
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the snapshots feature on ``app``."""
-    policy.declare(actions=ACTIONS, scopes=SCOPES)
-    app.register_blueprint(views.bp)
-    api.register_blueprint(snapshots_api.blp)
-    api.register_blueprint(snapshots_api.accounts_blp)
-    app.cli.add_command(snapshots_cli)
-    web.add_nav(app, "snapshots.index", _l("Snapshots"), "snapshots.view")
-    dashboard.add_panel(app, "snapshots/_panel.html", views.dashboard_panel)
-    demo.add_step(app, _demo)
+    FEATURE.register(app, api)

@@ -29,7 +29,7 @@ from flask.cli import AppGroup
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
-from rewards import dashboard, demo, httperrors, policy, web
+from rewards.features import Feature
 from rewards.policy import ALL, STAFF_WRITE, api as api_rule, staff
 
 
@@ -70,17 +70,21 @@ def _demo(session):
     return ["Hello demo loaded."]
 
 
+FEATURE = Feature(
+    actions={"hello.view": ALL, "hello.manage": STAFF_WRITE},
+    scopes={"hello:read": "read greetings"},
+    pages=[bp],
+    apis=[blp],
+    commands=[hello_cli],
+    nav=[("hello.index", "Hello", "hello.view")],
+    panels=[("hello/_panel.html", lambda: {"greeting": "hi"})],
+    refusals=[HelloRefused],
+    demo_step=_demo,
+)
+
+
 def init_app(app: Flask, api) -> None:
-    policy.declare(
-        actions={"hello.view": ALL, "hello.manage": STAFF_WRITE}, scopes={"hello:read": "read greetings"}
-    )
-    app.register_blueprint(bp)
-    api.register_blueprint(blp)
-    app.cli.add_command(hello_cli)
-    web.add_nav(app, "hello.index", "Hello", "hello.view")
-    dashboard.add_panel(app, "hello/_panel.html", lambda: {"greeting": "hi"})
-    httperrors.register_refusal(app, HelloRefused)
-    demo.add_step(app, _demo)
+    FEATURE.register(app, api)
 '''
 
 # A feature whose route names an action nobody declared.
