@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from draws import schemas, services, wiring
 from draws.errors import DrawError
 from draws.rfc3797 import parse_public_numbers
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.policy import api, public
 
 blp = Blueprint("draws-api", __name__, url_prefix="/api/v1/draws", description="Prize draws")
 credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits", description="Prize credits for billing")
-
-
-def _actor() -> str:
-    return f"api:{g.caller.name}"
 
 
 def _commit(value: Any) -> Any:
@@ -42,7 +39,7 @@ class Draws(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Create a draft draw."""
         draft = services.DraftInput(**data)
-        return _commit(services.create_draft(db.session, draft, actor=_actor(), chains=wiring.chains(),
+        return _commit(services.create_draft(db.session, draft, actor=current_actor(), chains=wiring.chains(),
                                              yearly_cap_kopecks=wiring.yearly_cap()))
 
 
@@ -62,7 +59,7 @@ class Exclusions(MethodView):
     @blp.response(200, schemas.ExclusionsOutSchema)
     def put(self, data: dict[str, Any], draw_id: str) -> Any:
         """Replace a draft's exclusion list."""
-        return _commit({"count": services.set_exclusions(db.session, draw_id, data["accounts"], actor=_actor())})
+        return _commit({"count": services.set_exclusions(db.session, draw_id, data["accounts"], actor=current_actor())})
 
 
 def _step(name: str, doc: str, run: Any) -> None:
@@ -78,11 +75,11 @@ def _step(name: str, doc: str, run: Any) -> None:
 
 
 _step("announce", "Commit to a secret and publish the signed announcement.", lambda d: services.announce(
-    db.session, d, actor=_actor(), signer=wiring.signer(), box=wiring.box(), chains=wiring.chains()))
+    db.session, d, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), chains=wiring.chains()))
 _step("freeze", "Fix the entrant list (after the freeze time, before the entropy exists).", lambda d: services.freeze(
-    db.session, d, actor=_actor(), signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone()))
+    db.session, d, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone()))
 _step("publish", "Publish the result; prizes become credit orders.", lambda d: services.publish(
-    db.session, d, actor=_actor(), timezone=wiring.timezone()))
+    db.session, d, actor=current_actor(), timezone=wiring.timezone()))
 
 
 @blp.route("/<draw_id>/draw")
@@ -110,7 +107,7 @@ class DrawRun(MethodView):
                 raise DomainError(str(exc), field="fetch") from exc
         else:
             raise DomainError("give entropy, numbers or fetch", field="entropy")
-        return _commit(services.run_draw(db.session, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay))
+        return _commit(services.run_draw(db.session, draw_id, value, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay))
 
 
 @blp.route("/<draw_id>/cancel")
@@ -120,7 +117,7 @@ class DrawCancel(MethodView):
     @blp.response(200, schemas.DrawOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Cancel a draw not yet drawn (publicly once announced)."""
-        return _commit(services.cancel(db.session, draw_id, data["reason"], actor=_actor(), signer=wiring.signer()))
+        return _commit(services.cancel(db.session, draw_id, data["reason"], actor=current_actor(), signer=wiring.signer()))
 
 
 @blp.route("/<draw_id>/disqualifications")
@@ -132,7 +129,7 @@ class Disqualifications(MethodView):
         """Disqualify the holder of a prize; it passes to the next reserve in published order."""
         import json
 
-        record = services.disqualify(db.session, draw_id, data["prize_index"], data["reason"], actor=_actor(), signer=wiring.signer())
+        record = services.disqualify(db.session, draw_id, data["prize_index"], data["reason"], actor=current_actor(), signer=wiring.signer())
         out = {"sequence": record.sequence, "prize_index": record.prize_index,
                "replaced": record.replacement_account is not None, "envelope": json.loads(record.envelope)}
         return _commit(out)
@@ -217,7 +214,7 @@ class Batches(MethodView):
     @credits_blp.response(201, schemas.BatchOutSchema)
     def post(self) -> Any:
         """Export every pending credit into a new batch, exactly once."""
-        return _commit(services.export_credits(db.session, actor=_actor()))
+        return _commit(services.export_credits(db.session, actor=current_actor()))
 
 
 @credits_blp.route("/batches/<int:batch_id>")
@@ -238,4 +235,4 @@ class Confirmations(MethodView):
     @credits_blp.response(200, schemas.ConfirmationOutSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Billing's confirmation file: the listed credits are marked posted (all or nothing)."""
-        return _commit(services.import_confirmation(db.session, data["content"], actor=_actor()))
+        return _commit(services.import_confirmation(db.session, data["content"], actor=current_actor()))

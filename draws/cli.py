@@ -15,12 +15,13 @@ from signedjson import canonical_json
 from draws.rfc3797 import parse_public_numbers
 from draws.stats import simulate
 from draws.stream import first_blocks
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.cli import fail, run_service
 from rewards.errors import DomainError
+from signedjson import utc_timestamp
 
 draws_cli = AppGroup("draws", help="Prize draws: create, announce, freeze, draw, publish, credits, records.")
-ACTOR = "cli"
 
 
 def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -52,7 +53,7 @@ def create(draft_file: Any) -> None:
         draft = services.DraftInput(**data)
     except (ValueError, KeyError, TypeError) as exc:
         fail(f"bad draft file: {exc}", 2)
-    draw = _run(services.create_draft, draft, actor=ACTOR, chains=wiring.chains(), yearly_cap_kopecks=wiring.yearly_cap())
+    draw = _run(services.create_draft, draft, actor=current_actor(), chains=wiring.chains(), yearly_cap_kopecks=wiring.yearly_cap())
     click.echo(draw.public_id)
 
 
@@ -65,7 +66,7 @@ def exclusions(draw_id: str, accounts_file: Any) -> None:
         accounts = services.parse_exclusions(accounts_file.read())
     except DomainError as exc:
         fail(f"{exc.message} {json.dumps(exc.error_details(), ensure_ascii=False)}")
-    count = _run(services.set_exclusions, draw_id, accounts, actor=ACTOR)
+    count = _run(services.set_exclusions, draw_id, accounts, actor=current_actor())
     click.echo(f"{count} accounts excluded from {draw_id}")
 
 
@@ -73,7 +74,7 @@ def exclusions(draw_id: str, accounts_file: Any) -> None:
 def list_draws() -> None:
     """Draws, newest first."""
     for d in services.list_draws(db.session):
-        click.echo(f"{d.public_id}\t{d.state}\t{d.kind}\t{d.freeze_at:%Y-%m-%dT%H:%M:%SZ}\t{d.name}")
+        click.echo(f"{d.public_id}\t{d.state}\t{d.kind}\t{utc_timestamp(d.freeze_at)}\t{d.name}")
 
 
 @draws_cli.command("show")
@@ -91,7 +92,7 @@ def show(draw_id: str) -> None:
 @click.argument("draw_id")
 def announce(draw_id: str) -> None:
     """Commit to a secret and publish the signed announcement."""
-    draw = _run(services.announce, draw_id, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), chains=wiring.chains())
+    draw = _run(services.announce, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), chains=wiring.chains())
     click.echo(f"announced {draw.public_id}: commitment {draw.commitment}")
     click.echo(f"entropy source: {draw.entropy_source}")
 
@@ -100,7 +101,7 @@ def announce(draw_id: str) -> None:
 @click.argument("draw_id")
 def freeze(draw_id: str) -> None:
     """Compute and fix the entrant list (after the freeze time, before the entropy exists)."""
-    draw = _run(services.freeze, draw_id, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone())
+    draw = _run(services.freeze, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone())
     click.echo(f"frozen {draw.public_id}: {draw.entrant_count} entrants")
 
 
@@ -125,7 +126,7 @@ def cosign(draw_id: str, cosignature_file: Any) -> None:
         envelope = json.load(cosignature_file)
     except ValueError as exc:
         fail(f"the cosignature file is not JSON: {exc}", 2)
-    row = _run(services.add_cosignature, draw_id, envelope, actor=ACTOR)
+    row = _run(services.add_cosignature, draw_id, envelope, actor=current_actor())
     quorum = services.quorum_status(db.session, services.get_draw(db.session, draw_id))
     click.echo(f"cosigned by {row.witness_name} at {row.cosigned_at:%Y-%m-%dT%H:%M:%SZ}: {len(quorum.counted)} of {quorum.quorum}")
 
@@ -166,7 +167,7 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
             fail("give --entropy FILE, --numbers FILE or --fetch", 2)
     except (ValueError, DomainError, wiring.FetchRefused) as exc:
         fail(str(getattr(exc, "message", exc)))
-    draw = _run(services.run_draw, draw_id, value, actor=ACTOR, signer=wiring.signer(), box=wiring.box(), relay=relay)
+    draw = _run(services.run_draw, draw_id, value, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay)
     if draw.state == "cancelled":
         fail(f"not drawn: {draw.cancel_reason}; the draw was cancelled publicly")
     result = json.loads(draw.result_record)["payload"]
@@ -180,7 +181,7 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
 @click.argument("draw_id")
 def publish(draw_id: str) -> None:
     """Publish the result; each prize becomes a pending credit order."""
-    draw = _run(services.publish, draw_id, actor=ACTOR, timezone=wiring.timezone())
+    draw = _run(services.publish, draw_id, actor=current_actor(), timezone=wiring.timezone())
     click.echo(f"published {draw.public_id}")
 
 
@@ -189,7 +190,7 @@ def publish(draw_id: str) -> None:
 @click.option("--reason", required=True, help="Public reason.")
 def cancel(draw_id: str, reason: str) -> None:
     """Cancel a draw that has not been drawn (publicly, once announced)."""
-    _run(services.cancel, draw_id, reason, actor=ACTOR, signer=wiring.signer())
+    _run(services.cancel, draw_id, reason, actor=current_actor(), signer=wiring.signer())
     click.echo(f"cancelled {draw_id}")
 
 
@@ -199,7 +200,7 @@ def cancel(draw_id: str, reason: str) -> None:
 @click.option("--reason", required=True, help="Public reason.")
 def disqualify(draw_id: str, prize_index: int, reason: str) -> None:
     """Disqualify the holder of a prize; it passes to the next reserve."""
-    record = _run(services.disqualify, draw_id, prize_index, reason, actor=ACTOR, signer=wiring.signer())
+    record = _run(services.disqualify, draw_id, prize_index, reason, actor=current_actor(), signer=wiring.signer())
     click.echo(f"prize {prize_index} passed to {'a reserve' if record.replacement_account else 'nobody (no reserve left)'}")
 
 
@@ -207,7 +208,7 @@ def disqualify(draw_id: str, prize_index: int, reason: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the batch file here.")
 def export_credits(out: Path | None) -> None:
     """Put every pending credit into a new batch for billing (exactly once)."""
-    batch = _run(services.export_credits, actor=ACTOR)
+    batch = _run(services.export_credits, actor=current_actor())
     if out:
         out.write_text(batch.content, encoding="utf-8")
     click.echo(f"batch {batch.id}: {batch.count} credits, {batch.total_kopecks} kopecks, sha256 {batch.digest}")
@@ -227,7 +228,7 @@ def batch(batch_id: str) -> None:
 @click.argument("confirmation_file", type=click.File("r", encoding="utf-8"))
 def confirm(confirmation_file: Any) -> None:
     """Import billing's confirmation file: the credits are marked posted."""
-    summary = _run(services.import_confirmation, confirmation_file.read(), actor=ACTOR)
+    summary = _run(services.import_confirmation, confirmation_file.read(), actor=current_actor())
     click.echo(f"posted {summary['posted']}, already posted {summary['already_posted']}")
 
 

@@ -24,6 +24,7 @@ from draws.secretbox import SecretBox
 from draws.witness import cosign, generate_key_file, load_key_file, public_entry
 from rewards.db import utcnow
 from rewards.snapshots.queries import latest_snapshot
+from signedjson import utc_timestamp
 
 DEMO_WITNESS = "Демо-свидетель (ключ у самой демонстрации, не независимый)"
 PUBLISHED_NAME = "Демо: квартальный розыгрыш (опубликован)"
@@ -43,10 +44,6 @@ class DemoDraws:
 
 def _existing(session: Session, name: str) -> Draw | None:
     return session.scalar(select(Draw).where(Draw.name == name))
-
-
-def _ts(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def demo_witness(keys_dir: str) -> tuple[dict[str, str], Any]:
@@ -88,7 +85,7 @@ def load(
             entropy={
                 "type": "rfc3797",
                 "sources": ["Демо: «Русское лото», 6 чисел тиража", "Демо: «Жилищная лотерея», 3 числа"],
-                "available_after": _ts(numbers_at),
+                "available_after": utc_timestamp(numbers_at),
             },
             witnesses=[witness],
             quorum=1,

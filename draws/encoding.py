@@ -17,11 +17,10 @@ import struct
 from datetime import UTC, datetime
 
 from draws.errors import BadTimestamp
+from signedjson import TIMESTAMP_FORMAT
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
-
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def u64(n: int) -> bytes:

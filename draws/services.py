@@ -66,7 +66,7 @@ from rewards.errors import Conflict, DomainError, NotFound
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import iter_account_tier_batches, latest_snapshot, snapshot_for_period
 from rewards.tiers import TIERS
-from signedjson import canonical_json
+from signedjson import canonical_json, utc_timestamp
 
 KINDS = ("quarterly", "semi-annual")
 DEFAULT_ENTROPY_DELAY = timedelta(hours=1)
@@ -91,8 +91,7 @@ def _refuse(exc: DrawError, field: str | None = None) -> DrawRefused:
     return DrawRefused(str(exc), field=field, code=code)
 
 
-def _ts(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -409,7 +408,7 @@ def announce(
         payload = engine.build_announcement(
             draw_id=draw.public_id, name=draw.name, kind=draw.kind,
             snapshot={"period": draw.snapshot_period, "digest": snapshot.digest if snapshot else ""},
-            announced_at=_ts(now), freeze_at=_ts(draw.freeze_at), algorithm=draw.algorithm,
+            announced_at=utc_timestamp(now), freeze_at=utc_timestamp(draw.freeze_at), algorithm=draw.algorithm,
             tier_weights=json.loads(draw.tier_weights), exclusions=_exclusions(session, draw),
             prizes=json.loads(draw.prizes), reserves=draw.reserves, commitment=engine.commitment_of(secret),
             salt_commitment=engine.salt_commitment_of(salt_key), entropy_source=source,
@@ -513,7 +512,7 @@ def freeze(
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
         frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
-        payload = engine.build_freeze(announcement, frozen, _ts(now))
+        payload = engine.build_freeze(announcement, frozen, utc_timestamp(now))
     except DrawError as exc:
         raise _refuse(exc) from exc
     envelope = signer.sign(payload)
@@ -645,14 +644,14 @@ def run_draw(
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
         payload, outcome = engine.build_result(
-            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), _ts(now), cosignatures
+            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), utc_timestamp(now), cosignatures
         )
     except DrawError as exc:
         raise _refuse(exc, "entropy") from exc
     envelope = signer.sign(payload)
     extra = {"entropy_relay": _canonical(dict(relay))} if relay is not None else {}
     if payload["version"] >= 2:
-        extra["head_record"] = _canonical(signer.sign(engine.build_head(payload, [], _ts(now))))
+        extra["head_record"] = _canonical(signer.sign(engine.build_head(payload, [], utc_timestamp(now))))
     _transition(session, draw, "frozen", "drawn", drawn_at=now, result_record=_canonical(envelope), **extra)
     rows = [
         {"draw_id": draw.id, "role": "winner", "position": i, "entrant_index": idx, "account": accounts[idx],
@@ -681,7 +680,7 @@ def _cancel_for_missing_quorum(
     reason = (f"the witnesses' quorum was not reached before the entropy existed: {len(quorum.counted)} of "
               f"{quorum.quorum} valid cosignatures")
     payload = engine.build_cancellation(
-        _payload(draw.announcement), state_before="frozen", reason=reason, cancelled_at=_ts(now),
+        _payload(draw.announcement), state_before="frozen", reason=reason, cancelled_at=utc_timestamp(now),
         reason_code="witness_quorum_not_reached", cosignatures=cosignatures,
     )
     _transition(session, draw, "frozen", "cancelled", cancelled_at=now, cancel_reason=reason,
@@ -735,7 +734,7 @@ def cancel(
                 f"the announced entropy exists since {engine.format_timestamp(entropy_at)}: a frozen draw cannot be "
                 "cancelled any more (the winners are already determined); run the draw"
             )
-        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason, cancelled_at=_ts(now))
+        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason, cancelled_at=utc_timestamp(now))
         values["cancellation"] = _canonical(signer.sign(payload))
     _transition(session, draw, draw.state, "cancelled", **values)
     record_event(session, actor, "draw.cancelled", "draw", draw.public_id, {"reason": reason.strip()})
@@ -795,7 +794,7 @@ def disqualify(
                                year=credit.year, state="pending", created_at=now))
     try:
         payload = engine.build_disqualification(result, earlier[-1]["payload"] if earlier else None, replacement, reason,
-                                                _ts(now))
+                                                utc_timestamp(now))
     except DrawError as exc:
         raise _refuse(exc, "reason") from exc
     record = DrawDisqualification(
@@ -805,7 +804,7 @@ def disqualify(
     )
     session.add(record)
     if payload["version"] >= 2:
-        head = engine.build_head(result, [e["payload"] for e in earlier] + [payload], _ts(now))
+        head = engine.build_head(result, [e["payload"] for e in earlier] + [payload], utc_timestamp(now))
         draw.head_record = _canonical(signer.sign(head))
     try:
         session.flush()

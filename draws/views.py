@@ -18,18 +18,16 @@ from draws import services, wiring
 from draws.entrants import mask_account
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
-from rewards import dashboard, web
-from rewards.access import current_user
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import limiter
 from rewards.policy import public, staff
 from rewards.tiers import TIERS
+from signedjson import utc_timestamp
 
 bp = Blueprint("draws", __name__, url_prefix="/draws", template_folder="templates")
 public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", template_folder="templates")
-
-web.NAV.append(("draws.index", _l("Draws"), "draws.view"))
 
 PUBLIC_STATES = ("announced", "frozen", "drawn", "published", "cancelled")
 STEPS = ("draft", "announced", "frozen", "drawn", "published")
@@ -89,11 +87,6 @@ def _draw_kind_label(kind: str) -> str:
 @bp.app_template_global("draw_role_label")
 def _draw_role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
-
-
-def _actor() -> str:
-    user = current_user()
-    return user.username if user is not None else "?"
 
 
 def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: Any) -> Any:
@@ -156,7 +149,7 @@ def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
         entropy: dict[str, Any] = {
             "type": "rfc3797",
             "sources": [line.strip() for line in form.get("rfc_sources", "").splitlines() if line.strip()],
-            "available_after": _local_input(form.get("available_after", ""), "entropy").astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "available_after": utc_timestamp(_local_input(form.get("available_after", ""), "entropy")),
         }
     else:
         entropy = {"type": "drand", "chain": form.get("chain", "quicknet"),
@@ -197,7 +190,7 @@ def new() -> Any:
             details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
             flash(exc.message + (f" ({details})" if details else ""), "error")
             return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
-        draw = _attempt(services.create_draft, draft, actor=_actor(), chains=wiring.chains(),
+        draw = _attempt(services.create_draft, draft, actor=current_actor(), chains=wiring.chains(),
                         yearly_cap_kopecks=wiring.yearly_cap(), success=_("Draft created."))
         if draw is not None:
             return redirect(url_for("draws.detail", draw_id=draw.public_id))
@@ -242,7 +235,7 @@ def exclusions(draw_id: str) -> WerkzeugResponse:
     except (DomainError, UnicodeDecodeError) as exc:
         flash(getattr(exc, "message", str(exc)), "error")
         return _back(draw_id)
-    _attempt(services.set_exclusions, draw_id, accounts, actor=_actor(), success=_("Exclusion list replaced."))
+    _attempt(services.set_exclusions, draw_id, accounts, actor=current_actor(), success=_("Exclusion list replaced."))
     return _back(draw_id)
 
 
@@ -250,7 +243,7 @@ def exclusions(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def announce(draw_id: str) -> WerkzeugResponse:
     """Commit to the secret and publish the announcement."""
-    _attempt(services.announce, draw_id, actor=_actor(), signer=wiring.signer(), box=wiring.box(),
+    _attempt(services.announce, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(),
              chains=wiring.chains(), success=_("Announced."))
     return _back(draw_id)
 
@@ -259,7 +252,7 @@ def announce(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def freeze(draw_id: str) -> WerkzeugResponse:
     """Fix the entrant list."""
-    _attempt(services.freeze, draw_id, actor=_actor(), signer=wiring.signer(), box=wiring.box(),
+    _attempt(services.freeze, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(),
              timezone=wiring.timezone(), success=_("Entrant list frozen."))
     return _back(draw_id)
 
@@ -296,7 +289,7 @@ def run(draw_id: str) -> WerkzeugResponse:
     except (ValueError, DomainError, wiring.FetchRefused, KeyError) as exc:
         flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
         return _back(draw_id)
-    draw = _attempt(services.run_draw, draw_id, value, actor=_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay,
+    draw = _attempt(services.run_draw, draw_id, value, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay,
                     success=None)
     if draw is not None:
         if draw.state == "cancelled":
@@ -311,7 +304,7 @@ def run(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def publish(draw_id: str) -> WerkzeugResponse:
     """Publish the result; prizes become credit orders."""
-    _attempt(services.publish, draw_id, actor=_actor(), timezone=wiring.timezone(), success=_("Published."))
+    _attempt(services.publish, draw_id, actor=current_actor(), timezone=wiring.timezone(), success=_("Published."))
     return _back(draw_id)
 
 
@@ -319,7 +312,7 @@ def publish(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def cancel(draw_id: str) -> WerkzeugResponse:
     """Cancel (publicly once announced)."""
-    _attempt(services.cancel, draw_id, request.form.get("reason", ""), actor=_actor(), signer=wiring.signer(), success=_("Cancelled."))
+    _attempt(services.cancel, draw_id, request.form.get("reason", ""), actor=current_actor(), signer=wiring.signer(), success=_("Cancelled."))
     return _back(draw_id)
 
 
@@ -332,7 +325,7 @@ def disqualify(draw_id: str) -> WerkzeugResponse:
     except DomainError as exc:
         flash(exc.message, "error")
         return _back(draw_id)
-    _attempt(services.disqualify, draw_id, prize, request.form.get("reason", ""), actor=_actor(), signer=wiring.signer(),
+    _attempt(services.disqualify, draw_id, prize, request.form.get("reason", ""), actor=current_actor(), signer=wiring.signer(),
              success=_("Disqualified; the prize passed to the next reserve."))
     return _back(draw_id)
 
@@ -377,7 +370,7 @@ def credits() -> str:
 @staff("draws.manage")
 def export() -> WerkzeugResponse:
     """Export pending credits into a new batch (exactly once)."""
-    batch = _attempt(services.export_credits, actor=_actor(), success=_("Batch created."))
+    batch = _attempt(services.export_credits, actor=current_actor(), success=_("Batch created."))
     if batch is not None:
         flash(_("Download the batch file and send it to billing."), "info")
     return redirect(url_for("draws.credits"))
@@ -399,7 +392,7 @@ def confirm() -> WerkzeugResponse:
     if upload is None or not upload.filename:
         flash(_("Choose a file."), "error")
         return redirect(url_for("draws.credits"))
-    summary = _attempt(services.import_confirmation, upload.read().decode("utf-8-sig", errors="replace"), actor=_actor(),
+    summary = _attempt(services.import_confirmation, upload.read().decode("utf-8-sig", errors="replace"), actor=current_actor(),
                        success=_("Confirmation imported."))
     if summary:
         flash(_("%(posted)s credits posted, %(again)s were already posted.", posted=summary["posted"], again=summary["already_posted"]), "info")
@@ -491,7 +484,8 @@ NEXT_STEP = {
 }
 
 
-def _panel() -> dict[str, Any]:
+def dashboard_panel() -> dict[str, Any]:
+    """Draws by state, the open ones with their next step, credits waiting for billing."""
     counts = dict(db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).all())
     pending = db.session.scalar(select(func.count()).select_from(DrawCredit).where(DrawCredit.state == "pending")) or 0
     open_draws = [
@@ -499,9 +493,6 @@ def _panel() -> dict[str, Any]:
         for d in services.list_draws(db.session, states=tuple(NEXT_STEP))
     ]
     return {"counts": counts, "pending": pending, "open": open_draws[:8]}
-
-
-dashboard.PANELS.append(("draws/_panel.html", _panel))
 
 
 @bp.app_template_global()

@@ -26,6 +26,10 @@ DRAW_LOOKUP_LIMIT = "10 per minute;60 per hour" # the public draw page's "did I 
 PARTNER_FAILED_LIMIT = "30/minute;300/hour"    # 'not_found' answers per API key (anti-guessing)
 PARTNER_LIMIT_LEASE = 16                        # Redis: most permits a worker takes at once (1: ask every call)
 
+# The features, by the module holding each one's init_app (docs/contributing.md); their order is the
+# order of the navigation, the dashboard panels and the demo data.
+FEATURES = ["rewards.snapshots.feature", "draws.feature", "partners.feature", "rewards.flags.feature"]
+
 PRIORITY_TIERS = ["ideal"]               # tiers that get a priority-service flag
 PRIORITY_GRACE_MONTHS = 1
 DRAW_YEARLY_CAP_KOPECKS = 400_000        # tax-free prize total per account per calendar year

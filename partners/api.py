@@ -21,11 +21,13 @@ from partners.models import Offer, Partner
 from partners.services import catalog, idempotency, issue, redemption, reports
 from partners.services.redemption import PartnerRef, Refused
 from rewards.access import confirm_caller
+from rewards.actor import current_actor
 from rewards.apikeys import services as apikeys
 from rewards.db import db, read_only_view, utcnow
 from rewards.errors import DomainError
 from rewards.httperrors import error_body
 from rewards.policy import api, api_any
+from signedjson import utc_timestamp
 
 BEARER = [{"bearer": []}]
 IDEMPOTENCY_HEADER = {
@@ -158,7 +160,7 @@ def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> tuple[int, dict[str
         amount_kopecks=args.get("amount_kopecks"),
         client_id=g.caller.client_id,
         now=utcnow(),
-        actor=f"api:{g.caller.name}",
+        actor=current_actor(),
     )
     return 201, redemption.redemption_view(event, offer, str(parsed))
 
@@ -232,7 +234,7 @@ class Rollback(MethodView):
                 reason=args.get("reason"),
                 client_id=g.caller.client_id,
                 now=utcnow(),
-                actor=f"api:{g.caller.name}",
+                actor=current_actor(),
             )
             return 200, redemption.rollback_view(original, event)
 
@@ -291,7 +293,7 @@ def _account_code(code: Any, offer: Offer, printed: str) -> dict[str, Any]:
         "code": printed,
         "state": code.state,
         "tier": code.tier,
-        "issued_at": code.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "issued_at": utc_timestamp(code.issued_at),
         "offer": redemption.offer_view(offer),
     }
 
@@ -323,7 +325,7 @@ class AccountOfferCode(MethodView):
         latest snapshot; the same code on every later call."""
         account = _account(account)
         offer = catalog.get_offer(db.session, offer_id)
-        code, created = issue.code_for_account(db.session, offer, account, actor=f"api:{g.caller.name}")
+        code, created = issue.code_for_account(db.session, offer, account, actor=current_actor())
         db.session.commit()
         partner = db.session.get(Partner, offer.partner_id)
         assert partner is not None

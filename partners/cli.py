@@ -14,11 +14,11 @@ from sqlalchemy import select
 from partners import dates, snapshots
 from partners.models import FIXED, PERCENT, IssueRun, Offer, Partner
 from partners.services import catalog, idempotency, issue, reports
+from rewards.actor import current_actor
 from rewards.cli import fail, run_service
 from rewards.db import db, utcnow
 from rewards.errors import DomainError
 
-ACTOR = "cli"
 partners_cli = AppGroup("partners", help="Partners, offers and discount codes.")
 
 
@@ -43,7 +43,7 @@ def _offer(offer_id: int) -> Offer:
 @click.option("--prefix", required=True, help="2-6 symbols of 0-9 A-Z without I L O U, first a letter.")
 def create(name: str, prefix: str) -> None:
     """Create a partner."""
-    partner = run_service(catalog.create_partner, name, prefix, actor=ACTOR)
+    partner = run_service(catalog.create_partner, name, prefix, actor=current_actor())
     click.echo(f"partner {partner.id} {partner.name} prefix {partner.prefix}")
 
 
@@ -62,7 +62,7 @@ def list_partners() -> None:
 @click.argument("client")
 def link_client(partner: str, client: str) -> None:
     """Let an API client (see 'flask keys create-client') act for PARTNER (id, prefix or name)."""
-    run_service(catalog.link_client, _partner(partner), client, actor=ACTOR)
+    run_service(catalog.link_client, _partner(partner), client, actor=current_actor())
     click.echo(f"{client} now acts for {partner}")
 
 
@@ -70,7 +70,7 @@ def link_client(partner: str, client: str) -> None:
 @click.argument("partner")
 def suspend(partner: str) -> None:
     """Suspend a partner: its keys get 403 on the partner API."""
-    run_service(catalog.set_partner_active, _partner(partner), False, actor=ACTOR)
+    run_service(catalog.set_partner_active, _partner(partner), False, actor=current_actor())
     click.echo(f"suspended {partner}")
 
 
@@ -78,7 +78,7 @@ def suspend(partner: str) -> None:
 @click.argument("partner")
 def resume(partner: str) -> None:
     """Resume a suspended partner."""
-    run_service(catalog.set_partner_active, _partner(partner), True, actor=ACTOR)
+    run_service(catalog.set_partner_active, _partner(partner), True, actor=current_actor())
     click.echo(f"resumed {partner}")
 
 
@@ -113,7 +113,7 @@ def offer_create(
             valid_from=start,
             valid_to=end,
             budget=budget,
-            actor=ACTOR,
+            actor=current_actor(),
         )
     except DomainError as exc:
         fail(exc.message)
@@ -141,7 +141,7 @@ def offers(partner: str | None) -> None:
 def withdraw(offer_id: int) -> None:
     """Withdraw an offer: its codes answer 'revoked'."""
     try:
-        catalog.withdraw_offer(db.session, _offer(offer_id), actor=ACTOR)
+        catalog.withdraw_offer(db.session, _offer(offer_id), actor=current_actor())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
@@ -160,7 +160,7 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
         fail(f"no snapshot {period or '(none loaded)'}")
     assert snap is not None
     try:
-        run = issue.start_run(db.session, offer, snap, actor=ACTOR)
+        run = issue.start_run(db.session, offer, snap, actor=current_actor())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
@@ -210,7 +210,7 @@ def report(offer_id: int) -> None:
 def revoke_code(code: str) -> None:
     """Revoke an issued, unredeemed code."""
     try:
-        catalog.revoke_code(db.session, code, actor=ACTOR)
+        catalog.revoke_code(db.session, code, actor=current_actor())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()

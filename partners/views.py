@@ -17,26 +17,17 @@ from werkzeug.wrappers import Response
 from partners import dates, snapshots
 from partners.models import FIXED, REDEEMED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
-from rewards.access import current_user
+from rewards.actor import current_actor
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
 from rewards.policy import staff
 from rewards.tiers import TIERS
-from rewards import dashboard
-from rewards.web import NAV, attempt
+from rewards.web import attempt
 
 log = logging.getLogger("partners.views")
 bp = Blueprint("partners", __name__, url_prefix="/partners", template_folder="templates")
-NAV.append(("partners.index", _l("Partners"), "partners.view"))
-
-
-def _actor() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
-
 
 RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed"), issue.INTERRUPTED: _l("interrupted")}
 
@@ -66,7 +57,7 @@ def index() -> str:
 def create() -> Response | tuple[str, int]:
     """Create a partner."""
     partner = attempt(catalog.create_partner, request.form.get("name", ""), request.form.get("prefix", ""),
-                      actor=_actor(), success=_("Partner created."))
+                      actor=current_actor(), success=_("Partner created."))
     if partner is None:
         rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
         return render_template("partners/index.html", partners=rows), 422
@@ -117,12 +108,12 @@ def partner_change(partner_id: int) -> Response:
     form = request.form
     op = form.get("op")
     if op == "link":
-        attempt(catalog.link_client, p, form.get("client", ""), actor=_actor(), success=_("API client linked."))
+        attempt(catalog.link_client, p, form.get("client", ""), actor=current_actor(), success=_("API client linked."))
     elif op in {"suspend", "resume"}:
-        attempt(catalog.set_partner_active, p, op == "resume", actor=_actor(),
+        attempt(catalog.set_partner_active, p, op == "resume", actor=current_actor(),
                 success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))
     elif op == "offer":
-        attempt(_create_offer, p, form, actor=_actor(), success=_("Offer created."))
+        attempt(_create_offer, p, form, actor=current_actor(), success=_("Offer created."))
     else:
         flash(_("Unknown operation."), "error")
     return redirect(url_for("partners.partner", partner_id=partner_id))
@@ -160,9 +151,9 @@ def offer_change(offer_id: int) -> Response:
     o = db.get_or_404(Offer, offer_id)
     op = request.form.get("op")
     if op == "withdraw":
-        attempt(catalog.withdraw_offer, o, actor=_actor(), success=_("Offer withdrawn."))
+        attempt(catalog.withdraw_offer, o, actor=current_actor(), success=_("Offer withdrawn."))
     elif op == "issue":
-        run_id = attempt(_start_run, o, request.form.get("period", ""), actor=_actor(), success=None)
+        run_id = attempt(_start_run, o, request.form.get("period", ""), actor=current_actor(), success=None)
         if run_id is not None:
             _start_in_background(current_app._get_current_object(), run_id)  # type: ignore[attr-defined]
             return redirect(url_for("partners.run", run_id=run_id))
@@ -227,7 +218,7 @@ def export(offer_id: int) -> Response:
     """
     o = db.get_or_404(Offer, offer_id)
     codes = issue.issued_count(db.session, o.id)
-    record_event(db.session, _actor(), "codes.exported", "offer", str(o.id), {"codes": codes})
+    record_event(db.session, current_actor(), "codes.exported", "offer", str(o.id), {"codes": codes})
     db.session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
@@ -248,7 +239,7 @@ def export(offer_id: int) -> Response:
     )
 
 
-def _panel() -> dict[str, Any]:
+def dashboard_panel() -> dict[str, Any]:
     """Offers with their issued and redeemed counts (derived from the codes and the ledger)."""
     issued = func.count(Code.id)
     redeemed = func.sum(case((Code.state == REDEEMED, 1), else_=0))
@@ -262,5 +253,3 @@ def _panel() -> dict[str, Any]:
     ).all()
     return {"offers": [{"id": r[0], "title": r[1], "partner": r[2], "issued": r[3], "redeemed": r[4] or 0} for r in rows]}
 
-
-dashboard.PANELS.append(("partners/_panel.html", _panel))

@@ -81,12 +81,12 @@ def _bounded_int_converter(app: "Flask") -> None:
 
 
 def _init_extensions(app: "Flask") -> None:
-    from rewards import access, blueprints, cli, httperrors, i18n, web
+    from rewards import access, blueprints, cli, features, httperrors, i18n, web
     from rewards.db import configure_sqlite, db
     from rewards import extensions
-    from rewards.extensions import babel, csrf, limiter, migrate
+    from rewards.extensions import csrf, limiter, migrate
 
-    from rewards import models  # noqa: F401  (every model registered on the metadata)
+    from rewards import models  # noqa: F401  (the kernel's models; each feature's register when it loads)
 
     db.init_app(app)
     with app.app_context():
@@ -94,7 +94,7 @@ def _init_extensions(app: "Flask") -> None:
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    i18n.init_app(app, babel)
+    i18n.init_app(app, features.package_folders(app.config["FEATURES"]))
     limiter.init_app(app)
     api = httperrors.Api()
     api.init_app(
@@ -111,6 +111,8 @@ def _init_extensions(app: "Flask") -> None:
     web.init_app(app)
     blueprints.register(app, api)
     cli.register(app)
+    features.load(app, api)
+    access.check_declared(app)
     extensions.drop_idle_limiter_hook(app)
 
 

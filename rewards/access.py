@@ -162,3 +162,13 @@ def init_app(app: Flask) -> None:
 def _can(action: str) -> bool:
     user = current_user()
     return user is not None and policy.allowed(user.role, action)
+
+
+def check_declared(app: Flask) -> None:
+    """Refuse to build an app whose routes name an action or scope that no policy row declares."""
+    methods: dict[str, set[str]] = {}
+    for url_rule in app.url_map.iter_rules():
+        methods.setdefault(url_rule.endpoint, set()).update(url_rule.methods or ())
+    problems = list(policy.undeclared(app.view_functions, methods))
+    if problems:
+        raise RuntimeError("routes with undeclared access rules (rewards.policy.declare): " + "; ".join(problems))

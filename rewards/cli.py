@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from rewards.actor import current_actor
 from rewards.apikeys import services as apikeys
 from rewards.apikeys.models import ApiClient
 from rewards.audit import services as audit
@@ -21,8 +22,6 @@ from rewards.auth.models import ROLES, User
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.signing.keystore import KeyStore, KeyStoreError
-
-CLI_ACTOR = "cli"
 
 users_cli = AppGroup("users", help="Staff users and roles.")
 keys_cli = AppGroup("keys", help="Signing keys and API clients.")
@@ -66,7 +65,7 @@ def create_user(name: str, role: str, password_stdin: bool) -> None:
     """Create a staff user; prompts for the password (or reads it from stdin)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
     method = current_app.config["PASSWORD_HASH_METHOD"]
-    run_service(users.create_user, name, password, role, method=method, actor=CLI_ACTOR)
+    run_service(users.create_user, name, password, role, method=method, actor=current_actor())
     click.echo(f"created {role} {name}")
 
 
@@ -81,7 +80,7 @@ def list_users() -> None:
 @click.argument("name")
 def disable_user(name: str) -> None:
     """Disable a user; every session of the user ends at once."""
-    run_service(users.set_active, name, False, actor=CLI_ACTOR)
+    run_service(users.set_active, name, False, actor=current_actor())
     click.echo(f"disabled {name}")
 
 
@@ -89,7 +88,7 @@ def disable_user(name: str) -> None:
 @click.argument("name")
 def enable_user(name: str) -> None:
     """Enable a disabled user."""
-    run_service(users.set_active, name, True, actor=CLI_ACTOR)
+    run_service(users.set_active, name, True, actor=current_actor())
     click.echo(f"enabled {name}")
 
 
@@ -99,7 +98,8 @@ def enable_user(name: str) -> None:
 def set_password(name: str, password_stdin: bool) -> None:
     """Set a user's password; their sessions end."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
-    run_service(users.set_password, name, password, method=current_app.config["PASSWORD_HASH_METHOD"], actor=CLI_ACTOR)
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    run_service(users.set_password, name, password, method=method, actor=current_actor())
     click.echo(f"password of {name} changed")
 
 
@@ -111,9 +111,8 @@ def _store() -> KeyStore:
 def generate_key() -> None:
     """Create a new Ed25519 signing key; the previous one is retired (it still verifies)."""
     info = _store().generate()
-    from rewards.audit.services import record_event
-
-    record_event(db.session, CLI_ACTOR, "signing_key.generated", "signing_key", info.kid, {"public_key": info.public_key})
+    details = {"public_key": info.public_key}
+    audit.record_event(db.session, current_actor(), "signing_key.generated", "signing_key", info.kid, details)
     db.session.commit()
     click.echo(f"generated signing key {info.kid} in {current_app.config['KEYS_DIR']}")
 
@@ -132,9 +131,7 @@ def compromised_key(kid: str) -> None:
         _store().mark_compromised(kid)
     except KeyStoreError as exc:
         fail(str(exc))
-    from rewards.audit.services import record_event
-
-    record_event(db.session, CLI_ACTOR, "signing_key.compromised", "signing_key", kid, {})
+    audit.record_event(db.session, current_actor(), "signing_key.compromised", "signing_key", kid, {})
     db.session.commit()
     click.echo(f"{kid} marked compromised; run 'flask keys generate' now")
 
@@ -146,7 +143,9 @@ def compromised_key(kid: str) -> None:
 def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API client and print its key once."""
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    _client, token = run_service(apikeys.create_client, name, list(scopes), actor=CLI_ACTOR, expires_at=expires)
+    _client, token = run_service(
+        apikeys.create_client, name, list(scopes), actor=current_actor(), expires_at=expires
+    )
     click.echo(token)
     click.echo("(shown once: store it in the client's secret store now)", err=True)
 
@@ -156,14 +155,14 @@ def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) 
 @click.option("--grace-days", type=int, default=7, show_default=True, help="How long the old key keeps working.")
 def rotate_client(name: str, grace_days: int) -> None:
     """Issue a new key; the old one works until the grace period ends."""
-    click.echo(run_service(apikeys.rotate_key, name, actor=CLI_ACTOR, grace=timedelta(days=grace_days)))
+    click.echo(run_service(apikeys.rotate_key, name, actor=current_actor(), grace=timedelta(days=grace_days)))
 
 
 @keys_cli.command("revoke-client")
 @click.argument("name")
 def revoke_client(name: str) -> None:
     """Revoke every key of a client at once."""
-    run_service(apikeys.revoke_client, name, actor=CLI_ACTOR)
+    run_service(apikeys.revoke_client, name, actor=current_actor())
     click.echo(f"revoked {name}")
 
 
@@ -180,7 +179,7 @@ def list_clients() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the envelope here.")
 def checkpoint(out: Path | None) -> None:
     """Sign the log's head (run on a schedule; give the file to the auditors)."""
-    envelope = run_service(audit.make_checkpoint, _store(), actor=CLI_ACTOR, refusals=(KeyStoreError,))
+    envelope = run_service(audit.make_checkpoint, _store(), actor=current_actor(), refusals=(KeyStoreError,))
     text = json.dumps(envelope, ensure_ascii=False, indent=2)
     if out:
         out.write_text(text, encoding="utf-8")
@@ -208,12 +207,8 @@ def verify(checkpoint_file: object) -> None:
 
 
 def register(app: Flask) -> None:
-    """Add every command group to ``flask``."""
-    from draws.cli import draws_cli
-    from partners.cli import partners_cli
+    """Add the kernel's command groups to ``flask``; each feature adds its own in its ``init_app``."""
     from rewards.demo import demo_cli
-    from rewards.flags.cli import flags_cli
-    from rewards.snapshots.cli import snapshots_cli
 
-    for group in (users_cli, keys_cli, audit_cli, demo_cli, draws_cli, partners_cli, flags_cli, snapshots_cli):
+    for group in (users_cli, keys_cli, audit_cli, demo_cli):
         app.cli.add_command(group)

@@ -25,6 +25,10 @@ class ConfigError(Exception):
 
 
 DEFAULTS: dict[str, Any] = {
+    # The features of the service: the dotted names of the modules holding their init_app(app, api)
+    # (rewards.features). They load in this order, which is also the order of their navigation
+    # entries, dashboard panels and demo data: tier snapshots, draws, partner offers, priority flags.
+    "FEATURES": ["rewards.snapshots.feature", "draws.feature", "partners.feature", "rewards.flags.feature"],
     # Empty means "a SQLite file rewards.sqlite3 in the instance folder".
     "DATABASE_URL": "",
     "SECRET_KEY": "",
@@ -150,6 +154,7 @@ def check_layer(layer: dict[str, Any], source: str) -> None:
             raise ConfigError(f"unknown setting {key} in {source}")
 
 
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _SQLITE_OR_PG = re.compile(r"^(sqlite|postgresql)(\+\w+)?$")
 
 
@@ -182,6 +187,11 @@ def check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError("ENV: must be production or development")
     if cfg["DRAW_YEARLY_CAP_KOPECKS"] < 0:
         raise ConfigError("DRAW_YEARLY_CAP_KOPECKS: must not be negative")
+    features = cfg["FEATURES"]
+    if not isinstance(features, list) or not all(isinstance(f, str) and _DOTTED.match(f) for f in features):
+        raise ConfigError("FEATURES: must be a list of dotted module names")
+    if len(set(features)) != len(features):
+        raise ConfigError("FEATURES: a feature is listed twice")
     lease = cfg["PARTNER_LIMIT_LEASE"]
     if not isinstance(lease, int) or isinstance(lease, bool) or lease < 1:
         raise ConfigError("PARTNER_LIMIT_LEASE: must be a whole number, at least 1")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask, g, request
-from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
 migrate = Migrate()
 csrf = CSRFProtect()
-babel = Babel()
 
 
 def _rate_limit_key() -> str:

@@ -160,7 +160,14 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_error_handler(HTTPException, api.handle_http_exception)
     app.register_error_handler(DomainError, _domain_error)
-    from draws.errors import DrawError
-
-    app.register_error_handler(DrawError, _pure_refusal)
     app.register_error_handler(Exception, _unexpected)
+
+
+def register_refusal(app: Flask, *error_types: type[Exception]) -> None:
+    """Answer a feature's own refusals (e.g. a pure core's errors, which cannot subclass
+    ``DomainError``) as a ``DomainError`` with their message: 422 ``invalid``, JSON or a page.
+
+    Flask picks a handler by the exception's class hierarchy, so these win over the catch-all.
+    """
+    for error_type in error_types:
+        app.register_error_handler(error_type, _pure_refusal)

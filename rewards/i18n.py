@@ -8,17 +8,16 @@ from flask import Flask, request, session
 from flask_babel import Babel
 
 LOCALES = ("ru", "en")
-_PACKAGES = ("rewards", "draws", "partners")
 
 
-def catalogue_folders(root: str) -> list[str]:
-    """Every ``translations`` folder inside the packages (each feature keeps its own catalogue)."""
-    found = []
-    for pkg in _PACKAGES:
-        for dirpath, dirnames, _files in os.walk(os.path.join(root, pkg)):
+def catalogue_folders(package_folders: list[str]) -> list[str]:
+    """Every ``translations`` folder inside the given package folders (each feature keeps its own)."""
+    found = set()
+    for folder in package_folders:
+        for dirpath, dirnames, _files in os.walk(folder):
             dirnames[:] = [d for d in dirnames if d not in {"__pycache__", "templates", "static"}]
             if os.path.basename(dirpath) == "translations":
-                found.append(dirpath)
+                found.add(dirpath)
                 dirnames[:] = []
     return sorted(found)
 
@@ -34,11 +33,17 @@ def _select_locale() -> str:
     return current_app.config["DEFAULT_LOCALE"]
 
 
-def init_app(app: Flask, babel: Babel) -> None:
-    """Point Babel at every package's ``translations`` folder; messages from all are merged."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(catalogue_folders(root))
-    babel.init_app(app, locale_selector=_select_locale)
+def init_app(app: Flask, feature_folders: list[str]) -> None:
+    """Point Babel at the kernel's ``translations`` folder and those inside each feature's package
+    folder; messages from all are merged.
+
+    Each app gets its own ``Babel``: Flask-Babel caches the merged catalogue in the extension
+    object, and two apps with different features (tests build many) must not share one.
+    """
+    kernel = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
+    folders = sorted({kernel, *catalogue_folders(feature_folders)})
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
+    Babel(app, locale_selector=_select_locale)
 
     @app.before_request
     def _remember_lang() -> None:

@@ -1,19 +1,9 @@
-"""Imports every model so that one metadata holds the whole schema (migrations, tests)."""
+"""The kernel's models (staff users, API clients and keys, the event log) on the one metadata.
+
+Each feature's models register on the same metadata when the app factory loads the feature
+(``rewards.features``), so migrations and ``create_all`` see the whole schema of the app's features.
+"""
 
 from rewards.apikeys.models import ApiClient, ApiKey  # noqa: F401
 from rewards.audit.models import Checkpoint, Event  # noqa: F401
 from rewards.auth.models import User  # noqa: F401
-
-# Feature models: one import line per feature package.
-from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow  # noqa: F401,E402
-from draws.models import CreditBatch, Draw, DrawCredit, DrawDisqualification, DrawEntrantList, DrawExclusion, DrawWinner  # noqa: F401,E402
-from partners.models import (  # noqa: F401
-    Code,
-    IdempotencyRecord,
-    IssueRun,
-    Offer,
-    Partner,
-    PartnerClient,
-    RedemptionEvent,
-)
-from rewards.flags.models import FlagClosure, PriorityFlag, TierRun  # noqa: F401

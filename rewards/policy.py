@@ -7,7 +7,7 @@ test walks the URL map to prove that every route has one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,21 +16,11 @@ STAFF_WRITE = frozenset({"admin", "marketing"})
 ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"admin", "auditor"})
 
-# action -> roles allowed. Auditors read everything and verify; they change nothing.
+# action -> roles allowed. Auditors read everything and verify; they change nothing. These are the
+# kernel's rows; each feature declares its own in its ``init_app`` (:func:`declare`).
 ACTIONS: dict[str, frozenset[str]] = {
     "dashboard.view": ALL,
     "account.self": ALL,  # change one's own password, log out
-    "snapshots.view": ALL,
-    "snapshots.import": STAFF_WRITE,
-    "snapshots.export": ALL,
-    "draws.view": ALL,
-    "draws.manage": STAFF_WRITE,
-    "draws.bundle": AUDIT,
-    "draws.verify": ALL,
-    "partners.view": ALL,
-    "partners.manage": STAFF_WRITE,
-    "flags.view": ALL,
-    "flags.manage": STAFF_WRITE,
     "audit.view": ALL,
     "audit.verify": ALL,
     "audit.checkpoint": AUDIT,
@@ -38,6 +28,35 @@ ACTIONS: dict[str, frozenset[str]] = {
     "admin.clients": ADMIN,
     "admin.keys": ADMIN,
 }
+
+# API scope -> what it lets a caller do (shown to admins when they give a client its scopes). Every
+# scope belongs to a feature, which declares it; a client cannot be given a scope nothing checks.
+SCOPES: dict[str, object] = {}
+
+
+def declare(
+    *, actions: Mapping[str, frozenset[str]] | None = None, scopes: Mapping[str, object] | None = None
+) -> None:
+    """Add a feature's policy rows: staff actions (with the roles allowed) and API scopes (with a
+    description, a string or a lazy translation).
+
+    Declaring a row again with the same value changes nothing (every app a process builds declares
+    it); a different value for a declared name is a programming error and raises ``ValueError``.
+    """
+    actions = actions or {}
+    scopes = scopes or {}
+    for action, roles in actions.items():
+        if action in ACTIONS and ACTIONS[action] != roles:
+            raise ValueError(f"action {action!r} is already declared with other roles")
+        if not roles or not roles <= ALL:
+            raise ValueError(f"action {action!r}: roles must be some of {sorted(ALL)}")
+    for scope, description in scopes.items():
+        if scope in SCOPES and str(SCOPES[scope]) != str(description):
+            raise ValueError(f"scope {scope!r} is already declared with another description")
+    ACTIONS.update(actions)
+    for scope, description in scopes.items():
+        SCOPES.setdefault(scope, description)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,9 +85,7 @@ def public(fn: F) -> F:
 
 
 def staff(action: str) -> Callable[[F], F]:
-    """A logged-in staff user whose role may do ``action``."""
-    if action not in ACTIONS:
-        raise KeyError(f"undeclared action {action!r}: add it to rewards.policy.ACTIONS")
+    """A logged-in staff user whose role may do ``action`` (declared by the time the app is built)."""
     return _mark(Rule("staff", action=action))
 
 
@@ -82,10 +99,6 @@ def api(scope: str, *, confirmed_by_view: bool = False) -> Callable[[F], F]:
     a refusal, a forgotten confirmation) is checked against the database before it leaves, and a
     key revoked, expired or stripped of the scope meanwhile gets its 401 or 403 instead.
     """
-    from rewards.apikeys.services import SCOPES
-
-    if scope not in SCOPES:
-        raise KeyError(f"undeclared scope {scope!r}: add it to rewards.apikeys.services.SCOPES")
     return _mark(Rule("api", scope=scope, confirmed_by_view=confirmed_by_view))
 
 
@@ -108,3 +121,22 @@ def rule_for(view: Callable[..., Any], method: str) -> Rule | None:
             handler = getattr(view_class, "get", None)
         return getattr(handler, "_access_rule", None) or getattr(view_class, "_access_rule", None)
     return getattr(view, "_access_rule", None)
+
+
+def undeclared(
+    view_functions: Mapping[str, Callable[..., Any]], methods: Mapping[str, set[str]]
+) -> Iterator[str]:
+    """Each route rule naming an action or scope that no one declared, as ``endpoint METHOD: name``.
+
+    ``methods`` maps each endpoint to the methods its URL rules take. The app factory refuses to
+    start while this yields anything, so a typo in a decorator never becomes a route nobody may call.
+    """
+    for endpoint, view in sorted(view_functions.items()):
+        for method in sorted(methods.get(endpoint, ())):
+            rule = rule_for(view, method)
+            if rule is None:
+                continue
+            if rule.kind == "staff" and rule.action not in ACTIONS:
+                yield f"{endpoint} {method}: undeclared action {rule.action!r}"
+            if rule.kind == "api" and rule.scope is not None and rule.scope not in SCOPES:
+                yield f"{endpoint} {method}: undeclared scope {rule.scope!r}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,39 +11,32 @@ from flask import Flask, current_app, flash
 from flask_babel import lazy_gettext as _l
 
 from rewards.tiers import RUSSIAN_NAMES
+from signedjson import parse_utc_timestamp
 
-# (endpoint, label, action): features append their entry when their views are imported.
-NAV: list[tuple[str, object, str]] = [
-    ("dashboard.index", _l("Dashboard"), "dashboard.view"),
-]
+NavEntry = tuple[str, object, str]  # (endpoint, label, action): shown to users whose role may do the action
+
+_NAV_HEAD: tuple[NavEntry, ...] = (("dashboard.index", _l("Dashboard"), "dashboard.view"),)
 # Shown after every feature's entries.
-NAV_TAIL: list[tuple[str, object, str]] = [
+_NAV_TAIL: tuple[NavEntry, ...] = (
     ("audit.log", _l("Audit"), "audit.view"),
     ("admin.signing_keys", _l("Signing keys"), "audit.view"),
     ("admin.user_list", _l("Users"), "admin.users"),
     ("admin.client_list", _l("API clients"), "admin.clients"),
-]
+)
+_NAV_KEY = "rewards.nav"
 
 ROLE_LABELS = {"admin": _l("administrator"), "marketing": _l("marketing"), "auditor": _l("auditor")}
-# Page labels of the API scopes (rewards.apikeys.services.SCOPES holds the English descriptions the API
-# documents); a scope without a label here is shown with that description.
-SCOPE_LABELS = {
-    "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
-    "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
-    "priority:read": _l("call centre: whether an account has priority"),
-    "flags:write": _l("set and revoke priority flags"),
-    "snapshots:write": _l("billing: load tier snapshots"),
-    "snapshots:read": _l("read snapshots, movement and exports"),
-    "draws:read": _l("read draws and their public records"),
-    "draws:audit": _l("auditor: a draw's full bundle (entrant list, salt key) and its verification"),
-    "draws:write": _l("create and run draws"),
-    "codes:validate": _l("partner site: validate a code"),
-    "codes:redeem": _l("partner site: redeem a code"),
-    "redemptions:rollback": _l("partner site: undo a redemption"),
-    "partners:write": _l("manage partners, offers and code issues"),
-    "partners:read": _l("read partners, offers and reports"),
-}
 TIER_LABELS_EN = {"beginner": "beginner", "promising": "promising", "responsible": "responsible", "ideal": "ideal"}
+
+
+def add_nav(app: Flask, endpoint: str, label: object, action: str) -> None:
+    """Add a feature's entry to the navigation of ``app`` (after the dashboard, in feature order)."""
+    app.extensions.setdefault(_NAV_KEY, []).append((endpoint, label, action))
+
+
+def nav_entries(app: Flask) -> list[NavEntry]:
+    """The navigation of ``app``: the dashboard, every feature's entries, then the kernel's pages."""
+    return [*_NAV_HEAD, *app.extensions.get(_NAV_KEY, ()), *_NAV_TAIL]
 
 
 def local(dt: datetime | None) -> datetime | None:
@@ -99,8 +92,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
 
     @app.template_global()
-    def nav_items() -> list[tuple[str, object, str]]:
-        return NAV + NAV_TAIL
+    def nav_items() -> list[NavEntry]:
+        return nav_entries(app)
 
     @app.template_global()
     def nav_active(endpoint: str) -> bool:
@@ -108,7 +101,7 @@ def init_app(app: Flask) -> None:
         from flask import request
 
         current = request.endpoint or ""
-        entries = [e for e, _label, _action in NAV + NAV_TAIL]
+        entries = [e for e, _label, _action in nav_entries(app)]
         if current == endpoint or current in entries:
             return current == endpoint
         blueprint = endpoint.split(".")[0]
@@ -118,10 +111,6 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def role_label(role: str) -> str:
         return str(ROLE_LABELS.get(role, role))
-
-    @app.template_global()
-    def scope_label(scope: str, description: str) -> str:
-        return str(SCOPE_LABELS.get(scope, description))
 
     @app.template_global()
     def tier_label(tier: str) -> str:
@@ -137,7 +126,7 @@ def init_app(app: Flask) -> None:
         if not text:
             return ""
         try:
-            moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            moment = parse_utc_timestamp(text)
         except (TypeError, ValueError):
             return str(text)
         value = local(moment)

@@ -13,6 +13,10 @@ Signed envelopes:
 An envelope is ``{"payload": {...}, "signature": {"alg": "Ed25519", "kid": KID, "sig": SIG}}`` where
 ``SIG`` is the unpadded base64url Ed25519 signature of ``canonical_json(payload)``.
 
+Timestamps inside signed records are UTC instants written ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds;
+:func:`utc_timestamp`); the event log's chain and the key set's creation times add microseconds
+(``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so that records made within one second keep their order.
+
 A key set is ``{"keys": [{"kid", "alg", "public_key", "created", "retired"}]}`` where ``public_key``
 is the unpadded base64url raw 32-byte Ed25519 public key and ``kid`` is the first 16 hex digits of
 SHA-256 of those 32 bytes. A retired key still verifies what it signed; it just signs nothing new.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -56,6 +61,27 @@ def canonical_json(value: Any) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+TIMESTAMP_FORMAT_MICROSECONDS = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utc_timestamp(moment: datetime, *, microseconds: bool = False) -> str:
+    """The text of an instant in UTC: ``YYYY-MM-DDTHH:MM:SSZ`` (fractions of a second dropped), or
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` with ``microseconds``.
+
+    An aware instant is converted to UTC first; a naive one is taken to be UTC already (as the
+    database returns stored instants).
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIMESTAMP_FORMAT_MICROSECONDS if microseconds else TIMESTAMP_FORMAT)
+
+
+def parse_utc_timestamp(text: str) -> datetime:
+    """The aware UTC instant of a ``YYYY-MM-DDTHH:MM:SSZ`` text; ``ValueError`` for any other text."""
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 class SignatureError(Exception):

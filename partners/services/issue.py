@@ -27,6 +27,7 @@ from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
+from signedjson import utc_timestamp
 
 BATCH = 50_000
 _COLUMNS = ("offer_id", "value", "account", "tier", "snapshot_id", "issue_run_id", "issued_at", "state", "version")
@@ -380,7 +381,7 @@ def export_lines(session: Session, offer: Offer, batch: int = 20_000) -> Iterato
         if not rows:
             return
         yield "".join(
-            f"{r.account};{r.tier};{fmt(prefix, r.value)};{r.issued_at.strftime('%Y-%m-%dT%H:%M:%SZ')};{r.state}\r\n"
+            f"{r.account};{r.tier};{fmt(prefix, r.value)};{utc_timestamp(r.issued_at)};{r.state}\r\n"
             for r in rows
         )
         last = rows[-1].id

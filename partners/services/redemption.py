@@ -39,6 +39,7 @@ from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state
 from rewards.audit.services import record_event
 from rewards.directread import DirectRead
 from rewards.errors import DomainError
+from signedjson import utc_timestamp
 
 NOT_FOUND = "not_found"
 MALFORMED = "malformed"
@@ -137,7 +138,7 @@ def offer_view(offer: Offer) -> dict[str, Any]:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(dt)
 
 
 # validate reads only, in one direct read (no session, no ORM objects): the partner the calling API

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from rewards.access import current_user
+from rewards.actor import current_actor
 from rewards.apikeys import services as apikeys
 from rewards.apikeys.models import ApiClient
 from rewards.auth import services as users
@@ -20,12 +20,6 @@ from rewards.policy import staff
 from rewards.signing.keystore import KeyStore
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _actor() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
 
 
 @bp.route("/users")
@@ -50,12 +44,12 @@ def user_change() -> Response | tuple[str, int]:
                 form.get("password", ""),
                 form.get("role", ""),
                 method=current_app.config["PASSWORD_HASH_METHOD"],
-                actor=_actor(),
+                actor=current_actor(),
             )
         elif op == "role":
-            users.set_role(db.session, form.get("username", ""), form.get("role", ""), actor=_actor())
+            users.set_role(db.session, form.get("username", ""), form.get("role", ""), actor=current_actor())
         elif op in {"disable", "enable"}:
-            users.set_active(db.session, form.get("username", ""), op == "enable", actor=_actor())
+            users.set_active(db.session, form.get("username", ""), op == "enable", actor=current_actor())
         else:
             raise DomainError(f"unknown operation {op!r}")
     except DomainError as exc:
@@ -86,15 +80,15 @@ def client_change() -> tuple[str, int] | str:
     try:
         if op == "create":
             _client, token = apikeys.create_client(
-                db.session, form.get("name", ""), form.getlist("scopes"), actor=_actor()
+                db.session, form.get("name", ""), form.getlist("scopes"), actor=current_actor()
             )
         elif op == "rotate":
             days = int(form.get("grace_days", "7") or 7)
-            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=_actor(), grace=timedelta(days=days))
+            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(), grace=timedelta(days=days))
         elif op == "revoke":
-            apikeys.revoke_client(db.session, form.get("name", ""), actor=_actor())
+            apikeys.revoke_client(db.session, form.get("name", ""), actor=current_actor())
         elif op == "revoke-key":
-            apikeys.revoke_key(db.session, int(form.get("key_id", "0")), actor=_actor())
+            apikeys.revoke_key(db.session, int(form.get("key_id", "0")), actor=current_actor())
         else:
             raise DomainError(f"unknown operation {op!r}")
     except (DomainError, ValueError) as exc:

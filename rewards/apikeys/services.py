@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from rewards import policy
 from rewards.apikeys import tokens
 from rewards.apikeys.models import ApiClient, ApiKey
 from rewards.audit.services import record_event
@@ -21,23 +22,8 @@ from rewards.db import utcnow
 from rewards.directread import DirectRead
 from rewards.errors import DomainError, NotFound
 
-# Every scope an endpoint may ask for; a client cannot be given a scope nothing checks.
-SCOPES: dict[str, str] = {
-    "cabinet:read": "personal cabinet: read an account's tier, explanation and codes",
-    "cabinet:write": "personal cabinet: issue an account's code for an offer",
-    "priority:read": "call centre: whether an account has priority",
-    "flags:write": "set and revoke priority flags",
-    "snapshots:write": "billing: load tier snapshots",
-    "snapshots:read": "read snapshots, movement and exports",
-    "draws:read": "read draws and their public records",
-    "draws:write": "create and run draws",
-    "draws:audit": "auditor: download a draw's auditor bundle (full entrant list, salt key) and run its verification",
-    "codes:validate": "partner site: validate a code",
-    "codes:redeem": "partner site: redeem a code",
-    "redemptions:rollback": "partner site: undo a redemption",
-    "partners:write": "manage partners, offers and code issues",
-    "partners:read": "read partners, offers and reports",
-}
+# Every scope an endpoint may ask for, as the features declared them (rewards.policy.declare).
+SCOPES = policy.SCOPES
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

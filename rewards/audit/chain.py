@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from signedjson import canonical_json, sha256_hex
+from signedjson import utc_timestamp
 
 GENESIS = "0" * 64
 
 
 def format_instant(at: datetime) -> str:
     """UTC instant as fixed-width ISO 8601 with microseconds and Z."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_timestamp(at, microseconds=True)
 
 
 def event_body(

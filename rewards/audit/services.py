@@ -13,6 +13,7 @@ from signedjson import canonical_json
 from rewards.audit.chain import GENESIS, ChainReport, event_body, event_hash, verify_chain
 from rewards.audit.models import Checkpoint, Event
 from rewards.db import utcnow
+from signedjson import utc_timestamp
 
 # Any constant works: it names the PostgreSQL advisory lock that serialises appends.
 _APPEND_LOCK = 0x5257_4441_4C4F_4721 & 0x7FFF_FFFF_FFFF_FFFF
@@ -87,7 +88,7 @@ def make_checkpoint(session: Session, signer: Any, *, actor: str) -> dict[str, A
         "type": "audit-checkpoint",
         "seq": seq,
         "head_hash": head_hash,
-        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": utc_timestamp(now),
     }
     envelope = signer.sign(payload)
     session.add(Checkpoint(seq=seq, head_hash=head_hash, created_at=now, envelope=canonical_json(envelope).decode()))

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from rewards.access import confirm_caller
+from rewards.actor import current_actor
 from rewards.apikeys import services as apikeys
 from rewards.db import db
 from rewards.errors import DomainError
@@ -27,10 +28,6 @@ from rewards.policy import api
 blp = Blueprint("flags_api", __name__, url_prefix="/api/v1", description="Priority-service flags")
 
 _SECURITY = [{"bearer": []}]
-
-
-def _actor() -> str:
-    return f"api:{g.caller.name}"
 
 
 def _account(account: str) -> str:
@@ -100,7 +97,7 @@ class AccountFlags(MethodView):
             valid_from=data["valid_from"],
             valid_to=data["valid_to"],
             note=data["note"],
-            actor=_actor(),
+            actor=current_actor(),
             today=local_today(),
         )
         return change.__dict__, 201 if change.status != "unchanged" else 200
@@ -114,7 +111,7 @@ class RevokeFlag(MethodView):
     @blp.doc(security=_SECURITY)
     def post(self, data: dict[str, Any], flag_id: int) -> Any:
         """Close an open flag now, with a reason; ``409 already_closed`` when it is closed or has ended."""
-        change = _commit_or_rollback(services.revoke_flag, flag_id, data["reason"], actor=_actor(), today=local_today())
+        change = _commit_or_rollback(services.revoke_flag, flag_id, data["reason"], actor=current_actor(), today=local_today())
         return change.__dict__
 
 
@@ -133,6 +130,6 @@ class BulkFlags(MethodView):
         flag that is not open) refuses the whole file: 422 with ``errors`` by line.
         """
         result = _commit_or_rollback(
-            services.apply_bulk, request.get_data(cache=False), actor=_actor(), today=local_today(), source_name="api"
+            services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(), source_name="api"
         )
         return result.__dict__

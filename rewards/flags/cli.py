@@ -10,7 +10,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from rewards.cli import CLI_ACTOR, fail
+from rewards.actor import current_actor
+from rewards.cli import fail
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.flags import core, services
@@ -49,7 +50,7 @@ def _report_error(exc: DomainError) -> None:
 @click.option("--from", "valid_from", type=DATE, default=None, help="First valid day (default: today).")
 @click.option("--to", "valid_to", type=DATE, default=None, help="Last valid day (default: open-ended).")
 @click.option("--note", default=None, help="Required for reason 'other'.")
-@click.option("--actor", default=CLI_ACTOR, show_default=True, help="Who asked for it (recorded).")
+@click.option("--actor", default=current_actor, show_default="cli:<your login>", help="Who asked for it (recorded).")
 def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date | None, note: str | None, actor: str) -> None:
     """Set a staff flag on ACCOUNT (a new row replaces an open flag with the same reason)."""
     try:
@@ -68,7 +69,7 @@ def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date 
 @click.option("--account", default=None, help="With --reason: the account's open staff flag of that reason.")
 @click.option("--reason", "flag_reason", default=None, type=click.Choice(core.STAFF_REASONS))
 @click.option("--why", required=True, help="Why the flag is revoked (recorded).")
-@click.option("--actor", default=CLI_ACTOR, show_default=True)
+@click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def revoke_flag(flag_id: int | None, account: str | None, flag_reason: str | None, why: str, actor: str) -> None:
     """Revoke FLAG_ID (or --account A --reason R) now, with --why."""
     try:
@@ -123,7 +124,7 @@ def history(account: str) -> None:
 
 @flags_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--actor", default=CLI_ACTOR, show_default=True)
+@click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def import_file(file: Path, actor: str) -> None:
     """Apply a CSV FILE of flags all or nothing (account;reason;valid_from;valid_to;note;action)."""
     try:
@@ -153,7 +154,7 @@ def export(out: Path | None) -> None:
 
 
 @flags_cli.command("apply-tiers")
-@click.option("--actor", default=CLI_ACTOR, show_default=True)
+@click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def apply_tiers(actor: str) -> None:
     """Apply the latest snapshot's tiers to the flags (PRIORITY_TIERS, PRIORITY_GRACE_MONTHS); safe to re-run."""
     try:

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WResponse
 
-from rewards import web
-from rewards.access import current_user
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.flags import core, services
@@ -18,8 +17,6 @@ from rewards.flags.shell import local_today
 from rewards.policy import staff
 
 bp = Blueprint("flags", __name__, url_prefix="/flags", template_folder="templates")
-
-web.NAV.append(("flags.index", _l("Priority flags"), "flags.view"))
 
 REASON_LABELS = {
     "pensioner": _l("pensioner"),
@@ -30,12 +27,6 @@ REASON_LABELS = {
 }
 CLOSED_LABELS = {"revoked": _l("revoked"), "replaced": _l("replaced"), "recomputed": _l("recomputed")}
 STATE_LABELS = {"active": _l("active"), "future": _l("not yet valid"), "ended": _l("ended"), "closed": _l("closed")}
-
-
-def _actor() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
 
 
 def reason_label(reason: str) -> str:
@@ -102,7 +93,7 @@ def set_flag() -> WResponse | tuple[str, int]:
             valid_from=_date(form.get("valid_from"), "valid_from"),
             valid_to=_date(form.get("valid_to"), "valid_to"),
             note=form.get("note"),
-            actor=_actor(),
+            actor=current_actor(),
             today=local_today(),
         )
     except DomainError as exc:
@@ -125,7 +116,7 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     """Revoke a flag now, with a reason."""
     account = request.form.get("account", "").strip()
     try:
-        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=_actor(), today=local_today())
+        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(), today=local_today())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -159,7 +150,7 @@ def bulk_upload() -> tuple[str, int]:
         return render_template("flags/bulk.html", errors=None, result=None, reasons=core.STAFF_REASONS), 422
     try:
         result = services.apply_bulk(
-            db.session, upload.read(), actor=_actor(), today=local_today(), source_name=upload.filename
+            db.session, upload.read(), actor=current_actor(), today=local_today(), source_name=upload.filename
         )
     except DomainError as exc:
         db.session.rollback()

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signedjson import b64u_encode, kid_for, sign_payload
+from signedjson import utc_timestamp
 
 
 class KeyStoreError(Exception):
@@ -37,7 +38,7 @@ class KeyInfo:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # microseconds: order of keys made in one second
+    return utc_timestamp(datetime.now(UTC), microseconds=True)  # microseconds: order of keys made in one second
 
 
 def _check_private(path: Path) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, request, stream_with_context
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.policy import api
 from rewards.snapshots import schemas, services
-from rewards.flags.shell import tier_settings
 
 blp = Blueprint(
     "snapshots_api",
@@ -55,10 +55,6 @@ BEHAVIOUR_BODY = {
 TEXT_CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
-def _actor() -> str:
-    return f"api:{g.caller.name}"
-
-
 @blp.route("")
 class Snapshots(MethodView):
     @api("snapshots:read")
@@ -84,10 +80,10 @@ class Snapshots(MethodView):
             request.stream,
             period=args["period"],
             source_name=args["filename"],
-            actor=_actor(),
+            actor=current_actor(),
             fmt=args["format"],
             replace=args["replace"],
-            priority=tier_settings(),
+            announce=True,
         )
 
 
@@ -119,10 +115,10 @@ class Compute(MethodView):
             services.compute_snapshot,
             [(f.stream, f.filename or f"file{i + 1}.csv") for i, f in enumerate(files)],
             period=args["period"],
-            actor=_actor(),
+            actor=current_actor(),
             rules_bytes=rules.read() if rules else None,
             replace=args["replace"],
-            priority=tier_settings(),
+            announce=True,
         )
 
 
@@ -162,7 +158,7 @@ class Export(MethodView):
         """`kind=full`: `account;tier;points` (the digest is recomputable from it); `kind=bills`:
         `account;Russian tier label` for printing on bills. Streamed."""
         snapshot = services.get_snapshot(db.session, snapshot_id)
-        services.record_export(db.session, snapshot, args["kind"], _actor())
+        services.record_export(db.session, snapshot, args["kind"], current_actor())
         db.session.commit()
         encoding = args["encoding"]
         lines = services.export_lines(db.session, snapshot, args["kind"])

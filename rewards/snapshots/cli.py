@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,24 +10,12 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.snapshots import services
-from rewards.flags.shell import tier_settings
 
 snapshots_cli = AppGroup("snapshots", help="Monthly tier snapshots: import, compute, compare, export.")
-
-CLI_ACTOR = "cli"
-
-
-def _actor() -> str:
-    """Who runs the command: the operating-system user, for the event log."""
-    try:
-        user = os.getlogin()
-    except OSError:
-        user = os.environ.get("USER") or "unknown"
-    return f"{CLI_ACTOR}:{user}"
-
 
 def _fail(exc: DomainError) -> None:
     db.session.rollback()
@@ -77,10 +64,10 @@ def import_command(file: Path, period: str, replace: bool, fmt: str | None) -> N
                 stream,
                 period=period,
                 source_name=file.name,
-                actor=_actor(),
+                actor=current_actor(),
                 fmt=fmt,
                 replace=replace,
-                priority=tier_settings(),
+                announce=True,
             )
         except DomainError as exc:
             _fail(exc)
@@ -113,10 +100,10 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
             db.session,
             [(s, p.name) for s, p in zip(streams, files, strict=True)],
             period=period,
-            actor=_actor(),
+            actor=current_actor(),
             rules_bytes=rules_file.read_bytes() if rules_file else None,
             replace=replace,
-            priority=tier_settings(),
+            announce=True,
         )
     except DomainError as exc:
         _fail(exc)
@@ -220,7 +207,7 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str) -
     """Export the period's snapshot, in account order."""
     try:
         snap = services.active_for(db.session, period)
-        services.record_export(db.session, snap, kind, _actor())
+        services.record_export(db.session, snap, kind, current_actor())
         lines = services.export_lines(db.session, snap, kind)
         handle = output.open("w", encoding=encoding, newline="") if output else None
         out = getattr(sys.stdout, "buffer", sys.stdout)

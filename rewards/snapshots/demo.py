@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Mapping
-from typing import Any
 
 
 from sqlalchemy import func, select
@@ -48,8 +46,9 @@ def _behaviour(period: str, accounts: int) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def load_demo_snapshots(session: Session, actor: str = "demo", priority: Mapping[str, Any] | None = None) -> None:
-    """Compute the demo period from generated behaviour and import the month before it (once)."""
+def load_demo_snapshots(session: Session, actor: str = "demo", announce: bool = False) -> None:
+    """Compute the demo period from generated behaviour and import the month before it (once);
+    ``announce`` as in the services (``flask demo load`` announces: flags get their tier flags)."""
     if session.scalar(select(func.count()).select_from(Snapshot)):
         return
     previous = window(PERIOD, 2)[0]
@@ -62,12 +61,12 @@ def load_demo_snapshots(session: Session, actor: str = "demo", priority: Mapping
         period=previous,
         source_name="demo-billing.csv",
         actor=actor,
-        priority=priority,
+        announce=announce,
     )
     services.compute_snapshot(
         session,
         [(io.BytesIO(_behaviour(PERIOD, ACCOUNTS)), "demo-behaviour.csv")],
         period=PERIOD,
         actor=actor,
-        priority=priority,
+        announce=announce,
     )

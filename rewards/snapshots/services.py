@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -34,6 +34,7 @@ from rewards.snapshots.csvfile import ErrorLog, SnapshotReport, read_snapshot
 from rewards.snapshots.digest import SnapshotDigest
 from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows, snapshot_for_period
+from rewards.snapshots.signals import snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
 
 
@@ -227,19 +228,12 @@ def _finish(
         )
 
 
-def _apply_priority(session: Session, snapshot: Snapshot, actor: str, priority: Mapping[str, Any] | None) -> None:
-    """Give the snapshot's accounts in the priority tiers their flags, in the same transaction.
-
-    ``priority`` is ``{"tiers": (...), "grace_months": n}`` (``rewards.flags.shell.tier_settings()``);
-    None skips it (tests of the import alone, benchmarks).
-    """
-    if priority is None:
-        return
-    from rewards.flags.services import apply_tier_flags
-
-    tiers = tuple(priority["tiers"])
-    rows = ((account, tier) for account, tier, _points in iter_rows(session, snapshot.id, tiers=tiers))
-    apply_tier_flags(session, snapshot.period, rows, actor=actor, tiers=tiers, grace_months=int(priority["grace_months"]))
+def _announce(session: Session, snapshot: Snapshot, actor: str, announce: bool) -> None:
+    """Tell the features that listen (``signals.snapshot_loaded``: flags gives the priority tiers their
+    flags) that the snapshot is stored, in the same transaction; ``announce=False`` loads it alone
+    (tests of the import alone, benchmarks)."""
+    if announce:
+        snapshot_loaded.send(session, snapshot_id=snapshot.id, period=snapshot.period, actor=actor)
 
 
 def import_snapshot(
@@ -251,13 +245,14 @@ def import_snapshot(
     actor: str,
     fmt: str = "csv",
     replace: bool = False,
-    priority: Mapping[str, Any] | None = None,
+    announce: bool = False,
 ) -> Outcome:
     """Load a snapshot file (CSV or JSON lines) for ``period``: all or nothing, streaming.
 
     Refused (``Conflict``) when the period already has a snapshot and ``replace`` is false; the
     replaced snapshot is kept, superseded. A file with any problem raises :class:`FileRejected` with
     every problem by line (the first 100 in detail, and the totals); the caller rolls back.
+    ``announce``: send ``snapshot_loaded`` once the snapshot is stored (the shells do).
     """
     period = check_period(period)
     if fmt not in ("csv", "jsonl"):
@@ -305,7 +300,7 @@ def import_snapshot(
             "bytes": hashing.size,
         },
     )
-    _apply_priority(session, snapshot, actor, priority)
+    _announce(session, snapshot, actor, announce)
     return Outcome(snapshot, replaced, report.as_dict())
 
 
@@ -338,12 +333,13 @@ def compute_snapshot(
     actor: str,
     rules_bytes: bytes | None = None,
     replace: bool = False,
-    priority: Mapping[str, Any] | None = None,
+    announce: bool = False,
 ) -> Outcome:
     """Compute ``period``'s snapshot from behaviour files (each sorted by account), all or nothing.
 
     Records the rules version and the rules file's hash (and keeps the file), and each account's
     month-by-month facts for explanations. A problem in any file raises :class:`FileRejected`.
+    ``announce``: send ``snapshot_loaded`` once the snapshot is stored (the shells do).
     """
     period = check_period(period)
     if not files:
@@ -416,7 +412,7 @@ def compute_snapshot(
             "file_sha256": file_hashes,
         },
     )
-    _apply_priority(session, snapshot, actor, priority)
+    _announce(session, snapshot, actor, announce)
     return Outcome(snapshot, replaced, {"rows": total, "tier_counts": counts})
 
 

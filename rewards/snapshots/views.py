@@ -19,20 +19,15 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from rewards.access import current_user
-from rewards.dashboard import PANELS
+from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.policy import staff
 from rewards.snapshots import services
 from rewards.snapshots.queries import latest_snapshot
 from rewards.tiers import TIERS
-from rewards.web import NAV
-from rewards.flags.shell import tier_settings
 
 bp = Blueprint("snapshots", __name__, url_prefix="/snapshots", template_folder="templates")
-
-NAV.append(("snapshots.index", _l("Snapshots"), "snapshots.view"))
 
 # The error kinds of rewards.snapshots.csvfile and rewards.rating.behaviour, for people (the code stays shown).
 ERROR_KINDS = {
@@ -61,12 +56,7 @@ def _snapshot_error_label(kind: str) -> str:
     return str(ERROR_KINDS.get(kind, kind))
 
 
-def _actor() -> str:
-    user = current_user()
-    return user.username if user else "unknown"
-
-
-def _panel() -> dict[str, Any]:
+def dashboard_panel() -> dict[str, Any]:
     """The latest month's tiers and the month before, from the stored counts (no scan of the rows)."""
     snapshot = latest_snapshot(db.session)
     if snapshot is None:
@@ -85,8 +75,6 @@ def _panel() -> dict[str, Any]:
     ]
     return {"snapshot": snapshot, "counts": counts, "previous": previous, "bars": bars}
 
-
-PANELS.append(("snapshots/_panel.html", _panel))
 
 
 def _index(status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -132,10 +120,10 @@ def upload() -> Any:
             upload.stream,
             period=period,
             source_name=name,
-            actor=_actor(),
+            actor=current_actor(),
             fmt=fmt,
             replace=replace,
-            priority=tier_settings(),
+            announce=True,
         )
     except services.FileRejected as exc:
         return _rejected(exc, name)
@@ -169,10 +157,10 @@ def compute() -> Any:
             db.session,
             [(f.stream, f.filename or "") for f in files],
             period=period,
-            actor=_actor(),
+            actor=current_actor(),
             rules_bytes=rules.read() if rules and rules.filename else None,
             replace=request.form.get("replace") == "1",
-            priority=tier_settings(),
+            announce=True,
         )
     except services.FileRejected as exc:
         return _rejected(exc, ", ".join(f.filename or "" for f in files))
@@ -223,7 +211,7 @@ def export(snapshot_id: int, kind: str) -> Response:
         snapshot = services.get_snapshot(db.session, snapshot_id)
     except NotFound:
         abort(404)
-    services.record_export(db.session, snapshot, kind, _actor())
+    services.record_export(db.session, snapshot, kind, current_actor())
     db.session.commit()
     lines = services.export_lines(db.session, snapshot, kind)
     name = f"snapshot-{snapshot.period}-{kind}.csv"

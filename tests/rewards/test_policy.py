@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -43,7 +42,7 @@ def test_every_route_declares_its_access(app: Flask) -> None:
             assert found.action in policy.ACTIONS
 
 
-def test_auditors_change_nothing() -> None:
+def test_auditors_change_nothing(app: Flask) -> None:  # the app: every feature has declared its rows
     writes = [a for a, roles in policy.ACTIONS.items() if "auditor" in roles and a.split(".")[1] in {"manage", "import", "users", "clients"}]
     assert writes == []
 
@@ -89,6 +88,7 @@ def test_api_scope_enforced_for_every_api_route(app: Flask, api_token: Callable[
         assert status == 403, (method, rule, status)
 
 
-@pytest.mark.parametrize("action", sorted(policy.ACTIONS))
-def test_every_action_has_roles(action: str) -> None:
-    assert policy.ACTIONS[action] <= set(ROLES) and policy.ACTIONS[action]
+def test_every_action_has_roles(app: Flask) -> None:
+    assert len(policy.ACTIONS) > 10
+    for action, roles in policy.ACTIONS.items():
+        assert roles <= set(ROLES) and roles, action

@@ -1,0 +1,63 @@
+"""The draws feature plugs in here: seeded prize draws among the snapshot's accounts, their pages
+(staff and public), API, commands, and the credits to billing.
+
+Kept out of ``draws/__init__.py``: the pure engine and the standalone verifier import that package
+and must not pull Flask in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from draws import api as draws_api
+from draws import demo as draws_demo
+from draws import models  # noqa: F401  (the draw tables on the metadata)
+from draws import views, wiring
+from draws.cli import draws_cli
+from draws.errors import DrawError
+from rewards.demo import DEMO_ACTOR
+from rewards.features import Feature
+from rewards.httperrors import Api
+from rewards.policy import ALL, AUDIT, STAFF_WRITE
+
+
+def _demo(session: Session) -> Iterable[str]:
+    """A published draw (verifiable) and an announced one, from the latest snapshot."""
+    made = draws_demo.load(
+        session,
+        signer=wiring.signer(),
+        box=wiring.box(),
+        chains=wiring.chains(),
+        timezone=wiring.timezone(),
+        yearly_cap_kopecks=wiring.yearly_cap(),
+        keys_dir=current_app.config["KEYS_DIR"],
+        actor=DEMO_ACTOR,
+    )
+    return [f"Published demo draw: /public/draws/{made.published}"] if made.published else []
+
+
+FEATURE = Feature(
+    actions={"draws.view": ALL, "draws.manage": STAFF_WRITE, "draws.bundle": AUDIT, "draws.verify": ALL},
+    scopes={
+        "draws:read": _l("read draws and their public records"),
+        "draws:write": _l("create and run draws"),
+        "draws:audit": _l("auditor: a draw's full bundle (entrant list, salt key) and its verification"),
+        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    },
+    pages=[views.bp, views.public_bp],
+    apis=[draws_api.blp, draws_api.credits_blp],
+    commands=[draws_cli],
+    nav=[("draws.index", _l("Draws"), "draws.view")],
+    panels=[("draws/_panel.html", views.dashboard_panel)],
+    refusals=[DrawError],  # the engine's refusals: a pure core's errors cannot subclass DomainError
+    demo_step=_demo,
+)
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the draws feature on ``app``."""
+    FEATURE.register(app, api)

@@ -1,0 +1,53 @@
+"""The partners feature plugs in here: partner offers and discount codes, issued from the latest
+snapshot, checked and redeemed by partner sites through the API, with staff pages and commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from partners import api as partners_api
+from partners import demo as partners_demo
+from partners import models  # noqa: F401  (the partner tables on the metadata)
+from partners import views
+from partners.cli import partners_cli
+from rewards.demo import DEMO_ACTOR
+from rewards.features import Feature
+from rewards.httperrors import Api
+from rewards.policy import ALL, STAFF_WRITE
+
+
+def _demo(session: Session) -> Iterable[str]:
+    """Partner Горсервис with its site's API client, an offer, codes issued from the latest snapshot
+    and a few redemptions."""
+    timezone = current_app.config["TIMEZONE"]
+    made = partners_demo.load(session, timezone=timezone, actor=DEMO_ACTOR, commit=session.commit)
+    return [f"Partner site key of Горсервис (shown once): {made.token}"] if made.token else []
+
+
+FEATURE = Feature(
+    actions={"partners.view": ALL, "partners.manage": STAFF_WRITE},
+    scopes={
+        "codes:validate": _l("partner site: validate a code"),
+        "codes:redeem": _l("partner site: redeem a code"),
+        "redemptions:rollback": _l("partner site: undo a redemption"),
+        "partners:write": _l("manage partners, offers and code issues"),
+        "partners:read": _l("read partners, offers and reports"),
+        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+        "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
+    },
+    pages=[views.bp],
+    apis=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp],
+    commands=[partners_cli],
+    nav=[("partners.index", _l("Partners"), "partners.view")],
+    panels=[("partners/_panel.html", views.dashboard_panel)],
+    demo_step=_demo,
+)
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the partners feature on ``app``."""
+    FEATURE.register(app, api)

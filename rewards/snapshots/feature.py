@@ -1,0 +1,46 @@
+"""The snapshots feature plugs in here: monthly tier snapshots, loaded from billing's files or computed
+by the rating engine (``rewards.rating``), their pages, API, commands and demo data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from rewards.features import Feature
+from rewards.httperrors import Api
+from rewards.policy import ALL, STAFF_WRITE
+from rewards.snapshots import api as snapshots_api
+from rewards.snapshots import models  # noqa: F401  (the snapshot tables on the metadata)
+from rewards.snapshots import views
+from rewards.snapshots.cli import snapshots_cli
+from rewards.snapshots.demo import load_demo_snapshots
+
+
+def _demo(session: Session) -> Iterable[str]:
+    """Two months of snapshots, announced (so the flags feature gives the priority tiers their flags)."""
+    load_demo_snapshots(session, announce=True)
+    return ()
+
+
+FEATURE = Feature(
+    actions={"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL},
+    scopes={
+        "snapshots:write": _l("billing: load tier snapshots"),
+        "snapshots:read": _l("read snapshots, movement and exports"),
+        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+    },
+    pages=[views.bp],
+    apis=[snapshots_api.blp, snapshots_api.accounts_blp],
+    commands=[snapshots_cli],
+    nav=[("snapshots.index", _l("Snapshots"), "snapshots.view")],
+    panels=[("snapshots/_panel.html", views.dashboard_panel)],
+    demo_step=_demo,
+)
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the snapshots feature on ``app``."""
+    FEATURE.register(app, api)

@@ -1,0 +1,20 @@
+"""What the snapshots feature tells other features, as blinker signals (in process, same transaction).
+
+A receiver runs inside the service that sent the signal, in its transaction: what it writes commits
+or rolls back with the snapshot. Senders and receivers meet here, so the snapshots feature never
+imports its listeners (the flags feature connects in its ``init_app``).
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+snapshot_loaded = _signals.signal(
+    "snapshot-loaded",
+    doc="""A snapshot was stored (imported or computed) and is the period's active one.
+
+    Sent with the SQLAlchemy session as the sender and the keyword arguments ``snapshot_id`` (int),
+    ``period`` ("YYYY-MM") and ``actor`` (who loaded it, for the event log).""",
+)
