@@ -182,7 +182,7 @@ class Cosignatures(MethodView):
     @blp.response(201, schemas.QuorumOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Add a witness's cosignature of the freeze (refused unless valid and made before the entropy existed)."""
-        row = services.add_cosignature(db.session, draw_id, data["cosignature"], actor=_actor())
+        row = services.add_cosignature(db.session, draw_id, data["cosignature"], actor=current_actor())
         quorum = services.quorum_status(db.session, services.get_draw(db.session, draw_id))
         return _commit({"witness": row.witness_name, "cosigned_at": row.cosigned_at, "counted": len(quorum.counted),
                         "quorum": quorum.quorum})

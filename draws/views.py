@@ -269,7 +269,7 @@ def cosign(draw_id: str) -> WerkzeugResponse:
     if envelope is None:
         flash(_("The cosignature file is not JSON text."), "error")
         return _back(draw_id)
-    _attempt(services.add_cosignature, draw_id, envelope, actor=_actor(), success=_("Cosignature added."))
+    _attempt(services.add_cosignature, draw_id, envelope, actor=current_actor(), success=_("Cosignature added."))
     return _back(draw_id)
 
 
