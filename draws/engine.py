@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import lt
+from operator import itemgetter, lt
 from typing import Any
 
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
@@ -287,9 +287,10 @@ def keyed_order(
     the keys (version 2's canonical order; ties are impossible for distinct accounts but would fall
     back to the account's bytes)."""
     keys = order_keys(salt_key, accounts)
-    order = sorted(range(len(accounts)), key=keys.__getitem__)
-    return ([accounts[i] for i in order], [tiers[i] for i in order], [weights[i] for i in order],
-            [keys[i] for i in order])
+    if len(accounts) < 2:
+        return list(accounts), list(tiers), list(weights), keys
+    pick = itemgetter(*sorted(range(len(accounts)), key=keys.__getitem__))  # one C-level gather per column
+    return list(pick(accounts)), list(pick(tiers)), list(pick(weights)), list(pick(keys))
 
 
 def freeze_columns(
