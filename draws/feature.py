@@ -8,6 +8,7 @@ and must not pull Flask in.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
@@ -16,13 +17,15 @@ from sqlalchemy.orm import Session
 from draws import api as draws_api
 from draws import demo as draws_demo
 from draws import models  # noqa: F401  (the draw tables on the metadata)
-from draws import views, wiring
+from draws import services, views, wiring
 from draws.cli import draws_cli
 from draws.errors import DrawError
+from rewards import features
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.httperrors import Api
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
+from rewards.snapshots.signals import bill_columns
 
 
 def _demo(session: Session) -> Iterable[str]:
@@ -58,6 +61,16 @@ FEATURE = Feature(
 )
 
 
+def check_code_columns(session: Session, *, snapshot: Any, **_: Any) -> list[tuple[str, Any]]:
+    """On ``bill_columns``: one column of check codes per announced draw of this snapshot, so that each
+    customer's bill carries the code of the public "did I take part?" check (every account gets one,
+    entrant or not). Signals are process-wide; an app without this feature adds nothing."""
+    if __name__ not in features.loaded(current_app):
+        return []
+    return services.bill_check_code_columns(session, snapshot.id, wiring.box())
+
+
 def init_app(app: Flask, api: Api) -> None:
-    """Register the draws feature on ``app``."""
+    """Register the draws feature on ``app``; the bills export asks it for check codes."""
     FEATURE.register(app, api)
+    bill_columns.connect(check_code_columns)  # held strongly by this module; connecting again is a no-op

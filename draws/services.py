@@ -1072,6 +1072,22 @@ def check_code_lines(session: Session, draw: Draw, box: SecretBox) -> Iterator[s
             yield f"{account};{code}\n"
 
 
+def bill_check_code_columns(session: Session, snapshot_id: int, box: SecretBox) -> list[tuple[str, Any]]:
+    """``(header, code_of_account)`` for each version 2 draw on this snapshot whose codes customers need
+    (announced, frozen, drawn or published), oldest first: the bills export adds them as columns."""
+    draws = session.scalars(select(Draw).where(
+        Draw.snapshot_id == snapshot_id, Draw.state.in_(("announced", "frozen", "drawn", "published")),
+    ).order_by(Draw.id))
+    columns = []
+    for draw in draws:
+        if protocol_version(draw) < 2:
+            continue
+        salt_key, draw_id = _salt_key(draw, box), draw.public_id
+        columns.append((f"Код проверки розыгрыша {draw_id}",
+                        lambda account, key=salt_key, pid=draw_id: check_code(key, pid, account)))
+    return columns
+
+
 @dataclass(frozen=True)
 class OwnEntry:
     """What the owner of an account learns about their entry, once account and check code match."""

@@ -34,7 +34,7 @@ from rewards.snapshots.csvfile import ErrorLog, SnapshotReport, read_snapshot
 from rewards.snapshots.digest import SnapshotDigest
 from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows, snapshot_for_period
-from rewards.snapshots.signals import snapshot_loaded
+from rewards.snapshots.signals import bill_columns, snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
 
 
@@ -575,14 +575,17 @@ FULL_HEADER = "account;tier;points"
 def export_lines(session: Session, snapshot: Snapshot, kind: str) -> Iterator[str]:
     """Lines (LF) of an export, streamed in account order.
 
-    ``bills``: ``account;Russian tier label`` for printing on bills. ``full``: ``account;tier;points``
+    ``bills``: ``account;Russian tier label`` for printing on bills, then the columns other features add
+    through the ``bill_columns`` signal (e.g. each open draw's check codes). ``full``: ``account;tier;points``
     with tier codes: the canonical digest is recomputable from it (docs/snapshots.md).
     """
     if kind == "bills":
-        yield BILLS_HEADER + "\n"
+        columns = [column for _receiver, answer in bill_columns.send(session, snapshot=snapshot) for column in answer or ()]
+        yield ";".join([BILLS_HEADER, *(header for header, _value in columns)]) + "\n"
         labels = RUSSIAN_NAMES
         for account, tier, _points in iter_rows(session, snapshot.id, batch=100_000):
-            yield f"{account};{labels[tier]}\n"
+            extra = "".join(f";{value(account)}" for _header, value in columns)
+            yield f"{account};{labels[tier]}{extra}\n"
     elif kind == "full":
         yield FULL_HEADER + "\n"
         for account, tier, points in iter_rows(session, snapshot.id, batch=100_000):

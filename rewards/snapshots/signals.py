@@ -18,3 +18,12 @@ snapshot_loaded = _signals.signal(
     Sent with the SQLAlchemy session as the sender and the keyword arguments ``snapshot_id`` (int),
     ``period`` ("YYYY-MM") and ``actor`` (who loaded it, for the event log).""",
 )
+
+bill_columns = _signals.signal(
+    "bill-columns",
+    doc="""The bills export (``export_lines(..., "bills")``) asks for extra columns.
+
+    Sent with the SQLAlchemy session as the sender and ``snapshot`` (the exported ``Snapshot``). A
+    receiver returns a list of ``(header, value_of_account)`` pairs, or nothing; each column is added
+    after the tier, for every account, in the order the receivers answer.""",
+)

@@ -287,3 +287,20 @@ def test_unreadable_files_refused(kit: DrawKit) -> None:
     with pytest.raises(DomainError):
         services.parse_exclusions(bad)
     assert services.parse_exclusions("7400000001\r\n7400000002\r\n") == ["7400000001", "7400000002"]
+
+
+def test_bills_export_carries_every_accounts_check_code(kit: DrawKit) -> None:
+    """The snapshot's bills export gains one column per announced draw of that snapshot, with the same
+    codes as the cabinet's API and the public check accepts (the snapshots feature never imports draws)."""
+    from rewards.snapshots import services as snapshot_services
+    from rewards.snapshots.models import Snapshot
+
+    pid = kit.draft()
+    kit.announce(pid)
+    draw = services.get_draw(db.session, pid)
+    with kit.app.test_request_context():
+        lines = "".join(snapshot_services.export_lines(db.session, db.session.get(Snapshot, draw.snapshot_id), "bills")).splitlines()
+    assert lines[0] == f"Лицевой счет;Рейтинг;Код проверки розыгрыша {pid}"
+    assert len(lines) == 41  # every account of the snapshot, entrant or not
+    account, _tier, code = lines[1].split(";")
+    assert code == services.check_code_for(db.session, draw, account, kit.box)
