@@ -16,10 +16,10 @@ __all__ = ["create_app"]
 def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     """Build the app: defaults, ``instance/config.py``, ``REWARDS_*`` variables, then ``test_config``."""
     from rewards import config as cfgmod
-    from rewards.flaskapp import RewardsFlask
+    from flask import Flask
 
     instance_path = os.environ.get("REWARDS_INSTANCE_PATH") or None
-    app = RewardsFlask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
 
     layers: list[tuple[str, dict[str, Any]]] = [
         ("instance/config.py", cfgmod.load_file(Path(app.instance_path) / "config.py")),
@@ -83,7 +83,6 @@ def _bounded_int_converter(app: "Flask") -> None:
 def _init_extensions(app: "Flask") -> None:
     from rewards import access, blueprints, cli, httperrors, i18n, web
     from rewards.db import configure_sqlite, db
-    from rewards import extensions
     from rewards.extensions import babel, csrf, limiter, migrate
 
     from rewards import models  # noqa: F401  (every model registered on the metadata)
@@ -111,7 +110,6 @@ def _init_extensions(app: "Flask") -> None:
     web.init_app(app)
     blueprints.register(app, api)
     cli.register(app)
-    extensions.drop_idle_limiter_hook(app)
 
 
 def _init_read_only(app: "Flask") -> None:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -54,7 +51,6 @@ class Caller:
     name: str
     scopes: frozenset[str]
     key_id: int
-    token_hash: str = ""  # SHA-256 of the presented token, for a view's own read to confirm it
 
 
 def _check_scopes(scopes: list[str]) -> str:
@@ -150,107 +146,9 @@ def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Cal
     if row is None:
         return None
     key_id, token_hash, expires_at, revoked_at, client_id, name, scopes, active = row
-    presented = tokens.hash_of(token)
-    if not hmac.compare_digest(token_hash, presented):
+    if not hmac.compare_digest(token_hash, tokens.hash_of(token)):
         return None
-    if not _usable(revoked_at, expires_at, active, now or utcnow()):
+    now = now or utcnow()
+    if revoked_at is not None or (expires_at is not None and now >= expires_at) or not active:
         return None
-    caller = Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id,
-                    token_hash=presented)
-    _recent.remember(presented, caller, expires_at)
-    return caller
-
-
-def _usable(revoked_at: datetime | None, expires_at: datetime | None, active: bool | None, now: datetime) -> bool:
-    return revoked_at is None and (expires_at is None or now < expires_at) and bool(active)
-
-
-class _RecentKeys:
-    """This worker's memory of keys it authenticated: SHA-256 of the token -> caller and expiry.
-
-    Read only for routes whose view confirms the key in its own query (``rewards.policy.api``), so
-    it needs no invalidation: the confirming read, or the check before an unconfirmed answer leaves,
-    sees a revocation on the very next request. Bounded, least recently used out first.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, tuple[Caller, datetime | None]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def remember(self, token_hash: str, caller: Caller, expires_at: datetime | None) -> None:
-        with self._lock:
-            self._items[token_hash] = (caller, expires_at)
-            self._items.move_to_end(token_hash)
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def forget(self, token: str) -> None:
-        with self._lock:
-            self._items.pop(tokens.hash_of_any(token), None)
-
-    def recall(self, token: str, now: datetime) -> Caller | None:
-        if not tokens.well_formed(token):
-            return None
-        token_hash = tokens.hash_of(token)
-        with self._lock:
-            item = self._items.get(token_hash)
-            if item is not None:
-                self._items.move_to_end(token_hash)
-        if item is None or (item[1] is not None and now >= item[1]):
-            return None
-        return item[0]
-
-
-_recent = _RecentKeys(1024)
-
-
-def recall(token: str, now: datetime | None = None) -> Caller | None:
-    """The caller of a key this worker authenticated before and that had not expired by then, without
-    reading the database; None when unknown. Its answer must be confirmed (see :func:`confirm`)."""
-    return _recent.recall(token, now or utcnow())
-
-
-def forget(token: str) -> None:
-    """Drop a key from this worker's memory (it was found no longer usable)."""
-    _recent.forget(token)
-
-
-# What a view's own query reads to confirm the calling key (labelled, to sit beside its columns; on
-# aliases, so a query of these tables may add them too); ``key_state_join`` adds the joins, on the
-# key id bound as ``key_id``.
-_KS = ApiKey.__table__.alias("calling_key")
-_CS = ApiClient.__table__.alias("calling_client")
-KEY_STATE_COLUMNS = (
-    _KS.c.revoked_at.label("key_revoked_at"),
-    _KS.c.expires_at.label("key_expires_at"),
-    _CS.c.active.label("key_client_active"),
-    _CS.c.scopes.label("key_client_scopes"),
-)
-
-
-def key_state_join(stmt: Select[Any], client_id_column: Any = None) -> Select[Any]:
-    """``stmt`` joined to the calling key (``key_id`` with the token's hash ``token_hash``: an id
-    reused by another key after a restore never matches), of the client in ``client_id_column`` if
-    given."""
-    on = and_(_KS.c.id == bindparam("key_id"), _KS.c.token_hash == bindparam("token_hash"))
-    if client_id_column is not None:
-        on = and_(on, _KS.c.client_id == client_id_column)
-    return stmt.outerjoin(_KS, on).outerjoin(_CS, _CS.c.id == _KS.c.client_id)
-
-
-@dataclass(frozen=True)
-class AnswerWithKey:
-    """A view's answer, and the calling key's state read with it (``KEY_STATE_COLUMNS``) to confirm."""
-
-    answer: Any
-    key_state: Any
-
-
-def confirm(row: Any, scope: str | None, now: datetime | None = None) -> bool:
-    """True when a row read with ``KEY_STATE_COLUMNS`` shows the key still usable, with ``scope``."""
-    if row.key_client_scopes is None:  # no such key (or not this client's, or another token's)
-        return False
-    if not _usable(row.key_revoked_at, row.key_expires_at, row.key_client_active, now or utcnow()):
-        return False
-    return scope is None or scope in row.key_client_scopes.split()
+    return Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id)
