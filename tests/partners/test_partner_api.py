@@ -244,6 +244,33 @@ def test_rate_limits(app_factory, make_partner, make_offer, add_snapshot, issue_
     assert r.status_code == 429 and "Too many requests" in r.get_json()["message"]
 
 
+def test_a_not_found_answer_past_the_failed_budget_is_a_429(app_factory, make_partner, monkeypatch) -> None:
+    """A look-up admitted while the key had room, whose budget other workers used up meanwhile: its
+    not_found answer becomes a 429, and a redemption's claimed Idempotency-Key is freed (a retry is
+    not served a stored refusal)."""
+    from partners import ratelimit
+
+    app = app_factory(RATELIMIT_ENABLED=True, PARTNER_FAILED_LIMIT="2/minute")
+    gs, tp = make_partner(), make_partner("Teplo", "TPK")  # two keys: each look-up starts with room
+    real_admit = ratelimit.admit
+
+    def admitted_then_budget_used_elsewhere(key: str) -> None:
+        real_admit(key)
+        for _ in range(2):
+            ratelimit.charge_failed(key)
+
+    monkeypatch.setattr(ratelimit, "admit", admitted_then_budget_used_elsewhere)
+    c = app.test_client()
+    for r in (c.post(VALIDATE, json={"code": codecore.format_code("GSRV", 99)}, headers=H(gs["token"])),
+              c.post(REDEEM, json={"code": codecore.format_code("TPK", 99), "order_ref": "o"},
+                     headers=H(tp["token"], "late-1"))):
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert set(r.get_json()) == {"code", "status", "message", "errors", "request_id"}
+        assert "failed look-ups" in r.get_json()["message"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+
+
 def test_reports_partner_sees_own_staff_all(app, client, world, api_token) -> None:
     gs, tp = world["gs"], world["tp"]
     client.post(REDEEM, json={"code": world["gs_codes"][0], "order_ref": "o"}, headers=H(gs["token"], "r1"))
