@@ -1,8 +1,9 @@
 """Per-key rate limits of the partner API: every call, and a tighter budget for failed look-ups.
 
-Two budgets per API key, kept by ``limits``' fixed-window strategy in the storage of the service's
-Flask-Limiter (``rewards.extensions.limiter``): ``memory://`` counts per process, ``redis://`` across
-every worker and every server (set ``RATELIMIT_STORAGE_URI`` whenever more than one worker runs).
+Two budgets per API key, kept in the storage of the service's Flask-Limiter
+(``rewards.extensions.limiter``) under ``limits``' fixed-window keys, so
+``limiter.limiter.get_window_stats`` reads them: ``memory://`` counts per process, ``redis://``
+across every worker and every server (set ``RATELIMIT_STORAGE_URI`` whenever more than one worker runs).
 
 - ``PARTNER_API_LIMIT`` (scope ``partner-api``): every partner API call of a key.
 - ``PARTNER_FAILED_LIMIT`` (scope ``partner-failed``): the key's ``not_found`` answers (validate,
@@ -11,57 +12,87 @@ every worker and every server (set ``RATELIMIT_STORAGE_URI`` whenever more than 
 
 Guarantees, across every worker and server that share the storage:
 
-1. Every call is counted in every general window (a refused call too, as ``limits`` counts a refused
-   hit), and a call is admitted only when no general window is past its limit. So a key is **never
-   admitted beyond its limit**; a key that keeps calling while refused stays refused until the
-   window rolls over.
-2. A look-up (:func:`admit`) also needs room in every failed window before it runs: a key that used
-   up its failed budget is refused until the window rolls over, even for a good code.
-3. A ``not_found`` answer is counted in the failed windows before it is given (:func:`charge_failed`);
+1. A call is counted in every general window before it runs, so a key is **never admitted beyond its
+   limit**. A refused call is counted nowhere.
+2. A ``not_found`` answer is counted in the failed windows before it is given (:func:`charge_failed`);
    when that count goes past the budget the answer is a 429 instead. So a key **never gets more
    ``not_found`` answers in a window than its budget**, however many of its look-ups run at once.
-4. Refusals are 429 in the API error shape, naming the window, with ``Retry-After`` in whole seconds
-   (until that window rolls over).
+3. A look-up (:func:`admit`) needs room in the failed windows when its permit is taken: a key that used
+   up its failed budget is refused, even for good codes, at the latest when the permits workers hold
+   for it run out or the shortest general window ends (one second with the default limits).
+4. Refusals are 429 in the API error shape, naming the window, with ``Retry-After`` in whole seconds.
 
-Cost: a look-up asks the storage once. On Redis the failed windows' reads and the general windows'
-increments run as one script (the same keys and the same counting as ``limits``' own
-``incr_expire`` script, so ``limiter.limiter.get_window_stats`` reads them); elsewhere they go
-through ``limits``' ``test`` and ``hit``. A ``not_found`` answer costs one more call per failed window.
+Permits (Redis only). A Redis round trip costs a validate more than its database read, so a worker
+thread takes general permits a few at a time: one Lua call checks every window and counts
+``min(PARTNER_LIMIT_LEASE, room // 32)`` permits (at least 1; ``room`` is what the fullest general
+window has left) in every general window, and the thread spends them until they run out or the
+shortest general window ends. Permits a thread holds unspent when that window ends are lost, so a key
+may be refused early by at most one batch per worker thread; a batch is never more than 1/32 of the
+room left, and near the limit it is one permit (a Redis call per call). A thread whose ``not_found``
+answer was refused drops its permits for that key (so its next look-up is refused).
+``PARTNER_LIMIT_LEASE = 1`` asks Redis on every call. Other storages count call by call through
+``limits``' ``test`` and ``hit``.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 import weakref
+from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
 from flask_smorest import abort
 from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.strategies import RateLimiter
 
 from rewards.extensions import limiter
 
 GENERAL, FAILED = "partner-api", "partner-failed"
+MARGIN = 0.005  # seconds: permits end this much before their window, whatever the reply's transit time
 
-# KEYS: windows to read (ARGV[i] == "0") or to count one call in (ARGV[i] = the window's expiry in
-# seconds). Returns every window's count. Counting is limits' incr_expire: the first call of a
-# window sets its expiry.
-_COUNT_LUA = """
-local counts = {}
-for i = 1, #KEYS do
-  if ARGV[i] == "0" then
-    counts[i] = tonumber(redis.call("get", KEYS[i]) or "0")
-  else
-    counts[i] = redis.call("incrby", KEYS[i], 1)
-    if counts[i] == 1 then redis.call("expire", KEYS[i], ARGV[i]) end
+# KEYS: the failed windows (NF of them), then the general windows. ARGV: NF, the batch cap, then each
+# general window's (limit, expiry seconds), then each failed window's limit. Every window is checked
+# before any is counted. Returns {0, permits, ms until the shortest general window ends}, or
+# {1, i, ms} when general window i is full, {2, j, ms} when failed window j is.
+_TAKE_LUA = """
+local nf, grant = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ng = #KEYS - nf
+for j = 1, nf do
+  if tonumber(redis.call("get", KEYS[j]) or "0") >= tonumber(ARGV[2 + 2 * ng + j]) then
+    return {2, j, redis.call("pttl", KEYS[j])}
   end
 end
-return counts
+for i = 1, ng do
+  local key = KEYS[nf + i]
+  local room = tonumber(ARGV[1 + 2 * i]) - tonumber(redis.call("get", key) or "0")
+  if room <= 0 then return {1, i, redis.call("pttl", key)} end
+  grant = math.min(grant, math.max(1, math.floor(room / 32)))
+end
+local left = -1
+for i = 1, ng do
+  local key = KEYS[nf + i]
+  if redis.call("incrby", key, grant) == grant then redis.call("expire", key, ARGV[2 + 2 * i]) end
+  local ms = redis.call("pttl", key)
+  if left < 0 or ms < left then left = ms end
+end
+return {0, grant, left}
 """
-_scripts: weakref.WeakKeyDictionary[RedisStorage, object] = weakref.WeakKeyDictionary()  # per storage (a test builds many apps)
+
+
+@dataclass
+class _Permits:
+    """General permits one thread holds for one key, counted in Redis already."""
+
+    left: int
+    until: float  # time.monotonic()
+
+
+_local = threading.local()  # a thread's permits: no two requests ever spend the same one
+_scripts: weakref.WeakKeyDictionary[RedisStorage, object] = weakref.WeakKeyDictionary()  # per storage
 
 
 @lru_cache(maxsize=32)
@@ -69,34 +100,50 @@ def _items(spec: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(spec))
 
 
-def _strategy() -> FixedWindowRateLimiter | None:
+def _strategy() -> RateLimiter | None:
     """The limiter's strategy, or None when rate limits are off."""
     if not (current_app.config.get("RATELIMIT_ENABLED", True) and limiter.enabled):
         return None
-    return limiter.limiter  # type: ignore[return-value]
+    return limiter.limiter
 
 
-def _refuse(strategy: FixedWindowRateLimiter, item: RateLimitItem, scope: str, key: str) -> None:
-    reset = strategy.get_window_stats(item, scope, key).reset_time
+def _refuse(item: RateLimitItem, scope: str, seconds: float) -> None:
     what = "requests" if scope == GENERAL else "failed look-ups"
     abort(429, message=f"Too many {what} for this key ({item}).",
-          headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))})
+          headers={"Retry-After": str(max(1, math.ceil(seconds)))})
 
 
-def _counts(strategy: FixedWindowRateLimiter, key: str, failed: tuple[RateLimitItem, ...],
-            general: tuple[RateLimitItem, ...]) -> tuple[list[int], list[int]]:
-    """The failed windows' counts (read) and the general windows' counts after this call (counted)."""
-    storage = strategy.storage
-    if isinstance(storage, RedisStorage):
-        script = _scripts.get(storage)
-        if script is None:
-            script = _scripts[storage] = storage.get_connection().register_script(_COUNT_LUA)
-        keys = [storage.prefixed_key(i.key_for(FAILED, key)) for i in failed]
-        keys += [storage.prefixed_key(i.key_for(GENERAL, key)) for i in general]
-        counts = script(keys=keys, args=["0"] * len(failed) + [i.get_expiry() for i in general])  # type: ignore[operator]
-        return [int(c) for c in counts[:len(failed)]], [int(c) for c in counts[len(failed):]]
-    read = [storage.get(i.key_for(FAILED, key)) for i in failed]
-    return read, [storage.incr(i.key_for(GENERAL, key), i.get_expiry()) for i in general]
+def _held(storage: RedisStorage) -> dict[str, _Permits]:
+    held = getattr(_local, "held", None)
+    if held is None:
+        held = _local.held = weakref.WeakKeyDictionary()
+    return held.setdefault(storage, {})  # type: ignore[no-any-return]
+
+
+def _take(storage: RedisStorage, key: str, general: tuple[RateLimitItem, ...],
+          failed: tuple[RateLimitItem, ...]) -> None:
+    """Spend a permit this thread holds for ``key``, or take a batch from Redis (429 when full)."""
+    held = _held(storage)
+    now = time.monotonic()
+    permits = held.get(key)
+    if permits is not None and permits.left > 0 and now < permits.until:
+        permits.left -= 1
+        return
+    script = _scripts.get(storage)
+    if script is None:
+        script = _scripts[storage] = storage.get_connection().register_script(_TAKE_LUA)
+    keys = [storage.prefixed_key(i.key_for(FAILED, key)) for i in failed]
+    keys += [storage.prefixed_key(i.key_for(GENERAL, key)) for i in general]
+    args: list[int] = [len(failed), current_app.config["PARTNER_LIMIT_LEASE"]]
+    for item in general:
+        args += [item.amount, item.get_expiry()]
+    args += [item.amount for item in failed]
+    kind, value, ms = (int(x) for x in script(keys=keys, args=args))  # type: ignore[operator]
+    if kind == 1:
+        _refuse(general[value - 1], GENERAL, ms / 1000)
+    if kind == 2:
+        _refuse(failed[value - 1], FAILED, ms / 1000)
+    held[key] = _Permits(value - 1, now + ms / 1000 - MARGIN)
 
 
 def _admit(key: str, *, lookup: bool) -> None:
@@ -106,17 +153,21 @@ def _admit(key: str, *, lookup: bool) -> None:
     config = current_app.config
     general = _items(config["PARTNER_API_LIMIT"])
     failed = _items(config["PARTNER_FAILED_LIMIT"]) if lookup else ()
-    failed_counts, general_counts = _counts(strategy, key, failed, general)
-    for item, count in zip(general, general_counts, strict=True):
-        if count > item.amount:
-            _refuse(strategy, item, GENERAL, key)
-    for item, count in zip(failed, failed_counts, strict=True):
-        if count >= item.amount:
-            _refuse(strategy, item, FAILED, key)
+    if isinstance(strategy.storage, RedisStorage):
+        _take(strategy.storage, key, general, failed)
+        return
+    for item in failed:
+        if not strategy.test(item, FAILED, key):
+            _refuse(item, FAILED, strategy.get_window_stats(item, FAILED, key).reset_time - time.time())
+    for item in general:
+        if not strategy.test(item, GENERAL, key):
+            _refuse(item, GENERAL, strategy.get_window_stats(item, GENERAL, key).reset_time - time.time())
+    for item in general:
+        strategy.hit(item, GENERAL, key)
 
 
 def hit_general(key: str) -> None:
-    """Count one partner API call of ``key``; 429 when a ``PARTNER_API_LIMIT`` window is past its limit."""
+    """Count one partner API call of ``key``; 429 when a ``PARTNER_API_LIMIT`` window is full."""
     _admit(key, lookup=False)
 
 
@@ -134,4 +185,6 @@ def charge_failed(key: str) -> None:
         return
     for item in _items(current_app.config["PARTNER_FAILED_LIMIT"]):
         if not strategy.hit(item, FAILED, key):
-            _refuse(strategy, item, FAILED, key)
+            if isinstance(strategy.storage, RedisStorage):
+                _held(strategy.storage).pop(key, None)  # this thread's next look-up asks Redis, and is refused
+            _refuse(item, FAILED, strategy.get_window_stats(item, FAILED, key).reset_time - time.time())
