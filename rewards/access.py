@@ -71,7 +71,7 @@ def enforce() -> Response | None:
         token = _bearer_token()
         if token is None:
             _refuse_api("no bearer token")
-        caller = apikeys.authenticate(db.engine, token)  # type: ignore[arg-type]
+        caller = apikeys.authenticate(db.engine, token, max_age=current_app.config["API_KEY_CACHE_SECONDS"])  # type: ignore[arg-type]
         if caller is None:
             # A hash prefix identifies repeated attempts in the log without writing any part of a secret.
             _refuse_api(f"bad key (sha256 prefix {tokens.hash_of_any(token)[:12]})")  # type: ignore[arg-type]

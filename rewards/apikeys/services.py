@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,6 +104,7 @@ def rotate_key(session: Session, name: str, *, actor: str, grace: timedelta) -> 
         if key.usable_at(now) and (key.expires_at is None or key.expires_at > deadline):
             key.expires_at = deadline
     token = _new_key(session, client, None)
+    forget_remembered_keys()
     record_event(session, actor, "apiclient.key_rotated", "api_client", name, {"old_keys_expire": deadline.isoformat()})
     return token
 
@@ -115,6 +117,7 @@ def revoke_client(session: Session, name: str, *, actor: str) -> None:
         if key.revoked_at is None:
             key.revoked_at = now
     client.active = False
+    forget_remembered_keys()
     record_event(session, actor, "apiclient.revoked", "api_client", name, {})
 
 
@@ -125,6 +128,7 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> None:
         raise NotFound(f"no API key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+    forget_remembered_keys()
     record_event(session, actor, "apikey.revoked", "api_key", str(key_id), {"client": key.client.name})
 
 
@@ -138,17 +142,75 @@ _AUTH_QUERY = DirectRead(
 )
 
 
-def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Caller | None:
-    """The caller a bearer token belongs to, or None for any kind of bad token (committed keys only)."""
+def authenticate(engine: Engine, token: str, now: datetime | None = None, *, max_age: float = 0) -> Caller | None:
+    """The caller a bearer token belongs to, or None for any kind of bad token (committed keys only).
+
+    ``max_age`` > 0: a key this process authenticated at most that many seconds ago is taken from its
+    memory without a database read (see :class:`_RecentKeys` for what that allows)."""
     if not tokens.well_formed(token):
         return None
+    presented = tokens.hash_of(token)
+    now = now or utcnow()
+    if max_age > 0:
+        caller = _recent.recall(presented, max_age, now)
+        if caller is not None:
+            return caller
     row = _AUTH_QUERY.first(engine, {"lookup": tokens.lookup_of(token)})
     if row is None:
         return None
     key_id, token_hash, expires_at, revoked_at, client_id, name, scopes, active = row
-    if not hmac.compare_digest(token_hash, tokens.hash_of(token)):
+    if not hmac.compare_digest(token_hash, presented):
         return None
-    now = now or utcnow()
     if revoked_at is not None or (expires_at is not None and now >= expires_at) or not active:
         return None
-    return Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id)
+    caller = Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id)
+    if max_age > 0:
+        _recent.remember(presented, caller, expires_at)
+    return caller
+
+
+class _RecentKeys:
+    """This process's memory of the keys it authenticated: SHA-256 of the token -> caller.
+
+    The whole contract (``API_KEY_CACHE_SECONDS``, default 2; 0 turns it off):
+    - an entry is used at most ``API_KEY_CACHE_SECONDS`` after the database read that made it, and
+      never at or after the key's own expiry;
+    - only a successful authentication is remembered: a refused key reads the database every time;
+    - revoking a client or a key, and rotating keys, through this module clears the memory of the
+      process that does it;
+    - so any other worker or server refuses a revoked key, a disabled client or a removed scope at the
+      latest ``API_KEY_CACHE_SECONDS`` after the change commits.
+    At most 1,024 keys, the oldest entry out first. Plain dict operations (atomic under the GIL).
+    """
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Caller, float, datetime | None]] = {}
+
+    def remember(self, token_hash: str, caller: Caller, expires_at: datetime | None) -> None:
+        self._items.pop(token_hash, None)
+        self._items[token_hash] = (caller, time.monotonic(), expires_at)
+        if len(self._items) > self.SIZE:
+            self._items.pop(next(iter(self._items)), None)
+
+    def recall(self, token_hash: str, max_age: float, now: datetime) -> Caller | None:
+        item = self._items.get(token_hash)
+        if item is None:
+            return None
+        caller, read_at, expires_at = item
+        if time.monotonic() - read_at >= max_age or (expires_at is not None and now >= expires_at):
+            self._items.pop(token_hash, None)
+            return None
+        return caller
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_recent = _RecentKeys()
+
+
+def forget_remembered_keys() -> None:
+    """Empty this process's memory of authenticated keys (a key or client changed)."""
+    _recent.clear()

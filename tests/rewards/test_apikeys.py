@@ -143,6 +143,7 @@ def _change_key(app: Flask, token: str, change: str) -> None:
         else:
             key.client.scopes = "codes:validate"
         db.session.commit()
+    services.forget_remembered_keys()  # as the services that change keys do (a direct change is tested below)
 
 
 @pytest.mark.parametrize(("change", "status"), [("revoke", 401), ("expire", 401), ("disable", 401), ("scope", 403)])
@@ -169,4 +170,43 @@ def test_a_scope_granted_back_works_on_the_next_request(app: Flask, api_token: C
         key = db.session.scalar(select(ApiKey))
         key.client.scopes = "priority:read"
         db.session.commit()
+    services.forget_remembered_keys()  # else this worker keeps the narrower scopes up to API_KEY_CACHE_SECONDS
     assert c.get("/api/v1/_scoped", headers=bearer(token)).status_code == 200
+
+
+def test_other_workers_see_a_key_change_within_the_cache_time(app_factory: Callable[..., Flask],
+                                                              api_token: Callable[..., str]) -> None:
+    """The worker's memory of keys: a change made elsewhere (here, straight in the database, as another
+    worker's revocation looks from this one) is seen at the latest API_KEY_CACHE_SECONDS later; a
+    revocation through the services is seen at once by the process that made it."""
+    import time
+
+    from flask import jsonify
+
+    from rewards.policy import api
+
+    app = app_factory(API_KEY_CACHE_SECONDS=1)
+
+    @app.get("/api/v1/_scoped")
+    @api("priority:read")
+    def _scoped():  # type: ignore[no-untyped-def]
+        return jsonify(ok=True)
+
+    token = api_token("priority:read", name="callcentre")
+    c = app.test_client()
+    assert c.get("/api/v1/_scoped", headers=bearer(token)).status_code == 200  # read, then remembered
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.token_hash == tokens.hash_of(token)))
+        assert key is not None
+        key.revoked_at = datetime.now(UTC)
+        db.session.commit()
+    assert c.get("/api/v1/_scoped", headers=bearer(token)).status_code == 200  # remembered, < 1 s old
+    time.sleep(1.05)
+    assert c.get("/api/v1/_scoped", headers=bearer(token)).status_code == 401  # read again: revoked
+
+    other = api_token("priority:read", name="ivr")
+    assert c.get("/api/v1/_scoped", headers=bearer(other)).status_code == 200  # remembered
+    with app.app_context():
+        services.revoke_client(db.session, "ivr", actor="t")
+        db.session.commit()
+    assert c.get("/api/v1/_scoped", headers=bearer(other)).status_code == 401  # this process forgot it at once
