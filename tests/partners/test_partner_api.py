@@ -271,6 +271,34 @@ def test_a_not_found_answer_past_the_failed_budget_is_a_429(app_factory, make_pa
         assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
 
 
+@pytest.mark.parametrize(("body", "status", "errors"), [
+    ({"json": {}}, 422, {"json": {"code": ["Missing data for required field."]}}),
+    ({"json": {"code": 5}}, 422, {"json": {"code": ["Not a valid string."]}}),
+    ({"json": {"code": "x" * 201}}, 422, {"json": {"code": ["Longer than maximum length 200."]}}),
+    ({"json": [1]}, 422, {"json": {"_schema": ["Invalid input type."]}}),
+    ({"data": "code=x"}, 422, {"json": {"code": ["Missing data for required field."]}}),  # not JSON: no body
+    ({"data": "{bad", "content_type": "application/json"}, 400, {"json": ["Invalid JSON body."]}),
+])
+def test_validate_refuses_a_bad_body_as_the_other_calls_do(client, world, body, status, errors) -> None:
+    """validate loads its body with ValidateIn itself (not through webargs): the same answers."""
+    r = client.post(VALIDATE, headers=H(world["gs"]["token"]), **body)
+    assert r.status_code == status and r.get_json()["errors"] == errors
+    assert set(r.get_json()) == {"code", "status", "message", "errors", "request_id"}
+
+
+def test_validate_is_documented_as_the_argument_and_response_wrappers_document(client) -> None:
+    """validate documents its body and answer with blp.doc; redeem still goes through blp.arguments:
+    both operations have the same shape, with their own schemas."""
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    validate, redeem = paths[VALIDATE]["post"], paths[REDEEM]["post"]
+    body = json.loads(json.dumps(redeem["requestBody"]).replace("RedeemIn", "ValidateIn"))
+    assert validate["requestBody"] == body
+    assert validate["responses"]["422"] == redeem["responses"]["422"]
+    assert validate["responses"]["default"] == redeem["responses"]["default"]
+    assert validate["responses"]["200"] == {
+        "description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidateOut"}}}}
+
+
 def test_reports_partner_sees_own_staff_all(app, client, world, api_token) -> None:
     gs, tp = world["gs"], world["tp"]
     client.post(REDEEM, json={"code": world["gs_codes"][0], "order_ref": "o"}, headers=H(gs["token"], "r1"))
