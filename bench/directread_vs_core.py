@@ -3,12 +3,20 @@ Core on engine.connect() (with and without AUTOCOMMIT), CPU and wall per read, c
 
     PYTHONPATH=. python bench/directread_vs_core.py sqlite|postgresql
 """
-import sys, time, tempfile, os
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from sqlalchemy import create_engine, text
-from rewards import create_app
-from rewards.db import db
-from rewards.apikeys import services, tokens
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from rewards import create_app  # noqa: E402
+from rewards.apikeys import services, tokens  # noqa: E402
+from rewards.db import db  # noqa: E402
+
 backend = sys.argv[1]
 os.environ["REWARDS_INSTANCE_PATH"] = tempfile.mkdtemp()
 if backend == "sqlite":

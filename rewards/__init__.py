@@ -15,8 +15,9 @@ __all__ = ["create_app"]
 
 def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     """Build the app: defaults, ``instance/config.py``, ``REWARDS_*`` variables, then ``test_config``."""
-    from rewards import config as cfgmod
     from flask import Flask
+
+    from rewards import config as cfgmod
 
     instance_path = os.environ.get("REWARDS_INSTANCE_PATH") or None
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)

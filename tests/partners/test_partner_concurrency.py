@@ -198,7 +198,8 @@ def test_rate_limits_hold_across_workers(app, make_partner, make_offer, add_snap
     results = _storm(addr, good) + _storm(addr, good) + _storm(addr, good)  # 192 calls, 150 allowed
     statuses = Counter(status for status, _ in results)
     assert set(statuses) <= {200, 429} and statuses[200] + statuses[429] == 192, statuses
-    assert statuses[200] == 150, statuses  # every call counted in Redis before it runs: exactly the limit
+    # never beyond the limit; below it by at most the permits the workers hold (each min(16, 150 // 32))
+    assert 150 - WORKERS * 4 <= statuses[200] <= 150, statuses
     assert all(body["valid"] for status, body in results if status == 200)
 
     missing = codecore.format_code("TPK", 99)  # well-formed, absent: not_found, the guessing signal
