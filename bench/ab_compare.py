@@ -1,14 +1,15 @@
 """Two versions of the service against the same database and the bare-Flask floor, runs interleaved.
 
     PYTHONPATH=. python bench/ab_compare.py validate|priority --before /path/to/old/checkout [--rounds 3]
-        [--workers N] [--after-workers N] [--accounts 1500000]
+        [--workers 2,4] [--backend sqlite|postgresql] [--accounts 1500000]
 
 On a shared machine the load changes from one minute to the next, so a "before" run and an "after" run
-minutes apart compare the machine, not the code. Here three (or four) gunicorn servers run at once —
-bare Flask, the old checkout, this checkout (and this checkout with ``--after-workers``) — on one
-database built by this checkout's bench code, and wrk (2 threads, 32 connections, 10 s) hits them in
-turn, round after round; the table gives every run and the medians. Validate: rate limits on, Redis
-storage when a server answers at 127.0.0.1:6379. The old checkout must use the same schema.
+minutes apart compare the machine, not the code. Here, for each worker count, three gunicorn servers
+run at once — bare Flask, the old checkout, this checkout — on one database built by this checkout's
+bench code, and wrk (2 threads, 32 connections, 10 s) hits every server in turn, round after round;
+the table gives every run (with the load average) and the medians, and each server's ratio to the bare
+Flask server with the same worker count. Validate: rate limits on, Redis storage when a server answers
+at 127.0.0.1:6379. The old checkout must use the same schema.
 """
 
 from __future__ import annotations
@@ -85,23 +86,23 @@ def main() -> None:
     parser.add_argument("endpoint", choices=["validate", "priority"])
     parser.add_argument("--before", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=0, help="default: 4 for validate, 2 for priority")
-    parser.add_argument("--after-workers", type=int, default=0, help="also serve this checkout with N workers")
+    parser.add_argument("--workers", default="", help="worker counts, comma-separated; default: 4 for validate, 2 for priority")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--accounts", type=int, default=1_500_000)
     parser.add_argument("--codes", type=int, default=200_000)
     args = parser.parse_args()
-    workers = args.workers or (4 if args.endpoint == "validate" else 2)
+    counts = [int(w) for w in args.workers.split(",") if w] or [4 if args.endpoint == "validate" else 2]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.endpoint == "validate":
-            token, sample = bpv.prepare("sqlite", work, args.codes)
+            token, sample = bpv.prepare(args.backend, work, args.codes)
             instance = work
             app_script = bpv.lua("/api/v1/partner/codes/validate", token, sample, work / "app.lua")
             bare_script = bpv.lua("/validate", None, sample, work / "bare.lua")
         else:
             import flags_data
 
-            instance, _ = flags_data.build("sqlite", work, args.accounts, log=lambda *a: None)
+            instance, _ = flags_data.build(args.backend, work, args.accounts, log=lambda *a: None)
             token = flags_data.make_token(instance)
             app_script = work / "app.lua"
             app_script.write_text(PRIORITY_LUA % {"n": args.accounts, "token": token})
@@ -112,13 +113,15 @@ def main() -> None:
         empty.write_text("")
         servers: list[tuple[str, subprocess.Popen[bytes], int, Path]] = []
         try:
-            for label, checkout, target, w, conf in [
-                (f"bare Flask ({workers} w)", ROOT, "bench._bare_app:app", workers, empty),
-                (f"before ({workers} w)", args.before.resolve(), "rewards:create_app()", workers,
-                 args.before.resolve() / "gunicorn.conf.py"),
-                (f"after ({workers} w)", ROOT, "rewards:create_app()", workers, ROOT / "gunicorn.conf.py"),
-            ] + ([(f"after ({args.after_workers} w)", ROOT, "rewards:create_app()", args.after_workers,
-                   ROOT / "gunicorn.conf.py")] if args.after_workers else []):
+            plan = []
+            for workers in counts:
+                plan += [
+                    (f"bare Flask ({workers} w)", ROOT, "bench._bare_app:app", workers, empty),
+                    (f"before ({workers} w)", args.before.resolve(), "rewards:create_app()", workers,
+                     args.before.resolve() / "gunicorn.conf.py"),
+                    (f"after ({workers} w)", ROOT, "rewards:create_app()", workers, ROOT / "gunicorn.conf.py"),
+                ]
+            for label, checkout, target, w, conf in plan:
                 proc, port = serve(checkout, target, env, w, conf)
                 servers.append((label, proc, port, bare_script if target.startswith("bench") else app_script))
             for _label, _proc, port, script in servers:
@@ -134,15 +137,17 @@ def main() -> None:
             for _label, proc, _port, _script in servers:
                 proc.terminate()
                 proc.wait(timeout=30)
-        bare_label = servers[0][0]
-        bare_rps = statistics.median(x["rps"] for x in results[bare_label])
-        print(f"\n{args.endpoint}: medians of {args.rounds} interleaved rounds, wrk 2 threads 32 connections {SECONDS} s")
-        print("| server | req/s | % of bare | p50 ms | p99 ms | non-2xx |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print(f"\n{args.endpoint} on {args.backend}: medians of {args.rounds} interleaved rounds, wrk 2 threads "
+              f"32 connections {SECONDS} s")
+        print("| server | req/s | % of bare | p50 ms | p99 ms | p99 / bare's | non-2xx |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for label, runs in results.items():
-            rps = statistics.median(x["rps"] for x in runs)
+            bare = results["bare Flask (" + label.split("(")[1]]
+            bare_rps = statistics.median(x["rps"] for x in bare)
+            bare_p99 = statistics.median(x["p99"] for x in bare)
+            rps, p99 = statistics.median(x["rps"] for x in runs), statistics.median(x["p99"] for x in runs)
             print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.0%} | {statistics.median(x['p50'] for x in runs):.1f} | "
-                  f"{statistics.median(x['p99'] for x in runs):.1f} | {sum(int(x['bad']) for x in runs)} |")
+                  f"{p99:.1f} | {p99 / bare_p99:.2f} | {sum(int(x['bad']) for x in runs)} |")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ API_MAX_JSON_BYTES = 64 * 1024           # JSON API bodies
 PARTNER_API_LIMIT = "100/second;3000/minute"   # every partner API call, per API key
 DRAW_LOOKUP_LIMIT = "10 per minute;60 per hour" # the public draw page's "did I take part?" form, per address
 PARTNER_FAILED_LIMIT = "30/minute;300/hour"    # 'not_found' answers per API key (anti-guessing)
+API_KEY_CACHE_SECONDS = 2                       # a revoked key works on other workers for at most this long
 PARTNER_LIMIT_LEASE = 16                        # Redis: most permits a worker takes at once (1: ask every call)
 
 # The features, by the module holding each one's init_app (docs/contributing.md); their order is the

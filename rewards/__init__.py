@@ -15,11 +15,12 @@ __all__ = ["create_app"]
 
 def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     """Build the app: defaults, ``instance/config.py``, ``REWARDS_*`` variables, then ``test_config``."""
+    from flask import Flask
+
     from rewards import config as cfgmod
-    from rewards.flaskapp import RewardsFlask
 
     instance_path = os.environ.get("REWARDS_INSTANCE_PATH") or None
-    app = RewardsFlask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
 
     layers: list[tuple[str, dict[str, Any]]] = [
         ("instance/config.py", cfgmod.load_file(Path(app.instance_path) / "config.py")),
@@ -83,7 +84,6 @@ def _bounded_int_converter(app: "Flask") -> None:
 def _init_extensions(app: "Flask") -> None:
     from rewards import access, blueprints, cli, features, httperrors, i18n, web
     from rewards.db import configure_sqlite, db
-    from rewards import extensions
     from rewards.extensions import csrf, limiter, migrate
 
     from rewards import models  # noqa: F401  (the kernel's models; each feature's register when it loads)
@@ -113,7 +113,6 @@ def _init_extensions(app: "Flask") -> None:
     cli.register(app)
     features.load(app, api)
     access.check_declared(app)
-    extensions.drop_idle_limiter_hook(app)
 
 
 def _init_read_only(app: "Flask") -> None:

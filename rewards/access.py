@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Request, abort, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.wrappers import Response
 
@@ -71,12 +71,7 @@ def enforce() -> Response | None:
         token = _bearer_token()
         if token is None:
             _refuse_api("no bearer token")
-        caller = apikeys.recall(token) if rule.confirmed_by_view else None  # type: ignore[arg-type]
-        if caller is not None and rule.scope is not None and rule.scope not in caller.scopes:
-            caller = None  # remembered scopes may be out of date: the database decides a refusal
-        g.caller_confirmed = caller is None
-        if caller is None:
-            caller = apikeys.authenticate(db.engine, token)  # type: ignore[arg-type]
+        caller = apikeys.authenticate(db.engine, token, max_age=current_app.config["API_KEY_CACHE_SECONDS"])  # type: ignore[arg-type]
         if caller is None:
             # A hash prefix identifies repeated attempts in the log without writing any part of a secret.
             _refuse_api(f"bad key (sha256 prefix {tokens.hash_of_any(token)[:12]})")  # type: ignore[arg-type]
@@ -103,38 +98,6 @@ def enforce() -> Response | None:
     return None
 
 
-def confirm_caller() -> None:
-    """The view read the calling key's state with its answer and found it usable (``policy.api``)."""
-    g.caller_confirmed = True
-
-
-def _confirm_before_answering(response: Response) -> Response:
-    """An answer given on a remembered key that its view did not confirm is checked now (fail closed)."""
-    if g.get("caller_confirmed", True):
-        return response
-    rule = policy.rule_for(current_app.view_functions[request.endpoint], request.method)  # type: ignore[index]
-    token = _bearer_token() or ""
-    caller = apikeys.authenticate(db.engine, token)
-    if caller is None:
-        apikeys.forget(token)  # its next request reads the database before the view runs
-        log.warning("api auth refused: remembered key no longer valid path=%s request_id=%s", request.path,
-                    g.get("request_id"))
-        return _api_refusal(401, "Authentication required: send a valid API key as 'Authorization: Bearer ...'.")
-    if rule is not None and rule.scope is not None and rule.scope not in caller.scopes:
-        log.warning("api scope refused: client=%s scope=%s", caller.name, rule.scope)
-        return _api_refusal(403, f"This key lacks the scope {rule.scope}.")
-    return response
-
-
-def _api_refusal(status: int, message: str) -> Response:
-    from rewards.httperrors import error_body
-
-    name = {401: "Unauthorized", 403: "Forbidden"}[status]
-    response = jsonify(error_body(status, name, message))
-    response.status_code = status
-    return response
-
-
 class _SessionInterface(SecureCookieSessionInterface):
     """The signed-cookie session for pages; none at all for the API (bearer keys, never cookies).
 
@@ -152,7 +115,6 @@ def init_app(app: Flask) -> None:
     """Install the hook."""
     app.session_interface = _SessionInterface()
     app.before_request(enforce)
-    app.after_request(_confirm_before_answering)
 
     @app.context_processor
     def _inject_user() -> dict[str, object]:

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "PARTNER_API_LIMIT": "100/second;3000/minute",
     "DRAW_LOOKUP_LIMIT": "10 per minute;60 per hour",  # the public "did I take part?" form, per address
     "PARTNER_FAILED_LIMIT": "30/minute;300/hour",  # 'not_found' answers: the guessing signal
+    "API_KEY_CACHE_SECONDS": 2,  # a worker may use a key it authenticated this long ago (0: read every call)
     "PARTNER_LIMIT_LEASE": 16,  # most permits a worker takes from Redis at once (1: a round trip per call)
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.
@@ -192,6 +193,9 @@ def check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError("FEATURES: must be a list of dotted module names")
     if len(set(features)) != len(features):
         raise ConfigError("FEATURES: a feature is listed twice")
+    cache = cfg["API_KEY_CACHE_SECONDS"]
+    if not isinstance(cache, int | float) or isinstance(cache, bool) or cache < 0:
+        raise ConfigError("API_KEY_CACHE_SECONDS: must be a number of seconds, at least 0")
     lease = cfg["PARTNER_LIMIT_LEASE"]
     if not isinstance(lease, int) or isinstance(lease, bool) or lease < 1:
         raise ConfigError("PARTNER_LIMIT_LEASE: must be a whole number, at least 1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import g, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -22,20 +22,10 @@ def _rate_limit_key() -> str:
 limiter = Limiter(key_func=_rate_limit_key, default_limits=[], headers_enabled=True)
 
 
-def drop_idle_limiter_hook(app: Flask) -> bool:
-    """Remove Flask-Limiter's before-request hook when it has nothing to check; True when removed.
-
-    That hook evaluates default, application, blueprint and meta limits on every request. This
-    service declares none: its limited routes (login, the public draw check) carry decorators, which
-    check in their own wrapper, and the partner API counts in ``partners.ratelimit``. The idle hook
-    still costs about 150 µs a request, a sixth of a partner validate, so it goes; should a limit of
-    those kinds ever be declared, it stays and the limit applies.
-    """
-    manager = limiter.limit_manager
-    if manager.default_limits or manager.application_limits or manager._blueprint_limits or limiter._meta_limits:
-        return False
-    hooks = app.before_request_funcs.get(None, [])
-    if limiter._check_request_limit in hooks:
-        hooks.remove(limiter._check_request_limit)
-        return True
-    return False
+@limiter.request_filter
+def _api_is_limited_per_key() -> bool:
+    """Flask-Limiter's limits are for pages (login, the public draw check); JSON API calls are counted
+    per key where a feature needs it (``partners.ratelimit``). Exempting ``/api/`` here spares every
+    API call Flask-Limiter's evaluation of limits it would not find (about 150 µs a request): a limit
+    declared for an API route through Flask-Limiter would not apply."""
+    return request.path.startswith("/api/")

@@ -68,7 +68,6 @@ class Rule:
     kind: str
     action: str | None = None
     scope: str | None = None
-    confirmed_by_view: bool = False  # api only: see api()
 
 
 def _mark(rule: Rule) -> Callable[[F], F]:
@@ -89,17 +88,9 @@ def staff(action: str) -> Callable[[F], F]:
     return _mark(Rule("staff", action=action))
 
 
-def api(scope: str, *, confirmed_by_view: bool = False) -> Callable[[F], F]:
-    """A machine caller with a bearer key holding ``scope``.
-
-    ``confirmed_by_view``: for the busiest read-only calls. The key check before the view may take
-    the key from this worker's memory of keys it authenticated (no database read); the view then
-    reads the key's current state in the same query as its answer and confirms it
-    (``rewards.apikeys.services.confirm``). Whatever the view answers without confirming (an error,
-    a refusal, a forgotten confirmation) is checked against the database before it leaves, and a
-    key revoked, expired or stripped of the scope meanwhile gets its 401 or 403 instead.
-    """
-    return _mark(Rule("api", scope=scope, confirmed_by_view=confirmed_by_view))
+def api(scope: str) -> Callable[[F], F]:
+    """A machine caller with a bearer key holding ``scope`` (declared by its feature: ``declare``)."""
+    return _mark(Rule("api", scope=scope))
 
 
 def api_any(fn: F) -> F:

@@ -35,7 +35,6 @@ from partners.models import (
     PartnerClient,
     RedemptionEvent,
 )
-from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state_join
 from rewards.audit.services import record_event
 from rewards.directread import DirectRead
 from rewards.errors import DomainError
@@ -142,13 +141,11 @@ def _iso(dt: datetime) -> str:
 
 
 # validate reads only, in one direct read (no session, no ORM objects): the partner the calling API
-# client acts for, the code with its offer when this partner has it (NULLs otherwise), and the state
-# of the calling key (so that a key remembered by the worker is confirmed by this very read).
+# client acts for, and the code with its offer when this partner has it (NULLs otherwise).
 _C, _O = Code.__table__.c, Offer.__table__.c
 _P, _PC = Partner.__table__.c, PartnerClient.__table__.c
-_VALIDATE_SELECT = (
+_VALIDATE_STMT = DirectRead(
     select(
-        *KEY_STATE_COLUMNS,
         _P.prefix,
         _P.active,
         _C.state,
@@ -168,24 +165,20 @@ _VALIDATE_SELECT = (
     .outerjoin(Offer.__table__, and_(_O.id == _C.offer_id, _O.partner_id == _P.id))
     .where(_PC.api_client_id == bindparam("client_id"))
 )
-_VALIDATE_STMT = DirectRead(key_state_join(_VALIDATE_SELECT, _PC.api_client_id))
 
 
 class NoActivePartner(Exception):
     """The calling API client acts for no partner, or for a suspended one (the shell answers 403)."""
 
 
-def validate(
-    engine: Engine, client_id: int, text: Any, now: datetime, *, key_id: int | None = None, token_hash: str = ""
-) -> AnswerWithKey:
+def validate(engine: Engine, client_id: int, text: Any, now: datetime) -> dict[str, Any]:
     """Whether the code can be used now (committed state), asked by the partner of API client
-    ``client_id`` with its key ``key_id`` (and the token's hash). Raises :class:`Refused` for
+    ``client_id``, as the API answers it. Raises :class:`Refused` for
     malformed and not_found only (a real code of this partner gets an answer with its offer whatever
     its state), :class:`NoActivePartner` when the client has no active partner. A malformed code is
     refused before any database read."""
     parsed = _parse_text(text)
-    params = {"client_id": client_id, "value": parsed.value, "key_id": key_id, "token_hash": token_hash}
-    row = _VALIDATE_STMT.first(engine, params)
+    row = _VALIDATE_STMT.first(engine, {"client_id": client_id, "value": parsed.value})
     if row is None or not row.active:
         raise NoActivePartner
     # Another partner's code (or a forged prefix on this partner's number) answers like an absent one.
@@ -193,8 +186,7 @@ def validate(
         raise Refused(NOT_FOUND)
     # the row has the attributes _refusal and offer_view read of a code (state) and an offer (the rest)
     reason = _refusal(row, row, now)  # type: ignore[arg-type]
-    answer = {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(row)}  # type: ignore[arg-type]
-    return AnswerWithKey(answer, row)
+    return {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(row)}  # type: ignore[arg-type]
 
 
 def discount_for(offer: Offer, amount_kopecks: int | None) -> int | None:

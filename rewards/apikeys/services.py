@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
-from collections import OrderedDict
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -40,7 +38,6 @@ class Caller:
     name: str
     scopes: frozenset[str]
     key_id: int
-    token_hash: str = ""  # SHA-256 of the presented token, for a view's own read to confirm it
 
 
 def _check_scopes(scopes: list[str]) -> str:
@@ -93,6 +90,7 @@ def rotate_key(session: Session, name: str, *, actor: str, grace: timedelta) -> 
         if key.usable_at(now) and (key.expires_at is None or key.expires_at > deadline):
             key.expires_at = deadline
     token = _new_key(session, client, None)
+    forget_remembered_keys()
     record_event(session, actor, "apiclient.key_rotated", "api_client", name, {"old_keys_expire": deadline.isoformat()})
     return token
 
@@ -105,6 +103,7 @@ def revoke_client(session: Session, name: str, *, actor: str) -> None:
         if key.revoked_at is None:
             key.revoked_at = now
     client.active = False
+    forget_remembered_keys()
     record_event(session, actor, "apiclient.revoked", "api_client", name, {})
 
 
@@ -115,6 +114,7 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> None:
         raise NotFound(f"no API key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+    forget_remembered_keys()
     record_event(session, actor, "apikey.revoked", "api_key", str(key_id), {"client": key.client.name})
 
 
@@ -128,115 +128,75 @@ _AUTH_QUERY = DirectRead(
 )
 
 
-def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Caller | None:
-    """The caller a bearer token belongs to, or None for any kind of bad token (committed keys only)."""
+def authenticate(engine: Engine, token: str, now: datetime | None = None, *, max_age: float = 0) -> Caller | None:
+    """The caller a bearer token belongs to, or None for any kind of bad token (committed keys only).
+
+    ``max_age`` > 0: a key this process authenticated at most that many seconds ago is taken from its
+    memory without a database read (see :class:`_RecentKeys` for what that allows)."""
     if not tokens.well_formed(token):
         return None
+    presented = tokens.hash_of(token)
+    now = now or utcnow()
+    if max_age > 0:
+        caller = _recent.recall(presented, max_age, now)
+        if caller is not None:
+            return caller
     row = _AUTH_QUERY.first(engine, {"lookup": tokens.lookup_of(token)})
     if row is None:
         return None
     key_id, token_hash, expires_at, revoked_at, client_id, name, scopes, active = row
-    presented = tokens.hash_of(token)
     if not hmac.compare_digest(token_hash, presented):
         return None
-    if not _usable(revoked_at, expires_at, active, now or utcnow()):
+    if revoked_at is not None or (expires_at is not None and now >= expires_at) or not active:
         return None
-    caller = Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id,
-                    token_hash=presented)
-    _recent.remember(presented, caller, expires_at)
+    caller = Caller(client_id=client_id, name=name, scopes=frozenset(scopes.split()), key_id=key_id)
+    if max_age > 0:
+        _recent.remember(presented, caller, expires_at)
     return caller
 
 
-def _usable(revoked_at: datetime | None, expires_at: datetime | None, active: bool | None, now: datetime) -> bool:
-    return revoked_at is None and (expires_at is None or now < expires_at) and bool(active)
-
-
 class _RecentKeys:
-    """This worker's memory of keys it authenticated: SHA-256 of the token -> caller and expiry.
+    """This process's memory of the keys it authenticated: SHA-256 of the token -> caller.
 
-    Read only for routes whose view confirms the key in its own query (``rewards.policy.api``), so
-    it needs no invalidation: the confirming read, or the check before an unconfirmed answer leaves,
-    sees a revocation on the very next request. Bounded, least recently used out first.
+    The whole contract (``API_KEY_CACHE_SECONDS``, default 2; 0 turns it off):
+    - an entry is used at most ``API_KEY_CACHE_SECONDS`` after the database read that made it, and
+      never at or after the key's own expiry;
+    - only a successful authentication is remembered: a refused key reads the database every time;
+    - revoking a client or a key, and rotating keys, through this module clears the memory of the
+      process that does it;
+    - so any other worker or server refuses a revoked key, a disabled client or a removed scope at the
+      latest ``API_KEY_CACHE_SECONDS`` after the change commits.
+    At most 1,024 keys, the oldest entry out first. Plain dict operations (atomic under the GIL).
     """
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, tuple[Caller, datetime | None]] = OrderedDict()
-        self._lock = threading.Lock()
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Caller, float, datetime | None]] = {}
 
     def remember(self, token_hash: str, caller: Caller, expires_at: datetime | None) -> None:
-        with self._lock:
-            self._items[token_hash] = (caller, expires_at)
-            self._items.move_to_end(token_hash)
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
+        self._items.pop(token_hash, None)
+        self._items[token_hash] = (caller, time.monotonic(), expires_at)
+        if len(self._items) > self.SIZE:
+            self._items.pop(next(iter(self._items)), None)
 
-    def forget(self, token: str) -> None:
-        with self._lock:
-            self._items.pop(tokens.hash_of_any(token), None)
-
-    def recall(self, token: str, now: datetime) -> Caller | None:
-        if not tokens.well_formed(token):
+    def recall(self, token_hash: str, max_age: float, now: datetime) -> Caller | None:
+        item = self._items.get(token_hash)
+        if item is None:
             return None
-        token_hash = tokens.hash_of(token)
-        with self._lock:
-            item = self._items.get(token_hash)
-            if item is not None:
-                self._items.move_to_end(token_hash)
-        if item is None or (item[1] is not None and now >= item[1]):
+        caller, read_at, expires_at = item
+        if time.monotonic() - read_at >= max_age or (expires_at is not None and now >= expires_at):
+            self._items.pop(token_hash, None)
             return None
-        return item[0]
+        return caller
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
-_recent = _RecentKeys(1024)
+_recent = _RecentKeys()
 
 
-def recall(token: str, now: datetime | None = None) -> Caller | None:
-    """The caller of a key this worker authenticated before and that had not expired by then, without
-    reading the database; None when unknown. Its answer must be confirmed (see :func:`confirm`)."""
-    return _recent.recall(token, now or utcnow())
-
-
-def forget(token: str) -> None:
-    """Drop a key from this worker's memory (it was found no longer usable)."""
-    _recent.forget(token)
-
-
-# What a view's own query reads to confirm the calling key (labelled, to sit beside its columns; on
-# aliases, so a query of these tables may add them too); ``key_state_join`` adds the joins, on the
-# key id bound as ``key_id``.
-_KS = ApiKey.__table__.alias("calling_key")
-_CS = ApiClient.__table__.alias("calling_client")
-KEY_STATE_COLUMNS = (
-    _KS.c.revoked_at.label("key_revoked_at"),
-    _KS.c.expires_at.label("key_expires_at"),
-    _CS.c.active.label("key_client_active"),
-    _CS.c.scopes.label("key_client_scopes"),
-)
-
-
-def key_state_join(stmt: Select[Any], client_id_column: Any = None) -> Select[Any]:
-    """``stmt`` joined to the calling key (``key_id`` with the token's hash ``token_hash``: an id
-    reused by another key after a restore never matches), of the client in ``client_id_column`` if
-    given."""
-    on = and_(_KS.c.id == bindparam("key_id"), _KS.c.token_hash == bindparam("token_hash"))
-    if client_id_column is not None:
-        on = and_(on, _KS.c.client_id == client_id_column)
-    return stmt.outerjoin(_KS, on).outerjoin(_CS, _CS.c.id == _KS.c.client_id)
-
-
-@dataclass(frozen=True)
-class AnswerWithKey:
-    """A view's answer, and the calling key's state read with it (``KEY_STATE_COLUMNS``) to confirm."""
-
-    answer: Any
-    key_state: Any
-
-
-def confirm(row: Any, scope: str | None, now: datetime | None = None) -> bool:
-    """True when a row read with ``KEY_STATE_COLUMNS`` shows the key still usable, with ``scope``."""
-    if row.key_client_scopes is None:  # no such key (or not this client's, or another token's)
-        return False
-    if not _usable(row.key_revoked_at, row.key_expires_at, row.key_client_active, now or utcnow()):
-        return False
-    return scope is None or scope in row.key_client_scopes.split()
+def forget_remembered_keys() -> None:
+    """Empty this process's memory of authenticated keys (a key or client changed)."""
+    _recent.clear()

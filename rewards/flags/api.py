@@ -8,9 +8,7 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from rewards.access import confirm_caller
 from rewards.actor import current_actor
-from rewards.apikeys import services as apikeys
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.flags import core, services
@@ -49,7 +47,7 @@ def _commit_or_rollback(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 @blp.route("/accounts/<account>/priority")
 class Priority(MethodView):
-    @api("priority:read", confirmed_by_view=True)
+    @api("priority:read")
     @blp.response(200, PrioritySchema)
     @blp.doc(security=_SECURITY)
     def get(self, account: str) -> dict[str, Any]:
@@ -58,12 +56,7 @@ class Priority(MethodView):
         An account without flags answers ``priority: false`` (not 404): the call centre needs an
         answer for every caller.
         """
-        caller = g.caller
-        result = services.priority_now(db.engine, _account(account), today=local_today(), key_id=caller.key_id,
-                                       token_hash=caller.token_hash)
-        if apikeys.confirm(result.key_state, "priority:read"):
-            confirm_caller()
-        return result.answer
+        return services.priority_now(db.engine, _account(account), today=local_today())
 
 
 @blp.route("/accounts/<account>/flags")

@@ -19,7 +19,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from rewards.apikeys.services import KEY_STATE_COLUMNS, AnswerWithKey, key_state_join
 from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
 from rewards.db import UTCDateTime, utcnow
@@ -535,7 +534,7 @@ _HEAD_READ: DirectRead | None = None
 
 
 def _head_read() -> DirectRead:
-    """One row: the latest active snapshot's period, the account's tier in it, the calling key's state.
+    """One row: the latest active snapshot's period and the account's tier in it.
     Built once (the snapshot models are imported lazily): building it costs as much as running it."""
     global _HEAD_READ
     if _HEAD_READ is None:
@@ -545,20 +544,16 @@ def _head_read() -> DirectRead:
         latest = select(s.c.id).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1).scalar_subquery()
         period = select(s.c.period).where(s.c.id == latest).scalar_subquery().label("period")
         tier = select(r.c.tier).where(r.c.snapshot_id == latest, r.c.account == bindparam("account"))
-        one_row = select(literal(1).label("one")).subquery("one_row")
-        head = select(period, tier.scalar_subquery().label("tier"), *KEY_STATE_COLUMNS).select_from(one_row)
-        _HEAD_READ = DirectRead(key_state_join(head))
+        _HEAD_READ = DirectRead(select(period, tier.scalar_subquery().label("tier")))
     return _HEAD_READ
 
 
-def priority_now(
-    engine: Engine, account: str, *, today: date, key_id: int | None = None, token_hash: str = ""
-) -> AnswerWithKey:
-    """The call-centre answer as the API gives it: :func:`priority_of` from committed data in two
-    direct reads, the second also reading the calling key ``key_id`` for the view to confirm."""
+def priority_now(engine: Engine, account: str, *, today: date) -> dict[str, Any]:
+    """The call-centre answer as the API gives it: :func:`priority_of` from committed data, in two
+    direct reads (``rewards.directread``) instead of a session."""
     rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
-    head = _head_read().first(engine, {"account": account, "key_id": key_id, "token_hash": token_hash})
-    return AnswerWithKey(_priority_answer(account, today, rows, head.period, head.tier), head)
+    head = _head_read().first(engine, {"account": account})
+    return _priority_answer(account, today, rows, head.period, head.tier)
 
 
 def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any]:

@@ -198,7 +198,7 @@ def test_rate_limits_hold_across_workers(app, make_partner, make_offer, add_snap
     results = _storm(addr, good) + _storm(addr, good) + _storm(addr, good)  # 192 calls, 150 allowed
     statuses = Counter(status for status, _ in results)
     assert set(statuses) <= {200, 429} and statuses[200] + statuses[429] == 192, statuses
-    # never beyond the limit; below it by at most the leases the workers hold (each min(16, 150 // 32))
+    # never beyond the limit; below it by at most the permits the workers hold (each min(16, 150 // 32))
     assert 150 - WORKERS * 4 <= statuses[200] <= 150, statuses
     assert all(body["valid"] for status, body in results if status == 200)
 

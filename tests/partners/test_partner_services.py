@@ -142,12 +142,12 @@ def test_validate_redeem_rollback_cycle(app, make_partner, make_offer, add_snaps
     p, code, offer_id = _one_code(app, make_partner, make_offer, add_snapshot, issue_codes)
     with app.app_context():
         s, now = db.session, utcnow()
-        assert redemption.validate(s.get_bind(), p["client_id"], code.lower().replace("-", " "), now).answer["valid"] is True
+        assert redemption.validate(s.get_bind(), p["client_id"], code.lower().replace("-", " "), now)["valid"] is True
         ev, offer, parsed = redemption.redeem(s, ref(p), code, order_ref="o-1", amount_kopecks=12345, client_id=None,
                                               now=now, actor="t")
         s.commit()
         assert ev.discount_kopecks == 1234 and str(parsed) == code
-        answer = redemption.validate(s.get_bind(), p["client_id"], code, now).answer
+        answer = redemption.validate(s.get_bind(), p["client_id"], code, now)
         assert (answer["valid"], answer["reason"]) == (False, "already_redeemed")
         with pytest.raises(Refused) as info:
             redemption.redeem(s, ref(p), code, order_ref="o-2", amount_kopecks=None, client_id=None, now=now, actor="t")
@@ -159,7 +159,7 @@ def test_validate_redeem_rollback_cycle(app, make_partner, make_offer, add_snaps
             redemption.rollback(s, ref(p), ev.public_id, reason=None, client_id=None, now=now, actor="t")
         assert info.value.code == "already_rolled_back"
         s.rollback()
-        assert redemption.validate(s.get_bind(), p["client_id"], code, now).answer["valid"] is True
+        assert redemption.validate(s.get_bind(), p["client_id"], code, now)["valid"] is True
         ev2, _, _ = redemption.redeem(s, ref(p), code, order_ref="o-3", amount_kopecks=None, client_id=None, now=now,
                                       actor="t")
         s.commit()
@@ -195,7 +195,7 @@ def test_validity_window(app, make_partner, make_offer, add_snapshot, offer_kw, 
         offer.valid_from, offer.valid_to = offer_kw["valid_from"], offer_kw["valid_to"]
         db.session.commit()
         code = issue.display("GSRV", db.session.scalars(select(Code)).one())
-        assert redemption.validate(db.engine, p["client_id"], code, utcnow()).answer["reason"] == reason
+        assert redemption.validate(db.engine, p["client_id"], code, utcnow())["reason"] == reason
         with pytest.raises(Refused) as info:
             redemption.redeem(db.session, ref(p), code, order_ref="o", amount_kopecks=None, client_id=None,
                               now=utcnow(), actor="t")
@@ -207,13 +207,13 @@ def test_revoked_and_withdrawn(app, make_partner, make_offer, add_snapshot, issu
     with app.app_context():
         catalog.revoke_code(db.session, code, actor="t")
         db.session.commit()
-        assert redemption.validate(db.engine, p["client_id"], code, utcnow()).answer["reason"] == "revoked"
+        assert redemption.validate(db.engine, p["client_id"], code, utcnow())["reason"] == "revoked"
         with pytest.raises(DomainError):
             catalog.revoke_code(db.session, code, actor="t")
         db.session.rollback()
         catalog.withdraw_offer(db.session, db.session.get(Offer, offer_id), actor="t")
         db.session.commit()
-        assert redemption.validate(db.engine, p["client_id"], code, utcnow()).answer["reason"] == "revoked"
+        assert redemption.validate(db.engine, p["client_id"], code, utcnow())["reason"] == "revoked"
 
 
 def test_other_partner_and_garbage(app, make_partner, make_offer, add_snapshot, issue_codes) -> None:
