@@ -84,7 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_URL": "",
     "JOBS_DIR": "",  # empty: instance/jobs (uploads waiting for their job, files jobs write for download)
     "JOBS_CHECKPOINT_CRON": "30 2 * * *",  # the signed audit checkpoint (minute hour day month weekday, UTC); "" off
-    "JOBS_KEEP_FILES_DAYS": 7,  # uploads and export files of finished jobs are deleted after this many days
+    "JOBS_KEEP_FILES_DAYS": 7,
+    "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)  # uploads and export files of finished jobs are deleted after this many days
     "TESTING": False,
     "DEBUG": False,
 }

@@ -26,7 +26,8 @@ class ProgressSchema(ma.Schema):
 
 
 class JobErrorSchema(ma.Schema):
-    code = ma.fields.String(required=True, metadata={"description": "e.g. file_rejected, period_taken, interrupted"})
+    code = ma.fields.String(required=True, metadata={"description": "e.g. invalid_file, period_taken, interrupted"})
+    status = ma.fields.Integer(allow_none=True, required=True, metadata={"description": "the HTTP status it means"})
     message = ma.fields.String(allow_none=True, required=True)
     details = ma.fields.Raw(allow_none=True, required=True, metadata={"description": "e.g. per-line errors"})
 

@@ -38,6 +38,7 @@ class Job(db.Model):
     progress_done: Mapped[int] = mapped_column(_count, default=0)
     progress_total: Mapped[int | None] = mapped_column(_count)
     result: Mapped[str | None] = mapped_column(Text)  # JSON of the handler's answer
-    error_code: Mapped[str | None] = mapped_column(String(64))  # e.g. "file_rejected", "interrupted"
+    error_code: Mapped[str | None] = mapped_column(String(64))  # e.g. "invalid_file", "interrupted"
+    error_status: Mapped[int | None] = mapped_column(Integer)  # the refusal's HTTP status (422, 409, ...)
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)  # JSON, e.g. the per-line errors of a file

@@ -24,6 +24,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,8 @@ class _Heartbeat(threading.Thread):
         self.app, self.job_id, self.stop = app, job_id, threading.Event()
 
     def run(self) -> None:
-        while not self.stop.wait(services.HEARTBEAT.total_seconds()):
+        every = max(0.5, float(self.app.config["JOBS_STALE_SECONDS"]) / 6)
+        while not self.stop.wait(every):
             try:
                 store.beat(self.app, self.job_id)
             except Exception:  # noqa: BLE001 - a missed beat is survivable; the next one may pass
@@ -151,7 +153,7 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
         _settle(app, session, job_id, lambda: services.mark_cancelled(session, job_id, ctx.done))
         return "cancelled"
     except DomainError as exc:
-        _settle(app, session, job_id, lambda: services.fail(session, job_id, exc.code, exc.message, exc.errors))
+        _settle(app, session, job_id, lambda: services.fail(session, job_id, exc.code, exc.message, exc.errors, status=exc.status))
         return "failed"
     except Exception as exc:  # noqa: BLE001 - any failure is the job's failure; logged in full
         log.exception("job %s (%s) failed", job_id, job.kind)
@@ -180,7 +182,11 @@ def close_stale(app: Flask) -> list[int]:
     with app.app_context():
         token = set_read_only(False)
         try:
-            closed = services.close_stale(db.session, lambda job_id: store.last_beat(app, job_id))
+            closed = services.close_stale(
+                db.session,
+                lambda job_id: store.last_beat(app, job_id),
+                stale_after=timedelta(seconds=float(app.config["JOBS_STALE_SECONDS"])),
+            )
             db.session.commit()
             for job_id in closed:
                 shutil.rmtree(output_dir(app, job_id), ignore_errors=True)

@@ -17,14 +17,13 @@ from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
 from rewards.db import utcnow
-from rewards.errors import Conflict, NotFound
+from rewards.errors import Conflict, DomainError, NotFound
 from rewards.jobs.models import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES, Job
 from signedjson import canonical_json
 
-# A running job's consumer says it is alive every HEARTBEAT; one silent for STALE_AFTER is dead
-# (killed, its machine lost), and the next stale check (each minute, and when a consumer starts)
-# marks the job failed.
-HEARTBEAT = timedelta(seconds=5)
+# A running job's consumer says it is alive every few seconds; one silent for ``JOBS_STALE_SECONDS``
+# (default 30) is dead (killed, its machine lost), and the next stale check (each minute, and when a
+# consumer starts) marks the job failed.
 STALE_AFTER = timedelta(seconds=30)
 INTERRUPTED = "interrupted"
 
@@ -99,11 +98,19 @@ def finish(session: Session, job_id: int, result: dict[str, Any] | None, done: i
 
 
 def fail(
-    session: Session, job_id: int, code: str, message: str, details: Any = None, *, from_state: str = RUNNING
+    session: Session,
+    job_id: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    *,
+    status: int = 500,
+    from_state: str = RUNNING,
 ) -> bool:
-    """running -> failed with an error code (labelled in the page's language), message and details."""
+    """running -> failed with an error code (labelled in the page's language), HTTP status, message
+    and details (e.g. per-line errors)."""
     return _move(
-        session, job_id, from_state, state=FAILED, finished_at=utcnow(), error_code=code[:64],
+        session, job_id, from_state, state=FAILED, finished_at=utcnow(), error_code=code[:64], error_status=status,
         error_message=message, error_details=json.dumps(details, ensure_ascii=False, default=str)
         if details is not None else None,
     )
@@ -128,8 +135,13 @@ def cancel(session: Session, job_id: int, *, actor: str) -> str:
     raise Conflict("the job has already finished", code="job_finished")
 
 
-def close_stale(session: Session, last_beat: Callable[[int], float | None], now: datetime | None = None) -> list[int]:
-    """Mark failed every running job whose consumer has been silent for ``STALE_AFTER``; their ids.
+def close_stale(
+    session: Session,
+    last_beat: Callable[[int], float | None],
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+) -> list[int]:
+    """Mark failed every running job whose consumer has been silent for ``stale_after``; their ids.
 
     The job's work was never committed (it commits with the job's ``done``), so nothing is left half
     done; a job that commits in steps (a bulk issue) continues where it stopped when run again.
@@ -139,7 +151,7 @@ def close_stale(session: Session, last_beat: Callable[[int], float | None], now:
     for job in session.scalars(select(Job).where(Job.state == RUNNING)):
         beat = last_beat(job.id)
         seen = max(beat or 0.0, job.started_at.timestamp() if job.started_at else 0.0)
-        if now.timestamp() - seen < STALE_AFTER.total_seconds():
+        if now.timestamp() - seen < stale_after.total_seconds():
             continue
         message = f"the consumer running it stopped (last sign of life {int(now.timestamp() - seen)} s ago)"
         if fail(session, job.id, INTERRUPTED, message):
@@ -164,12 +176,22 @@ def describe(job: Job, live: tuple[int, int | None] | None = None) -> dict[str, 
                      "percent": (min(100, done * 100 // total) if total else (100 if job.state == DONE else None))},
         "result": json.loads(job.result) if job.result else None,
         "error": (
-            {"code": job.error_code, "message": job.error_message,
+            {"code": job.error_code, "status": job.error_status, "message": job.error_message,
              "details": json.loads(job.error_details) if job.error_details else None}
             if job.state == FAILED else None
         ),
         "finished": job.state in FINISHED,
     }
+
+
+def refusal(job: Job) -> DomainError | None:
+    """A failed job's error as the ``DomainError`` a shell answers with (same status, code, details)."""
+    if job.state != FAILED:
+        return None
+    exc = DomainError(job.error_message or "", code=job.error_code or "failed",
+                      errors=json.loads(job.error_details) if job.error_details else None)
+    exc.status = job.error_status or 500
+    return exc
 
 
 def check_state(state: str | None) -> str | None:

@@ -46,7 +46,7 @@ def start(kind: str, params: dict[str, Any], *, title: str, actor: str | None = 
         queue.enqueue(app, job_id)
     except Exception as exc:  # noqa: BLE001 - Redis down, a full disk: the job must not stay queued
         log.exception("job %s could not be queued", job_id)
-        services.fail(db.session, job_id, QueueUnavailable.code, type(exc).__name__, from_state="queued")
+        services.fail(db.session, job_id, QueueUnavailable.code, type(exc).__name__, status=503, from_state="queued")
         db.session.commit()
         raise QueueUnavailable("the job queue is not available; try again later") from exc
     db.session.expire_all()

@@ -34,6 +34,7 @@ def upgrade():
     sa.Column('progress_total', count, nullable=True),
     sa.Column('result', sa.Text(), nullable=True),
     sa.Column('error_code', sa.String(length=64), nullable=True),
+    sa.Column('error_status', sa.Integer(), nullable=True),
     sa.Column('error_message', sa.Text(), nullable=True),
     sa.Column('error_details', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
