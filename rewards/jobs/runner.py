@@ -31,7 +31,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from rewards.db import db, set_read_only, reset_read_only
+from rewards.db import db, reset_read_only, set_read_only
 from rewards.errors import DomainError
 from rewards.jobs import registry, services, store
 from rewards.jobs.models import Job
@@ -153,12 +153,13 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
         _settle(app, session, job_id, lambda: services.mark_cancelled(session, job_id, ctx.done))
         return "cancelled"
     except DomainError as exc:
-        _settle(app, session, job_id, lambda: services.fail(session, job_id, exc.code, exc.message, exc.errors, status=exc.status))
+        code, message, errors, status = exc.code, exc.message, exc.errors, exc.status
+        _settle(app, session, job_id, lambda: services.fail(session, job_id, code, message, errors, status=status))
         return "failed"
     except Exception as exc:  # noqa: BLE001 - any failure is the job's failure; logged in full
         log.exception("job %s (%s) failed", job_id, job.kind)
-        message = f"{type(exc).__name__}: the error is in the consumer's log"
-        _settle(app, session, job_id, lambda: services.fail(session, job_id, "internal", message))
+        text = f"{type(exc).__name__}: the error is in the consumer's log"
+        _settle(app, session, job_id, lambda: services.fail(session, job_id, "internal", text))
         return "failed"
     finally:
         heartbeat.stop.set()

@@ -14,8 +14,8 @@ from rewards.db import db
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import save_upload, start
-from rewards.snapshots import jobs as snapshot_jobs
 from rewards.policy import api
+from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import schemas, services
 
 blp = Blueprint(

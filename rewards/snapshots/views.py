@@ -26,8 +26,8 @@ from rewards.errors import DomainError, NotFound
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import save_upload, start
-from rewards.snapshots import jobs as snapshot_jobs
 from rewards.policy import staff
+from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services
 from rewards.snapshots.queries import latest_snapshot
 from rewards.tiers import TIERS
