@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and everyday tasks, with nothing but Python 3.11+ installed.
 
-    python3 tasks.py run     # venv, install, translations, instance, migrations, demo data, serve
+    python3 tasks.py run     # venv, install, translations, instance, migrations, demo data, serve + job consumer
     python3 tasks.py test    # venv, install with test extras, translations, Chromium if possible, pytest
     python3 tasks.py setup   # only the installation steps of 'run'
     python3 tasks.py bench   # the benchmarks under bench/
@@ -83,8 +83,20 @@ def run(extra: list[str]) -> None:
     """Set up, load demo data, print a staff login and serve on http://127.0.0.1:5000/."""
     setup()
     sh(BIN / "flask", "demo", "load", env=flask_env())
-    print("\nServing on http://127.0.0.1:5000/  (Ctrl+C stops it)\n", flush=True)
-    os.execve(str(BIN / "flask"), [str(BIN / "flask"), "run", *extra], flask_env())
+    print("\nServing on http://127.0.0.1:5000/ with a job consumer  (Ctrl+C stops both)\n", flush=True)
+    # The consumer runs the background jobs (imports, bulk issues, exports) and the periodic work;
+    # it is a child of this process and stops with the web server.
+    consumer = subprocess.Popen([str(BIN / "flask"), "jobs", "consumer", "--workers", "2"], cwd=ROOT, env=flask_env())
+    try:
+        subprocess.run([str(BIN / "flask"), "run", *extra], cwd=ROOT, env=flask_env(), check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.terminate()  # SIGTERM: Huey lets running jobs finish their step, then exits
+        try:
+            consumer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            consumer.kill()
 
 
 def chromium() -> None:

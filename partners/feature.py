@@ -11,12 +11,16 @@ from sqlalchemy.orm import Session
 
 from partners import api as partners_api
 from partners import demo as partners_demo
-from partners import models  # noqa: F401  (the partner tables on the metadata)
-from partners import views
+from partners import jobs as partner_jobs
+from partners import (
+    models,  # noqa: F401  (the partner tables on the metadata)
+    views,
+)
 from partners.cli import partners_cli
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.httperrors import Api
+from rewards.jobs.registry import register_kind, register_periodic
 from rewards.policy import ALL, STAFF_WRITE
 
 
@@ -51,3 +55,6 @@ FEATURE = Feature(
 def init_app(app: Flask, api: Api) -> None:
     """Register the partners feature on ``app``."""
     FEATURE.register(app, api)
+    register_kind(app, partner_jobs.ISSUE, partner_jobs.issue_job, label=_l("Bulk issue of codes"),
+                  action="partners.view", done_link=("partners.run", "run_id", "run_id"))
+    register_periodic(app, "partners.purge_idempotency", "7 * * * *", partner_jobs.purge_idempotency)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from partners import dates, snapshots
+from partners import jobs as partner_jobs
 from partners.models import FIXED, REDEEMED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.actor import current_actor
@@ -22,6 +22,7 @@ from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
+from rewards.jobs.start import start
 from rewards.policy import staff
 from rewards.tiers import TIERS
 from rewards.web import attempt
@@ -155,29 +156,19 @@ def offer_change(offer_id: int) -> Response:
     elif op == "issue":
         run_id = attempt(_start_run, o, request.form.get("period", ""), actor=current_actor(), success=None)
         if run_id is not None:
-            _start_in_background(current_app._get_current_object(), run_id)  # type: ignore[attr-defined]
+            _start_in_background(run_id, f"{o.title} (run {run_id})")
             return redirect(url_for("partners.run", run_id=run_id))
     else:
         flash(_("Unknown operation."), "error")
     return redirect(url_for("partners.offer", offer_id=offer_id))
 
 
-def _drive(app: Flask, run_id: int) -> None:
-    with app.app_context():
-        try:
-            issue.drive(db.session, run_id, commit=db.session.commit)
-        except Exception:  # noqa: BLE001 - recorded on the run (and in the event log) by drive; logged in full
-            log.exception("issue run %s failed", run_id)
-        finally:
-            db.session.remove()
-
-
-def _start_in_background(app: Flask, run_id: int) -> None:
-    """Run the batches after the response (inline under tests, for determinism)."""
-    if app.testing:
-        _drive(app, run_id)
-        return
-    threading.Thread(target=_drive, args=(app, run_id), name=f"issue-run-{run_id}", daemon=True).start()
+def _start_in_background(run_id: int, title: str) -> None:
+    """Queue the run's batches as a job (the consumer drives them; under memory:// they run now)."""
+    try:
+        start(partner_jobs.ISSUE, {"run_id": run_id}, title=title)
+    except DomainError as exc:
+        flash(exc.message, "error")
 
 
 def _run_json(run: IssueRun) -> dict[str, Any]:

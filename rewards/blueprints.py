@@ -1,4 +1,4 @@
-"""The kernel's blueprints: login, dashboard, administration, audit log, signing keys, who-am-I.
+"""The kernel's blueprints: login, dashboard, administration, audit log, signing keys, who-am-I, jobs.
 
 Each feature registers its own in its ``init_app`` (``rewards.features``).
 """
@@ -23,3 +23,6 @@ def register(app: Flask, api: Api) -> None:
         app.register_blueprint(bp)
     for blp in (keys_api, whoami_blp):
         api.register_blueprint(blp)
+    from rewards.jobs import setup as jobs
+
+    jobs.init_app(app, api)

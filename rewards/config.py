@@ -79,6 +79,14 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "DRAND_FETCH": False,  # the production network reaches no drand relay unless the operator says so
+    # Background jobs (rewards.jobs): the Huey queue's storage. Empty: a SQLite file instance/jobs.sqlite3
+    # (no server needed); "redis://host:6379/1" in production; "sqlite:///path" for another file;
+    # "memory://" runs each job at once inside the caller (tests).
+    "JOBS_URL": "",
+    "JOBS_DIR": "",  # empty: instance/jobs (uploads waiting for their job, files jobs write for download)
+    "JOBS_CHECKPOINT_CRON": "30 2 * * *",  # the signed audit checkpoint (minute hour day month weekday, UTC); "" off
+    "JOBS_KEEP_FILES_DAYS": 7,
+    "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)  # uploads and export files of finished jobs are deleted after this many days
     "TESTING": False,
     "DEBUG": False,
 }

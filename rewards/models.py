@@ -7,3 +7,4 @@ Each feature's models register on the same metadata when the app factory loads t
 from rewards.apikeys.models import ApiClient, ApiKey  # noqa: F401
 from rewards.audit.models import Checkpoint, Event  # noqa: F401
 from rewards.auth.models import User  # noqa: F401
+from rewards.jobs.models import Job  # noqa: F401

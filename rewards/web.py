@@ -18,6 +18,7 @@ NavEntry = tuple[str, object, str]  # (endpoint, label, action): shown to users 
 _NAV_HEAD: tuple[NavEntry, ...] = (("dashboard.index", _l("Dashboard"), "dashboard.view"),)
 # Shown after every feature's entries.
 _NAV_TAIL: tuple[NavEntry, ...] = (
+    ("jobs.index", _l("Jobs"), "jobs.view"),
     ("audit.log", _l("Audit"), "audit.view"),
     ("admin.signing_keys", _l("Signing keys"), "audit.view"),
     ("admin.user_list", _l("Users"), "admin.users"),

@@ -101,6 +101,8 @@ def make_config(backend: str, tmp_path: Path, **overrides: Any) -> dict[str, Any
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        "JOBS_URL": "memory://",  # each job runs at once inside the request that starts it
+        "JOBS_DIR": str(tmp_path / "jobs"),
     }
     if backend == "sqlite":
         cfg["DATABASE_URL"] = f"sqlite:///{tmp_path / 'test.sqlite3'}"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Response, jsonify, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from rewards.actor import current_actor
 from rewards.db import db
+from rewards.jobs import services as jobs
+from rewards.jobs.models import Job
+from rewards.jobs.start import save_upload, start
 from rewards.policy import api
+from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import schemas, services
 
 blp = Blueprint(
@@ -67,38 +72,38 @@ class Snapshots(MethodView):
     @api("snapshots:write")
     @blp.arguments(schemas.ImportArgsSchema, location="query")
     @blp.response(201, schemas.ImportResultSchema)
+    @blp.alt_response(202, description="Stored and queued: `{job, url}`; follow the job at `GET /api/v1/jobs/<id>` "
+                      "(scope `jobs:read`) until `finished`")
     @blp.doc(security=SECURITY, requestBody=CSV_BODY)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Load a snapshot file for a period: all or nothing.
+        """Load a snapshot file for a period: all or nothing, as a background job.
 
-        The body is the file itself, read as a stream. A file with any problem loads nothing: 422 with
+        The body is the file itself, stored as it streams in; the answer is 202 with the job (the
+        outcome below is then the job's `error`), or the outcome at once if the job already finished. A file with any problem loads nothing: 422 with
         `errors` = `{total, by_kind, shown: [{line, kind, message}]}` (the first 100). A period that
         already has a snapshot: 409 `period_taken` unless `replace=true` (the old one is kept, superseded).
         """
-        return _stored(
-            services.import_snapshot,
-            request.stream,
-            period=args["period"],
-            source_name=args["filename"],
-            actor=current_actor(),
-            fmt=args["format"],
-            replace=args["replace"],
-            announce=True,
-        )
+        stored = save_upload(request.stream, args["filename"])
+        params = {"file": stored, "name": args["filename"], "period": args["period"], "format": args["format"],
+                  "replace": args["replace"]}
+        return _answer(start(snapshot_jobs.IMPORT, params, title=f"{args['period']} ({args['filename']})"))
 
 
-def _stored(service: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run an import or compute service; commit on success, roll back on any failure (all or nothing)."""
-    try:
-        outcome = service(db.session, *args, **kwargs)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return {
-        "snapshot": services.describe(outcome.snapshot),
-        "replaced": outcome.replaced.id if outcome.replaced else None,
-    }
+def _answer(job: Job) -> Any:
+    """The job's outcome if it already finished (the queue ran it at once: the snapshot, or the refusal
+    with its status and errors by line), else 202 with the job to follow at ``/api/v1/jobs/<id>``."""
+    if job.state == "done":
+        result = json.loads(job.result or "{}")
+        snapshot = services.get_snapshot(db.session, result["snapshot_id"])
+        return {"snapshot": services.describe(snapshot), "replaced": result.get("replaced")}
+    refusal = jobs.refusal(job)
+    if refusal is not None:
+        raise refusal
+    body = jobs.describe(job, None)
+    response = jsonify({"job": {**body, "created_at": job.created_at.isoformat()}, "url": f"/api/v1/jobs/{job.id}"})
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return response
 
 
 @blp.route("/compute")
@@ -106,20 +111,20 @@ class Compute(MethodView):
     @api("snapshots:write")
     @blp.arguments(schemas.ComputeArgsSchema, location="query")
     @blp.response(201, schemas.ImportResultSchema)
+    @blp.alt_response(202, description="Stored and queued: `{job, url}`; follow the job at `GET /api/v1/jobs/<id>`")
     @blp.doc(security=SECURITY, requestBody=BEHAVIOUR_BODY)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Compute a period's snapshot from behaviour files (multipart `files`, optional `rules`)."""
         files = [f for f in request.files.getlist("files") if f]
         rules = request.files.get("rules")
-        return _stored(
-            services.compute_snapshot,
-            [(f.stream, f.filename or f"file{i + 1}.csv") for i, f in enumerate(files)],
-            period=args["period"],
-            actor=current_actor(),
-            rules_bytes=rules.read() if rules else None,
-            replace=args["replace"],
-            announce=True,
-        )
+        params = {
+            "files": [[save_upload(f.stream, f.filename or f"file{i + 1}.csv"), f.filename or f"file{i + 1}.csv"]
+                      for i, f in enumerate(files)],
+            "rules": save_upload(rules.stream, rules.filename or "rules.json") if rules else None,
+            "period": args["period"],
+            "replace": args["replace"],
+        }
+        return _answer(start(snapshot_jobs.COMPUTE, params, title=f"{args['period']} (compute)"))
 
 
 @blp.route("/compare")

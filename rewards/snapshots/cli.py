@@ -54,9 +54,20 @@ def _summary(snapshot: Any) -> str:
     default=None,
     help="Default: from the file name (.jsonl/.ndjson: jsonl), else csv.",
 )
-def import_command(file: Path, period: str, replace: bool, fmt: str | None) -> None:
+@click.option("--background", is_flag=True, help="Queue the import as a job for a consumer instead of running it here.")
+def import_command(file: Path, period: str, replace: bool, fmt: str | None, background: bool) -> None:
     """Load a snapshot file; a file with any problem loads nothing and lists the problems by line."""
     fmt = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    if background:
+        from rewards.jobs.start import save_upload, start
+        from rewards.snapshots import jobs
+
+        with file.open("rb") as stream:
+            stored = save_upload(stream, file.name)
+        params = {"file": stored, "name": file.name, "period": period, "format": fmt, "replace": replace}
+        job = start(jobs.IMPORT, params, title=f"{period} ({file.name})")
+        click.echo(f"job {job.id} {job.state}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
+        return
     with file.open("rb") as stream:
         try:
             outcome = services.import_snapshot(

@@ -10,9 +10,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from rewards.features import Feature
+from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.httperrors import Api
 from rewards.policy import ALL, STAFF_WRITE
 from rewards.snapshots import api as snapshots_api
+from rewards.snapshots import jobs
 from rewards.snapshots import models  # noqa: F401  (the snapshot tables on the metadata)
 from rewards.snapshots import views
 from rewards.snapshots.cli import snapshots_cli
@@ -42,5 +44,12 @@ FEATURE = Feature(
 
 
 def init_app(app: Flask, api: Api) -> None:
-    """Register the snapshots feature on ``app``."""
+    """Register the snapshots feature on ``app``, with its kinds of background job."""
     FEATURE.register(app, api)
+    done = ("snapshots.detail", "snapshot_id", "snapshot_id")
+    register_kind(app, jobs.IMPORT, jobs.import_job, label=_l("Snapshot import"), action="snapshots.import",
+                  done_link=done)
+    register_kind(app, jobs.COMPUTE, jobs.compute_job, label=_l("Snapshot computation"), action="snapshots.import",
+                  done_link=done)
+    add_error_labels(app, {**views.ERROR_KINDS, "invalid_file": _l("the file has problems; nothing was loaded"),
+                           "period_taken": _l("the period already has a snapshot")})

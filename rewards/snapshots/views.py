@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import (
@@ -21,8 +22,12 @@ from flask_babel import lazy_gettext as _l
 
 from rewards.actor import current_actor
 from rewards.db import db
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import DomainError, NotFound
+from rewards.jobs import services as jobs
+from rewards.jobs.models import Job
+from rewards.jobs.start import save_upload, start
 from rewards.policy import staff
+from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services
 from rewards.snapshots.queries import latest_snapshot
 from rewards.tiers import TIERS
@@ -102,10 +107,30 @@ def _rejected(exc: DomainError, what: str) -> tuple[str, int]:
     return render_template("snapshots/errors.html", message=exc.message, errors=exc.errors, what=what), 422
 
 
+def _finished_or_followed(job: Job, what: str) -> Any:
+    """A job that already finished (the queue ran it at once) answers as the work did; otherwise the
+    page follows the job (its page shows the progress, then the snapshot or the errors by line)."""
+    if job.state == "done":
+        result = json.loads(job.result or "{}")
+        flash(_("Loaded %(rows)s accounts for %(period)s.", rows=result["rows"], period=result["period"]), "info")
+        return redirect(url_for("snapshots.detail", snapshot_id=result["snapshot_id"]))
+    refusal = jobs.refusal(job)
+    if refusal is None:
+        flash(_("The file is stored; the job runs in the background."), "info")
+        return redirect(url_for("jobs.detail", job_id=job.id))
+    if refusal.code == services.FileRejected.code:
+        return _rejected(refusal, what)
+    if refusal.code == "period_taken":
+        flash(refusal.message + ". " + _("Tick 'replace' to load it anyway (the old one is kept)."), "error")
+        return _index(409)
+    flash(refusal.message, "error")
+    return _index(refusal.status if 400 <= refusal.status < 500 else 422)
+
+
 @bp.route("/upload", methods=["POST"])
 @staff("snapshots.import")
 def upload() -> Any:
-    """Load a snapshot file from the form; problems are shown by line and nothing is loaded."""
+    """Store the uploaded snapshot file and queue its import; problems are shown by line, nothing loaded."""
     upload = request.files.get("file")
     period = request.form.get("period", "").strip()
     replace = request.form.get("replace") == "1"
@@ -114,70 +139,40 @@ def upload() -> Any:
         return _index(400)
     name = upload.filename
     fmt = "jsonl" if name.lower().endswith((".jsonl", ".ndjson")) else "csv"
+    stored = save_upload(upload.stream, name)
     try:
-        outcome = services.import_snapshot(
-            db.session,
-            upload.stream,
-            period=period,
-            source_name=name,
-            actor=current_actor(),
-            fmt=fmt,
-            replace=replace,
-            announce=True,
-        )
-    except services.FileRejected as exc:
-        return _rejected(exc, name)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message + ". " + _("Tick 'replace' to load it anyway (the old one is kept)."), "error")
-        return _index(409)
+        job = start(snapshot_jobs.IMPORT, {"file": stored, "name": name, "period": period, "format": fmt,
+                                           "replace": replace}, title=f"{period} ({name})")
     except DomainError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
-        return _index(422)
-    db.session.commit()
-    flash(
-        _("Loaded %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period), "info"
-    )
-    return redirect(url_for("snapshots.detail", snapshot_id=outcome.snapshot.id))
+        return _index(exc.status)
+    return _finished_or_followed(job, name)
 
 
 @bp.route("/compute", methods=["POST"])
 @staff("snapshots.import")
 def compute() -> Any:
-    """Compute a period's snapshot from uploaded behaviour files."""
+    """Store the behaviour files and queue the computation of a period's snapshot."""
     files = [f for f in request.files.getlist("files") if f and f.filename]
     rules = request.files.get("rules")
     period = request.form.get("period", "").strip()
     if not files:
         flash(_("Choose the behaviour files."), "error")
         return _index(400)
+    stored = [[save_upload(f.stream, f.filename or ""), f.filename or ""] for f in files]
+    params = {
+        "files": stored,
+        "rules": save_upload(rules.stream, rules.filename) if rules and rules.filename else None,
+        "period": period,
+        "replace": request.form.get("replace") == "1",
+    }
+    names = ", ".join(name for _, name in stored)
     try:
-        outcome = services.compute_snapshot(
-            db.session,
-            [(f.stream, f.filename or "") for f in files],
-            period=period,
-            actor=current_actor(),
-            rules_bytes=rules.read() if rules and rules.filename else None,
-            replace=request.form.get("replace") == "1",
-            announce=True,
-        )
-    except services.FileRejected as exc:
-        return _rejected(exc, ", ".join(f.filename or "" for f in files))
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message + ". " + _("Tick 'replace' to load it anyway (the old one is kept)."), "error")
-        return _index(409)
+        job = start(snapshot_jobs.COMPUTE, params, title=f"{period} ({names})")
     except DomainError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
-        return _index(422)
-    db.session.commit()
-    flash(
-        _("Computed %(rows)s accounts for %(period)s.", rows=outcome.snapshot.row_count, period=period),
-        "info",
-    )
-    return redirect(url_for("snapshots.detail", snapshot_id=outcome.snapshot.id))
+        return _index(exc.status)
+    return _finished_or_followed(job, names)
 
 
 @bp.route("/<int:snapshot_id>")

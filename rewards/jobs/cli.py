@@ -1,0 +1,82 @@
+"""``flask jobs ...``: the consumer, and the job list, one job, cancel, the stale check."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from rewards.actor import current_actor
+from rewards.cli import fail, run_service
+from rewards.db import db
+from rewards.errors import DomainError
+from rewards.jobs import queue, runner, services, store
+
+jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, their list and state.")
+
+
+@jobs_cli.command("consumer")
+@click.option("--workers", "-w", type=int, default=2, show_default=True, help="Jobs run at once (threads).")
+@click.option("--periodic/--no-periodic", default=True, show_default=True,
+              help="Also run the periodic work (enable it on exactly one consumer).")
+def consumer_command(workers: int, periodic: bool) -> None:
+    """Run jobs from the queue until stopped (SIGTERM/Ctrl+C: the running jobs finish first)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config["JOBS_URL"] == "memory://":
+        fail("JOBS_URL is memory://: jobs run inside the caller, there is nothing to consume")
+    logging.getLogger("huey").setLevel(logging.INFO)
+    huey = queue.huey_for(app)
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
+                                    check_worker_health=True, scheduler_interval=1)
+    click.echo(f"consumer {store.worker_name()}: {workers} worker(s), queue {app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}",
+               err=True)
+    consumer.run()
+
+
+@jobs_cli.command("list")
+@click.option("--state", type=click.Choice(["queued", "running", "done", "failed", "cancelled"]))
+@click.option("--kind")
+@click.option("--limit", type=int, default=50, show_default=True)
+def list_command(state: str | None, kind: str | None, limit: int) -> None:
+    """Jobs, newest first."""
+    for job in services.list_jobs(db.session, state=state, kind=kind, limit=limit):
+        click.echo(f"{job.id}\t{job.kind}\t{job.state}\t{job.progress_done}/{job.progress_total or '?'}\t"
+                   f"{job.started_by}\t{job.created_at:%Y-%m-%d %H:%M}\t{job.title}")
+
+
+@jobs_cli.command("show")
+@click.argument("job_id", type=int)
+def show_command(job_id: int) -> None:
+    """One job as JSON."""
+    try:
+        job = services.get_job(db.session, job_id)
+    except DomainError as exc:
+        fail(exc.message)
+        return
+    live = store.progress(current_app, job_id) if job.state == "running" else None
+    click.echo(json.dumps(services.describe(job, live), default=str, indent=2, ensure_ascii=False))
+
+
+@jobs_cli.command("cancel")
+@click.argument("job_id", type=int)
+def cancel_command(job_id: int) -> None:
+    """Cancel a queued job, or ask a running one to stop."""
+    outcome = run_service(services.cancel, job_id, actor=current_actor())
+    if outcome == "requested":
+        store.request_cancel(current_app, job_id)
+    click.echo(f"job {job_id}: {outcome}")
+
+
+@jobs_cli.command("stale")
+def stale_command() -> None:
+    """Mark failed the running jobs whose consumer stopped (the consumer does this every minute)."""
+    closed = runner.close_stale(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"closed {len(closed)} job(s) {closed}" if closed else "no stale jobs")
+
+
+def wait_and_report(job_id: int) -> None:
+    """For ``--background`` options: print the job's number and where to follow it."""
+    click.echo(f"queued job {job_id}: follow it with 'flask jobs show {job_id}' or on /jobs/{job_id}")

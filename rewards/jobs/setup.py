@@ -1,0 +1,51 @@
+"""The jobs part of the kernel on an app: policy rows, pages, API, commands, the kernel's periodic work."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from rewards import policy
+from rewards.httperrors import Api
+from rewards.jobs import registry
+
+ACTIONS = {"jobs.view": policy.ALL, "jobs.cancel": policy.STAFF_WRITE}
+SCOPES = {"jobs:read": _l("read the state of jobs the client started")}
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the jobs pages, API, commands and periodic work on ``app``."""
+    from rewards.jobs.api import blp
+    from rewards.jobs.cli import jobs_cli
+    from rewards.jobs.views import bp
+
+    policy.declare(actions=ACTIONS, scopes=SCOPES)
+    app.register_blueprint(bp)
+    api.register_blueprint(blp)
+    app.cli.add_command(jobs_cli)
+    registry.register_periodic(app, "audit.checkpoint", app.config["JOBS_CHECKPOINT_CRON"], _checkpoint(app))
+    registry.register_periodic(app, "jobs.purge_files", "17 3 * * *", _purge_files(app))
+
+
+def _checkpoint(app: Flask):  # type: ignore[no-untyped-def]
+    def run(session: Session) -> str:
+        """Sign the event log's head with the current signing key."""
+        from rewards.audit.services import make_checkpoint
+        from rewards.signing.keystore import KeyStore
+
+        make_checkpoint(session, KeyStore(app.config["KEYS_DIR"]), actor="system:jobs")
+        return "checkpoint signed"
+
+    return run
+
+
+def _purge_files(app: Flask):  # type: ignore[no-untyped-def]
+    def run(_session: Session) -> str:
+        """Delete stored uploads and job files older than ``JOBS_KEEP_FILES_DAYS``."""
+        from rewards.jobs.runner import jobs_dir
+        from rewards.jobs.start import purge_files
+
+        return f"{purge_files(jobs_dir(app), int(app.config['JOBS_KEEP_FILES_DAYS']))} folder(s) deleted"
+
+    return run

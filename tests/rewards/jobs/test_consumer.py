@@ -1,0 +1,146 @@
+"""Jobs through real consumer processes (``flask jobs consumer``) on a SQLite queue file, on both
+database engines: a job runs once, in the consumer; a consumer killed with -9 in the middle of a
+snapshot import leaves nothing of it and its job is closed as interrupted by the next consumer."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from rewards.config import DEFAULTS
+from rewards.db import db
+from rewards.jobs import store
+from rewards.jobs.models import Job
+from rewards.snapshots.models import Snapshot, SnapshotRow
+from tests.conftest import make_config
+
+ROOT = Path(__file__).resolve().parents[3]
+FEATURES = [*DEFAULTS["FEATURES"], "tests.rewards.jobs.sample_feature"]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def queue_settings(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "JOBS_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
+        "JOBS_DIR": str(tmp_path / "jobs"),
+        "JOBS_STALE_SECONDS": 3,
+        "FEATURES": FEATURES,
+    }
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask], queue_settings: dict[str, Any]) -> Flask:
+    return app_factory(**queue_settings)
+
+
+@pytest.fixture
+def consumers(backend: str, tmp_path: Path, queue_settings: dict[str, Any]) -> Iterator[Callable[[], subprocess.Popen]]:
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    cfg = make_config(backend, tmp_path, **queue_settings)
+    cfg.pop("TESTING", None)
+    (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()), encoding="utf-8")
+    env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT), "FLASK_APP": "rewards"}
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        log = (tmp_path / f"consumer-{len(started)}.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "consumer", "-w", "2"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _job(app: Flask, job_id: int) -> Job:
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        db.session.expunge_all()
+        return job
+
+
+def _wait(app: Flask, job_id: int, until: Callable[[Job], bool], seconds: float = 60) -> Job:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = _job(app, job_id)
+        if until(job):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} stayed {_job(app, job_id).state}")
+
+
+def test_jobs_run_once_in_the_consumer(app: Flask, consumers: Callable[[], Any], logged_in: Any) -> None:
+    from rewards.jobs.start import start
+
+    consumers()
+    consumers()  # two consumers share the queue: each job still runs exactly once
+    with app.test_request_context():
+        ids = [start("sample.count", {"n": 3}, title=f"s{i}", actor="tester", total=3).id for i in range(6)]
+    for job_id in ids:
+        job = _wait(app, job_id, lambda j: j.state in ("done", "failed"))
+        assert job.state == "done", job.error_message
+        assert '"pid": ' in job.result and f'"pid": {os.getpid()}' not in job.result  # ran in a consumer
+    with app.app_context():
+        from rewards.audit.models import Event
+
+        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.action == "sample.item")) == 18
+    page = logged_in("marketing")
+    assert page.get(f"/jobs/{ids[0]}/download").data.startswith(b"3 items")
+
+
+def test_kill_minus_nine_during_an_import_leaves_nothing_and_no_stuck_job(
+    app: Flask, consumers: Callable[[], Any], logged_in: Any
+) -> None:
+    rows = 300_000
+    data = io.BytesIO()
+    data.write(b"account;tier;points\n")
+    for n in range(rows):
+        data.write(f"{(n * 7919) % rows:09d};{'ideal' if n % 3 else 'beginner'};{n % 48}\n".encode())
+    data.seek(0)
+    page = logged_in("marketing")
+    answer = page.post("/snapshots/upload", content_type="multipart/form-data",
+                       data={"period": "2026-09", "file": (data, "big.csv")})
+    assert answer.status_code == 302 and "/jobs/" in answer.headers["Location"]  # returned at once, queued
+    job_id = int(answer.headers["Location"].rstrip("/").split("/")[-1])
+    assert _job(app, job_id).state == "queued"
+    first = consumers()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # kill it while it streams rows into the database
+        with app.app_context():
+            live = store.progress(app, job_id)
+        if live and live[0] > 0:  # it reads the file and streams rows in
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the import never got half way: {_job(app, job_id).state}")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert _job(app, job_id).state == "running"
+    time.sleep(4)  # longer than JOBS_STALE_SECONDS
+    consumers()  # the next consumer closes it when it starts
+    job = _wait(app, job_id, lambda j: j.state != "running", 30)
+    assert (job.state, job.error_code) == ("failed", "interrupted")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
+        assert db.session.scalar(select(func.count()).select_from(SnapshotRow)) == 0
+    assert "interrupted" in page.get(f"/jobs/{job_id}").get_data(as_text=True)
