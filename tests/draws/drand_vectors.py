@@ -6,10 +6,11 @@ import hashlib
 import json
 from typing import Any
 
-QUICKNET_SIGNATURES = {
-    2: "b6b6a585449b66eb12e875b64fcbab3799861a00e4dbf092d99e969a5eac57dd3f798acf61e705fe4f093db926626807",
-    3: "b3fab6df720b68cc47175f2c777e86d84187caab5770906f515ff1099cb01e4deaa027075d860823e49477b93c72bd64",
-}
+from draws.sample import QUICKNET_ROUNDS as QUICKNET_SIGNATURES
+from draws.sample import quicknet_value
+
+__all__ = ["MAINNET_SIGNATURES", "QUICKNET_SIGNATURES", "mainnet_value", "quicknet_value", "relay_text"]
+
 
 MAINNET_SIGNATURES = {
     2: "aa18facd2d51b616511d542de6f9af8a3b920121401dad1434ed1db4a565f10e04fad8d9b2b4e3e0094364374caafe9b"
@@ -19,17 +20,6 @@ MAINNET_SIGNATURES = {
     4: "b3d74f1ab9da993e3e3c01d1a395cce8834b42de57f5ad922ac63b2e715c238f986f3098d379ce6aad07b8581e4cfd6d"
     "1533835d5e2a7e299beec8851a21c8f9ca2d714d87a471641427d21838fb2ca1a406707bb0b372f74ab667f0509fa341",
 }
-
-
-def quicknet_value(round_number: int) -> dict[str, Any]:
-    """The entropy value of a published quicknet round."""
-    signature = QUICKNET_SIGNATURES[round_number]
-    return {
-        "type": "drand",
-        "round": round_number,
-        "randomness": hashlib.sha256(bytes.fromhex(signature)).hexdigest(),
-        "signature": signature,
-    }
 
 
 def mainnet_value(round_number: int) -> dict[str, Any]:

@@ -82,23 +82,14 @@ from draws.sample import DEFAULT_TIER_WEIGHTS, derived, sample_entrants
 from draws.stream import ByteStream, acceptance_limit, words_needed
 from draws.verify import FAIL, PASS, SKIP, WARN, verify_bundle, verify_proof
 from signedjson import b64u_encode, canonical_json, kid_for, sign_payload
+from tests.draws.drand_vectors import MAINNET_SIGNATURES, QUICKNET_SIGNATURES, mainnet_value, quicknet_value
 
 OUT = Path(__file__).with_name("vectors")
 FORMAT = "loyalty-draw-vector/2"
 QUICKNET = KNOWN_CHAINS["quicknet"]
 MAINNET = KNOWN_CHAINS["mainnet"]
 
-# Published League of Entropy rounds (../shared/notes/drand-vectors.md).
-QUICKNET_SIGNATURES = {
-    2: "b6b6a585449b66eb12e875b64fcbab3799861a00e4dbf092d99e969a5eac57dd3f798acf61e705fe4f093db926626807",
-    3: "b3fab6df720b68cc47175f2c777e86d84187caab5770906f515ff1099cb01e4deaa027075d860823e49477b93c72bd64",
-}
-MAINNET_SIGNATURES = {
-    2: "aa18facd2d51b616511d542de6f9af8a3b920121401dad1434ed1db4a565f10e04fad8d9b2b4e3e0094364374caafe9b"
-    "10478bf75650124831509c638b5a36a7a232ec70289f8751a2adb47fc32eb70b57dc81c39d48cbcac9fec46cdfc31663",
-    3: "a7b0877eaea7a0222f4c39a2c03434c34f5fe3ea47c533d24b88e5c3053b84775ccb78e984addcb55173f40428513f28"
-    "0cc6e0fccc3c89bb1625c7c0b477deb6faae43fc6ec036f09233bf38da16586b3042dd01a7e9ed97c8bafa343cc6071e",
-}
+
 ANNOUNCED_AT = "2023-08-23T15:00:00Z"
 FREEZE_AT = "2023-08-23T15:09:30Z"  # quicknet round 2 is at 15:09:30, so round 3 (15:09:33) is announced
 SMALL = [
@@ -186,27 +177,6 @@ def cosign(
             "cosigned_at": cosigned_at,
         },
     )
-
-
-def quicknet_value(round_number: int) -> dict[str, Any]:
-    signature = QUICKNET_SIGNATURES[round_number]
-    return {
-        "type": "drand",
-        "round": round_number,
-        "randomness": hashlib.sha256(bytes.fromhex(signature)).hexdigest(),
-        "signature": signature,
-    }
-
-
-def mainnet_value(round_number: int) -> dict[str, Any]:
-    signature = MAINNET_SIGNATURES[round_number]
-    return {
-        "type": "drand",
-        "round": round_number,
-        "randomness": hashlib.sha256(bytes.fromhex(signature)).hexdigest(),
-        "signature": signature,
-        "previous_signature": MAINNET_SIGNATURES[round_number - 1],
-    }
 
 
 def shifted(timestamp: str, seconds: int) -> str:
