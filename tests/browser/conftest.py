@@ -233,7 +233,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         f"PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
         "# Every test logs in from 127.0.0.1, about twenty times a minute: more than the login throttle\n"
         "# allows (tests/rewards checks the throttle itself).\n"
-        "RATELIMIT_ENABLED = False\n",
+        "RATELIMIT_ENABLED = False\n"
+        "# Jobs run inside the request that starts them: these tests walk the pages as staff see them once a\n"
+        "# job is done (tests/rewards/jobs/test_consumer.py runs real consumers, kill -9 included).\n"
+        'JOBS_URL = "memory://"\n',
         encoding="utf-8",
     )
     env = _server_env(instance)
