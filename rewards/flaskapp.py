@@ -6,7 +6,9 @@ from collections.abc import Callable
 from inspect import iscoroutinefunction
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+
+from rewards import inputguard
 
 
 class RewardsFlask(Flask):
@@ -28,3 +30,12 @@ class RewardsFlask(Flask):
         if is_coroutine is None:
             is_coroutine = self._is_coroutine[target] = iscoroutinefunction(func)
         return self.async_to_sync(func) if is_coroutine else func
+
+    def preprocess_request(self) -> Any:
+        """``rewards.inputguard``: sizes, Flask's before-request hooks, then the input (after a blueprint's
+        own body limit)."""
+        inputguard.check_size(request)
+        answer = super().preprocess_request()
+        if answer is None:
+            inputguard.check_request(request)
+        return answer
