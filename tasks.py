@@ -80,11 +80,17 @@ def setup() -> None:
 
 
 def run(extra: list[str]) -> None:
-    """Set up, load demo data, print a staff login and serve on http://127.0.0.1:5000/."""
+    """Set up, load demo data, print a staff login and serve on http://127.0.0.1:5000/.
+
+    The instance config leaves ENV at its default, production (Secure cookies); this local server
+    speaks plain HTTP, so it asks for development explicitly.
+    """
     setup()
-    sh(BIN / "flask", "demo", "load", env=flask_env())
+    env = flask_env()
+    env.setdefault("REWARDS_ENV", "development")
+    sh(BIN / "flask", "demo", "load", env=env)
     print("\nServing on http://127.0.0.1:5000/  (Ctrl+C stops it)\n", flush=True)
-    os.execve(str(BIN / "flask"), [str(BIN / "flask"), "run", *extra], flask_env())
+    os.execve(str(BIN / "flask"), [str(BIN / "flask"), "run", *extra], env)
 
 
 def chromium() -> None:

@@ -1,7 +1,9 @@
-"""A real gunicorn with ``gunicorn.conf.py``: oversized requests and wrong methods get the error shape.
+"""A real gunicorn with ``gunicorn.conf.py``: oversized requests and wrong methods get the error shape,
+and the access log keeps no query string.
 
 Without the app's own limits gunicorn answered a long URL or a big header with its HTML 414/431
-(``limit_request_line`` 4094 by default), and a 405 came without ``Allow``.
+(``limit_request_line`` 4094 by default), a 405 came without ``Allow``, and the access log wrote the
+whole request line (a token in a query string with it).
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(app: Flask, tmp_path: Path) -> Iterator[int]:
+def access_log(tmp_path: Path) -> Path:
+    return tmp_path / "access.log"
+
+
+@pytest.fixture
+def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
     """gunicorn serving this test's database on a free local port, one worker."""
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -42,8 +49,9 @@ def server(app: Flask, tmp_path: Path) -> Iterator[int]:
     (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()), encoding="utf-8")
     port = _free_port()
     env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "REWARDS_BIND": f"127.0.0.1:{port}", "REWARDS_WORKERS": "1"}
+    log = access_log.open("wb")
     child = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "rewards:create_app()"],
-                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -58,6 +66,7 @@ def server(app: Flask, tmp_path: Path) -> Iterator[int]:
     finally:
         child.terminate()
         child.wait(timeout=30)
+        log.close()
 
 
 def _request(port: int, method: str, target: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -101,3 +110,16 @@ def test_405_names_the_allowed_methods(server: int) -> None:
     assert set(headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     status, headers, _body = _request(server, "PUT", "/login")
     assert status == 405 and "POST" in headers["Allow"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_access_log_keeps_no_query_string(server: int, access_log: Path) -> None:
+    status, headers, _body = _request(server, "GET", "/api/v1/draws?token=SECRET-IN-QUERY&account=7400000001",
+                                      {"Referer": "https://example.org/page?token=SECRET-IN-REFERRER"})
+    assert status == 401
+    deadline = time.monotonic() + 10
+    while headers["X-Request-Id"] not in access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    logged = access_log.read_text()
+    assert f'"GET /api/v1/draws HTTP/1.1" 401' in logged and headers["X-Request-Id"] in logged
+    assert "SECRET" not in logged and "7400000001" not in logged
