@@ -140,9 +140,10 @@ def check_request(request: Request) -> None:
             abort(400, message=_("The body is not JSON the service accepts: %(why)s.", why=str(exc)),
                   errors={"json": [str(exc)]})
     elif request.mimetype in _FORMS:
-        if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+        # a multipart part may come without a name (werkzeug then keys it None)
+        if any(_has_nul([key or "", value or ""]) for key, value in request.form.items(multi=True)):
             _refuse_nul("form")
-        if any("\x00" in (upload.filename or "") or "\x00" in key for key, upload in request.files.items(multi=True)):
+        if any(_has_nul([key or "", upload.filename or ""]) for key, upload in request.files.items(multi=True)):
             _refuse_nul("files")
 
 

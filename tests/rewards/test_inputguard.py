@@ -91,3 +91,14 @@ def test_check_json_bounds() -> None:
     with pytest.raises(JsonRefused) as info:
         check_json(b'{"a": ["\\u0000"]}')
     assert info.value.status == 422
+
+
+def test_multipart_part_without_a_name(client: FlaskClient, every_scope: dict[str, str]) -> None:
+    """Found by schemathesis: a part with no name is keyed None by werkzeug (was a 500 in the guard)."""
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.csv\"\r\n\r\nx\r\n"
+            f"--{boundary}--\r\n").encode()
+    r = client.post("/api/v1/snapshots/compute?period=2026-05", data=body, headers={
+        **every_scope, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code < 500 and set(r.get_json()) == FIELDS
