@@ -13,7 +13,18 @@ workers = int(os.environ.get("REWARDS_WORKERS", str(max(2, multiprocessing.cpu_c
 worker_class = "sync"
 timeout = 120  # snapshot uploads of 50 MB
 accesslog = "-"
+# The access log keeps no query string and no referrer (either may carry a token or personal data):
+# method, path and protocol, status, size, seconds, user agent, and the request id the app answered.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s" %({x-request-id}o)s'
 preload_app = True
+# Request size limits (docs/operations.md, "Request size limits"). The app refuses a request target over
+# 4096 bytes (414), a header line over 8190 bytes, more than 100 headers or 32 KiB of them (431), in its
+# JSON error shape (rewards/inputguard.py). gunicorn's own limits sit above those, so its HTML answers
+# reach only requests far beyond them: a request line over 8190 bytes (gunicorn's maximum; 0 would
+# read an endless line), a header line over 16 KiB, more than 200 headers.
+limit_request_line = 8190
+limit_request_field_size = 16384
+limit_request_fields = 200
 
 
 def post_fork(server, worker):  # noqa: ARG001

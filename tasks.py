@@ -80,15 +80,21 @@ def setup() -> None:
 
 
 def run(extra: list[str]) -> None:
-    """Set up, load demo data, print a staff login and serve on http://127.0.0.1:5000/."""
+    """Set up, load demo data, print a staff login and serve on http://127.0.0.1:5000/.
+
+    The instance config leaves ENV at its default, production (Secure cookies); this local server
+    speaks plain HTTP, so it asks for development explicitly.
+    """
     setup()
-    sh(BIN / "flask", "demo", "load", env=flask_env())
+    env = flask_env()
+    env.setdefault("REWARDS_ENV", "development")  # production is the default; this command is the developer's
+    sh(BIN / "flask", "demo", "load", env=env)
     print("\nServing on http://127.0.0.1:5000/ with a job consumer  (Ctrl+C stops both)\n", flush=True)
     # The consumer runs the background jobs (imports, bulk issues, exports) and the periodic work;
     # it is a child of this process and stops with the web server.
-    consumer = subprocess.Popen([str(BIN / "flask"), "jobs", "consumer", "--workers", "2"], cwd=ROOT, env=flask_env())
+    consumer = subprocess.Popen([str(BIN / "flask"), "jobs", "consumer", "--workers", "2"], cwd=ROOT, env=env)
     try:
-        subprocess.run([str(BIN / "flask"), "run", *extra], cwd=ROOT, env=flask_env(), check=False)
+        subprocess.run([str(BIN / "flask"), "run", *extra], cwd=ROOT, env=env, check=False)
     except KeyboardInterrupt:
         pass
     finally:

@@ -16,6 +16,7 @@ from rewards.db import db
 from rewards.errors import DomainError
 from rewards.policy import api, public
 
+SECURITY = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
 blp = Blueprint("draws-api", __name__, url_prefix="/api/v1/draws", description="Prize draws")
 credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits", description="Prize credits for billing")
 
@@ -28,12 +29,14 @@ def _commit(value: Any) -> Any:
 @blp.route("")
 class Draws(MethodView):
     @api("draws:read")
+    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.DrawOutSchema(many=True))
     def get(self) -> Any:
         """Every draw, newest first."""
         return services.list_draws(db.session)
 
     @api("draws:write")
+    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.DraftInSchema)
     @blp.response(201, schemas.DrawOutSchema)
     def post(self, data: dict[str, Any]) -> Any:
@@ -46,6 +49,7 @@ class Draws(MethodView):
 @blp.route("/<draw_id>")
 class DrawOne(MethodView):
     @api("draws:read")
+    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.DrawOutSchema)
     def get(self, draw_id: str) -> Any:
         """One draw."""
@@ -55,6 +59,7 @@ class DrawOne(MethodView):
 @blp.route("/<draw_id>/exclusions")
 class Exclusions(MethodView):
     @api("draws:write")
+    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.ExclusionsInSchema)
     @blp.response(200, schemas.ExclusionsOutSchema)
     def put(self, data: dict[str, Any], draw_id: str) -> Any:
@@ -65,6 +70,7 @@ class Exclusions(MethodView):
 def _step(name: str, doc: str, run: Any) -> None:
     class Step(MethodView):
         @api("draws:write")
+        @blp.doc(security=SECURITY)
         @blp.response(200, schemas.DrawOutSchema)
         def post(self, draw_id: str) -> Any:
             return _commit(run(draw_id))
@@ -85,6 +91,7 @@ _step("publish", "Publish the result; prizes become credit orders.", lambda d: s
 @blp.route("/<draw_id>/draw")
 class DrawRun(MethodView):
     @api("draws:write")
+    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.EntropyInSchema)
     @blp.response(200, schemas.DrawOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
@@ -113,6 +120,7 @@ class DrawRun(MethodView):
 @blp.route("/<draw_id>/cancel")
 class DrawCancel(MethodView):
     @api("draws:write")
+    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.ReasonInSchema)
     @blp.response(200, schemas.DrawOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
@@ -123,6 +131,7 @@ class DrawCancel(MethodView):
 @blp.route("/<draw_id>/disqualifications")
 class Disqualifications(MethodView):
     @api("draws:write")
+    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.DisqualifyInSchema)
     @blp.response(201, schemas.DisqualificationOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
@@ -147,6 +156,7 @@ class PublicRecord(MethodView):
 @blp.route("/<draw_id>/bundle")
 class AuditorBundle(MethodView):
     @api("draws:audit")
+    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.RecordSchema)
     def get(self, draw_id: str) -> Any:
         """The auditor bundle: the record plus the full entrant list, salt key and exclusions."""
@@ -156,6 +166,7 @@ class AuditorBundle(MethodView):
 @blp.route("/<draw_id>/verification")
 class Verification(MethodView):
     @api("draws:audit")
+    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.VerificationSchema)
     def get(self, draw_id: str) -> Any:
         """Run the standalone verifier's checks on the auditor bundle."""
@@ -178,6 +189,7 @@ class FreezePackage(MethodView):
 @blp.route("/<draw_id>/cosignatures")
 class Cosignatures(MethodView):
     @api("draws:write")
+    @blp.doc(security=SECURITY)
     @blp.arguments(schemas.CosignatureInSchema)
     @blp.response(201, schemas.QuorumOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
@@ -191,6 +203,7 @@ class Cosignatures(MethodView):
 @blp.route("/<draw_id>/check-codes/<account>")
 class CheckCode(MethodView):
     @api("cabinet:read")
+    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.CheckCodeSchema)
     def get(self, draw_id: str, account: str) -> Any:
         """An account's personal check code for the public "did I take part?" check (any account)."""
@@ -202,6 +215,7 @@ class CheckCode(MethodView):
 @blp.route("/<draw_id>/proofs/<account>")
 class Proof(MethodView):
     @api("cabinet:read")
+    @blp.doc(security=SECURITY)
     @blp.response(200, schemas.ProofSchema)
     def get(self, draw_id: str, account: str) -> Any:
         """A customer's inclusion proof (for the personal cabinet)."""
@@ -211,6 +225,7 @@ class Proof(MethodView):
 @credits_blp.route("/batches")
 class Batches(MethodView):
     @api("draws:write")
+    @credits_blp.doc(security=SECURITY)
     @credits_blp.response(201, schemas.BatchOutSchema)
     def post(self) -> Any:
         """Export every pending credit into a new batch, exactly once."""
@@ -220,6 +235,7 @@ class Batches(MethodView):
 @credits_blp.route("/batches/<int:batch_id>")
 class BatchFile(MethodView):
     @api("draws:read")
+    @credits_blp.doc(security=SECURITY)
     @credits_blp.response(200, {"type": "string"}, content_type="text/csv")
     def get(self, batch_id: int) -> Any:
         """The batch file (CSV), byte-identical at every download."""
@@ -231,6 +247,7 @@ class BatchFile(MethodView):
 @credits_blp.route("/confirmations")
 class Confirmations(MethodView):
     @api("draws:write")
+    @credits_blp.doc(security=SECURITY)
     @credits_blp.arguments(schemas.ConfirmationInSchema)
     @credits_blp.response(200, schemas.ConfirmationOutSchema)
     def post(self, data: dict[str, Any]) -> Any:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from draws import services, wiring
+from draws.models import CreditBatch
 from signedjson import canonical_json
 from draws.rfc3797 import parse_public_numbers
 from draws.stats import simulate
@@ -204,24 +208,90 @@ def disqualify(draw_id: str, prize_index: int, reason: str) -> None:
     click.echo(f"prize {prize_index} passed to {'a reserve' if record.replacement_account else 'nobody (no reserve left)'}")
 
 
+def _partial(out: Path) -> Path:
+    """Where a batch file waits, beside its target, until its batch is committed."""
+    return out.with_name(out.name + ".partial")
+
+
+def _write_durably(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` and flush it to the disk (a kill or a power cut keeps it)."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _publish_file(partial: Path, out: Path) -> None:
+    """Rename the finished file to its target in one step (readers see the whole file or none)."""
+    os.replace(partial, out)
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        folder = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def _finish_interrupted(out: Path) -> bool:
+    """Finish an export killed between its commit and the rename of its file; True if there was one.
+
+    ``OUT.partial`` holding a committed batch (same digest and bytes) becomes ``OUT``; one whose batch
+    was never committed is removed, and its credits are still pending.
+    """
+    partial = _partial(out)
+    if not partial.exists():
+        return False
+    content = partial.read_text(encoding="utf-8")
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    batch = db.session.scalar(select(CreditBatch).where(CreditBatch.digest == digest))
+    if batch is None or batch.content != content:
+        partial.unlink()
+        return False
+    _publish_file(partial, out)
+    click.echo(f"batch {batch.id}: finished its interrupted export, wrote {out}")
+    return True
+
+
 @draws_cli.command("export-credits")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the batch file here.")
 def export_credits(out: Path | None) -> None:
-    """Put every pending credit into a new batch for billing (exactly once)."""
-    batch = _run(services.export_credits, actor=current_actor())
+    """Put every pending credit into a new batch for billing (exactly once); print the batch id.
+
+    With --out the file is written (to OUT.partial, flushed to disk) before the batch is committed
+    and renamed to OUT after: a committed batch always has its file. A run killed after the commit
+    is finished by the next run; any batch can be written again with 'flask draws batch ID --out'.
+    """
+    if out and _finish_interrupted(out):
+        return
+    try:
+        batch = services.export_credits(db.session, actor=current_actor())
+    except DomainError as exc:
+        fail(exc.message)
     if out:
-        out.write_text(batch.content, encoding="utf-8")
+        _write_durably(_partial(out), batch.content)
+    db.session.commit()
+    if out:
+        _publish_file(_partial(out), out)
     click.echo(f"batch {batch.id}: {batch.count} credits, {batch.total_kopecks} kopecks, sha256 {batch.digest}")
+    if not out:
+        click.echo(f"write its file with: flask draws batch {batch.id} --out FILE")
 
 
 @draws_cli.command("batch")
 @click.argument("batch_id", type=int)
-def batch(batch_id: str) -> None:
-    """Print a batch file again (byte-identical to the first download)."""
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the batch file here.")
+def batch(batch_id: int, out: Path | None) -> None:
+    """Print (or write) a batch file again, byte-identical to the first download."""
     try:
-        click.echo(services.get_batch(db.session, int(batch_id)).content, nl=False)
+        content = services.get_batch(db.session, batch_id).content
     except DomainError as exc:
         fail(exc.message)
+    if out:
+        _write_durably(_partial(out), content)
+        _publish_file(_partial(out), out)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(content, nl=False)
 
 
 @draws_cli.command("confirm")

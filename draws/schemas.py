@@ -6,8 +6,13 @@ import marshmallow as ma
 
 
 class PrizeSchema(ma.Schema):
-    amount_kopecks = ma.fields.Integer(required=True, strict=True, metadata={"description": "1..400000"})
-    count = ma.fields.Integer(required=True, strict=True)
+    amount_kopecks = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 400_000),
+                                       metadata={"description": "1..400000 (draws.engine.MAX_PRIZE_KOPECKS)"})
+    count = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
+
+
+# A public reason: at least one character that is not white space (the services refuse a blank one).
+REASON = ma.validate.Regexp(r"^\s*\S", error="give the reason (it is public)")
 
 
 class WitnessSchema(ma.Schema):
@@ -96,12 +101,12 @@ class EntropyInSchema(ma.Schema):
 
 
 class ReasonInSchema(ma.Schema):
-    reason = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, validate=REASON)
 
 
 class DisqualifyInSchema(ma.Schema):
     prize_index = ma.fields.Integer(required=True, strict=True)
-    reason = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, validate=REASON)
 
 
 class DisqualificationOutSchema(ma.Schema):
@@ -118,9 +123,11 @@ class RecordSchema(ma.Schema):
     kind = ma.fields.String(required=True)
     keyset = ma.fields.Raw(required=True)
     announcement = ma.fields.Raw(required=True)
-    freeze = ma.fields.Raw(required=True)
-    result = ma.fields.Raw(required=True)
-    disqualifications = ma.fields.Raw(required=True)
+    # A cancelled draw's record has no result (and a freeze only if it was frozen): then `cancellation`.
+    freeze = ma.fields.Raw(metadata={"description": "absent on a draw cancelled before its freeze"})
+    result = ma.fields.Raw(metadata={"description": "absent on a cancelled draw's record"})
+    disqualifications = ma.fields.List(ma.fields.Raw(), metadata={
+        "description": "the signed disqualifications in sequence order; absent on a cancelled draw's record"})
     head = ma.fields.Raw(metadata={"description": "the signed head: how many disqualifications exist (protocol 2)"})
     cancellation = ma.fields.Raw()
     weights = ma.fields.Raw()

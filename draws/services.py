@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -846,34 +846,39 @@ def disqualification_envelopes(session: Session, draw: Draw) -> list[dict[str, A
 def export_credits(session: Session, *, actor: str, now: datetime | None = None) -> CreditBatch:
     """Put every pending credit into one new batch file, exactly once.
 
-    One conditional UPDATE moves the credits from pending to exported; if another export took any of
-    them first the count differs and the whole export is refused (the shell rolls back). A killed
-    export commits nothing, so no credit is ever in two batches.
+    Set-based, for any number of credits: one ``UPDATE ... SET batch_id = :batch WHERE state =
+    'pending'`` claims the credits, and the file is written from what the batch then holds. A
+    concurrent export waits for this one's row locks (PostgreSQL re-checks the WHERE, SQLite's
+    writer lock serialises), so a credit lands in exactly one batch; one that finds nothing left is
+    refused. A killed export commits nothing.
     """
     now = now or utcnow()
-    rows = session.execute(
-        select(DrawCredit, Draw.public_id).join(Draw, Draw.id == DrawCredit.draw_id)
-        .where(DrawCredit.state == "pending").order_by(DrawCredit.id)
-    ).all()
-    if not rows:
-        raise DrawRefused("there are no pending credits to export")
-    batch = CreditBatch(created_at=now, created_by=actor, count=len(rows), total_kopecks=sum(c.amount_kopecks for c, _ in rows), digest="", content="")
+    batch = CreditBatch(created_at=now, created_by=actor, count=0, total_kopecks=0, digest="", content="")
     session.add(batch)
     session.flush()
+    claimed = session.execute(
+        update(DrawCredit).where(DrawCredit.state == "pending")
+        .values(state="exported", batch_id=batch.id).execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not claimed:
+        raise DrawRefused("there are no pending credits to export")
+    rows = session.execute(
+        select(DrawCredit.id, Draw.public_id, DrawCredit.prize_index, DrawCredit.account, DrawCredit.amount_kopecks)
+        .join(Draw, Draw.id == DrawCredit.draw_id).where(DrawCredit.batch_id == batch.id).order_by(DrawCredit.id)
+    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CREDIT_HEADER)
-    for credit, draw_public_id in rows:
-        writer.writerow([credit.id, draw_public_id, credit.prize_index, credit.account, credit.amount_kopecks, batch.id])
+    count = total = 0
+    for credit_id, draw_public_id, prize_index, account, amount in rows:
+        writer.writerow([credit_id, draw_public_id, prize_index, account, amount, batch.id])
+        count += 1
+        total += amount
+    if count != claimed:  # pragma: no cover - the rows were claimed in this transaction
+        raise Conflict("the batch changed while it was written; nothing was exported")
+    batch.count, batch.total_kopecks = count, total
     batch.content = out.getvalue()
     batch.digest = hashlib.sha256(batch.content.encode("utf-8")).hexdigest()
-    ids = [credit.id for credit, _ in rows]
-    changed = session.execute(
-        update(DrawCredit).where(DrawCredit.id.in_(ids), DrawCredit.state == "pending")
-        .values(state="exported", batch_id=batch.id).execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    if changed != len(ids):
-        raise Conflict("another export took some of these credits at the same time; nothing was exported")
     record_event(session, actor, "draw.credits_exported", "credit_batch", str(batch.id),
                  {"count": batch.count, "total_kopecks": batch.total_kopecks, "digest": batch.digest})
     return batch
@@ -953,18 +958,36 @@ def _read_confirmation(data: str | bytes) -> tuple[list[_Confirmed], ErrorLog]:
     return wanted, log
 
 
-def _check_credits(session: Session, wanted: Sequence[_Confirmed], log: ErrorLog) -> None:
-    """Log every line whose credit does not exist, differs, or is not exported or posted."""
+def _id_among(session: Session, ids: Sequence[int]) -> Any:
+    """``draw_credits.id`` among ``ids``, sent as one parameter whatever their number (no ``IN`` list).
+
+    A driver refuses more than 65,535 bind parameters, and a confirmation file may have more lines:
+    PostgreSQL takes one integer array (``= ANY``), SQLite one JSON array (``json_each``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return DrawCredit.id == any_(bindparam("credit_ids", list(ids), type_=ARRAY(Integer)))
+    return DrawCredit.id.in_(select(func.json_each(json.dumps(list(ids))).table_valued("value").c.value))
+
+
+def _check_credits(session: Session, wanted: Sequence[_Confirmed], log: ErrorLog) -> list[int]:
+    """Log every line whose credit does not exist, differs, or is not exported or posted; the ids."""
     ids = sorted({w.credit_id for w in wanted})
-    credits = {c.id: c for c in session.scalars(select(DrawCredit).where(DrawCredit.id.in_(ids)))} if ids else {}
+    credits: dict[int, tuple[str, int, str]] = {}
+    if ids:
+        rows = session.execute(
+            select(DrawCredit.id, DrawCredit.account, DrawCredit.amount_kopecks, DrawCredit.state)
+            .where(_id_among(session, ids))
+        )
+        credits = {cid: (account, amount, state) for cid, account, amount, state in rows}
     for w in wanted:
         credit = credits.get(w.credit_id)
         if credit is None:
             log.add(w.line, UNKNOWN_CREDIT, "no such credit", field="credit_id")
-        elif credit.account != w.account or credit.amount_kopecks != w.amount:
+        elif credit[0] != w.account or credit[1] != w.amount:
             log.add(w.line, CREDIT_MISMATCH, "account or amount differs from the credit order")
-        elif credit.state not in ("exported", "posted"):
-            log.add(w.line, CREDIT_STATE, f"the credit is {credit.state}, not exported", field="credit_id")
+        elif credit[2] not in ("exported", "posted"):
+            log.add(w.line, CREDIT_STATE, f"the credit is {credit[2]}, not exported", field="credit_id")
+    return ids
 
 
 def import_confirmation(
@@ -975,17 +998,18 @@ def import_confirmation(
     ``text`` is the file's text, or its bytes (then UTF-8 with or without BOM, or Windows-1251, as
     every import). Every line is checked first; any bad line refuses the whole file (nothing
     changes), with the problems by line. Lines of credits already posted are accepted again
-    (re-importing the same file is harmless).
+    (re-importing the same file is harmless). Set-based: one query reads the credits and one
+    ``UPDATE`` posts them, for any number of lines.
     """
     now = now or utcnow()
     wanted, log = _read_confirmation(text)
-    _check_credits(session, wanted, log)
+    ids = _check_credits(session, wanted, log)
     if log:
         raise DrawRefused("the confirmation file has errors; nothing was changed", errors=log.by_line())
     posted = 0
-    for w in wanted:
-        posted += session.execute(
-            update(DrawCredit).where(DrawCredit.id == w.credit_id, DrawCredit.state == "exported")
+    if ids:
+        posted = session.execute(
+            update(DrawCredit).where(_id_among(session, ids), DrawCredit.state == "exported")
             .values(state="posted", posted_at=now).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
     record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-", {"posted": posted, "lines": len(wanted)})

@@ -52,12 +52,17 @@ staff_blp = Blueprint(
 )
 
 
+_SMALL_BODIES = frozenset(bp.name for bp in (blp, cabinet_blp, staff_blp))
+
+
 def _limit_body() -> None:
-    request.max_content_length = current_app.config["API_MAX_JSON_BYTES"]
+    # An app-level hook (registered when the feature loads, before the kernel's input check reads the
+    # body), so the partner APIs' lower limit applies to that read too.
+    if request.blueprint in _SMALL_BODIES:
+        request.max_content_length = current_app.config["API_MAX_JSON_BYTES"]
 
 
-for _bp in (blp, cabinet_blp, staff_blp):
-    _bp.before_request(_limit_body)
+blp.before_app_request(_limit_body)
 
 
 def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> Response:

@@ -82,7 +82,7 @@ def _bounded_int_converter(app: "Flask") -> None:
 
 
 def _init_extensions(app: "Flask") -> None:
-    from rewards import access, blueprints, cli, features, httperrors, i18n, web
+    from rewards import access, blueprints, cli, features, httperrors, i18n, inputguard, web
     from rewards.db import configure_sqlite, db
     from rewards.extensions import csrf, limiter, migrate
 
@@ -93,6 +93,7 @@ def _init_extensions(app: "Flask") -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True)
+    inputguard.init_sizes(app)  # first of all hooks: a target or headers too large get 414/431 at once
     csrf.init_app(app)
     i18n.init_app(app, features.package_folders(app.config["FEATURES"]))
     limiter.init_app(app)
@@ -113,6 +114,7 @@ def _init_extensions(app: "Flask") -> None:
     cli.register(app)
     features.load(app, api)
     access.check_declared(app)
+    inputguard.init_input(app)  # after every app-level hook (a feature's body limit comes first)
 
 
 def _init_read_only(app: "Flask") -> None:

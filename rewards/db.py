@@ -10,6 +10,8 @@ SQLite needs care to be safe under concurrency (see docs/operations.md):
 from __future__ import annotations
 
 import contextvars
+import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,8 +110,32 @@ def reset_read_only(token: contextvars.Token[bool]) -> None:
     _sqlite_read_only.reset(token)
 
 
+def _owner_only(path: str | None) -> None:
+    """Create the SQLite file readable and writable by its owner only, and tighten an existing one.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the mode of the database file, so they
+    are 0600 too. A path SQLite will refuse anyway (no folder) is left to SQLite's own error.
+    """
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            logging.getLogger("rewards.db").warning("%s is readable by others and not ours to chmod", name)
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
-    """Attach the connection settings and the BEGIN IMMEDIATE policy to a SQLite engine."""
+    """Attach the connection settings and the BEGIN IMMEDIATE policy to a SQLite engine; the
+    database file is the owner's only (0600)."""
+    _owner_only(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -117,6 +117,9 @@ class Api(SmorestApi):
         headers = dict(data.get("headers") or {})
         if error.response is not None and "Retry-After" in error.response.headers:
             headers["Retry-After"] = error.response.headers["Retry-After"]
+        valid_methods = getattr(error, "valid_methods", None)  # a 405 names the methods the URL takes
+        if valid_methods:
+            headers["Allow"] = ", ".join(valid_methods)
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)

@@ -9,8 +9,13 @@ from pathlib import Path
 
 
 def init(folder: Path) -> bool:
-    """Write ``config.py`` with a fresh SECRET_KEY unless one exists; returns True when written."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``config.py`` with a fresh SECRET_KEY unless one exists; returns True when written.
+
+    The folder (database, keys, secrets) is the owner's only (0700). The config sets no ``ENV``:
+    production is the default (Secure cookies); ``tasks.py run`` asks for development itself.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
     config = folder / "config.py"
     if config.exists():
         return False
@@ -19,7 +24,6 @@ def init(folder: Path) -> bool:
         fh.write(
             "# Written by 'python -m rewards.instance init'. See config.example.py for every setting.\n"
             f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
-            'ENV = "development"\n'
         )
     return True
 

@@ -70,6 +70,16 @@ def client_list() -> str:
     return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=None)
 
 
+def _whole_number(text: str, field: str, *, default: int | None, maximum: int) -> int:
+    """A form field as a whole number 0..maximum (``default`` when empty), else a refusal naming it."""
+    text = text.strip()
+    if not text and default is not None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > maximum:
+        raise DomainError(_("%(field)s must be a whole number from 0 to %(maximum)s.", field=field, maximum=maximum), field=field)
+    return int(text)
+
+
 @bp.route("/clients", methods=["POST"])
 @staff("admin.clients")
 def client_change() -> tuple[str, int] | str:
@@ -83,19 +93,20 @@ def client_change() -> tuple[str, int] | str:
                 db.session, form.get("name", ""), form.getlist("scopes"), actor=current_actor()
             )
         elif op == "rotate":
-            days = int(form.get("grace_days", "7") or 7)
+            days = _whole_number(form.get("grace_days", ""), "grace_days", default=7, maximum=apikeys.MAX_GRACE_DAYS)
             token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(), grace=timedelta(days=days))
         elif op == "revoke":
             apikeys.revoke_client(db.session, form.get("name", ""), actor=current_actor())
         elif op == "revoke-key":
-            apikeys.revoke_key(db.session, int(form.get("key_id", "0")), actor=current_actor())
+            key_id = _whole_number(form.get("key_id", ""), "key_id", default=None, maximum=2**31 - 1)
+            apikeys.revoke_key(db.session, key_id, actor=current_actor())
         else:
             raise DomainError(f"unknown operation {op!r}")
-    except (DomainError, ValueError) as exc:
+    except DomainError as exc:
         db.session.rollback()
-        flash(getattr(exc, "message", str(exc)), "error")
+        flash(exc.message, "error")
         rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
-        status = exc.status if isinstance(exc, DomainError) else 422
+        status = exc.status
         return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=None), status
     db.session.commit()
     rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()

@@ -23,6 +23,8 @@ from rewards.errors import DomainError, NotFound
 # Every scope an endpoint may ask for, as the features declared them (rewards.policy.declare).
 SCOPES = policy.SCOPES
 
+MAX_GRACE_DAYS = 90  # longest time an old key keeps working after a rotation
+_MAX_ID = 2**31 - 1  # key ids are INTEGER columns
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -82,7 +84,9 @@ def get_client(session: Session, name: str) -> ApiClient:
 
 
 def rotate_key(session: Session, name: str, *, actor: str, grace: timedelta) -> str:
-    """Issue a new key; the client's current keys stay valid for ``grace`` and then expire."""
+    """Issue a new key; the client's current keys stay valid for ``grace`` (0 to 90 days) and then expire."""
+    if not timedelta(0) <= grace <= timedelta(days=MAX_GRACE_DAYS):
+        raise DomainError(f"the grace period must be 0 to {MAX_GRACE_DAYS} days", field="grace_days")
     client = get_client(session, name)
     now = utcnow()
     deadline = now + grace
@@ -109,7 +113,7 @@ def revoke_client(session: Session, name: str, *, actor: str) -> None:
 
 def revoke_key(session: Session, key_id: int, *, actor: str) -> None:
     """Revoke one key (e.g. the old one after a rotation, before its expiry)."""
-    key = session.get(ApiKey, key_id)
+    key = session.get(ApiKey, key_id) if 0 < key_id <= _MAX_ID else None
     if key is None:
         raise NotFound(f"no API key {key_id}")
     if key.revoked_at is None:

@@ -49,6 +49,14 @@ def event_hash(body: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A stored event that could not be turned into a body (bad JSON, a bad time): a broken link."""
+
+    seq: Any
+    reason: str
+
+
+@dataclass(frozen=True)
 class ChainReport:
     """Outcome of walking the chain: ok, how many events, the head, and the first problem found."""
 
@@ -60,22 +68,32 @@ class ChainReport:
 
 
 def verify_chain(
-    events: Iterable[tuple[dict[str, Any], str]], checkpoint: dict[str, Any] | None = None
+    events: Iterable[tuple[dict[str, Any] | Unreadable, str]], checkpoint: dict[str, Any] | None = None
 ) -> ChainReport:
-    """Walk ``(body, stored_hash)`` pairs in sequence order and report the first broken link."""
+    """Walk ``(body, stored_hash)`` pairs in sequence order and report the first broken link.
+
+    A row that is no event (``Unreadable``) or whose content cannot be hashed (e.g. a float in its
+    details, which canonical JSON refuses) is a broken link too, reported like any other.
+    """
     prev = GENESIS
     expected_seq = 1
     count = 0
     head_seq = 0
     checkpoint_seen = checkpoint is None or checkpoint["seq"] == 0
     for body, stored in events:
+        if isinstance(body, Unreadable):
+            return ChainReport(False, count, head_seq, prev, f"event {body.seq}: unreadable row ({body.reason})")
         seq = body["seq"]
         if seq != expected_seq:
             kind = "deleted" if seq > expected_seq else "inserted or reordered"
             return ChainReport(False, count, head_seq, prev, f"event {seq}: expected seq {expected_seq} ({kind})")
         if body["prev"] != prev:
             return ChainReport(False, count, head_seq, prev, f"event {seq}: link to previous event broken")
-        if event_hash(body) != stored:
+        try:
+            computed = event_hash(body)
+        except (TypeError, ValueError) as exc:
+            return ChainReport(False, count, head_seq, prev, f"event {seq}: content cannot be hashed ({exc})")
+        if computed != stored:
             return ChainReport(False, count, head_seq, prev, f"event {seq}: content does not match its hash")
         if checkpoint is not None and seq == checkpoint["seq"]:
             if stored != checkpoint["head_hash"]:

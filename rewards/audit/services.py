@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import String, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from signedjson import canonical_json
-from rewards.audit.chain import GENESIS, ChainReport, event_body, event_hash, verify_chain
+from rewards.audit.chain import GENESIS, ChainReport, Unreadable, event_body, event_hash, verify_chain
 from rewards.audit.models import Checkpoint, Event
 from rewards.db import utcnow
 from signedjson import utc_timestamp
@@ -62,16 +63,41 @@ def body_of(event: Event) -> dict[str, Any]:
     )
 
 
-def iter_chain(session: Session, batch: int = 5000) -> Iterator[tuple[dict[str, Any], str]]:
-    """Every event as ``(body, stored hash)`` in sequence order, read in batches."""
+# The raw columns of an event: the time as the driver gives it (text on SQLite, so a malformed one
+# is reported as a broken link instead of failing the whole read).
+_RAW = Event.__table__.c
+_RAW_COLUMNS = (_RAW.seq, type_coerce(_RAW.at, String), _RAW.actor, _RAW.action, _RAW.object_type,
+                _RAW.object_id, _RAW.details, _RAW.prev_hash, _RAW.hash)
+
+
+def _instant(value: Any) -> datetime:
+    """A stored event time as an aware UTC datetime (ValueError when it is none)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise ValueError(f"not a time: {value!r}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _raw_body(row: Any) -> dict[str, Any] | Unreadable:
+    seq, at, actor, action, object_type, object_id, details, prev_hash, _hash = row
+    try:
+        return event_body(seq, _instant(at), actor, action, object_type, object_id, json.loads(details), prev_hash)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        return Unreadable(seq, f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def iter_chain(session: Session, batch: int = 5000) -> Iterator[tuple[dict[str, Any] | Unreadable, str]]:
+    """Every event as ``(body, stored hash)`` in sequence order, read in batches; a row that is no
+    event (bad JSON, a bad time) comes as ``Unreadable``."""
     last = 0
     while True:
-        rows = session.scalars(select(Event).where(Event.seq > last).order_by(Event.seq).limit(batch)).all()
+        rows = session.execute(select(*_RAW_COLUMNS).where(_RAW.seq > last).order_by(_RAW.seq).limit(batch)).all()
         if not rows:
             return
         for row in rows:
-            yield body_of(row), row.hash
-        last = rows[-1].seq
+            yield _raw_body(row), row[-1]
+        last = rows[-1][0]
 
 
 def verify_log(session: Session, checkpoint: dict[str, Any] | None = None) -> ChainReport:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -29,8 +31,18 @@ def _safe_next(target: str | None) -> str:
     return url_for("dashboard.index")
 
 
+def name_tag(name: str) -> str:
+    """A keyed hash prefix of a typed user name, for the log and the rate limiter's key.
+
+    Attempts on one name stay recognisable, but the name itself (perhaps a password typed into the
+    wrong box) is never written; keyed with SECRET_KEY, so the log alone allows no dictionary guess.
+    """
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(key, b"login-name:" + name.strip().lower()[:64].encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+
+
 def _login_name() -> str:
-    return "login-user:" + request.form.get("username", "").strip().lower()[:64]
+    return "login-user:" + name_tag(request.form.get("username", ""))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,7 +59,7 @@ def login() -> str | Response:
             method=current_app.config["PASSWORD_HASH_METHOD"],
         )
         if user is None:
-            current_app.logger.warning("login refused for %r", request.form.get("username", "")[:64])
+            current_app.logger.warning("login refused for user name #%s", name_tag(request.form.get("username", "")))
             db.session.rollback()
             flash(_("Wrong user name or password."), "error")
             return render_template("login.html"), 401  # type: ignore[return-value]

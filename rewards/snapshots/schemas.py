@@ -6,7 +6,8 @@ import marshmallow as ma
 
 from rewards.tiers import TIERS
 
-PERIOD = ma.validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month YYYY-MM")
+# What services.check_period accepts: ASCII digits, years 1000..9999, months 01..12.
+PERIOD = ma.validate.Regexp(r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", error="a month YYYY-MM")
 
 
 class TierCountsSchema(ma.Schema):

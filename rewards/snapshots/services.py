@@ -71,8 +71,13 @@ class _HashingReader:
 
 
 def check_period(period: str) -> str:
-    """``period`` when it is ``YYYY-MM``; else a DomainError naming the field."""
-    if not isinstance(period, str) or month_of(period.strip()) is None:
+    """``period`` when it is ``YYYY-MM`` from 1000-01 on; else a DomainError naming the field.
+
+    The floor keeps every rating window (months back from the period) within the calendar: a compute
+    for 0001-01 reached year 0 and failed with a 500. ``schemas.PERIOD`` documents the same range.
+    """
+    ym = month_of(period.strip()) if isinstance(period, str) else None
+    if ym is None or ym[0] < 1000:
         raise DomainError(f"period {period!r} is not a month YYYY-MM", field="period")
     return period.strip()
 

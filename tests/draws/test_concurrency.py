@@ -132,13 +132,11 @@ def test_concurrent_credit_exports(app: Flask, backend: str, setup: DrawKit, mon
 
         monkeypatch.setattr(services, "CreditBatch", batch)
     outcomes = race(app, "sqlite", step, monkeypatch)  # the barrier (if any) is already in place
-    # Racing exports get Conflict; one that starts after the winner committed finds nothing pending
-    # (a clean 422 refusal, "no pending credits"). On SQLite the writer lock always gives the latter.
+    # Racing exports claim the pending credits with one UPDATE: the losers wait for the winner's row
+    # locks (PostgreSQL) or its writer lock (SQLite), then find nothing pending (a clean 422 refusal).
     refusals = [o for o in outcomes if o != "ok"]
     assert outcomes.count("ok") == 1, outcomes
-    assert all(o == "conflict" or o == "DrawRefused: there are no pending credits to export" for o in refusals), outcomes
-    if backend == "postgresql":
-        assert refusals == ["conflict"] * (WORKERS - 1), outcomes
+    assert refusals == ["DrawRefused: there are no pending credits to export"] * (WORKERS - 1), outcomes
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CreditBatch)) == 1
         states = list(db.session.scalars(select(DrawCredit.state)))
