@@ -93,7 +93,7 @@ def _json_args(schema: Schema) -> dict[str, Any]:
     per-request cost, for the busiest call."""
     data = request.get_json(silent=True) if request.is_json else {}
     if data is None:
-        abort(400, messages={"json": ["Invalid JSON body."]})
+        abort(400, messages={"json": ["the body is not valid JSON"]})  # as the kernel guard says it
     try:
         return schema.load(data)  # type: ignore[no-any-return]
     except ValidationError as exc:

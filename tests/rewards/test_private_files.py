@@ -8,6 +8,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -92,9 +93,22 @@ def test_tasks_run_asks_for_development(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("REWARDS_ENV", raising=False)
     monkeypatch.setattr(tasks, "setup", lambda: None)
     monkeypatch.setattr(tasks, "sh", lambda *args, env=None, check=True: seen.append(env) or 0)
-    monkeypatch.setattr(tasks.os, "execve", lambda path, args, env: seen.append(env))
+    started: list[dict[str, str]] = []
+
+    class Consumer:  # the job consumer tasks.run starts beside the web server
+        def __init__(self, args: list[str], cwd: Any, env: dict[str, str]) -> None:
+            started.append(env)
+
+        def terminate(self) -> None: ...
+
+        def wait(self, timeout: float) -> int:
+            return 0
+
+    monkeypatch.setattr(tasks.subprocess, "Popen", Consumer)
+    monkeypatch.setattr(tasks.subprocess, "run", lambda args, cwd, env, check: seen.append(env))
     tasks.run([])
-    assert len(seen) == 2 and all(env is not None and env["REWARDS_ENV"] == "development" for env in seen)
+    assert len(seen) == 2 and len(started) == 1
+    assert all(env is not None and env["REWARDS_ENV"] == "development" for env in seen + started)
 
 
 @pytest.mark.usefixtures("backend")
