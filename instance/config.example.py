@@ -41,3 +41,7 @@ JOBS_URL = ""                            # empty: SQLite queue instance/jobs.sql
 JOBS_DIR = ""                            # empty: instance/jobs (stored uploads, files jobs write for download)
 JOBS_CHECKPOINT_CRON = "30 2 * * *"      # the daily signed audit checkpoint (UTC cron line); "" turns it off
 JOBS_KEEP_FILES_DAYS = 7                 # stored uploads and export files are deleted after this many days
+# Production operations (docs/operations.md).
+TRUSTED_PROXIES = 0                      # proxies in front that set X-Forwarded-For/-Proto (nginx: 1)
+METRICS_TOKEN = ""                       # Prometheus' bearer token for /metrics; empty: no /metrics
+LOG_FORMAT = "json"                      # "json": one JSON line per request; "text": plain lines

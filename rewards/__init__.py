@@ -82,7 +82,7 @@ def _bounded_int_converter(app: "Flask") -> None:
 
 
 def _init_extensions(app: "Flask") -> None:
-    from rewards import access, blueprints, cli, features, httperrors, i18n, inputguard, web
+    from rewards import access, blueprints, cli, features, httperrors, i18n, inputguard, ops, web
     from rewards.db import configure_sqlite, db
     from rewards.extensions import csrf, limiter, migrate
 
@@ -112,6 +112,7 @@ def _init_extensions(app: "Flask") -> None:
     web.init_app(app)
     blueprints.register(app, api)
     cli.register(app)
+    ops.init_app(app)
     features.load(app, api)
     access.check_declared(app)
     inputguard.init_input(app)  # after every app-level hook (a feature's body limit comes first)

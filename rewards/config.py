@@ -86,7 +86,13 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_DIR": "",  # empty: instance/jobs (uploads waiting for their job, files jobs write for download)
     "JOBS_CHECKPOINT_CRON": "30 2 * * *",  # the signed audit checkpoint (minute hour day month weekday, UTC); "" off
     "JOBS_KEEP_FILES_DAYS": 7,
-    "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)  # uploads and export files of finished jobs are deleted after this many days
+    "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)
+    # Production operations (rewards/ops/): proxies in front that set X-Forwarded-For/-Proto (0: none,
+    # trust no such header); the bearer token Prometheus sends to /metrics (empty: no /metrics at all);
+    # "json": one JSON line per request and per log record, "text": plain lines.
+    "TRUSTED_PROXIES": 0,
+    "METRICS_TOKEN": "",
+    "LOG_FORMAT": "json",
     "TESTING": False,
     "DEBUG": False,
 }
@@ -207,6 +213,14 @@ def check_values(cfg: dict[str, Any]) -> None:
     lease = cfg["PARTNER_LIMIT_LEASE"]
     if not isinstance(lease, int) or isinstance(lease, bool) or lease < 1:
         raise ConfigError("PARTNER_LIMIT_LEASE: must be a whole number, at least 1")
+    proxies = cfg["TRUSTED_PROXIES"]
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 10:
+        raise ConfigError("TRUSTED_PROXIES: must be a whole number from 0 to 10")
+    if cfg["LOG_FORMAT"] not in {"json", "text"}:
+        raise ConfigError("LOG_FORMAT: must be json or text")
+    token = cfg["METRICS_TOKEN"]
+    if not isinstance(token, str) or (token and len(token) < 16):
+        raise ConfigError("METRICS_TOKEN: must be empty (no /metrics) or at least 16 characters")
     from rewards.tiers import TIERS
 
     for tier in cfg["PRIORITY_TIERS"]:

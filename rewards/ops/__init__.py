@@ -1,0 +1,15 @@
+"""Running the service in production: proxy headers, security headers, health, metrics, request logs, backups."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: "Flask") -> None:
+    """Install every production concern on ``app`` (the app factory calls this once)."""
+    from rewards.ops import proxy
+
+    proxy.init_app(app)
