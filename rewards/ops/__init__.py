@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 def init_app(app: "Flask") -> None:
     """Install every production concern on ``app`` (the app factory calls this once)."""
-    from rewards.ops import proxy
+    from rewards.ops import headers, proxy
 
     proxy.init_app(app)
+    headers.init_app(app)

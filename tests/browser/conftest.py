@@ -296,8 +296,17 @@ def browser(live_server: LiveServer) -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
-    """Open a page in a fresh browser context (its own cookies): ``new_page()``, ``new_page(locale=...)``."""
+    """Open a page in a fresh browser context (its own cookies): ``new_page()``, ``new_page(locale=...)``.
+
+    Every page listens for Content-Security-Policy violations (Chromium reports each on the console):
+    a page that needs an inline script or style fails its test here, after the test body.
+    """
     contexts: list[Any] = []
+    violations: list[str] = []
+
+    def _on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
 
     def make(**options: Any) -> Any:
         options.setdefault("locale", "ru-RU")
@@ -305,11 +314,14 @@ def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., An
         context = browser.new_context(base_url=live_server.url, **options)
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        pg = context.new_page()
+        pg.on("console", _on_console)
+        return pg
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture
