@@ -25,10 +25,14 @@ from rewards.actor import current_actor
 from rewards.db import db, read_only_view, utcnow
 from rewards.errors import DomainError
 from rewards.httperrors import error_body
+from rewards.ops.metrics import counter
 from rewards.policy import api, api_any
 from signedjson import utc_timestamp
 
 BEARER = [{"bearer": []}]
+# Results are "valid"/"redeemed" or a refusal reason (a fixed set), never a code or a partner.
+VALIDATIONS = counter("rewards_partner_validations_total", "Partner code validations by result", ["result"])
+REDEMPTIONS = counter("rewards_partner_redemptions_total", "Partner redemptions by result", ["result"])
 IDEMPOTENCY_HEADER = {
     "in": "header",
     "name": "Idempotency-Key",
@@ -135,7 +139,9 @@ class Validate(MethodView):
             current_partner()
             raise
         try:
-            return _json(redemption.validate(db.engine, caller.client_id, args["code"], utcnow()), 200)
+            answer = redemption.validate(db.engine, caller.client_id, args["code"], utcnow())
+            VALIDATIONS.labels(answer["reason"] or "valid").inc()
+            return _json(answer, 200)
         except redemption.NoActivePartner:
             current_partner()  # 403 with the reason
             abort(403, message="This partner is suspended.")  # (re-activated between the two reads)
@@ -146,6 +152,7 @@ class Validate(MethodView):
                 canonical = str(codecore.parse(args["code"]))
             else:
                 current_partner()
+            VALIDATIONS.labels(exc.code).inc()
             return _json({"code": canonical, "valid": False, "reason": exc.code, "offer": None}, 200)
 
 
@@ -169,7 +176,21 @@ class Redemptions(MethodView):
         partner = current_partner()
         ratelimit.admit(_key_id())
         key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-        return _idempotent(partner, key, "redeem", args, lambda: _do_redeem(partner, args))
+        response = _idempotent(partner, key, "redeem", args, lambda: _do_redeem(partner, args))
+        REDEMPTIONS.labels(_redemption_result(response)).inc()
+        return response
+
+
+def _redemption_result(response: Response) -> str:
+    """The metric label of a redeem answer: redeemed, replayed, or the refusal reason."""
+    if response.headers.get("Idempotent-Replayed") == "true":
+        return "replayed"
+    if response.status_code == 201:
+        return "redeemed"
+    try:
+        return str(json.loads(response.get_data())["status"])[:40]
+    except (ValueError, KeyError, TypeError):
+        return str(response.status_code)
 
 
 def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:

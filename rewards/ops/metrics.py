@@ -1,0 +1,107 @@
+"""Prometheus metrics: every request by endpoint, method and status, and the counters features declare.
+
+The kernel measures requests (count and latency by endpoint and status) and rate-limit refusals
+(every 429, whichever limit gave it). A feature declares its own counters through :func:`counter`
+(the partners feature: validations and redemptions by result), at import or in its ``init_app``;
+declaring the same name twice returns the same counter, so several apps in one process share it.
+
+``GET /metrics`` answers only a caller presenting ``Authorization: Bearer <METRICS_TOKEN>``; with no
+token set the route does not exist (404). Under gunicorn every worker counts for itself: set the
+environment variable ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder writable by the workers and
+``/metrics`` adds them up (prometheus_client's multiprocess mode; ``gunicorn.conf.py`` marks dead
+workers). Labels are bounded: the endpoint name (``unmatched`` for 404s of unknown paths), never a
+path, an id or a client.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Sequence
+
+from flask import Blueprint, Flask, abort, current_app, g, request, request_started
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess
+from werkzeug.wrappers import Response
+
+from rewards.policy import public
+
+_counters: dict[str, tuple[Counter, tuple[str, ...]]] = {}
+
+REQUESTS = Counter("rewards_http_requests_total", "HTTP requests answered", ["endpoint", "method", "status"])
+LATENCY = Histogram(
+    "rewards_http_request_duration_seconds",
+    "Time from the start of a request to its response",
+    ["endpoint", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+RATE_LIMITED = Counter("rewards_rate_limit_refusals_total", "Requests refused by a rate limit (429)", ["endpoint"])
+
+bp = Blueprint("metrics", __name__)
+
+
+def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+    """The process-wide counter ``name`` (created on first use; the same object on every later call)."""
+    found = _counters.get(name)
+    if found is None:
+        found = _counters[name] = (Counter(name, documentation, list(labels)), tuple(labels))
+    elif found[1] != tuple(labels):
+        raise ValueError(f"counter {name} already declared with labels {found[1]}")
+    return found[0]
+
+
+def started() -> float | None:
+    """When this request started (``time.perf_counter``), None outside a request the app saw start."""
+    return g.get("_ops_started")
+
+
+def _start(_sender: Flask, **_extra: object) -> None:
+    g._ops_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    began = started()
+    endpoint = request.endpoint or "unmatched"
+    status = str(response.status_code)
+    REQUESTS.labels(endpoint, request.method, status).inc()
+    if began is not None:
+        LATENCY.labels(endpoint, request.method, status).observe(time.perf_counter() - began)
+    if response.status_code == 429:
+        RATE_LIMITED.labels(endpoint).inc()
+    return response
+
+
+def _registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+@bp.route("/metrics")
+@public  # the bearer token below is the access rule: Prometheus has no staff login or API key
+def metrics() -> Response:
+    """The metrics in Prometheus' text format, for the holder of ``METRICS_TOKEN``."""
+    expected = current_app.config["METRICS_TOKEN"]
+    if not expected:
+        abort(404)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        abort(401)
+    return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    """Time every request of ``app`` and serve ``/metrics``."""
+    request_started.connect(_start, app)
+    app.after_request(_observe)
+    app.register_blueprint(bp)
