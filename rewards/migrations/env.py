@@ -97,14 +97,36 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch operation on SQLite rebuilds a table (copy, DROP, rename): with foreign keys
+            # enforced the DROP of a table that other rows reference fails, so a migration of a database
+            # holding data would stop half way. They are off for the migration (the pragma works only
+            # outside a transaction: on the driver's connection, before the first statement) and the
+            # result is checked with foreign_key_check; the connection is then discarded, not pooled.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows without their parent: {broken[:5]}")
+        finally:
+            if sqlite:  # never back to the pool without foreign keys: the next connection is a new one
+                connection.invalidate()
+
+
+def _sqlite_pragma(connection, statement):
+    """Run a pragma on the driver's connection, outside any transaction (rewards.db begins them)."""
+    driver = connection.connection.driver_connection
+    driver.execute(statement)
 
 
 if context.is_offline_mode():
