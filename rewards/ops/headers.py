@@ -65,15 +65,20 @@ STATIC_HEADERS = {
 def init_app(app: Flask) -> None:
     """Add the headers to every response of ``app``."""
     hsts = app.config["ENV"] != "development"
+    fixed = list(STATIC_HEADERS.items()) + ([("Strict-Transport-Security", HSTS)] if hsts else [])
+    pages = [*fixed, ("Content-Security-Policy", CSP)]
+    redoc = [*fixed, ("Content-Security-Policy", REDOC_CSP)]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        # One pass over the headers already set (a view's own value wins), then appends: a per-header
+        # setdefault would scan the list once for each of them.
         headers = response.headers
-        for name, value in STATIC_HEADERS.items():
-            headers.setdefault(name, value)
-        headers.setdefault("Content-Security-Policy", REDOC_CSP if request.endpoint == REDOC_ENDPOINT else CSP)
-        if hsts:
-            headers.setdefault("Strict-Transport-Security", HSTS)
-        if request.endpoint != "static" and "Cache-Control" not in headers:
-            headers["Cache-Control"] = "no-store"
+        present = {name.lower() for name in headers.keys()}
+        endpoint = request.endpoint
+        for name, value in redoc if endpoint == REDOC_ENDPOINT else pages:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if endpoint != "static" and "cache-control" not in present:
+            headers.add("Cache-Control", "no-store")
         return response

@@ -54,20 +54,20 @@ class JsonFormatter(logging.Formatter):
 def request_fields(response: Response) -> dict[str, Any]:
     """The fields of this request's log line (no secret, no query string)."""
     began = started()
+    req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]  # once, not per field
+    caller, user = getattr(ctx, "caller", None), getattr(ctx, "user", None)
     fields: dict[str, Any] = {
-        "request_id": g.get("request_id"),
-        "method": request.method,
-        "endpoint": request.endpoint or "unmatched",
-        "path": request.path,
+        "request_id": getattr(ctx, "request_id", None),
+        "method": req.method,
+        "endpoint": req.endpoint or "unmatched",
+        "path": req.path,
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - began) * 1000, 3) if began is not None else None,
-        "remote_addr": request.remote_addr,
+        "remote_addr": req.remote_addr,
     }
-    caller = g.get("caller")
     if caller is not None:
         fields["key_id"] = caller.key_id
         fields["client_id"] = caller.client_id
-    user = g.get("user")
     if user is not None:
         fields["user_id"] = user.id
     return fields

@@ -95,3 +95,24 @@ def test_unknown_log_format_is_refused(app_factory: Callable[..., Flask]) -> Non
 
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         app_factory(LOG_FORMAT="xml")
+
+
+def test_a_migration_in_the_process_leaves_the_request_log_on(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Alembic's env.py configures logging from alembic.ini: it must not disable the service's loggers."""
+    from flask_migrate import upgrade
+
+    from rewards import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config("sqlite", tmp_path))
+    with app.app_context():
+        upgrade()
+    assert not logging.getLogger("rewards.request").disabled
+    root = logging.getLogger()
+    root.addHandler(caplog.handler)  # alembic.ini's logging replaced the root handlers, pytest's too
+    try:
+        with caplog.at_level(logging.INFO, logger="rewards.request"):
+            app.test_client().get("/healthz")
+    finally:
+        root.removeHandler(caplog.handler)
+    assert [line["endpoint"] for line in _request_lines(caplog)] == ["health.healthz"]
