@@ -2,8 +2,9 @@
 
 The kernel measures requests (count and latency by endpoint and status) and rate-limit refusals
 (every 429, whichever limit gave it). A feature declares its own counters through :func:`counter`
-(the partners feature: validations and redemptions by result), at import or in its ``init_app``;
-declaring the same name twice returns the same counter, so several apps in one process share it.
+(the partners feature: validations and redemptions by result), :func:`histogram` (durations) and
+:func:`gauge` (levels such as a queue's depth), at import or in its ``init_app``; declaring the same
+name twice returns the same metric, so several apps in one process share it.
 
 ``GET /metrics`` answers only a caller presenting ``Authorization: Bearer <METRICS_TOKEN>``; with no
 token set the route does not exist (404). Under gunicorn every worker counts for itself: set the
@@ -19,6 +20,7 @@ import hmac
 import os
 import time
 from collections.abc import Sequence
+from typing import Any, cast
 
 from flask import Blueprint, Flask, abort, current_app, g, request, request_started
 from prometheus_client import (
@@ -26,6 +28,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -34,7 +37,7 @@ from werkzeug.wrappers import Response
 
 from rewards.policy import public
 
-_counters: dict[str, tuple[Counter, tuple[str, ...]]] = {}
+_declared: dict[str, tuple[Any, tuple[str, ...]]] = {}
 
 REQUESTS = Counter("rewards_http_requests_total", "HTTP requests answered", ["endpoint", "method", "status"])
 LATENCY = Histogram(
@@ -48,14 +51,33 @@ RATE_LIMITED = Counter("rewards_rate_limit_refusals_total", "Requests refused by
 bp = Blueprint("metrics", __name__)
 
 
+def _declare(kind: type[Any], name: str, documentation: str, labels: Sequence[str], **options: Any) -> Any:
+    found = _declared.get(name)
+    if found is None:
+        found = _declared[name] = (kind(name, documentation, list(labels), **options), tuple(labels))
+    elif not isinstance(found[0], kind) or found[1] != tuple(labels):
+        raise ValueError(f"metric {name} already declared as a {type(found[0]).__name__} with labels {found[1]}")
+    return found[0]
+
+
 def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
     """The process-wide counter ``name`` (created on first use; the same object on every later call)."""
-    found = _counters.get(name)
-    if found is None:
-        found = _counters[name] = (Counter(name, documentation, list(labels)), tuple(labels))
-    elif found[1] != tuple(labels):
-        raise ValueError(f"counter {name} already declared with labels {found[1]}")
-    return found[0]
+    return cast(Counter, _declare(Counter, name, documentation, labels))
+
+
+def histogram(name: str, documentation: str, labels: Sequence[str] = (),
+              buckets: Sequence[float] = Histogram.DEFAULT_BUCKETS) -> Histogram:
+    """The process-wide histogram ``name`` (e.g. a job's duration in seconds), declared once."""
+    return cast(Histogram, _declare(Histogram, name, documentation, labels, buckets=tuple(buckets)))
+
+
+def gauge(name: str, documentation: str, labels: Sequence[str] = (), multiprocess_mode: str = "livemax") -> Gauge:
+    """The process-wide gauge ``name`` (e.g. the job queue's depth), declared once.
+
+    ``multiprocess_mode`` says how gunicorn workers' values combine under ``PROMETHEUS_MULTIPROC_DIR``:
+    ``livemax`` (a value every worker reads alike, such as a queue's depth), ``livesum``, ``liveall``...
+    """
+    return cast(Gauge, _declare(Gauge, name, documentation, labels, multiprocess_mode=multiprocess_mode))
 
 
 def started() -> float | None:

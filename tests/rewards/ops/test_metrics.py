@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
 
-from rewards.ops.metrics import counter
+from rewards.ops.metrics import counter, gauge, histogram
 
 TOKEN = "metrics-token-0123456789"
 
@@ -62,3 +62,15 @@ def test_feature_counters_are_declared_once() -> None:
     assert counter("rewards_test_things_total", "Things", ["result"]) is first
     with pytest.raises(ValueError, match="labels"):
         counter("rewards_test_things_total", "Things", ["other"])
+
+
+def test_feature_histograms_and_gauges() -> None:
+    took = histogram("rewards_test_job_seconds", "Job durations", ["kind"], buckets=(0.1, 1.0))
+    assert histogram("rewards_test_job_seconds", "Job durations", ["kind"], buckets=(0.1, 1.0)) is took
+    took.labels("export").observe(0.5)
+    assert _value("rewards_test_job_seconds_bucket", kind="export", le="1.0") >= 1
+    depth = gauge("rewards_test_queue_depth", "Jobs waiting")
+    depth.set(7)
+    assert _value("rewards_test_queue_depth") == 7
+    with pytest.raises(ValueError, match="Gauge"):
+        counter("rewards_test_queue_depth", "Jobs waiting")
