@@ -89,7 +89,8 @@ def run(extra: list[str]) -> None:
     env = flask_env()
     env.setdefault("REWARDS_ENV", "development")  # production is the default; this command is the developer's
     sh(BIN / "flask", "demo", "load", env=env)
-    print("\nServing on http://127.0.0.1:5000/ with a job consumer  (Ctrl+C stops both)\n", flush=True)
+    port = extra[extra.index("--port") + 1] if "--port" in extra[:-1] else "5000"
+    print(f"\nServing on http://127.0.0.1:{port}/ with a job consumer  (Ctrl+C stops both)\n", flush=True)
     # The consumer runs the background jobs (imports, bulk issues, exports) and the periodic work;
     # it is a child of this process and stops with the web server.
     consumer = subprocess.Popen([str(BIN / "flask"), "jobs", "consumer", "--workers", "2"], cwd=ROOT, env=env)

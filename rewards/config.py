@@ -192,6 +192,31 @@ def database_uri(url: str, instance_path: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _whole_number(cfg: dict[str, Any], name: str, low: int, high: int | None = None) -> None:
+    value = cfg[name]
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+        limits = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name}: must be a whole number {limits}")
+
+
+def _check_numbers(cfg: dict[str, Any]) -> None:
+    if cfg["DRAW_YEARLY_CAP_KOPECKS"] < 0:
+        raise ConfigError("DRAW_YEARLY_CAP_KOPECKS: must not be negative")
+    cache = cfg["API_KEY_CACHE_SECONDS"]
+    if not isinstance(cache, int | float) or isinstance(cache, bool) or cache < 0:
+        raise ConfigError("API_KEY_CACHE_SECONDS: must be a number of seconds, at least 0")
+    _whole_number(cfg, "PARTNER_LIMIT_LEASE", 1)
+    _whole_number(cfg, "TRUSTED_PROXIES", 0, 10)
+
+
+def _check_features(cfg: dict[str, Any]) -> None:
+    features = cfg["FEATURES"]
+    if not isinstance(features, list) or not all(isinstance(f, str) and _DOTTED.match(f) for f in features):
+        raise ConfigError("FEATURES: must be a list of dotted module names")
+    if len(set(features)) != len(features):
+        raise ConfigError("FEATURES: a feature is listed twice")
+
+
 def check_values(cfg: dict[str, Any]) -> None:
     """Validate the values that would otherwise fail much later."""
     try:
@@ -200,22 +225,8 @@ def check_values(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"TIMEZONE: unknown time zone {cfg['TIMEZONE']!r}") from exc
     if cfg["ENV"] not in {"production", "development"}:
         raise ConfigError("ENV: must be production or development")
-    if cfg["DRAW_YEARLY_CAP_KOPECKS"] < 0:
-        raise ConfigError("DRAW_YEARLY_CAP_KOPECKS: must not be negative")
-    features = cfg["FEATURES"]
-    if not isinstance(features, list) or not all(isinstance(f, str) and _DOTTED.match(f) for f in features):
-        raise ConfigError("FEATURES: must be a list of dotted module names")
-    if len(set(features)) != len(features):
-        raise ConfigError("FEATURES: a feature is listed twice")
-    cache = cfg["API_KEY_CACHE_SECONDS"]
-    if not isinstance(cache, int | float) or isinstance(cache, bool) or cache < 0:
-        raise ConfigError("API_KEY_CACHE_SECONDS: must be a number of seconds, at least 0")
-    lease = cfg["PARTNER_LIMIT_LEASE"]
-    if not isinstance(lease, int) or isinstance(lease, bool) or lease < 1:
-        raise ConfigError("PARTNER_LIMIT_LEASE: must be a whole number, at least 1")
-    proxies = cfg["TRUSTED_PROXIES"]
-    if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 10:
-        raise ConfigError("TRUSTED_PROXIES: must be a whole number from 0 to 10")
+    _check_features(cfg)
+    _check_numbers(cfg)
     if cfg["LOG_FORMAT"] not in {"json", "text"}:
         raise ConfigError("LOG_FORMAT: must be json or text")
     token = cfg["METRICS_TOKEN"]
