@@ -58,7 +58,6 @@ from draws.models import (
     DrawWinner,
 )
 from draws.secretbox import SecretBox
-from draws.witness import cosignature_problem
 from rewards.audit.services import record_event
 from rewards.csvread import Column, ErrorLog, Table
 from rewards.db import utcnow
@@ -583,7 +582,8 @@ def add_cosignature(
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if not isinstance(envelope, dict):
         raise DrawRefused("a cosignature is a JSON object (the output of python -m draws.witness cosign)", field="cosignature")
-    kid = (envelope.get("signature") or {}).get("kid") if isinstance(envelope.get("signature"), dict) else None
+    signature = envelope.get("signature")
+    kid = signature.get("kid") if isinstance(signature, dict) else None
     entry = next((w for w in announcement.get("witnesses", {}).get("keys", []) if w["kid"] == kid), None)
     if entry is None:
         raise DrawRefused(f"the cosignature is signed by key {str(kid)[:40]!r}, which is not a witness of this draw",
@@ -594,16 +594,16 @@ def add_cosignature(
                           field="cosignature", code="cosignature_refused")
     if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id, DrawCosignature.witness_kid == kid)):
         raise Conflict(f"witness {entry['name']} has already cosigned this draw")
-    cosigned_at, _problem = cosignature_problem(envelope, entry, announcement, freeze_payload)
+    cosigned_at = engine.parse_timestamp(envelope["payload"]["cosigned_at"])  # counted above: a valid time
     row = DrawCosignature(draw_id=draw.id, witness_kid=kid, witness_name=entry["name"], envelope=_canonical(envelope),
-                          cosigned_at=datetime.fromtimestamp(cosigned_at or 0, UTC), received_at=now, received_by=actor)
+                          cosigned_at=datetime.fromtimestamp(cosigned_at, UTC), received_at=now, received_by=actor)
     session.add(row)
     try:
         session.flush()
     except IntegrityError as exc:
         raise Conflict(f"witness {entry['name']} has already cosigned this draw") from exc
     record_event(session, actor, "draw.cosigned", "draw", draw.public_id,
-                 {"witness": entry["name"], "kid": kid, "cosigned_at": engine.format_timestamp(cosigned_at or 0)})
+                 {"witness": entry["name"], "kid": kid, "cosigned_at": envelope["payload"]["cosigned_at"]})
     return row
 
 
