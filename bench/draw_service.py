@@ -14,7 +14,9 @@ PostgreSQL runs in a schema of its own, dropped at the end.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import sys
 import tempfile
@@ -26,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.draw_engine import peak_mb  # noqa: E402
+
+
+class _Stop(Exception):
+    """Raised to end the run after freeze + draw (``--skip-verify``)."""
 
 
 def _timed_process(command: list[str]) -> tuple[float, int]:
@@ -45,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--n", type=int, default=1_500_000)
+    parser.add_argument("--profile", action="store_true", help="print where the freeze spends its time (cProfile)")
+    parser.add_argument("--skip-verify", action="store_true", help="stop after freeze + draw")
     parser.add_argument("--pg-url", default=os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
@@ -122,11 +130,17 @@ def main() -> None:
             db.session.commit()
 
             draw = services.get_draw(db.session, pid)
+            profile = cProfile.Profile() if args.profile else None
             start = time.perf_counter()
+            if profile:
+                profile.enable()
             services.freeze(db.session, pid, actor="bench", signer=signer, box=box, timezone="Asia/Yekaterinburg",
                             now=draw.freeze_at)
             db.session.commit()
             freeze_s = time.perf_counter() - start
+            if profile:
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
             rows.append((f"freeze ({services.get_draw(db.session, pid).entrant_count:,} entrants, keyed order)", freeze_s))
 
             import json
@@ -138,14 +152,22 @@ def main() -> None:
                 services.add_cosignature(db.session, pid, envelope, actor="bench", now=draw.freeze_at + timedelta(seconds=2))
             db.session.commit()
             source = json.loads(draw.entropy_source)
+            profile = cProfile.Profile() if args.profile else None
+            if profile:
+                profile.enable()
             start = time.perf_counter()
             services.run_draw(db.session, pid, quicknet_value(source["round"]), actor="bench", signer=signer,
                               box=box, now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
             db.session.commit()
             draw_s = time.perf_counter() - start
+            if profile:
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(20)
             rows.append(("draw (load + check list, quorum, BLS check of the round, 100 + 20, sign)", draw_s))
             rows.append(("freeze + draw", freeze_s + draw_s))
             service_peak = peak_mb()
+            if args.skip_verify:
+                raise _Stop
 
             start = time.perf_counter()
             bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), signer.keyset(), box)
@@ -161,6 +183,8 @@ def main() -> None:
             seconds, rss = _timed_process([sys.executable, "-m", "draws.verify", f"{tmp}/bundle.json", "--keyset",
                                            f"{tmp}/keyset.json", "--witnesses", f"{tmp}/witnesses.json"])
             rows.append((f"python -m draws.verify, whole process (peak RSS {rss:,} MiB)", seconds))
+    except _Stop:
+        pass
     finally:
         if args.backend == "postgresql":
             with app.app_context():

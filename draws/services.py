@@ -17,11 +17,13 @@ import hashlib
 import io
 import json
 import secrets
+import sys
 import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -499,15 +501,13 @@ def freeze(
     capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest, draw.yearly_cap_kopecks)
     accounts: list[str] = []
     tiers: list[str] = []
-    entrant_weights: list[int] = []
     skip = excluded | capped
-    eligible_set = set(eligible)
-    for rows in iter_account_tier_batches(session, draw.snapshot_id):
-        for account, tier in rows:
-            if tier in eligible_set and account not in skip:
-                accounts.append(account)
-                tiers.append(tier)
-                entrant_weights.append(weights[tier])
+    for rows in iter_account_tier_batches(session, draw.snapshot_id, tiers=eligible):
+        if skip:
+            rows = [row for row in rows if row[0] not in skip]
+        accounts.extend(map(itemgetter(0), rows))
+        tiers.extend(map(sys.intern, map(itemgetter(1), rows)))  # one string per tier, not per entrant
+    entrant_weights = list(map(weights.__getitem__, tiers))
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
         frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
@@ -530,11 +530,11 @@ def freeze(
 
 
 def _store_proof_chunks(session: Session, draw: Draw, frozen: engine.FrozenList) -> None:
-    accounts, weights, keys = frozen.accounts, frozen.weights, frozen.keys
+    parts, keys = frozen.parts, frozen.keys  # parts: encode_chunk's entries, already built by the freeze
     rows = [
         {"draw_id": draw.id, "chunk": c, "first_key": keys[start],
-         "data": zlib.compress(encode_chunk(accounts[start:start + CHUNK_SIZE], weights[start:start + CHUNK_SIZE]), 1)}
-        for c, start in enumerate(range(0, len(accounts), CHUNK_SIZE))
+         "data": zlib.compress(b"".join(parts[start:start + CHUNK_SIZE]), 1)}
+        for c, start in enumerate(range(0, len(parts), CHUNK_SIZE))
     ]
     for i in range(0, len(rows), 500):
         session.execute(DrawEntrantChunk.__table__.insert(), rows[i:i + 500])
