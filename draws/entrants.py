@@ -175,6 +175,18 @@ def encode_weights(weights: Sequence[int]) -> bytes:
     return lp(WEIGHTS_TAG) + u64(len(weights)) + Struct(f">{len(weights)}Q").pack(*weights)
 
 
+def decode_weights(data: bytes) -> list[int]:
+    """Inverse of :func:`encode_weights` (one C-level unpack). Raises ``ValueError`` if ``data`` is not
+    a complete weights-vector encoding."""
+    head = lp(WEIGHTS_TAG)
+    if not data.startswith(head) or len(data) < len(head) + 8:
+        raise ValueError("not a weights-vector encoding")
+    (count,) = Struct(">Q").unpack_from(data, len(head))
+    if len(data) != len(head) + 8 + 8 * count:
+        raise ValueError("the weights-vector encoding's length does not match its count")
+    return list(Struct(f">{count}Q").unpack_from(data, len(head) + 8))
+
+
 def weights_digest(weights: Sequence[int]) -> str:
     """Hex SHA-256 of :func:`encode_weights`."""
     return hashlib.sha256(encode_weights(weights)).hexdigest()

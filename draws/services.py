@@ -35,17 +35,24 @@ from draws import engine
 from draws.bundle import public_record
 from draws.checkcode import check_code, check_codes, code_matches
 from draws.drand import BeaconInvalid, DrandChain
-from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.entrants import (
+    check_account,
+    check_weight,
+    decode_entrant_columns,
+    decode_weights,
+    encode_weights,
+    mask_account,
+)
 from draws.merkle import (
     CHUNK_SIZE,
     InclusionProof,
     chunked_proof,
     decode_chunk,
-    encode_chunk,
     entrant_leaf_hashes,
     entrant_salt,
     order_keys,
     upper_levels_blob,
+    verify_inclusion,
 )
 from draws.errors import DrawError
 from draws.models import (
@@ -519,7 +526,8 @@ def freeze(
     # announced (Conflict), instead of colliding on the entrant list's key (IntegrityError).
     _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
     session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
-                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle)))
+                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle),
+                                weights=zlib.compress(encode_weights(frozen.weights), 1)))
     session.flush()
     _store_proof_chunks(session, draw, frozen)
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
@@ -550,6 +558,68 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
     if hashlib.sha256(data).hexdigest() != freeze_payload["entrant_digest"]:
         raise Conflict("the stored entrant list does not match the signed freeze record")
     return decode_entrant_columns(data)
+
+
+def _draw_inputs(
+    session: Session, draw: Draw, freeze_payload: Mapping[str, Any], salt_key: bytes
+) -> tuple[Sequence[str], list[int]]:
+    """The frozen weights and (lazily) accounts the draw step selects from, each checked against the
+    signed freeze record: the weights against its weights digest, each account read against its
+    Merkle root. Lists frozen before the weights were stored are decoded whole, as before."""
+    stored = session.get(DrawEntrantList, draw.id)
+    if stored is None:
+        raise Conflict("the draw has no frozen entrant list")
+    if stored.weights is None or stored.merkle_upper is None:
+        accounts, _tiers, weights = frozen_columns(session, draw)
+        return accounts, weights
+    if hashlib.sha256(zlib.decompress(stored.data)).hexdigest() != freeze_payload["entrant_digest"]:
+        raise Conflict("the stored entrant list does not match the signed freeze record")
+    encoded = zlib.decompress(stored.weights)
+    if hashlib.sha256(encoded).hexdigest() != freeze_payload["weights_digest"]:
+        raise Conflict("the stored weights do not match the signed freeze record")
+    weights = decode_weights(encoded)
+    root = bytes.fromhex(freeze_payload["merkle_root"])
+    return ProvenAccounts(session, draw.id, salt_key, weights, stored.merkle_upper, root), weights
+
+
+class ProvenAccounts(Sequence[str]):
+    """The frozen list's accounts by position, each read from its proof chunk and proven by an
+    inclusion proof against the signed Merkle root (with its weight): the draw step needs ~120 of a
+    million, so it reads ~120 chunks instead of decoding the whole list."""
+
+    def __init__(self, session: Session, draw_id: int, salt_key: bytes, weights: list[int], upper: bytes,
+                 root: bytes) -> None:
+        self.session, self.draw_id, self.salt_key = session, draw_id, salt_key
+        self.weights, self.upper, self.root = weights, upper, root
+        self.chunks: dict[int, tuple[list[str], list[bytes]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        chunk, offset = divmod(index, CHUNK_SIZE)
+        accounts, leaves = self._chunk(chunk)
+        path = chunked_proof(leaves, offset, chunk, len(self), self.upper)
+        if offset >= len(accounts) or not verify_inclusion(leaves[offset], index, len(self), path, self.root):
+            raise Conflict("the stored proof chunks do not lead to the signed Merkle root")
+        return accounts[offset]
+
+    def _chunk(self, chunk: int) -> tuple[list[str], list[bytes]]:
+        if chunk not in self.chunks:
+            data = self.session.scalar(select(DrawEntrantChunk.data).where(
+                DrawEntrantChunk.draw_id == self.draw_id, DrawEntrantChunk.chunk == chunk))
+            if data is None:
+                raise Conflict(f"proof chunk {chunk} of the frozen list is missing")
+            accounts, weights = decode_chunk(zlib.decompress(data))
+            start = chunk * CHUNK_SIZE
+            if weights != self.weights[start:start + len(weights)]:
+                raise Conflict("the stored proof chunks do not match the signed weights")
+            self.chunks[chunk] = accounts, entrant_leaf_hashes(self.salt_key, accounts, weights)
+        return self.chunks[chunk]
 
 
 # ------------------------------------------------------------------------------------------- witness
@@ -639,9 +709,9 @@ def run_draw(
         quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
         if not quorum.met:
             return _cancel_for_missing_quorum(session, draw, quorum, cosignatures, actor=actor, signer=signer, now=now)
-    accounts, _tiers, weights = frozen_columns(session, draw)
     secret = box.open(draw.secret_sealed or "", draw.public_id)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    accounts, weights = _draw_inputs(session, draw, freeze_payload, salt_key)
     try:
         payload, outcome = engine.build_result(
             announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), utc_timestamp(now), cosignatures

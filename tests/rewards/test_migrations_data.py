@@ -181,3 +181,37 @@ def _rename_back(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict
                       for c, v in row.items()} for row in rows]
     return out
 
+
+
+def test_snapshot_rows_are_clustered_by_key_on_sqlite(empty_app: Flask) -> None:
+    """On SQLite the snapshot rows live in the primary key's B-tree (no rowid look-up per row read in
+    account order); PostgreSQL's table is left as it was. Down and up again keeps every row and rule."""
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    def clustered() -> bool:
+        if not sqlite:
+            return False
+        with db.engine.connect() as conn:
+            return "WITHOUT ROWID" in conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshot_rows'").scalar()
+
+    def rows() -> list[tuple[str, str]]:
+        with db.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql("SELECT account, tier FROM snapshot_rows ORDER BY account")]
+
+    upgrade(revision="c4d2a8e61f30")
+    assert not clustered()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (1, '002', 'ideal'), (1, '001', 'beginner')")
+    upgrade(revision="e5b7d1c9a3f2")
+    assert clustered() is sqlite
+    assert rows() == [("001", "beginner"), ("002", "ideal")]
+    if sqlite:
+        with db.engine.connect() as conn:
+            plan = " ".join(str(r) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT account, tier FROM snapshot_rows WHERE snapshot_id = 1 ORDER BY account"))
+        assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
+    downgrade(revision="c4d2a8e61f30")
+    assert not clustered()
+    assert rows() == [("001", "beginner"), ("002", "ideal")]
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # the tier rule survived the rebuild
+        conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (1, '003', 'gold')")
