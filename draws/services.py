@@ -603,8 +603,11 @@ class ProvenAccounts(Sequence[str]):
             raise IndexError(index)
         chunk, offset = divmod(index, CHUNK_SIZE)
         accounts, leaves = self._chunk(chunk)
-        path = chunked_proof(leaves, offset, chunk, len(self), self.upper)
-        if offset >= len(accounts) or not verify_inclusion(leaves[offset], index, len(self), path, self.root):
+        try:
+            path: list[bytes] | None = chunked_proof(leaves, offset, chunk, len(self), self.upper)
+        except DrawError:  # a truncated chunk, or upper levels of another size
+            path = None
+        if path is None or not verify_inclusion(leaves[offset], index, len(self), path, self.root):
             raise Conflict("the stored proof chunks do not lead to the signed Merkle root")
         return accounts[offset]
 

@@ -113,3 +113,24 @@ def test_a_draw_refuses_stored_weights_or_chunks_that_do_not_match_the_signed_fr
     db.session.rollback()
     assert services.get_draw(db.session, big).state == "frozen"
     assert db.session.scalar(select(func.count()).select_from(DrawWinner)) == 0
+
+
+def test_a_draw_of_a_single_entrant_proves_it_by_its_one_leaf_chunk(kit: DrawKit) -> None:
+    make_snapshot(db.session, "2026-04", {"0000000001": "ideal"})
+    db.session.commit()
+    pid = kit.draft(snapshot_period="2026-04", tier_weights={"ideal": 1}, prizes=[{"amount_kopecks": 100_000, "count": 1}],
+                    reserves=0)
+    kit.announce(pid)
+    kit.freeze(pid)
+    kit.draw(pid)
+    assert db.session.execute(select(DrawWinner.entrant_index, DrawWinner.account)).all() == [(0, "0000000001")]
+
+
+def test_a_truncated_chunk_is_a_conflict_not_a_crash(kit: DrawKit, big: str) -> None:
+    for chunk, data in db.session.execute(select(DrawEntrantChunk.chunk, DrawEntrantChunk.data)).all():
+        accounts, weights = decode_chunk(zlib.decompress(data))  # every chunk cut to its first entrant
+        db.session.execute(update(DrawEntrantChunk).where(DrawEntrantChunk.chunk == chunk)
+                           .values(data=zlib.compress(encode_chunk(accounts[:1], weights[:1]))))
+    db.session.commit()
+    with pytest.raises(Conflict):
+        kit.draw(big)
