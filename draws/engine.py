@@ -361,6 +361,15 @@ def freeze_columns(
 
 
 # --------------------------------------------------------------------------------------------- select
+def _all_positive_ints(values: Sequence[object]) -> bool:
+    """True if every value is an ``int`` (``bool`` and other subclasses refused) of at least 1, checked
+    in C-level passes (the draw step checks a million weights)."""
+    if not values:
+        return True
+    if set(map(type, values)) != {int}:
+        return False
+    return min(values) >= 1  # type: ignore[type-var]
+
 @dataclass(frozen=True, slots=True)
 class DrawOutcome:
     """Result of a selection: indices into the canonical list and how much stream was used."""
@@ -404,7 +413,7 @@ def run_selection(
     if reserve_count < 0:
         raise DrawError("the number of reserves cannot be negative")
     reserves = min(reserve_count, n - prize_count)
-    if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in weights):
+    if not _all_positive_ints(weights):
         raise BadWeight("every frozen entrant must have an integer weight >= 1")
     if algorithm == ALGORITHM_WEIGHTED:
         stream = ByteStream(seed)
