@@ -5,11 +5,13 @@
 
 PostgreSQL (REWARDS_BENCH_PG_URL, a schema of its own), Redis for the rate limits and the job queue.
 gunicorn with 4 sync workers (``gunicorn.conf.py``) and one ``flask jobs consumer -w 2``, all on
-loopback. Load: wrk, 2 threads, ``--connections`` clients, each request redeeming a fresh code (no
-code twice) with a real partner key. Three phases of ``--seconds`` each: alone; while the import
+loopback. Load: ``--connections`` client threads on keep-alive connections, each request redeeming a
+fresh code (no code twice) with a real partner key and an Idempotency-Key; every latency is kept, so
+the percentiles are exact. Three phases: alone (``--seconds``); loaded, from the moment the import
 (``--import-rows`` rows, one transaction) and the bulk issue (``--issue-codes`` codes, batches of
-50,000) both run in the consumer (wrk starts once both are running); alone again. Prints p50/p99/rps,
-non-2xx answers, the load average, and how long each job took (and whether it outlasted the phase).
+50,000) are both taken by the consumer until both are over (so their commits, and whatever runs inside
+their transactions, fall inside it); alone again. Prints p50/p99/max, rps, non-2xx answers, the load
+average, and how long each job took.
 
 ``--root`` runs the servers and the consumer from another checkout (e.g. ``git archive`` of the
 commit before the event log change) for an A/B in the same conditions.
@@ -18,6 +20,7 @@ commit before the event log change) for an A/B in the same conditions.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -25,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -42,8 +46,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--import-rows", type=int, default=1_500_000)
     parser.add_argument("--issue-codes", type=int, default=1_000_000)
     parser.add_argument("--redeem-codes", type=int, default=60_000)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=20, help="length of each phase alone")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent clients")
     parser.add_argument("--root", type=Path, default=BENCH, help="the checkout whose code is served")
     return parser.parse_args()
 
@@ -142,39 +146,65 @@ def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
     return app, token, codes, bulk_id, snap_id
 
 
-def lua(token: str, codes: list[str], out: Path) -> Path:
-    items = ",".join(f'"{c}"' for c in codes)
-    out.write_text(
-        f"local codes = {{{items}}}\n"
-        "local counter = 0\n"
-        "function setup(thread) thread:set('tid', counter); counter = counter + 1 end\n"
-        "function init(args) i = tid end\n"
-        "request = function()\n"
-        "  local code = codes[(i % #codes) + 1]\n"
-        "  local body = '{\"code\":\"' .. code .. '\",\"order_ref\":\"o-' .. i .. '\"}'\n"
-        "  i = i + 2\n"
-        f"  return wrk.format('POST', '/api/v1/partner/redemptions', {{['Content-Type'] = 'application/json', "
-        f"['Idempotency-Key'] = '{out.stem}-' .. i, ['Authorization'] = 'Bearer {token}'}}, body)\nend\n"
-    )
-    return out
+class Load:
+    """``clients`` threads, each on its own keep-alive connection, redeeming fresh codes back to back
+    and recording every answer's latency: exact percentiles over a phase of any length."""
+
+    def __init__(self, port: int, token: str, codes: list[str], phase: str) -> None:
+        self.port, self.token, self.codes, self.phase = port, token, codes, phase
+        self.next = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(ARGS.connections)]
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        while not self.stop.is_set():
+            with self.lock:
+                i, self.next = self.next, self.next + 1
+            if i >= len(self.codes):
+                break
+            body = json.dumps({"code": self.codes[i], "order_ref": f"{self.phase}-{i}"})
+            began = time.perf_counter()
+            conn.request("POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{self.phase}-{i}"})
+            answer = conn.getresponse()
+            answer.read()
+            took = (time.perf_counter() - began) * 1000
+            with self.lock:
+                self.latencies.append(took)
+                self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
+        conn.close()
+
+    def start(self) -> None:
+        self.began = time.monotonic()
+        for t in self.threads:
+            t.start()
+
+    def finish(self) -> dict[str, Any]:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+        seconds = time.monotonic() - self.began
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+        if self.next >= len(self.codes):
+            print(f"  ({self.phase}: ran out of codes; use more --redeem-codes)")
+        return {"n": len(ordered), "seconds": seconds, "rps": len(ordered) / seconds, "p50": pct(50), "p99": pct(99),
+                "max": ordered[-1] if ordered else float("nan"),
+                "non2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300), "load": os.getloadavg()}
 
 
-def wrk(port: int, script: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{ARGS.connections}", f"-d{ARGS.seconds}s", "--timeout", "60s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True,
-    ).stdout
-
-    def ms(pct: str) -> float:
-        m = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
-        assert m, out
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50": ms("50"), "p99": ms("99"), "non2xx": int(bad.group(1)) if bad else 0,
-            "errors": errors.group(0) if errors else "", "load": os.getloadavg()}
+def timed(port: int, token: str, codes: list[str], phase: str, seconds: float) -> dict[str, Any]:
+    load = Load(port, token, codes, phase)
+    load.start()
+    time.sleep(seconds)
+    return load.finish()
 
 
 def check(port: int, token: str, code: str) -> None:
@@ -245,8 +275,8 @@ def job_states(app: Any, ids: list[int]) -> list[Any]:
 
 
 def main() -> None:
-    print(f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; wrk 2 threads, "
-          f"{ARGS.connections} connections, {ARGS.seconds} s a phase; import {ARGS.import_rows:,} rows, "
+    print(f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
+          f"{ARGS.connections} clients, {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
           f"bulk issue {ARGS.issue_codes:,} codes", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
@@ -269,35 +299,35 @@ def main() -> None:
             check(port, token, codes[-1])
             codes = codes[:-1]
             results = {}
-            results["alone"] = wrk(port, lua(token, codes[:third], instance / "a.lua"))
+            results["alone"] = timed(port, token, codes[:third], "a", ARGS.seconds)
             ids = start_jobs(app, bulk_offer, snap_id)
             deadline = time.monotonic() + 120
-            while any(s[0] != "running" for s in job_states(app, ids)) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            began = time.monotonic()
-            states = job_states(app, ids)
-            results["loaded"] = wrk(port, lua(token, codes[third:2 * third], instance / "b.lua"))
-            ended = time.monotonic()
-            during = job_states(app, ids)
-            deadline = time.monotonic() + 600
+            while any(s[0] == "queued" for s in job_states(app, ids)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # the loaded phase lasts from both jobs running until both are over, so it covers every
+            # moment of them, their commits and what runs inside their transactions included
+            load = Load(port, token, codes[third:2 * third], "b")
+            load.start()
+            deadline = time.monotonic() + 1800
             while any(s[0] in ("queued", "running") for s in job_states(app, ids)) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            results["alone again"] = wrk(port, lua(token, codes[2 * third:], instance / "c.lua"))
+                time.sleep(0.2)
+            results["loaded"] = load.finish()
+            results["alone again"] = timed(port, token, codes[2 * third:], "c", ARGS.seconds)
             final = job_states(app, ids)
         finally:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
                 proc.wait(timeout=60)
-        print(f"jobs when the loaded phase began: {[s[0] for s in states]}; when it ended ({ended - began:.0f} s "
-              f"later): {[s[0] for s in during]}")
         for name, (state, started, finished, error) in zip(("import", "bulk issue"), final, strict=True):
             took = (finished - started).total_seconds() if started and finished else float("nan")
             print(f"  {name}: {state} in {took:.1f} s {error or ''}")
-        print(f"{'phase':<12} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  load average (1/5/15 min) at the end")
+        print(f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+              f"{'non-2xx':>8}  load average (1/5/15 min) at the end")
         for name, r in results.items():
             load = "/".join(f"{x:.1f}" for x in r["load"])
-            print(f"{name:<12} {r['rps']:>7.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['non2xx']:>8}  {load} {r['errors']}")
+            print(f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                  f"{r['max']:>8.1f} {r['non2xx']:>8}  {load}")
         print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x", flush=True)
 
 
