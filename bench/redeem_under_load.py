@@ -195,7 +195,8 @@ class Load:
 
         if self.next >= len(self.codes):
             print(f"  ({self.phase}: ran out of codes; use more --redeem-codes)")
-        return {"n": len(ordered), "seconds": seconds, "rps": len(ordered) / seconds, "p50": pct(50), "p99": pct(99),
+        return {"n": len(ordered), "seconds": seconds, "rps": len(ordered) / seconds, "p50": pct(50), "p99": pct(99), "p999": pct(99.9),
+                "over5s": sum(1 for x in ordered if x >= 5000),
                 "max": ordered[-1] if ordered else float("nan"),
                 "non2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300), "load": os.getloadavg()}
 
@@ -322,12 +323,12 @@ def main() -> None:
         for name, (state, started, finished, error) in zip(("import", "bulk issue"), final, strict=True):
             took = (finished - started).total_seconds() if started and finished else float("nan")
             print(f"  {name}: {state} in {took:.1f} s {error or ''}")
-        print(f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        print(f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
               f"{'non-2xx':>8}  load average (1/5/15 min) at the end")
         for name, r in results.items():
             load = "/".join(f"{x:.1f}" for x in r["load"])
             print(f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                  f"{r['max']:>8.1f} {r['non2xx']:>8}  {load}")
+                  f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8}  {load}")
         print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x", flush=True)
 
 
