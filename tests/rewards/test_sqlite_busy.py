@@ -75,7 +75,9 @@ def _actions(server: dict[str, Any], round_no: int) -> list[tuple[str, Callable[
     ]
 
 
-def _run_all(server: dict[str, Any], round_no: int, hold: Callable[[], None] | None = None) -> list[tuple[str, requests.Response]]:
+def _run_all(
+    server: dict[str, Any], round_no: int, hold: Callable[[threading.Barrier], None] | None = None
+) -> list[tuple[str, requests.Response]]:
     actions = _actions(server, round_no)
     browsers = [_browser(server["url"]) for _ in actions]
     go = threading.Barrier(len(actions) + (1 if hold else 0))
@@ -89,8 +91,11 @@ def _run_all(server: dict[str, Any], round_no: int, hold: Callable[[], None] | N
 
     with ThreadPoolExecutor(len(actions) + 1) as pool:
         if hold:
-            pool.submit(lambda: (go.wait(), hold()))
-        return list(pool.map(run, zip(actions, browsers, strict=True)))
+            held = pool.submit(hold, go)
+        results = list(pool.map(run, zip(actions, browsers, strict=True)))
+        if hold:
+            held.result()
+        return results
 
 
 def _check(results: list[tuple[str, requests.Response]]) -> None:
@@ -111,10 +116,12 @@ def test_ten_parallel_staff_actions_succeed_or_are_queued(server: dict[str, Any]
 
 
 def test_while_another_process_holds_the_write_lock_writers_are_told_busy(server: dict[str, Any]) -> None:
-    def hold() -> None:
-        # another process (a consumer's import) writing for longer than the busy timeout
+    def hold(go: threading.Barrier) -> None:
+        # another process (a consumer's import) writing for longer than the busy timeout; the staff
+        # actions start once it holds the lock
         other = sqlite3.connect(server["file"], isolation_level=None, timeout=10)
         other.execute("BEGIN IMMEDIATE")
+        go.wait()
         threading.Event().wait(3)
         other.execute("ROLLBACK")
         other.close()
