@@ -38,6 +38,7 @@ DRAND_FETCH = False                      # True if this server may reach a drand
 
 # Background jobs (imports, computes, bulk issues, draws, exports) run in 'flask jobs consumer' processes.
 JOBS_URL = ""                            # empty: SQLite queue instance/jobs.sqlite3; production: "redis://127.0.0.1:6379/1"
+JOBS_QUEUE = "rewards"                   # the queue's name (two installations on one Redis database: different names)
 JOBS_DIR = ""                            # empty: instance/jobs (stored uploads, files jobs write for download)
 JOBS_CHECKPOINT_CRON = "30 2 * * *"      # the daily signed audit checkpoint (UTC cron line); "" turns it off
 JOBS_KEEP_FILES_DAYS = 7                 # stored uploads and export files are deleted after this many days

@@ -199,11 +199,18 @@ def verify(checkpoint_file: object) -> None:
         except (ValueError, SignatureError) as exc:
             fail(f"checkpoint: {exc}", 2)
     report = audit.verify_log(db.session, checkpoint_payload)
+    pending = f"; {report.pending} pending (committed, not chained yet)" if report.pending else ""
     if report.ok:
-        click.echo(f"OK: {report.count} events, head {report.head_seq} {report.head_hash}")
+        click.echo(f"OK: {report.count} events, head {report.head_seq} {report.head_hash}{pending}")
     else:
-        click.secho(f"BROKEN: {report.problem}", fg="red")
+        click.secho(f"BROKEN: {report.problem}{pending}", fg="red")
         sys.exit(1)
+
+
+@audit_cli.command("chain")
+def chain() -> None:
+    """Chain the events committed but not chained yet (the consumer does it every minute)."""
+    click.echo(f"{audit.chain_pending(db.engine)} event(s) chained")
 
 
 def register(app: Flask) -> None:

@@ -83,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
     # (no server needed); "redis://host:6379/1" in production; "sqlite:///path" for another file;
     # "memory://" runs each job at once inside the caller (tests).
     "JOBS_URL": "",
+    "JOBS_QUEUE": "rewards",  # the queue's name: installations sharing one Redis database need different ones
     "JOBS_DIR": "",  # empty: instance/jobs (uploads waiting for their job, files jobs write for download)
     "JOBS_CHECKPOINT_CRON": "30 2 * * *",  # the signed audit checkpoint (minute hour day month weekday, UTC); "" off
     "JOBS_KEEP_FILES_DAYS": 7,

@@ -13,11 +13,12 @@ import contextvars
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from flask import stream_with_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Engine
@@ -85,6 +86,36 @@ def read_only() -> Iterator[None]:
         yield
     finally:
         _sqlite_read_only.reset(token)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """In a request that otherwise only reads (a GET that records an export): end its deferred transaction
+    and run the block in one that begins IMMEDIATE on SQLite, so another writer makes it wait (the busy
+    timeout) instead of failing at its first write, which a deferred transaction cannot upgrade to once
+    another commit came between. The block commits; what follows reads deferred again."""
+    db.session.commit()
+    token = _sqlite_read_only.set(False)
+    try:
+        yield
+    finally:
+        _sqlite_read_only.reset(token)
+
+
+def stream_reading(rows: Iterable[Any]) -> Iterator[Any]:
+    """``stream_with_context`` for a download that only reads. Flask runs a streamed body after the
+    request's teardown, which has reset the read-only flag: without setting it again, on SQLite the
+    rows would be read in a transaction that begins IMMEDIATE, holding (or failing to get) the write
+    lock for the whole download."""
+
+    def run() -> Iterator[Any]:
+        token = _sqlite_read_only.set(True)
+        try:
+            yield from rows
+        finally:
+            _sqlite_read_only.reset(token)
+
+    return stream_with_context(run())
 
 
 def read_only_view(fn: Any) -> Any:

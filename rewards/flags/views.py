@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WResponse
 
 from rewards.actor import current_actor
-from rewards.db import db
+from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
 from rewards.flags.shell import local_today
@@ -168,7 +168,7 @@ def export() -> Response:
     today = local_today()
     chunks = services.export_csv(db.session, today=today)
     return Response(
-        stream_with_context(chunks),
+        stream_reading(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=priority-{today.isoformat()}.csv"},
     )

@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import get_locale
@@ -21,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from rewards.actor import current_actor
-from rewards.db import db
+from rewards.db import db, stream_reading, writing
 from rewards.errors import DomainError, NotFound
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
@@ -202,16 +201,17 @@ def export(snapshot_id: int, kind: str) -> Response:
     encoding = request.args.get("encoding", "utf-8")
     if encoding not in ("utf-8", "cp1251"):
         abort(400)
-    try:
-        snapshot = services.get_snapshot(db.session, snapshot_id)
-    except NotFound:
-        abort(404)
-    services.record_export(db.session, snapshot, kind, current_actor())
-    db.session.commit()
+    with writing():  # the export's event in a short writing transaction; the rows stream in a reading one
+        try:
+            snapshot = services.get_snapshot(db.session, snapshot_id)
+        except NotFound:
+            abort(404)
+        services.record_export(db.session, snapshot, kind, current_actor())
+        db.session.commit()
     lines = services.export_lines(db.session, snapshot, kind)
     name = f"snapshot-{snapshot.period}-{kind}.csv"
     return Response(
-        stream_with_context(line.encode(encoding) for line in lines),
+        stream_reading(line.encode(encoding) for line in lines),
         headers={
             "Content-Disposition": f"attachment; filename={name}",
             "Content-Type": f"text/csv; charset={encoding}",

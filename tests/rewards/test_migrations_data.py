@@ -144,6 +144,17 @@ def test_baseline_with_data_upgrades_to_head_intact(empty_app: Flask) -> None:
     from draws.models import Draw
 
     assert db.session.scalars(sa.select(Draw)).one().kind == "quarterly"
+    # events got an insertion id equal to their seq, and the id sequence continues after them: a new
+    # event is stored and chained after the old head (PostgreSQL would refuse a reused id)
+    assert after["events"][0]["id"] == after["events"][0]["seq"] == 1
+    from rewards.audit.models import Event
+    from rewards.audit.services import record_event
+
+    db.session.execute(sa.update(Event).values(hash="a" * 64))  # the filler gave prev_hash and hash one value
+    record_event(db.session, "test", "thing.done", "thing", "1", {})
+    db.session.commit()
+    new = db.session.scalars(sa.select(Event).where(Event.action == "thing.done")).one()
+    assert (new.id, new.seq, new.prev_hash) == (2, 2, "a" * 64)
 
 
 def test_head_downgrades_one_step_and_upgrades_again(empty_app: Flask) -> None:
