@@ -209,7 +209,7 @@ def test_snapshot_rows_are_clustered_by_key_on_sqlite(empty_app: Flask) -> None:
         with db.engine.connect() as conn:
             return [tuple(r) for r in conn.exec_driver_sql("SELECT account, tier FROM snapshot_rows ORDER BY account")]
 
-    upgrade(revision="c4d2a8e61f30")
+    upgrade(revision="e5a1c7d93b42")
     assert not clustered()
     with db.engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (1, '002', 'ideal'), (1, '001', 'beginner')")
@@ -221,7 +221,7 @@ def test_snapshot_rows_are_clustered_by_key_on_sqlite(empty_app: Flask) -> None:
             plan = " ".join(str(r) for r in conn.exec_driver_sql(
                 "EXPLAIN QUERY PLAN SELECT account, tier FROM snapshot_rows WHERE snapshot_id = 1 ORDER BY account"))
         assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
-    downgrade(revision="c4d2a8e61f30")
+    downgrade(revision="e5a1c7d93b42")
     assert not clustered()
     assert rows() == [("001", "beginner"), ("002", "ideal")]
     with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # the tier rule survived the rebuild

@@ -9,7 +9,7 @@ stores the rows in the primary key's B-tree itself. PostgreSQL's table is unchan
 not decode the whole entrant list (empty for lists frozen before).
 
 Revision ID: e5b7d1c9a3f2
-Revises: c4d2a8e61f30
+Revises: e5a1c7d93b42
 Create Date: 2026-12-07 02:30:00
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = 'e5b7d1c9a3f2'
-down_revision = 'c4d2a8e61f30'
+down_revision = 'e5a1c7d93b42'
 branch_labels = None
 depends_on = None
 
