@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
+
 SCHEMA = "bench_partners_http"
 WORKERS, CONNECTIONS, SECONDS = 4, 32, 10
 

@@ -39,7 +39,7 @@ with app.app_context():
     def core_auto():
         with auto.connect() as c: return c.execute(stmt, params).first()
     assert tuple(direct()) == tuple(core()) == tuple(core_auto())
-    for r in range(3):
+    for _round in range(3):
         for name, fn in [("DirectRead", direct), ("Core connect()", core), ("Core AUTOCOMMIT", core_auto)]:
             for _ in range(200): fn()
             n = 3000; c0 = time.thread_time(); t0 = time.perf_counter()

@@ -64,9 +64,9 @@ from draws.sample import (  # noqa: E402
     sample_witness_key,
     witness_entry,
 )
-from signedjson import sign_payload  # noqa: E402
 from draws.stream import ByteStream  # noqa: E402
 from draws.verify import verify_bundle  # noqa: E402
+from signedjson import sign_payload  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -158,7 +158,7 @@ def main() -> None:
     timed("entrant digest (SHA-256 of canonical list)", rows, entrant_digest, canon)
     timed("weights digest", rows, weights_digest, weights)
     leaves = timed("salted leaf hashes (salts from the order keys)", rows, entrant_leaf_hashes, salt_key, accounts, weights, keys)
-    timed("Merkle root (RFC 6962)", rows, lambda: MerkleTree(leaves).root())
+    timed("Merkle root (RFC 6962)", rows, lambda leaves=leaves: MerkleTree(leaves).root())
     seed = hashlib.sha256(b"bench seed").digest()
     outcome = timed(
         f"selection: Fenwick build + {args.prizes + args.reserves} picks", rows,

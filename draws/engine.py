@@ -315,7 +315,7 @@ def freeze_columns(
     encoding = encode_entrant_columns(accounts, tiers, weights, version)
     leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys or None)
     totals: dict[str, dict[str, int]] = {}
-    for (tier, weight), count in sorted(Counter(zip(tiers, weights)).items()):
+    for (tier, weight), count in sorted(Counter(zip(tiers, weights, strict=True)).items()):
         slot = totals.setdefault(tier, {"count": 0, "weight": 0})
         slot["count"] += count
         slot["weight"] += count * weight

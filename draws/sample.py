@@ -23,12 +23,12 @@ from draws.engine import (
     FrozenList,
     build_announcement,
     build_freeze,
+    build_head,
     build_result,
     commitment_of,
     drand_source,
     entropy_available_at,
     freeze_entrants,
-    build_head,
     payload_digest,
     salt_commitment_of,
 )

@@ -34,6 +34,7 @@ from draws.bundle import public_record
 from draws.checkcode import check_code, check_codes, code_matches
 from draws.drand import BeaconInvalid, DrandChain
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.errors import DrawError
 from draws.merkle import (
     CHUNK_SIZE,
     InclusionProof,
@@ -45,7 +46,6 @@ from draws.merkle import (
     order_keys,
     upper_levels_blob,
 )
-from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
     Draw,

@@ -21,9 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from signedjson import canonical_json
 from partners.models import IdempotencyRecord
 from rewards.errors import Conflict, DomainError
+from signedjson import canonical_json
 
 RETENTION = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 

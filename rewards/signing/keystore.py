@@ -18,8 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signedjson import b64u_encode, kid_for, sign_payload
-from signedjson import utc_timestamp
+from signedjson import b64u_encode, kid_for, sign_payload, utc_timestamp
 
 
 class KeyStoreError(Exception):

@@ -41,8 +41,7 @@ def iter_rows(
         rows = session.connection().execute(query).all()
         if not rows:
             return
-        for account, tier, points in rows:
-            yield account, tier, points
+        yield from ((account, tier, points) for account, tier, points in rows)
         last = rows[-1][0]
 
 

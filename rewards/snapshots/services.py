@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signedjson import canonical_json
 from rewards.audit.services import record_event
 from rewards.bulkload import NULL, bulk_insert
 from rewards.db import utcnow
@@ -36,7 +35,7 @@ from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows, snapshot_for_period
 from rewards.snapshots.signals import bill_columns, snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
-
+from signedjson import canonical_json
 
 
 class FileRejected(DomainError):

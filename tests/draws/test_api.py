@@ -12,7 +12,7 @@ from flask import Flask
 
 from draws import services
 from draws.engine import entropy_available_at
-from draws.verify import PASS, verify_bundle
+from draws.verify import PASS
 from rewards.db import db
 from tests.draws.conftest import T0, cosign_package, drand_value, kit_verify, snapshot_tiers, witness_entries
 from tests.support import bearer, make_snapshot
@@ -104,7 +104,7 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     assert first.data == second.data and first.mimetype == "text/csv"
     assert client.post("/api/v1/draw-credits/batches", headers=write).status_code == 422
     lines = first.get_data(as_text=True).strip().splitlines()[1:]
-    content = "credit_id,account,amount_kopecks,status\n" + "".join(f"{l.split(',')[0]},{l.split(',')[3]},{l.split(',')[4]},posted\n" for l in lines)
+    content = "credit_id,account,amount_kopecks,status\n" + "".join(f"{row.split(',')[0]},{row.split(',')[3]},{row.split(',')[4]},posted\n" for row in lines)
     confirmed = client.post("/api/v1/draw-credits/confirmations", json={"content": content}, headers=write)
     assert confirmed.get_json() == {"posted": 2, "already_posted": 0}
     code = client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=cabinet)

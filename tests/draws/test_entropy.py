@@ -8,7 +8,14 @@ import pytest
 
 from draws.drand import KNOWN_CHAINS
 from draws.encoding import parse_timestamp
-from draws.entropy import check_drand_source, drand_source, entropy_available_at, entropy_bytes, known_chain_problem, rfc3797_source
+from draws.entropy import (
+    check_drand_source,
+    drand_source,
+    entropy_available_at,
+    entropy_bytes,
+    known_chain_problem,
+    rfc3797_source,
+)
 from draws.errors import EntropyMismatch, MalformedEntropy
 from draws.sample import SAMPLE_FREEZE_AT, quicknet_value
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from draws import services, wiring
 from draws.engine import entropy_available_at
 from draws.models import DrawCredit
-from draws.verify import FAIL, PASS, verify_bundle
+from draws.verify import FAIL, PASS
 from rewards.db import db
 from rewards.errors import Conflict, DomainError
-from tests.draws.conftest import forged_drand_value, T0, DrawKit, kit_verify
+from tests.draws.conftest import T0, DrawKit, forged_drand_value, kit_verify
 
 
 def _entropy_time(pid: str) -> datetime:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from draws import services
 from draws.models import Draw, DrawCredit, DrawEntrantList
-from draws.verify import FAIL, PASS, verify_bundle, verify_proof
+from draws.verify import FAIL, PASS, verify_proof
 from rewards.audit.models import Event
 from rewards.db import db
 from rewards.errors import Conflict, DomainError, NotFound

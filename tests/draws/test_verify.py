@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-import hashlib
 
 from draws.engine import (
     EntropyMismatch,
@@ -22,8 +21,8 @@ from draws.engine import (
     payload_digest,
 )
 from draws.sample import SampleDraw, make_sample_draw, sample_signing_key, sample_witness_key, witness_entry
-from signedjson import sign_payload
 from draws.verify import FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
+from signedjson import sign_payload
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 from draws.drand import KNOWN_CHAINS
 from draws.engine import payload_digest
 from draws.sample import SampleDraw, keyset_for, make_sample_draw, sample_signing_key, sample_witness_key, witness_entry
-from signedjson import sign_payload
 from draws.verify import EXIT_INCOMPLETE, FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
+from signedjson import sign_payload
 from tests.draws.test_verify import resign
 
 

@@ -81,10 +81,11 @@ def issue_codes(app: Flask) -> Callable[..., list[str]]:
     """Bulk-issue codes of an offer from a snapshot; returns the printed codes in account order."""
 
     def issue(offer_id: int, snapshot_id: int) -> list[str]:
+        from sqlalchemy import select
+
         from partners import snapshots
         from partners.models import Code
         from partners.services import issue as issue_svc
-        from sqlalchemy import select
 
         with app.app_context():
             offer = db.session.get(Offer, offer_id)

@@ -344,8 +344,8 @@ def test_openapi_documents_the_partner_api(client) -> None:
 def test_validate_refuses_a_revoked_key_at_once(app, client, world, text) -> None:
     """validate refuses a key on its first request after the revocation, whatever the code."""
     from rewards.apikeys import services as apikeys
-    from rewards.apikeys.models import ApiKey
     from rewards.apikeys import tokens
+    from rewards.apikeys.models import ApiKey
 
     token = world["gs"]["token"]
     body = {"good": world["gs_codes"][0], "malformed": "nonsense", "absent": codecore.format_code("GSRV", 1)}[text]

@@ -60,7 +60,8 @@ def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
                 break
             except OSError:
                 if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {child.stderr.read().decode()[-2000:] if child.stderr else ''}")
+                    output = child.stderr.read().decode()[-2000:] if child.stderr else ""
+                    raise RuntimeError(f"gunicorn did not start: {output}") from None
                 time.sleep(0.1)
         yield port
     finally:
@@ -121,5 +122,5 @@ def test_access_log_keeps_no_query_string(server: int, access_log: Path) -> None
     while headers["X-Request-Id"] not in access_log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     logged = access_log.read_text()
-    assert f'"GET /api/v1/draws HTTP/1.1" 401' in logged and headers["X-Request-Id"] in logged
+    assert '"GET /api/v1/draws HTTP/1.1" 401' in logged and headers["X-Request-Id"] in logged
     assert "SECRET" not in logged and "7400000001" not in logged

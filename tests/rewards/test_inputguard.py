@@ -6,7 +6,8 @@ a 5,000-digit integer or a 30,000-deep array was a 500 on both engines (the pars
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient

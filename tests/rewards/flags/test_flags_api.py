@@ -141,7 +141,7 @@ def test_bulk(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:
         store_snapshot(db.session, "2026-01", {"1": "ideal", "2": "beginner"})
         db.session.commit()
     w = bearer(tokens["write"])
-    bad = "account;reason\n1;pensioner\n3;pensioner\n".encode()
+    bad = b"account;reason\n1;pensioner\n3;pensioner\n"
     r = client.post("/api/v1/flags/bulk", data=bad, headers={**w, "Content-Type": "text/csv"})
     _error_shape(r.json, 422)
     assert r.json["errors"] == {"line 3": ["account 3 is not in the latest snapshot"]}

@@ -50,7 +50,7 @@ def test_bulk_upload_report_and_export(app: Flask, logged_in: Callable[[str], Fl
     r = c.post("/flags/bulk?lang=en", data={"file": (io.BytesIO(bad), "flags.csv")}, content_type="multipart/form-data")
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "line 3" in html and "unknown reason" in html and "nothing was applied" in html
-    good = "account;reason\n1;pensioner\n2;disability\n".encode()
+    good = b"account;reason\n1;pensioner\n2;disability\n"
     r = c.post("/flags/bulk?lang=en", data={"file": (io.BytesIO(good), "flags.csv")}, content_type="multipart/form-data")
     assert r.status_code == 200 and "Applied 2 line(s)" in r.get_data(as_text=True)
     r = c.get("/flags/export.csv")
