@@ -45,7 +45,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--n", type=int, default=1_500_000)
-    parser.add_argument("--pg-url", default=os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg-url",
+                        default=os.environ.get("REWARDS_TEST_PG_URL",
+                                               "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
     from sqlalchemy import create_engine, text
@@ -93,7 +95,10 @@ def main() -> None:
             if args.backend == "sqlite":
                 raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
             else:
-                with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+                with (
+                    raw.cursor() as cur,
+                    cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy,
+                ):
                     for row in data:
                         copy.write_row(row)
             db.session.commit()
@@ -116,7 +121,8 @@ def main() -> None:
                 entropy={"type": "drand", "chain": "quicknet", "delay_seconds": 0}, snapshot_period="2026-05",
                 witnesses=witnesses, quorum=2,
             )
-            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000, now=t0).public_id
+            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000,
+                                        now=t0).public_id
             db.session.commit()
             services.announce(db.session, pid, actor="bench", signer=signer, box=box, chains=chains, now=t0)
             db.session.commit()
@@ -127,7 +133,8 @@ def main() -> None:
                             now=draw.freeze_at)
             db.session.commit()
             freeze_s = time.perf_counter() - start
-            rows.append((f"freeze ({services.get_draw(db.session, pid).entrant_count:,} entrants, keyed order)", freeze_s))
+            rows.append((f"freeze ({services.get_draw(db.session, pid).entrant_count:,} entrants, keyed order)",
+                         freeze_s))
 
             import json
 
@@ -135,12 +142,14 @@ def main() -> None:
             ann, frz = json.loads(draw.announcement)["payload"], json.loads(draw.freeze_record)["payload"]
             for name, key in witness_keys:  # the witnesses' part (not timed: it happens on their machines)
                 envelope = cosign_freeze(key, name, ann, frz, "2023-08-23T15:09:31Z")
-                services.add_cosignature(db.session, pid, envelope, actor="bench", now=draw.freeze_at + timedelta(seconds=2))
+                services.add_cosignature(db.session, pid, envelope, actor="bench",
+                                         now=draw.freeze_at + timedelta(seconds=2))
             db.session.commit()
             source = json.loads(draw.entropy_source)
             start = time.perf_counter()
             services.run_draw(db.session, pid, quicknet_value(source["round"]), actor="bench", signer=signer,
-                              box=box, now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
+                              box=box,
+                              now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
             db.session.commit()
             draw_s = time.perf_counter() - start
             rows.append(("draw (load + check list, quorum, BLS check of the round, 100 + 20, sign)", draw_s))
@@ -176,7 +185,9 @@ def main() -> None:
     print(f"|{'-' * 60}|{'-' * 10}|")
     for label, seconds in rows:
         print(f"| {label:<58} | {seconds:>8.2f} |")
-    print(f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; at the end (with the bundle): {peak_mb():,.0f} MiB")
+    print(
+        f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; at the end (with the bundle): {peak_mb():,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

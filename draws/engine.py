@@ -522,10 +522,12 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     }
 
 
-def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any], freeze: Mapping[str, Any]) -> dict[str, Any]:
+def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any],
+                   freeze: Mapping[str, Any]) -> dict[str, Any]:
     """What a witness cosigns: ``{"format": "loyalty-draw-freeze/2", keyset, announcement, freeze}``
     (the two signed envelopes and the key set that verifies them)."""
-    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement), "freeze": dict(freeze)}
+    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement),
+            "freeze": dict(freeze)}
 
 
 def witness_quorum(
@@ -535,7 +537,8 @@ def witness_quorum(
     """The cosignatures that count towards the announced quorum (``draws.witness.witness_quorum``)."""
     from draws.witness import witness_quorum as quorum_of
 
-    return quorum_of(list(cosignatures), dict(announcement), dict(freeze), list(trusted) if trusted is not None else None)
+    return quorum_of(list(cosignatures), dict(announcement), dict(freeze),
+                     list(trusted) if trusted is not None else None)
 
 
 def build_result(
@@ -714,12 +717,15 @@ def build_disqualification(
     return payload
 
 
-def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]], issued_at: str) -> dict[str, Any]:
+def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]],
+               issued_at: str) -> dict[str, Any]:
     """The head of a published draw (to be signed each time it changes: at publication and at every
     disqualification): how many disqualifications exist and the digest of the last one, so that a
     record that leaves the last one out is detected."""
     issued = parse_timestamp(issued_at)
-    latest = max([parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications])
+    latest = max(
+        [parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications]
+    )
     if issued < latest:
         raise BadTimestamp("the head cannot be older than the draw or the last disqualification it counts")
     return {

@@ -112,7 +112,11 @@ def entrant_leaf_hashes(
         if wb is None:
             wb = weight_bytes[weight] = weight.to_bytes(8, "big")
         size = len(acc)
-        append(sha(prefix + key[:SALT_SIZE] + (lengths[size] if size < 256 else size.to_bytes(4, "big")) + acc + wb).digest())
+        append(
+            sha(
+                prefix + key[:SALT_SIZE] + (lengths[size] if size < 256 else size.to_bytes(4, "big")) + acc + wb
+            ).digest()
+        )
     return out
 
 

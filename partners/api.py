@@ -49,10 +49,12 @@ blp = Blueprint(
     description="For partner sites: validate a customer's code, redeem it exactly once, roll back a redemption.",
 )
 cabinet_blp = Blueprint(
-    "account_codes", __name__, url_prefix="/api/v1/accounts", description="For the personal cabinet: an account's codes."
+    "account_codes", __name__, url_prefix="/api/v1/accounts",
+    description="For the personal cabinet: an account's codes."
 )
 staff_blp = Blueprint(
-    "partners_read", __name__, url_prefix="/api/v1/partners", description="Internal: every partner's offers and reports."
+    "partners_read", __name__, url_prefix="/api/v1/partners",
+    description="Internal: every partner's offers and reports."
 )
 
 

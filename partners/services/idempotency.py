@@ -59,7 +59,8 @@ class Claim:
 def check_key(key: str | None) -> str:
     """The key from the header, or a DomainError when it is missing or unusable."""
     if key is None or not key.strip():
-        raise DomainError("send an Idempotency-Key header (up to 255 printable ASCII characters)", field="Idempotency-Key")
+        raise DomainError("send an Idempotency-Key header (up to 255 printable ASCII characters)",
+                          field="Idempotency-Key")
     if len(key) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in key):
         raise DomainError("an Idempotency-Key has 1 to 255 printable ASCII characters", field="Idempotency-Key")
     return key

@@ -104,7 +104,8 @@ class RevokeFlag(MethodView):
     @blp.doc(security=_SECURITY)
     def post(self, data: dict[str, Any], flag_id: int) -> Any:
         """Close an open flag now, with a reason; ``409 already_closed`` when it is closed or has ended."""
-        change = _commit_or_rollback(services.revoke_flag, flag_id, data["reason"], actor=current_actor(), today=local_today())
+        change = _commit_or_rollback(services.revoke_flag, flag_id, data["reason"], actor=current_actor(),
+                                     today=local_today())
         return change.__dict__
 
 
@@ -123,6 +124,7 @@ class BulkFlags(MethodView):
         flag that is not open) refuses the whole file: 422 with ``errors`` by line.
         """
         result = _commit_or_rollback(
-            services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(), source_name="api"
+            services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(),
+            source_name="api"
         )
         return result.__dict__

@@ -182,7 +182,8 @@ def _apply_sets(
             closures.append(
                 {"flag_id": old.id, "kind": core.CLOSED_REPLACED, "reason": None, "closed_at": now, "closed_by": actor}
             )
-        changes.append(Change("replaced" if old is not None else "created", item.account, item.reason, None, old.id if old else None))
+        changes.append(Change("replaced" if old is not None else "created", item.account, item.reason, None,
+                              old.id if old else None))
     if closures:
         if _close(session, closures) != len(closures):
             raise Conflict("a flag changed while this request ran; nothing was saved, try again")
@@ -190,7 +191,8 @@ def _apply_sets(
         # One executemany ("insertmanyvalues" batches) with RETURNING in parameter order on both engines.
         ids = session.execute(insert(F).returning(F.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
         it = iter(ids)
-        changes = [c if c.status == "unchanged" else Change(c.status, c.account, c.reason, next(it), c.closed_id) for c in changes]
+        changes = [c if c.status == "unchanged" else Change(c.status, c.account, c.reason, next(it),
+                                                            c.closed_id) for c in changes]
     return changes
 
 
@@ -253,10 +255,12 @@ def revoke_flag(session: Session, flag_id: int, why: str, *, actor: str, today: 
         raise FlagClosed(f"flag {flag_id} is already closed ({closed.kind} at {closed.closed_at:%Y-%m-%d %H:%M} UTC)")
     if row.valid_to is not None and row.valid_to < today:
         raise FlagClosed(f"flag {flag_id} already ended on {row.valid_to.isoformat()}", code="expired")
-    closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": why, "closed_at": utcnow(), "closed_by": actor}
+    closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": why, "closed_at": utcnow(),
+               "closed_by": actor}
     if _close(session, [closure]) != 1:  # another request closed it between our read and our insert
         raise FlagClosed(f"flag {flag_id} is already closed")
-    record_event(session, actor, "flags.revoked", "account", row.account, {"flag_id": flag_id, "reason": row.reason, "why": why})
+    record_event(session, actor, "flags.revoked", "account", row.account,
+                 {"flag_id": flag_id, "reason": row.reason, "why": why})
     return Change("revoked", row.account, row.reason, None, flag_id)
 
 
@@ -300,13 +304,16 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     open_now = _open_staff_flags(session, accounts)
     for line in report.lines:
         if line.account not in known:
-            report.add_error(line.line, f"account {line.account} is not in the latest snapshot", core.UNKNOWN_ACCOUNT, "account")
+            report.add_error(line.line, f"account {line.account} is not in the latest snapshot", core.UNKNOWN_ACCOUNT,
+                             "account")
         elif line.action == core.ACTION_REVOKE:
             row = open_now.get((line.account, line.reason))
             if row is None:
-                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}", core.NOT_OPEN)
+                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}",
+                                 core.NOT_OPEN)
             elif row.valid_to is not None and row.valid_to < today:
-                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended", core.NOT_OPEN)
+                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended",
+                                 core.NOT_OPEN)
     if report.log:
         count = report.problem_lines()
         raise FlagError(
@@ -329,7 +336,8 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
         if _close(session, revokes) != len(revokes):
             raise Conflict("a flag changed while the file was applied; nothing was saved, try again")
     counts = {s: sum(1 for c in changes if c.status == s) for s in ("created", "replaced", "unchanged")}
-    result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes), report.encoding)
+    result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes),
+                            report.encoding)
     record_event(
         session,
         actor,
@@ -567,7 +575,8 @@ def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any
     return _priority_answer(account, today, rows, period, tier)
 
 
-def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str | None, tier: str | None) -> dict[str, Any]:
+def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str | None,
+                     tier: str | None) -> dict[str, Any]:
     by_reason: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = {

@@ -116,7 +116,8 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     """Revoke a flag now, with a reason."""
     account = request.form.get("account", "").strip()
     try:
-        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(), today=local_today())
+        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(),
+                                      today=local_today())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -155,7 +155,8 @@ def close_stale(
             continue
         message = f"the consumer running it stopped (last sign of life {int(now.timestamp() - seen)} s ago)"
         if fail(session, job.id, INTERRUPTED, message):
-            record_event(session, "system", "job.interrupted", "job", str(job.id), {"kind": job.kind, "worker": job.worker})
+            record_event(session, "system", "job.interrupted", "job", str(job.id),
+                         {"kind": job.kind, "worker": job.worker})
             closed.append(job.id)
     return closed
 

@@ -538,10 +538,19 @@ def _payment_reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts, 
     if criterion == "payment_on_time":
         why = _on_time_reason(text, base, d, on_time, deadline, rules, lang)
     else:
-        key = "early_ok" if on_time and d is not None and d < early_before else ("early_not" if on_time else "early_needs")
+        key = (
+            "early_ok"
+            if on_time and d is not None and d < early_before
+            else ("early_not" if on_time else "early_needs")
+        )
         why = text[key].format(base=base, before=early_before.isoformat())
     plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
-    if facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans and criterion in rules.kept_plan_credits:
+    if (
+        facts.plan is not None
+        and facts.plan_kept
+        and facts.plan in rules.hardship_plans
+        and criterion in rules.kept_plan_credits
+    ):
         return text["plan_credit"].format(plan=plan, why=why)
     if facts.plan is not None and not facts.plan_kept and not met:
         return text["plan_broken"].format(plan=plan, why=why)

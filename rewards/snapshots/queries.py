@@ -60,7 +60,8 @@ def known_accounts(session: Session, snapshot_id: int, accounts: Iterable[str]) 
         chunk = wanted[start : start + 500]
         found.update(
             session.scalars(
-                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account.in_(chunk))
+                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id,
+                                                  SnapshotRow.account.in_(chunk))
             )
         )
     return found

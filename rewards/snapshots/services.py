@@ -147,7 +147,9 @@ def _row_copy_line(row: tuple[int, str, str, int | None, str | None]) -> str:
     """A snapshot row as COPY text. No value needs escaping: accounts are digits, tiers are codes,
     points integers, and facts use only [0-9a-z.,-] (``rewards.rating.engine.Engine.decode``)."""
     snapshot_id, account, tier, points, facts = row
-    return f"{snapshot_id}\t{account}\t{tier}\t{NULL if points is None else points}\t{NULL if facts is None else facts}\n"
+    return (
+        f"{snapshot_id}\t{account}\t{tier}\t{NULL if points is None else points}\t{NULL if facts is None else facts}\n"
+    )
 
 
 def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | None, str | None]]) -> None:
@@ -584,7 +586,8 @@ def export_lines(session: Session, snapshot: Snapshot, kind: str) -> Iterator[st
     with tier codes: the canonical digest is recomputable from it (docs/snapshots.md).
     """
     if kind == "bills":
-        columns = [column for _receiver, answer in bill_columns.send(session, snapshot=snapshot) for column in answer or ()]
+        columns = [column for _receiver,
+                   answer in bill_columns.send(session, snapshot=snapshot) for column in answer or ()]
         yield ";".join([BILLS_HEADER, *(header for header, _value in columns)]) + "\n"
         labels = RUSSIAN_NAMES
         for account, tier, _points in iter_rows(session, snapshot.id, batch=100_000):

@@ -37,7 +37,8 @@ def add_snapshot(app: Flask) -> Callable[..., int]:
 def make_partner(app: Flask, api_token: Callable[..., str]) -> Callable[..., dict[str, Any]]:
     """A partner with one linked key holding the three partner scopes; returns ids, prefix, token."""
 
-    def make(name: str = "Gorserv", prefix: str = "GSRV", scopes: tuple[str, ...] = catalog.PARTNER_SCOPES) -> dict[str, Any]:
+    def make(name: str = "Gorserv", prefix: str = "GSRV",
+             scopes: tuple[str, ...] = catalog.PARTNER_SCOPES) -> dict[str, Any]:
         client_name = f"{prefix.lower()}-site"
         token = api_token(*scopes, name=client_name)
         with app.app_context():

@@ -48,9 +48,11 @@ def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
     cfg.pop("TESTING")
     (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()), encoding="utf-8")
     port = _free_port()
-    env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "REWARDS_BIND": f"127.0.0.1:{port}", "REWARDS_WORKERS": "1"}
+    env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "REWARDS_BIND": f"127.0.0.1:{port}",
+           "REWARDS_WORKERS": "1"}
     log = access_log.open("wb")
-    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "rewards:create_app()"],
+    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                              "rewards:create_app()"],
                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -70,7 +72,9 @@ def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
         log.close()
 
 
-def _request(port: int, method: str, target: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _request(
+    port: int, method: str, target: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)

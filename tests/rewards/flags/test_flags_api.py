@@ -97,7 +97,12 @@ def test_set_revoke_history(client: FlaskClient, tokens: dict[str, str]) -> None
     r = client.post("/api/v1/accounts/77/flags", json={"reason": "hardship", "valid_to": "2099-01-31"}, headers=w)
     assert r.status_code == 201, r.json
     first = r.json["flag_id"]
-    assert client.post("/api/v1/accounts/77/flags", json={"reason": "hardship", "valid_to": "2099-01-31"}, headers=w).json["status"] == "unchanged"
+    assert (
+        client.post("/api/v1/accounts/77/flags", json={"reason": "hardship", "valid_to": "2099-01-31"}, headers=w).json[
+            "status"
+        ]
+        == "unchanged"
+    )
     r = client.post("/api/v1/accounts/77/flags", json={"reason": "hardship"}, headers=w)
     assert (r.status_code, r.json["status"], r.json["closed_id"]) == (201, "replaced", first)
     second = r.json["flag_id"]
