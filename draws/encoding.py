@@ -33,7 +33,7 @@ def lp(data: bytes) -> bytes:
     return _U32.pack(len(data)) + data
 
 
-def parse_timestamp(text: str) -> int:
+def parse_timestamp(text: object) -> int:
     """Unix seconds of a ``YYYY-MM-DDTHH:MM:SSZ`` UTC timestamp; refuses any other spelling.
 
     Only one spelling is accepted so that a timestamp inside a signed record has exactly one text form.

@@ -159,7 +159,7 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
-def entropy_available_at(source: dict[str, Any]) -> int:
+def entropy_available_at(source: Any) -> int:
     """Unix time at which the announced entropy comes to exist (drand round time / numbers' date)."""
     kind = source.get("type") if isinstance(source, dict) else None
     if kind == "drand":
@@ -174,7 +174,7 @@ def entropy_available_at(source: dict[str, Any]) -> int:
     raise MalformedEntropy(f"unknown entropy source type {kind!r}")
 
 
-def entropy_bytes(source: dict[str, Any], value: dict[str, Any], *, verify_beacon: bool = True) -> bytes:
+def entropy_bytes(source: Any, value: dict[str, Any], *, verify_beacon: bool = True) -> bytes:
     """Check that ``value`` belongs to the announced ``source``; return the canonical entropy bytes.
 
     Raises :class:`MalformedEntropy` for a value that cannot be read and :class:`EntropyMismatch`

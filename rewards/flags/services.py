@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
-from rewards.db import UTCDateTime, utcnow
+from rewards.db import UTCDateTime, rowcount, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.flags import core
@@ -84,7 +84,7 @@ def _close(session: Session, rows: list[dict[str, Any]]) -> int:
             .on_conflict_do_nothing(index_elements=["flag_id"])
             .execution_options(preserve_rowcount=True)  # psycopg reports INSERT counts only when asked
         )
-        done += session.execute(stmt).rowcount
+        done += rowcount(session.execute(stmt))
     return done
 
 
@@ -443,7 +443,7 @@ def apply_tier_flags(
         earlier.c.source == core.SOURCE_TIER,
         ~exists().where(C.c.flag_id == earlier.c.id, C.c.kind == core.CLOSED_RECOMPUTED),
     )
-    added = session.execute(
+    added = rowcount(session.execute(
         insert(F).from_select(
             ["account", "reason", "source", "valid_from", "valid_to", "period", "created_at", "created_by"],
             select(
@@ -460,11 +460,11 @@ def apply_tier_flags(
             .order_by(t.c.account),
         ),
         execution_options={"preserve_rowcount": True},
-    ).rowcount
+    ))
 
     # 2. Close the open flags of this period whose account left the tiers (a recomputed snapshot).
     still_in = exists().where(t.c.account == F.c.account, t.c.reason == F.c.reason)
-    closed = session.execute(
+    closed = rowcount(session.execute(
         insert(C).from_select(
             ["flag_id", "kind", "reason", "closed_at", "closed_by"],
             select(
@@ -476,7 +476,7 @@ def apply_tier_flags(
             ).where(F.c.period == period, F.c.source == core.SOURCE_TIER, _open(), ~still_in),
         ),
         execution_options={"preserve_rowcount": True},
-    ).rowcount
+    ))
     session.execute(text(f"DROP TABLE {_TMP}" if pg else f"DROP TABLE temp.{_TMP}"))
     if pg and (added or closed):
         # Hundreds of thousands of new rows make the planner's statistics stale until autovacuum
