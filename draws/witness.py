@@ -49,7 +49,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -270,7 +270,7 @@ def witness_quorum(
     cosignatures: list[Any],
     announcement: dict[str, Any],
     freeze: dict[str, Any],
-    trusted: list[dict[str, Any]] | None = None,
+    trusted: Sequence[Mapping[str, Any]] | None = None,
 ) -> QuorumResult:
     """Count the cosignatures of the freeze record that satisfy every rule (announcement and freeze are payloads).
 

@@ -25,7 +25,7 @@ from rewards.policy import api
 
 blp = Blueprint("flags_api", __name__, url_prefix="/api/v1", description="Priority-service flags")
 
-_SECURITY = [{"bearer": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _account(account: str) -> str:

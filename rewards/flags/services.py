@@ -66,7 +66,7 @@ def _open() -> Any:
     return ~exists().where(C.c.flag_id == F.c.id)
 
 
-def _valid_on(day: date) -> Any:
+def _valid_on(day: Any) -> Any:  # a date, or a bound parameter of one
     return and_(F.c.valid_from <= day, or_(F.c.valid_to.is_(None), F.c.valid_to >= day))
 
 
@@ -560,7 +560,7 @@ def priority_now(engine: Engine, account: str, *, today: date) -> dict[str, Any]
     """The call-centre answer as the API gives it: :func:`priority_of` from committed data, in two
     direct reads (``rewards.directread``) instead of a session."""
     rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
-    head = _head_read().first(engine, {"account": account})
+    head = _head_read().all(engine, {"account": account})[0]  # scalar subqueries: always one row
     return _priority_answer(account, today, rows, head.period, head.tier)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rewards.csvread import ErrorLog
 from rewards.rating.behaviour import (
@@ -440,7 +440,7 @@ def _channels_text(channels: Iterable[str], lang: str) -> str:
     return _OR[lang].join(names.get(c, c) for c in sorted(channels))
 
 
-def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict:
+def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict[str, Any]:
     """Everything a customer (or staff) needs to understand a tier: JSON-ready.
 
     ``months`` are the account's facts in window order (from :meth:`Engine.decode`). Returns the tier,
@@ -569,7 +569,7 @@ def _on_time_reason(
     return text["pay_channel"].format(base=base, allowed=_channels_text(rules.payment_channels, lang))
 
 
-def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:
+def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict[str, Any]:
     rules = engine.rules
     rule = rules.tier_rule(target)
     fmt = {

@@ -31,7 +31,7 @@ accounts_blp = Blueprint(
     description="An account's tier and its explanation (personal cabinet)",
 )
 
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 CSV_BODY = {
     "required": True,
     "description": "The snapshot file, streamed: CSV (UTF-8 or Windows-1251; `account;tier;points`, or "

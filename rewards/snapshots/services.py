@@ -143,7 +143,7 @@ def _begin_snapshot(
 ROW_COLUMNS = ("snapshot_id", "account", "tier", "points", "facts")
 
 
-def _row_copy_line(row: tuple[int, str, str, int | None, str | None]) -> str:
+def _row_copy_line(row: Sequence[Any]) -> str:
     """A snapshot row as COPY text. No value needs escaping: accounts are digits, tiers are codes,
     points integers, and facts use only [0-9a-z.,-] (``rewards.rating.engine.Engine.decode``)."""
     snapshot_id, account, tier, points, facts = row
@@ -164,7 +164,7 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
 def _digest_from_db(session: Session, snapshot_id: int) -> str:
     """The canonical digest of the stored rows, read in account (byte) order in one streamed query."""
     connection = session.connection()
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection  # typed Optional; a live connection has one
     digest = SnapshotDigest()
     if connection.dialect.name == "postgresql":
         with raw.cursor(name=f"digest_{snapshot_id}") as cursor:
