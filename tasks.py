@@ -53,6 +53,8 @@ def venv(extras: str = "") -> None:
     bare_venv()
     sh(PY, "-m", "pip", "install", "--quiet", "-r", LOCKS[extras])
     sh(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
+    if sh(PY, "-m", "pip", "check", check=False) != 0:  # e.g. pyproject.toml gained a dependency the lock lacks
+        sys.exit(f"{LOCKS[extras].name} does not satisfy pyproject.toml: run 'python3 tasks.py lock'")
 
 
 def lock(extra: list[str]) -> None:

@@ -87,6 +87,20 @@ def test_tooling_imports_are_declared() -> None:
     assert _undeclared(_imports(TOOLING), declared) == []
 
 
+def _locked(name: str) -> set[str]:
+    """The distribution names pinned in a lock file."""
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    return {_normal(line.split("==")[0]) for line in lines if "==" in line and not line.startswith("#")}
+
+
+def test_lock_files_hold_every_declared_package() -> None:
+    """``tasks.py`` installs only from the locks: a dependency added to pyproject.toml needs ``tasks.py lock``."""
+    project = _project()["project"]
+    run, test = _declared(project["dependencies"]), _declared(project["optional-dependencies"]["test"])
+    assert run - _locked("requirements.lock") == set()
+    assert (run | test) - _locked("requirements-test.lock") == set()
+
+
 def test_no_exact_pin_without_a_reason() -> None:
     """An ``==`` pin belongs in the lock files; in pyproject.toml it needs a comment on its line."""
     pyproject = _project()
