@@ -34,15 +34,20 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, s
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{command} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    field = {line.split(":")[0].strip(): line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if ":" in line}
+    field = {
+        line.split(":")[0].strip(): line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if ":" in line
+    }
     cpu = float(field["User time (seconds)"]) + float(field["System time (seconds)"])
     return wall, cpu, int(field["Maximum resident set size (kbytes)"]) // 1024, done.stdout.strip()
 
 
 def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, datetime, datetime]:
     """Migrate, load the snapshot, create and announce the draw; its id, freeze time and entropy time."""
-    for step in (["-m", "rewards.instance", "init"], ["-m", "flask", "--app", "rewards", "db", "upgrade"],
-                 ["-m", "flask", "--app", "rewards", "keys", "generate"]):
+    for step in (
+        ["-m", "rewards.instance", "init"],
+        ["-m", "flask", "--app", "rewards", "db", "upgrade"],
+        ["-m", "flask", "--app", "rewards", "keys", "generate"],
+    ):
         subprocess.run([sys.executable, *step], check=True, cwd=ROOT, env=env, capture_output=True)
     os.environ.update(env)
     from draws import services, wiring
@@ -55,8 +60,16 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
         rng = random.Random(7)  # benchmark data only
         numbers = rng.sample(range(10**10), n)
         tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
-        snap = Snapshot(period="2026-05", status="active", source="import", source_name="bench", loaded_by="bench",
-                        row_count=n, tier_counts="{}", digest="0" * 64)
+        snap = Snapshot(
+            period="2026-05",
+            status="active",
+            source="import",
+            source_name="bench",
+            loaded_by="bench",
+            row_count=n,
+            tier_counts="{}",
+            digest="0" * 64,
+        )
         db.session.add(snap)
         db.session.flush()
         rows = sorted((f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True))
@@ -75,14 +88,24 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
         freeze_at = now + timedelta(seconds=15)
         available = freeze_at + timedelta(seconds=wait)
         draft = services.DraftInput(
-            name="Bench", kind="quarterly", tier_weights={"responsible": 1, "ideal": 3},
-            prizes=[{"amount_kopecks": 400_000, "count": 100}], reserves=20, freeze_at=freeze_at,
-            entropy={"type": "rfc3797", "sources": ["bench numbers"],
-                     "available_after": available.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            snapshot_period="2026-05", unwitnessed=True,
+            name="Bench",
+            kind="quarterly",
+            tier_weights={"responsible": 1, "ideal": 3},
+            prizes=[{"amount_kopecks": 400_000, "count": 100}],
+            reserves=20,
+            freeze_at=freeze_at,
+            entropy={
+                "type": "rfc3797",
+                "sources": ["bench numbers"],
+                "available_after": available.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            snapshot_period="2026-05",
+            unwitnessed=True,
         )
         chains = wiring.chains()
-        pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000).public_id
+        pid = services.create_draft(
+            db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000
+        ).public_id
         db.session.commit()
         services.announce(db.session, pid, actor="bench", signer=wiring.signer(), box=wiring.box(), chains=chains)
         db.session.commit()

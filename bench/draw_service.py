@@ -102,7 +102,10 @@ def main() -> None:
             if args.backend == "sqlite":
                 raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
             else:
-                with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+                with (
+                    raw.cursor() as cur,
+                    cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy,
+                ):
                     for row in data:
                         copy.write_row(row)
             db.session.commit()
@@ -125,7 +128,8 @@ def main() -> None:
                 entropy={"type": "drand", "chain": "quicknet", "delay_seconds": 0}, snapshot_period="2026-05",
                 witnesses=witnesses, quorum=2,
             )
-            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000, now=t0).public_id
+            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000,
+                                        now=t0).public_id
             db.session.commit()
             services.announce(db.session, pid, actor="bench", signer=signer, box=box, chains=chains, now=t0)
             db.session.commit()
@@ -142,7 +146,8 @@ def main() -> None:
             if profile:
                 profile.disable()
                 pstats.Stats(profile).sort_stats("tottime").print_stats(25)
-            rows.append((f"freeze ({services.get_draw(db.session, pid).entrant_count:,} entrants, keyed order)", freeze_s))
+            count = services.get_draw(db.session, pid).entrant_count
+            rows.append((f"freeze ({count:,} entrants, keyed order)", freeze_s))
 
             import json
 
@@ -150,7 +155,8 @@ def main() -> None:
             ann, frz = json.loads(draw.announcement)["payload"], json.loads(draw.freeze_record)["payload"]
             for name, key in witness_keys:  # the witnesses' part (not timed: it happens on their machines)
                 envelope = cosign_freeze(key, name, ann, frz, "2023-08-23T15:09:31Z")
-                services.add_cosignature(db.session, pid, envelope, actor="bench", now=draw.freeze_at + timedelta(seconds=2))
+                services.add_cosignature(db.session, pid, envelope, actor="bench",
+                                         now=draw.freeze_at + timedelta(seconds=2))
             db.session.commit()
             source = json.loads(draw.entropy_source)
             profile = cProfile.Profile() if args.profile else None
@@ -158,7 +164,8 @@ def main() -> None:
                 profile.enable()
             start, cpu = time.perf_counter(), time.process_time()
             services.run_draw(db.session, pid, quicknet_value(source["round"]), actor="bench", signer=signer,
-                              box=box, now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
+                              box=box,
+                              now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
             db.session.commit()
             draw_s, draw_cpu = time.perf_counter() - start, time.process_time() - cpu
             cpu_line = (f"CPU seconds of this process (the database server's are not counted on PostgreSQL): "
@@ -205,7 +212,8 @@ def main() -> None:
     for label, seconds in rows:
         print(f"| {label:<58} | {seconds:>8.2f} |")
     print(f"\n{cpu_line}")
-    print(f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; at the end (with the bundle): {peak_mb():,.0f} MiB")
+    print(f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; "
+          f"at the end (with the bundle): {peak_mb():,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -105,9 +105,16 @@ def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
     n_bulk, n_redeem = ARGS.issue_codes, ARGS.redeem_codes
     with app.app_context():
         db.create_all()
-        snap = Snapshot(period="2026-10", status="active", source="import", source_name="bench", loaded_by="bench",
-                        row_count=n_bulk + n_redeem, tier_counts=json.dumps({"ideal": n_bulk, "promising": n_redeem}),
-                        digest="0" * 64)
+        snap = Snapshot(
+            period="2026-10",
+            status="active",
+            source="import",
+            source_name="bench",
+            loaded_by="bench",
+            row_count=n_bulk + n_redeem,
+            tier_counts=json.dumps({"ideal": n_bulk, "promising": n_redeem}),
+            digest="0" * 64,
+        )
         db.session.add(snap)
         db.session.commit()
         snap_id = snap.id
@@ -121,16 +128,35 @@ def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
         _client, token = create_client(db.session, "gsrv-site", ["codes:validate", "codes:redeem"], actor="bench")
         catalog.link_client(db.session, partner, "gsrv-site", actor="bench")
         now = utcnow()
-        offers = [catalog.create_offer(db.session, partner, title=title, discount_kind="percent", discount_value=10,
-                                       tiers=[tier], valid_from=now - timedelta(hours=1),
-                                       valid_to=now + timedelta(days=30), actor="bench")
-                  for title, tier in (("redeem", "promising"), ("bulk", "ideal"))]
+        offers = [
+            catalog.create_offer(
+                db.session,
+                partner,
+                title=title,
+                discount_kind="percent",
+                discount_value=10,
+                tiers=[tier],
+                valid_from=now - timedelta(hours=1),
+                valid_to=now + timedelta(days=30),
+                actor="bench",
+            )
+            for title, tier in (("redeem", "promising"), ("bulk", "ideal"))
+        ]
         db.session.commit()
         redeem_id, bulk_id = offers[0].id, offers[1].id
-        issue.issue_all(db.session, db.session.get(Offer, redeem_id), snapshots.SnapshotRef(snap_id, "2026-10"),
-                        actor="bench", commit=db.session.commit)
-        codes = [line.split(";")[2] for chunk in issue.export_lines(db.session, db.session.get(Offer, redeem_id))
-                 for line in chunk.splitlines() if line and not line.startswith("account;")]
+        issue.issue_all(
+            db.session,
+            db.session.get(Offer, redeem_id),
+            snapshots.SnapshotRef(snap_id, "2026-10"),
+            actor="bench",
+            commit=db.session.commit,
+        )
+        codes = [
+            line.split(";")[2]
+            for chunk in issue.export_lines(db.session, db.session.get(Offer, redeem_id))
+            for line in chunk.splitlines()
+            if line and not line.startswith("account;")
+        ]
         db.session.remove()
         with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
@@ -168,7 +194,9 @@ class Load:
                 break
             body = json.dumps({"code": self.codes[i], "order_ref": f"{self.phase}-{i}"})
             began = time.perf_counter()
-            conn.request("POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{self.phase}-{i}"})
+            conn.request(
+                "POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{self.phase}-{i}"}
+            )
             answer = conn.getresponse()
             answer.read()
             took = (time.perf_counter() - began) * 1000
@@ -194,10 +222,18 @@ class Load:
 
         if self.next >= len(self.codes):
             print(f"  ({self.phase}: ran out of codes; use more --redeem-codes)")
-        return {"n": len(ordered), "seconds": seconds, "rps": len(ordered) / seconds, "p50": pct(50), "p99": pct(99), "p999": pct(99.9),
-                "over5s": sum(1 for x in ordered if x >= 5000),
-                "max": ordered[-1] if ordered else float("nan"),
-                "non2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300), "load": os.getloadavg()}
+        return {
+            "n": len(ordered),
+            "seconds": seconds,
+            "rps": len(ordered) / seconds,
+            "p50": pct(50),
+            "p99": pct(99),
+            "p999": pct(99.9),
+            "over5s": sum(1 for x in ordered if x >= 5000),
+            "max": ordered[-1] if ordered else float("nan"),
+            "non2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300),
+            "load": os.getloadavg(),
+        }
 
 
 def timed(port: int, token: str, codes: list[str], phase: str, seconds: float) -> dict[str, Any]:
@@ -213,9 +249,12 @@ def check(port: int, token: str, code: str) -> None:
     import urllib.request
 
     body = json.dumps({"code": code, "order_ref": "check"}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/partner/redemptions", data=body, method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                              "Idempotency-Key": "check"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/partner/redemptions",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": "check"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             status, text = answer.status, answer.read()
@@ -226,8 +265,9 @@ def check(port: int, token: str, code: str) -> None:
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
 
 
 def wait_port(port: int) -> None:
@@ -251,11 +291,17 @@ def start_jobs(app: Any, bulk_offer: int, snap_id: int) -> list[int]:
     from rewards.snapshots import jobs as snapshot_jobs
 
     with app.test_request_context():
-        params = {"file": "files/bench/import.csv", "name": "import.csv", "period": "2026-11", "format": "csv",
-                  "replace": False}
+        params = {
+            "file": "files/bench/import.csv",
+            "name": "import.csv",
+            "period": "2026-11",
+            "format": "csv",
+            "replace": False,
+        }
         first = start(snapshot_jobs.IMPORT, params, title="bench import", actor="bench").id
-        run = issue.start_run(db.session, db.session.get(Offer, bulk_offer), snapshots.SnapshotRef(snap_id, "2026-10"),
-                              actor="bench")
+        run = issue.start_run(
+            db.session, db.session.get(Offer, bulk_offer), snapshots.SnapshotRef(snap_id, "2026-10"), actor="bench"
+        )
         run_id = run.id
         db.session.commit()
         second = start(partner_jobs.ISSUE, {"run_id": run_id}, title="bench issue", actor="bench").id
@@ -275,9 +321,12 @@ def job_states(app: Any, ids: list[int]) -> list[Any]:
 
 
 def main() -> None:
-    print(f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
-          f"{ARGS.connections} clients, {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
-          f"bulk issue {ARGS.issue_codes:,} codes", flush=True)
+    print(
+        f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
+        f"{ARGS.connections} clients, {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
+        f"bulk issue {ARGS.issue_codes:,} codes",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
         write_config(instance)
@@ -289,8 +338,22 @@ def main() -> None:
         env.update(REWARDS_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT), FLASK_APP="rewards")
         port = free_port()
         procs = [
-            spawn(["gunicorn", "-c", "gunicorn.conf.py", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-                   "--access-logfile", "/dev/null", "rewards:create_app()"], env, instance / "web.log"),
+            spawn(
+                [
+                    "gunicorn",
+                    "-c",
+                    "gunicorn.conf.py",
+                    "-w",
+                    str(WORKERS),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--access-logfile",
+                    "/dev/null",
+                    "rewards:create_app()",
+                ],
+                env,
+                instance / "web.log",
+            ),
             spawn(["flask", "jobs", "consumer", "-w", "2"], env, instance / "consumer.log"),
         ]
         try:
@@ -306,13 +369,13 @@ def main() -> None:
                 time.sleep(0.05)
             # the loaded phase lasts from both jobs running until both are over, so it covers every
             # moment of them, their commits and what runs inside their transactions included
-            load = Load(port, token, codes[third:2 * third], "b")
+            load = Load(port, token, codes[third : 2 * third], "b")
             load.start()
             deadline = time.monotonic() + 1800
             while any(s[0] in ("queued", "running") for s in job_states(app, ids)) and time.monotonic() < deadline:
                 time.sleep(0.2)
             results["loaded"] = load.finish()
-            results["alone again"] = timed(port, token, codes[2 * third:], "c", ARGS.seconds)
+            results["alone again"] = timed(port, token, codes[2 * third :], "c", ARGS.seconds)
             final = job_states(app, ids)
         finally:
             for proc in procs:
@@ -322,12 +385,17 @@ def main() -> None:
         for name, (state, started, finished, error) in zip(("import", "bulk issue"), final, strict=True):
             took = (finished - started).total_seconds() if started and finished else float("nan")
             print(f"  {name}: {state} in {took:.1f} s {error or ''}")
-        print(f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
-              f"{'non-2xx':>8}  load average (1/5/15 min) at the end")
+        print(
+            f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
+            f"{'non-2xx':>8}  load average (1/5/15 min) at the end"
+        )
         for name, r in results.items():
             load = "/".join(f"{x:.1f}" for x in r["load"])
-            print(f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                  f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8}  {load}")
+            print(
+                f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8}  {load}"
+            )
         print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x", flush=True)
 
 

@@ -16,7 +16,7 @@ from rewards.db import db
 from rewards.errors import DomainError
 from rewards.policy import api, public
 
-SECURITY = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
 blp = Blueprint("draws-api", __name__, url_prefix="/api/v1/draws", description="Prize draws")
 credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits", description="Prize credits for billing")
 

@@ -48,7 +48,7 @@ def lp_utf8_each(texts: Sequence[str]) -> list[bytes]:
     return [lp(b) for b in raw]
 
 
-def parse_timestamp(text: str) -> int:
+def parse_timestamp(text: object) -> int:
     """Unix seconds of a ``YYYY-MM-DDTHH:MM:SSZ`` UTC timestamp; refuses any other spelling.
 
     Only one spelling is accepted so that a timestamp inside a signed record has exactly one text form.

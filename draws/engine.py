@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter, lt
-from typing import Any
+from typing import Any, cast
 
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
 from draws.encoding import format_timestamp, lp, lp_utf8_each, parse_timestamp, u64
@@ -287,7 +287,7 @@ def _columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weight
 
 
 _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
-_LONGER_THAN_ALLOWED = re.compile("[^\n]{%d}" % (MAX_ACCOUNT_BYTES + 1))
+_LONGER_THAN_ALLOWED = re.compile(f"[^\n]{{{MAX_ACCOUNT_BYTES + 1}}}")
 
 
 def keyed_order(
@@ -368,7 +368,7 @@ def _all_positive_ints(values: Sequence[object]) -> bool:
         return True
     if set(map(type, values)) != {int}:
         return False
-    return min(values) >= 1  # type: ignore[type-var]
+    return min(cast("Sequence[int]", values)) >= 1
 
 @dataclass(frozen=True, slots=True)
 class DrawOutcome:
@@ -556,10 +556,12 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     }
 
 
-def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any], freeze: Mapping[str, Any]) -> dict[str, Any]:
+def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any],
+                   freeze: Mapping[str, Any]) -> dict[str, Any]:
     """What a witness cosigns: ``{"format": "loyalty-draw-freeze/2", keyset, announcement, freeze}``
     (the two signed envelopes and the key set that verifies them)."""
-    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement), "freeze": dict(freeze)}
+    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement),
+            "freeze": dict(freeze)}
 
 
 def witness_quorum(
@@ -569,7 +571,8 @@ def witness_quorum(
     """The cosignatures that count towards the announced quorum (``draws.witness.witness_quorum``)."""
     from draws.witness import witness_quorum as quorum_of
 
-    return quorum_of(list(cosignatures), dict(announcement), dict(freeze), list(trusted) if trusted is not None else None)
+    return quorum_of(list(cosignatures), dict(announcement), dict(freeze),
+                     list(trusted) if trusted is not None else None)
 
 
 def build_result(
@@ -748,12 +751,15 @@ def build_disqualification(
     return payload
 
 
-def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]], issued_at: str) -> dict[str, Any]:
+def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]],
+               issued_at: str) -> dict[str, Any]:
     """The head of a published draw (to be signed each time it changes: at publication and at every
     disqualification): how many disqualifications exist and the digest of the last one, so that a
     record that leaves the last one out is detected."""
     issued = parse_timestamp(issued_at)
-    latest = max([parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications])
+    latest = max(
+        [parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications]
+    )
     if issued < latest:
         raise BadTimestamp("the head cannot be older than the draw or the last disqualification it counts")
     return {

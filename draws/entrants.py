@@ -140,14 +140,14 @@ def encode_entrant_columns(
         raise ValueError("accounts, tiers and weights must be the same length")
     if prefixed is None:
         prefixed = lp_utf8_each(accounts)
-    pairs = set(classes) if classes is not None else set(zip(tiers, weights))
+    pairs = set(classes) if classes is not None else set(zip(tiers, weights, strict=True))
     # lp(ascii(tier)) || u64(weight): few distinct values, each encoded once.
     suffix = {(t, w): lp(t.encode("ascii")) + u64(w) for t, w in pairs}
     if len({t for t, _w in pairs}) == len(pairs):  # one weight per tier: the tier alone names the suffix
         by_tier = {t: value for (t, _w), value in suffix.items()}
         suffixes = map(by_tier.__getitem__, tiers)
     else:
-        suffixes = map(suffix.__getitem__, zip(tiers, weights))
+        suffixes = map(suffix.__getitem__, zip(tiers, weights, strict=True))
     return b"".join(chain((lp(ENTRANT_TAGS[version]), u64(len(accounts))), map(add, prefixed, suffixes)))
 
 

@@ -42,7 +42,7 @@ ASCII_SPACE = " \t\n\v\f\r"
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
-def canonical_value(text: str) -> tuple[Fraction, str]:
+def canonical_value(text: object) -> tuple[Fraction, str]:
     """``(exact value, canonical text)`` of one non-negative decimal number, or MalformedEntropy."""
     if not isinstance(text, str):
         if isinstance(text, int) and not isinstance(text, bool) and text >= 0:

@@ -43,6 +43,7 @@ from draws.entrants import (
     encode_weights,
     mask_account,
 )
+from draws.errors import DrawError
 from draws.merkle import (
     CHUNK_SIZE,
     InclusionProof,
@@ -54,7 +55,6 @@ from draws.merkle import (
     upper_levels_blob,
     verify_inclusion,
 )
-from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
     Draw,
@@ -184,7 +184,8 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     if kind == "drand":
         chain = spec.get("chain", "quicknet")
         if not isinstance(chain, str) or chain not in chains:
-            raise DrawRefused(f"unknown drand chain {chain!r} (configured: {', '.join(sorted(chains))})", field="entropy")
+            raise DrawRefused(f"unknown drand chain {chain!r} (configured: {', '.join(sorted(chains))})",
+                              field="entropy")
         delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
             raise DrawRefused("the entropy delay must be 0 to 30 days, in seconds", field="entropy")
@@ -300,12 +301,15 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
         try:
             if line.startswith("{"):
                 entry = json.loads(line)
-                witnesses.append({"name": str(entry["name"]), "kid": str(entry["kid"]), "public_key": str(entry["public_key"])})
+                witnesses.append({"name": str(entry["name"]), "kid": str(entry["kid"]),
+                                  "public_key": str(entry["public_key"])})
             else:
                 name, public_key = (part.strip() for part in line.rsplit(";", 1))
                 witnesses.append({"name": name, "kid": kid_for(b64u_decode(public_key)), "public_key": public_key})
         except (ValueError, KeyError, TypeError):
-            errors[f"line {lineno}"] = ["expected the JSON entry of python -m draws.witness keygen, or: name; public key"]
+            errors[f"line {lineno}"] = [
+                "expected the JSON entry of python -m draws.witness keygen, or: name; public key"
+            ]
     if errors:
         raise DrawRefused("the witness list has lines that cannot be read", field="witnesses", errors=errors)
     return witnesses
@@ -336,7 +340,8 @@ def parse_exclusions(text: str) -> list[str]:
     return accounts
 
 
-def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *, actor: str, record: bool = True) -> int:
+def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *, actor: str,
+                   record: bool = True) -> int:
     """Replace a draft's exclusion list; returns the number of distinct accounts."""
     draw = get_draw(session, public_id)
     if draw.state != "draft":
@@ -443,7 +448,8 @@ def _year_of(draw: Draw, timezone: str) -> int:
     return draw.freeze_at.astimezone(ZoneInfo(timezone)).year
 
 
-def won_this_year(session: Session, year: int, timezone: str | None = None, *, excluding: int | None = None) -> dict[str, int]:
+def won_this_year(session: Session, year: int, timezone: str | None = None, *,
+                  excluding: int | None = None) -> dict[str, int]:
     """Kopecks won per account in ``year``, for the yearly cap.
 
     Counts the credits of published draws (not cancelled by a disqualification) and, when
@@ -501,11 +507,13 @@ def freeze(
     pending = _frozen_not_drawn(session, draw, year, timezone)
     if pending is not None:
         raise Conflict(
-            f"draw {pending.public_id} ({pending.name}) of {year} is frozen but not drawn yet: its winners are unknown, "
+            f"draw {pending.public_id} ({pending.name}) of {year} is frozen but not drawn yet: its winners are "
+            "unknown, "
             "so the yearly cap cannot be applied; draw it first, then freeze this one"
         )
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
-    capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest, draw.yearly_cap_kopecks)
+    capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest,
+                                    draw.yearly_cap_kopecks)
     accounts: list[str] = []
     tiers: list[str] = []
     skip = excluded | capped
@@ -524,7 +532,8 @@ def freeze(
     envelope = signer.sign(payload)
     # The state moves first: a concurrent freeze waits on this row and then finds it no longer
     # announced (Conflict), instead of colliding on the entrant list's key (IntegrityError).
-    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
+    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope),
+                entrant_count=len(frozen.accounts))
     session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
                                 data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle),
                                 weights=zlib.compress(encode_weights(frozen.weights), 1)))
@@ -636,7 +645,9 @@ def freeze_package_of(draw: Draw, keyset: dict[str, Any]) -> dict[str, Any]:
 
 def cosignatures_of(session: Session, draw: Draw) -> list[dict[str, Any]]:
     """The stored cosignatures of the draw's freeze, in the order they arrived."""
-    rows = session.scalars(select(DrawCosignature.envelope).where(DrawCosignature.draw_id == draw.id).order_by(DrawCosignature.id))
+    rows = session.scalars(
+        select(DrawCosignature.envelope).where(DrawCosignature.draw_id == draw.id).order_by(DrawCosignature.id)
+    )
     return [json.loads(text) for text in rows]
 
 
@@ -654,7 +665,8 @@ def add_cosignature(
     _require_state(draw, "frozen", doing="add a cosignature to")  # the draw step counts them, once
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if not isinstance(envelope, dict):
-        raise DrawRefused("a cosignature is a JSON object (the output of python -m draws.witness cosign)", field="cosignature")
+        raise DrawRefused("a cosignature is a JSON object (the output of python -m draws.witness cosign)",
+                          field="cosignature")
     signature = envelope.get("signature")
     kid = signature.get("kid") if isinstance(signature, dict) else None
     entry = next((w for w in announcement.get("witnesses", {}).get("keys", []) if w["kid"] == kid), None)
@@ -665,7 +677,8 @@ def add_cosignature(
     if not single.counted:
         raise DrawRefused(single.problems[0] if single.problems else "the cosignature is not valid",
                           field="cosignature", code="cosignature_refused")
-    if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id, DrawCosignature.witness_kid == kid)):
+    if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id,
+                                                       DrawCosignature.witness_kid == kid)):
         raise Conflict(f"witness {entry['name']} has already cosigned this draw")
     cosigned_at = engine.parse_timestamp(envelope["payload"]["cosigned_at"])  # counted above: a valid time
     row = DrawCosignature(draw_id=draw.id, witness_kid=kid, witness_name=entry["name"], envelope=_canonical(envelope),
@@ -684,7 +697,8 @@ def quorum_status(session: Session, draw: Draw) -> Any:
     """The draw's witness quorum as of now (``draws.witness.QuorumResult``), or None before the freeze."""
     if not draw.freeze_record:
         return None
-    return engine.witness_quorum(cosignatures_of(session, draw), _payload(draw.announcement), _payload(draw.freeze_record))
+    return engine.witness_quorum(cosignatures_of(session, draw), _payload(draw.announcement),
+                                 _payload(draw.freeze_record))
 
 
 # --------------------------------------------------------------------------------------------- draw
@@ -701,7 +715,8 @@ def run_draw(
     with the draw so that what the relay said can be shown later."""
     now = (now or utcnow()).replace(microsecond=0)
     if not isinstance(entropy_value, Mapping):
-        raise DrawRefused('the entropy value must be a JSON object such as {"type": "drand", "round": ...}', field="entropy")
+        raise DrawRefused('the entropy value must be a JSON object such as {"type": "drand", "round": ...}',
+                          field="entropy")
     draw = get_draw(session, public_id)
     _require_state(draw, "frozen", doing="draw")
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
@@ -717,7 +732,8 @@ def run_draw(
     accounts, weights = _draw_inputs(session, draw, freeze_payload, salt_key)
     try:
         payload, outcome = engine.build_result(
-            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), utc_timestamp(now), cosignatures
+            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), utc_timestamp(now),
+            cosignatures
         )
     except DrawError as exc:
         raise _refuse(exc, "entropy") from exc
@@ -740,7 +756,8 @@ def run_draw(
         "seed": payload["seed"], "entropy_digest": payload["entropy_digest"],
         "winners": [w["account_masked"] for w in payload["winners"]],
         "witnesses": [c["payload"]["witness"]["name"] for c in payload.get("cosignatures", [])],
-        **({"relay_url": relay.get("url"), "relay_response_sha256": hashlib.sha256(str(relay.get("response", "")).encode("utf-8")).hexdigest()}
+        **({"relay_url": relay.get("url"),
+            "relay_response_sha256": hashlib.sha256(str(relay.get("response", "")).encode("utf-8")).hexdigest()}
            if relay is not None else {}),
     })
     return draw
@@ -772,7 +789,11 @@ def publish(session: Session, public_id: str, *, actor: str, timezone: str, now:
     _transition(session, draw, "drawn", "published", published_at=now)
     year = draw.freeze_at.astimezone(ZoneInfo(timezone)).year
     result = json.loads(draw.result_record or "{}")["payload"]
-    holders = session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id, DrawWinner.role == "winner").order_by(DrawWinner.position))
+    holders = session.scalars(
+        select(DrawWinner)
+        .where(DrawWinner.draw_id == draw.id, DrawWinner.role == "winner")
+        .order_by(DrawWinner.position)
+    )
     for winner, row in zip(holders, result["winners"], strict=True):
         session.add(DrawCredit(draw_id=draw.id, prize_index=winner.position, account=winner.account,
                                amount_kopecks=row["amount_kopecks"], year=year, state="pending", created_at=now))
@@ -807,7 +828,8 @@ def cancel(
                 f"the announced entropy exists since {engine.format_timestamp(entropy_at)}: a frozen draw cannot be "
                 "cancelled any more (the winners are already determined); run the draw"
             )
-        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason, cancelled_at=utc_timestamp(now))
+        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason,
+                                            cancelled_at=utc_timestamp(now))
         values["cancellation"] = _canonical(signer.sign(payload))
     _transition(session, draw, draw.state, "cancelled", **values)
     record_event(session, actor, "draw.cancelled", "draw", draw.public_id, {"reason": reason.strip()})
@@ -866,7 +888,8 @@ def disqualify(
         session.add(DrawCredit(draw_id=draw.id, prize_index=prize_index, account=reserve.account, amount_kopecks=amount,
                                year=credit.year, state="pending", created_at=now))
     try:
-        payload = engine.build_disqualification(result, earlier[-1]["payload"] if earlier else None, replacement, reason,
+        payload = engine.build_disqualification(result, earlier[-1]["payload"] if earlier else None, replacement,
+                                                reason,
                                                 utc_timestamp(now))
     except DrawError as exc:
         raise _refuse(exc, "reason") from exc
@@ -905,13 +928,20 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
     if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
         raise Conflict(f"prize {prize_index} has no credit order for its holder; reload")
     if credit.state != "pending":
-        raise Conflict(f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing first")
+        raise Conflict(
+            f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing "
+            "first"
+        )
     return credit
 
 
 def disqualification_envelopes(session: Session, draw: Draw) -> list[dict[str, Any]]:
     """The draw's signed disqualifications in sequence order."""
-    rows = session.scalars(select(DrawDisqualification).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))
+    rows = session.scalars(
+        select(DrawDisqualification)
+        .where(DrawDisqualification.draw_id == draw.id)
+        .order_by(DrawDisqualification.sequence)
+    )
     return [json.loads(r.envelope) for r in rows]
 
 
@@ -1009,9 +1039,11 @@ def _confirmation_line(line: int, values: Mapping[str, str], log: ErrorLog) -> _
     cid = _whole_number(cid_text, _MAX_ID)
     amount = _whole_number(amount_text, _MAX_ID)
     if cid is None:
-        log.add(line, BAD_NUMBER, f"credit_id must be a whole number from 1 to {_MAX_ID}, got {cid_text[:30]!r}", field="credit_id")
+        log.add(line, BAD_NUMBER, f"credit_id must be a whole number from 1 to {_MAX_ID}, got {cid_text[:30]!r}",
+                field="credit_id")
     if amount is None:
-        log.add(line, BAD_NUMBER, f"amount_kopecks must be a whole number of kopecks, got {amount_text[:30]!r}", field="amount_kopecks")
+        log.add(line, BAD_NUMBER, f"amount_kopecks must be a whole number of kopecks, got {amount_text[:30]!r}",
+                field="amount_kopecks")
     if status != "posted":
         log.add(line, BAD_STATUS, f"unknown status {status[:30]!r} (expected posted)", field="status")
     if cid is None or amount is None or status != "posted":
@@ -1085,7 +1117,8 @@ def import_confirmation(
             update(DrawCredit).where(_id_among(session, ids), DrawCredit.state == "exported")
             .values(state="posted", posted_at=now).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
-    record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-", {"posted": posted, "lines": len(wanted)})
+    record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-",
+                 {"posted": posted, "lines": len(wanted)})
     return {"posted": posted, "already_posted": len(wanted) - posted}
 
 
@@ -1095,7 +1128,8 @@ def _require_record(draw: Draw) -> None:
         raise NotFound(f"the result of draw {draw.public_id} is not published")
 
 
-def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
+def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *,
+                     with_weights: bool = True) -> dict[str, Any]:
     """The public record (masked accounts; the signed head; optionally the weights vector).
 
     A cancelled draw that was announced has a public record too: the announcement, the freeze record
@@ -1111,7 +1145,8 @@ def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, wi
         return record
     _require_record(draw)
     weights = frozen_columns(session, draw)[2] if with_weights else None
-    return public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw),
+    return public_record(keyset, env["announcement"], env["freeze"], env["result"],
+                         disqualification_envelopes(session, draw),
                          weights, head=env.get("head"))
 
 
@@ -1122,7 +1157,8 @@ def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box:
     env = envelopes(draw)
     accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
-    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw),
+    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"],
+                           disqualification_envelopes(session, draw),
                            head=env.get("head"))
     bundle.update(
         kind="auditor",

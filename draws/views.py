@@ -361,7 +361,7 @@ def verify(draw_id: str) -> str:
 @staff("draws.view")
 def credits() -> str:
     """Credit orders: pending count, batches, confirmation import."""
-    counts = dict(db.session.execute(select(DrawCredit.state, func.count()).group_by(DrawCredit.state)).all())
+    counts = dict(db.session.execute(select(DrawCredit.state, func.count()).group_by(DrawCredit.state)).tuples().all())
     batches = db.session.scalars(select(CreditBatch).order_by(CreditBatch.id.desc()).limit(50)).all()
     return render_template("draws/credits.html", counts=counts, batches=batches)
 
@@ -486,7 +486,9 @@ NEXT_STEP = {
 
 def dashboard_panel() -> dict[str, Any]:
     """Draws by state, the open ones with their next step, credits waiting for billing."""
-    counts = dict(db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).all())
+    counts = dict(
+        db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).tuples().all()
+    )
     pending = db.session.scalar(select(func.count()).select_from(DrawCredit).where(DrawCredit.state == "pending")) or 0
     open_draws = [
         {"id": d.public_id, "name": d.name, "state": d.state, "next": NEXT_STEP[d.state], "freeze_at": d.freeze_at}

@@ -30,7 +30,8 @@ from rewards.web import attempt
 log = logging.getLogger("partners.views")
 bp = Blueprint("partners", __name__, url_prefix="/partners", template_folder="templates")
 
-RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed"), issue.INTERRUPTED: _l("interrupted")}
+RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed"),
+              issue.INTERRUPTED: _l("interrupted")}
 
 
 @bp.app_template_global()
@@ -242,5 +243,6 @@ def dashboard_panel() -> dict[str, Any]:
         .order_by(Offer.id.desc())
         .limit(8)
     ).all()
-    return {"offers": [{"id": r[0], "title": r[1], "partner": r[2], "issued": r[3], "redeemed": r[4] or 0} for r in rows]}
+    return {"offers": [{"id": r[0], "title": r[1], "partner": r[2], "issued": r[3],
+                        "redeemed": r[4] or 0} for r in rows]}
 

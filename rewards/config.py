@@ -66,16 +66,27 @@ DEFAULTS: dict[str, Any] = {
             "scheme": "bls-unchained-g1-rfc9380",
             "period": 3,
             "genesis_time": 1692803367,
-            "relays": ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"],
+            "relays": [
+                "https://api.drand.sh",
+                "https://api2.drand.sh",
+                "https://api3.drand.sh",
+                "https://drand.cloudflare.com",
+            ],
         },
         "mainnet": {
             "name": "mainnet",
             "chain_hash": "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce",
-            "public_key": "868f005eb8e6e4ca0a47c8a77ceaa5309a47978a7c71bc5cce96366b5d7a569937c529eeda66c7293784a9402801af31",
+            "public_key": "868f005eb8e6e4ca0a47c8a77ceaa5309a47978a7c71bc5cce96366b5d7a569937c529ee"
+                          "da66c7293784a9402801af31",
             "scheme": "pedersen-bls-chained",
             "period": 30,
             "genesis_time": 1595431050,
-            "relays": ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"],
+            "relays": [
+                "https://api.drand.sh",
+                "https://api2.drand.sh",
+                "https://api3.drand.sh",
+                "https://drand.cloudflare.com",
+            ],
         },
     },
     "DRAND_FETCH": False,  # the production network reaches no drand relay unless the operator says so

@@ -16,14 +16,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from flask import stream_with_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -41,7 +41,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+
+    class ScopedSession(Session):
+        """``db.session`` as used: every ``Session`` method (``scoped_session`` proxies them) and ``remove``."""
+
+        def remove(self) -> None: ...
+
+    class _Database(SQLAlchemy):
+        # Services take a ``Session`` and shells pass ``db.session``; typed as Flask-SQLAlchemy declares it
+        # (``scoped_session[Session]``, no subclass of ``Session``) every such call would be an error.
+        session: ScopedSession  # type: ignore[assignment]
+
+
+db = cast("_Database", SQLAlchemy(model_class=Base))  # the cast only narrows the type checker's view
 
 # A request that only reads may run in a deferred transaction, so readers never queue behind writers.
 _sqlite_read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_read_only", default=False)
@@ -65,6 +78,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE, DELETE or INSERT ... SELECT matched (``Session.execute`` is typed as a plain ``Result``)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def utcnow() -> datetime:

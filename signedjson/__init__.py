@@ -141,10 +141,10 @@ def public_key_for(keyset: dict[str, Any], kid: str) -> Ed25519PublicKey:
     raise SignatureError(f"unknown signing key {kid!r}")
 
 
-def verify_envelope(envelope: dict[str, Any], keyset: dict[str, Any]) -> dict[str, Any]:
+def verify_envelope(envelope: Any, keyset: dict[str, Any]) -> dict[str, Any]:
     """Return the payload of ``envelope`` if its signature verifies against ``keyset``."""
     try:
-        payload = envelope["payload"]
+        payload: dict[str, Any] = envelope["payload"]
         signature = envelope["signature"]
         if signature.get("alg") != "Ed25519":
             raise SignatureError(f"unsupported algorithm {signature.get('alg')!r}")

@@ -21,9 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from signedjson import canonical_json
 from partners.models import IdempotencyRecord
+from rewards.db import rowcount
 from rewards.errors import Conflict, DomainError
+from signedjson import canonical_json
 
 RETENTION = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=60)
@@ -59,7 +60,8 @@ class Claim:
 def check_key(key: str | None) -> str:
     """The key from the header, or a DomainError when it is missing or unusable."""
     if key is None or not key.strip():
-        raise DomainError("send an Idempotency-Key header (up to 255 printable ASCII characters)", field="Idempotency-Key")
+        raise DomainError("send an Idempotency-Key header (up to 255 printable ASCII characters)",
+                          field="Idempotency-Key")
     if len(key) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in key):
         raise DomainError("an Idempotency-Key has 1 to 255 printable ASCII characters", field="Idempotency-Key")
     return key
@@ -119,7 +121,7 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
             .values(locked_at=now)
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount == 1:
+        if rowcount(taken) == 1:
             return Claim(rec.id, replay=False)
         raise InFlight("a request with this Idempotency-Key is still being processed; retry shortly")
     raise InFlight("the Idempotency-Key is busy; retry shortly")
@@ -144,4 +146,4 @@ def release(session: Session, record_id: int) -> None:
 
 def purge(session: Session, now: datetime) -> int:
     """Delete records past their retention; returns how many."""
-    return session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)).rowcount or 0
+    return rowcount(session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))) or 0

@@ -76,7 +76,8 @@ def _whole_number(text: str, field: str, *, default: int | None, maximum: int) -
     if not text and default is not None:
         return default
     if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > maximum:
-        raise DomainError(_("%(field)s must be a whole number from 0 to %(maximum)s.", field=field, maximum=maximum), field=field)
+        raise DomainError(_("%(field)s must be a whole number from 0 to %(maximum)s.", field=field, maximum=maximum),
+                          field=field)
     return int(text)
 
 
@@ -94,7 +95,8 @@ def client_change() -> tuple[str, int] | str:
             )
         elif op == "rotate":
             days = _whole_number(form.get("grace_days", ""), "grace_days", default=7, maximum=apikeys.MAX_GRACE_DAYS)
-            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(), grace=timedelta(days=days))
+            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(),
+                                       grace=timedelta(days=days))
         elif op == "revoke":
             apikeys.revoke_client(db.session, form.get("name", ""), actor=current_actor())
         elif op == "revoke-key":

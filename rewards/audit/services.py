@@ -125,7 +125,9 @@ def pending_count(session: Session) -> int:
 
 
 def body_of(event: Event) -> dict[str, Any]:
-    """The canonical body of a stored event, as its hash was computed."""
+    """The canonical body of a stored event, as its hash was computed (chained events only)."""
+    if event.seq is None or event.prev_hash is None:
+        raise ValueError(f"event {event.id} is not chained yet")
     return event_body(
         event.seq,
         event.at,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,7 +36,8 @@ def reason_label(reason: str) -> str:
         from flask import current_app
 
         tier = reason[len(core.TIER_PREFIX) :]
-        return _("tier: %(tier)s", tier=current_app.jinja_env.globals["tier_label"](tier))
+        label = cast("Callable[[str], str]", current_app.jinja_env.globals["tier_label"])
+        return _("tier: %(tier)s", tier=label(tier))
     return str(REASON_LABELS.get(reason, reason))
 
 
@@ -116,7 +118,8 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     """Revoke a flag now, with a reason."""
     account = request.form.get("account", "").strip()
     try:
-        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(), today=local_today())
+        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(),
+                                      today=local_today())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

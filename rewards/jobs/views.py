@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards import policy
 from rewards.access import current_user
@@ -131,7 +132,7 @@ def progress(job_id: int) -> Response:
 
 @bp.route("/<int:job_id>/cancel", methods=["POST"])
 @staff("jobs.cancel")
-def cancel(job_id: int) -> Response:
+def cancel(job_id: int) -> WerkzeugResponse:
     """Cancel a queued job, or ask a running one to stop."""
     _job_or_404(job_id)
     outcome = attempt(services.cancel, job_id, actor=current_actor(), success=None)

@@ -321,7 +321,8 @@ class _RowChecks:
                 return ""
         if current is not None and account < current:
             self.error(
-                line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account", "account"
+                line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account",
+                "account"
             )
             return ""
         return account
@@ -370,7 +371,9 @@ class _RowChecks:
         found = CHANNEL_NAMES.get(normalise_name(raw))
         if found is None:
             stripped = raw.strip()
-            message = f"unknown {what} channel {stripped[:30]!r}" if stripped else f"{what} date given without a channel"
+            message = (
+                f"unknown {what} channel {stripped[:30]!r}" if stripped else f"{what} date given without a channel"
+            )
             self.error(line, BAD_CHANNEL, message, f"{what}_channel")
             return None
         info = (CHANNEL_LETTERS[found], bit if found in allowed else 0)
@@ -405,7 +408,8 @@ class _RowChecks:
     def _yes_no_flags(self, raws: list[str], line: int) -> tuple[int, bool]:
         flags = 0
         bad = False
-        for raw, bit, name in zip(raws, (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless"), strict=True):
+        for raw, bit, name in zip(raws, (REGISTERED, EMAIL_CONFIRMED, PAPERLESS),
+                                  ("registered", "email_confirmed", "paperless"), strict=True):
             value = BOOLS.get(raw.strip().lower())
             if value is None:
                 self.error(line, BAD_FLAG, f"{name} {raw.strip()[:20]!r} is not yes/no", name)

@@ -30,23 +30,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from rewards.csvread import ErrorLog
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
-    AccountMonths,
     EMAIL_CONFIRMED,
     PAPERLESS,
     PLAN_KEPT,
     PLAN_LETTERS,
     REGISTERED,
+    AccountMonths,
     flags_token,
     month_of,
     read_accounts,
     window,
 )
 from rewards.rating.rules import CRITERIA, Rules
-from rewards.csvread import ErrorLog
 from rewards.tiers import RUSSIAN_NAMES, TIER_RANK, TIERS
 
 DUPLICATE_MONTH = "duplicate_month"
@@ -440,7 +440,7 @@ def _channels_text(channels: Iterable[str], lang: str) -> str:
     return _OR[lang].join(names.get(c, c) for c in sorted(channels))
 
 
-def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict:
+def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict[str, Any]:
     """Everything a customer (or staff) needs to understand a tier: JSON-ready.
 
     ``months`` are the account's facts in window order (from :meth:`Engine.decode`). Returns the tier,
@@ -538,10 +538,19 @@ def _payment_reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts, 
     if criterion == "payment_on_time":
         why = _on_time_reason(text, base, d, on_time, deadline, rules, lang)
     else:
-        key = "early_ok" if on_time and d is not None and d < early_before else ("early_not" if on_time else "early_needs")
+        key = (
+            "early_ok"
+            if on_time and d is not None and d < early_before
+            else ("early_not" if on_time else "early_needs")
+        )
         why = text[key].format(base=base, before=early_before.isoformat())
     plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
-    if facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans and criterion in rules.kept_plan_credits:
+    if (
+        facts.plan is not None
+        and facts.plan_kept
+        and facts.plan in rules.hardship_plans
+        and criterion in rules.kept_plan_credits
+    ):
         return text["plan_credit"].format(plan=plan, why=why)
     if facts.plan is not None and not facts.plan_kept and not met:
         return text["plan_broken"].format(plan=plan, why=why)
@@ -560,7 +569,7 @@ def _on_time_reason(
     return text["pay_channel"].format(base=base, allowed=_channels_text(rules.payment_channels, lang))
 
 
-def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:
+def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict[str, Any]:
     rules = engine.rules
     rule = rules.tier_rule(target)
     fmt = {

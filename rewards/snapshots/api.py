@@ -31,7 +31,7 @@ accounts_blp = Blueprint(
     description="An account's tier and its explanation (personal cabinet)",
 )
 
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 CSV_BODY = {
     "required": True,
     "description": "The snapshot file, streamed: CSV (UTF-8 or Windows-1251; `account;tier;points`, or "
@@ -79,7 +79,8 @@ class Snapshots(MethodView):
         """Load a snapshot file for a period: all or nothing, as a background job.
 
         The body is the file itself, stored as it streams in; the answer is 202 with the job (the
-        outcome below is then the job's `error`), or the outcome at once if the job already finished. A file with any problem loads nothing: 422 with
+        outcome below is then the job's `error`), or the outcome at once if the job already finished. A file
+        with any problem loads nothing: 422 with
         `errors` = `{total, by_kind, shown: [{line, kind, message}]}` (the first 100). A period that
         already has a snapshot: 409 `period_taken` unless `replace=true` (the old one is kept, superseded).
         """

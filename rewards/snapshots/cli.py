@@ -221,7 +221,7 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str) -
         services.record_export(db.session, snap, kind, current_actor())
         lines = services.export_lines(db.session, snap, kind)
         handle = output.open("w", encoding=encoding, newline="") if output else None
-        out = getattr(sys.stdout, "buffer", sys.stdout)
+        out: Any = getattr(sys.stdout, "buffer", sys.stdout)
         try:
             for line in lines:
                 if handle:

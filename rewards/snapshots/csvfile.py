@@ -29,7 +29,6 @@ from rewards.csvread import (
 )
 from rewards.tiers import RUSSIAN_NAMES, TIERS, parse_tier
 
-
 __all__ = [
     "ACCOUNT_MAX_DIGITS", "CHUNK_SIZE", "Column", "ErrorLog", "LineSource", "RowError", "SnapshotReport", "Table",
     "account_key", "account_ok", "is_blank", "normalise_name", "read_snapshot", "read_snapshot_csv",

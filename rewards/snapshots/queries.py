@@ -41,8 +41,7 @@ def iter_rows(
         rows = session.connection().execute(query).all()
         if not rows:
             return
-        for account, tier, points in rows:
-            yield account, tier, points
+        yield from ((account, tier, points) for account, tier, points in rows)
         last = rows[-1][0]
 
 
@@ -61,7 +60,8 @@ def known_accounts(session: Session, snapshot_id: int, accounts: Iterable[str]) 
         chunk = wanted[start : start + 500]
         found.update(
             session.scalars(
-                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account.in_(chunk))
+                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id,
+                                                  SnapshotRow.account.in_(chunk))
             )
         )
     return found

@@ -67,7 +67,11 @@ def dashboard_panel() -> dict[str, Any]:
         return {"snapshot": None}
     counts = services.tier_counts(snapshot)
     previous = next(
-        (s for s in services.list_snapshots(db.session, include_superseded=False, limit=24) if s.period < snapshot.period),
+        (
+            s
+            for s in services.list_snapshots(db.session, include_superseded=False, limit=24)
+            if s.period < snapshot.period
+        ),
         None,
     )
     before = services.tier_counts(previous) if previous is not None else None

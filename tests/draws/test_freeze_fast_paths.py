@@ -16,7 +16,9 @@ SALT_KEY = bytes(range(32))
 
 
 def _reference_encoding(accounts: list[str], tiers: list[str], weights: list[int], version: int) -> bytes:
-    body = b"".join(lp(a.encode()) + lp(t.encode("ascii")) + u64(w) for a, t, w in zip(accounts, tiers, weights))
+    body = b"".join(
+        lp(a.encode()) + lp(t.encode("ascii")) + u64(w) for a, t, w in zip(accounts, tiers, weights, strict=True)
+    )
     return lp(ENTRANT_TAGS[version]) + u64(len(accounts)) + body
 
 
@@ -32,10 +34,14 @@ def test_encoding_and_parts_match_the_plain_rules(weights_of: dict[str, int] | N
     # One weight per tier (the service's case) and two weights in one tier (the engine's general case).
     weights = [weights_of[t] for t in tiers] if weights_of else [1, 3, 2, 3]
     for version in (1, 2):
-        assert encode_entrant_columns(accounts, tiers, weights, version) == _reference_encoding(accounts, tiers, weights, version)
-    assert entry_parts(accounts, weights) == [lp(a.encode()) + u64(w) for a, w in zip(accounts, weights)]
-    assert encode_chunk(accounts, weights) == b"".join(lp(a.encode()) + u64(w) for a, w in zip(accounts, weights))
-    expected = [leaf_hash(leaf_bytes(entrant_salt(SALT_KEY, a), a, w)) for a, w in zip(accounts, weights)]
+        assert encode_entrant_columns(accounts, tiers, weights, version) == _reference_encoding(
+            accounts, tiers, weights, version
+        )
+    assert entry_parts(accounts, weights) == [lp(a.encode()) + u64(w) for a, w in zip(accounts, weights, strict=True)]
+    assert encode_chunk(accounts, weights) == b"".join(
+        lp(a.encode()) + u64(w) for a, w in zip(accounts, weights, strict=True)
+    )
+    expected = [leaf_hash(leaf_bytes(entrant_salt(SALT_KEY, a), a, w)) for a, w in zip(accounts, weights, strict=True)]
     assert entrant_leaf_hashes(SALT_KEY, accounts, weights) == expected
 
 
@@ -52,7 +58,10 @@ def test_mismatched_columns_are_refused() -> None:
 def test_totals_and_digest_with_two_weights_in_one_tier(version: int) -> None:
     frozen = freeze_columns(["1", "2", "3"], ["a", "a", "b"], [1, 2, 5], SALT_KEY, version)
     assert frozen.totals == {"a": {"count": 2, "weight": 3}, "b": {"count": 1, "weight": 5}}
-    assert frozen.digest == hashlib.sha256(_reference_encoding(frozen.accounts, frozen.tiers, frozen.weights, version)).hexdigest()
+    assert (
+        frozen.digest
+        == hashlib.sha256(_reference_encoding(frozen.accounts, frozen.tiers, frozen.weights, version)).hexdigest()
+    )
     assert frozen.parts == entry_parts(frozen.accounts, frozen.weights)
 
 
@@ -78,7 +87,7 @@ BAD_COLUMNS = {
 def test_bad_columns_get_the_plain_rules_refusal(name: str) -> None:
     accounts, tiers, weights = BAD_COLUMNS[name]
     with pytest.raises((BadAccount, BadWeight)) as plain:
-        canonical_entrants(zip(accounts, tiers, weights))
+        canonical_entrants(zip(accounts, tiers, weights, strict=True))
     for version in (1, 2):
         with pytest.raises(DrawError) as fast:
             freeze_columns(list(accounts), list(tiers), list(weights), SALT_KEY, version)
@@ -87,10 +96,13 @@ def test_bad_columns_get_the_plain_rules_refusal(name: str) -> None:
 
 def test_unsorted_and_non_ascii_columns_freeze_like_entrants() -> None:
     rows = [("Ё12", "a", 1), ("0002", "b", 3), ("0001", "a", 0), ("0010", "a", 1)]
-    columns = [list(c) for c in zip(*rows)]
+    columns = [list(c) for c in zip(*rows, strict=True)]
     for version in (1, 2):
         by_columns = freeze_columns(*columns, SALT_KEY, version)
         by_rows = freeze_entrants(rows, SALT_KEY, version)
         assert (by_columns.accounts, by_columns.digest, by_columns.merkle.root()) == (
-            by_rows.accounts, by_rows.digest, by_rows.merkle.root())
+            by_rows.accounts,
+            by_rows.digest,
+            by_rows.merkle.root(),
+        )
         assert "0001" not in by_columns.accounts  # weight 0 is not an entrant

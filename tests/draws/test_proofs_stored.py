@@ -67,7 +67,8 @@ def test_draws_frozen_before_the_chunks_still_get_proofs(kit: DrawKit, big: str)
 
 def _winners(pid: str) -> list[tuple[int, str]]:
     draw = services.get_draw(db.session, pid)
-    return [(w["entrant_index"], w["account_masked"]) for w in json.loads(draw.result_record or "")["payload"]["winners"]]
+    winners = json.loads(draw.result_record or "")["payload"]["winners"]
+    return [(w["entrant_index"], w["account_masked"]) for w in winners]
 
 
 def test_the_draw_step_reads_the_stored_weights_and_proves_each_winner_by_its_chunk(
@@ -106,7 +107,9 @@ def test_a_draw_refuses_stored_weights_or_chunks_that_do_not_match_the_signed_fr
         for chunk, data in db.session.execute(select(DrawEntrantChunk.chunk, DrawEntrantChunk.data)).all():
             accounts, weights = decode_chunk(zlib.decompress(data))
             forged = encode_chunk([f"X{a}" for a in accounts], weights)
-            db.session.execute(update(DrawEntrantChunk).where(DrawEntrantChunk.chunk == chunk).values(data=zlib.compress(forged)))
+            db.session.execute(
+                update(DrawEntrantChunk).where(DrawEntrantChunk.chunk == chunk).values(data=zlib.compress(forged))
+            )
     db.session.commit()
     with pytest.raises(Conflict):
         kit.draw(big)
@@ -118,8 +121,8 @@ def test_a_draw_refuses_stored_weights_or_chunks_that_do_not_match_the_signed_fr
 def test_a_draw_of_a_single_entrant_proves_it_by_its_one_leaf_chunk(kit: DrawKit) -> None:
     make_snapshot(db.session, "2026-04", {"0000000001": "ideal"})
     db.session.commit()
-    pid = kit.draft(snapshot_period="2026-04", tier_weights={"ideal": 1}, prizes=[{"amount_kopecks": 100_000, "count": 1}],
-                    reserves=0)
+    pid = kit.draft(snapshot_period="2026-04", tier_weights={"ideal": 1},
+                    prizes=[{"amount_kopecks": 100_000, "count": 1}], reserves=0)
     kit.announce(pid)
     kit.freeze(pid)
     kit.draw(pid)

@@ -203,7 +203,8 @@ def test_snapshot_rows_are_clustered_by_key_on_sqlite(empty_app: Flask) -> None:
         if not sqlite:
             return False
         with db.engine.connect() as conn:
-            return "WITHOUT ROWID" in conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshot_rows'").scalar()
+            sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshot_rows'").scalar()
+            return "WITHOUT ROWID" in sql
 
     def rows() -> list[tuple[str, str]]:
         with db.engine.connect() as conn:
@@ -212,7 +213,8 @@ def test_snapshot_rows_are_clustered_by_key_on_sqlite(empty_app: Flask) -> None:
     upgrade(revision="e5a1c7d93b42")
     assert not clustered()
     with db.engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (1, '002', 'ideal'), (1, '001', 'beginner')")
+        conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) "
+                             "VALUES (1, '002', 'ideal'), (1, '001', 'beginner')")
     upgrade(revision="e5b7d1c9a3f2")
     assert clustered() is sqlite
     assert rows() == [("001", "beginner"), ("002", "ideal")]

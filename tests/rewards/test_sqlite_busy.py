@@ -40,8 +40,11 @@ def server(app_factory: Callable[..., Flask], backend: str, tmp_path: Path, make
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"url": f"http://127.0.0.1:{http.server_port}", "snapshot": snapshot_id,
-               "file": app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")}
+        yield {
+            "url": f"http://127.0.0.1:{http.server_port}",
+            "snapshot": snapshot_id,
+            "file": app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"),
+        }
     finally:
         http.shutdown()
         thread.join(10)
@@ -54,13 +57,19 @@ def _browser(url: str) -> requests.Session:
     return browser
 
 
-def _actions(server: dict[str, Any], round_no: int) -> list[tuple[str, Callable[[requests.Session], requests.Response]]]:
+def _actions(
+    server: dict[str, Any], round_no: int
+) -> list[tuple[str, Callable[[requests.Session], requests.Response]]]:
     url, snap = server["url"], server["snapshot"]
 
     def upload(i: int) -> Callable[[requests.Session], requests.Response]:
         body = "account;tier;points\n" + "".join(f"{n:09d};ideal;{n % 48}\n" for n in range(500))
-        return lambda b: b.post(f"{url}/snapshots/upload", data={"period": f"20{30 + round_no}-{i + 1:02d}"},
-                                files={"file": (f"u{i}.csv", body.encode())}, allow_redirects=False)
+        return lambda b: b.post(
+            f"{url}/snapshots/upload",
+            data={"period": f"20{30 + round_no}-{i + 1:02d}"},
+            files={"file": (f"u{i}.csv", body.encode())},
+            allow_redirects=False,
+        )
 
     def get(path: str) -> Callable[[requests.Session], requests.Response]:
         return lambda b: b.get(f"{url}{path}", allow_redirects=False)
@@ -82,7 +91,9 @@ def _run_all(
     browsers = [_browser(server["url"]) for _ in actions]
     go = threading.Barrier(len(actions) + (1 if hold else 0))
 
-    def run(item: tuple[tuple[str, Callable[[requests.Session], requests.Response]], requests.Session]) -> tuple[str, requests.Response]:
+    def run(
+        item: tuple[tuple[str, Callable[[requests.Session], requests.Response]], requests.Session],
+    ) -> tuple[str, requests.Response]:
         (name, action), browser = item
         go.wait()
         answer = action(browser)

@@ -52,7 +52,11 @@ def settings(backend: str, tmp_path: Path) -> dict[str, Any]:
     if reason:
         pytest.skip(reason + "; the shared queue needs Redis")
     # a queue of its own: other test runs and installations on the same Redis database never see these jobs
-    return {"JOBS_URL": REDIS_URL, "JOBS_QUEUE": f"test-scale-{uuid.uuid4().hex[:12]}", "JOBS_DIR": str(tmp_path / "shared-jobs")}
+    return {
+        "JOBS_URL": REDIS_URL,
+        "JOBS_QUEUE": f"test-scale-{uuid.uuid4().hex[:12]}",
+        "JOBS_DIR": str(tmp_path / "shared-jobs"),
+    }
 
 
 @pytest.fixture
@@ -85,9 +89,14 @@ def processes(app: Flask, backend: str, tmp_path: Path, settings: dict[str, Any]
 
     ports = [_free_port(), _free_port()]
     for i, port in enumerate(ports):
-        spawn(f"web-{i}", ["gunicorn", "-c", "gunicorn.conf.py", "-w", "2", "-b", f"127.0.0.1:{port}", "rewards:create_app()"])
-    consumers = [spawn("consumer-0", ["flask", "jobs", "consumer", "-w", "1"]),
-                 spawn("consumer-1", ["flask", "jobs", "consumer", "-w", "1", "--no-periodic"])]
+        spawn(
+            f"web-{i}",
+            ["gunicorn", "-c", "gunicorn.conf.py", "-w", "2", "-b", f"127.0.0.1:{port}", "rewards:create_app()"],
+        )
+    consumers = [
+        spawn("consumer-0", ["flask", "jobs", "consumer", "-w", "1"]),
+        spawn("consumer-1", ["flask", "jobs", "consumer", "-w", "1", "--no-periodic"]),
+    ]
     try:
         for port in ports:
             _wait_for_port(port, started)
@@ -115,8 +124,12 @@ def _wait_for_port(port: int, procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _call(port: int, path: str, token: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST" if body else "GET",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=body,
+        method="POST" if body else "GET",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return answer.status, json.loads(answer.read())
@@ -168,7 +181,9 @@ def test_two_web_servers_and_two_consumers_run_each_job_exactly_once(app: Flask,
         snapshots = db.session.execute(select(Snapshot.period, Snapshot.row_count, Snapshot.id)).all()
         assert sorted(s.period for s in snapshots) == periods  # each import landed once
         assert all(s.row_count == ROWS for s in snapshots)
-        rows = dict(db.session.execute(select(SnapshotRow.snapshot_id, func.count()).group_by(SnapshotRow.snapshot_id)).all())
+        rows = dict(
+            db.session.execute(select(SnapshotRow.snapshot_id, func.count()).group_by(SnapshotRow.snapshot_id)).all()
+        )
         assert rows == {s.id: ROWS for s in snapshots}
         imported = db.session.scalars(select(Event.object_id).where(Event.action == "snapshot.imported")).all()
         assert sorted(imported) == sorted(str(s.id) for s in snapshots)  # one event per job
