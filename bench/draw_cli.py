@@ -50,26 +50,17 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
     ):
         subprocess.run([sys.executable, *step], check=True, cwd=ROOT, env=env, capture_output=True)
     os.environ.update(env)
+    from bench._snapshot import bench_snapshot
     from draws import services, wiring
     from rewards import create_app
     from rewards.db import db
-    from rewards.snapshots.models import Snapshot
 
     app = create_app()
     with app.app_context():
         rng = random.Random(7)  # benchmark data only
         numbers = rng.sample(range(10**10), n)
         tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
-        snap = Snapshot(
-            period="2026-05",
-            status="active",
-            source="import",
-            source_name="bench",
-            loaded_by="bench",
-            row_count=n,
-            tier_counts="{}",
-            digest="0" * 64,
-        )
+        snap = bench_snapshot("2026-05", n)
         db.session.add(snap)
         db.session.flush()
         rows = sorted((f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True))

@@ -58,6 +58,7 @@ def main() -> None:
 
     from sqlalchemy import create_engine, text
 
+    from bench._snapshot import bench_snapshot
     from draws import services
     from draws.engine import entropy_available_at
     from draws.sample import cosign_freeze, quicknet_value, sample_witness_key, witness_entry
@@ -66,7 +67,6 @@ def main() -> None:
     from rewards import create_app
     from rewards.db import db
     from rewards.signing.keystore import KeyStore
-    from rewards.snapshots.models import Snapshot
 
     tmp = tempfile.mkdtemp(prefix="draw-bench-")
     schema = f"bench_draws_{os.getpid()}"
@@ -92,8 +92,7 @@ def main() -> None:
             rng = random.Random(7)  # benchmark data only
             numbers = rng.sample(range(10**10), args.n)
             tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=args.n)
-            snap = Snapshot(period="2026-05", status="active", source="import", source_name="bench", loaded_by="bench",
-                            row_count=args.n, tier_counts="{}", digest="0" * 64)
+            snap = bench_snapshot("2026-05", args.n)
             db.session.add(snap)
             db.session.flush()
             start = time.perf_counter()

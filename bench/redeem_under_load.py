@@ -93,28 +93,20 @@ def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
     Returns (app, token, redeem codes, bulk offer id, snapshot id)."""
     from sqlalchemy import text
 
+    from bench._snapshot import bench_snapshot
     from partners import snapshots
     from partners.models import Offer
     from partners.services import catalog, issue
     from rewards import create_app
     from rewards.apikeys.services import create_client
     from rewards.db import db, utcnow
-    from rewards.snapshots.models import Snapshot
 
     app = create_app()
     n_bulk, n_redeem = ARGS.issue_codes, ARGS.redeem_codes
     with app.app_context():
         db.create_all()
-        snap = Snapshot(
-            period="2026-10",
-            status="active",
-            source="import",
-            source_name="bench",
-            loaded_by="bench",
-            row_count=n_bulk + n_redeem,
-            tier_counts=json.dumps({"ideal": n_bulk, "promising": n_redeem}),
-            digest="0" * 64,
-        )
+        counts = json.dumps({"ideal": n_bulk, "promising": n_redeem})
+        snap = bench_snapshot("2026-10", n_bulk + n_redeem, counts)
         db.session.add(snap)
         db.session.commit()
         snap_id = snap.id
