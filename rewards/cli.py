@@ -186,6 +186,39 @@ def checkpoint(out: Path | None) -> None:
     click.echo(text)
 
 
+@audit_cli.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output.")
+@click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
+def export(out: Path | None, background: bool) -> None:
+    """The whole log as JSON lines ({"body", "hash"} per event, in sequence order)."""
+    if background:
+        from rewards.audit.jobs import EXPORT
+        from rewards.jobs.start import start
+
+        try:
+            job = start(EXPORT, {}, title="audit log")
+        except DomainError as exc:
+            fail(exc.message)
+        click.echo(f"queued job {job.id}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
+        return
+    count = 0
+    handle = out.open("w", encoding="utf-8", newline="") if out else None
+    try:
+        for line in audit.export_lines(db.session):
+            count += 1
+            if handle:
+                handle.write(line)
+            else:
+                click.echo(line, nl=False)
+    finally:
+        if handle:
+            handle.close()
+    audit.record_event(db.session, current_actor(), "audit.exported", "audit_log", "-", {"events": count})
+    db.session.commit()
+    if out:
+        click.echo(f"wrote {count} events to {out}", err=True)
+
+
 @audit_cli.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r"), help="A checkpoint an auditor holds.")
 def verify(checkpoint_file: object) -> None:

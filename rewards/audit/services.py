@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, select, text, type_coerce
+from sqlalchemy import String, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from signedjson import canonical_json
@@ -98,6 +98,23 @@ def iter_chain(session: Session, batch: int = 5000) -> Iterator[tuple[dict[str, 
         for row in rows:
             yield _raw_body(row), row[-1]
         last = rows[-1][0]
+
+
+def export_lines(session: Session, batch: int = 5000) -> Iterator[str]:
+    """The whole log as JSON lines in sequence order: ``{"body": ..., "hash": ...}`` per event (the
+    body as its hash was computed, so an auditor can re-check every link), or ``{"seq", "unreadable",
+    "hash"}`` for a row that is no event."""
+    for body, stored in iter_chain(session, batch):
+        item: dict[str, Any] = (
+            {"seq": body.seq, "unreadable": body.reason, "hash": stored} if isinstance(body, Unreadable)
+            else {"body": body, "hash": stored}
+        )
+        yield json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str) + "\n"
+
+
+def event_count(session: Session) -> int:
+    """How many events the log holds."""
+    return int(session.scalar(select(func.count()).select_from(Event)) or 0)
 
 
 def verify_log(session: Session, checkpoint: dict[str, Any] | None = None) -> ChainReport:
