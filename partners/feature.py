@@ -59,4 +59,5 @@ def init_app(app: Flask, api: Api) -> None:
                   action="partners.view", done_link=("partners.run", "run_id", "run_id"))
     register_kind(app, partner_jobs.EXPORT, partner_jobs.export_job, label=_l("Export of codes"),
                   action="partners.manage")  # account numbers in full: staff who manage only
+    register_periodic(app, "partners.close_interrupted_runs", "* * * * *", partner_jobs.close_interrupted_runs)
     register_periodic(app, "partners.purge_idempotency", "7 * * * *", partner_jobs.purge_idempotency)

@@ -14,7 +14,7 @@ from rewards.errors import NotFound
 from rewards.db import utcnow
 from rewards.jobs.runner import JobContext
 
-ISSUE = "partners.issue"
+ISSUE = issue.JOB_KIND
 EXPORT = "partners.export_codes"
 
 
@@ -49,3 +49,10 @@ def export_job(ctx: JobContext) -> dict[str, Any]:
     file = write_lines(ctx, name, issue.export_lines(ctx.session, offer), total=codes + 1)
     record_event(ctx.session, ctx.actor, "codes.exported", "offer", str(offer.id), {"codes": codes})
     return {"offer_id": offer.id, "codes": file["lines"] - 1, "file": file}
+
+
+def close_interrupted_runs(session: Session) -> str | None:
+    """Mark failed the runs whose job was closed as interrupted (their consumer was killed), so that no
+    run shows running for longer than the stale check takes."""
+    closed = issue.close_interrupted(session, None, utcnow())
+    return f"closed interrupted run(s) {closed}" if closed else None
