@@ -190,7 +190,7 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool, ba
             source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
             if source.get("type") != "drand":
                 fail("--fetch works for drand sources only")
-            value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
+            value, relay = draw_jobs.fetched_round(db.session, draw_id)  # the stored round, else fetched
         else:
             fail("give --entropy FILE, --numbers FILE or --fetch", 2)
     except (ValueError, DomainError, wiring.FetchRefused) as exc:

@@ -25,7 +25,7 @@ from rewards import features
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.httperrors import Api
-from rewards.jobs.registry import add_error_labels, register_kind
+from rewards.jobs.registry import add_error_labels, register_kind, register_periodic
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
 from rewards.snapshots.signals import bill_columns
 
@@ -80,6 +80,7 @@ def _register_jobs(app: Flask) -> None:
     register_kind(app, draw_jobs.RUN, draw_jobs.run_job, label=_l("Draw run"), action="draws.view", done_link=to_draw)
     register_kind(app, draw_jobs.CREDITS, draw_jobs.credits_job, label=_l("Credit export for billing"),
                   action="draws.view")
+    register_periodic(app, "draws.fetch_rounds", app.config["DRAND_FETCH_CRON"], draw_jobs.fetch_due_rounds)
     add_error_labels(app, {
         "keys_unavailable": _l("the signing or secret keys are not available"),
         "fetch_refused": _l("the drand round could not be fetched"),

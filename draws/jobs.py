@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from draws import services, wiring
+from draws import rounds, services, wiring
 from draws.errors import DrawError
 from rewards.errors import DomainError
 from rewards.jobs.models import FAILED, QUEUED, RUNNING, Job
@@ -74,7 +74,7 @@ def run_job(ctx: JobContext) -> dict[str, Any]:
             source = json.loads(services.get_draw(ctx.session, p["draw_id"]).entropy_source)
             if source.get("type") != "drand":
                 raise DomainError("fetching works for drand sources only", field="fetch")
-            value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
+            value, relay = fetched_round(ctx.session, p["draw_id"])
         else:
             value = p.get("entropy")
         draw = services.run_draw(ctx.session, p["draw_id"], value, actor=ctx.actor, signer=wiring.signer(),
@@ -82,6 +82,35 @@ def run_job(ctx: JobContext) -> dict[str, Any]:
     ctx.check_cancelled()
     ctx.progress(1, 1, force=True)
     return {"draw_id": draw.public_id, "state": draw.state, "cancel_reason": draw.cancel_reason}
+
+
+def fetched_round(session: Session, public_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The draw's drand round: the one the periodic task stored (verified again), else fetched now."""
+    from draws.relay import RelayError
+
+    draw = services.get_draw(session, public_id)
+    try:
+        stored = rounds.stored_value(wiring.chains(), draw)
+    except RelayError as exc:
+        raise wiring.FetchRefused(str(exc)) from exc
+    if stored is not None:
+        return stored
+    source = json.loads(draw.entropy_source)
+    return wiring.fetch_drand(rounds.chain_key(wiring.chains(), source) or source["chain"]["name"], source["round"])
+
+
+def fetch_due_rounds(session: Session) -> str | None:
+    """Periodic: fetch, verify and store the due drand round of every frozen draw (only with DRAND_FETCH)."""
+    from flask import current_app
+
+    from rewards.db import utcnow
+
+    if not current_app.config.get("DRAND_FETCH"):
+        return None
+    stored, failed = rounds.fetch_due(session, wiring.chains(), utcnow(), wiring.fetch_drand)
+    if not stored and not failed:
+        return None
+    return f"drand rounds stored for {stored}" + (f"; not fetched for {failed}" if failed else "")
 
 
 def check_value(value: Any) -> None:
