@@ -202,10 +202,14 @@ def export(offer_id: int, out: Path | None, background: bool) -> None:
     if out is None:
         fail("give --out FILE (or --background)", 2)
     n = -1
-    with out.open("w", encoding="utf-8", newline="") as fh:
+    with out.open("w", encoding="utf-8", newline="") as fh, click.progressbar(
+        length=max(issue.issued_count(db.session, offer.id), 1), label="exporting", file=sys.stderr
+    ) as bar:
         for chunk in issue.export_lines(db.session, offer):
             fh.write(chunk)
-            n += chunk.count("\n")
+            lines = chunk.count("\n")
+            n += lines
+            bar.update(lines)
     click.echo(f"wrote {n} codes to {out}")
 
 

@@ -237,10 +237,13 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str, b
         handle = output.open("w", encoding=encoding, newline="") if output else None
         out = getattr(sys.stdout, "buffer", sys.stdout)
         try:
-            for line in lines:
-                if handle:
-                    handle.write(line)
-                else:
+            if handle:  # to a file: a progress bar on stderr
+                with click.progressbar(length=snap.row_count + 1, label="exporting", file=sys.stderr) as bar:
+                    for line in lines:
+                        handle.write(line)
+                        bar.update(1)
+            else:
+                for line in lines:
                     out.write(line.encode(encoding))
         finally:
             if handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ ROWS = [(f"74{i:08d}", t) for i, t in enumerate(["beginner", "promising", "respo
 
 
 def test_codes_export_job_writes_the_file_and_logs_who(app: Flask, logged_in, make_partner, make_offer, add_snapshot,
-                                                       issue_codes, runner: Any) -> None:
+                                                       issue_codes, runner: Any, tmp_path: Path) -> None:
     offer_id = make_offer(make_partner()["id"])
     codes = issue_codes(offer_id, add_snapshot("2026-10", ROWS))
     c = logged_in("marketing")
@@ -36,5 +37,9 @@ def test_codes_export_job_writes_the_file_and_logs_who(app: Flask, logged_in, ma
         assert json.loads(event.details) == {"codes": len(codes)}
     assert logged_in("auditor").get(f"/jobs/{job_id}/download").status_code == 404  # full accounts: managers only
     assert c.post("/partners/offers/999/export").status_code == 404
+    out = tmp_path / "codes.csv"
+    written = runner.invoke(args=["partners", "export", str(offer_id), "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    assert out.read_bytes() == file.data  # the command line writes the same file, in the foreground
     queued = runner.invoke(args=["partners", "export", str(offer_id), "--background"])
     assert queued.exit_code == 0 and "done" in queued.output, queued.output  # memory://: ran at once
