@@ -95,7 +95,8 @@ def test_draw_page_follows_the_job_and_shows_a_refusal(
 
 
 def test_run_with_entropy_as_a_job_and_from_the_command_line(
-    app: Flask, announced: str, runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Flask, announced: str, runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    logged_in: Callable[[str], FlaskClient],
 ) -> None:
     result = runner.invoke(args=["draws", "freeze", announced, "--background"])
     assert result.exit_code == 0 and "queued job" in result.output, result.output
@@ -115,6 +116,8 @@ def test_run_with_entropy_as_a_job_and_from_the_command_line(
     assert _job(app, run_id).kind == "draws.run"
     assert job_runner.execute(app, run_id) == "done"
     assert _draw_state(app, announced) == "drawn"
+    job_page = logged_in("auditor").get(f"/jobs/{run_id}?lang=en").get_data(as_text=True)
+    assert f'href="/draws/{announced}"' in job_page  # the job's page leads to the draw
     assert "float" in runner.invoke(args=["draws", "draw", announced, "--entropy", str(_float(tmp_path)), "--background"]).output
 
 
