@@ -27,7 +27,7 @@ from tests.support import make_snapshot
 pytestmark = pytest.mark.slow
 ACCOUNTS = 300_000  # half of them qualify: three batches of 50,000
 QUALIFYING = ACCOUNTS // 2
-KILLS = 2
+KILLS = 3
 
 
 @pytest.fixture
@@ -79,6 +79,28 @@ def _partial_states(app: Flask, offer_id: int) -> list[str]:
     return problems
 
 
+def _kill_point(app: Flask, job_id: int, rng: random.Random) -> None:
+    """Wait for a random point of the run: a random share of its codes issued (as its progress in the
+    queue's store says: the database may be locked by the batch being written), then up to 0.5 s more."""
+    share = rng.uniform(0.0, 0.6)
+    deadline = time.monotonic() + 90
+    seen = False
+    while time.monotonic() < deadline:
+        with app.app_context():
+            live = store.progress(app, job_id)
+            started = store.last_beat(app, job_id) is not None
+        if share < 0.1 and started:
+            break  # before its first batch commits
+        if live is None and seen:
+            break  # finished: the runner dropped its progress
+        if live is not None:
+            seen = True
+            if live[1] and live[0] >= share * live[1]:
+                break
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0, 0.5))  # somewhere inside the next batch, or between two
+
+
 def _start_run(page: Any, app: Flask, offer_id: int) -> int:
     answer = page.post(f"/partners/offers/{offer_id}", data={"op": "issue", "period": "2026-10"})
     assert answer.status_code == 302 and "/partners/runs/" in answer.headers["Location"]
@@ -97,15 +119,7 @@ def test_kill_minus_nine_during_bulk_issues(app: Flask, backend: str, consumers:
     for _round in range(KILLS):
         job_id = _start_run(page, app, offer_id)
         consumer = consumers.start()
-        wait_job(app, job_id, lambda j: j.state != "queued")
-        target = rng.uniform(0.0, 0.9) * QUALIFYING
-        while job(app, job_id).state == "running":  # kill at a random point of the run
-            with app.app_context():
-                live = store.progress(app, job_id)
-            if live and live[0] >= target:
-                break
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0, 0.7))  # somewhere inside the next batch, or between two
+        _kill_point(app, job_id, rng)
         kill_nine(consumer)
         killed += job(app, job_id).state == "running"
         time.sleep(STALE_SECONDS + 1)
