@@ -90,6 +90,9 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "DRAND_FETCH": False,  # the production network reaches no drand relay unless the operator says so
+    # With DRAND_FETCH: when the jobs consumer fetches, verifies and stores the due drand round of each
+    # frozen draw (a cron line, UTC); "" turns the periodic fetch off (the draw's "fetch" then asks at once).
+    "DRAND_FETCH_CRON": "* * * * *",
     # Background jobs (rewards.jobs): the Huey queue's storage. Empty: a SQLite file instance/jobs.sqlite3
     # (no server needed); "redis://host:6379/1" in production; "sqlite:///path" for another file;
     # "memory://" runs each job at once inside the caller (tests).

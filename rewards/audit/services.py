@@ -177,6 +177,24 @@ def iter_chain(session: Session, batch: int = 5000) -> Iterator[tuple[dict[str, 
         last = rows[-1][0]
 
 
+def export_lines(session: Session, batch: int = 5000) -> Iterator[str]:
+    """The whole log as JSON lines in sequence order: ``{"body": ..., "hash": ...}`` per event (the
+    body as its hash was computed, so an auditor can re-check every link), or ``{"seq", "unreadable",
+    "hash"}`` for a row that is no event. Pending events are chained first."""
+    _chain_before_reading(session)
+    for body, stored in iter_chain(session, batch):
+        item: dict[str, Any] = (
+            {"seq": body.seq, "unreadable": body.reason, "hash": stored} if isinstance(body, Unreadable)
+            else {"body": body, "hash": stored}
+        )
+        yield json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str) + "\n"
+
+
+def event_count(session: Session) -> int:
+    """How many events the log holds."""
+    return int(session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
 def verify_log(session: Session, checkpoint: dict[str, Any] | None = None) -> ChainReport:
     """Chain what is pending, then walk the whole chain; with a checkpoint payload, also detect a
     truncated tail. Events still unchained (committed meanwhile, or the chainer failing) are counted

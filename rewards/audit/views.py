@@ -39,6 +39,22 @@ def log() -> str:
     return render_template("audit/log.html", events=events, filters=filters, report=None, page=PAGE)
 
 
+@bp.route("/export", methods=["POST"])
+@staff("audit.view")
+def export() -> Response:
+    """Write the whole log to a file as a job; the job's page offers it for download when ready."""
+    from rewards.audit.jobs import EXPORT
+    from rewards.errors import DomainError
+    from rewards.jobs.start import start
+
+    try:
+        job = start(EXPORT, {}, title="audit log")
+    except DomainError as exc:  # the queue is down
+        flash(exc.message, "error")
+        return redirect(url_for("audit.log"))  # type: ignore[return-value]
+    return redirect(url_for("jobs.detail", job_id=job.id))  # type: ignore[return-value]
+
+
 @bp.route("/verify", methods=["POST"])
 @staff("audit.verify")
 def verify() -> str:

@@ -154,10 +154,9 @@ def download(job_id: int) -> Response:
     path = output_dir(current_app, job_id) / Path(context["file"]["name"]).name
     if not path.is_file():
         abort(410)
-    return send_file(
-        path,
-        mimetype=context["file"].get("mimetype", "text/csv"),
-        as_attachment=True,
-        download_name=context["file"].get("download_name", path.name),
-        max_age=0,
-    )
+    mimetype = context["file"].get("mimetype", "text/csv")
+    response = send_file(path, mimetype=mimetype, as_attachment=True,
+                         download_name=context["file"].get("download_name", path.name), max_age=0)
+    if context["file"].get("charset"):  # send_file would name utf-8 for any text/ type
+        response.headers["Content-Type"] = f"{mimetype}; charset={context['file']['charset']}"
+    return response

@@ -53,5 +53,6 @@ def init_app(app: Flask, api: Api) -> None:
                   done_link=done)
     register_kind(app, jobs.COMPUTE, jobs.compute_job, label=_l("Snapshot computation"), action="snapshots.import",
                   done_link=done)
+    register_kind(app, jobs.EXPORT, jobs.export_job, label=_l("Snapshot export"), action="snapshots.export")
     add_error_labels(app, {**views.ERROR_KINDS, "invalid_file": _l("the file has problems; nothing was loaded"),
                            "period_taken": _l("the period already has a snapshot")})

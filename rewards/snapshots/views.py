@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading, writing
@@ -221,6 +222,25 @@ def export(snapshot_id: int, kind: str) -> Response:
             "Content-Type": f"text/csv; charset={encoding}",
         },
     )
+
+
+@bp.route("/<int:snapshot_id>/export/<kind>", methods=["POST"])
+@staff("snapshots.export")
+def export_job(snapshot_id: int, kind: str) -> WerkzeugResponse:
+    """Write an export to a file as a job; the job's page offers it for download when it is ready."""
+    encoding = request.form.get("encoding", "utf-8")
+    if kind not in ("full", "bills") or encoding not in ("utf-8", "cp1251"):
+        abort(404)
+    try:
+        snapshot = services.get_snapshot(db.session, snapshot_id)
+        job = start(snapshot_jobs.EXPORT, {"snapshot_id": snapshot.id, "kind": kind, "encoding": encoding},
+                    title=f"{snapshot.period} {kind} ({encoding})")
+    except NotFound:
+        abort(404)
+    except DomainError as exc:  # the queue is down
+        flash(exc.message, "error")
+        return redirect(url_for("snapshots.detail", snapshot_id=snapshot_id))
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.route("/compare")
