@@ -12,7 +12,12 @@ round, interleaved:
   process: wall seconds from the command's start until the job's row says ``done`` (polled every
   0.1 s), and the consumer's peak RSS (``/usr/bin/time -v`` on the consumer, read after it stops).
 
-Target (issue 13): the job at most 1.15x the CLI; the consumer's peak RSS under 300 MB.
+Then ``upload``: the same file sent to ``POST /api/v1/snapshots`` of a gunicorn server (2 sync workers,
+loopback) with an API key of scope ``snapshots:write``: wall seconds from the request's start until its
+202 answer (the file is stored, the job queued), ``--uploads`` times.
+
+Targets (issue 13): the job at most 1.15x the CLI; the consumer's peak RSS under 300 MB; the upload
+request answered in under 2 s for a 47 MB file.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -84,10 +92,50 @@ def run_job(env: dict[str, str], path: Path, period: str, database: Path) -> flo
             time.sleep(0.1)
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def time_uploads(env: dict[str, str], path: Path, periods: list[str]) -> list[float]:
+    """Seconds until the 202 answer of each upload of ``path`` through a gunicorn server."""
+    token = subprocess.run(flask("keys", "create-client", "bench-upload", "--scope", "snapshots:write"),
+                           check=True, cwd=ROOT, env=env, capture_output=True, text=True).stdout.split()[0]
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                               "rewards:create_app()"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(env, REWARDS_BIND=f"127.0.0.1:{port}", REWARDS_WORKERS="2"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        seconds = []
+        for period in periods:
+            with path.open("rb") as body:
+                start = time.perf_counter()
+                answer = requests.post(f"{url}/api/v1/snapshots", data=body, timeout=120,
+                                       params={"period": period, "filename": path.name, "format": "csv"},
+                                       headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+                seconds.append(time.perf_counter() - start)
+            if answer.status_code not in (201, 202):
+                raise SystemExit(f"upload answered {answer.status_code}: {answer.text[:500]}")
+        return seconds
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--uploads", type=int, default=3)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="import-job-bench-"))
@@ -118,6 +166,7 @@ def main() -> None:
             cli_rss.append(rss)
             job.append(run_job(env, path, f"2025-{2 * n + 2:02d}", instance / "rewards.sqlite3"))
             print(f"round {n + 1}: cli {cli[-1]:.2f} s ({rss} MiB), job {job[-1]:.2f} s", flush=True)
+        uploads = time_uploads(env, path, [f"2024-{n + 1:02d}" for n in range(args.uploads)])
     finally:
         os.killpg(consumer.pid, signal.SIGINT)  # time(1) ignores SIGINT itself; the consumer stops gracefully
         _out, err = consumer.communicate(timeout=120)
@@ -128,6 +177,9 @@ def main() -> None:
     print("|---|---:|---:|")
     print(f"| `flask snapshots import` (foreground) | {cli_median:.2f} | {max(cli_rss):,} |")
     print(f"| the same with `--background`, until the job is done | {job_median:.2f} | {consumer_rss:,} (consumer) |")
+    size_mb = path.stat().st_size / 2**20
+    print(f"| `POST /api/v1/snapshots` of the {size_mb:.0f} MiB file, until its 202 answer | "
+          f"{statistics.median(uploads):.2f} (max {max(uploads):.2f}) | |")
     print(f"\njob / CLI = {job_median / cli_median:.2f}x; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
