@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from draws.engine import ALGORITHMS, MAX_WEIGHT
+from draws.services import KINDS
+from rewards.accounts import ACCOUNT_SCHEMA
+from rewards.tiers import TIERS
+
 
 class PrizeSchema(ma.Schema):
     amount_kopecks = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 400_000),
@@ -22,14 +27,19 @@ class WitnessSchema(ma.Schema):
 
 
 class DraftInSchema(ma.Schema):
-    name = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True, metadata={"description": "quarterly or semi-annual"})
+    # The services check these too (for the CLI and pages); here they are in the OpenAPI document.
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(1, 200), ma.validate.Regexp(
+        r"^\s*\S", error="give the draw a name (at most 200 characters)")])
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     snapshot_period = ma.fields.String(load_default=None, metadata={"description": "YYYY-MM; default the latest"})
-    tier_weights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), required=True)
-    prizes = ma.fields.List(ma.fields.Nested(PrizeSchema), required=True)
-    reserves = ma.fields.Integer(required=True, strict=True)
-    freeze_at = ma.fields.AwareDateTime(required=True)
-    algorithm = ma.fields.String(load_default="weighted-hmac-sha256-fenwick/1")
+    tier_weights = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(TIERS)),
+        values=ma.fields.Integer(strict=True, validate=ma.validate.Range(0, MAX_WEIGHT)), required=True,
+        metadata={"description": "weight per tier; at least one positive (0 or 1 only with the rfc3797 algorithm)"})
+    prizes = ma.fields.List(ma.fields.Nested(PrizeSchema), required=True, validate=ma.validate.Length(min=1))
+    reserves = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(0, 1000))
+    freeze_at = ma.fields.AwareDateTime(required=True, metadata={"description": "in the future (else 409 too_late)"})
+    algorithm = ma.fields.String(load_default=ALGORITHMS[0], validate=ma.validate.OneOf(ALGORITHMS))
     entropy = ma.fields.Dict(required=True, metadata={"description": '{"type": "drand", "chain": "quicknet", '
                                                       '"delay_seconds": 3600} or {"type": "rfc3797", "sources": [...], '
                                                       '"available_after": "YYYY-MM-DDTHH:MM:SSZ"}'})
@@ -86,7 +96,8 @@ class DrawOutSchema(ma.Schema):
 
 
 class ExclusionsInSchema(ma.Schema):
-    accounts = ma.fields.List(ma.fields.String(), required=True)
+    accounts = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(
+        ACCOUNT_SCHEMA["pattern"], error="an account number is 1 to 20 digits")), required=True)
 
 
 class ExclusionsOutSchema(ma.Schema):
@@ -105,7 +116,8 @@ class ReasonInSchema(ma.Schema):
 
 
 class DisqualifyInSchema(ma.Schema):
-    prize_index = ma.fields.Integer(required=True, strict=True)
+    prize_index = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=0), metadata={
+        "description": "0-based; a prize the result lacks, or one without a holder left: 409 no_holder"})
     reason = ma.fields.String(required=True, validate=REASON)
 
 

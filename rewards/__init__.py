@@ -82,7 +82,7 @@ def _bounded_int_converter(app: "Flask") -> None:
 
 
 def _init_extensions(app: "Flask") -> None:
-    from rewards import access, blueprints, cli, features, httperrors, i18n, inputguard, ops, web
+    from rewards import access, accounts, blueprints, cli, features, httperrors, i18n, inputguard, ops, web
     from rewards.api import docs as apidocs
     from rewards.db import configure_sqlite, db
     from rewards.extensions import csrf, limiter, migrate
@@ -107,6 +107,7 @@ def _init_extensions(app: "Flask") -> None:
             }
         },
     )
+    accounts.init_app(app, api)  # before any route names <account:...>
     httperrors.init_app(app, api)
     _init_read_only(app)
     access.init_app(app)

@@ -67,7 +67,7 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     again = client.post(f"/api/v1/draws/{pid}/cosignatures", json={"cosignature": envelope}, headers=write)
     assert again.status_code == 409
     early = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
-    assert early.status_code == 422 and "does not exist yet" in early.get_json()["message"]
+    assert early.status_code == 409 and "does not exist yet" in early.get_json()["message"]  # too early: state
     clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]), clock.now.tzinfo) + timedelta(seconds=1)
     wrong = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number - 1)}, headers=write)
     assert wrong.status_code == 422 and wrong.get_json()["errors"] == {"entropy": [wrong.get_json()["message"]]}
