@@ -83,7 +83,8 @@ def test_api_conforms_to_its_schema_with_every_check(app: Flask) -> None:
     config = SchemathesisConfig.from_path(ROOT / "schemathesis.toml")
     config.update(seed=SEED, max_failures=None)
     project = config.projects.override
-    project.update(headers={"Authorization": f"Bearer {token}"}, workers=1)
+    # A generous timeout: the machine is shared, and a slow answer is not what this test measures.
+    project.update(headers={"Authorization": f"Bearer {token}"}, workers=1, request_timeout=60)
     project.generation.update(max_examples=EXAMPLES_PER_OPERATION, database="none")
     with _served(app) as base:
         schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json", config=config)
