@@ -128,20 +128,44 @@ class DisqualificationOutSchema(ma.Schema):
     envelope = ma.fields.Raw(required=True)
 
 
-class RecordSchema(ma.Schema):
-    """A public record or auditor bundle (format loyalty-draw-bundle/1, see docs/draw-algorithm.md)."""
+class SignatureSchema(ma.Schema):
+    alg = ma.fields.String(required=True, validate=ma.validate.OneOf(["Ed25519"]))
+    kid = ma.fields.String(required=True, metadata={"description": "the signing key's id in the key set"})
+    sig = ma.fields.String(required=True, metadata={"description": "unpadded base64url Ed25519 signature"})
 
-    format = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True)
-    keyset = ma.fields.Raw(required=True)
-    announcement = ma.fields.Raw(required=True)
-    # A cancelled draw's record has no result (and a freeze only if it was frozen): then `cancellation`.
-    freeze = ma.fields.Raw(metadata={"description": "absent on a draw cancelled before its freeze"})
-    result = ma.fields.Raw(metadata={"description": "absent on a cancelled draw's record"})
-    disqualifications = ma.fields.List(ma.fields.Raw(), metadata={
-        "description": "the signed disqualifications in sequence order; absent on a cancelled draw's record"})
-    head = ma.fields.Raw(metadata={"description": "the signed head: how many disqualifications exist (protocol 2)"})
-    cancellation = ma.fields.Raw()
+
+class EnvelopeSchema(ma.Schema):
+    """A signed record: the payload and the signature over its canonical JSON (docs/draw-algorithm.md)."""
+
+    payload = ma.fields.Dict(required=True)
+    signature = ma.fields.Nested(SignatureSchema, required=True)
+
+
+class KeysetSchema(ma.Schema):
+    keys = ma.fields.List(ma.fields.Dict(), required=True, metadata={
+        "description": "{kid, alg, public_key, created, retired}: every key that ever signed"})
+
+
+class RecordSchema(ma.Schema):
+    """A public record or auditor bundle (format loyalty-draw-bundle/1, see docs/draw-algorithm.md).
+
+    Only published draws and announced draws cancelled later have one (else 404). A published draw's
+    has ``freeze``, ``result``, ``disqualifications`` (possibly empty) and, from protocol 2, ``head``;
+    a cancelled draw's has ``cancellation`` (and ``freeze`` if it was frozen) instead.
+    """
+
+    format = ma.fields.String(required=True, metadata={"description": "loyalty-draw-bundle/1"})
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["public", "auditor"]))
+    keyset = ma.fields.Nested(KeysetSchema, required=True)
+    announcement = ma.fields.Nested(EnvelopeSchema, required=True)
+    freeze = ma.fields.Nested(EnvelopeSchema, metadata={"description": "absent on a draw cancelled before its freeze"})
+    result = ma.fields.Nested(EnvelopeSchema, metadata={"description": "absent on a cancelled draw's record"})
+    disqualifications = ma.fields.List(ma.fields.Nested(EnvelopeSchema), metadata={
+        "description": "the signed disqualifications in sequence order (empty when none); absent on a cancelled "
+                       "draw's record"})
+    head = ma.fields.Nested(EnvelopeSchema, metadata={
+        "description": "the signed head: how many disqualifications exist (protocol 2)"})
+    cancellation = ma.fields.Nested(EnvelopeSchema, metadata={"description": "present only on a cancelled draw's record"})
     weights = ma.fields.Raw()
     entrants = ma.fields.Raw()
     salt_key = ma.fields.String()
@@ -158,10 +182,10 @@ class CheckSchema(ma.Schema):
 class FreezePackageSchema(ma.Schema):
     """What a witness cosigns (format loyalty-draw-freeze/2): ``python -m draws.witness cosign``."""
 
-    format = ma.fields.String(required=True)
-    keyset = ma.fields.Raw(required=True)
-    announcement = ma.fields.Raw(required=True)
-    freeze = ma.fields.Raw(required=True)
+    format = ma.fields.String(required=True, metadata={"description": "loyalty-draw-freeze/2"})
+    keyset = ma.fields.Nested(KeysetSchema, required=True)
+    announcement = ma.fields.Nested(EnvelopeSchema, required=True)
+    freeze = ma.fields.Nested(EnvelopeSchema, required=True)
 
 
 class CosignatureInSchema(ma.Schema):
