@@ -27,7 +27,7 @@ from rewards.apikeys.services import SCOPES
 from rewards.db import db
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES_PER_OPERATION = 10  # ~1 min per engine on 2 cores; `st run` against a server for longer runs
+EXAMPLES_PER_OPERATION = 8  # ~1 min per engine on 2 cores; `st run` against a server for longer runs
 SEED = 20261207
 
 
