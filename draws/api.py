@@ -233,7 +233,7 @@ class Cosignatures(MethodView):
                         "quorum": quorum.quorum})
 
 
-@blp.route("/<draw_id>/check-codes/<account>")
+@blp.route("/<draw_id>/check-codes/<account:account>")
 class CheckCode(MethodView):
     @api("cabinet:read")
     @blp.doc(security=SECURITY)
@@ -245,7 +245,7 @@ class CheckCode(MethodView):
                 "check_code": services.check_code_for(db.session, draw, account, wiring.box())}
 
 
-@blp.route("/<draw_id>/proofs/<account>")
+@blp.route("/<draw_id>/proofs/<account:account>")
 class Proof(MethodView):
     @api("cabinet:read")
     @blp.doc(security=SECURITY)

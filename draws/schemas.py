@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from draws.engine import ALGORITHMS
+from draws.entrants import MAX_WEIGHT
+from draws.services import KINDS
+from rewards.accounts import ACCOUNT_SCHEMA
+from rewards.tiers import TIERS
+
 
 class PrizeSchema(ma.Schema):
     amount_kopecks = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 400_000),
@@ -22,14 +28,19 @@ class WitnessSchema(ma.Schema):
 
 
 class DraftInSchema(ma.Schema):
-    name = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True, metadata={"description": "quarterly or semi-annual"})
+    # The services check these too (for the CLI and pages); here they are in the OpenAPI document.
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(1, 200), ma.validate.Regexp(
+        r"^\s*\S", error="give the draw a name (at most 200 characters)")])
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     snapshot_period = ma.fields.String(load_default=None, metadata={"description": "YYYY-MM; default the latest"})
-    tier_weights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), required=True)
-    prizes = ma.fields.List(ma.fields.Nested(PrizeSchema), required=True)
-    reserves = ma.fields.Integer(required=True, strict=True)
-    freeze_at = ma.fields.AwareDateTime(required=True)
-    algorithm = ma.fields.String(load_default="weighted-hmac-sha256-fenwick/1")
+    tier_weights = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(TIERS)),
+        values=ma.fields.Integer(strict=True, validate=ma.validate.Range(0, MAX_WEIGHT)), required=True,
+        metadata={"description": "weight per tier; at least one positive (0 or 1 only with the rfc3797 algorithm)"})
+    prizes = ma.fields.List(ma.fields.Nested(PrizeSchema), required=True, validate=ma.validate.Length(min=1))
+    reserves = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(0, 1000))
+    freeze_at = ma.fields.AwareDateTime(required=True, metadata={"description": "in the future (else 409 too_late)"})
+    algorithm = ma.fields.String(load_default=ALGORITHMS[0], validate=ma.validate.OneOf(ALGORITHMS))
     entropy = ma.fields.Dict(required=True, metadata={"description": '{"type": "drand", "chain": "quicknet", '
                                                       '"delay_seconds": 3600} or {"type": "rfc3797", "sources": [...], '
                                                       '"available_after": "YYYY-MM-DDTHH:MM:SSZ"}'})
@@ -86,7 +97,8 @@ class DrawOutSchema(ma.Schema):
 
 
 class ExclusionsInSchema(ma.Schema):
-    accounts = ma.fields.List(ma.fields.String(), required=True)
+    accounts = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(
+        ACCOUNT_SCHEMA["pattern"], error="an account number is 1 to 20 digits")), required=True)
 
 
 class ExclusionsOutSchema(ma.Schema):
@@ -106,7 +118,8 @@ class ReasonInSchema(ma.Schema):
 
 
 class DisqualifyInSchema(ma.Schema):
-    prize_index = ma.fields.Integer(required=True, strict=True)
+    prize_index = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=0), metadata={
+        "description": "0-based; a prize the result lacks, or one without a holder left: 409 no_holder"})
     reason = ma.fields.String(required=True, validate=REASON)
 
 
@@ -117,20 +130,45 @@ class DisqualificationOutSchema(ma.Schema):
     envelope = ma.fields.Raw(required=True)
 
 
-class RecordSchema(ma.Schema):
-    """A public record or auditor bundle (format loyalty-draw-bundle/1, see docs/draw-algorithm.md)."""
+class SignatureSchema(ma.Schema):
+    alg = ma.fields.String(required=True, validate=ma.validate.OneOf(["Ed25519"]))
+    kid = ma.fields.String(required=True, metadata={"description": "the signing key's id in the key set"})
+    sig = ma.fields.String(required=True, metadata={"description": "unpadded base64url Ed25519 signature"})
 
-    format = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True)
-    keyset = ma.fields.Raw(required=True)
-    announcement = ma.fields.Raw(required=True)
-    # A cancelled draw's record has no result (and a freeze only if it was frozen): then `cancellation`.
-    freeze = ma.fields.Raw(metadata={"description": "absent on a draw cancelled before its freeze"})
-    result = ma.fields.Raw(metadata={"description": "absent on a cancelled draw's record"})
-    disqualifications = ma.fields.List(ma.fields.Raw(), metadata={
-        "description": "the signed disqualifications in sequence order; absent on a cancelled draw's record"})
-    head = ma.fields.Raw(metadata={"description": "the signed head: how many disqualifications exist (protocol 2)"})
-    cancellation = ma.fields.Raw()
+
+class EnvelopeSchema(ma.Schema):
+    """A signed record: the payload and the signature over its canonical JSON (docs/draw-algorithm.md)."""
+
+    payload = ma.fields.Dict(required=True)
+    signature = ma.fields.Nested(SignatureSchema, required=True)
+
+
+class KeysetSchema(ma.Schema):
+    keys = ma.fields.List(ma.fields.Dict(), required=True, metadata={
+        "description": "{kid, alg, public_key, created, retired}: every key that ever signed"})
+
+
+class RecordSchema(ma.Schema):
+    """A public record or auditor bundle (format loyalty-draw-bundle/1, see docs/draw-algorithm.md).
+
+    Only published draws and announced draws cancelled later have one (else 404). A published draw's
+    has ``freeze``, ``result``, ``disqualifications`` (possibly empty) and, from protocol 2, ``head``;
+    a cancelled draw's has ``cancellation`` (and ``freeze`` if it was frozen) instead.
+    """
+
+    format = ma.fields.String(required=True, metadata={"description": "loyalty-draw-bundle/1"})
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["public", "auditor"]))
+    keyset = ma.fields.Nested(KeysetSchema, required=True)
+    announcement = ma.fields.Nested(EnvelopeSchema, required=True)
+    freeze = ma.fields.Nested(EnvelopeSchema, metadata={"description": "absent on a draw cancelled before its freeze"})
+    result = ma.fields.Nested(EnvelopeSchema, metadata={"description": "absent on a cancelled draw's record"})
+    disqualifications = ma.fields.List(ma.fields.Nested(EnvelopeSchema), metadata={
+        "description": "the signed disqualifications in sequence order (empty when none); absent on a cancelled "
+                       "draw's record"})
+    head = ma.fields.Nested(EnvelopeSchema, metadata={
+        "description": "the signed head: how many disqualifications exist (protocol 2)"})
+    cancellation = ma.fields.Nested(EnvelopeSchema,
+                                    metadata={"description": "present only on a cancelled draw's record"})
     weights = ma.fields.Raw()
     entrants = ma.fields.Raw()
     salt_key = ma.fields.String()
@@ -147,10 +185,10 @@ class CheckSchema(ma.Schema):
 class FreezePackageSchema(ma.Schema):
     """What a witness cosigns (format loyalty-draw-freeze/2): ``python -m draws.witness cosign``."""
 
-    format = ma.fields.String(required=True)
-    keyset = ma.fields.Raw(required=True)
-    announcement = ma.fields.Raw(required=True)
-    freeze = ma.fields.Raw(required=True)
+    format = ma.fields.String(required=True, metadata={"description": "loyalty-draw-freeze/2"})
+    keyset = ma.fields.Nested(KeysetSchema, required=True)
+    announcement = ma.fields.Nested(EnvelopeSchema, required=True)
+    freeze = ma.fields.Nested(EnvelopeSchema, required=True)
 
 
 class CosignatureInSchema(ma.Schema):

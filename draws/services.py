@@ -253,10 +253,11 @@ def create_draft(
         raise _refuse(exc, "prizes") from exc
     freeze_at = _whole_seconds(data.freeze_at)
     if freeze_at <= now:
-        raise DrawRefused("the freeze time is in the past", field="freeze_at")
+        raise Conflict("the freeze time is in the past", field="freeze_at", code="too_late")  # the clock is state: 409
     snapshot = snapshot_for_period(session, data.snapshot_period) if data.snapshot_period else latest_snapshot(session)
     if snapshot is None:
-        raise DrawRefused(f"no active tier snapshot {data.snapshot_period or ''}".strip(), field="snapshot_period")
+        raise Conflict(f"no active tier snapshot {data.snapshot_period or ''}".strip(), field="snapshot_period",
+                       code="no_snapshot")
     entropy = _check_entropy_spec(data.entropy, chains, freeze_at)
     witnesses = _draft_witnesses(data)
     draw = Draw(
@@ -404,10 +405,11 @@ def announce(
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", doing="announce")
     if draw.freeze_at <= now:
-        raise DrawRefused("the freeze time has passed: change the draft's freeze time first", field="freeze_at")
+        raise Conflict("the freeze time has passed: change the draft's freeze time first", field="freeze_at",
+                       code="too_late")
     if draw.witnesses is None:
-        raise DrawRefused("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it",
-                          field="witnesses")
+        raise Conflict("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it",
+                       field="witnesses", code="no_witnesses")
     spec = json.loads(draw.entropy_source)
     freeze_unix = int(draw.freeze_at.timestamp())
     secret, salt_key = secrets.token_bytes(32), secrets.token_bytes(32)
@@ -495,10 +497,11 @@ def freeze(
     draw = get_draw(session, public_id)
     _require_state(draw, "announced", doing="freeze")
     if now < draw.freeze_at:
-        raise DrawRefused("it is not yet the freeze time announced for this draw")
+        raise Conflict("it is not yet the freeze time announced for this draw", code="too_early")
     source = json.loads(draw.entropy_source)
     if int(now.timestamp()) >= engine.entropy_available_at(source):
-        raise DrawRefused("too late: the announced entropy already exists; cancel this draw and announce a new one")
+        raise Conflict("too late: the announced entropy already exists; cancel this draw and announce a new one",
+                       code="too_late")
     announcement = json.loads(draw.announcement or "{}")["payload"]
     weights = announcement["tier_weights"]
     eligible = [t for t, w in weights.items() if w > 0]
@@ -721,7 +724,7 @@ def run_draw(
     _require_state(draw, "frozen", doing="draw")
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if int(now.timestamp()) < engine.entropy_available_at(announcement["entropy_source"]):
-        raise DrawRefused("the announced entropy does not exist yet: wait for it")
+        raise Conflict("the announced entropy does not exist yet: wait for it", code="too_early")
     cosignatures = cosignatures_of(session, draw)
     if announcement.get("version", 1) >= 2:
         quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
@@ -874,7 +877,8 @@ def disqualify(
     try:
         replacement = engine.next_replacement(holders, [r.entrant_index for r in reserves], used, prize_index)
     except DrawError as exc:
-        raise _refuse(exc, "prize_index") from exc
+        # No such prize, or no holder left: this draw's result decides, so a conflict with its state.
+        raise Conflict(str(exc), field="prize_index", code="no_holder") from exc
     holder = holder_rows[prize_index]
     credit = _pending_credit(session, draw, prize_index, holder.account)
     credit.state = "cancelled"
@@ -964,7 +968,7 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
         .values(state="exported", batch_id=batch.id).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if not claimed:
-        raise DrawRefused("there are no pending credits to export")
+        raise Conflict("there are no pending credits to export", code="nothing_pending")
     rows = session.execute(
         select(DrawCredit.id, Draw.public_id, DrawCredit.prize_index, DrawCredit.account, DrawCredit.amount_kopecks)
         .join(Draw, Draw.id == DrawCredit.draw_id).where(DrawCredit.batch_id == batch.id).order_by(DrawCredit.id)

@@ -357,7 +357,7 @@ def _account_code(code: Any, offer: Offer, printed: str) -> dict[str, Any]:
     }
 
 
-@cabinet_blp.route("/<string:account>/codes")
+@cabinet_blp.route("/<account:account>/codes")
 class AccountCodes(MethodView):
     @api("cabinet:read")
     @cabinet_blp.response(200, schemas.AccountCodesOut)
@@ -371,7 +371,7 @@ class AccountCodes(MethodView):
         }
 
 
-@cabinet_blp.route("/<string:account>/offers/<int:offer_id>/code")
+@cabinet_blp.route("/<account:account>/offers/<int:offer_id>/code")
 class AccountOfferCode(MethodView):
     @api("cabinet:write")
     @cabinet_blp.response(200, schemas.AccountCodeOut, description="the code issued earlier")

@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     from flask import Flask
 
     from rewards import config as cfgmod
+    from rewards.api import docs as apidocs
 
     instance_path = os.environ.get("REWARDS_INSTANCE_PATH") or None
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
@@ -58,9 +59,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
     )
+    app.config.update(apidocs.settings())  # Swagger UI from the installed package (no CDN)
     logging.basicConfig(level=settings["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
@@ -82,7 +82,8 @@ def _bounded_int_converter(app: "Flask") -> None:
 
 
 def _init_extensions(app: "Flask") -> None:
-    from rewards import access, blueprints, cli, features, httperrors, i18n, inputguard, ops, web
+    from rewards import access, accounts, blueprints, cli, features, httperrors, i18n, inputguard, ops, web
+    from rewards.api import docs as apidocs
     from rewards.db import configure_sqlite, db
     from rewards.extensions import csrf, limiter, migrate
 
@@ -106,11 +107,13 @@ def _init_extensions(app: "Flask") -> None:
             }
         },
     )
+    accounts.init_app(app, api)  # before any route names <account:...>
     httperrors.init_app(app, api)
     _init_read_only(app)
     access.init_app(app)
     web.init_app(app)
     blueprints.register(app, api)
+    apidocs.init_app(app)
     cli.register(app)
     ops.init_app(app)
     features.load(app, api)

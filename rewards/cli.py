@@ -136,9 +136,24 @@ def compromised_key(kid: str) -> None:
     click.echo(f"{kid} marked compromised; run 'flask keys generate' now")
 
 
-@keys_cli.command("create-client")
+class ListsScopes(click.Command):
+    """A command whose ``--help`` ends with every declared API scope and what it allows."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The scopes of the features this app loaded (declared while the app was built)."""
+        from flask_babel import force_locale
+
+        from rewards import policy
+
+        with force_locale("en"), formatter.section("Scopes"):  # English like the rest of the help
+            formatter.write_dl([(scope, str(label)) for scope, label in sorted(policy.SCOPES.items())])
+        super().format_epilog(ctx, formatter)
+
+
+@keys_cli.command("create-client", cls=ListsScopes)
 @click.argument("name")
-@click.option("--scope", "scopes", multiple=True, required=True, help="Repeat for several scopes.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="A scope from the list below; repeat the option for several.")
 @click.option("--expires-days", type=int, default=None, help="The key expires after this many days.")
 def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API client and print its key once."""

@@ -56,3 +56,36 @@ def test_period_range(app: Flask, client: FlaskClient, api_token: Callable[..., 
     r = client.post("/api/v1/snapshots/compute?period=0001-01", data=files, headers=headers,
                     content_type="multipart/form-data")
     assert r.status_code == 422 and "period" in str(r.get_json()["errors"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_every_account_in_a_path_has_the_account_pattern(client: FlaskClient) -> None:
+    spec = _spec(client)
+    found = 0
+    for path, item in spec["paths"].items():
+        parameters = list(item.get("parameters", []))  # path parameters are the path item's
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                parameters += op.get("parameters", [])
+        for parameter in parameters:
+            if parameter["name"] == "account":
+                found += 1
+                assert parameter["schema"]["pattern"] == "^[0-9]{1,20}$", path
+    assert found >= 7
+    assert client.get("/api/v1/accounts/12a/tier").status_code == 404  # routing enforces it, before the key
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_records_are_documented_as_signed_envelopes(client: FlaskClient) -> None:
+    schemas = _spec(client)["components"]["schemas"]
+    record = schemas["Record"]["properties"]
+    assert record["disqualifications"]["type"] == "array"
+    assert record["disqualifications"]["items"]["$ref"].endswith("/Envelope")
+    for name in ("announcement", "freeze", "result", "head", "cancellation"):
+        ref = record[name].get("$ref") or record[name]["allOf"][0]["$ref"]  # allOf when it has a description
+        assert ref.endswith("/Envelope"), name
+    assert set(schemas["Envelope"]["required"]) == {"payload", "signature"}
+    assert set(schemas["Signature"]["required"]) == {"alg", "kid", "sig"}
+    draft = schemas["DraftIn"]["properties"]
+    assert draft["kind"]["enum"] == ["quarterly", "semi-annual"] and draft["reserves"]["maximum"] == 1000
+    assert schemas["SetFlag"]["properties"]["reason"]["enum"][0] == "pensioner"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, String, select, type_coerce
 
 from rewards.access import current_user
 from rewards.audit import services
@@ -20,11 +22,33 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE = 100
 
 
+def _listing() -> Select[Any]:
+    """The page's columns, the time as stored: a row edited behind the service's back may hold a time
+    that is no time (SQLite keeps any text), and the page must still list it (the walk reports it)."""
+    return select(Event.id, Event.seq, type_coerce(Event.at, String).label("at"), Event.actor, Event.action,
+                  Event.object_type, Event.object_id, Event.details, Event.hash)
+
+
+def _shown(rows: Any) -> list[dict[str, Any]]:
+    """Rows for the template: ``at`` an aware datetime, or the stored text when it is not a time."""
+    shown = []
+    for row in rows:
+        event = row._asdict()
+        if isinstance(event["at"], str):
+            try:
+                at = datetime.fromisoformat(event["at"])
+                event["at"] = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+            except ValueError:
+                pass  # shown as stored
+        shown.append(event)
+    return shown
+
+
 @bp.route("/")
 @staff("audit.view")
 def log() -> str:
     """Events, newest stored first, filtered by actor, action or object."""
-    query = select(Event).order_by(Event.id.desc())
+    query = _listing().order_by(Event.id.desc())
     filters = {k: request.args.get(k, "").strip() for k in ("actor", "action", "object_id")}
     if filters["actor"]:
         query = query.where(Event.actor == filters["actor"])
@@ -35,7 +59,7 @@ def log() -> str:
     before = request.args.get("before", type=int)
     if before:
         query = query.where(Event.id < before)
-    events = db.session.scalars(query.limit(PAGE)).all()
+    events = _shown(db.session.execute(query.limit(PAGE)))
     return render_template("audit/log.html", events=events, filters=filters, report=None, page=PAGE)
 
 
@@ -71,7 +95,7 @@ def verify() -> str:
             flash(_("The checkpoint file is not valid: %(error)s", error=str(exc)), "error")
             return render_template("audit/log.html", events=[], filters={}, report=None, page=PAGE)
     report = services.verify_log(db.session, checkpoint)
-    events = db.session.scalars(select(Event).order_by(Event.id.desc()).limit(PAGE)).all()
+    events = _shown(db.session.execute(_listing().order_by(Event.id.desc()).limit(PAGE)))
     return render_template("audit/log.html", events=events, filters={}, report=report, page=PAGE)
 
 

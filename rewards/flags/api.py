@@ -45,7 +45,7 @@ def _commit_or_rollback(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-@blp.route("/accounts/<account>/priority")
+@blp.route("/accounts/<account:account>/priority")
 class Priority(MethodView):
     @api("priority:read")
     @blp.response(200, PrioritySchema)
@@ -59,7 +59,7 @@ class Priority(MethodView):
         return services.priority_now(db.engine, _account(account), today=local_today())
 
 
-@blp.route("/accounts/<account>/flags")
+@blp.route("/accounts/<account:account>/flags")
 class AccountFlags(MethodView):
     @api("priority:read")
     @blp.response(200, FlagHistorySchema)
@@ -75,7 +75,8 @@ class AccountFlags(MethodView):
 
     @api("flags:write")
     @blp.arguments(SetFlagSchema)
-    @blp.response(200, ChangeSchema)
+    @blp.response(200, ChangeSchema, description="unchanged: the same flag is already open")
+    @blp.alt_response(201, schema=ChangeSchema, description="created or replaced", success=True)
     @blp.doc(security=_SECURITY)
     def post(self, data: dict[str, Any], account: str) -> Any:
         """Set a staff flag (pensioner, large_family, disability, hardship, other with a note).

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from rewards.flags.core import STAFF_REASONS
+from rewards.flags.core import NOTE_MAX, REVOKE_REASON_MAX, STAFF_REASONS
+
+# At least one character that is not white space (the services strip, then refuse an empty text).
+NOT_BLANK = r"^\s*\S"
 
 
 class ActiveReasonSchema(ma.Schema):
@@ -27,14 +30,16 @@ class PrioritySchema(ma.Schema):
 
 
 class SetFlagSchema(ma.Schema):
-    reason = ma.fields.String(required=True, metadata={"description": " | ".join(STAFF_REASONS)})
+    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(STAFF_REASONS))
     valid_from = ma.fields.Date(load_default=None, metadata={"description": "default: today"})
     valid_to = ma.fields.Date(load_default=None, metadata={"description": "last valid day; omit for open-ended"})
-    note = ma.fields.String(load_default=None, metadata={"description": "required for reason 'other'"})
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=NOTE_MAX),
+                            metadata={"description": "required for reason 'other'"})
 
 
 class RevokeSchema(ma.Schema):
-    reason = ma.fields.String(required=True, metadata={"description": "why the flag is revoked"})
+    reason = ma.fields.String(required=True, validate=[ma.validate.Length(max=REVOKE_REASON_MAX), ma.validate.Regexp(
+        NOT_BLANK, error="give a reason for the revocation")], metadata={"description": "why the flag is revoked"})
 
 
 class ChangeSchema(ma.Schema):

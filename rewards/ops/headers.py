@@ -2,8 +2,9 @@
 
 The pages carry no inline script or style (templates link ``static/style.css`` and ``static/*.js``),
 so the Content-Security-Policy allows only this origin's files, and no one may frame a page
-(clickjacking). The one exception is the third-party API reference page (``/api/v1/docs``, ReDoc from
-its CDN, which injects its own styles): it gets the CDN and inline styles, and still no inline script.
+(clickjacking). The one exception is the API reference page (``/api/v1/docs``, Swagger UI served from
+the installed package, which sets inline styles and data: icons): it gets those, still no inline script
+and nothing from another origin.
 
 ``Cache-Control: no-store`` goes on every answer except static files (a response that sets its own
 ``Cache-Control`` keeps it): pages behind the login show secrets (a new API key, once) and personal
@@ -32,16 +33,15 @@ CSP = "; ".join(
     ]
 )
 
-# The ReDoc page (flask-smorest's template): its script from the CDN, styles it injects at run time,
-# a web worker from a blob, and its logo/fonts. Nothing inline for scripts even there.
-REDOC_CSP = "; ".join(
+# The Swagger UI page (rewards/api/docs.py): its scripts are this origin's files; it injects styles at
+# run time and draws icons from data: URIs. Nothing inline for scripts, nothing from another origin.
+DOCS_CSP = "; ".join(
     [
         "default-src 'self'",
-        "script-src https://cdn.jsdelivr.net",
-        "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com",
-        "img-src 'self' data: https://cdn.redoc.ly",
-        "font-src 'self' https://fonts.gstatic.com",
-        "worker-src blob:",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
@@ -49,7 +49,7 @@ REDOC_CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-REDOC_ENDPOINT = "api-docs.openapi_redoc"
+DOCS_ENDPOINT = "api-docs.openapi_swagger_ui"
 
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     hsts = app.config["ENV"] != "development"
     fixed = list(STATIC_HEADERS.items()) + ([("Strict-Transport-Security", HSTS)] if hsts else [])
     pages = [*fixed, ("Content-Security-Policy", CSP)]
-    redoc = [*fixed, ("Content-Security-Policy", REDOC_CSP)]
+    docs = [*fixed, ("Content-Security-Policy", DOCS_CSP)]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -76,7 +76,7 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         present = {name.lower() for name in headers.keys()}
         endpoint = request.endpoint
-        for name, value in redoc if endpoint == REDOC_ENDPOINT else pages:
+        for name, value in docs if endpoint == DOCS_ENDPOINT else pages:
             if name.lower() not in present:
                 headers.add(name, value)
         if endpoint != "static" and "cache-control" not in present:

@@ -180,7 +180,7 @@ class Export(MethodView):
         )
 
 
-@accounts_blp.route("/<string:account>/tier")
+@accounts_blp.route("/<account:account>/tier")
 class AccountTier(MethodView):
     @api("cabinet:read")
     @accounts_blp.arguments(schemas.TierArgsSchema, location="query")

@@ -68,7 +68,7 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     again = client.post(f"/api/v1/draws/{pid}/cosignatures", json={"cosignature": envelope}, headers=write)
     assert again.status_code == 409
     early = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
-    assert early.status_code == 422 and "does not exist yet" in early.get_json()["message"]
+    assert early.status_code == 409 and "does not exist yet" in early.get_json()["message"]  # too early: state
     clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]),
                                        clock.now.tzinfo) + timedelta(seconds=1)
     wrong = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number - 1)}, headers=write)
@@ -107,7 +107,8 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     first = client.get(f"/api/v1/draw-credits/batches/{batch.get_json()['id']}", headers=write)
     second = client.get(f"/api/v1/draw-credits/batches/{batch.get_json()['id']}", headers=write)
     assert first.data == second.data and first.mimetype == "text/csv"
-    assert client.post("/api/v1/draw-credits/batches", headers=write).status_code == 422
+    nothing = client.post("/api/v1/draw-credits/batches", headers=write)  # nothing pending: a state conflict
+    assert nothing.status_code == 409 and nothing.get_json()["status"] == "nothing_pending"
     lines = first.get_data(as_text=True).strip().splitlines()[1:]
     content = "credit_id,account,amount_kopecks,status\n" + "".join(
         f"{row.split(',')[0]},{row.split(',')[3]},{row.split(',')[4]},posted\n" for row in lines
@@ -124,8 +125,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     [
         ({"prizes": [{"amount_kopecks": 500000, "count": 1}]}, "json"),  # the documented range (schema)
         ({"prizes": [{"amount_kopecks": "100", "count": 1}]}, "json"),
-        ({"tier_weights": {"ideal": -2}}, "tier_weights"),
-        ({"freeze_at": (T0 - timedelta(days=1)).isoformat()}, "freeze_at"),
+        ({"tier_weights": {"ideal": -2}}, "json"),  # the documented range (schema)
+        ({"tier_weights": {"gold": 1}}, "json"),  # the documented tiers
+        ({"name": " "}, "json"),
+        ({"kind": "monthly"}, "json"),
+        ({"reserves": 1001}, "json"),
+        ({"prizes": []}, "json"),
         ({"entropy": {"type": "drand", "chain": "quicknet", "delay_seconds": -1}}, "entropy"),
     ],
 )
@@ -138,6 +143,14 @@ def test_bad_drafts_get_the_error_shape(seeded: Flask, clock: Clock, api_token: 
     assert field in body["errors"]
     listing = seeded.test_client().get("/api/v1/draws", headers=bearer(api_token("draws:read"))).get_json()
     assert listing == []
+
+
+def test_a_past_freeze_time_is_a_conflict_with_the_clock(
+    seeded: Flask, clock: Clock, api_token: Callable[..., str]
+) -> None:
+    draft = {**DRAFT, "freeze_at": (T0 - timedelta(days=1)).isoformat()}
+    r = seeded.test_client().post("/api/v1/draws", json=draft, headers=bearer(api_token("draws:write")))
+    assert r.status_code == 409 and r.get_json()["status"] == "too_late" and "freeze_at" in r.get_json()["errors"]
 
 
 def test_scopes(seeded: Flask, api_token: Callable[..., str]) -> None:

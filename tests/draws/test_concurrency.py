@@ -134,10 +134,10 @@ def test_concurrent_credit_exports(app: Flask, backend: str, setup: DrawKit, mon
         monkeypatch.setattr(services, "CreditBatch", batch)
     outcomes = race(app, "sqlite", step, monkeypatch)  # the barrier (if any) is already in place
     # Racing exports claim the pending credits with one UPDATE: the losers wait for the winner's row
-    # locks (PostgreSQL) or its writer lock (SQLite), then find nothing pending (a clean 422 refusal).
+    # locks (PostgreSQL) or its writer lock (SQLite), then find nothing pending (a clean 409 refusal).
     refusals = [o for o in outcomes if o != "ok"]
     assert outcomes.count("ok") == 1, outcomes
-    assert refusals == ["DrawRefused: there are no pending credits to export"] * (WORKERS - 1), outcomes
+    assert refusals == ["conflict"] * (WORKERS - 1), outcomes  # 409 nothing_pending
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CreditBatch)) == 1
         states = list(db.session.scalars(select(DrawCredit.state)))

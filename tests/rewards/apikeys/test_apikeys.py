@@ -212,3 +212,16 @@ def test_other_workers_see_a_key_change_within_the_cache_time(app_factory: Calla
         services.revoke_client(db.session, "ivr", actor="t")
         db.session.commit()
     assert c.get("/api/v1/_scoped", headers=bearer(other)).status_code == 401  # this process forgot it at once
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # help text only
+def test_create_client_help_lists_every_scope(app: Flask) -> None:
+    from rewards import policy
+
+    result = app.test_cli_runner().invoke(args=["keys", "create-client", "--help"])
+    assert result.exit_code == 0, result.output
+    listed = result.output.split("Scopes:", 1)[1]
+    assert len(policy.SCOPES) >= 10
+    for scope in policy.SCOPES:
+        assert f"  {scope} " in listed, scope
+    assert "partner site: redeem a code" in listed  # with what each allows, in English

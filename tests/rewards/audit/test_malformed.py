@@ -1,4 +1,4 @@
-"""``flask audit verify`` on malformed rows reports a broken link, never a traceback.
+"""``flask audit verify`` and the log page on malformed rows: a broken link, never a traceback.
 
 A row edited behind the service's back may hold details that are not JSON, a float (canonical JSON
 refuses floats, so the body cannot be hashed), or on SQLite a time that is no time: each used to crash
@@ -7,8 +7,11 @@ the walk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from rewards.audit import services
@@ -47,3 +50,35 @@ def test_malformed_rows_are_broken_links(app: Flask, backend: str, column: str, 
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # no traceback: a clean exit 1
     assert f"BROKEN: {problem}" in result.output
+
+
+MALFORMED = [
+    ("details", "not json"),
+    ("details", '{"i":1.5}'),
+    ("details", "[" * 5000 + "]" * 5000),
+    ("at", "yesterday at noon"),
+    ("at", "2026-13-45 99:00:00"),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), MALFORMED)
+def test_the_log_page_shows_malformed_rows_and_verify_reports_them(
+    app: Flask, backend: str, logged_in: Callable[[str], FlaskClient], column: str, value: str
+) -> None:
+    if column == "at" and backend == "postgresql":
+        pytest.skip("a timestamptz column cannot hold a malformed time: only SQLite stores one")
+    _seed(app)
+    with app.app_context():
+        db.session.execute(text(f"UPDATE events SET {column} = :v WHERE seq = 3"), {"v": value})
+        db.session.commit()
+    auditor = logged_in("auditor")
+    page = auditor.get("/audit/?lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "thing.done" in html and html.count("thing.done") >= 5  # every row listed, the bad one too
+    verified = auditor.post("/audit/verify")
+    assert verified.status_code == 200
+    shown = verified.get_data(as_text=True)
+    assert "event 3: " in shown  # the broken link, named
+    filtered = auditor.get("/audit/?actor=tester&lang=en")
+    assert filtered.status_code == 200
