@@ -21,8 +21,8 @@ from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
-from rewards.extensions import limiter
 from rewards.policy import public, staff
+from rewards.throttle import limit
 from rewards.tiers import TIERS
 from signedjson import utc_timestamp
 
@@ -421,7 +421,7 @@ def _lookup_limit() -> str:
 
 @public_bp.route("/<draw_id>/check", methods=["POST"])
 @public
-@limiter.limit(_lookup_limit, key_func=lambda: f"draw-check:{request.remote_addr or 'unknown'}")
+@limit(_lookup_limit, lambda: request.remote_addr or "unknown", scope="draw-check")
 def public_check(draw_id: str) -> tuple[str, int]:
     """A customer checks their own entry with their account number and personal check code. Any other
     combination (a wrong code, a non-entrant) gets one and the same answer, so nothing is learnt about
