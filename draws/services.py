@@ -1210,7 +1210,7 @@ def _rebuilt_inclusion_proof(session: Session, draw: Draw, account: str, salt_ke
         return None
 
 
-# ------------------------------------------------------------------------------- public pages (shell rules moved here)
+# ------------------------------------------------------------- public pages (their rules, out of the shell)
 PUBLIC_STATES = ("announced", "frozen", "drawn", "published", "cancelled")
 CHECKABLE_STATES = ("frozen", "drawn", "published")
 MAX_CHECK_ACCOUNT, MAX_CHECK_CODE = 64, 32  # longer input is no account or check code: refused unread

@@ -428,7 +428,8 @@ def public_check(draw_id: str) -> tuple[str, int]:
     an account without its code (``services.public_check``). Rate-limited per address."""
     draw = services.get_draw(db.session, draw_id)
     account = (request.form.get("account") or "").strip()
-    answer = services.public_check(db.session, draw, account, (request.form.get("code") or "").strip(), wiring.box())
+    code = (request.form.get("code") or "").strip()
+    answer = services.public_check(db.session, draw, account, code, wiring.box())
     check: dict[str, Any] = {"account": account}
     if answer.refusal == "not_frozen":
         check["error"] = _("The entrant list of this draw is not frozen.")
@@ -455,8 +456,8 @@ def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
     if page is None:
         raise NotFound(_("No such draw."))
     return render_template("draws/public_detail.html", draw=page.draw, p=page.payloads, check=check,
-                           show_result=page.show_result, dqs=page.disqualifications, late_cancel=page.late_cancel,
-                           quorum=page.quorum)
+                           show_result=page.show_result, dqs=page.disqualifications,
+                           late_cancel=page.late_cancel, quorum=page.quorum)
 
 
 @public_bp.route("/<draw_id>/record.json")

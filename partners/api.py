@@ -224,7 +224,8 @@ def _idempotent(partner: PartnerRef, key: str | None, endpoint: str, args: dict[
                 work: Callable[[], idempotency.Answer]) -> Response:
     """``work`` once per idempotency key (``partners.services.idempotency.run_once``), as a response."""
     try:
-        answer = idempotency.run_once(db.session, db.session, partner.id, key, endpoint, args, utcnow(), work, _refusal)
+        answer = idempotency.run_once(db.session, db.session, partner.id, key, endpoint, args, utcnow(),
+                                      work, _refusal)
     except idempotency.InFlight as exc:
         return _json(error_body(409, exc.code, exc.message), 409, {"Retry-After": "1"})
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None

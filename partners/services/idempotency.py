@@ -198,8 +198,9 @@ def run_once(
             raise
         tx.commit()
         if claimed.replay:
-            assert claimed.status_code is not None and claimed.content_type is not None and claimed.body is not None
-            return Answer(claimed.status_code, claimed.content_type, claimed.body, replayed=True)
+            status, content_type, body = claimed.status_code, claimed.content_type, claimed.body
+            assert status is not None and content_type is not None and body is not None  # a done record
+            return Answer(status, content_type, body, replayed=True)
         record_id = claimed.record_id
     try:
         try:

@@ -320,7 +320,8 @@ def test_public_page_facts_and_the_public_check_rules(kit: DrawKit) -> None:
     assert (early.refusal, early.status) == ("not_frozen", 409)
     kit.freeze(pid)
     draw = services.get_draw(db.session, pid)
-    for account, code in (("", "AAAAA-AAAAA"), ("7" * 65, "AAAAA-AAAAA"), ("7400000000", ""), ("7400000000", "A" * 33)):
+    bad = (("", "AAAAA-AAAAA"), ("7" * 65, "AAAAA-AAAAA"), ("7400000000", ""), ("7400000000", "A" * 33))
+    for account, code in bad:
         answer = services.public_check(db.session, draw, account, code, kit.box)
         assert (answer.refusal, answer.status) == ("incomplete", 422)
     miss = services.public_check(db.session, draw, "7400000000", "AAAAA-AAAAA", kit.box)

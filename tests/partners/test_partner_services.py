@@ -313,7 +313,8 @@ def test_run_once_protocol(app, make_partner) -> None:
         once = lambda key, w, data=None: idempotency.run_once(  # noqa: E731
             s, s, p["id"], key, "redeem", data or {"code": "x"}, now, w, refusal)
         assert once("a", work("a1", ok)) == ok
-        assert once("a", work("a2", ok)) == idempotency.Answer(201, "application/json", b'{"ok":1}', replayed=True)
+        replay = idempotency.Answer(201, "application/json", b'{"ok":1}', replayed=True)
+        assert once("a", work("a2", ok)) == replay
         with pytest.raises(idempotency.KeyReused):
             once("a", work("a3", ok), {"code": "y"})
         refused = once("b", work("b1", DomainError("no", code="nope")))
@@ -322,9 +323,10 @@ def test_run_once_protocol(app, make_partner) -> None:
         for failure in (ValueError("boom"), DomainError("over", code="over_budget")):
             with pytest.raises((ValueError, RuntimeError)):
                 once("c", work("c1", failure))
-            assert s.scalar(select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key == "c")) == 0
+            left = select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key == "c")
+            assert s.scalar(left) == 0
         assert once("c", work("c2", ok)) == ok  # freed: a retry runs afresh
-        assert once(None, work("n1", ok)) == ok and once(None, work("n2", ok)) == ok  # no key: every call runs
+        assert once(None, work("n1", ok)) == ok and once(None, work("n2", ok)) == ok  # no key: each runs
         assert runs == ["a1", "b1", "c1", "c1", "c2", "n1", "n2"]
 
 
