@@ -70,9 +70,12 @@ def _limit_body() -> None:
 blp.before_app_request(_limit_body)
 
 
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
 def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    return Response(body, status=status, mimetype="application/json", headers=headers)
+    return Response(_dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
 def current_partner() -> PartnerRef:
@@ -209,7 +212,7 @@ def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> idempotency.Answer:
 
 
 def _answer(status: int, payload: Any) -> idempotency.Answer:
-    return idempotency.Answer(status, "application/json", _json(payload, status).get_data())
+    return idempotency.Answer(status, "application/json", _dumps(payload))
 
 
 def _refusal(exc: DomainError) -> idempotency.Answer:
