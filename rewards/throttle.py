@@ -81,8 +81,7 @@ def hit(scope: str, spec: str, key: str) -> None:
         return
     try:
         refused = [item for item in items(spec) if not strategy.hit(item, scope, key)]
-        if refused:
-            wait = max(retry_after(strategy, item, scope, key) for item in refused)
+        wait = max((retry_after(strategy, item, scope, key) for item in refused), default=0)
     except StorageError as exc:
         log.error("rate-limit storage unavailable (%s): %s refused", exc.storage_error, scope)
         raise ServiceUnavailable() from exc
