@@ -8,7 +8,9 @@ minutes apart compare the machine, not the code. Here, for each worker count, th
 run at once — bare Flask, the old checkout, this checkout — on one database built by this checkout's
 bench code, and wrk (2 threads, 32 connections, 10 s) hits every server in turn, round after round;
 the table gives every run (with the load average) and the medians, and each server's ratio to the bare
-Flask server with the same worker count. Validate: rate limits on, Redis storage when a server answers
+Flask server with the same worker count, and the CPU its gunicorn processes spent per request (from
+``/proc``: the least load-dependent figure on a shared machine; Redis' and the database server's CPU
+are not in it). Validate: rate limits on, Redis storage when a server answers
 at 127.0.0.1:6379. The old checkout must use the same schema.
 """
 
@@ -57,13 +59,33 @@ def serve(
     raise RuntimeError(f"{target} in {checkout} did not start")
 
 
-def wrk(port: int, script: Path) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (gunicorn: the master and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue  # a process gone between reads
+    return total
+
+
+def wrk(port: int, script: Path, pid: int | None = None) -> dict[str, float]:
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{SECONDS}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     result = {"rps": rps}
+    done = re.search(r"(\d+) requests in", out)
+    if pid and done:
+        result["cpu_us"] = (cpu_seconds(pid) - before) / int(done.group(1)) * 1e6
     for pct in ("50", "99"):
         m = re.search(pct + r"%\s+([\d.]+)(us|ms|s)\b", out)
         assert m, out
@@ -131,26 +153,28 @@ def main() -> None:
                 wrk(port, script)  # warm-up
             results: dict[str, list[dict[str, float]]] = {s[0]: [] for s in servers}
             for r in range(args.rounds):
-                for label, _proc, port, script in servers:
-                    res = wrk(port, script)
+                for label, proc, port, script in servers:
+                    res = wrk(port, script, proc.pid)
                     results[label].append(res)
                     print(f"round {r + 1} {label:<16} {res['rps']:>7.0f} req/s  p50 {res['p50']:>7.1f} ms  "
-                          f"p99 {res['p99']:>7.1f} ms  non-2xx {res['bad']}  load {os.getloadavg()[0]:.1f}", flush=True)
+                          f"p99 {res['p99']:>7.1f} ms  CPU {res.get('cpu_us', 0):>5.0f} us/req  non-2xx {res['bad']}  "
+                          f"load {os.getloadavg()[0]:.1f}", flush=True)
         finally:
             for _label, proc, _port, _script in servers:
                 proc.terminate()
                 proc.wait(timeout=30)
         print(f"\n{args.endpoint} on {args.backend}: medians of {args.rounds} interleaved rounds, wrk 2 threads "
               f"32 connections {SECONDS} s")
-        print("| server | req/s | % of bare | p50 ms | p99 ms | p99 / bare's | non-2xx |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| server | req/s | % of bare | p50 ms | p99 ms | p99 / bare's | CPU µs/req | non-2xx |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for label, runs in results.items():
             bare = results["bare Flask (" + label.split("(")[1]]
             bare_rps = statistics.median(x["rps"] for x in bare)
             bare_p99 = statistics.median(x["p99"] for x in bare)
             rps, p99 = statistics.median(x["rps"] for x in runs), statistics.median(x["p99"] for x in runs)
+            cpu = statistics.median(x.get("cpu_us", 0.0) for x in runs)
             print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.0%} | {statistics.median(x['p50'] for x in runs):.1f} | "
-                  f"{p99:.1f} | {p99 / bare_p99:.2f} | {sum(int(x['bad']) for x in runs)} |")
+                  f"{p99:.1f} | {p99 / bare_p99:.2f} | {cpu:,.0f} | {sum(int(x['bad']) for x in runs)} |")
 
 
 if __name__ == "__main__":

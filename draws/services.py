@@ -1321,3 +1321,59 @@ def _rebuilt_inclusion_proof(session: Session, draw: Draw, account: str, salt_ke
         return frozen.proof_for(draw.public_id, account, salt_key)
     except DrawError:
         return None
+
+
+# ------------------------------------------------------------- public pages (their rules, out of the shell)
+PUBLIC_STATES = ("announced", "frozen", "drawn", "published", "cancelled")
+CHECKABLE_STATES = ("frozen", "drawn", "published")
+MAX_CHECK_ACCOUNT, MAX_CHECK_CODE = 64, 32  # longer input is no account or check code: refused unread
+
+
+@dataclass(frozen=True)
+class PublicDraw:
+    """What the public page of a draw shows: its signed payloads, the disqualifications' payloads,
+    whether the result is shown, the late-cancellation warning and the witnesses' quorum."""
+
+    draw: Draw
+    payloads: dict[str, Any]
+    disqualifications: list[dict[str, Any]]
+    show_result: bool
+    late_cancel: str | None
+    quorum: Any
+
+
+def public_draw(session: Session, public_id: str) -> PublicDraw | None:
+    """The public facts of a draw, or None when it is not public (never announced: never public)."""
+    draw = get_draw(session, public_id)
+    if draw.state not in PUBLIC_STATES or not draw.announcement:
+        return None
+    payloads = {k: v["payload"] for k, v in envelopes(draw).items()}
+    dqs = [json.loads(e)["payload"] for e in session.scalars(
+        select(DrawDisqualification.envelope).where(DrawDisqualification.draw_id == draw.id)
+        .order_by(DrawDisqualification.sequence))]
+    return PublicDraw(draw, payloads, dqs, draw.state == "published", late_cancellation(payloads),
+                      quorum_status(session, draw) if protocol_version(draw) >= 2 else None)
+
+
+@dataclass(frozen=True)
+class PublicCheck:
+    """The answer of the public "did I take part?" check: a refusal (``not_frozen``: 409,
+    ``incomplete``: 422) or, with ``refusal`` None, the entry (None: one answer for every miss)."""
+
+    refusal: str | None
+    entry: OwnEntry | None = None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the page that shows this answer."""
+        return {None: 200, "not_frozen": 409}.get(self.refusal, 422)
+
+
+def public_check(session: Session, draw: Draw, account: str, code: str, box: SecretBox) -> PublicCheck:
+    """The public check of one's own entry: the list must be frozen and both account and check code
+    given (of sane length); then :func:`own_entry`, whose None is the same for every miss."""
+    if draw.state not in CHECKABLE_STATES:
+        return PublicCheck("not_frozen")
+    if not account or len(account) > MAX_CHECK_ACCOUNT or not code or len(code) > MAX_CHECK_CODE:
+        return PublicCheck("incomplete")
+    return PublicCheck(None, own_entry(session, draw, account, code, box))

@@ -22,19 +22,19 @@ from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
-from rewards.extensions import limiter
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import QueueUnavailable, start
 from rewards.jobs.views import job_context
 from rewards.policy import public, staff
+from rewards.throttle import limit
 from rewards.tiers import TIERS
 from signedjson import utc_timestamp
 
 bp = Blueprint("draws", __name__, url_prefix="/draws", template_folder="templates")
 public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", template_folder="templates")
 
-PUBLIC_STATES = ("announced", "frozen", "drawn", "published", "cancelled")
+PUBLIC_STATES = services.PUBLIC_STATES
 STEPS = ("draft", "announced", "frozen", "drawn", "published")
 STATE_LABELS = {
     "draft": _l("draft"),
@@ -460,29 +460,26 @@ def _lookup_limit() -> str:
 
 @public_bp.route("/<draw_id>/check", methods=["POST"])
 @public
-@limiter.limit(_lookup_limit, key_func=lambda: f"draw-check:{request.remote_addr or 'unknown'}")
+@limit(_lookup_limit, lambda: request.remote_addr or "unknown", scope="draw-check")
 def public_check(draw_id: str) -> tuple[str, int]:
     """A customer checks their own entry with their account number and personal check code. Any other
     combination (a wrong code, a non-entrant) gets one and the same answer, so nothing is learnt about
-    an account without its code. Rate-limited per address."""
+    an account without its code (``services.public_check``). Rate-limited per address."""
     draw = services.get_draw(db.session, draw_id)
     account = (request.form.get("account") or "").strip()
     code = (request.form.get("code") or "").strip()
+    answer = services.public_check(db.session, draw, account, code, wiring.box())
     check: dict[str, Any] = {"account": account}
-    status = 200
-    if draw.state not in ("frozen", "drawn", "published"):
+    if answer.refusal == "not_frozen":
         check["error"] = _("The entrant list of this draw is not frozen.")
-        status = 409
-    elif not account or len(account) > 64 or not code or len(code) > 32:
+    elif answer.refusal is not None:
         check["error"] = _("Enter your account number and the check code from your bill or personal cabinet.")
-        status = 422
     else:
-        entry = services.own_entry(db.session, draw, account, code, wiring.box())
-        check["found"] = entry is not None
-        if entry is not None:
-            check.update(masked=mask_account(account), entry=entry,
-                         proof_json=json.dumps(entry.proof, ensure_ascii=False, indent=1))
-    return _public_page(draw_id, check=check), status
+        check["found"] = answer.entry is not None
+        if answer.entry is not None:
+            check.update(masked=mask_account(account), entry=answer.entry,
+                         proof_json=json.dumps(answer.entry.proof, ensure_ascii=False, indent=1))
+    return _public_page(draw_id, check=check), answer.status
 
 
 @public_bp.route("/<draw_id>/freeze.json")
@@ -494,16 +491,12 @@ def public_freeze_package(draw_id: str) -> Response:
 
 
 def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
-    draw = services.get_draw(db.session, draw_id)
-    if draw.state not in PUBLIC_STATES or not draw.announcement:  # never announced: never public
+    page = services.public_draw(db.session, draw_id)
+    if page is None:
         raise NotFound(_("No such draw."))
-    records = services.envelopes(draw)
-    payloads = {k: v["payload"] for k, v in records.items()}
-    dqs = [json.loads(e)["payload"] for e in db.session.scalars(
-        select(DrawDisqualification.envelope).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))]
-    return render_template("draws/public_detail.html", draw=draw, p=payloads, check=check,
-                           show_result=draw.state == "published", dqs=dqs, late_cancel=services.late_cancellation(payloads),
-                           quorum=services.quorum_status(db.session, draw) if services.protocol_version(draw) >= 2 else None)
+    return render_template("draws/public_detail.html", draw=page.draw, p=page.payloads, check=check,
+                           show_result=page.show_result, dqs=page.disqualifications,
+                           late_cancel=page.late_cancel, quorum=page.quorum)
 
 
 @public_bp.route("/<draw_id>/record.json")

@@ -74,9 +74,12 @@ def _limit_body() -> None:
 blp.before_app_request(_limit_body)
 
 
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
 def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    return Response(body, status=status, mimetype="application/json", headers=headers)
+    return Response(_dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
 def current_partner() -> PartnerRef:
@@ -198,7 +201,7 @@ def _redemption_result(response: Response) -> str:
         return str(response.status_code)
 
 
-def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> idempotency.Answer:
     event, offer, parsed = redemption.redeem(
         db.session,
         partner,
@@ -209,59 +212,31 @@ def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> tuple[int, dict[str
         now=utcnow(),
         actor=current_actor(),
     )
-    return 201, redemption.redemption_view(event, offer, str(parsed))
+    return _answer(201, redemption.redemption_view(event, offer, str(parsed)))
 
 
-def _idempotent(partner: PartnerRef, key: str | None, endpoint: str, args: dict[str, Any], work: Any) -> Response:
-    """Run ``work`` once per idempotency key; store and replay its response byte for byte."""
-    record_id = None
-    if key is not None:
-        try:
-            claim = idempotency.claim(
-                db.session, partner.id, key, endpoint, idempotency.fingerprint(endpoint, args), utcnow()
-            )
-        except idempotency.InFlight as exc:
-            db.session.rollback()
-            return _json(error_body(409, exc.code, exc.message), 409, {"Retry-After": "1"})
-        db.session.commit()
-        if claim.replay:
-            return Response(
-                claim.body,
-                status=claim.status_code,
-                content_type=claim.content_type,
-                headers={"Idempotent-Replayed": "true"},
-            )
-        record_id = claim.record_id
-    try:
-        status, payload = work()
-        response = _json(payload, status)
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.code == redemption.NOT_FOUND:
-            _charge_failed(record_id)
-        response = _json(error_body(exc.status, exc.code, exc.message, exc.error_details()), exc.status)
-    except BaseException:
-        db.session.rollback()
-        if record_id is not None:
-            idempotency.release(db.session, record_id)
-            db.session.commit()
-        raise
-    if record_id is not None:
-        idempotency.complete(db.session, record_id, response.status_code, response.content_type, response.get_data())
-    db.session.commit()
-    return response
+def _answer(status: int, payload: Any) -> idempotency.Answer:
+    return idempotency.Answer(status, "application/json", _dumps(payload))
 
 
-def _charge_failed(record_id: int | None) -> None:
-    """Count a not_found answer; over the failed budget the claimed idempotency key is freed and the
-    answer is the 429 instead (a retry is not served a stored refusal)."""
-    try:
+def _refusal(exc: DomainError) -> idempotency.Answer:
+    """A refusal in the error shape; a ``not_found`` is counted in the key's failed budget first (over
+    it: the 429 instead, and the idempotency key is freed, so a retry is not served a stored refusal)."""
+    if exc.code == redemption.NOT_FOUND:
         ratelimit.charge_failed(_key_id())
-    except HTTPException:
-        if record_id is not None:
-            idempotency.release(db.session, record_id)
-            db.session.commit()
-        raise
+    return _answer(exc.status, error_body(exc.status, exc.code, exc.message, exc.error_details()))
+
+
+def _idempotent(partner: PartnerRef, key: str | None, endpoint: str, args: dict[str, Any],
+                work: Callable[[], idempotency.Answer]) -> Response:
+    """``work`` once per idempotency key (``partners.services.idempotency.run_once``), as a response."""
+    try:
+        answer = idempotency.run_once(db.session, db.session, partner.id, key, endpoint, args, utcnow(),
+                                      work, _refusal)
+    except idempotency.InFlight as exc:
+        return _json(error_body(409, exc.code, exc.message), 409, {"Retry-After": "1"})
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return Response(answer.body, status=answer.status, content_type=answer.content_type, headers=headers)
 
 
 @blp.route("/redemptions/<string:redemption_id>/rollback")
@@ -285,7 +260,7 @@ class Rollback(MethodView):
         if key is not None:
             key = idempotency.check_key(key)
 
-        def work() -> tuple[int, dict[str, Any]]:
+        def work() -> idempotency.Answer:
             original, event = redemption.rollback(
                 db.session,
                 partner,
@@ -295,7 +270,7 @@ class Rollback(MethodView):
                 now=utcnow(),
                 actor=current_actor(),
             )
-            return 200, redemption.rollback_view(original, event)
+            return _answer(200, redemption.rollback_view(original, event))
 
         return _idempotent(partner, key, f"rollback:{redemption_id[:64]}", args, work)
 

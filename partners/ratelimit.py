@@ -1,9 +1,9 @@
 """Per-key rate limits of the partner API: every call, and a tighter budget for failed look-ups.
 
-Two budgets per API key, kept in the storage of the service's Flask-Limiter
-(``rewards.extensions.limiter``) under ``limits``' fixed-window keys, so
-``limiter.limiter.get_window_stats`` reads them: ``memory://`` counts per process, ``redis://``
-across every worker and every server (set ``RATELIMIT_STORAGE_URI`` whenever more than one worker runs).
+Two budgets per API key, kept in the service's rate-limit storage (``rewards.throttle``) under
+``limits``' fixed-window keys, so ``rewards.throttle.limiter().get_window_stats`` reads them:
+``memory://`` counts per process, ``redis://`` across every worker and every server (set
+``RATELIMIT_STORAGE_URI`` whenever more than one worker runs).
 
 - ``PARTNER_API_LIMIT`` (scope ``partner-api``): every partner API call of a key.
 - ``PARTNER_FAILED_LIMIT`` (scope ``partner-failed``): the key's ``not_found`` answers (validate,
@@ -41,15 +41,14 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 
 from flask import current_app
 from flask_smorest import abort
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 from limits.storage import RedisStorage
-from limits.strategies import RateLimiter
 
-from rewards.extensions import limiter
+from rewards.throttle import items as _items
+from rewards.throttle import limiter as _strategy
 
 GENERAL, FAILED = "partner-api", "partner-failed"
 MARGIN = 0.005  # seconds: permits end this much before their window, whatever the reply's transit time
@@ -93,18 +92,6 @@ class _Permits:
 
 _local = threading.local()  # a thread's permits: no two requests ever spend the same one
 _scripts: weakref.WeakKeyDictionary[RedisStorage, object] = weakref.WeakKeyDictionary()  # per storage
-
-
-@lru_cache(maxsize=32)
-def _items(spec: str) -> tuple[RateLimitItem, ...]:
-    return tuple(parse_many(spec))
-
-
-def _strategy() -> RateLimiter | None:
-    """The limiter's strategy, or None when rate limits are off."""
-    if not (current_app.config.get("RATELIMIT_ENABLED", True) and limiter.enabled):
-        return None
-    return limiter.limiter
 
 
 def _refuse(item: RateLimitItem, scope: str, seconds: float) -> None:

@@ -52,8 +52,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
         WTF_CSRF_CHECK_DEFAULT=False,  # rewards.access checks CSRF on page routes only
         BABEL_DEFAULT_LOCALE=settings["DEFAULT_LOCALE"],
         BABEL_DEFAULT_TIMEZONE=settings["TIMEZONE"],
-        RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
-        RATELIMIT_ENABLED=settings["RATELIMIT_ENABLED"],
         API_TITLE="Loyalty rewards API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -82,10 +80,10 @@ def _bounded_int_converter(app: "Flask") -> None:
 
 
 def _init_extensions(app: "Flask") -> None:
-    from rewards import access, accounts, blueprints, cli, features, httperrors, i18n, inputguard, ops, web
+    from rewards import access, accounts, blueprints, cli, features, httperrors, i18n, inputguard, ops, throttle, web
     from rewards.api import docs as apidocs
     from rewards.db import configure_sqlite, db
-    from rewards.extensions import csrf, limiter, migrate
+    from rewards.extensions import csrf, migrate
 
     from rewards import models  # noqa: F401  (the kernel's models; each feature's register when it loads)
 
@@ -97,7 +95,7 @@ def _init_extensions(app: "Flask") -> None:
     inputguard.init_sizes(app)  # first of all hooks: a target or headers too large get 414/431 at once
     csrf.init_app(app)
     i18n.init_app(app, features.package_folders(app.config["FEATURES"]))
-    limiter.init_app(app)
+    throttle.init_app(app)
     api = httperrors.Api()
     api.init_app(
         app,

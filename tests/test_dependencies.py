@@ -1,6 +1,6 @@
 """Every third-party package our code imports is declared in ``pyproject.toml``, and no pin is exact.
 
-A package that only arrives as another one's dependency (``limits`` under Flask-Limiter) can vanish or
+A package that only arrives as another one's dependency (``click`` under Flask) can vanish or
 jump a major version when that one changes its own requirements; declaring it states the range we use.
 Imports are read with ``ast`` (nothing is imported); the installed distributions map module names to
 package names. The service's packages may use only ``[project].dependencies``; tests, benchmarks and

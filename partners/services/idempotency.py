@@ -12,9 +12,10 @@ while the first is still running gets 409 ``idempotency_in_flight``. An in-fligh
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -147,3 +148,76 @@ def release(session: Session, record_id: int) -> None:
 def purge(session: Session, now: datetime) -> int:
     """Delete records past their retention; returns how many."""
     return rowcount(session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))) or 0
+
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response as sent and as stored: status, content type, body; ``replayed`` when it is the
+    stored answer of an earlier request with the same key."""
+
+    status: int
+    content_type: str
+    body: bytes
+    replayed: bool = False
+
+
+class Transaction(Protocol):
+    """Where the protocol ends its transactions: the shell's session (``db.session``)."""
+
+    def commit(self) -> None: ...  # noqa: E704 - a protocol's method
+
+    def rollback(self) -> None: ...  # noqa: E704 - a protocol's method
+
+
+def run_once(
+    session: Session,
+    tx: Transaction,
+    partner_id: int,
+    key: str | None,
+    endpoint: str,
+    data: Any,
+    now: datetime,
+    work: Callable[[], Answer],
+    refusal: Callable[[DomainError], Answer],
+) -> Answer:
+    """Run ``work`` at most once per idempotency ``key`` and give every retry its stored answer.
+
+    The protocol, in order: the key is claimed and the claim committed at once (a concurrent retry
+    sees it: :class:`InFlight`; the same key with other ``data``: :class:`KeyReused`; a finished key:
+    its stored answer, ``replayed``); ``work`` runs; a :class:`DomainError` from it is rolled back and
+    answered by ``refusal(error)``; the answer is stored in the transaction of the work and both are
+    committed together. Any other exception, ``refusal``'s included (e.g. a 429 instead of a
+    ``not_found``), rolls back, frees the claim (committed) and propagates, so a retry runs afresh.
+    Without a key the same happens without the claim. The one service that ends transactions: the
+    claim must be visible to other requests before the work runs, so the shell hands over ``tx``.
+    """
+    record_id = None
+    if key is not None:
+        try:
+            claimed = claim(session, partner_id, key, endpoint, fingerprint(endpoint, data), now)
+        except DomainError:
+            tx.rollback()
+            raise
+        tx.commit()
+        if claimed.replay:
+            status, content_type, body = claimed.status_code, claimed.content_type, claimed.body
+            assert status is not None and content_type is not None and body is not None  # a done record
+            return Answer(status, content_type, body, replayed=True)
+        record_id = claimed.record_id
+    try:
+        try:
+            answer = work()
+        except DomainError as exc:
+            tx.rollback()
+            answer = refusal(exc)
+    except BaseException:
+        tx.rollback()
+        if record_id is not None:
+            release(session, record_id)
+            tx.commit()
+        raise
+    if record_id is not None:
+        complete(session, record_id, answer.status, answer.content_type, answer.body)
+    tx.commit()
+    return answer

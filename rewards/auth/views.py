@@ -14,8 +14,8 @@ from rewards.access import current_user
 from rewards.auth import services
 from rewards.db import db
 from rewards.errors import DomainError
-from rewards.extensions import limiter
 from rewards.policy import public, staff
+from rewards.throttle import limit
 
 bp = Blueprint("auth", __name__)
 
@@ -42,13 +42,13 @@ def name_tag(name: str) -> str:
 
 
 def _login_name() -> str:
-    return "login-user:" + name_tag(request.form.get("username", ""))
+    return name_tag(request.form.get("username", ""))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], key_func=lambda: f"login-ip:{request.remote_addr}")
-@limiter.limit(LOGIN_LIMIT_PER_USER, methods=["POST"], key_func=_login_name)
+@limit(LOGIN_LIMIT_PER_ADDRESS, lambda: request.remote_addr or "unknown", scope="login-ip")
+@limit(LOGIN_LIMIT_PER_USER, _login_name, scope="login-user")
 def login() -> str | Response:
     """The login form."""
     if request.method == "POST":

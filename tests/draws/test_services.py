@@ -317,3 +317,29 @@ def test_bills_export_carries_every_accounts_check_code(kit: DrawKit) -> None:
     assert len(lines) == 41  # every account of the snapshot, entrant or not
     account, _tier, code = lines[1].split(";")
     assert code == services.check_code_for(db.session, draw, account, kit.box)
+
+
+def test_public_page_facts_and_the_public_check_rules(kit: DrawKit) -> None:
+    """The public page's rules live in the services: never announced is never public; the check needs
+    a frozen list and both inputs of sane length; a miss is one answer."""
+    pid = kit.draft()
+    assert services.public_draw(db.session, pid) is None  # a draft is never public
+    kit.announce(pid)
+    page = services.public_draw(db.session, pid)
+    assert page is not None and "announcement" in page.payloads and not page.show_result
+    assert page.late_cancel is None and page.disqualifications == []
+    draw = services.get_draw(db.session, pid)
+    early = services.public_check(db.session, draw, "7400000000", "AAAAA-AAAAA", kit.box)
+    assert (early.refusal, early.status) == ("not_frozen", 409)
+    kit.freeze(pid)
+    draw = services.get_draw(db.session, pid)
+    bad = (("", "AAAAA-AAAAA"), ("7" * 65, "AAAAA-AAAAA"), ("7400000000", ""), ("7400000000", "A" * 33))
+    for account, code in bad:
+        answer = services.public_check(db.session, draw, account, code, kit.box)
+        assert (answer.refusal, answer.status) == ("incomplete", 422)
+    miss = services.public_check(db.session, draw, "7400000000", "AAAAA-AAAAA", kit.box)
+    assert (miss.refusal, miss.entry, miss.status) == (None, None, 200)
+    entrant = services.frozen_columns(db.session, draw)[0][0]
+    code = services.check_code_for(db.session, draw, entrant, kit.box)
+    hit = services.public_check(db.session, draw, entrant, code, kit.box)
+    assert hit.entry is not None and hit.entry.role == "entrant" and hit.status == 200

@@ -21,7 +21,7 @@ from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
 from partners import ratelimit
-from rewards.extensions import limiter
+from rewards.throttle import limiter
 from tests.support import REDIS_URL, redis_up
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -43,7 +43,9 @@ def _refusal(fn: Callable[[], None]) -> tuple[int, str, int] | None:
 
 
 def _remaining(scope: str, key: str, spec: str) -> list[int]:
-    return [limiter.limiter.get_window_stats(item, scope, key).remaining for item in parse_many(spec)]
+    strategy = limiter()
+    assert strategy is not None  # rate limits are on in these tests
+    return [strategy.get_window_stats(item, scope, key).remaining for item in parse_many(spec)]
 
 
 def _app(app_factory: Callable[..., Flask], storage: str, **limits: object) -> Flask:

@@ -287,6 +287,49 @@ def test_idempotency_records(app, make_partner) -> None:
                 idempotency.check_key(bad)
 
 
+def test_run_once_protocol(app, make_partner) -> None:
+    """Work runs once per key; a refusal is stored like an answer; any other failure frees the key."""
+    from partners.models import IdempotencyRecord
+
+    p = make_partner()
+    ok = idempotency.Answer(201, "application/json", b'{"ok":1}')
+    runs: list[str] = []
+
+    def work(name: str, result: Any) -> Callable[[], idempotency.Answer]:
+        def run() -> idempotency.Answer:
+            runs.append(name)
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        return run
+
+    def refusal(exc: DomainError) -> idempotency.Answer:
+        if exc.code == "over_budget":
+            raise RuntimeError("429 instead")
+        return idempotency.Answer(exc.status, "application/json", exc.code.encode())
+
+    with app.app_context():
+        s, now = db.session, utcnow()
+        once = lambda key, w, data=None: idempotency.run_once(  # noqa: E731
+            s, s, p["id"], key, "redeem", data or {"code": "x"}, now, w, refusal)
+        assert once("a", work("a1", ok)) == ok
+        replay = idempotency.Answer(201, "application/json", b'{"ok":1}', replayed=True)
+        assert once("a", work("a2", ok)) == replay
+        with pytest.raises(idempotency.KeyReused):
+            once("a", work("a3", ok), {"code": "y"})
+        refused = once("b", work("b1", DomainError("no", code="nope")))
+        assert (refused.status, refused.body) == (422, b"nope")
+        assert once("b", work("b2", ok)).replayed  # the stored refusal, the work not run again
+        for failure in (ValueError("boom"), DomainError("over", code="over_budget")):
+            with pytest.raises((ValueError, RuntimeError)):
+                once("c", work("c1", failure))
+            left = select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key == "c")
+            assert s.scalar(left) == 0
+        assert once("c", work("c2", ok)) == ok  # freed: a retry runs afresh
+        assert once(None, work("n1", ok)) == ok and once(None, work("n2", ok)) == ok  # no key: each runs
+        assert runs == ["a1", "b1", "c1", "c1", "c2", "n1", "n2"]
+
+
 def test_ledger_counts_only(app, make_partner, make_offer, add_snapshot, issue_codes) -> None:
     """No counter column exists on offers or codes: counts come from rows."""
     cols = {c.name for c in Offer.__table__.columns} | {c.name for c in Code.__table__.columns}
