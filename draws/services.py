@@ -17,13 +17,11 @@ import hashlib
 import io
 import json
 import secrets
-import sys
 import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -72,7 +70,12 @@ from rewards.csvread import Column, ErrorLog, Table
 from rewards.db import utcnow
 from rewards.errors import Conflict, DomainError, NotFound
 from rewards.snapshots.models import Snapshot
-from rewards.snapshots.queries import iter_account_tier_batches, latest_snapshot, snapshot_for_period
+from rewards.snapshots.queries import (
+    account_tier_columns,
+    iter_account_tier_batches,
+    latest_snapshot,
+    snapshot_for_period,
+)
 from rewards.tiers import TIERS
 from signedjson import canonical_json, utc_timestamp
 
@@ -517,14 +520,11 @@ def freeze(
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
     capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest,
                                     draw.yearly_cap_kopecks)
-    accounts: list[str] = []
-    tiers: list[str] = []
+    accounts, tiers = account_tier_columns(session, draw.snapshot_id, eligible)
     skip = excluded | capped
-    for rows in iter_account_tier_batches(session, draw.snapshot_id, tiers=eligible):
-        if skip:
-            rows = [row for row in rows if row[0] not in skip]
-        accounts.extend(map(itemgetter(0), rows))
-        tiers.extend(map(sys.intern, map(itemgetter(1), rows)))  # one string per tier, not per entrant
+    if skip:
+        kept = [(a, t) for a, t in zip(accounts, tiers, strict=True) if a not in skip]
+        accounts, tiers = [a for a, _t in kept], [t for _a, t in kept]
     entrant_weights = list(map(weights.__getitem__, tiers))
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
