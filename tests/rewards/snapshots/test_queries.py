@@ -35,7 +35,7 @@ def test_columns_are_the_rows_of_the_named_tiers_in_account_order(app: Flask) ->
 
 
 def test_a_value_the_database_had_to_escape_reads_the_same(app: Flask) -> None:
-    """PostgreSQL's COPY escapes a backslash or a tab; the reader then takes the batched path."""
+    """A backslash and a tab (which PostgreSQL's text formats escape) come back as they were stored."""
     with app.app_context():
         snap = make_snapshot(db.session, "2026-04", {"0000002": "ideal"})
         db.session.execute(insert(SnapshotRow), [{"snapshot_id": snap.id, "account": "00\\01\t", "tier": "ideal"}])
