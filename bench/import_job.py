@@ -101,12 +101,22 @@ def free_port() -> int:
 
 def time_uploads(env: dict[str, str], path: Path, periods: list[str]) -> list[float]:
     """Seconds until the 202 answer of each upload of ``path`` through a gunicorn server."""
-    token = subprocess.run(flask("keys", "create-client", "bench-upload", "--scope", "snapshots:write"),
-                           check=True, cwd=ROOT, env=env, capture_output=True, text=True).stdout.split()[0]
+    token = subprocess.run(
+        flask("keys", "create-client", "bench-upload", "--scope", "snapshots:write"),
+        check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[0]
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                               "rewards:create_app()"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(env, REWARDS_BIND=f"127.0.0.1:{port}", REWARDS_WORKERS="2"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "rewards:create_app()"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(env, REWARDS_BIND=f"127.0.0.1:{port}", REWARDS_WORKERS="2"),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -119,9 +129,13 @@ def time_uploads(env: dict[str, str], path: Path, periods: list[str]) -> list[fl
         for period in periods:
             with path.open("rb") as body:
                 start = time.perf_counter()
-                answer = requests.post(f"{url}/api/v1/snapshots", data=body, timeout=120,
-                                       params={"period": period, "filename": path.name, "format": "csv"},
-                                       headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+                answer = requests.post(
+                    f"{url}/api/v1/snapshots",
+                    data=body,
+                    timeout=120,
+                    params={"period": period, "filename": path.name, "format": "csv"},
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+                )
                 seconds.append(time.perf_counter() - start)
             if answer.status_code not in (201, 202):
                 raise SystemExit(f"upload answered {answer.status_code}: {answer.text[:500]}")
@@ -171,16 +185,24 @@ def main() -> None:
         os.killpg(consumer.pid, signal.SIGINT)  # time(1) ignores SIGINT itself; the consumer stops gracefully
         _out, err = consumer.communicate(timeout=120)
     consumer_rss = peak_rss_mb(err)
-    cli_median, job_median = statistics.median(cli), statistics.median(job)
     print(f"\nsnapshot import of {args.rows:,} rows on SQLite, {args.rounds} rounds interleaved, medians\n")
     print("| run | wall s | peak RSS MiB |")
     print("|---|---:|---:|")
-    print(f"| `flask snapshots import` (foreground) | {cli_median:.2f} | {max(cli_rss):,} |")
-    print(f"| the same with `--background`, until the job is done | {job_median:.2f} | {consumer_rss:,} (consumer) |")
+    if cli:
+        cli_median, job_median = statistics.median(cli), statistics.median(job)
+        print(f"| `flask snapshots import` (foreground) | {cli_median:.2f} | {max(cli_rss):,} |")
+        print(
+            f"| the same with `--background`, until the job is done | {job_median:.2f} | {consumer_rss:,} (consumer) |"
+        )
     size_mb = path.stat().st_size / 2**20
-    print(f"| `POST /api/v1/snapshots` of the {size_mb:.0f} MiB file, until its 202 answer | "
-          f"{statistics.median(uploads):.2f} (max {max(uploads):.2f}) | |")
-    print(f"\njob / CLI = {job_median / cli_median:.2f}x; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"| `POST /api/v1/snapshots` of the {size_mb:.0f} MiB file, until its 202 answer | "
+        f"{statistics.median(uploads):.2f} (max {max(uploads):.2f}) | |"
+    )
+    print(f"\nuploads (s): {', '.join(f'{x:.2f}' for x in uploads)}")
+    if cli:
+        print(f"job / CLI = {statistics.median(job) / statistics.median(cli):.2f}x")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
