@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from flask import Flask, request, session
-from flask_babel import Babel
+from flask import Flask, has_request_context, request, session
+from flask_babel import Babel, gettext
 
 LOCALES = ("ru", "en")
 
@@ -44,6 +45,7 @@ def init_app(app: Flask, feature_folders: list[str]) -> None:
     folders = sorted({kernel, *catalogue_folders(feature_folders)})
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
     Babel(app, locale_selector=_select_locale)
+    app.add_template_global(row_message)
 
     @app.before_request
     def _remember_lang() -> None:
@@ -52,3 +54,27 @@ def init_app(app: Flask, feature_folders: list[str]) -> None:
         lang = request.args.get("lang")
         if lang in LOCALES:
             session["lang"] = lang
+
+
+def render(template: str, params: dict[str, Any]) -> str:
+    """A message template in the page's language (in a request; English otherwise), filled in.
+
+    Outside a request (CLI, job worker) there is no page language: the English template is used.
+    A translation that does not fit its parameters falls back to the English template.
+    """
+    text = gettext(template) if has_request_context() else template
+    if not params:
+        return text
+    try:
+        return text % params
+    except (KeyError, TypeError, ValueError):
+        return template % params
+
+
+def row_message(error: Any) -> str:
+    """A file problem (``RowError.as_dict()`` or the error itself) in the page's language."""
+    get = error.get if isinstance(error, dict) else lambda name: getattr(error, name, None)
+    params = get("params")
+    if params and get("template"):
+        return render(get("template"), params)
+    return render(str(get("message") or ""), {})
