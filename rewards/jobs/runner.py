@@ -32,7 +32,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from rewards.db import db, reset_read_only, set_read_only
-from rewards.errors import DomainError
+from rewards.errors import DomainError, N_
 from rewards.jobs import registry, services, store
 from rewards.jobs.models import Job
 
@@ -92,7 +92,7 @@ class JobContext:
         base = jobs_dir(self.app).resolve()
         path = (base / relative).resolve()
         if base not in path.parents:
-            raise DomainError("the stored file is not in the jobs folder", code="bad_path")
+            raise DomainError(N_("the stored file is not in the jobs folder"), code="bad_path")
         return path
 
     def output(self, name: str) -> Path:
@@ -141,7 +141,7 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
     heartbeat.start()
     try:
         if kind is None:
-            raise DomainError(f"unknown kind of job {job.kind!r}", code="unknown_kind")
+            raise DomainError(N_("unknown kind of job %(kind)s"), code="unknown_kind", kind=repr(job.kind))
         result = kind.handler(ctx)
         if not services.finish(session, job_id, result, ctx.done, ctx.total):
             session.rollback()  # closed as stale meanwhile: its work must not land

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
 from rewards.db import utcnow
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import Conflict, DomainError, NotFound, N_
 from rewards.jobs.models import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES, Job
 from signedjson import canonical_json
 
@@ -52,7 +52,7 @@ def get_job(session: Session, job_id: int) -> Job:
     """The job, or ``NotFound``."""
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(N_("no job %(job)s"), code="no_job", job=job_id)
     return job
 
 
@@ -132,7 +132,7 @@ def cancel(session: Session, job_id: int, *, actor: str) -> str:
     if job.state == RUNNING:
         record_event(session, actor, "job.cancel_requested", "job", str(job_id), {"kind": job.kind})
         return "requested"
-    raise Conflict("the job has already finished", code="job_finished")
+    raise Conflict(N_("the job has already finished"), code="job_finished")
 
 
 def close_stale(
