@@ -566,13 +566,14 @@ def account_ok(account: str) -> bool:
     return account.isdigit() and account.isascii() and len(account) <= ACCOUNT_MAX_DIGITS
 
 
-def account_problem(account: str) -> tuple[str, str]:
-    """``(kind, message)`` for an account number that is not :func:`account_ok` (stripped)."""
+def account_problem(account: str) -> tuple[str, str, dict[str, Any]]:
+    """``(kind, message template, parameters)`` for an account number that is not :func:`account_ok` (stripped)."""
     if not account:
-        return Kind.EMPTY_ACCOUNT, "the account number is empty"
+        return Kind.EMPTY_ACCOUNT, N_("the account number is empty"), {}
     return (
         Kind.MALFORMED_ACCOUNT,
-        f"account {account[:40]!r} is not 1 to {ACCOUNT_MAX_DIGITS} digits",
+        N_("account %(account)s is not 1 to %(digits)s digits"),
+        {"account": repr(account[:40]), "digits": ACCOUNT_MAX_DIGITS},
     )
 
 
