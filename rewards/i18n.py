@@ -24,7 +24,7 @@ def catalogue_folders(package_folders: list[str]) -> list[str]:
 
 
 def _select_locale() -> str:
-    if request.path.startswith("/api/"):
+    if not has_request_context() or request.path.startswith("/api/"):  # CLI and jobs write English
         return "en"
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in LOCALES:
@@ -78,3 +78,12 @@ def row_message(error: Any) -> str:
     if params and get("template"):
         return render(get("template"), params)
     return render(str(get("message") or ""), {})
+
+
+def errors_by_line(details: Any) -> dict[str, list[str]]:
+    """An ``ErrorLog``'s kept problems by line, keys and messages in the page's language."""
+    out: dict[str, list[str]] = {}
+    for error in sorted(details, key=lambda e: e.line):
+        key = gettext("line %(number)s", number=error.line) if error.line else gettext("file")
+        out.setdefault(key, []).append(row_message(error))
+    return out
