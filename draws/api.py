@@ -13,7 +13,7 @@ from draws.errors import DrawError
 from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.policy import api, public
 
 SECURITY = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
@@ -101,7 +101,7 @@ class DrawRun(MethodView):
             try:
                 value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
             except DrawError as exc:
-                raise DomainError(str(exc), field="numbers") from exc
+                raise DomainError.of(exc, field="numbers") from exc
         elif data.get("entropy"):
             value = data["entropy"]
         elif data.get("fetch"):
@@ -111,9 +111,9 @@ class DrawRun(MethodView):
             try:
                 value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
             except (wiring.FetchRefused, KeyError) as exc:
-                raise DomainError(str(exc), field="fetch") from exc
+                raise DomainError.of(exc, field="fetch") from exc
         else:
-            raise DomainError("give entropy, numbers or fetch", field="entropy")
+            raise DomainError(N_("give entropy, numbers or fetch"), field="entropy", code="no_entropy")
         return _commit(services.run_draw(db.session, draw_id, value, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay))
 
 
