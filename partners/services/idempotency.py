@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from signedjson import canonical_json
 from partners.models import IdempotencyRecord
-from rewards.errors import Conflict, DomainError
+from rewards.errors import N_, Conflict, DomainError
 
 RETENTION = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=60)
@@ -59,9 +59,9 @@ class Claim:
 def check_key(key: str | None) -> str:
     """The key from the header, or a DomainError when it is missing or unusable."""
     if key is None or not key.strip():
-        raise DomainError("send an Idempotency-Key header (up to 255 printable ASCII characters)", field="Idempotency-Key")
+        raise DomainError(N_("send an Idempotency-Key header (up to 255 printable ASCII characters)"), field="Idempotency-Key")
     if len(key) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in key):
-        raise DomainError("an Idempotency-Key has 1 to 255 printable ASCII characters", field="Idempotency-Key")
+        raise DomainError(N_("an Idempotency-Key has 1 to 255 printable ASCII characters"), field="Idempotency-Key")
     return key
 
 
@@ -104,11 +104,11 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == rec.id))
             continue
         if rec.request_hash != request_hash or rec.endpoint != endpoint:
-            raise KeyReused("this Idempotency-Key was used with a different request")
+            raise KeyReused(N_("this Idempotency-Key was used with a different request"))
         if rec.state == DONE:
             return Claim(rec.id, replay=True, status_code=rec.status_code, content_type=rec.content_type, body=rec.body)
         if rec.locked_at > now - STALE_AFTER:
-            raise InFlight("a request with this Idempotency-Key is still being processed; retry shortly")
+            raise InFlight(N_("a request with this Idempotency-Key is still being processed; retry shortly"))
         taken = session.execute(
             update(IdempotencyRecord)
             .where(
@@ -121,8 +121,8 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
         )
         if taken.rowcount == 1:
             return Claim(rec.id, replay=False)
-        raise InFlight("a request with this Idempotency-Key is still being processed; retry shortly")
-    raise InFlight("the Idempotency-Key is busy; retry shortly")
+        raise InFlight(N_("a request with this Idempotency-Key is still being processed; retry shortly"))
+    raise InFlight(N_("the Idempotency-Key is busy; retry shortly"))
 
 
 def complete(session: Session, record_id: int, status_code: int, content_type: str, body: bytes) -> None:
