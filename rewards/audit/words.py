@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask_babel import pgettext
+from flask_babel import get_locale, pgettext
+
+from rewards.tiers import RUSSIAN_NAMES
 
 
 def _word(context: str, code: str) -> str | None:
@@ -36,17 +38,23 @@ def _value(value: Any) -> str:
         return "—"
     if isinstance(value, list):
         return ", ".join(_value(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_value(v)}" for k, v in value.items())
+    if isinstance(value, str) and value in RUSSIAN_NAMES and str(get_locale()) == "ru":
+        return RUSSIAN_NAMES[value]  # a tier, as the pages name it
     return str(value)
 
 
-def details(raw: str) -> list[tuple[str, str | None, str]]:
-    """An event's details as ``(key, key in words or None, value as text)``, in recorded order."""
+def details(raw: str) -> list[tuple[str, str | None, str, bool]]:
+    """An event's details as ``(key, key in words or None, value as text, shown as code)``, in recorded
+    order; a nested record (e.g. a drand chain) is shown as its compact JSON, an identifier."""
     try:
         data = json.loads(raw or "{}")
     except ValueError:
-        return [("details", None, raw)]
+        return [("details", None, raw, True)]
     if not isinstance(data, dict):
-        return [("details", None, _value(data))]
-    return [(key, _word("audit detail", key), _value(value)) for key, value in data.items()]
+        return [("details", None, json.dumps(data, ensure_ascii=False), True)]
+    out = []
+    for key, value in data.items():
+        nested = isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value))
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if nested else _value(value)
+        out.append((key, _word("audit detail", key), text, nested))
+    return out
