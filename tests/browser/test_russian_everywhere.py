@@ -190,10 +190,14 @@ def test_error_paths_are_russian(
         form.locator("button[type=submit]").click()
         page.wait_for_load_state()
         walk.check("draw-refused")
+    # Tier explanations name the criteria in words; an unknown account is refused in Russian.
+    for account in ("740000000007", "740000000042", "0000000001"):
+        page.goto(f"/snapshots/account?account={account}")
+        walk.check(f"account-{account}")
     # A missing object and a forbidden page.
     page.goto("/draws/20990101-deadbeef")
     walk.check("draw-missing")
     page.goto("/admin/users")
     walk.check("admin-forbidden")
-    assert walk.count >= 6
+    assert walk.count >= 9
     assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
