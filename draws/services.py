@@ -839,7 +839,8 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
     if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
         raise Conflict(N_("prize %(prize_index)s has no credit order for its holder; reload"), prize_index=prize_index)
     if credit.state != "pending":
-        raise Conflict(N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"), prize_index=prize_index, state=credit.state)
+        raise Conflict(N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"), prize_index=prize_index,
+                       state=words.credit_state(credit.state))
     return credit
 
 

@@ -25,6 +25,18 @@ STEPS = {
     "disqualify a winner of": lazy_pgettext("draw step", "disqualify a winner of"),
 }
 OR = lazy_pgettext("list", "or")
+# A prize credit's state (the credits page uses the same msgids).
+CREDIT_STATES = {
+    "pending": lazy_pgettext("credit state", "pending"),
+    "exported": lazy_pgettext("credit state", "exported"),
+    "posted": lazy_pgettext("credit state", "posted"),
+    "cancelled": lazy_pgettext("credit state", "cancelled"),
+}
+
+
+def credit_state(name: str) -> object:
+    """A prize credit's state in the page's language."""
+    return CREDIT_STATES.get(name, name)
 
 
 def state(name: str) -> object:
