@@ -95,7 +95,7 @@ def _refuse(exc: DrawError, field: str | None = None) -> DrawRefused:
 
 def _whole_seconds(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        raise DrawRefused(N_("times must carry a time zone"), field="freeze_at")
+        raise DrawRefused(N_("times must carry a time zone"), code="naive_time", field="freeze_at")
     return moment.replace(microsecond=0)
 
 
@@ -175,49 +175,49 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     if kind == "drand":
         chain = spec.get("chain", "quicknet")
         if not isinstance(chain, str) or chain not in chains:
-            raise DrawRefused(N_("unknown drand chain %(chain)s (configured: %(chains)s)"), chain=repr(chain), chains=', '.join(sorted(chains)), field="entropy")
+            raise DrawRefused(N_("unknown drand chain %(chain)s (configured: %(chains)s)"), code="unknown_chain", chain=repr(chain), chains=', '.join(sorted(chains)), field="entropy")
         delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
-            raise DrawRefused(N_("the entropy delay must be 0 to 30 days, in seconds"), field="entropy")
+            raise DrawRefused(N_("the entropy delay must be 0 to 30 days, in seconds"), code="bad_entropy_delay", field="entropy")
         return {"type": "drand", "chain": chain, "delay_seconds": delay}
     if kind == "rfc3797":
         sources = spec.get("sources")
         if not isinstance(sources, list) or not all(isinstance(d, str) for d in sources):
-            raise DrawRefused(N_("list the sources of public numbers as texts, in order"), field="entropy")
+            raise DrawRefused(N_("list the sources of public numbers as texts, in order"), code="bad_sources", field="entropy")
         try:
             source = engine.rfc3797_source(sources, str(spec.get("available_after", "")))
         except DrawError as exc:
             raise _refuse(exc, "entropy") from exc
         if engine.parse_timestamp(source["available_after"]) <= int(freeze_at.timestamp()):
-            raise DrawRefused(N_("the public numbers must be drawn after the freeze time"), field="entropy")
+            raise DrawRefused(N_("the public numbers must be drawn after the freeze time"), code="numbers_before_freeze", field="entropy")
         return source
-    raise DrawRefused(N_("the entropy source must be 'drand' or 'rfc3797'"), field="entropy")
+    raise DrawRefused(N_("the entropy source must be 'drand' or 'rfc3797'"), code="unknown_entropy", field="entropy")
 
 
 def _draft_weights(data: DraftInput) -> dict[str, int]:
     unknown = sorted(set(data.tier_weights) - set(TIERS))
     if unknown:
-        raise DrawRefused(N_("unknown tier(s): %(tiers)s"), tiers=', '.join(unknown), field="tier_weights")
+        raise DrawRefused(N_("unknown tier(s): %(tiers)s"), code="unknown_tier", tiers=', '.join(unknown), field="tier_weights")
     try:
         weights = {tier: check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}") for tier in TIERS}
     except DrawError as exc:
         raise _refuse(exc, "tier_weights") from exc
     if not any(weights.values()):
-        raise DrawRefused(N_("at least one tier must have a positive weight"), field="tier_weights")
+        raise DrawRefused(N_("at least one tier must have a positive weight"), code="no_weight", field="tier_weights")
     if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
-        raise DrawRefused(N_("RFC 3797 mode is unweighted: tier weights must be 0 or 1"), field="tier_weights")
+        raise DrawRefused(N_("RFC 3797 mode is unweighted: tier weights must be 0 or 1"), code="weighted_rfc3797", field="tier_weights")
     return weights
 
 
 def _draft_identity(data: DraftInput) -> None:
     if not data.name or not data.name.strip() or len(data.name) > 200:
-        raise DrawRefused(N_("give the draw a name (at most 200 characters)"), field="name")
+        raise DrawRefused(N_("give the draw a name (at most 200 characters)"), code="bad_name", field="name")
     if data.kind not in KINDS:
-        raise DrawRefused(N_("the kind must be one of %(kinds)s"), kinds=', '.join(KINDS), field="kind")
+        raise DrawRefused(N_("the kind must be one of %(kinds)s"), code="unknown_kind", kinds=', '.join(KINDS), field="kind")
     if data.algorithm not in engine.ALGORITHMS:
-        raise DrawRefused(N_("unknown algorithm %(algorithm)s"), algorithm=repr(data.algorithm), field="algorithm")
+        raise DrawRefused(N_("unknown algorithm %(algorithm)s"), code="unknown_algorithm", algorithm=repr(data.algorithm), field="algorithm")
     if isinstance(data.reserves, bool) or not isinstance(data.reserves, int) or not 0 <= data.reserves <= 1000:
-        raise DrawRefused(N_("reserves must be an integer from 0 to 1000"), field="reserves")
+        raise DrawRefused(N_("reserves must be an integer from 0 to 1000"), code="bad_reserves", field="reserves")
 
 
 def _draft_witnesses(data: DraftInput) -> dict[str, Any]:
@@ -243,7 +243,7 @@ def create_draft(
         raise _refuse(exc, "prizes") from exc
     freeze_at = _whole_seconds(data.freeze_at)
     if freeze_at <= now:
-        raise DrawRefused(N_("the freeze time is in the past"), field="freeze_at")
+        raise DrawRefused(N_("the freeze time is in the past"), code="freeze_in_past", field="freeze_at")
     snapshot = snapshot_for_period(session, data.snapshot_period) if data.snapshot_period else latest_snapshot(session)
     if snapshot is None:
         if data.snapshot_period:
@@ -301,7 +301,7 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
         except (ValueError, KeyError, TypeError):
             errors[f"line {lineno}"] = ["expected the JSON entry of python -m draws.witness keygen, or: name; public key"]
     if errors:
-        raise DrawRefused(N_("the witness list has lines that cannot be read"), field="witnesses", errors=errors)
+        raise DrawRefused(N_("the witness list has lines that cannot be read"), code="bad_witnesses", field="witnesses", errors=errors)
     return witnesses
 
 
@@ -312,7 +312,7 @@ def parse_exclusions(text: str) -> list[str]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise DrawRefused(N_("the exclusion file is not readable as CSV: %(problem)s"), problem=str(exc)) from exc
+        raise DrawRefused(N_("the exclusion file is not readable as CSV: %(problem)s"), code="bad_exclusions", problem=str(exc)) from exc
     for lineno, row in enumerate(rows, start=1):
         if not row or not row[0].strip() or row[0].strip().startswith("#"):
             continue
@@ -326,7 +326,7 @@ def parse_exclusions(text: str) -> list[str]:
             continue
         accounts.append(account)
     if errors:
-        raise DrawRefused(N_("the exclusion file has bad lines; nothing was changed"), errors=errors)
+        raise DrawRefused(N_("the exclusion file has bad lines; nothing was changed"), code="bad_exclusions", errors=errors)
     return accounts
 
 
@@ -334,7 +334,7 @@ def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *,
     """Replace a draft's exclusion list; returns the number of distinct accounts."""
     draw = get_draw(session, public_id)
     if draw.state != "draft":
-        raise Conflict(N_("the exclusion list is fixed once the draw is announced"))
+        raise Conflict(N_("the exclusion list is fixed once the draw is announced"), code="exclusions_fixed")
     distinct = sorted(set(accounts))
     for account in distinct:
         try:
@@ -382,7 +382,7 @@ def chain_of(chains: Mapping[str, Any], name: str) -> DrandChain:
     try:
         return DrandChain.from_json({key: conf[key] for key in CHAIN_FIELDS})
     except (KeyError, BeaconInvalid) as exc:
-        raise DrawRefused(N_("the drand chain %(name)s is misconfigured (DRAND_CHAINS): %(problem)s"), name=repr(name), problem=str(exc)) from exc
+        raise DrawRefused(N_("the drand chain %(name)s is misconfigured (DRAND_CHAINS): %(problem)s"), code="chain_misconfigured", name=repr(name), problem=str(exc)) from exc
 
 
 # ----------------------------------------------------------------------------------------- announce
@@ -395,9 +395,9 @@ def announce(
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", doing="announce")
     if draw.freeze_at <= now:
-        raise DrawRefused(N_("the freeze time has passed: change the draft's freeze time first"), field="freeze_at")
+        raise DrawRefused(N_("the freeze time has passed: change the draft's freeze time first"), code="freeze_in_past", field="freeze_at")
     if draw.witnesses is None:
-        raise DrawRefused(N_("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it"),
+        raise DrawRefused(N_("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it"), code="no_witnesses",
                           field="witnesses")
     spec = json.loads(draw.entropy_source)
     freeze_unix = int(draw.freeze_at.timestamp())
@@ -485,10 +485,10 @@ def freeze(
     draw = get_draw(session, public_id)
     _require_state(draw, "announced", doing="freeze")
     if now < draw.freeze_at:
-        raise DrawRefused(N_("it is not yet the freeze time announced for this draw"))
+        raise DrawRefused(N_("it is not yet the freeze time announced for this draw"), code="too_early")
     source = json.loads(draw.entropy_source)
     if int(now.timestamp()) >= engine.entropy_available_at(source):
-        raise DrawRefused(N_("too late: the announced entropy already exists; cancel this draw and announce a new one"))
+        raise DrawRefused(N_("too late: the announced entropy already exists; cancel this draw and announce a new one"), code="too_late")
     announcement = json.loads(draw.announcement or "{}")["payload"]
     weights = announcement["tier_weights"]
     eligible = [t for t, w in weights.items() if w > 0]
@@ -550,11 +550,11 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
     """The stored frozen list, checked against the signed entrant digest."""
     stored = session.get(DrawEntrantList, draw.id)
     if stored is None:
-        raise Conflict(N_("the draw has no frozen entrant list"))
+        raise Conflict(N_("the draw has no frozen entrant list"), code="not_frozen")
     data = zlib.decompress(stored.data)
     freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
     if hashlib.sha256(data).hexdigest() != freeze_payload["entrant_digest"]:
-        raise Conflict(N_("the stored entrant list does not match the signed freeze record"))
+        raise Conflict(N_("the stored entrant list does not match the signed freeze record"), code="entrants_mismatch")
     return decode_entrant_columns(data)
 
 
@@ -562,7 +562,7 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
 def freeze_package_of(draw: Draw, keyset: dict[str, Any]) -> dict[str, Any]:
     """What the witnesses cosign: the signed announcement and freeze records with the key set."""
     if not draw.freeze_record:
-        raise NotFound(N_("draw %(public_id)s is not frozen yet"), public_id=draw.public_id)
+        raise NotFound(N_("draw %(public_id)s is not frozen yet"), code="not_frozen", public_id=draw.public_id)
     env = envelopes(draw)
     return engine.freeze_package(keyset, env["announcement"], env["freeze"])
 
@@ -587,7 +587,7 @@ def add_cosignature(
     _require_state(draw, "frozen", doing="add a cosignature to")  # the draw step counts them, once
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if not isinstance(envelope, dict):
-        raise DrawRefused(N_("a cosignature is a JSON object (the output of python -m draws.witness cosign)"), field="cosignature")
+        raise DrawRefused(N_("a cosignature is a JSON object (the output of python -m draws.witness cosign)"), code="bad_cosignature", field="cosignature")
     signature = envelope.get("signature")
     kid = signature.get("kid") if isinstance(signature, dict) else None
     entry = next((w for w in announcement.get("witnesses", {}).get("keys", []) if w["kid"] == kid), None)
@@ -599,7 +599,7 @@ def add_cosignature(
         raise DrawRefused(single.problems[0] if single.problems else "the cosignature is not valid",
                           field="cosignature", code="cosignature_refused")
     if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id, DrawCosignature.witness_kid == kid)):
-        raise Conflict(N_("witness %(witness)s has already cosigned this draw"), witness=entry['name'])
+        raise Conflict(N_("witness %(witness)s has already cosigned this draw"), code="already_cosigned", witness=entry['name'])
     cosigned_at = engine.parse_timestamp(envelope["payload"]["cosigned_at"])  # counted above: a valid time
     row = DrawCosignature(draw_id=draw.id, witness_kid=kid, witness_name=entry["name"], envelope=_canonical(envelope),
                           cosigned_at=datetime.fromtimestamp(cosigned_at, UTC), received_at=now, received_by=actor)
@@ -607,7 +607,7 @@ def add_cosignature(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(N_("witness %(witness)s has already cosigned this draw"), witness=entry['name']) from exc
+        raise Conflict(N_("witness %(witness)s has already cosigned this draw"), code="already_cosigned", witness=entry['name']) from exc
     record_event(session, actor, "draw.cosigned", "draw", draw.public_id,
                  {"witness": entry["name"], "kid": kid, "cosigned_at": envelope["payload"]["cosigned_at"]})
     return row
@@ -639,7 +639,7 @@ def run_draw(
     _require_state(draw, "frozen", doing="draw")
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if int(now.timestamp()) < engine.entropy_available_at(announcement["entropy_source"]):
-        raise DrawRefused(N_("the announced entropy does not exist yet: wait for it"))
+        raise DrawRefused(N_("the announced entropy does not exist yet: wait for it"), code="entropy_not_yet")
     cosignatures = cosignatures_of(session, draw)
     if announcement.get("version", 1) >= 2:
         quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
@@ -728,7 +728,7 @@ def cancel(
     """
     now = (now or utcnow()).replace(microsecond=0)
     if not isinstance(reason, str) or not reason.strip():
-        raise DrawRefused(N_("give the reason for cancelling (it is public)"), field="reason")
+        raise DrawRefused(N_("give the reason for cancelling (it is public)"), code="no_reason", field="reason")
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", "announced", "frozen", doing="cancel")
     values: dict[str, Any] = {"cancelled_at": now, "cancel_reason": reason.strip()}
@@ -774,7 +774,7 @@ def disqualify(
     draw = get_draw(session, public_id)
     _require_state(draw, "published", doing="disqualify a winner of")
     if not reason or not reason.strip():
-        raise DrawRefused(N_("give the reason for the disqualification (it is public)"), field="reason")
+        raise DrawRefused(N_("give the reason for the disqualification (it is public)"), code="no_reason", field="reason")
     result = json.loads(draw.result_record or "{}")["payload"]
     holder_rows, reserves = _prize_holders(session, draw)
     holders: list[int | None] = [None] * len(result["winners"])
@@ -816,7 +816,7 @@ def disqualify(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(N_("another disqualification was recorded at the same time; reload")) from exc
+        raise Conflict(N_("another disqualification was recorded at the same time; reload"), code="changed_meanwhile") from exc
     record_event(session, actor, "draw.disqualified", "draw", draw.public_id, {
         "prize_index": prize_index, "account": mask_account(holder.account), "reason": reason.strip(),
         "replacement": mask_account(replacement_account) if replacement_account else None,
@@ -837,9 +837,9 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
         DrawCredit.state != "cancelled",
     ))
     if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
-        raise Conflict(N_("prize %(prize_index)s has no credit order for its holder; reload"), prize_index=prize_index)
+        raise Conflict(N_("prize %(prize_index)s has no credit order for its holder; reload"), code="no_credit", prize_index=prize_index)
     if credit.state != "pending":
-        raise Conflict(N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"), prize_index=prize_index,
+        raise Conflict(N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"), code="credit_sent", prize_index=prize_index,
                        state=words.credit_state(credit.state))
     return credit
 
@@ -869,7 +869,7 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
         .values(state="exported", batch_id=batch.id).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if not claimed:
-        raise DrawRefused(N_("there are no pending credits to export"))
+        raise DrawRefused(N_("there are no pending credits to export"), code="nothing_to_export")
     rows = session.execute(
         select(DrawCredit.id, Draw.public_id, DrawCredit.prize_index, DrawCredit.account, DrawCredit.amount_kopecks)
         .join(Draw, Draw.id == DrawCredit.draw_id).where(DrawCredit.batch_id == batch.id).order_by(DrawCredit.id)
@@ -883,7 +883,7 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
         count += 1
         total += amount
     if count != claimed:  # pragma: no cover - the rows were claimed in this transaction
-        raise Conflict(N_("the batch changed while it was written; nothing was exported"))
+        raise Conflict(N_("the batch changed while it was written; nothing was exported"), code="changed_meanwhile")
     batch.count, batch.total_kopecks = count, total
     batch.content = out.getvalue()
     batch.digest = hashlib.sha256(batch.content.encode("utf-8")).hexdigest()
@@ -896,7 +896,7 @@ def get_batch(session: Session, batch_id: int) -> CreditBatch:
     """A stored batch (its file is byte-identical at every download)."""
     batch = session.get(CreditBatch, batch_id) if 0 < batch_id < 2**31 else None  # an INTEGER key
     if batch is None:
-        raise NotFound(N_("no credit batch %(batch_id)s"), batch_id=batch_id)
+        raise NotFound(N_("no credit batch %(batch_id)s"), code="no_batch", batch_id=batch_id)
     return batch
 
 
@@ -963,7 +963,7 @@ def _read_confirmation(data: str | bytes) -> tuple[list[_Confirmed], ErrorLog]:
     table = Table(io.BytesIO(raw), CONFIRMATION_COLUMNS, log, delimiter=None)
     if not table.ok:
         why = "; ".join(e.message for e in log.details)
-        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"), header=','.join(CONFIRMATION_HEADER), why=why, errors=log.by_line())
+        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"), code="bad_header", header=','.join(CONFIRMATION_HEADER), why=why, errors=log.by_line())
     wanted = [checked for line, values in table.records() if (checked := _confirmation_line(line, values, log))]
     return wanted, log
 
@@ -1015,7 +1015,7 @@ def import_confirmation(
     wanted, log = _read_confirmation(text)
     ids = _check_credits(session, wanted, log)
     if log:
-        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"), errors=log.by_line())
+        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"), code="bad_file", errors=log.by_line())
     posted = 0
     if ids:
         posted = session.execute(
@@ -1029,7 +1029,7 @@ def import_confirmation(
 # -------------------------------------------------------------------------------- records and proofs
 def _require_record(draw: Draw) -> None:
     if draw.state not in ("published",):
-        raise NotFound(N_("the result of draw %(public_id)s is not published"), public_id=draw.public_id)
+        raise NotFound(N_("the result of draw %(public_id)s is not published"), code="not_published", public_id=draw.public_id)
 
 
 def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
@@ -1055,7 +1055,7 @@ def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, wi
 def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     """The auditor bundle: the public record plus the full list, the salt key and the exclusions."""
     if draw.state not in ("drawn", "published"):
-        raise NotFound(N_("draw %(public_id)s has no result yet"), public_id=draw.public_id)
+        raise NotFound(N_("draw %(public_id)s has no result yet"), code="not_drawn", public_id=draw.public_id)
     env = envelopes(draw)
     accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
@@ -1082,7 +1082,7 @@ def verification(bundle: dict[str, Any], keyset: dict[str, Any], chains: Mapping
 # ----------------------------------------------------------------------------------- customer checks
 def _salt_key(draw: Draw, box: SecretBox) -> bytes:
     if not draw.salt_key_sealed or protocol_version(draw) < 2:
-        raise NotFound(N_("draw %(public_id)s gives no check codes"), public_id=draw.public_id)
+        raise NotFound(N_("draw %(public_id)s gives no check codes"), code="no_check_codes", public_id=draw.public_id)
     return box.open(draw.salt_key_sealed, draw.public_id + "/salt")
 
 
@@ -1171,7 +1171,7 @@ def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) 
     proof is checked against the signed root before it is returned.
     """
     if draw.state not in ("frozen", "drawn", "published"):
-        raise NotFound(N_("draw %(public_id)s has no frozen list"), public_id=draw.public_id)
+        raise NotFound(N_("draw %(public_id)s has no frozen list"), code="not_frozen", public_id=draw.public_id)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
     upper = session.scalar(select(DrawEntrantList.merkle_upper).where(DrawEntrantList.draw_id == draw.id))
@@ -1180,9 +1180,9 @@ def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) 
     else:
         proof = _rebuilt_inclusion_proof(session, draw, account, salt_key)
     if proof is None:
-        raise NotFound(N_("account %(account)s is not an entrant of draw %(public_id)s"), account=mask_account(account), public_id=draw.public_id)
+        raise NotFound(N_("account %(account)s is not an entrant of draw %(public_id)s"), code="not_an_entrant", account=mask_account(account), public_id=draw.public_id)
     if not proof.verify(bytes.fromhex(freeze_payload["merkle_root"])) or proof.tree_size != freeze_payload["count"]:
-        raise Conflict(N_("the stored entrant list does not lead to the signed Merkle root"))
+        raise Conflict(N_("the stored entrant list does not lead to the signed Merkle root"), code="entrants_mismatch")
     return proof.as_json()
 
 

@@ -395,7 +395,7 @@ def compute_snapshot(
             errors=errors.as_dict(),
         )
     if total == 0:
-        raise FileRejected(N_("the behaviour file(s) have no rows"), errors=errors.as_dict())
+        raise FileRejected(N_("the behaviour file(s) have no rows"), code="empty_file", errors=errors.as_dict())
     file_hashes = [h.sha256.hexdigest() for h in hashers]
     snapshot.file_sha256 = (
         file_hashes[0]
