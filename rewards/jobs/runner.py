@@ -154,7 +154,9 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
         return "cancelled"
     except DomainError as exc:
         code, message, errors, status = exc.code, exc.message, exc.errors, exc.status
-        _settle(app, session, job_id, lambda: services.fail(session, job_id, code, message, errors, status=status))
+        template, params = exc.template, {k: str(v) for k, v in exc.params.items()}  # lazy words: English here
+        _settle(app, session, job_id, lambda: services.fail(session, job_id, code, message, errors, status=status,
+                                                            template=template, params=params))
         return "failed"
     except Exception as exc:  # noqa: BLE001 - any failure is the job's failure; logged in full
         log.exception("job %s (%s) failed", job_id, job.kind)

@@ -77,6 +77,7 @@ def job_context(job: Job) -> dict[str, Any]:
         "kind_label": kind.label if kind else job.kind,
         "state_label": STATE_LABELS.get(job.state, job.state),
         "error_label": labels.get(job.error_code or "", None),
+        "error_text": services.error_text(job),
         "labels": labels,
         "link": link,
         "file": file if file and kind is not None and _can(kind.action) else None,

@@ -79,3 +79,21 @@ def test_a_refusal_without_parameters_is_its_template(app: Flask) -> None:
     with app.test_request_context("/admin/clients"):
         assert error.message == "укажите хотя бы одно право доступа"
         assert error.error_details() == {"scopes": ["укажите хотя бы одно право доступа"]}
+
+
+def test_a_failed_job_says_its_refusal_in_the_page_language(app: Flask) -> None:
+    from rewards.jobs.models import Job
+    from rewards.jobs.services import error_text, refusal
+
+    job = Job(state="failed", error_code="invalid_file", error_status=422, error_message="f.csv: 3 problem(s); nothing was loaded",
+              error_template="%(file)s: %(total)s problem(s); nothing was loaded", error_params='{"file": "f.csv", "total": "3"}')
+    assert error_text(job) == "f.csv: 3 problem(s); nothing was loaded"  # the consumer: English
+    with app.test_request_context("/jobs/1"):
+        assert error_text(job) == "f.csv: ошибок — 3; ничего не загружено"
+    with app.test_request_context("/api/v1/jobs/1"):
+        answer = refusal(job)
+        assert answer is not None and answer.message == "f.csv: 3 problem(s); nothing was loaded"
+        assert answer.code == "invalid_file" and answer.status == 422
+    old = Job(state="failed", error_code="internal", error_message="RuntimeError: the error is in the consumer's log")
+    with app.test_request_context("/jobs/1"):
+        assert error_text(old) == old.error_message  # a job failed before templates: its stored text
