@@ -62,6 +62,7 @@ from rewards.audit.services import record_event
 from rewards.csvread import Column, ErrorLog, Table
 from rewards.db import utcnow
 from rewards.errors import N_, Conflict, DomainError, NotFound
+from rewards.i18n import JoinedProblems
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import iter_account_tier_batches, latest_snapshot, snapshot_for_period
 from rewards.tiers import TIERS
@@ -962,8 +963,8 @@ def _read_confirmation(data: str | bytes) -> tuple[list[_Confirmed], ErrorLog]:
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     table = Table(io.BytesIO(raw), CONFIRMATION_COLUMNS, log, delimiter=None)
     if not table.ok:
-        why = "; ".join(e.message for e in log.details)
-        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"), code="bad_header", header=','.join(CONFIRMATION_HEADER), why=why, errors=log.by_line())
+        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"), code="bad_header", header=",".join(CONFIRMATION_HEADER),
+                          why=JoinedProblems(log.details), errors=log.by_line())
     wanted = [checked for line, values in table.records() if (checked := _confirmation_line(line, values, log))]
     return wanted, log
 
@@ -1015,7 +1016,8 @@ def import_confirmation(
     wanted, log = _read_confirmation(text)
     ids = _check_credits(session, wanted, log)
     if log:
-        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"), code="bad_file", errors=log.by_line())
+        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"), code="bad_file", errors=log.by_line(),
+                          problems=log.details)
     posted = 0
     if ids:
         posted = session.execute(

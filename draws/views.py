@@ -22,6 +22,7 @@ from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import limiter
+from rewards.i18n import page_details
 from rewards.policy import public, staff
 from rewards.tiers import TIERS
 from signedjson import utc_timestamp
@@ -95,7 +96,7 @@ def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: 
         value = fn(db.session, *args, **kwargs)
     except DomainError as exc:
         db.session.rollback()
-        details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
+        details = page_details(exc, exc.error_details() or {})
         flash(exc.message + (f" ({details})" if details else ""), "error")
         return None
     except Exception as exc:

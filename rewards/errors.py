@@ -35,6 +35,7 @@ class DomainError(Exception):
         field: str | None = None,
         errors: Any = None,
         code: str | None = None,
+        problems: Any = None,
         **params: Any,
     ):
         super().__init__(message)
@@ -42,6 +43,7 @@ class DomainError(Exception):
         self.params = params
         self.field = field
         self.errors = errors
+        self.problems = problems  # a file's RowErrors, when ``errors`` lists them: pages word them again
         if code is not None:
             self.code = code
 

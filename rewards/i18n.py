@@ -80,6 +80,27 @@ def row_message(error: Any) -> str:
     return render(str(get("message") or ""), {})
 
 
+def page_details(error: Any, details: Any) -> str:
+    """A refusal's details for a flash message: its file problems in the page's language when it has
+    them, else ``details`` (a mapping of field or line to messages)."""
+    problems = getattr(error, "problems", None)
+    if problems:
+        details = errors_by_line(problems)
+    if not isinstance(details, dict):
+        return ""
+    return "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in details.items())
+
+
+class JoinedProblems:
+    """File problems joined with "; ", worded when the message is (a parameter of a refusal)."""
+
+    def __init__(self, problems: Any) -> None:
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        return "; ".join(row_message(e) for e in self.problems)
+
+
 def errors_by_line(details: Any) -> dict[str, list[str]]:
     """An ``ErrorLog``'s kept problems by line, keys and messages in the page's language."""
     out: dict[str, list[str]] = {}

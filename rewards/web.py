@@ -67,15 +67,14 @@ def attempt(
     None. Any other exception propagates (the request's teardown rolls back)."""
     from rewards.db import db
     from rewards.errors import DomainError
+    from rewards.i18n import page_details
 
     try:
         value = fn(db.session, *args, **kwargs)
     except DomainError as exc:
         db.session.rollback()
         errors = exc.errors if isinstance(exc.errors, dict) else {}
-        details = "; ".join(
-            f"{_detail_key(k)}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
-        )
+        details = page_details(exc, {_detail_key(k): v for k, v in errors.items()})
         flash(exc.message + (f" ({details})" if details else ""), "error")
         return None
     except refusals as exc:

@@ -322,12 +322,10 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
                                  account=line.account, reason=line.reason)
     if report.log:
         count = report.problem_lines()
-        error = FlagError(
+        raise FlagError(
             N_("the file has problems on %(count)s line(s); nothing was applied"), errors=report.errors_by_line(),
-            code="bad_file", count=count,
+            code="bad_file", count=count, problems=report.log.details,  # pages word each one in their language
         )
-        error.problems = report.log.details  # pages show each one in their own language
-        raise error
     sets = [
         core.StaffFlagInput(line.account, line.reason, line.valid_from or today, line.valid_to, line.note)
         for line in report.lines

@@ -156,8 +156,7 @@ def bulk_upload() -> tuple[str, int]:
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        problems = getattr(exc, "problems", None)
-        errors = errors_by_line(problems) if problems is not None else exc.error_details() or {}
+        errors = errors_by_line(exc.problems) if exc.problems else exc.error_details() or {}
         return render_template("flags/bulk.html", errors=errors, result=None, reasons=core.STAFF_REASONS), exc.status
     db.session.commit()
     return render_template("flags/bulk.html", errors=None, result=result, reasons=core.STAFF_REASONS), 200
