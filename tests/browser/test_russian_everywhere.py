@@ -190,6 +190,17 @@ def test_error_paths_are_russian(
         form.locator("button[type=submit]").click()
         page.wait_for_load_state()
         walk.check("draw-refused")
+    # A billing confirmation with bad lines: refused, each problem in Russian.
+    path = tmp_path / "confirm.csv"
+    path.write_text("credit_id,account,amount_kopecks,status\nx,7400000001,abc,nope\n999999,7400000001,100,posted\n")
+    page.goto("/draws/credits")
+    form = page.locator("form[action$='/confirm']")
+    if form.count():
+        form.locator("input[type=file]").set_input_files(str(path))
+        form.locator("button").click()
+        page.wait_for_load_state()
+        assert page.locator(".flash.error").count(), page.locator("main").inner_text()
+        walk.check("credits-confirmation-bad")
     # Tier explanations name the criteria in words; an unknown account is refused in Russian.
     for account in ("740000000007", "740000000042", "0000000001"):
         page.goto(f"/snapshots/account?account={account}")
@@ -199,5 +210,5 @@ def test_error_paths_are_russian(
     walk.check("draw-missing")
     page.goto("/admin/users")
     walk.check("admin-forbidden")
-    assert walk.count >= 9
+    assert walk.count >= 10
     assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
