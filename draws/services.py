@@ -287,7 +287,7 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
     from signedjson import b64u_decode, kid_for
 
     witnesses: list[dict[str, str]] = []
-    errors: dict[str, list[str]] = {}
+    errors = ErrorLog()
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
@@ -300,16 +300,17 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
                 name, public_key = (part.strip() for part in line.rsplit(";", 1))
                 witnesses.append({"name": name, "kid": kid_for(b64u_decode(public_key)), "public_key": public_key})
         except (ValueError, KeyError, TypeError):
-            errors[f"line {lineno}"] = ["expected the JSON entry of python -m draws.witness keygen, or: name; public key"]
+            errors.add(lineno, "bad_witness", N_("expected the JSON entry of python -m draws.witness keygen, or: name; public key"))
     if errors:
-        raise DrawRefused(N_("the witness list has lines that cannot be read"), code="bad_witnesses", field="witnesses", errors=errors)
+        raise DrawRefused(N_("the witness list has lines that cannot be read"), code="bad_witnesses", field="witnesses",
+                          errors=errors.by_line(), problems=errors.details)
     return witnesses
 
 
 def parse_exclusions(text: str) -> list[str]:
     """Accounts from an uploaded file: one per line (CSV: the first column), ``#`` comments ignored."""
     accounts: list[str] = []
-    errors: dict[str, list[str]] = {}
+    errors = ErrorLog()
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
@@ -323,11 +324,12 @@ def parse_exclusions(text: str) -> list[str]:
         try:
             check_account(account)
         except DrawError as exc:
-            errors[f"line {lineno}"] = [str(exc)]
+            errors.add(lineno, "bad_account", exc.template, **exc.params)
             continue
         accounts.append(account)
     if errors:
-        raise DrawRefused(N_("the exclusion file has bad lines; nothing was changed"), code="bad_exclusions", errors=errors)
+        raise DrawRefused(N_("the exclusion file has bad lines; nothing was changed"), code="bad_exclusions",
+                          errors=errors.by_line(), problems=errors.details)
     return accounts
 
 
