@@ -147,16 +147,19 @@ def validate_prizes(prizes: Sequence[Mapping[str, Any]]) -> list[dict[str, int]]
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise BadPrize(N_("prize line %(number)s: the amount must be an integer number of kopecks"), number=number)
         if amount <= 0:
-            raise BadPrize(N_("prize line %(number)s: the amount must be positive, got %(amount)s"), number=number, amount=amount)
+            raise BadPrize(N_("prize line %(number)s: the amount must be positive, got %(amount)s"),
+                           number=number, amount=amount)
         if amount > MAX_PRIZE_KOPECKS:
             raise BadPrize(
                 f"prize line {number}: {amount} kopecks exceeds the maximum prize of {MAX_PRIZE_KOPECKS}"
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise BadPrize(N_("prize line %(number)s: the count must be an integer >= 1, got %(count)s"), number=number, count=repr(count))
+            raise BadPrize(N_("prize line %(number)s: the count must be an integer >= 1, got %(count)s"),
+                           number=number, count=repr(count))
         total += count
         if total > MAX_PRIZE_COUNT:
-            raise BadPrize(N_("prize line %(number)s: more than %(max_prize_count)s prizes in total in one draw"), number=number, max_prize_count=MAX_PRIZE_COUNT)
+            raise BadPrize(N_("prize line %(number)s: more than %(max_prize_count)s prizes in total in one draw"),
+                           number=number, max_prize_count=MAX_PRIZE_COUNT)
         clean.append({"amount_kopecks": amount, "count": count})
     return clean
 
@@ -245,7 +248,8 @@ class FrozenList:
         """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
         i = self.index_of(account, salt_key)
         if i is None:
-            raise ProofError(N_("account %(account)s is not in the frozen entrant list"), account=mask_account(account, self.version))
+            raise ProofError(N_("account %(account)s is not in the frozen entrant list"),
+                             account=mask_account(account, self.version))
         return InclusionProof(
             draw_id, account, self.weights[i], entrant_salt(salt_key, account), i, len(self.accounts),
             tuple(self.merkle.proof(i)),
@@ -393,7 +397,8 @@ def run_selection(
         if any(w != 1 for w in weights):
             raise BadWeight(N_("RFC 3797 mode is unweighted: every eligible tier must have weight 1"))
         if n > MAX_POOL:
-            raise PoolTooLarge(N_("RFC 3797 mode supports at most %(max_pool)s entrants, the list has %(n)s"), max_pool=MAX_POOL, n=n)
+            raise PoolTooLarge(N_("RFC 3797 mode supports at most %(max_pool)s entrants, the list has %(n)s"),
+                               max_pool=MAX_POOL, n=n)
         key = rfc3797_key_for(entropy_source or {}, entropy, seed)
         chosen = [p - 1 for p in rfc3797_select(key, n, prize_count + reserves)]
         return DrawOutcome(chosen[:prize_count], chosen[prize_count:], 0, 0, 0, key)
@@ -507,7 +512,8 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
         raise EntropyMismatch(N_("too late to freeze: the announced entropy already exists"))
     prize_count = len(expand_prizes(announcement["prizes"]))
     if prize_count > len(frozen.accounts):
-        raise TooManyPrizes(N_("%(prize_count)s prizes but only %(n)s eligible entrants"), prize_count=prize_count, n=len(frozen.accounts))
+        raise TooManyPrizes(N_("%(prize_count)s prizes but only %(n)s eligible entrants"),
+                            prize_count=prize_count, n=len(frozen.accounts))
     return {
         "type": "draw.freeze",
         "version": announcement.get("version", 1),

@@ -62,7 +62,8 @@ class Entrant:
 def check_weight(weight: object, where: str = "weight") -> int:
     """Return ``weight`` if it is an ``int`` in 0..2**63-1 (``bool`` refused), else raise BadWeight."""
     if isinstance(weight, bool) or not isinstance(weight, int):
-        raise BadWeight(N_("%(where)s must be a non-negative integer, got %(weight)s"), where=where, weight=repr(weight))
+        raise BadWeight(N_("%(where)s must be a non-negative integer, got %(weight)s"),
+                        where=where, weight=repr(weight))
     if weight < 0 or weight > MAX_WEIGHT:
         raise BadWeight(N_("%(where)s must be between 0 and 2**63-1, got %(weight)s"), where=where, weight=weight)
     return weight
@@ -79,7 +80,8 @@ def check_account(account: object) -> str:
     except UnicodeEncodeError as exc:  # lone surrogates cannot be encoded: refuse, never guess
         raise BadAccount(N_("account %(account)s is not valid Unicode text"), account=repr(account)) from exc
     if size > MAX_ACCOUNT_BYTES:
-        raise BadAccount(N_("account %(account)s... is longer than %(max_account_bytes)s bytes"), account=repr(account[:16]), max_account_bytes=MAX_ACCOUNT_BYTES)
+        raise BadAccount(N_("account %(account)s... is longer than %(max_account_bytes)s bytes"),
+                         account=repr(account[:16]), max_account_bytes=MAX_ACCOUNT_BYTES)
     return account
 
 

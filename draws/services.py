@@ -34,6 +34,7 @@ from draws.bundle import public_record
 from draws.checkcode import check_code, check_codes, code_matches
 from draws.drand import BeaconInvalid, DrandChain
 from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.errors import DrawError
 from draws.merkle import (
     CHUNK_SIZE,
     InclusionProof,
@@ -45,7 +46,6 @@ from draws.merkle import (
     order_keys,
     upper_levels_blob,
 )
-from draws.errors import DrawError
 from draws.models import (
     CreditBatch,
     Draw,
@@ -176,21 +176,25 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     if kind == "drand":
         chain = spec.get("chain", "quicknet")
         if not isinstance(chain, str) or chain not in chains:
-            raise DrawRefused(N_("unknown drand chain %(chain)s (configured: %(chains)s)"), code="unknown_chain", chain=repr(chain), chains=', '.join(sorted(chains)), field="entropy")
+            raise DrawRefused(N_("unknown drand chain %(chain)s (configured: %(chains)s)"),
+                code="unknown_chain", chain=repr(chain), chains=', '.join(sorted(chains)), field="entropy")
         delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
-            raise DrawRefused(N_("the entropy delay must be 0 to 30 days, in seconds"), code="bad_entropy_delay", field="entropy")
+            raise DrawRefused(N_("the entropy delay must be 0 to 30 days, in seconds"),
+                              code="bad_entropy_delay", field="entropy")
         return {"type": "drand", "chain": chain, "delay_seconds": delay}
     if kind == "rfc3797":
         sources = spec.get("sources")
         if not isinstance(sources, list) or not all(isinstance(d, str) for d in sources):
-            raise DrawRefused(N_("list the sources of public numbers as texts, in order"), code="bad_sources", field="entropy")
+            raise DrawRefused(N_("list the sources of public numbers as texts, in order"),
+                              code="bad_sources", field="entropy")
         try:
             source = engine.rfc3797_source(sources, str(spec.get("available_after", "")))
         except DrawError as exc:
             raise _refuse(exc, "entropy") from exc
         if engine.parse_timestamp(source["available_after"]) <= int(freeze_at.timestamp()):
-            raise DrawRefused(N_("the public numbers must be drawn after the freeze time"), code="numbers_before_freeze", field="entropy")
+            raise DrawRefused(N_("the public numbers must be drawn after the freeze time"),
+                              code="numbers_before_freeze", field="entropy")
         return source
     raise DrawRefused(N_("the entropy source must be 'drand' or 'rfc3797'"), code="unknown_entropy", field="entropy")
 
@@ -198,7 +202,8 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
 def _draft_weights(data: DraftInput) -> dict[str, int]:
     unknown = sorted(set(data.tier_weights) - set(TIERS))
     if unknown:
-        raise DrawRefused(N_("unknown tier(s): %(tiers)s"), code="unknown_tier", tiers=', '.join(unknown), field="tier_weights")
+        raise DrawRefused(N_("unknown tier(s): %(tiers)s"),
+                          code="unknown_tier", tiers=', '.join(unknown), field="tier_weights")
     try:
         weights = {tier: check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}") for tier in TIERS}
     except DrawError as exc:
@@ -206,7 +211,8 @@ def _draft_weights(data: DraftInput) -> dict[str, int]:
     if not any(weights.values()):
         raise DrawRefused(N_("at least one tier must have a positive weight"), code="no_weight", field="tier_weights")
     if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
-        raise DrawRefused(N_("RFC 3797 mode is unweighted: tier weights must be 0 or 1"), code="weighted_rfc3797", field="tier_weights")
+        raise DrawRefused(N_("RFC 3797 mode is unweighted: tier weights must be 0 or 1"),
+                          code="weighted_rfc3797", field="tier_weights")
     return weights
 
 
@@ -214,9 +220,11 @@ def _draft_identity(data: DraftInput) -> None:
     if not data.name or not data.name.strip() or len(data.name) > 200:
         raise DrawRefused(N_("give the draw a name (at most 200 characters)"), code="bad_name", field="name")
     if data.kind not in KINDS:
-        raise DrawRefused(N_("the kind must be one of %(kinds)s"), code="unknown_kind", kinds=', '.join(KINDS), field="kind")
+        raise DrawRefused(N_("the kind must be one of %(kinds)s"),
+                          code="unknown_kind", kinds=', '.join(KINDS), field="kind")
     if data.algorithm not in engine.ALGORITHMS:
-        raise DrawRefused(N_("unknown algorithm %(algorithm)s"), code="unknown_algorithm", algorithm=repr(data.algorithm), field="algorithm")
+        raise DrawRefused(N_("unknown algorithm %(algorithm)s"),
+                          code="unknown_algorithm", algorithm=repr(data.algorithm), field="algorithm")
     if isinstance(data.reserves, bool) or not isinstance(data.reserves, int) or not 0 <= data.reserves <= 1000:
         raise DrawRefused(N_("reserves must be an integer from 0 to 1000"), code="bad_reserves", field="reserves")
 
@@ -300,7 +308,8 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
                 name, public_key = (part.strip() for part in line.rsplit(";", 1))
                 witnesses.append({"name": name, "kid": kid_for(b64u_decode(public_key)), "public_key": public_key})
         except (ValueError, KeyError, TypeError):
-            errors.add(lineno, "bad_witness", N_("expected the JSON entry of python -m draws.witness keygen, or: name; public key"))
+            errors.add(lineno, "bad_witness",
+                       N_("expected the JSON entry of python -m draws.witness keygen, or: name; public key"))
     if errors:
         raise DrawRefused(N_("the witness list has lines that cannot be read"), code="bad_witnesses", field="witnesses",
                           errors=errors.by_line(), problems=errors.details)
@@ -314,7 +323,8 @@ def parse_exclusions(text: str) -> list[str]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise DrawRefused(N_("the exclusion file is not readable as CSV: %(problem)s"), code="bad_exclusions", problem=str(exc)) from exc
+        raise DrawRefused(N_("the exclusion file is not readable as CSV: %(problem)s"),
+                          code="bad_exclusions", problem=str(exc)) from exc
     for lineno, row in enumerate(rows, start=1):
         if not row or not row[0].strip() or row[0].strip().startswith("#"):
             continue
@@ -365,7 +375,8 @@ def _transition(session: Session, draw: Draw, expected: str, new: str, **values:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(N_("the draw is no longer %(expected)s: someone else changed it; reload"), code="changed_meanwhile",
+        raise Conflict(N_("the draw is no longer %(expected)s: someone else changed it; reload"),
+                       code="changed_meanwhile",
                        expected=words.state(expected))
     session.refresh(draw)
 
@@ -385,7 +396,8 @@ def chain_of(chains: Mapping[str, Any], name: str) -> DrandChain:
     try:
         return DrandChain.from_json({key: conf[key] for key in CHAIN_FIELDS})
     except (KeyError, BeaconInvalid) as exc:
-        raise DrawRefused(N_("the drand chain %(name)s is misconfigured (DRAND_CHAINS): %(problem)s"), code="chain_misconfigured", name=repr(name), problem=str(exc)) from exc
+        raise DrawRefused(N_("the drand chain %(name)s is misconfigured (DRAND_CHAINS): %(problem)s"),
+                          code="chain_misconfigured", name=repr(name), problem=str(exc)) from exc
 
 
 # ----------------------------------------------------------------------------------------- announce
@@ -398,9 +410,11 @@ def announce(
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", doing="announce")
     if draw.freeze_at <= now:
-        raise DrawRefused(N_("the freeze time has passed: change the draft's freeze time first"), code="freeze_in_past", field="freeze_at")
+        raise DrawRefused(N_("the freeze time has passed: change the draft's freeze time first"),
+                          code="freeze_in_past", field="freeze_at")
     if draw.witnesses is None:
-        raise DrawRefused(N_("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it"), code="no_witnesses",
+        raise DrawRefused(N_("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it"),
+                          code="no_witnesses",
                           field="witnesses")
     spec = json.loads(draw.entropy_source)
     freeze_unix = int(draw.freeze_at.timestamp())
@@ -491,7 +505,8 @@ def freeze(
         raise DrawRefused(N_("it is not yet the freeze time announced for this draw"), code="too_early")
     source = json.loads(draw.entropy_source)
     if int(now.timestamp()) >= engine.entropy_available_at(source):
-        raise DrawRefused(N_("too late: the announced entropy already exists; cancel this draw and announce a new one"), code="too_late")
+        raise DrawRefused(N_("too late: the announced entropy already exists; cancel this draw and announce a new one"),
+                          code="too_late")
     announcement = json.loads(draw.announcement or "{}")["payload"]
     weights = announcement["tier_weights"]
     eligible = [t for t, w in weights.items() if w > 0]
@@ -590,19 +605,22 @@ def add_cosignature(
     _require_state(draw, "frozen", doing="add a cosignature to")  # the draw step counts them, once
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if not isinstance(envelope, dict):
-        raise DrawRefused(N_("a cosignature is a JSON object (the output of python -m draws.witness cosign)"), code="bad_cosignature", field="cosignature")
+        raise DrawRefused(N_("a cosignature is a JSON object (the output of python -m draws.witness cosign)"),
+                          code="bad_cosignature", field="cosignature")
     signature = envelope.get("signature")
     kid = signature.get("kid") if isinstance(signature, dict) else None
     entry = next((w for w in announcement.get("witnesses", {}).get("keys", []) if w["kid"] == kid), None)
     if entry is None:
-        raise DrawRefused(N_("the cosignature is signed by key %(kid)s, which is not a witness of this draw"), kid=repr(str(kid)[:40]),
+        raise DrawRefused(N_("the cosignature is signed by key %(kid)s, which is not a witness of this draw"),
+                          kid=repr(str(kid)[:40]),
                           field="cosignature", code="not_a_witness")
     single = engine.witness_quorum([envelope], announcement, freeze_payload)
     if not single.counted:
         raise DrawRefused(single.problems[0] if single.problems else "the cosignature is not valid",
                           field="cosignature", code="cosignature_refused")
     if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id, DrawCosignature.witness_kid == kid)):
-        raise Conflict(N_("witness %(witness)s has already cosigned this draw"), code="already_cosigned", witness=entry['name'])
+        raise Conflict(N_("witness %(witness)s has already cosigned this draw"),
+                       code="already_cosigned", witness=entry['name'])
     cosigned_at = engine.parse_timestamp(envelope["payload"]["cosigned_at"])  # counted above: a valid time
     row = DrawCosignature(draw_id=draw.id, witness_kid=kid, witness_name=entry["name"], envelope=_canonical(envelope),
                           cosigned_at=datetime.fromtimestamp(cosigned_at, UTC), received_at=now, received_by=actor)
@@ -610,7 +628,8 @@ def add_cosignature(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(N_("witness %(witness)s has already cosigned this draw"), code="already_cosigned", witness=entry['name']) from exc
+        raise Conflict(N_("witness %(witness)s has already cosigned this draw"),
+                       code="already_cosigned", witness=entry['name']) from exc
     record_event(session, actor, "draw.cosigned", "draw", draw.public_id,
                  {"witness": entry["name"], "kid": kid, "cosigned_at": envelope["payload"]["cosigned_at"]})
     return row
@@ -777,7 +796,8 @@ def disqualify(
     draw = get_draw(session, public_id)
     _require_state(draw, "published", doing="disqualify a winner of")
     if not reason or not reason.strip():
-        raise DrawRefused(N_("give the reason for the disqualification (it is public)"), code="no_reason", field="reason")
+        raise DrawRefused(N_("give the reason for the disqualification (it is public)"),
+                          code="no_reason", field="reason")
     result = json.loads(draw.result_record or "{}")["payload"]
     holder_rows, reserves = _prize_holders(session, draw)
     holders: list[int | None] = [None] * len(result["winners"])
@@ -819,7 +839,8 @@ def disqualify(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(N_("another disqualification was recorded at the same time; reload"), code="changed_meanwhile") from exc
+        raise Conflict(N_("another disqualification was recorded at the same time; reload"),
+                       code="changed_meanwhile") from exc
     record_event(session, actor, "draw.disqualified", "draw", draw.public_id, {
         "prize_index": prize_index, "account": mask_account(holder.account), "reason": reason.strip(),
         "replacement": mask_account(replacement_account) if replacement_account else None,
@@ -840,10 +861,13 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
         DrawCredit.state != "cancelled",
     ))
     if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
-        raise Conflict(N_("prize %(prize_index)s has no credit order for its holder; reload"), code="no_credit", prize_index=prize_index)
+        raise Conflict(N_("prize %(prize_index)s has no credit order for its holder; reload"),
+                       code="no_credit", prize_index=prize_index)
     if credit.state != "pending":
-        raise Conflict(N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"), code="credit_sent", prize_index=prize_index,
-                       state=words.credit_state(credit.state))
+        raise Conflict(
+            N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"),
+            code="credit_sent", prize_index=prize_index, state=words.credit_state(credit.state),
+        )
     return credit
 
 
@@ -947,13 +971,16 @@ def _confirmation_line(line: int, values: Mapping[str, str], log: ErrorLog) -> _
     cid = _whole_number(cid_text, _MAX_ID)
     amount = _whole_number(amount_text, _MAX_ID)
     if cid is None:
-        log.add(line, BAD_NUMBER, N_("credit_id must be a whole number from 1 to %(maximum)s, got %(value)s"), field="credit_id",
+        log.add(line, BAD_NUMBER, N_("credit_id must be a whole number from 1 to %(maximum)s, got %(value)s"),
+                field="credit_id",
                 maximum=_MAX_ID, value=repr(cid_text[:30]))
     if amount is None:
-        log.add(line, BAD_NUMBER, N_("amount_kopecks must be a whole number of kopecks, got %(value)s"), field="amount_kopecks",
+        log.add(line, BAD_NUMBER, N_("amount_kopecks must be a whole number of kopecks, got %(value)s"),
+                field="amount_kopecks",
                 value=repr(amount_text[:30]))
     if status != "posted":
-        log.add(line, BAD_STATUS, N_("unknown status %(value)s (expected posted)"), field="status", value=repr(status[:30]))
+        log.add(line, BAD_STATUS, N_("unknown status %(value)s (expected posted)"),
+                field="status", value=repr(status[:30]))
     if cid is None or amount is None or status != "posted":
         return None
     return _Confirmed(line, cid, account, amount)
@@ -965,7 +992,8 @@ def _read_confirmation(data: str | bytes) -> tuple[list[_Confirmed], ErrorLog]:
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     table = Table(io.BytesIO(raw), CONFIRMATION_COLUMNS, log, delimiter=None)
     if not table.ok:
-        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"), code="bad_header", header=",".join(CONFIRMATION_HEADER),
+        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"),
+                          code="bad_header", header=",".join(CONFIRMATION_HEADER),
                           why=JoinedProblems(log.details), errors=log.by_line())
     wanted = [checked for line, values in table.records() if (checked := _confirmation_line(line, values, log))]
     return wanted, log
@@ -999,7 +1027,8 @@ def _check_credits(session: Session, wanted: Sequence[_Confirmed], log: ErrorLog
         elif credit[0] != w.account or credit[1] != w.amount:
             log.add(w.line, CREDIT_MISMATCH, N_("account or amount differs from the credit order"))
         elif credit[2] not in ("exported", "posted"):
-            log.add(w.line, CREDIT_STATE, N_("the credit is %(state)s, not exported"), field="credit_id", state=credit[2])
+            log.add(w.line, CREDIT_STATE, N_("the credit is %(state)s, not exported"),
+                    field="credit_id", state=credit[2])
     return ids
 
 
@@ -1018,7 +1047,8 @@ def import_confirmation(
     wanted, log = _read_confirmation(text)
     ids = _check_credits(session, wanted, log)
     if log:
-        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"), code="bad_file", errors=log.by_line(),
+        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"),
+                          code="bad_file", errors=log.by_line(),
                           problems=log.details)
     posted = 0
     if ids:
@@ -1033,7 +1063,8 @@ def import_confirmation(
 # -------------------------------------------------------------------------------- records and proofs
 def _require_record(draw: Draw) -> None:
     if draw.state not in ("published",):
-        raise NotFound(N_("the result of draw %(public_id)s is not published"), code="not_published", public_id=draw.public_id)
+        raise NotFound(N_("the result of draw %(public_id)s is not published"),
+                       code="not_published", public_id=draw.public_id)
 
 
 def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
@@ -1184,7 +1215,8 @@ def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) 
     else:
         proof = _rebuilt_inclusion_proof(session, draw, account, salt_key)
     if proof is None:
-        raise NotFound(N_("account %(account)s is not an entrant of draw %(public_id)s"), code="not_an_entrant", account=mask_account(account), public_id=draw.public_id)
+        raise NotFound(N_("account %(account)s is not an entrant of draw %(public_id)s"),
+                       code="not_an_entrant", account=mask_account(account), public_id=draw.public_id)
     if not proof.verify(bytes.fromhex(freeze_payload["merkle_root"])) or proof.tree_size != freeze_payload["count"]:
         raise Conflict(N_("the stored entrant list does not lead to the signed Merkle root"), code="entrants_mismatch")
     return proof.as_json()

@@ -140,7 +140,8 @@ def validate_prefix(text: str) -> str:
         raise InvalidPrefix(N_("a prefix must be text"))
     prefix = text.strip().upper()
     if not PREFIX_MIN <= len(prefix) <= PREFIX_MAX:
-        raise InvalidPrefix(N_("a prefix has %(low)s to %(high)s symbols, not %(length)s"), low=PREFIX_MIN, high=PREFIX_MAX,
+        raise InvalidPrefix(N_("a prefix has %(low)s to %(high)s symbols, not %(length)s"),
+                            low=PREFIX_MIN, high=PREFIX_MAX,
                             length=len(prefix))
     bad = sorted({c for c in prefix if c not in _VALUE})
     if bad:

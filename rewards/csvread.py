@@ -712,7 +712,8 @@ class Table:
 
     def _too_many_lines(self) -> None:
         limit = self.limits.max_lines
-        self._error(limit + 1, Kind.TOO_MANY_LINES, N_("the file has more than %(limit)s lines; split it"), limit=f"{limit:,}")
+        self._error(limit + 1, Kind.TOO_MANY_LINES, N_("the file has more than %(limit)s lines; split it"),
+                    limit=f"{limit:,}")
 
     def _checked(self, row: list[str], start: int, physical: str) -> list[str] | None:
         """The row when it can be used; otherwise None after logging why (blank rows silently)."""

@@ -69,7 +69,8 @@ def link_client(session: Session, partner: Partner, client_name: str, *, actor: 
     if existing is not None:
         if existing.partner_id == partner.id:
             return existing
-        raise Conflict(N_("API client %(client_name)s already acts for another partner"), client_name=repr(client_name), field="client")
+        raise Conflict(N_("API client %(client_name)s already acts for another partner"),
+                       client_name=repr(client_name), field="client")
     if not client.scope_set & set(PARTNER_SCOPES):
         raise DomainError(
             N_("API client %(client_name)s has none of the partner scopes %(scopes)s"), field="client",
@@ -109,7 +110,8 @@ def _tiers(tiers: list[str] | str) -> str:
     items = tiers.replace(",", " ").split() if isinstance(tiers, str) else list(tiers)
     unknown = sorted(set(items) - set(TIERS))
     if unknown:
-        raise DomainError(N_("unknown tier(s): %(tiers)s"), code="unknown_tier", tiers=', '.join(unknown), field="tiers")
+        raise DomainError(N_("unknown tier(s): %(tiers)s"),
+                          code="unknown_tier", tiers=', '.join(unknown), field="tiers")
     if not items:
         raise DomainError(N_("choose at least one qualifying tier"), field="tiers")
     return " ".join(sorted(set(items), key=TIER_RANK.__getitem__))

@@ -21,9 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from signedjson import canonical_json
 from partners.models import IdempotencyRecord
 from rewards.errors import N_, Conflict, DomainError
+from signedjson import canonical_json
 
 RETENTION = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=60)
@@ -59,7 +59,8 @@ class Claim:
 def check_key(key: str | None) -> str:
     """The key from the header, or a DomainError when it is missing or unusable."""
     if key is None or not key.strip():
-        raise DomainError(N_("send an Idempotency-Key header (up to 255 printable ASCII characters)"), field="Idempotency-Key")
+        raise DomainError(N_("send an Idempotency-Key header (up to 255 printable ASCII characters)"),
+                          field="Idempotency-Key")
     if len(key) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in key):
         raise DomainError(N_("an Idempotency-Key has 1 to 255 printable ASCII characters"), field="Idempotency-Key")
     return key

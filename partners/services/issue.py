@@ -91,7 +91,8 @@ def close_interrupted(session: Session, offer_id: int, now: datetime) -> list[in
                                IssueRun.updated_at < now - STALE_AFTER)
     ).all()
     for run in runs:
-        fail_run(session, run.id, DomainError(N_("interrupted: no progress since %(since)s UTC"), since=f"{run.updated_at:%Y-%m-%d %H:%M}"))
+        fail_run(session, run.id, DomainError(N_("interrupted: no progress since %(since)s UTC"),
+                 since=f"{run.updated_at:%Y-%m-%d %H:%M}"))
     return [run.id for run in runs]
 
 

@@ -15,7 +15,7 @@ from rewards.apikeys.models import ApiClient
 from rewards.auth import services as users
 from rewards.auth.models import ROLES, User
 from rewards.db import db
-from rewards.errors import DomainError, N_
+from rewards.errors import N_, DomainError
 from rewards.policy import staff
 from rewards.signing.keystore import KeyStore
 

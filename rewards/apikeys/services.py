@@ -18,7 +18,7 @@ from rewards.apikeys.models import ApiClient, ApiKey
 from rewards.audit.services import record_event
 from rewards.db import utcnow
 from rewards.directread import DirectRead
-from rewards.errors import DomainError, NotFound, N_
+from rewards.errors import N_, DomainError, NotFound
 
 # Every scope an endpoint may ask for, as the features declared them (rewards.policy.declare).
 SCOPES = policy.SCOPES
@@ -45,7 +45,8 @@ class Caller:
 def _check_scopes(scopes: list[str]) -> str:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise ApiKeyError(N_("unknown scope(s): %(scopes)s"), field="scopes", code="unknown_scope", scopes=", ".join(unknown))
+        raise ApiKeyError(N_("unknown scope(s): %(scopes)s"),
+                          field="scopes", code="unknown_scope", scopes=", ".join(unknown))
     if not scopes:
         raise ApiKeyError(N_("give at least one scope"), field="scopes", code="no_scope")
     return " ".join(sorted(set(scopes)))

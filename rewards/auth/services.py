@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from rewards.audit.services import record_event
 from rewards.auth.models import ROLES, User
-from rewards.errors import DomainError, NotFound, N_
+from rewards.errors import N_, DomainError, NotFound
 
 # Verifying against a hash of the same cost when the user does not exist keeps both refusals alike in
 # timing (a cheaper dummy hash would tell which user names exist).

@@ -248,7 +248,8 @@ def _check_line(line_no: int, values: dict[str, str], *, today: date) -> BulkLin
     """One line's values checked (``FlagInputError`` names the field at fault)."""
     action = ACTION_ALIASES.get(normalise_name(values.get("action", "")))
     if action is None:
-        raise FlagInputError(N_("action must be set or revoke, not %(value)s"), "action", value=repr(values.get("action")))
+        raise FlagInputError(N_("action must be set or revoke, not %(value)s"),
+                             "action", value=repr(values.get("action")))
     if action == ACTION_SET:
         checked = check_staff_flag(
             values.get("account"),
@@ -293,7 +294,8 @@ def read_bulk(data: bytes, *, today: date) -> BulkReport:
         key = (bulk.account, bulk.reason)
         if key in seen:
             report.add_error(
-                line_no, N_("account %(account)s with reason %(reason)s already on line %(other_line)s"), DUPLICATE_LINE,
+                line_no, N_("account %(account)s with reason %(reason)s already on line %(other_line)s"),
+                            DUPLICATE_LINE,
                 account=bulk.account, reason=bulk.reason, other_line=seen[key],
             )
             continue

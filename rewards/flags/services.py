@@ -193,7 +193,8 @@ def _apply_sets(
         changes.append(Change("replaced" if old is not None else "created", item.account, item.reason, None, old.id if old else None))
     if closures:
         if _close(session, closures) != len(closures):
-            raise Conflict(N_("a flag changed while this request ran; nothing was saved, try again"), code="flag_changed")
+            raise Conflict(N_("a flag changed while this request ran; nothing was saved, try again"),
+                           code="flag_changed")
     if new_rows:
         # One executemany ("insertmanyvalues" batches) with RETURNING in parameter order on both engines.
         ids = session.execute(insert(F).returning(F.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
@@ -310,15 +311,18 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     open_now = _open_staff_flags(session, accounts)
     for line in report.lines:
         if line.account not in known:
-            report.add_error(line.line, N_("account %(account)s is not in the latest snapshot"), core.UNKNOWN_ACCOUNT, "account",
+            report.add_error(line.line, N_("account %(account)s is not in the latest snapshot"),
+                             core.UNKNOWN_ACCOUNT, "account",
                              account=line.account)
         elif line.action == core.ACTION_REVOKE:
             row = open_now.get((line.account, line.reason))
             if row is None:
-                report.add_error(line.line, N_("account %(account)s has no open flag with reason %(reason)s"), core.NOT_OPEN,
+                report.add_error(line.line, N_("account %(account)s has no open flag with reason %(reason)s"),
+                                 core.NOT_OPEN,
                                  account=line.account, reason=line.reason)
             elif row.valid_to is not None and row.valid_to < today:
-                report.add_error(line.line, N_("the %(reason)s flag of account %(account)s already ended"), core.NOT_OPEN,
+                report.add_error(line.line, N_("the %(reason)s flag of account %(account)s already ended"),
+                                 core.NOT_OPEN,
                                  account=line.account, reason=line.reason)
     if report.log:
         count = report.problem_lines()
@@ -341,7 +345,8 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     ]
     if revokes:
         if _close(session, revokes) != len(revokes):
-            raise Conflict(N_("a flag changed while the file was applied; nothing was saved, try again"), code="flag_changed")
+            raise Conflict(N_("a flag changed while the file was applied; nothing was saved, try again"),
+                           code="flag_changed")
     counts = {s: sum(1 for c in changes if c.status == s) for s in ("created", "replaced", "unchanged")}
     result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes), report.encoding)
     record_event(

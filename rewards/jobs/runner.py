@@ -32,7 +32,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from rewards.db import db, reset_read_only, set_read_only
-from rewards.errors import DomainError, N_
+from rewards.errors import N_, DomainError
 from rewards.jobs import registry, services, store
 from rewards.jobs.models import Job
 

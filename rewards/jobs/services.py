@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
 from rewards.db import utcnow
-from rewards.errors import Conflict, DomainError, NotFound, N_
+from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.jobs.models import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES, Job
 from signedjson import canonical_json
 

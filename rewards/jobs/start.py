@@ -19,7 +19,7 @@ from flask import current_app
 
 from rewards.actor import current_actor
 from rewards.db import db
-from rewards.errors import DomainError, N_
+from rewards.errors import N_, DomainError
 from rewards.jobs import queue, services
 from rewards.jobs.models import Job
 from rewards.jobs.runner import jobs_dir

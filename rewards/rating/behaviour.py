@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rewards.csvread import (
-    N_,
     ACCOUNT_MAX_DIGITS,
+    N_,
     Column,
     ErrorLog,
     Kind,
@@ -310,7 +310,8 @@ class _RowChecks:
         if self.blank(row):
             return
         width = len(row) if len(row) < expected else len(row) + row[-1].count(self.delimiter)
-        self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"), count=width, width=self.width)
+        self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                   count=width, width=self.width)
 
     def account(self, row: list[str], account: str, current: str | None, line: int) -> str:
         """The account that starts at this row, or ``""`` when the row is skipped (logged unless blank)."""
@@ -323,7 +324,8 @@ class _RowChecks:
                 return ""
         if current is not None and account < current:
             self.error(
-                line, UNSORTED, N_("account %(account)s comes after %(previous)s: the file must be sorted by account"), "account",
+                line, UNSORTED, N_("account %(account)s comes after %(previous)s: the file must be sorted by account"),
+                                   "account",
                 account=account, previous=current,
             )
             return ""
@@ -390,17 +392,20 @@ class _RowChecks:
         """``(mask, facts flags token)`` of the five flag columns' text, or None after logging."""
         raws = key.split(self.delimiter)
         if len(raws) != 5:
-            self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"), count=len(raws) + 6, width=self.width)
+            self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                       count=len(raws) + 6, width=self.width)
             return None
         flags, bad = self._yes_no_flags(raws[:3], line)
         plan = PLAN_NAMES.get(normalise_name(raws[3]), "?")
         if plan == "?":
-            self.error(line, BAD_PLAN, N_("plan %(value)s is not none, deferral or instalment"), "plan", value=repr(raws[3].strip()[:20]))
+            self.error(line, BAD_PLAN, N_("plan %(value)s is not none, deferral or instalment"),
+                       "plan", value=repr(raws[3].strip()[:20]))
             return None
         if plan is not None:
             kept = BOOLS.get(raws[4].strip().lower())
             if kept is None:
-                self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"), "plan_kept", column="plan_kept", value=repr(raws[4].strip()[:20]))
+                self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"),
+                           "plan_kept", column="plan_kept", value=repr(raws[4].strip()[:20]))
                 return None
             flags |= PLAN_KEPT if kept else 0
         if bad:
@@ -416,7 +421,8 @@ class _RowChecks:
         for raw, bit, name in zip(raws, (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless"), strict=True):
             value = BOOLS.get(raw.strip().lower())
             if value is None:
-                self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"), name, column=name, value=repr(raw.strip()[:20]))
+                self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"),
+                           name, column=name, value=repr(raw.strip()[:20]))
                 bad = True
             elif value:
                 flags |= bit

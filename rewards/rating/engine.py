@@ -32,21 +32,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
 
+from rewards.csvread import N_, ErrorLog
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
-    AccountMonths,
     EMAIL_CONFIRMED,
     PAPERLESS,
     PLAN_KEPT,
     PLAN_LETTERS,
     REGISTERED,
+    AccountMonths,
     flags_token,
     month_of,
     read_accounts,
     window,
 )
 from rewards.rating.rules import CRITERIA, Rules
-from rewards.csvread import N_, ErrorLog
 from rewards.tiers import RUSSIAN_NAMES, TIER_RANK, TIERS
 
 DUPLICATE_MONTH = "duplicate_month"

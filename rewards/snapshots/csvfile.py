@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from rewards.csvread import (
-    N_,
     ACCOUNT_MAX_DIGITS,
     CHUNK_SIZE,
     LIMITS,
+    N_,
     Column,
     ErrorLog,
     Kind,
@@ -29,7 +29,6 @@ from rewards.csvread import (
     normalise_name,
 )
 from rewards.tiers import RUSSIAN_NAMES, TIERS, parse_tier
-
 
 __all__ = [
     "ACCOUNT_MAX_DIGITS", "CHUNK_SIZE", "Column", "ErrorLog", "LineSource", "RowError", "SnapshotReport", "Table",
@@ -134,7 +133,8 @@ class _RowChecker:
         if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
             self.error(line, BAD_POINTS, N_("points %(points)s are negative"), "points", points=repr(text))
         else:
-            self.error(line, BAD_POINTS, N_("points %(points)s are not a whole number"), "points", points=repr(text[:40]))
+            self.error(line, BAD_POINTS, N_("points %(points)s are not a whole number"),
+                       "points", points=repr(text[:40]))
         return False, None
 
     def account(self, row: list[str], account: str, line: int) -> str:
@@ -149,7 +149,8 @@ class _RowChecker:
 
     def wrong_width(self, row: list[str], line: int, width: int) -> None:
         if not is_blank(row):
-            self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"), count=len(row), width=width)
+            self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                       count=len(row), width=width)
 
     def no_rows(self, line: int) -> None:
         """A file with a header, no rows and no other problem is refused too."""
@@ -160,7 +161,8 @@ class _RowChecker:
         key = int("1" + account)
         seen = self.seen
         if key in seen:
-            self.error(line, DUPLICATE_ACCOUNT, N_("account %(account)s appears more than once"), "account", account=account)
+            self.error(line, DUPLICATE_ACCOUNT, N_("account %(account)s appears more than once"),
+                       "account", account=account)
             return True
         seen.add(key)
         return False

@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signedjson import canonical_json
 from rewards.audit.services import record_event
 from rewards.bulkload import NULL, bulk_insert
 from rewards.db import utcnow
@@ -36,7 +35,7 @@ from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows, snapshot_for_period
 from rewards.snapshots.signals import bill_columns, snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
-
+from signedjson import canonical_json
 
 
 class FileRejected(DomainError):
@@ -355,7 +354,8 @@ def compute_snapshot(
     try:
         rules = parse_rules(data, "rules")
     except RulesError as exc:
-        raise DomainError(N_("the rules file is refused: %(problem)s"), field="rules", code="bad_rules", problem=str(exc)) from None
+        raise DomainError(N_("the rules file is refused: %(problem)s"),
+                          field="rules", code="bad_rules", problem=str(exc)) from None
     names = [name for _, name in files]
     snapshot, replaced = _begin_snapshot(
         session,
@@ -599,7 +599,8 @@ def export_lines(session: Session, snapshot: Snapshot, kind: str) -> Iterator[st
         for account, tier, points in iter_rows(session, snapshot.id, batch=100_000):
             yield f"{account};{tier};{'' if points is None else points}\n"
     else:
-        raise DomainError(N_("unknown export %(kind)s (bills or full)"), field="kind", code="unknown_export", kind=repr(kind))
+        raise DomainError(N_("unknown export %(kind)s (bills or full)"),
+                          field="kind", code="unknown_export", kind=repr(kind))
 
 
 def record_export(session: Session, snapshot: Snapshot, kind: str, actor: str) -> None:

@@ -67,7 +67,8 @@ def latin_sentences(text: str) -> list[str]:
 
 def test_the_detector_finds_english_and_spares_identifiers() -> None:
     assert latin_sentences("Розыгрыш объявлен. the freeze time is in the past") == ["the freeze time is in the past"]
-    assert latin_sentences("Ключ ed25519-2026-01 · Снимок 2024-03 · статус reading_on_time · python -m draws.verify") == []
+    identifiers = "Ключ ed25519-2026-01 · Снимок 2024-03 · статус reading_on_time · python -m draws.verify"
+    assert latin_sentences(identifiers) == []
     assert latin_sentences("Файл в кодировке KOI8-R; сохраните его в UTF-8 или Windows-1251") == []
     assert latin_sentences("Столбцы account;tier;points · права codes:redeem codes:validate") == []
     assert latin_sentences("marketing · маркетолог") == [] and latin_sentences("Draft draw") == ["Draft draw"]

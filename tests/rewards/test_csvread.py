@@ -156,7 +156,9 @@ def test_error_shape() -> None:
     assert log.by_line() == {"file": ["the file is empty"], "line 7": ["no"]}
 
 
-@pytest.mark.parametrize(("encoding", "name"), [("koi8-r", "KOI8-R"), ("cp866", "DOS 866"), ("iso8859-5", "ISO 8859-5")])
+@pytest.mark.parametrize(
+    ("encoding", "name"), [("koi8-r", "KOI8-R"), ("cp866", "DOS 866"), ("iso8859-5", "ISO 8859-5")]
+)
 def test_other_cyrillic_encodings_get_the_wrong_encoding_hint(encoding: str, name: str) -> None:
     """An ASCII header over rows in another Cyrillic encoding: one whole-file refusal naming it, like UTF-16."""
     data = "account;reason\n7;пенсионер по старости\n8;многодетная семья\n9;инвалид\n".encode(encoding)

@@ -85,8 +85,10 @@ def test_a_failed_job_says_its_refusal_in_the_page_language(app: Flask) -> None:
     from rewards.jobs.models import Job
     from rewards.jobs.services import error_text, refusal
 
-    job = Job(state="failed", error_code="invalid_file", error_status=422, error_message="f.csv: 3 problem(s); nothing was loaded",
-              error_template="%(file)s: %(total)s problem(s); nothing was loaded", error_params='{"file": "f.csv", "total": "3"}')
+    job = Job(state="failed", error_code="invalid_file", error_status=422,
+              error_message="f.csv: 3 problem(s); nothing was loaded",
+              error_template="%(file)s: %(total)s problem(s); nothing was loaded",
+              error_params='{"file": "f.csv", "total": "3"}')
     assert error_text(job) == "f.csv: 3 problem(s); nothing was loaded"  # the consumer: English
     with app.test_request_context("/jobs/1"):
         assert error_text(job) == "f.csv: ошибок — 3; ничего не загружено"
