@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from rewards import policy
 from rewards.access import current_user
@@ -34,12 +35,13 @@ from rewards.web import attempt
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
+# With a context: the same English words name other things' states elsewhere (a draw, an issue run).
 STATE_LABELS = {
-    "queued": _l("queued"),
-    "running": _l("running"),
-    "done": _l("done"),
-    "failed": _l("failed"),
-    "cancelled": _l("cancelled"),
+    "queued": lazy_pgettext("job state", "queued"),
+    "running": lazy_pgettext("job state", "running"),
+    "done": lazy_pgettext("job state", "done"),
+    "failed": lazy_pgettext("job state", "failed"),
+    "cancelled": lazy_pgettext("job state", "cancelled"),
 }
 ERROR_LABELS = {
     "interrupted": _l("the consumer running the job stopped; start it again"),
