@@ -354,8 +354,7 @@ def compute_snapshot(
     try:
         rules = parse_rules(data, "rules")
     except RulesError as exc:
-        raise DomainError(N_("the rules file is refused: %(problem)s"),
-                          field="rules", code="bad_rules", problem=str(exc)) from None
+        raise DomainError.of(exc, field="rules", code="bad_rules") from None
     names = [name for _, name in files]
     snapshot, replaced = _begin_snapshot(
         session,
