@@ -173,6 +173,21 @@ def test_error_paths_are_russian(
     walk.check("snapshot-koi8r")
     upload_snapshot(page, "2023-03", "account;tier\n".encode("utf-16"), name="utf16.csv")
     walk.check("snapshot-utf16")
+    # A rules file that is not valid: refused, the field named, in Russian.
+    behaviour = tmp_path / "behaviour.csv"
+    behaviour.write_text("account;month;reading_at;reading_channel;payment_at;payment_channel;registered;"
+                         "email_confirmed;paperless;plan;plan_kept\n", encoding="utf-8")
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"format": "nonsense"}', encoding="utf-8")
+    page.goto("/snapshots/")
+    compute = page.locator("#compute-form")
+    compute.locator("input[name=period]").fill("2023-04")
+    compute.locator("input[name=files]").set_input_files(str(behaviour))
+    compute.locator("input[name=rules]").set_input_files(str(rules))
+    with page.expect_event("framenavigated"):
+        compute.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    walk.check("rules-refused")
     # A flag file with bad lines.
     path = tmp_path / "flags.csv"
     path.write_text("account;reason;valid_from\nabc;nonsense;2024-13-45\n", encoding="utf-8")
@@ -211,5 +226,5 @@ def test_error_paths_are_russian(
     walk.check("draw-missing")
     page.goto("/admin/users")
     walk.check("admin-forbidden")
-    assert walk.count >= 10
+    assert walk.count >= 11
     assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
