@@ -49,7 +49,8 @@ class BuildWithCatalogues(build_py):
         for package in self.packages or []:
             folder = Path(self.get_package_dir(package)) / "translations"
             for po in sorted(folder.glob("*/LC_MESSAGES/*.po")):
-                mo = Path(self.build_lib, *package.split("."), "translations", po.relative_to(folder).with_suffix(".mo"))
+                mo = Path(self.build_lib, *package.split("."), "translations",
+                          po.relative_to(folder).with_suffix(".mo"))
                 if os.fspath(mo) not in outputs:
                     outputs.append(os.fspath(mo))
         return outputs

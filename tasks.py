@@ -6,8 +6,12 @@
     python3 tasks.py setup   # only the installation steps of 'run'
     python3 tasks.py bench   # the benchmarks under bench/
     python3 tasks.py i18n    # extract page texts and update each package's Russian catalogue
+    python3 tasks.py lint    # ruff check and mypy (the checks CI runs before the tests)
+    python3 tasks.py lock    # regenerate requirements.lock and requirements-test.lock from pyproject.toml
 
-Extra arguments after 'test' go to pytest; after 'run' to 'flask run' (e.g. --port 8000).
+Installs come from the lock files (every package at an exact version), then the project itself without
+dependencies. Extra arguments after 'test' go to pytest; after 'run' to 'flask run' (e.g. --port 8000);
+after 'lock' to 'uv pip compile' (e.g. --upgrade, or --upgrade-package flask).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 PACKAGES = ("rewards", "draws", "partners")
 PACKAGES += ("rewards/flags",)  # feature catalogues inside rewards/: one line each
+LOCKS = {"": ROOT / "requirements.lock", "test": ROOT / "requirements-test.lock"}  # extras -> lock file
+# The lock compiler; its minor releases may change how a lock is resolved and written, hence the range.
+LOCK_TOOL = "uv>=0.13,<0.14"
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> int:
@@ -32,15 +39,35 @@ def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True)
     return subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=check).returncode
 
 
-def venv(extras: str = "") -> None:
-    """Create the virtual environment and install the project (editable) into it."""
-    if sys.version_info < (3, 11):
+def bare_venv() -> None:
+    """Create the virtual environment if it is missing."""
+    if sys.version_info < (3, 11):  # noqa: UP036 (tasks.py runs on whatever python3 the machine has)
         sys.exit("Python 3.11 or newer is needed")
     if not PY.exists():
         sh(sys.executable, "-m", "venv", VENV)
         sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    target = f".[{extras}]" if extras else "."
-    sh(PY, "-m", "pip", "install", "--quiet", "-e", target)
+
+
+def venv(extras: str = "") -> None:
+    """Create the virtual environment, install the locked dependencies, then the project (editable) alone."""
+    bare_venv()
+    sh(PY, "-m", "pip", "install", "--quiet", "-r", LOCKS[extras])
+    sh(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
+    if sh(PY, "-m", "pip", "check", check=False) != 0:  # e.g. pyproject.toml gained a dependency the lock lacks
+        sys.exit(f"{LOCKS[extras].name} does not satisfy pyproject.toml: run 'python3 tasks.py lock'")
+
+
+def lock(extra: list[str]) -> None:
+    """Compile the lock files from pyproject.toml with uv, for every platform and Python 3.11+.
+
+    The test lock is compiled first and constrains the run lock, so a package has one version in both.
+    """
+    bare_venv()
+    sh(PY, "-m", "pip", "install", "--quiet", LOCK_TOOL)
+    common = ["pip", "compile", "pyproject.toml", "--universal", "--python-version", "3.11", "--quiet",
+              "--custom-compile-command", "python3 tasks.py lock", "--annotation-style", "line", *extra]
+    sh(BIN / "uv", *common, "--extra", "test", "-o", LOCKS["test"].name)
+    sh(BIN / "uv", *common, "--constraint", LOCKS["test"].name, "-o", LOCKS[""].name)
 
 
 def translations() -> None:
@@ -138,8 +165,15 @@ def bench(extra: list[str]) -> int:
     return code
 
 
+def lint() -> int:
+    """ruff check (the rules in pyproject.toml) and mypy (strict on the pure cores), as CI runs them."""
+    venv("test")
+    code = sh(BIN / "ruff", "check", ".", check=False)
+    return code | sh(BIN / "mypy", check=False)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test", "setup", "bench", "i18n"}:
+    if not argv or argv[0] not in {"run", "test", "setup", "bench", "i18n", "lint", "lock"}:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
@@ -153,6 +187,10 @@ def main(argv: list[str]) -> int:
         i18n()
     elif command == "bench":
         return bench(extra)
+    elif command == "lint":
+        return lint()
+    elif command == "lock":
+        lock(extra)
     return 0
 
 

@@ -20,4 +20,5 @@ def database_settings(backend: str, folder: Path, schema: str) -> dict[str, Any]
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
-    return {"DATABASE_URL": PG_URL, "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-csearch_path={schema}"}}}
+    return {"DATABASE_URL": PG_URL,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-csearch_path={schema}"}}}

@@ -34,7 +34,9 @@ import bench_partners_validate as bpv  # noqa: E402
 SECONDS = 10
 
 
-def serve(checkout: Path, target: str, env: dict[str, str], workers: int, conf: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    checkout: Path, target: str, env: dict[str, str], workers: int, conf: Path
+) -> tuple[subprocess.Popen[bytes], int]:
     port = bpv.free_port()
     env = {**env, "PYTHONPATH": str(checkout)}
     proc = subprocess.Popen(
@@ -86,7 +88,8 @@ def main() -> None:
     parser.add_argument("endpoint", choices=["validate", "priority"])
     parser.add_argument("--before", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", default="", help="worker counts, comma-separated; default: 4 for validate, 2 for priority")
+    parser.add_argument("--workers", default="",
+                        help="worker counts, comma-separated; default: 4 for validate, 2 for priority")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--accounts", type=int, default=1_500_000)
     parser.add_argument("--codes", type=int, default=200_000)

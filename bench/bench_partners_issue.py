@@ -17,7 +17,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._partners_db import database_settings  # noqa: E402 (after the path is set)

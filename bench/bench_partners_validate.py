@@ -1,6 +1,7 @@
 """Validate under gunicorn vs a bare Flask endpoint served the same way, in the same run.
 
-    PYTHONPATH=. python bench/bench_partners_validate.py [--codes 200000] [--rounds 2] [--backend sqlite|postgresql|both]
+    PYTHONPATH=. python bench/bench_partners_validate.py [--codes 200000] [--rounds 2]
+        [--backend sqlite|postgresql|both]
 
 Both servers: gunicorn, 4 sync workers, loopback. Load: wrk, 2 threads, 32 connections, 10 s per run,
 runs interleaved (bare, service, bare, service, ...) so background noise hits both; medians reported.
@@ -29,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
+
 SCHEMA = "bench_partners_http"
 WORKERS, CONNECTIONS, SECONDS = 4, 32, 10
 
@@ -158,7 +160,8 @@ def serve(target: str, port: int, env: dict[str, str], conf: Path) -> subprocess
 
 def wrk(binary: str, port: int, script: Path) -> tuple[float, float, int]:
     out = subprocess.run(
-        [binary, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        [binary, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -179,7 +182,10 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"validate vs bare Flask: gunicorn {WORKERS} sync workers, wrk {CONNECTIONS} connections, {SECONDS} s, "
           f"{args.rounds} interleaved rounds, {args.codes:,} codes; rate-limit storage: {redis_url() or 'memory://'}")
-    print(f"{'backend':<11} {'bare rps':>9} {'bare p99':>9} {'validate rps':>13} {'p99 ms':>7} {'ratio':>6} {'non-2xx':>8}")
+    print(
+        f"{'backend':<11} {'bare rps':>9} {'bare p99':>9} {'validate rps':>13} {'p99 ms':>7} {'ratio':>6} "
+        f"{'non-2xx':>8}"
+    )
     for backend in backends:
         with tempfile.TemporaryDirectory() as tmp:
             instance = Path(tmp)
@@ -208,8 +214,11 @@ def main() -> None:
             a_rps = statistics.median(r[0] for r in results["app"])
             a_p99 = statistics.median(r[1] for r in results["app"])
             bad = sum(r[2] for r in results["app"])
-            print(f"{backend:<11} {b_rps:>9,.0f} {b_p99:>9.1f} {a_rps:>13,.0f} {a_p99:>7.1f} {a_rps / b_rps:>6.0%} {bad:>8}",
-                  flush=True)
+            print(
+                f"{backend:<11} {b_rps:>9,.0f} {b_p99:>9.1f} {a_rps:>13,.0f} {a_p99:>7.1f} {a_rps / b_rps:>6.0%} "
+                f"{bad:>8}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ if backend == "sqlite":
     url = f"sqlite:///{tempfile.mkdtemp()}/x.db"; extra = {}
 else:
     e = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    with e.begin() as c: c.execute(text("DROP SCHEMA IF EXISTS hotreads CASCADE")); c.execute(text("CREATE SCHEMA hotreads"))
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"; extra = {"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": "-csearch_path=hotreads"}}}
+    with e.begin() as c:
+        c.execute(text("DROP SCHEMA IF EXISTS hotreads CASCADE"))
+        c.execute(text("CREATE SCHEMA hotreads"))
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    extra = {"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": "-csearch_path=hotreads"}}}
 app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url, **extra})
 with app.app_context():
     db.create_all()
@@ -39,9 +42,12 @@ with app.app_context():
     def core_auto():
         with auto.connect() as c: return c.execute(stmt, params).first()
     assert tuple(direct()) == tuple(core()) == tuple(core_auto())
-    for r in range(3):
+    for _round in range(3):
         for name, fn in [("DirectRead", direct), ("Core connect()", core), ("Core AUTOCOMMIT", core_auto)]:
             for _ in range(200): fn()
             n = 3000; c0 = time.thread_time(); t0 = time.perf_counter()
             for _ in range(n): fn()
-            print(f"{backend} {name:<16} {(time.thread_time()-c0)/n*1e6:5.0f} us cpu {(time.perf_counter()-t0)/n*1e6:5.0f} us wall")
+            print(
+                f"{backend} {name:<16} {(time.thread_time() - c0) / n * 1e6:5.0f} us cpu "
+                f"{(time.perf_counter() - t0) / n * 1e6:5.0f} us wall"
+            )

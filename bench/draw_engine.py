@@ -64,9 +64,9 @@ from draws.sample import (  # noqa: E402
     sample_witness_key,
     witness_entry,
 )
-from signedjson import sign_payload  # noqa: E402
 from draws.stream import ByteStream  # noqa: E402
 from draws.verify import verify_bundle  # noqa: E402
+from signedjson import sign_payload  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -152,13 +152,16 @@ def main() -> None:
 
     t0 = time.perf_counter()
     canon = timed("validation (+ account sort, as the database gives it)", rows, canonical_entrants, people)
-    accounts, _tiers, weights, keys = timed("keyed order: HMAC-SHA256 per account + sort by it", rows, keyed_order, salt_key,
-                                            [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon])
+    accounts, _tiers, weights, keys = timed("keyed order: HMAC-SHA256 per account + sort by it", rows, keyed_order,
+                                            salt_key,
+                                            [e.account for e in canon], [e.tier for e in canon],
+                                            [e.weight for e in canon])
     canon = [Entrant(a, t, w) for a, t, w in zip(accounts, _tiers, weights, strict=True)]
     timed("entrant digest (SHA-256 of canonical list)", rows, entrant_digest, canon)
     timed("weights digest", rows, weights_digest, weights)
-    leaves = timed("salted leaf hashes (salts from the order keys)", rows, entrant_leaf_hashes, salt_key, accounts, weights, keys)
-    timed("Merkle root (RFC 6962)", rows, lambda: MerkleTree(leaves).root())
+    leaves = timed("salted leaf hashes (salts from the order keys)", rows, entrant_leaf_hashes, salt_key, accounts,
+                   weights, keys)
+    timed("Merkle root (RFC 6962)", rows, lambda leaves=leaves: MerkleTree(leaves).root())
     seed = hashlib.sha256(b"bench seed").digest()
     outcome = timed(
         f"selection: Fenwick build + {args.prizes + args.reserves} picks", rows,
@@ -173,13 +176,15 @@ def main() -> None:
     cosignatures = [cosign_freeze(k, name, ann, freeze, "2023-08-23T15:09:31Z") for name, k in witness_keys]
     entropy = quicknet_value(source["round"])
     result, _ = timed("build_result (quorum, BLS check of the round, seed, selection, record)", rows, build_result, ann,
-                      freeze, frozen.accounts, frozen.weights, salt_key, secret, entropy, "2023-08-23T15:10:00Z", cosignatures)
+                      freeze, frozen.accounts, frozen.weights, salt_key, secret, entropy, "2023-08-23T15:10:00Z",
+                      cosignatures)
     envelopes = [sign_payload(key, p) for p in (ann, freeze, result)]
     freeze_draw_total = time.perf_counter() - t1
     freeze_draw_peak = peak_mb()
     bundle = auditor_bundle(keyset_for(key), *envelopes, frozen, salt_key,
                             head=sign_payload(key, build_head(result, [], result["drawn_at"])))
-    checks = timed("verify_bundle (in process, full auditor bundle)", rows, lambda b: verify_bundle(b, keyset_for(key), witnesses=witnesses), bundle)
+    checks = timed("verify_bundle (in process, full auditor bundle)", rows,
+                   lambda b: verify_bundle(b, keyset_for(key), witnesses=witnesses), bundle)
     assert all(c.status == "PASS" for c in checks), [c.line() for c in checks if c.status != "PASS"]
     in_process_peak = peak_mb()
 
@@ -194,7 +199,8 @@ def main() -> None:
         del bundle, frozen
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, path, "--keyset", trust[0], "--witnesses", trust[1]], capture_output=True, text=True,
+            [sys.executable, "-c", CHILD, path, "--keyset", trust[0], "--witnesses", trust[1]], capture_output=True,
+            text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         )
         cli_time = time.perf_counter() - start
@@ -204,9 +210,11 @@ def main() -> None:
 
     if not args.skip_naive:
         picks = args.prizes + args.reserves
-        naive = timed(f"floor: plain-Python O(n) scan per pick ({picks} picks)", rows, select_weighted_naive, weights, picks, ByteStream(seed))
+        naive = timed(f"floor: plain-Python O(n) scan per pick ({picks} picks)", rows, select_weighted_naive, weights,
+                      picks, ByteStream(seed))
         assert naive == outcome.winners + outcome.reserves
-        bis = timed(f"floor: accumulate + bisect per pick ({picks} picks)", rows, naive_bisect, weights, picks, ByteStream(seed))
+        bis = timed(f"floor: accumulate + bisect per pick ({picks} picks)", rows, naive_bisect, weights, picks,
+                    ByteStream(seed))
         assert bis == naive
 
     print(f"\nDraw engine benchmark: {args.n:,} entrants, {args.prizes} prizes, {args.reserves} reserves, "

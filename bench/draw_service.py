@@ -14,7 +14,9 @@ PostgreSQL runs in a schema of its own, dropped at the end.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import sys
 import tempfile
@@ -26,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.draw_engine import peak_mb  # noqa: E402
+
+
+class _Stop(Exception):
+    """Raised to end the run after freeze + draw (``--skip-verify``)."""
 
 
 def _timed_process(command: list[str]) -> tuple[float, int]:
@@ -45,11 +51,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--n", type=int, default=1_500_000)
+    parser.add_argument("--profile", action="store_true", help="print where the freeze spends its time (cProfile)")
+    parser.add_argument("--skip-verify", action="store_true", help="stop after freeze + draw")
     parser.add_argument("--pg-url", default=os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
     from sqlalchemy import create_engine, text
 
+    from bench._snapshot import bench_snapshot
     from draws import services
     from draws.engine import entropy_available_at
     from draws.sample import cosign_freeze, quicknet_value, sample_witness_key, witness_entry
@@ -58,7 +67,6 @@ def main() -> None:
     from rewards import create_app
     from rewards.db import db
     from rewards.signing.keystore import KeyStore
-    from rewards.snapshots.models import Snapshot
 
     tmp = tempfile.mkdtemp(prefix="draw-bench-")
     schema = f"bench_draws_{os.getpid()}"
@@ -74,6 +82,7 @@ def main() -> None:
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
     app = create_app(cfg)
     rows: list[tuple[str, float]] = []
+    cpu_line = ""
     try:
         with app.app_context():
             db.create_all()
@@ -83,8 +92,7 @@ def main() -> None:
             rng = random.Random(7)  # benchmark data only
             numbers = rng.sample(range(10**10), args.n)
             tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=args.n)
-            snap = Snapshot(period="2026-05", status="active", source="import", source_name="bench", loaded_by="bench",
-                            row_count=args.n, tier_counts="{}", digest="0" * 64)
+            snap = bench_snapshot("2026-05", args.n)
             db.session.add(snap)
             db.session.flush()
             start = time.perf_counter()
@@ -93,7 +101,10 @@ def main() -> None:
             if args.backend == "sqlite":
                 raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
             else:
-                with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+                with (
+                    raw.cursor() as cur,
+                    cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy,
+                ):
                     for row in data:
                         copy.write_row(row)
             db.session.commit()
@@ -116,18 +127,26 @@ def main() -> None:
                 entropy={"type": "drand", "chain": "quicknet", "delay_seconds": 0}, snapshot_period="2026-05",
                 witnesses=witnesses, quorum=2,
             )
-            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000, now=t0).public_id
+            pid = services.create_draft(db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000,
+                                        now=t0).public_id
             db.session.commit()
             services.announce(db.session, pid, actor="bench", signer=signer, box=box, chains=chains, now=t0)
             db.session.commit()
 
             draw = services.get_draw(db.session, pid)
-            start = time.perf_counter()
+            profile = cProfile.Profile() if args.profile else None
+            start, cpu = time.perf_counter(), time.process_time()
+            if profile:
+                profile.enable()
             services.freeze(db.session, pid, actor="bench", signer=signer, box=box, timezone="Asia/Yekaterinburg",
                             now=draw.freeze_at)
             db.session.commit()
-            freeze_s = time.perf_counter() - start
-            rows.append((f"freeze ({services.get_draw(db.session, pid).entrant_count:,} entrants, keyed order)", freeze_s))
+            freeze_s, freeze_cpu = time.perf_counter() - start, time.process_time() - cpu
+            if profile:
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            count = services.get_draw(db.session, pid).entrant_count
+            rows.append((f"freeze ({count:,} entrants, keyed order)", freeze_s))
 
             import json
 
@@ -135,17 +154,30 @@ def main() -> None:
             ann, frz = json.loads(draw.announcement)["payload"], json.loads(draw.freeze_record)["payload"]
             for name, key in witness_keys:  # the witnesses' part (not timed: it happens on their machines)
                 envelope = cosign_freeze(key, name, ann, frz, "2023-08-23T15:09:31Z")
-                services.add_cosignature(db.session, pid, envelope, actor="bench", now=draw.freeze_at + timedelta(seconds=2))
+                services.add_cosignature(db.session, pid, envelope, actor="bench",
+                                         now=draw.freeze_at + timedelta(seconds=2))
             db.session.commit()
             source = json.loads(draw.entropy_source)
-            start = time.perf_counter()
+            profile = cProfile.Profile() if args.profile else None
+            if profile:
+                profile.enable()
+            start, cpu = time.perf_counter(), time.process_time()
             services.run_draw(db.session, pid, quicknet_value(source["round"]), actor="bench", signer=signer,
-                              box=box, now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
+                              box=box,
+                              now=datetime.fromtimestamp(entropy_available_at(source), UTC) + timedelta(seconds=60))
             db.session.commit()
-            draw_s = time.perf_counter() - start
+            draw_s, draw_cpu = time.perf_counter() - start, time.process_time() - cpu
+            cpu_line = (f"CPU seconds of this process (the database server's are not counted on PostgreSQL): "
+                        f"freeze {freeze_cpu:.2f}, draw {draw_cpu:.2f}, sum {freeze_cpu + draw_cpu:.2f}; "
+                        f"load average {os.getloadavg()[0]:.1f}")
+            if profile:
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(20)
             rows.append(("draw (load + check list, quorum, BLS check of the round, 100 + 20, sign)", draw_s))
             rows.append(("freeze + draw", freeze_s + draw_s))
             service_peak = peak_mb()
+            if args.skip_verify:
+                raise _Stop
 
             start = time.perf_counter()
             bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, pid), signer.keyset(), box)
@@ -161,6 +193,8 @@ def main() -> None:
             seconds, rss = _timed_process([sys.executable, "-m", "draws.verify", f"{tmp}/bundle.json", "--keyset",
                                            f"{tmp}/keyset.json", "--witnesses", f"{tmp}/witnesses.json"])
             rows.append((f"python -m draws.verify, whole process (peak RSS {rss:,} MiB)", seconds))
+    except _Stop:
+        pass
     finally:
         if args.backend == "postgresql":
             with app.app_context():
@@ -176,7 +210,9 @@ def main() -> None:
     print(f"|{'-' * 60}|{'-' * 10}|")
     for label, seconds in rows:
         print(f"| {label:<58} | {seconds:>8.2f} |")
-    print(f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; at the end (with the bundle): {peak_mb():,.0f} MiB")
+    print(f"\n{cpu_line}")
+    print(f"\npeak RSS after freeze + draw: {service_peak:,.0f} MiB; "
+          f"at the end (with the bundle): {peak_mb():,.0f} MiB")
 
 
 if __name__ == "__main__":

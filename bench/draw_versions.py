@@ -2,10 +2,11 @@
 
     PYTHONPATH=. python bench/draw_versions.py [--n 1500000] [--rounds 3]
 
-Each round runs the pure freeze (timed in CPU seconds, steadier than wall time on a shared machine) (validation, order, digest, salted leaves, Merkle root) of the same
-``n`` entrants once per version, alternating, each in a fresh process (``/usr/bin/time -v`` gives wall time
-and peak RSS), and prints the medians, their ratio and the load average. Both start from columns sorted by
-account, as the service reads them from the snapshot.
+Each round runs the pure freeze (timed in CPU seconds, steadier than wall time on a shared machine)
+(validation, order, digest, salted leaves, Merkle root) of the same ``n`` entrants once per version,
+alternating, each in a fresh process (``/usr/bin/time -v`` gives wall time and peak RSS), and prints
+the medians, their ratio and the load average. Both start from columns sorted by account, as the
+service reads them from the snapshot.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def run(n: int, version: int) -> tuple[float, float, int]:
     """Wall seconds of the whole process, CPU seconds of the freeze itself, peak RSS in MiB."""
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", CHILD, str(n), str(version)],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          check=True)
     wall = time.perf_counter() - start
     freeze = float(done.stdout.split("FREEZE")[1])
     rss = next(int(line.split()[-1]) for line in done.stderr.splitlines() if "Maximum resident" in line) // 1024
@@ -56,7 +58,10 @@ def main() -> None:
         for version in (1, 2):
             results[version].append(run(args.n, version))
         loads.append(os.getloadavg()[0])
-    print(f"\nFreeze of {args.n:,} entrants, {args.rounds} interleaved rounds, load average {min(loads):.1f}-{max(loads):.1f}\n")
+    print(
+        f"\nFreeze of {args.n:,} entrants, {args.rounds} interleaved rounds, load average "
+        f"{min(loads):.1f}-{max(loads):.1f}\n"
+    )
     print("| protocol | process wall s (median) | freeze CPU s (median) | peak RSS MiB |")
     print("|---|---:|---:|---:|")
     medians = {}

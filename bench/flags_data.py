@@ -102,7 +102,9 @@ def _store_snapshot(session: Any, period: str, n: int, period_index: int) -> Non
         session.commit()
 
 
-def build(kind: str, workdir: Path, n: int, staff_lines: int = 20_000, log: Any = print) -> tuple[Path, dict[str, float]]:
+def build(
+    kind: str, workdir: Path, n: int, staff_lines: int = 20_000, log: Any = print
+) -> tuple[Path, dict[str, float]]:
     """Create the database and the flags; returns the instance folder and the timings (seconds)."""
     url = database_url(kind, workdir)
     inst = write_instance(workdir, url)
@@ -125,7 +127,9 @@ def build(kind: str, workdir: Path, n: int, staff_lines: int = 20_000, log: Any 
             t0 = time.perf_counter()
             result = services.apply_tier_flags(s, period, tiers_of(n, index), actor="bench")
             s.commit()
-            timings[f"apply_tier_flags {period} (+{result.added:,} / closed {result.closed:,})"] = time.perf_counter() - t0
+            timings[f"apply_tier_flags {period} (+{result.added:,} / closed {result.closed:,})"] = (
+                time.perf_counter() - t0
+            )
         t0 = time.perf_counter()
         result = services.apply_tier_flags(s, PERIODS[-1], tiers_of(n, 1), actor="bench")
         s.commit()

@@ -203,7 +203,9 @@ def bench(kind: str, n: int, seconds: int, runs: int, rates: list[float], worker
                     result = run_wrk(wrk, token, n, seconds, workdir, i + 2, port=PORT + 1)
                     rows.append((kind, f"bare Flask, {workers} workers, wrk closed loop", result))
                     print(f"  bare run {i + 1}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
-                result = run_wrk(wrk, token, n, seconds, workdir, i + 2) if wrk else run_python(token, n, seconds, i + 2)
+                result = (
+                    run_wrk(wrk, token, n, seconds, workdir, i + 2) if wrk else run_python(token, n, seconds, i + 2)
+                )
                 rows.append((kind, f"{tool}, {workers} workers, closed loop", result))
                 print(f"  run {i + 1}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
             for rate in rates:
@@ -235,8 +237,11 @@ def main() -> None:
     for kind in kinds:
         rows += bench(kind, args.accounts, args.seconds, args.runs, [float(r) for r in args.rates.split(",") if r],
                       workers=args.workers, bare=not args.no_bare)
-    print(f"\nPriority look-up, {args.accounts:,} accounts, gunicorn {args.workers} sync workers, {CLIENTS} concurrent clients, "
-          f"{args.seconds} s per run, loopback, {os.cpu_count()} cores")
+    print(
+        f"\nPriority look-up, {args.accounts:,} accounts, gunicorn {args.workers} sync workers, {CLIENTS} concurrent "
+        "clients, "
+        f"{args.seconds} s per run, loopback, {os.cpu_count()} cores"
+    )
     print("| database | load | requests | req/s | errors | p50 ms | p90 ms | p99 ms | max ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for kind, tool, r in rows:

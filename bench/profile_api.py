@@ -49,7 +49,7 @@ def setup_validate(tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
     from rewards import create_app
 
     app = create_app()
-    bodies = [('{"code":"%s"}' % c).encode() for c in sample]
+    bodies = [f'{{"code":"{c}"}}'.encode() for c in sample]
     return app, _environs("POST", ["/api/v1/partner/codes/validate"] * len(bodies), token, bodies)
 
 

@@ -119,9 +119,9 @@ def phase_floor(paths: list[str]) -> dict:
 
 def phase_engine(paths: list[str]) -> dict:
     sys.path.insert(0, str(ROOT))
+    from rewards.csvread import ErrorLog
     from rewards.rating.engine import Engine
     from rewards.rating.rules import default_rules
-    from rewards.csvread import ErrorLog
     from rewards.snapshots.digest import SnapshotDigest
 
     start = time.perf_counter()

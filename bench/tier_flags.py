@@ -41,7 +41,8 @@ def main() -> None:
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     for kind in kinds:
         # each engine in its own process: its peak memory is its own
-        subprocess.run([sys.executable, __file__, "--accounts", str(args.accounts), "--db", kind, "--child"], check=True) \
+        subprocess.run([sys.executable, __file__, "--accounts", str(args.accounts), "--db", kind, "--child"],
+                       check=True) \
             if len(kinds) > 1 else run_one(kind, args.accounts)
 
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from draws import jobs as draw_jobs
 from draws import schemas, services, wiring
 from draws.errors import DrawError
 from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import N_, DomainError
+from rewards.jobs import services as jobs
+from rewards.jobs.models import Job
+from rewards.jobs.start import start
 from rewards.policy import api, public
 
-SECURITY = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
 blp = Blueprint("draws-api", __name__, url_prefix="/api/v1/draws", description="Prize draws")
 credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits", description="Prize credits for billing")
 
@@ -67,6 +72,43 @@ class Exclusions(MethodView):
         return _commit({"count": services.set_exclusions(db.session, draw_id, data["accounts"], actor=current_actor())})
 
 
+JOB_202 = ("Queued: `{job, url}`; follow the job at `GET /api/v1/jobs/<id>` (scope `jobs:read`) until `finished`; "
+           "its `result` then names the draw and its state")
+
+
+def _queued(job: Job) -> Response:
+    """202 with the job to follow at ``/api/v1/jobs/<id>``."""
+    body = jobs.describe(job, None)
+    response = jsonify({"job": {**body, "created_at": job.created_at.isoformat()}, "url": f"/api/v1/jobs/{job.id}"})
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return response
+
+
+def _draw_job(kind: str, draw_id: str, **more: Any) -> Any:
+    """Run a draw step as a job: the draw if it already finished (the queue ran it at once), its refusal
+    with the same status and details, or 202 with the job."""
+    title = f"{draw_id} {services.get_draw(db.session, draw_id).name}"
+    job = start(kind, draw_jobs.draw_params(draw_id, **more), title=title)
+    if job.state == "done":
+        return services.get_draw(db.session, draw_id)
+    refusal = jobs.refusal(job)
+    if refusal is not None:
+        raise refusal
+    return _queued(job)
+
+
+@blp.route("/<draw_id>/freeze")
+class DrawFreeze(MethodView):
+    @api("draws:write")
+    @blp.doc(security=SECURITY)
+    @blp.response(200, schemas.DrawOutSchema)
+    @blp.alt_response(202, description=JOB_202)
+    def post(self, draw_id: str) -> Any:
+        """Fix the entrant list (after the freeze time, before the entropy exists), as a background job."""
+        return _draw_job(draw_jobs.FREEZE, draw_id)
+
+
 def _step(name: str, doc: str, run: Any) -> None:
     class Step(MethodView):
         @api("draws:write")
@@ -82,8 +124,6 @@ def _step(name: str, doc: str, run: Any) -> None:
 
 _step("announce", "Commit to a secret and publish the signed announcement.", lambda d: services.announce(
     db.session, d, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), chains=wiring.chains()))
-_step("freeze", "Fix the entrant list (after the freeze time, before the entropy exists).", lambda d: services.freeze(
-    db.session, d, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone()))
 _step("publish", "Publish the result; prizes become credit orders.", lambda d: services.publish(
     db.session, d, actor=current_actor(), timezone=wiring.timezone()))
 
@@ -94,9 +134,9 @@ class DrawRun(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(schemas.EntropyInSchema)
     @blp.response(200, schemas.DrawOutSchema)
+    @blp.alt_response(202, description=JOB_202)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
-        """Enter the entropy (or fetch the drand round) and run the draw; runs once."""
-        relay: dict[str, Any] | None = None
+        """Enter the entropy (or fetch the drand round) and run the draw, once, as a background job."""
         if data.get("numbers"):
             try:
                 value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
@@ -104,17 +144,12 @@ class DrawRun(MethodView):
                 raise DomainError.of(exc, field="numbers") from exc
         elif data.get("entropy"):
             value = data["entropy"]
+            draw_jobs.check_value(value)
         elif data.get("fetch"):
-            import json
-
-            source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
-            try:
-                value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
-            except (wiring.FetchRefused, KeyError) as exc:
-                raise DomainError.of(exc, field="fetch") from exc
+            return _draw_job(draw_jobs.RUN, draw_id, fetch=True)
         else:
             raise DomainError(N_("give entropy, numbers or fetch"), field="entropy", code="no_entropy")
-        return _commit(services.run_draw(db.session, draw_id, value, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay))
+        return _draw_job(draw_jobs.RUN, draw_id, entropy=value)
 
 
 @blp.route("/<draw_id>/cancel")
@@ -136,8 +171,6 @@ class Disqualifications(MethodView):
     @blp.response(201, schemas.DisqualificationOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Disqualify the holder of a prize; it passes to the next reserve in published order."""
-        import json
-
         record = services.disqualify(db.session, draw_id, data["prize_index"], data["reason"], actor=current_actor(), signer=wiring.signer())
         out = {"sequence": record.sequence, "prize_index": record.prize_index,
                "replaced": record.replacement_account is not None, "envelope": json.loads(record.envelope)}
@@ -227,9 +260,17 @@ class Batches(MethodView):
     @api("draws:write")
     @credits_blp.doc(security=SECURITY)
     @credits_blp.response(201, schemas.BatchOutSchema)
+    @credits_blp.alt_response(202, description="Queued: `{job, url}`; follow the job at `GET /api/v1/jobs/<id>` "
+                              "(scope `jobs:read`); its `result` names the batch (`batch_id`)")
     def post(self) -> Any:
-        """Export every pending credit into a new batch, exactly once."""
-        return _commit(services.export_credits(db.session, actor=current_actor()))
+        """Export every pending credit into a new batch, exactly once, as a background job."""
+        job = start(draw_jobs.CREDITS, {}, title="credits")
+        if job.state == "done":
+            return services.get_batch(db.session, int(json.loads(job.result or "{}")["batch_id"]))
+        refusal = jobs.refusal(job)
+        if refusal is not None:
+            raise refusal
+        return _queued(job)
 
 
 @credits_blp.route("/batches/<int:batch_id>")

@@ -58,7 +58,8 @@ def auditor_bundle(
     """The auditor bundle: the public record plus the entrant list, the salt key and the exclusions."""
     bundle = public_record(keyset, announcement, freeze, result, disqualifications, head=head)
     bundle["kind"] = "auditor"
-    bundle["entrants"] = {"accounts": list(frozen.accounts), "tiers": list(frozen.tiers), "weights": list(frozen.weights)}
+    bundle["entrants"] = {"accounts": list(frozen.accounts), "tiers": list(frozen.tiers),
+                          "weights": list(frozen.weights)}
     bundle["salt_key"] = salt_key.hex()
     bundle["exclusions"] = sorted(set(exclusions))
     return bundle

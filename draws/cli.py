@@ -13,6 +13,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from draws import jobs as draw_jobs
 from draws import services, wiring
 from draws.models import CreditBatch
 from signedjson import canonical_json
@@ -101,10 +102,29 @@ def announce(draw_id: str) -> None:
     click.echo(f"entropy source: {draw.entropy_source}")
 
 
+def _background(kind: str, params: dict[str, Any], title: str) -> None:
+    """Queue a job for a consumer and say where to follow it."""
+    from rewards.jobs.cli import wait_and_report
+    from rewards.jobs.start import start
+
+    try:
+        job = start(kind, params, title=title)
+    except DomainError as exc:
+        fail(exc.message)
+    wait_and_report(job.id)
+
+
+BACKGROUND = click.option("--background", is_flag=True, help="Queue it as a job for a consumer instead of running it here.")
+
+
 @draws_cli.command("freeze")
 @click.argument("draw_id")
-def freeze(draw_id: str) -> None:
+@BACKGROUND
+def freeze(draw_id: str, background: bool) -> None:
     """Compute and fix the entrant list (after the freeze time, before the entropy exists)."""
+    if background:
+        _background(draw_jobs.FREEZE, draw_jobs.draw_params(draw_id), f"{draw_id} (freeze)")
+        return
     draw = _run(services.freeze, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), timezone=wiring.timezone())
     click.echo(f"frozen {draw.public_id}: {draw.entrant_count} entrants")
 
@@ -154,9 +174,13 @@ def check_codes(draw_id: str, out: Path) -> None:
 @click.option("--entropy", "entropy_file", type=click.File("r"), help="JSON entropy value (drand round object).")
 @click.option("--numbers", "numbers_file", type=click.File("r"), help="RFC 3797 public numbers, one source per line.")
 @click.option("--fetch", is_flag=True, help="Fetch the announced drand round (needs DRAND_FETCH).")
-def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) -> None:
+@BACKGROUND
+def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool, background: bool) -> None:
     """Enter (or fetch) the entropy, reveal the secret and select the winners. Runs once."""
     relay: dict[str, Any] | None = None
+    if background:
+        _draw_in_background(draw_id, entropy_file, numbers_file, fetch)
+        return
     try:
         if numbers_file is not None:
             value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(numbers_file.read())}
@@ -166,7 +190,7 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
             source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
             if source.get("type") != "drand":
                 fail("--fetch works for drand sources only")
-            value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
+            value, relay = draw_jobs.fetched_round(db.session, draw_id)  # the stored round, else fetched
         else:
             fail("give --entropy FILE, --numbers FILE or --fetch", 2)
     except (ValueError, DomainError, wiring.FetchRefused) as exc:
@@ -179,6 +203,23 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) ->
         click.echo(f"prize {w['prize_index']}\t{w['amount_kopecks']}\t{w['account_masked']}")
     for r in result["reserves"]:
         click.echo(f"reserve {r['reserve_index']}\t\t{r['account_masked']}")
+
+
+def _draw_in_background(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) -> None:
+    """``draws draw --background``: the entropy read here, the draw run (and the round fetched) by a consumer."""
+    try:
+        if numbers_file is not None:
+            more: dict[str, Any] = {"entropy": {"type": "rfc3797", "sources": parse_public_numbers(numbers_file.read())}}
+        elif entropy_file is not None:
+            more = {"entropy": json.load(entropy_file)}
+            draw_jobs.check_value(more["entropy"])
+        elif fetch:
+            more = {"fetch": True}
+        else:
+            fail("give --entropy FILE, --numbers FILE or --fetch", 2)
+    except (ValueError, DomainError) as exc:
+        fail(str(getattr(exc, "message", exc)))
+    _background(draw_jobs.RUN, draw_jobs.draw_params(draw_id, **more), f"{draw_id} (draw)")
 
 
 @draws_cli.command("publish")
@@ -254,13 +295,20 @@ def _finish_interrupted(out: Path) -> bool:
 
 @draws_cli.command("export-credits")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the batch file here.")
-def export_credits(out: Path | None) -> None:
+@BACKGROUND
+def export_credits(out: Path | None, background: bool) -> None:
     """Put every pending credit into a new batch for billing (exactly once); print the batch id.
 
     With --out the file is written (to OUT.partial, flushed to disk) before the batch is committed
     and renamed to OUT after: a committed batch always has its file. A run killed after the commit
     is finished by the next run; any batch can be written again with 'flask draws batch ID --out'.
+    With --background a consumer exports, and the file is downloaded from the job's page.
     """
+    if background:
+        if out:
+            fail("--out and --background: the job writes the file on its page; use 'flask draws batch ID --out'", 2)
+        _background(draw_jobs.CREDITS, {}, "credits")
+        return
     if out and _finish_interrupted(out):
         return
     try:

@@ -94,8 +94,10 @@ def load(
             session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks, now=start
         )
         pid = draw.public_id
-        services.announce(session, pid, actor=actor, signer=signer, box=box, chains=chains, now=start + timedelta(hours=1))
-        services.freeze(session, pid, actor=actor, signer=signer, box=box, timezone=timezone, now=freeze_at + timedelta(minutes=5))
+        services.announce(session, pid, actor=actor, signer=signer, box=box, chains=chains,
+                          now=start + timedelta(hours=1))
+        services.freeze(session, pid, actor=actor, signer=signer, box=box, timezone=timezone,
+                        now=freeze_at + timedelta(minutes=5))
         package = services.freeze_package_of(services.get_draw(session, pid), signer.keyset())
         cosigned_at = freeze_at + timedelta(minutes=20)  # the witness's clock, well before the numbers exist
         envelope = cosign(package, witness_key, now=int(cosigned_at.timestamp()), keyset=signer.keyset())
@@ -119,7 +121,8 @@ def load(
             witnesses=[witness],
             quorum=1,
         )
-        draw = services.create_draft(session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks, now=now)
+        draw = services.create_draft(session, draft, actor=actor, chains=chains, yearly_cap_kopecks=yearly_cap_kopecks,
+                                     now=now)
         services.announce(session, draw.public_id, actor=actor, signer=signer, box=box, chains=chains, now=now)
         announced = draw.public_id
     return DemoDraws(published, announced, "demo draws ready")

@@ -13,7 +13,9 @@ unambiguous.
 
 from __future__ import annotations
 
+import operator
 import struct
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from draws.errors import BadTimestamp
@@ -33,7 +35,20 @@ def lp(data: bytes) -> bytes:
     return _U32.pack(len(data)) + data
 
 
-def parse_timestamp(text: str) -> int:
+_LENGTHS = [_U32.pack(n) for n in range(256)]
+
+
+def lp_utf8_each(texts: Sequence[str]) -> list[bytes]:
+    """``lp(utf8(text))`` for each text: the same bytes as ``lp(text.encode("utf-8"))``, built in
+    C-level passes (``map``) because the freeze does it for every one of 1.5 M accounts."""
+    raw = list(map(str.encode, texts))  # str.encode's default is UTF-8
+    sizes = list(map(len, raw))
+    if sizes and max(sizes) < len(_LENGTHS):
+        return list(map(operator.add, map(_LENGTHS.__getitem__, sizes), raw))
+    return [lp(b) for b in raw]
+
+
+def parse_timestamp(text: object) -> int:
     """Unix seconds of a ``YYYY-MM-DDTHH:MM:SSZ`` UTC timestamp; refuses any other spelling.
 
     Only one spelling is accepted so that a timestamp inside a signed record has exactly one text form.

@@ -33,10 +33,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter, lt
-from typing import Any
+from typing import Any, cast
 
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
-from draws.encoding import format_timestamp, lp, parse_timestamp, u64
+from draws.encoding import format_timestamp, lp, lp_utf8_each, parse_timestamp, u64
 from draws.entrants import (
     MAX_ACCOUNT_BYTES,
     MAX_WEIGHT,
@@ -80,6 +80,7 @@ from draws.merkle import (
     MerkleTree,
     entrant_leaf_hashes,
     entrant_salt,
+    entry_parts,
     leaf_bytes,
     leaf_hash,
     merkle_root,
@@ -229,6 +230,7 @@ class FrozenList:
     leaf_hashes: list[bytes] = field(repr=False)
     encoding: bytes = field(repr=False, default=b"")
     keys: list[bytes] = field(repr=False, default_factory=list)
+    parts: list[bytes] = field(repr=False, default_factory=list)
     version: int = PROTOCOL_VERSION
 
     @property
@@ -266,23 +268,31 @@ def freeze_entrants(
     )
 
 
-_CONTROL = re.compile("[\\x00-\\x1f\\x7f]")
-
-
 def _columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bool:
     # Fast path for lists the service reads already sorted (ORDER BY account): every rule of
-    # canonical_entrants is checked, in C-speed passes where possible.
+    # canonical_entrants is checked, in C-level passes over one newline-joined string (as many newlines
+    # as separators means no account holds one).
     if not (len(accounts) == len(tiers) == len(weights)) or not accounts:
         return False
-    if any(type(w) is not int for w in weights) or min(weights) < 1 or max(weights) > MAX_WEIGHT:
+    if set(map(type, weights)) != {int} or min(weights) < 1 or max(weights) > MAX_WEIGHT:
         return False
     if any(type(t) is not str or not t or not t.isascii() for t in set(tiers)):
         return False
-    control = _CONTROL.search
-    for a in accounts:
-        if type(a) is not str or not a or not a.isascii() or len(a) > MAX_ACCOUNT_BYTES or control(a):
-            return False
+    try:
+        joined = "\n".join(accounts)  # TypeError if one is not a string
+    except TypeError:
+        return False
+    if joined.count("\n") != len(accounts) - 1 or not joined.isascii():
+        return False  # a newline inside an account, or non-ASCII (for ASCII, characters are bytes)
+    if "\n\n" in joined or joined[0] == "\n" or joined[-1] == "\n":
+        return False  # an empty account
+    if _CONTROL_BUT_NEWLINE.search(joined) or _LONGER_THAN_ALLOWED.search(joined):
+        return False
     return all(map(lt, accounts, islice(accounts, 1, None)))
+
+
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_LONGER_THAN_ALLOWED = re.compile(f"[^\n]{{{MAX_ACCOUNT_BYTES + 1}}}")
 
 
 def keyed_order(
@@ -296,6 +306,16 @@ def keyed_order(
         return list(accounts), list(tiers), list(weights), keys
     pick = itemgetter(*sorted(range(len(accounts)), key=keys.__getitem__))  # one C-level gather per column
     return list(pick(accounts)), list(pick(tiers)), list(pick(weights)), list(pick(keys))
+
+
+def _tier_weight_classes(tiers: list[str], weights: list[int]) -> Counter[tuple[str, int]]:
+    """How many entrants have each ``(tier, weight)``: the freeze record's totals and the encoding's
+    suffixes. Counted per tier when every tier has one weight (the service's case: a weight per tier),
+    which is several times cheaper than counting a pair per entrant."""
+    weight_of = dict(zip(tiers, weights, strict=True))
+    if list(map(weight_of.__getitem__, tiers)) == weights:
+        return Counter({(tier, weight_of[tier]): count for tier, count in Counter(tiers).items()})
+    return Counter(zip(tiers, weights, strict=True))
 
 
 def freeze_columns(
@@ -317,10 +337,14 @@ def freeze_columns(
     keys: list[bytes] = []
     if version >= 2:
         accounts, tiers, weights, keys = keyed_order(salt_key, accounts, tiers, weights)
-    encoding = encode_entrant_columns(accounts, tiers, weights, version)
-    leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys or None)
+    classes = _tier_weight_classes(tiers, weights)
+    prefixed = lp_utf8_each(accounts)
+    encoding = encode_entrant_columns(accounts, tiers, weights, version, prefixed, classes)
+    parts = entry_parts(accounts, weights, prefixed)
+    del prefixed
+    leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys or None, parts)
     totals: dict[str, dict[str, int]] = {}
-    for (tier, weight), count in sorted(Counter(zip(tiers, weights)).items()):
+    for (tier, weight), count in sorted(classes.items()):
         slot = totals.setdefault(tier, {"count": 0, "weight": 0})
         slot["count"] += count
         slot["weight"] += count * weight
@@ -336,11 +360,21 @@ def freeze_columns(
         leaf_hashes=leaves,
         encoding=encoding,
         keys=keys,
+        parts=parts,
         version=version,
     )
 
 
 # --------------------------------------------------------------------------------------------- select
+def _all_positive_ints(values: Sequence[object]) -> bool:
+    """True if every value is an ``int`` (``bool`` and other subclasses refused) of at least 1, checked
+    in C-level passes (the draw step checks a million weights)."""
+    if not values:
+        return True
+    if set(map(type, values)) != {int}:
+        return False
+    return min(cast("Sequence[int]", values)) >= 1
+
 @dataclass(frozen=True, slots=True)
 class DrawOutcome:
     """Result of a selection: indices into the canonical list and how much stream was used."""
@@ -384,7 +418,7 @@ def run_selection(
     if reserve_count < 0:
         raise DrawError(N_("the number of reserves cannot be negative"))
     reserves = min(reserve_count, n - prize_count)
-    if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in weights):
+    if not _all_positive_ints(weights):
         raise BadWeight(N_("every frozen entrant must have an integer weight >= 1"))
     if algorithm == ALGORITHM_WEIGHTED:
         stream = ByteStream(seed)
@@ -529,10 +563,12 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     }
 
 
-def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any], freeze: Mapping[str, Any]) -> dict[str, Any]:
+def freeze_package(keyset: Mapping[str, Any], announcement: Mapping[str, Any],
+                   freeze: Mapping[str, Any]) -> dict[str, Any]:
     """What a witness cosigns: ``{"format": "loyalty-draw-freeze/2", keyset, announcement, freeze}``
     (the two signed envelopes and the key set that verifies them)."""
-    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement), "freeze": dict(freeze)}
+    return {"format": FREEZE_PACKAGE_FORMAT, "keyset": dict(keyset), "announcement": dict(announcement),
+            "freeze": dict(freeze)}
 
 
 def witness_quorum(
@@ -542,7 +578,8 @@ def witness_quorum(
     """The cosignatures that count towards the announced quorum (``draws.witness.witness_quorum``)."""
     from draws.witness import witness_quorum as quorum_of
 
-    return quorum_of(list(cosignatures), dict(announcement), dict(freeze), list(trusted) if trusted is not None else None)
+    return quorum_of(list(cosignatures), dict(announcement), dict(freeze),
+                     list(trusted) if trusted is not None else None)
 
 
 def build_result(
@@ -721,12 +758,15 @@ def build_disqualification(
     return payload
 
 
-def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]], issued_at: str) -> dict[str, Any]:
+def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[str, Any]],
+               issued_at: str) -> dict[str, Any]:
     """The head of a published draw (to be signed each time it changes: at publication and at every
     disqualification): how many disqualifications exist and the digest of the last one, so that a
     record that leaves the last one out is detected."""
     issued = parse_timestamp(issued_at)
-    latest = max([parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications])
+    latest = max(
+        [parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications]
+    )
     if issued < latest:
         raise BadTimestamp(N_("the head cannot be older than the draw or the last disqualification it counts"))
     return {

@@ -35,10 +35,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain
+from operator import add, attrgetter
 from struct import Struct
 
-from draws.encoding import lp, u64
+from draws.encoding import lp, lp_utf8_each, u64
 from draws.errors import N_, BadAccount, BadWeight
 
 ENTRANTS_TAG = b"loyalty-draw/entrants/v1"
@@ -127,25 +128,29 @@ def is_canonical(entrants: Sequence[Entrant]) -> bool:
     )
 
 
-_LENGTH_PREFIX = [n.to_bytes(4, "big") for n in range(MAX_ACCOUNT_BYTES + 1)]
 
 
 def encode_entrant_columns(
-    accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int], version: int = 2
+    accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int], version: int = 2,
+    prefixed: Sequence[bytes] | None = None, classes: Iterable[tuple[str, int]] | None = None,
 ) -> bytes:
-    """The ``ENTRANTS_V<version>`` encoding from three parallel columns already in canonical order."""
-    parts = [lp(ENTRANT_TAGS[version]), u64(len(accounts))]
-    append = parts.append
-    prefix = _LENGTH_PREFIX
-    suffixes: dict[tuple[str, int], bytes] = {}  # lp(tier) || u64(weight): few distinct values
-    for account, tier, weight in zip(accounts, tiers, weights, strict=True):
-        acc = account.encode("utf-8")
-        suffix = suffixes.get((tier, weight))
-        if suffix is None:
-            suffix = suffixes[(tier, weight)] = lp(tier.encode("ascii")) + u64(weight)
-        size = len(acc)
-        append((prefix[size] if size <= MAX_ACCOUNT_BYTES else size.to_bytes(4, "big")) + acc + suffix)
-    return b"".join(parts)
+    """The ``ENTRANTS_V<version>`` encoding from three parallel columns already in canonical order.
+
+    ``prefixed`` (``lp(utf8(account))`` of each account, :func:`draws.encoding.lp_utf8_each`) and
+    ``classes`` (the distinct ``(tier, weight)`` pairs) are passed when the caller has them already."""
+    if not len(accounts) == len(tiers) == len(weights):
+        raise ValueError("accounts, tiers and weights must be the same length")
+    if prefixed is None:
+        prefixed = lp_utf8_each(accounts)
+    pairs = set(classes) if classes is not None else set(zip(tiers, weights, strict=True))
+    # lp(ascii(tier)) || u64(weight): few distinct values, each encoded once.
+    suffix = {(t, w): lp(t.encode("ascii")) + u64(w) for t, w in pairs}
+    if len({t for t, _w in pairs}) == len(pairs):  # one weight per tier: the tier alone names the suffix
+        by_tier = {t: value for (t, _w), value in suffix.items()}
+        suffixes = map(by_tier.__getitem__, tiers)
+    else:
+        suffixes = map(suffix.__getitem__, zip(tiers, weights, strict=True))
+    return b"".join(chain((lp(ENTRANT_TAGS[version]), u64(len(accounts))), map(add, prefixed, suffixes)))
 
 
 def encode_entrants(entrants: Sequence[Entrant], version: int = 2) -> bytes:
@@ -170,6 +175,18 @@ def entrant_columns_digest(
 def encode_weights(weights: Sequence[int]) -> bytes:
     """The weights-vector encoding (see module docstring)."""
     return lp(WEIGHTS_TAG) + u64(len(weights)) + Struct(f">{len(weights)}Q").pack(*weights)
+
+
+def decode_weights(data: bytes) -> list[int]:
+    """Inverse of :func:`encode_weights` (one C-level unpack). Raises ``ValueError`` if ``data`` is not
+    a complete weights-vector encoding."""
+    head = lp(WEIGHTS_TAG)
+    if not data.startswith(head) or len(data) < len(head) + 8:
+        raise ValueError("not a weights-vector encoding")
+    (count,) = Struct(">Q").unpack_from(data, len(head))
+    if len(data) != len(head) + 8 + 8 * count:
+        raise ValueError("the weights-vector encoding's length does not match its count")
+    return list(Struct(f">{count}Q").unpack_from(data, len(head) + 8))
 
 
 def weights_digest(weights: Sequence[int]) -> str:

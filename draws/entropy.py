@@ -61,7 +61,9 @@ def known_chain_problem(chain: Any, extra: Sequence[Mapping[str, Any]] = ()) -> 
                 "scheme, period and genesis")
     known = next((c for c in candidates if c["chain_hash"] == chain.get("chain_hash")), None)
     if known is None:
-        return f"unknown drand chain hash {str(chain.get('chain_hash'))[:80]!r} (known: {', '.join(sorted(KNOWN_CHAINS))})"
+        return (
+            f"unknown drand chain hash {str(chain.get('chain_hash'))[:80]!r} (known: {', '.join(sorted(KNOWN_CHAINS))})"
+        )
     for label in ("genesis_time", "period"):
         if chain.get(label) != known[label]:
             return f"{label} of chain {known['name']} is {known[label]}, the announcement says {chain.get(label)!r}"
@@ -99,7 +101,9 @@ def verify_drand_value(source: Mapping[str, Any], value: Mapping[str, Any]) -> N
     try:
         check_value(DrandChain.from_json(dict(source["chain"])), dict(value))
     except BeaconInvalid as exc:
-        raise EntropyMismatch(f"drand round {value.get('round')} does not verify against the announced chain: {exc}") from exc
+        raise EntropyMismatch(
+            f"drand round {value.get('round')} does not verify against the announced chain: {exc}"
+        ) from exc
 
 
 def _hex_bytes(value: Any, what: str, size: int | None = None) -> bytes:
@@ -119,7 +123,8 @@ def drand_source(chain: Any, freeze_at: int, delay: int) -> dict[str, Any]:
     strictly after ``freeze_at + delay``; the full chain info and the delay are pinned with it."""
     if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY:
         raise MalformedEntropy("the entropy delay must be 0 to 30 days, in seconds")
-    return {"type": "drand", "chain": chain.as_json(), "delay": delay, "round": chain.first_round_after(freeze_at + delay)}
+    return {"type": "drand", "chain": chain.as_json(), "delay": delay,
+            "round": chain.first_round_after(freeze_at + delay)}
 
 
 def check_drand_source(source: Mapping[str, Any], freeze_at: int) -> None:
@@ -133,7 +138,8 @@ def check_drand_source(source: Mapping[str, Any], freeze_at: int) -> None:
     expected = drand_source(chain, freeze_at, source.get("delay"))  # type: ignore[arg-type]
     if source.get("round") != expected["round"]:
         raise EntropyMismatch(
-            f"the announced round must be the first after freeze_at + delay: {expected['round']}, not {source.get('round')!r}"
+            f"the announced round must be the first after freeze_at + delay: {expected['round']}, not "
+            f"{source.get('round')!r}"
         )
 
 
@@ -153,7 +159,7 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
-def entropy_available_at(source: dict[str, Any]) -> int:
+def entropy_available_at(source: Any) -> int:
     """Unix time at which the announced entropy comes to exist (drand round time / numbers' date)."""
     kind = source.get("type") if isinstance(source, dict) else None
     if kind == "drand":
@@ -168,7 +174,7 @@ def entropy_available_at(source: dict[str, Any]) -> int:
     raise MalformedEntropy(f"unknown entropy source type {kind!r}")
 
 
-def entropy_bytes(source: dict[str, Any], value: dict[str, Any], *, verify_beacon: bool = True) -> bytes:
+def entropy_bytes(source: Any, value: dict[str, Any], *, verify_beacon: bool = True) -> bytes:
     """Check that ``value`` belongs to the announced ``source``; return the canonical entropy bytes.
 
     Raises :class:`MalformedEntropy` for a value that cannot be read and :class:`EntropyMismatch`

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from draws import api as draws_api
 from draws import demo as draws_demo
 from draws import models  # noqa: F401  (the draw tables on the metadata)
+from draws import jobs as draw_jobs
 from draws import services, views, wiring
 from draws.cli import draws_cli
 from draws.errors import DrawError
@@ -24,6 +25,7 @@ from rewards import features
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.httperrors import Api
+from rewards.jobs.registry import add_error_labels, register_kind, register_periodic
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
 from rewards.snapshots.signals import bill_columns
 
@@ -70,7 +72,24 @@ def check_code_columns(session: Session, *, snapshot: Any, **_: Any) -> list[tup
     return services.bill_check_code_columns(session, snapshot.id, wiring.box())
 
 
+def _register_jobs(app: Flask) -> None:
+    """The draw steps and the credit export as background jobs."""
+    to_draw = ("draws.detail", "draw_id", "draw_id")
+    register_kind(app, draw_jobs.FREEZE, draw_jobs.freeze_job, label=_l("Freeze of a draw's entrant list"),
+                  action="draws.view", done_link=to_draw)
+    register_kind(app, draw_jobs.RUN, draw_jobs.run_job, label=_l("Draw run"), action="draws.view", done_link=to_draw)
+    register_kind(app, draw_jobs.CREDITS, draw_jobs.credits_job, label=_l("Credit export for billing"),
+                  action="draws.view")
+    register_periodic(app, "draws.fetch_rounds", app.config["DRAND_FETCH_CRON"], draw_jobs.fetch_due_rounds)
+    add_error_labels(app, {
+        "keys_unavailable": _l("the signing or secret keys are not available"),
+        "fetch_refused": _l("the drand round could not be fetched"),
+        "draw_refused": _l("the draw refused"),
+    })
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the draws feature on ``app``; the bills export asks it for check codes."""
     FEATURE.register(app, api)
+    _register_jobs(app)
     bill_columns.connect(check_code_columns)  # held strongly by this module; connecting again is a no-op

@@ -100,7 +100,7 @@ def select_weighted_naive(weights: Sequence[int], count: int, stream: ByteStream
     for _ in range(count):
         r = stream.uniform_below(remaining)
         cumulative = 0
-        for index, w in enumerate(current):
+        for index, w in enumerate(current):  # noqa: B007 (the index is read after the break)
             cumulative += w
             if cumulative > r:
                 break

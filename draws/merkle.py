@@ -29,9 +29,11 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, itemgetter, methodcaller
 from typing import Any
 
-from draws.encoding import lp, u64
+from draws.encoding import lp, lp_utf8_each, u64
 from draws.errors import ProofError
 
 SALT_SIZE = 16
@@ -80,40 +82,56 @@ def order_keys(salt_key: bytes, accounts: Sequence[str]) -> list[bytes]:
     inner, outer = _hmac_sha256_states(salt_key)
     out: list[bytes] = []
     append = out.append
-    for account in accounts:
+    for account in map(str.encode, accounts):  # str.encode's default is UTF-8
         i = inner.copy()
-        i.update(account.encode("utf-8"))
+        i.update(account)
         o = outer.copy()
         o.update(i.digest())
         append(o.digest())
     return out
 
 
-def entrant_leaf_hashes(
-    salt_key: bytes, accounts: Sequence[str], weights: Sequence[int], keys: Sequence[bytes] | None = None
+def entry_parts(
+    accounts: Sequence[str], weights: Sequence[int], prefixed: Sequence[bytes] | None = None
 ) -> list[bytes]:
-    """Leaf hashes of the entrants (in list order), computed in one pass for speed.
+    """``lp(utf8(account)) || u64(weight)`` for each entrant: a proof chunk's entries, and the tail of
+    each leaf (a leaf is ``lp(salt)`` followed by its entry part). ``prefixed`` is ``lp(utf8(account))``
+    of each account when the caller has it already."""
+    if len(accounts) != len(weights):
+        raise ValueError("accounts and weights must be the same length")
+    if prefixed is None:
+        prefixed = lp_utf8_each(accounts)
+    return list(map(add, prefixed, map(_u64_table(weights).__getitem__, weights)))
+
+
+def _u64_table(weights: Sequence[int]) -> dict[int, bytes]:
+    # Few distinct weights (one per tier): encode each once.
+    return {w: u64(w) for w in set(weights)}
+
+
+_DIGEST = methodcaller("digest")
+_SALT_OF_KEY = itemgetter(slice(0, SALT_SIZE))
+
+
+def entrant_leaf_hashes(
+    salt_key: bytes, accounts: Sequence[str], weights: Sequence[int], keys: Sequence[bytes] | None = None,
+    parts: Sequence[bytes] | None = None,
+) -> list[bytes]:
+    """Leaf hashes of the entrants (in list order), computed in C-level passes for speed.
 
     Equal to ``leaf_hash(leaf_bytes(entrant_salt(salt_key, a), a, w))`` for every entrant. ``keys``
-    are the accounts' :func:`order_keys` when the caller has them already (their first 16 bytes are
-    the salts).
+    are the accounts' :func:`order_keys` and ``parts`` their :func:`entry_parts` when the caller has
+    them already (the first 16 bytes of a key are the entrant's salt).
     """
-    sha = hashlib.sha256
     if keys is None:
         keys = order_keys(salt_key, accounts)
-    out: list[bytes] = []
-    append = out.append
+    if parts is None:
+        parts = entry_parts(accounts, weights)
+    if not len(keys) == len(parts) == len(accounts):
+        raise ValueError("accounts, weights and keys must be the same length")
     prefix = b"\x00" + SALT_SIZE.to_bytes(4, "big")  # leaf-hash tag, then lp(salt)'s length
-    lengths = [n.to_bytes(4, "big") for n in range(256)]
-    weight_bytes: dict[int, bytes] = {}
-    for account, weight, key in zip(accounts, weights, keys, strict=True):
-        acc = account.encode("utf-8")
-        wb = weight_bytes.get(weight)
-        if wb is None:
-            wb = weight_bytes[weight] = weight.to_bytes(8, "big")
-        size = len(acc)
-        append(sha(prefix + key[:SALT_SIZE] + (lengths[size] if size < 256 else size.to_bytes(4, "big")) + acc + wb).digest())
-    return out
+    leaves = map(add, map(add, repeat(prefix), map(_SALT_OF_KEY, keys)), parts)
+    return list(map(_DIGEST, map(hashlib.sha256, leaves)))
 
 
 class MerkleTree:
@@ -125,7 +143,8 @@ class MerkleTree:
         level = leaf_hashes
         sha = hashlib.sha256
         while len(level) > 1:
-            nxt = [sha(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
+            pairs = map(add, map(add, repeat(b"\x01"), level[0::2]), level[1::2])  # stops at the shorter
+            nxt = list(map(_DIGEST, map(sha, pairs)))
             if len(level) % 2:
                 nxt.append(level[-1])  # unpaired node moves up unchanged (same as RFC 6962's split)
             self.levels.append(nxt)
@@ -283,7 +302,7 @@ def chunked_proof(chunk_leaves: list[bytes], offset: int, chunk_index: int, size
 
 def encode_chunk(accounts: Sequence[str], weights: Sequence[int]) -> bytes:
     """``lp(utf8(account)) || u64(weight)`` for each entrant of a chunk."""
-    return b"".join(lp(a.encode("utf-8")) + u64(w) for a, w in zip(accounts, weights, strict=True))
+    return b"".join(entry_parts(accounts, weights))
 
 
 def decode_chunk(data: bytes) -> tuple[list[str], list[int]]:

@@ -111,6 +111,10 @@ class DrawEntrantList(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     # Merkle levels above the proof chunks (draws.merkle.upper_levels_blob): ~94 KB at 1.5 M entrants.
     merkle_upper: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # The weights vector's encoding (draws.entrants.encode_weights), zlib-compressed: the draw step
+    # reads the weights from it (checked against the signed weights digest) instead of decoding the
+    # whole list, and proves each winner's account with its proof chunk. None for older freezes.
+    weights: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class DrawEntrantChunk(db.Model):

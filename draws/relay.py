@@ -77,6 +77,11 @@ def _value_from(chain: DrandChain, round_number: int, raw: str) -> dict[str, Any
     return value
 
 
+def value_from(chain: DrandChain, round_number: int, raw: str) -> dict[str, Any]:
+    """The entropy value in a relay's answer ``raw`` kept earlier, checked again (round, shapes, BLS)."""
+    return _value_from(chain, round_number, raw)
+
+
 def fetch_round(
     chain: DrandChain,
     round_number: int,

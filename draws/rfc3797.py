@@ -36,16 +36,19 @@ MAX_POOL = 65_535
 MAX_SOURCES = 64
 MAX_VALUES_PER_SOURCE = 64
 _VALUE = re.compile(r"(0|[0-9]+)(?:\.([0-9]+))?\Z")
+# The white space removed around a public number: ASCII only (space, TAB, LF, VT, FF, CR), so that a
+# re-implementation need not know any Unicode property; a no-break space around a number is refused.
+ASCII_SPACE = " \t\n\v\f\r"
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
-def canonical_value(text: str) -> tuple[Fraction, str]:
+def canonical_value(text: object) -> tuple[Fraction, str]:
     """``(exact value, canonical text)`` of one non-negative decimal number, or MalformedEntropy."""
     if not isinstance(text, str):
         if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
             return Fraction(text), f"{text}."
         raise MalformedEntropy(f"public number {text!r} must be a non-negative decimal number")
-    match = _VALUE.match(text.strip())
+    match = _VALUE.match(text.strip(ASCII_SPACE))
     if not match:
         raise MalformedEntropy(
             f"public number {text!r} is not a non-negative decimal number (digits, optionally '.digits')"

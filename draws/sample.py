@@ -23,12 +23,12 @@ from draws.engine import (
     FrozenList,
     build_announcement,
     build_freeze,
+    build_head,
     build_result,
     commitment_of,
     drand_source,
     entropy_available_at,
     freeze_entrants,
-    build_head,
     payload_digest,
     salt_commitment_of,
 )
@@ -51,7 +51,8 @@ def sample_signing_key(label: str) -> Ed25519PrivateKey:
 def keyset_for(key: Ed25519PrivateKey, created: str = "2023-01-01T00:00:00Z") -> dict[str, Any]:
     """A one-key key set in the format of ``signedjson``."""
     raw = key.public_key().public_bytes_raw()
-    return {"keys": [{"kid": kid_for(raw), "alg": "Ed25519", "public_key": b64u_encode(raw), "created": created, "retired": None}]}
+    return {"keys": [{"kid": kid_for(raw), "alg": "Ed25519", "public_key": b64u_encode(raw), "created": created,
+                      "retired": None}]}
 
 
 def sample_entrants(label: str, count: int, tiers: Sequence[str] = TIERS) -> list[Entrant]:
@@ -153,7 +154,8 @@ def make_sample_draw(
     entrants: Sequence[Entrant] | None = None,
     count: int = 50,
     tier_weights: dict[str, int] | None = None,
-    prizes: Sequence[dict[str, int]] = ({"amount_kopecks": 400_000, "count": 2}, {"amount_kopecks": 100_000, "count": 3}),
+    prizes: Sequence[dict[str, int]] = ({"amount_kopecks": 400_000, "count": 2},
+                                        {"amount_kopecks": 100_000, "count": 3}),
     reserves: int = 3,
     algorithm: str = ALGORITHM_WEIGHTED,
     entropy_source: dict[str, Any] | None = None,

@@ -96,7 +96,8 @@ class ExclusionsOutSchema(ma.Schema):
 class EntropyInSchema(ma.Schema):
     entropy = ma.fields.Dict(load_default=None, metadata={"description": "the drand round object or "
                                                           '{"type": "rfc3797", "sources": [[...], ...]}'})
-    numbers = ma.fields.String(load_default=None, metadata={"description": "RFC 3797 public numbers, one source per line"})
+    numbers = ma.fields.String(load_default=None,
+                               metadata={"description": "RFC 3797 public numbers, one source per line"})
     fetch = ma.fields.Boolean(load_default=False, metadata={"description": "fetch the drand round (DRAND_FETCH)"})
 
 
@@ -153,7 +154,8 @@ class FreezePackageSchema(ma.Schema):
 
 
 class CosignatureInSchema(ma.Schema):
-    cosignature = ma.fields.Dict(required=True, metadata={"description": "the envelope python -m draws.witness cosign printed"})
+    cosignature = ma.fields.Dict(required=True,
+                                 metadata={"description": "the envelope python -m draws.witness cosign printed"})
 
 
 class QuorumOutSchema(ma.Schema):

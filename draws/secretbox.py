@@ -58,7 +58,9 @@ class SecretBox:
             raise SecretBoxError(f"no draw secret key file at {self.path}")
         if stat.S_IMODE(self.path.stat().st_mode) & (stat.S_IRWXG | stat.S_IRWXO):
             raise SecretBoxError(f"{self.path} is readable by others; run chmod 600 on it")
-        keys = [bytes.fromhex(line.strip()) for line in self.path.read_text(encoding="ascii").splitlines() if line.strip()]
+        keys = [
+            bytes.fromhex(line.strip()) for line in self.path.read_text(encoding="ascii").splitlines() if line.strip()
+        ]
         if not keys or any(len(k) != 32 for k in keys):
             raise SecretBoxError(f"{self.path} must hold 32-byte keys in hex, one per line")
         return keys

@@ -17,11 +17,13 @@ import hashlib
 import io
 import json
 import secrets
+import sys
 import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -33,18 +35,25 @@ from draws import engine, words
 from draws.bundle import public_record
 from draws.checkcode import check_code, check_codes, code_matches
 from draws.drand import BeaconInvalid, DrandChain
-from draws.entrants import check_account, check_weight, decode_entrant_columns, mask_account
+from draws.entrants import (
+    check_account,
+    check_weight,
+    decode_entrant_columns,
+    decode_weights,
+    encode_weights,
+    mask_account,
+)
 from draws.errors import DrawError
 from draws.merkle import (
     CHUNK_SIZE,
     InclusionProof,
     chunked_proof,
     decode_chunk,
-    encode_chunk,
     entrant_leaf_hashes,
     entrant_salt,
     order_keys,
     upper_levels_blob,
+    verify_inclusion,
 )
 from draws.models import (
     CreditBatch,
@@ -89,9 +98,6 @@ class DrawRefused(DomainError):
 def _refuse(exc: DrawError, field: str | None = None) -> DrawRefused:
     code = "".join("_" + c.lower() if c.isupper() else c for c in type(exc).__name__).lstrip("_")
     return DrawRefused.of(exc, field=field, code=code)
-
-
-
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -303,7 +309,8 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
         try:
             if line.startswith("{"):
                 entry = json.loads(line)
-                witnesses.append({"name": str(entry["name"]), "kid": str(entry["kid"]), "public_key": str(entry["public_key"])})
+                witnesses.append({"name": str(entry["name"]), "kid": str(entry["kid"]),
+                                  "public_key": str(entry["public_key"])})
             else:
                 name, public_key = (part.strip() for part in line.rsplit(";", 1))
                 witnesses.append({"name": name, "kid": kid_for(b64u_decode(public_key)), "public_key": public_key})
@@ -334,7 +341,8 @@ def parse_exclusions(text: str) -> list[str]:
         try:
             check_account(account)
         except DrawError as exc:
-            errors.add(lineno, "bad_account", exc.template, **exc.params)
+            params: dict[str, Any] = dict(exc.params)  # the engine's values, as the template's parameters
+            errors.add(lineno, "bad_account", exc.template, **params)
             continue
         accounts.append(account)
     if errors:
@@ -343,7 +351,8 @@ def parse_exclusions(text: str) -> list[str]:
     return accounts
 
 
-def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *, actor: str, record: bool = True) -> int:
+def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *, actor: str,
+                   record: bool = True) -> int:
     """Replace a draft's exclusion list; returns the number of distinct accounts."""
     draw = get_draw(session, public_id)
     if draw.state != "draft":
@@ -456,7 +465,8 @@ def _year_of(draw: Draw, timezone: str) -> int:
     return draw.freeze_at.astimezone(ZoneInfo(timezone)).year
 
 
-def won_this_year(session: Session, year: int, timezone: str | None = None, *, excluding: int | None = None) -> dict[str, int]:
+def won_this_year(session: Session, year: int, timezone: str | None = None, *,
+                  excluding: int | None = None) -> dict[str, int]:
     """Kopecks won per account in ``year``, for the yearly cap.
 
     Counts the credits of published draws (not cancelled by a disqualification) and, when
@@ -520,18 +530,17 @@ def freeze(
             code="earlier_draw_pending", public_id=pending.public_id, name=pending.name, year=year,
         )
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
-    capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest, draw.yearly_cap_kopecks)
+    capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest,
+                                    draw.yearly_cap_kopecks)
     accounts: list[str] = []
     tiers: list[str] = []
-    entrant_weights: list[int] = []
     skip = excluded | capped
-    eligible_set = set(eligible)
-    for rows in iter_account_tier_batches(session, draw.snapshot_id):
-        for account, tier in rows:
-            if tier in eligible_set and account not in skip:
-                accounts.append(account)
-                tiers.append(tier)
-                entrant_weights.append(weights[tier])
+    for rows in iter_account_tier_batches(session, draw.snapshot_id, tiers=eligible):
+        if skip:
+            rows = [row for row in rows if row[0] not in skip]
+        accounts.extend(map(itemgetter(0), rows))
+        tiers.extend(map(sys.intern, map(itemgetter(1), rows)))  # one string per tier, not per entrant
+    entrant_weights = list(map(weights.__getitem__, tiers))
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     try:
         frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
@@ -541,9 +550,11 @@ def freeze(
     envelope = signer.sign(payload)
     # The state moves first: a concurrent freeze waits on this row and then finds it no longer
     # announced (Conflict), instead of colliding on the entrant list's key (IntegrityError).
-    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope), entrant_count=len(frozen.accounts))
+    _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope),
+                entrant_count=len(frozen.accounts))
     session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
-                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle)))
+                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle),
+                                weights=zlib.compress(encode_weights(frozen.weights), 1)))
     session.flush()
     _store_proof_chunks(session, draw, frozen)
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
@@ -554,11 +565,11 @@ def freeze(
 
 
 def _store_proof_chunks(session: Session, draw: Draw, frozen: engine.FrozenList) -> None:
-    accounts, weights, keys = frozen.accounts, frozen.weights, frozen.keys
+    parts, keys = frozen.parts, frozen.keys  # parts: encode_chunk's entries, already built by the freeze
     rows = [
         {"draw_id": draw.id, "chunk": c, "first_key": keys[start],
-         "data": zlib.compress(encode_chunk(accounts[start:start + CHUNK_SIZE], weights[start:start + CHUNK_SIZE]), 1)}
-        for c, start in enumerate(range(0, len(accounts), CHUNK_SIZE))
+         "data": zlib.compress(b"".join(parts[start:start + CHUNK_SIZE]), 1)}
+        for c, start in enumerate(range(0, len(parts), CHUNK_SIZE))
     ]
     for i in range(0, len(rows), 500):
         session.execute(DrawEntrantChunk.__table__.insert(), rows[i:i + 500])
@@ -576,6 +587,72 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
     return decode_entrant_columns(data)
 
 
+def _draw_inputs(
+    session: Session, draw: Draw, freeze_payload: Mapping[str, Any], salt_key: bytes
+) -> tuple[Sequence[str], list[int]]:
+    """The frozen weights and (lazily) accounts the draw step selects from, each checked against the
+    signed freeze record: the weights against its weights digest, each account read against its
+    Merkle root. Lists frozen before the weights were stored are decoded whole, as before."""
+    stored = session.get(DrawEntrantList, draw.id)
+    if stored is None:
+        raise Conflict(N_("the draw has no frozen entrant list"), code="not_frozen")
+    if stored.weights is None or stored.merkle_upper is None:
+        accounts, _tiers, weights = frozen_columns(session, draw)
+        return accounts, weights
+    if hashlib.sha256(zlib.decompress(stored.data)).hexdigest() != freeze_payload["entrant_digest"]:
+        raise Conflict(N_("the stored entrant list does not match the signed freeze record"), code="entrants_mismatch")
+    encoded = zlib.decompress(stored.weights)
+    if hashlib.sha256(encoded).hexdigest() != freeze_payload["weights_digest"]:
+        raise Conflict(N_("the stored weights do not match the signed freeze record"), code="weights_mismatch")
+    weights = decode_weights(encoded)
+    root = bytes.fromhex(freeze_payload["merkle_root"])
+    return ProvenAccounts(session, draw.id, salt_key, weights, stored.merkle_upper, root), weights
+
+
+class ProvenAccounts(Sequence[str]):
+    """The frozen list's accounts by position, each read from its proof chunk and proven by an
+    inclusion proof against the signed Merkle root (with its weight): the draw step needs ~120 of a
+    million, so it reads ~120 chunks instead of decoding the whole list."""
+
+    def __init__(self, session: Session, draw_id: int, salt_key: bytes, weights: list[int], upper: bytes,
+                 root: bytes) -> None:
+        self.session, self.draw_id, self.salt_key = session, draw_id, salt_key
+        self.weights, self.upper, self.root = weights, upper, root
+        self.chunks: dict[int, tuple[list[str], list[bytes]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        chunk, offset = divmod(index, CHUNK_SIZE)
+        accounts, leaves = self._chunk(chunk)
+        try:
+            path: list[bytes] | None = chunked_proof(leaves, offset, chunk, len(self), self.upper)
+        except DrawError:  # a truncated chunk, or upper levels of another size
+            path = None
+        if path is None or not verify_inclusion(leaves[offset], index, len(self), path, self.root):
+            raise Conflict(N_("the stored proof chunks do not lead to the signed Merkle root"), code="proofs_mismatch")
+        return accounts[offset]
+
+    def _chunk(self, chunk: int) -> tuple[list[str], list[bytes]]:
+        if chunk not in self.chunks:
+            data = self.session.scalar(select(DrawEntrantChunk.data).where(
+                DrawEntrantChunk.draw_id == self.draw_id, DrawEntrantChunk.chunk == chunk))
+            if data is None:
+                raise Conflict(N_("proof chunk %(chunk)s of the frozen list is missing"), code="chunk_missing",
+                               chunk=chunk)
+            accounts, weights = decode_chunk(zlib.decompress(data))
+            start = chunk * CHUNK_SIZE
+            if weights != self.weights[start:start + len(weights)]:
+                raise Conflict(N_("the stored proof chunks do not match the signed weights"), code="proofs_mismatch")
+            self.chunks[chunk] = accounts, entrant_leaf_hashes(self.salt_key, accounts, weights)
+        return self.chunks[chunk]
+
+
 # ------------------------------------------------------------------------------------------- witness
 def freeze_package_of(draw: Draw, keyset: dict[str, Any]) -> dict[str, Any]:
     """What the witnesses cosign: the signed announcement and freeze records with the key set."""
@@ -587,7 +664,9 @@ def freeze_package_of(draw: Draw, keyset: dict[str, Any]) -> dict[str, Any]:
 
 def cosignatures_of(session: Session, draw: Draw) -> list[dict[str, Any]]:
     """The stored cosignatures of the draw's freeze, in the order they arrived."""
-    rows = session.scalars(select(DrawCosignature.envelope).where(DrawCosignature.draw_id == draw.id).order_by(DrawCosignature.id))
+    rows = session.scalars(
+        select(DrawCosignature.envelope).where(DrawCosignature.draw_id == draw.id).order_by(DrawCosignature.id)
+    )
     return [json.loads(text) for text in rows]
 
 
@@ -618,7 +697,8 @@ def add_cosignature(
     if not single.counted:
         raise DrawRefused(single.problems[0] if single.problems else "the cosignature is not valid",
                           field="cosignature", code="cosignature_refused")
-    if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id, DrawCosignature.witness_kid == kid)):
+    if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id,
+                                                       DrawCosignature.witness_kid == kid)):
         raise Conflict(N_("witness %(witness)s has already cosigned this draw"),
                        code="already_cosigned", witness=entry['name'])
     cosigned_at = engine.parse_timestamp(envelope["payload"]["cosigned_at"])  # counted above: a valid time
@@ -639,7 +719,8 @@ def quorum_status(session: Session, draw: Draw) -> Any:
     """The draw's witness quorum as of now (``draws.witness.QuorumResult``), or None before the freeze."""
     if not draw.freeze_record:
         return None
-    return engine.witness_quorum(cosignatures_of(session, draw), _payload(draw.announcement), _payload(draw.freeze_record))
+    return engine.witness_quorum(cosignatures_of(session, draw), _payload(draw.announcement),
+                                 _payload(draw.freeze_record))
 
 
 # --------------------------------------------------------------------------------------------- draw
@@ -656,7 +737,8 @@ def run_draw(
     with the draw so that what the relay said can be shown later."""
     now = (now or utcnow()).replace(microsecond=0)
     if not isinstance(entropy_value, Mapping):
-        raise DrawRefused('the entropy value must be a JSON object such as {"type": "drand", "round": ...}', field="entropy")
+        raise DrawRefused('the entropy value must be a JSON object such as {"type": "drand", "round": ...}',
+                          field="entropy")
     draw = get_draw(session, public_id)
     _require_state(draw, "frozen", doing="draw")
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
@@ -667,12 +749,13 @@ def run_draw(
         quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
         if not quorum.met:
             return _cancel_for_missing_quorum(session, draw, quorum, cosignatures, actor=actor, signer=signer, now=now)
-    accounts, _tiers, weights = frozen_columns(session, draw)
     secret = box.open(draw.secret_sealed or "", draw.public_id)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    accounts, weights = _draw_inputs(session, draw, freeze_payload, salt_key)
     try:
         payload, outcome = engine.build_result(
-            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), utc_timestamp(now), cosignatures
+            announcement, freeze_payload, accounts, weights, salt_key, secret, dict(entropy_value), utc_timestamp(now),
+            cosignatures
         )
     except DrawError as exc:
         raise _refuse(exc, "entropy") from exc
@@ -695,7 +778,8 @@ def run_draw(
         "seed": payload["seed"], "entropy_digest": payload["entropy_digest"],
         "winners": [w["account_masked"] for w in payload["winners"]],
         "witnesses": [c["payload"]["witness"]["name"] for c in payload.get("cosignatures", [])],
-        **({"relay_url": relay.get("url"), "relay_response_sha256": hashlib.sha256(str(relay.get("response", "")).encode("utf-8")).hexdigest()}
+        **({"relay_url": relay.get("url"),
+            "relay_response_sha256": hashlib.sha256(str(relay.get("response", "")).encode("utf-8")).hexdigest()}
            if relay is not None else {}),
     })
     return draw
@@ -727,7 +811,11 @@ def publish(session: Session, public_id: str, *, actor: str, timezone: str, now:
     _transition(session, draw, "drawn", "published", published_at=now)
     year = draw.freeze_at.astimezone(ZoneInfo(timezone)).year
     result = json.loads(draw.result_record or "{}")["payload"]
-    holders = session.scalars(select(DrawWinner).where(DrawWinner.draw_id == draw.id, DrawWinner.role == "winner").order_by(DrawWinner.position))
+    holders = session.scalars(
+        select(DrawWinner)
+        .where(DrawWinner.draw_id == draw.id, DrawWinner.role == "winner")
+        .order_by(DrawWinner.position)
+    )
     for winner, row in zip(holders, result["winners"], strict=True):
         session.add(DrawCredit(draw_id=draw.id, prize_index=winner.position, account=winner.account,
                                amount_kopecks=row["amount_kopecks"], year=year, state="pending", created_at=now))
@@ -763,7 +851,8 @@ def cancel(
                    "cancelled any more (the winners are already determined); run the draw"),
                 code="entropy_exists", since=engine.format_timestamp(entropy_at),
             )
-        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason, cancelled_at=utc_timestamp(now))
+        payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason,
+                                            cancelled_at=utc_timestamp(now))
         values["cancellation"] = _canonical(signer.sign(payload))
     _transition(session, draw, draw.state, "cancelled", **values)
     record_event(session, actor, "draw.cancelled", "draw", draw.public_id, {"reason": reason.strip()})
@@ -823,7 +912,8 @@ def disqualify(
         session.add(DrawCredit(draw_id=draw.id, prize_index=prize_index, account=reserve.account, amount_kopecks=amount,
                                year=credit.year, state="pending", created_at=now))
     try:
-        payload = engine.build_disqualification(result, earlier[-1]["payload"] if earlier else None, replacement, reason,
+        payload = engine.build_disqualification(result, earlier[-1]["payload"] if earlier else None, replacement,
+                                                reason,
                                                 utc_timestamp(now))
     except DrawError as exc:
         raise _refuse(exc, "reason") from exc
@@ -865,7 +955,8 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
                        code="no_credit", prize_index=prize_index)
     if credit.state != "pending":
         raise Conflict(
-            N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing first"),
+            N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing "
+               "first"),
             code="credit_sent", prize_index=prize_index, state=words.credit_state(credit.state),
         )
     return credit
@@ -873,7 +964,11 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
 
 def disqualification_envelopes(session: Session, draw: Draw) -> list[dict[str, Any]]:
     """The draw's signed disqualifications in sequence order."""
-    rows = session.scalars(select(DrawDisqualification).where(DrawDisqualification.draw_id == draw.id).order_by(DrawDisqualification.sequence))
+    rows = session.scalars(
+        select(DrawDisqualification)
+        .where(DrawDisqualification.draw_id == draw.id)
+        .order_by(DrawDisqualification.sequence)
+    )
     return [json.loads(r.envelope) for r in rows]
 
 
@@ -1056,7 +1151,8 @@ def import_confirmation(
             update(DrawCredit).where(_id_among(session, ids), DrawCredit.state == "exported")
             .values(state="posted", posted_at=now).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
-    record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-", {"posted": posted, "lines": len(wanted)})
+    record_event(session, actor, "draw.credits_confirmed", "credit_batch", "-",
+                 {"posted": posted, "lines": len(wanted)})
     return {"posted": posted, "already_posted": len(wanted) - posted}
 
 
@@ -1067,7 +1163,8 @@ def _require_record(draw: Draw) -> None:
                        code="not_published", public_id=draw.public_id)
 
 
-def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, with_weights: bool = True) -> dict[str, Any]:
+def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *,
+                     with_weights: bool = True) -> dict[str, Any]:
     """The public record (masked accounts; the signed head; optionally the weights vector).
 
     A cancelled draw that was announced has a public record too: the announcement, the freeze record
@@ -1083,7 +1180,8 @@ def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *, wi
         return record
     _require_record(draw)
     weights = frozen_columns(session, draw)[2] if with_weights else None
-    return public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw),
+    return public_record(keyset, env["announcement"], env["freeze"], env["result"],
+                         disqualification_envelopes(session, draw),
                          weights, head=env.get("head"))
 
 
@@ -1094,7 +1192,8 @@ def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box:
     env = envelopes(draw)
     accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
-    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"], disqualification_envelopes(session, draw),
+    bundle = public_record(keyset, env["announcement"], env["freeze"], env["result"],
+                           disqualification_envelopes(session, draw),
                            head=env.get("head"))
     bundle.update(
         kind="auditor",

@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 from draws.encoding import lp, u64
 from draws.fenwick import select_weighted
@@ -40,7 +40,7 @@ def inclusion_probabilities(weights: Sequence[int], picks: int) -> list[Fraction
     n = len(weights)
     total = sum(weights)
 
-    @lru_cache(maxsize=None)
+    @cache
     def dist(selected: frozenset[int]) -> tuple[Fraction, ...]:
         # Expected number of selections of each entrant in the remaining picks, given ``selected``.
         left = picks - len(selected)

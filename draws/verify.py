@@ -74,7 +74,8 @@ RECORD_TIME = {  # the field of each record type that says when it was signed
     "draw.disqualification": "disqualified_at",
 }
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_INCOMPLETE = 0, 1, 2, 3
-WAIVERS = {"keyset": "trust_embedded_keyset", "witnesses": "accept_unwitnessed", "winners": "partial", "reserves": "partial"}
+WAIVERS = {"keyset": "trust_embedded_keyset", "witnesses": "accept_unwitnessed", "winners": "partial",
+           "reserves": "partial"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +215,9 @@ def _column_problems(bundle: dict[str, Any]) -> list[str]:
         problems.append("weights must be a list of integers")
     entrants = bundle.get("entrants")
     if entrants is not None:
-        if not isinstance(entrants, dict) or not all(isinstance(entrants.get(c), list) for c in ("accounts", "tiers", "weights")):
+        if not isinstance(entrants, dict) or not all(
+            isinstance(entrants.get(c), list) for c in ("accounts", "tiers", "weights")
+        ):
             problems.append("entrants must have list columns accounts, tiers, weights")
         elif not (_list_of(entrants["accounts"], _is_text) and _list_of(entrants["tiers"], _is_text)
                   and _list_of(entrants["weights"], _is_int)):
@@ -313,7 +316,11 @@ def check_3_3_signatures(audit: Audit, names: Sequence[str]) -> bool:
             audit.records[name] = verify_signed(envelope, audit.keys, f"draw.{name}")
 
         audit.check(f"signature.{name}", "3.3", sig)
-    return all(n in audit.records for n in names if n in ("announcement", "freeze", "result") or audit.bundle.get(n) is not None)
+    return all(
+        n in audit.records
+        for n in names
+        if n in ("announcement", "freeze", "result") or audit.bundle.get(n) is not None
+    )
 
 
 def check_4_1_announcement(audit: Audit) -> None:
@@ -321,7 +328,8 @@ def check_4_1_announcement(audit: Audit) -> None:
     drand source pins the full chain info and the delay from which the round follows."""
     ann = audit.records["announcement"]
     if audit.version < 2:
-        audit.note("announcement", "23", SKIP, "version 1 announcement: no snapshot digest, delay or witnesses to check")
+        audit.note("announcement", "23", SKIP,
+                   "version 1 announcement: no snapshot digest, delay or witnesses to check")
         return
 
     def body() -> str:
@@ -336,7 +344,8 @@ def check_4_1_announcement(audit: Audit) -> None:
             check_drand_source(source, parse_timestamp(ann["freeze_at"]))
         require(isinstance(ann.get("salt_commitment"), str) and len(ann["salt_commitment"]) == 64,
                 "the salt commitment is missing")
-        require(re.fullmatch(r"\d{4}-\d{2}", str(snapshot.get("period"))) is not None, "the snapshot period is not YYYY-MM")
+        require(re.fullmatch(r"\d{4}-\d{2}", str(snapshot.get("period"))) is not None,
+                "the snapshot period is not YYYY-MM")
         return f"snapshot {snapshot.get('period')} ({snapshot['digest'][:16]}...), quorum {ann['witnesses']['quorum']}"
 
     audit.check("announcement", "4.1", body)
@@ -348,7 +357,8 @@ def check_4_links(audit: Audit) -> None:
 
     def body() -> None:
         require(ann["draw_id"] == frz["draw_id"] == res["draw_id"], "the records name different draws")
-        require(ann.get("version", 1) == frz.get("version", 1) == res.get("version", 1), "the records mix protocol versions")
+        require(ann.get("version", 1) == frz.get("version", 1) == res.get("version", 1),
+                "the records mix protocol versions")
         ann_digest = payload_digest(ann)
         require(frz["announcement_digest"] == ann_digest, "freeze does not reference this announcement")
         require(res["announcement_digest"] == ann_digest, "result does not reference this announcement")
@@ -374,7 +384,9 @@ def check_4_8_timing(audit: Audit) -> None:
         require(freeze_at <= frozen_at, "the list was frozen before the announced freeze time")
         require(frozen_at < entropy_at, "the entropy existed before the list was frozen")
         require(entropy_at <= drawn_at, "the draw ran before its entropy existed")
-        return f"announced {ann['announced_at']} < frozen {frz['frozen_at']} < entropy at {format_timestamp(entropy_at)}"
+        return (
+            f"announced {ann['announced_at']} < frozen {frz['frozen_at']} < entropy at {format_timestamp(entropy_at)}"
+        )
 
     audit.check("timing", "4.8", body)
 
@@ -422,7 +434,8 @@ def check_8_witnesses(audit: Audit) -> None:
     auditor supplied (``--witnesses``); an unwitnessed draw says so."""
     ann, frz, res = audit.records["announcement"], audit.records["freeze"], audit.records["result"]
     if audit.version < 2:
-        audit.note("witnesses", "23", WARN, "version 1 record: no witnesses, so the freeze time is only the signer's claim")
+        audit.note("witnesses", "23", WARN,
+                   "version 1 record: no witnesses, so the freeze time is only the signer's claim")
         return
     witnesses = ann.get("witnesses") or {}
     if witnesses.get("unwitnessed"):
@@ -435,11 +448,14 @@ def check_8_witnesses(audit: Audit) -> None:
 
         cosignatures = list(res.get("cosignatures") or [])
         extra = audit.bundle.get("cosignatures") or []
-        quorum = witness_quorum(cosignatures + [c for c in extra if c not in cosignatures], ann, frz, audit.trusted_witnesses)
+        quorum = witness_quorum(cosignatures + [c for c in extra if c not in cosignatures], ann, frz,
+                                audit.trusted_witnesses)
         names = ", ".join(c["payload"]["witness"]["name"] for c in quorum.counted)
         require(quorum.met, f"{len(quorum.counted)} of {quorum.quorum} required cosignatures count"
                 + (": " + "; ".join(quorum.problems[:5]) if quorum.problems else ""))
-        return f"{len(quorum.counted)} of {quorum.quorum} required cosignatures ({names}), each before the entropy existed"
+        return (
+            f"{len(quorum.counted)} of {quorum.quorum} required cosignatures ({names}), each before the entropy existed"
+        )
 
     passed = audit.check("witnesses", "8", body)
     if passed and audit.trusted_witnesses is None:
@@ -511,7 +527,8 @@ def check_5_entrants(audit: Audit) -> None:
         def exclusions() -> None:
             excluded = audit.bundle["exclusions"]
             require(exclusions_digest(excluded) == ann["exclusions_digest"], "exclusion list digest mismatch")
-            require(len(set(excluded)) == ann["exclusions_count"], "the exclusion list does not have the announced count")
+            require(len(set(excluded)) == ann["exclusions_count"],
+                    "the exclusion list does not have the announced count")
             found = set(excluded).intersection(audit.columns[0] if audit.columns else ())
             require(not found, f"{len(found)} excluded account(s) are entrants")
 
@@ -527,7 +544,8 @@ def _entrant_list(audit: Audit) -> str:
     require(len(accounts) == len(tiers) == len(weights), "entrant columns have different lengths")
     require(len(accounts) == frz["count"], f"{len(accounts)} entrants but the freeze says {frz['count']}")
     if audit.version >= 2:
-        require(audit.bundle.get("salt_key") is not None, "a version 2 list is ordered by keyed hashes: the salt key is needed")
+        require(audit.bundle.get("salt_key") is not None,
+                "a version 2 list is ordered by keyed hashes: the salt key is needed")
         keys = order_keys(bytes.fromhex(audit.bundle["salt_key"]), accounts)
         require(all(a < b for a, b in zip(keys, keys[1:], strict=False)),
                 "entrants are not in canonical order (strictly increasing HMAC-SHA256(salt_key, account))")
@@ -595,7 +613,8 @@ def check_12_selection(audit: Audit) -> None:
         for i, (row, index) in enumerate(zip(published, outcome.winners, strict=True)):
             require(row["prize_index"] == i, f"winner {i} has prize index {row['prize_index']}")
             require(row["amount_kopecks"] == amounts[i], f"prize {i} amount differs from the announcement")
-            require(row["entrant_index"] == index, f"prize {i}: published entrant {row['entrant_index']}, recomputed {index}")
+            require(row["entrant_index"] == index,
+                    f"prize {i}: published entrant {row['entrant_index']}, recomputed {index}")
             _check_person(audit, row, index, f"prize {i}")
 
     def reserves() -> None:
@@ -605,7 +624,8 @@ def check_12_selection(audit: Audit) -> None:
         require(len(published) == len(expected), "number of reserves differs")
         for i, (row, index) in enumerate(zip(published, expected, strict=True)):
             require(row["reserve_index"] == i, f"reserve {i} has index {row['reserve_index']}")
-            require(row["entrant_index"] == index, f"reserve {i}: published entrant {row['entrant_index']}, recomputed {index}")
+            require(row["entrant_index"] == index,
+                    f"reserve {i}: published entrant {row['entrant_index']}, recomputed {index}")
             _check_person(audit, row, index, f"reserve {i}")
 
     audit.check("winners", section, winners)
@@ -615,7 +635,8 @@ def check_12_selection(audit: Audit) -> None:
 def _check_person(audit: Audit, row: dict[str, Any], index: int, label: str) -> None:
     if audit.columns is not None:
         account = audit.columns[0][index]
-        require(row["account_masked"] == mask_account(account, audit.version), f"{label}: masked account does not match")
+        require(row["account_masked"] == mask_account(account, audit.version),
+                f"{label}: masked account does not match")
     if audit.leaves is not None:
         require(row["leaf_hash"] == audit.leaves[index].hex(), f"{label}: leaf hash does not match")
 
@@ -641,20 +662,27 @@ def _disqualifications(audit: Audit, envelopes: Sequence[dict[str, Any]]) -> str
             dq = verify_signed(envelope, audit.keys, "draw.disqualification")
         except (Failed, SignatureError, DrawError) as exc:
             raise Failed(f"disqualification {number}: {exc}") from exc
-        require(dq["draw_id"] == res["draw_id"] and dq["result_digest"] == result_digest, f"disqualification {number} is for another result")
+        require(dq["draw_id"] == res["draw_id"] and dq["result_digest"] == result_digest,
+                f"disqualification {number} is for another result")
         require(dq["sequence"] == number, f"disqualification {number} is out of sequence")
         require(bool(str(dq.get("reason", "")).strip()), f"disqualification {number} has no reason")
         require(parse_timestamp(dq["disqualified_at"]) > parse_timestamp(res["drawn_at"]),
                 f"disqualification {number} is dated {dq['disqualified_at']}, not after the draw ({res['drawn_at']})")
-        require(previous is None or parse_timestamp(dq["disqualified_at"]) >= parse_timestamp(previous["disqualified_at"]),
-                f"disqualification {number} is dated {dq['disqualified_at']}, before the one it follows")
+        require(
+            previous is None or parse_timestamp(dq["disqualified_at"]) >= parse_timestamp(previous["disqualified_at"]),
+            f"disqualification {number} is dated {dq['disqualified_at']}, before the one it follows",
+        )
         if audit.version >= 2:
-            require(dq.get("count") == number + 1, f"disqualification {number} does not state the running count {number + 1}")
+            require(dq.get("count") == number + 1,
+                    f"disqualification {number} does not state the running count {number + 1}")
             expected = payload_digest(previous) if previous is not None else None
-            require(dq.get("previous_digest") == expected, f"disqualification {number} does not chain to the one before")
+            require(dq.get("previous_digest") == expected,
+                    f"disqualification {number} does not chain to the one before")
         prize = dq["prize_index"]
-        require(0 <= prize < len(holders) and holders[prize] is not None, f"disqualification {number}: no holder of prize {prize}")
-        require(dq["entrant_index"] == holders[prize], f"disqualification {number}: not the current holder of prize {prize}")
+        require(0 <= prize < len(holders) and holders[prize] is not None,
+                f"disqualification {number}: no holder of prize {prize}")
+        require(dq["entrant_index"] == holders[prize],
+                f"disqualification {number}: not the current holder of prize {prize}")
         if used < len(reserves):
             require(dq["replacement_reserve_index"] == used and dq["replacement_entrant_index"] == reserves[used],
                     f"disqualification {number}: the prize must pass to reserve {used}")
@@ -678,10 +706,13 @@ def check_4_5_head(audit: Audit) -> None:
     res = audit.records["result"]
 
     def body() -> str:
-        require(head["draw_id"] == res["draw_id"] and head["result_digest"] == payload_digest(res), "the head is for another result")
+        require(head["draw_id"] == res["draw_id"] and head["result_digest"] == payload_digest(res),
+                "the head is for another result")
         envelopes = audit.bundle.get("disqualifications") or []
-        require(head["disqualifications"] == len(envelopes),
-                f"the signed head counts {head['disqualifications']} disqualification(s), the record has {len(envelopes)}")
+        require(
+            head["disqualifications"] == len(envelopes),
+            f"the signed head counts {head['disqualifications']} disqualification(s), the record has {len(envelopes)}",
+        )
         if envelopes:
             require(len(audit.disqualifications) == len(envelopes), "the disqualifications did not verify")
             require(head["last_disqualification_digest"] == payload_digest(audit.disqualifications[-1]),
@@ -703,7 +734,11 @@ def check_4_7_cancellation(audit: Audit) -> None:
     if audit.bundle.get("result") is not None:
         audit.note("cancellation", "4.7", FAIL, "a drawn draw cannot be cancelled, yet this record has a result")
         return
-    names = ("announcement", "freeze", "cancellation") if audit.bundle.get("freeze") is not None else ("announcement", "cancellation")
+    names = (
+        ("announcement", "freeze", "cancellation")
+        if audit.bundle.get("freeze") is not None
+        else ("announcement", "cancellation")
+    )
     if not check_3_3_signatures(audit, names) or "cancellation" not in audit.records:
         audit.note("cancellation", "4.7", SKIP, "cannot check further without the signed announcement and cancellation")
         return
@@ -728,9 +763,11 @@ def _cancellation_timing(audit: Audit, ann: dict[str, Any], cancel: dict[str, An
     require(parse_timestamp(ann["announced_at"]) <= cancelled_at, "cancelled before it was announced")
     require(cancel.get("entropy_available_at") == format_timestamp(entropy_at),
             f"the cancellation must state entropy_available_at = {format_timestamp(entropy_at)}")
-    require(cancel.get("version", 1) == ann.get("version", 1), "the cancellation and the announcement differ in version")
+    require(cancel.get("version", 1) == ann.get("version", 1),
+            "the cancellation and the announcement differ in version")
     if cancel.get("version", 1) >= 2:
-        require(cancel.get("reason_code") in CANCEL_REASONS, f"unknown reason_code {str(cancel.get('reason_code'))[:40]!r}")
+        require(cancel.get("reason_code") in CANCEL_REASONS,
+                f"unknown reason_code {str(cancel.get('reason_code'))[:40]!r}")
     was_frozen = frz is not None or cancel.get("state_before") == "frozen"
     if cancelled_at < entropy_at:
         return f"cancelled at {cancel['cancelled_at']}, before the entropy existed ({format_timestamp(entropy_at)})"
@@ -742,8 +779,10 @@ def _cancellation_timing(audit: Audit, ann: dict[str, Any], cancel: dict[str, An
 
         quorum = witness_quorum(list(cancel.get("cosignatures") or []), ann, frz, audit.trusted_witnesses)
         require(not quorum.met, "cancelled for a missing witness quorum, yet the listed cosignatures reach it")
-        return (f"the freeze gathered {len(quorum.counted)} of {quorum.quorum} cosignatures before the entropy existed, "
-                "so the draw could never run (a witness whose timely cosignature is not listed can prove otherwise)")
+        return (
+            f"the freeze gathered {len(quorum.counted)} of {quorum.quorum} cosignatures before the entropy existed, "
+            "so the draw could never run (a witness whose timely cosignature is not listed can prove otherwise)"
+        )
     raise Failed(f"a frozen draw was cancelled at {cancel['cancelled_at']}, after its entropy existed "
                  f"({format_timestamp(entropy_at)}): whoever held the secret could know the winners")
 
@@ -836,7 +875,8 @@ def exit_status(
     """The command line's exit status: 1 if any check failed; 3 if a WARN was not waived; else 0."""
     if any(c.failed for c in checks):
         return EXIT_FAILED
-    waived = {"trust_embedded_keyset": trust_embedded_keyset, "accept_unwitnessed": accept_unwitnessed, "partial": partial}
+    waived = {"trust_embedded_keyset": trust_embedded_keyset, "accept_unwitnessed": accept_unwitnessed,
+              "partial": partial}
     if any(c.status == WARN and not waived.get(WAIVERS.get(c.name, ""), False) for c in checks):
         return EXIT_INCOMPLETE
     return EXIT_OK
@@ -861,7 +901,9 @@ def load_json(path: str, what: str) -> Any:
 def _witness_list(path: str) -> list[dict[str, Any]]:
     data = load_json(path, "witness list")
     entries = data.get("witnesses")
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and {"kid", "public_key"} <= e.keys() for e in entries):
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and {"kid", "public_key"} <= e.keys() for e in entries
+    ):
         raise Unreadable(f'the witness list {path} must be {{"witnesses": [{{"name", "kid", "public_key"}}, ...]}}')
     return entries
 

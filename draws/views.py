@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from draws import jobs as draw_jobs
 from draws import services, wiring
 from draws.entrants import mask_account
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
@@ -23,6 +24,10 @@ from rewards.db import db
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import limiter
 from rewards.i18n import page_details
+from rewards.jobs import services as jobs
+from rewards.jobs.models import Job
+from rewards.jobs.start import QueueUnavailable, start
+from rewards.jobs.views import job_context
 from rewards.policy import public, staff
 from rewards.tiers import TIERS
 from signedjson import utc_timestamp
@@ -212,7 +217,9 @@ def detail(draw_id: str) -> str:
     draw = services.get_draw(db.session, draw_id)
     people, dqs = _people(draw)
     records = services.envelopes(draw)
+    job = draw_jobs.current_job(db.session, draw)
     return render_template("draws/detail.html", draw=draw, records=records, people=people, dqs=dqs,
+                           jc=job_context(job) if job is not None else None,
                            weights=json.loads(draw.tier_weights), prizes=json.loads(draw.prizes),
                            source=json.loads(draw.entropy_source), mask=mask_account, step_fixes=STEP_FIXES,
                            witnesses=json.loads(draw.witnesses) if draw.witnesses else None,
@@ -249,12 +256,36 @@ def announce(draw_id: str) -> WerkzeugResponse:
     return _back(draw_id)
 
 
+def _flash_refusal(exc: DomainError) -> None:
+    details = page_details(exc, exc.error_details() or {})
+    flash(exc.message + (f" ({details})" if details else ""), "error")
+
+
+def _draw_job(kind: str, draw_id: str, **more: Any) -> Job | None:
+    """Start a draw step as a job; None (with the refusal flashed) when it could not start or failed at once."""
+    try:
+        title = f"{draw_id} {services.get_draw(db.session, draw_id).name}"
+        job = start(kind, draw_jobs.draw_params(draw_id, **more), title=title)
+    except (QueueUnavailable, NotFound) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return None
+    refusal = jobs.refusal(job)
+    if refusal is not None:
+        _flash_refusal(refusal)
+        return None
+    if job.state != "done":
+        flash(_("The job runs in the background; this page shows its progress."), "info")
+    return job
+
+
 @bp.route("/<draw_id>/freeze", methods=["POST"])
 @staff("draws.manage")
 def freeze(draw_id: str) -> WerkzeugResponse:
-    """Fix the entrant list."""
-    _attempt(services.freeze, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(),
-             timezone=wiring.timezone(), success=_("Entrant list frozen."))
+    """Fix the entrant list (a job; the draw page follows it)."""
+    job = _draw_job(draw_jobs.FREEZE, draw_id)
+    if job is not None and job.state == "done":
+        flash(_("Entrant list frozen."), "info")
     return _back(draw_id)
 
 
@@ -278,22 +309,19 @@ def cosign(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def run(draw_id: str) -> WerkzeugResponse:
     """Enter the entropy and run the draw (once)."""
-    relay: dict[str, Any] | None = None
+    value: Any = None  # None: the job fetches the announced drand round
     try:
         if request.form.get("numbers", "").strip():
-            value: Any = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
-        elif request.form.get("fetch"):
-            source = json.loads(services.get_draw(db.session, draw_id).entropy_source)
-            value, relay = wiring.fetch_drand(source["chain"]["name"], source["round"])
-        else:
+            value = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
+        elif not request.form.get("fetch"):
             value = json.loads(request.form.get("entropy", ""))
-    except (ValueError, DomainError, wiring.FetchRefused, KeyError) as exc:
+            draw_jobs.check_value(value)
+    except (ValueError, DomainError, KeyError) as exc:
         flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
         return _back(draw_id)
-    draw = _attempt(services.run_draw, draw_id, value, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), relay=relay,
-                    success=None)
-    if draw is not None:
-        if draw.state == "cancelled":
+    job = _draw_job(draw_jobs.RUN, draw_id, **({"fetch": True} if value is None else {"entropy": value}))
+    if job is not None and job.state == "done":
+        if json.loads(job.result or "{}").get("state") == "cancelled":
             flash(_("Not drawn: the witnesses' quorum was not reached before the randomness existed, so the draw was "
                     "cancelled publicly."), "error")
         else:
@@ -362,7 +390,7 @@ def verify(draw_id: str) -> str:
 @staff("draws.view")
 def credits() -> str:
     """Credit orders: pending count, batches, confirmation import."""
-    counts = dict(db.session.execute(select(DrawCredit.state, func.count()).group_by(DrawCredit.state)).all())
+    counts = dict(db.session.execute(select(DrawCredit.state, func.count()).group_by(DrawCredit.state)).tuples().all())
     batches = db.session.scalars(select(CreditBatch).order_by(CreditBatch.id.desc()).limit(50)).all()
     return render_template("draws/credits.html", counts=counts, batches=batches)
 
@@ -370,10 +398,21 @@ def credits() -> str:
 @bp.route("/credits/export", methods=["POST"])
 @staff("draws.manage")
 def export() -> WerkzeugResponse:
-    """Export pending credits into a new batch (exactly once)."""
-    batch = _attempt(services.export_credits, actor=current_actor(), success=_("Batch created."))
-    if batch is not None:
+    """Export pending credits into a new batch (exactly once), as a job; its page offers the file."""
+    try:
+        job = start(draw_jobs.CREDITS, {}, title="credits")
+    except QueueUnavailable as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("draws.credits"))
+    refusal = jobs.refusal(job)
+    if refusal is not None:
+        _flash_refusal(refusal)
+    elif job.state == "done":
+        flash(_("Batch created."), "info")
         flash(_("Download the batch file and send it to billing."), "info")
+    else:
+        flash(_("The job runs in the background; this page shows its progress."), "info")
+        return redirect(url_for("jobs.detail", job_id=job.id))
     return redirect(url_for("draws.credits"))
 
 
@@ -487,7 +526,9 @@ NEXT_STEP = {
 
 def dashboard_panel() -> dict[str, Any]:
     """Draws by state, the open ones with their next step, credits waiting for billing."""
-    counts = dict(db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).all())
+    counts = dict(
+        db.session.execute(select(services.Draw.state, func.count()).group_by(services.Draw.state)).tuples().all()
+    )
     pending = db.session.scalar(select(func.count()).select_from(DrawCredit).where(DrawCredit.state == "pending")) or 0
     open_draws = [
         {"id": d.public_id, "name": d.name, "state": d.state, "next": NEXT_STEP[d.state], "freeze_at": d.freeze_at}

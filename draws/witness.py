@@ -49,7 +49,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -168,7 +168,8 @@ def witness_set_problem(witnesses: Any) -> str | None:
     """None if ``witnesses`` (the announcement's witness set) is well formed, else why not."""
     if not isinstance(witnesses, dict):
         return "the witness set must be an object {quorum, keys}"
-    quorum, keys = witnesses.get("quorum"), witnesses.get("keys")
+    quorum: Any = witnesses.get("quorum")
+    keys: Any = witnesses.get("keys")
     problem = _entries_problem(keys)
     if problem:
         return problem
@@ -181,7 +182,7 @@ def witness_set_problem(witnesses: Any) -> str | None:
 
 def parse_witness_list(data: Any) -> list[dict[str, Any]]:
     """The entries of an auditor's witness list ``{"witnesses": [entry, ...]}``; ValueError if malformed."""
-    entries = data.get("witnesses") if isinstance(data, dict) else None
+    entries: Any = data.get("witnesses") if isinstance(data, dict) else None
     problem = _entries_problem(entries)
     if problem:
         raise ValueError(f"witness list: {problem}")
@@ -269,7 +270,7 @@ def witness_quorum(
     cosignatures: list[Any],
     announcement: dict[str, Any],
     freeze: dict[str, Any],
-    trusted: list[dict[str, Any]] | None = None,
+    trusted: Sequence[Mapping[str, Any]] | None = None,
 ) -> QuorumResult:
     """Count the cosignatures of the freeze record that satisfy every rule (announcement and freeze are payloads).
 
@@ -279,7 +280,7 @@ def witness_quorum(
     witness; ``freeze_at <= cosigned_at < entropy time``; and no earlier cosignature of the same witness
     was counted.
     """
-    witnesses = announcement.get("witnesses") if isinstance(announcement, dict) else None
+    witnesses: Any = announcement.get("witnesses") if isinstance(announcement, dict) else None
     problem = witness_set_problem(witnesses)
     if problem:
         return QuorumResult([], [f"the announcement's witness set is unusable: {problem}"], 0, False)
@@ -297,7 +298,7 @@ def witness_quorum(
     problems: list[str] = []
     for number, envelope in enumerate(cosignatures, start=1):
         signature = envelope.get("signature") if isinstance(envelope, dict) else None
-        kid = signature.get("kid") if isinstance(signature, dict) else None
+        kid: Any = signature.get("kid") if isinstance(signature, dict) else None
         entry = by_kid.get(kid) if isinstance(kid, str) else None
         if entry is None:
             problems.append(f"cosignature {number}: signed by key {str(kid)[:40]!r}, not a witness of this draw")
@@ -364,7 +365,7 @@ def _checked_records(package: Any, keyset: dict[str, Any] | None) -> tuple[dict[
 
 def _own_entry(announcement: dict[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
     """This witness's entry in the announcement's witness set."""
-    witnesses = announcement.get("witnesses")
+    witnesses: Any = announcement.get("witnesses")
     problem = witness_set_problem(witnesses)
     if problem:
         raise WitnessRefused("witness-set", f"the announcement's witness set is unusable: {problem}")
@@ -697,6 +698,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UnreadableInput(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     host, port = server.server_address[:2]
+    host = host.decode() if isinstance(host, bytes) else host  # typed str | bytes; an IP server's is str
     print(f"witness {public_entry(key, '')['kid']} listening on http://{host}:{port}/cosign", flush=True)
     try:
         server.serve_forever()

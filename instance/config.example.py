@@ -35,9 +35,11 @@ PRIORITY_TIERS = ["ideal"]               # tiers that get a priority-service fla
 PRIORITY_GRACE_MONTHS = 1
 DRAW_YEARLY_CAP_KOPECKS = 400_000        # tax-free prize total per account per calendar year
 DRAND_FETCH = False                      # True if this server may reach a drand relay
+DRAND_FETCH_CRON = "* * * * *"           # with DRAND_FETCH: fetch due drand rounds of frozen draws (UTC cron); "" off
 
 # Background jobs (imports, computes, bulk issues, draws, exports) run in 'flask jobs consumer' processes.
 JOBS_URL = ""                            # empty: SQLite queue instance/jobs.sqlite3; production: "redis://127.0.0.1:6379/1"
+JOBS_QUEUE = "rewards"                   # the queue's name (two installations on one Redis database: different names)
 JOBS_DIR = ""                            # empty: instance/jobs (stored uploads, files jobs write for download)
 JOBS_CHECKPOINT_CRON = "30 2 * * *"      # the daily signed audit checkpoint (UTC cron line); "" turns it off
 JOBS_KEEP_FILES_DAYS = 7                 # stored uploads and export files are deleted after this many days

@@ -8,11 +8,13 @@ partner (``flask partners link-client``). Bodies are JSON of at most ``API_MAX_J
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn, cast
 
 from flask import Response, current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
+from flask_smorest import abort as smorest_abort
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -29,7 +31,8 @@ from rewards.ops.metrics import counter
 from rewards.policy import api, api_any
 from signedjson import utc_timestamp
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+abort = cast("Callable[..., NoReturn]", smorest_abort)  # it always raises; flask-smorest ships no types
 # Results are "valid"/"redeemed" or a refusal reason (a fixed set), never a code or a partner.
 VALIDATIONS = counter("rewards_partner_validations_total", "Partner code validations by result", ["result"])
 REDEMPTIONS = counter("rewards_partner_redemptions_total", "Partner redemptions by result", ["result"])
@@ -49,10 +52,12 @@ blp = Blueprint(
     description="For partner sites: validate a customer's code, redeem it exactly once, roll back a redemption.",
 )
 cabinet_blp = Blueprint(
-    "account_codes", __name__, url_prefix="/api/v1/accounts", description="For the personal cabinet: an account's codes."
+    "account_codes", __name__, url_prefix="/api/v1/accounts",
+    description="For the personal cabinet: an account's codes."
 )
 staff_blp = Blueprint(
-    "partners_read", __name__, url_prefix="/api/v1/partners", description="Internal: every partner's offers and reports."
+    "partners_read", __name__, url_prefix="/api/v1/partners",
+    description="Internal: every partner's offers and reports."
 )
 
 

@@ -184,15 +184,32 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
 
 @partners_cli.command("export")
 @click.argument("offer_id", type=int)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export(offer_id: int, out: Path) -> None:
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
+def export(offer_id: int, out: Path | None, background: bool) -> None:
     """Write the offer's codes as CSV (account;tier;code;issued_at;state) for the mailing system."""
     offer = _offer(offer_id)
+    if background:
+        from partners import jobs as partner_jobs
+        from rewards.jobs.start import start
+
+        try:
+            job = start(partner_jobs.EXPORT, {"offer_id": offer.id}, title=f"offer {offer.id} (codes)")
+        except DomainError as exc:
+            fail(exc.message)
+        click.echo(f"job {job.id} {job.state}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
+        return
+    if out is None:
+        fail("give --out FILE (or --background)", 2)
     n = -1
-    with out.open("w", encoding="utf-8", newline="") as fh:
+    with out.open("w", encoding="utf-8", newline="") as fh, click.progressbar(
+        length=max(issue.issued_count(db.session, offer.id), 1), label="exporting", file=sys.stderr
+    ) as bar:
         for chunk in issue.export_lines(db.session, offer):
             fh.write(chunk)
-            n += chunk.count("\n")
+            lines = chunk.count("\n")
+            n += lines
+            bar.update(lines)
     click.echo(f"wrote {n} codes to {out}")
 
 

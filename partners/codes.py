@@ -146,8 +146,8 @@ def validate_prefix(text: str) -> str:
     bad = sorted({c for c in prefix if c not in _VALUE})
     if bad:
         if set(bad) & set("ILOU"):
-            raise InvalidPrefix(N_("a prefix uses only 0-9 and A-Z without I, L, O, U; got %(symbols)s (I, L, O and U are "
-                                   "not used: they read as 1, 1, 0 or look like V)"), symbols=repr("".join(bad)))
+            raise InvalidPrefix(N_("a prefix uses only 0-9 and A-Z without I, L, O, U; got %(symbols)s (I, L, O and U "
+                                   "are not used: they read as 1, 1, 0 or look like V)"), symbols=repr("".join(bad)))
         raise InvalidPrefix(N_("a prefix uses only 0-9 and A-Z without I, L, O, U; got %(symbols)s"),
                             symbols=repr("".join(bad)))
     if prefix[0] not in _LETTERS:

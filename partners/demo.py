@@ -146,8 +146,8 @@ def load(
             issued = issue.issue_all(session, offer, ref, actor=actor, commit=commit).issued
         else:
             run = issue.start_run(session, offer, ref, actor=actor)
-            for run in issue.run_batches(session, run.id):
-                pass
+            for batch in issue.run_batches(session, run.id):
+                run = batch  # each batch yields the run as it stands; the last one is finished
             issued = run.issued
     client_id = session.scalar(select(ApiClient.id).where(ApiClient.name == CLIENT_NAME))
     redeemed = _redeem_some(session, partner, offer, client_id, redeem, actor)

@@ -57,4 +57,7 @@ def init_app(app: Flask, api: Api) -> None:
     FEATURE.register(app, api)
     register_kind(app, partner_jobs.ISSUE, partner_jobs.issue_job, label=_l("Bulk issue of codes"),
                   action="partners.view", done_link=("partners.run", "run_id", "run_id"))
+    register_kind(app, partner_jobs.EXPORT, partner_jobs.export_job, label=_l("Export of codes"),
+                  action="partners.manage")  # account numbers in full: staff who manage only
+    register_periodic(app, "partners.close_interrupted_runs", "* * * * *", partner_jobs.close_interrupted_runs)
     register_periodic(app, "partners.purge_idempotency", "7 * * * *", partner_jobs.purge_idempotency)

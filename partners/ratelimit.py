@@ -131,7 +131,7 @@ def _take(storage: RedisStorage, key: str, general: tuple[RateLimitItem, ...],
         return
     script = _scripts.get(storage)
     if script is None:
-        script = _scripts[storage] = storage.get_connection().register_script(_TAKE_LUA)
+        script = _scripts[storage] = storage.get_connection().register_script(_TAKE_LUA.encode())
     keys = [storage.prefixed_key(i.key_for(FAILED, key)) for i in failed]
     keys += [storage.prefixed_key(i.key_for(GENERAL, key)) for i in general]
     args: list[int] = [len(failed), current_app.config["PARTNER_LIMIT_LEASE"]]

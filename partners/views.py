@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -205,6 +204,19 @@ def run_progress(run_id: int) -> Response:
     return jsonify(_run_json(db.get_or_404(IssueRun, run_id)))
 
 
+@bp.route("/offers/<int:offer_id>/export", methods=["POST"])
+@staff("partners.manage")
+def export_job(offer_id: int) -> Response:
+    """Write the offer's codes to a file as a job; the job's page offers it for download when ready."""
+    o = db.get_or_404(Offer, offer_id)
+    try:
+        job = start(partner_jobs.EXPORT, {"offer_id": o.id}, title=f"offer {o.id} (codes)")
+    except DomainError as exc:  # the queue is down
+        flash(exc.message, "error")
+        return redirect(url_for("partners.offer", offer_id=offer_id))
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
 @bp.route("/offers/<int:offer_id>/codes.csv", methods=["POST"])
 @staff("partners.manage")
 def export(offer_id: int) -> Response:
@@ -248,5 +260,6 @@ def dashboard_panel() -> dict[str, Any]:
         .order_by(Offer.id.desc())
         .limit(8)
     ).all()
-    return {"offers": [{"id": r[0], "title": r[1], "partner": r[2], "issued": r[3], "redeemed": r[4] or 0} for r in rows]}
+    return {"offers": [{"id": r[0], "title": r[1], "partner": r[2], "issued": r[3],
+                        "redeemed": r[4] or 0} for r in rows]}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from rewards import policy
@@ -105,7 +105,7 @@ class _SessionInterface(SecureCookieSessionInterface):
     nothing can be stored in one (a write raises). It also spares every API call the cookie parsing
     and the signing serializer."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith("/api/"):
             return self.make_null_session(app)
         return super().open_session(app, request)

@@ -101,7 +101,7 @@ def bulk_insert(
     """
     _check_names(table, columns)
     connection = session.connection()
-    driver = connection.connection.driver_connection
+    driver: Any = connection.connection.driver_connection  # typed Optional; a live connection has one
     postgresql = connection.dialect.name == "postgresql"
     batches: Iterable[Iterable[Row]] = [rows] if batch_rows is None else _batches(rows, batch_rows)
     count = 0

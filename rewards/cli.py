@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -28,7 +28,7 @@ keys_cli = AppGroup("keys", help="Signing keys and API clients.")
 audit_cli = AppGroup("audit", help="The tamper-evident event log.")
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error and stop with a non-zero exit code (nothing is committed)."""
     db.session.rollback()
     click.secho(f"Error: {message}", fg="red", err=True)
@@ -186,6 +186,39 @@ def checkpoint(out: Path | None) -> None:
     click.echo(text)
 
 
+@audit_cli.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output.")
+@click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
+def export(out: Path | None, background: bool) -> None:
+    """The whole log as JSON lines ({"body", "hash"} per event, in sequence order)."""
+    if background:
+        from rewards.audit.jobs import EXPORT
+        from rewards.jobs.start import start
+
+        try:
+            job = start(EXPORT, {}, title="audit log")
+        except DomainError as exc:
+            fail(exc.message)
+        click.echo(f"queued job {job.id}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
+        return
+    count = 0
+    handle = out.open("w", encoding="utf-8", newline="") if out else None
+    try:
+        for line in audit.export_lines(db.session):
+            count += 1
+            if handle:
+                handle.write(line)
+            else:
+                click.echo(line, nl=False)
+    finally:
+        if handle:
+            handle.close()
+    audit.record_event(db.session, current_actor(), "audit.exported", "audit_log", "-", {"events": count})
+    db.session.commit()
+    if out:
+        click.echo(f"wrote {count} events to {out}", err=True)
+
+
 @audit_cli.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r"), help="A checkpoint an auditor holds.")
 def verify(checkpoint_file: object) -> None:
@@ -199,11 +232,18 @@ def verify(checkpoint_file: object) -> None:
         except (ValueError, SignatureError) as exc:
             fail(f"checkpoint: {exc}", 2)
     report = audit.verify_log(db.session, checkpoint_payload)
+    pending = f"; {report.pending} pending (committed, not chained yet)" if report.pending else ""
     if report.ok:
-        click.echo(f"OK: {report.count} events, head {report.head_seq} {report.head_hash}")
+        click.echo(f"OK: {report.count} events, head {report.head_seq} {report.head_hash}{pending}")
     else:
-        click.secho(f"BROKEN: {report.problem}", fg="red")
+        click.secho(f"BROKEN: {report.problem}{pending}", fg="red")
         sys.exit(1)
+
+
+@audit_cli.command("chain")
+def chain() -> None:
+    """Chain the events committed but not chained yet (the consumer does it every minute)."""
+    click.echo(f"{audit.chain_pending(db.engine)} event(s) chained")
 
 
 def register(app: Flask) -> None:

@@ -66,23 +66,38 @@ DEFAULTS: dict[str, Any] = {
             "scheme": "bls-unchained-g1-rfc9380",
             "period": 3,
             "genesis_time": 1692803367,
-            "relays": ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"],
+            "relays": [
+                "https://api.drand.sh",
+                "https://api2.drand.sh",
+                "https://api3.drand.sh",
+                "https://drand.cloudflare.com",
+            ],
         },
         "mainnet": {
             "name": "mainnet",
             "chain_hash": "8990e7a9aaed2ffed73dbd7092123d6f289930540d7651336225dc172e51b2ce",
-            "public_key": "868f005eb8e6e4ca0a47c8a77ceaa5309a47978a7c71bc5cce96366b5d7a569937c529eeda66c7293784a9402801af31",
+            "public_key": "868f005eb8e6e4ca0a47c8a77ceaa5309a47978a7c71bc5cce96366b5d7a569937c529ee"
+                          "da66c7293784a9402801af31",
             "scheme": "pedersen-bls-chained",
             "period": 30,
             "genesis_time": 1595431050,
-            "relays": ["https://api.drand.sh", "https://api2.drand.sh", "https://api3.drand.sh", "https://drand.cloudflare.com"],
+            "relays": [
+                "https://api.drand.sh",
+                "https://api2.drand.sh",
+                "https://api3.drand.sh",
+                "https://drand.cloudflare.com",
+            ],
         },
     },
     "DRAND_FETCH": False,  # the production network reaches no drand relay unless the operator says so
+    # With DRAND_FETCH: when the jobs consumer fetches, verifies and stores the due drand round of each
+    # frozen draw (a cron line, UTC); "" turns the periodic fetch off (the draw's "fetch" then asks at once).
+    "DRAND_FETCH_CRON": "* * * * *",
     # Background jobs (rewards.jobs): the Huey queue's storage. Empty: a SQLite file instance/jobs.sqlite3
     # (no server needed); "redis://host:6379/1" in production; "sqlite:///path" for another file;
     # "memory://" runs each job at once inside the caller (tests).
     "JOBS_URL": "",
+    "JOBS_QUEUE": "rewards",  # the queue's name: installations sharing one Redis database need different ones
     "JOBS_DIR": "",  # empty: instance/jobs (uploads waiting for their job, files jobs write for download)
     "JOBS_CHECKPOINT_CRON": "30 2 * * *",  # the signed audit checkpoint (minute hour day month weekday, UTC); "" off
     "JOBS_KEEP_FILES_DAYS": 7,

@@ -13,16 +13,17 @@ import contextvars
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
+from flask import stream_with_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -40,7 +41,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+
+    class ScopedSession(Session):
+        """``db.session`` as used: every ``Session`` method (``scoped_session`` proxies them) and ``remove``."""
+
+        def remove(self) -> None: ...
+
+    class _Database(SQLAlchemy):
+        # Services take a ``Session`` and shells pass ``db.session``; typed as Flask-SQLAlchemy declares it
+        # (``scoped_session[Session]``, no subclass of ``Session``) every such call would be an error.
+        session: ScopedSession  # type: ignore[assignment]
+
+
+db = cast("_Database", SQLAlchemy(model_class=Base))  # the cast only narrows the type checker's view
 
 # A request that only reads may run in a deferred transaction, so readers never queue behind writers.
 _sqlite_read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_read_only", default=False)
@@ -66,6 +80,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE, DELETE or INSERT ... SELECT matched (``Session.execute`` is typed as a plain ``Result``)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -85,6 +104,36 @@ def read_only() -> Iterator[None]:
         yield
     finally:
         _sqlite_read_only.reset(token)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """In a request that otherwise only reads (a GET that records an export): end its deferred transaction
+    and run the block in one that begins IMMEDIATE on SQLite, so another writer makes it wait (the busy
+    timeout) instead of failing at its first write, which a deferred transaction cannot upgrade to once
+    another commit came between. The block commits; what follows reads deferred again."""
+    db.session.commit()
+    token = _sqlite_read_only.set(False)
+    try:
+        yield
+    finally:
+        _sqlite_read_only.reset(token)
+
+
+def stream_reading(rows: Iterable[Any]) -> Iterator[Any]:
+    """``stream_with_context`` for a download that only reads. Flask runs a streamed body after the
+    request's teardown, which has reset the read-only flag: without setting it again, on SQLite the
+    rows would be read in a transaction that begins IMMEDIATE, holding (or failing to get) the write
+    lock for the whole download."""
+
+    def run() -> Iterator[Any]:
+        token = _sqlite_read_only.set(True)
+        try:
+            yield from rows
+        finally:
+            _sqlite_read_only.reset(token)
+
+    return stream_with_context(run())
 
 
 def read_only_view(fn: Any) -> Any:

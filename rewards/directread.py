@@ -51,7 +51,7 @@ class DirectRead:
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect)
-        binders = {}
+        binders: dict[str, Callable[[Any], Any]] = {}
         for name, bind in compiled.binds.items():
             binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if binder is not None:
@@ -80,7 +80,7 @@ class DirectRead:
         args: Any = params if compiled.positional is None else tuple(params[name] for name in compiled.positional)
         pooled = engine.raw_connection()
         try:
-            dbapi = pooled.driver_connection
+            dbapi: Any = pooled.driver_connection  # typed Optional; a pooled connection has one
             if compiled.autocommit_attr:
                 dbapi.autocommit = True
             try:

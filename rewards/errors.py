@@ -7,7 +7,7 @@ text, pages with the text in the page's language (``rewards.i18n.render``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 def N_(text: str) -> str:
@@ -48,7 +48,7 @@ class DomainError(Exception):
             self.code = code
 
     @classmethod
-    def of(cls, error: Exception, **kwargs: Any) -> DomainError:
+    def of(cls, error: BaseException, **kwargs: Any) -> Self:
         """This refusal carrying another error's template and parameters (a pure core's refusal)."""
         params = dict(getattr(error, "params", None) or {})
         code = kwargs.pop("code", None) or getattr(error, "code", None)

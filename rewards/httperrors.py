@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sqlite3
 from typing import Any
 
 import marshmallow as ma
@@ -12,6 +13,7 @@ from flask import Flask, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from rewards.errors import DomainError
@@ -75,6 +77,8 @@ _MESSAGES = {
     500: _l("Something went wrong on our side. Quote the request id when you report it."),
     503: _l("The service is busy or under maintenance. Try again in a few minutes."),
 }
+_BUSY_MESSAGE = _l("The database is busy with another change. Try again in a few seconds.")
+BUSY_RETRY_AFTER = 5  # seconds: a few writes' worth of waiting, not minutes
 _CSRF_MESSAGE = _l("The form has expired or did not come from this site. Reload the page and send it again.")
 
 
@@ -150,6 +154,27 @@ def _unexpected(error: Exception) -> Any:
     return _page(500, "Internal Server Error", str(_MESSAGES[500]))
 
 
+def _is_sqlite_busy(error: OperationalError) -> bool:
+    """SQLite's writer lock stayed taken past the busy timeout (or a reader's snapshot could not upgrade)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _database_error(error: OperationalError) -> Any:
+    """SQLite busy: 503 "busy, try again" in the page's language, with Retry-After; anything else is a 500."""
+    if not _is_sqlite_busy(error):
+        return _unexpected(error)
+    from rewards.db import db
+
+    db.session.rollback()
+    log.warning("database busy request_id=%s: %s", request_id(), error.orig)
+    headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
+    if _is_api():
+        return error_body(503, "busy", str(_BUSY_MESSAGE)), 503, headers
+    body, status = _page(503, "busy", str(_BUSY_MESSAGE))
+    return body, status, headers
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the handlers on the app (blueprint handlers never see routing 404/405)."""
     @app.before_request
@@ -163,6 +188,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_error_handler(HTTPException, api.handle_http_exception)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(OperationalError, _database_error)
     app.register_error_handler(Exception, _unexpected)
 
 

@@ -74,9 +74,9 @@ def render(template: str, params: dict[str, Any]) -> str:
 def row_message(error: Any) -> str:
     """A file problem (``RowError.as_dict()`` or the error itself) in the page's language."""
     get = error.get if isinstance(error, dict) else lambda name: getattr(error, name, None)
-    params = get("params")
-    if params and get("template"):
-        return render(get("template"), params)
+    params, template = get("params"), get("template")
+    if params and template:
+        return render(str(template), params)
     return render(str(get("message") or ""), {})
 
 

@@ -164,7 +164,8 @@ def check_size(request: Request) -> None:
             total += line
     if count > MAX_HEADER_COUNT or total > MAX_HEADERS_BYTES:
         raise RequestHeaderFieldsTooLarge(
-            _("The request has more than %(count)s headers or %(limit)s bytes of them.", count=MAX_HEADER_COUNT, limit=MAX_HEADERS_BYTES)
+            _("The request has more than %(count)s headers or %(limit)s bytes of them.", count=MAX_HEADER_COUNT,
+              limit=MAX_HEADERS_BYTES)
         )
 
 

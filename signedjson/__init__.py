@@ -25,8 +25,10 @@ SHA-256 of those 32 bytes. A retired key still verifies what it signed; it just 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,8 +96,23 @@ def b64u_encode(data: bytes) -> str:
 
 
 def b64u_decode(text: str) -> bytes:
-    """Bytes of unpadded (or padded) base64url ``text``."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Bytes of base64url ``text`` (RFC 4648 section 5), unpadded or with its exact ``=`` padding.
+
+    Strict, so that one value has one spelling: any other character, wrong padding, or a last
+    character whose unused bits are not zero raises ``ValueError`` (``binascii.Error``).
+    """
+    bare = text[:-2] if text.endswith("==") else text[:-1] if text.endswith("=") else text
+    if bare != text and len(text) % 4:
+        raise binascii.Error("base64url padding must complete a group of four characters")
+    if not _B64U.fullmatch(bare) or len(bare) % 4 == 1:
+        raise binascii.Error("not base64url text")
+    data = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+    if b64u_encode(data) != bare:
+        raise binascii.Error("base64url text with non-zero unused bits (not the canonical spelling)")
+    return data
+
+
+_B64U = re.compile("[A-Za-z0-9_-]*")
 
 
 def kid_for(public_raw: bytes) -> str:
@@ -124,10 +141,10 @@ def public_key_for(keyset: dict[str, Any], kid: str) -> Ed25519PublicKey:
     raise SignatureError(f"unknown signing key {kid!r}")
 
 
-def verify_envelope(envelope: dict[str, Any], keyset: dict[str, Any]) -> dict[str, Any]:
+def verify_envelope(envelope: Any, keyset: dict[str, Any]) -> dict[str, Any]:
     """Return the payload of ``envelope`` if its signature verifies against ``keyset``."""
     try:
-        payload = envelope["payload"]
+        payload: dict[str, Any] = envelope["payload"]
         signature = envelope["signature"]
         if signature.get("alg") != "Ed25519":
             raise SignatureError(f"unsupported algorithm {signature.get('alg')!r}")

@@ -208,7 +208,8 @@ def api_token(app: Flask) -> Callable[..., str]:
         from rewards.apikeys.services import create_client
 
         with app.app_context():
-            _client, token = create_client(db.session, name or f"client-{os.urandom(3).hex()}", list(scopes), actor="test")
+            _client, token = create_client(db.session, name or f"client-{os.urandom(3).hex()}", list(scopes),
+                                           actor="test")
             db.session.commit()
         return token
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -52,5 +53,6 @@ def test_period_range(app: Flask, client: FlaskClient, api_token: Callable[..., 
     assert check_period("1000-01") == "1000-01"
     headers = bearer(api_token(*SCOPES))
     files = {"files": (io.BytesIO(b"account;month\n"), "b.csv")}
-    r = client.post("/api/v1/snapshots/compute?period=0001-01", data=files, headers=headers, content_type="multipart/form-data")
+    r = client.post("/api/v1/snapshots/compute?period=0001-01", data=files, headers=headers,
+                    content_type="multipart/form-data")
     assert r.status_code == 422 and "period" in str(r.get_json()["errors"])

@@ -29,7 +29,8 @@ def test_api_conforms_to_its_schema(app: Flask, api_token: Any) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)
         def check(case: Any) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
 

@@ -13,7 +13,7 @@ from partners import codes as codecore
 from partners.models import FIXED, ISSUED, PERCENT, REVOKED, Code, Offer, Partner, PartnerClient
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
-from rewards.db import utcnow
+from rewards.db import rowcount, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.tiers import TIER_RANK, TIERS
@@ -215,7 +215,7 @@ def revoke_code(session: Session, text: str, *, actor: str) -> Code:
         .values(state=REVOKED, version=Code.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise Conflict(N_("only an issued, unredeemed code can be revoked (this one is %(state)s)"), state=code.state)
     session.expire(code)
     record_event(session, actor, "code.revoked", "code", str(code.id), {"offer_id": code.offer_id})

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from partners.models import IdempotencyRecord
+from rewards.db import rowcount
 from rewards.errors import N_, Conflict, DomainError
 from signedjson import canonical_json
 
@@ -120,7 +121,7 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
             .values(locked_at=now)
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount == 1:
+        if rowcount(taken) == 1:
             return Claim(rec.id, replay=False)
         raise InFlight(N_("a request with this Idempotency-Key is still being processed; retry shortly"))
     raise InFlight(N_("the Idempotency-Key is busy; retry shortly"))
@@ -145,4 +146,4 @@ def release(session: Session, record_id: int) -> None:
 
 def purge(session: Session, now: datetime) -> int:
     """Delete records past their retention; returns how many."""
-    return session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)).rowcount or 0
+    return rowcount(session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))) or 0

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import String, and_, cast, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from rewards.errors import N_, Conflict, DomainError, NotFound
 from signedjson import utc_timestamp
 
 BATCH = 50_000
+JOB_KIND = "partners.issue"  # the job that drives a run (partners.jobs)
 _COLUMNS = ("offer_id", "value", "account", "tier", "snapshot_id", "issue_run_id", "issued_at", "state", "version")
 
 
@@ -84,16 +85,28 @@ def shown_state(run: IssueRun, now: datetime) -> str:
     return run.state
 
 
-def close_interrupted(session: Session, offer_id: int, now: datetime) -> list[int]:
-    """Mark the offer's interrupted runs failed, each with a ``codes.issue_failed`` event; their ids."""
-    runs = session.scalars(
-        select(IssueRun).where(IssueRun.offer_id == offer_id, IssueRun.state == "running",
-                               IssueRun.updated_at < now - STALE_AFTER)
-    ).all()
-    for run in runs:
+def _orphaned(offer_id: int | None) -> Any:
+    """Runs still marked running whose job has finished: its consumer was killed and the job closed as
+    interrupted (a job that ends any other way settles its run first)."""
+    from rewards.jobs.models import FINISHED, Job
+
+    job_params = literal('{"run_id":', String) + cast(IssueRun.id, String) + literal("}", String)  # its canonical JSON
+    finished_job = select(Job.id).where(Job.kind == JOB_KIND, Job.params == job_params, Job.state.in_(FINISHED))
+    query = select(IssueRun).where(IssueRun.state == "running", exists(finished_job))
+    return query if offer_id is None else query.where(IssueRun.offer_id == offer_id)
+
+
+def close_interrupted(session: Session, offer_id: int | None, now: datetime) -> list[int]:
+    """Mark interrupted runs failed (of one offer, or of all), each with a ``codes.issue_failed`` event;
+    their ids. Interrupted: no progress for ``STALE_AFTER``, or its job already closed as interrupted."""
+    stale = select(IssueRun).where(IssueRun.state == "running", IssueRun.updated_at < now - STALE_AFTER)
+    if offer_id is not None:
+        stale = stale.where(IssueRun.offer_id == offer_id)
+    runs = {run.id: run for query in (stale, _orphaned(offer_id)) for run in session.scalars(query)}
+    for run in runs.values():
         fail_run(session, run.id, DomainError(N_("interrupted: no progress since %(since)s UTC"),
-                 since=f"{run.updated_at:%Y-%m-%d %H:%M}"))
-    return [run.id for run in runs]
+                                              since=f"{run.updated_at:%Y-%m-%d %H:%M}"))
+    return sorted(runs)
 
 
 def start_run(session: Session, offer: Offer, snapshot: snapshots.SnapshotRef, *, actor: str) -> IssueRun:

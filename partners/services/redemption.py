@@ -36,6 +36,7 @@ from partners.models import (
     RedemptionEvent,
 )
 from rewards.audit.services import record_event
+from rewards.db import rowcount
 from rewards.directread import DirectRead
 from rewards.errors import N_, DomainError
 from signedjson import utc_timestamp
@@ -224,7 +225,7 @@ def redeem(
         .values(state=REDEEMED, version=Code.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # lost the race: someone redeemed (or revoked) it since we read it
+    if rowcount(result) != 1:  # lost the race: someone redeemed (or revoked) it since we read it
         session.expire(code)
         state = session.scalar(select(Code.state).where(Code.id == code.id))
         raise Refused(REVOKED_REASON if state == REVOKED else ALREADY_REDEEMED)
@@ -289,7 +290,7 @@ def rollback(
         .values(state=ISSUED, version=Code.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # this redemption is not the code's current state any more
+    if rowcount(result) != 1:  # this redemption is not the code's current state any more
         raise Refused(ALREADY_ROLLED_BACK)
     event = RedemptionEvent(
         public_id=_public_id("rb"),

@@ -95,7 +95,8 @@ def client_change() -> tuple[str, int] | str:
             )
         elif op == "rotate":
             days = _whole_number(form.get("grace_days", ""), "grace_days", default=7, maximum=apikeys.MAX_GRACE_DAYS)
-            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(), grace=timedelta(days=days))
+            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(),
+                                       grace=timedelta(days=days))
         elif op == "revoke":
             apikeys.revoke_client(db.session, form.get("name", ""), actor=current_actor())
         elif op == "revoke-key":

@@ -65,6 +65,7 @@ class ChainReport:
     head_seq: int
     head_hash: str
     problem: str | None = None
+    pending: int = 0  # events stored but not chained yet: neither verified nor broken
 
 
 def verify_chain(

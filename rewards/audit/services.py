@@ -1,13 +1,29 @@
-"""Appending to the event log, checkpoints and verification."""
+"""Appending to the event log, chaining it, checkpoints and verification.
+
+An append never waits for another: ``record_event`` inserts the event unchained (``seq`` empty) in the
+caller's transaction. The chainer (``chain_pending``) then gives the committed, unchained events their
+``seq``, ``prev_hash`` and ``hash`` in id order, in short transactions of its own under an advisory
+lock, so the chain's order is the order in which the chainer saw events committed. It runs right after
+every commit that recorded an event (a session hook), every minute in the consumer, and before every
+verification and checkpoint. On SQLite writers are serial anyway (``BEGIN IMMEDIATE``), so there an
+event is chained in its own transaction at once.
+
+PostgreSQL ids come from a sequence: a rolled-back transaction leaves a gap and transactions commit out
+of id order; neither matters, because ``seq`` is assigned by the chainer to what is committed, and an
+event that commits later than a higher id is simply chained after it. Between its commit and its
+chaining (milliseconds, unless the chainer fails) an event is "pending": verification reports it as such.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, select, text, type_coerce
+from sqlalchemy import Connection, Engine, String, bindparam, event, func, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from signedjson import canonical_json
@@ -16,41 +32,102 @@ from rewards.audit.models import Checkpoint, Event
 from rewards.db import utcnow
 from signedjson import utc_timestamp
 
-# Any constant works: it names the PostgreSQL advisory lock that serialises appends.
-_APPEND_LOCK = 0x5257_4441_4C4F_4721 & 0x7FFF_FFFF_FFFF_FFFF
+log = logging.getLogger("rewards.audit")
+
+# Any constant works: it names the PostgreSQL advisory lock that serialises the chainers (never appends).
+_CHAIN_LOCK = 0x5257_4441_4C4F_4721 & 0x7FFF_FFFF_FFFF_FFFF
+_UNCHAINED = "rewards.audit.unchained"  # session.info flag: this transaction recorded an event
+CHAIN_BATCH = 2000
+_E = Event.__table__.c
 
 
 def record_event(
     session: Session, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
 ) -> Event:
     """Append an event in the caller's transaction (it commits or rolls back with the change it records)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Appends must be serial or two transactions would chain to the same head; the lock is
-        # released at commit. On SQLite, BEGIN IMMEDIATE already serialises writers.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
-    head = session.execute(select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1)).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    at = utcnow()
     details_json = canonical_json(details).decode("utf-8")
-    body = event_body(seq, at, actor, action, object_type, str(object_id), json.loads(details_json), prev)
-    event = Event(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        details=details_json,
-        prev_hash=prev,
-        hash=event_hash(body),
+    event_row = Event(
+        at=utcnow(), actor=actor, action=action, object_type=object_type, object_id=str(object_id), details=details_json
     )
-    session.add(event)
+    session.add(event_row)
     session.flush()
-    return event
+    if session.get_bind().dialect.name == "sqlite":
+        # this transaction holds SQLite's only write lock: every other event is committed and chained
+        _chain_batch(session.connection(), None)
+        session.refresh(event_row)
+    else:
+        session.info[_UNCHAINED] = True
+    return event_row
+
+
+def _chain_batch(conn: Connection, limit: int | None) -> int:
+    """Chain up to ``limit`` (None: all) unchained events ``conn`` sees, in id order; how many it chained."""
+    head = conn.execute(select(_E.seq, _E.hash).where(_E.seq.is_not(None)).order_by(_E.seq.desc()).limit(1)).first()
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    pending = select(_E.id, _E.at, _E.actor, _E.action, _E.object_type, _E.object_id, _E.details)
+    rows = conn.execute(pending.where(_E.seq.is_(None)).order_by(_E.id).limit(limit)).all()
+    links = []
+    for row in rows:
+        seq += 1
+        body = event_body(seq, row.at, row.actor, row.action, row.object_type, row.object_id, json.loads(row.details), prev)
+        digest = event_hash(body)
+        links.append({"k_id": row.id, "k_seq": seq, "k_prev": prev, "k_hash": digest})
+        prev = digest
+    if links:
+        conn.execute(
+            update(Event.__table__)
+            .where(_E.id == bindparam("k_id"))
+            .values(seq=bindparam("k_seq"), prev_hash=bindparam("k_prev"), hash=bindparam("k_hash")),
+            links,
+        )
+    return len(rows)
+
+
+def chain_pending(engine: Engine, batch: int = CHAIN_BATCH) -> int:
+    """Chain every committed unchained event, ``batch`` at a time, each batch a short transaction of its
+    own under the chain lock (PostgreSQL; on SQLite the write lock). Returns how many it chained."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+            done = _chain_batch(conn, batch)
+        total += done
+        if done < batch:
+            return total
+
+
+@event.listens_for(Session, "after_commit")
+def _chain_after_commit(session: Session) -> None:
+    """Chain the events a transaction recorded as soon as it commits (a failure leaves them pending)."""
+    if session.info.pop(_UNCHAINED, False):
+        try:
+            chain_pending(session.get_bind())  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - the periodic chainer and the verifier try again
+            log.exception("chaining the event log after a commit failed; the events stay pending")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_unchained(session: Session) -> None:
+    session.info.pop(_UNCHAINED, None)
+
+
+def _chain_before_reading(session: Session) -> None:
+    """On PostgreSQL, chain what is pending (committed by others) before a checkpoint or a verification."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        chain_pending(bind)  # type: ignore[arg-type]
+
+
+def pending_count(session: Session) -> int:
+    """Events stored but not chained yet."""
+    return session.scalar(select(func.count()).select_from(Event).where(Event.seq.is_(None))) or 0
 
 
 def body_of(event: Event) -> dict[str, Any]:
-    """The canonical body of a stored event, as its hash was computed."""
+    """The canonical body of a stored event, as its hash was computed (chained events only)."""
+    if event.seq is None or event.prev_hash is None:
+        raise ValueError(f"event {event.id} is not chained yet")
     return event_body(
         event.seq,
         event.at,
@@ -100,14 +177,39 @@ def iter_chain(session: Session, batch: int = 5000) -> Iterator[tuple[dict[str, 
         last = rows[-1][0]
 
 
+def export_lines(session: Session, batch: int = 5000) -> Iterator[str]:
+    """The whole log as JSON lines in sequence order: ``{"body": ..., "hash": ...}`` per event (the
+    body as its hash was computed, so an auditor can re-check every link), or ``{"seq", "unreadable",
+    "hash"}`` for a row that is no event. Pending events are chained first."""
+    _chain_before_reading(session)
+    for body, stored in iter_chain(session, batch):
+        item: dict[str, Any] = (
+            {"seq": body.seq, "unreadable": body.reason, "hash": stored} if isinstance(body, Unreadable)
+            else {"body": body, "hash": stored}
+        )
+        yield json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str) + "\n"
+
+
+def event_count(session: Session) -> int:
+    """How many events the log holds."""
+    return int(session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
 def verify_log(session: Session, checkpoint: dict[str, Any] | None = None) -> ChainReport:
-    """Walk the whole log; with a checkpoint payload, also detect a truncated tail."""
-    return verify_chain(iter_chain(session), checkpoint)
+    """Chain what is pending, then walk the whole chain; with a checkpoint payload, also detect a
+    truncated tail. Events still unchained (committed meanwhile, or the chainer failing) are counted
+    in ``pending``, not treated as broken links."""
+    _chain_before_reading(session)
+    report = verify_chain(iter_chain(session), checkpoint)
+    return dataclasses.replace(report, pending=pending_count(session))
 
 
 def make_checkpoint(session: Session, signer: Any, *, actor: str) -> dict[str, Any]:
-    """Sign the current head (seq, hash) and store the envelope; returns the envelope."""
-    head = session.execute(select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1)).first()
+    """Chain what is pending, sign the chain's head (seq, hash) and store the envelope; returns the envelope."""
+    _chain_before_reading(session)
+    head = session.execute(
+        select(Event.seq, Event.hash).where(Event.seq.is_not(None)).order_by(Event.seq.desc()).limit(1)
+    ).first()
     seq, head_hash = (head[0], head[1]) if head else (0, GENESIS)
     now = utcnow()
     payload = {

@@ -26,8 +26,8 @@ PAGE = 100
 @bp.route("/")
 @staff("audit.view")
 def log() -> str:
-    """Events, newest first, filtered by actor, action or object."""
-    query = select(Event).order_by(Event.seq.desc())
+    """Events, newest stored first, filtered by actor, action or object."""
+    query = select(Event).order_by(Event.id.desc())
     filters = {k: request.args.get(k, "").strip() for k in ("actor", "action", "object_id")}
     if filters["actor"]:
         query = query.where(Event.actor == filters["actor"])
@@ -37,9 +37,25 @@ def log() -> str:
         query = query.where(Event.object_id == filters["object_id"])
     before = request.args.get("before", type=int)
     if before:
-        query = query.where(Event.seq < before)
+        query = query.where(Event.id < before)
     events = db.session.scalars(query.limit(PAGE)).all()
     return render_template("audit/log.html", events=events, filters=filters, report=None, page=PAGE)
+
+
+@bp.route("/export", methods=["POST"])
+@staff("audit.view")
+def export() -> Response:
+    """Write the whole log to a file as a job; the job's page offers it for download when ready."""
+    from rewards.audit.jobs import EXPORT
+    from rewards.errors import DomainError
+    from rewards.jobs.start import start
+
+    try:
+        job = start(EXPORT, {}, title="audit log")
+    except DomainError as exc:  # the queue is down
+        flash(exc.message, "error")
+        return redirect(url_for("audit.log"))  # type: ignore[return-value]
+    return redirect(url_for("jobs.detail", job_id=job.id))  # type: ignore[return-value]
 
 
 @bp.route("/verify", methods=["POST"])
@@ -58,7 +74,7 @@ def verify() -> str:
             flash(_("The checkpoint file is not valid: %(error)s", error=str(exc)), "error")
             return render_template("audit/log.html", events=[], filters={}, report=None, page=PAGE)
     report = services.verify_log(db.session, checkpoint)
-    events = db.session.scalars(select(Event).order_by(Event.seq.desc()).limit(PAGE)).all()
+    events = db.session.scalars(select(Event).order_by(Event.id.desc()).limit(PAGE)).all()
     return render_template("audit/log.html", events=events, filters={}, report=report, page=PAGE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -25,7 +25,7 @@ from rewards.policy import api
 
 blp = Blueprint("flags_api", __name__, url_prefix="/api/v1", description="Priority-service flags")
 
-_SECURITY = [{"bearer": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _account(account: str) -> str:
@@ -104,7 +104,8 @@ class RevokeFlag(MethodView):
     @blp.doc(security=_SECURITY)
     def post(self, data: dict[str, Any], flag_id: int) -> Any:
         """Close an open flag now, with a reason; ``409 already_closed`` when it is closed or has ended."""
-        change = _commit_or_rollback(services.revoke_flag, flag_id, data["reason"], actor=current_actor(), today=local_today())
+        change = _commit_or_rollback(services.revoke_flag, flag_id, data["reason"], actor=current_actor(),
+                                     today=local_today())
         return change.__dict__
 
 
@@ -123,6 +124,7 @@ class BulkFlags(MethodView):
         flag that is not open) refuses the whole file: 422 with ``errors`` by line.
         """
         result = _commit_or_rollback(
-            services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(), source_name="api"
+            services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(),
+            source_name="api"
         )
         return result.__dict__

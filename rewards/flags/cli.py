@@ -51,11 +51,13 @@ def _report_error(exc: DomainError) -> None:
 @click.option("--to", "valid_to", type=DATE, default=None, help="Last valid day (default: open-ended).")
 @click.option("--note", default=None, help="Required for reason 'other'.")
 @click.option("--actor", default=current_actor, show_default="cli:<your login>", help="Who asked for it (recorded).")
-def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date | None, note: str | None, actor: str) -> None:
+def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date | None, note: str | None,
+             actor: str) -> None:
     """Set a staff flag on ACCOUNT (a new row replaces an open flag with the same reason)."""
     try:
         change = services.set_flag(
-            db.session, account, reason, valid_from=valid_from, valid_to=valid_to, note=note, actor=actor, today=local_today()
+            db.session, account, reason, valid_from=valid_from, valid_to=valid_to, note=note, actor=actor,
+            today=local_today()
         )
     except DomainError as exc:
         _report_error(exc)
@@ -128,7 +130,8 @@ def history(account: str) -> None:
 def import_file(file: Path, actor: str) -> None:
     """Apply a CSV FILE of flags all or nothing (account;reason;valid_from;valid_to;note;action)."""
     try:
-        result = services.apply_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(), source_name=file.name)
+        result = services.apply_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(),
+                                     source_name=file.name)
     except DomainError as exc:
         _report_error(exc)
     db.session.commit()

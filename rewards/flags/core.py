@@ -178,7 +178,8 @@ BULK_COLUMNS: tuple[Column, ...] = (
     Column.of("note", "примечание", "комментарий", required=False),
     Column.of("action", "действие", required=False),
 )
-ACTION_ALIASES = {"set": ACTION_SET, "": ACTION_SET, "установить": ACTION_SET, "revoke": ACTION_REVOKE, "снять": ACTION_REVOKE}
+ACTION_ALIASES = {"set": ACTION_SET, "": ACTION_SET, "установить": ACTION_SET, "revoke": ACTION_REVOKE,
+                  "снять": ACTION_REVOKE}
 
 # Error kinds of bulk flag files (the common ones are rewards.csvread.Kind).
 BAD_VALUE = "bad_value"
@@ -259,7 +260,8 @@ def _check_line(line_no: int, values: dict[str, str], *, today: date) -> BulkLin
             values.get("note"),
             today=today,
         )
-        return BulkLine(line_no, action, checked.account, checked.reason, checked.valid_from, checked.valid_to, checked.note)
+        return BulkLine(line_no, action, checked.account, checked.reason, checked.valid_from, checked.valid_to,
+                        checked.note)
     account = check_account(values.get("account"))
     reason = (values.get("reason") or "").strip()
     if reason not in STAFF_REASONS:

@@ -14,8 +14,11 @@ from rewards import features
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.flags import api as flags_api
-from rewards.flags import models  # noqa: F401  (the flag tables on the metadata)
-from rewards.flags import services, views
+from rewards.flags import (
+    models,  # noqa: F401  (the flag tables on the metadata)
+    services,
+    views,
+)
 from rewards.flags.cli import flags_cli
 from rewards.flags.demo import load_staff_flags
 from rewards.flags.shell import local_today, tier_settings

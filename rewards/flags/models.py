@@ -63,7 +63,8 @@ class FlagClosure(db.Model):
         CheckConstraint("kind = 'revoked' OR kind = 'replaced' OR kind = 'recomputed'", name="kind"),
     )
 
-    flag_id: Mapped[int] = mapped_column(_BIGINT, ForeignKey("priority_flags.id"), primary_key=True, autoincrement=False)
+    flag_id: Mapped[int] = mapped_column(_BIGINT, ForeignKey("priority_flags.id"), primary_key=True,
+                                         autoincrement=False)
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime())

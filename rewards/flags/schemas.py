@@ -12,7 +12,8 @@ class ActiveReasonSchema(ma.Schema):
     reason = ma.fields.String(required=True, metadata={"description": "a staff reason, or tier:<tier>"})
     source = ma.fields.String(required=True, metadata={"description": "staff or tier"})
     valid_from = ma.fields.Date(required=True)
-    valid_to = ma.fields.Date(required=True, allow_none=True, metadata={"description": "last valid day; null: open-ended"})
+    valid_to = ma.fields.Date(required=True, allow_none=True,
+                              metadata={"description": "last valid day; null: open-ended"})
 
 
 class PrioritySchema(ma.Schema):
@@ -21,7 +22,8 @@ class PrioritySchema(ma.Schema):
     as_of = ma.fields.Date(required=True, metadata={"description": "today, in the retailer's time zone"})
     reasons = ma.fields.List(ma.fields.Nested(ActiveReasonSchema), required=True)
     tier = ma.fields.String(required=True, allow_none=True, metadata={"description": "tier in the latest snapshot"})
-    tier_period = ma.fields.String(required=True, allow_none=True, metadata={"description": "the latest snapshot's period"})
+    tier_period = ma.fields.String(required=True, allow_none=True,
+                                   metadata={"description": "the latest snapshot's period"})
 
 
 class SetFlagSchema(ma.Schema):
@@ -55,7 +57,8 @@ class HistoryRowSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True)
     created_by = ma.fields.String(required=True)
     state = ma.fields.String(required=True, metadata={"description": "active | future | ended | closed"})
-    closed_kind = ma.fields.String(required=True, allow_none=True, metadata={"description": "revoked | replaced | recomputed"})
+    closed_kind = ma.fields.String(required=True, allow_none=True,
+                                   metadata={"description": "revoked | replaced | recomputed"})
     closed_reason = ma.fields.String(required=True, allow_none=True)
     closed_at = ma.fields.DateTime(required=True, allow_none=True)
     closed_by = ma.fields.String(required=True, allow_none=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
-from rewards.db import UTCDateTime, utcnow
+from rewards.db import UTCDateTime, rowcount, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.flags import core
@@ -74,7 +74,7 @@ def _open() -> Any:
     return ~exists().where(C.c.flag_id == F.c.id)
 
 
-def _valid_on(day: date) -> Any:
+def _valid_on(day: Any) -> Any:  # a date, or a bound parameter of one
     return and_(F.c.valid_from <= day, or_(F.c.valid_to.is_(None), F.c.valid_to >= day))
 
 
@@ -92,7 +92,7 @@ def _close(session: Session, rows: list[dict[str, Any]]) -> int:
             .on_conflict_do_nothing(index_elements=["flag_id"])
             .execution_options(preserve_rowcount=True)  # psycopg reports INSERT counts only when asked
         )
-        done += session.execute(stmt).rowcount
+        done += rowcount(session.execute(stmt))
     return done
 
 
@@ -190,7 +190,8 @@ def _apply_sets(
             closures.append(
                 {"flag_id": old.id, "kind": core.CLOSED_REPLACED, "reason": None, "closed_at": now, "closed_by": actor}
             )
-        changes.append(Change("replaced" if old is not None else "created", item.account, item.reason, None, old.id if old else None))
+        changes.append(Change("replaced" if old is not None else "created", item.account, item.reason, None,
+                              old.id if old else None))
     if closures:
         if _close(session, closures) != len(closures):
             raise Conflict(N_("a flag changed while this request ran; nothing was saved, try again"),
@@ -199,7 +200,8 @@ def _apply_sets(
         # One executemany ("insertmanyvalues" batches) with RETURNING in parameter order on both engines.
         ids = session.execute(insert(F).returning(F.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
         it = iter(ids)
-        changes = [c if c.status == "unchanged" else Change(c.status, c.account, c.reason, next(it), c.closed_id) for c in changes]
+        changes = [c if c.status == "unchanged" else Change(c.status, c.account, c.reason, next(it),
+                                                            c.closed_id) for c in changes]
     return changes
 
 
@@ -264,10 +266,12 @@ def revoke_flag(session: Session, flag_id: int, why: str, *, actor: str, today: 
     if row.valid_to is not None and row.valid_to < today:
         raise FlagClosed(N_("flag %(flag)s already ended on %(date)s"), code="expired", flag=flag_id,
                          date=row.valid_to.isoformat())
-    closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": why, "closed_at": utcnow(), "closed_by": actor}
+    closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": why, "closed_at": utcnow(),
+               "closed_by": actor}
     if _close(session, [closure]) != 1:  # another request closed it between our read and our insert
         raise FlagClosed(N_("flag %(flag)s is already closed"), flag=flag_id)
-    record_event(session, actor, "flags.revoked", "account", row.account, {"flag_id": flag_id, "reason": row.reason, "why": why})
+    record_event(session, actor, "flags.revoked", "account", row.account,
+                 {"flag_id": flag_id, "reason": row.reason, "why": why})
     return Change("revoked", row.account, row.reason, None, flag_id)
 
 
@@ -348,7 +352,8 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
             raise Conflict(N_("a flag changed while the file was applied; nothing was saved, try again"),
                            code="flag_changed")
     counts = {s: sum(1 for c in changes if c.status == s) for s in ("created", "replaced", "unchanged")}
-    result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes), report.encoding)
+    result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes),
+                            report.encoding)
     record_event(
         session,
         actor,
@@ -454,7 +459,7 @@ def apply_tier_flags(
         earlier.c.source == core.SOURCE_TIER,
         ~exists().where(C.c.flag_id == earlier.c.id, C.c.kind == core.CLOSED_RECOMPUTED),
     )
-    added = session.execute(
+    added = rowcount(session.execute(
         insert(F).from_select(
             ["account", "reason", "source", "valid_from", "valid_to", "period", "created_at", "created_by"],
             select(
@@ -471,11 +476,11 @@ def apply_tier_flags(
             .order_by(t.c.account),
         ),
         execution_options={"preserve_rowcount": True},
-    ).rowcount
+    ))
 
     # 2. Close the open flags of this period whose account left the tiers (a recomputed snapshot).
     still_in = exists().where(t.c.account == F.c.account, t.c.reason == F.c.reason)
-    closed = session.execute(
+    closed = rowcount(session.execute(
         insert(C).from_select(
             ["flag_id", "kind", "reason", "closed_at", "closed_by"],
             select(
@@ -487,7 +492,7 @@ def apply_tier_flags(
             ).where(F.c.period == period, F.c.source == core.SOURCE_TIER, _open(), ~still_in),
         ),
         execution_options={"preserve_rowcount": True},
-    ).rowcount
+    ))
     session.execute(text(f"DROP TABLE {_TMP}" if pg else f"DROP TABLE temp.{_TMP}"))
     if pg and (added or closed):
         # Hundreds of thousands of new rows make the planner's statistics stale until autovacuum
@@ -571,7 +576,7 @@ def priority_now(engine: Engine, account: str, *, today: date) -> dict[str, Any]
     """The call-centre answer as the API gives it: :func:`priority_of` from committed data, in two
     direct reads (``rewards.directread``) instead of a session."""
     rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
-    head = _head_read().first(engine, {"account": account})
+    head = _head_read().all(engine, {"account": account})[0]  # scalar subqueries: always one row
     return _priority_answer(account, today, rows, head.period, head.tier)
 
 
@@ -586,7 +591,8 @@ def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any
     return _priority_answer(account, today, rows, period, tier)
 
 
-def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str | None, tier: str | None) -> dict[str, Any]:
+def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str | None,
+                     tier: str | None) -> dict[str, Any]:
     by_reason: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = {

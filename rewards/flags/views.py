@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WResponse
 
 from rewards.actor import current_actor
-from rewards.db import db
+from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
 from rewards.flags.shell import local_today
@@ -36,7 +37,8 @@ def reason_label(reason: str) -> str:
         from flask import current_app
 
         tier = reason[len(core.TIER_PREFIX) :]
-        return _("tier: %(tier)s", tier=current_app.jinja_env.globals["tier_label"](tier))
+        label = cast("Callable[[str], str]", current_app.jinja_env.globals["tier_label"])
+        return _("tier: %(tier)s", tier=label(tier))
     return str(REASON_LABELS.get(reason, reason))
 
 
@@ -117,7 +119,8 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     """Revoke a flag now, with a reason."""
     account = request.form.get("account", "").strip()
     try:
-        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(), today=local_today())
+        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(),
+                                      today=local_today())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -169,7 +172,7 @@ def export() -> Response:
     today = local_today()
     chunks = services.export_csv(db.session, today=today)
     return Response(
-        stream_with_context(chunks),
+        stream_reading(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=priority-{today.isoformat()}.csv"},
     )

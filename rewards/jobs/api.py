@@ -16,7 +16,7 @@ from rewards.jobs import services, store
 from rewards.policy import api
 
 blp = Blueprint("jobs_api", __name__, url_prefix="/api/v1/jobs", description="Background jobs: progress and outcome")
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 class ProgressSchema(ma.Schema):

@@ -31,8 +31,11 @@ def consumer_command(workers: int, periodic: bool) -> None:
     huey = queue.huey_for(app)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
                                     check_worker_health=True, scheduler_interval=1)
-    click.echo(f"consumer {store.worker_name()}: {workers} worker(s), queue {app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}",
-               err=True)
+    click.echo(
+        f"consumer {store.worker_name()}: {workers} worker(s), queue "
+        f"{app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}",
+        err=True,
+    )
     consumer.run()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
-from rewards.db import utcnow
+from rewards.db import rowcount, utcnow
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.jobs.models import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES, Job
 from signedjson import canonical_json
@@ -80,7 +80,7 @@ def _move(session: Session, job_id: int, from_state: str, **values: Any) -> bool
     result = session.execute(
         update(Job).where(Job.id == job_id, Job.state == from_state).values(state=values.pop("state"), **values)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def claim(session: Session, job_id: int, worker: str) -> bool:
@@ -173,7 +173,8 @@ def close_stale(
             continue
         message = f"the consumer running it stopped (last sign of life {int(now.timestamp() - seen)} s ago)"
         if fail(session, job.id, INTERRUPTED, message):
-            record_event(session, "system", "job.interrupted", "job", str(job.id), {"kind": job.kind, "worker": job.worker})
+            record_event(session, "system", "job.interrupted", "job", str(job.id),
+                         {"kind": job.kind, "worker": job.worker})
             closed.append(job.id)
     return closed
 

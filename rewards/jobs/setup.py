@@ -24,8 +24,22 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     app.cli.add_command(jobs_cli)
+    from rewards.audit import jobs as audit_jobs
+
+    registry.register_kind(app, audit_jobs.EXPORT, audit_jobs.export_job, label=_l("Event log export"),
+                           action="audit.view")
     registry.register_periodic(app, "audit.checkpoint", app.config["JOBS_CHECKPOINT_CRON"], _checkpoint(app))
     registry.register_periodic(app, "jobs.purge_files", "17 3 * * *", _purge_files(app))
+    # events are chained right after their commit; this catches any a failed chainer left pending
+    registry.register_periodic(app, "audit.chain", "* * * * *", _chain)
+
+
+def _chain(session: Session) -> str | None:
+    """Chain the event log's pending events."""
+    from rewards.audit.services import chain_pending
+
+    done = chain_pending(session.get_bind())  # type: ignore[arg-type]
+    return f"{done} pending event(s) chained" if done else None
 
 
 def _checkpoint(app: Flask):  # type: ignore[no-untyped-def]

@@ -21,17 +21,17 @@ _HUEY = "rewards.jobs.huey"
 QUEUE_NAME = "rewards"
 
 
-def build_huey(url: str, instance_path: str) -> Huey:
+def build_huey(url: str, instance_path: str, name: str = QUEUE_NAME) -> Huey:
     """A Huey for ``url``: "" (SQLite in the instance folder), ``sqlite:///path``, ``redis://...``,
     or ``memory://`` (each job runs at once in the caller: tests)."""
     if url == "memory://":
-        return MemoryHuey(QUEUE_NAME, immediate=True, utc=True)
+        return MemoryHuey(name, immediate=True, utc=True)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(QUEUE_NAME, url=url, utc=True)
+        return RedisHuey(name, url=url, utc=True)
     if not url or url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :] if url else os.path.join(instance_path, "jobs.sqlite3")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(QUEUE_NAME, filename=path, utc=True)
+        return SqliteHuey(name, filename=path, utc=True)
     raise ValueError(f"JOBS_URL: use '', sqlite:///path, redis://host:port/db or memory://, not {url!r}")
 
 
@@ -39,7 +39,7 @@ def instance(app: Flask) -> Huey:
     """The app's Huey (built on first use; ``rewards.jobs.queue.huey_for`` also binds the tasks)."""
     huey = app.extensions.get(_HUEY)
     if huey is None:
-        huey = app.extensions[_HUEY] = build_huey(app.config["JOBS_URL"], app.instance_path)
+        huey = app.extensions[_HUEY] = build_huey(app.config["JOBS_URL"], app.instance_path, app.config["JOBS_QUEUE"])
     return huey
 
 

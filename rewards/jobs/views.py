@@ -21,6 +21,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards import policy
 from rewards.access import current_user
@@ -134,7 +135,7 @@ def progress(job_id: int) -> Response:
 
 @bp.route("/<int:job_id>/cancel", methods=["POST"])
 @staff("jobs.cancel")
-def cancel(job_id: int) -> Response:
+def cancel(job_id: int) -> WerkzeugResponse:
     """Cancel a queued job, or ask a running one to stop."""
     _job_or_404(job_id)
     outcome = attempt(services.cancel, job_id, actor=current_actor(), success=None)
@@ -156,10 +157,9 @@ def download(job_id: int) -> Response:
     path = output_dir(current_app, job_id) / Path(context["file"]["name"]).name
     if not path.is_file():
         abort(410)
-    return send_file(
-        path,
-        mimetype=context["file"].get("mimetype", "text/csv"),
-        as_attachment=True,
-        download_name=context["file"].get("download_name", path.name),
-        max_age=0,
-    )
+    mimetype = context["file"].get("mimetype", "text/csv")
+    response = send_file(path, mimetype=mimetype, as_attachment=True,
+                         download_name=context["file"].get("download_name", path.name), max_age=0)
+    if context["file"].get("charset"):  # send_file would name utf-8 for any text/ type
+        response.headers["Content-Type"] = f"{mimetype}; charset={context['file']['charset']}"
+    return response

@@ -1,9 +1,8 @@
 import logging
 from logging.config import fileConfig
 
-from flask import current_app
-
 from alembic import context
+from flask import current_app
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -13,7 +12,8 @@ config = context.config
 # This line sets up loggers basically.
 # disable_existing_loggers=False: a migration run inside the app's process (flask db upgrade, the tests)
 # must not silence the service's loggers (rewards.request, rewards.security, ...) for the rest of it.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-def init_app(app: "Flask") -> None:
+def init_app(app: Flask) -> None:
     """Install every production concern on ``app`` (the app factory calls this once)."""
     from rewards.ops import backup, headers, health, metrics, proxy, requestlog
 

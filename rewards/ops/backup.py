@@ -134,7 +134,7 @@ def backup_command(folder: Path, with_keys: bool) -> None:
         manifest = make_backup(folder, with_keys=with_keys)
     except (BackupError, FileExistsError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    for name, digest in manifest["files"].items():  # type: ignore[union-attr]
+    for name, digest in manifest["files"].items():  # type: ignore[attr-defined]
         click.echo(f"{digest}  {folder / name}")
     click.echo(f"backup of revision {manifest['alembic_revision']} written to {folder}")
 

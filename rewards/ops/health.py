@@ -44,7 +44,8 @@ def _database() -> None:
 def _redis() -> None:
     import redis
 
-    client = redis.Redis.from_url(current_app.config["RATELIMIT_STORAGE_URI"], socket_timeout=1, socket_connect_timeout=1)
+    client = redis.Redis.from_url(current_app.config["RATELIMIT_STORAGE_URI"], socket_timeout=1,
+                                  socket_connect_timeout=1)
     try:
         if not client.ping():
             raise RuntimeError("no PONG")

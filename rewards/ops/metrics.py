@@ -31,8 +31,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
-from prometheus_client import multiprocess
 from werkzeug.wrappers import Response
 
 from rewards.policy import public

@@ -418,7 +418,8 @@ class _RowChecks:
     def _yes_no_flags(self, raws: list[str], line: int) -> tuple[int, bool]:
         flags = 0
         bad = False
-        for raw, bit, name in zip(raws, (REGISTERED, EMAIL_CONFIRMED, PAPERLESS), ("registered", "email_confirmed", "paperless"), strict=True):
+        for raw, bit, name in zip(raws, (REGISTERED, EMAIL_CONFIRMED, PAPERLESS),
+                                  ("registered", "email_confirmed", "paperless"), strict=True):
             value = BOOLS.get(raw.strip().lower())
             if value is None:
                 self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"),

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rewards.csvread import N_, ErrorLog
 from rewards.rating.behaviour import (
@@ -441,7 +441,7 @@ def _channels_text(channels: Iterable[str], lang: str) -> str:
     return _OR[lang].join(names.get(c, c) for c in sorted(channels))
 
 
-def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict:
+def explain(engine: Engine, account: str, months: Sequence[MonthFacts | None], lang: str = "en") -> dict[str, Any]:
     """Everything a customer (or staff) needs to understand a tier: JSON-ready.
 
     ``months`` are the account's facts in window order (from :meth:`Engine.decode`). Returns the tier,
@@ -539,10 +539,19 @@ def _payment_reason(engine: Engine, mi: int, criterion: str, facts: MonthFacts, 
     if criterion == "payment_on_time":
         why = _on_time_reason(text, base, d, on_time, deadline, rules, lang)
     else:
-        key = "early_ok" if on_time and d is not None and d < early_before else ("early_not" if on_time else "early_needs")
+        key = (
+            "early_ok"
+            if on_time and d is not None and d < early_before
+            else ("early_not" if on_time else "early_needs")
+        )
         why = text[key].format(base=base, before=early_before.isoformat())
     plan = _PLAN_TEXT[lang].get(facts.plan or "", facts.plan)
-    if facts.plan is not None and facts.plan_kept and facts.plan in rules.hardship_plans and criterion in rules.kept_plan_credits:
+    if (
+        facts.plan is not None
+        and facts.plan_kept
+        and facts.plan in rules.hardship_plans
+        and criterion in rules.kept_plan_credits
+    ):
         return text["plan_credit"].format(plan=plan, why=why)
     if facts.plan is not None and not facts.plan_kept and not met:
         return text["plan_broken"].format(plan=plan, why=why)
@@ -561,7 +570,7 @@ def _on_time_reason(
     return text["pay_channel"].format(base=base, allowed=_channels_text(rules.payment_channels, lang))
 
 
-def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict:
+def _next_tier(engine: Engine, target: str, points: int, masks: Sequence[int | None], lang: str) -> dict[str, Any]:
     rules = engine.rules
     rule = rules.tier_rule(target)
     fmt = {

@@ -18,8 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signedjson import b64u_encode, kid_for, sign_payload
-from signedjson import utc_timestamp
+from signedjson import b64u_encode, kid_for, sign_payload, utc_timestamp
 
 
 class KeyStoreError(Exception):
@@ -77,7 +76,8 @@ class KeyStore:
         fd = os.open(pem_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
-        meta = {"kid": kid, "public_key": b64u_encode(raw), "created": created, "retired": None, "compromised": None}
+        meta: dict[str, Any] = {"kid": kid, "public_key": b64u_encode(raw), "created": created, "retired": None,
+                                "compromised": None}
         (self.folder / f"{kid}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return KeyInfo(**meta)
 

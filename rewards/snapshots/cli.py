@@ -214,19 +214,36 @@ def explain_command(account: str, period: str | None) -> None:
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: standard output."
 )
 @click.option("--encoding", type=click.Choice(["utf-8", "cp1251"]), default="utf-8", show_default=True)
-def export_command(period: str, kind: str, output: Path | None, encoding: str) -> None:
+@click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
+def export_command(period: str, kind: str, output: Path | None, encoding: str, background: bool) -> None:
     """Export the period's snapshot, in account order."""
+    if background:
+        from rewards.jobs.start import start
+        from rewards.snapshots import jobs
+
+        try:
+            snap = services.active_for(db.session, period)
+            job = start(jobs.EXPORT, {"snapshot_id": snap.id, "kind": kind, "encoding": encoding},
+                        title=f"{period} {kind} ({encoding})")
+        except DomainError as exc:
+            _fail(exc)
+            return
+        click.echo(f"job {job.id} {job.state}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
+        return
     try:
         snap = services.active_for(db.session, period)
         services.record_export(db.session, snap, kind, current_actor())
         lines = services.export_lines(db.session, snap, kind)
         handle = output.open("w", encoding=encoding, newline="") if output else None
-        out = getattr(sys.stdout, "buffer", sys.stdout)
+        out: Any = getattr(sys.stdout, "buffer", sys.stdout)
         try:
-            for line in lines:
-                if handle:
-                    handle.write(line)
-                else:
+            if handle:  # to a file: a progress bar on stderr
+                with click.progressbar(length=snap.row_count + 1, label="exporting", file=sys.stderr) as bar:
+                    for line in lines:
+                        handle.write(line)
+                        bar.update(1)
+            else:
+                for line in lines:
                     out.write(line.encode(encoding))
         finally:
             if handle:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import random
 
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

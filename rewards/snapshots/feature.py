@@ -10,13 +10,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from rewards.features import Feature
-from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.httperrors import Api
+from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.policy import ALL, STAFF_WRITE
 from rewards.snapshots import api as snapshots_api
-from rewards.snapshots import jobs
-from rewards.snapshots import models  # noqa: F401  (the snapshot tables on the metadata)
-from rewards.snapshots import views
+from rewards.snapshots import (
+    jobs,
+    models,  # noqa: F401  (the snapshot tables on the metadata)
+    views,
+)
 from rewards.snapshots.cli import snapshots_cli
 from rewards.snapshots.demo import load_demo_snapshots
 
@@ -51,5 +53,6 @@ def init_app(app: Flask, api: Api) -> None:
                   done_link=done)
     register_kind(app, jobs.COMPUTE, jobs.compute_job, label=_l("Snapshot computation"), action="snapshots.import",
                   done_link=done)
+    register_kind(app, jobs.EXPORT, jobs.export_job, label=_l("Snapshot export"), action="snapshots.export")
     add_error_labels(app, {**views.ERROR_KINDS, "invalid_file": _l("the file has problems; nothing was loaded"),
                            "period_taken": _l("the period already has a snapshot")})

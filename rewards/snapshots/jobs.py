@@ -80,3 +80,22 @@ def compute_job(ctx: JobContext) -> dict[str, Any]:
             stream.close()
     ctx.progress(ctx.total or 0, force=True)
     return _result(outcome)
+
+
+EXPORT = "snapshots.export"
+
+
+def export_job(ctx: JobContext) -> dict[str, Any]:
+    """Write a snapshot's export to a file for download (params: snapshot_id, kind (bills or full),
+    encoding); the export's event commits with the job, after the file is on disk."""
+    from rewards.jobs.exports import write_lines
+
+    p = ctx.params
+    snapshot = services.get_snapshot(ctx.session, int(p["snapshot_id"]))
+    kind, encoding = p["kind"], p.get("encoding", "utf-8")
+    lines = services.export_lines(ctx.session, snapshot, kind)  # refuses an unknown kind
+    name = f"snapshot-{snapshot.period}-{kind}.csv"
+    file = write_lines(ctx, name, lines, total=snapshot.row_count + 1, encoding=encoding)
+    services.record_export(ctx.session, snapshot, kind, ctx.actor)
+    rows = file["lines"] - 1  # the header is not a row
+    return {"snapshot_id": snapshot.id, "period": snapshot.period, "kind": kind, "rows": rows, "file": file}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,8 +41,7 @@ def iter_rows(
         rows = session.connection().execute(query).all()
         if not rows:
             return
-        for account, tier, points in rows:
-            yield account, tier, points
+        yield from ((account, tier, points) for account, tier, points in rows)
         last = rows[-1][0]
 
 
@@ -61,16 +60,18 @@ def known_accounts(session: Session, snapshot_id: int, accounts: Iterable[str]) 
         chunk = wanted[start : start + 500]
         found.update(
             session.scalars(
-                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id, SnapshotRow.account.in_(chunk))
+                select(SnapshotRow.account).where(SnapshotRow.snapshot_id == snapshot_id,
+                                                  SnapshotRow.account.in_(chunk))
             )
         )
     return found
 
 
 def iter_account_tier_batches(
-    session: Session, snapshot_id: int, batch: int = 100_000
+    session: Session, snapshot_id: int, batch: int = 100_000, tiers: Collection[str] | None = None
 ) -> Iterator[list[tuple[str, str]]]:
-    """Batches of ``(account, tier)`` of a snapshot in account order, read with the driver's cursor.
+    """Batches of ``(account, tier)`` of a snapshot in account order, read with the driver's cursor;
+    only rows of the given ``tiers`` when they are named.
 
     Same rows and order as :func:`iter_rows` without the per-row SQLAlchemy objects: about three
     times cheaper per row, which matters when a draw freezes 1.5 million accounts. The order is the
@@ -78,15 +79,19 @@ def iter_account_tier_batches(
     """
     raw = session.connection().connection.driver_connection
     mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    wanted = sorted(tiers) if tiers is not None else []
+    tier_filter = f" AND tier IN ({', '.join([mark] * len(wanted))})" if wanted else ""
+    if tiers is not None and not wanted:
+        return
     sql = (
-        f"SELECT account, tier FROM {SnapshotRow.__tablename__} WHERE snapshot_id = {mark} AND account > {mark} "
-        f"ORDER BY account LIMIT {int(batch)}"
+        f"SELECT account, tier FROM {SnapshotRow.__tablename__} WHERE snapshot_id = {mark} AND account > {mark}"
+        f"{tier_filter} ORDER BY account LIMIT {int(batch)}"
     )
     last = ""
     cursor = raw.cursor()  # type: ignore[union-attr]
     try:
         while True:
-            cursor.execute(sql, (snapshot_id, last))
+            cursor.execute(sql, (snapshot_id, last, *wanted))
             rows = cursor.fetchall()
             if not rows:
                 return

@@ -106,7 +106,8 @@ def _begin_snapshot(
     existing = snapshot_for_period(session, period)
     if existing is not None and not replace:
         raise Conflict(
-            N_("%(period)s already has a snapshot (#%(id)s, loaded %(loaded_at)s UTC by %(loaded_by)s); ask to replace it"),
+            N_("%(period)s already has a snapshot (#%(id)s, loaded %(loaded_at)s UTC by %(loaded_by)s); ask to replace "
+               "it"),
             code="period_taken", period=period, id=existing.id,
             loaded_at=f"{existing.loaded_at:%Y-%m-%d %H:%M}", loaded_by=existing.loaded_by,
         )
@@ -143,11 +144,13 @@ def _begin_snapshot(
 ROW_COLUMNS = ("snapshot_id", "account", "tier", "points", "facts")
 
 
-def _row_copy_line(row: tuple[int, str, str, int | None, str | None]) -> str:
+def _row_copy_line(row: Sequence[Any]) -> str:
     """A snapshot row as COPY text. No value needs escaping: accounts are digits, tiers are codes,
     points integers, and facts use only [0-9a-z.,-] (``rewards.rating.engine.Engine.decode``)."""
     snapshot_id, account, tier, points, facts = row
-    return f"{snapshot_id}\t{account}\t{tier}\t{NULL if points is None else points}\t{NULL if facts is None else facts}\n"
+    return (
+        f"{snapshot_id}\t{account}\t{tier}\t{NULL if points is None else points}\t{NULL if facts is None else facts}\n"
+    )
 
 
 def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | None, str | None]]) -> None:
@@ -162,7 +165,7 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
 def _digest_from_db(session: Session, snapshot_id: int) -> str:
     """The canonical digest of the stored rows, read in account (byte) order in one streamed query."""
     connection = session.connection()
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection  # typed Optional; a live connection has one
     digest = SnapshotDigest()
     if connection.dialect.name == "postgresql":
         with raw.cursor(name=f"digest_{snapshot_id}") as cursor:
@@ -587,7 +590,8 @@ def export_lines(session: Session, snapshot: Snapshot, kind: str) -> Iterator[st
     with tier codes: the canonical digest is recomputable from it (docs/snapshots.md).
     """
     if kind == "bills":
-        columns = [column for _receiver, answer in bill_columns.send(session, snapshot=snapshot) for column in answer or ()]
+        columns = [column for _receiver,
+                   answer in bill_columns.send(session, snapshot=snapshot) for column in answer or ()]
         yield ";".join([BILLS_HEADER, *(header for header, _value in columns)]) + "\n"
         labels = RUSSIAN_NAMES
         for account, tier, _points in iter_rows(session, snapshot.id, batch=100_000):

@@ -13,15 +13,15 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards.actor import current_actor
-from rewards.db import db
+from rewards.db import db, stream_reading, writing
 from rewards.errors import DomainError, NotFound
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
@@ -83,7 +83,11 @@ def dashboard_panel() -> dict[str, Any]:
         return {"snapshot": None}
     counts = services.tier_counts(snapshot)
     previous = next(
-        (s for s in services.list_snapshots(db.session, include_superseded=False, limit=24) if s.period < snapshot.period),
+        (
+            s
+            for s in services.list_snapshots(db.session, include_superseded=False, limit=24)
+            if s.period < snapshot.period
+        ),
         None,
     )
     before = services.tier_counts(previous) if previous is not None else None
@@ -217,21 +221,41 @@ def export(snapshot_id: int, kind: str) -> Response:
     encoding = request.args.get("encoding", "utf-8")
     if encoding not in ("utf-8", "cp1251"):
         abort(400)
-    try:
-        snapshot = services.get_snapshot(db.session, snapshot_id)
-    except NotFound:
-        abort(404)
-    services.record_export(db.session, snapshot, kind, current_actor())
-    db.session.commit()
+    with writing():  # the export's event in a short writing transaction; the rows stream in a reading one
+        try:
+            snapshot = services.get_snapshot(db.session, snapshot_id)
+        except NotFound:
+            abort(404)
+        services.record_export(db.session, snapshot, kind, current_actor())
+        db.session.commit()
     lines = services.export_lines(db.session, snapshot, kind)
     name = f"snapshot-{snapshot.period}-{kind}.csv"
     return Response(
-        stream_with_context(line.encode(encoding) for line in lines),
+        stream_reading(line.encode(encoding) for line in lines),
         headers={
             "Content-Disposition": f"attachment; filename={name}",
             "Content-Type": f"text/csv; charset={encoding}",
         },
     )
+
+
+@bp.route("/<int:snapshot_id>/export/<kind>", methods=["POST"])
+@staff("snapshots.export")
+def export_job(snapshot_id: int, kind: str) -> WerkzeugResponse:
+    """Write an export to a file as a job; the job's page offers it for download when it is ready."""
+    encoding = request.form.get("encoding", "utf-8")
+    if kind not in ("full", "bills") or encoding not in ("utf-8", "cp1251"):
+        abort(404)
+    try:
+        snapshot = services.get_snapshot(db.session, snapshot_id)
+        job = start(snapshot_jobs.EXPORT, {"snapshot_id": snapshot.id, "kind": kind, "encoding": encoding},
+                    title=f"{snapshot.period} {kind} ({encoding})")
+    except NotFound:
+        abort(404)
+    except DomainError as exc:  # the queue is down
+        flash(exc.message, "error")
+        return redirect(url_for("snapshots.detail", snapshot_id=snapshot_id))
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.route("/compare")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import TIERS, snapshot_csv
+from tests.browser.support import snapshot_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("REWARDS_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -400,36 +400,12 @@ def upload_snapshot(tmp_path: Path) -> Callable[..., Any]:
     return upload
 
 
-SNAPSHOT_PAGES = (ROOT / "rewards" / "snapshots" / "views.py").exists()
-
-
 @pytest.fixture
-def load_snapshot(live_server: LiveServer, upload_snapshot: Callable[..., Any]) -> Callable[..., None]:
-    """Load a month's tiers: through the snapshots page when it exists, else straight into the database.
-
-    The fallback only serves tests whose subject is another page (draws, partners) while the snapshot
-    pages have not landed; the snapshot test itself always uses the page.
-    """
+def load_snapshot(upload_snapshot: Callable[..., Any]) -> Callable[..., None]:
+    """Load a month's tiers through the snapshots page, as staff do."""
 
     def load(pg: Any, period: str, rows: list[tuple[str, str]]) -> None:
-        if SNAPSHOT_PAGES:
-            upload_snapshot(pg, period, snapshot_csv(rows), name=f"tiers-{period}.csv")
-            assert period in pg.locator(".flash.info").inner_text(), pg.locator("main").inner_text()
-            return
-        values = ", ".join(f"({a!r}, {t!r})" for a, t in rows)
-        live_server.python(
-            f"""
-import json
-from rewards.snapshots.models import Snapshot, SnapshotRow
-rows = [{values}]
-counts = {{t: sum(1 for _a, x in rows if x == t) for t in {TIERS!r}}}
-snap = Snapshot(period={period!r}, source="import", source_name="browser-test.csv", loaded_by="test",
-                row_count=len(rows), tier_counts=json.dumps(counts, sort_keys=True), digest="0" * 64)
-db.session.add(snap)
-db.session.flush()
-db.session.add_all(SnapshotRow(snapshot_id=snap.id, account=a, tier=t) for a, t in rows)
-db.session.commit()
-"""
-        )
+        upload_snapshot(pg, period, snapshot_csv(rows), name=f"tiers-{period}.csv")
+        assert period in pg.locator(".flash.info").inner_text(), pg.locator("main").inner_text()
 
     return load

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-
-if not (Path(__file__).resolve().parents[2] / "rewards" / "flags" / "views.py").exists():
-    pytest.skip("the priority flags pages have not landed yet", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
 

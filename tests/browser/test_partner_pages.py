@@ -5,17 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import snapshot_rows
-
-ROOT = Path(__file__).resolve().parents[2]
-if not (ROOT / "partners" / "views.py").exists():
-    pytest.skip("the partner pages have not landed yet", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
 

@@ -36,7 +36,8 @@ def drand_value(round_number: int, label: str = "x") -> dict[str, Any]:
 def forged_drand_value(round_number: int, label: str = "x") -> dict[str, Any]:
     """A self-consistent but forged drand round (randomness = SHA-256(signature), signature made up)."""
     signature = hashlib.sha512(f"{label}/{round_number}".encode()).digest()[:48]
-    return {"type": "drand", "round": round_number, "randomness": hashlib.sha256(signature).hexdigest(), "signature": signature.hex()}
+    return {"type": "drand", "round": round_number, "randomness": hashlib.sha256(signature).hexdigest(),
+            "signature": signature.hex()}
 
 
 def kit_verify(bundle: dict[str, Any], keyset: dict[str, Any] | None = None) -> list[Any]:
@@ -75,7 +76,8 @@ class DrawKit:
         return draw.public_id
 
     def announce(self, pid: str) -> None:
-        services.announce(db.session, pid, actor="marketing", signer=self.signer, box=self.box, chains=self.chains, now=T0 + timedelta(minutes=5))
+        services.announce(db.session, pid, actor="marketing", signer=self.signer, box=self.box, chains=self.chains,
+                          now=T0 + timedelta(minutes=5))
         db.session.commit()
 
     def freeze(self, pid: str, cosign: bool = True) -> None:
@@ -95,7 +97,8 @@ class DrawKit:
         draw = services.get_draw(db.session, pid)
         ann, frz = json.loads(draw.announcement)["payload"], json.loads(draw.freeze_record)["payload"]
         moment = at or draw.frozen_at + timedelta(minutes=1)
-        return [cosign_freeze(key, name, ann, frz, format_timestamp(int(moment.timestamp()))) for name, key in WITNESSES]
+        return [cosign_freeze(key, name, ann, frz, format_timestamp(int(moment.timestamp()))) for name,
+                key in WITNESSES]
 
     def cosign(self, pid: str, at: datetime | None = None) -> None:
         """Store every witness's cosignature (made at ``at``)."""

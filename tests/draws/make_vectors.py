@@ -646,7 +646,8 @@ def exclusions_weight0() -> dict[str, Any]:
     cases = [
         {
             "name": "exclusion-list-short",
-            "description": "The auditor bundle's exclusion list lacks one account: its digest is not the announced one.",
+            "description": "The auditor bundle's exclusion list lacks one account: its digest is not the announced "
+                           "one.",
             "bundle": bad,
             "verifier": verdict(
                 bad,
@@ -702,7 +703,8 @@ def disqualifications() -> dict[str, Any]:
     cases = [
         {
             "name": "last-disqualification-removed",
-            "description": "The record without its last disqualification, with the signed head (count 3) it was published "
+            "description": "The record without its last disqualification, with the signed head (count 3) it was "
+                           "published "
             "with: the head counts 3, the record has 2.",
             "bundle": cut,
             "verifier": verdict(
@@ -714,7 +716,8 @@ def disqualifications() -> dict[str, Any]:
         },
         {
             "name": "backdated-disqualification",
-            "description": "One disqualification dated at the draw's own time (drawn_at), re-signed with a head over it: a "
+            "description": "One disqualification dated at the draw's own time (drawn_at), re-signed with a head over "
+                           "it: a "
             "disqualification must be later than the draw.",
             "bundle": back,
             "verifier": verdict(
@@ -775,7 +778,8 @@ def cancelled() -> dict[str, Any]:
         },
         {
             "name": "cancelled-after-entropy",
-            "description": "The frozen draw cancelled by staff after its round existed (15:09:40 > 15:09:33): whoever held "
+            "description": "The frozen draw cancelled by staff after its round existed (15:09:40 > 15:09:33): whoever "
+                           "held "
             "the secret could know the winners, so the verifier FAILs it.",
             "bundle": late,
             "verifier": verdict(
@@ -844,7 +848,8 @@ def quorum_not_reached() -> dict[str, Any]:
     cases = [
         {
             "name": "quorum-was-reached",
-            "description": "The same cancellation, but the listed cosignatures reach the quorum (both timely): a draw that "
+            "description": "The same cancellation, but the listed cosignatures reach the quorum (both timely): a draw "
+                           "that "
             "could have run was cancelled after its round existed, so the verifier FAILs it.",
             "inputs": reached,
             "bundle": lying.bundle(),
@@ -905,7 +910,8 @@ def keys_retired_compromised() -> dict[str, Any]:
     cases = [
         {
             "name": "compromised-key",
-            "description": "The same records; the key set says the first key was compromised at 15:10:00, before the result "
+            "description": "The same records; the key set says the first key was compromised at 15:10:00, before the "
+                           "result "
             "(15:10:33) it signed: the result cannot be trusted.",
             "bundle": with_keyset(compromised),
             "verifier": verdict(
@@ -917,7 +923,8 @@ def keys_retired_compromised() -> dict[str, Any]:
         },
         {
             "name": "record-before-key-created",
-            "description": "The key set says the first key was created at 15:05:00, after the announcement (15:00:00) it "
+            "description": "The key set says the first key was created at 15:05:00, after the announcement (15:00:00) "
+                           "it "
             "signed: a backdated record.",
             "bundle": with_keyset(late_created),
             "verifier": verdict(
@@ -1006,7 +1013,8 @@ def proofs() -> dict[str, Any]:
     }
     return vector(
         "v2-proofs",
-        "Inclusion proofs with their salts (HMAC-SHA256(salt_key, account)[:16]) for the winner of prize 0, reserve 0 and "
+        "Inclusion proofs with their salts (HMAC-SHA256(salt_key, account)[:16]) for the winner of prize 0, reserve 0 "
+        "and "
         "an entrant who won nothing; a tampered proof (weight + 1) that fails; check codes for the three and for a "
         "non-entrant (every account has a code).",
         built,
@@ -1211,7 +1219,8 @@ def quicknet_real() -> dict[str, Any]:
         },
         {
             "name": "round-2-signature-as-round-3",
-            "description": "The real signature of round 2 presented as round 3: a genuine signature, of another message.",
+            "description": "The real signature of round 2 presented as round 3: a genuine signature, of another "
+                           "message.",
             "entropy": replayed_value,
             "bundle": replayed,
             "verifier": verdict(
@@ -1446,7 +1455,8 @@ def witnesses_vector() -> dict[str, Any]:
         {
             "name": "re-freeze",
             "description": "The re-freeze attack: one entrant replaced by 8888888888 after the round was "
-            "known, the freeze re-signed with the old frozen_at, the result recomputed and re-signed with the instance key. "
+            "known, the freeze re-signed with the old frozen_at, the result recomputed and re-signed with the instance "
+            "key. "
             "The witnesses' cosignatures are of the original freeze record.",
             "bundle": attack,
             "verifier": verdict(

@@ -12,7 +12,7 @@ from flask import Flask
 
 from draws import services
 from draws.engine import entropy_available_at
-from draws.verify import PASS, verify_bundle
+from draws.verify import PASS
 from rewards.db import db
 from tests.draws.conftest import T0, cosign_package, drand_value, kit_verify, snapshot_tiers, witness_entries
 from tests.support import bearer, make_snapshot
@@ -44,7 +44,8 @@ def seeded(app: Flask) -> Flask:
 DRAFT: dict[str, Any] = {
     "name": "Autumn", "kind": "semi-annual", "tier_weights": {"responsible": 1, "ideal": 3},
     "prizes": [{"amount_kopecks": 400000, "count": 2}], "reserves": 1,
-    "freeze_at": (T0 + timedelta(days=3)).isoformat(), "entropy": {"type": "drand", "chain": "test", "delay_seconds": 600},
+    "freeze_at": (T0 + timedelta(days=3)).isoformat(),
+    "entropy": {"type": "drand", "chain": "test", "delay_seconds": 600},
     "witnesses": witness_entries(), "quorum": 2,
 }
 
@@ -68,10 +69,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     assert again.status_code == 409
     early = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
     assert early.status_code == 422 and "does not exist yet" in early.get_json()["message"]
-    clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]), clock.now.tzinfo) + timedelta(seconds=1)
+    clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]),
+                                       clock.now.tzinfo) + timedelta(seconds=1)
     wrong = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number - 1)}, headers=write)
     assert wrong.status_code == 422 and wrong.get_json()["errors"] == {"entropy": [wrong.get_json()["message"]]}
-    assert client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write).status_code == 200
+    assert client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)},
+                       headers=write).status_code == 200
     again = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
     assert again.status_code == 409
     assert client.get(f"/api/v1/draws/{pid}/record").status_code == 404  # not yet published
@@ -92,10 +95,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     proof = client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=cabinet)
     assert proof.status_code == 200 and proof.get_json()["leaf_index"] == winner_index
     assert client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=write).status_code == 403
-    same_second = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "x"}, headers=write)
+    same_second = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "x"},
+                              headers=write)
     assert same_second.status_code == 422 and "later than the draw" in same_second.get_json()["message"]
     clock.now += timedelta(minutes=5)
-    dq = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "employee"}, headers=write)
+    dq = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "employee"},
+                     headers=write)
     assert dq.status_code == 201 and dq.get_json()["replaced"] is True
     batch = client.post("/api/v1/draw-credits/batches", headers=write)
     assert batch.status_code == 201 and batch.get_json()["count"] == 2
@@ -104,7 +109,9 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     assert first.data == second.data and first.mimetype == "text/csv"
     assert client.post("/api/v1/draw-credits/batches", headers=write).status_code == 422
     lines = first.get_data(as_text=True).strip().splitlines()[1:]
-    content = "credit_id,account,amount_kopecks,status\n" + "".join(f"{l.split(',')[0]},{l.split(',')[3]},{l.split(',')[4]},posted\n" for l in lines)
+    content = "credit_id,account,amount_kopecks,status\n" + "".join(
+        f"{row.split(',')[0]},{row.split(',')[3]},{row.split(',')[4]},posted\n" for row in lines
+    )
     confirmed = client.post("/api/v1/draw-credits/confirmations", json={"content": content}, headers=write)
     assert confirmed.get_json() == {"posted": 2, "already_posted": 0}
     code = client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=cabinet)
@@ -122,7 +129,8 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
         ({"entropy": {"type": "drand", "chain": "quicknet", "delay_seconds": -1}}, "entropy"),
     ],
 )
-def test_bad_drafts_get_the_error_shape(seeded: Flask, clock: Clock, api_token: Callable[..., str], patch: dict, field: str) -> None:
+def test_bad_drafts_get_the_error_shape(seeded: Flask, clock: Clock, api_token: Callable[..., str], patch: dict,
+                                        field: str) -> None:
     r = seeded.test_client().post("/api/v1/draws", json={**DRAFT, **patch}, headers=bearer(api_token("draws:write")))
     body = r.get_json()
     assert r.status_code == 422, body

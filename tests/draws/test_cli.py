@@ -28,7 +28,8 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     draft.write_text(json.dumps({
         "name": "CLI draw", "kind": "quarterly", "tier_weights": {"ideal": 2, "responsible": 1},
         "prizes": [{"amount_kopecks": 250000, "count": 2}], "reserves": 2,
-        "freeze_at": (T0 + timedelta(days=1)).isoformat(), "entropy": {"type": "drand", "chain": "test", "delay_seconds": 120},
+        "freeze_at": (T0 + timedelta(days=1)).isoformat(),
+        "entropy": {"type": "drand", "chain": "test", "delay_seconds": 120},
         "witnesses": witness_entries(), "quorum": 2,
     }))
     result = runner.invoke(args=["draws", "create", str(draft)])
@@ -85,7 +86,9 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     assert runner.invoke(args=["draws", "batch", batch_id]).output == out.read_text()
     rows = [line.split(",") for line in out.read_text().strip().splitlines()[1:]]
     confirmation = tmp_path / "confirm.csv"
-    confirmation.write_text("credit_id,account,amount_kopecks,status\n" + "".join(f"{r[0]},{r[3]},{r[4]},posted\n" for r in rows))
+    confirmation.write_text(
+        "credit_id,account,amount_kopecks,status\n" + "".join(f"{r[0]},{r[3]},{r[4]},posted\n" for r in rows)
+    )
     assert "posted 2" in runner.invoke(args=["draws", "confirm", str(confirmation)]).output
 
 
@@ -98,9 +101,11 @@ def test_bad_draft_file_refused(app: Flask, tmp_path: Path) -> None:
 
 def test_simulate(app: Flask) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["draws", "simulate", "--weights", "1,2,3", "--picks", "1", "--runs", "600", "--dump-stream", "2"])
+    result = runner.invoke(args=["draws", "simulate", "--weights", "1,2,3", "--picks", "1", "--runs", "600",
+                                 "--dump-stream", "2"])
     assert result.exit_code == 0, result.output
     assert "chi-square" in result.output and len(result.output.strip().splitlines()[-1]) == 64
-    as_json = json.loads(runner.invoke(args=["draws", "simulate", "--weights", "1,1", "--runs", "100", "--json"]).output)
+    as_json = json.loads(runner.invoke(args=["draws", "simulate", "--weights", "1,1", "--runs", "100",
+                                             "--json"]).output)
     assert sum(as_json["wins"]) == 100
     assert runner.invoke(args=["draws", "simulate", "--weights", "1,x"]).exit_code == 2

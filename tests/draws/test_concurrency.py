@@ -27,7 +27,8 @@ from tests.draws.conftest import DrawKit, make_kit
 WORKERS = 3
 
 
-def race(app: Flask, backend: str, step: Callable[[], Any], monkeypatch: pytest.MonkeyPatch, meet: str = "get_draw") -> list[str]:
+def race(app: Flask, backend: str, step: Callable[[], Any], monkeypatch: pytest.MonkeyPatch,
+         meet: str = "get_draw") -> list[str]:
     """Run ``step`` in WORKERS threads at once; return each one's outcome ("ok", "conflict" or the error)."""
     barrier = threading.Barrier(WORKERS, timeout=20)
     if backend == "postgresql":

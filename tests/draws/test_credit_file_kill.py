@@ -52,7 +52,8 @@ def _child_env(app: Flask, backend: str, tmp_path: Path) -> dict[str, str]:
 
 
 def _export(env: dict[str, str], out: Path, point: str = "none") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CHILD, point, str(out)], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", CHILD, point, str(out)], env=env, capture_output=True, text=True,
+                          timeout=120)
 
 
 def _batches() -> list[tuple[int, str]]:

@@ -42,7 +42,8 @@ def test_export_and_confirm_more_credits_than_bind_parameters(kit: DrawKit) -> N
     assert batch.total_kopecks == 900_000 + MORE_THAN_BINDS * AMOUNT
     lines = batch.content.splitlines()
     assert len(lines) == total + 1 and lines[0].startswith("credit_id,")
-    assert db.session.scalar(select(func.count()).where(DrawCredit.batch_id == batch.id, DrawCredit.state == "exported")) == total
+    assert db.session.scalar(select(func.count()).where(DrawCredit.batch_id == batch.id,
+                                                        DrawCredit.state == "exported")) == total
     assert services.get_batch(db.session, batch.id).content == batch.content
 
     rows = [line.split(",") for line in lines[1:]]
@@ -57,9 +58,11 @@ def test_export_and_confirm_more_credits_than_bind_parameters(kit: DrawKit) -> N
     assert set(db.session.scalars(select(DrawCredit.state).distinct())) == {"exported"}
 
     confirmation = header + "".join(good)
-    assert services.import_confirmation(db.session, confirmation, actor="billing") == {"posted": total, "already_posted": 0}
+    assert services.import_confirmation(db.session, confirmation, actor="billing") == {"posted": total,
+                                                                                       "already_posted": 0}
     db.session.commit()
     assert set(db.session.scalars(select(DrawCredit.state).distinct())) == {"posted"}
-    assert services.import_confirmation(db.session, confirmation, actor="billing") == {"posted": 0, "already_posted": total}
+    assert services.import_confirmation(db.session, confirmation, actor="billing") == {"posted": 0,
+                                                                                       "already_posted": total}
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(CreditBatch)) == 1

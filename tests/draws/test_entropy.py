@@ -8,7 +8,14 @@ import pytest
 
 from draws.drand import KNOWN_CHAINS
 from draws.encoding import parse_timestamp
-from draws.entropy import check_drand_source, drand_source, entropy_available_at, entropy_bytes, known_chain_problem, rfc3797_source
+from draws.entropy import (
+    check_drand_source,
+    drand_source,
+    entropy_available_at,
+    entropy_bytes,
+    known_chain_problem,
+    rfc3797_source,
+)
 from draws.errors import EntropyMismatch, MalformedEntropy
 from draws.sample import SAMPLE_FREEZE_AT, quicknet_value
 
@@ -64,11 +71,13 @@ def test_real_round_accepted_and_canonical_bytes() -> None:
 def test_forged_round_refused_even_when_self_consistent() -> None:
     source = drand_source(QUICKNET, FREEZE, 0)
     signature = bytes(range(48))
-    forged = {"type": "drand", "round": 3, "randomness": hashlib.sha256(signature).hexdigest(), "signature": signature.hex()}
+    forged = {"type": "drand", "round": 3, "randomness": hashlib.sha256(signature).hexdigest(),
+              "signature": signature.hex()}
     with pytest.raises(EntropyMismatch, match="does not verify"):
         entropy_bytes(source, forged)
     long_signature = bytes(range(96))  # what the old vectors carried: the length of mainnet's, not quicknet's
-    wrong_length = {**forged, "signature": long_signature.hex(), "randomness": hashlib.sha256(long_signature).hexdigest()}
+    wrong_length = {**forged, "signature": long_signature.hex(),
+                    "randomness": hashlib.sha256(long_signature).hexdigest()}
     with pytest.raises(EntropyMismatch, match="48"):
         entropy_bytes(source, wrong_length)
     assert entropy_bytes(source, forged, verify_beacon=False)  # the verifier checks the beacon in its own step

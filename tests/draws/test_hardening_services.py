@@ -13,10 +13,10 @@ from sqlalchemy import select
 from draws import services, wiring
 from draws.engine import entropy_available_at
 from draws.models import DrawCredit
-from draws.verify import FAIL, PASS, verify_bundle
+from draws.verify import FAIL, PASS
 from rewards.db import db
 from rewards.errors import Conflict, DomainError
-from tests.draws.conftest import forged_drand_value, T0, DrawKit, kit_verify
+from tests.draws.conftest import T0, DrawKit, forged_drand_value, kit_verify
 
 
 def _entropy_time(pid: str) -> datetime:
@@ -66,7 +66,8 @@ def test_verifier_flags_a_late_cancellation_of_a_frozen_draw(kit: DrawKit, app: 
 
     late = kit.signer.sign({
         "type": "draw.cancellation", "version": 2, "draw_id": pid, "announcement_digest": payload_digest(announcement),
-        "reason": "re-roll", "state_before": "frozen", "cancelled_at": (at + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "reason": "re-roll", "state_before": "frozen",
+        "cancelled_at": (at + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "entropy_available_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason_code": "staff", "cosignatures": [],
     })
     draw.state, draw.cancellation = "cancelled", json.dumps(late)
@@ -170,7 +171,8 @@ def test_fetched_relay_answer_is_stored(kit: DrawKit) -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         kit.app.config["DRAND_FETCH"] = True
-        kit.app.config["DRAND_CHAINS"] = {**kit.chains, "test": {**kit.chains["test"], "relays": [f"{base}/forged", base]}}
+        kit.app.config["DRAND_CHAINS"] = {**kit.chains,
+                                          "test": {**kit.chains["test"], "relays": [f"{base}/forged", base]}}
         with kit.app.test_request_context():
             fetched, relay = wiring.fetch_drand("test", value["round"])
     finally:
@@ -248,7 +250,8 @@ def _exported(kit: DrawKit) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     ("cid", "amount"),
-    [("²", None), ("1²", None), ("12345678901234567890123", None), (None, "12345678901234567890123"), (None, "٣"), ("-1", None), ("2147483648", None)],
+    [("²", None), ("1²", None), ("12345678901234567890123", None), (None, "12345678901234567890123"), (None, "٣"),
+     ("-1", None), ("2147483648", None)],
 )
 def test_confirmation_numbers_refused_by_line(kit: DrawKit, cid: str | None, amount: str | None) -> None:
     rows = _exported(kit)
@@ -256,7 +259,8 @@ def test_confirmation_numbers_refused_by_line(kit: DrawKit, cid: str | None, amo
     first = rows[0]
     lines[1] = f"{cid or first[0]},{first[3]},{amount or first[4]},posted"
     with pytest.raises(DomainError) as info:
-        services.import_confirmation(db.session, "credit_id,account,amount_kopecks,status\n" + "\n".join(lines) + "\n", actor="billing")
+        services.import_confirmation(db.session, "credit_id,account,amount_kopecks,status\n" + "\n".join(lines) + "\n",
+                                     actor="billing")
     db.session.rollback()
     assert set(info.value.error_details()) == {"line 3"}, info.value.error_details()
     assert set(db.session.scalars(select(DrawCredit.state))) == {"exported"}
@@ -264,7 +268,12 @@ def test_confirmation_numbers_refused_by_line(kit: DrawKit, cid: str | None, amo
 
 def test_confirmation_mismatch_is_keyed_by_line(kit: DrawKit) -> None:
     rows = _exported(kit)
-    text = "credit_id,account,amount_kopecks,status\n" + f"{rows[0][0]},{rows[0][3]},{rows[0][4]},posted\n" + f"{rows[1][0]},{rows[1][3]},1,posted\n" + "999999,x,1,posted\n"
+    text = (
+        "credit_id,account,amount_kopecks,status\n"
+        + f"{rows[0][0]},{rows[0][3]},{rows[0][4]},posted\n"
+        + f"{rows[1][0]},{rows[1][3]},1,posted\n"
+        + "999999,x,1,posted\n"
+    )
     with pytest.raises(DomainError) as info:
         services.import_confirmation(db.session, text, actor="billing")
     db.session.rollback()

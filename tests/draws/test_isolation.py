@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_engine_and_verifier_import_without_flask_or_sqlalchemy() -> None:
     code = (
         "import sys, draws.engine, draws.verify, draws.bundle, draws.sample, draws.stats\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'flask', 'sqlalchemy', 'flask_sqlalchemy', 'marshmallow'})\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'flask', 'sqlalchemy', 'flask_sqlalchemy', "
+        "'marshmallow'})\n"
         "print(','.join(bad))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -43,3 +43,13 @@ def test_limits() -> None:
     with pytest.raises(TooManyPrizes):
         rfc3797_select(KEY, 3, 4)
     assert len(rfc3797_select(KEY, 65_535, 3)) == 3
+
+
+def test_only_ascii_white_space_is_removed_around_a_public_number() -> None:
+    from draws.errors import MalformedEntropy
+    from draws.rfc3797 import canonical_value
+
+    assert canonical_value(" \t17\r\n")[1] == "17."
+    for spaced in ("\u00a017", "17\u2003", "\u300017"):  # no-break space, em space, ideographic space
+        with pytest.raises(MalformedEntropy):
+            canonical_value(spaced)

@@ -48,7 +48,7 @@ def test_fenwick_find_is_first_cumulative_weight_above_r(weights: list[int], dat
     tree = FenwickTree(weights)
     assert tree.total() == total
     cumulative = 0
-    for expected, w in enumerate(weights):
+    for expected, w in enumerate(weights):  # noqa: B007 (read after the break)
         cumulative += w
         if cumulative > r:
             break

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from draws import services
 from draws.models import Draw, DrawCredit, DrawEntrantList
-from draws.verify import FAIL, PASS, verify_bundle, verify_proof
+from draws.verify import FAIL, PASS, verify_proof
 from rewards.audit.models import Event
 from rewards.db import db
 from rewards.errors import Conflict, DomainError, NotFound
@@ -23,7 +23,9 @@ def test_full_life_and_verifier_passes(kit: DrawKit) -> None:
     assert draw.state == "published" and draw.entrant_count == 20  # responsible + ideal of 40
     bundle = services.auditor_bundle_of(db.session, draw, kit.signer.keyset(), kit.box)
     checks = kit_verify(json.loads(json.dumps(bundle)), kit.signer.keyset())
-    assert {c.status for c in checks if c.name != "entropy.beacon"} == {PASS}, [c.line() for c in checks if c.status != PASS]
+    assert {c.status for c in checks if c.name != "entropy.beacon"} == {PASS}, [
+        c.line() for c in checks if c.status != PASS
+    ]
     record = services.public_record_of(db.session, draw, kit.signer.keyset())
     text = json.dumps(record)
     assert all(a not in text for a in bundle["entrants"]["accounts"])
@@ -32,7 +34,9 @@ def test_full_life_and_verifier_passes(kit: DrawKit) -> None:
     actions = list(db.session.scalars(select(Event.action).where(Event.object_id == pid).order_by(Event.seq)))
     assert actions == ["draw.drafted", "draw.announced", "draw.frozen", "draw.cosigned", "draw.cosigned", "draw.drawn",
                        "draw.published"]
-    credits = db.session.scalars(select(DrawCredit).where(DrawCredit.draw_id == draw.id).order_by(DrawCredit.prize_index)).all()
+    credits = db.session.scalars(
+        select(DrawCredit).where(DrawCredit.draw_id == draw.id).order_by(DrawCredit.prize_index)
+    ).all()
     assert [c.amount_kopecks for c in credits] == [400_000, 400_000, 100_000]
 
 
@@ -109,7 +113,8 @@ def test_stale_transition_is_refused(kit: DrawKit) -> None:
         ({"entropy": {"type": "drand", "chain": "nonet"}}, "entropy"),
         ({"entropy": {"type": "drand", "chain": ["quicknet"]}}, "entropy"),
         ({"entropy": {"type": "rfc3797", "sources": "lottery", "available_after": "2026-07-01T20:00:00Z"}}, "entropy"),
-        ({"entropy": {"type": "rfc3797", "sources": ["lottery"], "available_after": "2026-06-21T20:00:00Z"}}, "entropy"),
+        ({"entropy": {"type": "rfc3797", "sources": ["lottery"], "available_after": "2026-06-21T20:00:00Z"}},
+         "entropy"),
         ({"kind": "monthly"}, "kind"),
         ({"snapshot_period": "1999-01"}, "snapshot_period"),
         ({"algorithm": "rfc3797-md5/1"}, "tier_weights"),
@@ -128,7 +133,8 @@ def test_bad_entropy_refused(kit: DrawKit) -> None:
     kit.announce(pid)
     kit.freeze(pid)
     good, at = kit.entropy_for(pid)
-    for bad in (drand_value(good["round"] + 1), {**good, "randomness": "xyz"}, {**good, "randomness": "00" * 32}, {"type": "rfc3797", "sources": []}):
+    for bad in (drand_value(good["round"] + 1), {**good, "randomness": "xyz"}, {**good, "randomness": "00" * 32},
+                {"type": "rfc3797", "sources": []}):
         with pytest.raises(DomainError):
             services.run_draw(db.session, pid, bad, actor="m", signer=kit.signer, box=kit.box, now=at)
         db.session.rollback()
@@ -143,10 +149,12 @@ def test_freeze_timing(kit: DrawKit) -> None:
     kit.announce(pid)
     draw = services.get_draw(db.session, pid)
     with pytest.raises(DomainError, match="not yet"):
-        services.freeze(db.session, pid, actor="m", signer=kit.signer, box=kit.box, timezone=kit.timezone, now=draw.freeze_at - timedelta(seconds=1))
+        services.freeze(db.session, pid, actor="m", signer=kit.signer, box=kit.box, timezone=kit.timezone,
+                        now=draw.freeze_at - timedelta(seconds=1))
     db.session.rollback()
     with pytest.raises(DomainError, match="too late"):
-        services.freeze(db.session, pid, actor="m", signer=kit.signer, box=kit.box, timezone=kit.timezone, now=draw.freeze_at + timedelta(hours=2))
+        services.freeze(db.session, pid, actor="m", signer=kit.signer, box=kit.box, timezone=kit.timezone,
+                        now=draw.freeze_at + timedelta(hours=2))
     db.session.rollback()
 
 
@@ -207,11 +215,14 @@ def test_disqualification_passes_prize_to_reserves_in_order(kit: DrawKit) -> Non
     pid = kit.full()
     draw = services.get_draw(db.session, pid)
     result = json.loads(draw.result_record or "")["payload"]
-    services.disqualify(db.session, pid, 1, "employee's relative", actor="m", signer=kit.signer, now=T0 + timedelta(days=13))
+    services.disqualify(db.session, pid, 1, "employee's relative", actor="m", signer=kit.signer,
+                        now=T0 + timedelta(days=13))
     db.session.commit()
-    services.disqualify(db.session, pid, 1, "duplicate person", actor="m", signer=kit.signer, now=T0 + timedelta(days=13))
+    services.disqualify(db.session, pid, 1, "duplicate person", actor="m", signer=kit.signer,
+                        now=T0 + timedelta(days=13))
     db.session.commit()
-    services.disqualify(db.session, pid, 0, "no longer a customer", actor="m", signer=kit.signer, now=T0 + timedelta(days=13))
+    services.disqualify(db.session, pid, 0, "no longer a customer", actor="m", signer=kit.signer,
+                        now=T0 + timedelta(days=13))
     db.session.commit()
     credits = db.session.scalars(select(DrawCredit).where(DrawCredit.draw_id == draw.id).order_by(DrawCredit.id)).all()
     pending = [(c.prize_index, c.state) for c in credits]
@@ -265,7 +276,8 @@ def test_killed_export_leaves_nothing_exported(kit: DrawKit) -> None:
 def test_rfc3797_mode_end_to_end(kit: DrawKit) -> None:
     pid = kit.draft(
         algorithm="rfc3797-md5/1", tier_weights={"responsible": 1, "ideal": 1},
-        entropy={"type": "rfc3797", "sources": ["Gosloto 5/36 draw", "IMOEX close"], "available_after": "2026-07-01T20:00:00Z"},
+        entropy={"type": "rfc3797", "sources": ["Gosloto 5/36 draw", "IMOEX close"],
+                 "available_after": "2026-07-01T20:00:00Z"},
     )
     kit.announce(pid)
     kit.freeze(pid)
@@ -299,7 +311,8 @@ def test_bills_export_carries_every_accounts_check_code(kit: DrawKit) -> None:
     kit.announce(pid)
     draw = services.get_draw(db.session, pid)
     with kit.app.test_request_context():
-        lines = "".join(snapshot_services.export_lines(db.session, db.session.get(Snapshot, draw.snapshot_id), "bills")).splitlines()
+        lines = "".join(snapshot_services.export_lines(db.session, db.session.get(Snapshot, draw.snapshot_id),
+                                                       "bills")).splitlines()
     assert lines[0] == f"Лицевой счет;Рейтинг;Код проверки розыгрыша {pid}"
     assert len(lines) == 41  # every account of the snapshot, entrant or not
     account, _tier, code = lines[1].split(";")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-import hashlib
 
 from draws.engine import (
     EntropyMismatch,
@@ -22,8 +21,8 @@ from draws.engine import (
     payload_digest,
 )
 from draws.sample import SampleDraw, make_sample_draw, sample_signing_key, sample_witness_key, witness_entry
-from signedjson import sign_payload
 from draws.verify import FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
+from signedjson import sign_payload
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +102,8 @@ TAMPERS: list[tuple[str, Callable[[dict[str, Any], SampleDraw], dict[str, Any]]]
     ("timing", lambda b, d: resign(b, d, frz=lambda f: f.update(frozen_at="2023-08-23T15:09:29Z"))),
     ("entropy", lambda b, d: resign(b, d, res=lambda r: r["entropy"].update(round=r["entropy"]["round"] + 1))),
     ("seed", lambda b, d: resign(b, d, res=lambda r: r.update(seed="22" * 32))),
-    ("freeze.totals", lambda b, d: resign(b, d, frz=lambda f: f["tiers"]["ideal"].update(count=f["tiers"]["ideal"]["count"] + 1))),
+    ("freeze.totals", lambda b,
+     d: resign(b, d, frz=lambda f: f["tiers"]["ideal"].update(count=f["tiers"]["ideal"]["count"] + 1))),
     ("entrants.digest", lambda b, d: _swap_accounts(b)),
     ("weights.digest", lambda b, d: _bump_weight(b)),
     ("salt_key", lambda b, d: {**b, "salt_key": "33" * 32}),
@@ -177,7 +177,8 @@ def _disqualify(draw: SampleDraw, prize: int, previous: dict[str, Any] | None, h
     res = draw.result["payload"]
     reserves = [r["entrant_index"] for r in res["reserves"]]
     rep = next_replacement(holders, reserves, used, prize)
-    return sign_payload(draw.key, build_disqualification(res, previous and previous["payload"], rep, "employee's relative", at))
+    return sign_payload(draw.key,
+                        build_disqualification(res, previous and previous["payload"], rep, "employee's relative", at))
 
 
 def _two_disqualifications(draw: SampleDraw) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -323,7 +324,8 @@ def test_command_line(draw: SampleDraw, tmp_path: Path, capsys: pytest.CaptureFi
     keyset.write_text(json.dumps(draw.keyset))
     winner = draw.frozen.entrants[draw.outcome.winners[0]]
     proof = tmp_path / "proof.json"
-    proof.write_text(json.dumps(draw.frozen.proof_for(draw.announcement["payload"]["draw_id"], winner.account, draw.salt_key).as_json()))
+    proof.write_text(json.dumps(draw.frozen.proof_for(draw.announcement["payload"]["draw_id"], winner.account,
+                                                      draw.salt_key).as_json()))
     witnesses = tmp_path / "witnesses.json"
     witnesses.write_text(json.dumps({"witnesses": WITNESSES}))
     assert main([str(good), "--keyset", str(keyset), "--witnesses", str(witnesses), "--proof", str(proof)]) == 0

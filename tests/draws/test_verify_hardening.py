@@ -12,8 +12,8 @@ import pytest
 from draws.drand import KNOWN_CHAINS
 from draws.engine import payload_digest
 from draws.sample import SampleDraw, keyset_for, make_sample_draw, sample_signing_key, sample_witness_key, witness_entry
-from signedjson import sign_payload
 from draws.verify import EXIT_INCOMPLETE, FAIL, PASS, SKIP, WARN, main, verify_bundle, verify_proof
+from signedjson import sign_payload
 from tests.draws.test_verify import resign
 
 
@@ -94,7 +94,8 @@ def _attacker_bundle(draw: SampleDraw) -> dict[str, Any]:
     return out
 
 
-def test_embedded_keyset_is_a_warning_and_exits_non_zero(draw: SampleDraw, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_embedded_keyset_is_a_warning_and_exits_non_zero(draw: SampleDraw, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
     forged = _attacker_bundle(draw)
     result = statuses(forged)
     assert result["keyset"] == WARN and FAIL not in result.values()  # self-consistent, so only the key set tells
@@ -113,12 +114,16 @@ def _keyset_with(draw: SampleDraw, **fields: Any) -> dict[str, Any]:
 
 def test_compromised_key_fails_what_it_signed_at_or_after(draw: SampleDraw) -> None:
     # announced 2023-08-23T15:00:00Z, frozen 15:09:30, drawn a minute after quicknet round 3 (15:09:33)
-    between = statuses(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:05:00.123456Z", retired="2023-08-23T15:05:00.123456Z"))
+    between = statuses(draw.auditor_bundle(),
+                       _keyset_with(draw, compromised="2023-08-23T15:05:00.123456Z",
+                                    retired="2023-08-23T15:05:00.123456Z"))
     assert between["signature.announcement"] == PASS
     assert between["signature.freeze"] == FAIL and between["signature.result"] == FAIL
     at = statuses(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:00:00Z"))
     assert at["signature.announcement"] == FAIL  # "at or before" the record's time
-    text = reasons(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:00:00Z"))["signature.announcement"]
+    text = reasons(draw.auditor_bundle(), _keyset_with(draw, compromised="2023-08-23T15:00:00Z"))[
+        "signature.announcement"
+    ]
     assert "compromised" in text
 
 
@@ -129,7 +134,8 @@ def test_record_signed_after_its_keys_retirement_fails(draw: SampleDraw) -> None
     assert result["signature.freeze"] == FAIL and result["signature.result"] == FAIL
     assert "retirement" in reasons(draw.auditor_bundle(), keyset)["signature.result"]
     late = _keyset_with(draw, retired="2027-01-01T00:00:00.5Z")  # retired after everything: still verifies
-    assert {statuses(draw.auditor_bundle(), late)[f"signature.{r}"] for r in ("announcement", "freeze", "result")} == {PASS}
+    assert {statuses(draw.auditor_bundle(), late)[f"signature.{r}"] for r in ("announcement", "freeze",
+                                                                              "result")} == {PASS}
 
 
 def test_proof_refuses_a_compromised_freeze_signature(draw: SampleDraw) -> None:
@@ -147,20 +153,27 @@ MALFORMED = [
     ("exclusions of numbers", lambda b: {**b, "exclusions": [1]}),
     ("weights of text", lambda b: {**b, "weights": ["1"]}),
     ("entrants not columns", lambda b: {**b, "entrants": [1, 2]}),
-    ("entrant account a number", lambda b: {**b, "entrants": {**b["entrants"], "accounts": [1] * len(b["entrants"]["accounts"])}}),
+    ("entrant account a number",
+     lambda b: {**b, "entrants": {**b["entrants"], "accounts": [1] * len(b["entrants"]["accounts"])}}),
     ("announcement a number", lambda b: {**b, "announcement": 5}),
     ("payload a list", lambda b: {**b, "result": {"payload": [], "signature": {}}}),
     ("disqualifications not a list", lambda b: {**b, "disqualifications": {"a": 1}}),
     ("disqualification a string", lambda b: {**b, "disqualifications": ["x"]}),
     ("salt key a number", lambda b: {**b, "salt_key": 7}),
     ("result missing", lambda b: {k: v for k, v in b.items() if k != "result"}),
-    ("winners not a list", lambda b: {**b, "result": {**b["result"], "payload": {**b["result"]["payload"], "winners": 3}}}),
-    ("prizes absurd", lambda b: {**b, "announcement": {**b["announcement"], "payload": {**b["announcement"]["payload"], "prizes": [{"amount_kopecks": 1, "count": 10**10}]}}}),
+    ("winners not a list",
+     lambda b: {**b, "result": {**b["result"], "payload": {**b["result"]["payload"], "winners": 3}}}),
+    ("prizes absurd",
+     lambda b: {**b,
+                "announcement": {**b["announcement"],
+                                 "payload": {**b["announcement"]["payload"],
+                                             "prizes": [{"amount_kopecks": 1, "count": 10**10}]}}}),
 ]
 
 
 @pytest.mark.parametrize(("label", "mutate"), MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_malformed_bundles_fail_cleanly(draw: SampleDraw, tmp_path: Path, capsys: pytest.CaptureFixture[str], label: str, mutate: Any) -> None:
+def test_malformed_bundles_fail_cleanly(draw: SampleDraw, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        label: str, mutate: Any) -> None:
     bundle = mutate(copy.deepcopy(draw.auditor_bundle()))
     checks = verify_bundle(bundle)  # never raises
     assert any(c.status == FAIL for c in checks), label
@@ -170,7 +183,8 @@ def test_malformed_bundles_fail_cleanly(draw: SampleDraw, tmp_path: Path, capsys
 
 
 def test_crafted_prize_count_is_refused_by_the_verifier(draw: SampleDraw) -> None:
-    bundle = resign(draw.auditor_bundle(), draw, ann=lambda a: a["prizes"].append({"amount_kopecks": 1, "count": 10**10}))
+    bundle = resign(draw.auditor_bundle(), draw,
+                    ann=lambda a: a["prizes"].append({"amount_kopecks": 1, "count": 10**10}))
     result = reasons(bundle, draw.keyset)
     assert "prizes in total" in result["freeze.totals"]
 
@@ -189,7 +203,8 @@ def test_unusable_keyset_file_exits_2(draw: SampleDraw, tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------- item 10: partial checks
-def test_record_without_weights_is_not_a_pass(draw: SampleDraw, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_without_weights_is_not_a_pass(draw: SampleDraw, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     record = draw.public_record(with_weights=False)
     checks = {c.name: c for c in verify_bundle(record, draw.keyset)}
     assert checks["winners"].status == WARN and "winners not verified" in checks["winners"].reason

@@ -55,12 +55,14 @@ def test_public_page_shows_masked_accounts_only(app: Flask, published: str) -> N
     assert published in client.get("/public/draws/").get_data(as_text=True)
 
 
-def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClient],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "utcnow", lambda: T0)
     with app.app_context():
         make_kit(app)
     marketing = logged_in("marketing")
-    form = {"name": "Page draw", "kind": "quarterly", "weight_ideal": "3", "weight_responsible": "1", "prizes": "400000 x 2\n100000 x 1",
+    form = {"name": "Page draw", "kind": "quarterly", "weight_ideal": "3", "weight_responsible": "1",
+            "prizes": "400000 x 2\n100000 x 1",
             "reserves": "2", "freeze_at": (T0 + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"), "entropy_type": "drand",
             "chain": "test", "delay_minutes": "60", "algorithm": "weighted-hmac-sha256-fenwick/1",
             "witnesses": "\n".join(json.dumps(w) for w in witness_entries()), "quorum": "2"}
@@ -104,20 +106,24 @@ def test_public_account_check(app: Flask, published: str) -> None:
     page = client.get(f"/public/draws/{published}?lang=en").get_data(as_text=True)
     assert 'name="account"' in page and 'name="code"' in page
     # Without the code, every account gets the same answer: nothing about membership, tier or prize.
-    answers = {_answer(client.post(f"/public/draws/{published}/check?lang=en", data={"account": a, "code": "AAAAA-AAAAA"}), a)
+    answers = {_answer(client.post(f"/public/draws/{published}/check?lang=en",
+                                   data={"account": a, "code": "AAAAA-AAAAA"}), a)
                for a in (winner, entrant, outsider, "0000000001")}
     assert len(answers) == 1 and "No entry found for this account number and check code" in answers.pop()
-    wrong = {_answer(client.post(f"/public/draws/{published}/check?lang=en", data={"account": a, "code": codes[outsider]}), a)
+    wrong = {_answer(client.post(f"/public/draws/{published}/check?lang=en",
+                                 data={"account": a, "code": codes[outsider]}), a)
              for a in (winner, entrant)}  # someone else's valid code
     assert len(wrong) == 1 and "No entry found" in wrong.pop()
     # The owner, with their code, sees their entry, their prize and their proof.
-    own = client.post(f"/public/draws/{published}/check?lang=en", data={"account": winner, "code": codes[winner].lower()})
+    own = client.post(f"/public/draws/{published}/check?lang=en",
+                      data={"account": winner, "code": codes[winner].lower()})
     text = own.get_data(as_text=True)
     assert own.status_code == 200 and "took part in this draw" in text and "Winner of prize 1" in text
     assert "python -m draws.verify record.json --keyset keyset.json --proof proof.json" in text
     mine = client.post(f"/public/draws/{published}/check?lang=en", data={"account": entrant, "code": codes[entrant]})
     assert "took part in this draw" in mine.get_data(as_text=True) and "Winner" not in mine.get_data(as_text=True)
-    theirs = client.post(f"/public/draws/{published}/check?lang=en", data={"account": outsider, "code": codes[outsider]})
+    theirs = client.post(f"/public/draws/{published}/check?lang=en",
+                         data={"account": outsider, "code": codes[outsider]})
     assert "No entry found" in theirs.get_data(as_text=True)  # the owner of a non-entry learns just that
     empty = client.post(f"/public/draws/{published}/check?lang=en", data={"account": " ", "code": ""})
     assert empty.status_code == 422
@@ -141,7 +147,8 @@ def test_public_account_check_is_rate_limited(app_factory: Callable[..., Flask])
     with app.app_context():
         pid = make_kit(app).full()
     client = app.test_client()
-    codes = [client.post(f"/public/draws/{pid}/check", data={"account": f"00000000{i:02d}", "code": "AAAAA-AAAAA"}).status_code
+    codes = [client.post(f"/public/draws/{pid}/check",
+                         data={"account": f"00000000{i:02d}", "code": "AAAAA-AAAAA"}).status_code
              for i in range(5)]
     assert codes == [200, 200, 200, 429, 429]
     assert client.get(f"/public/draws/{pid}").status_code == 200  # the page itself is not limited

@@ -37,7 +37,8 @@ def add_snapshot(app: Flask) -> Callable[..., int]:
 def make_partner(app: Flask, api_token: Callable[..., str]) -> Callable[..., dict[str, Any]]:
     """A partner with one linked key holding the three partner scopes; returns ids, prefix, token."""
 
-    def make(name: str = "Gorserv", prefix: str = "GSRV", scopes: tuple[str, ...] = catalog.PARTNER_SCOPES) -> dict[str, Any]:
+    def make(name: str = "Gorserv", prefix: str = "GSRV",
+             scopes: tuple[str, ...] = catalog.PARTNER_SCOPES) -> dict[str, Any]:
         client_name = f"{prefix.lower()}-site"
         token = api_token(*scopes, name=client_name)
         with app.app_context():
@@ -81,10 +82,11 @@ def issue_codes(app: Flask) -> Callable[..., list[str]]:
     """Bulk-issue codes of an offer from a snapshot; returns the printed codes in account order."""
 
     def issue(offer_id: int, snapshot_id: int) -> list[str]:
+        from sqlalchemy import select
+
         from partners import snapshots
         from partners.models import Code
         from partners.services import issue as issue_svc
-        from sqlalchemy import select
 
         with app.app_context():
             offer = db.session.get(Offer, offer_id)

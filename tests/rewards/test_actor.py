@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-
 from collections.abc import Callable
 
 from flask import Flask, g

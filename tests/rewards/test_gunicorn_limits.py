@@ -48,9 +48,11 @@ def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
     cfg.pop("TESTING")
     (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()), encoding="utf-8")
     port = _free_port()
-    env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "REWARDS_BIND": f"127.0.0.1:{port}", "REWARDS_WORKERS": "1"}
+    env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "REWARDS_BIND": f"127.0.0.1:{port}",
+           "REWARDS_WORKERS": "1"}
     log = access_log.open("wb")
-    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "rewards:create_app()"],
+    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                              "rewards:create_app()"],
                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -60,7 +62,8 @@ def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
                 break
             except OSError:
                 if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {child.stderr.read().decode()[-2000:] if child.stderr else ''}")
+                    output = child.stderr.read().decode()[-2000:] if child.stderr else ""
+                    raise RuntimeError(f"gunicorn did not start: {output}") from None
                 time.sleep(0.1)
         yield port
     finally:
@@ -69,7 +72,9 @@ def server(app: Flask, tmp_path: Path, access_log: Path) -> Iterator[int]:
         log.close()
 
 
-def _request(port: int, method: str, target: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _request(
+    port: int, method: str, target: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
@@ -121,5 +126,5 @@ def test_access_log_keeps_no_query_string(server: int, access_log: Path) -> None
     while headers["X-Request-Id"] not in access_log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     logged = access_log.read_text()
-    assert f'"GET /api/v1/draws HTTP/1.1" 401' in logged and headers["X-Request-Id"] in logged
+    assert '"GET /api/v1/draws HTTP/1.1" 401' in logged and headers["X-Request-Id"] in logged
     assert "SECRET" not in logged and "7400000001" not in logged

@@ -6,7 +6,8 @@ a 5,000-digit integer or a 30,000-deep array was a 500 on both engines (the pars
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -49,11 +50,13 @@ def test_nul_in_any_json_string_is_422(client: FlaskClient, every_scope: dict[st
 
 
 def test_nul_in_query_path_and_form_is_422(client: FlaskClient, every_scope: dict[str, str]) -> None:
-    r = client.post("/api/v1/snapshots?period=2026-05&filename=a%00.csv", data=b"account;tier\n", headers={**every_scope, "Content-Type": "text/csv"})
+    r = client.post("/api/v1/snapshots?period=2026-05&filename=a%00.csv", data=b"account;tier\n",
+                    headers={**every_scope, "Content-Type": "text/csv"})
     assert _refused(r, 422)["errors"] == {"query": ["NUL characters are not accepted."]}
     _refused(client.get("/api/v1/draws/abc%00def", headers=every_scope), 422)
     upload = {"files": (__import__("io").BytesIO(b"account\n"), "b\u0000.csv")}
-    r = client.post("/api/v1/snapshots/compute?period=2026-05", data=upload, headers=every_scope, content_type="multipart/form-data")
+    r = client.post("/api/v1/snapshots/compute?period=2026-05", data=upload, headers=every_scope,
+                    content_type="multipart/form-data")
     assert _refused(r, 422)["errors"] == {"files": ["NUL characters are not accepted."]}
 
 

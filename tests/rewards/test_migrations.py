@@ -15,7 +15,7 @@ from rewards.db import db
 
 def test_upgrade_builds_a_schema_matching_the_models(backend: str, tmp_path: Path) -> None:
     from rewards import create_app
-    from tests.conftest import _reset_pg_schema, make_config, _pg_schema_ready
+    from tests.conftest import _pg_schema_ready, _reset_pg_schema, make_config
 
     app: Flask = create_app(make_config(backend, tmp_path))
     with app.app_context():

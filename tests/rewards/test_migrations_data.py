@@ -144,6 +144,17 @@ def test_baseline_with_data_upgrades_to_head_intact(empty_app: Flask) -> None:
     from draws.models import Draw
 
     assert db.session.scalars(sa.select(Draw)).one().kind == "quarterly"
+    # events got an insertion id equal to their seq, and the id sequence continues after them: a new
+    # event is stored and chained after the old head (PostgreSQL would refuse a reused id)
+    assert after["events"][0]["id"] == after["events"][0]["seq"] == 1
+    from rewards.audit.models import Event
+    from rewards.audit.services import record_event
+
+    db.session.execute(sa.update(Event).values(hash="a" * 64))  # the filler gave prev_hash and hash one value
+    record_event(db.session, "test", "thing.done", "thing", "1", {})
+    db.session.commit()
+    new = db.session.scalars(sa.select(Event).where(Event.action == "thing.done")).one()
+    assert (new.id, new.seq, new.prev_hash) == (2, 2, "a" * 64)
 
 
 def test_head_downgrades_one_step_and_upgrades_again(empty_app: Flask) -> None:
@@ -181,3 +192,39 @@ def _rename_back(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict
                       for c, v in row.items()} for row in rows]
     return out
 
+
+
+def test_snapshot_rows_are_clustered_by_key_on_sqlite(empty_app: Flask) -> None:
+    """On SQLite the snapshot rows live in the primary key's B-tree (no rowid look-up per row read in
+    account order); PostgreSQL's table is left as it was. Down and up again keeps every row and rule."""
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    def clustered() -> bool:
+        if not sqlite:
+            return False
+        with db.engine.connect() as conn:
+            sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'snapshot_rows'").scalar()
+            return "WITHOUT ROWID" in sql
+
+    def rows() -> list[tuple[str, str]]:
+        with db.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql("SELECT account, tier FROM snapshot_rows ORDER BY account")]
+
+    upgrade(revision="e5a1c7d93b42")
+    assert not clustered()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) "
+                             "VALUES (1, '002', 'ideal'), (1, '001', 'beginner')")
+    upgrade(revision="e5b7d1c9a3f2")
+    assert clustered() is sqlite
+    assert rows() == [("001", "beginner"), ("002", "ideal")]
+    if sqlite:
+        with db.engine.connect() as conn:
+            plan = " ".join(str(r) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT account, tier FROM snapshot_rows WHERE snapshot_id = 1 ORDER BY account"))
+        assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
+    downgrade(revision="e5a1c7d93b42")
+    assert not clustered()
+    assert rows() == [("001", "beginner"), ("002", "ideal")]
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # the tier rule survived the rebuild
+        conn.exec_driver_sql("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (1, '003', 'gold')")

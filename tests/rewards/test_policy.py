@@ -43,7 +43,11 @@ def test_every_route_declares_its_access(app: Flask) -> None:
 
 
 def test_auditors_change_nothing(app: Flask) -> None:  # the app: every feature has declared its rows
-    writes = [a for a, roles in policy.ACTIONS.items() if "auditor" in roles and a.split(".")[1] in {"manage", "import", "users", "clients"}]
+    writes = [
+        a
+        for a, roles in policy.ACTIONS.items()
+        if "auditor" in roles and a.split(".")[1] in {"manage", "import", "users", "clients"}
+    ]
     assert writes == []
 
 

@@ -76,7 +76,11 @@ def test_instance_init_is_private_and_production(tmp_path: Path, monkeypatch: py
     init(loose)
     assert _mode(loose) == 0o700
     monkeypatch.setenv("REWARDS_INSTANCE_PATH", str(folder))
-    for key in [k for k in os.environ if k.startswith("REWARDS_") and k != "REWARDS_INSTANCE_PATH" and not k.startswith("REWARDS_TEST_")]:
+    for key in [
+        k
+        for k in os.environ
+        if k.startswith("REWARDS_") and k != "REWARDS_INSTANCE_PATH" and not k.startswith("REWARDS_TEST_")
+    ]:
         monkeypatch.delenv(key)
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
     assert app.config["ENV"] == "production" and app.config["SESSION_COOKIE_SECURE"] is True

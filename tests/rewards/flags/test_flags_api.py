@@ -97,7 +97,12 @@ def test_set_revoke_history(client: FlaskClient, tokens: dict[str, str]) -> None
     r = client.post("/api/v1/accounts/77/flags", json={"reason": "hardship", "valid_to": "2099-01-31"}, headers=w)
     assert r.status_code == 201, r.json
     first = r.json["flag_id"]
-    assert client.post("/api/v1/accounts/77/flags", json={"reason": "hardship", "valid_to": "2099-01-31"}, headers=w).json["status"] == "unchanged"
+    assert (
+        client.post("/api/v1/accounts/77/flags", json={"reason": "hardship", "valid_to": "2099-01-31"}, headers=w).json[
+            "status"
+        ]
+        == "unchanged"
+    )
     r = client.post("/api/v1/accounts/77/flags", json={"reason": "hardship"}, headers=w)
     assert (r.status_code, r.json["status"], r.json["closed_id"]) == (201, "replaced", first)
     second = r.json["flag_id"]
@@ -141,7 +146,7 @@ def test_bulk(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:
         store_snapshot(db.session, "2026-01", {"1": "ideal", "2": "beginner"})
         db.session.commit()
     w = bearer(tokens["write"])
-    bad = "account;reason\n1;pensioner\n3;pensioner\n".encode()
+    bad = b"account;reason\n1;pensioner\n3;pensioner\n"
     r = client.post("/api/v1/flags/bulk", data=bad, headers={**w, "Content-Type": "text/csv"})
     _error_shape(r.json, 422)
     assert r.json["errors"] == {"line 3": ["account 3 is not in the latest snapshot"]}

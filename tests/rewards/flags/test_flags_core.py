@@ -66,7 +66,8 @@ def test_dates() -> None:
             core.parse_date(bad, "d")
 
 
-RU_FILE = "Лицевой счёт;Причина;Действует с;Действует по;Примечание\r\n0001;pensioner;;;\r\n0002;other;01.03.2026;31.12.2026;многодетная опека\r\n"
+RU_FILE = ("Лицевой счёт;Причина;Действует с;Действует "
+           "по;Примечание\r\n0001;pensioner;;;\r\n0002;other;01.03.2026;31.12.2026;многодетная опека\r\n")
 
 
 @pytest.mark.parametrize(
@@ -89,16 +90,16 @@ def test_bulk_encodings_and_delimiters(data: bytes) -> None:
 
 def test_bulk_errors_by_line() -> None:
     data = (
-        "account,reason,valid_from,valid_to,note,action\n"
-        "1,pensioner,,,,\n"
-        "2,vip,,,,\n"
-        "3,hardship,2026-04-01,2026-03-01,,\n"
-        "\n"
-        "1,pensioner,,,,\n"
-        "4,pensioner,,,,revoke\n"
-        "5,pensioner,,,\n"
-        "6,pensioner,,,,burn\n"
-    ).encode()
+        b"account,reason,valid_from,valid_to,note,action\n"
+        b"1,pensioner,,,,\n"
+        b"2,vip,,,,\n"
+        b"3,hardship,2026-04-01,2026-03-01,,\n"
+        b"\n"
+        b"1,pensioner,,,,\n"
+        b"4,pensioner,,,,revoke\n"
+        b"5,pensioner,,,\n"
+        b"6,pensioner,,,,burn\n"
+    )
     report = core.read_bulk(data, today=TODAY)
     assert [line for line, _m in report.errors] == [3, 4, 6, 7, 8, 9]
     assert "vip" in report.errors_by_line()["line 3"][0]

@@ -61,7 +61,8 @@ def test_grace_period_across_two_snapshots(ctx: Any) -> None:
 
 
 def test_tiers_and_grace_are_arguments(ctx: Any) -> None:
-    result = _apply(ctx, "2026-01", {"1": "ideal", "2": "responsible", "3": "beginner"}, tiers=("ideal", "responsible"), grace_months=0)
+    result = _apply(ctx, "2026-01", {"1": "ideal", "2": "responsible", "3": "beginner"}, tiers=("ideal", "responsible"),
+                    grace_months=0)
     assert (result.accounts_in_tiers, result.valid_to) == (2, date(2026, 2, 28))
     assert _reasons(ctx, "2", date(2026, 2, 1)) == {"tier:responsible": date(2026, 2, 28)}
 
@@ -92,7 +93,8 @@ def test_manual_and_derived_flags_on_one_account(ctx: Any) -> None:
     services.set_flag(s, "500", "pensioner", actor="anna", today=TODAY)
     services.set_flag(s, "500", "hardship", valid_to=date(2026, 6, 30), actor="anna", today=TODAY)
     s.commit()
-    assert _reasons(s, "500", TODAY) == {"hardship": date(2026, 6, 30), "pensioner": None, "tier:ideal": date(2026, 4, 30)}
+    assert _reasons(s, "500", TODAY) == {"hardship": date(2026, 6, 30), "pensioner": None,
+                                         "tier:ideal": date(2026, 4, 30)}
     # after the tier flag ends, the pensioner flag still gives priority; revoking it leaves hardship
     assert _reasons(s, "500", date(2026, 5, 1)) == {"hardship": date(2026, 6, 30), "pensioner": None}
     pensioner = next(r for r in services.priority_of(s, "500", today=TODAY)["reasons"] if r["reason"] == "pensioner")
@@ -133,11 +135,13 @@ def test_bad_input_changes_nothing(ctx: Any) -> None:
     s = ctx
     flag = services.set_flag(s, "7", "pensioner", actor="anna", today=TODAY)
     s.commit()
-    before = (s.scalar(select(func.count()).select_from(PriorityFlag)), s.scalar(select(func.count()).select_from(Event)))
+    before = (s.scalar(select(func.count()).select_from(PriorityFlag)),
+              s.scalar(select(func.count()).select_from(Event)))
     with pytest.raises(services.FlagError, match="unknown reason"):
         services.set_flag(s, "7", "vip", actor="anna", today=TODAY)
     with pytest.raises(services.FlagError) as err:
-        services.set_flag(s, "7", "hardship", valid_from=date(2026, 4, 1), valid_to=date(2026, 3, 1), actor="anna", today=TODAY)
+        services.set_flag(s, "7", "hardship", valid_from=date(2026, 4, 1), valid_to=date(2026, 3, 1), actor="anna",
+                          today=TODAY)
     assert err.value.error_details() == {"valid_to": [err.value.message]}
     with pytest.raises(services.FlagError, match="needs a note"):
         services.set_flag(s, "7", "other", actor="anna", today=TODAY)
@@ -155,7 +159,8 @@ def test_bad_input_changes_nothing(ctx: Any) -> None:
 
 
 def test_an_ended_flag_cannot_be_revoked(ctx: Any) -> None:
-    flag = services.set_flag(ctx, "8", "hardship", valid_from=date(2026, 1, 1), valid_to=date(2026, 2, 1), actor="a", today=TODAY)
+    flag = services.set_flag(ctx, "8", "hardship", valid_from=date(2026, 1, 1), valid_to=date(2026, 2, 1), actor="a",
+                             today=TODAY)
     with pytest.raises(Conflict) as err:
         services.revoke_flag(ctx, flag.flag_id, "late", actor="a", today=TODAY)  # type: ignore[arg-type]
     assert err.value.code == "expired"

@@ -22,7 +22,8 @@ def test_account_page_set_change_revoke(app: Flask, logged_in: Callable[[str], F
     assert r.status_code == 302
     html = c.get("/flags/?account=314").get_data(as_text=True)
     assert "2099-06-30" in html and "Flag changed" in html  # the replaced row stays in the history
-    r = c.post("/flags/set", data={"account": "314", "reason": "hardship", "valid_from": "2030-02-01", "valid_to": "2030-01-01"})
+    r = c.post("/flags/set",
+               data={"account": "314", "reason": "hardship", "valid_from": "2030-02-01", "valid_to": "2030-01-01"})
     assert r.status_code == 422 and "before valid_from" in r.get_data(as_text=True)
     r = c.post("/flags/revoke/2", data={"account": "314", "why": "children grew up"})
     assert r.status_code == 302
@@ -50,8 +51,9 @@ def test_bulk_upload_report_and_export(app: Flask, logged_in: Callable[[str], Fl
     r = c.post("/flags/bulk?lang=en", data={"file": (io.BytesIO(bad), "flags.csv")}, content_type="multipart/form-data")
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "line 3" in html and "unknown reason" in html and "nothing was applied" in html
-    good = "account;reason\n1;pensioner\n2;disability\n".encode()
-    r = c.post("/flags/bulk?lang=en", data={"file": (io.BytesIO(good), "flags.csv")}, content_type="multipart/form-data")
+    good = b"account;reason\n1;pensioner\n2;disability\n"
+    r = c.post("/flags/bulk?lang=en", data={"file": (io.BytesIO(good), "flags.csv")},
+               content_type="multipart/form-data")
     assert r.status_code == 200 and "Applied 2 line(s)" in r.get_data(as_text=True)
     r = c.get("/flags/export.csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"

@@ -63,7 +63,8 @@ def test_records_inside_a_request_carry_its_id(app: Flask) -> None:
         try:
             raise RuntimeError("boom")
         except RuntimeError:
-            record = logging.getLogger("rewards.x").makeRecord("rewards.x", logging.ERROR, __file__, 1, "failed %s", ("it",),
+            record = logging.getLogger("rewards.x").makeRecord("rewards.x", logging.ERROR, __file__, 1, "failed %s",
+                                                               ("it",),
                                                                exc_info=__import__("sys").exc_info())
         line = json.loads(formatter.format(record))
     assert line["request_id"] == "rid-inside-0001" and line["message"] == "failed it"

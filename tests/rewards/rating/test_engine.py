@@ -8,7 +8,7 @@ import pytest
 
 from rewards.rating.engine import explain
 from rewards.rating.rules import default_rules_bytes, parse_rules
-from tests.rewards.rating_helpers import PERIOD, csv_bytes, good_month, rate, row
+from tests.rewards.rating.helpers import PERIOD, csv_bytes, good_month, rate, row
 
 MONTHS = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
 
@@ -296,7 +296,7 @@ def test_period_window():
 
 def test_columns_in_another_order_and_extra_fields():
     order = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
-    from tests.rewards.rating_helpers import HEADER
+    from tests.rewards.rating.helpers import HEADER
 
     rows = [tuple(r[i] for i in order) for r in six_good()]
     out, errors, _ = rate([csv_bytes(rows, ";", [HEADER[i] for i in order])])

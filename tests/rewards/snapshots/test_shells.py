@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from rewards.audit.models import Event
 from rewards.db import db
 from rewards.snapshots.models import Snapshot
-from tests.rewards.rating_helpers import csv_bytes, good_month, row
+from tests.rewards.rating.helpers import csv_bytes, good_month, row
 from tests.support import bearer
 
 CSV = "Лицевой счет;Рейтинг;Баллы\n0002;идеальный;41\n0001;перспективный;12\n".encode("cp1251")

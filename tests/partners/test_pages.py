@@ -47,7 +47,7 @@ def test_export_is_a_post_that_records_who_exported(app: Flask, logged_in, make_
         assert (event.actor.startswith("marketing-"), event.object_id) == (True, str(offer_id))
         assert json.loads(event.details) == {"codes": 10}
     page = c.get(f"/partners/offers/{offer_id}?lang=en").get_data(as_text=True)
-    assert f'action="/partners/offers/{offer_id}/codes.csv"' in page and 'name="csrf_token"' in page
+    assert f'action="/partners/offers/{offer_id}/export"' in page and 'name="csrf_token"' in page  # a job
     assert c.post("/partners/offers/999/codes.csv").status_code == 404
 
 
@@ -127,4 +127,5 @@ def test_attempt_helper(app: Flask) -> None:
         assert attempt(refused, success="done") is None
         from flask import get_flashed_messages
 
-        assert get_flashed_messages(with_categories=True) == [("info", "done"), ("error", "no (строка 2: bad)")]  # in Russian
+        # in Russian
+        assert get_flashed_messages(with_categories=True) == [("info", "done"), ("error", "no (строка 2: bad)")]

@@ -16,7 +16,7 @@ from rewards.snapshots import services
 from rewards.snapshots.digest import snapshot_digest
 from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
 from rewards.snapshots.queries import iter_rows
-from tests.rewards.rating_helpers import csv_bytes, good_month, row
+from tests.rewards.rating.helpers import csv_bytes, good_month, row
 
 CSV = "Лицевой счёт;Рейтинг;Баллы\r\n0002;идеальный;41\r\n0001;перспективный;12\r\n10;ideal;\r\n".encode(
     "cp1251"

@@ -51,10 +51,12 @@ def test_wrong_password_and_unknown_user_look_alike(app: Flask, make_user: Calla
 
 def test_cli_create_user_reads_password_from_stdin(app: Flask) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "olga", "--role", "auditor", "--password-stdin"], input="long enough pw\n")
+    result = runner.invoke(args=["users", "create", "olga", "--role", "auditor", "--password-stdin"],
+                           input="long enough pw\n")
     assert result.exit_code == 0, result.output
     login(app.test_client(), "olga", "long enough pw")
-    bad = runner.invoke(args=["users", "create", "ivan", "--role", "boss", "--password-stdin"], input="long enough pw\n")
+    bad = runner.invoke(args=["users", "create", "ivan", "--role", "boss", "--password-stdin"],
+                        input="long enough pw\n")
     assert bad.exit_code != 0
     short = runner.invoke(args=["users", "create", "ivan", "--role", "auditor", "--password-stdin"], input="short\n")
     assert short.exit_code == 1 and "at least 10" in short.output
@@ -66,7 +68,8 @@ def test_production_hash_is_scrypt_2_17(app_factory: Callable[..., Flask]) -> No
     from rewards.auth.services import create_user
 
     with app.app_context():
-        user: User = create_user(db.session, "strong", PASSWORD, "admin", method=app.config["PASSWORD_HASH_METHOD"], actor="t")
+        user: User = create_user(db.session, "strong", PASSWORD, "admin", method=app.config["PASSWORD_HASH_METHOD"],
+                                 actor="t")
         assert user.password_hash.startswith("scrypt:131072:8:1$")
         assert PASSWORD not in user.password_hash
 

@@ -271,14 +271,21 @@ def test_a_not_found_answer_past_the_failed_budget_is_a_429(app_factory, make_pa
         assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
 
 
-@pytest.mark.parametrize(("body", "status", "errors"), [
-    ({"json": {}}, 422, {"json": {"code": ["Missing data for required field."]}}),
-    ({"json": {"code": 5}}, 422, {"json": {"code": ["Not a valid string."]}}),
-    ({"json": {"code": "x" * 201}}, 422, {"json": {"code": ["Longer than maximum length 200."]}}),
-    ({"json": [1]}, 422, {"json": {"_schema": ["Invalid input type."]}}),
-    ({"data": "code=x"}, 422, {"json": {"code": ["Missing data for required field."]}}),  # not JSON: no body
-    ({"data": "{bad", "content_type": "application/json"}, 400, {"json": ["the body is not valid JSON"]}),  # the kernel guard
-])
+@pytest.mark.parametrize(
+    ("body", "status", "errors"),
+    [
+        ({"json": {}}, 422, {"json": {"code": ["Missing data for required field."]}}),
+        ({"json": {"code": 5}}, 422, {"json": {"code": ["Not a valid string."]}}),
+        ({"json": {"code": "x" * 201}}, 422, {"json": {"code": ["Longer than maximum length 200."]}}),
+        ({"json": [1]}, 422, {"json": {"_schema": ["Invalid input type."]}}),
+        ({"data": "code=x"}, 422, {"json": {"code": ["Missing data for required field."]}}),  # not JSON: no body
+        (
+            {"data": "{bad", "content_type": "application/json"},
+            400,
+            {"json": ["the body is not valid JSON"]},
+        ),  # the kernel guard
+    ],
+)
 def test_validate_refuses_a_bad_body_as_the_other_calls_do(client, world, body, status, errors) -> None:
     """validate loads its body with ValidateIn itself (not through webargs): the same answers."""
     r = client.post(VALIDATE, headers=H(world["gs"]["token"]), **body)
@@ -344,8 +351,8 @@ def test_openapi_documents_the_partner_api(client) -> None:
 def test_validate_refuses_a_revoked_key_at_once(app, client, world, text) -> None:
     """validate refuses a key on its first request after the revocation, whatever the code."""
     from rewards.apikeys import services as apikeys
-    from rewards.apikeys.models import ApiKey
     from rewards.apikeys import tokens
+    from rewards.apikeys.models import ApiKey
 
     token = world["gs"]["token"]
     body = {"good": world["gs_codes"][0], "malformed": "nonsense", "absent": codecore.format_code("GSRV", 1)}[text]

@@ -55,7 +55,7 @@ def test_tampering_is_detected(app: Flask, tamper: str, problem: str) -> None:
             db.session.execute(delete(Event).where(Event.seq == 3))
         elif tamper == "reorder":
             # swap the contents of events 3 and 4, keeping their sequence numbers
-            e3, e4 = (db.session.get(Event, s) for s in (3, 4))
+            e3, e4 = (db.session.scalars(select(Event).where(Event.seq == s)).one() for s in (3, 4))
             fields = ("at", "actor", "action", "object_type", "object_id", "details", "prev_hash", "hash")
             v3, v4 = ({f: getattr(e, f) for f in fields} for e in (e3, e4))
             db.session.execute(delete(Event).where(Event.seq.in_([3, 4])))
@@ -69,7 +69,7 @@ def test_tampering_is_detected(app: Flask, tamper: str, problem: str) -> None:
             for row in rows:
                 row.seq += 1
                 db.session.flush()
-            e2 = db.session.get(Event, 2)
+            e2 = db.session.scalars(select(Event).where(Event.seq == 2)).one()
             body = event_body(3, e2.at, "intruder", "thing.done", "thing", "z", {}, "f" * 64)
             db.session.add(
                 Event(seq=3, at=e2.at, actor="intruder", action="thing.done", object_type="thing", object_id="z",

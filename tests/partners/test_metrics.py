@@ -34,9 +34,11 @@ def test_validations_and_redemptions_by_result(client, world) -> None:  # type: 
     missing = codecore.format_code("GSRV", 1)
     client.post(url + "codes/validate", json={"code": missing}, headers=bearer(token))
     body = {"code": code, "order_ref": "o-1"}
-    assert client.post(url + "redemptions", json=body, headers={**bearer(token), "Idempotency-Key": "a"}).status_code == 201
+    assert client.post(url + "redemptions", json=body,
+                       headers={**bearer(token), "Idempotency-Key": "a"}).status_code == 201
     client.post(url + "redemptions", json=body, headers={**bearer(token), "Idempotency-Key": "a"})
-    assert client.post(url + "redemptions", json=body, headers={**bearer(token), "Idempotency-Key": "b"}).status_code == 409
+    assert client.post(url + "redemptions", json=body,
+                       headers={**bearer(token), "Idempotency-Key": "b"}).status_code == 409
     client.post(url + "codes/validate", json={"code": code}, headers=bearer(token))
     assert _count(v, "valid") == before["valid"] + 1
     assert _count(v, "not_found") == before["not_found"] + 1

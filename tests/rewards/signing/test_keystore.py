@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from signedjson import SignatureError, kid_for, verify_envelope, b64u_decode
 from rewards.signing.keystore import KeyStore, KeyStoreError
+from signedjson import SignatureError, b64u_decode, kid_for, verify_envelope
 
 
 def test_generate_sign_rotate_verify(tmp_path: Path) -> None:

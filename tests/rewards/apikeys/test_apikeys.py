@@ -109,7 +109,8 @@ def test_cookies_are_no_api_credential(app: Flask, logged_in: Callable[[str], ob
 
 
 def test_create_client_cli_prints_token_once(app: Flask) -> None:
-    result = app.test_cli_runner().invoke(args=["keys", "create-client", "gorserv-site", "--scope", "codes:validate", "--scope", "codes:redeem"])
+    result = app.test_cli_runner().invoke(args=["keys", "create-client", "gorserv-site", "--scope", "codes:validate",
+                                                "--scope", "codes:redeem"])
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert tokens.well_formed(token)
@@ -117,7 +118,8 @@ def test_create_client_cli_prints_token_once(app: Flask) -> None:
     assert bad.exit_code == 1 and "unknown scope" in bad.output
 
 
-def test_refusal_log_holds_no_part_of_the_secret(app: Flask, api_token: Callable[..., str], caplog: pytest.LogCaptureFixture) -> None:
+def test_refusal_log_holds_no_part_of_the_secret(app: Flask, api_token: Callable[..., str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
     token = api_token("priority:read", name="callcentre")

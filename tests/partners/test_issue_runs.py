@@ -78,7 +78,8 @@ def test_a_failing_run_keeps_its_batches_logged_and_logs_the_failure(
         run = db.session.scalars(select(IssueRun)).one()
         assert (run.state, run.issued) == ("failed", 6)
         assert run.finished_at is not None
-        assert _events("codes.issue_failed") == [{"run": run.id, "snapshot_id": sid, "issued": 6, "error": "RuntimeError"}]
+        assert _events("codes.issue_failed") == [{"run": run.id, "snapshot_id": sid, "issued": 6,
+                                                  "error": "RuntimeError"}]
         assert _events("codes.issued") == []
     monkeypatch.setattr(issue, "insert_codes", real)
     with app.app_context():  # a re-run issues only the rest

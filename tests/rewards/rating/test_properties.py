@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from rewards.rating.engine import Engine, MonthFacts
 from rewards.rating.rules import CHANNELS, default_rules
 from rewards.tiers import TIER_RANK
-from tests.rewards.rating_helpers import PERIOD, csv_bytes, facts_rows, rate
+from tests.rewards.rating.helpers import PERIOD, csv_bytes, facts_rows, rate
 
 RULES = default_rules()
 ENGINE = Engine(RULES, PERIOD)

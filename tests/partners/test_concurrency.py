@@ -139,7 +139,8 @@ def _ledger(app: Flask) -> int:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("backend")
-def test_64_concurrent_redemptions_of_one_code(app, make_partner, make_offer, add_snapshot, issue_codes, server) -> None:
+def test_64_concurrent_redemptions_of_one_code(app, make_partner, make_offer, add_snapshot, issue_codes,
+                                               server) -> None:
     gs = make_partner()
     [code] = issue_codes(make_offer(gs["id"]), add_snapshot("2026-10", [("7400000001", "ideal")]))
     jobs = [

@@ -47,7 +47,8 @@ def test_bad_numbers_are_refused(app: Flask, logged_in: Callable[[str], FlaskCli
     assert _keys(app) == before  # nothing changed
 
 
-def test_rotation_within_bounds_still_works(app: Flask, logged_in: Callable[[str], FlaskClient], api_token: Callable[..., str]) -> None:
+def test_rotation_within_bounds_still_works(app: Flask, logged_in: Callable[[str], FlaskClient],
+                                            api_token: Callable[..., str]) -> None:
     api_token("cabinet:read", name="cabinet")
     admin = logged_in("admin")
     assert admin.post("/admin/clients", data={"op": "rotate", "name": "cabinet", "grace_days": "0"}).status_code == 200

@@ -30,5 +30,6 @@ def test_rejected_snapshot_flags_nobody(app: Flask, api_token: Callable[..., str
     source.write_text("account,tier\n000123,ideal\n000124,platinum\n", encoding="utf-8")
     result = app.test_cli_runner().invoke(args=["snapshots", "import", str(source), "--period", "2026-10"])
     assert result.exit_code != 0 and "bad.csv:3: unknown_tier" in result.output
-    body = app.test_client().get("/api/v1/accounts/000123/priority", headers=bearer(api_token("priority:read"))).get_json()
+    body = app.test_client().get("/api/v1/accounts/000123/priority",
+                                 headers=bearer(api_token("priority:read"))).get_json()
     assert body["reasons"] == []

@@ -1,0 +1,164 @@
+"""Freeze + draw as staff run them: ``flask draws freeze`` and ``flask draws draw`` as whole processes.
+
+    PYTHONPATH=. python bench/draw_cli.py --backend sqlite [--n 1500000] [--rounds 1]
+    PYTHONPATH=. python bench/draw_cli.py --backend postgresql [--pg-url URL]
+
+Builds an instance in a temporary folder (``flask db upgrade``, a snapshot of ``n`` accounts loaded
+through the driver: billing's import, not timed), creates and announces an unwitnessed weighted draw
+whose entropy is RFC 3797 public numbers available ``--wait`` seconds after the freeze time (so the
+freeze can run at once and the draw after), then times each command under ``/usr/bin/time -v``: wall
+seconds, CPU seconds (user + system) and peak RSS of the process, Flask's start-up included, which is
+what a user waits for. The in-process breakdown of the same steps is ``bench/draw_service.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds, peak RSS (MiB) and output of a command that must exit 0."""
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT, env=env)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{command} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    field = {
+        line.split(":")[0].strip(): line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if ":" in line
+    }
+    cpu = float(field["User time (seconds)"]) + float(field["System time (seconds)"])
+    return wall, cpu, int(field["Maximum resident set size (kbytes)"]) // 1024, done.stdout.strip()
+
+
+def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, datetime, datetime]:
+    """Migrate, load the snapshot, create and announce the draw; its id, freeze time and entropy time."""
+    for step in (
+        ["-m", "rewards.instance", "init"],
+        ["-m", "flask", "--app", "rewards", "db", "upgrade"],
+        ["-m", "flask", "--app", "rewards", "keys", "generate"],
+    ):
+        subprocess.run([sys.executable, *step], check=True, cwd=ROOT, env=env, capture_output=True)
+    os.environ.update(env)
+    from bench._snapshot import bench_snapshot
+    from draws import services, wiring
+    from rewards import create_app
+    from rewards.db import db
+
+    app = create_app()
+    with app.app_context():
+        rng = random.Random(7)  # benchmark data only
+        numbers = rng.sample(range(10**10), n)
+        tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
+        snap = bench_snapshot("2026-05", n)
+        db.session.add(snap)
+        db.session.flush()
+        rows = sorted((f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True))
+        raw = db.session.connection().connection.driver_connection
+        if backend == "sqlite":
+            raw.executemany(f"INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES ({snap.id}, ?, ?)", rows)
+        else:
+            with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+                for account, tier in rows:
+                    copy.write_row((snap.id, account, tier))
+        db.session.commit()
+        if backend == "postgresql":
+            db.session.execute(db.text("ANALYZE snapshot_rows"))
+            db.session.commit()
+        now = datetime.now(UTC).replace(microsecond=0)
+        freeze_at = now + timedelta(seconds=15)
+        available = freeze_at + timedelta(seconds=wait)
+        draft = services.DraftInput(
+            name="Bench",
+            kind="quarterly",
+            tier_weights={"responsible": 1, "ideal": 3},
+            prizes=[{"amount_kopecks": 400_000, "count": 100}],
+            reserves=20,
+            freeze_at=freeze_at,
+            entropy={
+                "type": "rfc3797",
+                "sources": ["bench numbers"],
+                "available_after": available.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            snapshot_period="2026-05",
+            unwitnessed=True,
+        )
+        chains = wiring.chains()
+        pid = services.create_draft(
+            db.session, draft, actor="bench", chains=chains, yearly_cap_kopecks=400_000
+        ).public_id
+        db.session.commit()
+        services.announce(db.session, pid, actor="bench", signer=wiring.signer(), box=wiring.box(), chains=chains)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return pid, freeze_at, available
+
+
+def sleep_until(moment: datetime) -> None:
+    """Wait for a wall-clock time (the draw's own rules refuse a step before its time)."""
+    delay = (moment - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--n", type=int, default=1_500_000)
+    parser.add_argument("--wait", type=int, default=90, help="seconds between the freeze time and the entropy")
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="draw-cli-bench-")
+    schema = f"bench_draw_cli_{os.getpid()}"
+    env = dict(os.environ, REWARDS_INSTANCE_PATH=tmp, FLASK_APP="rewards", PYTHONPATH=str(ROOT))
+    if args.backend == "postgresql":
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(args.pg_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+        env["REWARDS_DATABASE_URL"] = f"{args.pg_url}?options=-csearch_path%3D{schema}"
+    try:
+        pid, freeze_at, available = prepare(env, args.n, args.wait, args.backend)
+        flask = [sys.executable, "-m", "flask", "--app", "rewards", "draws"]
+        numbers = Path(tmp, "numbers.txt")
+        numbers.write_text("17 5 2871.45\n")
+        sleep_until(freeze_at)
+        freeze = timed([*flask, "freeze", pid], env)
+        if datetime.now(UTC) >= available:
+            raise SystemExit(f"the freeze ended after the entropy time: rerun with --wait above {args.wait}")
+        sleep_until(available + timedelta(seconds=1))
+        draw = timed([*flask, "draw", pid, "--numbers", str(numbers)], env)
+    finally:
+        if args.backend == "postgresql":
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(args.pg_url)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            engine.dispose()
+
+    print(f"\nfreeze + draw as processes on {args.backend}: {args.n:,} snapshot rows; {freeze[3].splitlines()[0]}\n")
+    print("| command | wall s | CPU s | peak RSS MiB |")
+    print("|---|---:|---:|---:|")
+    for label, (wall, cpu, rss, _out) in (("flask draws freeze", freeze), ("flask draws draw --numbers", draw)):
+        print(f"| `{label}` | {wall:.2f} | {cpu:.2f} | {rss:,} |")
+    print(f"| **both** | **{freeze[0] + draw[0]:.2f}** | {freeze[1] + draw[1]:.2f} | |")
+    print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,395 @@
+"""Partner redeem latency alone vs while a snapshot import and a bulk issue run in a consumer (issue 13, item 5).
+
+    PYTHONPATH=. python bench/redeem_under_load.py [--import-rows 1500000] [--issue-codes 1000000]
+        [--seconds 15] [--connections 8] [--root CHECKOUT]
+
+PostgreSQL (REWARDS_BENCH_PG_URL, a schema of its own), Redis for the rate limits and the job queue.
+gunicorn with 4 sync workers (``gunicorn.conf.py``) and one ``flask jobs consumer -w 2``, all on
+loopback. Load: ``--connections`` client threads on keep-alive connections, each request redeeming a
+fresh code (no code twice) with a real partner key and an Idempotency-Key; every latency is kept, so
+the percentiles are exact. Three phases: alone (``--seconds``); loaded, from the moment the import
+(``--import-rows`` rows, one transaction) and the bulk issue (``--issue-codes`` codes, batches of
+50,000) are both taken by the consumer until both are over (so their commits, and whatever runs inside
+their transactions, fall inside it); alone again. Prints p50/p99/max, rps, non-2xx answers, the load
+average, and how long each job took.
+
+``--root`` runs the servers and the consumer from another checkout (e.g. ``git archive`` of the
+commit before the event log change) for an A/B in the same conditions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parents[1]
+SCHEMA = "bench_redeem_load"
+WORKERS = 4
+REDIS = "redis://127.0.0.1:6379"
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--import-rows", type=int, default=1_500_000)
+    parser.add_argument("--issue-codes", type=int, default=1_000_000)
+    parser.add_argument("--redeem-codes", type=int, default=60_000)
+    parser.add_argument("--seconds", type=int, default=20, help="length of each phase alone")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--root", type=Path, default=BENCH, help="the checkout whose code is served")
+    return parser.parse_args()
+
+
+ARGS = parse()
+ROOT = ARGS.root.resolve()
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(BENCH))
+from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(instance: Path) -> dict[str, Any]:
+    from rewards.config import DEFAULTS
+
+    cfg: dict[str, Any] = {
+        "SECRET_KEY": "bench",
+        "KEYS_DIR": str(instance / "keys"),
+        "JOBS_DIR": str(instance / "jobs"),
+        "LOG_LEVEL": "WARNING",
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": f"{REDIS}/15",
+        "PARTNER_API_LIMIT": "1000000/second",
+        "JOBS_URL": f"{REDIS}/14",
+    }
+    if "JOBS_QUEUE" in DEFAULTS:  # a queue of its own; an older checkout has one name: another database
+        cfg["JOBS_QUEUE"] = f"bench-{uuid.uuid4().hex[:10]}"
+    else:
+        cfg["JOBS_URL"] = f"{REDIS}/13"
+    cfg.update(database_settings("postgresql", instance, SCHEMA))
+    (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()))
+    os.environ["REWARDS_INSTANCE_PATH"] = str(instance)
+    return cfg
+
+
+def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
+    """The database: one snapshot (issue_codes 'ideal' + redeem_codes 'promising' accounts), a partner,
+    its key, the redeem offer's codes issued, the bulk offer planned later; the import file on disk.
+    Returns (app, token, redeem codes, bulk offer id, snapshot id)."""
+    from sqlalchemy import text
+
+    from bench._snapshot import bench_snapshot
+    from partners import snapshots
+    from partners.models import Offer
+    from partners.services import catalog, issue
+    from rewards import create_app
+    from rewards.apikeys.services import create_client
+    from rewards.db import db, utcnow
+
+    app = create_app()
+    n_bulk, n_redeem = ARGS.issue_codes, ARGS.redeem_codes
+    with app.app_context():
+        db.create_all()
+        counts = json.dumps({"ideal": n_bulk, "promising": n_redeem})
+        snap = bench_snapshot("2026-10", n_bulk + n_redeem, counts)
+        db.session.add(snap)
+        db.session.commit()
+        snap_id = snap.id
+        with db.engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+                for i in range(n_bulk + n_redeem):
+                    copy.write_row((snap_id, f"74{i:010d}", "ideal" if i < n_bulk else "promising"))
+            conn.execute(text("ANALYZE snapshot_rows"))
+        partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
+        _client, token = create_client(db.session, "gsrv-site", ["codes:validate", "codes:redeem"], actor="bench")
+        catalog.link_client(db.session, partner, "gsrv-site", actor="bench")
+        now = utcnow()
+        offers = [
+            catalog.create_offer(
+                db.session,
+                partner,
+                title=title,
+                discount_kind="percent",
+                discount_value=10,
+                tiers=[tier],
+                valid_from=now - timedelta(hours=1),
+                valid_to=now + timedelta(days=30),
+                actor="bench",
+            )
+            for title, tier in (("redeem", "promising"), ("bulk", "ideal"))
+        ]
+        db.session.commit()
+        redeem_id, bulk_id = offers[0].id, offers[1].id
+        issue.issue_all(
+            db.session,
+            db.session.get(Offer, redeem_id),
+            snapshots.SnapshotRef(snap_id, "2026-10"),
+            actor="bench",
+            commit=db.session.commit,
+        )
+        codes = [
+            line.split(";")[2]
+            for chunk in issue.export_lines(db.session, db.session.get(Offer, redeem_id))
+            for line in chunk.splitlines()
+            if line and not line.startswith("account;")
+        ]
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        db.engine.dispose()
+    files = instance / "jobs" / "files" / "bench"
+    files.mkdir(parents=True, exist_ok=True)
+    with (files / "import.csv").open("w") as out:
+        out.write("account;tier;points\n")
+        tiers = ("beginner", "promising", "responsible", "ideal")
+        for i in range(ARGS.import_rows):
+            out.write(f"75{(i * 7919) % ARGS.import_rows:010d};{tiers[i % 4]};{i % 48}\n")
+    return app, token, codes, bulk_id, snap_id
+
+
+class Load:
+    """``clients`` threads, each on its own keep-alive connection, redeeming fresh codes back to back
+    and recording every answer's latency: exact percentiles over a phase of any length."""
+
+    def __init__(self, port: int, token: str, codes: list[str], phase: str) -> None:
+        self.port, self.token, self.codes, self.phase = port, token, codes, phase
+        self.next = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(ARGS.connections)]
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        while not self.stop.is_set():
+            with self.lock:
+                i, self.next = self.next, self.next + 1
+            if i >= len(self.codes):
+                break
+            body = json.dumps({"code": self.codes[i], "order_ref": f"{self.phase}-{i}"})
+            began = time.perf_counter()
+            conn.request(
+                "POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{self.phase}-{i}"}
+            )
+            answer = conn.getresponse()
+            answer.read()
+            took = (time.perf_counter() - began) * 1000
+            with self.lock:
+                self.latencies.append(took)
+                self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
+        conn.close()
+
+    def start(self) -> None:
+        self.began = time.monotonic()
+        for t in self.threads:
+            t.start()
+
+    def finish(self) -> dict[str, Any]:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+        seconds = time.monotonic() - self.began
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+        if self.next >= len(self.codes):
+            print(f"  ({self.phase}: ran out of codes; use more --redeem-codes)")
+        return {
+            "n": len(ordered),
+            "seconds": seconds,
+            "rps": len(ordered) / seconds,
+            "p50": pct(50),
+            "p99": pct(99),
+            "p999": pct(99.9),
+            "over5s": sum(1 for x in ordered if x >= 5000),
+            "max": ordered[-1] if ordered else float("nan"),
+            "non2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300),
+            "load": os.getloadavg(),
+        }
+
+
+def timed(port: int, token: str, codes: list[str], phase: str, seconds: float) -> dict[str, Any]:
+    load = Load(port, token, codes, phase)
+    load.start()
+    time.sleep(seconds)
+    return load.finish()
+
+
+def check(port: int, token: str, code: str) -> None:
+    """One redeem by hand: the load must measure redemptions, not refusals."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"code": code, "order_ref": "check"}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/partner/redemptions",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": "check"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, text = answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read()
+    if status != 201:
+        sys.exit(f"a redeem answered {status}: {text[:300]!r}")
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def start_jobs(app: Any, bulk_offer: int, snap_id: int) -> list[int]:
+    from partners import jobs as partner_jobs
+    from partners import snapshots
+    from partners.models import Offer
+    from partners.services import issue
+    from rewards.db import db
+    from rewards.jobs.start import start
+    from rewards.snapshots import jobs as snapshot_jobs
+
+    with app.test_request_context():
+        params = {
+            "file": "files/bench/import.csv",
+            "name": "import.csv",
+            "period": "2026-11",
+            "format": "csv",
+            "replace": False,
+        }
+        first = start(snapshot_jobs.IMPORT, params, title="bench import", actor="bench").id
+        run = issue.start_run(
+            db.session, db.session.get(Offer, bulk_offer), snapshots.SnapshotRef(snap_id, "2026-10"), actor="bench"
+        )
+        run_id = run.id
+        db.session.commit()
+        second = start(partner_jobs.ISSUE, {"run_id": run_id}, title="bench issue", actor="bench").id
+        db.session.remove()
+    return [first, second]
+
+
+def job_states(app: Any, ids: list[int]) -> list[Any]:
+    from rewards.db import db
+    from rewards.jobs.models import Job
+
+    with app.app_context():
+        rows = [db.session.get(Job, i) for i in ids]
+        out = [(j.state, j.started_at, j.finished_at, j.error_message) for j in rows]
+        db.session.remove()
+    return out
+
+
+def main() -> None:
+    print(
+        f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
+        f"{ARGS.connections} clients, {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
+        f"bulk issue {ARGS.issue_codes:,} codes",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = Path(tmp)
+        write_config(instance)
+        t0 = time.monotonic()
+        app, token, codes, bulk_offer, snap_id = prepare(instance)
+        print(f"prepared in {time.monotonic() - t0:.0f} s: {len(codes):,} codes to redeem", flush=True)
+        third = len(codes) // 3
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
+        env.update(REWARDS_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT), FLASK_APP="rewards")
+        port = free_port()
+        procs = [
+            spawn(
+                [
+                    "gunicorn",
+                    "-c",
+                    "gunicorn.conf.py",
+                    "-w",
+                    str(WORKERS),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--access-logfile",
+                    "/dev/null",
+                    "rewards:create_app()",
+                ],
+                env,
+                instance / "web.log",
+            ),
+            spawn(["flask", "jobs", "consumer", "-w", "2"], env, instance / "consumer.log"),
+        ]
+        try:
+            wait_port(port)
+            time.sleep(2)
+            check(port, token, codes[-1])
+            codes = codes[:-1]
+            results = {}
+            results["alone"] = timed(port, token, codes[:third], "a", ARGS.seconds)
+            ids = start_jobs(app, bulk_offer, snap_id)
+            deadline = time.monotonic() + 120
+            while any(s[0] == "queued" for s in job_states(app, ids)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # the loaded phase lasts from both jobs running until both are over, so it covers every
+            # moment of them, their commits and what runs inside their transactions included
+            load = Load(port, token, codes[third : 2 * third], "b")
+            load.start()
+            deadline = time.monotonic() + 1800
+            while any(s[0] in ("queued", "running") for s in job_states(app, ids)) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            results["loaded"] = load.finish()
+            results["alone again"] = timed(port, token, codes[2 * third :], "c", ARGS.seconds)
+            final = job_states(app, ids)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=60)
+        for name, (state, started, finished, error) in zip(("import", "bulk issue"), final, strict=True):
+            took = (finished - started).total_seconds() if started and finished else float("nan")
+            print(f"  {name}: {state} in {took:.1f} s {error or ''}")
+        print(
+            f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
+            f"{'non-2xx':>8}  load average (1/5/15 min) at the end"
+        )
+        for name, r in results.items():
+            load = "/".join(f"{x:.1f}" for x in r["load"])
+            print(
+                f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8}  {load}"
+            )
+        print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
