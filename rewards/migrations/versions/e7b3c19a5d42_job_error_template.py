@@ -1,7 +1,7 @@
 """jobs: a failed job's refusal as its message template and parameters (shown in the page's language)
 
 Revision ID: e7b3c19a5d42
-Revises: c4d2a8e61f30
+Revises: e5b7d1c9a3f2
 Create Date: 2026-12-07 02:45:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e7b3c19a5d42'
-down_revision = 'c4d2a8e61f30'
+down_revision = 'e5b7d1c9a3f2'
 branch_labels = None
 depends_on = None
 
