@@ -15,7 +15,7 @@ from draws.errors import DrawError
 from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import start
@@ -141,14 +141,14 @@ class DrawRun(MethodView):
             try:
                 value: dict[str, Any] = {"type": "rfc3797", "sources": parse_public_numbers(data["numbers"])}
             except DrawError as exc:
-                raise DomainError(str(exc), field="numbers") from exc
+                raise DomainError.of(exc, field="numbers") from exc
         elif data.get("entropy"):
             value = data["entropy"]
             draw_jobs.check_value(value)
         elif data.get("fetch"):
             return _draw_job(draw_jobs.RUN, draw_id, fetch=True)
         else:
-            raise DomainError("give entropy, numbers or fetch", field="entropy")
+            raise DomainError(N_("give entropy, numbers or fetch"), field="entropy", code="no_entropy")
         return _draw_job(draw_jobs.RUN, draw_id, entropy=value)
 
 

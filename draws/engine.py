@@ -59,6 +59,7 @@ from draws.entropy import (
     rfc3797_source,
 )
 from draws.errors import (
+    N_,
     BadAccount,
     BadPrize,
     BadTimestamp,
@@ -132,31 +133,34 @@ def validate_prizes(prizes: Sequence[Mapping[str, Any]]) -> list[dict[str, int]]
     the offending line otherwise. Nothing is expanded here, so a huge count costs nothing.
     """
     if isinstance(prizes, (str, bytes)) or not isinstance(prizes, Sequence):
-        raise BadPrize("the prizes must be a list of {amount_kopecks, count}")
+        raise BadPrize(N_("the prizes must be a list of {amount_kopecks, count}"))
     if not prizes:
-        raise BadPrize("a draw needs at least one prize")
+        raise BadPrize(N_("a draw needs at least one prize"))
     if len(prizes) > MAX_PRIZE_COUNT:
-        raise BadPrize(f"at most {MAX_PRIZE_COUNT} prizes in one draw")
+        raise BadPrize(N_("at most %(max_prize_count)s prizes in one draw"), max_prize_count=MAX_PRIZE_COUNT)
     clean: list[dict[str, int]] = []
     total = 0
     for number, prize in enumerate(prizes, start=1):
         try:
             amount, count = prize["amount_kopecks"], prize["count"]
         except (KeyError, TypeError) as exc:
-            raise BadPrize(f"prize line {number} needs amount_kopecks and count") from exc
+            raise BadPrize(N_("prize line %(number)s needs amount_kopecks and count"), number=number) from exc
         if isinstance(amount, bool) or not isinstance(amount, int):
-            raise BadPrize(f"prize line {number}: the amount must be an integer number of kopecks")
+            raise BadPrize(N_("prize line %(number)s: the amount must be an integer number of kopecks"), number=number)
         if amount <= 0:
-            raise BadPrize(f"prize line {number}: the amount must be positive, got {amount}")
+            raise BadPrize(N_("prize line %(number)s: the amount must be positive, got %(amount)s"),
+                           number=number, amount=amount)
         if amount > MAX_PRIZE_KOPECKS:
             raise BadPrize(
                 f"prize line {number}: {amount} kopecks exceeds the maximum prize of {MAX_PRIZE_KOPECKS}"
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise BadPrize(f"prize line {number}: the count must be an integer >= 1, got {count!r}")
+            raise BadPrize(N_("prize line %(number)s: the count must be an integer >= 1, got %(count)s"),
+                           number=number, count=repr(count))
         total += count
         if total > MAX_PRIZE_COUNT:
-            raise BadPrize(f"prize line {number}: more than {MAX_PRIZE_COUNT} prizes in total in one draw")
+            raise BadPrize(N_("prize line %(number)s: more than %(max_prize_count)s prizes in total in one draw"),
+                           number=number, max_prize_count=MAX_PRIZE_COUNT)
         clean.append({"amount_kopecks": amount, "count": count})
     return clean
 
@@ -192,9 +196,9 @@ def derive_seed(
 ) -> bytes:
     """The 32-byte draw seed (see module docstring, step 3)."""
     if algorithm not in ALGORITHMS:
-        raise DrawError(f"unknown algorithm {algorithm!r}")
+        raise DrawError(N_("unknown algorithm %(algorithm)s"), algorithm=repr(algorithm))
     if len(secret) != 32:
-        raise DrawError("the revealed secret must be 32 bytes")
+        raise DrawError(N_("the revealed secret must be 32 bytes"))
     return hashlib.sha256(
         lp(SEED_TAG)
         + lp(algorithm.encode("ascii"))
@@ -246,7 +250,8 @@ class FrozenList:
         """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
         i = self.index_of(account, salt_key)
         if i is None:
-            raise ProofError(f"account {mask_account(account, self.version)} is not in the frozen entrant list")
+            raise ProofError(N_("account %(account)s is not in the frozen entrant list"),
+                             account=mask_account(account, self.version))
         return InclusionProof(
             draw_id, account, self.weights[i], entrant_salt(salt_key, account), i, len(self.accounts),
             tuple(self.merkle.proof(i)),
@@ -323,7 +328,7 @@ def freeze_columns(
     (2). Raises :class:`EmptyEntrantList` when no entrant of positive weight remains.
     """
     if len(salt_key) != 32:
-        raise DrawError("the salt key must be 32 bytes")
+        raise DrawError(N_("the salt key must be 32 bytes"))
     if not _columns_are_canonical(accounts, tiers, weights):
         canon = canonical_entrants(zip(accounts, tiers, weights, strict=True))
         accounts, tiers, weights = [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon]
@@ -407,14 +412,14 @@ def run_selection(
     if n == 0:
         raise EmptyEntrantList()
     if prize_count < 1:
-        raise BadPrize("a draw needs at least one prize")
+        raise BadPrize(N_("a draw needs at least one prize"))
     if prize_count > n:
-        raise TooManyPrizes(f"{prize_count} prizes but only {n} eligible entrants")
+        raise TooManyPrizes(N_("%(prize_count)s prizes but only %(n)s eligible entrants"), prize_count=prize_count, n=n)
     if reserve_count < 0:
-        raise DrawError("the number of reserves cannot be negative")
+        raise DrawError(N_("the number of reserves cannot be negative"))
     reserves = min(reserve_count, n - prize_count)
     if not _all_positive_ints(weights):
-        raise BadWeight("every frozen entrant must have an integer weight >= 1")
+        raise BadWeight(N_("every frozen entrant must have an integer weight >= 1"))
     if algorithm == ALGORITHM_WEIGHTED:
         stream = ByteStream(seed)
         chosen = select_weighted(weights, prize_count + reserves, stream)
@@ -424,13 +429,14 @@ def run_selection(
         )
     if algorithm == ALGORITHM_RFC3797:
         if any(w != 1 for w in weights):
-            raise BadWeight("RFC 3797 mode is unweighted: every eligible tier must have weight 1")
+            raise BadWeight(N_("RFC 3797 mode is unweighted: every eligible tier must have weight 1"))
         if n > MAX_POOL:
-            raise PoolTooLarge(f"RFC 3797 mode supports at most {MAX_POOL} entrants, the list has {n}")
+            raise PoolTooLarge(N_("RFC 3797 mode supports at most %(max_pool)s entrants, the list has %(n)s"),
+                               max_pool=MAX_POOL, n=n)
         key = rfc3797_key_for(entropy_source or {}, entropy, seed)
         chosen = [p - 1 for p in rfc3797_select(key, n, prize_count + reserves)]
         return DrawOutcome(chosen[:prize_count], chosen[prize_count:], 0, 0, 0, key)
-    raise DrawError(f"unknown algorithm {algorithm!r}")
+    raise DrawError(N_("unknown algorithm %(algorithm)s"), algorithm=repr(algorithm))
 
 
 # -------------------------------------------------------------------------------------------- records
@@ -453,10 +459,10 @@ def validate_witnesses(witnesses: Mapping[str, Any]) -> dict[str, Any]:
     if problem:
         raise BadWitnesses(problem)
     if len(witnesses["keys"]) > MAX_WITNESSES:
-        raise BadWitnesses(f"at most {MAX_WITNESSES} witnesses")
+        raise BadWitnesses(N_("at most %(max_witnesses)s witnesses"), max_witnesses=MAX_WITNESSES)
     unwitnessed = witnesses.get("unwitnessed", False)
     if not isinstance(unwitnessed, bool) or unwitnessed != (witnesses["quorum"] == 0):
-        raise BadWitnesses("a draw with quorum 0 must be marked unwitnessed, and only such a draw")
+        raise BadWitnesses(N_("a draw with quorum 0 must be marked unwitnessed, and only such a draw"))
     keys = [{"name": w["name"], "kid": w["kid"], "public_key": w["public_key"]} for w in witnesses["keys"]]
     return {"quorum": witnesses["quorum"], "keys": keys, "unwitnessed": unwitnessed}
 
@@ -464,9 +470,9 @@ def validate_witnesses(witnesses: Mapping[str, Any]) -> dict[str, Any]:
 def _check_snapshot(snapshot: Mapping[str, Any]) -> dict[str, str]:
     period, digest = snapshot.get("period"), snapshot.get("digest")
     if not isinstance(period, str) or not re.fullmatch(r"\d{4}-\d{2}", period):
-        raise DrawError("the snapshot period must be YYYY-MM")
+        raise DrawError(N_("the snapshot period must be YYYY-MM"))
     if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise DrawError("the snapshot digest must be 64 lower-case hex digits")
+        raise DrawError(N_("the snapshot digest must be 64 lower-case hex digits"))
     return {"period": period, "digest": digest}
 
 
@@ -493,22 +499,22 @@ def build_announcement(
     the snapshot (period and content digest), the entropy source (a drand source pins the full chain
     info, the delay and the round that follows from them), the witness set and quorum."""
     if algorithm not in ALGORITHMS:
-        raise DrawError(f"unknown algorithm {algorithm!r}")
+        raise DrawError(N_("unknown algorithm %(algorithm)s"), algorithm=repr(algorithm))
     announced, freeze = parse_timestamp(announced_at), parse_timestamp(freeze_at)
     if freeze <= announced:
-        raise BadTimestamp("the freeze time must be after the announcement")
+        raise BadTimestamp(N_("the freeze time must be after the announcement"))
     weights = {tier: check_weight(w, f"weight of tier {tier!r}") for tier, w in sorted(tier_weights.items())}
     if not any(weights.values()):
-        raise BadWeight("at least one tier must have a positive weight")
+        raise BadWeight(N_("at least one tier must have a positive weight"))
     if algorithm == ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
-        raise BadWeight("RFC 3797 mode is unweighted: tier weights must be 0 or 1")
+        raise BadWeight(N_("RFC 3797 mode is unweighted: tier weights must be 0 or 1"))
     if isinstance(reserves, bool) or not isinstance(reserves, int) or reserves < 0:
-        raise DrawError("the number of reserves must be a non-negative integer")
+        raise DrawError(N_("the number of reserves must be a non-negative integer"))
     source = dict(entropy_source)
     if source.get("type") == "drand":
         check_drand_source(source, freeze)
     if entropy_available_at(source) <= freeze:
-        raise EntropyMismatch("the entropy source must come to exist strictly after the freeze time")
+        raise EntropyMismatch(N_("the entropy source must come to exist strictly after the freeze time"))
     return {
         "type": "draw.announcement",
         "version": PROTOCOL_VERSION,
@@ -535,12 +541,13 @@ def build_announcement(
 def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at: str) -> dict[str, Any]:
     """The freeze payload (to be signed) for an announced draw and its frozen list."""
     if parse_timestamp(frozen_at) < parse_timestamp(announcement["freeze_at"]):
-        raise BadTimestamp("the list cannot be frozen before the announced freeze time")
+        raise BadTimestamp(N_("the list cannot be frozen before the announced freeze time"))
     if parse_timestamp(frozen_at) >= entropy_available_at(announcement["entropy_source"]):
-        raise EntropyMismatch("too late to freeze: the announced entropy already exists")
+        raise EntropyMismatch(N_("too late to freeze: the announced entropy already exists"))
     prize_count = len(expand_prizes(announcement["prizes"]))
     if prize_count > len(frozen.accounts):
-        raise TooManyPrizes(f"{prize_count} prizes but only {len(frozen.accounts)} eligible entrants")
+        raise TooManyPrizes(N_("%(prize_count)s prizes but only %(n)s eligible entrants"),
+                            prize_count=prize_count, n=len(frozen.accounts))
     return {
         "type": "draw.freeze",
         "version": announcement.get("version", 1),
@@ -598,11 +605,11 @@ def build_result(
     """
     version = announcement.get("version", 1)
     if commitment_of(secret) != announcement["commitment"]:
-        raise DrawError("the secret does not match the published commitment")
+        raise DrawError(N_("the secret does not match the published commitment"))
     if version >= 2 and salt_commitment_of(salt_key) != announcement["salt_commitment"]:
-        raise DrawError("the salt key does not match the published salt commitment")
+        raise DrawError(N_("the salt key does not match the published salt commitment"))
     if len(accounts) != freeze["count"] or len(weights) != freeze["count"]:
-        raise DrawError("the entrant list is not the frozen one")
+        raise DrawError(N_("the entrant list is not the frozen one"))
     counted: list[dict[str, Any]] = []
     if version >= 2:
         quorum = witness_quorum(cosignatures, announcement, freeze)
@@ -615,7 +622,7 @@ def build_result(
     source = announcement["entropy_source"]
     entropy = entropy_bytes(source, dict(entropy_value))
     if parse_timestamp(drawn_at) < entropy_available_at(source):
-        raise EntropyMismatch("the draw cannot run before the announced entropy exists")
+        raise EntropyMismatch(N_("the draw cannot run before the announced entropy exists"))
     algorithm = announcement["algorithm"]
     ann_digest = payload_digest(announcement)
     seed = derive_seed(algorithm, secret, entropy, freeze["entrant_digest"], ann_digest)
@@ -668,9 +675,9 @@ def build_cancellation(
     quorum before the entropy existed: the draw can never run); the latter lists the cosignatures
     the service held, so a witness whose cosignature is missing can show it."""
     if reason_code not in CANCEL_REASONS:
-        raise DrawError(f"unknown cancellation reason code {reason_code!r}")
+        raise DrawError(N_("unknown cancellation reason code %(reason_code)s"), reason_code=repr(reason_code))
     if not isinstance(reason, str) or not reason.strip():
-        raise DrawError("a cancellation needs a reason")
+        raise DrawError(N_("a cancellation needs a reason"))
     entropy_at = entropy_available_at(announcement["entropy_source"])
     payload = {
         "type": "draw.cancellation",
@@ -708,10 +715,10 @@ def next_replacement(
     the same way, by the next reserve.
     """
     if not 0 <= prize_index < len(holders):
-        raise DrawError(f"there is no prize {prize_index}")
+        raise DrawError(N_("there is no prize %(prize_index)s"), prize_index=prize_index)
     holder = holders[prize_index]
     if holder is None:
-        raise DrawError(f"prize {prize_index} has no holder to disqualify")
+        raise DrawError(N_("prize %(prize_index)s has no holder to disqualify"), prize_index=prize_index)
     if reserves_used < len(reserves):
         return Replacement(prize_index, holder, reserves_used, reserves[reserves_used])
     return Replacement(prize_index, holder, None, None)
@@ -726,11 +733,11 @@ def build_disqualification(
     (``sequence`` from 0) and signs the running ``count``; a disqualification must be later than the
     draw (``disqualified_at > drawn_at``)."""
     if not reason or not reason.strip():
-        raise DrawError("a disqualification needs a reason")
+        raise DrawError(N_("a disqualification needs a reason"))
     if parse_timestamp(disqualified_at) <= parse_timestamp(result["drawn_at"]):
-        raise BadTimestamp("a disqualification must be later than the draw")
+        raise BadTimestamp(N_("a disqualification must be later than the draw"))
     if previous is not None and parse_timestamp(disqualified_at) < parse_timestamp(previous["disqualified_at"]):
-        raise BadTimestamp("a disqualification cannot be dated before the one it follows")
+        raise BadTimestamp(N_("a disqualification cannot be dated before the one it follows"))
     sequence = 0 if previous is None else previous["sequence"] + 1
     payload = {
         "type": "draw.disqualification",
@@ -761,7 +768,7 @@ def build_head(result: Mapping[str, Any], disqualifications: Sequence[Mapping[st
         [parse_timestamp(result["drawn_at"])] + [parse_timestamp(d["disqualified_at"]) for d in disqualifications]
     )
     if issued < latest:
-        raise BadTimestamp("the head cannot be older than the draw or the last disqualification it counts")
+        raise BadTimestamp(N_("the head cannot be older than the draw or the last disqualification it counts"))
     return {
         "type": "draw.head",
         "version": PROTOCOL_VERSION,

@@ -40,7 +40,7 @@ from operator import add, attrgetter
 from struct import Struct
 
 from draws.encoding import lp, lp_utf8_each, u64
-from draws.errors import BadAccount, BadWeight
+from draws.errors import N_, BadAccount, BadWeight
 
 ENTRANTS_TAG = b"loyalty-draw/entrants/v1"
 ENTRANTS_TAG_V2 = b"loyalty-draw/entrants/v2"
@@ -63,24 +63,26 @@ class Entrant:
 def check_weight(weight: object, where: str = "weight") -> int:
     """Return ``weight`` if it is an ``int`` in 0..2**63-1 (``bool`` refused), else raise BadWeight."""
     if isinstance(weight, bool) or not isinstance(weight, int):
-        raise BadWeight(f"{where} must be a non-negative integer, got {weight!r}")
+        raise BadWeight(N_("%(where)s must be a non-negative integer, got %(weight)s"),
+                        where=where, weight=repr(weight))
     if weight < 0 or weight > MAX_WEIGHT:
-        raise BadWeight(f"{where} must be between 0 and 2**63-1, got {weight}")
+        raise BadWeight(N_("%(where)s must be between 0 and 2**63-1, got %(weight)s"), where=where, weight=weight)
     return weight
 
 
 def check_account(account: object) -> str:
     """Return ``account`` if it is a non-empty string of at most 64 UTF-8 bytes without control chars."""
     if not isinstance(account, str) or not account:
-        raise BadAccount(f"account must be a non-empty string, got {account!r}")
+        raise BadAccount(N_("account must be a non-empty string, got %(account)s"), account=repr(account))
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in account):
-        raise BadAccount(f"account {account!r} contains control characters")
+        raise BadAccount(N_("account %(account)s contains control characters"), account=repr(account))
     try:
         size = len(account.encode("utf-8"))
     except UnicodeEncodeError as exc:  # lone surrogates cannot be encoded: refuse, never guess
-        raise BadAccount(f"account {account!r} is not valid Unicode text") from exc
+        raise BadAccount(N_("account %(account)s is not valid Unicode text"), account=repr(account)) from exc
     if size > MAX_ACCOUNT_BYTES:
-        raise BadAccount(f"account {account[:16]!r}... is longer than {MAX_ACCOUNT_BYTES} bytes")
+        raise BadAccount(N_("account %(account)s... is longer than %(max_account_bytes)s bytes"),
+                         account=repr(account[:16]), max_account_bytes=MAX_ACCOUNT_BYTES)
     return account
 
 
@@ -108,14 +110,14 @@ def canonical_entrants(entrants: Iterable[Entrant | tuple[str, str, int]]) -> li
         if type(weight) is not int or not 0 <= weight <= MAX_WEIGHT:
             check_weight(weight, f"weight of account {account!r}")
         if type(tier) is not str or not tier or not tier.isascii():
-            raise BadAccount(f"tier of account {account!r} must be a non-empty ASCII code")
+            raise BadAccount(N_("tier of account %(account)s must be a non-empty ASCII code"), account=repr(account))
         if weight > 0:
             append(entrant)
     # str order == UTF-8 byte order for valid (surrogate-free) strings, checked in check_account.
     kept.sort(key=attrgetter("account"))
     for before, after in zip(kept, kept[1:], strict=False):
         if before.account == after.account:
-            raise BadAccount(f"account {after.account!r} appears twice in the entrant list")
+            raise BadAccount(N_("account %(account)s appears twice in the entrant list"), account=repr(after.account))
     return kept
 
 

@@ -9,14 +9,28 @@ input is not acceptable", never "the program is broken".
 from __future__ import annotations
 
 
+def N_(text: str) -> str:
+    """Mark a message template for the catalogues (babel's ``N_`` keyword); the shell translates it."""
+    return text
+
+
 class DrawError(ValueError):
-    """Base class of every refusal made by the pure draw core."""
+    """Base class of every refusal made by the pure draw core.
+
+    ``template`` is an English message with ``%(name)s`` placeholders (in the catalogues), ``params``
+    fill them; ``str(error)`` is the English text (what the standalone verifier prints).
+    """
+
+    def __init__(self, template: str = "", **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
 
 
 class EmptyEntrantList(DrawError):
     """The frozen entrant list has no entrant of positive weight."""
 
-    def __init__(self, message: str = "the entrant list is empty: nobody is eligible for this draw") -> None:
+    def __init__(self, message: str = N_("the entrant list is empty: nobody is eligible for this draw")) -> None:
         super().__init__(message)
 
 

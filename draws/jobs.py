@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from draws import rounds, services, wiring
 from draws.errors import DrawError
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.jobs.models import FAILED, QUEUED, RUNNING, Job
 from rewards.jobs.runner import JobContext
 from signedjson import canonical_json
@@ -48,7 +48,7 @@ def _refusals() -> Iterator[None]:
     except wiring.FetchRefused as exc:
         raise DomainError(str(exc), code="fetch_refused", errors={"fetch": [str(exc)]}) from exc
     except DrawError as exc:
-        raise DomainError(str(exc), code="draw_refused") from exc
+        raise DomainError.of(exc, code="draw_refused") from exc
 
 
 def freeze_job(ctx: JobContext) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def run_job(ctx: JobContext) -> dict[str, Any]:
         if p.get("fetch"):
             source = json.loads(services.get_draw(ctx.session, p["draw_id"]).entropy_source)
             if source.get("type") != "drand":
-                raise DomainError("fetching works for drand sources only", field="fetch")
+                raise DomainError(N_("fetching works for drand sources only"), field="fetch", code="not_drand")
             value, relay = fetched_round(ctx.session, p["draw_id"])
         else:
             value = p.get("entropy")

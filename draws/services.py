@@ -29,7 +29,7 @@ from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from draws import engine
+from draws import engine, words
 from draws.bundle import public_record
 from draws.checkcode import check_code, check_codes, code_matches
 from draws.drand import BeaconInvalid, DrandChain
@@ -68,7 +68,8 @@ from draws.secretbox import SecretBox
 from rewards.audit.services import record_event
 from rewards.csvread import Column, ErrorLog, Table
 from rewards.db import utcnow
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import N_, Conflict, DomainError, NotFound
+from rewards.i18n import JoinedProblems
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import (
     account_tier_columns,
@@ -99,15 +100,12 @@ class DrawRefused(DomainError):
 
 def _refuse(exc: DrawError, field: str | None = None) -> DrawRefused:
     code = "".join("_" + c.lower() if c.isupper() else c for c in type(exc).__name__).lstrip("_")
-    return DrawRefused(str(exc), field=field, code=code)
-
-
-
+    return DrawRefused.of(exc, field=field, code=code)
 
 
 def _whole_seconds(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        raise DrawRefused("times must carry a time zone", field="freeze_at")
+        raise DrawRefused(N_("times must carry a time zone"), code="naive_time", field="freeze_at")
     return moment.replace(microsecond=0)
 
 
@@ -134,7 +132,7 @@ def get_draw(session: Session, public_id: str) -> Draw:
     """The draw with this public id, or NotFound."""
     draw = session.scalar(select(Draw).where(Draw.public_id == public_id))
     if draw is None:
-        raise NotFound(f"no draw {public_id!r}")
+        raise NotFound(N_("no draw %(public_id)s"), code="no_draw", public_id=repr(public_id))
     return draw
 
 
@@ -187,50 +185,57 @@ def _check_entropy_spec(spec: Mapping[str, Any], chains: Mapping[str, Any], free
     if kind == "drand":
         chain = spec.get("chain", "quicknet")
         if not isinstance(chain, str) or chain not in chains:
-            raise DrawRefused(f"unknown drand chain {chain!r} (configured: {', '.join(sorted(chains))})",
-                              field="entropy")
+            raise DrawRefused(N_("unknown drand chain %(chain)s (configured: %(chains)s)"),
+                code="unknown_chain", chain=repr(chain), chains=', '.join(sorted(chains)), field="entropy")
         delay = spec.get("delay_seconds", int(DEFAULT_ENTROPY_DELAY.total_seconds()))
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 30 * 86400:
-            raise DrawRefused("the entropy delay must be 0 to 30 days, in seconds", field="entropy")
+            raise DrawRefused(N_("the entropy delay must be 0 to 30 days, in seconds"),
+                              code="bad_entropy_delay", field="entropy")
         return {"type": "drand", "chain": chain, "delay_seconds": delay}
     if kind == "rfc3797":
         sources = spec.get("sources")
         if not isinstance(sources, list) or not all(isinstance(d, str) for d in sources):
-            raise DrawRefused("list the sources of public numbers as texts, in order", field="entropy")
+            raise DrawRefused(N_("list the sources of public numbers as texts, in order"),
+                              code="bad_sources", field="entropy")
         try:
             source = engine.rfc3797_source(sources, str(spec.get("available_after", "")))
         except DrawError as exc:
             raise _refuse(exc, "entropy") from exc
         if engine.parse_timestamp(source["available_after"]) <= int(freeze_at.timestamp()):
-            raise DrawRefused("the public numbers must be drawn after the freeze time", field="entropy")
+            raise DrawRefused(N_("the public numbers must be drawn after the freeze time"),
+                              code="numbers_before_freeze", field="entropy")
         return source
-    raise DrawRefused("the entropy source must be 'drand' or 'rfc3797'", field="entropy")
+    raise DrawRefused(N_("the entropy source must be 'drand' or 'rfc3797'"), code="unknown_entropy", field="entropy")
 
 
 def _draft_weights(data: DraftInput) -> dict[str, int]:
     unknown = sorted(set(data.tier_weights) - set(TIERS))
     if unknown:
-        raise DrawRefused(f"unknown tier(s): {', '.join(unknown)}", field="tier_weights")
+        raise DrawRefused(N_("unknown tier(s): %(tiers)s"),
+                          code="unknown_tier", tiers=', '.join(unknown), field="tier_weights")
     try:
         weights = {tier: check_weight(data.tier_weights.get(tier, 0), f"weight of tier {tier!r}") for tier in TIERS}
     except DrawError as exc:
         raise _refuse(exc, "tier_weights") from exc
     if not any(weights.values()):
-        raise DrawRefused("at least one tier must have a positive weight", field="tier_weights")
+        raise DrawRefused(N_("at least one tier must have a positive weight"), code="no_weight", field="tier_weights")
     if data.algorithm == engine.ALGORITHM_RFC3797 and any(w > 1 for w in weights.values()):
-        raise DrawRefused("RFC 3797 mode is unweighted: tier weights must be 0 or 1", field="tier_weights")
+        raise DrawRefused(N_("RFC 3797 mode is unweighted: tier weights must be 0 or 1"),
+                          code="weighted_rfc3797", field="tier_weights")
     return weights
 
 
 def _draft_identity(data: DraftInput) -> None:
     if not data.name or not data.name.strip() or len(data.name) > 200:
-        raise DrawRefused("give the draw a name (at most 200 characters)", field="name")
+        raise DrawRefused(N_("give the draw a name (at most 200 characters)"), code="bad_name", field="name")
     if data.kind not in KINDS:
-        raise DrawRefused(f"the kind must be one of {', '.join(KINDS)}", field="kind")
+        raise DrawRefused(N_("the kind must be one of %(kinds)s"),
+                          code="unknown_kind", kinds=', '.join(KINDS), field="kind")
     if data.algorithm not in engine.ALGORITHMS:
-        raise DrawRefused(f"unknown algorithm {data.algorithm!r}", field="algorithm")
+        raise DrawRefused(N_("unknown algorithm %(algorithm)s"),
+                          code="unknown_algorithm", algorithm=repr(data.algorithm), field="algorithm")
     if isinstance(data.reserves, bool) or not isinstance(data.reserves, int) or not 0 <= data.reserves <= 1000:
-        raise DrawRefused("reserves must be an integer from 0 to 1000", field="reserves")
+        raise DrawRefused(N_("reserves must be an integer from 0 to 1000"), code="bad_reserves", field="reserves")
 
 
 def _draft_witnesses(data: DraftInput) -> dict[str, Any]:
@@ -256,11 +261,14 @@ def create_draft(
         raise _refuse(exc, "prizes") from exc
     freeze_at = _whole_seconds(data.freeze_at)
     if freeze_at <= now:
-        raise Conflict("the freeze time is in the past", field="freeze_at", code="too_late")  # the clock is state: 409
+        # the clock is state: 409
+        raise Conflict(N_("the freeze time is in the past"), field="freeze_at", code="too_late")
     snapshot = snapshot_for_period(session, data.snapshot_period) if data.snapshot_period else latest_snapshot(session)
     if snapshot is None:
-        raise Conflict(f"no active tier snapshot {data.snapshot_period or ''}".strip(), field="snapshot_period",
-                       code="no_snapshot")
+        if data.snapshot_period:
+            raise Conflict(N_("no active tier snapshot %(period)s"), field="snapshot_period", code="no_snapshot",
+                           period=data.snapshot_period)
+        raise Conflict(N_("no active tier snapshot"), field="snapshot_period", code="no_snapshot")
     entropy = _check_entropy_spec(data.entropy, chains, freeze_at)
     witnesses = _draft_witnesses(data)
     draw = Draw(
@@ -297,7 +305,7 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
     from signedjson import b64u_decode, kid_for
 
     witnesses: list[dict[str, str]] = []
-    errors: dict[str, list[str]] = {}
+    errors = ErrorLog()
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
@@ -311,22 +319,23 @@ def parse_witness_lines(text: str) -> list[dict[str, str]]:
                 name, public_key = (part.strip() for part in line.rsplit(";", 1))
                 witnesses.append({"name": name, "kid": kid_for(b64u_decode(public_key)), "public_key": public_key})
         except (ValueError, KeyError, TypeError):
-            errors[f"line {lineno}"] = [
-                "expected the JSON entry of python -m draws.witness keygen, or: name; public key"
-            ]
+            errors.add(lineno, "bad_witness",
+                       N_("expected the JSON entry of python -m draws.witness keygen, or: name; public key"))
     if errors:
-        raise DrawRefused("the witness list has lines that cannot be read", field="witnesses", errors=errors)
+        raise DrawRefused(N_("the witness list has lines that cannot be read"), code="bad_witnesses", field="witnesses",
+                          errors=errors.by_line(), problems=errors.details)
     return witnesses
 
 
 def parse_exclusions(text: str) -> list[str]:
     """Accounts from an uploaded file: one per line (CSV: the first column), ``#`` comments ignored."""
     accounts: list[str] = []
-    errors: dict[str, list[str]] = {}
+    errors = ErrorLog()
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise DrawRefused(f"the exclusion file is not readable as CSV: {exc}") from exc
+        raise DrawRefused(N_("the exclusion file is not readable as CSV: %(problem)s"),
+                          code="bad_exclusions", problem=str(exc)) from exc
     for lineno, row in enumerate(rows, start=1):
         if not row or not row[0].strip() or row[0].strip().startswith("#"):
             continue
@@ -336,11 +345,13 @@ def parse_exclusions(text: str) -> list[str]:
         try:
             check_account(account)
         except DrawError as exc:
-            errors[f"line {lineno}"] = [str(exc)]
+            params: dict[str, Any] = dict(exc.params)  # the engine's values, as the template's parameters
+            errors.add(lineno, "bad_account", exc.template, **params)
             continue
         accounts.append(account)
     if errors:
-        raise DrawRefused("the exclusion file has bad lines; nothing was changed", errors=errors)
+        raise DrawRefused(N_("the exclusion file has bad lines; nothing was changed"), code="bad_exclusions",
+                          errors=errors.by_line(), problems=errors.details)
     return accounts
 
 
@@ -349,7 +360,7 @@ def set_exclusions(session: Session, public_id: str, accounts: Sequence[str], *,
     """Replace a draft's exclusion list; returns the number of distinct accounts."""
     draw = get_draw(session, public_id)
     if draw.state != "draft":
-        raise Conflict("the exclusion list is fixed once the draw is announced")
+        raise Conflict(N_("the exclusion list is fixed once the draw is announced"), code="exclusions_fixed")
     distinct = sorted(set(accounts))
     for account in distinct:
         try:
@@ -377,13 +388,16 @@ def _transition(session: Session, draw: Draw, expected: str, new: str, **values:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"the draw is no longer {expected}: someone else changed it; reload")
+        raise Conflict(N_("the draw is no longer %(expected)s: someone else changed it; reload"),
+                       code="changed_meanwhile",
+                       expected=words.state(expected))
     session.refresh(draw)
 
 
 def _require_state(draw: Draw, *states: str, doing: str) -> None:
     if draw.state not in states:
-        raise Conflict(f"cannot {doing} a draw that is {draw.state} (it must be {' or '.join(states)})")
+        raise Conflict(N_("cannot %(doing)s a draw that is %(state)s (it must be %(states)s)"), code="wrong_state",
+                       doing=words.step(doing), state=words.state(draw.state), states=words.Alternatives(states))
 
 
 CHAIN_FIELDS = ("name", "chain_hash", "public_key", "scheme", "period", "genesis_time")
@@ -395,7 +409,8 @@ def chain_of(chains: Mapping[str, Any], name: str) -> DrandChain:
     try:
         return DrandChain.from_json({key: conf[key] for key in CHAIN_FIELDS})
     except (KeyError, BeaconInvalid) as exc:
-        raise DrawRefused(f"the drand chain {name!r} is misconfigured (DRAND_CHAINS): {exc}") from exc
+        raise DrawRefused(N_("the drand chain %(name)s is misconfigured (DRAND_CHAINS): %(problem)s"),
+                          code="chain_misconfigured", name=repr(name), problem=str(exc)) from exc
 
 
 # ----------------------------------------------------------------------------------------- announce
@@ -408,10 +423,10 @@ def announce(
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", doing="announce")
     if draw.freeze_at <= now:
-        raise Conflict("the freeze time has passed: change the draft's freeze time first", field="freeze_at",
+        raise Conflict(N_("the freeze time has passed: change the draft's freeze time first"), field="freeze_at",
                        code="too_late")
     if draw.witnesses is None:
-        raise Conflict("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it",
+        raise Conflict(N_("name the draw's witnesses and quorum (or mark it unwitnessed) before announcing it"),
                        field="witnesses", code="no_witnesses")
     spec = json.loads(draw.entropy_source)
     freeze_unix = int(draw.freeze_at.timestamp())
@@ -500,10 +515,10 @@ def freeze(
     draw = get_draw(session, public_id)
     _require_state(draw, "announced", doing="freeze")
     if now < draw.freeze_at:
-        raise Conflict("it is not yet the freeze time announced for this draw", code="too_early")
+        raise Conflict(N_("it is not yet the freeze time announced for this draw"), code="too_early")
     source = json.loads(draw.entropy_source)
     if int(now.timestamp()) >= engine.entropy_available_at(source):
-        raise Conflict("too late: the announced entropy already exists; cancel this draw and announce a new one",
+        raise Conflict(N_("too late: the announced entropy already exists; cancel this draw and announce a new one"),
                        code="too_late")
     announcement = json.loads(draw.announcement or "{}")["payload"]
     weights = announcement["tier_weights"]
@@ -513,9 +528,9 @@ def freeze(
     pending = _frozen_not_drawn(session, draw, year, timezone)
     if pending is not None:
         raise Conflict(
-            f"draw {pending.public_id} ({pending.name}) of {year} is frozen but not drawn yet: its winners are "
-            "unknown, "
-            "so the yearly cap cannot be applied; draw it first, then freeze this one"
+            N_("draw %(public_id)s (%(name)s) of %(year)s is frozen but not drawn yet: its winners are unknown, "
+               "so the yearly cap cannot be applied; draw it first, then freeze this one"),
+            code="earlier_draw_pending", public_id=pending.public_id, name=pending.name, year=year,
         )
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
     capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest,
@@ -564,11 +579,11 @@ def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], 
     """The stored frozen list, checked against the signed entrant digest."""
     stored = session.get(DrawEntrantList, draw.id)
     if stored is None:
-        raise Conflict("the draw has no frozen entrant list")
+        raise Conflict(N_("the draw has no frozen entrant list"), code="not_frozen")
     data = zlib.decompress(stored.data)
     freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
     if hashlib.sha256(data).hexdigest() != freeze_payload["entrant_digest"]:
-        raise Conflict("the stored entrant list does not match the signed freeze record")
+        raise Conflict(N_("the stored entrant list does not match the signed freeze record"), code="entrants_mismatch")
     return decode_entrant_columns(data)
 
 
@@ -580,15 +595,15 @@ def _draw_inputs(
     Merkle root. Lists frozen before the weights were stored are decoded whole, as before."""
     stored = session.get(DrawEntrantList, draw.id)
     if stored is None:
-        raise Conflict("the draw has no frozen entrant list")
+        raise Conflict(N_("the draw has no frozen entrant list"), code="not_frozen")
     if stored.weights is None or stored.merkle_upper is None:
         accounts, _tiers, weights = frozen_columns(session, draw)
         return accounts, weights
     if hashlib.sha256(zlib.decompress(stored.data)).hexdigest() != freeze_payload["entrant_digest"]:
-        raise Conflict("the stored entrant list does not match the signed freeze record")
+        raise Conflict(N_("the stored entrant list does not match the signed freeze record"), code="entrants_mismatch")
     encoded = zlib.decompress(stored.weights)
     if hashlib.sha256(encoded).hexdigest() != freeze_payload["weights_digest"]:
-        raise Conflict("the stored weights do not match the signed freeze record")
+        raise Conflict(N_("the stored weights do not match the signed freeze record"), code="weights_mismatch")
     weights = decode_weights(encoded)
     root = bytes.fromhex(freeze_payload["merkle_root"])
     return ProvenAccounts(session, draw.id, salt_key, weights, stored.merkle_upper, root), weights
@@ -620,7 +635,7 @@ class ProvenAccounts(Sequence[str]):
         except DrawError:  # a truncated chunk, or upper levels of another size
             path = None
         if path is None or not verify_inclusion(leaves[offset], index, len(self), path, self.root):
-            raise Conflict("the stored proof chunks do not lead to the signed Merkle root")
+            raise Conflict(N_("the stored proof chunks do not lead to the signed Merkle root"), code="proofs_mismatch")
         return accounts[offset]
 
     def _chunk(self, chunk: int) -> tuple[list[str], list[bytes]]:
@@ -628,11 +643,12 @@ class ProvenAccounts(Sequence[str]):
             data = self.session.scalar(select(DrawEntrantChunk.data).where(
                 DrawEntrantChunk.draw_id == self.draw_id, DrawEntrantChunk.chunk == chunk))
             if data is None:
-                raise Conflict(f"proof chunk {chunk} of the frozen list is missing")
+                raise Conflict(N_("proof chunk %(chunk)s of the frozen list is missing"), code="chunk_missing",
+                               chunk=chunk)
             accounts, weights = decode_chunk(zlib.decompress(data))
             start = chunk * CHUNK_SIZE
             if weights != self.weights[start:start + len(weights)]:
-                raise Conflict("the stored proof chunks do not match the signed weights")
+                raise Conflict(N_("the stored proof chunks do not match the signed weights"), code="proofs_mismatch")
             self.chunks[chunk] = accounts, entrant_leaf_hashes(self.salt_key, accounts, weights)
         return self.chunks[chunk]
 
@@ -641,7 +657,7 @@ class ProvenAccounts(Sequence[str]):
 def freeze_package_of(draw: Draw, keyset: dict[str, Any]) -> dict[str, Any]:
     """What the witnesses cosign: the signed announcement and freeze records with the key set."""
     if not draw.freeze_record:
-        raise NotFound(f"draw {draw.public_id} is not frozen yet")
+        raise NotFound(N_("draw %(public_id)s is not frozen yet"), code="not_frozen", public_id=draw.public_id)
     env = envelopes(draw)
     return engine.freeze_package(keyset, env["announcement"], env["freeze"])
 
@@ -668,13 +684,14 @@ def add_cosignature(
     _require_state(draw, "frozen", doing="add a cosignature to")  # the draw step counts them, once
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if not isinstance(envelope, dict):
-        raise DrawRefused("a cosignature is a JSON object (the output of python -m draws.witness cosign)",
-                          field="cosignature")
+        raise DrawRefused(N_("a cosignature is a JSON object (the output of python -m draws.witness cosign)"),
+                          code="bad_cosignature", field="cosignature")
     signature = envelope.get("signature")
     kid = signature.get("kid") if isinstance(signature, dict) else None
     entry = next((w for w in announcement.get("witnesses", {}).get("keys", []) if w["kid"] == kid), None)
     if entry is None:
-        raise DrawRefused(f"the cosignature is signed by key {str(kid)[:40]!r}, which is not a witness of this draw",
+        raise DrawRefused(N_("the cosignature is signed by key %(kid)s, which is not a witness of this draw"),
+                          kid=repr(str(kid)[:40]),
                           field="cosignature", code="not_a_witness")
     single = engine.witness_quorum([envelope], announcement, freeze_payload)
     if not single.counted:
@@ -682,7 +699,8 @@ def add_cosignature(
                           field="cosignature", code="cosignature_refused")
     if session.scalar(select(DrawCosignature.id).where(DrawCosignature.draw_id == draw.id,
                                                        DrawCosignature.witness_kid == kid)):
-        raise Conflict(f"witness {entry['name']} has already cosigned this draw")
+        raise Conflict(N_("witness %(witness)s has already cosigned this draw"),
+                       code="already_cosigned", witness=entry['name'])
     cosigned_at = engine.parse_timestamp(envelope["payload"]["cosigned_at"])  # counted above: a valid time
     row = DrawCosignature(draw_id=draw.id, witness_kid=kid, witness_name=entry["name"], envelope=_canonical(envelope),
                           cosigned_at=datetime.fromtimestamp(cosigned_at, UTC), received_at=now, received_by=actor)
@@ -690,7 +708,8 @@ def add_cosignature(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"witness {entry['name']} has already cosigned this draw") from exc
+        raise Conflict(N_("witness %(witness)s has already cosigned this draw"),
+                       code="already_cosigned", witness=entry['name']) from exc
     record_event(session, actor, "draw.cosigned", "draw", draw.public_id,
                  {"witness": entry["name"], "kid": kid, "cosigned_at": envelope["payload"]["cosigned_at"]})
     return row
@@ -724,7 +743,7 @@ def run_draw(
     _require_state(draw, "frozen", doing="draw")
     announcement, freeze_payload = _payload(draw.announcement), _payload(draw.freeze_record)
     if int(now.timestamp()) < engine.entropy_available_at(announcement["entropy_source"]):
-        raise Conflict("the announced entropy does not exist yet: wait for it", code="too_early")
+        raise Conflict(N_("the announced entropy does not exist yet: wait for it"), code="too_early")
     cosignatures = cosignatures_of(session, draw)
     if announcement.get("version", 1) >= 2:
         quorum = engine.witness_quorum(cosignatures, announcement, freeze_payload)
@@ -819,7 +838,7 @@ def cancel(
     """
     now = (now or utcnow()).replace(microsecond=0)
     if not isinstance(reason, str) or not reason.strip():
-        raise DrawRefused("give the reason for cancelling (it is public)", field="reason")
+        raise DrawRefused(N_("give the reason for cancelling (it is public)"), code="no_reason", field="reason")
     draw = get_draw(session, public_id)
     _require_state(draw, "draft", "announced", "frozen", doing="cancel")
     values: dict[str, Any] = {"cancelled_at": now, "cancel_reason": reason.strip()}
@@ -828,8 +847,9 @@ def cancel(
         entropy_at = engine.entropy_available_at(announcement["entropy_source"])
         if draw.state == "frozen" and int(now.timestamp()) >= entropy_at:
             raise Conflict(
-                f"the announced entropy exists since {engine.format_timestamp(entropy_at)}: a frozen draw cannot be "
-                "cancelled any more (the winners are already determined); run the draw"
+                N_("the announced entropy exists since %(since)s: a frozen draw cannot be "
+                   "cancelled any more (the winners are already determined); run the draw"),
+                code="entropy_exists", since=engine.format_timestamp(entropy_at),
             )
         payload = engine.build_cancellation(announcement, state_before=draw.state, reason=reason,
                                             cancelled_at=utc_timestamp(now))
@@ -865,7 +885,8 @@ def disqualify(
     draw = get_draw(session, public_id)
     _require_state(draw, "published", doing="disqualify a winner of")
     if not reason or not reason.strip():
-        raise DrawRefused("give the reason for the disqualification (it is public)", field="reason")
+        raise DrawRefused(N_("give the reason for the disqualification (it is public)"),
+                          code="no_reason", field="reason")
     result = json.loads(draw.result_record or "{}")["payload"]
     holder_rows, reserves = _prize_holders(session, draw)
     holders: list[int | None] = [None] * len(result["winners"])
@@ -909,7 +930,8 @@ def disqualify(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("another disqualification was recorded at the same time; reload") from exc
+        raise Conflict(N_("another disqualification was recorded at the same time; reload"),
+                       code="changed_meanwhile") from exc
     record_event(session, actor, "draw.disqualified", "draw", draw.public_id, {
         "prize_index": prize_index, "account": mask_account(holder.account), "reason": reason.strip(),
         "replacement": mask_account(replacement_account) if replacement_account else None,
@@ -930,11 +952,13 @@ def _pending_credit(session: Session, draw: Draw, prize_index: int, account: str
         DrawCredit.state != "cancelled",
     ))
     if credit is None:  # every holder of a published draw has a credit order (publish, promotion)
-        raise Conflict(f"prize {prize_index} has no credit order for its holder; reload")
+        raise Conflict(N_("prize %(prize_index)s has no credit order for its holder; reload"),
+                       code="no_credit", prize_index=prize_index)
     if credit.state != "pending":
         raise Conflict(
-            f"the credit of prize {prize_index} was already sent to billing ({credit.state}); reverse it in billing "
-            "first"
+            N_("the credit of prize %(prize_index)s was already sent to billing (%(state)s); reverse it in billing "
+               "first"),
+            code="credit_sent", prize_index=prize_index, state=words.credit_state(credit.state),
         )
     return credit
 
@@ -968,7 +992,7 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
         .values(state="exported", batch_id=batch.id).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if not claimed:
-        raise Conflict("there are no pending credits to export", code="nothing_pending")
+        raise Conflict(N_("there are no pending credits to export"), code="nothing_pending")
     rows = session.execute(
         select(DrawCredit.id, Draw.public_id, DrawCredit.prize_index, DrawCredit.account, DrawCredit.amount_kopecks)
         .join(Draw, Draw.id == DrawCredit.draw_id).where(DrawCredit.batch_id == batch.id).order_by(DrawCredit.id)
@@ -982,7 +1006,7 @@ def export_credits(session: Session, *, actor: str, now: datetime | None = None)
         count += 1
         total += amount
     if count != claimed:  # pragma: no cover - the rows were claimed in this transaction
-        raise Conflict("the batch changed while it was written; nothing was exported")
+        raise Conflict(N_("the batch changed while it was written; nothing was exported"), code="changed_meanwhile")
     batch.count, batch.total_kopecks = count, total
     batch.content = out.getvalue()
     batch.digest = hashlib.sha256(batch.content.encode("utf-8")).hexdigest()
@@ -995,7 +1019,7 @@ def get_batch(session: Session, batch_id: int) -> CreditBatch:
     """A stored batch (its file is byte-identical at every download)."""
     batch = session.get(CreditBatch, batch_id) if 0 < batch_id < 2**31 else None  # an INTEGER key
     if batch is None:
-        raise NotFound(f"no credit batch {batch_id}")
+        raise NotFound(N_("no credit batch %(batch_id)s"), code="no_batch", batch_id=batch_id)
     return batch
 
 
@@ -1043,13 +1067,16 @@ def _confirmation_line(line: int, values: Mapping[str, str], log: ErrorLog) -> _
     cid = _whole_number(cid_text, _MAX_ID)
     amount = _whole_number(amount_text, _MAX_ID)
     if cid is None:
-        log.add(line, BAD_NUMBER, f"credit_id must be a whole number from 1 to {_MAX_ID}, got {cid_text[:30]!r}",
-                field="credit_id")
+        log.add(line, BAD_NUMBER, N_("credit_id must be a whole number from 1 to %(maximum)s, got %(value)s"),
+                field="credit_id",
+                maximum=_MAX_ID, value=repr(cid_text[:30]))
     if amount is None:
-        log.add(line, BAD_NUMBER, f"amount_kopecks must be a whole number of kopecks, got {amount_text[:30]!r}",
-                field="amount_kopecks")
+        log.add(line, BAD_NUMBER, N_("amount_kopecks must be a whole number of kopecks, got %(value)s"),
+                field="amount_kopecks",
+                value=repr(amount_text[:30]))
     if status != "posted":
-        log.add(line, BAD_STATUS, f"unknown status {status[:30]!r} (expected posted)", field="status")
+        log.add(line, BAD_STATUS, N_("unknown status %(value)s (expected posted)"),
+                field="status", value=repr(status[:30]))
     if cid is None or amount is None or status != "posted":
         return None
     return _Confirmed(line, cid, account, amount)
@@ -1061,8 +1088,9 @@ def _read_confirmation(data: str | bytes) -> tuple[list[_Confirmed], ErrorLog]:
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     table = Table(io.BytesIO(raw), CONFIRMATION_COLUMNS, log, delimiter=None)
     if not table.ok:
-        why = "; ".join(e.message for e in log.details)
-        raise DrawRefused(f"the first line must be {','.join(CONFIRMATION_HEADER)} ({why})", errors=log.by_line())
+        raise DrawRefused(N_("the first line must be %(header)s (%(why)s)"),
+                          code="bad_header", header=",".join(CONFIRMATION_HEADER),
+                          why=JoinedProblems(log.details), errors=log.by_line())
     wanted = [checked for line, values in table.records() if (checked := _confirmation_line(line, values, log))]
     return wanted, log
 
@@ -1091,11 +1119,12 @@ def _check_credits(session: Session, wanted: Sequence[_Confirmed], log: ErrorLog
     for w in wanted:
         credit = credits.get(w.credit_id)
         if credit is None:
-            log.add(w.line, UNKNOWN_CREDIT, "no such credit", field="credit_id")
+            log.add(w.line, UNKNOWN_CREDIT, N_("no such credit"), field="credit_id")
         elif credit[0] != w.account or credit[1] != w.amount:
-            log.add(w.line, CREDIT_MISMATCH, "account or amount differs from the credit order")
+            log.add(w.line, CREDIT_MISMATCH, N_("account or amount differs from the credit order"))
         elif credit[2] not in ("exported", "posted"):
-            log.add(w.line, CREDIT_STATE, f"the credit is {credit[2]}, not exported", field="credit_id")
+            log.add(w.line, CREDIT_STATE, N_("the credit is %(state)s, not exported"),
+                    field="credit_id", state=credit[2])
     return ids
 
 
@@ -1114,7 +1143,9 @@ def import_confirmation(
     wanted, log = _read_confirmation(text)
     ids = _check_credits(session, wanted, log)
     if log:
-        raise DrawRefused("the confirmation file has errors; nothing was changed", errors=log.by_line())
+        raise DrawRefused(N_("the confirmation file has errors; nothing was changed"),
+                          code="bad_file", errors=log.by_line(),
+                          problems=log.details)
     posted = 0
     if ids:
         posted = session.execute(
@@ -1129,7 +1160,8 @@ def import_confirmation(
 # -------------------------------------------------------------------------------- records and proofs
 def _require_record(draw: Draw) -> None:
     if draw.state not in ("published",):
-        raise NotFound(f"the result of draw {draw.public_id} is not published")
+        raise NotFound(N_("the result of draw %(public_id)s is not published"),
+                       code="not_published", public_id=draw.public_id)
 
 
 def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *,
@@ -1157,7 +1189,7 @@ def public_record_of(session: Session, draw: Draw, keyset: dict[str, Any], *,
 def auditor_bundle_of(session: Session, draw: Draw, keyset: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     """The auditor bundle: the public record plus the full list, the salt key and the exclusions."""
     if draw.state not in ("drawn", "published"):
-        raise NotFound(f"draw {draw.public_id} has no result yet")
+        raise NotFound(N_("draw %(public_id)s has no result yet"), code="not_drawn", public_id=draw.public_id)
     env = envelopes(draw)
     accounts, tiers, weights = frozen_columns(session, draw)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
@@ -1185,7 +1217,7 @@ def verification(bundle: dict[str, Any], keyset: dict[str, Any], chains: Mapping
 # ----------------------------------------------------------------------------------- customer checks
 def _salt_key(draw: Draw, box: SecretBox) -> bytes:
     if not draw.salt_key_sealed or protocol_version(draw) < 2:
-        raise NotFound(f"draw {draw.public_id} gives no check codes")
+        raise NotFound(N_("draw %(public_id)s gives no check codes"), code="no_check_codes", public_id=draw.public_id)
     return box.open(draw.salt_key_sealed, draw.public_id + "/salt")
 
 
@@ -1274,7 +1306,7 @@ def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) 
     proof is checked against the signed root before it is returned.
     """
     if draw.state not in ("frozen", "drawn", "published"):
-        raise NotFound(f"draw {draw.public_id} has no frozen list")
+        raise NotFound(N_("draw %(public_id)s has no frozen list"), code="not_frozen", public_id=draw.public_id)
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
     freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
     upper = session.scalar(select(DrawEntrantList.merkle_upper).where(DrawEntrantList.draw_id == draw.id))
@@ -1283,9 +1315,10 @@ def inclusion_proof(session: Session, draw: Draw, account: str, box: SecretBox) 
     else:
         proof = _rebuilt_inclusion_proof(session, draw, account, salt_key)
     if proof is None:
-        raise NotFound(f"account {mask_account(account)} is not an entrant of draw {draw.public_id}")
+        raise NotFound(N_("account %(account)s is not an entrant of draw %(public_id)s"),
+                       code="not_an_entrant", account=mask_account(account), public_id=draw.public_id)
     if not proof.verify(bytes.fromhex(freeze_payload["merkle_root"])) or proof.tree_size != freeze_payload["count"]:
-        raise Conflict("the stored entrant list does not lead to the signed Merkle root")
+        raise Conflict(N_("the stored entrant list does not lead to the signed Merkle root"), code="entrants_mismatch")
     return proof.as_json()
 
 

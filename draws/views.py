@@ -22,6 +22,7 @@ from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
+from rewards.i18n import page_details
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import QueueUnavailable, start
@@ -100,7 +101,7 @@ def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: 
         value = fn(db.session, *args, **kwargs)
     except DomainError as exc:
         db.session.rollback()
-        details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
+        details = page_details(exc, exc.error_details() or {})
         flash(exc.message + (f" ({details})" if details else ""), "error")
         return None
     except Exception as exc:
@@ -256,7 +257,7 @@ def announce(draw_id: str) -> WerkzeugResponse:
 
 
 def _flash_refusal(exc: DomainError) -> None:
-    details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
+    details = page_details(exc, exc.error_details() or {})
     flash(exc.message + (f" ({details})" if details else ""), "error")
 
 

@@ -25,7 +25,7 @@ from partners.services import catalog, idempotency, issue, redemption, reports
 from partners.services.redemption import PartnerRef, Refused
 from rewards.actor import current_actor
 from rewards.db import db, read_only_view, utcnow
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.httperrors import error_body
 from rewards.ops.metrics import counter
 from rewards.policy import api, api_any
@@ -318,7 +318,7 @@ class PartnerReport(MethodView):
 
 def _account(account: str) -> str:
     if not 1 <= len(account) <= 32 or not account.isprintable():
-        raise DomainError("an account number has 1 to 32 printable characters", field="account")
+        raise DomainError(N_("an account number has 1 to 32 printable characters"), field="account")
     return account
 
 

@@ -90,8 +90,19 @@ class MalformedCode(ValueError):
         self.detail = detail
 
 
+def N_(text: str) -> str:
+    """Mark a message template for the catalogues (babel's ``N_`` keyword); the shell translates it."""
+    return text
+
+
 class InvalidPrefix(ValueError):
-    """A partner prefix breaks the prefix rules (see :func:`validate_prefix`)."""
+    """A partner prefix breaks the prefix rules (see :func:`validate_prefix`); ``template`` and
+    ``params`` let a page say it in its own language, ``str()`` is the English text."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +137,21 @@ def validate_prefix(text: str) -> str:
     the same number in the check value) and so that a code never starts like a plain number.
     """
     if not isinstance(text, str):
-        raise InvalidPrefix("a prefix must be text")
+        raise InvalidPrefix(N_("a prefix must be text"))
     prefix = text.strip().upper()
     if not PREFIX_MIN <= len(prefix) <= PREFIX_MAX:
-        raise InvalidPrefix(f"a prefix has {PREFIX_MIN} to {PREFIX_MAX} symbols, not {len(prefix)}")
+        raise InvalidPrefix(N_("a prefix has %(low)s to %(high)s symbols, not %(length)s"),
+                            low=PREFIX_MIN, high=PREFIX_MAX,
+                            length=len(prefix))
     bad = sorted({c for c in prefix if c not in _VALUE})
     if bad:
-        hint = " (I, L, O and U are not used: they read as 1, 1, 0 or look like V)" if set(bad) & set(
-            "ILOU"
-        ) else ""
-        raise InvalidPrefix(f"a prefix uses only 0-9 and A-Z without I, L, O, U; got {''.join(bad)!r}{hint}")
+        if set(bad) & set("ILOU"):
+            raise InvalidPrefix(N_("a prefix uses only 0-9 and A-Z without I, L, O, U; got %(symbols)s (I, L, O and U "
+                                   "are not used: they read as 1, 1, 0 or look like V)"), symbols=repr("".join(bad)))
+        raise InvalidPrefix(N_("a prefix uses only 0-9 and A-Z without I, L, O, U; got %(symbols)s"),
+                            symbols=repr("".join(bad)))
     if prefix[0] not in _LETTERS:
-        raise InvalidPrefix("a prefix starts with a letter")
+        raise InvalidPrefix(N_("a prefix starts with a letter"))
     return prefix
 
 

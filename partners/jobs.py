@@ -11,7 +11,7 @@ from partners.models import Offer
 from partners.services import idempotency, issue
 from rewards.audit.services import record_event
 from rewards.db import utcnow
-from rewards.errors import NotFound
+from rewards.errors import N_, NotFound
 from rewards.jobs.runner import JobContext
 
 ISSUE = issue.JOB_KIND
@@ -43,7 +43,7 @@ def export_job(ctx: JobContext) -> dict[str, Any]:
 
     offer = ctx.session.get(Offer, int(ctx.params["offer_id"]))
     if offer is None:
-        raise NotFound(f"no offer {ctx.params['offer_id']}")
+        raise NotFound(N_("no offer %(offer_id)s"), offer_id=ctx.params["offer_id"])
     codes = issue.issued_count(ctx.session, offer.id)
     name = f"codes-offer-{offer.id}.csv"
     file = write_lines(ctx, name, issue.export_lines(ctx.session, offer), total=codes + 1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -30,8 +30,12 @@ from rewards.web import attempt
 log = logging.getLogger("partners.views")
 bp = Blueprint("partners", __name__, url_prefix="/partners", template_folder="templates")
 
-RUN_STATES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed"),
-              issue.INTERRUPTED: _l("interrupted")}
+RUN_STATES = {  # with a context: the same English words name a job's or a draw's state elsewhere
+    "running": lazy_pgettext("issue run state", "running"),
+    "done": lazy_pgettext("issue run state", "done"),
+    "failed": lazy_pgettext("issue run state", "failed"),
+    issue.INTERRUPTED: lazy_pgettext("issue run state", "interrupted"),
+}
 
 
 @bp.app_template_global()

@@ -16,7 +16,10 @@ Decoding, while streaming (the file is never held whole):
   by continuation bytes 0x80-0xBF), so one line is enough. A file whose first 8 MiB are pure ASCII
   is read as UTF-8.
 - A header that does not match but would in KOI8-R, or that holds NUL bytes (UTF-16 without a mark),
-  is refused with a hint that says so.
+  is refused with a hint that says so. So is a file whose first non-ASCII block reads as Russian
+  text in another Cyrillic encoding (KOI8-R, DOS 866, ISO 8859-5) rather than in Windows-1251: a
+  frequency score of its letters decides (:func:`cyrillic_encoding`), so that an ASCII header over
+  KOI8-R rows gets the same "wrong encoding" hint as UTF-16, not one "unknown value" per line.
 - The rest is decoded by ``io.TextIOWrapper`` (as fast as the csv module's own floor) with
   ``surrogateescape``, while a thin raw-stream wrapper checks each chunk that is not pure ASCII. Once
   a chunk fails, every following row is checked, and a row with bytes that do not decode is reported
@@ -34,7 +37,9 @@ A row whose fields are all blank (``;;`` from a spreadsheet) is skipped, as are 
 
 Every problem is a :class:`RowError`: line, kind (a short stable code, :class:`Kind` for the
 problems every file can have, importer-specific codes otherwise), message, and the column (``field``)
-when one is to blame. :class:`ErrorLog` collects them with one limit on the details kept and two
+when one is to blame. The message is an English template with ``%(name)s`` parameters (marked
+``N_`` for the catalogues): ``message`` is the English text, ``template`` and ``params`` let a page
+show it in its own language. :class:`ErrorLog` collects them with one limit on the details kept and two
 renderings: a summary (``as_dict``: totals by kind and the first errors) and a mapping by line
 (``by_line``: ``{"line 3": [...]}``, the ``errors`` member of the API error shape).
 """
@@ -53,6 +58,12 @@ from enum import StrEnum
 from typing import Any, BinaryIO
 
 CHUNK_SIZE = 1 << 20
+
+
+def N_(text: str) -> str:
+    """Mark a message template for the catalogues (babel's ``N_`` keyword); pages translate it."""
+    return text
+
 ACCOUNT_MAX_DIGITS = 20
 
 
@@ -91,6 +102,8 @@ class RowError:
     message: str
     source: str | None = None
     field: str | None = None
+    template: str | None = None  # the message before its parameters were filled in (None: the message)
+    params: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"line": self.line, "kind": str(self.kind), "message": self.message}
@@ -98,6 +111,9 @@ class RowError:
             out["source"] = self.source
         if self.field is not None:
             out["field"] = self.field
+        if self.params:  # what a page needs to say it in its own language
+            out["template"] = self.template
+            out["params"] = self.params
         return out
 
 
@@ -110,12 +126,18 @@ class ErrorLog:
     total: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
 
-    def add(self, line: int, kind: str, message: str, source: str | None = None, field: str | None = None) -> None:
-        """Count a problem; keep its details while fewer than ``limit`` are kept."""
+    def add(
+        self, line: int, kind: str, message: str, source: str | None = None, field: str | None = None, **params: Any
+    ) -> None:
+        """Count a problem; keep its details while fewer than ``limit`` are kept.
+
+        ``message`` is a template when ``params`` are given (``%(name)s``), else the text itself.
+        """
         self.total += 1
         self.by_kind[kind] += 1
         if len(self.details) < self.limit:
-            self.details.append(RowError(line, kind, message, source, field))
+            text = message % params if params else message
+            self.details.append(RowError(line, kind, text, source, field, message if params else None, params or None))
 
     def __bool__(self) -> bool:
         return self.total > 0
@@ -239,6 +261,7 @@ class LineSource:
         self.limits = limits
         self.bom = False
         self.refused: str | None = None
+        self.refused_params: dict[str, Any] = {}
         prefix, self.encoding = self._sniff(stream)
         self._bytes = _Bytes(stream, prefix)
         self._raw = _RestRaw(self._bytes, self.encoding)
@@ -362,7 +385,7 @@ class LineSource:
             self.bom = True
             return data[3:], "utf-8"
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            self.refused = "the file is UTF-16; save it as UTF-8 or Windows-1251"
+            self._refuse("UTF-16")
             return b"", "utf-8"
         if len(self._encodings) == 1:
             return data, self._encodings[0]
@@ -375,7 +398,18 @@ class LineSource:
         prefix = b"".join(chunks)
         if data.isascii():
             return prefix, "utf-8"
-        return prefix, self._decide(data)
+        encoding = self._decide(data)
+        if encoding == "cp1251":
+            other = cyrillic_encoding(data)
+            if other != "cp1251":
+                self._refuse(ENCODING_NAMES[other])
+                return b"", "utf-8"
+        return prefix, encoding
+
+    def _refuse(self, encoding: str) -> None:
+        """Refuse the whole file: it is in an encoding the service does not read."""
+        self.refused = WRONG_ENCODING
+        self.refused_params = {"encoding": encoding}
 
     def _decide(self, block: bytes) -> str:
         """UTF-8 when the block's non-ASCII lines are (mostly) valid UTF-8, else the fallback."""
@@ -392,6 +426,42 @@ class LineSource:
             except UnicodeDecodeError:
                 bad += 1
         return "utf-8" if good >= bad else self._encodings[1]
+
+
+WRONG_ENCODING = N_("the file is in %(encoding)s; save it as UTF-8 or Windows-1251")
+ENCODING_NAMES = {"koi8_r": "KOI8-R", "cp866": "DOS 866", "iso8859_5": "ISO 8859-5", "cp1251": "Windows-1251"}
+
+# Russian letter frequencies, per cent (Lyashevskaya & Sharov's corpus counts, rounded).
+_FREQUENCY = dict(zip(
+    "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё",
+    (10.97, 8.45, 8.01, 7.35, 6.70, 6.26, 5.47, 4.73, 4.54, 4.40, 3.49, 3.21, 2.98, 2.81, 2.62, 2.01, 1.90,
+     1.74, 1.70, 1.65, 1.59, 1.44, 1.21, 0.97, 0.94, 0.73, 0.64, 0.48, 0.36, 0.32, 0.26, 0.04, 0.04),
+    strict=True,
+))
+_CYRILLIC_CANDIDATES = ("cp1251", "koi8_r", "cp866", "iso8859_5")
+_MIN_LETTERS = 12  # fewer non-ASCII letters than this: too little to tell, Windows-1251 is kept
+
+
+def _russian_score(text: str) -> float:
+    """How much ``text`` reads like Russian: mean letter frequency, less a penalty for "пРИВЕТ" case."""
+    letters = [c for c in text if not c.isascii()]
+    if not letters:
+        return 0.0
+    frequency = sum(_FREQUENCY.get(c.lower(), 0.0) for c in letters) / len(letters)
+    # An upper-case letter right after a lower-case one: what KOI8-R text looks like read as 1251.
+    flips = sum(1 for a, b in itertools.pairwise(text) if a.islower() and b.isupper() and not b.isascii())
+    return frequency - 20.0 * flips / len(letters)
+
+
+def cyrillic_encoding(block: bytes) -> str:
+    """Which 8-bit Cyrillic encoding ``block`` (not UTF-8) reads best in: ``cp1251`` unless another
+    one reads clearly more like Russian text (then its codec name, e.g. ``koi8_r``)."""
+    sample = block[:65536]
+    if sum(1 for b in sample if b >= 0x80) < _MIN_LETTERS:
+        return "cp1251"
+    scores = {enc: _russian_score(sample.decode(enc, errors="replace")) for enc in _CYRILLIC_CANDIDATES}
+    best = max(scores, key=scores.__getitem__)
+    return best if best != "cp1251" and scores[best] > scores["cp1251"] + 1.0 else "cp1251"
 
 
 def normalise_name(text: str) -> str:
@@ -425,12 +495,20 @@ class HeaderProblems:
         return bool(self.missing or self.unknown or self.twice)
 
 
-def describe_header(problems: HeaderProblems) -> list[str]:
+HeaderMessage = str | tuple[str, dict[str, Any]]  # a text, or a template and its parameters
+
+
+def describe_header(problems: HeaderProblems) -> list[HeaderMessage]:
     """One message per header problem (the default wording)."""
-    out = [f"unknown column {raw!r} (column {position + 1})" for position, raw in problems.unknown]
-    out += [f"column {raw!r} appears twice" for raw in problems.twice]
+    out: list[HeaderMessage] = [
+        (N_("unknown column %(name)s (column %(column)s)"), {"name": repr(raw), "column": position + 1})
+        for position, raw in problems.unknown
+    ]
+    out += [(N_("column %(name)s appears twice"), {"name": repr(raw)}) for raw in problems.twice]
     out += [
-        f"missing column {col.key!r} (accepted names: {', '.join(sorted(col.names))})" for col in problems.missing
+        (N_("missing column %(name)s (accepted names: %(names)s)"),
+         {"name": repr(col.key), "names": ", ".join(sorted(col.names))})
+        for col in problems.missing
     ]
     return out
 
@@ -456,9 +534,9 @@ def map_header(names: Sequence[str], columns: Sequence[Column]) -> tuple[dict[st
 
 
 def _header_hint(header_bytes: bytes, columns: Sequence[Column], encoding: str) -> str | None:
-    """Why a header that does not match probably failed: UTF-16 without a mark, or KOI8-R text."""
+    """The encoding a header that does not match is probably in: UTF-16 without a mark, or KOI8-R."""
     if b"\x00" in header_bytes:
-        return "the file looks like UTF-16 (NUL bytes in the header); save it as UTF-8 or Windows-1251"
+        return "UTF-16"
     if encoding != "utf-8" and not header_bytes.isascii():
         text = header_bytes.decode("koi8-r", errors="replace")
         try:
@@ -467,7 +545,7 @@ def _header_hint(header_bytes: bytes, columns: Sequence[Column], encoding: str) 
             return None
         index, problems = map_header(names, columns)
         if index and not problems.unknown:
-            return "the file looks like KOI8-R; save it as UTF-8 or Windows-1251"
+            return "KOI8-R"
     return None
 
 
@@ -488,13 +566,14 @@ def account_ok(account: str) -> bool:
     return account.isdigit() and account.isascii() and len(account) <= ACCOUNT_MAX_DIGITS
 
 
-def account_problem(account: str) -> tuple[str, str]:
-    """``(kind, message)`` for an account number that is not :func:`account_ok` (stripped)."""
+def account_problem(account: str) -> tuple[str, str, dict[str, Any]]:
+    """``(kind, message template, parameters)`` for an account number that is not :func:`account_ok` (stripped)."""
     if not account:
-        return Kind.EMPTY_ACCOUNT, "the account number is empty"
+        return Kind.EMPTY_ACCOUNT, N_("the account number is empty"), {}
     return (
         Kind.MALFORMED_ACCOUNT,
-        f"account {account[:40]!r} is not 1 to {ACCOUNT_MAX_DIGITS} digits",
+        N_("account %(account)s is not 1 to %(digits)s digits"),
+        {"account": repr(account[:40]), "digits": ACCOUNT_MAX_DIGITS},
     )
 
 
@@ -518,7 +597,7 @@ class Table:
         *,
         delimiter: str | None = None,
         limits: Limits = LIMITS,
-        header_messages: Callable[[HeaderProblems], list[str]] = describe_header,
+        header_messages: Callable[[HeaderProblems], list[HeaderMessage]] = describe_header,
     ) -> None:
         self.errors = errors
         self.source = source
@@ -536,19 +615,19 @@ class Table:
         self._quoted_header = False
         self._open()
 
-    def _error(self, line: int, kind: str, message: str, field: str | None = None) -> None:
-        self.errors.add(line, kind, message, self.source, field)
+    def _error(self, line: int, kind: str, message: str, field: str | None = None, **params: Any) -> None:
+        self.errors.add(line, kind, message, self.source, field, **params)
 
     def _read_header(self) -> tuple[int, str] | None:
         """``(line number, text)`` of the first non-blank line; None (after logging) for an empty file."""
         if self.lines.refused:
-            self._error(0, Kind.BAD_HEADER, self.lines.refused)
+            self._error(0, Kind.BAD_HEADER, self.lines.refused, **self.lines.refused_params)
             return None
         number = 0
         while True:
             header = self.lines.readline()
             if not header:
-                self._error(0, Kind.EMPTY_FILE, "the file is empty")
+                self._error(0, Kind.EMPTY_FILE, N_("the file is empty"))
                 return None
             number += 1
             if header.strip():
@@ -562,19 +641,29 @@ class Table:
         self.header_line = number
         if not self.lines.clean(header):
             hint = _header_hint(self.lines.raw_bytes(header), self.columns, self.lines.encoding)
-            self._error(number, Kind.UNDECODABLE, hint or f"the header line is not valid {self.lines.encoding}")
+            if hint:
+                self._error(number, Kind.UNDECODABLE, WRONG_ENCODING, encoding=hint)
+            else:
+                self._error(number, Kind.UNDECODABLE, N_("the header line is not valid %(encoding)s"),
+                            encoding=ENCODING_NAMES.get(self.lines.encoding, self.lines.encoding))
             return
         self.delimiter = self._declared or detect_delimiter(header)
         try:
             names = next(csv.reader([header], delimiter=self.delimiter, quotechar='"', strict=True))
         except csv.Error as exc:
-            self._error(number, Kind.BAD_HEADER, f"cannot read the header: {exc}")
+            self._error(number, Kind.BAD_HEADER, N_("cannot read the header: %(problem)s"), problem=str(exc))
             return
         self.index, problems = map_header(names, self.columns)
         if problems:
             hint = _header_hint(self.lines.raw_bytes(header), self.columns, self.lines.encoding)
-            for message in [hint] if hint else self._header_messages(problems):
-                self._error(number, Kind.BAD_HEADER, message)
+            if hint:
+                self._error(number, Kind.BAD_HEADER, WRONG_ENCODING, encoding=hint)
+                return
+            for message in self._header_messages(problems):
+                if isinstance(message, tuple):
+                    self._error(number, Kind.BAD_HEADER, message[0], **message[1])
+                else:
+                    self._error(number, Kind.BAD_HEADER, message)
             return
         self.width = len(names)
         self._quoted_header = '"' in header
@@ -623,17 +712,20 @@ class Table:
 
     def _too_many_lines(self) -> None:
         limit = self.limits.max_lines
-        self._error(limit + 1, Kind.TOO_MANY_LINES, f"the file has more than {limit:,} lines; split it")
+        self._error(limit + 1, Kind.TOO_MANY_LINES, N_("the file has more than %(limit)s lines; split it"),
+                    limit=f"{limit:,}")
 
     def _checked(self, row: list[str], start: int, physical: str) -> list[str] | None:
         """The row when it can be used; otherwise None after logging why (blank rows silently)."""
         source = self.lines
         if source.dirty and not source.clean("".join(row)):
-            self._error(start, Kind.UNDECODABLE, f"the line contains bytes that are not valid {source.encoding}")
+            self._error(start, Kind.UNDECODABLE, N_("the line contains bytes that are not valid %(encoding)s"),
+                        encoding=ENCODING_NAMES.get(source.encoding, source.encoding))
             return None
         if len(row) != self.width:
             if not is_blank(row):
-                self._error(start, Kind.WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {self.width}")
+                self._error(start, Kind.WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                            count=len(row), width=self.width)
             return None
         limit = self.limits.max_field_chars
         if len(physical) > limit or '"' in physical:
@@ -642,8 +734,9 @@ class Table:
                     self._error(
                         start,
                         Kind.FIELD_TOO_LONG,
-                        f"column {position + 1} has {len(value):,} characters (at most {limit:,})",
+                        N_("column %(column)s has %(length)s characters (at most %(limit)s)"),
                         self.field_name(position),
+                        column=position + 1, length=f"{len(value):,}", limit=f"{limit:,}",
                     )
                     return None
         return row
@@ -684,7 +777,7 @@ class Table:
                     row = next(reader)
                 except csv.Error as exc:
                     line += reader.line_num - 1
-                    self._error(start, Kind.MALFORMED_ROW, f"cannot read the row: {exc}")
+                    self._error(start, Kind.MALFORMED_ROW, N_("cannot read the row: %(problem)s"), problem=str(exc))
                     continue
                 line += reader.line_num - 1
             else:
@@ -714,7 +807,7 @@ class Table:
             except csv.Error as exc:
                 line = previous + 1 + offset
                 previous = reader.line_num
-                self._error(line, Kind.MALFORMED_ROW, f"cannot read the row: {exc}")
+                self._error(line, Kind.MALFORMED_ROW, N_("cannot read the row: %(problem)s"), problem=str(exc))
 
     def records(self) -> Iterator[tuple[int, dict[str, str]]]:
         """``(line, {key: value})`` for every usable, non-blank row (known columns only)."""

@@ -142,7 +142,7 @@ def _domain_error(error: DomainError) -> Any:
 
 def _pure_refusal(error: Exception) -> Any:
     """A refusal raised by a pure core (e.g. the draw engine): its message names the rule broken."""
-    return _domain_error(DomainError(str(error)))
+    return _domain_error(DomainError.of(error))
 
 
 def _unexpected(error: Exception) -> Any:

@@ -47,6 +47,14 @@ def local(dt: datetime | None) -> datetime | None:
     return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
 
 
+def _detail_key(key: object) -> str:
+    """A key of an error's details on a page: "line 3" and "file" in the page's language."""
+    text = str(key)
+    if text.startswith("line ") and text[5:].isdigit():
+        return str(_l("line %(number)s", number=text[5:]))
+    return str(_l("file")) if text == "file" else text
+
+
 def attempt(
     fn: Callable[..., Any],
     *args: Any,
@@ -59,20 +67,19 @@ def attempt(
     None. Any other exception propagates (the request's teardown rolls back)."""
     from rewards.db import db
     from rewards.errors import DomainError
+    from rewards.i18n import page_details
 
     try:
         value = fn(db.session, *args, **kwargs)
     except DomainError as exc:
         db.session.rollback()
         errors = exc.errors if isinstance(exc.errors, dict) else {}
-        details = "; ".join(
-            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
-        )
+        details = page_details(exc, {_detail_key(k): v for k, v in errors.items()})
         flash(exc.message + (f" ({details})" if details else ""), "error")
         return None
     except refusals as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        flash(DomainError.of(exc).message, "error")
         return None
     db.session.commit()
     if success is not None:

@@ -15,7 +15,7 @@ from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import rowcount, utcnow
 from rewards.directread import DirectRead
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.tiers import TIER_RANK, TIERS
 
 PARTNER_SCOPES = ("codes:validate", "codes:redeem", "redemptions:rollback")
@@ -26,15 +26,15 @@ def create_partner(session: Session, name: str, prefix: str, *, actor: str) -> P
     """A new partner with a unique name and code prefix."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 128:
-        raise DomainError("a partner's name has 1 to 128 characters", field="name")
+        raise DomainError(N_("a partner's name has 1 to 128 characters"), field="name")
     try:
         prefix = codecore.validate_prefix(prefix)
     except codecore.InvalidPrefix as exc:
-        raise DomainError(str(exc), field="prefix") from exc
+        raise DomainError.of(exc, field="prefix") from exc
     if session.scalar(select(Partner.id).where(Partner.name == name)) is not None:
-        raise DomainError(f"a partner named {name!r} exists already", field="name")
+        raise DomainError(N_("a partner named %(name)s exists already"), name=repr(name), field="name")
     if session.scalar(select(Partner.id).where(Partner.prefix == prefix)) is not None:
-        raise DomainError(f"the prefix {prefix} is taken", field="prefix")
+        raise DomainError(N_("the prefix %(prefix)s is taken"), prefix=prefix, field="prefix")
     partner = Partner(name=name, prefix=prefix)
     session.add(partner)
     session.flush()
@@ -50,7 +50,7 @@ def get_partner(session: Session, ref: int | str) -> Partner:
     else:
         partner = session.scalar(select(Partner).where((Partner.prefix == ref.upper()) | (Partner.name == ref)))
     if partner is None:
-        raise NotFound(f"no partner {ref!r}")
+        raise NotFound(N_("no partner %(ref)s"), ref=repr(ref))
     return partner
 
 
@@ -64,15 +64,17 @@ def link_client(session: Session, partner: Partner, client_name: str, *, actor: 
     """Let an API client (created with the foundation's ``keys create-client``) act for ``partner``."""
     client = session.scalar(select(ApiClient).where(ApiClient.name == client_name))
     if client is None:
-        raise NotFound(f"no API client {client_name!r}", field="client")
+        raise NotFound(N_("no API client %(client_name)s"), client_name=repr(client_name), field="client")
     existing = session.get(PartnerClient, client.id)
     if existing is not None:
         if existing.partner_id == partner.id:
             return existing
-        raise Conflict(f"API client {client_name!r} already acts for another partner", field="client")
+        raise Conflict(N_("API client %(client_name)s already acts for another partner"),
+                       client_name=repr(client_name), field="client")
     if not client.scope_set & set(PARTNER_SCOPES):
         raise DomainError(
-            f"API client {client_name!r} has none of the partner scopes {', '.join(PARTNER_SCOPES)}", field="client"
+            N_("API client %(client_name)s has none of the partner scopes %(scopes)s"), field="client",
+            code="no_partner_scope", client_name=repr(client_name), scopes=", ".join(PARTNER_SCOPES),
         )
     link = PartnerClient(api_client_id=client.id, partner_id=partner.id)
     session.add(link)
@@ -108,9 +110,10 @@ def _tiers(tiers: list[str] | str) -> str:
     items = tiers.replace(",", " ").split() if isinstance(tiers, str) else list(tiers)
     unknown = sorted(set(items) - set(TIERS))
     if unknown:
-        raise DomainError(f"unknown tier(s): {', '.join(unknown)}", field="tiers")
+        raise DomainError(N_("unknown tier(s): %(tiers)s"),
+                          code="unknown_tier", tiers=', '.join(unknown), field="tiers")
     if not items:
-        raise DomainError("choose at least one qualifying tier", field="tiers")
+        raise DomainError(N_("choose at least one qualifying tier"), field="tiers")
     return " ".join(sorted(set(items), key=TIER_RANK.__getitem__))
 
 
@@ -130,21 +133,21 @@ def create_offer(
     """A new offer of ``partner``. Validity is ``[valid_from, valid_to)`` in UTC instants."""
     title = (title or "").strip()
     if not 1 <= len(title) <= 200:
-        raise DomainError("a title has 1 to 200 characters", field="title")
+        raise DomainError(N_("a title has 1 to 200 characters"), field="title")
     if discount_kind == PERCENT:
         if not isinstance(discount_value, int) or not 1 <= discount_value <= 100:
-            raise DomainError("a percent discount is a whole number from 1 to 100", field="discount_value")
+            raise DomainError(N_("a percent discount is a whole number from 1 to 100"), field="discount_value")
     elif discount_kind == FIXED:
         if not isinstance(discount_value, int) or not 1 <= discount_value <= MAX_FIXED_KOPECKS:
-            raise DomainError("a fixed discount is a positive number of kopecks", field="discount_value")
+            raise DomainError(N_("a fixed discount is a positive number of kopecks"), field="discount_value")
     else:
-        raise DomainError("the discount is 'percent' or 'fixed'", field="discount_kind")
+        raise DomainError(N_("the discount is 'percent' or 'fixed'"), field="discount_kind")
     if valid_from.tzinfo is None or valid_to.tzinfo is None:
-        raise DomainError("validity instants must carry a time zone", field="valid_from")
+        raise DomainError(N_("validity instants must carry a time zone"), field="valid_from")
     if valid_to <= valid_from:
-        raise DomainError("the offer must end after it starts", field="valid_to")
+        raise DomainError(N_("the offer must end after it starts"), field="valid_to")
     if budget is not None and (not isinstance(budget, int) or budget < 1):
-        raise DomainError("a budget is a positive number of codes", field="budget")
+        raise DomainError(N_("a budget is a positive number of codes"), field="budget")
     offer = Offer(
         partner=partner,
         title=title,
@@ -181,14 +184,14 @@ def get_offer(session: Session, offer_id: int, partner_id: int | None = None) ->
     """An offer by id (of ``partner_id`` only, when given: another partner's offer is 'not found')."""
     offer = session.get(Offer, offer_id)
     if offer is None or (partner_id is not None and offer.partner_id != partner_id):
-        raise NotFound(f"no offer {offer_id}")
+        raise NotFound(N_("no offer %(offer_id)s"), offer_id=offer_id)
     return offer
 
 
 def withdraw_offer(session: Session, offer: Offer, *, actor: str) -> None:
     """Stop an offer early: its codes answer ``revoked`` from now on."""
     if offer.withdrawn_at is not None:
-        raise Conflict("the offer is withdrawn already")
+        raise Conflict(N_("the offer is withdrawn already"))
     offer.withdrawn_at = utcnow()
     # Write the row (and take its lock) before the event log's lock: issuers take them in that order.
     session.flush()
@@ -200,12 +203,12 @@ def revoke_code(session: Session, text: str, *, actor: str) -> Code:
     try:
         parsed = codecore.parse(text)
     except codecore.MalformedCode as exc:
-        raise DomainError(f"not a code: {exc.reason}", field="code", code="malformed") from exc
+        raise DomainError(N_("not a code: %(reason)s"), reason=exc.reason, field="code", code="malformed") from exc
     code = session.scalar(
         select(Code).join(Offer).join(Partner).where(Code.value == parsed.value, Partner.prefix == parsed.prefix)
     )
     if code is None:
-        raise NotFound("no such code", field="code")
+        raise NotFound(N_("no such code"), field="code")
     result = session.execute(
         update(Code)
         .where(Code.id == code.id, Code.state == ISSUED)
@@ -213,7 +216,7 @@ def revoke_code(session: Session, text: str, *, actor: str) -> Code:
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
-        raise Conflict(f"only an issued, unredeemed code can be revoked (this one is {code.state})")
+        raise Conflict(N_("only an issued, unredeemed code can be revoked (this one is %(state)s)"), state=code.state)
     session.expire(code)
     record_event(session, actor, "code.revoked", "code", str(code.id), {"offer_id": code.offer_id})
     return code

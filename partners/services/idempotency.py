@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from partners.models import IdempotencyRecord
 from rewards.db import rowcount
-from rewards.errors import Conflict, DomainError
+from rewards.errors import N_, Conflict, DomainError
 from signedjson import canonical_json
 
 RETENTION = timedelta(hours=24)
@@ -61,10 +61,10 @@ class Claim:
 def check_key(key: str | None) -> str:
     """The key from the header, or a DomainError when it is missing or unusable."""
     if key is None or not key.strip():
-        raise DomainError("send an Idempotency-Key header (up to 255 printable ASCII characters)",
+        raise DomainError(N_("send an Idempotency-Key header (up to 255 printable ASCII characters)"),
                           field="Idempotency-Key")
     if len(key) > MAX_KEY_LENGTH or not all(32 < ord(c) < 127 for c in key):
-        raise DomainError("an Idempotency-Key has 1 to 255 printable ASCII characters", field="Idempotency-Key")
+        raise DomainError(N_("an Idempotency-Key has 1 to 255 printable ASCII characters"), field="Idempotency-Key")
     return key
 
 
@@ -107,11 +107,11 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == rec.id))
             continue
         if rec.request_hash != request_hash or rec.endpoint != endpoint:
-            raise KeyReused("this Idempotency-Key was used with a different request")
+            raise KeyReused(N_("this Idempotency-Key was used with a different request"))
         if rec.state == DONE:
             return Claim(rec.id, replay=True, status_code=rec.status_code, content_type=rec.content_type, body=rec.body)
         if rec.locked_at > now - STALE_AFTER:
-            raise InFlight("a request with this Idempotency-Key is still being processed; retry shortly")
+            raise InFlight(N_("a request with this Idempotency-Key is still being processed; retry shortly"))
         taken = session.execute(
             update(IdempotencyRecord)
             .where(
@@ -124,8 +124,8 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
         )
         if rowcount(taken) == 1:
             return Claim(rec.id, replay=False)
-        raise InFlight("a request with this Idempotency-Key is still being processed; retry shortly")
-    raise InFlight("the Idempotency-Key is busy; retry shortly")
+        raise InFlight(N_("a request with this Idempotency-Key is still being processed; retry shortly"))
+    raise InFlight(N_("the Idempotency-Key is busy; retry shortly"))
 
 
 def complete(session: Session, record_id: int, status_code: int, content_type: str, body: bytes) -> None:

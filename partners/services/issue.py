@@ -26,7 +26,7 @@ from partners.models import ISSUED, Code, IssueRun, Offer
 from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
 from rewards.db import utcnow
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import N_, Conflict, DomainError, NotFound
 from signedjson import utc_timestamp
 
 BATCH = 50_000
@@ -49,9 +49,9 @@ class BudgetExhausted(Conflict):
 
 def _check_issuable(offer: Offer, now: datetime) -> None:
     if offer.withdrawn_at is not None:
-        raise Conflict("the offer is withdrawn", code="offer_withdrawn")
+        raise Conflict(N_("the offer is withdrawn"), code="offer_withdrawn")
     if now >= offer.valid_to:
-        raise Conflict("the offer has ended", code="offer_ended")
+        raise Conflict(N_("the offer has ended"), code="offer_ended")
 
 
 def _missing(offer: Offer, snapshot_id: int) -> Any:
@@ -104,7 +104,8 @@ def close_interrupted(session: Session, offer_id: int | None, now: datetime) -> 
         stale = stale.where(IssueRun.offer_id == offer_id)
     runs = {run.id: run for query in (stale, _orphaned(offer_id)) for run in session.scalars(query)}
     for run in runs.values():
-        fail_run(session, run.id, DomainError(f"interrupted: no progress since {run.updated_at:%Y-%m-%d %H:%M} UTC"))
+        fail_run(session, run.id, DomainError(N_("interrupted: no progress since %(since)s UTC"),
+                                              since=f"{run.updated_at:%Y-%m-%d %H:%M}"))
     return sorted(runs)
 
 
@@ -171,7 +172,7 @@ def _lock_offer(session: Session, offer_id: int) -> Offer:
         select(Offer).where(Offer.id == offer_id).with_for_update().execution_options(populate_existing=True)
     )
     if offer is None:
-        raise NotFound(f"no offer {offer_id}")
+        raise NotFound(N_("no offer %(offer_id)s"), offer_id=offer_id)
     return offer
 
 
@@ -185,7 +186,7 @@ def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Itera
     """
     run = session.get(IssueRun, run_id)
     if run is None:
-        raise NotFound(f"no issue run {run_id}")
+        raise NotFound(N_("no issue run %(run_id)s"), run_id=run_id)
     offer_id = run.offer_id
     rows_t = snapshots.ROWS
     last = ""
@@ -335,7 +336,7 @@ def code_for_account(session: Session, offer: Offer, account: str, *, actor: str
     the latest snapshot. Returns ``(code, created)``."""
     account = (account or "").strip()
     if not 1 <= len(account) <= 32:
-        raise DomainError("an account number has 1 to 32 characters", field="account")
+        raise DomainError(N_("an account number has 1 to 32 characters"), field="account")
     existing = session.scalar(select(Code).where(Code.offer_id == offer.id, Code.account == account))
     if existing is not None:
         return existing, False
@@ -344,11 +345,11 @@ def code_for_account(session: Session, offer: Offer, account: str, *, actor: str
     snap = snapshots.latest(session)
     tier = snapshots.tier_of(session, snap.id, account) if snap else None
     if tier is None or tier not in offer.tier_list:
-        raise NotQualified("the account does not qualify for this offer in the latest snapshot")
+        raise NotQualified(N_("the account does not qualify for this offer in the latest snapshot"))
     if offer.budget is not None:
         _lock_offer(session, offer.id)  # the lock bulk batches take too
         if issued_count(session, offer.id) >= offer.budget:
-            raise BudgetExhausted("the offer's codes are all given out")
+            raise BudgetExhausted(N_("the offer's codes are all given out"))
     for _attempt in range(5):
         code = Code(
             offer_id=offer.id,
@@ -370,7 +371,7 @@ def code_for_account(session: Session, offer: Offer, account: str, *, actor: str
             continue  # a repeated value: draw again
         record_event(session, actor, "code.issued", "code", str(code.id), {"offer_id": offer.id, "tier": tier})
         return code, True
-    raise Conflict("could not issue a code; retry")
+    raise Conflict(N_("could not issue a code; retry"))
 
 
 def display(prefix: str, code: Code) -> str:

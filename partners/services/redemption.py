@@ -38,7 +38,7 @@ from partners.models import (
 from rewards.audit.services import record_event
 from rewards.db import rowcount
 from rewards.directread import DirectRead
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from signedjson import utc_timestamp
 
 NOT_FOUND = "not_found"
@@ -59,13 +59,13 @@ _STATUS = {
     ALREADY_ROLLED_BACK: 409,
 }
 _MESSAGES = {
-    NOT_FOUND: "No such code.",
-    MALFORMED: "This is not a well-formed code (a typing mistake?).",
-    EXPIRED: "The offer of this code has ended.",
-    NOT_YET_VALID: "The offer of this code has not started yet.",
-    ALREADY_REDEEMED: "This code has been redeemed already.",
-    REVOKED_REASON: "This code has been revoked.",
-    ALREADY_ROLLED_BACK: "This redemption has been rolled back already.",
+    NOT_FOUND: N_("No such code."),
+    MALFORMED: N_("This is not a well-formed code (a typing mistake?)."),
+    EXPIRED: N_("The offer of this code has ended."),
+    NOT_YET_VALID: N_("The offer of this code has not started yet."),
+    ALREADY_REDEEMED: N_("This code has been redeemed already."),
+    REVOKED_REASON: N_("This code has been revoked."),
+    ALREADY_ROLLED_BACK: N_("This redemption has been rolled back already."),
 }
 
 
@@ -283,7 +283,7 @@ def rollback(
         )
     )
     if original is None:
-        raise Refused(NOT_FOUND, "No such redemption.")
+        raise Refused(NOT_FOUND, N_("No such redemption."))
     result = session.execute(
         update(Code)
         .where(Code.id == original.code_id, Code.state == REDEEMED, Code.version == original.seq)

@@ -15,7 +15,7 @@ from rewards.apikeys.models import ApiClient
 from rewards.auth import services as users
 from rewards.auth.models import ROLES, User
 from rewards.db import db
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.policy import staff
 from rewards.signing.keystore import KeyStore
 
@@ -51,7 +51,7 @@ def user_change() -> Response | tuple[str, int]:
         elif op in {"disable", "enable"}:
             users.set_active(db.session, form.get("username", ""), op == "enable", actor=current_actor())
         else:
-            raise DomainError(f"unknown operation {op!r}")
+            raise DomainError(N_("unknown operation %(op)s"), code="unknown_operation", op=repr(op))
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -76,8 +76,8 @@ def _whole_number(text: str, field: str, *, default: int | None, maximum: int) -
     if not text and default is not None:
         return default
     if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > maximum:
-        raise DomainError(_("%(field)s must be a whole number from 0 to %(maximum)s.", field=field, maximum=maximum),
-                          field=field)
+        raise DomainError(N_("%(name)s must be a whole number from 0 to %(maximum)s."), field=field, code="bad_number",
+                          maximum=maximum, name=field)
     return int(text)
 
 
@@ -103,7 +103,7 @@ def client_change() -> tuple[str, int] | str:
             key_id = _whole_number(form.get("key_id", ""), "key_id", default=None, maximum=2**31 - 1)
             apikeys.revoke_key(db.session, key_id, actor=current_actor())
         else:
-            raise DomainError(f"unknown operation {op!r}")
+            raise DomainError(N_("unknown operation %(op)s"), code="unknown_operation", op=repr(op))
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

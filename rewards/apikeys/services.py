@@ -18,7 +18,7 @@ from rewards.apikeys.models import ApiClient, ApiKey
 from rewards.audit.services import record_event
 from rewards.db import utcnow
 from rewards.directread import DirectRead
-from rewards.errors import DomainError, NotFound
+from rewards.errors import N_, DomainError, NotFound
 
 # Every scope an endpoint may ask for, as the features declared them (rewards.policy.declare).
 SCOPES = policy.SCOPES
@@ -45,9 +45,10 @@ class Caller:
 def _check_scopes(scopes: list[str]) -> str:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise ApiKeyError(f"unknown scope(s): {', '.join(unknown)}", field="scopes")
+        raise ApiKeyError(N_("unknown scope(s): %(scopes)s"),
+                          field="scopes", code="unknown_scope", scopes=", ".join(unknown))
     if not scopes:
-        raise ApiKeyError("give at least one scope", field="scopes")
+        raise ApiKeyError(N_("give at least one scope"), field="scopes", code="no_scope")
     return " ".join(sorted(set(scopes)))
 
 
@@ -65,9 +66,9 @@ def create_client(
 ) -> tuple[ApiClient, str]:
     """Create a client with one key; returns the client and the token (shown once, never stored)."""
     if not _NAME.match(name):
-        raise ApiKeyError("name: letters, digits, '.', '_', '-' (1-64)", field="name")
+        raise ApiKeyError(N_("name: letters, digits, '.', '_', '-' (1-64)"), field="name", code="bad_client_name")
     if session.scalar(select(ApiClient.id).where(ApiClient.name == name)) is not None:
-        raise ApiKeyError(f"client {name!r} already exists", field="name")
+        raise ApiKeyError(N_("client %(client)s already exists"), field="name", code="client_exists", client=repr(name))
     client = ApiClient(name=name, scopes=_check_scopes(scopes))
     session.add(client)
     token = _new_key(session, client, expires_at)
@@ -79,14 +80,15 @@ def get_client(session: Session, name: str) -> ApiClient:
     """The client with this name."""
     client = session.scalar(select(ApiClient).where(ApiClient.name == name))
     if client is None:
-        raise NotFound(f"no API client {name!r}")
+        raise NotFound(N_("no API client %(client)s"), code="no_client", client=repr(name))
     return client
 
 
 def rotate_key(session: Session, name: str, *, actor: str, grace: timedelta) -> str:
     """Issue a new key; the client's current keys stay valid for ``grace`` (0 to 90 days) and then expire."""
     if not timedelta(0) <= grace <= timedelta(days=MAX_GRACE_DAYS):
-        raise DomainError(f"the grace period must be 0 to {MAX_GRACE_DAYS} days", field="grace_days")
+        raise DomainError(N_("the grace period must be 0 to %(days)s days"), field="grace_days", code="bad_grace",
+                          days=MAX_GRACE_DAYS)
     client = get_client(session, name)
     now = utcnow()
     deadline = now + grace
@@ -115,7 +117,7 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> None:
     """Revoke one key (e.g. the old one after a rotation, before its expiry)."""
     key = session.get(ApiKey, key_id) if 0 < key_id <= _MAX_ID else None
     if key is None:
-        raise NotFound(f"no API key {key_id}")
+        raise NotFound(N_("no API key %(key)s"), code="no_key", key=key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     forget_remembered_keys()

@@ -11,13 +11,16 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, String, select, type_coerce
 
 from rewards.access import current_user
-from rewards.audit import services
+from rewards.audit import services, words
 from rewards.audit.models import Event
 from rewards.db import db
 from rewards.policy import staff
 from rewards.signing.keystore import KeyStore, KeyStoreError
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+bp.add_app_template_global(words.action_label, "audit_action_label")
+bp.add_app_template_global(words.object_label, "audit_object_label")
+bp.add_app_template_global(words.details, "audit_details")
 
 PAGE = 100
 

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from rewards.audit.services import record_event
 from rewards.auth.models import ROLES, User
-from rewards.errors import DomainError, NotFound
+from rewards.errors import N_, DomainError, NotFound
 
 # Verifying against a hash of the same cost when the user does not exist keeps both refusals alike in
 # timing (a cheaper dummy hash would tell which user names exist).
@@ -35,13 +35,15 @@ def create_user(
     """Create a staff user with a hashed password."""
     username = username.strip()
     if not username or len(username) > 64:
-        raise UserError("username must be 1 to 64 characters", field="username")
+        raise UserError(N_("username must be 1 to 64 characters"), field="username", code="bad_username")
     if role not in ROLES:
-        raise UserError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", field="role")
+        raise UserError(N_("unknown role %(role)s; roles are %(roles)s"), field="role", code="unknown_role",
+                        role=repr(role), roles=", ".join(ROLES))
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        raise UserError(N_("password must have at least %(length)s characters"), field="password",
+                        code="short_password", length=MIN_PASSWORD_LENGTH)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UserError(f"user {username!r} already exists", field="username")
+        raise UserError(N_("user %(user)s already exists"), field="username", code="user_exists", user=repr(username))
     user = User(username=username, password_hash=generate_password_hash(password, method=method), role=role)
     session.add(user)
     session.flush()
@@ -81,7 +83,7 @@ def get_user(session: Session, username: str) -> User:
     """The user with this name."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound(N_("no user %(user)s"), code="no_user", user=repr(username))
     return user
 
 
@@ -98,7 +100,7 @@ def set_active(session: Session, username: str, active: bool, *, actor: str) -> 
 def set_role(session: Session, username: str, role: str, *, actor: str) -> User:
     """Change a user's role (their sessions end so the new role applies at once)."""
     if role not in ROLES:
-        raise UserError(f"unknown role {role!r}", field="role")
+        raise UserError(N_("unknown role %(role)s"), field="role", code="unknown_role", role=repr(role))
     user = get_user(session, username)
     old = user.role
     user.role = role
@@ -110,7 +112,8 @@ def set_role(session: Session, username: str, role: str, *, actor: str) -> User:
 def set_password(session: Session, username: str, password: str, *, method: str, actor: str) -> User:
     """Set a new password; every session of the user ends."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        raise UserError(N_("password must have at least %(length)s characters"), field="password",
+                        code="short_password", length=MIN_PASSWORD_LENGTH)
     user = get_user(session, username)
     user.password_hash = generate_password_hash(password, method=method)
     user.session_version += 1

@@ -32,7 +32,7 @@ def _account(account: str) -> str:
     try:
         return core.check_account(account)
     except core.FlagInputError as exc:
-        raise services.FlagError(exc.message, field="account") from exc
+        raise services.FlagError.of(exc, field="account") from exc
 
 
 def _commit_or_rollback(fn: Any, *args: Any, **kwargs: Any) -> Any:

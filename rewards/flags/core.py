@@ -19,8 +19,9 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from rewards.csvread import Column, ErrorLog, HeaderProblems, Kind, Table, normalise_name
+from rewards.csvread import N_, Column, ErrorLog, HeaderMessage, HeaderProblems, Kind, Table, normalise_name
 
 # Reasons staff may set, in the order pages show them.
 STAFF_REASONS: tuple[str, ...] = ("pensioner", "large_family", "disability", "hardship", "other")
@@ -42,11 +43,17 @@ REVOKE_REASON_MAX = 500
 
 
 class FlagInputError(ValueError):
-    """A value given for a flag is not acceptable; ``field`` names the input."""
+    """A value given for a flag is not acceptable; ``field`` names the input.
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.message = message
+    ``template`` is the English message template (``%(name)s`` parameters, in the catalogues),
+    ``message`` the English text.
+    """
+
+    def __init__(self, template: str, field: str, **params: Any) -> None:
+        self.template = template
+        self.params = params
+        self.message = template % params if params else template
+        super().__init__(self.message)
         self.field = field
 
 
@@ -64,7 +71,7 @@ def parse_period(period: str) -> tuple[int, int]:
     """``(year, month)`` of a ``YYYY-MM`` period; ValueError otherwise."""
     m = PERIOD_RE.match(period or "")
     if not m:
-        raise FlagInputError(f"period must be YYYY-MM, not {period!r}", "period")
+        raise FlagInputError(N_("period must be YYYY-MM, not %(period)s"), "period", period=repr(period))
     return int(m.group(1)), int(m.group(2))
 
 
@@ -78,7 +85,7 @@ def month_end(year: int, month: int, plus_months: int = 0) -> date:
 def tier_validity(period: str, grace_months: int) -> tuple[date, date]:
     """``(valid_from, valid_to)`` of a flag derived from the snapshot of ``period``."""
     if grace_months < 0:
-        raise FlagInputError("the grace period must not be negative", "grace_months")
+        raise FlagInputError(N_("the grace period must not be negative"), "grace_months")
     year, month = parse_period(period)
     return date(year, month, 1), month_end(year, month, 1 + grace_months)
 
@@ -97,7 +104,8 @@ def parse_date(text: str | None, field_name: str) -> date | None:
             return date(int(ru.group(3)), int(ru.group(2)), int(ru.group(1)))
     except ValueError:
         pass
-    raise FlagInputError(f"{field_name}: {text!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)", field_name)
+    raise FlagInputError(N_("%(name)s: %(value)s is not a date (YYYY-MM-DD or DD.MM.YYYY)"), field_name,
+                         name=field_name, value=repr(text))
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ def check_account(account: str | None) -> str:
     """The account number, stripped; digits only, 1-20 of them (leading zeros are kept)."""
     value = (account or "").strip()
     if not ACCOUNT_RE.match(value):
-        raise FlagInputError(f"account must be 1-20 digits, not {value!r}", "account")
+        raise FlagInputError(N_("account must be 1-20 digits, not %(value)s"), "account", value=repr(value))
     return value
 
 
@@ -132,15 +140,17 @@ def check_staff_flag(
     acct = check_account(account)
     reason = (reason or "").strip()
     if reason not in STAFF_REASONS:
-        raise FlagInputError(f"unknown reason {reason!r}; use one of: {', '.join(STAFF_REASONS)}", "reason")
+        raise FlagInputError(N_("unknown reason %(reason)s; use one of: %(reasons)s"), "reason",
+                             reason=repr(reason), reasons=", ".join(STAFF_REASONS))
     note = (note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
-        raise FlagInputError(f"the note is longer than {NOTE_MAX} characters", "note")
+        raise FlagInputError(N_("the note is longer than %(limit)s characters"), "note", limit=NOTE_MAX)
     if reason in REASONS_NEEDING_NOTE and note is None:
-        raise FlagInputError(f"reason {reason!r} needs a note saying why", "note")
+        raise FlagInputError(N_("reason %(reason)s needs a note saying why"), "note", reason=repr(reason))
     start = valid_from or today
     if valid_to is not None and valid_to < start:
-        raise FlagInputError(f"valid_to {valid_to.isoformat()} is before valid_from {start.isoformat()}", "valid_to")
+        raise FlagInputError(N_("valid_to %(valid_to)s is before valid_from %(valid_from)s"), "valid_to",
+                             valid_to=valid_to.isoformat(), valid_from=start.isoformat())
     return StaffFlagInput(acct, reason, start, valid_to, note)
 
 
@@ -148,9 +158,9 @@ def check_revoke_reason(text: str | None) -> str:
     """A revocation needs a reason, at most REVOKE_REASON_MAX characters."""
     value = (text or "").strip()
     if not value:
-        raise FlagInputError("give a reason for the revocation", "reason")
+        raise FlagInputError(N_("give a reason for the revocation"), "reason")
     if len(value) > REVOKE_REASON_MAX:
-        raise FlagInputError(f"the reason is longer than {REVOKE_REASON_MAX} characters", "reason")
+        raise FlagInputError(N_("the reason is longer than %(limit)s characters"), "reason", limit=REVOKE_REASON_MAX)
     return value
 
 
@@ -206,8 +216,10 @@ class BulkReport:
         """``(line, message)`` of the problems kept in detail (the first ``Limits.max_errors_shown``)."""
         return [(e.line, e.message) for e in self.log.details]
 
-    def add_error(self, line: int, message: str, kind: str = BAD_VALUE, field: str | None = None) -> None:
-        self.log.add(line, kind, message, None, field)
+    def add_error(
+        self, line: int, message: str, kind: str = BAD_VALUE, field: str | None = None, **params: Any
+    ) -> None:
+        self.log.add(line, kind, message, None, field, **params)
 
     def problem_lines(self) -> int:
         """How many lines have problems (each problem past the detail limit counted as a line)."""
@@ -219,22 +231,26 @@ class BulkReport:
         return self.log.by_line()
 
 
-def _header_messages(problems: HeaderProblems) -> list[str]:
-    parts = []
+def _header_messages(problems: HeaderProblems) -> list[HeaderMessage]:
+    out: list[HeaderMessage] = []
     if problems.missing:
-        parts.append(f"missing column(s): {', '.join(c.key for c in problems.missing)}")
+        out.append((N_("missing column(s): %(columns)s (expected account;reason;valid_from;valid_to;note;action)"),
+                    {"columns": ", ".join(c.key for c in problems.missing)}))
     if problems.unknown:
-        parts.append(f"unknown column(s): {', '.join(raw for _position, raw in problems.unknown)}")
+        out.append((N_("unknown column(s): %(columns)s (expected account;reason;valid_from;valid_to;note;action)"),
+                    {"columns": ", ".join(raw for _position, raw in problems.unknown)}))
     if problems.twice:
-        parts.append(f"column(s) given twice: {', '.join(problems.twice)}")
-    return ["; ".join(parts) + " (expected account;reason;valid_from;valid_to;note;action)"]
+        out.append((N_("column(s) given twice: %(columns)s (expected account;reason;valid_from;valid_to;note;action)"),
+                    {"columns": ", ".join(problems.twice)}))
+    return out
 
 
 def _check_line(line_no: int, values: dict[str, str], *, today: date) -> BulkLine:
     """One line's values checked (``FlagInputError`` names the field at fault)."""
     action = ACTION_ALIASES.get(normalise_name(values.get("action", "")))
     if action is None:
-        raise FlagInputError(f"action must be set or revoke, not {values.get('action')!r}", "action")
+        raise FlagInputError(N_("action must be set or revoke, not %(value)s"),
+                             "action", value=repr(values.get("action")))
     if action == ACTION_SET:
         checked = check_staff_flag(
             values.get("account"),
@@ -249,7 +265,8 @@ def _check_line(line_no: int, values: dict[str, str], *, today: date) -> BulkLin
     account = check_account(values.get("account"))
     reason = (values.get("reason") or "").strip()
     if reason not in STAFF_REASONS:
-        raise FlagInputError(f"unknown reason {reason!r}; use one of: {', '.join(STAFF_REASONS)}", "reason")
+        raise FlagInputError(N_("unknown reason %(reason)s; use one of: %(reasons)s"), "reason",
+                             reason=repr(reason), reasons=", ".join(STAFF_REASONS))
     return BulkLine(line_no, action, account, reason, None, None, check_revoke_reason(values.get("note")))
 
 
@@ -274,16 +291,18 @@ def read_bulk(data: bytes, *, today: date) -> BulkReport:
             bulk = _check_line(line_no, values, today=today)
         except FlagInputError as exc:
             kind = BAD_ACTION if exc.field == "action" else BAD_VALUE
-            report.add_error(line_no, exc.message, kind, exc.field)
+            report.add_error(line_no, exc.template, kind, exc.field, **exc.params)
             continue
         key = (bulk.account, bulk.reason)
         if key in seen:
             report.add_error(
-                line_no, f"account {bulk.account} with reason {bulk.reason} already on line {seen[key]}", DUPLICATE_LINE
+                line_no, N_("account %(account)s with reason %(reason)s already on line %(other_line)s"),
+                            DUPLICATE_LINE,
+                account=bulk.account, reason=bulk.reason, other_line=seen[key],
             )
             continue
         seen[key] = line_no
         report.lines.append(bulk)
     if not report.lines and not report.log:
-        report.add_error(0, "the file has a header but no lines", Kind.EMPTY_FILE)
+        report.add_error(0, N_("the file has a header but no lines"), Kind.EMPTY_FILE)
     return report

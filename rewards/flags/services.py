@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, and_, bindparam, column, exists, insert, literal, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,7 +24,7 @@ from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
 from rewards.db import UTCDateTime, rowcount, utcnow
 from rewards.directread import DirectRead
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.flags import core
 from rewards.flags.models import FlagClosure, PriorityFlag, TierRun
 from rewards.tiers import TIERS
@@ -46,8 +47,15 @@ class FlagClosed(Conflict):
     code = "already_closed"
 
 
+def _closure_word(kind: str) -> Any:
+    """How a flag was closed, lazily in the page's language."""
+    words = {core.CLOSED_REVOKED: _l("revoked"), core.CLOSED_REPLACED: _l("replaced"),
+             core.CLOSED_RECOMPUTED: _l("recomputed")}
+    return words.get(kind, kind)
+
+
 def _input_error(exc: core.FlagInputError) -> FlagError:
-    return FlagError(exc.message, field=exc.field)
+    return FlagError.of(exc, field=exc.field)
 
 
 def _is_pg(session: Session) -> bool:
@@ -186,7 +194,8 @@ def _apply_sets(
                               old.id if old else None))
     if closures:
         if _close(session, closures) != len(closures):
-            raise Conflict("a flag changed while this request ran; nothing was saved, try again")
+            raise Conflict(N_("a flag changed while this request ran; nothing was saved, try again"),
+                           code="flag_changed")
     if new_rows:
         # One executemany ("insertmanyvalues" batches) with RETURNING in parameter order on both engines.
         ids = session.execute(insert(F).returning(F.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
@@ -248,17 +257,19 @@ def revoke_flag(session: Session, flag_id: int, why: str, *, actor: str, today: 
     if 0 < flag_id < 2**63:  # a larger number fits no BIGINT column: no such flag
         row = session.execute(select(F.c.id, F.c.account, F.c.reason, F.c.valid_to).where(F.c.id == flag_id)).first()
     if row is None:
-        raise NotFound(f"no flag {flag_id}")
+        raise NotFound(N_("no flag %(flag)s"), code="no_flag", flag=flag_id)
     _lock_account(session, row.account)
     closed = session.execute(select(C.c.kind, C.c.closed_at).where(C.c.flag_id == flag_id)).first()
     if closed is not None:
-        raise FlagClosed(f"flag {flag_id} is already closed ({closed.kind} at {closed.closed_at:%Y-%m-%d %H:%M} UTC)")
+        raise FlagClosed(N_("flag %(flag)s is already closed (%(how)s at %(closed_at)s UTC)"), flag=flag_id,
+                         how=_closure_word(closed.kind), closed_at=f"{closed.closed_at:%Y-%m-%d %H:%M}")
     if row.valid_to is not None and row.valid_to < today:
-        raise FlagClosed(f"flag {flag_id} already ended on {row.valid_to.isoformat()}", code="expired")
+        raise FlagClosed(N_("flag %(flag)s already ended on %(date)s"), code="expired", flag=flag_id,
+                         date=row.valid_to.isoformat())
     closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": why, "closed_at": utcnow(),
                "closed_by": actor}
     if _close(session, [closure]) != 1:  # another request closed it between our read and our insert
-        raise FlagClosed(f"flag {flag_id} is already closed")
+        raise FlagClosed(N_("flag %(flag)s is already closed"), flag=flag_id)
     record_event(session, actor, "flags.revoked", "account", row.account,
                  {"flag_id": flag_id, "reason": row.reason, "why": why})
     return Change("revoked", row.account, row.reason, None, flag_id)
@@ -304,20 +315,24 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     open_now = _open_staff_flags(session, accounts)
     for line in report.lines:
         if line.account not in known:
-            report.add_error(line.line, f"account {line.account} is not in the latest snapshot", core.UNKNOWN_ACCOUNT,
-                             "account")
+            report.add_error(line.line, N_("account %(account)s is not in the latest snapshot"),
+                             core.UNKNOWN_ACCOUNT, "account",
+                             account=line.account)
         elif line.action == core.ACTION_REVOKE:
             row = open_now.get((line.account, line.reason))
             if row is None:
-                report.add_error(line.line, f"account {line.account} has no open flag with reason {line.reason}",
-                                 core.NOT_OPEN)
+                report.add_error(line.line, N_("account %(account)s has no open flag with reason %(reason)s"),
+                                 core.NOT_OPEN,
+                                 account=line.account, reason=line.reason)
             elif row.valid_to is not None and row.valid_to < today:
-                report.add_error(line.line, f"the {line.reason} flag of account {line.account} already ended",
-                                 core.NOT_OPEN)
+                report.add_error(line.line, N_("the %(reason)s flag of account %(account)s already ended"),
+                                 core.NOT_OPEN,
+                                 account=line.account, reason=line.reason)
     if report.log:
         count = report.problem_lines()
         raise FlagError(
-            f"the file has problems on {count} line(s); nothing was applied", errors=report.errors_by_line()
+            N_("the file has problems on %(count)s line(s); nothing was applied"), errors=report.errors_by_line(),
+            code="bad_file", count=count, problems=report.log.details,  # pages word each one in their language
         )
     sets = [
         core.StaffFlagInput(line.account, line.reason, line.valid_from or today, line.valid_to, line.note)
@@ -334,7 +349,8 @@ def apply_bulk(session: Session, data: bytes, *, actor: str, today: date, source
     ]
     if revokes:
         if _close(session, revokes) != len(revokes):
-            raise Conflict("a flag changed while the file was applied; nothing was saved, try again")
+            raise Conflict(N_("a flag changed while the file was applied; nothing was saved, try again"),
+                           code="flag_changed")
     counts = {s: sum(1 for c in changes if c.status == s) for s in ("created", "replaced", "unchanged")}
     result_obj = BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"], len(revokes),
                             report.encoding)
@@ -414,7 +430,7 @@ def apply_tier_flags(
     tier_set = set(tiers)
     unknown = sorted(tier_set - set(TIERS))
     if unknown:
-        raise FlagError(f"unknown tier(s): {', '.join(unknown)}", field="tiers")
+        raise FlagError(N_("unknown tier(s): %(tiers)s"), field="tiers", code="unknown_tier", tiers=", ".join(unknown))
     reasons = {t: core.tier_reason(t) for t in tier_set}
     pg = _is_pg(session)
     session.execute(text(f"DROP TABLE IF EXISTS {_TMP}" if pg else f"DROP TABLE IF EXISTS temp.{_TMP}"))
@@ -522,7 +538,7 @@ def apply_latest_snapshot(
 
     latest = queries.latest_snapshot(session)
     if latest is None:
-        raise NotFound("no snapshot is loaded yet")
+        raise NotFound(N_("no snapshot is loaded yet"), code="no_snapshot")
     rows = ((acct, tier) for acct, tier, _points in queries.iter_rows(session, latest.id, tiers))
     return apply_tier_flags(session, latest.period, rows, actor=actor, tiers=tiers, grace_months=grace_months)
 

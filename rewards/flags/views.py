@@ -15,6 +15,7 @@ from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
 from rewards.flags.shell import local_today
+from rewards.i18n import errors_by_line
 from rewards.policy import staff
 
 bp = Blueprint("flags", __name__, url_prefix="/flags", template_folder="templates")
@@ -133,7 +134,7 @@ def _date(text: str | None, field: str) -> Any:
     try:
         return core.parse_date(text, field)
     except core.FlagInputError as exc:
-        raise services.FlagError(exc.message, field=field) from exc
+        raise services.FlagError.of(exc, field=field) from exc
 
 
 @bp.route("/bulk")
@@ -158,7 +159,7 @@ def bulk_upload() -> tuple[str, int]:
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        errors = exc.error_details() or {}
+        errors = errors_by_line(exc.problems) if exc.problems else exc.error_details() or {}
         return render_template("flags/bulk.html", errors=errors, result=None, reasons=core.STAFF_REASONS), exc.status
     db.session.commit()
     return render_template("flags/bulk.html", errors=None, result=result, reasons=core.STAFF_REASONS), 200

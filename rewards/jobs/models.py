@@ -42,3 +42,6 @@ class Job(db.Model):
     error_status: Mapped[int | None] = mapped_column(Integer)  # the refusal's HTTP status (422, 409, ...)
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)  # JSON, e.g. the per-line errors of a file
+    # The refusal's English template and its parameters (JSON): a page says it again in its language.
+    error_template: Mapped[str | None] = mapped_column(Text)
+    error_params: Mapped[str | None] = mapped_column(Text)

@@ -32,7 +32,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from rewards.db import db, reset_read_only, set_read_only
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.jobs import registry, services, store
 from rewards.jobs.models import Job
 
@@ -92,7 +92,7 @@ class JobContext:
         base = jobs_dir(self.app).resolve()
         path = (base / relative).resolve()
         if base not in path.parents:
-            raise DomainError("the stored file is not in the jobs folder", code="bad_path")
+            raise DomainError(N_("the stored file is not in the jobs folder"), code="bad_path")
         return path
 
     def output(self, name: str) -> Path:
@@ -141,7 +141,7 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
     heartbeat.start()
     try:
         if kind is None:
-            raise DomainError(f"unknown kind of job {job.kind!r}", code="unknown_kind")
+            raise DomainError(N_("unknown kind of job %(kind)s"), code="unknown_kind", kind=repr(job.kind))
         result = kind.handler(ctx)
         if not services.finish(session, job_id, result, ctx.done, ctx.total):
             session.rollback()  # closed as stale meanwhile: its work must not land
@@ -154,7 +154,9 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
         return "cancelled"
     except DomainError as exc:
         code, message, errors, status = exc.code, exc.message, exc.errors, exc.status
-        _settle(app, session, job_id, lambda: services.fail(session, job_id, code, message, errors, status=status))
+        template, params = exc.template, {k: str(v) for k, v in exc.params.items()}  # lazy words: English here
+        _settle(app, session, job_id, lambda: services.fail(session, job_id, code, message, errors, status=status,
+                                                            template=template, params=params))
         return "failed"
     except Exception as exc:  # noqa: BLE001 - any failure is the job's failure; logged in full
         log.exception("job %s (%s) failed", job_id, job.kind)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
 from rewards.db import rowcount, utcnow
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.jobs.models import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, STATES, Job
 from signedjson import canonical_json
 
@@ -52,7 +52,7 @@ def get_job(session: Session, job_id: int) -> Job:
     """The job, or ``NotFound``."""
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(N_("no job %(job)s"), code="no_job", job=job_id)
     return job
 
 
@@ -106,14 +106,32 @@ def fail(
     *,
     status: int = 500,
     from_state: str = RUNNING,
+    template: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> bool:
     """running -> failed with an error code (labelled in the page's language), HTTP status, message
-    and details (e.g. per-line errors)."""
+    and details (e.g. per-line errors); a refusal's ``template`` and ``params`` let a page say it in
+    its own language."""
     return _move(
         session, job_id, from_state, state=FAILED, finished_at=utcnow(), error_code=code[:64], error_status=status,
         error_message=message, error_details=json.dumps(details, ensure_ascii=False, default=str)
         if details is not None else None,
+        error_template=template,
+        error_params=json.dumps(params, ensure_ascii=False, default=str) if params else None,
     )
+
+
+def error_text(job: Job) -> str | None:
+    """A failed job's message in the page's language (its stored English text when it has no template)."""
+    if job.error_template:
+        from rewards.errors import render_message
+
+        params = json.loads(job.error_params) if job.error_params else {}
+        try:
+            return render_message(job.error_template, params)
+        except (KeyError, TypeError, ValueError):
+            return job.error_message
+    return job.error_message
 
 
 def mark_cancelled(session: Session, job_id: int, done: int) -> bool:
@@ -132,7 +150,7 @@ def cancel(session: Session, job_id: int, *, actor: str) -> str:
     if job.state == RUNNING:
         record_event(session, actor, "job.cancel_requested", "job", str(job_id), {"kind": job.kind})
         return "requested"
-    raise Conflict("the job has already finished", code="job_finished")
+    raise Conflict(N_("the job has already finished"), code="job_finished")
 
 
 def close_stale(
@@ -189,8 +207,12 @@ def refusal(job: Job) -> DomainError | None:
     """A failed job's error as the ``DomainError`` a shell answers with (same status, code, details)."""
     if job.state != FAILED:
         return None
-    exc = DomainError(job.error_message or "", code=job.error_code or "failed",
-                      errors=json.loads(job.error_details) if job.error_details else None)
+    errors = json.loads(job.error_details) if job.error_details else None
+    if job.error_template:  # said again in the asker's language (English in the API)
+        params = json.loads(job.error_params) if job.error_params else {}
+        exc = DomainError(job.error_template, code=job.error_code or "failed", errors=errors, **params)
+    else:
+        exc = DomainError(job.error_message or "", code=job.error_code or "failed", errors=errors)
     exc.status = job.error_status or 500
     return exc
 

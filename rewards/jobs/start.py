@@ -19,7 +19,7 @@ from flask import current_app
 
 from rewards.actor import current_actor
 from rewards.db import db
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.jobs import queue, services
 from rewards.jobs.models import Job
 from rewards.jobs.runner import jobs_dir
@@ -48,7 +48,7 @@ def start(kind: str, params: dict[str, Any], *, title: str, actor: str | None = 
         log.exception("job %s could not be queued", job_id)
         services.fail(db.session, job_id, QueueUnavailable.code, type(exc).__name__, status=503, from_state="queued")
         db.session.commit()
-        raise QueueUnavailable("the job queue is not available; try again later") from exc
+        raise QueueUnavailable(N_("the job queue is not available; try again later")) from exc
     db.session.expire_all()
     found = db.session.get(Job, job_id)
     assert found is not None
@@ -72,7 +72,7 @@ def stored_path(relative: str) -> Path:
     base = jobs_dir(current_app).resolve()
     path = (base / relative).resolve()
     if base not in path.parents:
-        raise DomainError("the stored file is not in the jobs folder", code="bad_path")
+        raise DomainError(N_("the stored file is not in the jobs folder"), code="bad_path")
     return path
 
 

@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards import policy
@@ -35,12 +36,13 @@ from rewards.web import attempt
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
+# With a context: the same English words name other things' states elsewhere (a draw, an issue run).
 STATE_LABELS = {
-    "queued": _l("queued"),
-    "running": _l("running"),
-    "done": _l("done"),
-    "failed": _l("failed"),
-    "cancelled": _l("cancelled"),
+    "queued": lazy_pgettext("job state", "queued"),
+    "running": lazy_pgettext("job state", "running"),
+    "done": lazy_pgettext("job state", "done"),
+    "failed": lazy_pgettext("job state", "failed"),
+    "cancelled": lazy_pgettext("job state", "cancelled"),
 }
 ERROR_LABELS = {
     "interrupted": _l("the consumer running the job stopped; start it again"),
@@ -78,6 +80,7 @@ def job_context(job: Job) -> dict[str, Any]:
         "kind_label": kind.label if kind else job.kind,
         "state_label": STATE_LABELS.get(job.state, job.state),
         "error_label": labels.get(job.error_code or "", None),
+        "error_text": services.error_text(job),
         "labels": labels,
         "link": link,
         "file": file if file and kind is not None and _can(kind.action) else None,

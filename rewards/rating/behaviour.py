@@ -40,11 +40,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rewards.csvread import (
     ACCOUNT_MAX_DIGITS,
+    N_,
     Column,
     ErrorLog,
     Kind,
@@ -161,8 +162,8 @@ class LocalDates:
         self.tails: dict[str, dict[str, int]] = {}
         self._size = 0
 
-    def ordinal(self, text: str) -> int | str:
-        """The local date's ordinal, or an error message (a str)."""
+    def ordinal(self, text: str) -> int | tuple[str, str]:
+        """The local date's ordinal, or an error: ``(message template, the value quoted)``."""
         tail = self.tails.get(text[16:])
         if tail is not None:
             hit = tail.get(text[:16])
@@ -185,18 +186,18 @@ class LocalDates:
             self._size += 1
         return result
 
-    def _parse(self, text: str) -> int | str:
+    def _parse(self, text: str) -> int | tuple[str, str]:
         if len(text) == 10:
             try:
                 return date.fromisoformat(text).toordinal()
             except ValueError:
-                return f"{text!r} is not a date (YYYY-MM-DD)"
+                return N_("%(column)s %(value)s is not a date (YYYY-MM-DD)"), repr(text)
         try:
             instant = datetime.fromisoformat(text)
         except ValueError:
-            return f"{text[:40]!r} is not an ISO 8601 date-time"
+            return N_("%(column)s %(value)s is not an ISO 8601 date-time"), repr(text[:40])
         if instant.tzinfo is None or instant.utcoffset() is None:
-            return f"{text[:40]!r} has no UTC offset (write Z or +05:00)"
+            return N_("%(column)s %(value)s has no UTC offset (write Z or +05:00)"), repr(text[:40])
         return instant.astimezone(self.zone).toordinal()
 
 
@@ -298,8 +299,8 @@ class _RowChecks:
         }
         self.flags: dict[str, tuple[int, str]] = {}
 
-    def error(self, line: int, kind: str, message: str, field: str | None = None) -> None:
-        self.errors.add(line, kind, message, self.source, field)
+    def error(self, line: int, kind: str, message: str, field: str | None = None, **params: Any) -> None:
+        self.errors.add(line, kind, message, self.source, field, **params)
 
     def blank(self, row: list[str]) -> bool:
         return not "".join(row).replace(self.delimiter, "").strip()
@@ -309,7 +310,8 @@ class _RowChecks:
         if self.blank(row):
             return
         width = len(row) if len(row) < expected else len(row) + row[-1].count(self.delimiter)
-        self.error(line, WRONG_COLUMN_COUNT, f"{width} columns, the header has {self.width}")
+        self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                   count=width, width=self.width)
 
     def account(self, row: list[str], account: str, current: str | None, line: int) -> str:
         """The account that starts at this row, or ``""`` when the row is skipped (logged unless blank)."""
@@ -317,12 +319,14 @@ class _RowChecks:
             account = account.strip()
             if not account_ok(account):
                 if account or not self.blank(row):
-                    self.error(line, *account_problem(account), "account")
+                    kind, message, params = account_problem(account)
+                    self.error(line, kind, message, "account", **params)
                 return ""
         if current is not None and account < current:
             self.error(
-                line, UNSORTED, f"account {account} comes after {current}: the file must be sorted by account",
-                "account"
+                line, UNSORTED, N_("account %(account)s comes after %(previous)s: the file must be sorted by account"),
+                                   "account",
+                account=account, previous=current,
             )
             return ""
         return account
@@ -333,16 +337,16 @@ class _RowChecks:
         found = month_index.get(raw)
         if found is None:
             months = self.engine.months
-            message = (
-                f"month {raw[:20]!r} is not YYYY-MM"
-                if month_of(raw) is None
-                else f"month {raw} is outside the window {months[0]}..{months[-1]}"
-            )
-            self.error(line, BAD_MONTH, message, "month")
+            if month_of(raw) is None:
+                self.error(line, BAD_MONTH, N_("month %(month)s is not YYYY-MM"), "month", month=repr(raw[:20]))
+            else:
+                self.error(line, BAD_MONTH, N_("month %(month)s is outside the window %(first)s..%(last)s"), "month",
+                           month=raw, first=months[0], last=months[-1])
         return found
 
     def duplicate_month(self, account: str, mi: int, line: int) -> None:
-        self.error(line, DUPLICATE_MONTH, f"account {account} has a second row for {self.engine.months[mi]}", "month")
+        self.error(line, DUPLICATE_MONTH, N_("account %(account)s has a second row for %(month)s"), "month",
+                   account=account, month=self.engine.months[mi])
 
     def event(self, raw_date: str, raw_channel: str, line: int, what: str) -> tuple[int, tuple[str, int] | None]:
         """A reading or payment: ``(date ordinal or 0, (letter, bit))``; ``(0, None)`` after logging."""
@@ -352,7 +356,8 @@ class _RowChecks:
         channel = raw_channel.strip()
         if on_date == _NO_DATE:
             if channel:
-                self.error(line, BAD_CHANNEL, f"{what} channel given without a {what} date", f"{what}_channel")
+                self.error(line, BAD_CHANNEL, N_("%(channel)s given without %(date)s"), f"{what}_channel",
+                           channel=f"{what}_channel", date=f"{what}_at")
                 return _NO_DATE, None
             return _NO_DATE, ("", 0)
         return on_date, self._channel(raw_channel, line, what)
@@ -361,8 +366,8 @@ class _RowChecks:
         if not raw or raw.isspace():
             return _NO_DATE
         found = self.dates.ordinal(raw)
-        if isinstance(found, str):
-            self.error(line, BAD_DATE, f"{what} date {found}", f"{what}_at")
+        if isinstance(found, tuple):
+            self.error(line, BAD_DATE, found[0], f"{what}_at", column=f"{what}_at", value=found[1])
             return None
         return found
 
@@ -371,10 +376,12 @@ class _RowChecks:
         found = CHANNEL_NAMES.get(normalise_name(raw))
         if found is None:
             stripped = raw.strip()
-            message = (
-                f"unknown {what} channel {stripped[:30]!r}" if stripped else f"{what} date given without a channel"
-            )
-            self.error(line, BAD_CHANNEL, message, f"{what}_channel")
+            if stripped:
+                self.error(line, BAD_CHANNEL, N_("unknown %(column)s %(value)s"), f"{what}_channel",
+                           column=f"{what}_channel", value=repr(stripped[:30]))
+            else:
+                self.error(line, BAD_CHANNEL, N_("%(date)s given without %(channel)s"), f"{what}_channel",
+                           channel=f"{what}_channel", date=f"{what}_at")
             return None
         info = (CHANNEL_LETTERS[found], bit if found in allowed else 0)
         if len(cache) < 10_000:
@@ -385,17 +392,20 @@ class _RowChecks:
         """``(mask, facts flags token)`` of the five flag columns' text, or None after logging."""
         raws = key.split(self.delimiter)
         if len(raws) != 5:
-            self.error(line, WRONG_COLUMN_COUNT, f"{len(raws) + 6} columns, the header has {self.width}")
+            self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                       count=len(raws) + 6, width=self.width)
             return None
         flags, bad = self._yes_no_flags(raws[:3], line)
         plan = PLAN_NAMES.get(normalise_name(raws[3]), "?")
         if plan == "?":
-            self.error(line, BAD_PLAN, f"plan {raws[3].strip()[:20]!r} is not none, deferral or instalment", "plan")
+            self.error(line, BAD_PLAN, N_("plan %(value)s is not none, deferral or instalment"),
+                       "plan", value=repr(raws[3].strip()[:20]))
             return None
         if plan is not None:
             kept = BOOLS.get(raws[4].strip().lower())
             if kept is None:
-                self.error(line, BAD_FLAG, f"plan_kept {raws[4].strip()[:20]!r} is not yes/no", "plan_kept")
+                self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"),
+                           "plan_kept", column="plan_kept", value=repr(raws[4].strip()[:20]))
                 return None
             flags |= PLAN_KEPT if kept else 0
         if bad:
@@ -412,7 +422,8 @@ class _RowChecks:
                                   ("registered", "email_confirmed", "paperless"), strict=True):
             value = BOOLS.get(raw.strip().lower())
             if value is None:
-                self.error(line, BAD_FLAG, f"{name} {raw.strip()[:20]!r} is not yes/no", name)
+                self.error(line, BAD_FLAG, N_("%(column)s %(value)s is not yes/no"),
+                           name, column=name, value=repr(raw.strip()[:20]))
                 bad = True
             elif value:
                 flags |= bit
@@ -553,7 +564,7 @@ def _group_by_account(
     if current is not None:
         yield AccountMonths(current, points, every, present, tokens, first_line, source_index)
     elif not checks.errors:
-        checks.error(table.header_line + 1, "empty_file", "the file has a header but no rows")
+        checks.error(table.header_line + 1, "empty_file", N_("the file has a header but no rows"))
 
 
 def flags_token(flags: int, plan: str | None) -> str:

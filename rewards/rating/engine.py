@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
 
-from rewards.csvread import ErrorLog
+from rewards.csvread import N_, ErrorLog
 from rewards.rating.behaviour import (
     CHANNEL_LETTERS,
     EMAIL_CONFIRMED,
@@ -218,10 +218,11 @@ class Engine:
             errors.add(
                 other.first_line,
                 DUPLICATE_MONTH,
-                f"account {first.account} has rows for {', '.join(months)} in two files "
-                f"(also line {first.first_line} of {names[first.source_index]})",
+                N_("account %(account)s has rows for %(months)s in two files (also line %(other_line)s of %(file)s)"),
                 names[other.source_index],
                 "month",
+                account=first.account, months=", ".join(months), other_line=first.first_line,
+                file=names[first.source_index],
             )
         tokens = [b if b != "-" else a for a, b in zip(first.tokens, other.tokens, strict=True)]
         return first._replace(

@@ -48,8 +48,21 @@ PLANS: tuple[str, ...] = ("deferral", "instalment")
 DEFAULT_FILE = "default-v1.json"
 
 
+def N_(text: str) -> str:
+    """Mark a message template for the catalogues (babel's ``N_`` keyword); pages translate it."""
+    return text
+
+
 class RulesError(ValueError):
-    """A rules file is not valid; the message names the field (``rules.points.paperless: ...``)."""
+    """A rules file is not valid; the message names the field (``rules.points.paperless: ...``).
+
+    ``template`` and ``params`` (``path`` among them) let a page say it in its language.
+    """
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
 
 
 @dataclass(frozen=True)
@@ -90,44 +103,49 @@ class Rules:
         return self.tiers[TIERS.index(tier)]
 
 
-def _fail(path: str, message: str) -> RulesError:
-    return RulesError(f"{path}: {message}")
+def _fail(path: str, message: str, **params: Any) -> RulesError:
+    """``path: message``: ``message`` is a template that starts with ``%(path)s: `` (``%(name)s`` over ``params``)."""
+    return RulesError(message, path=path, **params)
 
 
 def _obj(value: Any, path: str, keys: set[str], required: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _fail(path, f"must be an object, got {type(value).__name__}")
+        raise _fail(path, N_("%(path)s: must be an object, got %(type)s"), type=type(value).__name__)
     unknown = sorted(set(value) - keys)
     if unknown:
-        raise _fail(f"{path}.{unknown[0]}", f"unknown field (allowed: {', '.join(sorted(keys))})")
+        raise _fail(f"{path}.{unknown[0]}", N_("%(path)s: unknown field (allowed: %(allowed)s)"),
+                    allowed=", ".join(sorted(keys)))
     missing = sorted(required - set(value))
     if missing:
-        raise _fail(f"{path}.{missing[0]}", "is required")
+        raise _fail(f"{path}.{missing[0]}", N_("%(path)s: is required"))
     return value
 
 
 def _int(value: Any, path: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, f"must be an integer, got {value!r}")
+        raise _fail(path, N_("%(path)s: must be an integer, got %(value)s"), value=repr(value))
     if not low <= value <= high:
-        raise _fail(path, f"must be between {low} and {high}, got {value}")
+        raise _fail(path, N_("%(path)s: must be between %(low)s and %(high)s, got %(value)s"),
+                    low=low, high=high, value=value)
     return value
 
 
 def _str(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _fail(path, f"must be a non-empty string, got {value!r}")
+        raise _fail(path, N_("%(path)s: must be a non-empty string, got %(value)s"), value=repr(value))
     return value
 
 
 def _names(value: Any, path: str, allowed: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
     if not isinstance(value, list):
-        raise _fail(path, f"must be a list, got {type(value).__name__}")
+        raise _fail(path, N_("%(path)s: must be a list, got %(type)s"), type=type(value).__name__)
     for i, item in enumerate(value):
         if item not in allowed:
-            raise _fail(f"{path}[{i}]", f"unknown value {item!r} (allowed: {', '.join(sorted(allowed))})")
+            raise _fail(f"{path}[{i}]", N_("%(path)s: unknown value %(value)s (allowed: %(allowed)s)"),
+                        value=repr(item),
+                        allowed=", ".join(sorted(allowed)))
     if len(set(value)) != len(value):
-        raise _fail(path, "has duplicates")
+        raise _fail(path, N_("%(path)s: has duplicates"))
     return frozenset(value)
 
 
@@ -136,7 +154,7 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise RulesError(f"rules: not valid UTF-8 JSON ({exc})") from None
+        raise RulesError(N_("rules: not valid UTF-8 JSON (%(problem)s)"), problem=str(exc)) from None
     top = _obj(
         doc,
         "rules",
@@ -155,16 +173,17 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
         {"format", "version", "timezone", "window_months", "channels", "deadlines", "points", "tiers"},
     )
     if top["format"] != FORMAT:
-        raise _fail("rules.format", f"must be {FORMAT!r}, got {top['format']!r}")
+        raise _fail("rules.format", N_("%(path)s: must be %(expected)s, got %(value)s"),
+                    expected=repr(FORMAT), value=repr(top["format"]))
     version = _str(top["version"], "rules.version")
     title = top.get("title", "")
     if not isinstance(title, str):
-        raise _fail("rules.title", "must be a string")
+        raise _fail("rules.title", N_("%(path)s: must be a string"))
     timezone = _str(top["timezone"], "rules.timezone")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _fail("rules.timezone", f"unknown time zone {timezone!r}") from None
+        raise _fail("rules.timezone", N_("%(path)s: unknown time zone %(zone)s"), zone=repr(timezone)) from None
     window = _int(top["window_months"], "rules.window_months", 1, 24)
 
     channels = _obj(top["channels"], "rules.channels", {"reading", "payment"}, {"reading", "payment"})
@@ -195,7 +214,7 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
         hardship_doc["kept_plan_credits"], "rules.hardship.kept_plan_credits", tuple(sorted(PAYMENT_CRITERIA))
     )
     if "payment_early" in credits and "payment_on_time" not in credits:
-        raise _fail("rules.hardship.kept_plan_credits", "payment_early needs payment_on_time too")
+        raise _fail("rules.hardship.kept_plan_credits", N_("%(path)s: payment_early needs payment_on_time too"))
 
     tiers_doc = _obj(top["tiers"], "rules.tiers", set(TIERS[1:]), set(TIERS[1:]))
     tiers = [TierRule(TIERS[0], 0, ())]
@@ -205,8 +224,8 @@ def parse_rules(data: bytes, source: str = "<bytes>") -> Rules:
         min_points = _int(rule["min_points"], f"{path}.min_points", 0, 1_000_000)
         if min_points < tiers[-1].min_points:
             raise _fail(
-                f"{path}.min_points",
-                f"must not be below {tiers[-1].tier}'s ({tiers[-1].min_points}), got {min_points}",
+                f"{path}.min_points", N_("%(path)s: must not be below %(lower)s's (%(lower_points)s), got %(value)s"),
+                lower=tiers[-1].tier, lower_points=tiers[-1].min_points, value=min_points,
             )
         every = _names(rule.get("every_month", []), f"{path}.every_month", CRITERIA)
         # A higher tier keeps every requirement of the tiers below it (monotone by construction).
@@ -237,7 +256,7 @@ def load_rules(path: str | Path) -> Rules:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RulesError(f"rules: cannot read {path}: {exc.strerror}") from None
+        raise RulesError(N_("rules: cannot read %(path)s: %(problem)s"), path=path, problem=exc.strerror) from None
     return parse_rules(data, str(path))
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rewards.csvread import (
     ACCOUNT_MAX_DIGITS,
     CHUNK_SIZE,
     LIMITS,
+    N_,
     Column,
     ErrorLog,
     Kind,
@@ -116,8 +117,8 @@ class _RowChecker:
         self.seen: set[int] = set()
         self.first_line: dict[int, int] = {}
 
-    def error(self, line: int, kind: str, message: str, field: str | None = None) -> None:
-        self.report.errors.add(line, kind, message, self.source, field)
+    def error(self, line: int, kind: str, message: str, field: str | None = None, **params: Any) -> None:
+        self.report.errors.add(line, kind, message, self.source, field, **params)
 
     def points(self, line: int, text: str) -> tuple[bool, int | None]:
         text = text.strip()
@@ -127,12 +128,13 @@ class _RowChecker:
             value = int(text)
             if value <= POINTS_MAX:
                 return True, value
-            self.error(line, BAD_POINTS, f"points {text[:20]!r} are too large", "points")
+            self.error(line, BAD_POINTS, N_("points %(points)s are too large"), "points", points=repr(text[:20]))
             return False, None
         if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
-            self.error(line, BAD_POINTS, f"points {text!r} are negative", "points")
+            self.error(line, BAD_POINTS, N_("points %(points)s are negative"), "points", points=repr(text))
         else:
-            self.error(line, BAD_POINTS, f"points {text[:40]!r} are not a whole number", "points")
+            self.error(line, BAD_POINTS, N_("points %(points)s are not a whole number"),
+                       "points", points=repr(text[:40]))
         return False, None
 
     def account(self, row: list[str], account: str, line: int) -> str:
@@ -141,23 +143,26 @@ class _RowChecker:
         if account_ok(account):
             return account
         if account or not is_blank(row):
-            self.error(line, *_account_problem(account), "account")
+            kind, message, params = _account_problem(account)
+            self.error(line, kind, message, "account", **params)
         return ""
 
     def wrong_width(self, row: list[str], line: int, width: int) -> None:
         if not is_blank(row):
-            self.error(line, WRONG_COLUMN_COUNT, f"{len(row)} columns, the header has {width}")
+            self.error(line, WRONG_COLUMN_COUNT, N_("%(count)s columns, the header has %(width)s"),
+                       count=len(row), width=width)
 
     def no_rows(self, line: int) -> None:
         """A file with a header, no rows and no other problem is refused too."""
         if self.report.rows == 0 and not self.report.errors:
-            self.error(line, EMPTY_FILE, "the file has a header but no rows")
+            self.error(line, EMPTY_FILE, N_("the file has a header but no rows"))
 
     def duplicate(self, line: int, account: str) -> bool:
         key = int("1" + account)
         seen = self.seen
         if key in seen:
-            self.error(line, DUPLICATE_ACCOUNT, f"account {account} appears more than once", "account")
+            self.error(line, DUPLICATE_ACCOUNT, N_("account %(account)s appears more than once"),
+                       "account", account=account)
             return True
         seen.add(key)
         return False
@@ -209,7 +214,7 @@ def read_snapshot_csv(
             raw_tier = row[ti]
             tier = tier_fast.get(raw_tier) or parse_tier(raw_tier)
             if tier is None:
-                error(line, UNKNOWN_TIER, f"unknown tier {raw_tier.strip()[:40]!r}", "tier")
+                error(line, UNKNOWN_TIER, N_("unknown tier %(tier)s"), "tier", tier=repr(raw_tier.strip()[:40]))
                 continue
             points = None
             if pi is not None:
@@ -245,14 +250,14 @@ def _json_row(text: str, line: int, error: Error) -> tuple[str, str, int | None]
     try:
         obj = json.loads(text)
     except ValueError as exc:
-        error(line, MALFORMED_ROW, f"not a JSON value: {exc}")
+        error(line, MALFORMED_ROW, N_("not a JSON value: %(problem)s"), problem=str(exc))
         return None
     if not isinstance(obj, dict):
-        error(line, MALFORMED_ROW, "each line must be a JSON object")
+        error(line, MALFORMED_ROW, N_("each line must be a JSON object"))
         return None
     extra = obj.keys() - _JSON_KEYS
     if extra:
-        error(line, MALFORMED_ROW, f"unknown field(s): {', '.join(sorted(extra))}")
+        error(line, MALFORMED_ROW, N_("unknown field(s): %(fields)s"), fields=", ".join(sorted(extra)))
         return None
     account = _json_account(obj.get("account"), line, error)
     if account is None:
@@ -260,7 +265,7 @@ def _json_row(text: str, line: int, error: Error) -> tuple[str, str, int | None]
     raw_tier = obj.get("tier")
     tier = tier_of(raw_tier) if isinstance(raw_tier, str) else None
     if tier is None:
-        error(line, UNKNOWN_TIER, f"unknown tier {raw_tier!r}"[:60], "tier")
+        error(line, UNKNOWN_TIER, N_("unknown tier %(tier)s"), "tier", tier=repr(raw_tier)[:48])
         return None
     points = obj.get("points")
     if points is not None and not _json_points_ok(points, line, error):
@@ -270,25 +275,26 @@ def _json_row(text: str, line: int, error: Error) -> tuple[str, str, int | None]
 
 def _json_account(account: object, line: int, error: Error) -> str | None:
     if account is None or account == "":
-        error(line, EMPTY_ACCOUNT, "the account number is empty", "account")
+        error(line, EMPTY_ACCOUNT, N_("the account number is empty"), "account")
         return None
     if not isinstance(account, str):
-        error(line, MALFORMED_ACCOUNT, "account must be a JSON string (leading zeros matter)", "account")
+        error(line, MALFORMED_ACCOUNT, N_("account must be a JSON string (leading zeros matter)"), "account")
         return None
     account = account.strip()
     if not account_ok(account):
-        error(line, *_account_problem(account), "account")
+        kind, message, params = _account_problem(account)
+        error(line, kind, message, "account", **params)
         return None
     return account
 
 
 def _json_points_ok(points: object, line: int, error: Error) -> bool:
     if isinstance(points, bool) or not isinstance(points, int):
-        error(line, BAD_POINTS, f"points {points!r} are not a whole number"[:80], "points")
+        error(line, BAD_POINTS, N_("points %(points)s are not a whole number"), "points", points=repr(points)[:48])
     elif points < 0:
-        error(line, BAD_POINTS, f"points {points} are negative", "points")
+        error(line, BAD_POINTS, N_("points %(points)s are negative"), "points", points=points)
     elif points > POINTS_MAX:
-        error(line, BAD_POINTS, f"points {points} are too large", "points")
+        error(line, BAD_POINTS, N_("points %(points)s are too large"), "points", points=points)
     else:
         return True
     return False

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from rewards.audit.services import record_event
 from rewards.bulkload import NULL, bulk_insert
 from rewards.db import utcnow
-from rewards.errors import Conflict, DomainError, NotFound
+from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.rating.behaviour import month_of
 from rewards.rating.engine import Engine, explain
 from rewards.rating.rules import Rules, RulesError, default_rules_bytes, parse_rules
@@ -77,7 +77,8 @@ def check_period(period: str) -> str:
     """
     ym = month_of(period.strip()) if isinstance(period, str) else None
     if ym is None or ym[0] < 1000:
-        raise DomainError(f"period {period!r} is not a month YYYY-MM", field="period")
+        raise DomainError(N_("period %(period)s is not a month YYYY-MM"), field="period", code="bad_period",
+                          period=repr(period))
     return period.strip()
 
 
@@ -105,10 +106,10 @@ def _begin_snapshot(
     existing = snapshot_for_period(session, period)
     if existing is not None and not replace:
         raise Conflict(
-            f"{period} already has a snapshot (#{existing.id}, "
-            f"loaded {existing.loaded_at:%Y-%m-%d %H:%M} UTC "
-            f"by {existing.loaded_by}); ask to replace it",
-            code="period_taken",
+            N_("%(period)s already has a snapshot (#%(id)s, loaded %(loaded_at)s UTC by %(loaded_by)s); ask to replace "
+               "it"),
+            code="period_taken", period=period, id=existing.id,
+            loaded_at=f"{existing.loaded_at:%Y-%m-%d %H:%M}", loaded_by=existing.loaded_by,
         )
     if existing is not None:
         existing.status = "superseded"
@@ -133,7 +134,7 @@ def _begin_snapshot(
     except IntegrityError:
         # Another import of the same period committed first (PostgreSQL waits on the unique index).
         raise Conflict(
-            f"{period} was loaded by someone else meanwhile; try again", code="period_taken"
+            N_("%(period)s was loaded by someone else meanwhile; try again"), code="period_taken", period=period
         ) from None
     if existing is not None:
         existing.superseded_by_id = snapshot.id
@@ -262,7 +263,8 @@ def import_snapshot(
     """
     period = check_period(period)
     if fmt not in ("csv", "jsonl"):
-        raise DomainError(f"unknown format {fmt!r} (csv or jsonl)", field="format")
+        raise DomainError(N_("unknown format %(format)s (csv or jsonl)"), field="format", code="unknown_format",
+                          format=repr(fmt))
     snapshot, replaced = _begin_snapshot(
         session,
         period=period,
@@ -285,7 +287,8 @@ def import_snapshot(
     _bulk_insert(session, rows())
     if errors:
         raise FileRejected(
-            f"{source_name}: {errors.total} problem(s); nothing was loaded", errors=report.as_dict()["errors"]
+            N_("%(file)s: %(total)s problem(s); nothing was loaded"), errors=report.as_dict()["errors"],
+            file=source_name, total=errors.total,
         )
     snapshot.file_sha256 = hashing.sha256.hexdigest()
     snapshot.has_points = report.has_points
@@ -326,7 +329,7 @@ def rules_for(session: Session, sha256: str) -> Rules:
     if stored is None:
         data = default_rules_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise NotFound(f"rules file {sha256[:12]}... is not stored")
+            raise NotFound(N_("rules file %(sha256)s... is not stored"), code="no_rules", sha256=sha256[:12])
         return parse_rules(data, "default")
     return parse_rules(stored.content.encode("utf-8"), f"stored {stored.version}")
 
@@ -349,12 +352,12 @@ def compute_snapshot(
     """
     period = check_period(period)
     if not files:
-        raise DomainError("no behaviour file given", field="files")
+        raise DomainError(N_("no behaviour file given"), field="files", code="no_file")
     data = rules_bytes if rules_bytes is not None else default_rules_bytes()
     try:
         rules = parse_rules(data, "rules")
     except RulesError as exc:
-        raise DomainError(str(exc), field="rules") from None
+        raise DomainError.of(exc, field="rules", code="bad_rules") from None
     names = [name for _, name in files]
     snapshot, replaced = _begin_snapshot(
         session,
@@ -390,11 +393,11 @@ def compute_snapshot(
     _bulk_insert(session, rows())
     if errors:
         raise FileRejected(
-            f"{errors.total} problem(s) in the behaviour file(s); nothing was computed",
+            N_("%(total)s problem(s) in the behaviour file(s); nothing was computed"), total=errors.total,
             errors=errors.as_dict(),
         )
     if total == 0:
-        raise FileRejected("the behaviour file(s) have no rows", errors=errors.as_dict())
+        raise FileRejected(N_("the behaviour file(s) have no rows"), code="empty_file", errors=errors.as_dict())
     file_hashes = [h.sha256.hexdigest() for h in hashers]
     snapshot.file_sha256 = (
         file_hashes[0]
@@ -428,10 +431,10 @@ def compute_snapshot(
 def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
     """The snapshot with this id (any status), or NotFound."""
     if not 0 < snapshot_id < 2**31:  # an id outside the column's range cannot exist
-        raise NotFound(f"no snapshot #{snapshot_id}")
+        raise NotFound(N_("no snapshot #%(id)s"), code="no_snapshot", id=snapshot_id)
     snapshot = session.get(Snapshot, snapshot_id)
     if snapshot is None:
-        raise NotFound(f"no snapshot #{snapshot_id}")
+        raise NotFound(N_("no snapshot #%(id)s"), code="no_snapshot", id=snapshot_id)
     return snapshot
 
 
@@ -440,13 +443,13 @@ def active_for(session: Session, period: str | None) -> Snapshot:
     if period:
         snapshot = snapshot_for_period(session, check_period(period))
         if snapshot is None:
-            raise NotFound(f"no snapshot for {period}")
+            raise NotFound(N_("no snapshot for %(period)s"), code="no_snapshot", period=period)
         return snapshot
     snapshot = session.scalar(
         select(Snapshot).where(Snapshot.status == "active").order_by(Snapshot.period.desc()).limit(1)
     )
     if snapshot is None:
-        raise NotFound("no snapshot has been loaded yet")
+        raise NotFound(N_("no snapshot has been loaded yet"), code="no_snapshot")
     return snapshot
 
 
@@ -506,7 +509,8 @@ def account_tier(
     snapshot = active_for(session, period)
     row = session.get(SnapshotRow, (snapshot.id, account))
     if row is None:
-        raise NotFound(f"account {account} is not in the {snapshot.period} snapshot")
+        raise NotFound(N_("account %(account)s is not in the %(period)s snapshot"), code="no_account",
+                       account=account, period=snapshot.period)
     base = {
         "account": account,
         "period": snapshot.period,
@@ -529,7 +533,7 @@ def account_tier(
     engine = Engine(rules_for(session, snapshot.rules_hash), snapshot.period)
     detail = explain(engine, account, engine.decode(row.facts), lang if lang in ("en", "ru") else "en")
     if (detail["tier"], detail["points"]) != (row.tier, row.points):  # pragma: no cover - a corrupt row
-        raise DomainError("the stored facts do not reproduce the stored tier", code="inconsistent")
+        raise DomainError(N_("the stored facts do not reproduce the stored tier"), code="inconsistent")
     return {**base, **detail, "snapshot_id": snapshot.id, "source": snapshot.source, "explained": True}
 
 
@@ -598,7 +602,8 @@ def export_lines(session: Session, snapshot: Snapshot, kind: str) -> Iterator[st
         for account, tier, points in iter_rows(session, snapshot.id, batch=100_000):
             yield f"{account};{tier};{'' if points is None else points}\n"
     else:
-        raise DomainError(f"unknown export {kind!r} (bills or full)", field="kind")
+        raise DomainError(N_("unknown export %(kind)s (bills or full)"),
+                          field="kind", code="unknown_export", kind=repr(kind))
 
 
 def record_export(session: Session, snapshot: Snapshot, kind: str, actor: str) -> None:

@@ -61,6 +61,21 @@ def _snapshot_error_label(kind: str) -> str:
     return str(ERROR_KINDS.get(kind, kind))
 
 
+# The rating criteria in words (tier explanations name them, not their codes).
+CRITERIA = {
+    "reading_on_time": _l("meter reading on time"),
+    "payment_on_time": _l("payment on time"),
+    "payment_early": _l("payment early"),
+    "registered": _l("registered in the personal account"),
+    "paperless": _l("paperless bills"),
+}
+
+
+@bp.app_template_global("criterion_label")
+def _criterion_label(criterion: str) -> str:
+    return str(CRITERIA.get(criterion, criterion))
+
+
 def dashboard_panel() -> dict[str, Any]:
     """The latest month's tiers and the month before, from the stored counts (no scan of the rows)."""
     snapshot = latest_snapshot(db.session)

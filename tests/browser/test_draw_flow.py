@@ -50,6 +50,11 @@ def _wait_until(moment: datetime) -> None:
 def _step(page: Page, action: str) -> None:
     """Press the button of the draw's next step (the form posting to .../<action>)."""
     page.locator(f"form[action$='/{action}'] button").first.click()
+    # Every step is irreversible: the page asks first, naming what cannot be undone (rewards/static/confirm.js).
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".confirm-text")).not_to_be_empty()
+    dialog.locator("button[value=yes]").click()
 
 
 def _state_is(page: Page, state_label: str) -> None:

@@ -127,4 +127,5 @@ def test_attempt_helper(app: Flask) -> None:
         assert attempt(refused, success="done") is None
         from flask import get_flashed_messages
 
-        assert get_flashed_messages(with_categories=True) == [("info", "done"), ("error", "no (line 2: bad)")]
+        # in Russian
+        assert get_flashed_messages(with_categories=True) == [("info", "done"), ("error", "no (строка 2: bad)")]

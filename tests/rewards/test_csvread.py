@@ -154,3 +154,23 @@ def test_error_shape() -> None:
         {"line": 7, "kind": "bad_value", "message": "no", "field": "reason"},
     ]
     assert log.by_line() == {"file": ["the file is empty"], "line 7": ["no"]}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"), [("koi8-r", "KOI8-R"), ("cp866", "DOS 866"), ("iso8859-5", "ISO 8859-5")]
+)
+def test_other_cyrillic_encodings_get_the_wrong_encoding_hint(encoding: str, name: str) -> None:
+    """An ASCII header over rows in another Cyrillic encoding: one whole-file refusal naming it, like UTF-16."""
+    data = "account;reason\n7;пенсионер по старости\n8;многодетная семья\n9;инвалид\n".encode(encoding)
+    table, rows, log = _read(data)
+    assert rows == [] and _kinds(log) == [(0, Kind.BAD_HEADER, None)]
+    assert log.details[0].message == f"the file is in {name}; save it as UTF-8 or Windows-1251"
+    assert log.details[0].params == {"encoding": name}
+    utf16 = _read("account;reason\n".encode("utf-16"))[2]
+    assert utf16.details[0].template == log.details[0].template  # the same hint as UTF-16
+
+
+@pytest.mark.parametrize("text", ["ЗОЛОТО СЕРЕБРО БРОНЗА ПЛАТИНА", "золото, серебро и бронза", "Лицевой счёт Причина"])
+def test_windows_1251_text_is_not_mistaken_for_another_encoding(text: str) -> None:
+    table, rows, log = _read(f"account;reason\n7;{text}\n".encode("cp1251"))
+    assert not log and table.lines.encoding == "cp1251" and len(rows) == 1

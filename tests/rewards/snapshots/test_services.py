@@ -63,6 +63,8 @@ def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
             "message": "unknown tier 'gold'",
             "source": "upload.csv",
             "field": "tier",
+            "template": "unknown tier %(tier)s",  # what a page needs to say it in its own language
+            "params": {"tier": "'gold'"},
         }
         assert errors["shown"][1]["kind"] == "duplicate_account"
         assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
