@@ -84,7 +84,8 @@ def i18n() -> None:
     for pkg in PACKAGES:
         pot = ROOT / pkg / "translations" / "messages.pot"
         pot.parent.mkdir(exist_ok=True)
-        sh(BIN / "pybabel", "extract", "-F", ROOT / "babel.cfg", "-k", "_l", "--no-location", "-o", pot, ROOT / pkg)
+        sh(BIN / "pybabel", "extract", "-F", ROOT / "babel.cfg", "-k", "_l", "-k", "lazy_pgettext:1c,2",
+           "--no-location", "-o", pot, ROOT / pkg)
         po = pot.parent / "ru" / "LC_MESSAGES" / "messages.po"
         if po.exists():
             sh(BIN / "pybabel", "update", "--no-fuzzy-matching", "-i", pot, "-d", pot.parent, "-l", "ru")

@@ -21,7 +21,7 @@ from rewards.actor import current_actor
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
-from rewards.errors import DomainError
+from rewards.errors import N_, DomainError
 from rewards.jobs.start import start
 from rewards.policy import staff
 from rewards.tiers import TIERS
@@ -99,7 +99,8 @@ def _create_offer(session: Session, p: Partner, form: Any, *, actor: str) -> Off
         value = int(form.get("value", ""))
         budget = int(form["budget"]) if form.get("budget", "").strip() else None
     except ValueError as exc:
-        raise DomainError(_("Check the dates and numbers: %(error)s", error=str(exc))) from exc
+        raise DomainError(N_("Check the dates (YYYY-MM-DD) and the whole numbers of the offer."),
+                          code="bad_offer_form") from exc  # the parser's own words are English: not shown
     return catalog.create_offer(
         session, p, title=form.get("title", ""), discount_kind=form.get("kind") or "", discount_value=value,
         tiers=form.getlist("tiers"), valid_from=start, valid_to=end, budget=budget, actor=actor,
