@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from draws import jobs as draw_jobs
-from draws import services, wiring
+from draws import services, wiring, words
 from draws.entrants import mask_account
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
@@ -37,14 +37,7 @@ public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", temp
 
 PUBLIC_STATES = services.PUBLIC_STATES
 STEPS = ("draft", "announced", "frozen", "drawn", "published")
-STATE_LABELS = {
-    "draft": _l("draft"),
-    "announced": _l("announced"),
-    "frozen": _l("entrants frozen"),
-    "drawn": _l("drawn"),
-    "published": _l("published"),
-    "cancelled": _l("cancelled"),
-}
+STATE_LABELS = words.STATES  # one table of the state words, shared with the refusals
 # What each step fixes for good: shown in the guided flow of the draw page.
 STEP_FIXES = {
     "draft": _l("Everything can still change: name, prizes, weights, freeze time, source of randomness, exclusions."),

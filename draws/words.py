@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
-# The same msgids as the draw pages' state labels (draws/views.py), so they read the same.
+# The draw states in words: the draw pages' labels (draws/views.py) and the refusals use this one table.
 STATES = {
     "draft": _l("draft"),
     "announced": _l("announced"),
