@@ -1,13 +1,15 @@
 """Partner redeem latency alone vs while a snapshot import and a bulk issue run in a consumer (issue 13, item 5).
 
     PYTHONPATH=. python bench/redeem_under_load.py [--import-rows 1500000] [--issue-codes 1000000]
-        [--seconds 15] [--connections 8] [--root CHECKOUT]
+        [--seconds 15] [--connections 8] [--rate RPS] [--root CHECKOUT]
 
 PostgreSQL (REWARDS_BENCH_PG_URL, a schema of its own), Redis for the rate limits and the job queue.
 gunicorn with 4 sync workers (``gunicorn.conf.py``) and one ``flask jobs consumer -w 2``, all on
 loopback. Load: ``--connections`` client threads on keep-alive connections, each request redeeming a
 fresh code (no code twice) with a real partner key and an Idempotency-Key; every latency is kept, so
-the percentiles are exact. Three phases: alone (``--seconds``); loaded, from the moment the import
+the percentiles are exact. With ``--rate`` the load is an open loop instead: redeem ``i`` is due at
+``start + i / rate`` and timed from then, so a wait for a free client counts (no coordinated omission).
+Three phases: alone (``--seconds``); loaded, from the moment the import
 (``--import-rows`` rows, one transaction) and the bulk issue (``--issue-codes`` codes, batches of
 50,000) are both taken by the consumer until both are over (so their commits, and whatever runs inside
 their transactions, fall inside it); alone again. Prints p50/p99/max, rps, non-2xx answers, the load
@@ -47,6 +49,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--redeem-codes", type=int, default=60_000)
     parser.add_argument("--seconds", type=int, default=20, help="length of each phase alone")
     parser.add_argument("--connections", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="open loop: this many redeems a second in all, each timed from when it was due "
+                             "(0: closed loop, each client sends as soon as its last answer came)")
     parser.add_argument("--root", type=Path, default=BENCH, help="the checkout whose code is served")
     return parser.parse_args()
 
@@ -185,13 +190,17 @@ class Load:
             if i >= len(self.codes):
                 break
             body = json.dumps({"code": self.codes[i], "order_ref": f"{self.phase}-{i}"})
-            began = time.perf_counter()
+            began = time.monotonic()
+            if ARGS.rate:  # open loop: request i is due at a fixed time; waiting for a free client counts
+                began = self.began + i / ARGS.rate
+                if began > time.monotonic():
+                    time.sleep(began - time.monotonic())
             conn.request(
                 "POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{self.phase}-{i}"}
             )
             answer = conn.getresponse()
             answer.read()
-            took = (time.perf_counter() - began) * 1000
+            took = (time.monotonic() - began) * 1000
             with self.lock:
                 self.latencies.append(took)
                 self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
@@ -315,7 +324,8 @@ def job_states(app: Any, ids: list[int]) -> list[Any]:
 def main() -> None:
     print(
         f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
-        f"{ARGS.connections} clients, {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
+        f"{ARGS.connections} clients" + (f" at {ARGS.rate:g} redeems/s (open loop)" if ARGS.rate else " (closed loop)")
+        + f", {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
         f"bulk issue {ARGS.issue_codes:,} codes",
         flush=True,
     )
