@@ -577,30 +577,32 @@ def _store_proof_chunks(session: Session, draw: Draw, frozen: engine.FrozenList)
 
 def frozen_columns(session: Session, draw: Draw) -> tuple[list[str], list[str], list[int]]:
     """The stored frozen list, checked against the signed entrant digest."""
+    _stored, data = _checked_list(session, draw)
+    return decode_entrant_columns(data)
+
+
+def _checked_list(session: Session, draw: Draw) -> tuple[DrawEntrantList, bytes]:
+    """The stored list row and its ``ENTRANTS`` bytes, checked against the signed entrant digest."""
     stored = session.get(DrawEntrantList, draw.id)
     if stored is None:
         raise Conflict(N_("the draw has no frozen entrant list"), code="not_frozen")
     data = zlib.decompress(stored.data)
-    freeze_payload = json.loads(draw.freeze_record or "{}")["payload"]
-    if hashlib.sha256(data).hexdigest() != freeze_payload["entrant_digest"]:
+    if hashlib.sha256(data).hexdigest() != _payload(draw.freeze_record)["entrant_digest"]:
         raise Conflict(N_("the stored entrant list does not match the signed freeze record"), code="entrants_mismatch")
-    return decode_entrant_columns(data)
+    return stored, data
 
 
 def _draw_inputs(
     session: Session, draw: Draw, freeze_payload: Mapping[str, Any], salt_key: bytes
 ) -> tuple[Sequence[str], list[int]]:
     """The frozen weights and (lazily) accounts the draw step selects from, each checked against the
-    signed freeze record: the weights against its weights digest, each account read against its
-    Merkle root. Lists frozen before the weights were stored are decoded whole, as before."""
-    stored = session.get(DrawEntrantList, draw.id)
-    if stored is None:
-        raise Conflict(N_("the draw has no frozen entrant list"), code="not_frozen")
+    signed freeze record: the list against its entrant digest, the weights against its weights digest,
+    each account read against its Merkle root. Lists frozen before the weights were stored are decoded
+    whole, as before."""
+    stored, data = _checked_list(session, draw)
     if stored.weights is None or stored.merkle_upper is None:
-        accounts, _tiers, weights = frozen_columns(session, draw)
+        accounts, _tiers, weights = decode_entrant_columns(data)
         return accounts, weights
-    if hashlib.sha256(zlib.decompress(stored.data)).hexdigest() != freeze_payload["entrant_digest"]:
-        raise Conflict(N_("the stored entrant list does not match the signed freeze record"), code="entrants_mismatch")
     encoded = zlib.decompress(stored.weights)
     if hashlib.sha256(encoded).hexdigest() != freeze_payload["weights_digest"]:
         raise Conflict(N_("the stored weights do not match the signed freeze record"), code="weights_mismatch")
