@@ -59,6 +59,14 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by :func:`bulk_insert`, is a primary-key or unique constraint refusing a row."""
+    if getattr(exc, "sqlstate", None) == "23505":  # psycopg: unique_violation
+        return True
+    name = getattr(exc, "sqlite_errorname", "")  # sqlite3 (Python 3.11+)
+    return name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
 def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int:
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     cursor = driver.cursor()

@@ -111,9 +111,10 @@ class SnapshotReport:
 class _RowChecker:
     """Checks one snapshot row; shared by the CSV and JSON-lines readers."""
 
-    def __init__(self, report: SnapshotReport, source: str | None) -> None:
+    def __init__(self, report: SnapshotReport, source: str | None, duplicates: bool = True) -> None:
         self.report = report
         self.source = source
+        self.duplicates = duplicates
         self.seen: set[int] = set()
         self.first_line: dict[int, int] = {}
 
@@ -158,6 +159,8 @@ class _RowChecker:
             self.error(line, EMPTY_FILE, N_("the file has a header but no rows"))
 
     def duplicate(self, line: int, account: str) -> bool:
+        if not self.duplicates:
+            return False
         key = int("1" + account)
         seen = self.seen
         if key in seen:
@@ -169,13 +172,15 @@ class _RowChecker:
 
 
 def read_snapshot_csv(
-    stream: BinaryIO, report: SnapshotReport | None = None, source: str | None = None
+    stream: BinaryIO, report: SnapshotReport | None = None, source: str | None = None, duplicates: bool = True
 ) -> Iterator[tuple[str, str, int | None]]:
     """Yield the good ``(account, tier_code, points_or_None)`` rows of a snapshot CSV file.
 
     Every problem goes to ``report.errors`` (by line). The caller must check ``report.ok`` after
     the iteration ends: a file with any error must load nothing. Duplicate accounts are detected
-    with a set of ints (about 75 bytes per account: ~110 MB for 1.5 million accounts).
+    with a set of ints (about 75 bytes per account: ~110 MB for 1.5 million accounts); with
+    ``duplicates=False`` they are not, and memory stays flat: for a caller whose store refuses a
+    repeated account itself (the import: the table's primary key), which reads again to report.
     """
     report = report if report is not None else SnapshotReport()
     table = Table(stream, SNAPSHOT_COLUMNS, report.errors, source)
@@ -188,7 +193,7 @@ def read_snapshot_csv(
     ti = table.index["tier"]
     pi = table.index.get("points")
     report.has_points = pi is not None
-    check = _RowChecker(report, source)
+    check = _RowChecker(report, source, duplicates)
     error = check.error
     seen = check.seen
     counts = report.tier_counts
@@ -225,11 +230,12 @@ def read_snapshot_csv(
                     good, points = check.points(line, raw_points)
                     if not good:
                         continue
-            key = int("1" + account)
-            if key in seen:
-                check.duplicate(line, account)
-                continue
-            seen.add(key)
+            if duplicates:
+                key = int("1" + account)
+                if key in seen:
+                    check.duplicate(line, account)
+                    continue
+                seen.add(key)
             rows += 1
             counts[tier] += 1
             yield account, tier, points
@@ -301,19 +307,19 @@ def _json_points_ok(points: object, line: int, error: Error) -> bool:
 
 
 def read_snapshot_jsonl(
-    stream: BinaryIO, report: SnapshotReport | None = None, source: str | None = None
+    stream: BinaryIO, report: SnapshotReport | None = None, source: str | None = None, duplicates: bool = True
 ) -> Iterator[tuple[str, str, int | None]]:
     """Yield the good rows of a JSON-lines snapshot: ``{"account": "...", "tier": "...", "points": 12}``.
 
     UTF-8 only (a BOM is allowed). ``account`` must be a JSON string (a number would lose leading
     zeros); ``points`` is optional, a non-negative integer or null; other keys are refused.
-    Blank lines are skipped. Same error kinds and rules as the CSV reader.
+    Blank lines are skipped. Same error kinds and rules (``duplicates`` too) as the CSV reader.
     """
     report = report if report is not None else SnapshotReport()
     report.format = "jsonl"
     report.delimiter = ""
     lines = LineSource(stream, ("utf-8",))
-    check = _RowChecker(report, source)
+    check = _RowChecker(report, source, duplicates)
     error = check.error
     counts = report.tier_counts
     rows = 0
@@ -345,13 +351,14 @@ def read_snapshot_jsonl(
 
 
 def read_snapshot(
-    stream: BinaryIO, fmt: str = "csv", report: SnapshotReport | None = None, source: str | None = None
+    stream: BinaryIO, fmt: str = "csv", report: SnapshotReport | None = None, source: str | None = None,
+    duplicates: bool = True,
 ) -> Iterator[tuple[str, str, int | None]]:
-    """Dispatch on ``fmt`` (``"csv"`` or ``"jsonl"``)."""
+    """Dispatch on ``fmt`` (``"csv"`` or ``"jsonl"``); ``duplicates``: see :func:`read_snapshot_csv`."""
     readers: dict[str, Callable[..., Iterator[tuple[str, str, int | None]]]] = {
         "csv": read_snapshot_csv,
         "jsonl": read_snapshot_jsonl,
     }
     if fmt not in readers:
         raise ValueError(f"unknown snapshot format {fmt!r} (csv or jsonl)")
-    return readers[fmt](stream, report, source)
+    return readers[fmt](stream, report, source, duplicates)

@@ -29,6 +29,17 @@ class _Progress:
         self._ctx.progress(self._offset + self.read_bytes)
         return data
 
+    def seekable(self) -> bool:
+        return self._stream.seekable()
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def seek(self, position: int) -> int:
+        """Go back to ``position`` (a rejected import reads its file again): progress counts from there."""
+        self.read_bytes = 0
+        return self._stream.seek(position)
+
     def __iter__(self) -> Any:  # readers that iterate lines
         for line in self._stream:
             self.read_bytes += len(line)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
-from rewards.bulkload import NULL, bulk_insert
+from rewards.bulkload import NULL, bulk_insert, is_unique_violation
 from rewards.db import utcnow
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.rating.behaviour import month_of
@@ -243,6 +243,17 @@ def _announce(session: Session, snapshot: Snapshot, actor: str, announce: bool) 
         snapshot_loaded.send(session, snapshot_id=snapshot.id, period=snapshot.period, actor=actor)
 
 
+def _report_of(stream: BinaryIO, start: int, fmt: str, source_name: str) -> SnapshotReport:
+    """Read a rejected file again, repeated accounts checked, for the report of every problem by line."""
+    stream.seek(start)
+    report = SnapshotReport()
+    for _row in read_snapshot(stream, fmt, report, source_name):
+        pass
+    if report.ok:  # the store refused a row the reader finds good: not a problem of the file
+        raise RuntimeError("the snapshot rows were refused, but the file reads without a problem")
+    return report
+
+
 def import_snapshot(
     session: Session,
     stream: BinaryIO,
@@ -278,13 +289,27 @@ def import_snapshot(
     report = SnapshotReport()
     errors = report.errors
     snapshot_id = snapshot.id
+    # A seekable file leaves repeated accounts to the table's primary key (memory stays flat whatever
+    # the size) and is read again, with the reader's own check, only to report a bad file's lines.
+    seekable = getattr(stream, "seekable", None)
+    start = stream.tell() if seekable is not None and seekable() else None
 
     def rows() -> Iterator[tuple[int, str, str, int | None, None]]:
-        for account, tier, points in read_snapshot(hashing, fmt, report, source_name):  # type: ignore[arg-type]
+        reader = read_snapshot(hashing, fmt, report, source_name, duplicates=start is None)  # type: ignore[arg-type]
+        for account, tier, points in reader:
             if not errors:  # after the first problem, only count the rest: nothing will be kept
                 yield snapshot_id, account, tier, points, None
 
-    _bulk_insert(session, rows())
+    try:
+        _bulk_insert(session, rows())
+        repeated = False
+    except Exception as exc:
+        if start is None or not is_unique_violation(exc):
+            raise
+        repeated = True
+    if start is not None and (errors or repeated):
+        report = _report_of(stream, start, fmt, source_name)
+        errors = report.errors
     if errors:
         raise FileRejected(
             N_("%(file)s: %(total)s problem(s); nothing was loaded"), errors=report.as_dict()["errors"],

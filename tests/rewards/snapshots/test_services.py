@@ -71,6 +71,41 @@ def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
         assert db.session.scalar(select(func.count()).select_from(SnapshotRow)) == 0
 
 
+class _OneWay(io.RawIOBase):
+    """A stream that cannot go back (a pipe): the reader must find repeated accounts itself."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._inner.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("one_way", [False, True], ids=["file", "pipe"])
+def test_a_repeated_account_past_the_first_chunk_is_reported_by_line(app: Flask, one_way: bool) -> None:
+    # On a file the table's primary key finds the repeat (COPY sends 20,000 rows at a time; the repeat
+    # is in the second chunk) and the file is read again for the report; a pipe is checked as it is read.
+    lines = [b"%07d;ideal" % i for i in range(25_000)] + [b"0000007;beginner", b"9999999;ideal"]
+    data = b"account;tier\n" + b"\n".join(lines) + b"\n"
+    stream = io.BufferedReader(_OneWay(data)) if one_way else io.BytesIO(data)
+    with app.app_context():
+        assert stream.seekable() is not one_way
+        with pytest.raises(services.FileRejected) as info:
+            services.import_snapshot(db.session, stream, period="2026-10", source_name="big.csv", actor="tester")
+        db.session.rollback()
+        errors = info.value.errors
+        assert errors["total"] == 1
+        assert errors["shown"][0]["line"] == 25_002 and errors["shown"][0]["kind"] == "duplicate_account"
+        assert errors["shown"][0]["params"] == {"account": "0000007"}
+        assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
+        assert db.session.scalar(select(func.count()).select_from(SnapshotRow)) == 0
+
+
 @pytest.mark.parametrize("data", [b"", b"account;tier\n"])
 def test_empty_files_are_refused(app: Flask, data: bytes) -> None:
     with app.app_context(), pytest.raises(services.FileRejected):
