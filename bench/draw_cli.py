@@ -26,19 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds, peak RSS (MiB) and output of a command that must exit 0."""
-    start = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{command} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    field = {
-        line.split(":")[0].strip(): line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if ":" in line
-    }
-    cpu = float(field["User time (seconds)"]) + float(field["System time (seconds)"])
-    return wall, cpu, int(field["Maximum resident set size (kbytes)"]) // 1024, done.stdout.strip()
+from bench.process import timed  # noqa: E402
 
 
 def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, datetime, datetime]:
@@ -151,12 +139,13 @@ def main() -> None:
                 conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
             engine.dispose()
 
-    print(f"\nfreeze + draw as processes on {args.backend}: {args.n:,} snapshot rows; {freeze[3].splitlines()[0]}\n")
+    first_line = freeze.output.splitlines()[0]
+    print(f"\nfreeze + draw as processes on {args.backend}: {args.n:,} snapshot rows; {first_line}\n")
     print("| command | wall s | CPU s | peak RSS MiB |")
     print("|---|---:|---:|---:|")
-    for label, (wall, cpu, rss, _out) in (("flask draws freeze", freeze), ("flask draws draw --numbers", draw)):
-        print(f"| `{label}` | {wall:.2f} | {cpu:.2f} | {rss:,} |")
-    print(f"| **both** | **{freeze[0] + draw[0]:.2f}** | {freeze[1] + draw[1]:.2f} | |")
+    for label, run in (("flask draws freeze", freeze), ("flask draws draw --numbers", draw)):
+        print(f"| `{label}` | {run.wall:.2f} | {run.cpu:.2f} | {run.rss_mib:,} |")
+    print(f"| **both** | **{freeze.wall + draw.wall:.2f}** | {freeze.cpu + draw.cpu:.2f} | |")
     print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -101,6 +101,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_DIR": "",  # empty: instance/jobs (uploads waiting for their job, files jobs write for download)
     "JOBS_CHECKPOINT_CRON": "30 2 * * *",  # the signed audit checkpoint (minute hour day month weekday, UTC); "" off
     "JOBS_KEEP_FILES_DAYS": 7,
+    # The consumer's OS priority (os.nice increment): long jobs yield the CPU to the web workers, so partner
+    # requests do not queue behind an import on a machine that runs both. 0 keeps the priority unchanged.
+    "JOBS_NICE": 10,
     "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)
     # Production operations (rewards/ops/): proxies in front that set X-Forwarded-For/-Proto (0: none,
     # trust no such header); the bearer token Prometheus sends to /metrics (empty: no /metrics at all);

@@ -103,6 +103,7 @@ def make_config(backend: str, tmp_path: Path, **overrides: Any) -> dict[str, Any
         "RATELIMIT_ENABLED": False,
         "JOBS_URL": "memory://",  # each job runs at once inside the request that starts it
         "JOBS_DIR": str(tmp_path / "jobs"),
+        "JOBS_NICE": 0,  # consumers the tests start must not starve behind the test workers' own CPU use
     }
     if backend == "sqlite":
         cfg["DATABASE_URL"] = f"sqlite:///{tmp_path / 'test.sqlite3'}"

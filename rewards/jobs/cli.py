@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import click
 from flask import current_app
@@ -22,11 +23,16 @@ jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, 
 @click.option("--workers", "-w", type=int, default=2, show_default=True, help="Jobs run at once (threads).")
 @click.option("--periodic/--no-periodic", default=True, show_default=True,
               help="Also run the periodic work (enable it on exactly one consumer).")
-def consumer_command(workers: int, periodic: bool) -> None:
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=None,
+              help="Lower the consumer's OS priority by this much (default: the JOBS_NICE setting, 10).")
+def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None:
     """Run jobs from the queue until stopped (SIGTERM/Ctrl+C: the running jobs finish first)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["JOBS_URL"] == "memory://":
         fail("JOBS_URL is memory://: jobs run inside the caller, there is nothing to consume")
+    niceness = int(app.config["JOBS_NICE"]) if niceness is None else niceness
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)  # the jobs' threads inherit it; web workers keep the CPU first
     logging.getLogger("huey").setLevel(logging.INFO)
     huey = queue.huey_for(app)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,

@@ -35,7 +35,7 @@ def queue_settings(tmp_path: Path, **more: Any) -> dict[str, Any]:
 class Consumers:
     """Consumer processes of one test (each logs to a file beside the test's data)."""
 
-    def __init__(self, backend: str, tmp_path: Path, settings: dict[str, Any]) -> None:
+    def __init__(self, backend: str, tmp_path: Path, settings: dict[str, Any], workers: int = 1) -> None:
         instance = tmp_path / "consumer-instance"
         instance.mkdir(exist_ok=True)
         cfg = make_config(backend, tmp_path, **settings)
@@ -48,13 +48,14 @@ class Consumers:
             "FLASK_APP": "rewards",
         }
         self.tmp_path = tmp_path
+        self.workers = workers
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        """One more consumer with one worker (a job at a time)."""
+        """One more consumer with ``workers`` workers (default one: a job at a time)."""
         log = (self.tmp_path / f"consumer-{len(self.started)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "jobs", "consumer", "-w", "1"],
+            [sys.executable, "-m", "flask", "jobs", "consumer", "-w", str(self.workers)],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -8,7 +8,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from rewards.db import db
 from rewards.jobs import store
 from rewards.jobs.models import Job
 from rewards.snapshots.models import Snapshot, SnapshotRow
-from tests.conftest import make_config
+from tests.rewards.jobs.consumers import Consumers
 
 ROOT = Path(__file__).resolve().parents[3]
 FEATURES = [*DEFAULTS["FEATURES"], "tests.rewards.jobs.sample_feature"]
@@ -36,6 +35,7 @@ def queue_settings(tmp_path: Path) -> dict[str, Any]:
         "JOBS_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
         "JOBS_DIR": str(tmp_path / "jobs"),
         "JOBS_STALE_SECONDS": 3,
+        "JOBS_NICE": 3,
         "FEATURES": FEATURES,
     }
 
@@ -47,29 +47,9 @@ def app(app_factory: Callable[..., Flask], queue_settings: dict[str, Any]) -> Fl
 
 @pytest.fixture
 def consumers(backend: str, tmp_path: Path, queue_settings: dict[str, Any]) -> Iterator[Callable[[], subprocess.Popen]]:
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    cfg = make_config(backend, tmp_path, **queue_settings)
-    cfg.pop("TESTING", None)
-    (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()), encoding="utf-8")
-    env = {**os.environ, "REWARDS_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT), "FLASK_APP": "rewards"}
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        log = (tmp_path / f"consumer-{len(started)}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "consumer", "-w", "2"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    started = Consumers(backend, tmp_path, queue_settings, workers=2)
+    yield started.start
+    started.stop_all()
 
 
 def _job(app: Flask, job_id: int) -> Job:
@@ -92,7 +72,7 @@ def _wait(app: Flask, job_id: int, until: Callable[[Job], bool], seconds: float 
 def test_jobs_run_once_in_the_consumer(app: Flask, consumers: Callable[[], Any], logged_in: Any) -> None:
     from rewards.jobs.start import start
 
-    consumers()
+    first = consumers()
     consumers()  # two consumers share the queue: each job still runs exactly once
     with app.test_request_context():
         ids = [start("sample.count", {"n": 3}, title=f"s{i}", actor="tester", total=3).id for i in range(6)]
@@ -100,6 +80,8 @@ def test_jobs_run_once_in_the_consumer(app: Flask, consumers: Callable[[], Any],
         job = _wait(app, job_id, lambda j: j.state in ("done", "failed"))
         assert job.state == "done", job.error_message
         assert '"pid": ' in job.result and f'"pid": {os.getpid()}' not in job.result  # ran in a consumer
+    # The consumer yields the CPU to web workers: JOBS_NICE (3 here) below the priority it was started with.
+    assert os.getpriority(os.PRIO_PROCESS, first.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
     with app.app_context():
         from rewards.audit.models import Event
 

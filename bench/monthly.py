@@ -1,0 +1,138 @@
+"""Monthly runs as staff run them: each command a whole process, against its floor, interleaved, medians.
+
+    PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
+    PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
+
+``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
+file, PostgreSQL schema; the migration is not timed) against ``bench/floors/import_snapshot.py`` (sorted
+``executemany`` into a WITHOUT ROWID table / chunked ``COPY`` + ``ANALYZE``). Target (issue 15): at most
+2x the floor's wall time; peak RSS under 300 MB at any size.
+
+``startup``: ``flask --app rewards snapshots list`` and ``flask --app rewards draws --help`` against
+``bench/floors/cli_start.py`` (a bare Flask + Flask-SQLAlchemy app with one command). Target: under
+0.5 s CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.process import Case, interleave, table  # noqa: E402
+
+PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FLASK = [sys.executable, "-m", "flask", "--app", "rewards"]
+
+
+def _pg(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _instance(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ, REWARDS_INSTANCE_PATH=str(tmp), FLASK_APP="rewards", PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "rewards.instance", "init"], check=True, cwd=ROOT, env=env,
+                   capture_output=True)
+    return env
+
+
+def _migrate(env: dict[str, str]) -> None:
+    subprocess.run([*FLASK, "db", "upgrade"], check=True, cwd=ROOT, env=env, capture_output=True)
+
+
+def bench_import(rows: int, rounds: int, pg: bool) -> None:
+    from bench.snapshot_import import generate
+
+    tmp = Path(tempfile.mkdtemp(prefix="monthly-import-"))
+    schemas: list[str] = []
+    try:
+        data = tmp / "snapshot.csv"
+        generate(data, rows)
+        env = _instance(tmp)
+        template = tmp / "template.sqlite3"
+        _migrate(dict(env, REWARDS_DATABASE_URL=f"sqlite:///{template}"))
+        ours_cmd = [*FLASK, "snapshots", "import", str(data), "--period", "2026-10"]
+        floor = sys.executable, str(ROOT / "bench" / "floors" / "import_snapshot.py"), str(data)
+
+        def sqlite_floor(n: int) -> list[str]:
+            return [*floor, "--sqlite", str(tmp / f"floor-{n}.sqlite3")]
+
+        def sqlite_ours(n: int) -> list[str]:
+            shutil.copy(template, tmp / f"ours-{n}.sqlite3")
+            sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'ours-{n}.sqlite3'}")
+            return ours_cmd
+
+        sqlite_env = dict(env)
+        cases = [Case("floor: sorted executemany, WITHOUT ROWID", sqlite_floor),
+                 Case("`flask snapshots import` (SQLite)", sqlite_ours, sqlite_env)]
+        load = interleave(cases, rounds)
+        print(table(f"Snapshot import, {rows:,} rows, SQLite", cases[0], cases[1:], load), flush=True)
+        if not pg:
+            return
+        pg_env = dict(env)
+
+        def pg_floor(n: int) -> list[str]:
+            schema = f"bench_floor_{os.getpid()}_{n}"
+            _pg(f"CREATE SCHEMA {schema}")
+            schemas.append(schema)
+            return [*floor, "--pg", PG_URL, "--schema", schema]
+
+        def pg_ours(n: int) -> list[str]:
+            schema = f"bench_ours_{os.getpid()}_{n}"
+            _pg(f"CREATE SCHEMA {schema}")
+            schemas.append(schema)
+            pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+            _migrate(pg_env)
+            return ours_cmd
+
+        cases = [Case("floor: chunked COPY + ANALYZE", pg_floor), Case("`flask snapshots import` (PostgreSQL)",
+                                                                      pg_ours, pg_env)]
+        load = interleave(cases, rounds)
+        print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
+    finally:
+        for schema in schemas:
+            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_startup(rounds: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="monthly-start-"))
+    try:
+        env = _instance(tmp)
+        _migrate(env)
+        floor_env = dict(env, FLOOR_DB=f"sqlite:///{tmp / 'rewards.sqlite3'}")
+        bare = [sys.executable, "-m", "flask", "--app", "bench/floors/cli_start.py", "list"]
+        cases = [Case("floor: bare Flask + Flask-SQLAlchemy, one command", lambda n: bare, floor_env),
+                 Case("`flask --app rewards snapshots list`", lambda n: [*FLASK, "snapshots", "list"], env),
+                 Case("`flask --app rewards draws --help`", lambda n: [*FLASK, "draws", "--help"], env)]
+        load = interleave(cases, rounds)
+        print(table("CLI start-up", cases[0], cases[1:], load), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run", choices=("import", "startup"))
+    parser.add_argument("--rows", type=int, default=1_500_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+    if args.run == "import":
+        bench_import(args.rows, args.rounds, not args.no_pg)
+    else:
+        bench_startup(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
