@@ -21,9 +21,11 @@ from rewards.jobs.models import Job
 from rewards.jobs.start import start
 from rewards.policy import api, public
 
-SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # every operation but the public record and freeze package needs a key
+# Every operation but the public record and the freeze package needs a key.
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 blp = Blueprint("draws-api", __name__, url_prefix="/api/v1/draws", description="Prize draws")
-credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits", description="Prize credits for billing")
+credits_blp = Blueprint("draw-credits-api", __name__, url_prefix="/api/v1/draw-credits",
+                        description="Prize credits for billing")
 
 
 def _commit(value: Any) -> Any:
@@ -160,7 +162,8 @@ class DrawCancel(MethodView):
     @blp.response(200, schemas.DrawOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Cancel a draw not yet drawn (publicly once announced)."""
-        return _commit(services.cancel(db.session, draw_id, data["reason"], actor=current_actor(), signer=wiring.signer()))
+        return _commit(services.cancel(db.session, draw_id, data["reason"], actor=current_actor(),
+                                       signer=wiring.signer()))
 
 
 @blp.route("/<draw_id>/disqualifications")
@@ -171,7 +174,8 @@ class Disqualifications(MethodView):
     @blp.response(201, schemas.DisqualificationOutSchema)
     def post(self, data: dict[str, Any], draw_id: str) -> Any:
         """Disqualify the holder of a prize; it passes to the next reserve in published order."""
-        record = services.disqualify(db.session, draw_id, data["prize_index"], data["reason"], actor=current_actor(), signer=wiring.signer())
+        record = services.disqualify(db.session, draw_id, data["prize_index"], data["reason"], actor=current_actor(),
+                                     signer=wiring.signer())
         out = {"sequence": record.sequence, "prize_index": record.prize_index,
                "replaced": record.replacement_account is not None, "envelope": json.loads(record.envelope)}
         return _commit(out)
@@ -193,7 +197,8 @@ class AuditorBundle(MethodView):
     @blp.response(200, schemas.RecordSchema)
     def get(self, draw_id: str) -> Any:
         """The auditor bundle: the record plus the full entrant list, salt key and exclusions."""
-        return services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
+        draw = services.get_draw(db.session, draw_id)
+        return services.auditor_bundle_of(db.session, draw, wiring.signer().keyset(), wiring.box())
 
 
 @blp.route("/<draw_id>/verification")
@@ -207,7 +212,8 @@ class Verification(MethodView):
         bundle = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), keyset, wiring.box())
         checks = services.verification(bundle, keyset, wiring.chains())  # the service's own key set and chains
         return {"ok": not any(c.failed for c in checks),
-                "checks": [{"name": c.name, "section": c.section, "status": c.status, "reason": c.reason} for c in checks]}
+                "checks": [{"name": c.name, "section": c.section, "status": c.status, "reason": c.reason}
+                           for c in checks]}
 
 
 @blp.route("/<draw_id>/freeze-package")

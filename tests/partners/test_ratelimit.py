@@ -203,7 +203,9 @@ def test_threads_together_reach_the_general_limit_exactly(app_factory: Callable[
 
 
 @needs_redis
-def test_concurrent_look_ups_never_get_more_not_found_answers_than_the_budget(app_factory: Callable[..., Flask]) -> None:
+def test_concurrent_look_ups_never_get_more_not_found_answers_than_the_budget(
+    app_factory: Callable[..., Flask],
+) -> None:
     app = _app(app_factory, REDIS_URL, PARTNER_API_LIMIT="100000/minute", PARTNER_FAILED_LIMIT="30/minute")
     key = uuid.uuid4().hex
     answered: list[int] = []

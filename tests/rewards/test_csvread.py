@@ -93,18 +93,18 @@ def test_hints_for_utf16_without_a_mark_and_koi8r() -> None:
 
 def test_row_kinds_with_lines_and_fields() -> None:
     data = (
-        "account;reason\n"
-        "1;ok\n"
-        "2;a;b\n"  # wrong column count
-        '3;"unterminated\n'  # malformed quoting (reported at its start)
-    ).encode()
+        b"account;reason\n"
+        b"1;ok\n"
+        b"2;a;b\n"  # wrong column count
+        b'3;"unterminated\n'  # malformed quoting (reported at its start)
+    )
     _, rows, log = _read(data)
     assert rows == [(2, {"account": "1", "reason": "ok"})]
     assert [(e.line, e.kind) for e in log.details] == [(3, Kind.WRONG_COLUMN_COUNT), (4, Kind.MALFORMED_ROW)]
 
 
 def test_undecodable_line_after_utf8_is_reported_and_skipped() -> None:
-    data = "account;reason\n1;причина\n".encode() + "2;причина\n".encode("cp1251") + "3;ok\n".encode()
+    data = "account;reason\n1;причина\n".encode() + "2;причина\n".encode("cp1251") + b"3;ok\n"
     _, rows, log = _read(data)
     assert [line for line, _ in rows] == [2, 4]
     assert _kinds(log) == [(3, Kind.UNDECODABLE, None)]

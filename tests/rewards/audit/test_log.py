@@ -8,11 +8,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
 
-from signedjson import verify_envelope
 from rewards.audit import services
 from rewards.audit.models import Event
 from rewards.db import db
 from rewards.signing.keystore import KeyStore
+from signedjson import verify_envelope
 
 
 def _seed(app: Flask, n: int = 5) -> None:
