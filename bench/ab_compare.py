@@ -105,6 +105,40 @@ end
 """
 
 
+def _scripts(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path]:
+    """The instance folder, and the wrk scripts of the app and of bare Flask."""
+    if args.endpoint == "validate":
+        token, sample = bpv.prepare(args.backend, work, args.codes)
+        instance = work
+        app_script = bpv.lua("/api/v1/partner/codes/validate", token, sample, work / "app.lua")
+        bare_script = bpv.lua("/validate", None, sample, work / "bare.lua")
+    else:
+        import flags_data
+
+        instance, _ = flags_data.build(args.backend, work, args.accounts, log=lambda *a: None)
+        token = flags_data.make_token(instance)
+        app_script = work / "app.lua"
+        app_script.write_text(PRIORITY_LUA % {"n": args.accounts, "token": token})
+        bare_script = app_script
+    return instance, app_script, bare_script
+
+
+def _report(args: argparse.Namespace, results: dict[str, list[dict[str, float]]]) -> None:
+    """The medians of every server's rounds as a Markdown table, with the ratios to bare Flask."""
+    print(f"\n{args.endpoint} on {args.backend}: medians of {args.rounds} interleaved rounds, wrk 2 threads "
+          f"32 connections {SECONDS} s")
+    print("| server | req/s | % of bare | p50 ms | p99 ms | p99 / bare's | CPU µs/req | non-2xx |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, runs in results.items():
+        bare = results["bare Flask (" + label.split("(")[1]]
+        bare_rps = statistics.median(x["rps"] for x in bare)
+        bare_p99 = statistics.median(x["p99"] for x in bare)
+        rps, p99 = statistics.median(x["rps"] for x in runs), statistics.median(x["p99"] for x in runs)
+        cpu = statistics.median(x.get("cpu_us", 0.0) for x in runs)
+        print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.0%} | {statistics.median(x['p50'] for x in runs):.1f} | "
+              f"{p99:.1f} | {p99 / bare_p99:.2f} | {cpu:,.0f} | {sum(int(x['bad']) for x in runs)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("endpoint", choices=["validate", "priority"])
@@ -119,19 +153,7 @@ def main() -> None:
     counts = [int(w) for w in args.workers.split(",") if w] or [4 if args.endpoint == "validate" else 2]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.endpoint == "validate":
-            token, sample = bpv.prepare(args.backend, work, args.codes)
-            instance = work
-            app_script = bpv.lua("/api/v1/partner/codes/validate", token, sample, work / "app.lua")
-            bare_script = bpv.lua("/validate", None, sample, work / "bare.lua")
-        else:
-            import flags_data
-
-            instance, _ = flags_data.build(args.backend, work, args.accounts, log=lambda *a: None)
-            token = flags_data.make_token(instance)
-            app_script = work / "app.lua"
-            app_script.write_text(PRIORITY_LUA % {"n": args.accounts, "token": token})
-            bare_script = app_script
+        instance, app_script, bare_script = _scripts(args, work)
         env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
         env["REWARDS_INSTANCE_PATH"] = str(instance)
         empty = work / "bare.gunicorn.conf.py"
@@ -163,18 +185,7 @@ def main() -> None:
             for _label, proc, _port, _script in servers:
                 proc.terminate()
                 proc.wait(timeout=30)
-        print(f"\n{args.endpoint} on {args.backend}: medians of {args.rounds} interleaved rounds, wrk 2 threads "
-              f"32 connections {SECONDS} s")
-        print("| server | req/s | % of bare | p50 ms | p99 ms | p99 / bare's | CPU µs/req | non-2xx |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for label, runs in results.items():
-            bare = results["bare Flask (" + label.split("(")[1]]
-            bare_rps = statistics.median(x["rps"] for x in bare)
-            bare_p99 = statistics.median(x["p99"] for x in bare)
-            rps, p99 = statistics.median(x["rps"] for x in runs), statistics.median(x["p99"] for x in runs)
-            cpu = statistics.median(x.get("cpu_us", 0.0) for x in runs)
-            print(f"| {label} | {rps:,.0f} | {rps / bare_rps:.0%} | {statistics.median(x['p50'] for x in runs):.1f} | "
-                  f"{p99:.1f} | {p99 / bare_p99:.2f} | {cpu:,.0f} | {sum(int(x['bad']) for x in runs)} |")
+        _report(args, results)
 
 
 if __name__ == "__main__":

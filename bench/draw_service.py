@@ -47,6 +47,27 @@ def _timed_process(command: list[str]) -> tuple[float, int]:
     return seconds, rss_kb // 1024
 
 
+def _load_snapshot(db, backend: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """An active snapshot of ``n`` random accounts with weighted tiers, through the driver (not timed)."""
+    from bench._snapshot import bench_snapshot
+
+    rng = random.Random(7)  # benchmark data only
+    numbers = rng.sample(range(10**10), n)
+    tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
+    snap = bench_snapshot("2026-05", n)
+    db.session.add(snap)
+    db.session.flush()
+    data = [(snap.id, f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True)]
+    raw = db.session.connection().connection.driver_connection
+    if backend == "sqlite":
+        raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
+    else:
+        with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+    db.session.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -58,7 +79,6 @@ def main() -> None:
 
     from sqlalchemy import create_engine, text
 
-    from bench._snapshot import bench_snapshot
     from draws import services
     from draws.engine import entropy_available_at
     from draws.sample import cosign_freeze, quicknet_value, sample_witness_key, witness_entry
@@ -89,26 +109,8 @@ def main() -> None:
             signer = KeyStore(app.config["KEYS_DIR"])
             signer.generate(created_at=datetime(2023, 1, 1, tzinfo=UTC))
             box = SecretBox(os.path.join(app.config["KEYS_DIR"], "draw-secrets.key"))
-            rng = random.Random(7)  # benchmark data only
-            numbers = rng.sample(range(10**10), args.n)
-            tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=args.n)
-            snap = bench_snapshot("2026-05", args.n)
-            db.session.add(snap)
-            db.session.flush()
             start = time.perf_counter()
-            data = [(snap.id, f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True)]
-            raw = db.session.connection().connection.driver_connection
-            if args.backend == "sqlite":
-                raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
-            else:
-                with (
-                    raw.cursor() as cur,
-                    cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy,
-                ):
-                    for row in data:
-                        copy.write_row(row)
-            db.session.commit()
-            del data, numbers, tiers
+            _load_snapshot(db, args.backend, args.n)
             rows.append((f"load snapshot of {args.n:,} rows (not part of the draw)", time.perf_counter() - start))
             if args.backend == "postgresql":
                 with db.engine.begin() as conn:

@@ -34,6 +34,28 @@ HEADER = (
 )
 
 
+def _month_variants(m: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Reading and payment texts of month ``m``: (text before the seconds, text after them)."""
+    y, mo = int(m[:4]), int(m[5:])
+    ny, nm = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    nxt = f"{ny:04d}-{nm:02d}"
+    # Seconds are random, as in real data.
+    readings = [
+        (f"{m}-{d:02d}T{h:02d}:{mi:02d}:", f"Z;{ch}")
+        for d in (3, 15, 20, 22, 24, 24, 25, 26, 28)
+        for h in (4, 12, 19, 20)
+        for mi in range(0, 60, 7)
+        for ch in ("cabinet", "cabinet", "app", "app", "phone")
+    ] + [(";", "")] * 20
+    days = [(f"{m}-{d:02d}T{h:02d}:{mi:02d}:", "+05:00") for d in (20, 27, 30) for h in (9, 23)
+            for mi in range(0, 60, 11)]
+    days += [(f"{nxt}-{d:02d}T{h:02d}:{mi:02d}:", "Z") for d in (3, 5, 9, 10, 10, 11, 20) for h in (3, 18, 19)
+             for mi in range(0, 60, 13)]
+    payments = [(day, f"{off};{ch}") for day, off in days
+                for ch in ("cabinet", "app", "app", "autopay", "autopay", "bank", "post")] + [(";", "")] * 20
+    return readings, payments
+
+
 def generate(directory: Path, accounts: int, files: int) -> list[Path]:
     """Write the behaviour rows: one file sorted by account, or one file per month."""
     sys.path.insert(0, str(ROOT))
@@ -49,36 +71,7 @@ def generate(directory: Path, accounts: int, files: int) -> list[Path]:
     for h in handles:
         h.write(HEADER)
     # Pre-built pieces per month: a few realistic variants, picked at random.
-    variants = []
-    for m in months:
-        y, mo = int(m[:4]), int(m[5:])
-        ny, nm = (y + 1, 1) if mo == 12 else (y, mo + 1)
-        nxt = f"{ny:04d}-{nm:02d}"
-        # (text before the seconds, text after them): seconds are random, as in real data.
-        readings = [
-            (f"{m}-{d:02d}T{h:02d}:{mi:02d}:", f"Z;{ch}")
-            for d in (3, 15, 20, 22, 24, 24, 25, 26, 28)
-            for h in (4, 12, 19, 20)
-            for mi in range(0, 60, 7)
-            for ch in ("cabinet", "cabinet", "app", "app", "phone")
-        ] + [(";", "")] * 20
-        payments = [
-            (day, f"{off};{ch}")
-            for day, off in [
-                (f"{m}-{d:02d}T{h:02d}:{mi:02d}:", "+05:00")
-                for d in (20, 27, 30)
-                for h in (9, 23)
-                for mi in range(0, 60, 11)
-            ]
-            + [
-                (f"{nxt}-{d:02d}T{h:02d}:{mi:02d}:", "Z")
-                for d in (3, 5, 9, 10, 10, 11, 20)
-                for h in (3, 18, 19)
-                for mi in range(0, 60, 13)
-            ]
-            for ch in ("cabinet", "app", "app", "autopay", "autopay", "bank", "post")
-        ] + [(";", "")] * 20
-        variants.append((readings, payments))
+    variants = [_month_variants(m) for m in months]
     flags = [
         "1;1;1;;",
         "1;1;0;;",
