@@ -29,7 +29,7 @@ from rewards.jobs.start import save_upload, start
 from rewards.policy import staff
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services
-from rewards.snapshots.queries import latest_snapshot
+from rewards.snapshots.queries import current_period, latest_snapshot
 from rewards.tiers import TIERS
 
 bp = Blueprint("snapshots", __name__, url_prefix="/snapshots", template_folder="templates")
@@ -146,6 +146,18 @@ def _finished_or_followed(job: Job, what: str) -> Any:
     return _index(refusal.status if 400 <= refusal.status < 500 else 422)
 
 
+def _future_refused(period: str, future: bool) -> tuple[str, int] | None:
+    """The page again with the refusal when ``period`` is after the current month and not confirmed
+    (before the upload is stored: the job would refuse it too)."""
+    try:
+        services.check_not_future(period, future)
+    except DomainError as exc:
+        flash(exc.message + " " + _("Tick 'future month' to load it anyway; it is not the latest until then."),
+              "error")
+        return _index(exc.status)
+    return None
+
+
 @bp.route("/upload", methods=["POST"])
 @staff("snapshots.import")
 def upload() -> Any:
@@ -153,15 +165,19 @@ def upload() -> Any:
     upload = request.files.get("file")
     period = request.form.get("period", "").strip()
     replace = request.form.get("replace") == "1"
+    future = request.form.get("future") == "1"
     if upload is None or not upload.filename:
         flash(_("Choose a file to upload."), "error")
         return _index(400)
+    refused = _future_refused(period, future)
+    if refused is not None:
+        return refused
     name = upload.filename
     fmt = "jsonl" if name.lower().endswith((".jsonl", ".ndjson")) else "csv"
     stored = save_upload(upload.stream, name)
     try:
         job = start(snapshot_jobs.IMPORT, {"file": stored, "name": name, "period": period, "format": fmt,
-                                           "replace": replace}, title=f"{period} ({name})")
+                                           "replace": replace, "future": future}, title=f"{period} ({name})")
     except DomainError as exc:
         flash(exc.message, "error")
         return _index(exc.status)
@@ -178,12 +194,17 @@ def compute() -> Any:
     if not files:
         flash(_("Choose the behaviour files."), "error")
         return _index(400)
+    future = request.form.get("future") == "1"
+    refused = _future_refused(period, future)
+    if refused is not None:
+        return refused
     stored = [[save_upload(f.stream, f.filename or ""), f.filename or ""] for f in files]
     params = {
         "files": stored,
         "rules": save_upload(rules.stream, rules.filename) if rules and rules.filename else None,
         "period": period,
         "replace": request.form.get("replace") == "1",
+        "future": future,
     }
     names = ", ".join(name for _, name in stored)
     try:
@@ -265,8 +286,9 @@ def compare() -> tuple[str, int]:
     periods = sorted(
         {s.period for s in services.list_snapshots(db.session, include_superseded=False)}, reverse=True
     )
-    a = request.args.get("from") or (periods[1] if len(periods) > 1 else "")
-    b = request.args.get("to") or (periods[0] if periods else "")
+    shown = [p for p in periods if p <= current_period()]  # a future month is not compared by default
+    a = request.args.get("from") or (shown[1] if len(shown) > 1 else "")
+    b = request.args.get("to") or (shown[0] if shown else "")
     result = None
     status = 200
     if a and b:
