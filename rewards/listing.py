@@ -22,8 +22,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from rewards.errors import N_, DomainError
 
@@ -99,9 +101,27 @@ class Filter:
         raise TypeError(f"filter {self.name} has no apply")  # pragma: no cover - a programming error
 
 
+class unicode_lower(FunctionElement[str]):  # noqa: N801 - named as the SQL function
+    """``lower()`` that folds every alphabet: PostgreSQL's own; on SQLite (whose lower() folds ASCII
+    only) the Python function ``rewards.db`` registers on each connection."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _lower_default(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_sqlite(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    return f"unicode_lower({compiler.process(element.clauses, **kw)})"
+
+
 def _contains(column: Any, text: str) -> ColumnElement[bool]:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped.lower()}%", escape="\\")
+    return unicode_lower(column).like(f"%{escaped.lower()}%", escape="\\")
 
 
 def search(*columns: Any, label: Any = None) -> Filter:

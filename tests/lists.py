@@ -45,3 +45,10 @@ def check_list(client: FlaskClient, url: str, table_id: str, *, total: int, sear
     name = bad.split("=")[0]
     assert 'role="alert"' in refused and name not in ("",), refused
     get(client, f"{url}{sep}page=x", 400)
+
+
+def total(html: str) -> int:
+    """The number of matching rows the page links say ("1–50 of 58")."""
+    found = re.search(r'<nav class="pages"[^>]*>\s*<span class="muted">\d+–\d+ (?:of|из) (\d+)</span>', html)
+    assert found, html[-3000:]
+    return int(found.group(1))

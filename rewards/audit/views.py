@@ -28,7 +28,7 @@ bp.add_app_template_global(words.action_label, "audit_action_label")
 bp.add_app_template_global(words.object_label, "audit_object_label")
 bp.add_app_template_global(words.details, "audit_details")
 
-PAGE = 100
+PAGE = 50
 
 
 def _listing() -> Select[Any]:

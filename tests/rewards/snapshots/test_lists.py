@@ -32,7 +32,8 @@ def test_the_compare_matrix_downloads_as_csv_for_excel(app: Flask, logged_in: An
         make_snapshot(db.session, "2026-10", {"1": "ideal", "2": "promising", "4": "ideal"})
         db.session.commit()
     page = logged_in("auditor")
-    assert "/snapshots/compare.csv?from=2026-09&amp;to=2026-10" in get(page, "/snapshots/compare?from=2026-09&to=2026-10")
+    compared = get(page, "/snapshots/compare?from=2026-09&to=2026-10")
+    assert "/snapshots/compare.csv?from=2026-09&amp;to=2026-10" in compared
     response = page.get("/snapshots/compare.csv?from=2026-09&to=2026-10&lang=ru")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment; filename=tiers-2026-09-2026-10.csv" == response.headers["Content-Disposition"]
