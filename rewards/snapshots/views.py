@@ -169,7 +169,7 @@ def _future_refused(period: str, future: bool) -> tuple[str, int] | None:
     try:
         services.check_not_future(period, future)
     except DomainError as exc:
-        flash(exc.message + " " + _("Tick 'future month' to load it anyway; it is not the latest until then."),
+        flash(exc.message + ". " + _("Tick 'future month' to load it anyway; it is not the latest until then."),
               "error")
         return _index(exc.status)
     return None
