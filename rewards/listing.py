@@ -69,20 +69,19 @@ class Filter:
                                 filter=self.label, value=repr(raw[:40]))
             return raw
         if self.kind == "int":
-            if not raw.isdigit() or len(raw) > 9:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
                 raise BadFilter(N_("%(filter)s: %(value)s is not a whole number"), field=self.name,
                                 filter=self.label, value=repr(raw[:40]))
             return int(raw)
         if self.kind in ("date_from", "date_to"):
             try:
                 day = date.fromisoformat(raw)
-            except ValueError:
+                if self.kind == "date_to":
+                    day += timedelta(days=1)
+                return datetime.combine(day, time(), ZoneInfo(current_app.config["TIMEZONE"])).astimezone(UTC)
+            except (ValueError, OverflowError):  # no date, or one at the calendar's ends
                 raise BadFilter(N_("%(filter)s: %(value)s is not a date YYYY-MM-DD"), field=self.name,
                                 filter=self.label, value=repr(raw[:40])) from None
-            if self.kind == "date_to":
-                day = day + timedelta(days=1) if day < date.max else day
-            zone = ZoneInfo(current_app.config["TIMEZONE"])
-            return datetime.combine(day, time(), zone).astimezone(UTC)
         if len(raw) > 200:
             raise BadFilter(N_("%(filter)s: at most 200 characters"), field=self.name, filter=self.label)
         if self.convert is not None:

@@ -23,7 +23,8 @@ def test_page_numbers_keep_the_ends_and_the_neighbours() -> None:
     assert _listing(1, 0).pages == 1
 
 
-@pytest.mark.parametrize(("kind", "raw"), [("int", "-3"), ("int", "1e9"), ("date_from", "2026-02-30"),
+@pytest.mark.parametrize(("kind", "raw"), [("int", "-3"), ("int", "1e9"), ("int", "²"), ("date_from", "2026-02-30"),
+                                          ("date_from", "0001-01-01"), ("date_to", "9999-12-31"),
                                           ("date_to", "31.12.2026"), ("choice", "x")])
 def test_values_that_do_not_fit_are_refused_with_the_filter_named(app: Flask, kind: str, raw: str) -> None:
     with app.test_request_context("/?lang=en"):
