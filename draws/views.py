@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -172,6 +173,13 @@ def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
     )
 
 
+def _period_text(text: str) -> str:
+    """A month ``YYYY-MM`` as typed in the list's filter, else ValueError."""
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
+        raise ValueError(text)
+    return text
+
+
 def _list_filters() -> list[Filter]:
     return [
         search(Draw.name, Draw.public_id, label=_l("name or draw number")),
@@ -179,7 +187,8 @@ def _list_filters() -> list[Filter]:
                apply=lambda q, v: q.where(Draw.state == v)),
         Filter("kind", _l("Kind"), "choice", choices=list(KIND_LABELS.items()),
                apply=lambda q, v: q.where(Draw.kind == v)),
-        Filter("period", _l("Snapshot period"), apply=lambda q, v: q.where(Draw.snapshot_period == v)),
+        Filter("period", _l("Snapshot period"), convert=_period_text,
+               apply=lambda q, v: q.where(Draw.snapshot_period == v)),
     ]
 
 

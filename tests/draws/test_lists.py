@@ -9,7 +9,7 @@ from flask import Flask
 
 from draws.models import Draw
 from rewards.db import db
-from tests.lists import check_list, get
+from tests.lists import check_list, get, rows
 from tests.support import make_snapshot
 
 
@@ -30,3 +30,5 @@ def test_the_draw_list_searches_filters_and_pages(app: Flask, logged_in: Any) ->
                filters=("state=published", 6), bad="state=won")
     assert "20261001-00000021" in get(page, "/draws/?q=20261001-00000021&kind=quarterly")
     assert "Розыгрыши" in get(page, "/draws/?kind=yearly&lang=ru", 400)
+    assert len(rows(get(page, "/draws/?period=2026-10"), "draws")) == 50
+    get(page, "/draws/?period=2026-13", 400)
