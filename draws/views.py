@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from draws import jobs as draw_jobs
 from draws import services, wiring, words
 from draws.entrants import mask_account
-from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
+from draws.models import CreditBatch, Draw, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
@@ -27,6 +28,7 @@ from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import QueueUnavailable, start
 from rewards.jobs.views import job_context
+from rewards.listing import Filter, listing, search
 from rewards.policy import public, staff
 from rewards.throttle import limit
 from rewards.tiers import TIERS
@@ -171,11 +173,31 @@ def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
     )
 
 
+def _period_text(text: str) -> str:
+    """A month ``YYYY-MM`` as typed in the list's filter, else ValueError."""
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
+        raise ValueError(text)
+    return text
+
+
+def _list_filters() -> list[Filter]:
+    return [
+        search(Draw.name, Draw.public_id, label=_l("name or draw number")),
+        Filter("state", _l("State"), "choice", choices=list(words.STATES.items()),
+               apply=lambda q, v: q.where(Draw.state == v)),
+        Filter("kind", _l("Kind"), "choice", choices=list(KIND_LABELS.items()),
+               apply=lambda q, v: q.where(Draw.kind == v)),
+        Filter("period", _l("Snapshot period"), convert=_period_text,
+               apply=lambda q, v: q.where(Draw.snapshot_period == v)),
+    ]
+
+
 @bp.route("/")
 @staff("draws.view")
-def index() -> str:
-    """Every draw, newest first."""
-    return render_template("draws/list.html", draws=services.list_draws(db.session))
+def index() -> tuple[str, int]:
+    """Draws, newest first: search, filters, pages."""
+    page = listing(db.session, select(Draw).order_by(Draw.id.desc()), _list_filters())
+    return render_template("draws/list.html", draws=page.items, listing=page), page.status
 
 
 @bp.route("/new", methods=["GET", "POST"])

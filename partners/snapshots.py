@@ -20,6 +20,8 @@ from sqlalchemy import Integer, String, column, func, select, table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from rewards.snapshots.queries import latest_snapshot
+
 SNAPSHOTS = table("snapshots", column("id", Integer), column("period", String), column("status", String))
 _ACTIVE = SNAPSHOTS.c.status == "active"  # a replaced (superseded) snapshot is never read
 ROWS = table("snapshot_rows", column("snapshot_id", Integer), column("account", String), column("tier", String))
@@ -34,14 +36,10 @@ class SnapshotRef:
 
 
 def latest(session: Session) -> SnapshotRef | None:
-    """The current snapshot of the latest period (a replacement wins over the replaced one)."""
-    row = session.execute(
-        select(SNAPSHOTS.c.id, SNAPSHOTS.c.period)
-        .where(_ACTIVE)
-        .order_by(SNAPSHOTS.c.period.desc(), SNAPSHOTS.c.id.desc())
-        .limit(1)
-    ).first()
-    return SnapshotRef(row[0], row[1]) if row else None
+    """The latest snapshot as every feature means it (``rewards.snapshots.queries.latest_snapshot``: the
+    newest period not after the current local month; a replacement wins over the replaced one)."""
+    snapshot = latest_snapshot(session)
+    return SnapshotRef(snapshot.id, snapshot.period) if snapshot is not None else None
 
 
 def by_period(session: Session, period: str) -> SnapshotRef | None:

@@ -7,15 +7,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import LazyString, get_locale, lazy_pgettext
 from flask_babel import gettext as _
-from flask_babel import lazy_pgettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from partners import codes as codecore
 from partners import dates, snapshots
 from partners import jobs as partner_jobs
-from partners.models import FIXED, REDEEMED, Code, IssueRun, Offer, Partner
+from partners.models import FIXED, ISSUED, REDEEMED, REVOKED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.actor import current_actor
 from rewards.apikeys.models import ApiClient
@@ -23,8 +25,9 @@ from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
 from rewards.errors import N_, DomainError
 from rewards.jobs.start import start
+from rewards.listing import Filter, listing, search
 from rewards.policy import staff
-from rewards.tiers import TIERS
+from rewards.tiers import RUSSIAN_NAMES, TIERS
 from rewards.web import attempt
 
 log = logging.getLogger("partners.views")
@@ -50,12 +53,101 @@ def run_state(run: IssueRun) -> str:
     return issue.shown_state(run, utcnow())
 
 
+def _partner_filters() -> list[Filter]:
+    return [
+        search(Partner.name, Partner.prefix, label=_l("name or code prefix")),
+        Filter("state", _l("State"), "choice", choices=[("active", _l("active")), ("suspended", _l("suspended"))],
+               apply=lambda q, v: q.where(Partner.active.is_(v == "active"))),
+    ]
+
+
+def _partners_page(status: int = 200) -> tuple[str, int]:
+    page = listing(db.session, select(Partner).order_by(Partner.name), _partner_filters())
+    return render_template("partners/index.html", partners=page.items, listing=page), max(status, page.status)
+
+
 @bp.route("/")
 @staff("partners.view")
-def index() -> str:
-    """Every partner."""
-    rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
-    return render_template("partners/index.html", partners=rows)
+def index() -> tuple[str, int]:
+    """Partners: search, filters, pages."""
+    return _partners_page()
+
+
+def _offer_state(query: Any, value: str) -> Any:
+    now = utcnow()
+    if value == "withdrawn":
+        return query.where(Offer.withdrawn_at.is_not(None))
+    if value == "expired":
+        return query.where(Offer.withdrawn_at.is_(None), Offer.valid_to <= now)
+    if value == "upcoming":
+        return query.where(Offer.withdrawn_at.is_(None), Offer.valid_from > now)
+    return query.where(Offer.withdrawn_at.is_(None), Offer.valid_from <= now, Offer.valid_to > now)
+
+
+def _tier_word(tier: str) -> str:
+    return RUSSIAN_NAMES[tier] if str(get_locale()) == "ru" else tier
+
+
+OFFER_STATES = [("open", _l("open")), ("upcoming", _l("upcoming")), ("expired", _l("expired")),
+                ("withdrawn", _l("withdrawn"))]
+
+
+@bp.route("/offers")
+@staff("partners.view")
+def offers() -> tuple[str, int]:
+    """Every partner's offers: search by title or partner, filter by partner, state and tier."""
+    filters = [
+        search(Offer.title, Partner.name, label=_l("offer or partner")),
+        Filter("partner", _l("Partner"), "choice",
+               choices=[(str(p.id), p.name) for p in db.session.scalars(select(Partner).order_by(Partner.name))],
+               apply=lambda q, v: q.where(Offer.partner_id == int(v))),
+        Filter("state", _l("State"), "choice", choices=OFFER_STATES, apply=_offer_state),
+        Filter("tier", _l("Tier"), "choice", choices=[(t, LazyString(_tier_word, t)) for t in TIERS],
+               apply=lambda q, v: q.where(Offer.tiers.contains(v))),
+    ]
+    query = select(Offer).join(Partner, Partner.id == Offer.partner_id).order_by(Offer.id.desc())
+    page = listing(db.session, query, filters)
+    return render_template("partners/offers.html", offers=page.items, listing=page, now=utcnow(),
+                           counts={o.id: issue.issued_count(db.session, o.id) for o in page.items}), page.status
+
+
+def _code_value(text: str) -> int:
+    try:
+        return codecore.parse(text).value
+    except codecore.MalformedCode as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _account_text(text: str) -> str:
+    account = text.replace(" ", "").replace("-", "")
+    if not account.isdigit():
+        raise ValueError(text)
+    return account
+
+
+CODE_STATES = [(ISSUED, lazy_pgettext("code state", "issued")), (REDEEMED, lazy_pgettext("code state", "redeemed")),
+               (REVOKED, lazy_pgettext("code state", "revoked"))]
+
+
+@bp.route("/codes")
+@staff("partners.view")
+def codes() -> tuple[str, int]:
+    """Issued codes: find one by its text or an account's; filter by state, offer, partner."""
+    filters = [
+        Filter("code", _l("Code"), convert=_code_value, apply=lambda q, v: q.where(Code.value == v)),
+        Filter("account", _l("Account"), convert=_account_text, apply=lambda q, v: q.where(Code.account == v)),
+        Filter("state", _l("State"), "choice", choices=CODE_STATES, apply=lambda q, v: q.where(Code.state == v)),
+        Filter("offer", _l("Offer number"), "int", apply=lambda q, v: q.where(Code.offer_id == v)),
+        Filter("partner", _l("Partner"), "choice",
+               choices=[(str(p.id), p.name) for p in db.session.scalars(select(Partner).order_by(Partner.name))],
+               apply=lambda q, v: q.where(Offer.partner_id == int(v))),
+    ]
+    query = (select(Code, Offer, Partner).join(Offer, Offer.id == Code.offer_id)
+             .join(Partner, Partner.id == Offer.partner_id).order_by(Code.id.desc()))
+    page = listing(db.session, query, filters, entities=False)
+    rows = [(code, o, p, codecore.format_code(p.prefix, code.value)) for code, o, p in page.items]
+    return render_template("partners/codes.html", rows=rows, listing=page,
+                           state_labels=dict(CODE_STATES)), page.status
 
 
 @bp.route("/", methods=["POST"])
@@ -65,8 +157,7 @@ def create() -> Response | tuple[str, int]:
     partner = attempt(catalog.create_partner, request.form.get("name", ""), request.form.get("prefix", ""),
                       actor=current_actor(), success=_("Partner created."))
     if partner is None:
-        rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
-        return render_template("partners/index.html", partners=rows), 422
+        return _partners_page(422)
     return redirect(url_for("partners.partner", partner_id=partner.id))
 
 

@@ -181,6 +181,10 @@ def _owner_only(path: str | None) -> None:
             logging.getLogger("rewards.db").warning("%s is readable by others and not ours to chmod", name)
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Attach the connection settings and the BEGIN IMMEDIATE policy to a SQLite engine; the
     database file is the owner's only (0600)."""
@@ -193,6 +197,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys = ON")
+        # SQLite's lower() folds ASCII only: the lists' search (rewards.listing) folds Cyrillic with this.
+        dbapi_conn.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")

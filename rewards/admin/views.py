@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import literal, select
 from werkzeug.wrappers import Response
 
 from rewards.actor import current_actor
@@ -16,18 +17,34 @@ from rewards.auth import services as users
 from rewards.auth.models import ROLES, User
 from rewards.db import db
 from rewards.errors import N_, DomainError
+from rewards.listing import Filter, listing, search
 from rewards.policy import staff
 from rewards.signing.keystore import KeyStore
+from rewards.web import ROLE_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+ACTIVE_CHOICES = [("active", _l("active")), ("disabled", _l("disabled"))]
+
+
+def _users_page(status: int = 200) -> tuple[str, int]:
+    filters = [
+        search(User.username, label=_l("user name")),
+        Filter("role", _l("Role"), "choice", choices=[(r, ROLE_LABELS.get(r, r)) for r in ROLES],
+               apply=lambda q, v: q.where(User.role == v)),
+        Filter("state", _l("State"), "choice", choices=ACTIVE_CHOICES,
+               apply=lambda q, v: q.where(User.active.is_(v == "active"))),
+    ]
+    page = listing(db.session, select(User).order_by(User.username), filters)
+    return render_template("admin/users.html", users=page.items, roles=ROLES, listing=page), max(status, page.status)
+
+
 @bp.route("/users")
 @staff("admin.users")
-def user_list() -> str:
-    """Every staff user."""
-    rows = db.session.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=rows, roles=ROLES)
+def user_list() -> tuple[str, int]:
+    """Staff users: search, filters, pages."""
+    return _users_page()
 
 
 @bp.route("/users", methods=["POST"])
@@ -55,19 +72,30 @@ def user_change() -> Response | tuple[str, int]:
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        rows = db.session.scalars(select(User).order_by(User.username)).all()
-        return render_template("admin/users.html", users=rows, roles=ROLES), exc.status
+        return _users_page(exc.status)
     db.session.commit()
     flash(_("Saved."), "info")
     return redirect(url_for("admin.user_list"))
 
 
+def _clients_page(status: int = 200, token: str | None = None) -> tuple[str, int]:
+    filters = [
+        search(ApiClient.name, label=_l("client name")),
+        Filter("scope", _l("Scope"), "choice", choices=[(s, s) for s in sorted(apikeys.SCOPES)],
+               apply=lambda q, v: q.where((literal(" ") + ApiClient.scopes + literal(" ")).contains(f" {v} "))),
+        Filter("state", _l("State"), "choice", choices=ACTIVE_CHOICES,
+               apply=lambda q, v: q.where(ApiClient.active.is_(v == "active"))),
+    ]
+    page = listing(db.session, select(ApiClient).order_by(ApiClient.name), filters)
+    return render_template("admin/clients.html", clients=page.items, scopes=apikeys.SCOPES, token=token,
+                           listing=page), max(status, page.status)
+
+
 @bp.route("/clients")
 @staff("admin.clients")
-def client_list() -> str:
-    """API clients, their keys and scopes."""
-    rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
-    return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=None)
+def client_list() -> tuple[str, int]:
+    """API clients, their keys and scopes: search, filters, pages."""
+    return _clients_page()
 
 
 def _whole_number(text: str, field: str, *, default: int | None, maximum: int) -> int:
@@ -107,14 +135,11 @@ def client_change() -> tuple[str, int] | str:
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
-        status = exc.status
-        return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=None), status
+        return _clients_page(exc.status)
     db.session.commit()
-    rows = db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
     if token is None:
         flash(_("Saved."), "info")
-    return render_template("admin/clients.html", clients=rows, scopes=apikeys.SCOPES, token=token)
+    return _clients_page(token=token)
 
 
 @bp.route("/keys")

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, select, type_coerce
 
 from rewards.access import current_user
+from rewards.actor import current_actor
 from rewards.audit import services, words
 from rewards.audit.models import Event
-from rewards.db import db
+from rewards.csvexport import csv_download
+from rewards.db import db, writing
+from rewards.listing import Filter, filtered, listing, parse_filters
 from rewards.policy import staff
 from rewards.signing.keystore import KeyStore, KeyStoreError
+from rewards.web import local
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.add_app_template_global(words.action_label, "audit_action_label")
 bp.add_app_template_global(words.object_label, "audit_object_label")
 bp.add_app_template_global(words.details, "audit_details")
 
-PAGE = 100
+PAGE = 50
 
 
 def _listing() -> Select[Any]:
@@ -47,23 +53,51 @@ def _shown(rows: Any) -> list[dict[str, Any]]:
     return shown
 
 
+def _filters() -> list[Filter]:
+    return [
+        Filter("action", _l("action (or its beginning)"), apply=lambda q, v: q.where(Event.action.startswith(v))),
+        Filter("actor", _l("actor"), apply=lambda q, v: q.where(Event.actor == v)),
+        Filter("object_type", _l("object type"), apply=lambda q, v: q.where(Event.object_type == v)),
+        Filter("object_id", _l("object"), apply=lambda q, v: q.where(Event.object_id == v)),
+        Filter("from", _l("from"), "date_from", apply=lambda q, v: q.where(Event.at >= v)),
+        Filter("to", _l("to"), "date_to", apply=lambda q, v: q.where(Event.at < v)),
+    ]
+
+
 @bp.route("/")
 @staff("audit.view")
-def log() -> str:
-    """Events, newest stored first, filtered by actor, action or object."""
-    query = _listing().order_by(Event.id.desc())
-    filters = {k: request.args.get(k, "").strip() for k in ("actor", "action", "object_id")}
-    if filters["actor"]:
-        query = query.where(Event.actor == filters["actor"])
-    if filters["action"]:
-        query = query.where(Event.action.startswith(filters["action"]))
-    if filters["object_id"]:
-        query = query.where(Event.object_id == filters["object_id"])
-    before = request.args.get("before", type=int)
-    if before:
-        query = query.where(Event.id < before)
-    events = _shown(db.session.execute(query.limit(PAGE)))
-    return render_template("audit/log.html", events=events, filters=filters, report=None, page=PAGE)
+def log() -> tuple[str, int]:
+    """Events, newest stored first, filtered by action, actor, object and local dates, a page at a time."""
+    page = listing(db.session, _listing().order_by(Event.id.desc()), _filters(), per_page=PAGE, entities=False)
+    page.items = _shown(page.items)
+    return render_template("audit/log.html", events=page.items, listing=page, report=None), page.status
+
+
+@bp.route("/export.csv")
+@staff("audit.view")
+def export_csv() -> Response:
+    """The filtered events as CSV for Excel (the same filters as the page), streamed; the export is logged."""
+    chosen, given, errors = parse_filters(_filters())
+    if errors:
+        flash(errors[0].message, "error")
+        return redirect(url_for("audit.log"))  # type: ignore[return-value]
+    with writing():  # the export's own event first, in a short writing transaction
+        services.record_event(db.session, current_actor(), "audit.exported", "audit_log", "-",
+                              {"filters": given, "format": "csv"})
+        db.session.commit()
+    query = filtered(_listing(), chosen).order_by(Event.id.desc())
+
+    def rows() -> Iterator[list[Any]]:
+        for event in _shown(db.session.execute(query.execution_options(yield_per=1000))):
+            at = event["at"]
+            when = at if isinstance(at, str) else local(at).isoformat(timespec="seconds")  # type: ignore[union-attr]
+            details = "; ".join(f"{label or key}: {value}" for key, label, value, _code in words.details(event["details"]))
+            yield [event["seq"], when, event["actor"], event["action"], words.action_label(event["action"]) or "",
+                   event["object_type"], event["object_id"], details, event["hash"]]
+
+    header = [_("No."), _("Time"), _("Actor"), _("Action"), _("Action in words"), _("Object type"), _("Object"),
+              _("Details"), _("Hash")]
+    return csv_download("audit-log.csv", header, rows())
 
 
 @bp.route("/export", methods=["POST"])
@@ -96,10 +130,10 @@ def verify() -> str:
             checkpoint = verify_envelope(envelope, KeyStore(current_app.config["KEYS_DIR"]).keyset())
         except (ValueError, SignatureError) as exc:
             flash(_("The checkpoint file is not valid: %(error)s", error=str(exc)), "error")
-            return render_template("audit/log.html", events=[], filters={}, report=None, page=PAGE)
+            return render_template("audit/log.html", events=[], listing=None, report=None)
     report = services.verify_log(db.session, checkpoint)
     events = _shown(db.session.execute(_listing().order_by(Event.id.desc()).limit(PAGE)))
-    return render_template("audit/log.html", events=events, filters={}, report=report, page=PAGE)
+    return render_template("audit/log.html", events=events, listing=None, report=report)
 
 
 @bp.route("/checkpoint", methods=["POST"])

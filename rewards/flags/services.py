@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, and_, bindparam, column, exists, insert, literal, or_, select, table, text
+from sqlalchemy import Date, String, and_, bindparam, column, exists, insert, literal, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -109,13 +109,17 @@ def known_accounts(session: Session, accounts: Iterable[str]) -> set[str]:
     return queries.known_accounts(session, latest.id, accounts)
 
 
-def latest_tier(session: Session, account: str) -> tuple[str | None, str | None]:
-    """``(period, tier)`` of the account in the latest snapshot; tier None when it is not in it.
+def latest_tier(session: Session, account: str, today: date | None = None) -> tuple[str | None, str | None]:
+    """``(period, tier)`` of the account in the latest snapshot (the newest period not after ``today``'s
+    month, default the current local month); tier None when it is not in it.
 
     One indexed query (the newest active snapshot, then the row by its primary key), Core only: the
     look-up's own statement, run in the session (no key asked about).
     """
-    row = session.execute(_head_read().statement, {"account": account, "key_id": None, "token_hash": ""}).one()
+    from rewards.snapshots import queries
+
+    current = f"{today:%Y-%m}" if today is not None else queries.current_period()
+    row = session.execute(_head_read().statement, {"account": account, "current_period": current}).one()
     return row.period, row.tier
 
 
@@ -558,14 +562,16 @@ _HEAD_READ: DirectRead | None = None
 
 
 def _head_read() -> DirectRead:
-    """One row: the latest active snapshot's period and the account's tier in it.
+    """One row: the latest snapshot's period (``queries.latest_query``: not after the bound
+    ``current_period``) and the account's tier in it.
     Built once (the snapshot models are imported lazily): building it costs as much as running it."""
     global _HEAD_READ
     if _HEAD_READ is None:
         from rewards.snapshots.models import Snapshot, SnapshotRow
+        from rewards.snapshots.queries import latest_query
 
         s, r = Snapshot.__table__, SnapshotRow.__table__
-        latest = select(s.c.id).where(s.c.status == "active").order_by(s.c.period.desc()).limit(1).scalar_subquery()
+        latest = latest_query(bindparam("current_period", type_=String())).scalar_subquery()
         period = select(s.c.period).where(s.c.id == latest).scalar_subquery().label("period")
         tier = select(r.c.tier).where(r.c.snapshot_id == latest, r.c.account == bindparam("account"))
         _HEAD_READ = DirectRead(select(period, tier.scalar_subquery().label("tier")))
@@ -576,7 +582,8 @@ def priority_now(engine: Engine, account: str, *, today: date) -> dict[str, Any]
     """The call-centre answer as the API gives it: :func:`priority_of` from committed data, in two
     direct reads (``rewards.directread``) instead of a session."""
     rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
-    head = _head_read().all(engine, {"account": account})[0]  # scalar subqueries: always one row
+    # scalar subqueries: always one row
+    head = _head_read().all(engine, {"account": account, "current_period": f"{today:%Y-%m}"})[0]
     return _priority_answer(account, today, rows, head.period, head.tier)
 
 
@@ -587,7 +594,7 @@ def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any
     ``account``, closures anti-joined by primary key) and its tier in the latest snapshot.
     """
     rows = session.execute(_ACTIVE_STMT, {"account": account, "today": today}).all()
-    period, tier = latest_tier(session, account)
+    period, tier = latest_tier(session, account, today)
     return _priority_answer(account, today, rows, period, tier)
 
 

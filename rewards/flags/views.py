@@ -6,17 +6,22 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as WResponse
 
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
+from rewards.flags.models import FlagClosure, PriorityFlag
 from rewards.flags.shell import local_today
 from rewards.i18n import errors_by_line
+from rewards.listing import Filter, listing
 from rewards.policy import staff
+from rewards.tiers import TIERS
 
 bp = Blueprint("flags", __name__, url_prefix="/flags", template_folder="templates")
 
@@ -80,6 +85,48 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
 def index() -> tuple[str, int]:
     """Search an account; its priority now, its flags and their full history."""
     return _account_page(request.args.get("account", "").strip() or None)
+
+
+SOURCE_LABELS = {core.SOURCE_STAFF: _l("set by staff"), core.SOURCE_TIER: _l("from the tier")}
+
+
+def _flag_state(query: Any, value: str) -> Any:
+    today = local_today()
+    closed = PriorityFlag.id.in_(select(FlagClosure.flag_id))
+    if value == "closed":
+        return query.where(closed)
+    query = query.where(~closed)
+    if value == "future":
+        return query.where(PriorityFlag.valid_from > today)
+    if value == "ended":
+        return query.where(PriorityFlag.valid_to < today)
+    return query.where(PriorityFlag.valid_from <= today,
+                       or_(PriorityFlag.valid_to.is_(None), PriorityFlag.valid_to >= today))
+
+
+def _list_filters() -> list[Filter]:
+    reasons = [(r, REASON_LABELS[r]) for r in core.STAFF_REASONS]
+    reasons += [(f"{core.TIER_PREFIX}{t}", LazyString(reason_label, f"{core.TIER_PREFIX}{t}")) for t in TIERS]
+    return [
+        Filter("account", _l("Account"), convert=lambda v: core.check_account(v.replace(" ", "").replace("-", "")),
+               apply=lambda q, v: q.where(PriorityFlag.account == v)),
+        Filter("reason", _l("Reason"), "choice", choices=reasons, apply=lambda q, v: q.where(PriorityFlag.reason == v)),
+        Filter("source", _l("Source"), "choice", choices=list(SOURCE_LABELS.items()),
+               apply=lambda q, v: q.where(PriorityFlag.source == v)),
+        Filter("state", _l("State"), "choice", choices=list(STATE_LABELS.items()), apply=_flag_state),
+    ]
+
+
+@bp.route("/list")
+@staff("flags.view")
+def flag_list() -> tuple[str, int]:
+    """Every flag row, newest first: by account, reason, source and state, a page at a time."""
+    query = (select(PriorityFlag, FlagClosure.kind).outerjoin(FlagClosure, FlagClosure.flag_id == PriorityFlag.id)
+             .order_by(PriorityFlag.id.desc()))
+    page = listing(db.session, query, _list_filters(), entities=False)
+    today = local_today()
+    return render_template("flags/list.html", rows=page.items, listing=page, today=today,
+                           source_labels=SOURCE_LABELS, closed_labels=CLOSED_LABELS), page.status
 
 
 @bp.route("/set", methods=["POST"])

@@ -83,10 +83,12 @@ class Snapshots(MethodView):
         with any problem loads nothing: 422 with
         `errors` = `{total, by_kind, shown: [{line, kind, message}]}` (the first 100). A period that
         already has a snapshot: 409 `period_taken` unless `replace=true` (the old one is kept, superseded).
+        A period after the current local month: 422 `future_period` unless `future=true`.
         """
+        services.check_not_future(args["period"], args["future"])
         stored = save_upload(request.stream, args["filename"])
         params = {"file": stored, "name": args["filename"], "period": args["period"], "format": args["format"],
-                  "replace": args["replace"]}
+                  "replace": args["replace"], "future": args["future"]}
         return _answer(start(snapshot_jobs.IMPORT, params, title=f"{args['period']} ({args['filename']})"))
 
 
@@ -116,6 +118,7 @@ class Compute(MethodView):
     @blp.doc(security=SECURITY, requestBody=BEHAVIOUR_BODY)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Compute a period's snapshot from behaviour files (multipart `files`, optional `rules`)."""
+        services.check_not_future(args["period"], args["future"])
         files = [f for f in request.files.getlist("files") if f]
         rules = request.files.get("rules")
         params = {
@@ -124,6 +127,7 @@ class Compute(MethodView):
             "rules": save_upload(rules.stream, rules.filename or "rules.json") if rules else None,
             "period": args["period"],
             "replace": args["replace"],
+            "future": args["future"],
         }
         return _answer(start(snapshot_jobs.COMPUTE, params, title=f"{args['period']} (compute)"))
 

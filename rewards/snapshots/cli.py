@@ -47,6 +47,8 @@ def _summary(snapshot: Any) -> str:
 @click.option(
     "--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded)."
 )
+@click.option("--future", is_flag=True,
+              help="Allow a period after the current local month (it is not the latest until its month comes).")
 @click.option(
     "--format",
     "fmt",
@@ -55,16 +57,23 @@ def _summary(snapshot: Any) -> str:
     help="Default: from the file name (.jsonl/.ndjson: jsonl), else csv.",
 )
 @click.option("--background", is_flag=True, help="Queue the import as a job for a consumer instead of running it here.")
-def import_command(file: Path, period: str, replace: bool, fmt: str | None, background: bool) -> None:
+def import_command(file: Path, period: str, replace: bool, future: bool, fmt: str | None, background: bool) -> None:
     """Load a snapshot file; a file with any problem loads nothing and lists the problems by line."""
     fmt = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     if background:
         from rewards.jobs.start import save_upload, start
+
+        try:
+            services.check_not_future(period, future)
+        except DomainError as exc:
+            _fail(exc)
+            return
         from rewards.snapshots import jobs
 
         with file.open("rb") as stream:
             stored = save_upload(stream, file.name)
-        params = {"file": stored, "name": file.name, "period": period, "format": fmt, "replace": replace}
+        params = {"file": stored, "name": file.name, "period": period, "format": fmt, "replace": replace,
+                  "future": future}
         job = start(jobs.IMPORT, params, title=f"{period} ({file.name})")
         click.echo(f"job {job.id} {job.state}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
         return
@@ -78,6 +87,7 @@ def import_command(file: Path, period: str, replace: bool, fmt: str | None, back
                 actor=current_actor(),
                 fmt=fmt,
                 replace=replace,
+                future=future,
                 announce=True,
             )
         except DomainError as exc:
@@ -103,7 +113,10 @@ def import_command(file: Path, period: str, replace: bool, fmt: str | None, back
 @click.option(
     "--replace", is_flag=True, help="Replace the period's snapshot (the old one is kept, superseded)."
 )
-def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | None, replace: bool) -> None:
+@click.option("--future", is_flag=True,
+              help="Allow a period after the current local month (it is not the latest until its month comes).")
+def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | None, replace: bool,
+                    future: bool) -> None:
     """Compute the period's snapshot from behaviour files (each sorted by account)."""
     streams = [path.open("rb") for path in files]
     try:
@@ -114,6 +127,7 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
             actor=current_actor(),
             rules_bytes=rules_file.read_bytes() if rules_file else None,
             replace=replace,
+            future=future,
             announce=True,
         )
     except DomainError as exc:

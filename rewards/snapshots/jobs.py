@@ -62,7 +62,7 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
         outcome = services.import_snapshot(
             ctx.session, _Progress(stream, ctx),  # type: ignore[arg-type]
             period=p["period"], source_name=p["name"], actor=ctx.actor, fmt=p["format"],
-            replace=bool(p["replace"]), announce=True,
+            replace=bool(p["replace"]), announce=True, future=bool(p.get("future")),
         )
     ctx.progress(ctx.total or 0, force=True)
     return _result(outcome)
@@ -84,7 +84,7 @@ def compute_job(ctx: JobContext) -> dict[str, Any]:
             ctx.session, [(s, name) for s, name, _ in streams],  # type: ignore[misc]
             period=p["period"], actor=ctx.actor,
             rules_bytes=ctx.stored(p["rules"]).read_bytes() if p.get("rules") else None,
-            replace=bool(p["replace"]), announce=True,
+            replace=bool(p["replace"]), announce=True, future=bool(p.get("future")),
         )
     finally:
         for _, _, stream in streams:

@@ -1,20 +1,55 @@
-"""Read access to snapshots for other features (draws, partners, flags): a small, stable interface."""
+"""Read access to snapshots for other features (draws, partners, flags): a small, stable interface.
+
+"Latest" means the same everywhere (dashboard, draws' default snapshot, partner eligibility, priority
+flags, the APIs): the active snapshot of the newest period that is not after the retailer's current
+local month (setting ``TIMEZONE``). A snapshot loaded ahead for a future month (allowed only when
+asked for explicitly) is never "latest"; it becomes so when its month comes. :func:`latest_query` is
+the one statement; :func:`latest_snapshot` runs it.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Collection, Iterable, Iterator
+from datetime import UTC, datetime
 from operator import itemgetter
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from flask import current_app, has_app_context
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from rewards.snapshots.models import Snapshot, SnapshotRow
 
 
-def latest_snapshot(session: Session) -> Snapshot | None:
-    """The active snapshot of the newest period, or None."""
-    return session.scalar(select(Snapshot).where(Snapshot.status == "active").order_by(Snapshot.period.desc()).limit(1))
+def current_period(now: datetime | None = None, zone: str | None = None) -> str:
+    """The retailer's current month ``YYYY-MM`` in its time zone (setting ``TIMEZONE``; UTC outside an app)."""
+    if zone is None:
+        zone = current_app.config["TIMEZONE"] if has_app_context() else "UTC"
+    return f"{(now or datetime.now(UTC)).astimezone(ZoneInfo(zone)):%Y-%m}"
+
+
+def is_future(period: str, current: str | None = None) -> bool:
+    """Whether ``period`` (YYYY-MM) is after the current local month."""
+    return period > (current or current_period())
+
+
+def latest_query(current: str | ColumnElement[str]) -> Select[tuple[int]]:
+    """The id of the active snapshot of the newest period not after ``current`` (a value or a bind
+    parameter): the one definition of "latest"."""
+    return (
+        select(Snapshot.id)
+        .where(Snapshot.status == "active", Snapshot.period <= current)
+        .order_by(Snapshot.period.desc())
+        .limit(1)
+    )
+
+
+def latest_snapshot(session: Session, current: str | None = None) -> Snapshot | None:
+    """The active snapshot of the newest non-future period (``current``: the current month, default
+    the local one), or None."""
+    snapshot_id = session.scalar(latest_query(current or current_period()))
+    return session.get(Snapshot, snapshot_id) if snapshot_id is not None else None
 
 
 def snapshot_for_period(session: Session, period: str) -> Snapshot | None:

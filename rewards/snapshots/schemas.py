@@ -45,6 +45,11 @@ class SnapshotListSchema(ma.Schema):
 class ImportArgsSchema(ma.Schema):
     period = ma.fields.String(required=True, validate=PERIOD)
     replace = ma.fields.Boolean(load_default=False)
+    future = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Confirm a period after the current local month (else 422 `future_period`); "
+                  "such a snapshot is never the latest until its month comes"},
+    )
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(["csv", "jsonl"]))
     filename = ma.fields.String(load_default="api-upload", validate=ma.validate.Length(max=200))
 
@@ -57,6 +62,11 @@ class ImportResultSchema(ma.Schema):
 class ComputeArgsSchema(ma.Schema):
     period = ma.fields.String(required=True, validate=PERIOD)
     replace = ma.fields.Boolean(load_default=False)
+    future = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Confirm a period after the current local month (else 422 `future_period`); "
+                  "such a snapshot is never the latest until its month comes"},
+    )
 
 
 class CompareArgsSchema(ma.Schema):

@@ -32,7 +32,7 @@ from rewards.rating.rules import Rules, RulesError, default_rules_bytes, parse_r
 from rewards.snapshots.csvfile import ErrorLog, SnapshotReport, read_snapshot
 from rewards.snapshots.digest import SnapshotDigest
 from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
-from rewards.snapshots.queries import iter_rows, snapshot_for_period
+from rewards.snapshots.queries import current_period, iter_rows, latest_snapshot, snapshot_for_period
 from rewards.snapshots.signals import bill_columns, snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
 from signedjson import canonical_json
@@ -80,6 +80,22 @@ def check_period(period: str) -> str:
         raise DomainError(N_("period %(period)s is not a month YYYY-MM"), field="period", code="bad_period",
                           period=repr(period))
     return period.strip()
+
+
+def check_not_future(period: str, future: bool) -> None:
+    """Refuse a ``period`` after the retailer's current local month unless ``future`` confirms it.
+
+    Such a snapshot is stored like any other but is never "latest" until its month comes
+    (``queries.latest_query``); the refusal keeps a mistyped year from becoming what every feature reads.
+    """
+    if future or month_of(period) is None:  # a malformed period is check_period's to refuse
+        return
+    current = current_period()
+    if period > current:
+        raise DomainError(
+            N_("%(period)s is after the current month %(current)s; confirm that it is a future month to load it"),
+            field="period", code="future_period", period=period, current=current,
+        )
 
 
 def _tier_counts_json(counts: dict[str, int]) -> str:
@@ -264,6 +280,7 @@ def import_snapshot(
     fmt: str = "csv",
     replace: bool = False,
     announce: bool = False,
+    future: bool = False,
 ) -> Outcome:
     """Load a snapshot file (CSV or JSON lines) for ``period``: all or nothing, streaming.
 
@@ -271,8 +288,10 @@ def import_snapshot(
     replaced snapshot is kept, superseded. A file with any problem raises :class:`FileRejected` with
     every problem by line (the first 100 in detail, and the totals); the caller rolls back.
     ``announce``: send ``snapshot_loaded`` once the snapshot is stored (the shells do).
+    ``future``: a period after the current local month is loaded (else refused, ``future_period``).
     """
     period = check_period(period)
+    check_not_future(period, future)
     if fmt not in ("csv", "jsonl"):
         raise DomainError(N_("unknown format %(format)s (csv or jsonl)"), field="format", code="unknown_format",
                           format=repr(fmt))
@@ -368,14 +387,17 @@ def compute_snapshot(
     rules_bytes: bytes | None = None,
     replace: bool = False,
     announce: bool = False,
+    future: bool = False,
 ) -> Outcome:
     """Compute ``period``'s snapshot from behaviour files (each sorted by account), all or nothing.
 
     Records the rules version and the rules file's hash (and keeps the file), and each account's
     month-by-month facts for explanations. A problem in any file raises :class:`FileRejected`.
     ``announce``: send ``snapshot_loaded`` once the snapshot is stored (the shells do).
+    ``future``: a period after the current local month is computed (else refused, ``future_period``).
     """
     period = check_period(period)
+    check_not_future(period, future)
     if not files:
         raise DomainError(N_("no behaviour file given"), field="files", code="no_file")
     data = rules_bytes if rules_bytes is not None else default_rules_bytes()
@@ -464,15 +486,13 @@ def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
 
 
 def active_for(session: Session, period: str | None) -> Snapshot:
-    """The active snapshot of ``period``, or of the newest period when None."""
+    """The active snapshot of ``period``, or the latest one (newest non-future period) when None."""
     if period:
         snapshot = snapshot_for_period(session, check_period(period))
         if snapshot is None:
             raise NotFound(N_("no snapshot for %(period)s"), code="no_snapshot", period=period)
         return snapshot
-    snapshot = session.scalar(
-        select(Snapshot).where(Snapshot.status == "active").order_by(Snapshot.period.desc()).limit(1)
-    )
+    snapshot = latest_snapshot(session)
     if snapshot is None:
         raise NotFound(N_("no snapshot has been loaded yet"), code="no_snapshot")
     return snapshot

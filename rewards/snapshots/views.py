@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -18,18 +19,22 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards.actor import current_actor
+from rewards.csvexport import csv_download
 from rewards.db import db, stream_reading, writing
 from rewards.errors import DomainError, NotFound
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import save_upload, start
+from rewards.listing import Filter, listing, search
 from rewards.policy import staff
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services
-from rewards.snapshots.queries import latest_snapshot
+from rewards.snapshots.models import Snapshot
+from rewards.snapshots.queries import current_period, latest_snapshot
 from rewards.tiers import TIERS
 
 bp = Blueprint("snapshots", __name__, url_prefix="/snapshots", template_folder="templates")
@@ -101,17 +106,29 @@ def dashboard_panel() -> dict[str, Any]:
 
 
 
+def _filters() -> list[Filter]:
+    return [
+        search(Snapshot.period, Snapshot.source_name, Snapshot.loaded_by,
+               label=_l("period, file or who loaded it")),
+        Filter("status", _l("Status"), "choice", choices=[("active", _l("active")), ("superseded", _l("superseded"))],
+               apply=lambda q, v: q.where(Snapshot.status == v)),
+        Filter("source", _l("Source"), "choice", choices=[("import", _l("import")), ("computed", _l("computed"))],
+               apply=lambda q, v: q.where(Snapshot.source == v)),
+    ]
+
+
 def _index(status: int = 200, **extra: Any) -> tuple[str, int]:
-    snapshots = services.list_snapshots(db.session)
-    periods = sorted({s.period for s in snapshots if s.status == "active"}, reverse=True)
+    page = listing(db.session, select(Snapshot).order_by(Snapshot.period.desc(), Snapshot.id.desc()), _filters())
+    snapshots = page.items
     return render_template(
         "snapshots/index.html",
         snapshots=snapshots,
-        periods=periods,
+        listing=page,
+        current=current_period(),
         tiers=TIERS,
         counts={s.id: services.tier_counts(s) for s in snapshots},
         **extra,
-    ), status
+    ), status if status != 200 else page.status
 
 
 @bp.route("/")
@@ -146,6 +163,18 @@ def _finished_or_followed(job: Job, what: str) -> Any:
     return _index(refusal.status if 400 <= refusal.status < 500 else 422)
 
 
+def _future_refused(period: str, future: bool) -> tuple[str, int] | None:
+    """The page again with the refusal when ``period`` is after the current month and not confirmed
+    (before the upload is stored: the job would refuse it too)."""
+    try:
+        services.check_not_future(period, future)
+    except DomainError as exc:
+        flash(exc.message + ". " + _("Tick 'future month' to load it anyway; it is not the latest until then."),
+              "error")
+        return _index(exc.status)
+    return None
+
+
 @bp.route("/upload", methods=["POST"])
 @staff("snapshots.import")
 def upload() -> Any:
@@ -153,15 +182,19 @@ def upload() -> Any:
     upload = request.files.get("file")
     period = request.form.get("period", "").strip()
     replace = request.form.get("replace") == "1"
+    future = request.form.get("future") == "1"
     if upload is None or not upload.filename:
         flash(_("Choose a file to upload."), "error")
         return _index(400)
+    refused = _future_refused(period, future)
+    if refused is not None:
+        return refused
     name = upload.filename
     fmt = "jsonl" if name.lower().endswith((".jsonl", ".ndjson")) else "csv"
     stored = save_upload(upload.stream, name)
     try:
         job = start(snapshot_jobs.IMPORT, {"file": stored, "name": name, "period": period, "format": fmt,
-                                           "replace": replace}, title=f"{period} ({name})")
+                                           "replace": replace, "future": future}, title=f"{period} ({name})")
     except DomainError as exc:
         flash(exc.message, "error")
         return _index(exc.status)
@@ -178,12 +211,17 @@ def compute() -> Any:
     if not files:
         flash(_("Choose the behaviour files."), "error")
         return _index(400)
+    future = request.form.get("future") == "1"
+    refused = _future_refused(period, future)
+    if refused is not None:
+        return refused
     stored = [[save_upload(f.stream, f.filename or ""), f.filename or ""] for f in files]
     params = {
         "files": stored,
         "rules": save_upload(rules.stream, rules.filename) if rules and rules.filename else None,
         "period": period,
         "replace": request.form.get("replace") == "1",
+        "future": future,
     }
     names = ", ".join(name for _, name in stored)
     try:
@@ -265,8 +303,9 @@ def compare() -> tuple[str, int]:
     periods = sorted(
         {s.period for s in services.list_snapshots(db.session, include_superseded=False)}, reverse=True
     )
-    a = request.args.get("from") or (periods[1] if len(periods) > 1 else "")
-    b = request.args.get("to") or (periods[0] if periods else "")
+    shown = [p for p in periods if p <= current_period()]  # a future month is not compared by default
+    a = request.args.get("from") or (shown[1] if len(shown) > 1 else "")
+    b = request.args.get("to") or (shown[0] if shown else "")
     result = None
     status = 200
     if a and b:
@@ -278,6 +317,34 @@ def compare() -> tuple[str, int]:
     return render_template(
         "snapshots/compare.html", periods=periods, a=a, b=b, result=result, tiers=TIERS
     ), status
+
+
+def matrix_rows(result: dict[str, Any], tier_word: Any) -> list[list[Any]]:
+    """The movement matrix as the page shows it: a row per tier of the first period (its counts into
+    each tier of the second, those gone, its total), then the new accounts per tier and the totals."""
+    tiers = result["tiers"]
+    rows: list[list[Any]] = [
+        [tier_word(x), *(result["matrix"][x][y] for y in tiers), result["left"][x], result["counts"]["from"][x]]
+        for x in tiers
+    ]
+    rows.append([_("new"), *(result["joined"][y] for y in tiers), "", ""])
+    rows.append([_("total"), *(result["counts"]["to"][y] for y in tiers), "", ""])
+    return rows
+
+
+@bp.route("/compare.csv")
+@staff("snapshots.view")
+def compare_csv() -> Any:
+    """The movement matrix between two periods as CSV for Excel (UTF-8 with BOM, ';')."""
+    a, b = request.args.get("from", "").strip(), request.args.get("to", "").strip()
+    try:
+        result = services.compare(db.session, a, b)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("snapshots.compare"))
+    tier_word = current_app.jinja_env.globals["tier_label"]
+    header = [f"{a} \\ {b}", *(tier_word(t) for t in result["tiers"]), _("gone"), _("total")]  # type: ignore[operator]
+    return csv_download(f"tiers-{a}-{b}.csv", header, matrix_rows(result, tier_word))
 
 
 @bp.route("/account")

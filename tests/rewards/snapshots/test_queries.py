@@ -42,3 +42,60 @@ def test_a_value_the_database_had_to_escape_reads_the_same(app: Flask) -> None:
         db.session.commit()
         columns = account_tier_columns(db.session, snap.id, ["ideal"])
         assert columns == (["0000002", "00\\01\t"], ["ideal", "ideal"])
+
+
+# -- "latest" is the newest non-future period, for every feature (issue 14 item 4) ------------------------------
+
+
+def _next_month(period: str) -> str:
+    year, month = map(int, period.split("-"))
+    return f"{year + month // 12}-{month % 12 + 1:02d}"
+
+
+def test_the_current_period_is_the_local_month() -> None:
+    from datetime import UTC, datetime
+
+    from rewards.snapshots.queries import current_period, is_future
+
+    new_year_eve = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)  # already 2027-01-01 01:00 in Yekaterinburg
+    assert current_period(new_year_eve, "Asia/Yekaterinburg") == "2027-01"
+    assert current_period(new_year_eve, "UTC") == "2026-12"
+    assert is_future("2027-02", "2027-01") and not is_future("2027-01", "2027-01")
+    assert _next_month("2026-12") == "2027-01" and _next_month("2026-05") == "2026-06"
+
+
+def test_a_future_snapshot_is_never_the_latest_anywhere(app: Flask) -> None:
+    """Dashboard, draws' default, partners, flags' look-up and the account API all read the same latest."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from partners import snapshots as partner_snapshots
+    from rewards.flags import services as flags
+    from rewards.snapshots import services
+    from rewards.snapshots.queries import current_period, latest_snapshot
+
+    with app.app_context():
+        now = current_period()
+        ahead = _next_month(now)
+        current = make_snapshot(db.session, now, {"0000001": "ideal"})
+        future = make_snapshot(db.session, ahead, {"0000001": "beginner", "0000002": "ideal"})
+        db.session.commit()
+        assert latest_snapshot(db.session).id == current.id  # type: ignore[union-attr]
+        assert latest_snapshot(db.session, current=ahead).id == future.id  # type: ignore[union-attr]
+        assert services.active_for(db.session, None).id == current.id
+        assert services.active_for(db.session, ahead).id == future.id  # asked for by name: it is there
+        assert partner_snapshots.latest(db.session) == partner_snapshots.SnapshotRef(current.id, now)
+        today = datetime.now(ZoneInfo(app.config["TIMEZONE"])).date()
+        assert flags.latest_tier(db.session, "0000001", today) == (now, "ideal")
+        assert flags.priority_now(db.engine, "0000001", today=today)["tier"] == "ideal"
+        assert flags.known_accounts(db.session, ["0000001", "0000002"]) == {"0000001"}
+        assert services.account_tier(db.session, "0000001")["period"] == now
+
+
+def test_only_a_future_snapshot_means_no_latest(app: Flask) -> None:
+    from rewards.snapshots.queries import current_period, latest_snapshot
+
+    with app.app_context():
+        make_snapshot(db.session, _next_month(current_period()), {"0000001": "ideal"})
+        db.session.commit()
+        assert latest_snapshot(db.session) is None

@@ -280,3 +280,29 @@ def test_demo_snapshots_are_idempotent(app: Flask) -> None:
         assert sum(counts.values()) == ACCOUNTS and all(counts.values())
         result = services.compare(db.session, "2026-09", "2026-10")
         assert sum(sum(r.values()) for r in result["matrix"].values()) == ACCOUNTS
+
+
+def test_a_future_period_is_refused_unless_confirmed_and_never_latest(app: Flask) -> None:
+    from rewards.snapshots.queries import current_period, latest_snapshot
+
+    with app.app_context():
+        now = current_period()
+        year, month = map(int, now.split("-"))
+        ahead = f"{year + month // 12}-{month % 12 + 1:02d}"
+        with pytest.raises(DomainError) as refused:
+            _import(CSV, period=ahead)
+        assert refused.value.code == "future_period" and refused.value.field == "period"
+        assert ahead in refused.value.message and now in refused.value.message
+        with pytest.raises(DomainError) as refused:
+            services.compute_snapshot(db.session, [(io.BytesIO(_behaviour()), "b.csv")], period=ahead, actor="t")
+        assert refused.value.code == "future_period"
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0  # nothing written
+        _import(CSV, period=now)
+        loaded = _import(CSV, period=ahead, future=True)
+        db.session.commit()
+        assert loaded.snapshot.period == ahead
+        assert latest_snapshot(db.session).period == now  # type: ignore[union-attr]
+        with pytest.raises(DomainError) as bad:
+            _import(CSV, period="2026-13", future=True)  # a malformed period stays a bad period
+        assert bad.value.code == "bad_period"

@@ -206,3 +206,46 @@ def test_auditors_read_but_do_not_load(app: Flask, logged_in: Any) -> None:
     assert r.status_code == 403
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
+
+
+def _ahead() -> str:
+    from rewards.snapshots.queries import current_period
+
+    year, month = map(int, current_period().split("-"))
+    return f"{year + month // 12}-{month % 12 + 1:02d}"
+
+
+def test_a_future_period_is_refused_by_api_cli_and_page_unless_confirmed(
+    app: Flask, client: Any, api_token: Any, runner: Any, logged_in: Any, tmp_path: Path
+) -> None:
+    ahead = _ahead()
+    writer = bearer(api_token("snapshots:write", "snapshots:read"))
+    r = client.post(f"/api/v1/snapshots?period={ahead}", data=CSV, headers=writer)
+    assert r.status_code == 422 and r.get_json()["status"] == "future_period"
+    assert ahead in r.get_json()["message"]
+    r = client.post(f"/api/v1/snapshots/compute?period={ahead}", data={"files": [(io.BytesIO(_behaviour()), "b.csv")]},
+                    headers=writer, content_type="multipart/form-data")
+    assert r.status_code == 422 and r.get_json()["status"] == "future_period"
+    path = tmp_path / "s.csv"
+    path.write_bytes(CSV)
+    result = runner.invoke(args=["snapshots", "import", str(path), "--period", ahead])
+    assert result.exit_code == 1 and ahead in result.output and "future" in result.output
+    result = runner.invoke(args=["snapshots", "import", str(path), "--period", ahead, "--background"])
+    assert result.exit_code == 1 and ahead in result.output
+    page = logged_in("marketing")
+    r = page.post("/snapshots/upload?lang=ru", content_type="multipart/form-data",
+                  data={"period": ahead, "file": (io.BytesIO(CSV), "s.csv")})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert ahead in html and "будущий месяц" in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Snapshot)) == 0
+    r = page.post("/snapshots/upload", content_type="multipart/form-data",
+                  data={"period": ahead, "future": "1", "file": (io.BytesIO(CSV), "s.csv")})
+    assert r.status_code == 302
+    result = runner.invoke(args=["snapshots", "import", str(path), "--period", ahead, "--future", "--replace"])
+    assert result.exit_code == 0, result.output
+    r = client.post(f"/api/v1/snapshots?period={ahead}&future=true&replace=true", data=CSV, headers=writer)
+    assert r.status_code == 201
+    r = client.get("/api/v1/accounts/0001/tier", headers=bearer(api_token("cabinet:read")))
+    assert r.status_code == 404 and r.get_json()["status"] == "no_snapshot"  # the future one is not the latest
