@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "PRIORITY_NEEDS_GRACE_DAYS": 14,
     "PRIORITY_NEEDS_DUE_DAYS": 30,
     "PRIORITY_NEEDS_LAPSE_CRON": "41 1 * * *",
+    "PRIORITY_PASSWORD_LIMIT": "5 per minute;20 per day",  # call-centre password checks, per account
     "DRAW_YEARLY_CAP_KOPECKS": 400_000,
     # drand networks a draw may announce: the full chain info the announcement pins (the verifier knows
     # these two) and the relays the service asks, in order, when DRAND_FETCH is on.
