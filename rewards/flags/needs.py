@@ -174,7 +174,7 @@ def check_consent(on: date | None, channel: str | None, by: str | None, share: b
     channel = (channel or "").strip()
     if channel not in CHANNELS:
         raise FlagInputError(N_("consent_channel must be one of: %(channels)s"), "consent_channel",
-                             channels=", ".join(CHANNELS))
+                             channels="/".join(CHANNELS))
     by = (by or "").strip()
     if not by or len(by) > CONSENT_BY_MAX:
         raise FlagInputError(N_("consent_by: name the staff member who took the consent (at most %(limit)s "

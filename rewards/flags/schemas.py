@@ -5,7 +5,15 @@ from __future__ import annotations
 import marshmallow as ma
 
 from rewards.flags.core import NOTE_MAX, REVOKE_REASON_MAX, STAFF_REASONS
-from rewards.flags.needs import CHANNELS, CONSENT_BY_MAX, NOMINEE_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from rewards.flags.needs import (
+    CHANNELS,
+    CONSENT_BY_MAX,
+    NOMINEE_NAME_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    PHONE_RE,
+    current_list,
+)
 
 # At least one character that is not white space (the services strip, then refuse an empty text).
 NOT_BLANK = r"^\s*\S"
@@ -54,7 +62,8 @@ class PrioritySchema(ma.Schema):
 
 
 class NeedInSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    code = ma.fields.String(required=True, validate=ma.validate.OneOf(list(current_list().needs)),
+                            metadata={"description": "a code of the declared list (GET /api/v1/flags/needs)"})
     ends_on = ma.fields.Date(load_default=None, metadata={"description": "required for a temporary need"})
     verify_by = ma.fields.Date(load_default=None, metadata={"description": "default: today + PRIORITY_REVERIFY_YEARS"})
 
@@ -68,7 +77,8 @@ class SetNeedsSchema(ma.Schema):
     share = ma.fields.Boolean(load_default=False,
                               metadata={"description": "the customer agreed to share the entry with partners"})
     nominee_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=NOMINEE_NAME_MAX))
-    nominee_phone = ma.fields.String(load_default=None, validate=ma.validate.Length(max=32))
+    nominee_phone = ma.fields.String(load_default=None, validate=ma.validate.Regexp(PHONE_RE.pattern),
+                                     metadata={"description": "digits, spaces, ( ) -, an optional leading +"})
     password = ma.fields.String(load_default=None, load_only=True,
                                 validate=ma.validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX),
                                 metadata={"description": "call-centre password; stored hashed, never returned"})

@@ -818,16 +818,14 @@ def _store_entry(session: Session, item: needs_core.RegisterInput, *, actor: str
 
 def _entry_event(item: needs_core.RegisterInput, change: Change) -> dict[str, Any]:
     """Event details: the needs and the consent; of the personal data only whether it exists."""
+    # nested records (shown as identifiers on the event log page): need -> end date, and the consent
     return {
         "flag_id": change.flag_id,
         "replaces": change.closed_id,
-        "needs": [n.code for n in item.needs],
+        "needs": {n.code: n.ends_on.isoformat() if n.ends_on else None for n in item.needs},
         "list_version": item.list_version,
-        "ends_on": {n.code: n.ends_on.isoformat() for n in item.needs if n.ends_on},
-        "consent_on": item.consent.on.isoformat(),
-        "consent_channel": item.consent.channel,
-        "consent_by": item.consent.by,
-        "share": item.consent.share,
+        "consent": {"on": item.consent.on.isoformat(), "channel": item.consent.channel, "by": item.consent.by,
+                    "share": item.consent.share},
         "nominee": item.nominee_name is not None,
     }
 
@@ -876,7 +874,7 @@ def set_needs(
     password_hash = generate_password_hash(item.password, method=password_method) if item.password else kept_hash
     change = _store_entry(session, item, actor=actor, password_hash=password_hash, now=utcnow(), old=old)
     details = _entry_event(item, change)
-    details["password"] = "changed" if item.password else ("kept" if kept_hash else "none")
+    details["password"] = {"set": bool(item.password or kept_hash), "changed": item.password is not None}
     record_event(session, actor, "flags.needs_set", "account", item.account, details)
     return change
 
@@ -986,8 +984,9 @@ def end_lapsed_needs(session: Session, *, today: date, grace_days: int, actor: s
                 continue  # staff closed it meanwhile
             closed += 1
             new_id = None
+        ends = {n.need: n.ends_on.isoformat() for n in needs_rows if n.need in lapsed and n.ends_on}
         record_event(session, actor, "flags.needs_lapsed", "account", old.account,
-                     {"flag_id": flag_id, "needs": lapsed, "new_flag_id": new_id, "grace_days": grace_days})
+                     {"flag_id": flag_id, "needs": ends, "new_flag_id": new_id, "grace_days": grace_days})
     return LapseResult(ended, replaced, closed)
 
 
