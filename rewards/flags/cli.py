@@ -71,7 +71,8 @@ def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date 
 @flags_cli.command("revoke")
 @click.argument("flag_id", type=int, required=False)
 @click.option("--account", default=None, help="With --reason: the account's open staff flag of that reason.")
-@click.option("--reason", "flag_reason", default=None, type=click.Choice(core.STAFF_REASONS))
+@click.option("--reason", "flag_reason", default=None,
+              type=click.Choice((*core.STAFF_REASONS, needs_core.REGISTER_REASON)))
 @click.option("--why", required=True, help="Why the flag is revoked (recorded).")
 @click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def revoke_flag(flag_id: int | None, account: str | None, flag_reason: str | None, why: str, actor: str) -> None:

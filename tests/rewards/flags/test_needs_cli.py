@@ -35,3 +35,15 @@ def test_needs_commands(app: Flask, runner: Any, tmp_path: Path) -> None:
     assert out.read_text().splitlines()[1].startswith("0042;pensioner,young_children;young_children=")
     assert "abcd" not in out.read_text()
     assert any(p.name == "flags.end_lapsed_needs" for p in registry.periodic(app))
+
+
+def test_revoke_a_register_entry_by_account(app: Flask, runner: Any) -> None:
+    with app.app_context():
+        day = local_today().isoformat()
+    r = runner.invoke(args=["flags", "set-needs", "0043", "--need", "language", "--consent-on", day,
+                            "--consent-channel", "office"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(args=["flags", "revoke", "--account", "0043", "--reason", "needs", "--why", "moved out"])
+    assert r.exit_code == 0 and r.output.startswith("revoked: flag 1 0043 needs")
+    r = runner.invoke(args=["flags", "history", "0043"])
+    assert "priority no" in r.output and "moved out" in r.output
