@@ -964,6 +964,9 @@ def end_lapsed_needs(session: Session, *, today: date, grace_days: int, actor: s
     now = utcnow()
     for flag_id in flag_ids:
         old = session.execute(select(F).where(F.c.id == flag_id)).one()
+        _lock_account(session, old.account)  # staff may be changing this entry right now
+        if session.execute(select(C.c.flag_id).where(C.c.flag_id == flag_id)).first() is not None:
+            continue  # replaced or revoked since the list was read: the next run sees the new entry
         needs_rows, consent = _entry_state(session, flag_id)
         lapsed = [n.need for n in needs_rows if n.ends_on is not None and n.ends_on < cutoff]
         kept = [n for n in needs_rows if n.need not in lapsed]

@@ -181,3 +181,46 @@ def test_bulk_needs_file_all_or_nothing(ctx: Any) -> None:
                                        actor="op", today=TODAY)
     ctx.commit()
     assert result.revoked == 1 and not services.priority_of(ctx, "740000000020", today=TODAY)["priority"]
+
+
+def test_concurrent_entries_for_one_account_leave_exactly_one_open(app: Flask) -> None:
+    """Six clients record an entry for one account at once (each its own connection and transaction):
+    the changes are serialised, so exactly one was ``created``, the others replaced it in turn, and one
+    entry is open at the end."""
+    import threading
+
+    codes = ["pensioner", "language", "disability.hearing", "disability.sight", "large_family", "medical_equipment"]
+    barrier = threading.Barrier(len(codes))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def run(code: str) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                change = services.set_needs(db.session, "740000000050", [NeedRequest(code)], actor="op", today=TODAY,
+                                            **CONSENT)
+                db.session.commit()
+                outcome = change.status
+            except DomainError as exc:
+                db.session.rollback()
+                outcome = f"refused {exc.code}"
+            finally:
+                db.session.remove()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(code,)) for code in codes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("created") == 1, results
+    assert all(r in ("created", "replaced", "refused flag_changed") for r in results), results
+    with app.app_context():
+        open_entries = db.session.scalars(
+            select(PriorityFlag.id).where(PriorityFlag.account == "740000000050",
+                                          ~select(FlagClosure.flag_id).where(FlagClosure.flag_id == PriorityFlag.id)
+                                          .exists())).all()
+        assert len(open_entries) == 1
+        assert len(db.session.scalars(select(FlagNeed.need).where(FlagNeed.flag_id == open_entries[0])).all()) == 1
