@@ -115,7 +115,8 @@ def _scripts(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path]:
     else:
         import flags_data
 
-        instance, _ = flags_data.build(args.backend, work, args.accounts, log=lambda *a: None)
+        instance, _ = flags_data.build(args.backend, work, args.accounts, log=lambda *a: None,
+                                        register_lines=args.register)
         token = flags_data.make_token(instance)
         app_script = work / "app.lua"
         app_script.write_text(PRIORITY_LUA % {"n": args.accounts, "token": token})
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--accounts", type=int, default=1_500_000)
     parser.add_argument("--codes", type=int, default=200_000)
+    parser.add_argument("--register", type=int, default=0,
+                        help="priority: register entries with needs (issue 18) for accounts 0, 7, 14, ...")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",") if w] or [4 if args.endpoint == "validate" else 2]
     with tempfile.TemporaryDirectory() as tmp:

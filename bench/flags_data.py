@@ -103,7 +103,7 @@ def _store_snapshot(session: Any, period: str, n: int, period_index: int) -> Non
 
 
 def build(
-    kind: str, workdir: Path, n: int, staff_lines: int = 20_000, log: Any = print
+    kind: str, workdir: Path, n: int, staff_lines: int = 20_000, log: Any = print, register_lines: int = 0
 ) -> tuple[Path, dict[str, float]]:
     """Create the database and the flags; returns the instance folder and the timings (seconds)."""
     url = database_url(kind, workdir)
@@ -148,6 +148,16 @@ def build(
         bulk = services.apply_bulk(s, body.encode(), actor="bench", today=date(2026, 11, 15), source_name="bench.csv")
         s.commit()
         timings[f"apply_bulk, {bulk.lines:,} staff lines"] = time.perf_counter() - t0
+        if register_lines:
+            # register entries (issue 18) for accounts 0, 7, 14, ...: the look-up reads their needs too
+            body = "account;needs;ends_on;consent_on;consent_channel;share;nominee_name\n" + "".join(
+                f"{account(i)};disability.hearing,hardship.income_loss;2099-12-31;2026-11-01;phone;yes;N {i}\n"
+                for i in range(0, min(n, register_lines * 7), 7)
+            )
+            t0 = time.perf_counter()
+            entries = services.apply_needs_bulk(s, body.encode(), actor="bench", today=date(2026, 11, 15))
+            s.commit()
+            timings[f"apply_needs_bulk, {entries.lines:,} register entries"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         exported = sum(1 for _ in services.export_rows(s, today=date(2026, 11, 15)))
         timings[f"export_rows, {exported:,} accounts with priority"] = time.perf_counter() - t0

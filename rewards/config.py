@@ -54,6 +54,13 @@ DEFAULTS: dict[str, Any] = {
     # Loyalty programme settings shared by several features.
     "PRIORITY_TIERS": ["ideal"],
     "PRIORITY_GRACE_MONTHS": 1,
+    # The register of needs: re-verification of needs that may change, the days a lapsed temporary need
+    # is kept before the daily job ends it, how far ahead "due" looks, and when the job runs (cron, UTC).
+    "PRIORITY_REVERIFY_YEARS": 2,
+    "PRIORITY_NEEDS_GRACE_DAYS": 14,
+    "PRIORITY_NEEDS_DUE_DAYS": 30,
+    "PRIORITY_NEEDS_LAPSE_CRON": "41 1 * * *",
+    "PRIORITY_PASSWORD_LIMIT": "5 per minute;20 per day",  # call-centre password checks, per account
     "DRAW_YEARLY_CAP_KOPECKS": 400_000,
     # drand networks a draw may announce: the full chain info the announcement pins (the verifier knows
     # these two) and the relays the service asks, in order, when DRAND_FETCH is on.
@@ -225,6 +232,9 @@ def _check_numbers(cfg: dict[str, Any]) -> None:
         raise ConfigError("API_KEY_CACHE_SECONDS: must be a number of seconds, at least 0")
     _whole_number(cfg, "PARTNER_LIMIT_LEASE", 1)
     _whole_number(cfg, "TRUSTED_PROXIES", 0, 10)
+    _whole_number(cfg, "PRIORITY_REVERIFY_YEARS", 1, 10)
+    _whole_number(cfg, "PRIORITY_NEEDS_GRACE_DAYS", 0, 366)
+    _whole_number(cfg, "PRIORITY_NEEDS_DUE_DAYS", 0, 366)
 
 
 def _check_features(cfg: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -12,16 +12,22 @@ from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.flags import core, services
+from rewards.flags import needs as needs_core
 from rewards.flags.schemas import (
     BulkResultSchema,
     ChangeSchema,
     FlagHistorySchema,
+    NeedListSchema,
+    PasswordAnswerSchema,
+    PasswordCheckSchema,
     PrioritySchema,
     RevokeSchema,
     SetFlagSchema,
+    SetNeedsSchema,
 )
-from rewards.flags.shell import local_today
+from rewards.flags.shell import local_today, needs_settings
 from rewards.policy import api
+from rewards.throttle import limit
 
 blp = Blueprint("flags_api", __name__, url_prefix="/api/v1", description="Priority-service flags")
 
@@ -127,5 +133,80 @@ class BulkFlags(MethodView):
         result = _commit_or_rollback(
             services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(),
             source_name="api"
+        )
+        return result.__dict__
+
+
+@blp.route("/accounts/<account:account>/needs")
+class AccountNeeds(MethodView):
+    @api("flags:write")
+    @blp.arguments(SetNeedsSchema)
+    @blp.response(200, ChangeSchema, description="unchanged: the entry already has these values")
+    @blp.alt_response(201, schema=ChangeSchema, description="created or replaced", success=True)
+    @blp.doc(security=_SECURITY)
+    def post(self, data: dict[str, Any], account: str) -> Any:
+        """Record the account's register entry: needs (codes of ``GET /flags/needs``), consent, nominee,
+        call-centre password (stored hashed, never returned).
+
+        The consent (``consent_on``, ``consent_channel``) comes first; a temporary need needs its
+        ``ends_on``. An open entry is replaced by a new one (kept in the history); without a new
+        ``password`` the entry keeps its password.
+        """
+        requests = [needs_core.NeedRequest(n["code"], n["ends_on"], n["verify_by"]) for n in data["needs"]]
+        change = _commit_or_rollback(
+            services.set_needs, _account(account), requests, consent_on=data["consent_on"],
+            consent_channel=data["consent_channel"], consent_by=data["consent_by"], share=data["share"],
+            nominee_name=data["nominee_name"], nominee_phone=data["nominee_phone"], password=data["password"],
+            note=data["note"], actor=current_actor(), today=local_today(),
+            reverify_years=needs_settings()["reverify_years"],
+            password_method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
+        return change.__dict__, 201 if change.status != "unchanged" else 200
+
+
+def _password_limit() -> str:
+    return str(current_app.config["PRIORITY_PASSWORD_LIMIT"])
+
+
+@blp.route("/accounts/<account:account>/priority/password")
+class PasswordCheck(MethodView):
+    @api("priority:read")
+    @limit(_password_limit, lambda: str((request.view_args or {}).get("account", "")), scope="needs-password")
+    @blp.arguments(PasswordCheckSchema)
+    @blp.alt_response(429, description="Too many requests (see Retry-After)")
+    @blp.response(200, PasswordAnswerSchema)
+    @blp.doc(security=_SECURITY)
+    def post(self, data: dict[str, Any], account: str) -> dict[str, bool]:
+        """Whether the caller gave the account's call-centre password (``false`` when none is set)."""
+        return {"match": services.check_password(db.session, _account(account), data["password"])}
+
+
+@blp.route("/flags/needs")
+class NeedList(MethodView):
+    @api("priority:read")
+    @blp.response(200, NeedListSchema)
+    @blp.doc(security=_SECURITY)
+    def get(self) -> dict[str, Any]:
+        """The declared list of need codes in use (its version, and each need's texts in en and ru)."""
+        current = needs_core.current_list()
+        return {"version": current.version, "needs": [
+            {"code": n.code, "temporary": n.temporary, "reverify": n.reverify, "label": n.label, "action": n.action}
+            for n in current.needs.values()]}
+
+
+@blp.route("/flags/needs/bulk")
+class BulkNeeds(MethodView):
+    @api("flags:write")
+    @blp.response(200, BulkResultSchema)
+    @blp.doc(
+        security=_SECURITY,
+        requestBody={"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
+    )
+    def post(self) -> Any:
+        """Apply a CSV file of register entries (``account;needs;ends_on;verify_by;consent_on;consent_channel;
+        consent_by;share;nominee_name;nominee_phone;note;action``), all or nothing: 422 with ``errors`` by line."""
+        result = _commit_or_rollback(
+            services.apply_needs_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(),
+            reverify_years=needs_settings()["reverify_years"], source_name="api",
         )
         return result.__dict__

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from rewards.actor import current_actor
@@ -15,7 +16,8 @@ from rewards.cli import fail
 from rewards.db import db
 from rewards.errors import DomainError
 from rewards.flags import core, services
-from rewards.flags.shell import local_today, tier_settings
+from rewards.flags import needs as needs_core
+from rewards.flags.shell import local_today, needs_settings, tier_settings
 
 flags_cli = AppGroup("flags", help="Priority-service flags.")
 
@@ -69,7 +71,8 @@ def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date 
 @flags_cli.command("revoke")
 @click.argument("flag_id", type=int, required=False)
 @click.option("--account", default=None, help="With --reason: the account's open staff flag of that reason.")
-@click.option("--reason", "flag_reason", default=None, type=click.Choice(core.STAFF_REASONS))
+@click.option("--reason", "flag_reason", default=None,
+              type=click.Choice((*core.STAFF_REASONS, needs_core.REGISTER_REASON)))
 @click.option("--why", required=True, help="Why the flag is revoked (recorded).")
 @click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def revoke_flag(flag_id: int | None, account: str | None, flag_reason: str | None, why: str, actor: str) -> None:
@@ -169,3 +172,104 @@ def apply_tiers(actor: str) -> None:
         f"period {result.period}: {result.accounts_in_tiers} account(s) in the tiers, {result.added} flag(s) added, "
         f"{result.closed} closed; valid to {result.valid_to}"
     )
+
+
+@flags_cli.command("set-needs")
+@click.argument("account")
+@click.option("--need", "codes", multiple=True, required=True, help="A need code (repeat for several); see `needs`.")
+@click.option("--ends-on", type=DATE, default=None, help="Last day of the temporary needs.")
+@click.option("--verify-by", type=DATE, default=None, help="Re-verification date (default: today + the setting).")
+@click.option("--consent-on", type=DATE, default=None, help="The day the customer consented (required).")
+@click.option("--consent-channel", type=click.Choice(needs_core.CHANNELS), default=None, help="Required.")
+@click.option("--consent-by", default=None, help="Staff member who took the consent (default: --actor).")
+@click.option("--share/--no-share", default=False, help="The customer agreed to share the entry with partners.")
+@click.option("--nominee-name", default=None)
+@click.option("--nominee-phone", default=None)
+@click.option("--password", is_flag=True, help="Ask for a call-centre password (stored hashed).")
+@click.option("--note", default=None)
+@click.option("--actor", default=current_actor, show_default="cli:<your login>")
+def set_needs(account: str, codes: tuple[str, ...], ends_on: date | None, verify_by: date | None,
+              consent_on: date | None, consent_channel: str | None, consent_by: str | None, share: bool,
+              nominee_name: str | None, nominee_phone: str | None, password: bool, note: str | None,
+              actor: str) -> None:
+    """Record ACCOUNT's register entry: needs, after the customer's consent."""
+    secret = click.prompt("call-centre password", hide_input=True, confirmation_prompt=True) if password else None
+    try:
+        change = services.set_needs(
+            db.session, account, needs_core.requests_of(list(codes), ends_on, verify_by), consent_on=consent_on,
+            consent_channel=consent_channel, consent_by=consent_by, share=share, nominee_name=nominee_name,
+            nominee_phone=nominee_phone, password=secret, note=note, actor=actor, today=local_today(),
+            reverify_years=needs_settings()["reverify_years"],
+            password_method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
+    except DomainError as exc:
+        _report_error(exc)
+    db.session.commit()
+    extra = f" (replaces flag {change.closed_id})" if change.closed_id else ""
+    click.echo(f"{change.status}: register entry {change.flag_id} {change.account}{extra}")
+
+
+@flags_cli.command("needs")
+def list_needs() -> None:
+    """The declared need codes in use: code, temporary, re-verified, label, what the call centre does."""
+    current = needs_core.current_list()
+    click.echo(f"need list version {current.version}")
+    for n in current.needs.values():
+        click.echo("\t".join([n.code, "temporary" if n.temporary else "-", "reverify" if n.reverify else "-",
+                              n.label["en"], n.action["en"]]))
+
+
+@flags_cli.command("due")
+@click.option("--days", type=int, default=None, help="Look this many days ahead (default: PRIORITY_NEEDS_DUE_DAYS).")
+def due(days: int | None) -> None:
+    """Needs that end or are to be re-verified soon (or already are): account, need, date, what."""
+    within = needs_settings()["due_days"] if days is None else days
+    rows = services.due_needs(db.session, today=local_today(), within_days=within)
+    click.echo("account\tneed\tends_on\tverify_by\tdue")
+    for r in rows:
+        click.echo("\t".join([r["account"], r["need"], r["ends_on"].isoformat() if r["ends_on"] else "",
+                              r["verify_by"].isoformat() if r["verify_by"] else "", r["due"] or ""]))
+
+
+@flags_cli.command("end-lapsed")
+def end_lapsed() -> None:
+    """End the temporary needs past their end date and the grace days (the daily job does it too)."""
+    settings = needs_settings()
+    result = services.end_lapsed_needs(db.session, today=local_today(), grace_days=settings["grace_days"])
+    db.session.commit()
+    click.echo(f"{result.needs_ended} need(s) ended; {result.entries_replaced} entr(ies) kept other needs, "
+               f"{result.entries_closed} closed")
+
+
+@flags_cli.command("import-needs")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default=current_actor, show_default="cli:<your login>")
+def import_needs(file: Path, actor: str) -> None:
+    """Apply a CSV FILE of register entries all or nothing (see docs/flags.md for the columns)."""
+    try:
+        result = services.apply_needs_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(),
+                                           reverify_years=needs_settings()["reverify_years"], source_name=file.name)
+    except DomainError as exc:
+        _report_error(exc)
+    db.session.commit()
+    click.echo(f"applied {result.lines} line(s) ({result.encoding}): {result.created} created, "
+               f"{result.replaced} replaced, {result.unchanged} unchanged, {result.revoked} revoked")
+
+
+@flags_cli.command("export-needs")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: stdout.")
+@click.option("--consent", type=click.Choice((services.CONSENT_SHARED, services.CONSENT_ANY)),
+              default=services.CONSENT_SHARED, show_default=True,
+              help="shared: only entries the customer agreed to share with partner organisations.")
+@click.option("--with-contacts", is_flag=True, help="Add the nominee's name and phone (personal data).")
+def export_needs(out: Path | None, consent: str, with_contacts: bool) -> None:
+    """The full current register for partner organisations (CSV, one line per account)."""
+    chunks = services.export_needs_csv(db.session, today=local_today(), consent=consent, personal=with_contacts)
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    click.echo(f"written {out}", err=True)

@@ -21,8 +21,9 @@ from rewards.flags import (
 )
 from rewards.flags.cli import flags_cli
 from rewards.flags.demo import load_staff_flags
-from rewards.flags.shell import local_today, tier_settings
+from rewards.flags.shell import local_today, needs_settings, tier_settings
 from rewards.httperrors import Api
+from rewards.jobs.registry import register_periodic
 from rewards.policy import ALL, STAFF_WRITE
 from rewards.snapshots.queries import iter_rows
 from rewards.snapshots.signals import snapshot_loaded
@@ -48,8 +49,18 @@ def _demo(session: Session) -> Iterable[str]:
     return ()
 
 
+def end_lapsed_needs(session: Session) -> str | None:
+    """Daily: end the temporary needs whose end date is more than PRIORITY_NEEDS_GRACE_DAYS past."""
+    result = services.end_lapsed_needs(session, today=local_today(), grace_days=needs_settings()["grace_days"])
+    if not result.needs_ended:
+        return None
+    return (f"{result.needs_ended} lapsed need(s) ended: {result.entries_replaced} entr(ies) kept their other "
+            f"needs, {result.entries_closed} closed")
+
+
 FEATURE = Feature(
-    actions={"flags.view": ALL, "flags.manage": STAFF_WRITE},
+    # flags.personal: the nominee's name and phone, and exports with them (personal data)
+    actions={"flags.view": ALL, "flags.manage": STAFF_WRITE, "flags.personal": STAFF_WRITE},
     scopes={
         "priority:read": _l("call centre: whether an account has priority"),
         "flags:write": _l("set and revoke priority flags"),
@@ -65,4 +76,5 @@ FEATURE = Feature(
 def init_app(app: Flask, api: Api) -> None:
     """Register the flags feature on ``app``; it listens for loaded snapshots."""
     FEATURE.register(app, api)
+    register_periodic(app, "flags.end_lapsed_needs", app.config["PRIORITY_NEEDS_LAPSE_CRON"], end_lapsed_needs)
     snapshot_loaded.connect(give_tier_flags)  # held strongly by this module; connecting again is a no-op

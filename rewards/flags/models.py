@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rewards.db import UTCDateTime, db, intpk
@@ -88,4 +88,42 @@ class TierRun(db.Model):
     applied_by: Mapped[str] = mapped_column(String(128))
 
 
-__all__ = ["FlagClosure", "PriorityFlag", "TierRun"]
+class FlagNeed(db.Model):
+    """A need of a register entry (a staff flag of reason ``needs``): never changed; a change of the
+    entry is a new flag row with its own needs (the old row and its needs stay as history)."""
+
+    __tablename__ = "priority_flag_needs"
+    __table_args__ = (
+        Index("ix_priority_flag_needs_ends_on", "ends_on"),
+        Index("ix_priority_flag_needs_verify_by", "verify_by"),
+    )
+
+    flag_id: Mapped[int] = mapped_column(_BIGINT, ForeignKey("priority_flags.id"), primary_key=True,
+                                         autoincrement=False)
+    need: Mapped[str] = mapped_column(String(40), primary_key=True)  # a code of the declared list
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # last day of a temporary need
+    verify_by: Mapped[date | None] = mapped_column(Date, nullable=True)  # re-verification date
+
+
+class FlagConsent(db.Model):
+    """The consent and contacts of a register entry (one per flag row, never changed).
+
+    ``nominee_*`` are personal data (shown only to roles with ``flags.personal``); the call-centre
+    password is kept only as a hash and never returned.
+    """
+
+    __tablename__ = "priority_flag_consents"
+
+    flag_id: Mapped[int] = mapped_column(_BIGINT, ForeignKey("priority_flags.id"), primary_key=True,
+                                         autoincrement=False)
+    list_version: Mapped[int] = mapped_column(Integer)
+    consent_on: Mapped[date] = mapped_column(Date)
+    consent_channel: Mapped[str] = mapped_column(String(16))
+    consent_by: Mapped[str] = mapped_column(String(128))
+    share: Mapped[bool] = mapped_column(Boolean)  # may go to partner organisations
+    nominee_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    nominee_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+__all__ = ["FlagClosure", "FlagConsent", "FlagNeed", "PriorityFlag", "TierRun"]

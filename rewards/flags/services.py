@@ -10,15 +10,16 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, String, and_, bindparam, column, exists, insert, literal, or_, select, table, text
+from sqlalchemy import Date, String, and_, bindparam, column, exists, func, insert, literal, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from rewards.audit.services import record_event
 from rewards.bulkload import bulk_insert
@@ -26,7 +27,8 @@ from rewards.db import UTCDateTime, rowcount, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.flags import core
-from rewards.flags.models import FlagClosure, PriorityFlag, TierRun
+from rewards.flags import needs as needs_core
+from rewards.flags.models import FlagClosure, FlagConsent, FlagNeed, PriorityFlag, TierRun
 from rewards.tiers import TIERS
 
 F = PriorityFlag.__table__
@@ -584,7 +586,9 @@ def priority_now(engine: Engine, account: str, *, today: date) -> dict[str, Any]
     rows = _ACTIVE_READ.all(engine, {"account": account, "today": today})
     # scalar subqueries: always one row
     head = _head_read().all(engine, {"account": account, "current_period": f"{today:%Y-%m}"})[0]
-    return _priority_answer(account, today, rows, head.period, head.tier)
+    register = _register_id(rows)
+    entry = _entry_read().all(engine, {"flag_id": register}) if register is not None else []
+    return _priority_answer(account, today, rows, head.period, head.tier, entry)
 
 
 def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any]:
@@ -595,11 +599,55 @@ def priority_of(session: Session, account: str, *, today: date) -> dict[str, Any
     """
     rows = session.execute(_ACTIVE_STMT, {"account": account, "today": today}).all()
     period, tier = latest_tier(session, account, today)
-    return _priority_answer(account, today, rows, period, tier)
+    register = _register_id(rows)
+    entry = session.execute(_entry_read().statement, {"flag_id": register}).all() if register is not None else []
+    return _priority_answer(account, today, rows, period, tier, entry)
+
+
+_ENTRY_READ: DirectRead | None = None
+
+
+def _entry_read() -> DirectRead:
+    """The needs of register entries, each with whether its entry names a nominee / has a password.
+    Run only for an account that has an active register entry (most look-ups have none)."""
+    global _ENTRY_READ
+    if _ENTRY_READ is None:
+        n, k = FlagNeed.__table__, FlagConsent.__table__
+        _ENTRY_READ = DirectRead(
+            select(n.c.flag_id, n.c.need, n.c.ends_on, n.c.verify_by, k.c.nominee_name.is_not(None).label("nominee"),
+                   k.c.password_hash.is_not(None).label("password_set"))
+            .select_from(n.outerjoin(k, k.c.flag_id == n.c.flag_id))
+            .where(n.c.flag_id == bindparam("flag_id"))
+            .order_by(n.c.flag_id, n.c.need)
+        )
+    return _ENTRY_READ
+
+
+def _register_id(rows: Sequence[Any]) -> int | None:
+    """The account's active register entry (one at most: changes to an account are serialised)."""
+    ids = [row.id for row in rows if row.reason == needs_core.REGISTER_REASON]
+    return ids[-1] if ids else None
+
+
+def _needs_answer(entry: Sequence[Any], today: date) -> tuple[list[dict[str, Any]], bool, bool]:
+    """The needs with what the call centre should do, and whether a nominee / a password exists."""
+    needs: list[dict[str, Any]] = []
+    for row in entry:
+        declared = needs_core.need_def(row.need)
+        needs.append({
+            "code": row.need,
+            "label": dict(declared.label) if declared else {"en": row.need, "ru": row.need},
+            "action": dict(declared.action) if declared else {"en": "", "ru": ""},
+            "temporary": bool(declared and declared.temporary),
+            "ends_on": row.ends_on,
+            "verify_by": row.verify_by,
+            "lapsed": row.ends_on is not None and row.ends_on < today,
+        })
+    return needs, any(bool(r.nominee) for r in entry), any(bool(r.password_set) for r in entry)
 
 
 def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str | None,
-                     tier: str | None) -> dict[str, Any]:
+                     tier: str | None, entry_rows: Sequence[Any] = ()) -> dict[str, Any]:
     by_reason: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = {
@@ -615,6 +663,8 @@ def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str
             if seen is not None:
                 entry["valid_from"] = min(seen["valid_from"], row.valid_from)
             by_reason[row.reason] = entry
+    needs, nominee, password_set = _needs_answer(entry_rows, today)
+    tier_reasons = [r for r in by_reason if r.startswith(core.TIER_PREFIX)]
     return {
         "account": account,
         "priority": bool(by_reason),
@@ -622,6 +672,10 @@ def _priority_answer(account: str, today: date, rows: Sequence[Any], period: str
         "reasons": list(by_reason.values()),
         "tier": tier,
         "tier_period": period,
+        "tier_reason": tier_reasons[0] if tier_reasons else None,
+        "needs": needs,
+        "nominee": nominee,
+        "password_set": password_set,
     }
 
 
@@ -707,3 +761,372 @@ def export_csv(session: Session, *, today: date) -> Iterator[str]:
             buf.clear()
     if buf:
         yield "".join(buf)
+
+
+# --- the register of needs ------------------------------------------------------------------------
+
+N = FlagNeed.__table__
+K = FlagConsent.__table__
+SYSTEM_ACTOR = "system:flags"
+
+
+def _open_register(session: Session, account: str) -> Any:
+    """The account's open register entry (a staff flag of reason ``needs``), or None."""
+    return _open_staff_flags(session, [account]).get((account, needs_core.REGISTER_REASON))
+
+
+def _entry_state(session: Session, flag_id: int) -> tuple[list[Any], Any]:
+    """The needs and the consent row of a register flag."""
+    rows = session.execute(select(N).where(N.c.flag_id == flag_id).order_by(N.c.need)).all()
+    consent = session.execute(select(K).where(K.c.flag_id == flag_id)).first()
+    return list(rows), consent
+
+
+def _same_entry(old: Any, old_needs: list[Any], old_consent: Any, item: needs_core.RegisterInput) -> bool:
+    if item.password is not None or old_consent is None:
+        return False
+    wanted = {(n.code, n.ends_on, n.verify_by) for n in item.needs}
+    have = {(n.need, n.ends_on, n.verify_by) for n in old_needs}
+    c = item.consent
+    return (
+        wanted == have
+        and (old.valid_from, old.valid_to, old.note) == (item.valid_from, None, item.note)
+        and (old_consent.consent_on, old_consent.consent_channel, old_consent.consent_by, bool(old_consent.share))
+        == (c.on, c.channel, c.by, c.share)
+        and (old_consent.nominee_name, old_consent.nominee_phone) == (item.nominee_name, item.nominee_phone)
+    )
+
+
+def _store_entry(session: Session, item: needs_core.RegisterInput, *, actor: str, password_hash: str | None,
+                 now: Any, old: Any = None) -> Change:
+    """Insert the flag row, its needs and its consent; close the entry it replaces."""
+    if old is not None:
+        closure = {"flag_id": old.id, "kind": core.CLOSED_REPLACED, "reason": None, "closed_at": now,
+                   "closed_by": actor}
+        if _close(session, [closure]) != 1:
+            raise Conflict(N_("a flag changed while this request ran; nothing was saved, try again"),
+                           code="flag_changed")
+    flag_id = session.execute(insert(F).returning(F.c.id), {
+        "account": item.account, "reason": needs_core.REGISTER_REASON, "source": core.SOURCE_STAFF,
+        "valid_from": item.valid_from, "valid_to": None, "note": item.note, "period": None,
+        "replaces_id": old.id if old is not None else None, "created_at": now, "created_by": actor,
+    }).scalar_one()
+    session.execute(insert(N), [{"flag_id": flag_id, "need": n.code, "ends_on": n.ends_on, "verify_by": n.verify_by}
+                                for n in item.needs])
+    c = item.consent
+    session.execute(insert(K), {
+        "flag_id": flag_id, "list_version": item.list_version, "consent_on": c.on, "consent_channel": c.channel,
+        "consent_by": c.by, "share": c.share, "nominee_name": item.nominee_name, "nominee_phone": item.nominee_phone,
+        "password_hash": password_hash,
+    })
+    return Change("replaced" if old is not None else "created", item.account, needs_core.REGISTER_REASON, flag_id,
+                  old.id if old is not None else None)
+
+
+def _entry_event(item: needs_core.RegisterInput, change: Change) -> dict[str, Any]:
+    """Event details: the needs and the consent; of the personal data only whether it exists."""
+    # nested records (shown as identifiers on the event log page): need -> end date, and the consent
+    return {
+        "flag_id": change.flag_id,
+        "replaces": change.closed_id,
+        "needs": {n.code: n.ends_on.isoformat() if n.ends_on else None for n in item.needs},
+        "list_version": item.list_version,
+        "consent": {"on": item.consent.on.isoformat(), "channel": item.consent.channel, "by": item.consent.by,
+                    "share": item.consent.share},
+        "nominee": item.nominee_name is not None,
+    }
+
+
+def set_needs(
+    session: Session,
+    account: str,
+    requests: list[needs_core.NeedRequest],
+    *,
+    consent_on: date | None,
+    consent_channel: str | None,
+    consent_by: str | None = None,
+    share: bool = False,
+    nominee_name: str | None = None,
+    nominee_phone: str | None = None,
+    password: str | None = None,
+    note: str | None = None,
+    valid_from: date | None = None,
+    actor: str,
+    today: date,
+    reverify_years: int = 2,
+    password_method: str = "scrypt:131072:8:1",
+) -> Change:
+    """Record the account's register entry: one or more needs, after the customer's consent.
+
+    The consent is checked first: without its date and channel nothing is stored (``field`` names what
+    is missing). ``consent_by`` defaults to ``actor``. An open entry is replaced by a new row (the old
+    one and its needs stay in the history); the same values again change nothing. Without a new
+    ``password`` the entry keeps the password it had; the password is stored only as a hash.
+    """
+    try:
+        consent = needs_core.check_consent(consent_on, consent_channel, consent_by or actor, share, today=today)
+        item = needs_core.check_register(account, requests, consent, nominee_name=nominee_name,
+                                         nominee_phone=nominee_phone, password=password, note=note,
+                                         valid_from=valid_from, today=today, reverify_years=reverify_years)
+    except core.FlagInputError as exc:
+        raise _input_error(exc) from exc
+    _lock_account(session, item.account)
+    old = _open_register(session, item.account)
+    kept_hash = None
+    if old is not None:
+        old_needs, old_consent = _entry_state(session, old.id)
+        if _same_entry(old, old_needs, old_consent, item):
+            return Change("unchanged", item.account, needs_core.REGISTER_REASON, old.id)
+        kept_hash = old_consent.password_hash if old_consent is not None else None
+    password_hash = generate_password_hash(item.password, method=password_method) if item.password else kept_hash
+    change = _store_entry(session, item, actor=actor, password_hash=password_hash, now=utcnow(), old=old)
+    details = _entry_event(item, change)
+    details["password"] = {"set": bool(item.password or kept_hash), "changed": item.password is not None}
+    record_event(session, actor, "flags.needs_set", "account", item.account, details)
+    return change
+
+
+def check_password(session: Session, account: str, password: str) -> bool:
+    """Whether ``password`` is the call-centre password of the account's open register entry."""
+    row = _open_register(session, account)
+    if row is None:
+        return False
+    stored = session.execute(select(K.c.password_hash).where(K.c.flag_id == row.id)).scalar()
+    return stored is not None and check_password_hash(stored, password)
+
+
+def register_of(session: Session, account: str, *, today: date, personal: bool, due_days: int = 30
+                ) -> dict[str, Any] | None:
+    """The account's open register entry for pages and the CLI: needs (with what is due), consent, and
+    the nominee's name and phone only when ``personal`` (the viewer's role has ``flags.personal``)."""
+    row = _open_register(session, account)
+    if row is None:
+        return None
+    needs_rows, consent = _entry_state(session, row.id)
+    needs = []
+    for n in needs_rows:
+        declared = needs_core.need_def(n.need)
+        needs.append({
+            "code": n.need, "declared": declared, "ends_on": n.ends_on, "verify_by": n.verify_by,
+            "lapsed": n.ends_on is not None and n.ends_on < today,
+            "due": needs_core.due_reason(n.ends_on, n.verify_by, today=today, within_days=due_days),
+        })
+    out: dict[str, Any] = {
+        "flag_id": row.id, "valid_from": row.valid_from, "note": row.note, "needs": needs,
+        "consent_on": consent.consent_on if consent else None,
+        "consent_channel": consent.consent_channel if consent else None,
+        "consent_by": consent.consent_by if consent else None,
+        "share": bool(consent.share) if consent else False,
+        "list_version": consent.list_version if consent else None,
+        "nominee": bool(consent and consent.nominee_name),
+        "password_set": bool(consent and consent.password_hash),
+    }
+    if personal and consent is not None:
+        out["nominee_name"] = consent.nominee_name
+        out["nominee_phone"] = consent.nominee_phone
+    return out
+
+
+def due_needs(session: Session, *, today: date, within_days: int, limit: int = 1000) -> list[dict[str, Any]]:
+    """Needs of open register entries that end (temporary) or are to be re-verified within
+    ``within_days`` (or already are), soonest first: ``account, flag_id, need, ends_on, verify_by, due``."""
+    horizon = today + timedelta(days=within_days)
+    rows = session.execute(
+        select(F.c.account, N.c.flag_id, N.c.need, N.c.ends_on, N.c.verify_by)
+        .select_from(N.join(F, F.c.id == N.c.flag_id))
+        .where(or_(N.c.ends_on <= horizon, N.c.verify_by <= horizon), _open(), _valid_on(today))
+        .order_by(func.coalesce(N.c.ends_on, N.c.verify_by), F.c.account, N.c.need)
+        .limit(limit)
+    ).all()
+    out = []
+    for r in rows:
+        item = dict(r._mapping)
+        item["due"] = needs_core.due_reason(r.ends_on, r.verify_by, today=today, within_days=within_days)
+        item["lapsed"] = r.ends_on is not None and r.ends_on < today
+        out.append(item)
+    return out
+
+
+@dataclass(frozen=True)
+class LapseResult:
+    """What ending lapsed temporary needs did."""
+
+    needs_ended: int
+    entries_replaced: int
+    entries_closed: int
+
+
+def end_lapsed_needs(session: Session, *, today: date, grace_days: int, actor: str = SYSTEM_ACTOR) -> LapseResult:
+    """End the temporary needs whose end date is more than ``grace_days`` past (setting
+    PRIORITY_NEEDS_GRACE_DAYS): an entry that keeps other needs is replaced by a new row without the
+    lapsed ones; an entry left with none is closed (``revoked``, reason "temporary needs lapsed").
+    Nothing is deleted: the old rows and their needs stay as history. Run daily by the jobs consumer.
+    """
+    cutoff = today - timedelta(days=grace_days)
+    flag_ids = session.execute(
+        select(N.c.flag_id).distinct().select_from(N.join(F, F.c.id == N.c.flag_id))
+        .where(N.c.ends_on < cutoff, _open()).order_by(N.c.flag_id)
+    ).scalars().all()
+    ended = replaced = closed = 0
+    now = utcnow()
+    for flag_id in flag_ids:
+        old = session.execute(select(F).where(F.c.id == flag_id)).one()
+        _lock_account(session, old.account)  # staff may be changing this entry right now
+        if session.execute(select(C.c.flag_id).where(C.c.flag_id == flag_id)).first() is not None:
+            continue  # replaced or revoked since the list was read: the next run sees the new entry
+        needs_rows, consent = _entry_state(session, flag_id)
+        lapsed = [n.need for n in needs_rows if n.ends_on is not None and n.ends_on < cutoff]
+        kept = [n for n in needs_rows if n.need not in lapsed]
+        ended += len(lapsed)
+        if kept and consent is not None:
+            item = needs_core.RegisterInput(
+                old.account, tuple(needs_core.NeedInput(n.need, n.ends_on, n.verify_by) for n in kept),
+                needs_core.Consent(consent.consent_on, consent.consent_channel, consent.consent_by,
+                                   bool(consent.share)),
+                consent.nominee_name, consent.nominee_phone, None, old.note, old.valid_from, consent.list_version)
+            change = _store_entry(session, item, actor=actor, password_hash=consent.password_hash, now=now, old=old)
+            replaced += 1
+            new_id: int | None = change.flag_id
+        else:
+            closure = {"flag_id": flag_id, "kind": core.CLOSED_REVOKED, "reason": "temporary needs lapsed",
+                       "closed_at": now, "closed_by": actor}
+            if _close(session, [closure]) != 1:
+                continue  # staff closed it meanwhile
+            closed += 1
+            new_id = None
+        ends = {n.need: n.ends_on.isoformat() for n in needs_rows if n.need in lapsed and n.ends_on}
+        record_event(session, actor, "flags.needs_lapsed", "account", old.account,
+                     {"flag_id": flag_id, "needs": ends, "new_flag_id": new_id, "grace_days": grace_days})
+    return LapseResult(ended, replaced, closed)
+
+
+CONSENT_SHARED = "shared"
+CONSENT_ANY = "any"
+
+
+def export_needs_rows(session: Session, *, today: date, consent: str = CONSENT_SHARED, batch: int = 10_000
+                      ) -> Iterator[dict[str, Any]]:
+    """The full current set of register entries, one per account in account order (not deltas): the
+    entries valid today, with ``consent="shared"`` only those whose customer agreed to share them with
+    partner organisations. Streamed."""
+    if consent not in (CONSENT_SHARED, CONSENT_ANY):
+        raise FlagError(N_("consent must be shared or any, not %(value)s"), field="consent", code="bad_consent",
+                        value=repr(consent))
+    stmt = (
+        select(F.c.id, F.c.account, K.c.consent_on, K.c.consent_channel, K.c.share, K.c.nominee_name,
+               K.c.nominee_phone, N.c.need, N.c.ends_on, N.c.verify_by)
+        .select_from(F.join(K, K.c.flag_id == F.c.id).join(N, N.c.flag_id == F.c.id))
+        .where(F.c.reason == needs_core.REGISTER_REASON, _valid_on(today), _open())
+        .order_by(F.c.account, F.c.id, N.c.need)
+        .execution_options(yield_per=batch)
+    )
+    if consent == CONSENT_SHARED:
+        stmt = stmt.where(K.c.share.is_(True))
+    current: dict[str, Any] | None = None
+    for row in session.execute(stmt):
+        if current is None or current["flag_id"] != row.id:
+            if current is not None:
+                yield current
+            current = {"flag_id": row.id, "account": row.account, "consent_on": row.consent_on,
+                       "consent_channel": row.consent_channel, "share": bool(row.share),
+                       "nominee_name": row.nominee_name, "nominee_phone": row.nominee_phone, "needs": []}
+        current["needs"].append((row.need, row.ends_on, row.verify_by))
+    if current is not None:
+        yield current
+
+
+def _csv_field(value: str) -> str:
+    if any(ch in value for ch in ';"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def export_needs_csv(session: Session, *, today: date, consent: str = CONSENT_SHARED, personal: bool = False
+                     ) -> Iterator[str]:
+    """The full-state CSV for partner organisations:
+    ``account;needs;ends_on;verify_by;consent_on;consent_channel;share[;nominee_name;nominee_phone]``
+    (needs comma-separated; ``ends_on``/``verify_by`` as ``code=YYYY-MM-DD`` pairs). The nominee's
+    columns only when ``personal`` (the role has ``flags.personal``); never the password."""
+    head = "account;needs;ends_on;verify_by;consent_on;consent_channel;share"
+    yield head + (";nominee_name;nominee_phone" if personal else "") + "\r\n"
+    buf: list[str] = []
+    for e in export_needs_rows(session, today=today, consent=consent):
+        fields = [
+            e["account"],
+            ",".join(n for n, _e, _v in e["needs"]),
+            ",".join(f"{n}={end.isoformat()}" for n, end, _v in e["needs"] if end),
+            ",".join(f"{n}={ver.isoformat()}" for n, _e, ver in e["needs"] if ver),
+            e["consent_on"].isoformat(),
+            e["consent_channel"],
+            "yes" if e["share"] else "no",
+        ]
+        if personal:
+            fields += [_csv_field(e["nominee_name"] or ""), _csv_field(e["nominee_phone"] or "")]
+        buf.append(";".join(fields) + "\r\n")
+        if len(buf) >= 5000:
+            yield "".join(buf)
+            buf.clear()
+    if buf:
+        yield "".join(buf)
+
+
+@dataclass(frozen=True)
+class NeedsBulkResult:
+    """What a bulk needs file changed."""
+
+    lines: int
+    created: int
+    replaced: int
+    unchanged: int
+    revoked: int
+    encoding: str
+
+
+def apply_needs_bulk(session: Session, data: bytes, *, actor: str, today: date, reverify_years: int = 2,
+                     source_name: str = "") -> NeedsBulkResult:
+    """Apply a bulk needs file (:func:`rewards.flags.needs.read_bulk`) all or nothing: every line is
+    checked first (format, needs, dates, consent, accounts unknown to the latest snapshot, revocations
+    of accounts without an entry); any problem raises FlagError with ``errors`` by line."""
+    report = needs_core.read_bulk(data, today=today, reverify_years=reverify_years, actor=actor)
+    accounts = [line.account for line in report.lines]
+    known = known_accounts(session, accounts)
+    open_now = _open_staff_flags(session, accounts)
+    for line in report.lines:
+        if line.account not in known:
+            report.add_error(line.line, N_("account %(account)s is not in the latest snapshot"), core.UNKNOWN_ACCOUNT,
+                             "account", account=line.account)
+        elif line.entry is None and (line.account, needs_core.REGISTER_REASON) not in open_now:
+            report.add_error(line.line, N_("account %(account)s has no open register entry"), core.NOT_OPEN,
+                             account=line.account)
+    if report.log:
+        raise FlagError(
+            N_("the file has problems on %(count)s line(s); nothing was applied"),
+            errors=report.log.by_line(), code="bad_file", count=report.problem_lines(), problems=report.log.details,
+        )
+    counts = {"created": 0, "replaced": 0, "unchanged": 0, "revoked": 0}
+    now = utcnow()
+    for line in report.lines:
+        old = open_now.get((line.account, needs_core.REGISTER_REASON))
+        if line.entry is None:
+            assert old is not None  # checked above
+            closure = {"flag_id": old.id, "kind": core.CLOSED_REVOKED, "reason": line.why, "closed_at": now,
+                       "closed_by": actor}
+            if _close(session, [closure]) != 1:
+                raise Conflict(N_("a flag changed while the file was applied; nothing was saved, try again"),
+                               code="flag_changed")
+            counts["revoked"] += 1
+            continue
+        kept_hash = None
+        if old is not None:
+            old_needs, old_consent = _entry_state(session, old.id)
+            if _same_entry(old, old_needs, old_consent, line.entry):
+                counts["unchanged"] += 1
+                continue
+            kept_hash = old_consent.password_hash if old_consent is not None else None
+        change = _store_entry(session, line.entry, actor=actor, password_hash=kept_hash, now=now, old=old)
+        counts[change.status] += 1
+    digest = hashlib.sha256(data).hexdigest()
+    record_event(session, actor, "flags.needs_bulk_applied", "flag_file", digest[:16],
+                 {"file": source_name[:200], "sha256": digest, "lines": len(report.lines), **counts})
+    return NeedsBulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"],
+                           counts["revoked"], report.encoding)

@@ -19,3 +19,13 @@ def tier_settings() -> dict[str, object]:
         "tiers": tuple(current_app.config["PRIORITY_TIERS"]),
         "grace_months": int(current_app.config["PRIORITY_GRACE_MONTHS"]),
     }
+
+
+def needs_settings() -> dict[str, int]:
+    """The register-of-needs settings the services take."""
+    cfg = current_app.config
+    return {
+        "reverify_years": int(cfg["PRIORITY_REVERIFY_YEARS"]),
+        "grace_days": int(cfg["PRIORITY_NEEDS_GRACE_DAYS"]),
+        "due_days": int(cfg["PRIORITY_NEEDS_DUE_DAYS"]),
+    }

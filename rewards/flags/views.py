@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_babel import LazyString
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import LazyString, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as WResponse
 
+from rewards import policy
+from rewards.access import current_user
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
+from rewards.flags import needs as needs_core
 from rewards.flags.models import FlagClosure, PriorityFlag
-from rewards.flags.shell import local_today
+from rewards.flags.shell import local_today, needs_settings
 from rewards.i18n import errors_by_line
 from rewards.listing import Filter, listing
 from rewards.policy import staff
@@ -31,7 +34,35 @@ REASON_LABELS = {
     "disability": _l("disability"),
     "hardship": _l("hardship"),
     "other": _l("other"),
+    "needs": _l("register of needs"),
 }
+CHANNEL_LABELS = {"phone": _l("phone"), "office": _l("office"), "written": _l("in writing"), "online": _l("online")}
+DUE_LABELS = {"ends": _l("ends"), "reverify": _l("to re-verify")}
+
+
+def can(action: str) -> bool:
+    """Whether the staff user of this request may do ``action`` (the nominee's data: ``flags.personal``)."""
+    user = current_user()
+    return user is not None and policy.allowed(user.role, action)
+
+
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "ru"
+
+
+@bp.app_template_global("need_label")
+def need_label(code: str) -> str:
+    """A need's label in the page's language (from the declared list)."""
+    declared = needs_core.need_def(code)
+    return declared.text("label", _language()) if declared else code
+
+
+@bp.app_template_global("need_action")
+def need_action(code: str) -> str:
+    """What the call centre should do for a need, in the page's language."""
+    declared = needs_core.need_def(code)
+    return declared.text("action", _language()) if declared else ""
 CLOSED_LABELS = {"revoked": _l("revoked"), "replaced": _l("replaced"), "recomputed": _l("recomputed")}
 STATE_LABELS = {"active": _l("active"), "future": _l("not yet valid"), "ended": _l("ended"), "closed": _l("closed")}
 
@@ -64,6 +95,11 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
         "closed_labels": CLOSED_LABELS,
         "state_labels": STATE_LABELS,
         "form": form or {},
+        "register": None,
+        "need_list": needs_core.current_list(),
+        "channels": needs_core.CHANNELS,
+        "channel_labels": CHANNEL_LABELS,
+        "due_labels": DUE_LABELS,
     }
     if account:
         try:
@@ -73,6 +109,8 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
             return render_template("flags/index.html", **context), 422 if status == 200 else status
         context["account"] = account
         context["answer"] = services.priority_of(db.session, account, today=today)
+        context["register"] = services.register_of(db.session, account, today=today, personal=can("flags.personal"),
+                                                   due_days=needs_settings()["due_days"])
         rows = services.history(db.session, account)
         for row in rows:
             row["state"] = services.state_of(row, today)
@@ -222,4 +260,96 @@ def export() -> Response:
         stream_reading(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=priority-{today.isoformat()}.csv"},
+    )
+
+
+@bp.route("/needs", methods=["POST"])
+@staff("flags.manage")
+def set_needs() -> WResponse | tuple[str, int]:
+    """Record the account's register entry (needs after consent; nominee and password optional)."""
+    form = request.form
+    account = form.get("account", "").strip()
+    try:
+        requests = needs_core.requests_of(form.getlist("need"), _date(form.get("ends_on"), "ends_on"),
+                                          _date(form.get("verify_by"), "verify_by"))
+        change = services.set_needs(
+            db.session, account, requests, consent_on=_date(form.get("consent_on"), "consent_on"),
+            consent_channel=form.get("consent_channel"), consent_by=form.get("consent_by") or None,
+            share=form.get("share") == "yes", nominee_name=form.get("nominee_name"),
+            nominee_phone=form.get("nominee_phone"), password=form.get("password") or None, note=form.get("note"),
+            actor=current_actor(), today=local_today(), reverify_years=needs_settings()["reverify_years"],
+            password_method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        kept: dict[str, Any] = form.to_dict()
+        kept.pop("password", None)
+        kept["needs"] = form.getlist("need")
+        return _account_page(account, exc.status, form=kept)
+    db.session.commit()
+    messages = {
+        "created": _("Register entry saved."),
+        "replaced": _("Register entry changed: a new entry replaces the old one."),
+        "unchanged": _("Nothing to change: the entry already has these values."),
+    }
+    flash(messages[change.status], "info")
+    return redirect(url_for("flags.index", account=change.account))
+
+
+@bp.route("/due")
+@staff("flags.view")
+def due() -> str:
+    """Needs that end or are to be re-verified within PRIORITY_NEEDS_DUE_DAYS (or already are)."""
+    days = needs_settings()["due_days"]
+    rows = services.due_needs(db.session, today=local_today(), within_days=days)
+    return render_template("flags/due.html", rows=rows, days=days, due_labels=DUE_LABELS)
+
+
+@bp.route("/needs/bulk")
+@staff("flags.manage")
+def needs_bulk_form() -> str:
+    """The bulk upload form of register entries."""
+    return render_template("flags/needs_bulk.html", errors=None, result=None, need_list=needs_core.current_list(),
+                           channels=needs_core.CHANNELS)
+
+
+@bp.route("/needs/bulk", methods=["POST"])
+@staff("flags.manage")
+def needs_bulk_upload() -> tuple[str, int]:
+    """Apply an uploaded file of register entries all or nothing; on any problem, the report by line."""
+    context: dict[str, Any] = {"errors": None, "result": None, "need_list": needs_core.current_list(),
+                               "channels": needs_core.CHANNELS}
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file."), "error")
+        return render_template("flags/needs_bulk.html", **context), 422
+    try:
+        context["result"] = services.apply_needs_bulk(
+            db.session, upload.read(), actor=current_actor(), today=local_today(),
+            reverify_years=needs_settings()["reverify_years"], source_name=upload.filename,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        context["errors"] = errors_by_line(exc.problems) if exc.problems else exc.error_details() or {}
+        return render_template("flags/needs_bulk.html", **context), exc.status
+    db.session.commit()
+    return render_template("flags/needs_bulk.html", **context), 200
+
+
+@bp.route("/needs.csv")
+@staff("flags.view")
+def export_needs() -> Response:
+    """The full current register for partner organisations; ``?consent=any`` adds the entries not to
+    be shared; the nominee's columns only for roles with ``flags.personal``."""
+    today = local_today()
+    consent = request.args.get("consent", services.CONSENT_SHARED)
+    if consent not in (services.CONSENT_SHARED, services.CONSENT_ANY):
+        consent = services.CONSENT_SHARED
+    chunks = services.export_needs_csv(db.session, today=today, consent=consent, personal=can("flags.personal"))
+    return Response(
+        stream_reading(chunks),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=needs-{consent}-{today.isoformat()}.csv"},
     )

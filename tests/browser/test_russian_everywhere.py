@@ -198,6 +198,22 @@ def test_error_paths_are_russian(
         page.locator("#bulk-upload button").first.click()
         page.wait_for_load_state()
         walk.check("flags-bulk-bad")
+    # A needs file with bad lines, and needs recorded without consent: refused, each field named.
+    path = tmp_path / "needs.csv"
+    path.write_text("account;needs;ends_on;consent_on;consent_channel\n740000000007;astronaut;;2024-01-01;phone\n"
+                    "740000000011;hardship.income_loss;;2024-01-01;fax\n", encoding="utf-8")
+    page.goto("/flags/needs/bulk")
+    if page.locator("#needs-bulk-upload").count():
+        page.locator("#needs-bulk-upload input[type=file]").set_input_files(str(path))
+        page.locator("#needs-bulk-upload button").first.click()
+        page.wait_for_load_state()
+        walk.check("needs-bulk-bad")
+    page.goto("/flags/?account=740000000042")
+    walk.check("flags-register-entry")
+    if page.locator("#set-needs").count():
+        page.locator("#set-needs button[type=submit]").click()
+        page.wait_for_load_state()
+        walk.check("needs-without-consent")
     # A draw form with impossible values (the service refuses them).
     page.goto("/draws/new")
     form = page.locator("main form").first
