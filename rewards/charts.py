@@ -123,11 +123,14 @@ def heat_matrix(
     col_axis: str = "",
     chart_id: str | None = None,
     cell: int = 64,
+    diagonal: int | None = None,
 ) -> str:
     """A heat map of counts: row ``i`` × column ``j`` is ``values[i][j]``; the darker, the more.
 
-    Each cell prints its count; the diagonal (no change) is outlined, so that movement off it shows.
+    Each cell prints its count; the first ``diagonal`` cells of the diagonal (default: all of it:
+    no change) are outlined, so that movement off it shows.
     """
+    outlined = min(len(row_labels), len(col_labels)) if diagonal is None else diagonal
     if len(values) != len(row_labels) or any(len(row) != len(col_labels) for row in values):
         raise ValueError("values must be len(row_labels) rows of len(col_labels) counts")
     left, top = 110, 40
@@ -154,7 +157,7 @@ def heat_matrix(
             n = int(values[i][j])
             x = left + j * cell
             share = n / largest
-            stroke = ' stroke="#1d2433" stroke-width="2"' if i == j and len(row_labels) == len(col_labels) else (
+            stroke = ' stroke="#1d2433" stroke-width="2"' if i == j < outlined else (
                 ' stroke="#e4e7ec"'
             )
             ink = "#ffffff" if share > 0.55 else "#1d2433"
