@@ -180,12 +180,12 @@ def level_steps(
     level_labels: Sequence[str],
     colours: Sequence[str],
     *,
-    missing: str = "—",
+    missing: str = "none",
     chart_id: str | None = None,
     column: int = 40,
 ) -> str:
     """One column per category whose height is its level (0 .. len(level_labels) - 1), coloured by
-    level; None is a gap marked ``missing`` (e.g. a month without a snapshot)."""
+    level; None is a gap, a dash whose title says ``missing`` (e.g. a month without a snapshot)."""
     if len(levels) != len(categories):
         raise ValueError("one level per category")
     if len(colours) != len(level_labels):
@@ -209,7 +209,7 @@ def level_steps(
         if level is None:
             parts.append(
                 f'<text x="{x + (column - 6) / 2:g}" y="{base - 4}" text-anchor="middle" font-size="{_FONT}">'
-                f"{_e(missing)}<title>{_e(category)}: {_e(missing)}</title></text>"
+                f"—<title>{_e(category)}: {_e(missing)}</title></text>"
             )
         else:
             if not 0 <= level < len(level_labels):

@@ -38,7 +38,7 @@ def history_section(session: Session, account: str) -> dict[str, Any] | None:
         levels,
         [_tier_label(t) for t in TIERS],
         [TIER_COLOURS[t] for t in TIERS],
-        missing=_("none"),
+        missing=_("no snapshot"),
         chart_id="tier-history-chart",
     )
     return {
