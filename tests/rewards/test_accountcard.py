@@ -35,6 +35,29 @@ def _demo_winner(app: Flask) -> str:
     return winner
 
 
+def _redeem_roll_back_redeem(app: Flask, account: str) -> str:
+    """The account's code is redeemed, the order cancelled (rolled back), and redeemed again."""
+    from partners.models import Code, Offer, Partner
+    from partners.services import issue, redemption
+    from rewards.db import utcnow
+
+    with app.app_context():
+        code, prefix, partner_id = db.session.execute(
+            select(Code, Partner.prefix, Partner.id).join(Offer, Offer.id == Code.offer_id)
+            .join(Partner, Partner.id == Offer.partner_id).where(Code.account == account)
+        ).one()
+        text = issue.display(prefix, code)
+        ref = redemption.PartnerRef(partner_id, prefix)
+        first, _offer, _parsed = redemption.redeem(db.session, ref, text, order_ref="A-1", amount_kopecks=250_000,
+                                                   client_id=None, now=utcnow(), actor="test")
+        redemption.rollback(db.session, ref, first.public_id, reason="order cancelled", client_id=None,
+                            now=utcnow(), actor="test")
+        redemption.redeem(db.session, ref, text, order_ref="A-2", amount_kopecks=120_000, client_id=None,
+                          now=utcnow(), actor="test")
+        db.session.commit()
+    return text
+
+
 def _section(page: str, ident: str) -> str:
     start = page.index(f'id="{ident}"')
     return page[start : page.index("</section>", start)]
@@ -42,6 +65,7 @@ def _section(page: str, ident: str) -> str:
 
 def test_card_of_a_demo_account_shows_all_five_sections(app: Flask, logged_in: Callable[[str], FlaskClient]) -> None:
     account = _demo_winner(app)
+    code = _redeem_roll_back_redeem(app, account)
     response = logged_in("marketing").get(f"/accounts/{account}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -52,8 +76,11 @@ def test_card_of_a_demo_account_shows_all_five_sections(app: Flask, logged_in: C
     tier = _section(page, "card-tier")
     assert "За период 2026-10 рейтинг лицевого счёта" in tier and 'id="card-next"' in tier
     codes = _section(page, "card-codes")
-    assert re.search(r"<code class=\"small\">[A-Z0-9]+-[0-9A-Z]{4}-", codes)
-    assert "Горсервис" in codes
+    assert f'<code class="small">{code}</code>' in codes and "Горсервис" in codes
+    ledger = re.findall(r"<li>(использован|использование отменено) ", codes)
+    assert ledger == ["использован", "использование отменено", "использован"]  # the ledger in order
+    assert "2\xa0500,00\xa0₽" in codes and "1\xa0200,00\xa0₽" in codes  # the orders' amounts
+    assert "с отменой использования: 1" in codes
     draws = _section(page, "card-draws")
     assert "Демо: квартальный розыгрыш (опубликован)" in draws
     assert "да, в зафиксированном списке" in draws  # entered: its inclusion proof checks out
