@@ -27,8 +27,8 @@ def _e(text: object) -> str:
 def _open(width: int, height: int, title: str, css_class: str, chart_id: str | None) -> tuple[str, str]:
     ident = chart_id or f"chart-{next(_ids)}"
     head = (
-        f'<svg class="chart {css_class}" id="{_e(ident)}" viewBox="0 0 {width} {height}" width="100%" '
-        f'preserveAspectRatio="xMinYMin meet" role="img" aria-labelledby="{_e(ident)}-title" '
+        f'<svg class="chart {css_class}" id="{_e(ident)}" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" preserveAspectRatio="xMinYMin meet" role="img" aria-labelledby="{_e(ident)}-title" '
         f'xmlns="http://www.w3.org/2000/svg"><title id="{_e(ident)}-title">{_e(title)}</title>'
     )
     return head, ident
@@ -57,15 +57,16 @@ def stacked_bars(
     """
     if len(values) != len(categories):
         raise ValueError("one set of values per category")
-    gap, left, top, legend = 14, 44, 8, 22
+    gap, left, top, legend = 14, 44, 20, 22
     plot = height - top - 2 * _FONT - 10
-    width = left + max(1, len(categories)) * (bar_width + gap) + gap
+    legend_width = sum(24 + 7 * len(label) for _key, label, _colour in series)
+    width = max(left + max(1, len(categories)) * (bar_width + gap) + gap, left + legend_width)
     head, _ident = _open(width, height + legend, title, "stacked", chart_id)
     parts = [head]
     largest = max([sum(max(0, int(v.get(key, 0))) for key, _l, _c in series) for v in values] + [1])
     base = top + plot
     parts.append(f'<line x1="{left - 4}" y1="{base}" x2="{width}" y2="{base}" stroke="#98a2b3"/>')
-    parts.append(f'<text x="{left - 6}" y="{top + _FONT}" text-anchor="end" font-size="{_FONT}">{largest}</text>')
+    parts.append(f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="{_FONT}">{largest}</text>')
     parts.append(f'<text x="{left - 6}" y="{base}" text-anchor="end" font-size="{_FONT}">0</text>')
     for i, (category, row) in enumerate(zip(categories, values, strict=True)):
         x = left + gap + i * (bar_width + gap)
@@ -122,7 +123,7 @@ def heat_matrix(
     row_axis: str = "",
     col_axis: str = "",
     chart_id: str | None = None,
-    cell: int = 64,
+    cell: int = 96,
     diagonal: int | None = None,
 ) -> str:
     """A heat map of counts: row ``i`` × column ``j`` is ``values[i][j]``; the darker, the more.
@@ -160,14 +161,15 @@ def heat_matrix(
             stroke = ' stroke="#1d2433" stroke-width="2"' if i == j < outlined else (
                 ' stroke="#e4e7ec"'
             )
-            ink = "#ffffff" if share > 0.55 else "#1d2433"
+            dark = share > 0.55
+            ink = "#ffffff" if dark else "#1d2433"
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{_shade(share)}"{stroke}>'
                 f"<title>{_e(label)} → {_e(col)}: {n}</title></rect>"
             )
             parts.append(
-                f'<text x="{x + cell / 2 - 1:g}" y="{y + cell / 2 + 4:g}" text-anchor="middle" '
-                f'font-size="{_FONT + 1}" fill="{ink}">{n}</text>'
+                f'<text class="cell{" dark" if dark else ""}" x="{x + cell / 2 - 1:g}" y="{y + cell / 2 + 4:g}" '
+                f'text-anchor="middle" font-size="{_FONT + 1}" fill="{ink}">{n}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
