@@ -1,5 +1,6 @@
 """Public pages on a phone (issue 14, item 9): 390 × 844 px, no sideways scrolling on any page an
-anonymous visitor reaches; each page is screenshotted into test-artifacts/screenshots/."""
+anonymous visitor reaches (login, the draw list, each draw, the answer of its "did I take part?"
+check, a missing page, the API reference); each is screenshotted into test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def test_every_public_page_fits_a_phone(new_page: Callable[..., Page], shot: Cal
             shot(page, f"phone {path} check")
             assert width <= WIDTH, f"the check answer of {path} is {width} px wide: {wide}"
     assert len(checked) >= 5, checked  # login, list, missing page, the two demo draws
+    page.goto("/api/v1/docs")  # the API reference (Swagger UI, for the partners' developers)
+    page.wait_for_selector(".opblock-summary-path")
+    width, wide = _fits(page)
+    shot(page, "phone api docs")
+    assert width <= WIDTH, f"the API reference is {width} px wide: {wide}"
 
 
 def test_the_published_demo_draw_says_which_numbers_it_used(new_page: Callable[..., Page]) -> None:
