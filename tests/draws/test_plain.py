@@ -3,6 +3,7 @@ and who received a prize passed on after a disqualification."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from flask import Flask
@@ -67,3 +68,5 @@ def test_public_page_says_what_was_used_and_who_received_a_passed_on_prize(
     passed = page[page.index('id="passed-on"') :]
     assert "Приз №1" in passed and "резервному участнику №1" in passed and "сотрудник компании" in passed
     assert "******" in passed
+    prizes = re.findall(r'<tr><td class="num">(\d+)</td><td class="num">[\d\xa0]+,\d\d\xa0₽</td>', page)
+    assert prizes and prizes[0] == "1" and "0" not in prizes  # the result table numbers prizes from 1
