@@ -19,6 +19,7 @@ from draws import demo as draws_demo
 from draws import models  # noqa: F401  (the draw tables on the metadata)
 from draws import jobs as draw_jobs
 from draws import services, views, wiring
+from draws import card as draw_card
 from draws.cli import draws_cli
 from draws.errors import DrawError
 from rewards import features
@@ -58,6 +59,7 @@ FEATURE = Feature(
     commands=[draws_cli],
     nav=[("draws.index", _l("Draws"), "draws.view")],
     panels=[("draws/_panel.html", views.dashboard_panel)],
+    card_sections=[("draws/_card_draws.html", draw_card.draws_section)],
     refusals=[DrawError],  # the engine's refusals: a pure core's errors cannot subclass DomainError
     demo_step=_demo,
 )

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from draws import jobs as draw_jobs
-from draws import services, wiring, words
+from draws import plain, services, wiring, words
 from draws.entrants import mask_account
 from draws.models import CreditBatch, Draw, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
@@ -510,9 +510,13 @@ def _public_page(draw_id: str, check: dict[str, Any] | None = None) -> str:
     page = services.public_draw(db.session, draw_id)
     if page is None:
         raise NotFound(_("No such draw."))
+    announcement = page.payloads.get("announcement") or {}
+    result = page.payloads.get("result") if page.show_result else None
+    used = plain.entropy_used(announcement.get("entropy_source") or {}, (result or {}).get("entropy"), wiring.chains())
     return render_template("draws/public_detail.html", draw=page.draw, p=page.payloads, check=check,
                            show_result=page.show_result, dqs=page.disqualifications,
-                           late_cancel=page.late_cancel, quorum=page.quorum)
+                           late_cancel=page.late_cancel, quorum=page.quorum,
+                           used=used, passed_on=plain.passed_on(result, page.disqualifications))
 
 
 @public_bp.route("/<draw_id>/record.json")

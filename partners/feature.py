@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from partners import api as partners_api
+from partners import card as partner_card
 from partners import demo as partners_demo
 from partners import jobs as partner_jobs
 from partners import (
@@ -48,6 +49,7 @@ FEATURE = Feature(
     commands=[partners_cli],
     nav=[("partners.index", _l("Partners"), "partners.view")],
     panels=[("partners/_panel.html", views.dashboard_panel)],
+    card_sections=[("partners/_card_codes.html", partner_card.codes_section)],
     demo_step=_demo,
 )
 

@@ -1,4 +1,4 @@
-"""The kernel's blueprints: login, dashboard, administration, audit log, signing keys, who-am-I, jobs.
+"""The kernel's blueprints: login, dashboard, customer card, administration, audit log, signing keys, who-am-I, jobs.
 
 Each feature registers its own in its ``init_app`` (``rewards.features``).
 """
@@ -23,6 +23,9 @@ def register(app: Flask, api: Api) -> None:
         app.register_blueprint(bp)
     for blp in (keys_api, whoami_blp):
         api.register_blueprint(blp)
+    from rewards import accountcard
     from rewards.jobs import setup as jobs
+
+    accountcard.init_app(app)
 
     jobs.init_app(app, api)

@@ -10,6 +10,7 @@ function, ``init_app(app, api)``. It registers everything the feature adds to th
 - its navigation entries (``rewards.web.add_nav``) and dashboard panels (``rewards.dashboard.add_panel``);
 - handlers for its own refusals that are not ``DomainError``s (``rewards.httperrors.register_refusal``);
 - its demo data step (``rewards.demo.add_step``);
+- its sections of the customer card (``rewards.accountcard.add_section``);
 - its receivers of other features' signals (blinker, e.g. ``rewards.snapshots.signals``).
 
 Most features describe all that in one :class:`Feature` and let ``init_app`` call its ``register``.
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 import click
 from flask import Blueprint, Flask
 
-from rewards import dashboard, demo, httperrors, policy, web
+from rewards import accountcard, dashboard, demo, httperrors, policy, web
 from rewards.config import ConfigError
 from rewards.httperrors import Api
 
@@ -49,6 +50,7 @@ class Feature:
     panels: Sequence[dashboard.Panel] = ()  # (template, function building its context)
     refusals: Sequence[type[Exception]] = ()  # a pure core's errors, answered as 422 refusals
     demo_step: demo.DemoStep | None = None  # its step of ``flask demo load``
+    card_sections: Sequence[accountcard.Section] = ()  # (template, build(session, account)) on the customer card
 
     def register(self, app: Flask, api: Api) -> None:
         """Declare the policy rows and register every part on ``app`` (and its ``api``)."""
@@ -66,6 +68,8 @@ class Feature:
         httperrors.register_refusal(app, *self.refusals)
         if self.demo_step is not None:
             demo.add_step(app, self.demo_step)
+        for template, build_section in self.card_sections:
+            accountcard.add_section(app, template, build_section)
 
 
 def load(app: Flask, api: Api) -> None:

@@ -21,6 +21,7 @@ AUDIT = frozenset({"admin", "auditor"})
 ACTIONS: dict[str, frozenset[str]] = {
     "dashboard.view": ALL,
     "account.self": ALL,  # change one's own password, log out
+    "accounts.view": ALL,  # the customer card (read only: each section links to its feature's pages)
     "audit.view": ALL,
     "audit.verify": ALL,
     "audit.checkpoint": AUDIT,

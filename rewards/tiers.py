@@ -11,6 +11,14 @@ RUSSIAN_NAMES: dict[str, str] = {
     "ideal": "идеальный",
 }
 
+# One colour per tier on every chart (lowest tier lightest), so that a tier looks the same everywhere.
+TIER_COLOURS: dict[str, str] = {
+    "beginner": "#b9c7dc",
+    "promising": "#74a7e0",
+    "responsible": "#2f6fc0",
+    "ideal": "#163f7a",
+}
+
 TIER_RANK: dict[str, int] = {code: rank for rank, code in enumerate(TIERS)}
 
 _BY_LABEL: dict[str, str] = {**{c: c for c in TIERS}, **{v: k for k, v in RUSSIAN_NAMES.items()}}

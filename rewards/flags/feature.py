@@ -14,6 +14,7 @@ from rewards import features
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.flags import api as flags_api
+from rewards.flags import card as flag_card
 from rewards.flags import (
     models,  # noqa: F401  (the flag tables on the metadata)
     services,
@@ -69,6 +70,7 @@ FEATURE = Feature(
     apis=[flags_api.blp],
     commands=[flags_cli],
     nav=[("flags.index", _l("Priority flags"), "flags.view")],
+    card_sections=[("flags/_card_flags.html", flag_card.flags_section)],
     demo_step=_demo,
 )
 

@@ -14,6 +14,7 @@ from rewards.httperrors import Api
 from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.policy import ALL, STAFF_WRITE
 from rewards.snapshots import api as snapshots_api
+from rewards.snapshots import card as snapshot_card
 from rewards.snapshots import (
     jobs,
     models,  # noqa: F401  (the snapshot tables on the metadata)
@@ -41,6 +42,10 @@ FEATURE = Feature(
     commands=[snapshots_cli],
     nav=[("snapshots.index", _l("Snapshots"), "snapshots.view")],
     panels=[("snapshots/_panel.html", views.dashboard_panel)],
+    card_sections=[
+        ("snapshots/_card_history.html", snapshot_card.history_section),
+        ("snapshots/_card_tier.html", snapshot_card.tier_section),
+    ],
     demo_step=_demo,
 )
 

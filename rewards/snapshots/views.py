@@ -32,7 +32,7 @@ from rewards.jobs.start import save_upload, start
 from rewards.listing import Filter, listing, search
 from rewards.policy import staff
 from rewards.snapshots import jobs as snapshot_jobs
-from rewards.snapshots import services
+from rewards.snapshots import pictures, services
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import current_period, latest_snapshot
 from rewards.tiers import TIERS
@@ -102,7 +102,8 @@ def dashboard_panel() -> dict[str, Any]:
          "now_pct": round(100 * counts[t] / top, 1), "before_pct": round(100 * before[t] / top, 1) if before else 0}
         for t in TIERS
     ]
-    return {"snapshot": snapshot, "counts": counts, "previous": previous, "bars": bars}
+    return {"snapshot": snapshot, "counts": counts, "previous": previous, "bars": bars,
+            "trend": pictures.tier_trend(db.session)}
 
 
 
@@ -315,7 +316,8 @@ def compare() -> tuple[str, int]:
             flash(exc.message, "error")
             status = exc.status
     return render_template(
-        "snapshots/compare.html", periods=periods, a=a, b=b, result=result, tiers=TIERS
+        "snapshots/compare.html", periods=periods, a=a, b=b, result=result, tiers=TIERS,
+        movement=pictures.movement(result) if result else None,
     ), status
 
 

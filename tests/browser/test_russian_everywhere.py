@@ -276,3 +276,31 @@ def test_filtered_lists_are_russian(
         assert page.locator("form.filters").count() == 1, path
         walk.check(path)
     assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_customer_card_is_russian(
+    new_page: Callable[..., Page], login: Callable[..., None], screenshots: Path, role: str
+) -> None:
+    page = new_page()
+    login(page, role)
+    walk = Walk(page, f"{role} card", screenshots)
+    page.goto("/public/draws/")
+    page.locator("main a[href*='/public/draws/']").first.click()
+    draw_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.goto(f"/draws/{draw_id}")
+    winners = page.locator("main a.account")
+    if winners.count():  # the published demo draw: its winner's card has every section
+        winners.first.click()
+        page.wait_for_load_state()
+        walk.check("card of a winner")
+    page.goto("/")
+    page.locator("#account-q-top").fill("74 0000 0000-07")
+    page.locator("#account-q-top").press("Enter")
+    page.wait_for_load_state()
+    assert page.url.endswith("/accounts/740000000007")
+    walk.check("card of a flagged account")
+    for path in ("/accounts/123", "/accounts/?q=12ab"):
+        page.goto(path)
+        walk.check(path)
+    assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"

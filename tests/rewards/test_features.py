@@ -22,7 +22,8 @@ from tests.conftest import make_config
 from tests.support import FAST_HASH, PASSWORD, bearer, login
 
 # The worked example of docs/contributing.md, as a feature on disk: a page, an API route, a command,
-# policy rows, a navigation entry, a dashboard panel, a refusal of its own and a demo step.
+# policy rows, a navigation entry, a dashboard panel, a refusal of its own, a demo step and a section of the
+# customer card (it knows the accounts that start with 42).
 HELLO_FEATURE = '''
 from flask import Blueprint, Flask, render_template_string
 from flask.cli import AppGroup
@@ -80,6 +81,9 @@ FEATURE = Feature(
     panels=[("hello/_panel.html", lambda: {"greeting": "hi"})],
     refusals=[HelloRefused],
     demo_step=_demo,
+    card_sections=[
+        ("hello/_card.html", lambda session, account: {"n": len(account)} if account.startswith("42") else None),
+    ],
 )
 
 
@@ -117,6 +121,8 @@ def feature_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (root / package / "feature.py").write_text(textwrap.dedent(source), encoding="utf-8")
     panel = '<section id="panel-hello">{{ panel.greeting }}</section>'
     (root / "hello" / "templates" / "hello" / "_panel.html").write_text(panel, encoding="utf-8")
+    card = '<section id="card-hello">{{ account }}: {{ section.n }} digits</section>'
+    (root / "hello" / "templates" / "hello" / "_card.html").write_text(card, encoding="utf-8")
     monkeypatch.syspath_prepend(str(root))
     return root
 
@@ -157,6 +163,7 @@ def test_the_kernel_runs_without_any_feature(app_factory: Callable[..., Flask]) 
     page = client.get("/").get_data(as_text=True)
     assert 'href="/audit/"' in page or "/audit" in page
     assert "/draws" not in page
+    assert client.get("/accounts/740000000007").status_code == 404  # no section knows any account
     result = app.test_cli_runner().invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Demo data loaded.\nStaff login: marketing")
@@ -180,6 +187,10 @@ def test_a_new_feature_plugs_in_with_its_init_app(
         _client, token = create_client(db.session, "greeter", ["hello:read"], actor="test")
         db.session.commit()
     assert app.test_client().get("/api/v1/hello", headers=bearer(token)).get_json() == {"hello": "world"}
+    card = marketing.get("/accounts/4200")
+    assert card.status_code == 200
+    assert '<section id="card-hello">4200: 4 digits</section>' in card.get_data(as_text=True)
+    assert marketing.get("/accounts/4300").status_code == 404
     assert "say" in app.cli.get_command(None, "hello").list_commands(None)  # type: ignore[arg-type,union-attr]
     demo = app.test_cli_runner().invoke(args=["demo", "load"])
     assert demo.exit_code == 0, demo.output

@@ -12,6 +12,7 @@ PURE = [
     "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers", "partners.codes", "rewards.rating.engine",
     "rewards.snapshots.csvfile", "rewards.csvread", "rewards.flags.core", "rewards.flags.needs",
     "rewards.rating.behaviour",
+    "rewards.charts",
 ]
 
 
