@@ -298,7 +298,7 @@ def revoke_reason(session: Session, account: str, reason: str, why: str, *, acto
 
 @dataclass(frozen=True)
 class BulkResult:
-    """What a bulk file changed."""
+    """What a bulk file (of flags or of needs) changed."""
 
     lines: int
     created: int
@@ -1070,20 +1070,8 @@ def export_needs_csv(session: Session, *, today: date, consent: str = CONSENT_SH
         yield "".join(buf)
 
 
-@dataclass(frozen=True)
-class NeedsBulkResult:
-    """What a bulk needs file changed."""
-
-    lines: int
-    created: int
-    replaced: int
-    unchanged: int
-    revoked: int
-    encoding: str
-
-
 def apply_needs_bulk(session: Session, data: bytes, *, actor: str, today: date, reverify_years: int = 2,
-                     source_name: str = "") -> NeedsBulkResult:
+                     source_name: str = "") -> BulkResult:
     """Apply a bulk needs file (:func:`rewards.flags.needs.read_bulk`) all or nothing: every line is
     checked first (format, needs, dates, consent, accounts unknown to the latest snapshot, revocations
     of accounts without an entry); any problem raises FlagError with ``errors`` by line."""
@@ -1128,5 +1116,5 @@ def apply_needs_bulk(session: Session, data: bytes, *, actor: str, today: date, 
     digest = hashlib.sha256(data).hexdigest()
     record_event(session, actor, "flags.needs_bulk_applied", "flag_file", digest[:16],
                  {"file": source_name[:200], "sha256": digest, "lines": len(report.lines), **counts})
-    return NeedsBulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"],
+    return BulkResult(len(report.lines), counts["created"], counts["replaced"], counts["unchanged"],
                            counts["revoked"], report.encoding)
