@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,11 +15,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from draws import jobs as draw_jobs
 from draws import services, wiring, words
 from draws.entrants import mask_account
+from draws.forms import DisqualifyForm, DraftForm
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
+from rewards.forms import refuse
 from rewards.i18n import page_details
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
@@ -30,7 +30,6 @@ from rewards.jobs.views import job_context
 from rewards.policy import public, staff
 from rewards.throttle import limit
 from rewards.tiers import TIERS
-from signedjson import utc_timestamp
 
 bp = Blueprint("draws", __name__, url_prefix="/draws", template_folder="templates")
 public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", template_folder="templates")
@@ -109,66 +108,50 @@ def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: 
     return value
 
 
-def _local_input(text: str, field: str) -> datetime:
-    # Browsers send minutes, or seconds when the field has step="1" (whole seconds are kept).
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            naive = datetime.strptime(text.strip(), fmt)
-            break
-        except ValueError:
-            continue
-    else:
-        raise DomainError(_("Enter a date and time."), field=field)
-    return naive.replace(tzinfo=ZoneInfo(wiring.timezone()))
-
-
-def _int(text: str | None, field: str) -> int:
+def _exclusion_upload(form: DraftForm) -> list[str] | None:
+    """The accounts of the form's exclusion file ([] when none was chosen); None, with the error beside
+    the field, when the file cannot be read."""
+    upload = form.exclusions.data
+    if upload is None or not getattr(upload, "filename", ""):
+        return []
     try:
-        return int((text or "").strip())
-    except ValueError as exc:
-        raise DomainError(_("Enter a whole number."), field=field) from exc
+        return services.parse_exclusions(upload.read().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        form.exclusions.errors = [*form.exclusions.errors, _("The exclusion file is not UTF-8 text.")]
+    except DomainError as exc:
+        refuse(form, exc, {"": "exclusions", "exclusions": "exclusions"} if exc.field is None else None)
+    return None
 
 
-def _prizes(text: str) -> list[dict[str, int]]:
-    """Lines ``AMOUNT_KOPECKS x COUNT`` (``x`` or ``*``), e.g. ``400000 x 10``."""
-    prizes = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.lower().replace("*", "x").split("x")
-        if len(parts) != 2:
-            raise DomainError(_("Prize line %(n)s: write amount in kopecks x count.", n=lineno), field="prizes")
-        prizes.append({"amount_kopecks": _int(parts[0], "prizes"), "count": _int(parts[1], "prizes")})
-    return prizes
+def _draft_page(form: DraftForm, draw: Any = None, status: int = 200) -> tuple[str, int]:
+    return render_template("draws/new.html", form=form, draw=draw, tiers=TIERS), status
 
 
-def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
-    weights = {tier: _int(form.get(f"weight_{tier}", "0") or "0", "tier_weights") for tier in TIERS}
-    if form.get("entropy_type") == "rfc3797":
-        entropy: dict[str, Any] = {
-            "type": "rfc3797",
-            "sources": [line.strip() for line in form.get("rfc_sources", "").splitlines() if line.strip()],
-            "available_after": utc_timestamp(_local_input(form.get("available_after", ""), "entropy")),
-        }
-    else:
-        entropy = {"type": "drand", "chain": form.get("chain", "quicknet"),
-                   "delay_seconds": 60 * _int(form.get("delay_minutes") or "60", "entropy")}
-    exclusions: list[str] = []
-    upload = files.get("exclusions")
-    if upload is not None and upload.filename:
+def _save_draft(form: DraftForm, save: Callable[[services.DraftInput], Any], draw: Any = None) -> Any:
+    """Validate every field at once; hand the draft to ``save``; on any refusal re-render with the
+    values kept and each error beside its field (nothing written)."""
+    valid = form.validate()
+    exclusions = _exclusion_upload(form)
+    draft = None
+    if valid and exclusions is not None:
         try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DomainError(_("The exclusion file is not UTF-8 text."), field="exclusions") from exc
-        exclusions = services.parse_exclusions(text)
-    return services.DraftInput(
-        name=form.get("name", ""), kind=form.get("kind", ""), tier_weights=weights, prizes=_prizes(form.get("prizes", "")),
-        reserves=_int(form.get("reserves") or "0", "reserves"), freeze_at=_local_input(form.get("freeze_at", ""), "freeze_at"),
-        entropy=entropy, snapshot_period=form.get("snapshot_period") or None,
-        algorithm=form.get("algorithm") or services.engine.ALGORITHM_WEIGHTED, exclusions=exclusions,
-        witnesses=services.parse_witness_lines(form.get("witnesses", "")), quorum=_int(form.get("quorum") or "0", "quorum"),
-        unwitnessed=bool(form.get("unwitnessed")),
-    )
+            draft = form.draft(exclusions)
+        except DomainError as exc:  # the witness lines
+            refuse(form, exc)
+    if draft is None:
+        return _draft_page(form, draw, 422)
+    try:
+        saved = save(draft)
+    except DomainError as exc:
+        db.session.rollback()
+        refuse(form, exc, DRAFT_FIELDS)
+        return _draft_page(form, draw, exc.status)
+    db.session.commit()
+    return saved
+
+
+# A service's field name -> where the draft form shows it (weights and randomness are groups of fields).
+DRAFT_FIELDS = {"tier_weights": "tier_weights", "entropy": "entropy"}
 
 
 @bp.route("/")
@@ -181,20 +164,35 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @staff("draws.manage")
 def new() -> Any:
-    """A draft: name, kind, snapshot, weights, prizes, reserves, freeze time, entropy, exclusions."""
-    if request.method == "POST":
-        try:
-            draft = _draft_from_form(request.form, request.files)
-        except DomainError as exc:
-            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
-            flash(exc.message + (f" ({details})" if details else ""), "error")
-            return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
-        draw = _attempt(services.create_draft, draft, actor=current_actor(), chains=wiring.chains(),
-                        yearly_cap_kopecks=wiring.yearly_cap(), success=_("Draft created."))
-        if draw is not None:
-            return redirect(url_for("draws.detail", draw_id=draw.public_id))
-        return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
-    return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form={})
+    """A draft: name, kind, snapshot, weights, prizes, reserves, deadline; randomness under "advanced"."""
+    form = DraftForm(chains=wiring.chains())
+    if request.method == "GET":
+        return _draft_page(form)
+    saved = _save_draft(form, lambda draft: services.create_draft(
+        db.session, draft, actor=current_actor(), chains=wiring.chains(), yearly_cap_kopecks=wiring.yearly_cap()))
+    if isinstance(saved, tuple):
+        return saved
+    flash(_("Draft created."), "info")
+    return redirect(url_for("draws.detail", draw_id=saved.public_id))
+
+
+@bp.route("/<draw_id>/edit", methods=["GET", "POST"])
+@staff("draws.manage")
+def edit(draw_id: str) -> Any:
+    """Change a draft (refused once it is announced)."""
+    draw = services.get_draw(db.session, draw_id)
+    if draw.state != "draft":
+        flash(_("Only a draft can be changed; this draw is %(state)s.", state=words.state(draw.state)), "error")
+        return _back(draw_id)
+    if request.method == "GET":
+        return _draft_page(DraftForm(data=DraftForm.data_of(draw), chains=wiring.chains()), draw)
+    form = DraftForm(chains=wiring.chains())
+    saved = _save_draft(form, lambda draft: services.update_draft(
+        db.session, draw_id, draft, actor=current_actor(), chains=wiring.chains()), draw)
+    if isinstance(saved, tuple):
+        return saved
+    flash(_("Draft saved."), "info")
+    return _back(draw_id)
 
 
 def _people(draw: Any) -> tuple[list[DrawWinner], list[DrawDisqualification]]:
@@ -342,13 +340,13 @@ def cancel(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def disqualify(draw_id: str) -> WerkzeugResponse:
     """Disqualify a prize's holder; the prize passes to the next reserve."""
-    try:
-        prize = _int(request.form.get("prize_index"), "prize_index")
-    except DomainError as exc:
-        flash(exc.message, "error")
+    form = DisqualifyForm()
+    if not form.validate():
+        for _name, message in form.all_errors:
+            flash(message, "error")
         return _back(draw_id)
-    _attempt(services.disqualify, draw_id, prize, request.form.get("reason", ""), actor=current_actor(), signer=wiring.signer(),
-             success=_("Disqualified; the prize passed to the next reserve."))
+    _attempt(services.disqualify, draw_id, form.prize.data - 1, form.reason.data, actor=current_actor(),
+             signer=wiring.signer(), success=_("Disqualified; the prize passed to the next reserve."))
     return _back(draw_id)
 
 

@@ -62,14 +62,14 @@ def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClie
         make_kit(app)
     marketing = logged_in("marketing")
     form = {"name": "Page draw", "kind": "quarterly", "weight_ideal": "3", "weight_responsible": "1",
-            "prizes": "400000 x 2\n100000 x 1",
+            "prizes": "4 000 x 2\n1000 × 1",
             "reserves": "2", "freeze_at": (T0 + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"), "entropy_type": "drand",
             "chain": "test", "delay_minutes": "60", "algorithm": "weighted-hmac-sha256-fenwick/1",
             "witnesses": "\n".join(json.dumps(w) for w in witness_entries()), "quorum": "2"}
     created = marketing.post("/draws/new", data=form)
     assert created.status_code == 302, created.get_data(as_text=True)
-    bad = marketing.post("/draws/new?lang=en", data={**form, "prizes": "400001 x 1"})
-    assert bad.status_code == 422 and "400000" in bad.get_data(as_text=True)
+    bad = marketing.post("/draws/new?lang=en", data={**form, "prizes": "4000,01 x 1"})
+    assert bad.status_code == 422 and "4,000.00" in bad.get_data(as_text=True)
     unsaid = marketing.post("/draws/new?lang=en", data={**form, "witnesses": "", "quorum": "0"})
     assert unsaid.status_code == 422 and "unwitnessed" in unsaid.get_data(as_text=True)
     garbled = marketing.post("/draws/new?lang=en", data={**form, "witnesses": "Notary; not-a-key!"})
