@@ -15,13 +15,15 @@ from werkzeug.wrappers import Response
 
 from partners import dates, snapshots
 from partners import jobs as partner_jobs
+from partners.forms import OfferForm, PartnerForm
 from partners.models import FIXED, REDEEMED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.actor import current_actor
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
-from rewards.errors import N_, DomainError
+from rewards.errors import DomainError
+from rewards.forms import refuse
 from rewards.jobs.start import start
 from rewards.policy import staff
 from rewards.tiers import TIERS
@@ -50,31 +52,37 @@ def run_state(run: IssueRun) -> str:
     return issue.shown_state(run, utcnow())
 
 
+def _index_page(form: PartnerForm, status: int = 200) -> tuple[str, int]:
+    rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
+    return render_template("partners/index.html", partners=rows, form=form), status
+
+
 @bp.route("/")
 @staff("partners.view")
-def index() -> str:
+def index() -> tuple[str, int]:
     """Every partner."""
-    rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
-    return render_template("partners/index.html", partners=rows)
+    return _index_page(PartnerForm(formdata=None))
 
 
 @bp.route("/", methods=["POST"])
 @staff("partners.manage")
 def create() -> Response | tuple[str, int]:
     """Create a partner."""
-    partner = attempt(catalog.create_partner, request.form.get("name", ""), request.form.get("prefix", ""),
-                      actor=current_actor(), success=_("Partner created."))
-    if partner is None:
-        rows = db.session.scalars(select(Partner).order_by(Partner.name)).all()
-        return render_template("partners/index.html", partners=rows), 422
+    form = PartnerForm()
+    if not form.validate():
+        return _index_page(form, 422)
+    try:
+        partner = catalog.create_partner(db.session, form.name.data, form.prefix.data, actor=current_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        refuse(form, exc)
+        return _index_page(form, exc.status)
+    db.session.commit()
+    flash(_("Partner created."), "info")
     return redirect(url_for("partners.partner", partner_id=partner.id))
 
 
-@bp.route("/<int:partner_id>")
-@staff("partners.view")
-def partner(partner_id: int) -> str:
-    """A partner: its offers and API clients."""
-    p = db.get_or_404(Partner, partner_id)
+def _partner_page(p: Partner, offer_form: OfferForm | None = None, status: int = 200) -> tuple[str, int]:
     linked = {c.api_client_id for c in p.clients}
     clients = db.session.scalars(select(ApiClient).where(ApiClient.id.in_(linked))).all() if linked else []
     candidates = db.session.scalars(select(ApiClient).where(ApiClient.active.is_(True)).order_by(ApiClient.name)).all()
@@ -86,30 +94,43 @@ def partner(partner_id: int) -> str:
         tiers=TIERS,
         counts={o.id: issue.issued_count(db.session, o.id) for o in p.offers},
         now=utcnow(),
-    )
+        form=offer_form or OfferForm(formdata=None),
+    ), status
 
 
-def _create_offer(session: Session, p: Partner, form: Any, *, actor: str) -> Offer:
-    """The new-offer form: dates are local days, the last one inclusive."""
+@bp.route("/<int:partner_id>")
+@staff("partners.view")
+def partner(partner_id: int) -> tuple[str, int]:
+    """A partner: its offers and API clients."""
+    return _partner_page(db.get_or_404(Partner, partner_id))
+
+
+def _create_offer(p: Partner, form: OfferForm) -> Response | tuple[str, int]:
+    """The new-offer form: every field checked at once; the service's refusal beside its field."""
+    if not form.validate():
+        return _partner_page(p, form, 422)
+    start, end = dates.validity(form.first.data, form.last.data, current_app.config["TIMEZONE"])
     try:
-        start, end = dates.validity(
-            dates.parse_day(form.get("first", "")), dates.parse_day(form.get("last", "")),
-            current_app.config["TIMEZONE"],
+        catalog.create_offer(
+            db.session, p, title=form.title.data, discount_kind=form.kind.data, discount_value=form.amount,
+            tiers=list(form.tiers.data), valid_from=start, valid_to=end, budget=form.budget.data, actor=current_actor(),
         )
-        value = int(form.get("value", ""))
-        budget = int(form["budget"]) if form.get("budget", "").strip() else None
-    except ValueError as exc:
-        raise DomainError(N_("Check the dates (YYYY-MM-DD) and the whole numbers of the offer."),
-                          code="bad_offer_form") from exc  # the parser's own words are English: not shown
-    return catalog.create_offer(
-        session, p, title=form.get("title", ""), discount_kind=form.get("kind") or "", discount_value=value,
-        tiers=form.getlist("tiers"), valid_from=start, valid_to=end, budget=budget, actor=actor,
-    )
+    except DomainError as exc:
+        db.session.rollback()
+        refuse(form, exc, OFFER_FIELDS)
+        return _partner_page(p, form, exc.status)
+    db.session.commit()
+    flash(_("Offer created."), "info")
+    return redirect(url_for("partners.partner", partner_id=p.id))
+
+
+# The service's field names -> the form's.
+OFFER_FIELDS = {"discount_value": "value", "discount_kind": "kind", "valid_from": "first", "valid_to": "last"}
 
 
 @bp.route("/<int:partner_id>", methods=["POST"])
 @staff("partners.manage")
-def partner_change(partner_id: int) -> Response:
+def partner_change(partner_id: int) -> Response | tuple[str, int]:
     """Link an API client, suspend/resume, or create an offer."""
     p = db.get_or_404(Partner, partner_id)
     form = request.form
@@ -120,7 +141,7 @@ def partner_change(partner_id: int) -> Response:
         attempt(catalog.set_partner_active, p, op == "resume", actor=current_actor(),
                 success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))
     elif op == "offer":
-        attempt(_create_offer, p, form, actor=current_actor(), success=_("Offer created."))
+        return _create_offer(p, OfferForm())
     else:
         flash(_("Unknown operation."), "error")
     return redirect(url_for("partners.partner", partner_id=partner_id))

@@ -10,11 +10,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WResponse
 
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
+from rewards.flags.forms import FlagForm, RevokeForm
 from rewards.flags.shell import local_today
+from rewards.forms import refuse
 from rewards.i18n import errors_by_line
 from rewards.policy import staff
 
@@ -47,7 +50,7 @@ def _flag_reason_label(reason: str) -> str:
     return reason_label(reason)
 
 
-def _account_page(account: str | None, status: int = 200, form: dict[str, Any] | None = None) -> tuple[str, int]:
+def _account_page(account: str | None, status: int = 200, form: FlagForm | None = None) -> tuple[str, int]:
     today = local_today()
     context: dict[str, Any] = {
         "account": account or "",
@@ -58,7 +61,7 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
         "reason_labels": REASON_LABELS,
         "closed_labels": CLOSED_LABELS,
         "state_labels": STATE_LABELS,
-        "form": form or {},
+        "form": form or FlagForm(formdata=None, account=account or ""),
     }
     if account:
         try:
@@ -67,6 +70,8 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
             flash(exc.message, "error")
             return render_template("flags/index.html", **context), 422 if status == 200 else status
         context["account"] = account
+        if form is None:
+            context["form"] = FlagForm(formdata=None, account=account)
         context["answer"] = services.priority_of(db.session, account, today=today)
         rows = services.history(db.session, account)
         for row in rows:
@@ -79,30 +84,26 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
 @staff("flags.view")
 def index() -> tuple[str, int]:
     """Search an account; its priority now, its flags and their full history."""
-    return _account_page(request.args.get("account", "").strip() or None)
+    return _account_page(normalize_account(request.args.get("account")) or None)
 
 
 @bp.route("/set", methods=["POST"])
 @staff("flags.manage")
 def set_flag() -> WResponse | tuple[str, int]:
-    """Set (or change) a staff flag."""
-    form = request.form
-    account = form.get("account", "").strip()
+    """Set (or change) a staff flag: every field checked at once, the values kept on a refusal."""
+    form = FlagForm()
+    account = form.account.data or None
+    if not form.validate():
+        return _account_page(account, 422, form=form)
     try:
         change = services.set_flag(
-            db.session,
-            account,
-            form.get("reason", ""),
-            valid_from=_date(form.get("valid_from"), "valid_from"),
-            valid_to=_date(form.get("valid_to"), "valid_to"),
-            note=form.get("note"),
-            actor=current_actor(),
-            today=local_today(),
+            db.session, form.account.data, form.reason.data, valid_from=form.valid_from.data,
+            valid_to=form.valid_to.data, note=form.note.data or None, actor=current_actor(), today=local_today(),
         )
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
-        return _account_page(account, exc.status, form=form.to_dict())
+        refuse(form, exc)
+        return _account_page(account, exc.status, form=form)
     db.session.commit()
     messages = {
         "created": _("Flag set."),
@@ -117,9 +118,14 @@ def set_flag() -> WResponse | tuple[str, int]:
 @staff("flags.manage")
 def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     """Revoke a flag now, with a reason."""
-    account = request.form.get("account", "").strip()
+    revoke_form = RevokeForm()
+    account = revoke_form.account.data or ""
+    if not revoke_form.validate():
+        for _name, message in revoke_form.all_errors:
+            flash(message, "error")
+        return _account_page(account or None, 422)
     try:
-        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(),
+        change = services.revoke_flag(db.session, flag_id, revoke_form.why.data, actor=current_actor(),
                                       today=local_today())
     except DomainError as exc:
         db.session.rollback()
@@ -128,13 +134,6 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     db.session.commit()
     flash(_("Flag revoked."), "info")
     return redirect(url_for("flags.index", account=change.account))
-
-
-def _date(text: str | None, field: str) -> Any:
-    try:
-        return core.parse_date(text, field)
-    except core.FlagInputError as exc:
-        raise services.FlagError.of(exc, field=field) from exc
 
 
 @bp.route("/bulk")
