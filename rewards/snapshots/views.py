@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading, writing
 from rewards.errors import DomainError, NotFound
@@ -29,6 +30,7 @@ from rewards.jobs.start import save_upload, start
 from rewards.policy import staff
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services
+from rewards.snapshots.forms import ComputeForm, UploadForm
 from rewards.snapshots.queries import latest_snapshot
 from rewards.tiers import TIERS
 
@@ -102,6 +104,8 @@ def dashboard_panel() -> dict[str, Any]:
 
 
 def _index(status: int = 200, **extra: Any) -> tuple[str, int]:
+    extra.setdefault("upload_form", UploadForm(formdata=None))
+    extra.setdefault("compute_form", ComputeForm(formdata=None))
     snapshots = services.list_snapshots(db.session)
     periods = sorted({s.period for s in snapshots if s.status == "active"}, reverse=True)
     return render_template(
@@ -150,12 +154,10 @@ def _finished_or_followed(job: Job, what: str) -> Any:
 @staff("snapshots.import")
 def upload() -> Any:
     """Store the uploaded snapshot file and queue its import; problems are shown by line, nothing loaded."""
-    upload = request.files.get("file")
-    period = request.form.get("period", "").strip()
-    replace = request.form.get("replace") == "1"
-    if upload is None or not upload.filename:
-        flash(_("Choose a file to upload."), "error")
-        return _index(400)
+    form = UploadForm()
+    if not form.validate():
+        return _index(400, upload_form=form)
+    upload, period, replace = form.file.data, form.period.data.strip(), bool(form.replace.data)
     name = upload.filename
     fmt = "jsonl" if name.lower().endswith((".jsonl", ".ndjson")) else "csv"
     stored = save_upload(upload.stream, name)
@@ -172,18 +174,18 @@ def upload() -> Any:
 @staff("snapshots.import")
 def compute() -> Any:
     """Store the behaviour files and queue the computation of a period's snapshot."""
-    files = [f for f in request.files.getlist("files") if f and f.filename]
-    rules = request.files.get("rules")
-    period = request.form.get("period", "").strip()
-    if not files:
-        flash(_("Choose the behaviour files."), "error")
-        return _index(400)
+    form = ComputeForm()
+    if not form.validate():
+        return _index(400, compute_form=form)
+    files = [f for f in form.files.data if f and f.filename]
+    rules = form.rules.data
+    period = form.period.data.strip()
     stored = [[save_upload(f.stream, f.filename or ""), f.filename or ""] for f in files]
     params = {
         "files": stored,
         "rules": save_upload(rules.stream, rules.filename) if rules and rules.filename else None,
         "period": period,
-        "replace": request.form.get("replace") == "1",
+        "replace": bool(form.replace.data),
     }
     names = ", ".join(name for _, name in stored)
     try:
@@ -284,7 +286,7 @@ def compare() -> tuple[str, int]:
 @staff("snapshots.view")
 def account() -> tuple[str, int]:
     """One account's tier, why, what would raise it, and its history."""
-    number = request.args.get("account", "").strip()
+    number = normalize_account(request.args.get("account"))
     period = request.args.get("period", "").strip() or None
     doc = None
     history: list[dict[str, Any]] = []
