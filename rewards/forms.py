@@ -46,6 +46,15 @@ class Form(FlaskForm):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.other_errors: dict[str, list[str]] = {}  # a service's field that this form shows in a group
 
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Every field checked (all errors at once); a value that could not even be read ("x" for a
+        number) says only that, not also what its validators think of the empty value left."""
+        valid = bool(super().validate(extra_validators))
+        for field in self._fields.values():
+            if field.process_errors:
+                field.errors = list(field.process_errors)
+        return valid
+
     def errors_of(self, name: str) -> list[str]:
         """Errors to show at ``name``: a field's, or a group's (e.g. the tier weights)."""
         field = self._fields.get(name)

@@ -129,3 +129,29 @@ def test_attempt_helper(app: Flask) -> None:
 
         # in Russian
         assert get_flashed_messages(with_categories=True) == [("info", "done"), ("error", "no (строка 2: bad)")]
+
+
+def test_the_offer_form_shows_each_error_beside_its_field_in_rubles(app: Flask, logged_in, make_partner) -> None:
+    import re
+
+    p = make_partner()
+    c = logged_in("marketing")
+    form = {"op": "offer", "title": "", "kind": "fixed", "value": "1 500,505", "first": "2026-12-31",
+            "last": "2026-01-01", "budget": "0"}
+    r = c.post(f"/partners/{p['id']}?lang=en", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    errors = dict(re.findall(r'<ul class="field-errors" id="([\w-]+)-errors"><li>(.*?)</li>', html))
+    assert set(errors) == {"title", "value", "tiers", "last", "budget"}, errors
+    assert errors["value"] == "At most two digits after the comma: kopecks."
+    assert 'value="1 500,505"' in html and 'value="2026-12-31"' in html  # what was typed stays
+    with app.app_context():
+        assert db.session.scalars(select(Offer)).all() == []
+    ok = c.post(f"/partners/{p['id']}", data={**form, "title": "Скидка", "value": "1 500,50", "tiers": ["ideal"],
+                                               "first": "2026-01-01", "last": "2026-12-31", "budget": ""})
+    assert ok.status_code == 302
+    with app.app_context():
+        [offer] = db.session.scalars(select(Offer)).all()
+        assert (offer.discount_kind, offer.discount_value) == ("fixed", 150_050)
+    page = c.get(f"/partners/{p['id']}?lang=ru").get_data(as_text=True)
+    assert "1\u00a0500,50\u00a0₽" in page

@@ -58,3 +58,15 @@ def test_bulk_upload_report_and_export(app: Flask, logged_in: Callable[[str], Fl
     r = c.get("/flags/export.csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.get_data(as_text=True).splitlines() == ["account;reasons;valid_to", "1;pensioner;", "2;disability;"]
+
+
+def test_the_flag_form_takes_spaced_accounts_and_keeps_the_values(logged_in: Callable[[str], FlaskClient]) -> None:
+    c = logged_in("marketing")
+    r = c.post("/flags/set", data={"account": "00 31-4", "reason": "pensioner"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("account=00314")  # leading zeros kept
+    assert "00314" in c.get("/flags/?account=003 14&lang=en").get_data(as_text=True)
+    bad = c.post("/flags/set?lang=en", data={"account": "00314", "reason": "pensioner", "valid_from": "someday",
+                                             "note": "keep me"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="valid_from-errors"' in html
+    assert 'value="someday"' in html and 'value="keep me"' in html
