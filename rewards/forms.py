@@ -51,7 +51,7 @@ class Form(FlaskForm):  # type: ignore[misc]
         number) says only that, not also what its validators think of the empty value left."""
         valid = bool(super().validate(extra_validators))
         for field in self._fields.values():
-            if field.process_errors:
+            if field.process_errors and field.errors:  # (an Optional() field left empty has none left)
                 field.errors = list(field.process_errors)
         return valid
 
