@@ -172,3 +172,17 @@ class DisqualifyForm(Form):
 
     prize = IntegerField(_l("Prize"), [InputRequired(), NumberRange(min=1)])
     reason = StringField(_l("Public reason"), [DataRequired(), Length(max=500)])
+
+
+class CancelForm(Form):
+    """Cancel a draw, with the public reason."""
+
+    reason = StringField(_l("Public reason"), [DataRequired(), Length(max=500)])
+
+
+class RunForm(Form):
+    """The entropy of a frozen draw: the public numbers, a drand round as JSON, or "fetch it"."""
+
+    numbers = TextAreaField(_l("Public numbers, one source per line, in the announced order"))
+    entropy = TextAreaField(_l("drand round as JSON"))
+    fetch = BooleanField(_l("fetch it from the relay instead"))

@@ -15,13 +15,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from draws import jobs as draw_jobs
 from draws import services, wiring, words
 from draws.entrants import mask_account
-from draws.forms import DisqualifyForm, DraftForm
+from draws.forms import CancelForm, DisqualifyForm, DraftForm, RunForm
 from draws.models import CreditBatch, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
-from rewards.forms import refuse
+from rewards.forms import FileForm, flash_errors, refuse
 from rewards.i18n import page_details
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
@@ -225,14 +226,14 @@ def _back(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def exclusions(draw_id: str) -> WerkzeugResponse:
     """Upload the exclusion list of a draft (one account per line)."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return _back(draw_id)
     try:
-        accounts = services.parse_exclusions(upload.read().decode("utf-8-sig"))
+        accounts = services.parse_exclusions(form.file.data.read().decode("utf-8-sig"))
     except (DomainError, UnicodeDecodeError) as exc:
-        flash(getattr(exc, "message", str(exc)), "error")
+        flash(getattr(exc, "message", None) or _("The exclusion file is not UTF-8 text."), "error")
         return _back(draw_id)
     _attempt(services.set_exclusions, draw_id, accounts, actor=current_actor(), success=_("Exclusion list replaced."))
     return _back(draw_id)
@@ -284,9 +285,12 @@ def freeze(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def cosign(draw_id: str) -> WerkzeugResponse:
     """Add a witness's cosignature of the freeze (an uploaded file)."""
-    upload = request.files.get("file")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
+        return _back(draw_id)
     try:
-        envelope = json.loads(upload.read().decode("utf-8-sig")) if upload is not None else None
+        envelope = json.loads(form.file.data.read().decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
         envelope = None
     if envelope is None:
@@ -301,11 +305,13 @@ def cosign(draw_id: str) -> WerkzeugResponse:
 def run(draw_id: str) -> WerkzeugResponse:
     """Enter the entropy and run the draw (once)."""
     value: Any = None  # None: the job fetches the announced drand round
+    form = RunForm()
+    form.validate()
     try:
-        if request.form.get("numbers", "").strip():
-            value = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
-        elif not request.form.get("fetch"):
-            value = json.loads(request.form.get("entropy", ""))
+        if (form.numbers.data or "").strip():
+            value = {"type": "rfc3797", "sources": parse_public_numbers(form.numbers.data)}
+        elif not form.fetch.data:
+            value = json.loads(form.entropy.data or "")
             draw_jobs.check_value(value)
     except (ValueError, DomainError, KeyError) as exc:
         flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
@@ -332,7 +338,12 @@ def publish(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def cancel(draw_id: str) -> WerkzeugResponse:
     """Cancel (publicly once announced)."""
-    _attempt(services.cancel, draw_id, request.form.get("reason", ""), actor=current_actor(), signer=wiring.signer(), success=_("Cancelled."))
+    form = CancelForm()
+    if not form.validate():
+        flash_errors(form)
+        return _back(draw_id)
+    _attempt(services.cancel, draw_id, form.reason.data, actor=current_actor(), signer=wiring.signer(),
+             success=_("Cancelled."))
     return _back(draw_id)
 
 
@@ -342,8 +353,7 @@ def disqualify(draw_id: str) -> WerkzeugResponse:
     """Disqualify a prize's holder; the prize passes to the next reserve."""
     form = DisqualifyForm()
     if not form.validate():
-        for _name, message in form.all_errors:
-            flash(message, "error")
+        flash_errors(form)
         return _back(draw_id)
     _attempt(services.disqualify, draw_id, form.prize.data - 1, form.reason.data, actor=current_actor(),
              signer=wiring.signer(), success=_("Disqualified; the prize passed to the next reserve."))
@@ -419,11 +429,12 @@ def batch_file(batch_id: int) -> Response:
 @staff("draws.manage")
 def confirm() -> WerkzeugResponse:
     """Import billing's confirmation file."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return redirect(url_for("draws.credits"))
-    summary = _attempt(services.import_confirmation, upload.read().decode("utf-8-sig", errors="replace"), actor=current_actor(),
+    summary = _attempt(services.import_confirmation, form.file.data.read().decode("utf-8-sig", errors="replace"),
+                       actor=current_actor(),
                        success=_("Confirmation imported."))
     if summary:
         flash(_("%(posted)s credits posted, %(again)s were already posted.", posted=summary["posted"], again=summary["already_posted"]), "info")
@@ -458,7 +469,7 @@ def public_check(draw_id: str) -> tuple[str, int]:
     combination (a wrong code, a non-entrant) gets one and the same answer, so nothing is learnt about
     an account without its code (``services.public_check``). Rate-limited per address."""
     draw = services.get_draw(db.session, draw_id)
-    account = (request.form.get("account") or "").strip()
+    account = normalize_account(request.form.get("account"))
     code = (request.form.get("code") or "").strip()
     answer = services.public_check(db.session, draw, account, code, wiring.box())
     check: dict[str, Any] = {"account": account}

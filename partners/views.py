@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from partners import dates, snapshots
 from partners import jobs as partner_jobs
-from partners.forms import OfferForm, PartnerForm
+from partners.forms import IssueForm, OfferForm, PartnerForm
 from partners.models import FIXED, REDEEMED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.actor import current_actor
@@ -181,7 +181,9 @@ def offer_change(offer_id: int) -> Response:
     if op == "withdraw":
         attempt(catalog.withdraw_offer, o, actor=current_actor(), success=_("Offer withdrawn."))
     elif op == "issue":
-        run_id = attempt(_start_run, o, request.form.get("period", ""), actor=current_actor(), success=None)
+        issue_form = IssueForm()
+        issue_form.validate()
+        run_id = attempt(_start_run, o, issue_form.period.data or "", actor=current_actor(), success=None)
         if run_id is not None:
             _start_in_background(run_id, f"{o.title} (run {run_id})")
             return redirect(url_for("partners.run", run_id=run_id))

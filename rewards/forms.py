@@ -19,10 +19,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, flash
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import ValidationError
@@ -66,6 +67,22 @@ class Form(FlaskForm):  # type: ignore[misc]
         found = [(name, str(e)) for name, field in self._fields.items() for e in field.errors]
         found += [(name, str(e)) for name, errors in self.other_errors.items() for e in errors]
         return found + [("", str(e)) for e in self.form_errors]
+
+
+class FileForm(Form):
+    """One uploaded file (exclusions, a cosignature, a billing confirmation, a flag file)."""
+
+    file = FileField(_l("File"), [FileRequired(_l("Choose a file."))])
+
+    def flash_errors(self) -> None:
+        """For a form on a page that redirects back: its errors as messages."""
+        flash_errors(self)
+
+
+def flash_errors(form: Form) -> None:
+    """Every error of ``form`` flashed (forms of one field on pages that redirect back)."""
+    for _name, message in form.all_errors:
+        flash(message, "error")
 
 
 def refuse(form: Form, exc: Any, aliases: dict[str, str] | None = None) -> None:
@@ -225,10 +242,12 @@ class LocalDateTimeField(DateTimeLocalField):  # type: ignore[misc]
 __all__ = [
     "AccountField",
     "AmountError",
+    "FileForm",
     "Form",
     "LocalDateTimeField",
     "RublesField",
     "check_account_text",
+    "flash_errors",
     "format_rubles",
     "parse_rubles",
     "refuse",

@@ -17,7 +17,7 @@ from rewards.errors import DomainError
 from rewards.flags import core, services
 from rewards.flags.forms import FlagForm, RevokeForm
 from rewards.flags.shell import local_today
-from rewards.forms import refuse
+from rewards.forms import FileForm, refuse
 from rewards.i18n import errors_by_line
 from rewards.policy import staff
 
@@ -147,10 +147,11 @@ def bulk_form() -> str:
 @staff("flags.manage")
 def bulk_upload() -> tuple[str, int]:
     """Apply an uploaded CSV file all or nothing; on any problem, the report by line."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return render_template("flags/bulk.html", errors=None, result=None, reasons=core.STAFF_REASONS), 422
+    upload = form.file.data
     try:
         result = services.apply_bulk(
             db.session, upload.read(), actor=current_actor(), today=local_today(), source_name=upload.filename
