@@ -63,7 +63,7 @@ def login() -> str | Response:
         if user is None:
             current_app.logger.warning("login refused for user name #%s", name_tag(form.username.data))
             db.session.rollback()
-            form.form_errors.append(_("Wrong user name or password."))
+            flash(_("Wrong user name or password."), "error")  # about neither field: it must not say which
             return render_template("login.html", form=form), 401  # type: ignore[return-value]
         db.session.commit()
         lang = session.get("lang")
