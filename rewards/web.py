@@ -149,6 +149,11 @@ def init_app(app: Flask) -> None:
             return str(text)
         return f"{local_text(moment)} · {text}"
 
+    @app.template_filter("day")
+    def _day(value: Any) -> str:
+        """A calendar day (already local: a flag's validity, an offer's day) in the pages' one format."""
+        return value.strftime("%d.%m.%Y") if value else ""
+
     @app.template_filter("rubles")
     def _rubles(kopecks: int | None) -> str:
         from rewards.forms import format_rubles

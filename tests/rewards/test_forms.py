@@ -174,3 +174,4 @@ def test_local_times_name_their_zone_in_one_format(app: Flask) -> None:
             assert text == "07.12.2026 14:05 (Asia/Yekaterinburg)"
             stamp = app.jinja_env.from_string("{{ '2026-12-07T09:05:00Z'|stamp_local }}").render()
             assert stamp == "07.12.2026 14:05 (Asia/Yekaterinburg) · 2026-12-07T09:05:00Z"
+            assert app.jinja_env.from_string("{{ d|day }}").render(d=moment.date()) == "07.12.2026"

@@ -21,7 +21,7 @@ def test_account_page_set_change_revoke(app: Flask, logged_in: Callable[[str], F
     r = c.post("/flags/set", data={"account": "314", "reason": "large_family", "valid_to": ""})
     assert r.status_code == 302
     html = c.get("/flags/?account=314").get_data(as_text=True)
-    assert "2099-06-30" in html and "Flag changed" in html  # the replaced row stays in the history
+    assert "30.06.2099" in html and "Flag changed" in html  # the replaced row stays in the history
     r = c.post("/flags/set",
                data={"account": "314", "reason": "hardship", "valid_from": "2030-02-01", "valid_to": "2030-01-01"})
     assert r.status_code == 422 and "before valid_from" in r.get_data(as_text=True)
