@@ -338,7 +338,7 @@ def update_draft(
         set_exclusions(session, draw.public_id, data.exclusions, actor=actor, record=False)
         changed["exclusions"] = draw.exclusions_count
     record_event(session, actor, "draw.draft_updated", "draw", draw.public_id,
-                 {**_draft_event(columns), "changed": sorted(changed)})
+                 {**_draft_event(columns), "changed": ";".join(sorted(changed))})  # column names: an identifier
     return draw
 
 
