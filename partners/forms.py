@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from partners.models import FIXED
-from rewards.forms import AmountError, Form, parse_rubles
+from rewards.forms import Form, RublesField
 from rewards.tiers import TIERS
 
 MAX_FIXED_KOPECKS = 100_000_000  # a million rubles: a typing slip, not a discount
@@ -38,26 +38,27 @@ class OfferForm(Form):
     title = StringField(_l("Title"), [DataRequired(), Length(max=200)])
     kind = SelectField(_l("Discount"), choices=[("percent", _l("percent")), (FIXED, _l("fixed, rubles"))],
                        default="percent")
-    value = StringField(_l("Value (percent, or rubles)"), [DataRequired()])
+    percent = StringField(_l("Discount, percent"), render_kw={"inputmode": "numeric"})
+    amount = RublesField(_l("Discount, rubles"), maximum_kopecks=MAX_FIXED_KOPECKS)
     tiers = MultiCheckboxField(_l("Qualifying tiers"), choices=[(t, t) for t in TIERS],
                                default=["responsible", "ideal"])
     first = DateField(_l("First day (local)"), [InputRequired()])
     last = DateField(_l("Last day (local, inclusive)"), [InputRequired()])
     budget = IntegerField(_l("Budget: maximum number of codes (optional)"), [Optional(), NumberRange(min=1)])
 
-    amount: int = 0
+    @property
+    def value(self) -> int:
+        """The discount for the service: a percent, or integer kopecks."""
+        return int(self.amount.data if self.kind.data == FIXED else (self.percent.data or "0").strip())
 
-    def validate_value(self, field: Any) -> None:
+    def validate_percent(self, field: Any) -> None:
         text = (field.data or "").strip()
-        if self.kind.data == FIXED:
-            try:
-                self.amount = parse_rubles(text, maximum_kopecks=MAX_FIXED_KOPECKS, allow_zero=False)
-            except AmountError as exc:
-                raise ValidationError(str(exc.args[0])) from exc
-            return
-        if not text.isdigit() or not 1 <= int(text) <= 100:
+        if self.kind.data != FIXED and not (text.isascii() and text.isdigit() and 1 <= int(text) <= 100):
             raise ValidationError(str(_l("A percent discount is a whole number from 1 to 100.")))
-        self.amount = int(text)
+
+    def validate_amount(self, field: Any) -> None:
+        if self.kind.data == FIXED and field.data is None and not field.errors:
+            raise ValidationError(str(_l("Enter the discount in rubles.")))
 
     def validate_tiers(self, field: Any) -> None:
         if not field.data:

@@ -112,12 +112,12 @@ def _create_offer(p: Partner, form: OfferForm) -> Response | tuple[str, int]:
     start, end = dates.validity(form.first.data, form.last.data, current_app.config["TIMEZONE"])
     try:
         catalog.create_offer(
-            db.session, p, title=form.title.data, discount_kind=form.kind.data, discount_value=form.amount,
+            db.session, p, title=form.title.data, discount_kind=form.kind.data, discount_value=form.value,
             tiers=list(form.tiers.data), valid_from=start, valid_to=end, budget=form.budget.data, actor=current_actor(),
         )
     except DomainError as exc:
         db.session.rollback()
-        refuse(form, exc, OFFER_FIELDS)
+        refuse(form, exc, {**OFFER_FIELDS, "discount_value": "amount" if form.kind.data == FIXED else "percent"})
         return _partner_page(p, form, exc.status)
     db.session.commit()
     flash(_("Offer created."), "info")
@@ -125,7 +125,7 @@ def _create_offer(p: Partner, form: OfferForm) -> Response | tuple[str, int]:
 
 
 # The service's field names -> the form's.
-OFFER_FIELDS = {"discount_value": "value", "discount_kind": "kind", "valid_from": "first", "valid_to": "last"}
+OFFER_FIELDS = {"discount_kind": "kind", "valid_from": "first", "valid_to": "last"}
 
 
 @bp.route("/<int:partner_id>", methods=["POST"])

@@ -230,7 +230,7 @@ def test_error_paths_are_russian(
     if page.locator("#offer-form").count():  # (a partner "RW" may exist from an earlier run of this instance)
         offer = page.locator("#offer-form")
         offer.locator("select[name=kind]").select_option("fixed")
-        offer.locator("input[name=value]").fill("10,555")
+        offer.locator("input[name=amount]").fill("10,555")
         offer.locator("input[name=first]").fill("2026-03-01")
         offer.locator("input[name=last]").fill("2026-02-01")
         offer.evaluate("f => f.noValidate = true")
