@@ -49,7 +49,9 @@ class OfferForm(Form):
     @property
     def value(self) -> int:
         """The discount for the service: a percent, or integer kopecks."""
-        return int(self.amount.data if self.kind.data == FIXED else (self.percent.data or "0").strip())
+        if self.kind.data == FIXED:
+            return int(self.amount.data or 0)
+        return int((self.percent.data or "0").strip())
 
     def validate_percent(self, field: Any) -> None:
         text = (field.data or "").strip()
