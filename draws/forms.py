@@ -13,7 +13,8 @@ from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringF
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from draws import engine, services
-from rewards.forms import AmountError, Form, LocalDateTimeField, format_rubles, parse_rubles
+from rewards.errors import DomainError
+from rewards.forms import AmountError, Form, LocalDateTimeField, format_rubles, parse_rubles, refusal_text
 from rewards.tiers import TIERS
 from signedjson import parse_utc_timestamp, utc_timestamp
 
@@ -113,6 +114,14 @@ class DraftForm(Form):
         if self.entropy_type.data == "rfc3797" and field.data is None and not field.errors:
             raise ValidationError(str(_l("Enter a date and time.")))
 
+    witness_list: list[dict[str, str]] = []
+
+    def validate_witnesses(self, field: Any) -> None:
+        try:
+            self.witness_list = services.parse_witness_lines(field.data or "")
+        except DomainError as exc:
+            raise ValidationError(refusal_text(exc)) from exc
+
     def advanced_has_errors(self) -> bool:
         """Whether the "advanced" fold must open (one of its fields has an error)."""
         return any(self.errors_of(name) for name in ADVANCED)
@@ -136,7 +145,7 @@ class DraftForm(Form):
             prizes=self.prizes.prizes, reserves=int(self.reserves.data), freeze_at=freeze_at,
             entropy=entropy, snapshot_period=self.snapshot_period.data or None,
             algorithm=self.algorithm.data or engine.ALGORITHM_WEIGHTED, exclusions=exclusions,
-            witnesses=services.parse_witness_lines(self.witnesses.data or ""), quorum=int(self.quorum.data),
+            witnesses=self.witness_list, quorum=int(self.quorum.data),
             unwitnessed=bool(self.unwitnessed.data),
         )
 

@@ -133,14 +133,9 @@ def _save_draft(form: DraftForm, save: Callable[[services.DraftInput], Any], dra
     values kept and each error beside its field (nothing written)."""
     valid = form.validate()
     exclusions = _exclusion_upload(form)
-    draft = None
-    if valid and exclusions is not None:
-        try:
-            draft = form.draft(exclusions)
-        except DomainError as exc:  # the witness lines
-            refuse(form, exc)
-    if draft is None:
+    if not valid or exclusions is None:
         return _draft_page(form, draw, 422)
+    draft = form.draft(exclusions)
     try:
         saved = save(draft)
     except DomainError as exc:

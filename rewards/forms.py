@@ -85,18 +85,24 @@ def flash_errors(form: Form) -> None:
         flash(message, "error")
 
 
-def refuse(form: Form, exc: Any, aliases: dict[str, str] | None = None) -> None:
-    """Put a service's refusal (a ``DomainError``) beside the field it names (``exc.field``, through
-    ``aliases`` when the form calls it otherwise); a refusal of no field goes above the form. Details by
-    line (a pasted list) follow the message."""
+def refusal_text(exc: Any) -> str:
+    """A refusal's message in the page's language, its details by line after it."""
     from rewards.i18n import page_details
 
-    message = exc.message
+    message = str(exc.message)
     errors = exc.errors if isinstance(exc.errors, dict) else {}
     if errors:
         details = page_details(exc, {_detail_key(k): v for k, v in errors.items()})
         if details:
             message = f"{message} ({details})"
+    return message
+
+
+def refuse(form: Form, exc: Any, aliases: dict[str, str] | None = None) -> None:
+    """Put a service's refusal (a ``DomainError``) beside the field it names (``exc.field``, through
+    ``aliases`` when the form calls it otherwise); a refusal of no field goes above the form. Details by
+    line (a pasted list) follow the message."""
+    message = refusal_text(exc)
     name = (aliases or {}).get(exc.field or "", exc.field or "")
     if name and name in form._fields:
         field = form._fields[name]
@@ -250,5 +256,6 @@ __all__ = [
     "flash_errors",
     "format_rubles",
     "parse_rubles",
+    "refusal_text",
     "refuse",
 ]

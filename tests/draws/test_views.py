@@ -177,17 +177,18 @@ def test_the_draft_form_shows_every_error_beside_its_field_and_keeps_the_values(
         make_kit(app)
     marketing = logged_in("marketing")
     bad = _draft_form(name="", prizes="4 000,001 × 2\nмного", reserves="-1", freeze_at="завтра",
-                      weight_ideal="x", snapshot_period="2026-13", delay_minutes="soon")
+                      weight_ideal="x", snapshot_period="2026-13", delay_minutes="soon", witnesses="Notary; not-a-key!")
     answer = marketing.post("/draws/new?lang=en", data=bad)
     html = answer.get_data(as_text=True)
     assert answer.status_code == 422
     errors = _field_errors(html)
     assert set(errors) == {"name", "prizes", "reserves", "freeze_at", "weight_ideal", "snapshot_period",
-                           "delay_minutes"}, errors
+                           "delay_minutes", "witnesses"}, errors
+    assert errors["witnesses"][0].startswith("the witness list has lines that cannot be read (line 1: ")
     assert errors["prizes"] == ["Line 1: At most two digits after the comma: kopecks.",
                                 "Line 2: write the amount in rubles × the number of prizes, e.g. 4 000 × 10."]
     assert errors["freeze_at"] == ["Enter a date and time."]
-    assert "The form has 8 errors" in html  # two for the prize lines
+    assert "The form has 9 errors" in html  # two for the prize lines
     assert 'value="2026-13"' in html and "4 000,001 × 2\nмного" in html and 'value="завтра"' in html
     assert "<details class=\"advanced\" open>" in html  # delay_minutes is under the fold: it opens
     with app.app_context():
