@@ -247,12 +247,10 @@ def _draft_witnesses(data: DraftInput) -> dict[str, Any]:
         raise _refuse(exc, "witnesses") from exc
 
 
-def create_draft(
-    session: Session, data: DraftInput, *, actor: str, chains: Mapping[str, Any], yearly_cap_kopecks: int,
-    now: datetime | None = None,
-) -> Draw:
-    """Create a draft draw; refuses bad prizes, weights, freeze time, entropy source, snapshot, witnesses."""
-    now = now or utcnow()
+def _draft_columns(
+    session: Session, data: DraftInput, *, chains: Mapping[str, Any], now: datetime,
+) -> dict[str, Any]:
+    """A draft's checked parameters as the draw's column values (shared by create and update)."""
     _draft_identity(data)
     weights = _draft_weights(data)
     try:
@@ -271,31 +269,76 @@ def create_draft(
         raise Conflict(N_("no active tier snapshot"), field="snapshot_period", code="no_snapshot")
     entropy = _check_entropy_spec(data.entropy, chains, freeze_at)
     witnesses = _draft_witnesses(data)
+    return {
+        "name": data.name.strip(),
+        "kind": data.kind,
+        "algorithm": data.algorithm,
+        "snapshot_id": snapshot.id,
+        "snapshot_period": snapshot.period,
+        "tier_weights": _canonical(weights),
+        "prizes": _canonical(prizes),
+        "reserves": data.reserves,
+        "freeze_at": freeze_at,
+        "entropy_source": _canonical(entropy),
+        "witnesses": _canonical(witnesses),
+    }
+
+
+def _draft_event(columns: Mapping[str, Any]) -> dict[str, Any]:
+    witnesses = json.loads(columns["witnesses"])
+    return {
+        "name": columns["name"], "prizes": json.loads(columns["prizes"]), "quorum": witnesses["quorum"],
+        "witnesses": [w["name"] for w in witnesses["keys"]],
+    }
+
+
+def create_draft(
+    session: Session, data: DraftInput, *, actor: str, chains: Mapping[str, Any], yearly_cap_kopecks: int,
+    now: datetime | None = None,
+) -> Draw:
+    """Create a draft draw; refuses bad prizes, weights, freeze time, entropy source, snapshot, witnesses."""
+    now = now or utcnow()
+    columns = _draft_columns(session, data, chains=chains, now=now)
     draw = Draw(
         public_id=f"{now:%Y%m%d}-{secrets.token_hex(4)}",
-        name=data.name.strip(),
-        kind=data.kind,
         state="draft",
-        algorithm=data.algorithm,
-        snapshot_id=snapshot.id,
-        snapshot_period=snapshot.period,
-        tier_weights=_canonical(weights),
-        prizes=_canonical(prizes),
-        reserves=data.reserves,
-        freeze_at=freeze_at,
-        entropy_source=_canonical(entropy),
         yearly_cap_kopecks=yearly_cap_kopecks,
-        witnesses=_canonical(witnesses),
         created_by=actor,
         created_at=now,
+        **columns,
     )
     session.add(draw)
     session.flush()
     set_exclusions(session, draw.public_id, data.exclusions, actor=actor, record=False)
-    record_event(session, actor, "draw.drafted", "draw", draw.public_id, {
-        "name": draw.name, "prizes": prizes, "quorum": witnesses["quorum"],
-        "witnesses": [w["name"] for w in witnesses["keys"]],
-    })
+    record_event(session, actor, "draw.drafted", "draw", draw.public_id, _draft_event(columns))
+    return draw
+
+
+def update_draft(
+    session: Session, public_id: str, data: DraftInput, *, actor: str, chains: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Draw:
+    """Change a draft's parameters (the same checks as ``create_draft``). Refused once the draw is
+    announced: the change is one conditional ``UPDATE ... WHERE state = 'draft'``, so an announcement
+    that lands first wins. The exclusion list is replaced only when ``data.exclusions`` lists accounts."""
+    now = now or utcnow()
+    draw = get_draw(session, public_id)
+    _require_state(draw, "draft", doing="edit")
+    columns = _draft_columns(session, data, chains=chains, now=now)
+    changed = {name: value for name, value in columns.items() if getattr(draw, name) != value}
+    result = session.execute(
+        update(Draw).where(Draw.id == draw.id, Draw.state == "draft").values(**columns)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(N_("the draw is no longer %(expected)s: someone else changed it; reload"),
+                       code="changed_meanwhile", expected=words.state("draft"))
+    session.refresh(draw)
+    if data.exclusions:
+        set_exclusions(session, draw.public_id, data.exclusions, actor=actor, record=False)
+        changed["exclusions"] = draw.exclusions_count
+    record_event(session, actor, "draw.draft_updated", "draw", draw.public_id,
+                 {**_draft_event(columns), "changed": ";".join(sorted(changed))})  # column names: an identifier
     return draw
 
 

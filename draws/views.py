@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,11 +16,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from draws import jobs as draw_jobs
 from draws import plain, services, wiring, words
 from draws.entrants import mask_account
+from draws.forms import CancelForm, DisqualifyForm, DraftForm, RunForm
 from draws.models import CreditBatch, Draw, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
+from rewards.forms import FileForm, flash_errors, refuse
 from rewards.i18n import page_details
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
@@ -32,7 +33,6 @@ from rewards.listing import Filter, listing, search
 from rewards.policy import public, staff
 from rewards.throttle import limit
 from rewards.tiers import TIERS
-from signedjson import utc_timestamp
 
 bp = Blueprint("draws", __name__, url_prefix="/draws", template_folder="templates")
 public_bp = Blueprint("public_draws", __name__, url_prefix="/public/draws", template_folder="templates")
@@ -111,66 +111,45 @@ def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: 
     return value
 
 
-def _local_input(text: str, field: str) -> datetime:
-    # Browsers send minutes, or seconds when the field has step="1" (whole seconds are kept).
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            naive = datetime.strptime(text.strip(), fmt)
-            break
-        except ValueError:
-            continue
-    else:
-        raise DomainError(_("Enter a date and time."), field=field)
-    return naive.replace(tzinfo=ZoneInfo(wiring.timezone()))
-
-
-def _int(text: str | None, field: str) -> int:
+def _exclusion_upload(form: DraftForm) -> list[str] | None:
+    """The accounts of the form's exclusion file ([] when none was chosen); None, with the error beside
+    the field, when the file cannot be read."""
+    upload = form.exclusions.data
+    if upload is None or not getattr(upload, "filename", ""):
+        return []
     try:
-        return int((text or "").strip())
-    except ValueError as exc:
-        raise DomainError(_("Enter a whole number."), field=field) from exc
+        return services.parse_exclusions(upload.read().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        form.exclusions.errors = [*form.exclusions.errors, _("The exclusion file is not UTF-8 text.")]
+    except DomainError as exc:
+        refuse(form, exc, {"": "exclusions", "exclusions": "exclusions"} if exc.field is None else None)
+    return None
 
 
-def _prizes(text: str) -> list[dict[str, int]]:
-    """Lines ``AMOUNT_KOPECKS x COUNT`` (``x`` or ``*``), e.g. ``400000 x 10``."""
-    prizes = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.lower().replace("*", "x").split("x")
-        if len(parts) != 2:
-            raise DomainError(_("Prize line %(n)s: write amount in kopecks x count.", n=lineno), field="prizes")
-        prizes.append({"amount_kopecks": _int(parts[0], "prizes"), "count": _int(parts[1], "prizes")})
-    return prizes
+def _draft_page(form: DraftForm, draw: Any = None, status: int = 200) -> tuple[str, int]:
+    return render_template("draws/new.html", form=form, draw=draw, tiers=TIERS), status
 
 
-def _draft_from_form(form: Any, files: Any) -> services.DraftInput:
-    weights = {tier: _int(form.get(f"weight_{tier}", "0") or "0", "tier_weights") for tier in TIERS}
-    if form.get("entropy_type") == "rfc3797":
-        entropy: dict[str, Any] = {
-            "type": "rfc3797",
-            "sources": [line.strip() for line in form.get("rfc_sources", "").splitlines() if line.strip()],
-            "available_after": utc_timestamp(_local_input(form.get("available_after", ""), "entropy")),
-        }
-    else:
-        entropy = {"type": "drand", "chain": form.get("chain", "quicknet"),
-                   "delay_seconds": 60 * _int(form.get("delay_minutes") or "60", "entropy")}
-    exclusions: list[str] = []
-    upload = files.get("exclusions")
-    if upload is not None and upload.filename:
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DomainError(_("The exclusion file is not UTF-8 text."), field="exclusions") from exc
-        exclusions = services.parse_exclusions(text)
-    return services.DraftInput(
-        name=form.get("name", ""), kind=form.get("kind", ""), tier_weights=weights, prizes=_prizes(form.get("prizes", "")),
-        reserves=_int(form.get("reserves") or "0", "reserves"), freeze_at=_local_input(form.get("freeze_at", ""), "freeze_at"),
-        entropy=entropy, snapshot_period=form.get("snapshot_period") or None,
-        algorithm=form.get("algorithm") or services.engine.ALGORITHM_WEIGHTED, exclusions=exclusions,
-        witnesses=services.parse_witness_lines(form.get("witnesses", "")), quorum=_int(form.get("quorum") or "0", "quorum"),
-        unwitnessed=bool(form.get("unwitnessed")),
-    )
+def _save_draft(form: DraftForm, save: Callable[[services.DraftInput], Any], draw: Any = None) -> Any:
+    """Validate every field at once; hand the draft to ``save``; on any refusal re-render with the
+    values kept and each error beside its field (nothing written)."""
+    valid = form.validate()
+    exclusions = _exclusion_upload(form)
+    if not valid or exclusions is None:
+        return _draft_page(form, draw, 422)
+    draft = form.draft(exclusions)
+    try:
+        saved = save(draft)
+    except DomainError as exc:
+        db.session.rollback()
+        refuse(form, exc, DRAFT_FIELDS)
+        return _draft_page(form, draw, exc.status)
+    db.session.commit()
+    return saved
+
+
+# A service's field name -> where the draft form shows it (weights and randomness are groups of fields).
+DRAFT_FIELDS = {"tier_weights": "tier_weights", "entropy": "entropy"}
 
 
 def _period_text(text: str) -> str:
@@ -203,20 +182,35 @@ def index() -> tuple[str, int]:
 @bp.route("/new", methods=["GET", "POST"])
 @staff("draws.manage")
 def new() -> Any:
-    """A draft: name, kind, snapshot, weights, prizes, reserves, freeze time, entropy, exclusions."""
-    if request.method == "POST":
-        try:
-            draft = _draft_from_form(request.form, request.files)
-        except DomainError as exc:
-            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.error_details() or {}).items())
-            flash(exc.message + (f" ({details})" if details else ""), "error")
-            return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
-        draw = _attempt(services.create_draft, draft, actor=current_actor(), chains=wiring.chains(),
-                        yearly_cap_kopecks=wiring.yearly_cap(), success=_("Draft created."))
-        if draw is not None:
-            return redirect(url_for("draws.detail", draw_id=draw.public_id))
-        return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form=request.form), 422
-    return render_template("draws/new.html", tiers=TIERS, chains=wiring.chains(), form={})
+    """A draft: name, kind, snapshot, weights, prizes, reserves, deadline; randomness under "advanced"."""
+    form = DraftForm(chains=wiring.chains())
+    if request.method == "GET":
+        return _draft_page(form)
+    saved = _save_draft(form, lambda draft: services.create_draft(
+        db.session, draft, actor=current_actor(), chains=wiring.chains(), yearly_cap_kopecks=wiring.yearly_cap()))
+    if isinstance(saved, tuple):
+        return saved
+    flash(_("Draft created."), "info")
+    return redirect(url_for("draws.detail", draw_id=saved.public_id))
+
+
+@bp.route("/<draw_id>/edit", methods=["GET", "POST"])
+@staff("draws.manage")
+def edit(draw_id: str) -> Any:
+    """Change a draft (refused once it is announced)."""
+    draw = services.get_draw(db.session, draw_id)
+    if draw.state != "draft":
+        flash(_("Only a draft can be changed; this draw is %(state)s.", state=words.state(draw.state)), "error")
+        return _back(draw_id)
+    if request.method == "GET":
+        return _draft_page(DraftForm(data=DraftForm.data_of(draw), chains=wiring.chains()), draw)
+    form = DraftForm(chains=wiring.chains())
+    saved = _save_draft(form, lambda draft: services.update_draft(
+        db.session, draw_id, draft, actor=current_actor(), chains=wiring.chains()), draw)
+    if isinstance(saved, tuple):
+        return saved
+    flash(_("Draft saved."), "info")
+    return _back(draw_id)
 
 
 def _people(draw: Any) -> tuple[list[DrawWinner], list[DrawDisqualification]]:
@@ -249,14 +243,14 @@ def _back(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def exclusions(draw_id: str) -> WerkzeugResponse:
     """Upload the exclusion list of a draft (one account per line)."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return _back(draw_id)
     try:
-        accounts = services.parse_exclusions(upload.read().decode("utf-8-sig"))
+        accounts = services.parse_exclusions(form.file.data.read().decode("utf-8-sig"))
     except (DomainError, UnicodeDecodeError) as exc:
-        flash(getattr(exc, "message", str(exc)), "error")
+        flash(getattr(exc, "message", None) or _("The exclusion file is not UTF-8 text."), "error")
         return _back(draw_id)
     _attempt(services.set_exclusions, draw_id, accounts, actor=current_actor(), success=_("Exclusion list replaced."))
     return _back(draw_id)
@@ -308,9 +302,12 @@ def freeze(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def cosign(draw_id: str) -> WerkzeugResponse:
     """Add a witness's cosignature of the freeze (an uploaded file)."""
-    upload = request.files.get("file")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
+        return _back(draw_id)
     try:
-        envelope = json.loads(upload.read().decode("utf-8-sig")) if upload is not None else None
+        envelope = json.loads(form.file.data.read().decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
         envelope = None
     if envelope is None:
@@ -325,11 +322,13 @@ def cosign(draw_id: str) -> WerkzeugResponse:
 def run(draw_id: str) -> WerkzeugResponse:
     """Enter the entropy and run the draw (once)."""
     value: Any = None  # None: the job fetches the announced drand round
+    form = RunForm()
+    form.validate()
     try:
-        if request.form.get("numbers", "").strip():
-            value = {"type": "rfc3797", "sources": parse_public_numbers(request.form["numbers"])}
-        elif not request.form.get("fetch"):
-            value = json.loads(request.form.get("entropy", ""))
+        if (form.numbers.data or "").strip():
+            value = {"type": "rfc3797", "sources": parse_public_numbers(form.numbers.data)}
+        elif not form.fetch.data:
+            value = json.loads(form.entropy.data or "")
             draw_jobs.check_value(value)
     except (ValueError, DomainError, KeyError) as exc:
         flash(_("The entropy value is not valid: %(error)s", error=getattr(exc, "message", str(exc))), "error")
@@ -356,7 +355,12 @@ def publish(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def cancel(draw_id: str) -> WerkzeugResponse:
     """Cancel (publicly once announced)."""
-    _attempt(services.cancel, draw_id, request.form.get("reason", ""), actor=current_actor(), signer=wiring.signer(), success=_("Cancelled."))
+    form = CancelForm()
+    if not form.validate():
+        flash_errors(form)
+        return _back(draw_id)
+    _attempt(services.cancel, draw_id, form.reason.data, actor=current_actor(), signer=wiring.signer(),
+             success=_("Cancelled."))
     return _back(draw_id)
 
 
@@ -364,13 +368,12 @@ def cancel(draw_id: str) -> WerkzeugResponse:
 @staff("draws.manage")
 def disqualify(draw_id: str) -> WerkzeugResponse:
     """Disqualify a prize's holder; the prize passes to the next reserve."""
-    try:
-        prize = _int(request.form.get("prize_index"), "prize_index")
-    except DomainError as exc:
-        flash(exc.message, "error")
+    form = DisqualifyForm()
+    if not form.validate():
+        flash_errors(form)
         return _back(draw_id)
-    _attempt(services.disqualify, draw_id, prize, request.form.get("reason", ""), actor=current_actor(), signer=wiring.signer(),
-             success=_("Disqualified; the prize passed to the next reserve."))
+    _attempt(services.disqualify, draw_id, form.prize.data - 1, form.reason.data, actor=current_actor(),
+             signer=wiring.signer(), success=_("Disqualified; the prize passed to the next reserve."))
     return _back(draw_id)
 
 
@@ -443,11 +446,12 @@ def batch_file(batch_id: int) -> Response:
 @staff("draws.manage")
 def confirm() -> WerkzeugResponse:
     """Import billing's confirmation file."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return redirect(url_for("draws.credits"))
-    summary = _attempt(services.import_confirmation, upload.read().decode("utf-8-sig", errors="replace"), actor=current_actor(),
+    summary = _attempt(services.import_confirmation, form.file.data.read().decode("utf-8-sig", errors="replace"),
+                       actor=current_actor(),
                        success=_("Confirmation imported."))
     if summary:
         flash(_("%(posted)s credits posted, %(again)s were already posted.", posted=summary["posted"], again=summary["already_posted"]), "info")
@@ -482,7 +486,7 @@ def public_check(draw_id: str) -> tuple[str, int]:
     combination (a wrong code, a non-entrant) gets one and the same answer, so nothing is learnt about
     an account without its code (``services.public_check``). Rate-limited per address."""
     draw = services.get_draw(db.session, draw_id)
-    account = (request.form.get("account") or "").strip()
+    account = normalize_account(request.form.get("account"))
     code = (request.form.get("code") or "").strip()
     answer = services.public_check(db.session, draw, account, code, wiring.box())
     check: dict[str, Any] = {"account": account}

@@ -16,6 +16,7 @@ STATES = {
 }
 # What a refused step was about to do: "cannot <doing> a draw that is <state>".
 STEPS = {
+    "edit": lazy_pgettext("draw step", "edit"),
     "announce": lazy_pgettext("draw step", "announce"),
     "freeze": lazy_pgettext("draw step", "freeze"),
     "add a cosignature to": lazy_pgettext("draw step", "add a cosignature to"),

@@ -17,13 +17,16 @@ from werkzeug.wrappers import Response
 from partners import codes as codecore
 from partners import dates, snapshots
 from partners import jobs as partner_jobs
+from partners.forms import IssueForm, OfferForm, PartnerForm
 from partners.models import FIXED, ISSUED, REDEEMED, REVOKED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
-from rewards.errors import N_, DomainError
+from rewards.errors import DomainError
+from rewards.forms import refuse
 from rewards.jobs.start import start
 from rewards.listing import Filter, listing, search
 from rewards.policy import staff
@@ -61,16 +64,17 @@ def _partner_filters() -> list[Filter]:
     ]
 
 
-def _partners_page(status: int = 200) -> tuple[str, int]:
+def _partners_page(form: PartnerForm, status: int = 200) -> tuple[str, int]:
     page = listing(db.session, select(Partner).order_by(Partner.name), _partner_filters())
-    return render_template("partners/index.html", partners=page.items, listing=page), max(status, page.status)
+    return (render_template("partners/index.html", partners=page.items, listing=page, form=form),
+            max(status, page.status))
 
 
 @bp.route("/")
 @staff("partners.view")
 def index() -> tuple[str, int]:
     """Partners: search, filters, pages."""
-    return _partners_page()
+    return _partners_page(PartnerForm(formdata=None))
 
 
 def _offer_state(query: Any, value: str) -> Any:
@@ -119,7 +123,7 @@ def _code_value(text: str) -> int:
 
 
 def _account_text(text: str) -> str:
-    account = text.replace(" ", "").replace("-", "")
+    account = normalize_account(text)
     if not account.isdigit():
         raise ValueError(text)
     return account
@@ -154,18 +158,21 @@ def codes() -> tuple[str, int]:
 @staff("partners.manage")
 def create() -> Response | tuple[str, int]:
     """Create a partner."""
-    partner = attempt(catalog.create_partner, request.form.get("name", ""), request.form.get("prefix", ""),
-                      actor=current_actor(), success=_("Partner created."))
-    if partner is None:
-        return _partners_page(422)
+    form = PartnerForm()
+    if not form.validate():
+        return _partners_page(form, 422)
+    try:
+        partner = catalog.create_partner(db.session, form.name.data, form.prefix.data, actor=current_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        refuse(form, exc)
+        return _partners_page(form, exc.status)
+    db.session.commit()
+    flash(_("Partner created."), "info")
     return redirect(url_for("partners.partner", partner_id=partner.id))
 
 
-@bp.route("/<int:partner_id>")
-@staff("partners.view")
-def partner(partner_id: int) -> str:
-    """A partner: its offers and API clients."""
-    p = db.get_or_404(Partner, partner_id)
+def _partner_page(p: Partner, offer_form: OfferForm | None = None, status: int = 200) -> tuple[str, int]:
     linked = {c.api_client_id for c in p.clients}
     clients = db.session.scalars(select(ApiClient).where(ApiClient.id.in_(linked))).all() if linked else []
     candidates = db.session.scalars(select(ApiClient).where(ApiClient.active.is_(True)).order_by(ApiClient.name)).all()
@@ -177,30 +184,43 @@ def partner(partner_id: int) -> str:
         tiers=TIERS,
         counts={o.id: issue.issued_count(db.session, o.id) for o in p.offers},
         now=utcnow(),
-    )
+        form=offer_form or OfferForm(formdata=None),
+    ), status
 
 
-def _create_offer(session: Session, p: Partner, form: Any, *, actor: str) -> Offer:
-    """The new-offer form: dates are local days, the last one inclusive."""
+@bp.route("/<int:partner_id>")
+@staff("partners.view")
+def partner(partner_id: int) -> tuple[str, int]:
+    """A partner: its offers and API clients."""
+    return _partner_page(db.get_or_404(Partner, partner_id))
+
+
+def _create_offer(p: Partner, form: OfferForm) -> Response | tuple[str, int]:
+    """The new-offer form: every field checked at once; the service's refusal beside its field."""
+    if not form.validate():
+        return _partner_page(p, form, 422)
+    start, end = dates.validity(form.first.data, form.last.data, current_app.config["TIMEZONE"])
     try:
-        start, end = dates.validity(
-            dates.parse_day(form.get("first", "")), dates.parse_day(form.get("last", "")),
-            current_app.config["TIMEZONE"],
+        catalog.create_offer(
+            db.session, p, title=form.title.data, discount_kind=form.kind.data, discount_value=form.value,
+            tiers=list(form.tiers.data), valid_from=start, valid_to=end, budget=form.budget.data, actor=current_actor(),
         )
-        value = int(form.get("value", ""))
-        budget = int(form["budget"]) if form.get("budget", "").strip() else None
-    except ValueError as exc:
-        raise DomainError(N_("Check the dates (YYYY-MM-DD) and the whole numbers of the offer."),
-                          code="bad_offer_form") from exc  # the parser's own words are English: not shown
-    return catalog.create_offer(
-        session, p, title=form.get("title", ""), discount_kind=form.get("kind") or "", discount_value=value,
-        tiers=form.getlist("tiers"), valid_from=start, valid_to=end, budget=budget, actor=actor,
-    )
+    except DomainError as exc:
+        db.session.rollback()
+        refuse(form, exc, {**OFFER_FIELDS, "discount_value": "amount" if form.kind.data == FIXED else "percent"})
+        return _partner_page(p, form, exc.status)
+    db.session.commit()
+    flash(_("Offer created."), "info")
+    return redirect(url_for("partners.partner", partner_id=p.id))
+
+
+# The service's field names -> the form's.
+OFFER_FIELDS = {"discount_kind": "kind", "valid_from": "first", "valid_to": "last"}
 
 
 @bp.route("/<int:partner_id>", methods=["POST"])
 @staff("partners.manage")
-def partner_change(partner_id: int) -> Response:
+def partner_change(partner_id: int) -> Response | tuple[str, int]:
     """Link an API client, suspend/resume, or create an offer."""
     p = db.get_or_404(Partner, partner_id)
     form = request.form
@@ -211,7 +231,7 @@ def partner_change(partner_id: int) -> Response:
         attempt(catalog.set_partner_active, p, op == "resume", actor=current_actor(),
                 success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))
     elif op == "offer":
-        attempt(_create_offer, p, form, actor=current_actor(), success=_("Offer created."))
+        return _create_offer(p, OfferForm())
     else:
         flash(_("Unknown operation."), "error")
     return redirect(url_for("partners.partner", partner_id=partner_id))
@@ -251,7 +271,9 @@ def offer_change(offer_id: int) -> Response:
     if op == "withdraw":
         attempt(catalog.withdraw_offer, o, actor=current_actor(), success=_("Offer withdrawn."))
     elif op == "issue":
-        run_id = attempt(_start_run, o, request.form.get("period", ""), actor=current_actor(), success=None)
+        issue_form = IssueForm()
+        issue_form.validate()
+        run_id = attempt(_start_run, o, issue_form.period.data or "", actor=current_actor(), success=None)
         if run_id is not None:
             _start_in_background(run_id, f"{o.title} (run {run_id})")
             return redirect(url_for("partners.run", run_id=run_id))

@@ -31,3 +31,12 @@ def init_app(app: Flask, api: Any) -> None:
     """Add the ``account`` converter to ``app``'s routing and to ``api``'s OpenAPI document."""
     app.url_map.converters["account"] = AccountConverter
     api.register_converter(AccountConverter, _schema)
+
+
+_ACCOUNT_SEPARATORS = str.maketrans("", "", " \t\u00a0\u202f\u2009-\u2010\u2011\u2012\u2013\u2014")
+
+
+def normalize_account(text: str | None) -> str:
+    """An account number as typed by a person: spaces and dashes dropped (``12 3456-789`` is
+    ``123456789``), leading zeros kept. Checking that what is left is an account is the caller's rule."""
+    return (text or "").strip().translate(_ACCOUNT_SEPARATORS)

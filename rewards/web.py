@@ -47,6 +47,17 @@ def local(dt: datetime | None) -> datetime | None:
     return dt.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
 
 
+LOCAL_FORMAT = "%d.%m.%Y %H:%M"  # one format on every page, in both languages
+
+
+def local_text(dt: datetime | None) -> str:
+    """An instant as pages show it: local time with its zone named, ``07.12.2026 14:05 (Europe/Moscow)``."""
+    value = local(dt)
+    if value is None:
+        return ""
+    return f"{value.strftime(LOCAL_FORMAT)} ({current_app.config['TIMEZONE']})"
+
+
 def _detail_key(key: object) -> str:
     """A key of an error's details on a page: "line 3" and "file" in the page's language."""
     text = str(key)
@@ -92,8 +103,7 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("localtime")
     def _localtime(dt: datetime | None) -> str:
-        value = local(dt)
-        return value.strftime("%Y-%m-%d %H:%M") if value else ""
+        return local_text(dt)
 
     from flask_babel import get_locale
 
@@ -137,16 +147,18 @@ def init_app(app: Flask) -> None:
             moment = parse_utc_timestamp(text)
         except (TypeError, ValueError):
             return str(text)
-        value = local(moment)
-        assert value is not None
-        return f"{value:%Y-%m-%d %H:%M} ({text})"
+        return f"{local_text(moment)} · {text}"
+
+    @app.template_filter("day")
+    def _day(value: Any) -> str:
+        """A calendar day (already local: a flag's validity, an offer's day) in the pages' one format."""
+        return value.strftime("%d.%m.%Y") if value else ""
 
     @app.template_filter("rubles")
     def _rubles(kopecks: int | None) -> str:
-        if kopecks is None:
-            return ""
-        rub, kop = divmod(int(kopecks), 100)
-        return f"{rub:,}".replace(",", "\u00a0") + f",{kop:02d}\u00a0₽"
+        from rewards.forms import format_rubles
+
+        return "" if kopecks is None else format_rubles(kopecks)
 
     @app.template_filter("mask")
     def _mask(account: str) -> str:

@@ -12,8 +12,10 @@ from werkzeug.wrappers import Response
 
 from rewards.access import current_user
 from rewards.auth import services
+from rewards.auth.forms import LoginForm, PasswordForm
 from rewards.db import db
 from rewards.errors import DomainError
+from rewards.forms import refuse
 from rewards.policy import public, staff
 from rewards.throttle import limit
 
@@ -51,18 +53,18 @@ def _login_name() -> str:
 @limit(LOGIN_LIMIT_PER_USER, _login_name, scope="login-user")
 def login() -> str | Response:
     """The login form."""
+    form = LoginForm()
     if request.method == "POST":
+        if not form.validate():
+            return render_template("login.html", form=form), 422  # type: ignore[return-value]
         user = services.authenticate(
-            db.session,
-            request.form.get("username", ""),
-            request.form.get("password", ""),
-            method=current_app.config["PASSWORD_HASH_METHOD"],
+            db.session, form.username.data, form.password.data, method=current_app.config["PASSWORD_HASH_METHOD"],
         )
         if user is None:
-            current_app.logger.warning("login refused for user name #%s", name_tag(request.form.get("username", "")))
+            current_app.logger.warning("login refused for user name #%s", name_tag(form.username.data))
             db.session.rollback()
-            flash(_("Wrong user name or password."), "error")
-            return render_template("login.html"), 401  # type: ignore[return-value]
+            flash(_("Wrong user name or password."), "error")  # about neither field: it must not say which
+            return render_template("login.html", form=form), 401  # type: ignore[return-value]
         db.session.commit()
         lang = session.get("lang")
         session.clear()
@@ -72,7 +74,7 @@ def login() -> str | Response:
         if lang:
             session["lang"] = lang
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html")
+    return render_template("login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -94,25 +96,22 @@ def password() -> str | Response:
     """Change one's own password (every other session ends)."""
     user = current_user()
     assert user is not None
+    form = PasswordForm()
     if request.method == "POST":
+        if not form.validate():
+            return render_template("password.html", form=form), 422  # type: ignore[return-value]
         method = current_app.config["PASSWORD_HASH_METHOD"]
-        if services.authenticate(db.session, user.username, request.form.get("current", ""), method=method) is None:
-            flash(_("The current password is wrong."), "error")
-            return render_template("password.html"), 400  # type: ignore[return-value]
+        if services.authenticate(db.session, user.username, form.current.data, method=method) is None:
+            form.current.errors.append(_("The current password is wrong."))
+            return render_template("password.html", form=form), 400  # type: ignore[return-value]
         try:
-            services.set_password(
-                db.session,
-                user.username,
-                request.form.get("new", ""),
-                method=current_app.config["PASSWORD_HASH_METHOD"],
-                actor=user.username,
-            )
+            services.set_password(db.session, user.username, form.new.data, method=method, actor=user.username)
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
-            return render_template("password.html"), 422  # type: ignore[return-value]
+            refuse(form, exc, {"password": "new"})
+            return render_template("password.html", form=form), 422  # type: ignore[return-value]
         db.session.commit()
         session["sv"] = user.session_version
         flash(_("Password changed; your other sessions have ended."), "info")
         return redirect(url_for("dashboard.index"))
-    return render_template("password.html")
+    return render_template("password.html", form=form)

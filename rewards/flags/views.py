@@ -14,13 +14,16 @@ from werkzeug.wrappers import Response as WResponse
 
 from rewards import policy
 from rewards.access import current_user
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
 from rewards.flags import needs as needs_core
+from rewards.flags.forms import FlagForm, RevokeForm
 from rewards.flags.models import FlagClosure, PriorityFlag
 from rewards.flags.shell import local_today, needs_settings
+from rewards.forms import FileForm, refuse
 from rewards.i18n import errors_by_line
 from rewards.listing import Filter, listing
 from rewards.policy import staff
@@ -83,7 +86,8 @@ def _flag_reason_label(reason: str) -> str:
     return reason_label(reason)
 
 
-def _account_page(account: str | None, status: int = 200, form: dict[str, Any] | None = None) -> tuple[str, int]:
+def _account_page(account: str | None, status: int = 200, form: FlagForm | None = None,
+                  needs_form: dict[str, Any] | None = None) -> tuple[str, int]:
     today = local_today()
     context: dict[str, Any] = {
         "account": account or "",
@@ -94,7 +98,8 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
         "reason_labels": REASON_LABELS,
         "closed_labels": CLOSED_LABELS,
         "state_labels": STATE_LABELS,
-        "form": form or {},
+        "form": form or FlagForm(formdata=None, account=account or ""),
+        "needs_form": needs_form or {},
         "register": None,
         "need_list": needs_core.current_list(),
         "channels": needs_core.CHANNELS,
@@ -108,6 +113,8 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
             flash(exc.message, "error")
             return render_template("flags/index.html", **context), 422 if status == 200 else status
         context["account"] = account
+        if form is None:
+            context["form"] = FlagForm(formdata=None, account=account)
         context["answer"] = services.priority_of(db.session, account, today=today)
         context["register"] = services.register_of(db.session, account, today=today, personal=can("flags.personal"),
                                                    due_days=needs_settings()["due_days"])
@@ -122,7 +129,7 @@ def _account_page(account: str | None, status: int = 200, form: dict[str, Any] |
 @staff("flags.view")
 def index() -> tuple[str, int]:
     """Search an account; its priority now, its flags and their full history."""
-    return _account_page(request.args.get("account", "").strip() or None)
+    return _account_page(normalize_account(request.args.get("account")) or None)
 
 
 SOURCE_LABELS = {core.SOURCE_STAFF: _l("set by staff"), core.SOURCE_TIER: _l("from the tier")}
@@ -146,7 +153,7 @@ def _list_filters() -> list[Filter]:
     reasons = [(r, REASON_LABELS[r]) for r in core.STAFF_REASONS]
     reasons += [(f"{core.TIER_PREFIX}{t}", LazyString(reason_label, f"{core.TIER_PREFIX}{t}")) for t in TIERS]
     return [
-        Filter("account", _l("Account"), convert=lambda v: core.check_account(v.replace(" ", "").replace("-", "")),
+        Filter("account", _l("Account"), convert=lambda v: core.check_account(normalize_account(v)),
                apply=lambda q, v: q.where(PriorityFlag.account == v)),
         Filter("reason", _l("Reason"), "choice", choices=reasons, apply=lambda q, v: q.where(PriorityFlag.reason == v)),
         Filter("source", _l("Source"), "choice", choices=list(SOURCE_LABELS.items()),
@@ -170,24 +177,20 @@ def flag_list() -> tuple[str, int]:
 @bp.route("/set", methods=["POST"])
 @staff("flags.manage")
 def set_flag() -> WResponse | tuple[str, int]:
-    """Set (or change) a staff flag."""
-    form = request.form
-    account = form.get("account", "").strip()
+    """Set (or change) a staff flag: every field checked at once, the values kept on a refusal."""
+    form = FlagForm()
+    account = form.account.data or None
+    if not form.validate():
+        return _account_page(account, 422, form=form)
     try:
         change = services.set_flag(
-            db.session,
-            account,
-            form.get("reason", ""),
-            valid_from=_date(form.get("valid_from"), "valid_from"),
-            valid_to=_date(form.get("valid_to"), "valid_to"),
-            note=form.get("note"),
-            actor=current_actor(),
-            today=local_today(),
+            db.session, form.account.data, form.reason.data, valid_from=form.valid_from.data,
+            valid_to=form.valid_to.data, note=form.note.data or None, actor=current_actor(), today=local_today(),
         )
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
-        return _account_page(account, exc.status, form=form.to_dict())
+        refuse(form, exc)
+        return _account_page(account, exc.status, form=form)
     db.session.commit()
     messages = {
         "created": _("Flag set."),
@@ -202,9 +205,14 @@ def set_flag() -> WResponse | tuple[str, int]:
 @staff("flags.manage")
 def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     """Revoke a flag now, with a reason."""
-    account = request.form.get("account", "").strip()
+    revoke_form = RevokeForm()
+    account = revoke_form.account.data or ""
+    if not revoke_form.validate():
+        for _name, message in revoke_form.all_errors:
+            flash(message, "error")
+        return _account_page(account or None, 422)
     try:
-        change = services.revoke_flag(db.session, flag_id, request.form.get("why", ""), actor=current_actor(),
+        change = services.revoke_flag(db.session, flag_id, revoke_form.why.data, actor=current_actor(),
                                       today=local_today())
     except DomainError as exc:
         db.session.rollback()
@@ -213,13 +221,6 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     db.session.commit()
     flash(_("Flag revoked."), "info")
     return redirect(url_for("flags.index", account=change.account))
-
-
-def _date(text: str | None, field: str) -> Any:
-    try:
-        return core.parse_date(text, field)
-    except core.FlagInputError as exc:
-        raise services.FlagError.of(exc, field=field) from exc
 
 
 @bp.route("/bulk")
@@ -233,10 +234,11 @@ def bulk_form() -> str:
 @staff("flags.manage")
 def bulk_upload() -> tuple[str, int]:
     """Apply an uploaded CSV file all or nothing; on any problem, the report by line."""
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return render_template("flags/bulk.html", errors=None, result=None, reasons=core.STAFF_REASONS), 422
+    upload = form.file.data
     try:
         result = services.apply_bulk(
             db.session, upload.read(), actor=current_actor(), today=local_today(), source_name=upload.filename
@@ -263,6 +265,13 @@ def export() -> Response:
     )
 
 
+def _date(text: str | None, field: str) -> Any:
+    try:
+        return core.parse_date(text, field)
+    except core.FlagInputError as exc:
+        raise services.FlagError.of(exc, field=field) from exc
+
+
 @bp.route("/needs", methods=["POST"])
 @staff("flags.manage")
 def set_needs() -> WResponse | tuple[str, int]:
@@ -286,7 +295,7 @@ def set_needs() -> WResponse | tuple[str, int]:
         kept: dict[str, Any] = form.to_dict()
         kept.pop("password", None)
         kept["needs"] = form.getlist("need")
-        return _account_page(account, exc.status, form=kept)
+        return _account_page(account, exc.status, needs_form=kept)
     db.session.commit()
     messages = {
         "created": _("Register entry saved."),

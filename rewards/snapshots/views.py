@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.csvexport import csv_download
 from rewards.db import db, stream_reading, writing
@@ -33,6 +34,7 @@ from rewards.listing import Filter, listing, search
 from rewards.policy import staff
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import pictures, services
+from rewards.snapshots.forms import ComputeForm, UploadForm
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import current_period, latest_snapshot
 from rewards.tiers import TIERS
@@ -119,6 +121,8 @@ def _filters() -> list[Filter]:
 
 
 def _index(status: int = 200, **extra: Any) -> tuple[str, int]:
+    extra.setdefault("upload_form", UploadForm(formdata=None))
+    extra.setdefault("compute_form", ComputeForm(formdata=None))
     page = listing(db.session, select(Snapshot).order_by(Snapshot.period.desc(), Snapshot.id.desc()), _filters())
     snapshots = page.items
     return render_template(
@@ -180,13 +184,11 @@ def _future_refused(period: str, future: bool) -> tuple[str, int] | None:
 @staff("snapshots.import")
 def upload() -> Any:
     """Store the uploaded snapshot file and queue its import; problems are shown by line, nothing loaded."""
-    upload = request.files.get("file")
-    period = request.form.get("period", "").strip()
-    replace = request.form.get("replace") == "1"
-    future = request.form.get("future") == "1"
-    if upload is None or not upload.filename:
-        flash(_("Choose a file to upload."), "error")
-        return _index(400)
+    form = UploadForm()
+    if not form.validate():
+        return _index(400, upload_form=form)
+    upload, period, replace = form.file.data, form.period.data.strip(), bool(form.replace.data)
+    future = bool(form.future.data)
     refused = _future_refused(period, future)
     if refused is not None:
         return refused
@@ -206,13 +208,13 @@ def upload() -> Any:
 @staff("snapshots.import")
 def compute() -> Any:
     """Store the behaviour files and queue the computation of a period's snapshot."""
-    files = [f for f in request.files.getlist("files") if f and f.filename]
-    rules = request.files.get("rules")
-    period = request.form.get("period", "").strip()
-    if not files:
-        flash(_("Choose the behaviour files."), "error")
-        return _index(400)
-    future = request.form.get("future") == "1"
+    form = ComputeForm()
+    if not form.validate():
+        return _index(400, compute_form=form)
+    files = [f for f in form.files.data if f and f.filename]
+    rules = form.rules.data
+    period = form.period.data.strip()
+    future = bool(form.future.data)
     refused = _future_refused(period, future)
     if refused is not None:
         return refused
@@ -221,7 +223,7 @@ def compute() -> Any:
         "files": stored,
         "rules": save_upload(rules.stream, rules.filename) if rules and rules.filename else None,
         "period": period,
-        "replace": request.form.get("replace") == "1",
+        "replace": bool(form.replace.data),
         "future": future,
     }
     names = ", ".join(name for _, name in stored)
@@ -353,7 +355,7 @@ def compare_csv() -> Any:
 @staff("snapshots.view")
 def account() -> tuple[str, int]:
     """One account's tier, why, what would raise it, and its history."""
-    number = request.args.get("account", "").strip()
+    number = normalize_account(request.args.get("account"))
     period = request.args.get("period", "").strip() or None
     doc = None
     history: list[dict[str, Any]] = []

@@ -88,7 +88,9 @@ def test_marketing_runs_a_draw_and_the_public_and_an_auditor_check_it(
     form = page.locator("main form")
     form.locator("input[name=name]").fill("Розыгрыш III квартала")
     form.locator("input[name=snapshot_period]").fill(PERIOD)
-    form.locator("textarea[name=prizes]").fill("400000 x 1\n100000 x 2")
+    form.locator("textarea[name=prizes]").fill("4 000 × 1\n1 000 x 2")  # rubles
+    expect(form.locator("select[name=algorithm]")).not_to_be_visible()  # technical choices wait under "advanced"
+    form.locator("details.advanced summary").click()
     form.locator("input[name=reserves]").fill("2")
     form.locator("input[name=freeze_at]").fill(_local(freeze_at))
     form.locator("input[name=entropy_type][value=rfc3797]").check()

@@ -38,7 +38,7 @@ def test_marketing_creates_an_offer_and_issues_codes(
 
     offer = page.locator("form:has(input[name=op][value=offer])")
     offer.get_by_label("Название").fill("Скидка 10% на ремонт электропроводки")
-    offer.locator("input[name=value]").fill("10")
+    offer.locator("input[name=percent]").fill("10")
     today = date.today()
     offer.locator("input[name=first]").fill(today.isoformat())
     offer.locator("input[name=last]").fill((today + timedelta(days=90)).isoformat())

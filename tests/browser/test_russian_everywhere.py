@@ -223,6 +223,37 @@ def test_error_paths_are_russian(
         form.locator("button[type=submit]").click()
         page.wait_for_load_state()
         walk.check("draw-refused")
+        # Every kind of field error of the draft form (issue 14, item 2): amounts, numbers, months, times.
+        form = page.locator("#draft-form")
+        form.locator("textarea[name=prizes]").fill("4 000,001 × 2\nмного")
+        form.locator("input[name=reserves]").fill("-1")
+        form.locator("input[name=snapshot_period]").fill("2024-13")
+        form.locator("input[name=weight_ideal]").fill("-2")
+        form.evaluate("f => f.noValidate = true")
+        form.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator(".field-errors li").count() >= 5, page.locator("main").inner_text()
+        walk.check("draw-field-errors")
+    # A partner's offer with a bad amount in rubles and dates in the wrong order.
+    page.goto("/partners/")
+    page.locator("#partner-form input[name=name]").fill("Проверка языка")
+    page.locator("#partner-form input[name=prefix]").fill("IO")  # refused: I and O are not in the alphabet
+    page.locator("#partner-form button[type=submit]").click()
+    page.wait_for_load_state()
+    walk.check("partner-field-errors")
+    page.locator("#partner-form input[name=prefix]").fill("RW")
+    page.locator("#partner-form button[type=submit]").click()
+    page.wait_for_load_state()
+    if page.locator("#offer-form").count():  # (a partner "RW" may exist from an earlier run of this instance)
+        offer = page.locator("#offer-form")
+        offer.locator("select[name=kind]").select_option("fixed")
+        offer.locator("input[name=amount]").fill("10,555")
+        offer.locator("input[name=first]").fill("2026-03-01")
+        offer.locator("input[name=last]").fill("2026-02-01")
+        offer.evaluate("f => f.noValidate = true")
+        offer.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        walk.check("offer-field-errors")
     # A billing confirmation with bad lines: refused, each problem in Russian.
     path = tmp_path / "confirm.csv"
     path.write_text("credit_id,account,amount_kopecks,status\nx,7400000001,abc,nope\n999999,7400000001,100,posted\n")
@@ -243,7 +274,7 @@ def test_error_paths_are_russian(
     walk.check("draw-missing")
     page.goto("/admin/users")
     walk.check("admin-forbidden")
-    assert walk.count >= 11
+    assert walk.count >= 13
     assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -343,3 +344,60 @@ def test_public_page_facts_and_the_public_check_rules(kit: DrawKit) -> None:
     code = services.check_code_for(db.session, draw, entrant, kit.box)
     hit = services.public_check(db.session, draw, entrant, code, kit.box)
     assert hit.entry is not None and hit.entry.role == "entrant" and hit.status == 200
+
+
+def test_a_draft_is_edited_until_it_is_announced(kit: DrawKit) -> None:
+    from tests.draws.conftest import witness_entries
+
+    pid = kit.draft()
+    changed = services.DraftInput(
+        name="Autumn draw", kind="semi-annual", tier_weights={"ideal": 1, "responsible": 1},
+        prizes=[{"amount_kopecks": 300_000, "count": 3}], reserves=1, freeze_at=T0 + timedelta(days=11, seconds=7),
+        entropy={"type": "drand", "chain": "test", "delay_seconds": 600}, snapshot_period="2026-05",
+        witnesses=witness_entries()[:1], quorum=1, exclusions=["0000000042"],
+    )
+    services.update_draft(db.session, pid, changed, actor="marketing", chains=kit.chains, now=T0)
+    db.session.commit()
+    draw = services.get_draw(db.session, pid)
+    assert (draw.name, draw.kind, draw.reserves, draw.exclusions_count) == ("Autumn draw", "semi-annual", 1, 1)
+    assert json.loads(draw.prizes) == [{"amount_kopecks": 300_000, "count": 3}]
+    assert json.loads(draw.entropy_source)["delay_seconds"] == 600
+    assert draw.freeze_at.replace(tzinfo=draw.freeze_at.tzinfo or T0.tzinfo) == T0 + timedelta(days=11, seconds=7)
+    event = db.session.scalars(select(Event).where(Event.action == "draw.draft_updated")).one()
+    assert event.object_id == pid and event.actor == "marketing"
+    assert {"name", "kind", "prizes", "reserves", "exclusions"} <= set(json.loads(event.details)["changed"].split(";"))
+    # A refused change leaves the draft as it was.
+    with pytest.raises(DomainError) as info:
+        services.update_draft(db.session, pid, replace(changed, prizes=[{"amount_kopecks": 400_001, "count": 1}]),
+                              actor="marketing", chains=kit.chains, now=T0)
+    db.session.rollback()
+    assert "prizes" in info.value.error_details()
+    assert json.loads(services.get_draw(db.session, pid).prizes) == [{"amount_kopecks": 300_000, "count": 3}]
+    # Once announced, nothing changes any more.
+    kit.announce(pid)
+    with pytest.raises(Conflict) as refused:
+        services.update_draft(db.session, pid, changed, actor="marketing", chains=kit.chains, now=T0)
+    db.session.rollback()
+    assert refused.value.code == "wrong_state"
+    assert db.session.scalar(select(func.count()).select_from(Event).where(Event.action == "draw.draft_updated")) == 1
+
+
+def test_a_draft_edit_loses_to_an_announcement_that_landed_first(kit: DrawKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edit's conditional UPDATE finds no draft any more: refused, nothing written."""
+    pid = kit.draft()
+    draw = services.get_draw(db.session, pid)
+    data = services.DraftInput(name="Late edit", kind="quarterly", tier_weights={"ideal": 1},
+                               prizes=[{"amount_kopecks": 100, "count": 1}], reserves=0,
+                               freeze_at=T0 + timedelta(days=10), entropy={"type": "drand", "chain": "test"},
+                               snapshot_period="2026-05", unwitnessed=True)
+    original = services._require_state
+
+    def announced_meanwhile(d: Draw, *states: str, doing: str) -> None:
+        original(d, *states, doing=doing)
+        db.session.execute(Draw.__table__.update().where(Draw.__table__.c.id == draw.id).values(state="announced"))
+
+    monkeypatch.setattr(services, "_require_state", announced_meanwhile)
+    with pytest.raises(Conflict, match="someone else"):
+        services.update_draft(db.session, pid, data, actor="marketing", chains=kit.chains, now=T0)
+    db.session.rollback()
+    assert services.get_draw(db.session, pid).name == "Summer draw"

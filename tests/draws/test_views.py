@@ -62,14 +62,14 @@ def test_draft_form_and_refusal(app: Flask, logged_in: Callable[[str], FlaskClie
         make_kit(app)
     marketing = logged_in("marketing")
     form = {"name": "Page draw", "kind": "quarterly", "weight_ideal": "3", "weight_responsible": "1",
-            "prizes": "400000 x 2\n100000 x 1",
+            "prizes": "4 000 x 2\n1000 × 1",
             "reserves": "2", "freeze_at": (T0 + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"), "entropy_type": "drand",
             "chain": "test", "delay_minutes": "60", "algorithm": "weighted-hmac-sha256-fenwick/1",
             "witnesses": "\n".join(json.dumps(w) for w in witness_entries()), "quorum": "2"}
     created = marketing.post("/draws/new", data=form)
     assert created.status_code == 302, created.get_data(as_text=True)
-    bad = marketing.post("/draws/new?lang=en", data={**form, "prizes": "400001 x 1"})
-    assert bad.status_code == 422 and "400000" in bad.get_data(as_text=True)
+    bad = marketing.post("/draws/new?lang=en", data={**form, "prizes": "4000,01 x 1"})
+    assert bad.status_code == 422 and "4,000.00" in bad.get_data(as_text=True)
     unsaid = marketing.post("/draws/new?lang=en", data={**form, "witnesses": "", "quorum": "0"})
     assert unsaid.status_code == 422 and "unwitnessed" in unsaid.get_data(as_text=True)
     garbled = marketing.post("/draws/new?lang=en", data={**form, "witnesses": "Notary; not-a-key!"})
@@ -152,3 +152,107 @@ def test_public_account_check_is_rate_limited(app_factory: Callable[..., Flask])
              for i in range(5)]
     assert codes == [200, 200, 200, 429, 429]
     assert client.get(f"/public/draws/{pid}").status_code == 200  # the page itself is not limited
+
+
+def _draft_form(**changes: str) -> dict[str, Any]:
+    form = {"name": "Page draw", "kind": "quarterly", "weight_ideal": "3", "weight_responsible": "1",
+            "prizes": "4 000 × 2\n1 000,50 x 1", "reserves": "2",
+            "freeze_at": (T0 + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"), "entropy_type": "drand",
+            "chain": "test", "delay_minutes": "60", "algorithm": "weighted-hmac-sha256-fenwick/1",
+            "witnesses": "\n".join(json.dumps(w) for w in witness_entries()), "quorum": "2"}
+    form.update(changes)
+    return form
+
+
+def _field_errors(html: str) -> dict[str, list[str]]:
+    """The errors shown beside each field: ``<ul class="field-errors" id="NAME-errors">``."""
+    found = re.findall(r'<ul class="field-errors" id="([\w-]+)-errors">(.*?)</ul>', html, re.S)
+    return {name: re.findall(r"<li>(.*?)</li>", items, re.S) for name, items in found}
+
+
+def test_the_draft_form_shows_every_error_beside_its_field_and_keeps_the_values(
+        app: Flask, logged_in: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "utcnow", lambda: T0)
+    with app.app_context():
+        make_kit(app)
+    marketing = logged_in("marketing")
+    bad = _draft_form(name="", prizes="4 000,001 × 2\nмного", reserves="-1", freeze_at="завтра",
+                      weight_ideal="x", snapshot_period="2026-13", delay_minutes="soon", witnesses="Notary; not-a-key!")
+    answer = marketing.post("/draws/new?lang=en", data=bad)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    errors = _field_errors(html)
+    assert set(errors) == {"name", "prizes", "reserves", "freeze_at", "weight_ideal", "snapshot_period",
+                           "delay_minutes", "witnesses"}, errors
+    assert errors["witnesses"][0].startswith("the witness list has lines that cannot be read (line 1: ")
+    assert errors["prizes"] == ["Line 1: At most two digits after the comma: kopecks.",
+                                "Line 2: write the amount in rubles × the number of prizes, e.g. 4 000 × 10."]
+    assert errors["freeze_at"] == ["Enter a date and time."]
+    assert "The form has 9 errors" in html  # two for the prize lines
+    assert 'value="2026-13"' in html and "4 000,001 × 2\nмного" in html and 'value="завтра"' in html
+    assert "<details class=\"advanced\" open>" in html  # delay_minutes is under the fold: it opens
+    with app.app_context():
+        assert services.list_draws(db.session) == []
+    # A refusal of the service (a past freeze time) lands beside its field too; nothing written.
+    late = marketing.post("/draws/new?lang=en", data=_draft_form(freeze_at="2020-01-01T10:00"))
+    assert late.status_code == 409
+    assert _field_errors(late.get_data(as_text=True)) == {"freeze_at": ["the freeze time is in the past"]}
+    weights = marketing.post("/draws/new?lang=en", data=_draft_form(weight_ideal="0", weight_responsible="0"))
+    assert _field_errors(weights.get_data(as_text=True)) == {
+        "tier_weights": ["at least one tier must have a positive weight"]}
+    with app.app_context():
+        assert services.list_draws(db.session) == []
+    russian = marketing.post("/draws/new?lang=ru", data={**bad, "name": "Зимний"})
+    errors = _field_errors(russian.get_data(as_text=True))
+    assert errors["prizes"][0] == "Строка 1: После запятой не больше двух цифр: копейки."
+    assert "Зимний" in russian.get_data(as_text=True)
+
+
+def test_a_draft_is_edited_on_its_page_and_not_after_the_announcement(
+        app: Flask, logged_in: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "utcnow", lambda: T0)
+    with app.app_context():
+        kit = make_kit(app)
+        pid = kit.draft()
+    marketing = logged_in("marketing")
+    detail = marketing.get(f"/draws/{pid}?lang=ru").get_data(as_text=True)
+    assert f"/draws/{pid}/edit" in detail
+    page = marketing.get(f"/draws/{pid}/edit?lang=ru").get_data(as_text=True)
+    assert "4\u00a0000,00 × 2" in page and "1\u00a0000,00 × 1" in page  # the stored prizes, in rubles
+    assert 'value="Summer draw"' in page and 'value="2026-06-30T14:00:00"' in page  # freeze time, local
+    bad = marketing.post(f"/draws/{pid}/edit?lang=en", data=_draft_form(prizes="4 001 × 1"))
+    assert bad.status_code == 422 and _field_errors(bad.get_data(as_text=True)) == {
+        "prizes": ["Line 1: At most 4,000.00\u00a0₽."]}
+    saved = marketing.post(f"/draws/{pid}/edit", data=_draft_form(name="Осенний розыгрыш", prizes="2 500 × 4"))
+    assert saved.status_code == 302 and saved.headers["Location"].endswith(f"/draws/{pid}")
+    with app.app_context():
+        draw = services.get_draw(db.session, pid)
+        assert draw.name == "Осенний розыгрыш" and json.loads(draw.prizes) == [{"amount_kopecks": 250_000, "count": 4}]
+        kit.announce(pid)
+    refused = marketing.get(f"/draws/{pid}/edit?lang=en", follow_redirects=True)
+    assert "Only a draft can be changed; this draw is announced." in refused.get_data(as_text=True)
+    late = marketing.post(f"/draws/{pid}/edit", data=_draft_form(name="Too late"))
+    assert late.status_code == 302
+    with app.app_context():
+        assert services.get_draw(db.session, pid).name == "Осенний розыгрыш"
+    assert logged_in("auditor").get(f"/draws/{pid}/edit").status_code == 403
+
+
+def test_pages_number_prizes_from_one(app: Flask, published: str, logged_in: Callable[[str], FlaskClient]) -> None:
+    with app.app_context():
+        result = json.loads(services.get_draw(db.session, published).result_record or "")["payload"]
+    assert sorted(w["prize_index"] for w in result["winners"]) == [0, 1, 2]  # the signed record counts from 0
+    page = app.test_client().get(f"/public/draws/{published}?lang=en").get_data(as_text=True)
+    cells = re.findall(r'<tr><td class="num">(\d+)</td><td class="num">[^<]*₽</td>', page)
+    assert sorted(cells) == ["1", "2", "3"]
+    marketing = logged_in("marketing")
+    staff = marketing.get(f"/draws/{published}?lang=en").get_data(as_text=True)
+    assert 'name="prize" type="number" min="1"' in staff
+    # Disqualifying "prize 1" on the page is the signed record's prize 0.
+    dq_page = marketing.post(f"/draws/{published}/disqualify", data={"prize": "1", "reason": "employee"})
+    assert dq_page.status_code == 302
+    with app.app_context():
+        [dq] = services.disqualification_envelopes(db.session, services.get_draw(db.session, published))
+        assert dq["payload"]["prize_index"] == 0
+    assert marketing.post(f"/draws/{published}/disqualify?lang=en", data={"prize": "0", "reason": "x"},
+                          follow_redirects=True).status_code == 200

@@ -60,14 +60,16 @@ def test_forms_flash_refusals_and_roll_back(app: Flask, logged_in, make_partner)
     with app.app_context():
         assert [p.name for p in db.session.scalars(select(Partner))] == ["Gorserv"]
         pid = db.session.scalar(select(Partner.id))
-    form = {"op": "offer", "title": "500 roubles off", "kind": "fixed", "value": "50000", "tiers": ["ideal"],
+    form = {"op": "offer", "title": "500 roubles off", "kind": "fixed", "amount": "500", "tiers": ["ideal"],
             "first": "2026-01-01", "last": "2026-12-31"}
     assert c.post(f"/partners/{pid}", data=form).status_code == 302
     assert _flashes(c)[-1][0] == "info"
-    c.post(f"/partners/{pid}", data={**form, "value": "ten"})
-    assert _flashes(c)[-1][0] == "error"
-    c.post(f"/partners/{pid}", data={**form, "kind": "bogus"})
-    assert _flashes(c)[-1][0] == "error"
+    ten = c.post(f"/partners/{pid}?lang=en", data={**form, "amount": "ten"})
+    assert ten.status_code == 422 and "Enter an amount in rubles" in ten.get_data(as_text=True)
+    bogus = c.post(f"/partners/{pid}", data={**form, "kind": "bogus"})
+    assert bogus.status_code == 422
+    percent = c.post(f"/partners/{pid}?lang=en", data={**form, "kind": "percent", "percent": "101"})
+    assert percent.status_code == 422 and 'id="percent-errors"' in percent.get_data(as_text=True)
     c.post(f"/partners/{pid}", data={"op": "nonsense"})
     assert _flashes(c)[-1][0] == "error"
     with app.app_context():
@@ -129,3 +131,30 @@ def test_attempt_helper(app: Flask) -> None:
 
         # in Russian
         assert get_flashed_messages(with_categories=True) == [("info", "done"), ("error", "no (строка 2: bad)")]
+
+
+def test_the_offer_form_shows_each_error_beside_its_field_in_rubles(app: Flask, logged_in, make_partner) -> None:
+    import re
+
+    p = make_partner()
+    c = logged_in("marketing")
+    form = {"op": "offer", "title": "", "kind": "fixed", "amount": "1 500,505", "first": "2026-12-31",
+            "last": "2026-01-01", "budget": "0"}
+    r = c.post(f"/partners/{p['id']}?lang=en", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    errors = dict(re.findall(r'<ul class="field-errors" id="([\w-]+)-errors"><li>(.*?)</li>', html))
+    assert set(errors) == {"title", "amount", "tiers", "last", "budget"}, errors
+    assert errors["amount"] == "At most two digits after the comma: kopecks."
+    assert 'value="1 500,505"' in html and 'value="2026-12-31"' in html  # what was typed stays
+    with app.app_context():
+        assert db.session.scalars(select(Offer)).all() == []
+    ok = c.post(f"/partners/{p['id']}", data={**form, "title": "Скидка", "amount": "1 500,50", "tiers": ["ideal"],
+                                               "first": "2026-01-01", "last": "2026-12-31", "budget": ""})
+    assert _flashes(c)[-1][0] == "info"  # an empty optional number is no error
+    assert ok.status_code == 302
+    with app.app_context():
+        [offer] = db.session.scalars(select(Offer)).all()
+        assert (offer.discount_kind, offer.discount_value) == ("fixed", 150_050)
+    page = c.get(f"/partners/{p['id']}?lang=ru").get_data(as_text=True)
+    assert "1\u00a0500,50\u00a0₽" in page

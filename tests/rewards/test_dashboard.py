@@ -29,8 +29,9 @@ def test_public_draw_page_shows_local_times(app: Flask) -> None:
     page = app.test_client().get(path).get_data(as_text=True)
     import re
 
-    # "2026-11-02 16:00 (2026-11-02T11:00:00Z)": Yekaterinburg is UTC+5, the signed UTC text follows
-    stamp = re.search(r"(\d{4}-\d\d-\d\d) (\d\d):(\d\d) \((\d{4}-\d\d-\d\d)T(\d\d):(\d\d):\d\dZ\)", page)
+    # "02.11.2026 16:00 (Asia/Yekaterinburg) · 2026-11-02T11:00:00Z": UTC+5, the zone named, the signed UTC text after
+    stamp = re.search(r"(\d\d\.\d\d\.\d{4}) (\d\d):(\d\d) \(Asia/Yekaterinburg\) · "
+                      r"(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):\d\dZ", page)
     assert stamp is not None
     local_hour, utc_hour = int(stamp.group(2)), int(stamp.group(5))
     assert (local_hour - utc_hour) % 24 == 5

@@ -44,8 +44,11 @@ def test_wrong_password_and_unknown_user_look_alike(app: Flask, make_user: Calla
     a = c.post("/login", data={"username": name, "password": "wrong password"})
     b = c.post("/login", data={"username": "nobody", "password": "wrong password"})
     assert a.status_code == b.status_code == 401
-    strip = lambda r: re.sub(r'name="csrf_token" value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
+    # The typed user name is kept in the form (what the person typed, nothing more): left out of the comparison.
+    strip = lambda r: re.sub(r'(name="csrf_token"|name="username" required type="text") value="[^"]*"', "",  # noqa: E731
+                             r.get_data(as_text=True))
     assert strip(a) == strip(b)
+    assert f'value="{name}"' in a.get_data(as_text=True)
     assert "Wrong user name or password" in strip(a) or "Неверн" in strip(a)
 
 
@@ -87,8 +90,18 @@ def test_csrf_is_required_on_page_forms(app_factory: Callable[..., Flask], make_
     assert c.post("/login", data={"username": "csrf-user", "password": PASSWORD}).status_code == 400
     page = c.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    empty = c.post("/login?lang=en", data={"username": "csrf-user", "password": "", "csrf_token": token})
+    assert empty.status_code == 422 and 'id="password-errors"' in empty.get_data(as_text=True)  # the form's own check
     ok = c.post("/login", data={"username": "csrf-user", "password": PASSWORD, "csrf_token": token})
     assert ok.status_code == 302
+    # A page form (WTForms) is refused without the token before it is read, and read with it (the login
+    # started a new session: a new token).
+    page = c.get("/partners/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    assert c.post("/partners/", data={"name": "Gorserv", "prefix": "GSRV"}).status_code == 400
+    bad = c.post("/partners/?lang=en", data={"name": "Gorserv", "prefix": "I", "csrf_token": token})
+    assert bad.status_code == 422 and 'id="prefix-errors"' in bad.get_data(as_text=True)
+    assert c.post("/partners/", data={"name": "Gorserv", "prefix": "GSRV", "csrf_token": token}).status_code == 302
     assert c.post("/logout").status_code == 400  # logout without a token is refused too
 
 

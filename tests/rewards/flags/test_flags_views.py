@@ -21,7 +21,7 @@ def test_account_page_set_change_revoke(app: Flask, logged_in: Callable[[str], F
     r = c.post("/flags/set", data={"account": "314", "reason": "large_family", "valid_to": ""})
     assert r.status_code == 302
     html = c.get("/flags/?account=314").get_data(as_text=True)
-    assert "2099-06-30" in html and "Flag changed" in html  # the replaced row stays in the history
+    assert "30.06.2099" in html and "Flag changed" in html  # the replaced row stays in the history
     r = c.post("/flags/set",
                data={"account": "314", "reason": "hardship", "valid_from": "2030-02-01", "valid_to": "2030-01-01"})
     assert r.status_code == 422 and "before valid_from" in r.get_data(as_text=True)
@@ -58,3 +58,15 @@ def test_bulk_upload_report_and_export(app: Flask, logged_in: Callable[[str], Fl
     r = c.get("/flags/export.csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.get_data(as_text=True).splitlines() == ["account;reasons;valid_to", "1;pensioner;", "2;disability;"]
+
+
+def test_the_flag_form_takes_spaced_accounts_and_keeps_the_values(logged_in: Callable[[str], FlaskClient]) -> None:
+    c = logged_in("marketing")
+    r = c.post("/flags/set", data={"account": "00 31-4", "reason": "pensioner"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("account=00314")  # leading zeros kept
+    assert "00314" in c.get("/flags/?account=003 14&lang=en").get_data(as_text=True)
+    bad = c.post("/flags/set?lang=en", data={"account": "00314", "reason": "pensioner", "valid_from": "someday",
+                                             "note": "keep me"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="valid_from-errors"' in html
+    assert 'value="someday"' in html and 'value="keep me"' in html
