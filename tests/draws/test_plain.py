@@ -59,7 +59,7 @@ def test_public_page_says_what_was_used_and_who_received_a_passed_on_prize(
     with app.app_context():
         published = make_kit(app).full()
     marketing = logged_in("marketing")
-    answer = marketing.post(f"/draws/{published}/disqualify", data={"prize_index": "0", "reason": "сотрудник компании"})
+    answer = marketing.post(f"/draws/{published}/disqualify", data={"prize": "1", "reason": "сотрудник компании"})
     assert answer.status_code == 302
     page = app.test_client().get(f"/public/draws/{published}").get_data(as_text=True)
     used = page[page.index('id="randomness-used"') :]
