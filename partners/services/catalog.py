@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from partners import codes as codecore
 from partners.models import FIXED, ISSUED, PERCENT, REVOKED, Code, Offer, Partner, PartnerClient
+from partners.services import webhooks
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import rowcount, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.tiers import TIER_RANK, TIERS
+from signedjson import utc_timestamp
 
 PARTNER_SCOPES = ("codes:validate", "codes:redeem", "redemptions:rollback")
 MAX_FIXED_KOPECKS = 100_000_000  # 1 M rubles: a sanity bound, not a business rule
@@ -177,6 +179,7 @@ def create_offer(
             "budget": budget,
         },
     )
+    offer_changed(session, offer, "created")
     return offer
 
 
@@ -196,6 +199,7 @@ def withdraw_offer(session: Session, offer: Offer, *, actor: str) -> None:
     # Write the row (and take its lock) before the event log's lock: issuers take them in that order.
     session.flush()
     record_event(session, actor, "offer.withdrawn", "offer", str(offer.id), {})
+    offer_changed(session, offer, "withdrawn")
 
 
 def revoke_code(session: Session, text: str, *, actor: str) -> Code:
@@ -219,4 +223,22 @@ def revoke_code(session: Session, text: str, *, actor: str) -> Code:
         raise Conflict(N_("only an issued, unredeemed code can be revoked (this one is %(state)s)"), state=code.state)
     session.expire(code)
     record_event(session, actor, "code.revoked", "code", str(code.id), {"offer_id": code.offer_id})
+    partner_id = session.scalar(select(Offer.partner_id).where(Offer.id == code.offer_id))
+    webhooks.emit(session, int(partner_id or 0), "code.revoked", f"code:{code.id}",
+                  {"code": codecore.format_code(parsed.prefix, parsed.value), "offer_id": code.offer_id,
+                   "revoked_at": utc_timestamp(utcnow())}, utcnow())
     return code
+
+
+def offer_changed(session: Session, offer: Offer, change: str) -> None:
+    """Tell the partner's endpoints (``offer.changed``) in the change's transaction."""
+    webhooks.emit(session, offer.partner_id, "offer.changed", f"offer:{offer.id}", {
+        "change": change,
+        "offer": {
+            "id": offer.id, "title": offer.title,
+            "discount": {"kind": offer.discount_kind, "value": offer.discount_value},
+            "tiers": offer.tier_list, "budget": offer.budget,
+            "valid_from": utc_timestamp(offer.valid_from), "expires_at": utc_timestamp(offer.valid_to),
+            "withdrawn": offer.withdrawn_at is not None,
+        },
+    }, utcnow())

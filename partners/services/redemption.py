@@ -35,6 +35,7 @@ from partners.models import (
     PartnerClient,
     RedemptionEvent,
 )
+from partners.services import webhooks
 from rewards.audit.services import record_event
 from rewards.db import rowcount
 from rewards.directread import DirectRead
@@ -248,6 +249,8 @@ def redeem(
     record_event(
         session, actor, "code.redeemed", "code", str(code.id), {"offer_id": offer.id, "redemption": event.public_id}
     )
+    webhooks.emit(session, partner.id, "code.redeemed", f"code:{code.id}",
+                  redemption_view(event, offer, str(parsed)), now)
     return event, offer, parsed
 
 
@@ -314,6 +317,10 @@ def rollback(
         str(original.code_id),
         {"offer_id": original.offer_id, "redemption": original.public_id, "rollback": event.public_id},
     )
+    value = session.scalar(select(Code.value).where(Code.id == original.code_id))
+    webhooks.emit(session, partner.id, "code.rollback", f"code:{original.code_id}",
+                  {**rollback_view(original, event), "code": codecore.format_code(partner.prefix, int(value or 0)),
+                   "offer_id": original.offer_id, "reason": reason}, now)
     return original, event
 
 

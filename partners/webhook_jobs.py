@@ -1,0 +1,133 @@
+"""Sending webhooks from the job consumer (the shell of ``partners.services.webhooks``).
+
+After a transaction that wrote to the outbox commits, the web worker puts one small task on the job
+queue (``partners.webhooks.send``); a consumer runs :func:`send_due`, which claims due deliveries
+(a lease, committed), posts them in parallel threads outside any transaction, and records each
+attempt. The same work runs every minute as periodic work (the retries, and anything whose task was
+lost with the queue). Under ``JOBS_URL = memory://`` (tests) nothing is queued: call :func:`send_due`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from partners import webhooks as core
+from partners.services import issue
+from partners.services import webhooks as hooks
+from rewards.db import db, reset_read_only, set_read_only, utcnow
+from rewards.jobs import store
+
+log = logging.getLogger(__name__)
+SEND_TASK = "partners.webhooks.send"
+_TASK = "partners.webhooks.task"
+
+
+def post(out: hooks.Outgoing, timeout: float) -> tuple[int | None, str | None, int]:
+    """POST one signed message; (status code or None, error or None, latency in ms)."""
+    stamp = int(time.time())
+    request = urllib.request.Request(out.url, data=out.body, method="POST",
+                                     headers={**core.headers(out.secrets, out.msg_id, stamp, out.body),
+                                              "user-agent": "rewards-webhooks/1"})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only (checked)
+            answer.read(4096)
+            status, error = int(answer.status), None
+    except urllib.error.HTTPError as exc:
+        status, error = int(exc.code), None
+    except (OSError, ValueError) as exc:  # refused, timed out, DNS, TLS
+        status, error = None, f"{type(exc).__name__}: {exc}"[:200]
+    return status, error, int((time.monotonic() - started) * 1000)
+
+
+def send_due(session: Session, app: Flask, *, batch: int = 50, max_seconds: float = 50.0) -> int:
+    """Send every due delivery (batch by batch, until none is due or ``max_seconds`` passed); commits
+    its own steps. Returns how many attempts were made."""
+    lease = timedelta(seconds=float(app.config["WEBHOOK_LEASE_SECONDS"]))
+    timeout = float(app.config["WEBHOOK_TIMEOUT_SECONDS"])
+    started, made = time.monotonic(), 0
+    with ThreadPoolExecutor(max_workers=int(app.config["WEBHOOK_SENDERS"])) as pool:
+        while time.monotonic() - started < max_seconds:
+            now = utcnow()
+            claimed = [c for c in (hooks.claim(session, d, now, lease) for d in hooks.due(session, now, batch)) if c]
+            session.commit()
+            if not claimed:
+                return made
+            results = list(pool.map(lambda out: post(out, timeout), claimed))
+            for out, (status, error, latency) in zip(claimed, results, strict=True):
+                hooks.settle(session, out.delivery_id, status=status, error=error, latency_ms=latency, now=utcnow())
+            session.commit()
+            made += len(claimed)
+    return made
+
+
+def periodic_send(session: Session) -> str | None:
+    """Periodic work: retries that fell due, and anything whose queued task was lost."""
+    made = send_due(session, current_app._get_current_object())  # type: ignore[attr-defined]
+    return f"{made} webhook attempt(s)" if made else None
+
+
+def periodic_expiring(session: Session) -> str | None:
+    """Periodic work: ``code.expiring`` for the codes whose offer ends within WEBHOOK_EXPIRING_DAYS."""
+    made = hooks.emit_expiring(session, utcnow(), int(current_app.config["WEBHOOK_EXPIRING_DAYS"]), issue.display)
+    return f"{made} code.expiring message(s)" if made else None
+
+
+def _run(app: Flask) -> None:
+    with app.app_context():
+        token = set_read_only(False)
+        try:
+            send_due(db.session, app)
+        except Exception:  # noqa: BLE001 - logged; the periodic run tries again
+            db.session.rollback()
+            log.exception("webhook sending failed")
+        finally:
+            db.session.remove()
+            reset_read_only(token)
+
+
+def bind(app: Flask) -> None:
+    """Give the app's queue the sending task (a feature's own Huey task: one per commit that wrote to
+    the outbox, no job record) and queue it after each such commit."""
+    if app.config["JOBS_URL"] == "memory://":
+        return
+    huey = store.instance(app)
+
+    @huey.task(name=SEND_TASK)
+    def send() -> None:
+        _run(app)
+
+    app.extensions[_TASK] = send
+
+
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(hooks.PENDING_FLAG, False):
+        return
+    try:
+        task: Any = current_app.extensions.get(_TASK)
+    except RuntimeError:  # no app context: a script; the periodic run sends it
+        return
+    if task is not None:
+        try:
+            task()
+        except Exception:  # noqa: BLE001 - the queue is down: the periodic run sends it within a minute
+            log.warning("webhook send task not queued", exc_info=True)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(hooks.PENDING_FLAG, None)
+
+
+if not event.contains(Session, "after_commit", _after_commit):
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_rollback", _after_rollback)
