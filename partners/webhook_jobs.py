@@ -50,16 +50,18 @@ def post(out: hooks.Outgoing, timeout: float) -> tuple[int | None, str | None, i
     return status, error, int((time.monotonic() - started) * 1000)
 
 
-def send_due(session: Session, app: Flask, *, batch: int = 50, max_seconds: float = 50.0) -> int:
-    """Send every due delivery (batch by batch, until none is due or ``max_seconds`` passed); commits
+def send_due(session: Session, app: Flask, *, max_seconds: float = 50.0) -> int:
+    """Send every due delivery (a batch per round, as many as there are sender threads, until none is due
+    or ``max_seconds`` passed); commits
     its own steps. Returns how many attempts were made."""
     lease = timedelta(seconds=float(app.config["WEBHOOK_LEASE_SECONDS"]))
     timeout = float(app.config["WEBHOOK_TIMEOUT_SECONDS"])
-    started, made = time.monotonic(), 0
-    with ThreadPoolExecutor(max_workers=int(app.config["WEBHOOK_SENDERS"])) as pool:
+    started, made, size = time.monotonic(), 0, int(app.config["WEBHOOK_SENDERS"])
+    # one claim per sender thread: a batch takes at most one timeout, well inside the lease
+    with ThreadPoolExecutor(max_workers=size) as pool:
         while time.monotonic() - started < max_seconds:
             now = utcnow()
-            claimed = [c for c in (hooks.claim(session, d, now, lease) for d in hooks.due(session, now, batch)) if c]
+            claimed = [c for c in (hooks.claim(session, d, now, lease) for d in hooks.due(session, now, size)) if c]
             session.commit()
             if not claimed:
                 return made
