@@ -72,6 +72,7 @@ def _limit_body() -> None:
 
 
 blp.before_app_request(_limit_body)
+blp.after_request(ratelimit.add_headers)  # RateLimit / RateLimit-Policy on every partner answer
 
 
 def _dumps(payload: Any) -> bytes:

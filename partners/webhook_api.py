@@ -28,6 +28,8 @@ blp = Blueprint(
     "their secrets, the delivery log and replays.",
 )
 
+blp.after_request(ratelimit.add_headers)
+
 
 class EndpointIn(ma.Schema):
     class Meta:
