@@ -18,7 +18,6 @@ from flask_smorest import abort as smorest_abort
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from partners import codes as codecore
 from partners import ratelimit, schemas
 from partners.models import Offer, Partner
 from partners.services import catalog, idempotency, issue, redemption, reports
@@ -90,7 +89,7 @@ def current_partner() -> PartnerRef:
         abort(403, message="This API key is not linked to a partner.")
     if not partner.active:
         abort(403, message="This partner is suspended.")
-    return PartnerRef(partner.id, partner.prefix)
+    return PartnerRef(partner.id, partner.prefix, bool(partner.sandbox))
 
 
 def _key_id() -> str:
@@ -158,7 +157,7 @@ class Validate(MethodView):
             canonical = None
             if exc.code == redemption.NOT_FOUND:
                 ratelimit.charge_failed(_key_id())
-                canonical = str(codecore.parse(args["code"]))
+                canonical = redemption.canonical(args["code"])
             else:
                 current_partner()
             VALIDATIONS.labels(exc.code).inc()
@@ -213,7 +212,7 @@ def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> idempotency.Answer:
         now=utcnow(),
         actor=current_actor(),
     )
-    return _answer(201, redemption.redemption_view(event, offer, str(parsed)))
+    return _answer(201, redemption.redemption_view(event, offer, redemption.printed(parsed, partner.sandbox)))
 
 
 def _answer(status: int, payload: Any) -> idempotency.Answer:
@@ -311,7 +310,7 @@ class PartnerReport(MethodView):
         partner = current_partner()
         ratelimit.hit_general(_key_id())
         offer = catalog.get_offer(db.session, offer_id, partner_id=partner.id)
-        return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"])
+        return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"], test=partner.sandbox)
 
 
 # --- personal cabinet -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from partners import api as partners_api
 from partners import demo as partners_demo
 from partners import jobs as partner_jobs
 from partners import (
+    kit_api,
     models,  # noqa: F401  (the partner tables on the metadata)
     views,
     webhook_api,
@@ -48,7 +49,7 @@ FEATURE = Feature(
         webhook_api.SCOPE: _l("partner site: manage its webhook endpoints and see their deliveries"),
     },
     pages=[views.bp, webhook_views.bp],
-    apis=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp, webhook_api.blp],
+    apis=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp, webhook_api.blp, kit_api.blp],
     commands=[partners_cli],
     nav=[("partners.index", _l("Partners"), "partners.view")],
     panels=[("partners/_panel.html", views.dashboard_panel)],

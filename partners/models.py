@@ -61,6 +61,8 @@ class PartnerClient(db.Model):
 
     api_client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    # a sandbox key works only with the partner's test codes (printed TEST-...), never with live ones
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[timestamp]
     partner: Mapped[Partner] = relationship(back_populates="clients")
 
@@ -105,6 +107,8 @@ class Code(db.Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(10), default=ISSUED)
     version: Mapped[int] = mapped_column(Integer, default=0)  # seq of the last ledger entry
+    # a test code (sandbox keys only; printed TEST-...): counted in no live count, report or total
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     offer: Mapped[Offer] = relationship()
 
 
@@ -131,6 +135,7 @@ class RedemptionEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     api_client_id: Mapped[int | None] = mapped_column(Integer, default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # of a test code
 
 
 class IdempotencyRecord(db.Model):

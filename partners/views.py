@@ -256,7 +256,7 @@ def dashboard_panel() -> dict[str, Any]:
     rows = db.session.execute(
         select(Offer.id, Offer.title, Partner.name, issued, redeemed)
         .join(Partner, Partner.id == Offer.partner_id)
-        .outerjoin(Code, Code.offer_id == Offer.id)
+        .outerjoin(Code, (Code.offer_id == Offer.id) & Code.test.is_(False))
         .group_by(Offer.id, Offer.title, Partner.name)
         .order_by(Offer.id.desc())
         .limit(8)

@@ -62,15 +62,20 @@ def set_partner_active(session: Session, partner: Partner, active: bool, *, acto
     record_event(session, actor, "partner.activated" if active else "partner.suspended", "partner", str(partner.id), {})
 
 
-def link_client(session: Session, partner: Partner, client_name: str, *, actor: str) -> PartnerClient:
-    """Let an API client (created with the foundation's ``keys create-client``) act for ``partner``."""
+def link_client(session: Session, partner: Partner, client_name: str, *, actor: str,
+                sandbox: bool = False) -> PartnerClient:
+    """Let an API client (created with the foundation's ``keys create-client``) act for ``partner``;
+    a ``sandbox`` client works only with the partner's test codes."""
     client = session.scalar(select(ApiClient).where(ApiClient.name == client_name))
     if client is None:
         raise NotFound(N_("no API client %(client_name)s"), client_name=repr(client_name), field="client")
     existing = session.get(PartnerClient, client.id)
     if existing is not None:
-        if existing.partner_id == partner.id:
+        if existing.partner_id == partner.id and existing.sandbox == sandbox:
             return existing
+        if existing.partner_id == partner.id:
+            raise Conflict(N_("API client %(client_name)s is linked already, as a sandbox key or not"),
+                           client_name=repr(client_name), field="client")
         raise Conflict(N_("API client %(client_name)s already acts for another partner"),
                        client_name=repr(client_name), field="client")
     if not client.scope_set & set(PARTNER_SCOPES):
@@ -78,10 +83,11 @@ def link_client(session: Session, partner: Partner, client_name: str, *, actor: 
             N_("API client %(client_name)s has none of the partner scopes %(scopes)s"), field="client",
             code="no_partner_scope", client_name=repr(client_name), scopes=", ".join(PARTNER_SCOPES),
         )
-    link = PartnerClient(api_client_id=client.id, partner_id=partner.id)
+    link = PartnerClient(api_client_id=client.id, partner_id=partner.id, sandbox=sandbox)
     session.add(link)
     session.flush()
-    record_event(session, actor, "partner.client_linked", "partner", str(partner.id), {"client": client_name})
+    record_event(session, actor, "partner.client_linked", "partner", str(partner.id),
+                 {"client": client_name, "sandbox": sandbox})
     return link
 
 
@@ -95,7 +101,8 @@ def partner_of_client(session: Session, client_id: int) -> Partner | None:
 
 
 _PARTNER_OF_CLIENT = DirectRead(
-    select(Partner.__table__.c.id, Partner.__table__.c.prefix, Partner.__table__.c.active)
+    select(Partner.__table__.c.id, Partner.__table__.c.prefix, Partner.__table__.c.active,
+           PartnerClient.__table__.c.sandbox)
     .join_from(PartnerClient.__table__, Partner.__table__,
                PartnerClient.__table__.c.partner_id == Partner.__table__.c.id)
     .where(PartnerClient.__table__.c.api_client_id == bindparam("client_id"))
@@ -103,7 +110,7 @@ _PARTNER_OF_CLIENT = DirectRead(
 
 
 def partner_ref_of_client(engine: Engine, client_id: int) -> Any | None:
-    """``(id, prefix, active)`` of the partner an API client acts for, if any: one direct read (the
+    """``(id, prefix, active, sandbox)`` of the partner an API client acts for, if any: one direct read (the
     partner API asks it on every call)."""
     return _PARTNER_OF_CLIENT.first(engine, {"client_id": client_id})
 
