@@ -151,10 +151,9 @@ def emit(session: Session, partner_id: int, event_type: str, ordering_key: str, 
         payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8"),
     )
     session.add(message)
-    session.flush()
-    session.add_all([WebhookDelivery(message_id=message.id, endpoint_id=e, ordering_key=ordering_key,
+    session.add_all([WebhookDelivery(message=message, endpoint_id=e, ordering_key=ordering_key,
                                      state=PENDING, attempts=0, next_attempt_at=now) for e in targets])
-    session.flush()
+    session.flush()  # one flush: the message, then its deliveries
     session.info[PENDING_FLAG] = True
     return message
 
