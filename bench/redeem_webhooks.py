@@ -73,14 +73,16 @@ def _setup(app: Any, codes_each: int) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def _batch(client: Any, token: str, codes: list[str], tag: str) -> list[float]:
+def _batch(client: Any, token: str, codes: list[str], tag: str, cpu: list[float] | None = None) -> list[float]:
     times = []
     headers = {"Authorization": f"Bearer {token}"}
     for i, code in enumerate(codes):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         r = client.post("/api/v1/partner/redemptions", json={"code": code, "order_ref": f"{tag}-{i}"},
                         headers={**headers, "Idempotency-Key": f"{tag}-{i}"})
         times.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
         if r.status_code != 201:
             raise SystemExit(f"redeem answered {r.status_code}: {r.get_data(as_text=True)[:200]}")
     return times
@@ -102,15 +104,19 @@ def run(backend: str, rounds: int, batch: int) -> None:
         _batch(client, made["off"][0], made["off"][1][-batch // 3:], "warm-off")  # warm both paths
         _batch(client, made["on"][0], made["on"][1][-batch // 3:], "warm-on")
         times: dict[str, list[float]] = {"off": [], "on": []}
+        cpu: dict[str, list[float]] = {"off": [], "on": []}
         for r in range(rounds):
             for name in ("off", "on") if r % 2 == 0 else ("on", "off"):
                 token, codes = made[name]
-                times[name] += _batch(client, token, codes[r * batch:(r + 1) * batch], f"{name}-{r}")
+                times[name] += _batch(client, token, codes[r * batch:(r + 1) * batch], f"{name}-{r}", cpu[name])
         off, on = statistics.median(times["off"]), statistics.median(times["on"])
         p90 = {k: statistics.quantiles(v, n=10)[-1] for k, v in times.items()}
         print(f"{backend}: queue {queue.split(':')[0]}, {len(times['off'])} redemptions each, interleaved")
         print(f"  median  off {off * 1000:.2f} ms   on {on * 1000:.2f} ms   on/off {on / off:.3f}")
         print(f"  p90     off {p90['off'] * 1000:.2f} ms   on {p90['on'] * 1000:.2f} ms")
+        c_off, c_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+        print(f"  CPU of this process per call (median)  off {c_off * 1000:.2f} ms   on {c_on * 1000:.2f} ms   "
+              f"on/off {c_on / c_off:.3f}")
         print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
         if queue.startswith("redis"):
             from rewards.jobs import store

@@ -10,6 +10,8 @@ lost with the queue). Under ``JOBS_URL = memory://`` (tests) nothing is queued: 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -109,21 +111,46 @@ def bind(app: Flask) -> None:
     def send() -> None:
         _run(app)
 
-    app.extensions[_TASK] = send
+    app.extensions[_TASK] = _Kicker(send)
+
+
+class _Kicker:
+    """Queues the send task from a thread of its own, so a commit only sets an event: the API call
+    never waits for the queue, and commits close together share one task (the task sends everything
+    due). A process killed before its thread queued the task leaves it to the periodic run."""
+
+    def __init__(self, task: Any) -> None:
+        self.task, self.wake, self.pid, self.lock = task, threading.Event(), 0, threading.Lock()
+
+    def kick(self) -> None:
+        if self.pid != os.getpid():  # first use in this process (a forked worker has no thread yet)
+            with self.lock:
+                if self.pid != os.getpid():
+                    self.wake = threading.Event()
+                    threading.Thread(target=self._run, name="webhook-kicker", daemon=True).start()
+                    self.pid = os.getpid()
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            try:
+                self.task()
+            except Exception:  # noqa: BLE001 - the queue is down: the periodic run sends it within a minute
+                log.warning("webhook send task not queued", exc_info=True)
+                time.sleep(1)
 
 
 def _after_commit(session: Session) -> None:
     if not session.info.pop(hooks.PENDING_FLAG, False):
         return
     try:
-        task: Any = current_app.extensions.get(_TASK)
+        kicker: Any = current_app.extensions.get(_TASK)
     except RuntimeError:  # no app context: a script; the periodic run sends it
         return
-    if task is not None:
-        try:
-            task()
-        except Exception:  # noqa: BLE001 - the queue is down: the periodic run sends it within a minute
-            log.warning("webhook send task not queued", exc_info=True)
+    if kicker is not None:
+        kicker.kick()
 
 
 def _after_rollback(session: Session) -> None:

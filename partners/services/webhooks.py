@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import json
 import secrets as pysecrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, literal, or_, select, update
+from sqlalchemy import String, and_, cast, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from partners import webhooks as core
@@ -79,6 +82,7 @@ def create_endpoint(session: Session, partner_id: int, url: str, *, events: list
                                secret=core.new_secret(scheme), description=description, active=True)
     session.add(endpoint)
     session.flush()
+    forget_endpoints()
     record_event(session, actor, "webhook.endpoint_created", "webhook_endpoint", str(endpoint.id),
                  {"partner_id": partner_id, "url": url, "events": chosen, "scheme": scheme})
     return endpoint
@@ -114,6 +118,7 @@ def disable_endpoint(session: Session, endpoint: WebhookEndpoint, *, actor: str)
     """Stop sending to the endpoint (its pending deliveries are not sent any more)."""
     endpoint.active = False
     session.flush()
+    forget_endpoints()
     record_event(session, actor, "webhook.endpoint_disabled", "webhook_endpoint", str(endpoint.id),
                  {"partner_id": endpoint.partner_id})
 
@@ -133,29 +138,63 @@ def verification_key(endpoint: WebhookEndpoint) -> str:
 
 # --- the outbox ---------------------------------------------------------------------------------
 
-def emit(session: Session, partner_id: int, event_type: str, ordering_key: str, data: dict[str, Any],
-         now: datetime, *, live: bool = True, dedupe: str | None = None) -> WebhookMessage | None:
-    """Store the event for every subscribed active endpoint of the partner, in the caller's transaction;
-    None when no endpoint wants it (nothing is written)."""
-    rows = session.execute(
+# Which endpoints a partner has is read on every redemption: a process keeps it for
+# ENDPOINT_CACHE_SECONDS after its read (as the API key cache does). A change made through these
+# services clears this process's copy at once; other processes see it at the latest that many seconds
+# after it commits (an endpoint added gets the events from then on; a disabled one is never sent to).
+ENDPOINT_CACHE_SECONDS = 2.0
+_Cached = dict[int, tuple[float, tuple[tuple[int, str], ...]]]
+_endpoint_cache: weakref.WeakKeyDictionary[Any, _Cached] = weakref.WeakKeyDictionary()  # per engine
+_cache_lock = threading.Lock()
+
+
+def forget_endpoints() -> None:
+    """Drop this process's copy of every partner's endpoints."""
+    with _cache_lock:
+        _endpoint_cache.clear()
+
+
+def _endpoints(session: Session, partner_id: int) -> tuple[tuple[int, str], ...]:
+    now = time.monotonic()
+    bind = session.get_bind()
+    cached = _endpoint_cache.get(bind)
+    hit = cached.get(partner_id) if cached is not None else None
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    rows = tuple((r.id, r.events) for r in session.execute(
         select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-            WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.active.is_(True))
-    ).all()
-    targets = [r.id for r in rows if not r.events or event_type in r.events.split()]
+            WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.active.is_(True))))
+    with _cache_lock:
+        cached = _endpoint_cache.setdefault(bind, {})
+        if len(cached) > 4096:
+            cached.clear()
+        cached[partner_id] = (now + ENDPOINT_CACHE_SECONDS, rows)
+    return rows
+
+
+def emit(session: Session, partner_id: int, event_type: str, ordering_key: str, data: dict[str, Any],
+         now: datetime, *, live: bool = True, dedupe: str | None = None) -> str | None:
+    """Store the event for every subscribed active endpoint of the partner, in the caller's transaction
+    (two Core inserts); returns the message's ``webhook-id``, or None when no endpoint wants it (nothing
+    is written)."""
+    targets = [e for e, events in _endpoints(session, partner_id) if not events or event_type in events.split()]
     if not targets:
         return None
     payload = {"type": event_type, "timestamp": utc_timestamp(now), "livemode": live, "data": data}
-    message = WebhookMessage(
-        public_id="msg_" + pysecrets.token_hex(12), partner_id=partner_id, event_type=event_type,
-        ordering_key=ordering_key, dedupe=dedupe, live=live, created_at=now,
-        payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8"),
-    )
-    session.add(message)
-    session.add_all([WebhookDelivery(message=message, endpoint_id=e, ordering_key=ordering_key,
-                                     state=PENDING, attempts=0, next_attempt_at=now) for e in targets])
-    session.flush()  # one flush: the message, then its deliveries
+    public_id = "msg_" + pysecrets.token_hex(12)
+    message_id = session.execute(
+        insert(WebhookMessage).values(
+            public_id=public_id, partner_id=partner_id, event_type=event_type, ordering_key=ordering_key,
+            dedupe=dedupe, live=live, created_at=now,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8"),
+        ).returning(WebhookMessage.id)
+    ).scalar_one()
+    session.execute(insert(WebhookDelivery), [
+        {"message_id": message_id, "endpoint_id": e, "ordering_key": ordering_key, "state": PENDING,
+         "attempts": 0, "next_attempt_at": now} for e in targets
+    ])
     session.info[PENDING_FLAG] = True
-    return message
+    return public_id
 
 
 # --- delivery -----------------------------------------------------------------------------------
