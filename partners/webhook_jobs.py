@@ -32,6 +32,7 @@ from rewards.jobs import store
 log = logging.getLogger(__name__)
 SEND_TASK = "partners.webhooks.send"
 _TASK = "partners.webhooks.task"
+KICK_INTERVAL = 0.2  # seconds: at most this many send tasks per second and web process
 
 
 def post(out: hooks.Outgoing, timeout: float) -> tuple[int | None, str | None, int]:
@@ -116,8 +117,9 @@ def bind(app: Flask) -> None:
 
 class _Kicker:
     """Queues the send task from a thread of its own, so a commit only sets an event: the API call
-    never waits for the queue, and commits close together share one task (the task sends everything
-    due). A process killed before its thread queued the task leaves it to the periodic run."""
+    never waits for the queue, and the commits of one ``KICK_INTERVAL`` share one task (the task sends
+    everything due; a commit during a task's run wakes the thread again, so none is left behind). A
+    process killed before its thread queued the task leaves it to the periodic run."""
 
     def __init__(self, task: Any) -> None:
         self.task, self.wake, self.pid, self.lock = task, threading.Event(), 0, threading.Lock()
@@ -140,6 +142,7 @@ class _Kicker:
             except Exception:  # noqa: BLE001 - the queue is down: the periodic run sends it within a minute
                 log.warning("webhook send task not queued", exc_info=True)
                 time.sleep(1)
+            time.sleep(KICK_INTERVAL)  # the commits of the next moment share the next task
 
 
 def _after_commit(session: Session) -> None:

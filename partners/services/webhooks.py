@@ -172,6 +172,11 @@ def _endpoints(session: Session, partner_id: int) -> tuple[tuple[int, str], ...]
     return rows
 
 
+# compiled once per dialect (SQLAlchemy's statement cache): the values are bound parameters
+_INSERT_MESSAGE = insert(WebhookMessage).returning(WebhookMessage.id)
+_INSERT_DELIVERY = insert(WebhookDelivery)
+
+
 def emit(session: Session, partner_id: int, event_type: str, ordering_key: str, data: dict[str, Any],
          now: datetime, *, live: bool = True, dedupe: str | None = None) -> str | None:
     """Store the event for every subscribed active endpoint of the partner, in the caller's transaction
@@ -182,17 +187,14 @@ def emit(session: Session, partner_id: int, event_type: str, ordering_key: str, 
         return None
     payload = {"type": event_type, "timestamp": utc_timestamp(now), "livemode": live, "data": data}
     public_id = "msg_" + pysecrets.token_hex(12)
-    message_id = session.execute(
-        insert(WebhookMessage).values(
-            public_id=public_id, partner_id=partner_id, event_type=event_type, ordering_key=ordering_key,
-            dedupe=dedupe, live=live, created_at=now,
-            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8"),
-        ).returning(WebhookMessage.id)
-    ).scalar_one()
-    session.execute(insert(WebhookDelivery), [
-        {"message_id": message_id, "endpoint_id": e, "ordering_key": ordering_key, "state": PENDING,
-         "attempts": 0, "next_attempt_at": now} for e in targets
-    ])
+    message_id = session.execute(_INSERT_MESSAGE, {
+        "public_id": public_id, "partner_id": partner_id, "event_type": event_type, "ordering_key": ordering_key,
+        "dedupe": dedupe, "live": live, "created_at": now,
+        "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8"),
+    }).scalar_one()
+    rows = [{"message_id": message_id, "endpoint_id": e, "ordering_key": ordering_key, "state": PENDING,
+             "attempts": 0, "next_attempt_at": now} for e in targets]
+    session.execute(_INSERT_DELIVERY, rows[0] if len(rows) == 1 else rows)
     session.info[PENDING_FLAG] = True
     return public_id
 
