@@ -70,3 +70,4 @@ def init_app(app: Flask, api: Api) -> None:
     register_periodic(app, "partners.webhooks_send", "* * * * *", webhook_jobs.periodic_send)
     register_periodic(app, "partners.webhooks_expiring", app.config["WEBHOOK_EXPIRING_CRON"],
                       webhook_jobs.periodic_expiring)
+    register_periodic(app, "partners.webhooks_purge", "23 3 * * *", webhook_jobs.periodic_purge)

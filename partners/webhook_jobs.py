@@ -88,6 +88,13 @@ def periodic_expiring(session: Session) -> str | None:
     return f"{made} code.expiring message(s)" if made else None
 
 
+def periodic_purge(session: Session) -> str | None:
+    """Periodic work: forget the delivery log older than WEBHOOK_KEEP_DAYS (nothing still pending)."""
+    days = int(current_app.config["WEBHOOK_KEEP_DAYS"])
+    gone = hooks.purge(session, utcnow() - timedelta(days=days))
+    return f"{gone} old webhook message(s) purged" if gone else None
+
+
 def _run(app: Flask) -> None:
     with app.app_context():
         token = set_read_only(False)

@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_EXPIRING_DAYS": 7,  # code.expiring: this many days before the offer ends
     "WEBHOOK_EXPIRING_CRON": "17 * * * *",
     "WEBHOOK_ROTATION_OVERLAP_HOURS": 24,  # after a rotation both secrets sign for this long
+    "WEBHOOK_KEEP_DAYS": 30,  # the delivery log of older messages (none pending) is deleted nightly
     "WEBHOOK_ALLOW_HTTP": False,  # endpoint URLs must be https (a laptop, the tests: True)
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, insert, literal, or_, select, update
+from sqlalchemy import String, and_, cast, delete, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from partners import webhooks as core
@@ -383,3 +383,14 @@ def emit_expiring(session: Session, now: datetime, days: int, display: Any, limi
                        dedupe=f"expiring:{code.id}")
         made += message is not None
     return made
+
+
+def purge(session: Session, before: datetime) -> int:
+    """Delete the delivery log of messages created before ``before`` once none of their deliveries is
+    pending (attempts, deliveries, then the messages); returns how many messages went."""
+    pending = exists().where(WebhookDelivery.message_id == WebhookMessage.id, WebhookDelivery.state == PENDING)
+    old = select(WebhookMessage.id).where(WebhookMessage.created_at < before, ~pending)
+    done = select(WebhookDelivery.id).where(WebhookDelivery.message_id.in_(old))
+    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(done)))
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.in_(old)))
+    return rowcount(session.execute(delete(WebhookMessage).where(WebhookMessage.id.in_(old)))) or 0

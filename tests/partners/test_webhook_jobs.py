@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from partners.models import DELIVERED, FAILED, Offer, WebhookDelivery, WebhookMessage
 from partners.services import catalog
@@ -175,8 +175,16 @@ def test_gives_up_after_the_schedule_and_replay_sends_the_same_id(
     assert r.status_code == 200 and r.get_json()[0]["state"] == "failed" and len(r.get_json()[0]["log"]) == 10
     r = client.post(f"/api/v1/partner/webhooks/deliveries/{delivery.id}/replay", headers=bearer(w["gs"]["token"]))
     assert r.status_code == 202
+    with app.app_context():
+        assert hooks.purge(db.session, utcnow() + timedelta(days=60)) == 0  # pending again: kept
+        db.session.rollback()
     _send(app, timedelta(hours=hours), monkeypatch)
     assert [g.id for g in receiver.accepted()] == list(ids)
+    with app.app_context():
+        assert hooks.purge(db.session, utcnow() - timedelta(days=1)) == 0  # not old enough
+        assert hooks.purge(db.session, utcnow() + timedelta(days=60)) == 1
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
 
 
 def test_another_partners_endpoints_and_deliveries_are_not_found(app, client, receiver, make_partner, make_offer,
