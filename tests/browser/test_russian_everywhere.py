@@ -221,10 +221,29 @@ def test_error_paths_are_russian(
     for account in ("740000000007", "740000000042", "0000000001"):
         page.goto(f"/snapshots/account?account={account}")
         walk.check(f"account-{account}")
+    # The partner's webhooks: an address refused, then one added, with its secret and empty log.
+    page.goto("/partners/")
+    page.locator("main a[href*='/partners/']").first.click()
+    page.wait_for_load_state()
+    page.locator("a[href$='/webhooks']").click()
+    page.wait_for_load_state()
+    add = page.locator("form:has(input[name=op][value=add])")
+    add.evaluate("f => f.noValidate = true")
+    add.locator("input[name=url]").fill("ftp://partner.example/hooks")
+    add.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".flash.error").count(), page.locator("main").inner_text()
+    walk.check("webhook-refused")
+    add = page.locator("form:has(input[name=op][value=add])")
+    add.locator("input[name=url]").fill("https://partner.example/hooks")
+    add.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "whsec_" in page.locator("main").inner_text()
+    walk.check("webhooks")
     # A missing object and a forbidden page.
     page.goto("/draws/20990101-deadbeef")
     walk.check("draw-missing")
     page.goto("/admin/users")
     walk.check("admin-forbidden")
-    assert walk.count >= 11
+    assert walk.count >= 13
     assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
