@@ -113,7 +113,7 @@ class Endpoints(MethodView):
         """Add an endpoint; the answer holds its secret (``whsec_...``) or public key (``whpk_...``)."""
         endpoint = hooks.create_endpoint(
             db.session, _partner_id(), args["url"], events=args["events"], scheme=args["scheme"],
-            description=args["description"], allow_http=bool(current_app.config["WEBHOOK_ALLOW_HTTP"]),
+            description=args["description"], allow_http=bool(current_app.config["WEBHOOK_ALLOW_LOCAL"]),
             actor=current_actor(),
         )
         db.session.commit()

@@ -9,11 +9,14 @@ lost with the queue). Under ``JOBS_URL = memory://`` (tests) nothing is queued: 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -35,7 +38,30 @@ _TASK = "partners.webhooks.task"
 KICK_INTERVAL = 0.2  # seconds: at most this many send tasks per second and web process
 
 
-def post(out: hooks.Outgoing, timeout: float) -> tuple[int | None, str | None, int]:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the answer (a failed attempt), never followed: it could lead anywhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+class LocalAddress(OSError):
+    """The endpoint's host resolves to an address of our own network (refused outside tests)."""
+
+
+def check_host(url: str) -> None:
+    """Refuse a host that resolves to a loopback, private, link-local, multicast or reserved address."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP):
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise LocalAddress(f"{host} resolves to {address}, not a public address")
+
+
+def post(out: hooks.Outgoing, timeout: float, allow_local: bool = False) -> tuple[int | None, str | None, int]:
     """POST one signed message; (status code or None, error or None, latency in ms)."""
     stamp = int(time.time())
     request = urllib.request.Request(out.url, data=out.body, method="POST",
@@ -43,12 +69,14 @@ def post(out: hooks.Outgoing, timeout: float) -> tuple[int | None, str | None, i
                                               "user-agent": "rewards-webhooks/1"})
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only (checked)
+        if not allow_local:
+            check_host(out.url)
+        with _OPENER.open(request, timeout=timeout) as answer:
             answer.read(4096)
             status, error = int(answer.status), None
     except urllib.error.HTTPError as exc:
         status, error = int(exc.code), None
-    except (OSError, ValueError) as exc:  # refused, timed out, DNS, TLS
+    except (OSError, ValueError) as exc:  # refused, timed out, DNS, TLS, a local address
         status, error = None, f"{type(exc).__name__}: {exc}"[:200]
     return status, error, int((time.monotonic() - started) * 1000)
 
@@ -59,6 +87,7 @@ def send_due(session: Session, app: Flask, *, max_seconds: float = 50.0) -> int:
     its own steps. Returns how many attempts were made."""
     lease = timedelta(seconds=float(app.config["WEBHOOK_LEASE_SECONDS"]))
     timeout = float(app.config["WEBHOOK_TIMEOUT_SECONDS"])
+    allow_local = bool(app.config["WEBHOOK_ALLOW_LOCAL"])
     started, made, size = time.monotonic(), 0, int(app.config["WEBHOOK_SENDERS"])
     # one claim per sender thread: a batch takes at most one timeout, well inside the lease
     with ThreadPoolExecutor(max_workers=size) as pool:
@@ -68,7 +97,7 @@ def send_due(session: Session, app: Flask, *, max_seconds: float = 50.0) -> int:
             session.commit()
             if not claimed:
                 return made
-            results = list(pool.map(lambda out: post(out, timeout), claimed))
+            results = list(pool.map(lambda out: post(out, timeout, allow_local), claimed))
             for out, (status, error, latency) in zip(claimed, results, strict=True):
                 hooks.settle(session, out.delivery_id, status=status, error=error, latency_ms=latency, now=utcnow())
             session.commit()

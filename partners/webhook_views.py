@@ -44,7 +44,7 @@ def webhooks_change(partner_id: int) -> Response:
     if op == "add":
         attempt(hooks.create_endpoint, p.id, form.get("url", ""), events=form.getlist("events"),
                 scheme=form.get("scheme") or core.HMAC, description=form.get("description", ""),
-                allow_http=bool(current_app.config["WEBHOOK_ALLOW_HTTP"]), actor=actor,
+                allow_http=bool(current_app.config["WEBHOOK_ALLOW_LOCAL"]), actor=actor,
                 success=_("Endpoint added."))
     elif op in {"rotate", "disable"}:
         endpoint = attempt(hooks.get_endpoint, _int(form.get("endpoint")), p.id, success=None)

@@ -58,7 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_EXPIRING_CRON": "17 * * * *",
     "WEBHOOK_ROTATION_OVERLAP_HOURS": 24,  # after a rotation both secrets sign for this long
     "WEBHOOK_KEEP_DAYS": 30,  # the delivery log of older messages (none pending) is deleted nightly
-    "WEBHOOK_ALLOW_HTTP": False,  # endpoint URLs must be https (a laptop, the tests: True)
+    # True only on a laptop or in the tests: endpoint URLs may then be http and reach loopback and
+    # private addresses (otherwise https only, and a host resolving to such an address is refused)
+    "WEBHOOK_ALLOW_LOCAL": False,
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.
     "PRIORITY_TIERS": ["ideal"],

@@ -26,7 +26,7 @@ CLIENTS = 200
 
 @pytest.fixture
 def app(app_factory: Callable[..., Flask]) -> Flask:
-    return app_factory(WEBHOOK_ALLOW_HTTP=True)
+    return app_factory(WEBHOOK_ALLOW_LOCAL=True)
 
 
 def test_200_concurrent_redemptions_make_200_deliveries(

@@ -30,7 +30,7 @@ SCOPES = (*PARTNER_SCOPES, "webhooks:manage")
 
 @pytest.fixture
 def app(app_factory: Callable[..., Flask]) -> Flask:
-    return app_factory(WEBHOOK_ALLOW_HTTP=True)
+    return app_factory(WEBHOOK_ALLOW_LOCAL=True)
 
 
 @pytest.fixture
@@ -208,3 +208,33 @@ def test_endpoint_url_rules(app, client, make_partner) -> None:
     assert r.status_code == 422
     r = client.post(ENDPOINTS, json={"url": "https://x.test/", "events": ["code.nope"]}, headers=bearer(gs["token"]))
     assert r.status_code == 422
+
+
+def test_local_addresses_are_refused_outside_tests(app, client, receiver, make_partner, make_offer, add_snapshot,
+                                                   issue_codes) -> None:
+    w = _world(app, client, make_partner, make_offer, add_snapshot, issue_codes, receiver.url,
+               events=["code.redeemed"])
+    _redeem(client, w["gs"]["token"], w["codes"][0], 1)
+    app.config["WEBHOOK_ALLOW_LOCAL"] = False  # production: a partner's URL cannot reach our network
+    _send(app)
+    assert receiver.all() == []
+    with app.app_context():
+        delivery = db.session.scalars(select(WebhookDelivery)).one()
+        assert delivery.state == "pending" and delivery.attempts == 1
+        assert delivery.last_status is None and "LocalAddress" in (delivery.last_error or "")
+    r = client.post(ENDPOINTS, json={"url": receiver.url}, headers=bearer(w["gs"]["token"]))
+    assert r.status_code == 422  # and http:// is refused when the endpoint is added
+
+
+def test_a_redirect_is_a_failed_attempt_never_followed(app, client, make_partner, make_offer, add_snapshot,
+                                                       issue_codes) -> None:
+    with Receiver() as target, Receiver() as redirecting:
+        redirecting.status = 307
+        redirecting.location = target.url
+        w = _world(app, client, make_partner, make_offer, add_snapshot, issue_codes, redirecting.url,
+                   events=["code.redeemed"])
+        _redeem(client, w["gs"]["token"], w["codes"][0], 1)
+        _send(app)
+        assert len(redirecting.all()) == 1 and target.all() == []
+    with app.app_context():
+        assert db.session.scalars(select(WebhookDelivery.last_status)).one() == 307

@@ -24,7 +24,7 @@ from tests.support import bearer
 pytestmark = pytest.mark.slow
 CODES = 60
 LEASE = 2
-SETTINGS = {"WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_LEASE_SECONDS": LEASE, "WEBHOOK_SENDERS": 2}
+SETTINGS = {"WEBHOOK_ALLOW_LOCAL": True, "WEBHOOK_LEASE_SECONDS": LEASE, "WEBHOOK_SENDERS": 2}
 
 
 @pytest.fixture

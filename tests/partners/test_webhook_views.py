@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 @pytest.fixture
 def app(app_factory: Callable[..., Flask]) -> Flask:
-    return app_factory(WEBHOOK_ALLOW_HTTP=True)
+    return app_factory(WEBHOOK_ALLOW_LOCAL=True)
 
 
 def test_staff_manage_endpoints_and_replay(app: Flask, logged_in: Any, make_partner: Any) -> None:

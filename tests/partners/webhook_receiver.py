@@ -34,6 +34,8 @@ class Receiver:
     def __init__(self, delay: float = 0.0) -> None:
         self.got: list[Received] = []
         self.down = False
+        self.status = 204  # the answer while up
+        self.location = ""  # sent with a 3xx status
         self.delay = delay
         self.lock = threading.Lock()
         outer = self
@@ -43,10 +45,12 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if outer.delay:
                     time.sleep(outer.delay)
-                status = 503 if outer.down else 204
+                status = 503 if outer.down else outer.status
                 with outer.lock:
                     outer.got.append(Received({k.lower(): v for k, v in self.headers.items()}, body, status))
                 self.send_response(status)
+                if outer.location:
+                    self.send_header("location", outer.location)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
