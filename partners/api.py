@@ -18,6 +18,7 @@ from flask_smorest import abort as smorest_abort
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from partners import codes as codecore
 from partners import ratelimit, schemas
 from partners.models import Offer, Partner
 from partners.services import catalog, idempotency, issue, redemption, reports
@@ -32,7 +33,8 @@ from signedjson import utc_timestamp
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 abort = cast("Callable[..., NoReturn]", smorest_abort)  # it always raises; flask-smorest ships no types
-# Results are "valid"/"redeemed" or a refusal reason (a fixed set), never a code or a partner.
+# Results are "valid"/"redeemed" or a refusal reason (a fixed set), never a code or a partner; every
+# call with a test code (a sandbox key) is counted under "sandbox" only, apart from the live figures.
 VALIDATIONS = counter("rewards_partner_validations_total", "Partner code validations by result", ["result"])
 REDEMPTIONS = counter("rewards_partner_redemptions_total", "Partner redemptions by result", ["result"])
 IDEMPOTENCY_HEADER = {
@@ -148,7 +150,8 @@ class Validate(MethodView):
             raise
         try:
             answer = redemption.validate(db.engine, caller.client_id, args["code"], utcnow())
-            VALIDATIONS.labels(answer["reason"] or "valid").inc()
+            VALIDATIONS.labels("sandbox" if answer["code"].startswith(codecore.TEST_MARK)
+                               else answer["reason"] or "valid").inc()
             return _json(answer, 200)
         except redemption.NoActivePartner:
             current_partner()  # 403 with the reason
@@ -160,7 +163,7 @@ class Validate(MethodView):
                 canonical = redemption.canonical(args["code"])
             else:
                 current_partner()
-            VALIDATIONS.labels(exc.code).inc()
+            VALIDATIONS.labels("sandbox" if (canonical or "").startswith(codecore.TEST_MARK) else exc.code).inc()
             return _json({"code": canonical, "valid": False, "reason": exc.code, "offer": None}, 200)
 
 
@@ -185,7 +188,7 @@ class Redemptions(MethodView):
         ratelimit.admit(_key_id())
         key = idempotency.check_key(request.headers.get("Idempotency-Key"))
         response = _idempotent(partner, key, "redeem", args, lambda: _do_redeem(partner, args))
-        REDEMPTIONS.labels(_redemption_result(response)).inc()
+        REDEMPTIONS.labels("sandbox" if partner.sandbox else _redemption_result(response)).inc()
         return response
 
 
