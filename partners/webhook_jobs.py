@@ -83,8 +83,7 @@ def post(out: hooks.Outgoing, timeout: float, allow_local: bool = False) -> tupl
 
 def send_due(session: Session, app: Flask, *, max_seconds: float = 50.0) -> int:
     """Send every due delivery (a batch per round, as many as there are sender threads, until none is due
-    or ``max_seconds`` passed); commits
-    its own steps. Returns how many attempts were made."""
+    or ``max_seconds`` passed); commits its own steps. Returns how many attempts were made."""
     lease = timedelta(seconds=float(app.config["WEBHOOK_LEASE_SECONDS"]))
     timeout = float(app.config["WEBHOOK_TIMEOUT_SECONDS"])
     allow_local = bool(app.config["WEBHOOK_ALLOW_LOCAL"])
