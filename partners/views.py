@@ -82,6 +82,7 @@ def partner(partner_id: int) -> str:
         "partners/partner.html",
         partner=p,
         clients=clients,
+        sandbox={c.api_client_id for c in p.clients if c.sandbox},
         candidates=[c for c in candidates if c.id not in linked and c.scope_set & set(catalog.PARTNER_SCOPES)],
         tiers=TIERS,
         counts={o.id: issue.issued_count(db.session, o.id) for o in p.offers},
@@ -115,7 +116,8 @@ def partner_change(partner_id: int) -> Response:
     form = request.form
     op = form.get("op")
     if op == "link":
-        attempt(catalog.link_client, p, form.get("client", ""), actor=current_actor(), success=_("API client linked."))
+        attempt(catalog.link_client, p, form.get("client", ""), actor=current_actor(),
+                sandbox=bool(form.get("sandbox")), success=_("API client linked."))
     elif op in {"suspend", "resume"}:
         attempt(catalog.set_partner_active, p, op == "resume", actor=current_actor(),
                 success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))

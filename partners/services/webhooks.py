@@ -375,6 +375,9 @@ def emit_expiring(session: Session, now: datetime, days: int, display: Any, limi
         )
         .order_by(Code.id)
         .limit(limit)
+        # the codes' rows locked (PostgreSQL; SQLite's writers are serial): a redemption of one of them
+        # commits wholly before or after this message, so a code's messages keep their order
+        .with_for_update(of=Code)
     ).all()
     made = 0
     for code, offer, prefix in rows:

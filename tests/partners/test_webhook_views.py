@@ -70,3 +70,19 @@ def test_auditor_sees_the_page_without_forms_and_may_not_post(app: Flask, logged
     assert r.status_code == 200 and "Добавить адрес" not in r.get_data(as_text=True)
     assert page.post(url, data={"op": "add", "url": "https://x.test/"}).status_code == 403
     assert page.get("/partners/999/webhooks").status_code == 404
+
+
+def test_staff_link_a_sandbox_key_on_the_partner_page(app: Flask, logged_in: Any, make_partner: Any,
+                                                      api_token: Any) -> None:
+    from partners.models import PartnerClient
+    from partners.services.catalog import PARTNER_SCOPES
+
+    gs = make_partner()
+    api_token(*PARTNER_SCOPES, name="gsrv-sandbox")
+    page = logged_in("marketing")
+    r = page.post(f"/partners/{gs['id']}", data={"op": "link", "client": "gsrv-sandbox", "sandbox": "1"})
+    assert r.status_code == 302
+    with app.app_context():
+        assert [c.sandbox for c in db.session.scalars(select(PartnerClient).order_by(PartnerClient.api_client_id))] \
+            == [False, True]
+    assert "тестовый ключ: только тестовые коды" in page.get(f"/partners/{gs['id']}").get_data(as_text=True)
