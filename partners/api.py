@@ -33,7 +33,8 @@ from signedjson import utc_timestamp
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 abort = cast("Callable[..., NoReturn]", smorest_abort)  # it always raises; flask-smorest ships no types
-# Results are "valid"/"redeemed" or a refusal reason (a fixed set), never a code or a partner.
+# Results are "valid"/"redeemed" or a refusal reason (a fixed set), never a code or a partner; every
+# call with a test code (a sandbox key) is counted under "sandbox" only, apart from the live figures.
 VALIDATIONS = counter("rewards_partner_validations_total", "Partner code validations by result", ["result"])
 REDEMPTIONS = counter("rewards_partner_redemptions_total", "Partner redemptions by result", ["result"])
 IDEMPOTENCY_HEADER = {
@@ -72,6 +73,7 @@ def _limit_body() -> None:
 
 
 blp.before_app_request(_limit_body)
+blp.after_request(ratelimit.add_headers)  # RateLimit / RateLimit-Policy on every partner answer
 
 
 def _dumps(payload: Any) -> bytes:
@@ -89,7 +91,7 @@ def current_partner() -> PartnerRef:
         abort(403, message="This API key is not linked to a partner.")
     if not partner.active:
         abort(403, message="This partner is suspended.")
-    return PartnerRef(partner.id, partner.prefix)
+    return PartnerRef(partner.id, partner.prefix, bool(partner.sandbox))
 
 
 def _key_id() -> str:
@@ -148,7 +150,8 @@ class Validate(MethodView):
             raise
         try:
             answer = redemption.validate(db.engine, caller.client_id, args["code"], utcnow())
-            VALIDATIONS.labels(answer["reason"] or "valid").inc()
+            VALIDATIONS.labels("sandbox" if answer["code"].startswith(codecore.TEST_MARK)
+                               else answer["reason"] or "valid").inc()
             return _json(answer, 200)
         except redemption.NoActivePartner:
             current_partner()  # 403 with the reason
@@ -157,10 +160,10 @@ class Validate(MethodView):
             canonical = None
             if exc.code == redemption.NOT_FOUND:
                 ratelimit.charge_failed(_key_id())
-                canonical = str(codecore.parse(args["code"]))
+                canonical = redemption.canonical(args["code"])
             else:
                 current_partner()
-            VALIDATIONS.labels(exc.code).inc()
+            VALIDATIONS.labels("sandbox" if (canonical or "").startswith(codecore.TEST_MARK) else exc.code).inc()
             return _json({"code": canonical, "valid": False, "reason": exc.code, "offer": None}, 200)
 
 
@@ -185,7 +188,7 @@ class Redemptions(MethodView):
         ratelimit.admit(_key_id())
         key = idempotency.check_key(request.headers.get("Idempotency-Key"))
         response = _idempotent(partner, key, "redeem", args, lambda: _do_redeem(partner, args))
-        REDEMPTIONS.labels(_redemption_result(response)).inc()
+        REDEMPTIONS.labels("sandbox" if partner.sandbox else _redemption_result(response)).inc()
         return response
 
 
@@ -212,7 +215,7 @@ def _do_redeem(partner: PartnerRef, args: dict[str, Any]) -> idempotency.Answer:
         now=utcnow(),
         actor=current_actor(),
     )
-    return _answer(201, redemption.redemption_view(event, offer, str(parsed)))
+    return _answer(201, redemption.redemption_view(event, offer, redemption.printed(parsed, partner.sandbox)))
 
 
 def _answer(status: int, payload: Any) -> idempotency.Answer:
@@ -310,7 +313,7 @@ class PartnerReport(MethodView):
         partner = current_partner()
         ratelimit.hit_general(_key_id())
         offer = catalog.get_offer(db.session, offer_id, partner_id=partner.id)
-        return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"])
+        return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"], test=partner.sandbox)
 
 
 # --- personal cabinet -------------------------------------------------------------------------

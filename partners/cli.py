@@ -60,10 +60,23 @@ def list_partners() -> None:
 @partners_cli.command("link-client")
 @click.argument("partner")
 @click.argument("client")
-def link_client(partner: str, client: str) -> None:
+@click.option("--sandbox", is_flag=True, help="a sandbox key: the partner's test codes only (TEST-...)")
+def link_client(partner: str, client: str, sandbox: bool) -> None:
     """Let an API client (see 'flask keys create-client') act for PARTNER (id, prefix or name)."""
-    run_service(catalog.link_client, _partner(partner), client, actor=current_actor())
-    click.echo(f"{client} now acts for {partner}")
+    run_service(catalog.link_client, _partner(partner), client, actor=current_actor(), sandbox=sandbox)
+    click.echo(f"{client} now acts for {partner}" + (" (sandbox: test codes only)" if sandbox else ""))
+
+
+@partners_cli.command("test-codes")
+@click.argument("offer_id", type=int)
+@click.option("--count", type=int, default=10, show_default=True)
+def test_codes(offer_id: int, count: int) -> None:
+    """Issue test codes of an offer for the partner's sandbox key (printed TEST-...), one per line."""
+    from partners.services import issue as issue_svc
+
+    offer = run_service(catalog.get_offer, offer_id)
+    for code in run_service(issue_svc.issue_test_codes, offer, count, actor=current_actor()):
+        click.echo(code)
 
 
 @partners_cli.command("suspend")

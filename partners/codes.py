@@ -268,3 +268,21 @@ def generate(prefix: str, n: int) -> list[str]:
     (about n * live / 2**60) and the database's unique constraint catches the rest.
     """
     return [code for _, code in generate_values(prefix, n)]
+
+
+TEST_MARK = "TEST-"
+"""Printed before a test code (sandbox keys only): ``TEST-GSRV-7K2M-Q9XA-4HNT-$``."""
+
+
+def split_test(text: str) -> tuple[bool, str]:
+    """Whether ``text`` is marked as a test code (``TEST-`` in front, any case, spaces around), and the
+    code without the mark."""
+    stripped = text.strip()
+    if stripped[: len(TEST_MARK)].upper() == TEST_MARK:
+        return True, stripped[len(TEST_MARK):]
+    return False, text
+
+
+def printed(prefix: str, value: int, test: bool) -> str:
+    """The printed form of a live or test code."""
+    return (TEST_MARK if test else "") + format_code(prefix, value)

@@ -14,8 +14,12 @@ from partners import card as partner_card
 from partners import demo as partners_demo
 from partners import jobs as partner_jobs
 from partners import (
+    kit_api,
     models,  # noqa: F401  (the partner tables on the metadata)
     views,
+    webhook_api,
+    webhook_jobs,
+    webhook_views,
 )
 from partners.cli import partners_cli
 from rewards.demo import DEMO_ACTOR
@@ -43,9 +47,10 @@ FEATURE = Feature(
         "partners:read": _l("read partners, offers and reports"),
         "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
         "cabinet:write": _l("personal cabinet: issue an account's code for an offer"),
+        webhook_api.SCOPE: _l("partner site: manage its webhook endpoints and see their deliveries"),
     },
-    pages=[views.bp],
-    apis=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp],
+    pages=[views.bp, webhook_views.bp],
+    apis=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp, webhook_api.blp, kit_api.blp],
     commands=[partners_cli],
     nav=[("partners.index", _l("Partners"), "partners.view")],
     panels=[("partners/_panel.html", views.dashboard_panel)],
@@ -63,3 +68,8 @@ def init_app(app: Flask, api: Api) -> None:
                   action="partners.manage")  # account numbers in full: staff who manage only
     register_periodic(app, "partners.close_interrupted_runs", "* * * * *", partner_jobs.close_interrupted_runs)
     register_periodic(app, "partners.purge_idempotency", "7 * * * *", partner_jobs.purge_idempotency)
+    webhook_jobs.bind(app)
+    register_periodic(app, "partners.webhooks_send", "* * * * *", webhook_jobs.periodic_send)
+    register_periodic(app, "partners.webhooks_expiring", app.config["WEBHOOK_EXPIRING_CRON"],
+                      webhook_jobs.periodic_expiring)
+    register_periodic(app, "partners.webhooks_purge", "23 3 * * *", webhook_jobs.periodic_purge)

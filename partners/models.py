@@ -61,6 +61,8 @@ class PartnerClient(db.Model):
 
     api_client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    # a sandbox key works only with the partner's test codes (printed TEST-...), never with live ones
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[timestamp]
     partner: Mapped[Partner] = relationship(back_populates="clients")
 
@@ -105,6 +107,8 @@ class Code(db.Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(10), default=ISSUED)
     version: Mapped[int] = mapped_column(Integer, default=0)  # seq of the last ledger entry
+    # a test code (sandbox keys only; printed TEST-...): counted in no live count, report or total
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     offer: Mapped[Offer] = relationship()
 
 
@@ -131,6 +135,7 @@ class RedemptionEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     api_client_id: Mapped[int | None] = mapped_column(Integer, default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # of a test code
 
 
 class IdempotencyRecord(db.Model):
@@ -170,3 +175,89 @@ class IssueRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class WebhookEndpoint(db.Model):
+    """A partner's URL that receives signed event messages (Standard Webhooks).
+
+    ``secret`` signs every message; after a rotation ``previous_secret`` signs too until
+    ``previous_until`` (both signatures are sent meanwhile), then it is forgotten."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[intpk]
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    events: Mapped[str] = mapped_column(String(200), default="")  # space-separated; empty: every event
+    scheme: Mapped[str] = mapped_column(String(8), default="hmac")  # hmac | ed25519
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[timestamp]
+
+
+class WebhookMessage(db.Model):
+    """The outbox: one event for one partner, written in the transaction of the change it tells of.
+    ``public_id`` is the ``webhook-id`` of every attempt; ``ordering_key`` (``code:<id>``,
+    ``offer:<id>``) orders deliveries; ``dedupe`` makes periodic events (``code.expiring``) once only."""
+
+    __tablename__ = "webhook_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    ordering_key: Mapped[str] = mapped_column(String(40))
+    dedupe: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    live: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# delivery states
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+class WebhookDelivery(db.Model):
+    """One message to one endpoint: pending until a 2xx answer, retried on the schedule, failed after
+    the last attempt. ``lease_until`` marks an attempt under way (a consumer killed mid-send leaves it to
+    expire, and the message is sent again: at least once)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("message_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "ordering_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("webhook_messages.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    ordering_key: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    message: Mapped[WebhookMessage] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class WebhookAttempt(db.Model):
+    """The delivery log: every attempt with its answer (status code or error) and latency."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200), default=None)
+    replay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -42,7 +42,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Response, current_app, g
 from flask_smorest import abort
 from limits import RateLimitItem
 from limits.storage import RedisStorage
@@ -56,7 +56,8 @@ MARGIN = 0.005  # seconds: permits end this much before their window, whatever t
 # KEYS: the failed windows (NF of them), then the general windows. ARGV: NF, the batch cap, then each
 # general window's (limit, expiry seconds), then each failed window's limit. Every window is checked
 # before any is counted. Returns {0, permits, ms until the shortest general window ends}, or
-# {1, i, ms} when general window i is full, {2, j, ms} when failed window j is.
+# {1, i, ms} when general window i is full, {2, j, ms} when failed window j is. After {0, permits, ms}
+# come each general window's room left and ms until it ends (for the RateLimit header).
 _TAKE_LUA = """
 local nf, grant = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ng = #KEYS - nf
@@ -72,13 +73,18 @@ for i = 1, ng do
   grant = math.min(grant, math.max(1, math.floor(room / 32)))
 end
 local left = -1
+local out = {0, grant, 0}
 for i = 1, ng do
   local key = KEYS[nf + i]
-  if redis.call("incrby", key, grant) == grant then redis.call("expire", key, ARGV[2 + 2 * i]) end
+  local count = redis.call("incrby", key, grant)
+  if count == grant then redis.call("expire", key, ARGV[2 + 2 * i]) end
   local ms = redis.call("pttl", key)
   if left < 0 or ms < left then left = ms end
+  out[#out + 1] = tonumber(ARGV[1 + 2 * i]) - count
+  out[#out + 1] = ms
 end
-return {0, grant, left}
+out[3] = left
+return out
 """
 
 
@@ -88,6 +94,7 @@ class _Permits:
 
     left: int
     until: float  # time.monotonic()
+    rooms: tuple[tuple[int, float], ...] = ()  # each general window: room left in Redis, ends at (monotonic)
 
 
 _local = threading.local()  # a thread's permits: no two requests ever spend the same one
@@ -115,6 +122,7 @@ def _take(storage: RedisStorage, key: str, general: tuple[RateLimitItem, ...],
     permits = held.get(key)
     if permits is not None and permits.left > 0 and now < permits.until:
         permits.left -= 1
+        _note(general, [(room + permits.left, end - now) for room, end in permits.rooms])
         return
     script = _scripts.get(storage)
     if script is None:
@@ -125,12 +133,15 @@ def _take(storage: RedisStorage, key: str, general: tuple[RateLimitItem, ...],
     for item in general:
         args += [item.amount, item.get_expiry()]
     args += [item.amount for item in failed]
-    kind, value, ms = (int(x) for x in script(keys=keys, args=args))  # type: ignore[operator]
+    reply = [int(x) for x in script(keys=keys, args=args)]  # type: ignore[operator]
+    kind, value, ms = reply[:3]
     if kind == 1:
         _refuse(general[value - 1], GENERAL, ms / 1000)
     if kind == 2:
         _refuse(failed[value - 1], FAILED, ms / 1000)
-    held[key] = _Permits(value - 1, now + ms / 1000 - MARGIN)
+    rooms = tuple((reply[3 + 2 * i], now + reply[4 + 2 * i] / 1000) for i in range(len(general)))
+    held[key] = _Permits(value - 1, now + ms / 1000 - MARGIN, rooms)
+    _note(general, [(room + value - 1, end - now) for room, end in rooms])
 
 
 def _admit(key: str, *, lookup: bool) -> None:
@@ -151,6 +162,41 @@ def _admit(key: str, *, lookup: bool) -> None:
             _refuse(item, GENERAL, strategy.get_window_stats(item, GENERAL, key).reset_time - time.time())
     for item in general:
         strategy.hit(item, GENERAL, key)
+    stats = [strategy.get_window_stats(item, GENERAL, key) for item in general]
+    _note(general, [(st.remaining, st.reset_time - time.time()) for st in stats])
+
+
+# --- RateLimit / RateLimit-Policy headers (draft-ietf-httpapi-ratelimit-headers) -----------------
+# Every partner response carries ``RateLimit-Policy`` (each general window: quota ``q`` and window
+# ``w`` in seconds) and, once the call was counted, ``RateLimit`` (each window: ``r`` requests left and
+# ``t`` seconds until it resets). With Redis permits the room is the storage's count when the permits
+# were taken plus this thread's unspent ones: a hint (as the draft says), never a promise.
+
+
+def _policy_name(item: RateLimitItem) -> str:
+    return f"{item.GRANULARITY.name}" + (f"{item.multiples}" if item.multiples > 1 else "")
+
+
+def _note(general: tuple[RateLimitItem, ...], windows: list[tuple[int, float]]) -> None:
+    g.partner_ratelimit = [(_policy_name(item), max(0, room), max(0, math.ceil(seconds)))
+                           for item, (room, seconds) in zip(general, windows, strict=True)]
+
+
+def policy_header() -> str:
+    """``RateLimit-Policy`` of the partner API (from ``PARTNER_API_LIMIT``)."""
+    items = _items(current_app.config["PARTNER_API_LIMIT"])
+    return ", ".join(f'"{_policy_name(i)}";q={i.amount};w={i.get_expiry()}' for i in items)
+
+
+def add_headers(response: Response) -> Response:
+    """An ``after_request`` of the partner blueprints: the rate-limit headers on every answer."""
+    if _strategy() is None:
+        return response
+    response.headers["RateLimit-Policy"] = policy_header()
+    noted = g.get("partner_ratelimit")
+    if noted:
+        response.headers["RateLimit"] = ", ".join(f'"{name}";r={room};t={seconds}' for name, room, seconds in noted)
+    return response
 
 
 def hit_general(key: str) -> None:

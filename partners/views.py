@@ -180,6 +180,7 @@ def _partner_page(p: Partner, offer_form: OfferForm | None = None, status: int =
         "partners/partner.html",
         partner=p,
         clients=clients,
+        sandbox={c.api_client_id for c in p.clients if c.sandbox},
         candidates=[c for c in candidates if c.id not in linked and c.scope_set & set(catalog.PARTNER_SCOPES)],
         tiers=TIERS,
         counts={o.id: issue.issued_count(db.session, o.id) for o in p.offers},
@@ -226,7 +227,8 @@ def partner_change(partner_id: int) -> Response | tuple[str, int]:
     form = request.form
     op = form.get("op")
     if op == "link":
-        attempt(catalog.link_client, p, form.get("client", ""), actor=current_actor(), success=_("API client linked."))
+        attempt(catalog.link_client, p, form.get("client", ""), actor=current_actor(),
+                sandbox=bool(form.get("sandbox")), success=_("API client linked."))
     elif op in {"suspend", "resume"}:
         attempt(catalog.set_partner_active, p, op == "resume", actor=current_actor(),
                 success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))
@@ -369,7 +371,7 @@ def dashboard_panel() -> dict[str, Any]:
     rows = db.session.execute(
         select(Offer.id, Offer.title, Partner.name, issued, redeemed)
         .join(Partner, Partner.id == Offer.partner_id)
-        .outerjoin(Code, Code.offer_id == Offer.id)
+        .outerjoin(Code, (Code.offer_id == Offer.id) & Code.test.is_(False))
         .group_by(Offer.id, Offer.title, Partner.name)
         .order_by(Offer.id.desc())
         .limit(8)

@@ -50,6 +50,17 @@ DEFAULTS: dict[str, Any] = {
     "PARTNER_FAILED_LIMIT": "30/minute;300/hour",  # 'not_found' answers: the guessing signal
     "API_KEY_CACHE_SECONDS": 2,  # a worker may use a key it authenticated this long ago (0: read every call)
     "PARTNER_LIMIT_LEASE": 16,  # most permits a worker takes from Redis at once (1: a round trip per call)
+    # Partner webhooks (docs/api.md "Webhooks"; sent by the jobs consumer).
+    "WEBHOOK_TIMEOUT_SECONDS": 10,  # one attempt waits this long for the receiver's answer
+    "WEBHOOK_LEASE_SECONDS": 60,  # an attempt under way; a killed sender's message is sent again after it
+    "WEBHOOK_SENDERS": 8,  # parallel posts per consumer
+    "WEBHOOK_EXPIRING_DAYS": 7,  # code.expiring: this many days before the offer ends
+    "WEBHOOK_EXPIRING_CRON": "17 * * * *",
+    "WEBHOOK_ROTATION_OVERLAP_HOURS": 24,  # after a rotation both secrets sign for this long
+    "WEBHOOK_KEEP_DAYS": 30,  # the delivery log of older messages (none pending) is deleted nightly
+    # True only on a laptop or in the tests: endpoint URLs may then be http and reach loopback and
+    # private addresses (otherwise https only, and a host resolving to such an address is refused)
+    "WEBHOOK_ALLOW_LOCAL": False,
     "SESSION_LIFETIME_HOURS": 12,
     # Loyalty programme settings shared by several features.
     "PRIORITY_TIERS": ["ideal"],

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from partners import codes as codecore
 from partners.models import FIXED, ISSUED, PERCENT, REVOKED, Code, Offer, Partner, PartnerClient
+from partners.services import webhooks
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import rowcount, utcnow
 from rewards.directread import DirectRead
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.tiers import TIER_RANK, TIERS
+from signedjson import utc_timestamp
 
 PARTNER_SCOPES = ("codes:validate", "codes:redeem", "redemptions:rollback")
 MAX_FIXED_KOPECKS = 100_000_000  # 1 M rubles: a sanity bound, not a business rule
@@ -60,15 +62,20 @@ def set_partner_active(session: Session, partner: Partner, active: bool, *, acto
     record_event(session, actor, "partner.activated" if active else "partner.suspended", "partner", str(partner.id), {})
 
 
-def link_client(session: Session, partner: Partner, client_name: str, *, actor: str) -> PartnerClient:
-    """Let an API client (created with the foundation's ``keys create-client``) act for ``partner``."""
+def link_client(session: Session, partner: Partner, client_name: str, *, actor: str,
+                sandbox: bool = False) -> PartnerClient:
+    """Let an API client (created with the foundation's ``keys create-client``) act for ``partner``;
+    a ``sandbox`` client works only with the partner's test codes."""
     client = session.scalar(select(ApiClient).where(ApiClient.name == client_name))
     if client is None:
         raise NotFound(N_("no API client %(client_name)s"), client_name=repr(client_name), field="client")
     existing = session.get(PartnerClient, client.id)
     if existing is not None:
-        if existing.partner_id == partner.id:
+        if existing.partner_id == partner.id and existing.sandbox == sandbox:
             return existing
+        if existing.partner_id == partner.id:
+            raise Conflict(N_("API client %(client_name)s is linked already, as a sandbox key or not"),
+                           client_name=repr(client_name), field="client")
         raise Conflict(N_("API client %(client_name)s already acts for another partner"),
                        client_name=repr(client_name), field="client")
     if not client.scope_set & set(PARTNER_SCOPES):
@@ -76,10 +83,11 @@ def link_client(session: Session, partner: Partner, client_name: str, *, actor: 
             N_("API client %(client_name)s has none of the partner scopes %(scopes)s"), field="client",
             code="no_partner_scope", client_name=repr(client_name), scopes=", ".join(PARTNER_SCOPES),
         )
-    link = PartnerClient(api_client_id=client.id, partner_id=partner.id)
+    link = PartnerClient(api_client_id=client.id, partner_id=partner.id, sandbox=sandbox)
     session.add(link)
     session.flush()
-    record_event(session, actor, "partner.client_linked", "partner", str(partner.id), {"client": client_name})
+    record_event(session, actor, "partner.client_linked", "partner", str(partner.id),
+                 {"client": client_name, "sandbox": sandbox})
     return link
 
 
@@ -93,7 +101,8 @@ def partner_of_client(session: Session, client_id: int) -> Partner | None:
 
 
 _PARTNER_OF_CLIENT = DirectRead(
-    select(Partner.__table__.c.id, Partner.__table__.c.prefix, Partner.__table__.c.active)
+    select(Partner.__table__.c.id, Partner.__table__.c.prefix, Partner.__table__.c.active,
+           PartnerClient.__table__.c.sandbox)
     .join_from(PartnerClient.__table__, Partner.__table__,
                PartnerClient.__table__.c.partner_id == Partner.__table__.c.id)
     .where(PartnerClient.__table__.c.api_client_id == bindparam("client_id"))
@@ -101,7 +110,7 @@ _PARTNER_OF_CLIENT = DirectRead(
 
 
 def partner_ref_of_client(engine: Engine, client_id: int) -> Any | None:
-    """``(id, prefix, active)`` of the partner an API client acts for, if any: one direct read (the
+    """``(id, prefix, active, sandbox)`` of the partner an API client acts for, if any: one direct read (the
     partner API asks it on every call)."""
     return _PARTNER_OF_CLIENT.first(engine, {"client_id": client_id})
 
@@ -177,6 +186,7 @@ def create_offer(
             "budget": budget,
         },
     )
+    offer_changed(session, offer, "created")
     return offer
 
 
@@ -196,6 +206,7 @@ def withdraw_offer(session: Session, offer: Offer, *, actor: str) -> None:
     # Write the row (and take its lock) before the event log's lock: issuers take them in that order.
     session.flush()
     record_event(session, actor, "offer.withdrawn", "offer", str(offer.id), {})
+    offer_changed(session, offer, "withdrawn")
 
 
 def revoke_code(session: Session, text: str, *, actor: str) -> Code:
@@ -219,4 +230,22 @@ def revoke_code(session: Session, text: str, *, actor: str) -> Code:
         raise Conflict(N_("only an issued, unredeemed code can be revoked (this one is %(state)s)"), state=code.state)
     session.expire(code)
     record_event(session, actor, "code.revoked", "code", str(code.id), {"offer_id": code.offer_id})
+    partner_id = session.scalar(select(Offer.partner_id).where(Offer.id == code.offer_id))
+    webhooks.emit(session, int(partner_id or 0), "code.revoked", f"code:{code.id}",
+                  {"code": codecore.format_code(parsed.prefix, parsed.value), "offer_id": code.offer_id,
+                   "revoked_at": utc_timestamp(utcnow())}, utcnow())
     return code
+
+
+def offer_changed(session: Session, offer: Offer, change: str) -> None:
+    """Tell the partner's endpoints (``offer.changed``) in the change's transaction."""
+    webhooks.emit(session, offer.partner_id, "offer.changed", f"offer:{offer.id}", {
+        "change": change,
+        "offer": {
+            "id": offer.id, "title": offer.title,
+            "discount": {"kind": offer.discount_kind, "value": offer.discount_value},
+            "tiers": offer.tier_list, "budget": offer.budget,
+            "valid_from": utc_timestamp(offer.valid_from), "expires_at": utc_timestamp(offer.valid_to),
+            "withdrawn": offer.withdrawn_at is not None,
+        },
+    }, utcnow())

@@ -63,7 +63,9 @@ def _missing(offer: Offer, snapshot_id: int) -> Any:
 
 def issued_count(session: Session, offer_id: int) -> int:
     """Codes issued for the offer (counted, never stored)."""
-    return session.scalar(select(func.count()).select_from(Code).where(Code.offer_id == offer_id)) or 0
+    return session.scalar(
+        select(func.count()).select_from(Code).where(Code.offer_id == offer_id, Code.test.is_(False))
+    ) or 0
 
 
 def missing_count(session: Session, offer: Offer, snapshot_id: int) -> int:
@@ -388,7 +390,7 @@ def export_lines(session: Session, offer: Offer, batch: int = 20_000) -> Iterato
     while True:
         rows = session.execute(
             select(Code.id, Code.account, Code.tier, Code.value, Code.issued_at, Code.state)
-            .where(Code.offer_id == offer.id, Code.id > last)
+            .where(Code.offer_id == offer.id, Code.id > last, Code.test.is_(False))
             .order_by(Code.id)
             .limit(batch)
         ).all()
@@ -409,7 +411,30 @@ def codes_of_account(session: Session, account: str) -> list[tuple[Code, Offer, 
         select(Code, Offer, Partner.prefix)
         .join(Offer, Offer.id == Code.offer_id)
         .join(Partner, Partner.id == Offer.partner_id)
-        .where(Code.account == account)
+        .where(Code.account == account, Code.test.is_(False))
         .order_by(Code.id)
     ).all()
     return [(code, offer, codecore.format_code(prefix, code.value)) for code, offer, prefix in rows]
+
+
+MAX_TEST_CODES = 100  # per offer: enough to build an integration against
+
+
+def issue_test_codes(session: Session, offer: Offer, count: int, *, actor: str) -> list[str]:
+    """Issue ``count`` test codes of ``offer`` (printed ``TEST-...``; sandbox keys only). They count in
+    no live figure (issued counts, budget, reports, exports); returns them printed."""
+    if not isinstance(count, int) or count < 1:
+        raise DomainError(N_("the number of test codes is a whole number from 1"), field="count")
+    have = session.scalar(select(func.count()).select_from(Code).where(Code.offer_id == offer.id,
+                                                                       Code.test.is_(True))) or 0
+    if have + count > MAX_TEST_CODES:
+        raise DomainError(N_("an offer has at most %(n)s test codes"), field="count", n=MAX_TEST_CODES)
+    now = utcnow()
+    codes = [Code(offer_id=offer.id, value=v, account=f"TEST-{have + i + 1:06d}", tier="test", issued_at=now,
+                  state=ISSUED, version=0, test=True)
+             for i, v in enumerate(codecore.random_values(count))]
+    session.add_all(codes)
+    session.flush()
+    record_event(session, actor, "codes.test_issued", "offer", str(offer.id), {"count": count})
+    prefix = offer.partner.prefix
+    return [codecore.printed(prefix, c.value, True) for c in codes]

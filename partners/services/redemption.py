@@ -35,6 +35,7 @@ from partners.models import (
     PartnerClient,
     RedemptionEvent,
 )
+from partners.services import webhooks
 from rewards.audit.services import record_event
 from rewards.db import rowcount
 from rewards.directread import DirectRead
@@ -83,21 +84,40 @@ class PartnerRef:
 
     id: int
     prefix: str
+    sandbox: bool = False  # a sandbox key: test codes only (TEST-...), live ones are "not found"
 
 
-def _parse_text(text: Any) -> codecore.ParsedCode:
-    """The code a partner sent, or ``malformed`` (the check symbol caught a typo, or not text at all)."""
+def _parse_text(text: Any) -> tuple[codecore.ParsedCode, bool]:
+    """The code a partner sent and whether it is marked a test code, or ``malformed`` (the check symbol
+    caught a typo, or not text at all)."""
     if not isinstance(text, str):
         raise Refused(MALFORMED)
+    test, text = codecore.split_test(text)
     try:
-        return codecore.parse(text)
+        return codecore.parse(text), test
     except codecore.MalformedCode as exc:
         raise Refused(MALFORMED) from exc
 
 
+def printed(parsed: codecore.ParsedCode, test: bool) -> str:
+    """A parsed code as printed (``TEST-`` in front of a test code)."""
+    return (codecore.TEST_MARK if test else "") + str(parsed)
+
+
+def canonical(text: Any) -> str | None:
+    """The printed form of what a partner sent, or None when it is no well-formed code."""
+    try:
+        parsed, test = _parse_text(text)
+    except Refused:
+        return None
+    return printed(parsed, test)
+
+
 def _parse(partner: PartnerRef, text: Any) -> codecore.ParsedCode:
-    parsed = _parse_text(text)
-    if parsed.prefix != partner.prefix:  # another partner's code: no look-up, same answer as absent
+    parsed, test = _parse_text(text)
+    # another partner's code, a live code asked with a sandbox key or a test code with a live key: no
+    # look-up, the same answer as an absent code
+    if parsed.prefix != partner.prefix or test != partner.sandbox:
         raise Refused(NOT_FOUND)
     return parsed
 
@@ -107,7 +127,7 @@ def _find(session: Session, partner: PartnerRef, text: Any) -> tuple[codecore.Pa
     row = session.execute(
         select(Code, Offer)
         .join(Offer, Offer.id == Code.offer_id)
-        .where(Code.value == parsed.value, Offer.partner_id == partner.id)
+        .where(Code.value == parsed.value, Offer.partner_id == partner.id, Code.test.is_(partner.sandbox))
     ).first()
     if row is None:
         raise Refused(NOT_FOUND)
@@ -149,6 +169,8 @@ _VALIDATE_STMT = DirectRead(
     select(
         _P.prefix,
         _P.active,
+        _PC.sandbox,
+        _C.test,
         _C.state,
         _O.id,
         _O.title,
@@ -178,16 +200,17 @@ def validate(engine: Engine, client_id: int, text: Any, now: datetime) -> dict[s
     malformed and not_found only (a real code of this partner gets an answer with its offer whatever
     its state), :class:`NoActivePartner` when the client has no active partner. A malformed code is
     refused before any database read."""
-    parsed = _parse_text(text)
+    parsed, test = _parse_text(text)
     row = _VALIDATE_STMT.first(engine, {"client_id": client_id, "value": parsed.value})
     if row is None or not row.active:
         raise NoActivePartner
-    # Another partner's code (or a forged prefix on this partner's number) answers like an absent one.
-    if row.id is None or parsed.prefix != row.prefix:
+    # Another partner's code (or a forged prefix on this partner's number) answers like an absent one,
+    # and so does a live code asked with a sandbox key, or a test code with a live key.
+    if row.id is None or parsed.prefix != row.prefix or not test == row.sandbox == row.test:
         raise Refused(NOT_FOUND)
     # the row has the attributes _refusal and offer_view read of a code (state) and an offer (the rest)
     reason = _refusal(row, row, now)  # type: ignore[arg-type]
-    return {"code": str(parsed), "valid": reason is None, "reason": reason, "offer": offer_view(row)}  # type: ignore[arg-type]
+    return {"code": printed(parsed, test), "valid": reason is None, "reason": reason, "offer": offer_view(row)}  # type: ignore[arg-type]
 
 
 def discount_for(offer: Offer, amount_kopecks: int | None) -> int | None:
@@ -242,12 +265,16 @@ def redeem(
         discount_kopecks=discount_for(offer, amount_kopecks),
         api_client_id=client_id,
         at=now,
+        test=partner.sandbox,
     )
     session.add(event)
     session.flush()
-    record_event(
-        session, actor, "code.redeemed", "code", str(code.id), {"offer_id": offer.id, "redemption": event.public_id}
+    record_event(  # a sandbox redemption under its own action: the live totals never count it
+        session, actor, "sandbox.code_redeemed" if partner.sandbox else "code.redeemed", "code", str(code.id),
+        {"offer_id": offer.id, "redemption": event.public_id},
     )
+    webhooks.emit(session, partner.id, "code.redeemed", f"code:{code.id}",
+                  redemption_view(event, offer, printed(parsed, partner.sandbox)), now, live=not partner.sandbox)
     return event, offer, parsed
 
 
@@ -280,6 +307,7 @@ def rollback(
             RedemptionEvent.public_id == redemption_id,
             RedemptionEvent.partner_id == partner.id,
             RedemptionEvent.kind == "redeem",
+            RedemptionEvent.test.is_(partner.sandbox),
         )
     )
     if original is None:
@@ -303,17 +331,23 @@ def rollback(
         reason=reason,
         api_client_id=client_id,
         at=now,
+        test=partner.sandbox,
     )
     session.add(event)
     session.flush()
     record_event(
         session,
         actor,
-        "code.redemption_rolled_back",
+        "sandbox.redemption_rolled_back" if partner.sandbox else "code.redemption_rolled_back",
         "code",
         str(original.code_id),
         {"offer_id": original.offer_id, "redemption": original.public_id, "rollback": event.public_id},
     )
+    value = session.scalar(select(Code.value).where(Code.id == original.code_id))
+    webhooks.emit(session, partner.id, "code.rollback", f"code:{original.code_id}",
+                  {**rollback_view(original, event), "code": codecore.printed(partner.prefix, int(value or 0),
+                                                                             partner.sandbox),
+                   "offer_id": original.offer_id, "reason": reason}, now, live=not partner.sandbox)
     return original, event
 
 

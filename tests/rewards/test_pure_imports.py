@@ -13,6 +13,7 @@ PURE = [
     "rewards.snapshots.csvfile", "rewards.csvread", "rewards.flags.core", "rewards.flags.needs",
     "rewards.rating.behaviour",
     "rewards.charts",
+    "partners.webhooks",
 ]
 
 

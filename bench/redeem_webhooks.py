@@ -1,0 +1,138 @@
+"""Redeem latency with webhooks on vs off, interleaved in one run (short: about a minute).
+
+    PYTHONPATH=. python bench/redeem_webhooks.py [--backend sqlite|postgresql|both] [--rounds 6] [--batch 150]
+
+Two partners in one database, each with its own key and codes: "off" has no webhook endpoint, "on" has
+one (so each of its redemptions also writes the outbox message and its delivery, and queues the send
+task after the commit: on the Redis queue when a server answers at 127.0.0.1:6379, else the SQLite
+queue file). Nothing sends meanwhile (no consumer): the bench measures what the API call pays. Each
+round redeems a batch through each partner in turn (off, on, off, on, ...) with the Flask test client
+in this process, so background load hits both alike; the medians of the per-call times and their
+ratio are printed, with the load average. Without an HTTP server in front the fixed costs are smaller,
+so the ratio is the pessimistic one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
+
+SCHEMA = "bench_redeem_webhooks"
+
+
+def _redis() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                return "redis://127.0.0.1:6379/14"
+    except OSError:
+        pass
+    return None
+
+
+def _setup(app: Any, codes_each: int) -> dict[str, tuple[str, list[str]]]:
+    from partners import codes as codecore
+    from partners.models import Partner
+    from partners.services import catalog, issue
+    from partners.services import webhooks as hooks
+    from rewards.apikeys.services import create_client
+    from rewards.db import db, utcnow
+
+    out: dict[str, tuple[str, list[str]]] = {}
+    with app.app_context():
+        db.create_all()
+        for name, prefix in (("off", "BNX"), ("on", "BWH")):
+            _client, token = create_client(db.session, f"{name}-site", list(catalog.PARTNER_SCOPES), actor="bench")
+            partner: Partner = catalog.create_partner(db.session, f"bench-{name}", prefix, actor="bench")
+            catalog.link_client(db.session, partner, f"{name}-site", actor="bench")
+            now = utcnow()
+            offer = catalog.create_offer(db.session, partner, title="bench", discount_kind="percent",
+                                         discount_value=5, tiers=["ideal"], valid_from=now - timedelta(hours=1),
+                                         valid_to=now + timedelta(days=30), actor="bench")
+            if name == "on":
+                hooks.create_endpoint(db.session, partner.id, "https://partner.example/hooks", actor="bench")
+            values = codecore.random_values(codes_each)
+            at = issue._time_text(db.session, now)
+            issue.insert_codes(db.session, [(offer.id, v, f"{i:010d}", "ideal", None, None, at, "issued", 0)
+                                            for i, v in enumerate(values)])
+            db.session.commit()
+            out[name] = (token, [codecore.format_code(prefix, v) for v in values])
+    return out
+
+
+def _batch(client: Any, token: str, codes: list[str], tag: str, cpu: list[float] | None = None) -> list[float]:
+    times = []
+    headers = {"Authorization": f"Bearer {token}"}
+    for i, code in enumerate(codes):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        r = client.post("/api/v1/partner/redemptions", json={"code": code, "order_ref": f"{tag}-{i}"},
+                        headers={**headers, "Idempotency-Key": f"{tag}-{i}"})
+        times.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
+        if r.status_code != 201:
+            raise SystemExit(f"redeem answered {r.status_code}: {r.get_data(as_text=True)[:200]}")
+    return times
+
+
+def run(backend: str, rounds: int, batch: int) -> None:
+    from rewards import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.environ["REWARDS_INSTANCE_PATH"] = str(folder)  # no instance config of a checkout
+        queue = _redis() or f"sqlite:///{folder / 'queue.sqlite3'}"
+        cfg = {"SECRET_KEY": "bench", "KEYS_DIR": str(folder / "keys"), "LOG_LEVEL": "WARNING",
+               "RATELIMIT_ENABLED": False, "JOBS_URL": queue, "JOBS_QUEUE": f"bench-{os.getpid()}",
+               "JOBS_DIR": str(folder / "jobs"), **database_settings(backend, folder, SCHEMA)}
+        app = create_app(cfg)
+        made = _setup(app, rounds * batch + batch)
+        client = app.test_client()
+        _batch(client, made["off"][0], made["off"][1][-batch // 3:], "warm-off")  # warm both paths
+        _batch(client, made["on"][0], made["on"][1][-batch // 3:], "warm-on")
+        times: dict[str, list[float]] = {"off": [], "on": []}
+        cpu: dict[str, list[float]] = {"off": [], "on": []}
+        for r in range(rounds):
+            for name in ("off", "on") if r % 2 == 0 else ("on", "off"):
+                token, codes = made[name]
+                times[name] += _batch(client, token, codes[r * batch:(r + 1) * batch], f"{name}-{r}", cpu[name])
+        off, on = statistics.median(times["off"]), statistics.median(times["on"])
+        p90 = {k: statistics.quantiles(v, n=10)[-1] for k, v in times.items()}
+        print(f"{backend}: queue {queue.split(':')[0]}, {len(times['off'])} redemptions each, interleaved")
+        print(f"  median  off {off * 1000:.2f} ms   on {on * 1000:.2f} ms   on/off {on / off:.3f}")
+        print(f"  p90     off {p90['off'] * 1000:.2f} ms   on {p90['on'] * 1000:.2f} ms")
+        c_off, c_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+        print(f"  CPU of this process per call (median)  off {c_off * 1000:.2f} ms   on {c_on * 1000:.2f} ms   "
+              f"on/off {c_on / c_off:.3f}")
+        print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
+        if queue.startswith("redis"):
+            from rewards.jobs import store
+
+            store.instance(app).flush()  # the bench's queued send tasks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=150)
+    args = parser.parse_args()
+    for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
+        run(backend, args.rounds, args.batch)
+
+
+if __name__ == "__main__":
+    main()
