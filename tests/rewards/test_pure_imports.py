@@ -11,6 +11,7 @@ PURE = [
     "signedjson", "draws.engine", "draws.verify", "draws.witness", "draws.drand", "draws.relay", "draws.checkcode",
     "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers", "partners.codes", "rewards.rating.engine",
     "rewards.snapshots.csvfile", "rewards.csvread", "rewards.flags.core", "rewards.rating.behaviour",
+    "rewards.rating.whatif",
 ]
 
 
