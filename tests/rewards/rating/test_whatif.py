@@ -33,12 +33,12 @@ def _bytes(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc).encode()
 
 
-def _random_behaviour(accounts: int, seed: int) -> bytes:
+def _random_behaviour(accounts: int, seed: int, period: str = PERIOD) -> bytes:
     rng = random.Random(seed)
     rows = []
     for n in range(accounts):
         account = f"{n:06d}"
-        for month in window(PERIOD, 6):
+        for month in window(period, 6):
             if rng.random() < 0.05:
                 continue  # a month without data
             y, m = int(month[:4]), int(month[5:])
