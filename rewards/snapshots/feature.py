@@ -30,11 +30,13 @@ def _demo(session: Session) -> Iterable[str]:
 
 
 FEATURE = Feature(
-    actions={"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL},
+    actions={"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL,
+             "snapshots.rules": STAFF_WRITE},
     scopes={
         "snapshots:write": _l("billing: load tier snapshots"),
         "snapshots:read": _l("read snapshots, movement and exports"),
         "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+        "rules:write": _l("rating rules: drafts, what-ifs and publishing a version"),
     },
     pages=[views.bp],
     apis=[snapshots_api.blp, snapshots_api.accounts_blp],
@@ -54,5 +56,9 @@ def init_app(app: Flask, api: Api) -> None:
     register_kind(app, jobs.COMPUTE, jobs.compute_job, label=_l("Snapshot computation"), action="snapshots.import",
                   done_link=done)
     register_kind(app, jobs.EXPORT, jobs.export_job, label=_l("Snapshot export"), action="snapshots.export")
-    add_error_labels(app, {**views.ERROR_KINDS, "invalid_file": _l("the file has problems; nothing was loaded"),
+    register_kind(app, jobs.WHAT_IF, jobs.what_if_job, label=_l("Rules what-if"), action="snapshots.export",
+                  done_link=("snapshots.what_if_result", "job_id", "job_id"))
+    add_error_labels(app, {**views.ERROR_KINDS, "needs_facts": _l("a what-if needs a computed snapshot"),
+                           "bad_rules": _l("the rules are not valid"),
+                           "invalid_file": _l("the file has problems; nothing was loaded"),
                            "period_taken": _l("the period already has a snapshot")})

@@ -99,3 +99,51 @@ def export_job(ctx: JobContext) -> dict[str, Any]:
     services.record_export(ctx.session, snapshot, kind, ctx.actor)
     rows = file["lines"] - 1  # the header is not a row
     return {"snapshot_id": snapshot.id, "period": snapshot.period, "kind": kind, "rows": rows, "file": file}
+
+
+WHAT_IF = "snapshots.what_if"
+CHANGED_FILE = "changed-accounts.csv"
+
+
+def what_if_job(ctx: JobContext) -> dict[str, Any]:
+    """Rate a computed snapshot's stored facts with draft rules (params: snapshot_id, rules (the text),
+    label, draft_id or None). Reads on a connection of its own that takes no write lock; writes nothing
+    but its result: the summary (the job's record) and the changed accounts (a CSV file to download)."""
+    import os
+
+    from sqlalchemy.orm import Session
+
+    from rewards.db import db, reset_read_only, set_read_only
+    from rewards.snapshots import whatif
+
+    p = ctx.params
+    snapshot = services.get_snapshot(ctx.session, int(p["snapshot_id"]))
+    ctx.progress(0, snapshot.row_count, force=True)
+    path = ctx.output(CHANGED_FILE)
+    lines = 0
+    token = set_read_only(True)  # on SQLite: a deferred read, no write lock for the whole pass
+    try:
+        with Session(db.engine) as reader, path.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(whatif.CHANGED_HEADER + "\n")
+            write = fh.write
+
+            def changed(account: str, old: str, new: str, old_points: int | None, new_points: int) -> None:
+                nonlocal lines
+                lines += 1
+                write(f"{account};{old};{new};{'' if old_points is None else old_points};{new_points}\n")
+
+            result = whatif.what_if(reader, snapshot.id, p["rules"].encode("utf-8"), changed=changed,
+                                    progress=lambda done, total: ctx.progress(done, total))
+            reader.rollback()
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        reset_read_only(token)
+    ctx.progress(snapshot.row_count, force=True)
+    result.update({
+        "job_id": ctx.job_id, "snapshot_id": snapshot.id, "label": p.get("label") or "",
+        "draft_id": p.get("draft_id"), "changed_accounts": lines,
+        "file": {"name": CHANGED_FILE, "download_name": f"what-if-{snapshot.period}-changed.csv",
+                 "mimetype": "text/csv", "charset": "utf-8", "lines": lines + 1, "bytes": path.stat().st_size},
+    })
+    return result

@@ -37,7 +37,8 @@ def _rules(**changes: Any) -> bytes:
 
 def _compute(period: str = "2026-10", rules: bytes | None = None, replace: bool = False, accounts: int = 120) -> Any:
     return services.compute_snapshot(
-        db.session, [(io.BytesIO(_random_behaviour(accounts, seed=11, period=period)), "b.csv")], period=period, actor="tester",
+        db.session, [(io.BytesIO(_random_behaviour(accounts, seed=11, period=period)), "b.csv")], period=period,
+        actor="tester",
         rules_bytes=rules, replace=replace,
     ).snapshot
 
