@@ -18,6 +18,7 @@ from rewards.snapshots import (
     jobs,
     models,  # noqa: F401  (the snapshot tables on the metadata)
     views,
+    whatif_views,  # noqa: F401  (the rules pages, on the snapshots blueprint)
 )
 from rewards.snapshots.cli import snapshots_cli
 from rewards.snapshots.demo import load_demo_snapshots
