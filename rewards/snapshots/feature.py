@@ -17,6 +17,7 @@ from rewards.snapshots import api as snapshots_api
 from rewards.snapshots import (
     jobs,
     models,  # noqa: F401  (the snapshot tables on the metadata)
+    rules_api,
     views,
     whatif_views,  # noqa: F401  (the rules pages, on the snapshots blueprint)
 )
@@ -40,7 +41,7 @@ FEATURE = Feature(
         "rules:write": _l("rating rules: drafts, what-ifs and publishing a version"),
     },
     pages=[views.bp],
-    apis=[snapshots_api.blp, snapshots_api.accounts_blp],
+    apis=[snapshots_api.blp, snapshots_api.accounts_blp, rules_api.rules_blp],
     commands=[snapshots_cli],
     nav=[("snapshots.index", _l("Snapshots"), "snapshots.view")],
     panels=[("snapshots/_panel.html", views.dashboard_panel)],

@@ -7,6 +7,8 @@ reporting the bytes read as progress.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -147,3 +149,25 @@ def what_if_job(ctx: JobContext) -> dict[str, Any]:
                  "mimetype": "text/csv", "charset": "utf-8", "lines": lines + 1, "bytes": path.stat().st_size},
     })
     return result
+
+
+def changed_rows(folder: Path, query: str = "", move: str = "") -> Iterator[dict[str, Any]]:
+    """The changed accounts of a what-if (its job's output ``folder``), in account order, filtered by account
+    number (contains ``query``) and movement (``up``, ``down`` or ``old>new``)."""
+    from rewards.tiers import TIER_RANK
+
+    path = folder / CHANGED_FILE
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter=";")
+        next(reader, None)
+        for account, old, new, old_points, new_points in reader:
+            if query and query not in account:
+                continue
+            up = TIER_RANK[new] > TIER_RANK[old]
+            if (move == "up" and not up) or (move == "down" and up) or (
+                    move not in ("", "up", "down") and move != f"{old}>{new}"):
+                continue
+            yield {"account": account, "old_tier": old, "new_tier": new,
+                   "old_points": int(old_points) if old_points else None, "new_points": int(new_points)}

@@ -6,9 +6,7 @@ The routes hang on the snapshots blueprint (``views.bp``), so their endpoints ar
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -31,7 +29,7 @@ from rewards.rating.rules import CHANNELS, CRITERIA, PAYMENT_CRITERIA, PLANS, de
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services, whatif
 from rewards.snapshots.views import bp
-from rewards.tiers import TIER_RANK, TIERS
+from rewards.tiers import TIERS
 
 MEASURES = {
     "entrants": _l("draw entrants"),
@@ -199,24 +197,6 @@ def _finished_what_if(job_id: int) -> tuple[Job, dict[str, Any]]:
     return job, json.loads(job.result)
 
 
-def _changed_rows(job_id: int, query: str, move: str) -> Iterator[dict[str, Any]]:
-    """The changed accounts of a what-if from its file, filtered by account (contains) and movement."""
-    path = output_dir(current_app, job_id) / snapshot_jobs.CHANGED_FILE
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter=";")
-        next(reader, None)
-        for account, old, new, old_points, new_points in reader:
-            if query and query not in account:
-                continue
-            up = TIER_RANK[new] > TIER_RANK[old]
-            if (move == "up" and not up) or (move == "down" and up) or (move not in ("", "up", "down")
-                                                                        and move != f"{old}>{new}"):
-                continue
-            yield {"account": account, "old": old, "new": new, "old_points": old_points, "new_points": new_points}
-
-
 def _bars(result: dict[str, Any]) -> list[dict[str, Any]]:
     top = max([*result["before"].values(), *result["after"].values(), 1])
     return [{"tier": t, "before": result["before"][t], "after": result["after"][t],
@@ -233,7 +213,7 @@ def what_if_result(job_id: int) -> str:
     move = request.args.get("move", "").strip()
     rows: list[dict[str, Any]] = []
     matched = 0
-    for row in _changed_rows(job.id, query, move):
+    for row in snapshot_jobs.changed_rows(output_dir(current_app, job.id), query, move):
         matched += 1
         if len(rows) < PAGE_ROWS:
             rows.append(row)

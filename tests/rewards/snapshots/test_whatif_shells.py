@@ -152,3 +152,46 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
     assert auditor.get(f"/snapshots/rules/what-if/{results[0]}").status_code == 200
     assert auditor.post("/snapshots/rules/what-if", data={"draft_id": drafts["JSON"],
                                                           "snapshot_id": snap_id}).status_code == 403
+
+
+def test_api_drafts_what_if_changed_account_and_versions(app: Flask, client: Any, api_token: Any) -> None:
+    from tests.support import bearer
+
+    snap_id = _computed(app)
+    imported = _imported(app)
+    writer = bearer(api_token("rules:write", "snapshots:read"))
+    reader = bearer(api_token("snapshots:read"))
+    r = client.post("/api/v1/rules/drafts", json={"name": "x", "rules": _rules(points__bonus=1)}, headers=writer)
+    assert r.status_code == 422 and r.get_json()["status"] == "bad_rules"
+    assert "rules.points.bonus" in r.get_json()["errors"]
+    r = client.post("/api/v1/rules/drafts", json={"name": "x", "rules": _rules()}, headers=reader)
+    assert r.status_code == 403
+    r = client.post("/api/v1/rules/drafts",
+                    json={"name": "Promising 20", "rules": _rules(tiers__promising__min_points=20)},
+                    headers=writer)
+    assert r.status_code == 201, r.get_json()
+    draft = r.get_json()
+    assert draft["version"] == "draft-v2" and client.get(f"/api/v1/rules/drafts/{draft['id']}",
+                                                         headers=reader).get_json()["rules"]["tiers"]["ideal"]
+    r = client.post("/api/v1/rules/what-if", json={"snapshot_id": imported, "draft_id": draft["id"]}, headers=writer)
+    assert r.status_code == 422 and r.get_json()["status"] == "needs_facts"
+    r = client.post("/api/v1/rules/what-if", json={"snapshot_id": snap_id, "draft_id": draft["id"]}, headers=writer)
+    assert r.status_code == 200, r.get_json()
+    result = r.get_json()
+    assert result["accounts"] == 80 and result["moved_down"] > 0 and result["moved_up"] == 0
+    assert client.get(f"/api/v1/rules/what-if/{result['job_id']}", headers=reader).get_json() == result
+    r = client.get(f"/api/v1/rules/what-if/{result['job_id']}/changed?limit=1", headers=reader)
+    changed = r.get_json()
+    assert changed["matched"] == result["changed_accounts"] == result["moved_down"]
+    row = changed["accounts"][0]
+    assert (row["old_tier"], row["new_tier"]) == ("promising", "beginner")
+    r = client.get(f"/api/v1/rules/what-if/{result['job_id']}/accounts/{row['account']}?lang=ru", headers=reader)
+    doc = r.get_json()
+    assert r.status_code == 200 and doc["moved"] == -1 and doc["old"]["tier"] == "promising"
+    r = client.post("/api/v1/rules/versions", json={"effective_from": "2026-11", "draft_id": draft["id"]},
+                    headers=writer)
+    assert r.status_code == 201 and r.get_json()["sha256"] == draft["sha256"]
+    r = client.post("/api/v1/rules/versions", json={"effective_from": "2026-11", "rules": _rules()}, headers=writer)
+    assert r.status_code == 409 and r.get_json()["status"] == "version_taken"
+    r = client.get("/api/v1/rules/versions", headers=reader)
+    assert [v["effective_from"] for v in r.get_json()["versions"]] == ["2026-11"]
