@@ -22,12 +22,13 @@ from rewards.snapshots import (
     whatif_views,  # noqa: F401  (the rules pages, on the snapshots blueprint)
 )
 from rewards.snapshots.cli import snapshots_cli
-from rewards.snapshots.demo import load_demo_snapshots
+from rewards.snapshots.demo import load_demo_draft, load_demo_snapshots
 
 
 def _demo(session: Session) -> Iterable[str]:
     """Two months of snapshots, announced (so the flags feature gives the priority tiers their flags)."""
     load_demo_snapshots(session, announce=True)
+    load_demo_draft(session)
     return ()
 
 
