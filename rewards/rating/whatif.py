@@ -110,16 +110,17 @@ class Rerater:
         # For each month of the new window: its index in the stored facts, or None (no data).
         self.index: list[int | None] = [where.get(m) for m in engine.months]
         self.missing_months = [m for m, i in zip(engine.months, self.index, strict=True) if i is None]
-        self._caches: list[dict[str, int]] = [{} for _ in engine.months]
+        self._caches: list[dict[str, int]] = [{"-": -1} for _ in engine.months]
+        self._plan = list(zip(self._caches, self.index, strict=True))
 
     def month_facts(self, tokens: Sequence[str]) -> list[MonthFacts | None]:
         """The new window's months from the stored tokens (window order), for explanations."""
         return [None if i is None else self.source.decode_month(i, tokens[i]) for i in self.index]
 
-    def _mask(self, mi: int, si: int, token: str) -> int:
-        facts = self.source.decode_month(si, token)
-        assert facts is not None
-        mask = self.engine.month_mask(mi, facts)
+    def _mask(self, mi: int, si: int | None, token: str) -> int:
+        """Month ``mi``'s criteria for ``token`` (month ``si`` of the stored facts), cached; -1: no data."""
+        facts = None if si is None else self.source.decode_month(si, token)
+        mask = -1 if facts is None else self.engine.month_mask(mi, facts)
         self._caches[mi][token] = mask
         return mask
 
@@ -129,16 +130,18 @@ class Rerater:
         points_by_mask = self.engine.points_by_mask
         points = 0
         every = self.engine.full_mask
-        for mi, si in enumerate(self.index):
-            token = "-" if si is None else tokens[si]
-            if token == "-":
-                every = 0
-                continue
-            mask = self._caches[mi].get(token)
+        mi = 0
+        for cache, si in self._plan:
+            token = tokens[si] if si is not None else "-"
+            mask = cache.get(token)
             if mask is None:
-                mask = self._mask(mi, si, token)  # type: ignore[arg-type]
-            points += points_by_mask[mask]
-            every &= mask
+                mask = self._mask(mi, si, token)
+            if mask < 0:
+                every = 0  # a month without data meets no criterion
+            else:
+                points += points_by_mask[mask]
+                every &= mask
+            mi += 1
         for tier, min_points, required in self.engine.tier_checks:
             if points >= min_points and every & required == required:
                 return tier, points
