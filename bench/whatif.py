@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,6 +101,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1_500_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-engine", action="store_true",
+                        help="skip the engine-alone runs (the compute, timed once, still gives the engine's time)")
     parser.add_argument("--floor", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
@@ -139,9 +142,11 @@ def main() -> None:
             runs["floor"].append(timed([sys.executable, __file__, "--floor", floor_url], env))
             runs["what-if"].append(timed([*flask, "what-if", PERIOD, "--rules", str(rules), "--changed",
                                           str(Path(tmp, "changed.csv"))], env))
-            runs["engine"].append(timed([sys.executable, str(ROOT / "bench" / "rating.py"), "--phase", "engine",
-                                         str(behaviour)], env))
+            if not args.no_engine:
+                runs["engine"].append(timed([sys.executable, str(ROOT / "bench" / "rating.py"), "--phase", "engine",
+                                             str(behaviour)], env))
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if args.backend == "postgresql":
             import sqlalchemy as sa
 
@@ -151,7 +156,7 @@ def main() -> None:
             engine.dispose()
 
     def med(name: str, i: int) -> float:
-        return statistics.median(r[i] for r in runs[name])
+        return statistics.median(r[i] for r in runs[name]) if runs[name] else float("nan")
 
     print(f"\nwhat-if as a process on {args.backend}: {args.accounts:,} accounts, {args.rounds} interleaved rounds "
           "(medians)\n")

@@ -119,13 +119,17 @@ def what_if_job(ctx: JobContext) -> dict[str, Any]:
     from rewards.snapshots import whatif
 
     p = ctx.params
-    snapshot = services.get_snapshot(ctx.session, int(p["snapshot_id"]))
-    ctx.progress(0, snapshot.row_count, force=True)
+    # The job's own transaction has only read its record so far; on SQLite it began IMMEDIATE and would hold
+    # the write lock for the whole pass. End it: the runner's "done" begins a new one.
+    ctx.session.rollback()
     path = ctx.output(CHANGED_FILE)
     lines = 0
     token = set_read_only(True)  # on SQLite: a deferred read, no write lock for the whole pass
     try:
         with Session(db.engine) as reader, path.open("w", encoding="utf-8", newline="") as fh:
+            snapshot = services.get_snapshot(reader, int(p["snapshot_id"]))
+            snapshot_id, row_count, period = snapshot.id, snapshot.row_count, snapshot.period
+            ctx.progress(0, row_count, force=True)
             fh.write(whatif.CHANGED_HEADER + "\n")
             write = fh.write
 
@@ -134,18 +138,18 @@ def what_if_job(ctx: JobContext) -> dict[str, Any]:
                 lines += 1
                 write(f"{account};{old};{new};{'' if old_points is None else old_points};{new_points}\n")
 
-            result = whatif.what_if(reader, snapshot.id, p["rules"].encode("utf-8"), changed=changed,
+            result = whatif.what_if(reader, snapshot_id, p["rules"].encode("utf-8"), changed=changed,
                                     progress=lambda done, total: ctx.progress(done, total))
             reader.rollback()
             fh.flush()
             os.fsync(fh.fileno())
     finally:
         reset_read_only(token)
-    ctx.progress(snapshot.row_count, force=True)
+    ctx.progress(row_count, force=True)
     result.update({
-        "job_id": ctx.job_id, "snapshot_id": snapshot.id, "label": p.get("label") or "",
+        "job_id": ctx.job_id, "snapshot_id": snapshot_id, "label": p.get("label") or "",
         "draft_id": p.get("draft_id"), "changed_accounts": lines,
-        "file": {"name": CHANGED_FILE, "download_name": f"what-if-{snapshot.period}-changed.csv",
+        "file": {"name": CHANGED_FILE, "download_name": f"what-if-{period}-changed.csv",
                  "mimetype": "text/csv", "charset": "utf-8", "lines": lines + 1, "bytes": path.stat().st_size},
     })
     return result

@@ -195,3 +195,32 @@ def test_api_drafts_what_if_changed_account_and_versions(app: Flask, client: Any
     assert r.status_code == 409 and r.get_json()["status"] == "version_taken"
     r = client.get("/api/v1/rules/versions", headers=reader)
     assert [v["effective_from"] for v in r.get_json()["versions"]] == ["2026-11"]
+
+
+def test_costs_of_the_demo_draw_and_offers(app: Flask, runner: Any) -> None:
+    """The draws and partners features answer the cost hook: entrants and weight of the latest draw, and the
+    accounts qualifying for each live offer (the demo has both), before and after."""
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        from draws.models import Draw
+        from partners.models import Offer
+        from rewards.snapshots import whatif
+
+        before = {"beginner": 10, "promising": 20, "responsible": 30, "ideal": 40}
+        after = {"beginner": 0, "promising": 30, "responsible": 30, "ideal": 40}
+        costs = whatif.costs(db.session, "2026-10", before, after)
+        draw = db.session.scalars(select(Draw).where(Draw.state != "cancelled")
+                                  .order_by(Draw.created_at.desc(), Draw.id.desc())).first()
+        weights = json.loads(draw.tier_weights)
+        by = {(c["source"], c["measure"]): c for c in costs}
+        assert by[("draws", "entrants")]["item"] == draw.name
+        assert by[("draws", "total_weight")]["before"] == sum(n * weights.get(t, 0) for t, n in before.items())
+        assert by[("draws", "total_weight")]["after"] == sum(n * weights.get(t, 0) for t, n in after.items())
+        offers = [c for c in costs if c["source"] == "partners"]
+        live = db.session.scalars(select(Offer).where(Offer.withdrawn_at.is_(None))).all()
+        assert offers and len(offers) <= len(live)
+        for cost in offers:
+            offer = next(o for o in live if cost["item"].endswith(o.title))
+            assert cost["before"] == sum(before[t] for t in offer.tier_list)
+            assert cost["after"] == sum(after[t] for t in offer.tier_list)
