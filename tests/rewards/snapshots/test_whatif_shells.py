@@ -224,3 +224,47 @@ def test_costs_of_the_demo_draw_and_offers(app: Flask, runner: Any) -> None:
             offer = next(o for o in live if cost["item"].endswith(o.title))
             assert cost["before"] == sum(before[t] for t in offer.tier_list)
             assert cost["after"] == sum(after[t] for t in offer.tier_list)
+
+
+def test_a_what_if_job_leaves_other_writers_free_while_it_reads(app: Flask) -> None:
+    """While the what-if job reads (here: at its cost hook, after the pass, its reading transaction still
+    open), another client saves a draft and commits: the job holds no write lock (on SQLite its own
+    transaction, begun IMMEDIATE, is ended before the pass)."""
+    import threading
+
+    from rewards.jobs.models import Job
+    from rewards.jobs.start import start
+    from rewards.snapshots import jobs as snapshot_jobs
+    from rewards.snapshots import whatif
+    from rewards.snapshots.signals import what_if_costs
+
+    snap_id = _computed(app, accounts=30)
+    outcome: dict[str, Any] = {}
+
+    def other_writer() -> None:
+        try:
+            with app.app_context():
+                whatif.save_draft(db.session, json.dumps(_rules()).encode(), name="meanwhile", actor="other")
+                db.session.commit()
+                outcome["saved"] = True
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = repr(exc)
+
+    def receiver(_session: Any, **_: Any) -> list[dict[str, Any]]:
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join()
+        return []
+
+    what_if_costs.connect(receiver)
+    try:
+        with app.test_request_context():
+            job = start(snapshot_jobs.WHAT_IF, {"snapshot_id": snap_id, "rules": json.dumps(_rules()),
+                                                "label": "t", "draft_id": None}, title="t", actor="tester")
+            job_id = job.id
+    finally:
+        what_if_costs.disconnect(receiver)
+    assert outcome == {"saved": True}
+    with app.app_context():
+        assert db.session.get(Job, job_id).state == "done"
+        assert db.session.scalars(select(RulesDraft.name)).all() == ["meanwhile"]
