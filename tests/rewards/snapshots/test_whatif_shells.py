@@ -64,6 +64,10 @@ def test_cli_what_if_prints_counts_and_writes_the_changed_accounts(app: Flask, r
     r = runner.invoke(args=["snapshots", "what-if", "2026-10", "--rules", str(rules), "--account", account])
     doc = json.loads(r.output)
     assert doc["old"]["tier"] == lines[1].split(";")[1] and doc["new"]["tier"] == lines[1].split(";")[2]
+    r = runner.invoke(args=["snapshots", "rules", "save-draft", str(rules), "--name", "Paperless x3"])
+    assert r.exit_code == 0 and r.output.startswith("draft #1 Paperless x3: draft-v2")
+    r = runner.invoke(args=["snapshots", "what-if", "2026-10", "--draft", "1", "--json"])
+    assert json.loads(r.output)["after"] == result["after"]
     imported = _imported(app)
     r = runner.invoke(args=["snapshots", "what-if", str(imported), "--rules", str(rules)])
     assert r.exit_code == 1 and "needs month facts" in r.output
@@ -133,6 +137,7 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
     assert accounts
     r = staff.get(f"/snapshots/rules/what-if/{results[0]}?q={accounts[0]}")
     assert accounts[0] in r.get_data(as_text=True)
+    assert f"/snapshots/rules/what-if/{results[0]}" in staff.get(f"/jobs/{results[0]}").get_data(as_text=True)
     r = staff.get(f"/jobs/{results[0]}/download")
     assert r.status_code == 200 and r.get_data(as_text=True).startswith("account;old_tier;new_tier")
     r = staff.get(f"/snapshots/rules/what-if/{results[0]}/account?account={accounts[0]}")
