@@ -37,7 +37,7 @@ MEASURES = {
     "qualifying": _l("accounts qualifying for the offer"),
 }
 SOURCES = {"draws": _l("Draw"), "partners": _l("Partner offer")}
-PAGE_ROWS = 200
+PAGE_ROWS = 50
 
 
 @bp.app_template_global("cost_measure_label")
