@@ -156,34 +156,40 @@ class Simulation:
         self.rules = new_rules
         self.old_rules = old_rules
         self.rerater = Rerater(Engine(new_rules, period), Engine(old_rules, period))
-        self.before = {t: 0 for t in TIERS}
-        self.after = {t: 0 for t in TIERS}
-        self.matrix = {t: {u: 0 for u in TIERS} for t in TIERS}
-        self.accounts = 0
+        self._pairs: dict[tuple[str, str], int] = {}  # (real tier, new tier) -> accounts: one update per account
+        self.rate = self.rerater.rate
 
     def add(self, old_tier: str, facts: str) -> tuple[str, int]:
         """Count one account; returns its ``(new tier, new points)``."""
-        tier, points = self.rerater.rate(facts)
-        self.before[old_tier] += 1
-        self.after[tier] += 1
-        self.matrix[old_tier][tier] += 1
-        self.accounts += 1
+        tier, points = self.rate(facts)
+        key = (old_tier, tier)
+        self._pairs[key] = self._pairs.get(key, 0) + 1
         return tier, points
+
+    @property
+    def matrix(self) -> dict[str, dict[str, int]]:
+        """``matrix[real tier][new tier]``: accounts."""
+        out = {t: {u: 0 for u in TIERS} for t in TIERS}
+        for (a, b), n in self._pairs.items():
+            out[a][b] += n
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Counts before and after, the movement matrix and its totals: JSON-ready."""
-        up = sum(self.matrix[a][b] for a in TIERS for b in TIERS if TIER_RANK[b] > TIER_RANK[a])
-        down = sum(self.matrix[a][b] for a in TIERS for b in TIERS if TIER_RANK[b] < TIER_RANK[a])
+        matrix = self.matrix
+        up = sum(matrix[a][b] for a in TIERS for b in TIERS if TIER_RANK[b] > TIER_RANK[a])
+        down = sum(matrix[a][b] for a in TIERS for b in TIERS if TIER_RANK[b] < TIER_RANK[a])
+        accounts = sum(self._pairs.values())
         return {
             "period": self.period,
-            "accounts": self.accounts,
+            "accounts": accounts,
             "tiers": list(TIERS),
-            "before": dict(self.before),
-            "after": dict(self.after),
-            "matrix": {a: dict(row) for a, row in self.matrix.items()},
+            "before": {a: sum(matrix[a].values()) for a in TIERS},
+            "after": {b: sum(matrix[a][b] for a in TIERS) for b in TIERS},
+            "matrix": matrix,
             "moved_up": up,
             "moved_down": down,
-            "unchanged": self.accounts - up - down,
+            "unchanged": accounts - up - down,
             "old_rules": {"version": self.old_rules.version, "sha256": self.old_rules.sha256},
             "new_rules": {"version": self.rules.version, "sha256": self.rules.sha256},
             "missing_months": list(self.rerater.missing_months),
