@@ -7,11 +7,13 @@ and must not pull Flask in.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from draws import api as draws_api
@@ -28,7 +30,7 @@ from rewards.features import Feature
 from rewards.httperrors import Api
 from rewards.jobs.registry import add_error_labels, register_kind, register_periodic
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
-from rewards.snapshots.signals import bill_columns
+from rewards.snapshots.signals import bill_columns, what_if_costs
 
 
 def _demo(session: Session) -> Iterable[str]:
@@ -74,6 +76,29 @@ def check_code_columns(session: Session, *, snapshot: Any, **_: Any) -> list[tup
     return services.bill_check_code_columns(session, snapshot.id, wiring.box())
 
 
+def draw_costs(session: Session, *, before: dict[str, int], after: dict[str, int], **_: Any) -> list[dict[str, Any]]:
+    """On ``what_if_costs``: the expected entrants and total weight of a draw with the current tier weights
+    (those of the latest draw not cancelled), before and after a rules what-if."""
+    if __name__ not in features.loaded(current_app):
+        return []
+    from draws.models import Draw
+    from rewards.rating.whatif import tier_costs
+
+    draw = session.scalars(select(Draw).where(Draw.state != "cancelled")
+                           .order_by(Draw.created_at.desc(), Draw.id.desc()).limit(1)).first()
+    if draw is None:
+        return []
+    weights = {t: int(w) for t, w in json.loads(draw.tier_weights).items()}
+    (entrants_before, weight_before), (entrants_after, weight_after) = tier_costs(before, weights), tier_costs(
+        after, weights)
+    return [
+        {"source": "draws", "item": draw.name, "measure": "entrants", "before": entrants_before,
+         "after": entrants_after},
+        {"source": "draws", "item": draw.name, "measure": "total_weight", "before": weight_before,
+         "after": weight_after},
+    ]
+
+
 def _register_jobs(app: Flask) -> None:
     """The draw steps and the credit export as background jobs."""
     to_draw = ("draws.detail", "draw_id", "draw_id")
@@ -95,3 +120,4 @@ def init_app(app: Flask, api: Api) -> None:
     FEATURE.register(app, api)
     _register_jobs(app)
     bill_columns.connect(check_code_columns)  # held strongly by this module; connecting again is a no-op
+    what_if_costs.connect(draw_costs)

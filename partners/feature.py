@@ -4,6 +4,7 @@ snapshot, checked and redeemed by partner sites through the API, with staff page
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
@@ -22,11 +23,13 @@ from partners import (
     webhook_views,
 )
 from partners.cli import partners_cli
+from rewards import features
 from rewards.demo import DEMO_ACTOR
 from rewards.features import Feature
 from rewards.httperrors import Api
 from rewards.jobs.registry import register_kind, register_periodic
 from rewards.policy import ALL, STAFF_WRITE
+from rewards.snapshots.signals import what_if_costs
 
 
 def _demo(session: Session) -> Iterable[str]:
@@ -59,9 +62,30 @@ FEATURE = Feature(
 )
 
 
+def offer_costs(session: Session, *, before: dict[str, int], after: dict[str, int], **_: Any) -> list[dict[str, Any]]:
+    """On ``what_if_costs``: how many accounts qualify for each live offer, before and after a rules what-if."""
+    if __name__ not in features.loaded(current_app):
+        return []
+    from sqlalchemy import select
+
+    from partners.models import Offer
+    from rewards.db import utcnow
+
+    now = utcnow()
+    offers = session.scalars(select(Offer).where(Offer.withdrawn_at.is_(None), Offer.valid_from <= now,
+                                                 Offer.valid_to > now).order_by(Offer.id))
+    return [
+        {"source": "partners", "item": f"{offer.partner.name}: {offer.title}", "measure": "qualifying",
+         "before": sum(before.get(t, 0) for t in offer.tier_list),
+         "after": sum(after.get(t, 0) for t in offer.tier_list)}
+        for offer in offers
+    ]
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the partners feature on ``app``."""
     FEATURE.register(app, api)
+    what_if_costs.connect(offer_costs)  # held strongly by this module; connecting again is a no-op
     register_kind(app, partner_jobs.ISSUE, partner_jobs.issue_job, label=_l("Bulk issue of codes"),
                   action="partners.view", done_link=("partners.run", "run_id", "run_id"))
     register_kind(app, partner_jobs.EXPORT, partner_jobs.export_job, label=_l("Export of codes"),

@@ -249,34 +249,32 @@ class Engine:
         tokens = code.split(",")
         if len(tokens) != self.width:
             raise ValueError(f"facts have {len(tokens)} months, the window has {self.width}")
-        out: list[MonthFacts | None] = []
-        for mi, token in enumerate(tokens):
-            if token == "-":
-                out.append(None)
-                continue
-            reading, payment, flags = token.split(".")
-            start = self.month_start[mi]
-            r_date, r_ch = _day(reading, start)
-            p_date, p_ch = _day(payment, start)
-            plan = None
-            for letter, name in _LETTER_PLAN.items():
-                if letter in flags:
-                    plan = name
-            out.append(
-                MonthFacts(
-                    month=self.months[mi],
-                    reading_date=r_date,
-                    reading_channel=r_ch,
-                    payment_date=p_date,
-                    payment_channel=p_ch,
-                    registered="r" in flags,
-                    email_confirmed="e" in flags,
-                    paperless="p" in flags,
-                    plan=plan,
-                    plan_kept=plan is not None and "k" in flags,
-                )
-            )
-        return out
+        return [self.decode_month(mi, token) for mi, token in enumerate(tokens)]
+
+    def decode_month(self, mi: int, token: str) -> MonthFacts | None:
+        """One month of a facts text (:meth:`decode`): month ``mi`` of the window; ``-`` is None."""
+        if token == "-":
+            return None
+        reading, payment, flags = token.split(".")
+        start = self.month_start[mi]
+        r_date, r_ch = _day(reading, start)
+        p_date, p_ch = _day(payment, start)
+        plan = None
+        for letter, name in _LETTER_PLAN.items():
+            if letter in flags:
+                plan = name
+        return MonthFacts(
+            month=self.months[mi],
+            reading_date=r_date,
+            reading_channel=r_ch,
+            payment_date=p_date,
+            payment_channel=p_ch,
+            registered="r" in flags,
+            email_confirmed="e" in flags,
+            paperless="p" in flags,
+            plan=plan,
+            plan_kept=plan is not None and "k" in flags,
+        )
 
     def encode(self, months: Sequence[MonthFacts | None]) -> str:
         """The facts text of :meth:`decode` for ``months`` (window order)."""

@@ -268,3 +268,148 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str, b
     db.session.commit()
     if output:
         click.echo(f"wrote {snap.row_count} accounts to {output}", err=True)
+
+
+def _snapshot_id(ref: str) -> int:
+    """A snapshot named by its id (``12``) or its period (``2026-10``: the active one)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return services.get_snapshot(db.session, int(ref)).id
+    return services.active_for(db.session, ref).id
+
+
+def _what_if_rules(rules_file: Path | None, draft_id: int | None) -> tuple[bytes, str]:
+    from rewards.snapshots import whatif
+
+    if (rules_file is None) == (draft_id is None):
+        raise click.UsageError("give either --rules FILE or --draft ID")
+    if rules_file is not None:
+        return rules_file.read_bytes(), rules_file.name
+    draft = whatif.get_draft(db.session, int(draft_id or 0))
+    return draft.content.encode("utf-8"), f"draft #{draft.id} {draft.name}"
+
+
+@snapshots_cli.command("what-if")
+@click.argument("snapshot")
+@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The draft rules file (JSON).")
+@click.option("--draft", "draft_id", type=int, default=None, help="A stored draft's id instead of --rules.")
+@click.option("--changed", "changed_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the accounts whose tier changes to this CSV file.")
+@click.option("--account", default=None, help="Explain one account under the old and the new rules instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+@click.option("--background", is_flag=True, help="Queue it as a job; the result is on the job's page.")
+def what_if_command(snapshot: str, rules_file: Path | None, draft_id: int | None, changed_file: Path | None,
+                    account: str | None, as_json: bool, background: bool) -> None:
+    """What a draft's rules would do to a computed snapshot (SNAPSHOT: an id or a period); writes nothing."""
+    from rewards.db import reset_read_only, set_read_only
+    from rewards.snapshots import jobs, whatif
+
+    try:
+        snapshot_id = _snapshot_id(snapshot)
+        data, label = _what_if_rules(rules_file, draft_id)
+        if background:
+            from rewards.jobs.start import start
+
+            whatif.computed_snapshot(db.session, snapshot_id)
+            whatif.validate_rules(data)
+            job = start(jobs.WHAT_IF, {"snapshot_id": snapshot_id, "rules": data.decode("utf-8"), "label": label,
+                                       "draft_id": draft_id}, title=f"#{snapshot_id}: {label}"[:200])
+            click.echo(f"job {job.id} {job.state}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
+            return
+        if account is not None:
+            doc = whatif.explain_difference(db.session, snapshot_id, data, account)
+            click.echo(json.dumps(doc, default=str, indent=2, ensure_ascii=False))
+            return
+        db.session.rollback()
+        token = set_read_only(True)  # reads only: on SQLite no write lock for the whole pass
+        handle = changed_file.open("w", encoding="utf-8", newline="") if changed_file else None
+        try:
+            if handle:
+                handle.write(whatif.CHANGED_HEADER + "\n")
+
+            def changed(acc: str, old: str, new: str, old_points: int | None, new_points: int) -> None:
+                if handle:
+                    handle.write(f"{acc};{old};{new};{'' if old_points is None else old_points};{new_points}\n")
+
+            result = whatif.what_if(db.session, snapshot_id, data, changed=changed)
+            db.session.rollback()
+        finally:
+            reset_read_only(token)
+            if handle:
+                handle.close()
+    except DomainError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(result, default=str, indent=2, ensure_ascii=False))
+        return
+    _print_what_if(result, label)
+
+
+def _print_what_if(result: dict[str, Any], label: str) -> None:
+    tiers = result["tiers"]
+    click.echo(f"what-if {label} over snapshot #{result['snapshot']['id']} {result['period']} "
+               f"(rated with {result['old_rules']['version']}): {result['accounts']} accounts")
+    for change in result["changes"]:
+        click.echo(f"  {change['field']}: {change['old']} -> {change['new']}")
+    if result["missing_months"]:
+        click.echo(f"  no facts for {', '.join(result['missing_months'])}: counted as months without data")
+    click.echo("tier".ljust(14) + "before".rjust(10) + "after".rjust(10) + "change".rjust(10))
+    for t in tiers:
+        b, a = result["before"][t], result["after"][t]
+        click.echo(t.ljust(14) + str(b).rjust(10) + str(a).rjust(10) + f"{a - b:+d}".rjust(10))
+    click.echo("old \\ new".ljust(14) + "".join(t.rjust(13) for t in tiers))
+    for a in tiers:
+        click.echo(a.ljust(14) + "".join(str(result["matrix"][a][b]).rjust(13) for b in tiers))
+    click.echo(f"up {result['moved_up']}, down {result['moved_down']}, unchanged {result['unchanged']}")
+    for cost in result["costs"]:
+        click.echo(f"{cost['source']}: {cost['item']}: {cost['measure']} {cost['before']} -> {cost['after']} "
+                   f"({cost['after'] - cost['before']:+d})")
+
+
+rules_cli = AppGroup("rules", help="Rating rules: drafts, published versions.")
+snapshots_cli.add_command(rules_cli)
+
+
+@rules_cli.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "effective_from", required=True, help="The first month (YYYY-MM) it rates.")
+def publish_command(file: Path, effective_from: str) -> None:
+    """Publish a rules file for computed snapshots of a month and the later ones."""
+    from rewards.snapshots import whatif
+
+    try:
+        version = whatif.publish_version(db.session, file.read_bytes(), effective_from=effective_from,
+                                         actor=current_actor())
+    except DomainError as exc:
+        _fail(exc)
+        return
+    db.session.commit()
+    click.echo(f"published {version.version} ({version.sha256}) from {version.effective_from}")
+
+
+@rules_cli.command("versions")
+def versions_command() -> None:
+    """The published rules versions, latest month first."""
+    from rewards.snapshots import whatif
+
+    for v in whatif.list_versions(db.session):
+        click.echo(f"{v.effective_from}\t{v.version}\t{v.sha256}\t{v.published_by}\t{v.published_at:%Y-%m-%d %H:%M}")
+
+
+@rules_cli.command("save-draft")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--draft", "draft_id", type=int, default=None, help="Replace this draft's text.")
+def save_draft_command(file: Path, name: str, draft_id: int | None) -> None:
+    """Store a draft rules file (validated by field)."""
+    from rewards.snapshots import whatif
+
+    try:
+        draft = whatif.save_draft(db.session, file.read_bytes(), name=name, actor=current_actor(), draft_id=draft_id)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    db.session.commit()
+    click.echo(f"draft #{draft.id} {draft.name}: {draft.version} {draft.sha256}")

@@ -69,3 +69,22 @@ def load_demo_snapshots(session: Session, actor: str = "demo", announce: bool = 
         actor=actor,
         announce=announce,
     )
+
+
+def load_demo_draft(session: Session, actor: str = "demo") -> None:
+    """A rules draft to try a what-if with (once): the paperless bill counts double."""
+    import json
+
+    from rewards.rating.rules import default_rules_bytes
+    from rewards.snapshots.models import RulesDraft
+    from rewards.snapshots.whatif import save_draft
+
+    if session.scalar(select(func.count()).select_from(RulesDraft)):
+        return
+    doc = json.loads(default_rules_bytes())
+    doc["version"] = "paperless-x2"
+    doc["title"] = "Электронная квитанция — два балла"
+    doc["points"]["paperless"] = 2
+    doc["tiers"]["ideal"]["min_points"] = 44
+    save_draft(session, json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"),
+               name="Электронная квитанция ×2", actor=actor)

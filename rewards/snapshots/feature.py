@@ -18,27 +18,32 @@ from rewards.snapshots import card as snapshot_card
 from rewards.snapshots import (
     jobs,
     models,  # noqa: F401  (the snapshot tables on the metadata)
+    rules_api,
     views,
+    whatif_views,  # noqa: F401  (the rules pages, on the snapshots blueprint)
 )
 from rewards.snapshots.cli import snapshots_cli
-from rewards.snapshots.demo import load_demo_snapshots
+from rewards.snapshots.demo import load_demo_draft, load_demo_snapshots
 
 
 def _demo(session: Session) -> Iterable[str]:
     """Two months of snapshots, announced (so the flags feature gives the priority tiers their flags)."""
     load_demo_snapshots(session, announce=True)
+    load_demo_draft(session)
     return ()
 
 
 FEATURE = Feature(
-    actions={"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL},
+    actions={"snapshots.view": ALL, "snapshots.import": STAFF_WRITE, "snapshots.export": ALL,
+             "snapshots.rules": STAFF_WRITE},
     scopes={
         "snapshots:write": _l("billing: load tier snapshots"),
         "snapshots:read": _l("read snapshots, movement and exports"),
         "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+        "rules:write": _l("rating rules: drafts, what-ifs and publishing a version"),
     },
     pages=[views.bp],
-    apis=[snapshots_api.blp, snapshots_api.accounts_blp],
+    apis=[snapshots_api.blp, snapshots_api.accounts_blp, rules_api.rules_blp],
     commands=[snapshots_cli],
     nav=[("snapshots.index", _l("Snapshots"), "snapshots.view")],
     panels=[("snapshots/_panel.html", views.dashboard_panel)],
@@ -59,5 +64,9 @@ def init_app(app: Flask, api: Api) -> None:
     register_kind(app, jobs.COMPUTE, jobs.compute_job, label=_l("Snapshot computation"), action="snapshots.import",
                   done_link=done)
     register_kind(app, jobs.EXPORT, jobs.export_job, label=_l("Snapshot export"), action="snapshots.export")
-    add_error_labels(app, {**views.ERROR_KINDS, "invalid_file": _l("the file has problems; nothing was loaded"),
+    register_kind(app, jobs.WHAT_IF, jobs.what_if_job, label=_l("Rules what-if"), action="snapshots.export",
+                  done_link=("snapshots.what_if_result", "job_id", "job_id"))
+    add_error_labels(app, {**views.ERROR_KINDS, "needs_facts": _l("a what-if needs a computed snapshot"),
+                           "bad_rules": _l("the rules are not valid"),
+                           "invalid_file": _l("the file has problems; nothing was loaded"),
                            "period_taken": _l("the period already has a snapshot")})

@@ -7,6 +7,8 @@ reporting the bytes read as progress.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -110,3 +112,77 @@ def export_job(ctx: JobContext) -> dict[str, Any]:
     services.record_export(ctx.session, snapshot, kind, ctx.actor)
     rows = file["lines"] - 1  # the header is not a row
     return {"snapshot_id": snapshot.id, "period": snapshot.period, "kind": kind, "rows": rows, "file": file}
+
+
+WHAT_IF = "snapshots.what_if"
+CHANGED_FILE = "changed-accounts.csv"
+
+
+def what_if_job(ctx: JobContext) -> dict[str, Any]:
+    """Rate a computed snapshot's stored facts with draft rules (params: snapshot_id, rules (the text),
+    label, draft_id or None). Reads on a connection of its own that takes no write lock; writes nothing
+    but its result: the summary (the job's record) and the changed accounts (a CSV file to download)."""
+    import os
+
+    from sqlalchemy.orm import Session
+
+    from rewards.db import db, reset_read_only, set_read_only
+    from rewards.snapshots import whatif
+
+    p = ctx.params
+    # The job's own transaction has only read its record so far; on SQLite it began IMMEDIATE and would hold
+    # the write lock for the whole pass. End it: the runner's "done" begins a new one.
+    ctx.session.rollback()
+    path = ctx.output(CHANGED_FILE)
+    lines = 0
+    token = set_read_only(True)  # on SQLite: a deferred read, no write lock for the whole pass
+    try:
+        with Session(db.engine) as reader, path.open("w", encoding="utf-8", newline="") as fh:
+            snapshot = services.get_snapshot(reader, int(p["snapshot_id"]))
+            snapshot_id, row_count, period = snapshot.id, snapshot.row_count, snapshot.period
+            ctx.progress(0, row_count, force=True)
+            fh.write(whatif.CHANGED_HEADER + "\n")
+            write = fh.write
+
+            def changed(account: str, old: str, new: str, old_points: int | None, new_points: int) -> None:
+                nonlocal lines
+                lines += 1
+                write(f"{account};{old};{new};{'' if old_points is None else old_points};{new_points}\n")
+
+            result = whatif.what_if(reader, snapshot_id, p["rules"].encode("utf-8"), changed=changed,
+                                    progress=lambda done, total: ctx.progress(done, total))
+            reader.rollback()
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        reset_read_only(token)
+    ctx.progress(row_count, force=True)
+    result.update({
+        "job_id": ctx.job_id, "snapshot_id": snapshot_id, "label": p.get("label") or "",
+        "draft_id": p.get("draft_id"), "changed_accounts": lines,
+        "file": {"name": CHANGED_FILE, "download_name": f"what-if-{period}-changed.csv",
+                 "mimetype": "text/csv", "charset": "utf-8", "lines": lines + 1, "bytes": path.stat().st_size},
+    })
+    return result
+
+
+def changed_rows(folder: Path, query: str = "", move: str = "") -> Iterator[dict[str, Any]]:
+    """The changed accounts of a what-if (its job's output ``folder``), in account order, filtered by account
+    number (contains ``query``) and movement (``up``, ``down`` or ``old>new``)."""
+    from rewards.tiers import TIER_RANK
+
+    path = folder / CHANGED_FILE
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter=";")
+        next(reader, None)
+        for account, old, new, old_points, new_points in reader:
+            if query and query not in account:
+                continue
+            up = TIER_RANK[new] > TIER_RANK[old]
+            if (move == "up" and not up) or (move == "down" and up) or (
+                    move not in ("", "up", "down") and move != f"{old}>{new}"):
+                continue
+            yield {"account": account, "old_tier": old, "new_tier": new,
+                   "old_points": int(old_points) if old_points else None, "new_points": int(new_points)}

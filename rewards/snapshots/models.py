@@ -85,3 +85,33 @@ class RulesFile(db.Model):
     version: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)  # the file's bytes, UTF-8
     first_used_at: Mapped[timestamp]
+
+
+class RulesDraft(db.Model):
+    """A draft rules file being prepared (what-if before it goes live): its bytes, author and times."""
+
+    __tablename__ = "rating_rules_drafts"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)  # the rules JSON, UTF-8, validated when saved
+    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[timestamp]
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[timestamp]
+
+
+class RulesVersion(db.Model):
+    """A published rules file, in force for computed snapshots of ``effective_from`` and later months
+    (until a later publication); the file's bytes are in :class:`RulesFile`."""
+
+    __tablename__ = "rating_rules_versions"
+
+    id: Mapped[intpk]
+    effective_from: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    sha256: Mapped[str] = mapped_column(ForeignKey("rating_rules_files.sha256"))
+    version: Mapped[str] = mapped_column(String(64))
+    published_by: Mapped[str] = mapped_column(String(128))
+    published_at: Mapped[timestamp]

@@ -176,3 +176,131 @@ class AccountTierSchema(ma.Schema):
     next_tier = ma.fields.Nested(NextTierSchema, allow_none=True, required=True)
     note = ma.fields.String()
     history = ma.fields.List(ma.fields.Nested(TierHistorySchema), required=True)
+
+
+# -- rating rules: drafts, what-ifs, versions ----------------------------------------------------
+
+RULES_DOC = "A rules document (`loyalty-rating-rules/1`, see docs/snapshots.md); refused with the field named."
+
+
+class RulesDraftInSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    rules = ma.fields.Dict(required=True, metadata={"description": RULES_DOC})
+
+
+class RulesDraftSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    sha256 = ma.fields.String(required=True)
+    created_by = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    updated_by = ma.fields.String(required=True)
+    updated_at = ma.fields.DateTime(required=True)
+    rules = ma.fields.Dict(required=True)
+
+
+class RulesDraftListSchema(ma.Schema):
+    drafts = ma.fields.List(ma.fields.Nested(RulesDraftSchema), required=True)
+
+
+class RulesWhatIfInSchema(ma.Schema):
+    snapshot_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=2**31 - 1),
+                                    metadata={"description": "A computed snapshot (an imported one has none)"})
+    draft_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1),
+                                 metadata={"description": "A stored draft; or give `rules`"})
+    rules = ma.fields.Dict(metadata={"description": RULES_DOC})
+
+    @ma.validates_schema
+    def _one_source(self, data: dict[str, object], **_: object) -> None:
+        if ("draft_id" in data) == ("rules" in data):
+            raise ma.ValidationError("give either draft_id or rules", field_name="draft_id")
+
+
+class RulesCostSchema(ma.Schema):
+    source = ma.fields.String(required=True, metadata={"description": "the feature that answered: draws, partners"})
+    item = ma.fields.String(required=True, metadata={"description": "the draw or the partner's offer"})
+    measure = ma.fields.String(required=True, metadata={"description": "entrants, total_weight or qualifying"})
+    before = ma.fields.Integer(required=True)
+    after = ma.fields.Integer(required=True)
+
+
+class RulesWhatIfSchema(ma.Schema):
+    job_id = ma.fields.Integer(required=True)
+    snapshot_id = ma.fields.Integer(required=True)
+    period = ma.fields.String(required=True)
+    label = ma.fields.String(required=True)
+    draft_id = ma.fields.Integer(allow_none=True, required=True)
+    accounts = ma.fields.Integer(required=True)
+    tiers = ma.fields.List(ma.fields.String(), required=True)
+    before = ma.fields.Nested(TierCountsSchema, required=True)
+    after = ma.fields.Nested(TierCountsSchema, required=True)
+    matrix = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(TierCountsSchema), required=True,
+                            metadata={"description": "matrix[now][with the draft]: accounts"})
+    moved_up = ma.fields.Integer(required=True)
+    moved_down = ma.fields.Integer(required=True)
+    unchanged = ma.fields.Integer(required=True)
+    changed_accounts = ma.fields.Integer(required=True)
+    old_rules = ma.fields.Dict(required=True)
+    new_rules = ma.fields.Dict(required=True)
+    missing_months = ma.fields.List(ma.fields.String(), required=True)
+    changes = ma.fields.List(ma.fields.Dict(), required=True, metadata={"description": "[{field, old, new}]"})
+    costs = ma.fields.List(ma.fields.Nested(RulesCostSchema), required=True)
+
+
+class RulesChangedArgsSchema(ma.Schema):
+    q = ma.fields.String(load_default="", validate=ma.validate.Regexp(r"^[0-9]{0,32}$"),
+                         metadata={"description": "account number contains"})
+    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=5000))
+
+
+class RulesChangedSchema(ma.Schema):
+    account = ma.fields.String(required=True)
+    old_tier = ma.fields.String(required=True)
+    new_tier = ma.fields.String(required=True)
+    old_points = ma.fields.Integer(allow_none=True, required=True)
+    new_points = ma.fields.Integer(required=True)
+
+
+class RulesChangedListSchema(ma.Schema):
+    matched = ma.fields.Integer(required=True)
+    accounts = ma.fields.List(ma.fields.Nested(RulesChangedSchema), required=True)
+
+
+class RulesDifferenceArgsSchema(ma.Schema):
+    lang = ma.fields.String(load_default="en", validate=ma.validate.OneOf(["en", "ru"]))
+
+
+class RulesDifferenceSchema(ma.Schema):
+    account = ma.fields.String(required=True)
+    period = ma.fields.String(required=True)
+    snapshot_id = ma.fields.Integer(required=True)
+    moved = ma.fields.Integer(required=True, metadata={"description": "tier steps: >0 up, <0 down"})
+    old = ma.fields.Dict(required=True, metadata={"description": "the explanation under the snapshot's rules"})
+    new = ma.fields.Dict(required=True, metadata={"description": "the explanation under the draft"})
+    old_label = ma.fields.String(required=True)
+    new_label = ma.fields.String(required=True)
+    missing_months = ma.fields.List(ma.fields.String(), required=True)
+
+
+class RulesVersionInSchema(ma.Schema):
+    effective_from = ma.fields.String(required=True, validate=PERIOD)
+    draft_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
+    rules = ma.fields.Dict(metadata={"description": RULES_DOC})
+
+    @ma.validates_schema
+    def _one_source(self, data: dict[str, object], **_: object) -> None:
+        if ("draft_id" in data) == ("rules" in data):
+            raise ma.ValidationError("give either draft_id or rules", field_name="draft_id")
+
+
+class RulesVersionSchema(ma.Schema):
+    effective_from = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    sha256 = ma.fields.String(required=True)
+    published_by = ma.fields.String(required=True)
+    published_at = ma.fields.DateTime(required=True)
+
+
+class RulesVersionListSchema(ma.Schema):
+    versions = ma.fields.List(ma.fields.Nested(RulesVersionSchema), required=True)

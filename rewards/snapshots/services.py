@@ -31,7 +31,7 @@ from rewards.rating.engine import Engine, explain
 from rewards.rating.rules import Rules, RulesError, default_rules_bytes, parse_rules
 from rewards.snapshots.csvfile import ErrorLog, SnapshotReport, read_snapshot
 from rewards.snapshots.digest import SnapshotDigest
-from rewards.snapshots.models import RulesFile, Snapshot, SnapshotRow
+from rewards.snapshots.models import RulesFile, RulesVersion, Snapshot, SnapshotRow
 from rewards.snapshots.queries import current_period, iter_rows, latest_snapshot, snapshot_for_period
 from rewards.snapshots.signals import bill_columns, snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
@@ -378,6 +378,22 @@ def rules_for(session: Session, sha256: str) -> Rules:
     return parse_rules(stored.content.encode("utf-8"), f"stored {stored.version}")
 
 
+def rules_in_force(session: Session, period: str) -> tuple[bytes, str]:
+    """The rules bytes for computing ``period`` and where they come from (a version, or the default)."""
+    version = session.scalar(
+        select(RulesVersion).where(RulesVersion.effective_from <= period)
+        .order_by(RulesVersion.effective_from.desc()).limit(1)
+    )
+    if version is None:
+        return default_rules_bytes(), "default"
+    stored = session.get(RulesFile, version.sha256)
+    assert stored is not None  # the foreign key keeps it
+    data = stored.content.encode("utf-8")
+    if hashlib.sha256(data).hexdigest() != version.sha256:  # pragma: no cover - a damaged row
+        raise DomainError(N_("the stored rules file does not match its hash"), code="inconsistent")
+    return data, f"version from {version.effective_from}"
+
+
 def compute_snapshot(
     session: Session,
     files: Sequence[tuple[BinaryIO, str]],
@@ -391,7 +407,8 @@ def compute_snapshot(
 ) -> Outcome:
     """Compute ``period``'s snapshot from behaviour files (each sorted by account), all or nothing.
 
-    Records the rules version and the rules file's hash (and keeps the file), and each account's
+    Without ``rules_bytes``, the rules version published for the period (:func:`rules_in_force`), or
+    the shipped default. Records the rules version and the rules file's hash (and keeps the file), and each account's
     month-by-month facts for explanations. A problem in any file raises :class:`FileRejected`.
     ``announce``: send ``snapshot_loaded`` once the snapshot is stored (the shells do).
     ``future``: a period after the current local month is computed (else refused, ``future_period``).
@@ -400,7 +417,7 @@ def compute_snapshot(
     check_not_future(period, future)
     if not files:
         raise DomainError(N_("no behaviour file given"), field="files", code="no_file")
-    data = rules_bytes if rules_bytes is not None else default_rules_bytes()
+    data = rules_bytes if rules_bytes is not None else rules_in_force(session, period)[0]
     try:
         rules = parse_rules(data, "rules")
     except RulesError as exc:

@@ -27,3 +27,14 @@ bill_columns = _signals.signal(
     receiver returns a list of ``(header, value_of_account)`` pairs, or nothing; each column is added
     after the tier, for every account, in the order the receivers answer.""",
 )
+
+what_if_costs = _signals.signal(
+    "what-if-costs",
+    doc="""A rules what-if asks what its tier counts would cost (draw entrants and weight, partner offers).
+
+    Sent with the SQLAlchemy session as the sender and ``period`` ("YYYY-MM"), ``before`` and ``after``
+    (``{tier: count}``, every tier). A receiver reads its own feature's live items and returns a list of
+    ``{"source": feature, "item": name, "measure": "entrants" | "total_weight" | "qualifying",
+    "before": int, "after": int}``, or nothing. The snapshots feature imports no other feature: this is
+    how a what-if learns the draw weights and the live partner offers.""",
+)

@@ -288,6 +288,25 @@ def test_error_paths_are_russian(
     page.wait_for_load_state()
     assert "whsec_" in page.locator("main").inner_text()
     walk.check("webhooks")
+    # Rules: a draft refused with its field named, then a what-if, its result and one account old vs new.
+    page.goto("/snapshots/rules/drafts/new")
+    form = page.locator("#draft-form")
+    form.locator("input[name=name]").fill("Проверка")
+    form.locator("input[name='tiers.responsible.min_points']").fill("12")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("#bad-field").count(), page.locator("main").inner_text()
+    walk.check("rules-draft-refused")
+    page.goto("/snapshots/rules")
+    page.locator("#what-if-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("#matrix").count(), page.locator("main").inner_text()
+    walk.check("what-if-result")
+    changed = page.locator("#changed-accounts a").first
+    if changed.count():
+        changed.click()
+        page.wait_for_load_state()
+        walk.check("what-if-account")
     # A missing object and a forbidden page.
     page.goto("/draws/20990101-deadbeef")
     walk.check("draw-missing")

@@ -14,6 +14,7 @@ PURE = [
     "rewards.rating.behaviour",
     "rewards.charts",
     "partners.webhooks",
+    "rewards.rating.whatif",
 ]
 
 
