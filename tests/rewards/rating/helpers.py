@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
+import random
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from rewards.rating.behaviour import window
 from rewards.rating.engine import Engine, MonthFacts
-from rewards.rating.rules import Rules, default_rules
+from rewards.rating.rules import Rules, default_rules, default_rules_bytes
 from rewards.snapshots.csvfile import ErrorLog
 
 HEADER = (
@@ -115,3 +119,42 @@ def day(text: str) -> date:
 
 
 ONE_DAY = timedelta(days=1)
+
+
+CHANNELS = ["cabinet", "app", "autopay", "bank", "post", ""]
+
+
+def draft_rules(**changes: Any) -> dict[str, Any]:
+    """The default rules as a draft (``draft-v2``) with ``changes`` (``points__paperless=2`` sets
+    ``doc["points"]["paperless"]``)."""
+    doc = json.loads(default_rules_bytes())
+    doc["version"] = "draft-v2"
+    for path, value in changes.items():
+        node = doc
+        keys = path.split("__")
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    return doc
+
+
+def random_behaviour(accounts: int, seed: int, period: str = PERIOD) -> bytes:
+    """Behaviour rows of ``accounts`` accounts over the six months to ``period``, at random (``seed``)."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(accounts):
+        account = f"{n:06d}"
+        for month in window(period, 6):
+            if rng.random() < 0.05:
+                continue  # a month without data
+            y, m = int(month[:4]), int(month[5:])
+            nxt = f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
+            reading = rng.choice(["", f"{month}-{rng.randint(1, 28):02d}T10:00:00Z"])
+            payment = rng.choice(["", f"{month}-{rng.randint(20, 28):02d}T10:00:00Z",
+                                  f"{nxt}-{rng.randint(1, 20):02d}T10:00:00Z"])
+            plan = rng.choice(["", "", "", "deferral", "instalment"])
+            rows.append(row(account, month, reading, rng.choice(CHANNELS[:-1]) if reading else "",
+                            payment, rng.choice(CHANNELS[:-1]) if payment else "",
+                            rng.choice("01"), rng.choice("01"), rng.choice("01"), plan,
+                            rng.choice("01") if plan else ""))
+    return csv_bytes(rows)

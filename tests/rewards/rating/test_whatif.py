@@ -3,71 +3,35 @@
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
 
 from rewards.rating.behaviour import window
-from rewards.rating.rules import RulesError, default_rules, default_rules_bytes, parse_rules
+from rewards.rating.rules import RulesError, default_rules, parse_rules
 from rewards.rating.whatif import Rerater, Simulation, check_draft, rules_diff, tier_costs
 from rewards.tiers import TIERS
-from tests.rewards.rating.helpers import PERIOD, csv_bytes, rate, row
-
-CHANNELS = ["cabinet", "app", "autopay", "bank", "post", ""]
-
-
-def _draft(**changes: Any) -> dict[str, Any]:
-    doc = json.loads(default_rules_bytes())
-    doc["version"] = "draft-v2"
-    for path, value in changes.items():
-        node = doc
-        keys = path.split("__")
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    return doc
+from tests.rewards.rating.helpers import PERIOD, draft_rules, random_behaviour, rate
 
 
 def _bytes(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc).encode()
 
 
-def _random_behaviour(accounts: int, seed: int, period: str = PERIOD) -> bytes:
-    rng = random.Random(seed)
-    rows = []
-    for n in range(accounts):
-        account = f"{n:06d}"
-        for month in window(period, 6):
-            if rng.random() < 0.05:
-                continue  # a month without data
-            y, m = int(month[:4]), int(month[5:])
-            nxt = f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
-            reading = rng.choice(["", f"{month}-{rng.randint(1, 28):02d}T10:00:00Z"])
-            payment = rng.choice(["", f"{month}-{rng.randint(20, 28):02d}T10:00:00Z",
-                                  f"{nxt}-{rng.randint(1, 20):02d}T10:00:00Z"])
-            plan = rng.choice(["", "", "", "deferral", "instalment"])
-            rows.append(row(account, month, reading, rng.choice(CHANNELS[:-1]) if reading else "",
-                            payment, rng.choice(CHANNELS[:-1]) if payment else "",
-                            rng.choice("01"), rng.choice("01"), rng.choice("01"), plan,
-                            rng.choice("01") if plan else ""))
-    return csv_bytes(rows)
-
-
 DRAFTS = [
-    _draft(points__paperless=2),
-    _draft(points__payment_early=3, tiers__ideal__min_points=44),
-    _draft(deadlines__reading_day=20, deadlines__payment_day_next_month=5),
-    _draft(channels__payment=["cabinet", "app"], hardship__plans=["deferral"]),
-    _draft(tiers__responsible={"min_points": 20, "every_month": ["payment_on_time"]}),
-    _draft(window_months=4, tiers__promising={"min_points": 8}, tiers__responsible={"min_points": 16},
+    draft_rules(points__paperless=2),
+    draft_rules(points__payment_early=3, tiers__ideal__min_points=44),
+    draft_rules(deadlines__reading_day=20, deadlines__payment_day_next_month=5),
+    draft_rules(channels__payment=["cabinet", "app"], hardship__plans=["deferral"]),
+    draft_rules(tiers__responsible={"min_points": 20, "every_month": ["payment_on_time"]}),
+    draft_rules(window_months=4, tiers__promising={"min_points": 8}, tiers__responsible={"min_points": 16},
            tiers__ideal={"min_points": 27, "every_month": ["reading_on_time"]}),
 ]
 
 
 @pytest.mark.parametrize("doc", DRAFTS, ids=[str(i) for i in range(len(DRAFTS))])
 def test_what_if_over_stored_facts_equals_computing_from_the_files(doc: dict[str, Any]) -> None:
-    files = [_random_behaviour(300, seed=7)]
+    files = [random_behaviour(300, seed=7)]
     stored, errors, _ = rate(files)
     assert not errors
     new_rules = parse_rules(_bytes(doc))
@@ -90,7 +54,7 @@ def test_what_if_over_stored_facts_equals_computing_from_the_files(doc: dict[str
 
 
 def test_the_same_rules_move_nobody() -> None:
-    stored, _, _ = rate([_random_behaviour(200, seed=3)])
+    stored, _, _ = rate([random_behaviour(200, seed=3)])
     sim = Simulation(default_rules(), default_rules(), PERIOD)
     for _account, tier, points, facts in stored:
         assert sim.add(tier, facts) == (tier, points)
@@ -99,10 +63,10 @@ def test_the_same_rules_move_nobody() -> None:
 
 
 def test_a_longer_window_counts_the_months_without_facts_as_no_data() -> None:
-    rules = parse_rules(_bytes(_draft(window_months=8)))
+    rules = parse_rules(_bytes(draft_rules(window_months=8)))
     rerater = Rerater(*(_engines(rules)))
     assert rerater.missing_months == ["2026-03", "2026-04"]
-    stored, _, _ = rate([_random_behaviour(20, seed=1)])
+    stored, _, _ = rate([random_behaviour(20, seed=1)])
     # Two months with no data: nobody meets an every-month requirement, so nobody is ideal.
     assert all(rerater.rate(facts)[0] != "ideal" for _, _, _, facts in stored)
 
@@ -116,12 +80,12 @@ def _engines(rules: Any) -> tuple[Any, Any]:
 @pytest.mark.parametrize(
     ("doc", "path"),
     [
-        (_draft(points__loyalty=3), "rules.points.loyalty"),  # an unknown rule
-        (_draft(tiers__promising__min_points=-1), "rules.tiers.promising.min_points"),  # a negative threshold
-        (_draft(points__paperless=-2), "rules.points.paperless"),
-        (_draft(tiers__responsible__min_points=12), "rules.tiers.responsible.min_points"),  # overlaps promising
-        (_draft(tiers__ideal__min_points=1000), "rules.tiers.ideal.min_points"),  # above 6 x 8 points
-        (_draft(channels__reading=[], tiers__ideal__min_points=30), "rules.tiers.ideal.every_month"),
+        (draft_rules(points__loyalty=3), "rules.points.loyalty"),  # an unknown rule
+        (draft_rules(tiers__promising__min_points=-1), "rules.tiers.promising.min_points"),  # a negative threshold
+        (draft_rules(points__paperless=-2), "rules.points.paperless"),
+        (draft_rules(tiers__responsible__min_points=12), "rules.tiers.responsible.min_points"),  # overlaps promising
+        (draft_rules(tiers__ideal__min_points=1000), "rules.tiers.ideal.min_points"),  # above 6 x 8 points
+        (draft_rules(channels__reading=[], tiers__ideal__min_points=30), "rules.tiers.ideal.every_month"),
     ],
     ids=["unknown-rule", "negative-threshold", "negative-points", "overlapping", "unreachable-points",
          "unreachable-requirement"],
@@ -135,17 +99,17 @@ def test_bad_drafts_are_refused_naming_the_field(doc: dict[str, Any], path: str)
 
 def test_reachable_edge_cases_are_accepted() -> None:
     # 8 points a month x 6 months = 48: exactly reachable.
-    assert check_draft(_bytes(_draft(tiers__ideal__min_points=48))).tiers[-1].min_points == 48
+    assert check_draft(_bytes(draft_rules(tiers__ideal__min_points=48))).tiers[-1].min_points == 48
     # The same threshold with a stricter monthly requirement does not overlap.
-    doc = _draft(tiers__responsible={"min_points": 12, "every_month": ["registered"]})
+    doc = draft_rules(tiers__responsible={"min_points": 12, "every_month": ["registered"]})
     assert check_draft(_bytes(doc)).tiers[2].every_month == ("registered",)
     # No payment channel, but a kept hardship plan can still credit payment criteria.
-    doc = _draft(channels__payment=[], tiers__ideal__min_points=30)
+    doc = draft_rules(channels__payment=[], tiers__ideal__min_points=30)
     assert check_draft(_bytes(doc)).payment_channels == frozenset()
 
 
 def test_rules_diff_and_costs() -> None:
-    new = parse_rules(_bytes(_draft(points__paperless=2, tiers__ideal__min_points=44)))
+    new = parse_rules(_bytes(draft_rules(points__paperless=2, tiers__ideal__min_points=44)))
     diff = {d["field"]: (d["old"], d["new"]) for d in rules_diff(default_rules(), new)}
     assert diff == {"points.paperless": (1, 2), "tiers.ideal.min_points": (40, 44)}
     counts = {"beginner": 10, "promising": 5, "responsible": 3, "ideal": 2}

@@ -18,26 +18,18 @@ from rewards.snapshots import services, whatif
 from rewards.snapshots.models import RulesDraft, RulesVersion
 from rewards.snapshots.queries import iter_rows
 from rewards.snapshots.signals import what_if_costs
-from tests.rewards.rating.test_whatif import _random_behaviour
+from tests.rewards.rating.helpers import draft_rules, random_behaviour
 
 IMPORTED = b"account;tier;points\n0001;ideal;41\n0002;beginner;3\n"
 
 
 def _rules(**changes: Any) -> bytes:
-    doc = json.loads(default_rules_bytes())
-    doc["version"] = "draft-v2"
-    for path, value in changes.items():
-        node = doc
-        keys = path.split("__")
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    return json.dumps(doc).encode()
+    return json.dumps(draft_rules(**changes)).encode()
 
 
 def _compute(period: str = "2026-10", rules: bytes | None = None, replace: bool = False, accounts: int = 120) -> Any:
     return services.compute_snapshot(
-        db.session, [(io.BytesIO(_random_behaviour(accounts, seed=11, period=period)), "b.csv")], period=period,
+        db.session, [(io.BytesIO(random_behaviour(accounts, seed=11, period=period)), "b.csv")], period=period,
         actor="tester",
         rules_bytes=rules, replace=replace,
     ).snapshot

@@ -13,27 +13,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from rewards.db import db
-from rewards.rating.rules import default_rules_bytes
 from rewards.snapshots import services
 from rewards.snapshots.models import RulesDraft, RulesVersion
-from tests.rewards.rating.test_whatif import _random_behaviour
-
-
-def _rules(**changes: Any) -> dict[str, Any]:
-    doc = json.loads(default_rules_bytes())
-    doc["version"] = "draft-v2"
-    for path, value in changes.items():
-        node = doc
-        keys = path.split("__")
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    return doc
+from tests.rewards.rating.helpers import draft_rules, random_behaviour
 
 
 def _computed(app: Flask, accounts: int = 80) -> int:
     with app.app_context():
-        snap = services.compute_snapshot(db.session, [(io.BytesIO(_random_behaviour(accounts, seed=5)), "b.csv")],
+        snap = services.compute_snapshot(db.session, [(io.BytesIO(random_behaviour(accounts, seed=5)), "b.csv")],
                                          period="2026-10", actor="tester").snapshot
         db.session.commit()
         return snap.id
@@ -50,7 +37,7 @@ def _imported(app: Flask) -> int:
 def test_cli_what_if_prints_counts_and_writes_the_changed_accounts(app: Flask, runner: Any, tmp_path: Path) -> None:
     snap_id = _computed(app)
     rules = tmp_path / "draft.json"
-    rules.write_text(json.dumps(_rules(points__paperless=3, tiers__ideal__min_points=46)))
+    rules.write_text(json.dumps(draft_rules(points__paperless=3, tiers__ideal__min_points=46)))
     out = tmp_path / "changed.csv"
     r = runner.invoke(args=["snapshots", "what-if", "2026-10", "--rules", str(rules), "--changed", str(out)])
     assert r.exit_code == 0, r.output
@@ -71,10 +58,10 @@ def test_cli_what_if_prints_counts_and_writes_the_changed_accounts(app: Flask, r
     imported = _imported(app)
     r = runner.invoke(args=["snapshots", "what-if", str(imported), "--rules", str(rules)])
     assert r.exit_code == 1 and "needs month facts" in r.output
-    rules.write_text(json.dumps(_rules(tiers__promising__min_points=-3)))
+    rules.write_text(json.dumps(draft_rules(tiers__promising__min_points=-3)))
     r = runner.invoke(args=["snapshots", "what-if", "2026-10", "--rules", str(rules)])
     assert r.exit_code == 1 and "rules.tiers.promising.min_points" in r.output
-    rules.write_text(json.dumps(_rules(tiers__ideal__min_points=46)))
+    rules.write_text(json.dumps(draft_rules(tiers__ideal__min_points=46)))
     r = runner.invoke(args=["snapshots", "rules", "publish", str(rules), "--from", "2026-11"])
     assert r.exit_code == 0 and "from 2026-11" in r.output
     r = runner.invoke(args=["snapshots", "rules", "versions"])
@@ -104,16 +91,16 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
     r = staff.get("/snapshots/rules/drafts/new")
     assert r.status_code == 200 and "draft-form" in r.get_data(as_text=True)
     # A bad field: refused, named, nothing stored.
-    r = staff.post("/snapshots/rules/drafts/new", data=_form(_rules(tiers__responsible__min_points=12), "bad"))
+    r = staff.post("/snapshots/rules/drafts/new", data=_form(draft_rules(tiers__responsible__min_points=12), "bad"))
     assert r.status_code == 422 and "rules.tiers.responsible.min_points" in r.get_data(as_text=True)
-    r = staff.post("/snapshots/rules/drafts/new", data=_form(_rules(tiers__ideal__min_points="много"), "bad"))
+    r = staff.post("/snapshots/rules/drafts/new", data=_form(draft_rules(tiers__ideal__min_points="много"), "bad"))
     assert r.status_code == 422 and "rules.tiers.ideal.min_points" in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RulesDraft)) == 0
-    r = staff.post("/snapshots/rules/drafts/new", data=_form(_rules(points__paperless=3), "Бумага x3"))
+    r = staff.post("/snapshots/rules/drafts/new", data=_form(draft_rules(points__paperless=3), "Бумага x3"))
     assert r.status_code == 302
     r = staff.post("/snapshots/rules/drafts/new", data={"name": "JSON", "mode": "json",
-                                                        "json": json.dumps(_rules(tiers__ideal__min_points=46))})
+                                                        "json": json.dumps(draft_rules(tiers__ideal__min_points=46))})
     assert r.status_code == 302
     with app.app_context():
         drafts = {d.name: d.id for d in db.session.scalars(select(RulesDraft))}
@@ -166,13 +153,13 @@ def test_api_drafts_what_if_changed_account_and_versions(app: Flask, client: Any
     imported = _imported(app)
     writer = bearer(api_token("rules:write", "snapshots:read"))
     reader = bearer(api_token("snapshots:read"))
-    r = client.post("/api/v1/rules/drafts", json={"name": "x", "rules": _rules(points__bonus=1)}, headers=writer)
+    r = client.post("/api/v1/rules/drafts", json={"name": "x", "rules": draft_rules(points__bonus=1)}, headers=writer)
     assert r.status_code == 422 and r.get_json()["status"] == "bad_rules"
     assert "rules.points.bonus" in r.get_json()["errors"]
-    r = client.post("/api/v1/rules/drafts", json={"name": "x", "rules": _rules()}, headers=reader)
+    r = client.post("/api/v1/rules/drafts", json={"name": "x", "rules": draft_rules()}, headers=reader)
     assert r.status_code == 403
     r = client.post("/api/v1/rules/drafts",
-                    json={"name": "Promising 20", "rules": _rules(tiers__promising__min_points=20)},
+                    json={"name": "Promising 20", "rules": draft_rules(tiers__promising__min_points=20)},
                     headers=writer)
     assert r.status_code == 201, r.get_json()
     draft = r.get_json()
@@ -196,7 +183,8 @@ def test_api_drafts_what_if_changed_account_and_versions(app: Flask, client: Any
     r = client.post("/api/v1/rules/versions", json={"effective_from": "2026-11", "draft_id": draft["id"]},
                     headers=writer)
     assert r.status_code == 201 and r.get_json()["sha256"] == draft["sha256"]
-    r = client.post("/api/v1/rules/versions", json={"effective_from": "2026-11", "rules": _rules()}, headers=writer)
+    r = client.post("/api/v1/rules/versions", json={"effective_from": "2026-11", "rules": draft_rules()},
+                    headers=writer)
     assert r.status_code == 409 and r.get_json()["status"] == "version_taken"
     r = client.get("/api/v1/rules/versions", headers=reader)
     assert [v["effective_from"] for v in r.get_json()["versions"]] == ["2026-11"]
@@ -249,7 +237,7 @@ def test_a_what_if_job_leaves_other_writers_free_while_it_reads(app: Flask) -> N
     def other_writer() -> None:
         try:
             with app.app_context():
-                whatif.save_draft(db.session, json.dumps(_rules()).encode(), name="meanwhile", actor="other")
+                whatif.save_draft(db.session, json.dumps(draft_rules()).encode(), name="meanwhile", actor="other")
                 db.session.commit()
                 outcome["saved"] = True
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
@@ -264,7 +252,7 @@ def test_a_what_if_job_leaves_other_writers_free_while_it_reads(app: Flask) -> N
     what_if_costs.connect(receiver)
     try:
         with app.test_request_context():
-            job = start(snapshot_jobs.WHAT_IF, {"snapshot_id": snap_id, "rules": json.dumps(_rules()),
+            job = start(snapshot_jobs.WHAT_IF, {"snapshot_id": snap_id, "rules": json.dumps(draft_rules()),
                                                 "label": "t", "draft_id": None}, title="t", actor="tester")
             job_id = job.id
     finally:
