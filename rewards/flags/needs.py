@@ -206,6 +206,34 @@ def check_need(request: NeedRequest, *, today: date, reverify_years: int, needs:
     return NeedInput(code, ends_on, verify_by)
 
 
+def _checked_needs(requests: list[NeedRequest], *, today: date, reverify_years: int,
+                   needs: NeedList) -> list[NeedInput]:
+    """At least one need, each declared and with its dates (:func:`check_need`), none twice."""
+    if not requests:
+        raise FlagInputError(N_("give at least one need"), "needs")
+    checked: list[NeedInput] = []
+    for req in requests:
+        item = check_need(req, today=today, reverify_years=reverify_years, needs=needs)
+        if any(c.code == item.code for c in checked):
+            raise FlagInputError(N_("need %(need)s is given twice"), "needs", need=item.code)
+        checked.append(item)
+    return checked
+
+
+def _checked_nominee(nominee_name: str | None, nominee_phone: str | None) -> tuple[str | None, str | None]:
+    """The nominee's name and phone, trimmed (empty is none); a phone needs a name."""
+    name = (nominee_name or "").strip() or None
+    phone = (nominee_phone or "").strip() or None
+    if name is not None and len(name) > NOMINEE_NAME_MAX:
+        raise FlagInputError(N_("the nominee's name is longer than %(limit)s characters"), "nominee_name",
+                             limit=NOMINEE_NAME_MAX)
+    if phone is not None and not PHONE_RE.match(phone):
+        raise FlagInputError(N_("nominee_phone %(value)s is not a phone number"), "nominee_phone", value=repr(phone))
+    if phone is not None and name is None:
+        raise FlagInputError(N_("a nominee's phone needs the nominee's name"), "nominee_name")
+    return name, phone
+
+
 def check_register(
     account: str | None,
     requests: list[NeedRequest],
@@ -229,23 +257,8 @@ def check_register(
         raise FlagInputError(N_("record the customer's consent first: its date (consent_on) is missing"),
                              "consent_on")
     needs = needs or current_list()
-    if not requests:
-        raise FlagInputError(N_("give at least one need"), "needs")
-    checked: list[NeedInput] = []
-    for req in requests:
-        item = check_need(req, today=today, reverify_years=reverify_years, needs=needs)
-        if any(c.code == item.code for c in checked):
-            raise FlagInputError(N_("need %(need)s is given twice"), "needs", need=item.code)
-        checked.append(item)
-    name = (nominee_name or "").strip() or None
-    phone = (nominee_phone or "").strip() or None
-    if name is not None and len(name) > NOMINEE_NAME_MAX:
-        raise FlagInputError(N_("the nominee's name is longer than %(limit)s characters"), "nominee_name",
-                             limit=NOMINEE_NAME_MAX)
-    if phone is not None and not PHONE_RE.match(phone):
-        raise FlagInputError(N_("nominee_phone %(value)s is not a phone number"), "nominee_phone", value=repr(phone))
-    if phone is not None and name is None:
-        raise FlagInputError(N_("a nominee's phone needs the nominee's name"), "nominee_name")
+    checked = _checked_needs(requests, today=today, reverify_years=reverify_years, needs=needs)
+    name, phone = _checked_nominee(nominee_name, nominee_phone)
     if password is not None and password != "" and not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise FlagInputError(N_("the call-centre password must have %(low)s to %(high)s characters"), "password",
                              low=PASSWORD_MIN, high=PASSWORD_MAX)
