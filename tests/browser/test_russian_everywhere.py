@@ -271,7 +271,7 @@ def test_error_paths_are_russian(
         walk.check(f"account-{account}")
     # The partner's webhooks: an address refused, then one added, with its secret and empty log.
     page.goto("/partners/")
-    page.locator("main a[href*='/partners/']").first.click()
+    page.locator("main td a[href*='/partners/']").first.click()  # the first partner's page
     page.wait_for_load_state()
     page.locator("a[href$='/webhooks']").click()
     page.wait_for_load_state()

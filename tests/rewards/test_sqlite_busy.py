@@ -66,7 +66,7 @@ def _actions(
         body = "account;tier;points\n" + "".join(f"{n:09d};ideal;{n % 48}\n" for n in range(500))
         return lambda b: b.post(
             f"{url}/snapshots/upload",
-            data={"period": f"20{30 + round_no}-{i + 1:02d}"},
+            data={"period": f"20{10 + round_no}-{i + 1:02d}"},  # past months (a future one is refused)
             files={"file": (f"u{i}.csv", body.encode())},
             allow_redirects=False,
         )
