@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from rewards.accounts import ACCOUNT_REGEX
+from rewards.accounts import ACCOUNT_REGEX, normalize_account
 from rewards.csvread import ACCOUNT_MAX_DIGITS
 from rewards.policy import staff
 
@@ -30,7 +30,6 @@ ACTION = "accounts.view"
 Section = tuple[str, Callable[[Session, str], "dict[str, Any] | None"]]  # (template, build(session, account))
 _SECTIONS_KEY = "rewards.card_sections"
 _ACCOUNT = re.compile(f"^{ACCOUNT_REGEX}$")
-_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u00a0]+")
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -45,9 +44,9 @@ def sections(app: Flask) -> list[Section]:
     return list(app.extensions.get(_SECTIONS_KEY, ()))
 
 
-def normalise_account(text: str) -> str | None:
+def typed_account(text: str) -> str | None:
     """An account number as typed (``74 0000 0000-07``) in its stored form, or None when it is not one."""
-    compact = _SEPARATORS.sub("", text or "")
+    compact = normalize_account(text)
     return compact if _ACCOUNT.match(compact) else None
 
 
@@ -64,7 +63,7 @@ def search() -> Response | tuple[str, int]:
     typed = request.args.get("q", "")
     if not typed.strip():
         return render_template("accounts/search.html", q="", error=None), 200
-    account = normalise_account(typed)
+    account = typed_account(typed)
     if account is None:
         error = _("An account number is 1 to %(n)s digits (spaces and dashes are ignored).", n=ACCOUNT_MAX_DIGITS)
         return render_template("accounts/search.html", q=typed, error=error), 400

@@ -33,7 +33,7 @@ def init_app(app: Flask, api: Any) -> None:
     api.register_converter(AccountConverter, _schema)
 
 
-_ACCOUNT_SEPARATORS = str.maketrans("", "", " \t\u00a0\u202f\u2009-\u2010\u2011\u2012\u2013\u2014")
+_ACCOUNT_SEPARATORS = str.maketrans("", "", " \t\u00a0\u202f\u2009-\u2010\u2011\u2012\u2013\u2014\u2015")
 
 
 def normalize_account(text: str | None) -> str:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from rewards import policy
-from rewards.accountcard import normalise_account
+from rewards.accountcard import typed_account
 from rewards.db import db
 
 
@@ -122,8 +122,8 @@ def test_search_accepts_spaces_and_dashes(app: Flask, logged_in: Callable[[str],
     [("740000000007", "740000000007"), ("74 0000 0000 07", "740000000007"), ("74-00\u201300", "740000"),
      ("", None), ("74a", None), ("1" * 21, None), ("007", "007")],
 )
-def test_normalise_account(typed: str, stored: str | None) -> None:
-    assert normalise_account(typed) == stored
+def test_typed_account(typed: str, stored: str | None) -> None:
+    assert typed_account(typed) == stored
 
 
 def test_a_role_without_the_action_is_refused(
