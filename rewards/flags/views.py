@@ -20,7 +20,7 @@ from rewards.db import db, stream_reading
 from rewards.errors import DomainError
 from rewards.flags import core, services
 from rewards.flags import needs as needs_core
-from rewards.flags.forms import FlagForm, RevokeForm
+from rewards.flags.forms import FlagForm, NeedsForm, RevokeForm
 from rewards.flags.models import FlagClosure, PriorityFlag
 from rewards.flags.shell import local_today, needs_settings
 from rewards.forms import FileForm, refuse
@@ -87,7 +87,7 @@ def _flag_reason_label(reason: str) -> str:
 
 
 def _account_page(account: str | None, status: int = 200, form: FlagForm | None = None,
-                  needs_form: dict[str, Any] | None = None) -> tuple[str, int]:
+                  needs_form: NeedsForm | None = None) -> tuple[str, int]:
     today = local_today()
     context: dict[str, Any] = {
         "account": account or "",
@@ -99,7 +99,7 @@ def _account_page(account: str | None, status: int = 200, form: FlagForm | None 
         "closed_labels": CLOSED_LABELS,
         "state_labels": STATE_LABELS,
         "form": form or FlagForm(formdata=None, account=account or ""),
-        "needs_form": needs_form or {},
+        "needs_form": needs_form or NeedsForm(formdata=None, account=account or ""),
         "register": None,
         "need_list": needs_core.current_list(),
         "channels": needs_core.CHANNELS,
@@ -265,37 +265,29 @@ def export() -> Response:
     )
 
 
-def _date(text: str | None, field: str) -> Any:
-    try:
-        return core.parse_date(text, field)
-    except core.FlagInputError as exc:
-        raise services.FlagError.of(exc, field=field) from exc
-
-
 @bp.route("/needs", methods=["POST"])
 @staff("flags.manage")
 def set_needs() -> WResponse | tuple[str, int]:
-    """Record the account's register entry (needs after consent; nominee and password optional)."""
-    form = request.form
-    account = form.get("account", "").strip()
+    """Record the account's register entry (needs after consent; nominee and password optional): every
+    field checked, each refusal beside its field, the values kept (never the password)."""
+    form = NeedsForm()
+    account = form.account.data or None
+    if not form.validate():
+        return _account_page(account, 422, needs_form=form)
     try:
-        requests = needs_core.requests_of(form.getlist("need"), _date(form.get("ends_on"), "ends_on"),
-                                          _date(form.get("verify_by"), "verify_by"))
+        requests = needs_core.requests_of(list(form.need.data or []), form.ends_on.data, form.verify_by.data)
         change = services.set_needs(
-            db.session, account, requests, consent_on=_date(form.get("consent_on"), "consent_on"),
-            consent_channel=form.get("consent_channel"), consent_by=form.get("consent_by") or None,
-            share=form.get("share") == "yes", nominee_name=form.get("nominee_name"),
-            nominee_phone=form.get("nominee_phone"), password=form.get("password") or None, note=form.get("note"),
-            actor=current_actor(), today=local_today(), reverify_years=needs_settings()["reverify_years"],
+            db.session, form.account.data, requests, consent_on=form.consent_on.data,
+            consent_channel=form.consent_channel.data or None, consent_by=form.consent_by.data or None,
+            share=bool(form.share.data), nominee_name=form.nominee_name.data, nominee_phone=form.nominee_phone.data,
+            password=form.password.data or None, note=form.note.data, actor=current_actor(), today=local_today(),
+            reverify_years=needs_settings()["reverify_years"],
             password_method=current_app.config["PASSWORD_HASH_METHOD"],
         )
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
-        kept: dict[str, Any] = form.to_dict()
-        kept.pop("password", None)
-        kept["needs"] = form.getlist("need")
-        return _account_page(account, exc.status, needs_form=kept)
+        refuse(form, exc, aliases={"needs": "need"})
+        return _account_page(account, exc.status, needs_form=form)
     db.session.commit()
     messages = {
         "created": _("Register entry saved."),

@@ -32,6 +32,13 @@ def test_record_needs_on_the_account_page(app: Flask, logged_in: Callable[[str],
     r = c.post("/flags/needs", data=form)
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "consent" in html and 'value="1234"' not in html
+    # The refusal stands beside its field; the values typed are kept (never the password).
+    assert 'id="consent_on-errors"' in html and 'aria-invalid="true"' in html
+    assert 'value="Мария"' in html and 'value="young_children" checked' in html
+    assert '<option value="phone" selected>' in html
+    r = c.post("/flags/needs", data={**form, "consent_on": "31.02.2026", "nominee_phone": "x" * 40})
+    html = r.get_data(as_text=True)  # fields that cannot even be read: every one named at once
+    assert r.status_code == 422 and 'id="consent_on-errors"' in html and 'id="nominee_phone-errors"' in html
     with app.app_context():
         day = local_today()
     form["consent_on"] = day.isoformat()
