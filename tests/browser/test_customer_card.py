@@ -4,6 +4,7 @@ dashboard and the compare page render as images with their values as text."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,10 @@ def test_the_card_of_a_demo_winner_shows_all_five_sections(
     expect(page.locator("#card-draws")).to_contain_text("да, в зафиксированном списке")
     expect(page.locator("#card-draws")).to_contain_text("ожидает выгрузки")
     expect(page.locator("#card-codes code")).to_have_count(1)
-    expect(page.locator("#card-flags")).to_contain_text("рейтинг:")
+    # The demo's winner is drawn anew with each instance: priority comes from the tier only when it is
+    # "ideal", so the section shows either that flag or the words for an account that never had one
+    # (the flags of a staff-flagged account are checked through the search box below).
+    expect(page.locator("#card-flags")).to_contain_text(re.compile("рейтинг:|не было признаков приоритета"))
     shot(page, "card")
 
 
