@@ -101,7 +101,7 @@ def _parse_text(text: Any) -> tuple[codecore.ParsedCode, bool]:
 
 def printed(parsed: codecore.ParsedCode, test: bool) -> str:
     """A parsed code as printed (``TEST-`` in front of a test code)."""
-    return (codecore.TEST_MARK if test else "") + str(parsed)
+    return codecore.printed(parsed.prefix, parsed.value, test)
 
 
 def canonical(text: Any) -> str | None:
