@@ -20,13 +20,12 @@ from partners import jobs as partner_jobs
 from partners.forms import IssueForm, OfferForm, PartnerForm
 from partners.models import FIXED, ISSUED, REDEEMED, REVOKED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
-from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
-from rewards.forms import refuse
+from rewards.forms import check_account_text, refuse
 from rewards.jobs.start import start
 from rewards.listing import Filter, listing, search
 from rewards.policy import staff
@@ -122,13 +121,6 @@ def _code_value(text: str) -> int:
         raise ValueError(str(exc)) from None
 
 
-def _account_text(text: str) -> str:
-    account = normalize_account(text)
-    if not account.isdigit():
-        raise ValueError(text)
-    return account
-
-
 CODE_STATES = [(ISSUED, lazy_pgettext("code state", "issued")), (REDEEMED, lazy_pgettext("code state", "redeemed")),
                (REVOKED, lazy_pgettext("code state", "revoked"))]
 
@@ -139,7 +131,7 @@ def codes() -> tuple[str, int]:
     """Issued codes: find one by its text or an account's; filter by state, offer, partner."""
     filters = [
         Filter("code", _l("Code"), convert=_code_value, apply=lambda q, v: q.where(Code.value == v)),
-        Filter("account", _l("Account"), convert=_account_text, apply=lambda q, v: q.where(Code.account == v)),
+        Filter("account", _l("Account"), convert=check_account_text, apply=lambda q, v: q.where(Code.account == v)),
         Filter("state", _l("State"), "choice", choices=CODE_STATES, apply=lambda q, v: q.where(Code.state == v)),
         Filter("offer", _l("Offer number"), "int", apply=lambda q, v: q.where(Code.offer_id == v)),
         Filter("partner", _l("Partner"), "choice",
