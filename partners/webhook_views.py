@@ -57,10 +57,10 @@ def _run(p: Partner, action: Action) -> None:
                 allow_http=bool(current_app.config["WEBHOOK_ALLOW_LOCAL"]), actor=actor,
                 success=_("Endpoint added."))
     elif isinstance(form, ReplayForm):
-        attempt(hooks.replay, form.delivery.data, p.id, utcnow(), actor=actor,
+        attempt(hooks.replay, form.delivery.number, p.id, utcnow(), actor=actor,
                 success=_("The message will be sent again."))
     elif isinstance(form, EndpointRowForm):
-        endpoint = attempt(hooks.get_endpoint, form.endpoint.data, p.id, success=None)
+        endpoint = attempt(hooks.get_endpoint, form.endpoint.number, p.id, success=None)
         if endpoint is not None and action.op == "rotate":
             overlap = timedelta(hours=float(current_app.config["WEBHOOK_ROTATION_OVERLAP_HOURS"]))
             attempt(hooks.rotate_secret, endpoint, utcnow(), overlap, actor=actor,

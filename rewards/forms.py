@@ -81,9 +81,10 @@ class FileForm(Form):
 
 
 def flash_errors(form: Form) -> None:
-    """Every error of ``form`` flashed (forms of one field on pages that redirect back)."""
-    for _name, message in form.all_errors:
-        flash(message, "error")
+    """Every error of ``form`` flashed, each after its field's label (forms on pages that redirect back)."""
+    for name, message in form.all_errors:
+        label = str(form[name].label.text) if name in form else ""
+        flash(f"{label}: {message}" if label else message, "error")
 
 
 def refusal_text(exc: Any) -> str:
@@ -224,6 +225,11 @@ class WholeNumberField(IntegerField):  # type: ignore[misc]
             raise ValueError(str(_l("Enter a whole number.")))
         self.data = int(text)
 
+    @property
+    def number(self) -> int:
+        """The number typed (0 when empty: a required field is never empty once the form is valid)."""
+        return int(self.data or 0)
+
 
 class FlashForm(Form):
     """A form whose page has no place for its errors (a button on a list's row: disable, rotate,
@@ -257,9 +263,7 @@ def posted_action(forms: Mapping[str, type[Form]]) -> Action | None:
     form = form_class()
     valid = form.validate()
     if not valid and isinstance(form, FlashForm):
-        for name, message in form.all_errors:
-            label = str(form[name].label.text) if name in form else ""
-            flash(f"{label}: {message}" if label else message, "error")
+        flash_errors(form)
         return None
     return Action(op, form, valid)
 

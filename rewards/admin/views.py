@@ -133,7 +133,7 @@ def client_change() -> tuple[str, int]:
             days = 7 if form.grace_days.data is None else form.grace_days.data
             token = apikeys.rotate_key(db.session, form.name.data, actor=current_actor(), grace=timedelta(days=days))
         elif isinstance(form, RevokeKeyForm):
-            apikeys.revoke_key(db.session, form.key_id.data or 0, actor=current_actor())  # required: never None
+            apikeys.revoke_key(db.session, form.key_id.number, actor=current_actor())
         else:
             apikeys.revoke_client(db.session, form.name.data, actor=current_actor())
     except DomainError as exc:

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
+from rewards.forms import flash_errors
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.runner import output_dir
@@ -28,6 +29,7 @@ from rewards.policy import staff
 from rewards.rating.rules import CHANNELS, CRITERIA, PAYMENT_CRITERIA, PLANS, default_rules_bytes
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services, whatif
+from rewards.snapshots.forms import PublishForm, WhatIfForm
 from rewards.snapshots.views import bp
 from rewards.tiers import TIERS
 
@@ -155,14 +157,18 @@ def rules_draft(draft_id: int | None = None) -> Any:
 @staff("snapshots.rules")
 def rules_what_if() -> WerkzeugResponse:
     """Queue a what-if of a draft over a computed snapshot; its page shows the result."""
+    form = WhatIfForm()
+    if not form.validate():
+        flash_errors(form)
+        return redirect(url_for("snapshots.rules_index"))
     try:
-        draft = whatif.get_draft(db.session, int(request.form.get("draft_id") or 0))
-        snapshot = whatif.computed_snapshot(db.session, int(request.form.get("snapshot_id") or 0))
+        draft = whatif.get_draft(db.session, form.draft_id.number)
+        snapshot = whatif.computed_snapshot(db.session, form.snapshot_id.number)
         job = start(snapshot_jobs.WHAT_IF, {"snapshot_id": snapshot.id, "rules": draft.content,
                                             "label": draft.name, "draft_id": draft.id},
                     title=f"{snapshot.period}: {draft.name}"[:200])
-    except (DomainError, ValueError) as exc:
-        flash(exc.message if isinstance(exc, DomainError) else str(exc), "error")
+    except DomainError as exc:
+        flash(exc.message, "error")
         return redirect(url_for("snapshots.rules_index"))
     if job.state == "done":
         return redirect(url_for("snapshots.what_if_result", job_id=job.id))
@@ -173,10 +179,14 @@ def rules_what_if() -> WerkzeugResponse:
 @staff("snapshots.rules")
 def rules_publish() -> WerkzeugResponse:
     """Publish a draft as the rules of a month and the later ones."""
+    form = PublishForm()
+    if not form.validate():
+        flash_errors(form)
+        return redirect(url_for("snapshots.rules_index"))
     try:
-        draft = whatif.get_draft(db.session, int(request.form.get("draft_id") or 0))
+        draft = whatif.get_draft(db.session, form.draft_id.number)
         version = whatif.publish_version(db.session, draft.content.encode("utf-8"),
-                                         effective_from=request.form.get("effective_from", ""), actor=current_actor())
+                                         effective_from=form.effective_from.data, actor=current_actor())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
