@@ -9,10 +9,11 @@ Guarantees:
   shared store at most once per ``WRITE_EVERY`` (1 s), whatever its request rate: a Redis
   ``SET <JOBS_QUEUE>:live-traffic 1 PX 2000`` when ``JOBS_URL`` is Redis (the store that web servers
   and consumers on any machine already share), else the modification time of ``live-traffic`` in the
-  instance folder (one machine; a file of zero bytes).
+  jobs folder (``JOBS_DIR``, by default ``instance/jobs``; a file of zero bytes).
 - **What "recently" means.** After a request noted at time t, ``seen`` answers True until at least
   ``t + TTL - WRITE_EVERY`` (t + 1 s), and False from ``t + TTL`` (t + 2 s) on if nothing was noted
-  since (on the file store, by the reader's clock against the file's time: one machine).
+  since (on the file store, by the reader's clock against the file's time: one machine, or clocks kept
+  in step).
 - **Never in the way.** A write that fails (Redis down, a read-only folder) is skipped and logged at
   most once a minute per process; the request goes on. A read that fails answers False: the job runs
   at full speed rather than stall. Redis calls time out after 0.25 s.
@@ -24,6 +25,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,15 @@ _LOG_EVERY = 60.0
 class Signal:
     """The signal on one store: a Redis URL and key, or a file path."""
 
-    def __init__(self, *, redis_url: str = "", key: str = "", path: Path | None = None) -> None:
-        self.key, self.path = key, path
+    def __init__(
+        self,
+        *,
+        redis_url: str = "",
+        key: str = "",
+        path: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key, self.path, self._clock = key, path, clock
         self._redis: Any = None
         if redis_url:
             import redis
@@ -54,7 +63,7 @@ class Signal:
 
     def note(self) -> None:
         """Live traffic is being served (at most one shared write per second per process)."""
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last < WRITE_EVERY:
             return
         with self._lock:
@@ -76,6 +85,7 @@ class Signal:
         try:
             os.utime(self.path)
         except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.touch()
 
     def seen(self) -> bool:
@@ -93,14 +103,15 @@ class Signal:
 
 
 def signal(app: Flask) -> Signal:
-    """The app's signal (built on first use from ``JOBS_URL``, ``JOBS_QUEUE`` and the instance folder)."""
+    """The app's signal (built on first use from ``JOBS_URL``, ``JOBS_QUEUE`` and ``JOBS_DIR``)."""
     found: Signal | None = app.extensions.get(_EXT)
     if found is None:
         url = str(app.config.get("JOBS_URL") or "")
         if url.startswith(("redis://", "rediss://", "unix://")):
             found = Signal(redis_url=url, key=f"{app.config.get('JOBS_QUEUE') or 'rewards'}:live-traffic")
         else:
-            found = Signal(path=Path(app.instance_path) / FILE_NAME)
+            folder = Path(app.config.get("JOBS_DIR") or Path(app.instance_path) / "jobs")
+            found = Signal(path=folder / FILE_NAME)
         app.extensions[_EXT] = found
     return found
 

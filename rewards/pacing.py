@@ -74,6 +74,11 @@ class Pacer:
 _current: ContextVar[Pacer | None] = ContextVar("rewards_pacer", default=None)
 
 
+def current() -> Pacer | None:
+    """The pacer of the job running in this thread, or None."""
+    return _current.get()
+
+
 def pause_point() -> None:
     """A chunk of long work ended: let the current job's pacer decide (nothing outside a job)."""
     pacer = _current.get()

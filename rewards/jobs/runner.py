@@ -89,6 +89,7 @@ class JobContext:
     def commit(self) -> None:
         """Commit a step of a job that works in steps (each step whole and idempotent)."""
         self.session.commit()
+        pause_point()  # between two steps no lock is held (on SQLite, the only place such a job pauses)
 
     def stored(self, relative: str) -> Path:
         """The absolute path of an upload stored for this job (``rewards.jobs.start.save_upload``)."""
