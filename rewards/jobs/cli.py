@@ -10,7 +10,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from rewards import livetraffic
 from rewards.actor import current_actor
+from rewards.audit.services import defer_chaining
 from rewards.cli import fail, run_service
 from rewards.db import db
 from rewards.errors import DomainError
@@ -35,6 +37,8 @@ def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None
         os.nice(niceness)  # the jobs' threads inherit it; web workers keep the CPU first
     # and the database server's processes of the jobs' sessions too, where the server lets them ask
     lowered = dbpriority.lower_backend_priority(db.engine, int(app.config["JOBS_DATABASE_NICE"]))
+    # at that priority, holding the event log's chain lock would stall the web's chaining: leave it to them
+    defer_chaining(livetraffic.signal(app).seen)
     logging.getLogger("huey").setLevel(logging.INFO)
     huey = queue.huey_for(app)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,

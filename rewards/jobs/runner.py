@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from rewards import livetraffic
 from rewards.db import db, reset_read_only, set_read_only
@@ -184,9 +184,10 @@ def job_pacer(app: Flask, session: Session) -> Pacer | None:
         return None
     live = livetraffic.signal(app)
     sqlite = session.get_bind().dialect.name == "sqlite"
+    real = session() if isinstance(session, scoped_session) else session  # the job's thread's own session
 
     def busy() -> bool:
-        if sqlite and session.in_transaction():
+        if sqlite and real.in_transaction():
             return False  # the job holds SQLite's one write lock: sleeping would make every writer wait longer
         return live.seen()
 
