@@ -275,11 +275,18 @@ class Load:
         }
 
 
-def timed(port: int, token: str, codes: list[str], phase: str, seconds: float) -> dict[str, Any]:
+def timed(
+    port: int, token: str, codes: list[str], phase: str, seconds: float, meter: CpuMeter | None = None
+) -> dict[str, Any]:
     load = Load(port, token, codes, phase)
+    if meter:
+        meter.start()
     load.start()
     time.sleep(seconds)
-    return load.finish()
+    result = load.finish()
+    if meter:
+        result["cpu"] = meter.stop()
+    return result
 
 
 def check(port: int, token: str, code: str) -> None:
@@ -301,6 +308,86 @@ def check(port: int, token: str, code: str) -> None:
         status, text = exc.code, exc.read()
     if status != 201:
         sys.exit(f"a redeem answered {status}: {text[:300]!r}")
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn's master and workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _pg_ports(pids: list[int]) -> set[int]:
+    """Local ports of the TCP connections to PostgreSQL (port 5432) that ``pids`` hold."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    ports: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        cols = line.split()
+        if cols[9] in inodes and cols[2].endswith(":1538"):  # remote port 5432
+            ports.add(int(cols[1].split(":")[1], 16))
+    return ports
+
+
+class CpuMeter:
+    """CPU seconds of the web workers, the consumer, and the PostgreSQL server processes serving each
+    (found by their connections' ports), between ``start`` and ``stop``: shares that a busy machine's
+    scheduling does not blur the way it blurs latencies."""
+
+    def __init__(self, app: Any, web: int, consumer: int) -> None:
+        self.app, self.web, self.consumer = app, web, consumer
+
+    def _backends(self, pids: list[int]) -> list[int]:
+        from sqlalchemy import text
+
+        from rewards.db import db
+
+        ports = sorted(_pg_ports(pids))
+        if not ports:
+            return []
+        with self.app.app_context():
+            rows = db.session.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(:ports)"), {"ports": ports}
+            ).scalars().all()
+            db.session.remove()
+        return [int(r) for r in rows]
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        web, consumer = _tree(self.web), _tree(self.consumer)
+        groups = {"web": web, "web db": self._backends(web), "jobs": consumer, "jobs db": self._backends(consumer)}
+        return {name: {pid: _cpu_of(pid) for pid in pids} for name, pids in groups.items()}
+
+    def start(self) -> None:
+        self.began = self.sample()
+
+    def stop(self) -> dict[str, float]:
+        end = self.sample()
+        return {name: sum(v - self.began[name].get(pid, 0.0) for pid, v in end[name].items()) for name in end}
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -408,6 +495,7 @@ def main() -> None:
             spawn(["flask", "jobs", "consumer", "-w", "2"], env, instance / "consumer.log"),
         ]
         alone_states: list[Any] = []
+        cpu_alone: dict[str, Any] = {}
         try:
             wait_port(port)
             time.sleep(2)
@@ -415,8 +503,10 @@ def main() -> None:
             codes = codes[:-1]
             q = len(codes) // 4
             timed(port, token, codes[:q], "w", 5)  # warm-up, not counted
+            meter = CpuMeter(app, procs[0].pid, procs[1].pid)
             results = {}
-            results["alone"] = timed(port, token, codes[q : 2 * q], "a", ARGS.seconds)
+            results["alone"] = timed(port, token, codes[q : 2 * q], "a", ARGS.seconds, meter)
+            meter.start()
             ids = run_jobs(app, bulk_offers[0], snap_id, "2026-11")
             # the loaded phase lasts from both jobs running until both are over, so it covers every
             # moment of them, their commits and what runs inside their transactions included
@@ -424,10 +514,14 @@ def main() -> None:
             load.start()
             final = wait_jobs(app, ids)
             results["loaded"] = load.finish()
-            results["alone again"] = timed(port, token, codes[3 * q :], "c", ARGS.seconds)
+            results["loaded"]["cpu"] = meter.stop()
+            results["alone again"] = timed(port, token, codes[3 * q :], "c", ARGS.seconds, meter)
             if ARGS.jobs_alone:
                 time.sleep(3)  # no traffic: the live-traffic signal has lapsed (rewards.livetraffic.TTL)
+                meter.start()
+                began = time.monotonic()
                 alone_states = wait_jobs(app, run_jobs(app, bulk_offers[1], snap_id, "2026-12"))
+                cpu_alone = {"seconds": time.monotonic() - began, "n": 0, "cpu": meter.stop()}
         finally:
             for proc in procs:
                 proc.terminate()
@@ -450,7 +544,15 @@ def main() -> None:
                 f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
                 f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8} {r['client_cpu']:>12.1f}  {load}"
             )
-        print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x", flush=True)
+        print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x")
+        print(f"{'CPU seconds':<14} {'wall s':>7} {'web':>7} {'web db':>7} {'jobs':>7} {'jobs db':>8} "
+              f"{'web+db ms/redeem':>17}")
+        rows = [(name, r) for name, r in results.items()] + ([("jobs, no load", cpu_alone)] if cpu_alone else [])
+        for name, r in rows:
+            c = r["cpu"]
+            per = (c["web"] + c["web db"]) * 1000 / r["n"] if r["n"] else float("nan")
+            print(f"{name:<14} {r['seconds']:>7.0f} {c['web']:>7.1f} {c['web db']:>7.1f} {c['jobs']:>7.1f} "
+                  f"{c['jobs db']:>8.1f} {per:>17.1f}", flush=True)
 
 
 if __name__ == "__main__":
