@@ -15,8 +15,9 @@ Guarantees:
   since (on the file store, by the reader's clock against the file's time: one machine, or clocks kept
   in step).
 - **Never in the way.** A write that fails (Redis down, a read-only folder) is skipped and logged at
-  most once a minute per process; the request goes on. A read that fails answers False: the job runs
-  at full speed rather than stall. Redis calls time out after 0.25 s.
+  most once a minute per process, and that process tries again only ``BACKOFF`` (30 s) later: while
+  Redis is unreachable one request per process per 30 s waits up to its 0.25 s timeout, the others
+  nothing. A read that fails answers False: the job runs at full speed rather than stall.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TTL = 2.0  # seconds a write keeps the signal on
 FILE_NAME = "live-traffic"
 _EXT = "rewards.livetraffic"
 _LOG_EVERY = 60.0
+BACKOFF = 30.0  # seconds without a write attempt after one failed
 
 
 class Signal:
@@ -73,6 +75,7 @@ class Signal:
         try:
             self._write()
         except Exception:  # noqa: BLE001 - the signal is advisory; the request must not fail for it
+            self._last = now + BACKOFF - WRITE_EVERY  # no request waits on a dead store again for a while
             if now - self._last_logged >= _LOG_EVERY:
                 self._last_logged = now
                 log.warning("live-traffic signal not written", exc_info=True)

@@ -49,12 +49,21 @@ def test_file_store_one_write_a_second_and_seen_for_the_ttl(tmp_path: Path) -> N
     assert signal.seen()
 
 
-def test_a_failing_store_never_reaches_the_caller(tmp_path: Path) -> None:
+def test_a_failing_store_never_reaches_the_caller_and_is_left_alone_for_a_while(tmp_path: Path) -> None:
+    clock = Clock()
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    signal = Signal(path=blocker / "live-traffic")
+    signal = Signal(path=blocker / "live-traffic", clock=clock)
     signal.note()  # cannot write under a file: skipped, logged
     assert not signal.seen()
+    blocker.unlink()
+    blocker.mkdir()  # the store is back
+    clock.now += 5
+    signal.note()  # still backing off: no try
+    assert not (blocker / "live-traffic").exists()
+    clock.now += livetraffic.BACKOFF
+    signal.note()
+    assert signal.seen()
     dead = Signal(redis_url="redis://127.0.0.1:1/0", key="x")
     dead.note()
     assert not dead.seen()
