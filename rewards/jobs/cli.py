@@ -10,11 +10,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from rewards import livetraffic
 from rewards.actor import current_actor
+from rewards.audit.services import defer_chaining
 from rewards.cli import fail, run_service
 from rewards.db import db
 from rewards.errors import DomainError
-from rewards.jobs import queue, runner, services, store
+from rewards.jobs import dbpriority, queue, runner, services, store
 
 jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, their list and state.")
 
@@ -33,13 +35,18 @@ def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None
     niceness = int(app.config["JOBS_NICE"]) if niceness is None else niceness
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)  # the jobs' threads inherit it; web workers keep the CPU first
+    # and the database server's processes of the jobs' sessions too, where the server lets them ask
+    lowered = dbpriority.lower_backend_priority(db.engine, int(app.config["JOBS_DATABASE_NICE"]))
+    # at that priority, holding the event log's chain lock would stall the web's chaining: leave it to them
+    defer_chaining(livetraffic.signal(app).seen)
     logging.getLogger("huey").setLevel(logging.INFO)
     huey = queue.huey_for(app)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
                                     check_worker_health=True, scheduler_interval=1)
     click.echo(
         f"consumer {store.worker_name()}: {workers} worker(s), queue "
-        f"{app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}",
+        f"{app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}"
+        + (f"; database sessions at nice {app.config['JOBS_DATABASE_NICE']}" if lowered else ""),
         err=True,
     )
     consumer.run()
