@@ -201,9 +201,16 @@ class WebhookEndpoint(db.Model):
 class WebhookMessage(db.Model):
     """The outbox: one event for one partner, written in the transaction of the change it tells of.
     ``public_id`` is the ``webhook-id`` of every attempt; ``ordering_key`` (``code:<id>``,
-    ``offer:<id>``) orders deliveries; ``dedupe`` makes periodic events (``code.expiring``) once only."""
+    ``offer:<id>``) orders deliveries; ``dedupe`` makes periodic events (``code.expiring``) once only.
+    ``fanout`` lists the endpoints (ids, space-separated) that get a delivery row, until the sender
+    has made those rows (then NULL): the change's transaction writes this one row only."""
 
     __tablename__ = "webhook_messages"
+    __table_args__ = (
+        # only the messages still to fan out are in it: the sender's look-up stays small
+        Index("ix_webhook_messages_fanout", "id", sqlite_where=text("fanout IS NOT NULL"),
+              postgresql_where=text("fanout IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
@@ -214,6 +221,7 @@ class WebhookMessage(db.Model):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     live: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fanout: Mapped[str | None] = mapped_column(String(120), default=None)  # at most 10 endpoint ids
 
 
 # delivery states

@@ -1,10 +1,11 @@
 """Sending webhooks from the job consumer (the shell of ``partners.services.webhooks``).
 
 After a transaction that wrote to the outbox commits, the web worker puts one small task on the job
-queue (``partners.webhooks.send``); a consumer runs :func:`send_due`, which claims due deliveries
-(a lease, committed), posts them in parallel threads outside any transaction, and records each
-attempt. The same work runs every minute as periodic work (the retries, and anything whose task was
-lost with the queue). Under ``JOBS_URL = memory://`` (tests) nothing is queued: call :func:`send_due`.
+queue (``partners.webhooks.send``); a consumer runs :func:`send_due`, which makes the deliveries of
+new messages (``fan_out``), claims due deliveries (a lease, committed), posts them in parallel threads
+outside any transaction, and records each attempt. The same work runs every minute as periodic work
+(the retries, and anything whose task was lost with the queue). Under ``JOBS_URL = memory://`` (tests)
+nothing is queued: call :func:`send_due`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def send_due(session: Session, app: Flask, *, max_seconds: float = 50.0) -> int:
     with ThreadPoolExecutor(max_workers=size) as pool:
         while time.monotonic() - started < max_seconds:
             now = utcnow()
+            hooks.fan_out(session)  # the messages committed since the last round get their deliveries
             claimed = [c for c in (hooks.claim(session, d, now, lease) for d in hooks.due(session, now, size)) if c]
             session.commit()
             if not claimed:

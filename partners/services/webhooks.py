@@ -5,14 +5,18 @@ The protocol, for an auditor:
 
 1. **Outbox.** A change a partner hears of (a redemption, its rollback, a revocation, an offer change,
    a code about to expire) calls :func:`emit` in the change's own transaction: one message row (its
-   ``public_id`` is the ``webhook-id`` for ever) and one delivery row per active endpoint of the
-   partner that subscribes to the event. Both commit or roll back with the change; the API call does
-   no network work. After the commit a job is queued (``partners.webhook_delivery``) to send it.
-2. **Ordering.** Deliveries of one endpoint with one ``ordering_key`` (``code:<id>``, ``offer:<id>``)
+   ``public_id`` is the ``webhook-id`` for ever) that lists, in ``fanout``, the partner's active
+   endpoints subscribed to the event. It commits or rolls back with the change; the API call does no
+   network work and writes no other row. After the commit a job is queued (``partners.webhooks.send``)
+   to send it.
+2. **Fan-out.** The sender first turns the messages that still list endpoints into one delivery row
+   per endpoint (:func:`fan_out`), oldest message first, and clears the list in the same transaction:
+   each message is fanned out once, by one sender.
+3. **Ordering.** Deliveries of one endpoint with one ``ordering_key`` (``code:<id>``, ``offer:<id>``)
    go out one at a time in the order they were written: only the oldest pending one of a key is due
    (:func:`due`). Changes of one code are serialised by the code's row, so their order of writing is
-   their order of commit.
-3. **Attempt.** A sender claims a due delivery with one conditional update that sets a lease
+   their order of commit, and :func:`fan_out` makes their deliveries in that order.
+4. **Attempt.** A sender claims a due delivery with one conditional update that sets a lease
    (:func:`claim`), commits, sends outside any transaction, then records the attempt (:func:`settle`):
    2xx = delivered; anything else waits :func:`partners.webhooks.next_delay` and is tried again, and
    after the last step of the schedule (about 75 hours) the delivery is ``failed`` and the next one
@@ -172,31 +176,53 @@ def _endpoints(session: Session, partner_id: int) -> tuple[tuple[int, str], ...]
     return rows
 
 
-# compiled once per dialect (SQLAlchemy's statement cache): the values are bound parameters
-_INSERT_MESSAGE = insert(WebhookMessage).returning(WebhookMessage.id)
-_INSERT_DELIVERY = insert(WebhookDelivery)
+# Core on the session's connection (the transaction of the change): the ORM's bulk-insert step costs
+# more than the insert itself on this hot path. Compiled once per dialect (SQLAlchemy's statement
+# cache): the values are bound parameters.
+_INSERT_MESSAGE = insert(WebhookMessage.__table__)
+_INSERT_DELIVERY = insert(WebhookDelivery.__table__)
 
 
 def emit(session: Session, partner_id: int, event_type: str, ordering_key: str, data: dict[str, Any],
          now: datetime, *, live: bool = True, dedupe: str | None = None) -> str | None:
     """Store the event for every subscribed active endpoint of the partner, in the caller's transaction
-    (two Core inserts); returns the message's ``webhook-id``, or None when no endpoint wants it (nothing
-    is written)."""
+    (one row: the deliveries are made by the sender, :func:`fan_out`); returns the message's
+    ``webhook-id``, or None when no endpoint wants it (nothing is written)."""
     targets = [e for e, events in _endpoints(session, partner_id) if not events or event_type in events.split()]
     if not targets:
         return None
     payload = {"type": event_type, "timestamp": utc_timestamp(now), "livemode": live, "data": data}
     public_id = "msg_" + pysecrets.token_hex(12)
-    message_id = session.execute(_INSERT_MESSAGE, {
+    session.connection().execute(_INSERT_MESSAGE, {
         "public_id": public_id, "partner_id": partner_id, "event_type": event_type, "ordering_key": ordering_key,
-        "dedupe": dedupe, "live": live, "created_at": now,
+        "dedupe": dedupe, "live": live, "created_at": now, "fanout": " ".join(map(str, targets)),
         "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8"),
-    }).scalar_one()
-    rows = [{"message_id": message_id, "endpoint_id": e, "ordering_key": ordering_key, "state": PENDING,
-             "attempts": 0, "next_attempt_at": now} for e in targets]
-    session.execute(_INSERT_DELIVERY, rows[0] if len(rows) == 1 else rows)
+    })
     session.info[PENDING_FLAG] = True
     return public_id
+
+
+def fan_out(session: Session, limit: int = 500) -> int:
+    """Make the delivery rows of up to ``limit`` messages still listing endpoints, oldest first, and
+    clear their lists, in the caller's transaction; returns how many deliveries were made."""
+    rows = session.execute(
+        select(WebhookMessage.id, WebhookMessage.fanout, WebhookMessage.ordering_key, WebhookMessage.created_at)
+        .where(WebhookMessage.fanout.is_not(None))
+        .order_by(WebhookMessage.id)
+        .limit(limit)
+        # locked in id order (PostgreSQL; SQLite's writers are serial): another sender waits for our
+        # commit, then skips these, so the deliveries of one key are made in their messages' order
+        .with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    session.execute(update(WebhookMessage).where(WebhookMessage.id.in_([r.id for r in rows]))
+                    .values(fanout=None).execution_options(synchronize_session=False))
+    made = [{"message_id": r.id, "endpoint_id": int(e), "ordering_key": r.ordering_key, "state": PENDING,
+             "attempts": 0, "next_attempt_at": r.created_at} for r in rows for e in (r.fanout or "").split()]
+    if made:  # in the messages' order: a delivery's id orders it within its key (see due)
+        session.connection().execute(_INSERT_DELIVERY, made)
+    return len(made)
 
 
 # --- delivery -----------------------------------------------------------------------------------
@@ -389,10 +415,11 @@ def emit_expiring(session: Session, now: datetime, days: int, display: Any, limi
 
 
 def purge(session: Session, before: datetime) -> int:
-    """Delete the delivery log of messages created before ``before`` once none of their deliveries is
-    pending (attempts, deliveries, then the messages); returns how many messages went."""
+    """Delete the delivery log of messages created before ``before`` once they are fanned out and none
+    of their deliveries is pending (attempts, deliveries, then the messages); returns how many went."""
     pending = exists().where(WebhookDelivery.message_id == WebhookMessage.id, WebhookDelivery.state == PENDING)
-    old = select(WebhookMessage.id).where(WebhookMessage.created_at < before, ~pending)
+    old = select(WebhookMessage.id).where(WebhookMessage.created_at < before, WebhookMessage.fanout.is_(None),
+                                          ~pending)
     done = select(WebhookDelivery.id).where(WebhookDelivery.message_id.in_(old))
     session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(done)))
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.in_(old)))

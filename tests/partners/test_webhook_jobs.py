@@ -197,7 +197,10 @@ def test_another_partners_endpoints_and_deliveries_are_not_found(app, client, re
     assert client.delete(f"{ENDPOINTS}/{w['endpoint']['id']}", headers=h).status_code == 404
     assert client.get("/api/v1/partner/webhooks/deliveries", headers=h).get_json() == []
     with app.app_context():
+        assert hooks.fan_out(db.session) == 2  # offer.changed and code.redeemed: made, not sent
+        db.session.commit()
         did = db.session.scalar(select(WebhookDelivery.id))
+    assert did is not None and client.get("/api/v1/partner/webhooks/deliveries", headers=h).get_json() == []
     assert client.post(f"/api/v1/partner/webhooks/deliveries/{did}/replay", headers=h).status_code == 404
     assert client.get(ENDPOINTS, headers=bearer(make_partner("Svet", "SVT")["token"])).status_code == 403
 
@@ -238,3 +241,35 @@ def test_a_redirect_is_a_failed_attempt_never_followed(app, client, make_partner
         assert len(redirecting.all()) == 1 and target.all() == []
     with app.app_context():
         assert db.session.scalars(select(WebhookDelivery.last_status)).one() == 307
+
+
+def test_the_change_writes_one_row_and_the_sender_fans_out_in_order(
+    app, client, receiver, make_partner, make_offer, add_snapshot, issue_codes
+) -> None:
+    """A redemption writes the message only; one fan-out makes the deliveries of several messages of one
+    code in their order (the delivery ids order a key), once, and purge keeps a message not fanned out."""
+    w = _world(app, client, make_partner, make_offer, add_snapshot, issue_codes, receiver.url, accounts=2,
+               events=["code.redeemed", "code.rollback"])
+    token = w["gs"]["token"]
+    second = client.post(ENDPOINTS, json={"url": receiver.url, "events": ["code.redeemed"]}, headers=bearer(token))
+    assert second.status_code == 201
+    for n in range(3):  # redeem, roll back, redeem again, before any sender runs
+        code = w["codes"][0]
+        rd = _redeem(client, token, code, n)["redemption_id"]
+        if n < 2:
+            assert client.post(f"{REDEEM}/{rd}/rollback", json={}, headers=bearer(token)).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0  # only messages
+        assert hooks.purge(db.session, utcnow() + timedelta(days=60)) == 0  # not fanned out yet: kept
+        assert hooks.fan_out(db.session, limit=2) == 3  # two messages: 2 + 1 endpoints
+        assert hooks.fan_out(db.session) == 5  # the other three: 2 + 1 + 2
+        assert hooks.fan_out(db.session) == 0  # each message once
+        db.session.commit()
+        rows = db.session.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.message_id)
+                                  .order_by(WebhookDelivery.id)).all()
+    for endpoint in {r.endpoint_id for r in rows}:
+        ids = [r.message_id for r in rows if r.endpoint_id == endpoint]
+        assert ids == sorted(ids)
+    assert len(rows) == 8 and len({r.endpoint_id for r in rows}) == 2
+    assert _send(app) == 8
+    assert len(receiver.accepted()) == 8
