@@ -153,9 +153,9 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
 @snapshots_cli.command("list")
 def list_command() -> None:
     """Every snapshot, newest period first."""
-    from rewards.snapshots import services
+    from rewards.snapshots.queries import list_snapshots  # not services: a listing needs no engine or parser
 
-    for snap in services.list_snapshots(db.session):
+    for snap in list_snapshots(db.session):
         click.echo(
             f"{snap.id}\t{snap.period}\t{snap.status}\t{snap.source}\t{snap.row_count}\t"
             f"{snap.loaded_at:%Y-%m-%d %H:%M}\t{snap.loaded_by}\t{snap.source_name}"
