@@ -10,7 +10,6 @@ from flask import Flask
 
 from rewards.audit.services import record_event
 from rewards.errors import DomainError
-from rewards.httperrors import Api
 from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.jobs.runner import JobContext
 
@@ -35,7 +34,7 @@ def count(ctx: JobContext) -> dict[str, Any]:
                                                      "mimetype": "text/plain"}}
 
 
-def init_app(app: Flask, api: Api) -> None:
+def init_app(app: Flask) -> None:
     """Register the sample job kind."""
     register_kind(app, "sample.count", count, label="Sample count", action="jobs.view")
     add_error_labels(app, {"sample_refused": "the sample said no", "bad": "a bad line"})
