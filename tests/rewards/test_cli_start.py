@@ -74,7 +74,8 @@ def test_a_small_command_imports_what_it_reads(tmp_path: Path) -> None:
 
 def test_flask_routes_and_openapi_see_the_whole_app(tmp_path: Path) -> None:
     code, modules, output = _flask(tmp_path, "routes")
-    assert code == 0 and "draws.index" in output and "/api/v1/docs" in output and "/accounts/<account:account>" in output
+    assert code == 0 and "draws.index" in output and "/api/v1/docs" in output
+    assert "/accounts/<account:account>" in output
     assert "flask_smorest" in modules
     code, _modules, output = _flask(tmp_path, "openapi", "print")
     assert code == 0
