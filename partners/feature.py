@@ -37,7 +37,8 @@ def _demo(session: Session) -> Iterable[str]:
 
 def _bind_webhooks(app: Flask, huey: Any = None) -> None:
     """The webhook sending task on the app's queue; a web process also queues it after each commit
-    that wrote to the outbox."""
+    that wrote to the outbox. A command line process binds it only if it queues a job: messages its
+    commits write are sent by the consumer's periodic run (within a minute), as a script's always were."""
     from partners import webhook_jobs
 
     webhook_jobs.bind(app, huey)
