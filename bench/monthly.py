@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
     PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
+    PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg]
 
 ``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
 file, PostgreSQL schema; the migration is not timed) against ``bench/floors/import_snapshot.py`` (sorted
@@ -11,6 +12,11 @@ file, PostgreSQL schema; the migration is not timed) against ``bench/floors/impo
 ``startup``: ``flask --app rewards snapshots list`` and ``flask --app rewards draws --help`` against
 ``bench/floors/cli_start.py`` (a bare Flask + Flask-SQLAlchemy app with one command). Target: under
 0.5 s CPU.
+
+``compute``: ``flask snapshots compute --period P FILE`` over ``--rows`` accounts x 6 months of
+behaviour (``bench/rating.py``'s generator, one file sorted by account) on a freshly migrated database
+each round, against ``bench/floors/csv_parse.py`` (the csv module reading the same file). Target: at
+most 3x the floor's CPU time (user + system).
 """
 
 from __future__ import annotations
@@ -105,6 +111,47 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
+    from bench.rating import PERIOD, generate
+
+    tmp = Path(tempfile.mkdtemp(prefix="monthly-compute-"))
+    schemas: list[str] = []
+    try:
+        data = generate(tmp, accounts, 1)[0]
+        env = _instance(tmp)
+        template = tmp / "template.sqlite3"
+        _migrate(dict(env, REWARDS_DATABASE_URL=f"sqlite:///{template}"))
+        ours_cmd = [*FLASK, "snapshots", "compute", "--period", PERIOD, str(data)]
+        floor = Case("floor: csv module parse of the same file",
+                     lambda n: [sys.executable, str(ROOT / "bench" / "floors" / "csv_parse.py"), str(data)])
+        sqlite_env = dict(env)
+
+        def sqlite_ours(n: int) -> list[str]:
+            shutil.copy(template, tmp / f"ours-{n}.sqlite3")
+            sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'ours-{n}.sqlite3'}")
+            return ours_cmd
+
+        cases = [floor, Case("`flask snapshots compute` (SQLite)", sqlite_ours, sqlite_env)]
+        if pg:
+            pg_env = dict(env)
+
+            def pg_ours(n: int) -> list[str]:
+                schema = f"bench_compute_{os.getpid()}_{n}"
+                _pg(f"CREATE SCHEMA {schema}")
+                schemas.append(schema)
+                pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+                _migrate(pg_env)
+                return ours_cmd
+
+            cases.append(Case("`flask snapshots compute` (PostgreSQL)", pg_ours, pg_env))
+        load = interleave(cases, rounds)
+        print(table(f"Snapshot compute, {accounts:,} accounts x 6 months", cases[0], cases[1:], load), flush=True)
+    finally:
+        for schema in schemas:
+            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def bench_startup(rounds: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="monthly-start-"))
     try:
@@ -123,13 +170,15 @@ def bench_startup(rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run", choices=("import", "startup"))
+    parser.add_argument("run", choices=("import", "startup", "compute"))
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
     if args.run == "import":
         bench_import(args.rows, args.rounds, not args.no_pg)
+    elif args.run == "compute":
+        bench_compute(args.rows, args.rounds, not args.no_pg)
     else:
         bench_startup(args.rounds)
 

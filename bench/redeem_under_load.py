@@ -1,7 +1,7 @@
 """Partner redeem latency alone vs while a snapshot import and a bulk issue run in a consumer (issue 13, item 5).
 
     PYTHONPATH=. python bench/redeem_under_load.py [--import-rows 1500000] [--issue-codes 1000000]
-        [--seconds 15] [--connections 8] [--rate RPS] [--root CHECKOUT]
+        [--seconds 15] [--connections 8] [--rate RPS] [--root CHECKOUT] [--set NAME=VALUE ...] [--no-jobs-alone]
 
 PostgreSQL (REWARDS_BENCH_PG_URL, a schema of its own), Redis for the rate limits and the job queue.
 gunicorn with 4 sync workers (``gunicorn.conf.py``) and one ``flask jobs consumer -w 2``, all on
@@ -9,11 +9,17 @@ loopback. Load: ``--connections`` client threads on keep-alive connections, each
 fresh code (no code twice) with a real partner key and an Idempotency-Key; every latency is kept, so
 the percentiles are exact. With ``--rate`` the load is an open loop instead: redeem ``i`` is due at
 ``start + i / rate`` and timed from then, so a wait for a free client counts (no coordinated omission).
-Three phases: alone (``--seconds``); loaded, from the moment the import
-(``--import-rows`` rows, one transaction) and the bulk issue (``--issue-codes`` codes, batches of
-50,000) are both taken by the consumer until both are over (so their commits, and whatever runs inside
-their transactions, fall inside it); alone again. Prints p50/p99/max, rps, non-2xx answers, the load
-average, and how long each job took.
+Phases: a warm-up (5 s of the same load, not counted: the workers' first requests load code and
+connections); alone (``--seconds``); loaded, from the moment the import (``--import-rows`` rows, one
+transaction) and the bulk issue (``--issue-codes`` codes, batches of 50,000) are both taken by the
+consumer until both are over (so their commits, and whatever runs inside their transactions, fall
+inside it); alone again; then the same two jobs again (another period, another offer) with no traffic
+at all, for their throughput without it (``--no-jobs-alone`` skips it). Prints p50/p99/max, rps,
+non-2xx answers, the load average, how long each job took, and the CPU seconds the load generator
+itself used in each phase (it shares the 2 cores with the server: it must stay small).
+
+``--set NAME=VALUE`` writes a setting into the instance's config (e.g. ``JOBS_YIELD_RATIO=0`` for the
+run without pacing); a value is read as a Python literal when it is one.
 
 ``--root`` runs the servers and the consumer from another checkout (e.g. ``git archive`` of the
 commit before the event log change) for an A/B in the same conditions.
@@ -22,9 +28,11 @@ commit before the event log change) for an A/B in the same conditions.
 from __future__ import annotations
 
 import argparse
+import ast
 import http.client
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -53,6 +61,10 @@ def parse() -> argparse.Namespace:
                         help="open loop: this many redeems a second in all, each timed from when it was due "
                              "(0: closed loop, each client sends as soon as its last answer came)")
     parser.add_argument("--root", type=Path, default=BENCH, help="the checkout whose code is served")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the served instance (repeatable)")
+    parser.add_argument("--no-jobs-alone", dest="jobs_alone", action="store_false",
+                        help="skip the last phase (the jobs again, without traffic)")
     return parser.parse_args()
 
 
@@ -87,15 +99,39 @@ def write_config(instance: Path) -> dict[str, Any]:
     else:
         cfg["JOBS_URL"] = f"{REDIS}/13"
     cfg.update(database_settings("postgresql", instance, SCHEMA))
+    for item in ARGS.settings:
+        name, _, raw = item.partition("=")
+        try:
+            cfg[name] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            cfg[name] = raw
     (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()))
     os.environ["REWARDS_INSTANCE_PATH"] = str(instance)
     return cfg
 
 
-def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
+def prioritize_extension() -> str:
+    """Install PostgreSQL's ``prioritize`` extension in the database when the server has it (what an
+    operator does once, ``rewards.jobs.dbpriority``); says whether the consumer's sessions can use it."""
+    from sqlalchemy import create_engine, text
+
+    from bench._partners_db import PG_URL
+
+    engine = create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS prioritize SCHEMA public"))
+        return "prioritize extension installed"
+    except Exception as exc:  # noqa: BLE001 - the server has no such package: the run says so
+        return f"no prioritize extension ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+
+
+def prepare(instance: Path) -> tuple[Any, str, list[str], list[int], int]:
     """The database: one snapshot (issue_codes 'ideal' + redeem_codes 'promising' accounts), a partner,
-    its key, the redeem offer's codes issued, the bulk offer planned later; the import file on disk.
-    Returns (app, token, redeem codes, bulk offer id, snapshot id)."""
+    its key, the redeem offer's codes issued, two bulk offers planned later (one issued under traffic,
+    one without); the import file on disk. Returns (app, token, redeem codes, bulk offer ids, snapshot id)."""
     from sqlalchemy import text
 
     from bench._snapshot import bench_snapshot
@@ -137,10 +173,10 @@ def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
                 valid_to=now + timedelta(days=30),
                 actor="bench",
             )
-            for title, tier in (("redeem", "promising"), ("bulk", "ideal"))
+            for title, tier in (("redeem", "promising"), ("bulk", "ideal"), ("bulk alone", "ideal"))
         ]
         db.session.commit()
-        redeem_id, bulk_id = offers[0].id, offers[1].id
+        redeem_id, bulk_ids = offers[0].id, [offers[1].id, offers[2].id]
         issue.issue_all(
             db.session,
             db.session.get(Offer, redeem_id),
@@ -165,7 +201,7 @@ def prepare(instance: Path) -> tuple[Any, str, list[str], int, int]:
         tiers = ("beginner", "promising", "responsible", "ideal")
         for i in range(ARGS.import_rows):
             out.write(f"75{(i * 7919) % ARGS.import_rows:010d};{tiers[i % 4]};{i % 48}\n")
-    return app, token, codes, bulk_id, snap_id
+    return app, token, codes, bulk_ids, snap_id
 
 
 class Load:
@@ -178,6 +214,7 @@ class Load:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.latencies: list[float] = []
+        self.cpu_began = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         self.statuses: dict[int, int] = {}
         self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(ARGS.connections)]
 
@@ -234,14 +271,22 @@ class Load:
             "max": ordered[-1] if ordered else float("nan"),
             "non2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300),
             "load": os.getloadavg(),
+            "client_cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - self.cpu_began,
         }
 
 
-def timed(port: int, token: str, codes: list[str], phase: str, seconds: float) -> dict[str, Any]:
+def timed(
+    port: int, token: str, codes: list[str], phase: str, seconds: float, meter: CpuMeter | None = None
+) -> dict[str, Any]:
     load = Load(port, token, codes, phase)
+    if meter:
+        meter.start()
     load.start()
     time.sleep(seconds)
-    return load.finish()
+    result = load.finish()
+    if meter:
+        result["cpu"] = meter.stop()
+    return result
 
 
 def check(port: int, token: str, code: str) -> None:
@@ -265,6 +310,86 @@ def check(port: int, token: str, code: str) -> None:
         sys.exit(f"a redeem answered {status}: {text[:300]!r}")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn's master and workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _pg_ports(pids: list[int]) -> set[int]:
+    """Local ports of the TCP connections to PostgreSQL (port 5432) that ``pids`` hold."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    ports: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        cols = line.split()
+        if cols[9] in inodes and cols[2].endswith(":1538"):  # remote port 5432
+            ports.add(int(cols[1].split(":")[1], 16))
+    return ports
+
+
+class CpuMeter:
+    """CPU seconds of the web workers, the consumer, and the PostgreSQL server processes serving each
+    (found by their connections' ports), between ``start`` and ``stop``: shares that a busy machine's
+    scheduling does not blur the way it blurs latencies."""
+
+    def __init__(self, app: Any, web: int, consumer: int) -> None:
+        self.app, self.web, self.consumer = app, web, consumer
+
+    def _backends(self, pids: list[int]) -> list[int]:
+        from sqlalchemy import text
+
+        from rewards.db import db
+
+        ports = sorted(_pg_ports(pids))
+        if not ports:
+            return []
+        with self.app.app_context():
+            rows = db.session.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(:ports)"), {"ports": ports}
+            ).scalars().all()
+            db.session.remove()
+        return [int(r) for r in rows]
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        web, consumer = _tree(self.web), _tree(self.consumer)
+        groups = {"web": web, "web db": self._backends(web), "jobs": consumer, "jobs db": self._backends(consumer)}
+        return {name: {pid: _cpu_of(pid) for pid in pids} for name, pids in groups.items()}
+
+    def start(self) -> None:
+        self.began = self.sample()
+
+    def stop(self) -> dict[str, float]:
+        end = self.sample()
+        return {name: sum(v - self.began[name].get(pid, 0.0) for pid, v in end[name].items()) for name in end}
+
+
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -282,7 +407,7 @@ def wait_port(port: int) -> None:
     raise RuntimeError("gunicorn did not start")
 
 
-def start_jobs(app: Any, bulk_offer: int, snap_id: int) -> list[int]:
+def start_jobs(app: Any, bulk_offer: int, snap_id: int, period: str) -> list[int]:
     from partners import jobs as partner_jobs
     from partners import snapshots
     from partners.models import Offer
@@ -295,7 +420,7 @@ def start_jobs(app: Any, bulk_offer: int, snap_id: int) -> list[int]:
         params = {
             "file": "files/bench/import.csv",
             "name": "import.csv",
-            "period": "2026-11",
+            "period": period,
             "format": "csv",
             "replace": False,
         }
@@ -321,84 +446,113 @@ def job_states(app: Any, ids: list[int]) -> list[Any]:
     return out
 
 
+def run_jobs(app: Any, bulk_offer: int, snap_id: int, period: str) -> list[int]:
+    """Queue the import and the bulk issue; return their ids once the consumer has taken both."""
+    ids = start_jobs(app, bulk_offer, snap_id, period)
+    deadline = time.monotonic() + 120
+    while any(s[0] == "queued" for s in job_states(app, ids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ids
+
+
+def wait_jobs(app: Any, ids: list[int]) -> list[Any]:
+    deadline = time.monotonic() + 1800
+    while any(s[0] in ("queued", "running") for s in job_states(app, ids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return job_states(app, ids)
+
+
+def print_jobs(title: str, states: list[Any]) -> None:
+    for name, count, (state, started, finished, error) in zip(
+        ("import", "bulk issue"), (ARGS.import_rows, ARGS.issue_codes), states, strict=True
+    ):
+        took = (finished - started).total_seconds() if started and finished else float("nan")
+        print(f"  {title}: {name} {state} in {took:.1f} s ({count / took:,.0f} rows/s) {error or ''}")
+
+
 def main() -> None:
     print(
         f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
         f"{ARGS.connections} clients" + (f" at {ARGS.rate:g} redeems/s (open loop)" if ARGS.rate else " (closed loop)")
         + f", {ARGS.seconds} s alone; import {ARGS.import_rows:,} rows, "
-        f"bulk issue {ARGS.issue_codes:,} codes",
+        f"bulk issue {ARGS.issue_codes:,} codes; settings {ARGS.settings or 'as the defaults'}",
         flush=True,
     )
+    print(prioritize_extension(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
         write_config(instance)
         t0 = time.monotonic()
-        app, token, codes, bulk_offer, snap_id = prepare(instance)
+        app, token, codes, bulk_offers, snap_id = prepare(instance)
         print(f"prepared in {time.monotonic() - t0:.0f} s: {len(codes):,} codes to redeem", flush=True)
-        third = len(codes) // 3
         env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
         env.update(REWARDS_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT), FLASK_APP="rewards")
         port = free_port()
+        gunicorn = ["gunicorn", "-c", "gunicorn.conf.py", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
+                    "--access-logfile", "/dev/null", "rewards:create_app()"]
         procs = [
-            spawn(
-                [
-                    "gunicorn",
-                    "-c",
-                    "gunicorn.conf.py",
-                    "-w",
-                    str(WORKERS),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--access-logfile",
-                    "/dev/null",
-                    "rewards:create_app()",
-                ],
-                env,
-                instance / "web.log",
-            ),
+            spawn(gunicorn, env, instance / "web.log"),
             spawn(["flask", "jobs", "consumer", "-w", "2"], env, instance / "consumer.log"),
         ]
+        alone_states: list[Any] = []
+        cpu_alone: dict[str, Any] = {}
         try:
             wait_port(port)
             time.sleep(2)
             check(port, token, codes[-1])
             codes = codes[:-1]
+            q = len(codes) // 4
+            timed(port, token, codes[:q], "w", 5)  # warm-up, not counted
+            meter = CpuMeter(app, procs[0].pid, procs[1].pid)
             results = {}
-            results["alone"] = timed(port, token, codes[:third], "a", ARGS.seconds)
-            ids = start_jobs(app, bulk_offer, snap_id)
-            deadline = time.monotonic() + 120
-            while any(s[0] == "queued" for s in job_states(app, ids)) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            results["alone"] = timed(port, token, codes[q : 2 * q], "a", ARGS.seconds, meter)
+            meter.start()
+            ids = run_jobs(app, bulk_offers[0], snap_id, "2026-11")
             # the loaded phase lasts from both jobs running until both are over, so it covers every
             # moment of them, their commits and what runs inside their transactions included
-            load = Load(port, token, codes[third : 2 * third], "b")
+            load = Load(port, token, codes[2 * q : 3 * q], "b")
             load.start()
-            deadline = time.monotonic() + 1800
-            while any(s[0] in ("queued", "running") for s in job_states(app, ids)) and time.monotonic() < deadline:
-                time.sleep(0.2)
+            final = wait_jobs(app, ids)
             results["loaded"] = load.finish()
-            results["alone again"] = timed(port, token, codes[2 * third :], "c", ARGS.seconds)
-            final = job_states(app, ids)
+            results["loaded"]["cpu"] = meter.stop()
+            results["alone again"] = timed(port, token, codes[3 * q :], "c", ARGS.seconds, meter)
+            if ARGS.jobs_alone:
+                time.sleep(3)  # no traffic: the live-traffic signal has lapsed (rewards.livetraffic.TTL)
+                meter.start()
+                began = time.monotonic()
+                alone_states = wait_jobs(app, run_jobs(app, bulk_offers[1], snap_id, "2026-12"))
+                cpu_alone = {"seconds": time.monotonic() - began, "n": 0, "cpu": meter.stop()}
         finally:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
                 proc.wait(timeout=60)
-        for name, (state, started, finished, error) in zip(("import", "bulk issue"), final, strict=True):
-            took = (finished - started).total_seconds() if started and finished else float("nan")
-            print(f"  {name}: {state} in {took:.1f} s {error or ''}")
+        for line in (instance / "consumer.log").read_text(errors="replace").splitlines():
+            if line.startswith("consumer "):
+                print(f"  {line}")
+        print_jobs("under traffic", final)
+        if alone_states:
+            print_jobs("no traffic", alone_states)
         print(
             f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} "
             f"{'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
-            f"{'non-2xx':>8}  load average (1/5/15 min) at the end"
+            f"{'non-2xx':>8} {'client CPU s':>12}  load average (1/5/15 min) at the end"
         )
         for name, r in results.items():
             load = "/".join(f"{x:.1f}" for x in r["load"])
             print(
                 f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8}  {load}"
+                f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8} {r['client_cpu']:>12.1f}  {load}"
             )
-        print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x", flush=True)
+        print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x")
+        print(f"{'CPU seconds':<14} {'wall s':>7} {'web':>7} {'web db':>7} {'jobs':>7} {'jobs db':>8} "
+              f"{'web+db ms/redeem':>17}")
+        rows = [(name, r) for name, r in results.items()] + ([("jobs, no load", cpu_alone)] if cpu_alone else [])
+        for name, r in rows:
+            c = r["cpu"]
+            per = (c["web"] + c["web db"]) * 1000 / r["n"] if r["n"] else float("nan")
+            print(f"{name:<14} {r['seconds']:>7.0f} {c['web']:>7.1f} {c['web db']:>7.1f} {c['jobs']:>7.1f} "
+                  f"{c['jobs db']:>8.1f} {per:>17.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from draws import engine, services
 from rewards.errors import DomainError
-from rewards.forms import AmountError, Form, LocalDateTimeField, format_rubles, parse_rubles, refusal_text
+from rewards.forms import AccountField, AmountError, Form, LocalDateTimeField, format_rubles, parse_rubles, refusal_text
 from rewards.tiers import TIERS
 from signedjson import parse_utc_timestamp, utc_timestamp
 
@@ -195,3 +195,11 @@ class RunForm(Form):
     numbers = TextAreaField(_l("Public numbers, one source per line, in the announced order"))
     entropy = TextAreaField(_l("drand round as JSON"))
     fetch = BooleanField(_l("fetch it from the relay instead"))
+
+
+class PublicCheckForm(Form):
+    """A customer's account number and personal check code on a draw's public page. Not validated:
+    every bad input gets the one answer the service gives (nothing is learnt from the refusal)."""
+
+    account = AccountField(_l("Account number"))
+    code = StringField(_l("Check code"), filters=[lambda text: (text or "").strip()])

@@ -16,10 +16,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from draws import jobs as draw_jobs
 from draws import plain, services, wiring, words
 from draws.entrants import mask_account
-from draws.forms import CancelForm, DisqualifyForm, DraftForm, RunForm
+from draws.forms import CancelForm, DisqualifyForm, DraftForm, PublicCheckForm, RunForm
 from draws.models import CreditBatch, Draw, DrawCredit, DrawDisqualification, DrawWinner
 from draws.rfc3797 import parse_public_numbers
-from rewards.accounts import normalize_account
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
@@ -486,8 +485,8 @@ def public_check(draw_id: str) -> tuple[str, int]:
     combination (a wrong code, a non-entrant) gets one and the same answer, so nothing is learnt about
     an account without its code (``services.public_check``). Rate-limited per address."""
     draw = services.get_draw(db.session, draw_id)
-    account = normalize_account(request.form.get("account"))
-    code = (request.form.get("code") or "").strip()
+    form = PublicCheckForm()
+    account, code = form.account.data or "", form.code.data or ""
     answer = services.public_check(db.session, draw, account, code, wiring.box())
     check: dict[str, Any] = {"account": account}
     if answer.refusal == "not_frozen":

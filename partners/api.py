@@ -23,6 +23,7 @@ from partners import ratelimit, schemas
 from partners.models import Offer, Partner
 from partners.services import catalog, idempotency, issue, redemption, reports
 from partners.services.redemption import PartnerRef, Refused
+from rewards import livetraffic
 from rewards.actor import current_actor
 from rewards.db import db, read_only_view, utcnow
 from rewards.errors import N_, DomainError
@@ -73,6 +74,15 @@ def _limit_body() -> None:
 
 
 blp.before_app_request(_limit_body)
+
+
+def _live() -> None:
+    # partner sites and the cabinet wait for these answers: long jobs pause while they come (rewards.pacing)
+    livetraffic.note(current_app)
+
+
+blp.before_request(_live)
+cabinet_blp.before_request(_live)
 blp.after_request(ratelimit.add_headers)  # RateLimit / RateLimit-Policy on every partner answer
 
 

@@ -1,16 +1,17 @@
-"""The partner pages' forms: a partner, an offer (a fixed discount typed in rubles), a bulk issue."""
+"""The partner pages' forms: a partner, an offer (a fixed discount typed in rubles), a bulk issue, the
+actions on a partner (link a client, suspend, resume) and on its webhooks (add, rotate, disable, replay)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from partners.models import FIXED
-from rewards.forms import Form, RublesField
+from rewards.forms import FlashForm, Form, RublesField, WholeNumberField
 from rewards.tiers import TIERS
 
 MAX_FIXED_KOPECKS = 100_000_000  # a million rubles: a typing slip, not a discount
@@ -71,7 +72,39 @@ class OfferForm(Form):
             raise ValidationError(str(_l("The last day comes after the first.")))
 
 
-class IssueForm(Form):
+class IssueForm(FlashForm):
     """A bulk issue from a snapshot (empty: the latest)."""
 
     period = StringField(_l("Snapshot"), [Optional()])
+
+
+class LinkClientForm(FlashForm):
+    """An API client to act for the partner (the service refuses an unknown or taken one, by name)."""
+
+    client = StringField(_l("API client"), [DataRequired(), Length(max=64)])
+    sandbox = BooleanField(_l("sandbox key: test codes only"))
+
+
+class ButtonForm(FlashForm):
+    """A button with no field of its own (suspend, resume, withdraw)."""
+
+
+class EndpointForm(FlashForm):
+    """A new webhook endpoint; the service checks the address, the events and the scheme."""
+
+    url = StringField(_l("Address"), [DataRequired(), Length(max=500)])
+    description = StringField(_l("Description"), [Length(max=200)])
+    events = SelectMultipleField(_l("Events"), choices=[], validate_choice=False)
+    scheme = StringField(_l("Signature"), default="hmac")
+
+
+class EndpointRowForm(FlashForm):
+    """One endpoint of the list (rotate its secret, disable it)."""
+
+    endpoint = WholeNumberField(_l("Endpoint"), [InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+
+
+class ReplayForm(FlashForm):
+    """One delivery of the log, sent again."""
+
+    delivery = WholeNumberField(_l("Delivery"), [InputRequired(), NumberRange(min=1, max=2**31 - 1)])

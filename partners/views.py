@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_babel import LazyString, get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from partners import codes as codecore
 from partners import dates, snapshots
 from partners import jobs as partner_jobs
-from partners.forms import IssueForm, OfferForm, PartnerForm
+from partners.forms import ButtonForm, IssueForm, LinkClientForm, OfferForm, PartnerForm
 from partners.models import FIXED, ISSUED, REDEEMED, REVOKED, Code, IssueRun, Offer, Partner
 from partners.services import catalog, issue, reports
 from rewards.actor import current_actor
@@ -25,7 +25,7 @@ from rewards.apikeys.models import ApiClient
 from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
-from rewards.forms import check_account_text, refuse
+from rewards.forms import check_account_text, posted_action, refuse
 from rewards.jobs.start import start
 from rewards.listing import Filter, listing, search
 from rewards.policy import staff
@@ -189,9 +189,7 @@ def partner(partner_id: int) -> tuple[str, int]:
 
 
 def _create_offer(p: Partner, form: OfferForm) -> Response | tuple[str, int]:
-    """The new-offer form: every field checked at once; the service's refusal beside its field."""
-    if not form.validate():
-        return _partner_page(p, form, 422)
+    """The new-offer form (checked, every field at once): the service's refusal beside its field."""
     start, end = dates.validity(form.first.data, form.last.data, current_app.config["TIMEZONE"])
     try:
         catalog.create_offer(
@@ -216,18 +214,17 @@ OFFER_FIELDS = {"discount_kind": "kind", "valid_from": "first", "valid_to": "las
 def partner_change(partner_id: int) -> Response | tuple[str, int]:
     """Link an API client, suspend/resume, or create an offer."""
     p = db.get_or_404(Partner, partner_id)
-    form = request.form
-    op = form.get("op")
-    if op == "link":
-        attempt(catalog.link_client, p, form.get("client", ""), actor=current_actor(),
-                sandbox=bool(form.get("sandbox")), success=_("API client linked."))
-    elif op in {"suspend", "resume"}:
-        attempt(catalog.set_partner_active, p, op == "resume", actor=current_actor(),
-                success=_("Partner resumed.") if op == "resume" else _("Partner suspended."))
-    elif op == "offer":
-        return _create_offer(p, OfferForm())
-    else:
-        flash(_("Unknown operation."), "error")
+    action = posted_action({"link": LinkClientForm, "suspend": ButtonForm, "resume": ButtonForm, "offer": OfferForm})
+    form = action.form if action is not None else None
+    if isinstance(form, OfferForm) and action is not None:
+        return _create_offer(p, form) if action.valid else _partner_page(p, form, 422)
+    if isinstance(form, LinkClientForm):
+        attempt(catalog.link_client, p, form.client.data, actor=current_actor(),
+                sandbox=bool(form.sandbox.data), success=_("API client linked."))
+    elif action is not None:
+        resume = action.op == "resume"
+        attempt(catalog.set_partner_active, p, resume, actor=current_actor(),
+                success=_("Partner resumed.") if resume else _("Partner suspended."))
     return redirect(url_for("partners.partner", partner_id=partner_id))
 
 
@@ -261,18 +258,14 @@ def _start_run(session: Session, o: Offer, period: str, *, actor: str) -> int:
 def offer_change(offer_id: int) -> Response:
     """Start a bulk issue, or withdraw the offer."""
     o = db.get_or_404(Offer, offer_id)
-    op = request.form.get("op")
-    if op == "withdraw":
-        attempt(catalog.withdraw_offer, o, actor=current_actor(), success=_("Offer withdrawn."))
-    elif op == "issue":
-        issue_form = IssueForm()
-        issue_form.validate()
-        run_id = attempt(_start_run, o, issue_form.period.data or "", actor=current_actor(), success=None)
+    action = posted_action({"withdraw": ButtonForm, "issue": IssueForm})
+    if action is not None and isinstance(action.form, IssueForm):
+        run_id = attempt(_start_run, o, action.form.period.data or "", actor=current_actor(), success=None)
         if run_id is not None:
             _start_in_background(run_id, f"{o.title} (run {run_id})")
             return redirect(url_for("partners.run", run_id=run_id))
-    else:
-        flash(_("Unknown operation."), "error")
+    elif action is not None:
+        attempt(catalog.withdraw_offer, o, actor=current_actor(), success=_("Offer withdrawn."))
     return redirect(url_for("partners.offer", offer_id=offer_id))
 
 

@@ -8,7 +8,7 @@ Memory stays flat: on SQLite ``executemany`` pulls the rows from the iterable on
 PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time. With ``batch_rows`` the
 rows are taken in batches and each batch is written (one statement) before the next is read, so the
 iterable may itself read through the same session (a PostgreSQL connection runs nothing else while a
-COPY is open).
+COPY is open). Inside a job, each COPY chunk ends with a ``rewards.pacing.pause_point``.
 
 COPY text: ``None`` is ``\\N``; every other value is ``str(value)`` with backslash, tab, newline and
 carriage return escaped. A caller whose values never need escaping (digits, codes) may pass
@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+from rewards.pacing import pause_point
 
 NULL = "\\N"
 CHUNK_ROWS = 20_000
@@ -86,6 +88,7 @@ def _copy_postgresql(
             for part in _batches(rows, chunk):
                 copy.write("".join(map(line, part)))
                 count += len(part)
+                pause_point()  # inside a job, yield to live traffic between chunks (the backend waits for data)
     return count
 
 

@@ -25,7 +25,7 @@ class ConfigError(Exception):
 
 
 DEFAULTS: dict[str, Any] = {
-    # The features of the service: the dotted names of the modules holding their init_app(app, api)
+    # The features of the service: the dotted names of the modules holding their init_app(app)
     # (rewards.features). They load in this order, which is also the order of their navigation
     # entries, dashboard panels and demo data: tier snapshots, draws, partner offers, priority flags.
     "FEATURES": ["rewards.snapshots.feature", "draws.feature", "partners.feature", "rewards.flags.feature"],
@@ -122,6 +122,14 @@ DEFAULTS: dict[str, Any] = {
     # The consumer's OS priority (os.nice increment): long jobs yield the CPU to the web workers, so partner
     # requests do not queue behind an import on a machine that runs both. 0 keeps the priority unchanged.
     "JOBS_NICE": 10,
+    # Long jobs yield to live traffic (rewards.pacing): while the partner API has served a request within
+    # the last second or so, a job pauses between chunks for this many times the chunk's duration (1: it
+    # works at most half the time while traffic lasts). 0: never pause. Without traffic there is no pause.
+    "JOBS_YIELD_RATIO": 1.0,
+    # With PostgreSQL's `prioritize` extension installed in the database, the consumer's database sessions
+    # lower their server process's OS priority by this much (the COPY and index work of an import then
+    # yields the CPU to the web workers' sessions). 0, or no extension: unchanged.
+    "JOBS_DATABASE_NICE": 10,
     "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)
     # Production operations (rewards/ops/): proxies in front that set X-Forwarded-For/-Proto (0: none,
     # trust no such header); the bearer token Prometheus sends to /metrics (empty: no /metrics at all);
@@ -159,6 +167,8 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
             raise ValueError("expected true or false")
         if isinstance(default, int):
             return int(raw)
+        if isinstance(default, float):
+            return float(raw)
         if isinstance(default, (list, dict)):
             if isinstance(default, list) and not raw.strip().startswith("["):
                 return [part.strip() for part in raw.split(",") if part.strip()]
@@ -241,6 +251,10 @@ def _check_numbers(cfg: dict[str, Any]) -> None:
     cache = cfg["API_KEY_CACHE_SECONDS"]
     if not isinstance(cache, int | float) or isinstance(cache, bool) or cache < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS: must be a number of seconds, at least 0")
+    ratio = cfg["JOBS_YIELD_RATIO"]
+    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 <= ratio <= 100:
+        raise ConfigError("JOBS_YIELD_RATIO: must be a number from 0 (never pause) to 100")
+    _whole_number(cfg, "JOBS_DATABASE_NICE", 0, 19)
     _whole_number(cfg, "PARTNER_LIMIT_LEASE", 1)
     _whole_number(cfg, "TRUSTED_PROXIES", 0, 10)
     _whole_number(cfg, "PRIORITY_REVERIFY_YEARS", 1, 10)

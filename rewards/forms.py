@@ -13,7 +13,8 @@ local time (``LocalDateTimeField`` gives an aware ``datetime`` in the ``TIMEZONE
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import StringField
+from wtforms import IntegerField, StringField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import ValidationError
 
@@ -80,9 +81,10 @@ class FileForm(Form):
 
 
 def flash_errors(form: Form) -> None:
-    """Every error of ``form`` flashed (forms of one field on pages that redirect back)."""
-    for _name, message in form.all_errors:
-        flash(message, "error")
+    """Every error of ``form`` flashed, each after its field's label (forms on pages that redirect back)."""
+    for name, message in form.all_errors:
+        label = str(form[name].label.text) if name in form else ""
+        flash(f"{label}: {message}" if label else message, "error")
 
 
 def refusal_text(exc: Any) -> str:
@@ -209,6 +211,63 @@ class AccountField(StringField):  # type: ignore[misc]
         return str(self.raw_data[0]) if self.raw_data else (self.data or "")
 
 
+# ------------------------------------------------------------------------------------ row actions
+class WholeNumberField(IntegerField):  # type: ignore[misc]
+    """A whole number typed in ASCII digits, no sign, at most 10 digits (``int()`` alone would take
+    Arabic-Indic digits and a number of 400 digits); ``data`` is None when left empty."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = None
+        text = valuelist[0].strip() if valuelist else ""
+        if not text:
+            return
+        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+            raise ValueError(str(_l("Enter a whole number.")))
+        self.data = int(text)
+
+    @property
+    def number(self) -> int:
+        """The number typed (0 when empty: a required field is never empty once the form is valid)."""
+        return int(self.data or 0)
+
+
+class FlashForm(Form):
+    """A form whose page has no place for its errors (a button on a list's row: disable, rotate,
+    revoke; a form on a page that redirects back): ``posted_action`` flashes them, each after its
+    field's label."""
+
+
+class _OpForm(Form):
+    op = StringField()
+
+
+@dataclass(frozen=True)
+class Action:
+    """The action a page's button posted (its ``op``) and its form, checked (``valid``)."""
+
+    op: str
+    form: Form
+    valid: bool
+
+
+def posted_action(forms: Mapping[str, type[Form]]) -> Action | None:
+    """The action posted by one of a page's buttons (they share one ``op`` field) with its form, every
+    field checked. None for an unknown ``op`` or a ``FlashForm`` whose fields fail: both are flashed (the
+    caller answers the page with status 422). A page form that fails comes back with ``valid`` false,
+    for the page to show its errors beside its fields."""
+    op = str(_OpForm().op.data or "")
+    form_class = forms.get(op)
+    if form_class is None:
+        flash(str(_l("Unknown operation.")), "error")
+        return None
+    form = form_class()
+    valid = form.validate()
+    if not valid and isinstance(form, FlashForm):
+        flash_errors(form)
+        return None
+    return Action(op, form, valid)
+
+
 # ------------------------------------------------------------------------------------------ times
 def timezone() -> ZoneInfo:
     """The retailer's time zone (the ``TIMEZONE`` setting)."""
@@ -247,15 +306,19 @@ class LocalDateTimeField(DateTimeLocalField):  # type: ignore[misc]
 
 __all__ = [
     "AccountField",
+    "Action",
     "AmountError",
     "FileForm",
     "Form",
     "LocalDateTimeField",
+    "FlashForm",
     "RublesField",
+    "WholeNumberField",
     "check_account_text",
     "flash_errors",
     "format_rubles",
     "parse_rubles",
+    "posted_action",
     "refusal_text",
     "refuse",
 ]

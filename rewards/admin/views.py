@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import literal, select
 from werkzeug.wrappers import Response
 
 from rewards.actor import current_actor
-from rewards.admin.forms import ClientForm, UserForm
+from rewards.admin.forms import ClientForm, ClientRowForm, RevokeKeyForm, RoleForm, RotateForm, UserForm, UserRowForm
 from rewards.apikeys import services as apikeys
 from rewards.apikeys.models import ApiClient
 from rewards.auth import services as users
 from rewards.auth.models import ROLES, User
 from rewards.db import db
-from rewards.errors import N_, DomainError
-from rewards.forms import refuse
+from rewards.errors import DomainError
+from rewards.forms import posted_action, refuse
 from rewards.listing import Filter, listing, search
 from rewards.policy import staff
 from rewards.signing.keystore import KeyStore
@@ -49,10 +49,7 @@ def user_list() -> tuple[str, int]:
     """Staff users: search, filters, pages."""
     return _users_page()
 
-def _create_user() -> Response | tuple[str, int]:
-    form = UserForm()
-    if not form.validate():
-        return _users_page(form, 422)
+def _create_user(form: UserForm) -> Response | tuple[str, int]:
     try:
         users.create_user(db.session, form.username.data, form.password.data, form.role.data,
                           method=current_app.config["PASSWORD_HASH_METHOD"], actor=current_actor())
@@ -69,17 +66,17 @@ def _create_user() -> Response | tuple[str, int]:
 @staff("admin.users")
 def user_change() -> Response | tuple[str, int]:
     """Create a user, change a role, disable or enable."""
-    form = request.form
-    op = form.get("op")
-    if op == "create":
-        return _create_user()
+    action = posted_action({"create": UserForm, "role": RoleForm, "disable": UserRowForm, "enable": UserRowForm})
+    if action is None:
+        return _users_page(status=422)
+    form = action.form
+    if isinstance(form, UserForm):
+        return _create_user(form) if action.valid else _users_page(form, 422)
     try:
-        if op == "role":
-            users.set_role(db.session, form.get("username", ""), form.get("role", ""), actor=current_actor())
-        elif op in {"disable", "enable"}:
-            users.set_active(db.session, form.get("username", ""), op == "enable", actor=current_actor())
+        if isinstance(form, RoleForm):
+            users.set_role(db.session, form.username.data, form.role.data, actor=current_actor())
         else:
-            raise DomainError(N_("unknown operation %(op)s"), code="unknown_operation", op=repr(op))
+            users.set_active(db.session, form.username.data, action.op == "enable", actor=current_actor())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -108,10 +105,7 @@ def client_list() -> tuple[str, int]:
     """API clients, their keys and scopes: search, filters, pages."""
     return _clients_page()
 
-def _create_client() -> tuple[str, int]:
-    form = ClientForm()
-    if not form.validate():
-        return _clients_page(form, status=422)
+def _create_client(form: ClientForm) -> tuple[str, int]:
     try:
         _client, token = apikeys.create_client(db.session, form.name.data, list(form.scopes.data),
                                                actor=current_actor())
@@ -123,38 +117,25 @@ def _create_client() -> tuple[str, int]:
     return _clients_page(token=token)
 
 
-def _whole_number(text: str, field: str, *, default: int | None, maximum: int) -> int:
-    """A form field as a whole number 0..maximum (``default`` when empty), else a refusal naming it."""
-    text = text.strip()
-    if not text and default is not None:
-        return default
-    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > maximum:
-        raise DomainError(N_("%(name)s must be a whole number from 0 to %(maximum)s."), field=field, code="bad_number",
-                          maximum=maximum, name=field)
-    return int(text)
-
-
 @bp.route("/clients", methods=["POST"])
 @staff("admin.clients")
 def client_change() -> tuple[str, int]:
     """Create a client, rotate its key, revoke it; a new token is shown once on the answer page."""
-    form = request.form
-    op = form.get("op")
-    token = None
-    if op == "create":
-        return _create_client()
+    action = posted_action({"create": ClientForm, "rotate": RotateForm, "revoke": ClientRowForm,
+                            "revoke-key": RevokeKeyForm})
+    if action is None:
+        return _clients_page(status=422)
+    form, token = action.form, None
+    if isinstance(form, ClientForm):
+        return _create_client(form) if action.valid else _clients_page(form, status=422)
     try:
-        if op == "rotate":
-            days = _whole_number(form.get("grace_days", ""), "grace_days", default=7, maximum=apikeys.MAX_GRACE_DAYS)
-            token = apikeys.rotate_key(db.session, form.get("name", ""), actor=current_actor(),
-                                       grace=timedelta(days=days))
-        elif op == "revoke":
-            apikeys.revoke_client(db.session, form.get("name", ""), actor=current_actor())
-        elif op == "revoke-key":
-            key_id = _whole_number(form.get("key_id", ""), "key_id", default=None, maximum=2**31 - 1)
-            apikeys.revoke_key(db.session, key_id, actor=current_actor())
+        if isinstance(form, RotateForm):
+            days = 7 if form.grace_days.data is None else form.grace_days.data
+            token = apikeys.rotate_key(db.session, form.name.data, actor=current_actor(), grace=timedelta(days=days))
+        elif isinstance(form, RevokeKeyForm):
+            apikeys.revoke_key(db.session, form.key_id.number, actor=current_actor())
         else:
-            raise DomainError(N_("unknown operation %(op)s"), code="unknown_operation", op=repr(op))
+            apikeys.revoke_client(db.session, form.name.data, actor=current_actor())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

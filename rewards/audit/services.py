@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ log = logging.getLogger("rewards.audit")
 _CHAIN_LOCK = 0x5257_4441_4C4F_4721 & 0x7FFF_FFFF_FFFF_FFFF
 _UNCHAINED = "rewards.audit.unchained"  # session.info flag: this transaction recorded an event
 CHAIN_BATCH = 2000
+_defer_while: Callable[[], bool] | None = None  # see defer_chaining
 _E = Event.__table__.c
 
 
@@ -97,10 +98,24 @@ def chain_pending(engine: Engine, batch: int = CHAIN_BATCH) -> int:
             return total
 
 
+def defer_chaining(while_: Callable[[], bool] | None) -> None:
+    """While ``while_()`` is true, this process's commits leave their events pending for another chainer.
+
+    The jobs consumer runs at a lower OS priority (and its database sessions too): if it held the chain
+    lock while starved of CPU, every partner redemption's chaining would wait for it. While live traffic
+    is served, the web workers chain after each of their commits, which takes the consumer's events too;
+    the periodic chainer catches the rest within a minute. None: chain after every commit (the default).
+    """
+    global _defer_while
+    _defer_while = while_
+
+
 @event.listens_for(Session, "after_commit")
 def _chain_after_commit(session: Session) -> None:
     """Chain the events a transaction recorded as soon as it commits (a failure leaves them pending)."""
     if session.info.pop(_UNCHAINED, False):
+        if _defer_while is not None and _defer_while():
+            return  # a foreground chainer takes them (defer_chaining)
         try:
             chain_pending(session.get_bind())  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - the periodic chainer and the verifier try again
@@ -117,6 +132,12 @@ def _chain_before_reading(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         chain_pending(bind)  # type: ignore[arg-type]
+
+
+def any_pending(engine: Engine) -> bool:
+    """Whether an event is stored but not chained (an index look-up: no lock taken)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(_E.id).where(_E.seq.is_(None)).limit(1)) is not None
 
 
 def pending_count(session: Session) -> int:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, select, type_coerce
@@ -15,6 +15,7 @@ from sqlalchemy import Select, String, select, type_coerce
 from rewards.access import current_user
 from rewards.actor import current_actor
 from rewards.audit import services, words
+from rewards.audit.forms import VerifyForm
 from rewards.audit.models import Event
 from rewards.csvexport import csv_download
 from rewards.db import db, writing
@@ -121,7 +122,7 @@ def export() -> Response:
 def verify() -> str:
     """Walk the whole chain and show the result."""
     checkpoint = None
-    raw = request.files.get("checkpoint")
+    raw = VerifyForm().checkpoint.data
     if raw is not None and raw.filename:
         try:
             envelope = json.load(raw.stream)

@@ -8,6 +8,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from rewards import livetraffic
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError
@@ -62,6 +63,7 @@ class Priority(MethodView):
         An account without flags answers ``priority: false`` (not 404): the call centre needs an
         answer for every caller.
         """
+        livetraffic.note(current_app)  # a caller waits on the line: long jobs pause meanwhile (rewards.pacing)
         return services.priority_now(db.engine, _account(account), today=local_today())
 
 

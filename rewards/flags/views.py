@@ -321,10 +321,11 @@ def needs_bulk_upload() -> tuple[str, int]:
     """Apply an uploaded file of register entries all or nothing; on any problem, the report by line."""
     context: dict[str, Any] = {"errors": None, "result": None, "need_list": needs_core.current_list(),
                                "channels": needs_core.CHANNELS}
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash(_("Choose a file."), "error")
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
         return render_template("flags/needs_bulk.html", **context), 422
+    upload = form.file.data
     try:
         context["result"] = services.apply_needs_bulk(
             db.session, upload.read(), actor=current_actor(), today=local_today(),

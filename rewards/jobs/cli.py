@@ -30,7 +30,9 @@ jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, 
               help="Lower the consumer's OS priority by this much (default: the JOBS_NICE setting, 10).")
 def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None:
     """Run jobs from the queue until stopped (SIGTERM/Ctrl+C: the running jobs finish first)."""
-    from rewards.jobs import queue, store
+    from rewards import livetraffic
+    from rewards.audit.services import defer_chaining
+    from rewards.jobs import dbpriority, queue, store
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["JOBS_URL"] == "memory://":
@@ -38,13 +40,18 @@ def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None
     niceness = int(app.config["JOBS_NICE"]) if niceness is None else niceness
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)  # the jobs' threads inherit it; web workers keep the CPU first
+    # and the database server's processes of the jobs' sessions too, where the server lets them ask
+    lowered = dbpriority.lower_backend_priority(db.engine, int(app.config["JOBS_DATABASE_NICE"]))
+    # at that priority, holding the event log's chain lock would stall the web's chaining: leave it to them
+    defer_chaining(livetraffic.signal(app).seen)
     logging.getLogger("huey").setLevel(logging.INFO)
     huey = queue.huey_for(app)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
                                     check_worker_health=True, scheduler_interval=1)
     click.echo(
         f"consumer {store.worker_name()}: {workers} worker(s), queue "
-        f"{app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}",
+        f"{app.config['JOBS_URL'] or 'instance/jobs.sqlite3'}"
+        + (f"; database sessions at nice {app.config['JOBS_DATABASE_NICE']}" if lowered else ""),
         err=True,
     )
     consumer.run()

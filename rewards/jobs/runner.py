@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
+from rewards import livetraffic
 from rewards.db import db, reset_read_only, set_read_only
 from rewards.errors import N_, DomainError
 from rewards.jobs import registry, services, store
 from rewards.jobs.models import Job
+from rewards.pacing import Pacer, pacing, pause_point
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class JobContext:
             self._last_put = now
             store.put_progress(self.app, self.job_id, self.done, self.total)
             self.check_cancelled()
+        pause_point()  # a progress report ends a chunk: yield to live traffic here (rewards.pacing)
 
     def check_cancelled(self) -> None:
         """Raise ``JobCancelled`` when someone asked the job to stop."""
@@ -86,6 +89,7 @@ class JobContext:
     def commit(self) -> None:
         """Commit a step of a job that works in steps (each step whole and idempotent)."""
         self.session.commit()
+        pause_point()  # between two steps no lock is held (on SQLite, the only place such a job pauses)
 
     def stored(self, relative: str) -> Path:
         """The absolute path of an upload stored for this job (``rewards.jobs.start.save_upload``)."""
@@ -139,10 +143,14 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
     store.beat(app, job_id)
     heartbeat = _Heartbeat(app, job_id)
     heartbeat.start()
+    pacer = job_pacer(app, session)
     try:
         if kind is None:
             raise DomainError(N_("unknown kind of job %(kind)s"), code="unknown_kind", kind=repr(job.kind))
-        result = kind.handler(ctx)
+        with pacing(pacer):
+            result = kind.handler(ctx)
+        if pacer is not None and pacer.pauses:
+            log.info("job %s yielded %.1f s to live traffic in %s pause(s)", job_id, pacer.paused, pacer.pauses)
         if not services.finish(session, job_id, result, ctx.done, ctx.total):
             session.rollback()  # closed as stale meanwhile: its work must not land
             log.warning("job %s was closed while it ran; its work is rolled back", job_id)
@@ -166,6 +174,24 @@ def _execute(app: Flask, session: Session, job_id: int) -> str | None:
     finally:
         heartbeat.stop.set()
         store.forget(app, job_id)
+
+
+def job_pacer(app: Flask, session: Session) -> Pacer | None:
+    """The duty cycle of a job (``JOBS_YIELD_RATIO``; None when 0): it pauses between chunks while the
+    partner API serves requests (``rewards.livetraffic``), never inside a SQLite write transaction."""
+    ratio = float(app.config["JOBS_YIELD_RATIO"])
+    if ratio <= 0:
+        return None
+    live = livetraffic.signal(app)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    real = session() if isinstance(session, scoped_session) else session  # the job's thread's own session
+
+    def busy() -> bool:
+        if sqlite and real.in_transaction():
+            return False  # the job holds SQLite's one write lock: sleeping would make every writer wait longer
+        return live.seen()
+
+    return Pacer(ratio, busy)
 
 
 def _settle(app: Flask, session: Session, job_id: int, move: Any) -> None:

@@ -19,6 +19,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
+from rewards.pacing import pause_point
 from rewards.snapshots.models import Snapshot, SnapshotRow
 
 
@@ -86,6 +87,7 @@ def iter_rows(
         rows = session.connection().execute(query).all()
         if not rows:
             return
+        pause_point()  # inside a job, a batch is a chunk: yield to live traffic here
         yield from ((account, tier, points) for account, tier, points in rows)
         last = rows[-1][0]
 

@@ -27,6 +27,7 @@ from rewards.actor import current_actor
 from rewards.csvexport import csv_download
 from rewards.db import db, stream_reading, writing
 from rewards.errors import DomainError, NotFound
+from rewards.forms import flash_errors
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import save_upload, start
@@ -34,7 +35,7 @@ from rewards.listing import Filter, listing, search
 from rewards.policy import staff
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import pictures, services
-from rewards.snapshots.forms import ComputeForm, UploadForm
+from rewards.snapshots.forms import ComputeForm, ExportForm, UploadForm
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import current_period, latest_snapshot
 from rewards.tiers import TIERS
@@ -284,9 +285,13 @@ def export(snapshot_id: int, kind: str) -> Response:
 @staff("snapshots.export")
 def export_job(snapshot_id: int, kind: str) -> WerkzeugResponse:
     """Write an export to a file as a job; the job's page offers it for download when it is ready."""
-    encoding = request.form.get("encoding", "utf-8")
-    if kind not in ("full", "bills") or encoding not in ("utf-8", "cp1251"):
+    if kind not in ("full", "bills"):
         abort(404)
+    form = ExportForm()
+    if not form.validate():
+        flash_errors(form)
+        return redirect(url_for("snapshots.detail", snapshot_id=snapshot_id))
+    encoding = form.encoding.data
     try:
         snapshot = services.get_snapshot(db.session, snapshot_id)
         job = start(snapshot_jobs.EXPORT, {"snapshot_id": snapshot.id, "kind": kind, "encoding": encoding},

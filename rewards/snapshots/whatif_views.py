@@ -13,12 +13,12 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
+from rewards.forms import flash_errors
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.runner import output_dir
@@ -28,6 +28,7 @@ from rewards.policy import staff
 from rewards.rating.rules import CHANNELS, CRITERIA, PAYMENT_CRITERIA, PLANS, default_rules_bytes
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import services, whatif
+from rewards.snapshots.forms import PublishForm, RulesDraftForm, WhatIfForm
 from rewards.snapshots.views import bp
 from rewards.tiers import TIERS
 
@@ -59,22 +60,22 @@ def _int_or_text(value: str) -> Any:
         return text
 
 
-def document_from_form(form: MultiDict[str, str], base: dict[str, Any]) -> dict[str, Any]:
+def document_from_form(form: RulesDraftForm, base: dict[str, Any]) -> dict[str, Any]:
     """The rules JSON from the structured form, on top of ``base`` (fields the form does not show stay)."""
     doc = json.loads(json.dumps(base))
-    doc["version"] = form.get("version", "").strip()
-    doc["title"] = form.get("title", "").strip()
-    doc["window_months"] = _int_or_text(form.get("window_months", ""))
-    doc["channels"] = {"reading": [c for c in CHANNELS if c in form.getlist("reading_channels")],
-                       "payment": [c for c in CHANNELS if c in form.getlist("payment_channels")]}
-    doc["deadlines"] = {"reading_day": _int_or_text(form.get("reading_day", "")),
-                        "payment_day_next_month": _int_or_text(form.get("payment_day", ""))}
-    doc["points"] = {c: _int_or_text(form.get(f"points.{c}", "")) for c in CRITERIA}
-    doc["hardship"] = {"plans": [p for p in PLANS if p in form.getlist("plans")],
-                       "kept_plan_credits": [c for c in CRITERIA if c in form.getlist("kept_plan_credits")]}
+    doc["version"] = (form.version.data or "").strip()
+    doc["title"] = (form.title.data or "").strip()
+    doc["window_months"] = _int_or_text(form.window_months.data)
+    doc["channels"] = {"reading": [c for c in CHANNELS if c in form.reading_channels.data],
+                       "payment": [c for c in CHANNELS if c in form.payment_channels.data]}
+    doc["deadlines"] = {"reading_day": _int_or_text(form.reading_day.data),
+                        "payment_day_next_month": _int_or_text(form.payment_day.data)}
+    doc["points"] = {c: _int_or_text(form.points(c)) for c in CRITERIA}
+    doc["hardship"] = {"plans": [p for p in PLANS if p in form.plans.data],
+                       "kept_plan_credits": [c for c in CRITERIA if c in form.kept_plan_credits.data]}
     doc["tiers"] = {
-        t: {"min_points": _int_or_text(form.get(f"tiers.{t}.min_points", "")),
-            "every_month": [c for c in CRITERIA if c in form.getlist(f"tiers.{t}.every_month")]}
+        t: {"min_points": _int_or_text(form.min_points(t)),
+            "every_month": [c for c in CRITERIA if c in form.every_month(t)]}
         for t in TIERS[1:]
     }
     return doc
@@ -128,16 +129,17 @@ def rules_draft(draft_id: int | None = None) -> Any:
     base = json.loads(draft.content) if draft else json.loads(default_rules_bytes())
     if request.method == "GET":
         return _editor(draft, base, draft.name if draft else "")
-    name = request.form.get("name", "")
-    upload = request.files.get("file")
+    form = RulesDraftForm()
+    name = form.name.data or ""
+    upload = form.file.data
     text = None
     if upload and upload.filename:
         data = upload.read()
-    elif request.form.get("mode") == "json":
-        text = request.form.get("json", "")
+    elif form.mode.data == "json":
+        text = form.json.data or ""
         data = text.encode("utf-8")
     else:
-        doc = document_from_form(request.form, base)
+        doc = document_from_form(form, base)
         data = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     try:
         saved = whatif.save_draft(db.session, data, name=name, actor=current_actor(), draft_id=draft_id)
@@ -155,14 +157,18 @@ def rules_draft(draft_id: int | None = None) -> Any:
 @staff("snapshots.rules")
 def rules_what_if() -> WerkzeugResponse:
     """Queue a what-if of a draft over a computed snapshot; its page shows the result."""
+    form = WhatIfForm()
+    if not form.validate():
+        flash_errors(form)
+        return redirect(url_for("snapshots.rules_index"))
     try:
-        draft = whatif.get_draft(db.session, int(request.form.get("draft_id") or 0))
-        snapshot = whatif.computed_snapshot(db.session, int(request.form.get("snapshot_id") or 0))
+        draft = whatif.get_draft(db.session, form.draft_id.number)
+        snapshot = whatif.computed_snapshot(db.session, form.snapshot_id.number)
         job = start(snapshot_jobs.WHAT_IF, {"snapshot_id": snapshot.id, "rules": draft.content,
                                             "label": draft.name, "draft_id": draft.id},
                     title=f"{snapshot.period}: {draft.name}"[:200])
-    except (DomainError, ValueError) as exc:
-        flash(exc.message if isinstance(exc, DomainError) else str(exc), "error")
+    except DomainError as exc:
+        flash(exc.message, "error")
         return redirect(url_for("snapshots.rules_index"))
     if job.state == "done":
         return redirect(url_for("snapshots.what_if_result", job_id=job.id))
@@ -173,10 +179,14 @@ def rules_what_if() -> WerkzeugResponse:
 @staff("snapshots.rules")
 def rules_publish() -> WerkzeugResponse:
     """Publish a draft as the rules of a month and the later ones."""
+    form = PublishForm()
+    if not form.validate():
+        flash_errors(form)
+        return redirect(url_for("snapshots.rules_index"))
     try:
-        draft = whatif.get_draft(db.session, int(request.form.get("draft_id") or 0))
+        draft = whatif.get_draft(db.session, form.draft_id.number)
         version = whatif.publish_version(db.session, draft.content.encode("utf-8"),
-                                         effective_from=request.form.get("effective_from", ""), actor=current_actor())
+                                         effective_from=form.effective_from.data, actor=current_actor())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -86,3 +86,28 @@ def test_staff_link_a_sandbox_key_on_the_partner_page(app: Flask, logged_in: Any
         assert [c.sandbox for c in db.session.scalars(select(PartnerClient).order_by(PartnerClient.api_client_id))] \
             == [False, True]
     assert "тестовый ключ: только тестовые коды" in page.get(f"/partners/{gs['id']}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [
+        ({"op": "rotate", "endpoint": "abc"}, "Адрес доставки: Введите целое число."),
+        ({"op": "disable", "endpoint": "٣"}, "Адрес доставки: Введите целое число."),
+        ({"op": "replay", "delivery": ""}, "Доставка:"),
+        ({"op": "replay", "delivery": "9999999999"}, "Доставка:"),
+        ({"op": "add", "url": ""}, "Адрес:"),
+        ({"op": "explode"}, "Неизвестная операция."),
+    ],
+)
+def test_bad_actions_are_named_and_change_nothing(app: Flask, logged_in: Any, make_partner: Any,
+                                                  form: dict[str, str], named: str) -> None:
+    gs = make_partner()
+    page = logged_in("marketing")
+    url = f"/partners/{gs['id']}/webhooks"
+    assert page.post(url, data={"op": "add", "url": "https://partner.example/hooks"}).status_code == 302
+    with app.app_context():
+        before = [(e.id, e.secret, e.active) for e in db.session.scalars(select(WebhookEndpoint))]
+    text = page.post(url, data=form, follow_redirects=True).get_data(as_text=True)
+    assert named in text
+    with app.app_context():
+        assert [(e.id, e.secret, e.active) for e in db.session.scalars(select(WebhookEndpoint))] == before

@@ -15,6 +15,7 @@ PURE = [
     "rewards.charts",
     "partners.webhooks",
     "rewards.rating.whatif",
+    "rewards.pacing",
 ]
 
 

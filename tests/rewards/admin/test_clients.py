@@ -71,3 +71,14 @@ def test_services_refuse_out_of_range(app: Flask, api_token: Callable[..., str])
         assert db.session.scalar(select(ApiClient.active).where(ApiClient.name == "cabinet")) is True
     result = app.test_cli_runner().invoke(args=["keys", "rotate-client", "cabinet", "--grace-days", "-3"])
     assert result.exit_code != 0 and "grace" in result.output
+
+
+def test_an_unknown_operation_is_refused_by_name(app: Flask, logged_in: Callable[[str], FlaskClient],
+                                                 api_token: Callable[..., str]) -> None:
+    api_token("cabinet:read", name="cabinet")
+    before = _keys(app)
+    r = logged_in("admin").post("/admin/clients", data={"op": "explode", "name": "cabinet"})
+    assert r.status_code == 422 and "Неизвестная операция." in r.get_data(as_text=True)
+    r = logged_in("admin").post("/admin/clients", data={"op": "rotate", "name": "cabinet", "grace_days": "91"})
+    assert r.status_code == 422 and "срок действия старого ключа, дней: " in r.get_data(as_text=True)
+    assert _keys(app) == before

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from rewards.config import DEFAULTS
 from rewards.db import db
@@ -37,6 +37,8 @@ def queue_settings(tmp_path: Path) -> dict[str, Any]:
         "JOBS_DIR": str(tmp_path / "jobs"),
         "JOBS_STALE_SECONDS": 3,
         "JOBS_NICE": 3,
+        "JOBS_YIELD_RATIO": 1.0,
+        "JOBS_DATABASE_NICE": 5,
         "FEATURES": FEATURES,
     }
 
@@ -91,6 +93,48 @@ def test_jobs_run_once_in_the_consumer(app: Flask, consumers: Callable[[], Any],
         assert db.session.scalar(select(func.count()).select_from(Event).where(Event.action == "sample.item")) == 18
     page = logged_in("marketing")
     assert page.get(f"/jobs/{ids[0]}/download").data.startswith(b"3 items")
+
+
+def _prioritize_installed(app: Flask) -> bool:
+    """Install PostgreSQL's ``prioritize`` extension when the server has it (as an operator would)."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return False
+        with db.engine.begin() as conn:
+            if not conn.scalar(text("SELECT count(*) FROM pg_available_extensions WHERE name = 'prioritize'")):
+                return False
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS prioritize SCHEMA public"))
+        return True
+
+
+def test_a_job_yields_to_live_traffic_only_while_it_lasts(
+    app: Flask, consumers: Callable[[], Any], queue_settings: dict[str, Any]
+) -> None:
+    from rewards.jobs.start import start
+    from rewards.livetraffic import FILE_NAME, Signal
+
+    lowered = _prioritize_installed(app)
+    consumers()
+    params = {"n": 10, "step_ms": 50}  # 0.5 s of work in chunks of 50 ms: a decision every 0.1 s
+    with app.test_request_context():
+        quiet = start("sample.paced", params, title="quiet", actor="tester", total=10).id
+    result = json.loads(_wait(app, quiet, lambda j: j.state in ("done", "failed")).result)
+    assert result["pauses"] == 0 and result["paused"] == 0  # no traffic: full speed
+
+    web = Signal(path=Path(queue_settings["JOBS_DIR"]) / FILE_NAME)  # what a web worker's partner call writes
+    web.note()
+    with app.test_request_context():
+        busy = start("sample.paced", params, title="busy", actor="tester", total=10).id
+    deadline = time.monotonic() + 60
+    while _job(app, busy).state not in ("done", "failed") and time.monotonic() < deadline:
+        web.note()  # traffic goes on (written at most once a second)
+        time.sleep(0.1)
+    job = _job(app, busy)
+    assert job.state == "done", job.error_message
+    result = json.loads(job.result)
+    assert result["pauses"] >= 2 and result["paused"] > 0.2  # about as long as it worked (JOBS_YIELD_RATIO 1)
+    # its database session runs at JOBS_DATABASE_NICE where the server can lower it
+    assert result["backend_nice"] == (5 if lowered else None)
 
 
 def test_kill_minus_nine_during_an_import_leaves_nothing_and_no_stuck_job(

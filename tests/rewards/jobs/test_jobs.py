@@ -127,3 +127,24 @@ def test_api_shows_a_client_its_own_jobs_only(app: Flask, api_token: Callable[..
     assert answer.get_json()["state"] == "done" and answer.get_json()["progress"]["done"] == 1
     assert client.get(f"/api/v1/jobs/{other}", headers=bearer(token)).status_code == 404
     assert client.get(f"/api/v1/jobs/{own}").status_code == 401
+
+
+def test_the_job_pacer_is_off_at_zero_and_never_pauses_inside_a_sqlite_write(
+    app_factory: Callable[..., Flask], backend: str
+) -> None:
+    from rewards import livetraffic
+
+    off = app_factory(JOBS_YIELD_RATIO=0)
+    with off.app_context():
+        assert runner.job_pacer(off, db.session) is None
+    app = app_factory(JOBS_YIELD_RATIO=2.0)
+    with app.app_context():
+        pacer = runner.job_pacer(app, db.session)
+        assert pacer is not None and pacer.ratio == 2.0
+        assert not pacer.busy()  # no live traffic yet
+        livetraffic.note(app)
+        assert pacer.busy()
+        db.session.execute(select(func.count()).select_from(Job))  # the job's transaction has begun
+        assert pacer.busy() is (backend != "sqlite")  # SQLite: it would hold the one write lock while asleep
+        db.session.rollback()
+        assert pacer.busy()

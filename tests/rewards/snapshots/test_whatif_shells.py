@@ -131,6 +131,17 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
     assert r.status_code == 200 and 'id="side-by-side"' in r.get_data(as_text=True)
     r = staff.get(f"/snapshots/rules/what-if/compare?a={results[0]}&b={results[1]}")
     assert r.status_code == 200 and "compare-counts" in r.get_data(as_text=True)
+    for bad in ({"draft_id": "abc", "snapshot_id": snap_id}, {"snapshot_id": snap_id},
+                {"draft_id": "٣", "snapshot_id": snap_id}):
+        r = staff.post("/snapshots/rules/what-if", data=bad, follow_redirects=True)
+        assert "Черновик: " in r.get_data(as_text=True) and "invalid literal" not in r.get_data(as_text=True)
+    r = staff.post("/snapshots/rules/publish", data={"draft_id": "x"}, follow_redirects=True)
+    assert "Черновик: " in r.get_data(as_text=True)
+    with app.app_context():
+        from rewards.jobs.models import Job
+
+        assert db.session.scalar(select(func.count()).select_from(Job)) == len(results)  # none queued
+        assert db.session.scalars(select(RulesVersion)).all() == []
     imported = _imported(app)
     r = staff.post("/snapshots/rules/what-if", data={"draft_id": drafts["JSON"], "snapshot_id": imported})
     assert r.status_code == 302 and r.location.endswith("/snapshots/rules")

@@ -1,0 +1,107 @@
+"""Background work that yields to live traffic: a duty cycle, like PostgreSQL's cost-based vacuum delay.
+
+A long job calls :func:`pause_point` between its chunks (the bulk loader does between COPY chunks, the
+job runner at every progress report). Outside a job nothing is set and a pause point costs one context
+variable look-up. Inside a job (the runner sets a :class:`Pacer` with :func:`pacing`):
+
+- a pause point less than ``slice_seconds`` after the last decision does nothing (a point per row is
+  allowed and cheap: one clock read);
+- otherwise the pacer asks ``busy()`` (was live traffic served within the last second or so?) and, if
+  so, sleeps ``ratio`` times the wall time worked since the last decision (at most ``max_pause``), so
+  that while traffic lasts the job works at most ``1 / (1 + ratio)`` of the time;
+- ``ratio`` 0 turns it off: no clock read, no question asked, never a pause; with no traffic there is
+  no pause either, so a job on a quiet system runs at full speed.
+
+A pause never holds more than the caller holds already: the caller decides where its points are (the
+runner never pauses a SQLite job inside its write transaction, which would keep the single writer's
+lock while it sleeps). Pure: no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+T = TypeVar("T")
+
+SLICE_SECONDS = 0.1  # the shortest chunk worth a decision: one shared read per 0.1 s of work at most
+MAX_PAUSE = 5.0  # a long chunk's pause is capped, so a job always makes progress between checks
+
+
+class Pacer:
+    """Decides at each pause point whether to sleep, and for how long (see the module's text)."""
+
+    def __init__(
+        self,
+        ratio: float,
+        busy: Callable[[], bool],
+        *,
+        slice_seconds: float = SLICE_SECONDS,
+        max_pause: float = MAX_PAUSE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.ratio, self.busy, self.slice, self.max_pause = max(0.0, ratio), busy, slice_seconds, max_pause
+        self._clock, self._sleep = clock, sleep
+        self._since = clock()
+        self.paused = 0.0  # seconds slept in all (for the job's log)
+        self.pauses = 0
+
+    def point(self) -> None:
+        """A chunk ended: pause ``ratio`` times its duration if live traffic was served recently."""
+        if not self.ratio:
+            return
+        now = self._clock()
+        worked = now - self._since
+        if worked < self.slice:
+            return
+        if self.busy():
+            pause = min(self.ratio * worked, self.max_pause)
+            self._sleep(pause)
+            self.paused += pause
+            self.pauses += 1
+            now = self._clock()
+        self._since = now  # the next chunk is measured from here: a pause is not work
+
+    def restart(self) -> None:
+        """Forget the time since the last decision (after a wait that was not work, e.g. a lock)."""
+        self._since = self._clock()
+
+
+_current: ContextVar[Pacer | None] = ContextVar("rewards_pacer", default=None)
+
+
+def current() -> Pacer | None:
+    """The pacer of the job running in this thread, or None."""
+    return _current.get()
+
+
+def pause_point() -> None:
+    """A chunk of long work ended: let the current job's pacer decide (nothing outside a job)."""
+    pacer = _current.get()
+    if pacer is not None:
+        pacer.point()
+
+
+@contextmanager
+def pacing(pacer: Pacer | None) -> Iterator[Pacer | None]:
+    """Make ``pacer`` the one :func:`pause_point` uses inside the block (None: no pacing)."""
+    token = _current.set(pacer)
+    try:
+        yield pacer
+    finally:
+        _current.reset(token)
+
+
+def paced(rows: Iterable[T], every: int = 20_000) -> Iterator[T]:
+    """``rows`` unchanged, with a :func:`pause_point` after every ``every`` of them (a streamed read)."""
+    count = 0
+    for row in rows:
+        yield row
+        count += 1
+        if count == every:
+            count = 0
+            pause_point()
