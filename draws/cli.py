@@ -1,4 +1,8 @@
-"""``flask draws ...``: every step of a draw from the command line, plus the statistics mode."""
+"""``flask draws ...``: every step of a draw from the command line, plus the statistics mode.
+
+``flask draws --help`` imports this module alone: each command imports the services and models it uses
+when it runs (``rewards.lazycli``).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from draws import jobs as draw_jobs
-from draws import services, wiring
-from draws.models import CreditBatch
-from signedjson import canonical_json
-from draws.rfc3797 import parse_public_numbers
-from draws.stats import simulate
-from draws.stream import first_blocks
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.cli import fail, run_service
 from rewards.errors import DomainError
-from signedjson import utc_timestamp
 
 draws_cli = AppGroup("draws", help="Prize draws: create, announce, freeze, draw, publish, credits, records.")
 
@@ -52,6 +48,8 @@ def _write(data: Any, out: Path | None) -> None:
 def create(draft_file: Any) -> None:
     """Create a draft from a JSON file (name, kind, tier_weights, prizes, reserves, freeze_at, entropy,
     snapshot_period, algorithm, exclusions)."""
+    from draws import services, wiring
+
     try:
         data = json.load(draft_file)
         data["freeze_at"] = datetime.fromisoformat(data["freeze_at"])
@@ -67,6 +65,8 @@ def create(draft_file: Any) -> None:
 @click.argument("accounts_file", type=click.File("r", encoding="utf-8"))
 def exclusions(draw_id: str, accounts_file: Any) -> None:
     """Replace a draft's exclusion list (one account per line)."""
+    from draws import services
+
     try:
         accounts = services.parse_exclusions(accounts_file.read())
     except DomainError as exc:
@@ -78,6 +78,9 @@ def exclusions(draw_id: str, accounts_file: Any) -> None:
 @draws_cli.command("list")
 def list_draws() -> None:
     """Draws, newest first."""
+    from draws import services
+    from signedjson import utc_timestamp
+
     for d in services.list_draws(db.session):
         click.echo(f"{d.public_id}\t{d.state}\t{d.kind}\t{utc_timestamp(d.freeze_at)}\t{d.name}")
 
@@ -86,6 +89,8 @@ def list_draws() -> None:
 @click.argument("draw_id")
 def show(draw_id: str) -> None:
     """A draw's parameters and signed records."""
+    from draws import services
+
     try:
         draw = services.get_draw(db.session, draw_id)
     except DomainError as exc:
@@ -97,6 +102,8 @@ def show(draw_id: str) -> None:
 @click.argument("draw_id")
 def announce(draw_id: str) -> None:
     """Commit to a secret and publish the signed announcement."""
+    from draws import services, wiring
+
     draw = _run(services.announce, draw_id, actor=current_actor(), signer=wiring.signer(), box=wiring.box(), chains=wiring.chains())
     click.echo(f"announced {draw.public_id}: commitment {draw.commitment}")
     click.echo(f"entropy source: {draw.entropy_source}")
@@ -122,6 +129,9 @@ BACKGROUND = click.option("--background", is_flag=True, help="Queue it as a job 
 @BACKGROUND
 def freeze(draw_id: str, background: bool) -> None:
     """Compute and fix the entrant list (after the freeze time, before the entropy exists)."""
+    from draws import jobs as draw_jobs
+    from draws import services, wiring
+
     if background:
         _background(draw_jobs.FREEZE, draw_jobs.draw_params(draw_id), f"{draw_id} (freeze)")
         return
@@ -134,6 +144,8 @@ def freeze(draw_id: str, background: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Write to this file instead of standard output.")
 def freeze_package(draw_id: str, out: Path | None) -> None:
     """What the witnesses cosign (give it to each: python -m draws.witness cosign FILE --key KEY)."""
+    from draws import services, wiring
+
     try:
         package = services.freeze_package_of(services.get_draw(db.session, draw_id), wiring.signer().keyset())
     except DomainError as exc:
@@ -146,6 +158,8 @@ def freeze_package(draw_id: str, out: Path | None) -> None:
 @click.argument("cosignature_file", type=click.File("r", encoding="utf-8-sig"))
 def cosign(draw_id: str, cosignature_file: Any) -> None:
     """Add a witness's cosignature of the freeze (the file python -m draws.witness cosign wrote)."""
+    from draws import services
+
     try:
         envelope = json.load(cosignature_file)
     except ValueError as exc:
@@ -160,6 +174,8 @@ def cosign(draw_id: str, cosignature_file: Any) -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The CSV file to write (account;check_code).")
 def check_codes(draw_id: str, out: Path) -> None:
     """Every account's check code for a draw, for the bills (entrants and non-entrants alike)."""
+    from draws import services, wiring
+
     try:
         draw = services.get_draw(db.session, draw_id)
         with out.open("w", encoding="utf-8", newline="") as handle:
@@ -177,6 +193,10 @@ def check_codes(draw_id: str, out: Path) -> None:
 @BACKGROUND
 def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool, background: bool) -> None:
     """Enter (or fetch) the entropy, reveal the secret and select the winners. Runs once."""
+    from draws import jobs as draw_jobs
+    from draws import services, wiring
+    from draws.rfc3797 import parse_public_numbers
+
     relay: dict[str, Any] | None = None
     if background:
         _draw_in_background(draw_id, entropy_file, numbers_file, fetch)
@@ -207,6 +227,9 @@ def draw_cmd(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool, ba
 
 def _draw_in_background(draw_id: str, entropy_file: Any, numbers_file: Any, fetch: bool) -> None:
     """``draws draw --background``: the entropy read here, the draw run (and the round fetched) by a consumer."""
+    from draws import jobs as draw_jobs
+    from draws.rfc3797 import parse_public_numbers
+
     try:
         if numbers_file is not None:
             more: dict[str, Any] = {"entropy": {"type": "rfc3797", "sources": parse_public_numbers(numbers_file.read())}}
@@ -226,6 +249,8 @@ def _draw_in_background(draw_id: str, entropy_file: Any, numbers_file: Any, fetc
 @click.argument("draw_id")
 def publish(draw_id: str) -> None:
     """Publish the result; each prize becomes a pending credit order."""
+    from draws import services, wiring
+
     draw = _run(services.publish, draw_id, actor=current_actor(), timezone=wiring.timezone())
     click.echo(f"published {draw.public_id}")
 
@@ -235,6 +260,8 @@ def publish(draw_id: str) -> None:
 @click.option("--reason", required=True, help="Public reason.")
 def cancel(draw_id: str, reason: str) -> None:
     """Cancel a draw that has not been drawn (publicly, once announced)."""
+    from draws import services, wiring
+
     _run(services.cancel, draw_id, reason, actor=current_actor(), signer=wiring.signer())
     click.echo(f"cancelled {draw_id}")
 
@@ -245,6 +272,8 @@ def cancel(draw_id: str, reason: str) -> None:
 @click.option("--reason", required=True, help="Public reason.")
 def disqualify(draw_id: str, prize_index: int, reason: str) -> None:
     """Disqualify the holder of a prize; it passes to the next reserve."""
+    from draws import services, wiring
+
     record = _run(services.disqualify, draw_id, prize_index, reason, actor=current_actor(), signer=wiring.signer())
     click.echo(f"prize {prize_index} passed to {'a reserve' if record.replacement_account else 'nobody (no reserve left)'}")
 
@@ -279,6 +308,8 @@ def _finish_interrupted(out: Path) -> bool:
     ``OUT.partial`` holding a committed batch (same digest and bytes) becomes ``OUT``; one whose batch
     was never committed is removed, and its credits are still pending.
     """
+    from draws.models import CreditBatch
+
     partial = _partial(out)
     if not partial.exists():
         return False
@@ -304,6 +335,9 @@ def export_credits(out: Path | None, background: bool) -> None:
     is finished by the next run; any batch can be written again with 'flask draws batch ID --out'.
     With --background a consumer exports, and the file is downloaded from the job's page.
     """
+    from draws import jobs as draw_jobs
+    from draws import services
+
     if background:
         if out:
             fail("--out and --background: the job writes the file on its page; use 'flask draws batch ID --out'", 2)
@@ -330,6 +364,8 @@ def export_credits(out: Path | None, background: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the batch file here.")
 def batch(batch_id: int, out: Path | None) -> None:
     """Print (or write) a batch file again, byte-identical to the first download."""
+    from draws import services
+
     try:
         content = services.get_batch(db.session, batch_id).content
     except DomainError as exc:
@@ -346,6 +382,8 @@ def batch(batch_id: int, out: Path | None) -> None:
 @click.argument("confirmation_file", type=click.File("r", encoding="utf-8"))
 def confirm(confirmation_file: Any) -> None:
     """Import billing's confirmation file: the credits are marked posted."""
+    from draws import services
+
     summary = _run(services.import_confirmation, confirmation_file.read(), actor=current_actor())
     click.echo(f"posted {summary['posted']}, already posted {summary['already_posted']}")
 
@@ -355,6 +393,8 @@ def confirm(confirmation_file: Any) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 def record(draw_id: str, out: Path | None) -> None:
     """The public record (masked accounts, weights vector)."""
+    from draws import services, wiring
+
     try:
         data = services.public_record_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset())
     except DomainError as exc:
@@ -367,6 +407,8 @@ def record(draw_id: str, out: Path | None) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 def bundle(draw_id: str, out: Path | None) -> None:
     """The auditor bundle (full entrant list, salt key): personal data, handle accordingly."""
+    from draws import services, wiring
+
     try:
         data = services.auditor_bundle_of(db.session, services.get_draw(db.session, draw_id), wiring.signer().keyset(), wiring.box())
     except DomainError as exc:
@@ -379,6 +421,8 @@ def bundle(draw_id: str, out: Path | None) -> None:
 @click.argument("account")
 def proof(draw_id: str, account: str) -> None:
     """One customer's inclusion proof."""
+    from draws import services, wiring
+
     try:
         data = services.inclusion_proof(db.session, services.get_draw(db.session, draw_id), account, wiring.box())
     except DomainError as exc:
@@ -395,6 +439,10 @@ def proof(draw_id: str, account: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def simulate_cmd(weights: str, picks: int, runs: int, seed: str, dump_stream: int, as_json: bool) -> None:
     """Statistics mode: many seeded draws on a small pool, win counts and a chi-square test."""
+    from draws.stats import simulate
+    from draws.stream import first_blocks
+    from signedjson import canonical_json
+
     try:
         values = [int(w) for w in weights.split(",") if w.strip()]
         report = simulate(values, picks, runs, seed.encode("utf-8"))

@@ -2,7 +2,8 @@
 (staff and public), API, commands, and the credits to billing.
 
 Kept out of ``draws/__init__.py``: the pure engine and the standalone verifier import that package
-and must not pull Flask in.
+and must not pull Flask in. Every ``flask`` command imports this module: the pages, API, services and
+jobs are named inside functions or by import path (``rewards.features``).
 """
 
 from __future__ import annotations
@@ -16,25 +17,20 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from draws import api as draws_api
-from draws import demo as draws_demo
-from draws import models  # noqa: F401  (the draw tables on the metadata)
-from draws import jobs as draw_jobs
-from draws import services, views, wiring
-from draws import card as draw_card
-from draws.cli import draws_cli
-from draws.errors import DrawError
 from rewards import features
-from rewards.demo import DEMO_ACTOR
-from rewards.features import Feature
-from rewards.httperrors import Api
+from rewards.features import Feature, Web
 from rewards.jobs.registry import add_error_labels, register_kind, register_periodic
+from rewards.lazycli import LazyGroup
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
 from rewards.snapshots.signals import bill_columns, what_if_costs
 
 
 def _demo(session: Session) -> Iterable[str]:
     """A published draw (verifiable) and an announced one, from the latest snapshot."""
+    from draws import demo as draws_demo
+    from draws import wiring
+    from rewards.demo import DEMO_ACTOR
+
     made = draws_demo.load(
         session,
         signer=wiring.signer(),
@@ -48,7 +44,25 @@ def _demo(session: Session) -> Iterable[str]:
     return [f"Published demo draw: /public/draws/{made.published}"] if made.published else []
 
 
+def _web() -> Web:
+    """The draw pages (staff and public), API, panel, card section and the engine's refusals."""
+    from draws import api as draws_api
+    from draws import card as draw_card
+    from draws import views
+    from draws.errors import DrawError
+
+    return Web(
+        pages=[views.bp, views.public_bp],
+        apis=[draws_api.blp, draws_api.credits_blp],
+        nav=[("draws.index", _l("Draws"), "draws.view")],
+        panels=[("draws/_panel.html", views.dashboard_panel)],
+        card_sections=[("draws/_card_draws.html", draw_card.draws_section)],
+        refusals=[DrawError],  # the engine's refusals: a pure core's errors cannot subclass DomainError
+    )
+
+
 FEATURE = Feature(
+    models=["draws.models"],
     actions={"draws.view": ALL, "draws.manage": STAFF_WRITE, "draws.bundle": AUDIT, "draws.verify": ALL},
     scopes={
         "draws:read": _l("read draws and their public records"),
@@ -56,14 +70,10 @@ FEATURE = Feature(
         "draws:audit": _l("auditor: a draw's full bundle (entrant list, salt key) and its verification"),
         "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
     },
-    pages=[views.bp, views.public_bp],
-    apis=[draws_api.blp, draws_api.credits_blp],
-    commands=[draws_cli],
-    nav=[("draws.index", _l("Draws"), "draws.view")],
-    panels=[("draws/_panel.html", views.dashboard_panel)],
-    card_sections=[("draws/_card_draws.html", draw_card.draws_section)],
-    refusals=[DrawError],  # the engine's refusals: a pure core's errors cannot subclass DomainError
+    commands=[LazyGroup("draws", "draws.cli:draws_cli",
+                        help="Prize draws: create, announce, freeze, draw, publish, credits, records.")],
     demo_step=_demo,
+    web=_web,
 )
 
 
@@ -73,6 +83,8 @@ def check_code_columns(session: Session, *, snapshot: Any, **_: Any) -> list[tup
     entrant or not). Signals are process-wide; an app without this feature adds nothing."""
     if __name__ not in features.loaded(current_app):
         return []
+    from draws import services, wiring
+
     return services.bill_check_code_columns(session, snapshot.id, wiring.box())
 
 
@@ -102,12 +114,13 @@ def draw_costs(session: Session, *, before: dict[str, int], after: dict[str, int
 def _register_jobs(app: Flask) -> None:
     """The draw steps and the credit export as background jobs."""
     to_draw = ("draws.detail", "draw_id", "draw_id")
-    register_kind(app, draw_jobs.FREEZE, draw_jobs.freeze_job, label=_l("Freeze of a draw's entrant list"),
+    register_kind(app, "draws.freeze", "draws.jobs:freeze_job", label=_l("Freeze of a draw's entrant list"),
                   action="draws.view", done_link=to_draw)
-    register_kind(app, draw_jobs.RUN, draw_jobs.run_job, label=_l("Draw run"), action="draws.view", done_link=to_draw)
-    register_kind(app, draw_jobs.CREDITS, draw_jobs.credits_job, label=_l("Credit export for billing"),
+    register_kind(app, "draws.run", "draws.jobs:run_job", label=_l("Draw run"), action="draws.view",
+                  done_link=to_draw)
+    register_kind(app, "draws.export_credits", "draws.jobs:credits_job", label=_l("Credit export for billing"),
                   action="draws.view")
-    register_periodic(app, "draws.fetch_rounds", app.config["DRAND_FETCH_CRON"], draw_jobs.fetch_due_rounds)
+    register_periodic(app, "draws.fetch_rounds", app.config["DRAND_FETCH_CRON"], "draws.jobs:fetch_due_rounds")
     add_error_labels(app, {
         "keys_unavailable": _l("the signing or secret keys are not available"),
         "fetch_refused": _l("the drand round could not be fetched"),
@@ -115,9 +128,9 @@ def _register_jobs(app: Flask) -> None:
     })
 
 
-def init_app(app: Flask, api: Api) -> None:
+def init_app(app: Flask) -> None:
     """Register the draws feature on ``app``; the bills export asks it for check codes."""
-    FEATURE.register(app, api)
+    FEATURE.register(app)
     _register_jobs(app)
     bill_columns.connect(check_code_columns)  # held strongly by this module; connecting again is a no-op
     what_if_costs.connect(draw_costs)

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rewards.db import UTCDateTime, db, intpk, timestamp
+from rewards.snapshots import models as _snapshot_tables  # noqa: F401  (draws.snapshot_id references snapshots.id)
 
 DRAW_STATES = ("draft", "announced", "frozen", "drawn", "published", "cancelled")
 CREDIT_STATES = ("pending", "exported", "posted", "cancelled")

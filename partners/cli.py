@@ -1,28 +1,35 @@
-"""``flask partners ...``: partners, their keys, offers, bulk issue with progress, export, reports."""
+"""``flask partners ...``: partners, their keys, offers, bulk issue with progress, export, reports.
+
+``flask partners --help`` imports this module alone: each command imports the services and models it
+uses when it runs (``rewards.lazycli``).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from partners import dates, snapshots
-from partners.models import FIXED, PERCENT, IssueRun, Offer, Partner
-from partners.services import catalog, idempotency, issue, reports
 from rewards.actor import current_actor
 from rewards.cli import fail, run_service
 from rewards.db import db, utcnow
 from rewards.errors import DomainError
 
+if TYPE_CHECKING:
+    from partners.models import Offer, Partner
+
 partners_cli = AppGroup("partners", help="Partners, offers and discount codes.")
 
 
 def _partner(ref: str) -> Partner:
+    from partners.services import catalog
+
     try:
         return catalog.get_partner(db.session, ref)
     except DomainError as exc:
@@ -31,6 +38,8 @@ def _partner(ref: str) -> Partner:
 
 
 def _offer(offer_id: int) -> Offer:
+    from partners.services import catalog
+
     try:
         return catalog.get_offer(db.session, offer_id)
     except DomainError as exc:
@@ -43,6 +52,8 @@ def _offer(offer_id: int) -> Offer:
 @click.option("--prefix", required=True, help="2-6 symbols of 0-9 A-Z without I L O U, first a letter.")
 def create(name: str, prefix: str) -> None:
     """Create a partner."""
+    from partners.services import catalog
+
     partner = run_service(catalog.create_partner, name, prefix, actor=current_actor())
     click.echo(f"partner {partner.id} {partner.name} prefix {partner.prefix}")
 
@@ -50,6 +61,7 @@ def create(name: str, prefix: str) -> None:
 @partners_cli.command("list")
 def list_partners() -> None:
     """Partners with their prefixes, state and linked API clients."""
+    from partners.models import Partner
     from rewards.apikeys.models import ApiClient
 
     for p in db.session.scalars(select(Partner).order_by(Partner.id)):
@@ -63,6 +75,8 @@ def list_partners() -> None:
 @click.option("--sandbox", is_flag=True, help="a sandbox key: the partner's test codes only (TEST-...)")
 def link_client(partner: str, client: str, sandbox: bool) -> None:
     """Let an API client (see 'flask keys create-client') act for PARTNER (id, prefix or name)."""
+    from partners.services import catalog
+
     run_service(catalog.link_client, _partner(partner), client, actor=current_actor(), sandbox=sandbox)
     click.echo(f"{client} now acts for {partner}" + (" (sandbox: test codes only)" if sandbox else ""))
 
@@ -72,6 +86,7 @@ def link_client(partner: str, client: str, sandbox: bool) -> None:
 @click.option("--count", type=int, default=10, show_default=True)
 def test_codes(offer_id: int, count: int) -> None:
     """Issue test codes of an offer for the partner's sandbox key (printed TEST-...), one per line."""
+    from partners.services import catalog
     from partners.services import issue as issue_svc
 
     offer = run_service(catalog.get_offer, offer_id)
@@ -83,6 +98,8 @@ def test_codes(offer_id: int, count: int) -> None:
 @click.argument("partner")
 def suspend(partner: str) -> None:
     """Suspend a partner: its keys get 403 on the partner API."""
+    from partners.services import catalog
+
     run_service(catalog.set_partner_active, _partner(partner), False, actor=current_actor())
     click.echo(f"suspended {partner}")
 
@@ -91,6 +108,8 @@ def suspend(partner: str) -> None:
 @click.argument("partner")
 def resume(partner: str) -> None:
     """Resume a suspended partner."""
+    from partners.services import catalog
+
     run_service(catalog.set_partner_active, _partner(partner), True, actor=current_actor())
     click.echo(f"resumed {partner}")
 
@@ -109,6 +128,10 @@ def offer_create(
     budget: int | None,
 ) -> None:
     """Create an offer of PARTNER."""
+    from partners import dates
+    from partners.models import FIXED, PERCENT
+    from partners.services import catalog
+
     if (percent is None) == (fixed_kopecks is None):
         fail("give exactly one of --percent and --fixed-kopecks")
     try:
@@ -138,6 +161,9 @@ def offer_create(
 @click.argument("partner", required=False)
 def offers(partner: str | None) -> None:
     """Offers (of one partner, or all) with their issued counts."""
+    from partners.models import Offer
+    from partners.services import issue
+
     stmt = select(Offer).order_by(Offer.id)
     if partner:
         stmt = stmt.where(Offer.partner_id == _partner(partner).id)
@@ -153,6 +179,8 @@ def offers(partner: str | None) -> None:
 @click.argument("offer_id", type=int)
 def withdraw(offer_id: int) -> None:
     """Withdraw an offer: its codes answer 'revoked'."""
+    from partners.services import catalog
+
     try:
         catalog.withdraw_offer(db.session, _offer(offer_id), actor=current_actor())
     except DomainError as exc:
@@ -164,9 +192,13 @@ def withdraw(offer_id: int) -> None:
 @partners_cli.command("issue")
 @click.argument("offer_id", type=int)
 @click.option("--period", default=None, help="Snapshot period YYYY-MM (default: the latest snapshot).")
-@click.option("--batch", type=int, default=issue.BATCH, show_default=True)
-def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
+@click.option("--batch", type=int, default=None, help="Accounts per transaction (default: 50,000, the service's).")
+def issue_cmd(offer_id: int, period: str | None, batch: int | None) -> None:
     """Issue a code to every qualifying account of a snapshot that has none (safe to re-run)."""
+    from partners import snapshots
+    from partners.models import IssueRun
+    from partners.services import issue
+
     offer = _offer(offer_id)
     snap = snapshots.by_period(db.session, period) if period else snapshots.latest(db.session)
     if snap is None:
@@ -189,7 +221,8 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
             done = r.issued
 
         try:
-            run = issue.drive(db.session, run_id, commit=db.session.commit, progress=progress, batch_size=batch)
+            run = issue.drive(db.session, run_id, commit=db.session.commit, progress=progress,
+                              batch_size=issue.BATCH if batch is None else batch)
         except DomainError as exc:  # e.g. the offer was withdrawn meanwhile; the run is marked failed
             fail(f"run {run_id} stopped: {exc.message}")
     click.echo(f"run {run.id}: issued {run.issued}")
@@ -201,6 +234,8 @@ def issue_cmd(offer_id: int, period: str | None, batch: int) -> None:
 @click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
 def export(offer_id: int, out: Path | None, background: bool) -> None:
     """Write the offer's codes as CSV (account;tier;code;issued_at;state) for the mailing system."""
+    from partners.services import issue
+
     offer = _offer(offer_id)
     if background:
         from partners import jobs as partner_jobs
@@ -230,6 +265,8 @@ def export(offer_id: int, out: Path | None, background: bool) -> None:
 @click.argument("offer_id", type=int)
 def report(offer_id: int) -> None:
     """Issued, redeemed, rolled back: totals, by day and by tier (JSON)."""
+    from partners.services import reports
+
     click.echo(
         json.dumps(reports.offer_report(db.session, _offer(offer_id), current_app.config["TIMEZONE"]), indent=2)
     )
@@ -239,6 +276,8 @@ def report(offer_id: int) -> None:
 @click.argument("code")
 def revoke_code(code: str) -> None:
     """Revoke an issued, unredeemed code."""
+    from partners.services import catalog
+
     try:
         catalog.revoke_code(db.session, code, actor=current_actor())
     except DomainError as exc:
@@ -250,6 +289,8 @@ def revoke_code(code: str) -> None:
 @partners_cli.command("purge-idempotency")
 def purge_idempotency() -> None:
     """Delete idempotency records older than their 24-hour retention (run daily)."""
+    from partners.services import idempotency
+
     n = idempotency.purge(db.session, utcnow())
     db.session.commit()
     click.echo(f"deleted {n} idempotency records")

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rewards.apikeys import models as _api_client_tables  # noqa: F401  (partner_clients references api_clients.id)
 from rewards.db import UTCDateTime, db, intpk, timestamp
 
 BigId = BigInteger().with_variant(Integer, "sqlite")

@@ -138,12 +138,13 @@ def _run(app: Flask) -> None:
             reset_read_only(token)
 
 
-def bind(app: Flask) -> None:
-    """Give the app's queue the sending task (a feature's own Huey task: one per commit that wrote to
-    the outbox, no job record) and queue it after each such commit."""
-    if app.config["JOBS_URL"] == "memory://":
+def bind(app: Flask, huey: Any = None) -> None:
+    """Give the app's queue (``huey``, or the app's own) the sending task (a feature's own Huey task: one
+    per commit that wrote to the outbox, no job record) and queue it after each such commit. Binding an
+    app twice changes nothing."""
+    if app.config["JOBS_URL"] == "memory://" or _TASK in app.extensions:
         return
-    huey = store.instance(app)
+    huey = huey if huey is not None else store.instance(app)
 
     @huey.task(name=SEND_TASK)
     def send() -> None:

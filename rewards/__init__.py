@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     """Build the app: defaults, ``instance/config.py``, ``REWARDS_*`` variables, then ``test_config``."""
     from flask import Flask
 
+    from rewards import cli, websetup
     from rewards import config as cfgmod
     from rewards.api import docs as apidocs
 
@@ -63,7 +64,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     _bounded_int_converter(app)
-    _init_extensions(app)
+    _init_core(app)
+    if websetup.serves_requests():  # the web side: see rewards.websetup for when and what
+        cli.init_migrate(app)
+        websetup.init_web(app)
     return app
 
 
@@ -79,68 +83,17 @@ def _bounded_int_converter(app: "Flask") -> None:
     app.url_map.converters["int"] = BoundedInt
 
 
-def _init_extensions(app: "Flask") -> None:
-    from rewards import access, accounts, blueprints, cli, features, httperrors, i18n, inputguard, ops, throttle, web
-    from rewards.api import docs as apidocs
+def _init_core(app: "Flask") -> None:
+    """What every process needs: the database, translations, commands, jobs and the features' core."""
+    from rewards import cli, features, i18n
     from rewards.db import configure_sqlite, db
-    from rewards.extensions import csrf, migrate
-
-    from rewards import models  # noqa: F401  (the kernel's models; each feature's register when it loads)
+    from rewards.jobs import setup as jobs
 
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True)
-    inputguard.init_sizes(app)  # first of all hooks: a target or headers too large get 414/431 at once
-    csrf.init_app(app)
     i18n.init_app(app, features.package_folders(app.config["FEATURES"]))
-    throttle.init_app(app)
-    api = httperrors.Api()
-    api.init_app(
-        app,
-        spec_kwargs={
-            "components": {
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            }
-        },
-    )
-    accounts.init_app(app, api)  # before any route names <account:...>
-    httperrors.init_app(app, api)
-    _init_read_only(app)
-    access.init_app(app)
-    web.init_app(app)
-    blueprints.register(app, api)
-    apidocs.init_app(app)
     cli.register(app)
-    ops.init_app(app)
-    features.load(app, api)
-    access.check_declared(app)
-    inputguard.init_input(app)  # after every app-level hook (a feature's body limit comes first)
-
-
-def _init_read_only(app: "Flask") -> None:
-    """GET and HEAD requests read only: on SQLite their transactions begin deferred."""
-    from flask import g, request
-
-    from rewards.db import is_read_only_view, reset_read_only, set_read_only
-
-    flags: dict[tuple[str | None, str], bool] = {}  # per endpoint and method: asked once, not per request
-
-    @app.before_request
-    def _mark() -> None:
-        key = (request.endpoint, request.method)
-        flag = flags.get(key)
-        if flag is None:
-            flag = key[1] in ("GET", "HEAD", "OPTIONS")
-            if not flag and key[0] is not None:
-                flag = is_read_only_view(app.view_functions.get(key[0]), key[1])
-            if key[0] is not None:  # a routed request's method is one its rule takes: a bounded set
-                flags[key] = flag
-        g._ro_token = set_read_only(flag)
-
-    @app.teardown_request
-    def _unmark(_exc: BaseException | None) -> None:
-        token = g.pop("_ro_token", None)
-        if token is not None:
-            reset_read_only(token)
+    jobs.init_app(app)
+    features.load(app)

@@ -28,4 +28,4 @@ def register(app: Flask, api: Api) -> None:
 
     accountcard.init_app(app)
 
-    jobs.init_app(app, api)
+    jobs.init_web(app, api)

@@ -1,27 +1,31 @@
-"""Command-line interface of the service core: users, keys, audit. Features add their own groups."""
+"""Command-line interface of the service core: users, keys, audit. Features add their own groups.
+
+Every ``flask`` command imports this module (the app factory registers the groups here, and the
+features' commands use :func:`fail` and :func:`run_service`), so it imports only what is cheap: each
+command imports its services and models when it runs (``rewards.lazycli``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from rewards.actor import current_actor
-from rewards.apikeys import services as apikeys
-from rewards.apikeys.models import ApiClient
-from rewards.audit import services as audit
-from rewards.auth import services as users
-from rewards.auth.models import ROLES, User
 from rewards.db import db
 from rewards.errors import DomainError
-from rewards.signing.keystore import KeyStore, KeyStoreError
+from rewards.lazycli import LazyGroup
+from rewards.policy import ROLES
+
+if TYPE_CHECKING:
+    from rewards.signing.keystore import KeyStore
 
 users_cli = AppGroup("users", help="Staff users and roles.")
 keys_cli = AppGroup("keys", help="Signing keys and API clients.")
@@ -63,6 +67,8 @@ def _read_password(prompt: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def create_user(name: str, role: str, password_stdin: bool) -> None:
     """Create a staff user; prompts for the password (or reads it from stdin)."""
+    from rewards.auth import services as users
+
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
     method = current_app.config["PASSWORD_HASH_METHOD"]
     run_service(users.create_user, name, password, role, method=method, actor=current_actor())
@@ -72,6 +78,10 @@ def create_user(name: str, role: str, password_stdin: bool) -> None:
 @users_cli.command("list")
 def list_users() -> None:
     """List staff users."""
+    from sqlalchemy import select
+
+    from rewards.auth.models import User
+
     for user in db.session.scalars(select(User).order_by(User.username)):
         click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
 
@@ -80,6 +90,8 @@ def list_users() -> None:
 @click.argument("name")
 def disable_user(name: str) -> None:
     """Disable a user; every session of the user ends at once."""
+    from rewards.auth import services as users
+
     run_service(users.set_active, name, False, actor=current_actor())
     click.echo(f"disabled {name}")
 
@@ -88,6 +100,8 @@ def disable_user(name: str) -> None:
 @click.argument("name")
 def enable_user(name: str) -> None:
     """Enable a disabled user."""
+    from rewards.auth import services as users
+
     run_service(users.set_active, name, True, actor=current_actor())
     click.echo(f"enabled {name}")
 
@@ -97,6 +111,8 @@ def enable_user(name: str) -> None:
 @click.option("--password-stdin", is_flag=True)
 def set_password(name: str, password_stdin: bool) -> None:
     """Set a user's password; their sessions end."""
+    from rewards.auth import services as users
+
     password = sys.stdin.readline().rstrip("\n") if password_stdin else _read_password(prompt=False)
     method = current_app.config["PASSWORD_HASH_METHOD"]
     run_service(users.set_password, name, password, method=method, actor=current_actor())
@@ -104,12 +120,16 @@ def set_password(name: str, password_stdin: bool) -> None:
 
 
 def _store() -> KeyStore:
+    from rewards.signing.keystore import KeyStore
+
     return KeyStore(current_app.config["KEYS_DIR"])
 
 
 @keys_cli.command("generate")
 def generate_key() -> None:
     """Create a new Ed25519 signing key; the previous one is retired (it still verifies)."""
+    from rewards.audit import services as audit
+
     info = _store().generate()
     details = {"public_key": info.public_key}
     audit.record_event(db.session, current_actor(), "signing_key.generated", "signing_key", info.kid, details)
@@ -127,6 +147,9 @@ def list_keys() -> None:
 @click.argument("kid")
 def compromised_key(kid: str) -> None:
     """Mark a leaked key: it signs nothing more; generate a new key next."""
+    from rewards.audit import services as audit
+    from rewards.signing.keystore import KeyStoreError
+
     try:
         _store().mark_compromised(kid)
     except KeyStoreError as exc:
@@ -157,6 +180,8 @@ class ListsScopes(click.Command):
 @click.option("--expires-days", type=int, default=None, help="The key expires after this many days.")
 def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API client and print its key once."""
+    from rewards.apikeys import services as apikeys
+
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     _client, token = run_service(
         apikeys.create_client, name, list(scopes), actor=current_actor(), expires_at=expires
@@ -170,6 +195,8 @@ def create_client(name: str, scopes: tuple[str, ...], expires_days: int | None) 
 @click.option("--grace-days", type=int, default=7, show_default=True, help="How long the old key keeps working.")
 def rotate_client(name: str, grace_days: int) -> None:
     """Issue a new key; the old one works until the grace period ends."""
+    from rewards.apikeys import services as apikeys
+
     click.echo(run_service(apikeys.rotate_key, name, actor=current_actor(), grace=timedelta(days=grace_days)))
 
 
@@ -177,6 +204,8 @@ def rotate_client(name: str, grace_days: int) -> None:
 @click.argument("name")
 def revoke_client(name: str) -> None:
     """Revoke every key of a client at once."""
+    from rewards.apikeys import services as apikeys
+
     run_service(apikeys.revoke_client, name, actor=current_actor())
     click.echo(f"revoked {name}")
 
@@ -184,6 +213,10 @@ def revoke_client(name: str) -> None:
 @keys_cli.command("list-clients")
 def list_clients() -> None:
     """API clients with their scopes and key states."""
+    from sqlalchemy import select
+
+    from rewards.apikeys.models import ApiClient
+
     now = datetime.now(UTC)
     for client in db.session.scalars(select(ApiClient).order_by(ApiClient.name)):
         states = ",".join(f"{k.lookup}:{'ok' if k.usable_at(now) else 'off'}" for k in client.keys)
@@ -194,6 +227,9 @@ def list_clients() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the envelope here.")
 def checkpoint(out: Path | None) -> None:
     """Sign the log's head (run on a schedule; give the file to the auditors)."""
+    from rewards.audit import services as audit
+    from rewards.signing.keystore import KeyStoreError
+
     envelope = run_service(audit.make_checkpoint, _store(), actor=current_actor(), refusals=(KeyStoreError,))
     text = json.dumps(envelope, ensure_ascii=False, indent=2)
     if out:
@@ -206,6 +242,8 @@ def checkpoint(out: Path | None) -> None:
 @click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
 def export(out: Path | None, background: bool) -> None:
     """The whole log as JSON lines ({"body", "hash"} per event, in sequence order)."""
+    from rewards.audit import services as audit
+
     if background:
         from rewards.audit.jobs import EXPORT
         from rewards.jobs.start import start
@@ -238,6 +276,8 @@ def export(out: Path | None, background: bool) -> None:
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r"), help="A checkpoint an auditor holds.")
 def verify(checkpoint_file: object) -> None:
     """Walk every link of the log; report the first broken one."""
+    from rewards.audit import services as audit
+
     checkpoint_payload = None
     if checkpoint_file is not None:
         from signedjson import SignatureError, verify_envelope
@@ -258,12 +298,42 @@ def verify(checkpoint_file: object) -> None:
 @audit_cli.command("chain")
 def chain() -> None:
     """Chain the events committed but not chained yet (the consumer does it every minute)."""
+    from rewards.audit import services as audit
+
     click.echo(f"{audit.chain_pending(db.engine)} event(s) chained")
 
 
 def register(app: Flask) -> None:
-    """Add the kernel's command groups to ``flask``; each feature adds its own in its ``init_app``."""
-    from rewards.demo import demo_cli
+    """Add the kernel's commands to ``flask``: users, keys, audit, demo, jobs, backup and a ``db`` group
+    that initialises Flask-Migrate when it is used; each feature adds its own in its ``init_app``."""
+    from rewards.ops.backup import backup_command
 
-    for group in (users_cli, keys_cli, audit_cli, demo_cli):
+    for group in (users_cli, keys_cli, audit_cli):
         app.cli.add_command(group)
+    app.cli.add_command(LazyGroup("demo", "rewards.demo:demo_cli", help="Demo data."))
+    app.cli.add_command(LazyGroup("jobs", "rewards.jobs.cli:jobs_cli",
+                                  help="Background jobs: the consumer that runs them, their list and state."))
+    app.cli.add_command(backup_command)
+    # one per app: its on_load initialises Flask-Migrate on this app (Alembic is imported by `flask db` alone)
+    app.cli.add_command(LazyGroup("db", "flask_migrate.cli:db", help="Perform database migrations.",
+                                  on_load=init_migrate))
+    app.cli.add_command(LazyGroup("openapi", "flask_smorest.spec:openapi_cli", help="OpenAPI commands.",
+                                  on_load=_init_web))
+
+
+def init_migrate(app: Flask) -> None:
+    """Flask-Migrate on ``app`` (its ``db`` commands, and what the migrations' env.py reads), with every
+    table on the metadata."""
+    from flask_migrate import Migrate
+
+    from rewards import features
+
+    features.import_models(app)
+    directory = os.path.join(os.path.dirname(__file__), "migrations")
+    Migrate().init_app(app, db, directory=directory, render_as_batch=True)
+
+
+def _init_web(app: Flask) -> None:
+    from rewards import websetup
+
+    websetup.init_web(app)  # flask-smorest's openapi commands print the document of the full app

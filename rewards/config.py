@@ -25,7 +25,7 @@ class ConfigError(Exception):
 
 
 DEFAULTS: dict[str, Any] = {
-    # The features of the service: the dotted names of the modules holding their init_app(app, api)
+    # The features of the service: the dotted names of the modules holding their init_app(app)
     # (rewards.features). They load in this order, which is also the order of their navigation
     # entries, dashboard panels and demo data: tier snapshots, draws, partner offers, priority flags.
     "FEATURES": ["rewards.snapshots.feature", "draws.feature", "partners.feature", "rewards.flags.feature"],

@@ -2,23 +2,23 @@
 
 The kernel makes staff users and a signing key; then each feature's demo step runs, in the order of
 the ``FEATURES`` setting, each committed on its own (a feature adds its step in its ``init_app``
-with :func:`add_step`).
+with :func:`add_step`). Every ``flask`` command imports this module (features add their steps): the
+services ``load`` uses are imported when it runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from rewards.auth import services as users
-from rewards.auth.models import User
 from rewards.db import db
-from rewards.signing.keystore import KeyStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -28,7 +28,7 @@ DEMO_ACTOR = "demo"
 
 # A feature's demo step: adds its data through the session (idempotent: a second run adds nothing)
 # and returns the lines to show the operator (e.g. a key shown once). The kernel commits after it.
-DemoStep = Callable[[Session], Iterable[str]]
+DemoStep = Callable[["Session"], Iterable[str]]
 _STEPS_KEY = "rewards.demo_steps"
 
 
@@ -40,6 +40,12 @@ def add_step(app: Flask, step: DemoStep) -> None:
 @demo_cli.command("load")
 def load() -> None:
     """Load the demo data (running it again changes nothing); prints the staff login."""
+    from sqlalchemy import select
+
+    from rewards.auth import services as users
+    from rewards.auth.models import User
+    from rewards.signing.keystore import KeyStore
+
     store = KeyStore(current_app.config["KEYS_DIR"])
     if not store.keys():
         store.generate()

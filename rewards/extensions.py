@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-migrate = Migrate()
-csrf = CSRFProtect()
+csrf = CSRFProtect()  # Flask-Migrate is set up by rewards.cli.init_migrate (it imports Alembic)

@@ -45,6 +45,10 @@ def init_app(app: Flask, feature_folders: list[str]) -> None:
     folders = sorted({kernel, *catalogue_folders(feature_folders)})
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
     Babel(app, locale_selector=_select_locale)
+
+
+def init_web(app: Flask) -> None:
+    """What pages need besides the catalogues: ``row_message`` in templates and ``?lang=`` remembered."""
     app.add_template_global(row_message)
 
     @app.before_request

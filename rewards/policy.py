@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-ALL = frozenset({"admin", "marketing", "auditor"})
+ROLES: tuple[str, ...] = ("admin", "marketing", "auditor")  # staff roles, in the order shown to people
+ALL = frozenset(ROLES)
 STAFF_WRITE = frozenset({"admin", "marketing"})
 ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"admin", "auditor"})

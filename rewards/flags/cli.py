@@ -1,4 +1,8 @@
-"""``flask flags ...``: set, revoke, history, bulk import, export, and re-applying tiers."""
+"""``flask flags ...``: set, revoke, history, bulk import, export, and re-applying tiers.
+
+``flask flags --help`` imports this module alone: each command imports the services and models it uses
+when it runs (``rewards.lazycli``).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,8 @@ from rewards.actor import current_actor
 from rewards.cli import fail
 from rewards.db import db
 from rewards.errors import DomainError
-from rewards.flags import core, services
+from rewards.flags import core
 from rewards.flags import needs as needs_core
-from rewards.flags.shell import local_today, needs_settings, tier_settings
 
 flags_cli = AppGroup("flags", help="Priority-service flags.")
 
@@ -26,6 +29,8 @@ class _DateType(click.ParamType):
     name = "date"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> date | None:
+        from rewards.flags import core
+
         if isinstance(value, date) or value is None:
             return value
         try:
@@ -56,6 +61,9 @@ def _report_error(exc: DomainError) -> None:
 def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date | None, note: str | None,
              actor: str) -> None:
     """Set a staff flag on ACCOUNT (a new row replaces an open flag with the same reason)."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today
+
     try:
         change = services.set_flag(
             db.session, account, reason, valid_from=valid_from, valid_to=valid_to, note=note, actor=actor,
@@ -77,6 +85,9 @@ def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date 
 @click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def revoke_flag(flag_id: int | None, account: str | None, flag_reason: str | None, why: str, actor: str) -> None:
     """Revoke FLAG_ID (or --account A --reason R) now, with --why."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today
+
     try:
         if flag_id is not None:
             change = services.revoke_flag(db.session, flag_id, why, actor=actor, today=local_today())
@@ -94,6 +105,9 @@ def revoke_flag(flag_id: int | None, account: str | None, flag_reason: str | Non
 @click.argument("account")
 def history(account: str) -> None:
     """Every flag ACCOUNT ever had, newest first, and the priority answer of today."""
+    from rewards.flags import core, services
+    from rewards.flags.shell import local_today
+
     today = local_today()
     try:
         account = core.check_account(account)
@@ -132,6 +146,9 @@ def history(account: str) -> None:
 @click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def import_file(file: Path, actor: str) -> None:
     """Apply a CSV FILE of flags all or nothing (account;reason;valid_from;valid_to;note;action)."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today
+
     try:
         result = services.apply_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(),
                                      source_name=file.name)
@@ -148,6 +165,9 @@ def import_file(file: Path, actor: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: stdout.")
 def export(out: Path | None) -> None:
     """CSV of every account with priority today: account;reasons;valid_to."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today
+
     chunks = services.export_csv(db.session, today=local_today())
     if out is None:
         for chunk in chunks:
@@ -163,6 +183,9 @@ def export(out: Path | None) -> None:
 @click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def apply_tiers(actor: str) -> None:
     """Apply the latest snapshot's tiers to the flags (PRIORITY_TIERS, PRIORITY_GRACE_MONTHS); safe to re-run."""
+    from rewards.flags import services
+    from rewards.flags.shell import tier_settings
+
     try:
         result = services.apply_latest_snapshot(db.session, actor=actor, **tier_settings())  # type: ignore[arg-type]
     except DomainError as exc:
@@ -193,6 +216,10 @@ def set_needs(account: str, codes: tuple[str, ...], ends_on: date | None, verify
               nominee_name: str | None, nominee_phone: str | None, password: bool, note: str | None,
               actor: str) -> None:
     """Record ACCOUNT's register entry: needs, after the customer's consent."""
+    from rewards.flags import needs as needs_core
+    from rewards.flags import services
+    from rewards.flags.shell import local_today, needs_settings
+
     secret = click.prompt("call-centre password", hide_input=True, confirmation_prompt=True) if password else None
     try:
         change = services.set_needs(
@@ -212,6 +239,8 @@ def set_needs(account: str, codes: tuple[str, ...], ends_on: date | None, verify
 @flags_cli.command("needs")
 def list_needs() -> None:
     """The declared need codes in use: code, temporary, re-verified, label, what the call centre does."""
+    from rewards.flags import needs as needs_core
+
     current = needs_core.current_list()
     click.echo(f"need list version {current.version}")
     for n in current.needs.values():
@@ -223,6 +252,9 @@ def list_needs() -> None:
 @click.option("--days", type=int, default=None, help="Look this many days ahead (default: PRIORITY_NEEDS_DUE_DAYS).")
 def due(days: int | None) -> None:
     """Needs that end or are to be re-verified soon (or already are): account, need, date, what."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today, needs_settings
+
     within = needs_settings()["due_days"] if days is None else days
     rows = services.due_needs(db.session, today=local_today(), within_days=within)
     click.echo("account\tneed\tends_on\tverify_by\tdue")
@@ -234,6 +266,9 @@ def due(days: int | None) -> None:
 @flags_cli.command("end-lapsed")
 def end_lapsed() -> None:
     """End the temporary needs past their end date and the grace days (the daily job does it too)."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today, needs_settings
+
     settings = needs_settings()
     result = services.end_lapsed_needs(db.session, today=local_today(), grace_days=settings["grace_days"])
     db.session.commit()
@@ -246,6 +281,9 @@ def end_lapsed() -> None:
 @click.option("--actor", default=current_actor, show_default="cli:<your login>")
 def import_needs(file: Path, actor: str) -> None:
     """Apply a CSV FILE of register entries all or nothing (see docs/flags.md for the columns)."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today, needs_settings
+
     try:
         result = services.apply_needs_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(),
                                            reverify_years=needs_settings()["reverify_years"], source_name=file.name)
@@ -258,12 +296,15 @@ def import_needs(file: Path, actor: str) -> None:
 
 @flags_cli.command("export-needs")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: stdout.")
-@click.option("--consent", type=click.Choice((services.CONSENT_SHARED, services.CONSENT_ANY)),
-              default=services.CONSENT_SHARED, show_default=True,
+@click.option("--consent", type=click.Choice((needs_core.CONSENT_SHARED, needs_core.CONSENT_ANY)),
+              default=needs_core.CONSENT_SHARED, show_default=True,
               help="shared: only entries the customer agreed to share with partner organisations.")
 @click.option("--with-contacts", is_flag=True, help="Add the nominee's name and phone (personal data).")
 def export_needs(out: Path | None, consent: str, with_contacts: bool) -> None:
     """The full current register for partner organisations (CSV, one line per account)."""
+    from rewards.flags import services
+    from rewards.flags.shell import local_today
+
     chunks = services.export_needs_csv(db.session, today=local_today(), consent=consent, personal=with_contacts)
     if out is None:
         for chunk in chunks:

@@ -31,6 +31,8 @@ from rewards.flags.core import NOTE_MAX, FlagInputError, check_account, check_re
 
 REGISTER_REASON = "needs"
 CHANNELS: tuple[str, ...] = ("phone", "office", "written", "online")
+CONSENT_SHARED = "shared"  # an export of the register: only entries the customer agreed to share
+CONSENT_ANY = "any"  # every entry
 CONSENT_BY_MAX = 128
 NOMINEE_NAME_MAX = 200
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{4,30}$")

@@ -1000,8 +1000,7 @@ def end_lapsed_needs(session: Session, *, today: date, grace_days: int, actor: s
     return LapseResult(ended, replaced, closed)
 
 
-CONSENT_SHARED = "shared"
-CONSENT_ANY = "any"
+CONSENT_SHARED, CONSENT_ANY = needs_core.CONSENT_SHARED, needs_core.CONSENT_ANY  # (defined in the pure core)
 
 
 def export_needs_rows(session: Session, *, today: date, consent: str = CONSENT_SHARED, batch: int = 10_000

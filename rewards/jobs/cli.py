@@ -1,4 +1,8 @@
-"""``flask jobs ...``: the consumer, and the job list, one job, cancel, the stale check."""
+"""``flask jobs ...``: the consumer, and the job list, one job, cancel, the stale check.
+
+``flask jobs --help`` imports this module alone: each command imports the services and models it uses
+when it runs (``rewards.lazycli``).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from rewards import livetraffic
 from rewards.actor import current_actor
-from rewards.audit.services import defer_chaining
 from rewards.cli import fail, run_service
 from rewards.db import db
 from rewards.errors import DomainError
-from rewards.jobs import dbpriority, queue, runner, services, store
 
 jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, their list and state.")
 
@@ -29,6 +30,10 @@ jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, 
               help="Lower the consumer's OS priority by this much (default: the JOBS_NICE setting, 10).")
 def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None:
     """Run jobs from the queue until stopped (SIGTERM/Ctrl+C: the running jobs finish first)."""
+    from rewards import livetraffic
+    from rewards.audit.services import defer_chaining
+    from rewards.jobs import dbpriority, queue, store
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["JOBS_URL"] == "memory://":
         fail("JOBS_URL is memory://: jobs run inside the caller, there is nothing to consume")
@@ -58,6 +63,8 @@ def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None
 @click.option("--limit", type=int, default=50, show_default=True)
 def list_command(state: str | None, kind: str | None, limit: int) -> None:
     """Jobs, newest first."""
+    from rewards.jobs import services
+
     for job in services.list_jobs(db.session, state=state, kind=kind, limit=limit):
         click.echo(f"{job.id}\t{job.kind}\t{job.state}\t{job.progress_done}/{job.progress_total or '?'}\t"
                    f"{job.started_by}\t{job.created_at:%Y-%m-%d %H:%M}\t{job.title}")
@@ -67,6 +74,8 @@ def list_command(state: str | None, kind: str | None, limit: int) -> None:
 @click.argument("job_id", type=int)
 def show_command(job_id: int) -> None:
     """One job as JSON."""
+    from rewards.jobs import services, store
+
     try:
         job = services.get_job(db.session, job_id)
     except DomainError as exc:
@@ -80,6 +89,8 @@ def show_command(job_id: int) -> None:
 @click.argument("job_id", type=int)
 def cancel_command(job_id: int) -> None:
     """Cancel a queued job, or ask a running one to stop."""
+    from rewards.jobs import services, store
+
     outcome = run_service(services.cancel, job_id, actor=current_actor())
     if outcome == "requested":
         store.request_cancel(current_app, job_id)
@@ -89,6 +100,8 @@ def cancel_command(job_id: int) -> None:
 @jobs_cli.command("stale")
 def stale_command() -> None:
     """Mark failed the running jobs whose consumer stopped (the consumer does this every minute)."""
+    from rewards.jobs import runner
+
     closed = runner.close_stale(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"closed {len(closed)} job(s) {closed}" if closed else "no stale jobs")
 

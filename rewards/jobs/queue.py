@@ -40,6 +40,9 @@ def _bind(app: Flask, huey: Huey) -> None:
         schedule = crontab(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday)
         huey.periodic_task(schedule, name=f"rewards.periodic.{work.name}")(_periodic_runner(app, work))
 
+    for bind in registry.queue_binders(app):
+        bind(app, huey)
+
     @huey.on_startup()
     def _startup() -> None:
         runner.close_stale(app)

@@ -4,7 +4,9 @@ The kernel knows no feature's jobs: a kind is a name (``"<feature>.<what>"``), a
 :class:`rewards.jobs.runner.JobContext` and returning a JSON-able result, a label for people and
 the staff action that may see the job's result file. Periodic work registers the same way, with a
 cron line; labels for the error codes of a feature's jobs (shown on the job page in its language)
-too.
+too. A handler may be given by import path (``"draws.jobs:freeze_job"``): it is imported when a job
+of that kind first runs, so registering costs nothing to a command that runs none (``rewards.lazycli``).
+Work a feature adds to the queue itself (its own Huey tasks) registers with :func:`on_queue`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ PeriodicFn = Callable[["Session"], str | None]  # returns a line for the log, or
 _KINDS = "rewards.jobs.kinds"
 _PERIODIC = "rewards.jobs.periodic"
 _ERRORS = "rewards.jobs.error_labels"
+_BINDERS = "rewards.jobs.queue_binders"
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,15 @@ class JobKind:
     optionally where to send people once it is done (an endpoint and the result key holding its id)."""
 
     name: str
-    handler: Handler
+    target: Handler | str  # the handler, or its import path ("package.module:function")
     label: object
     action: str
     done_link: tuple[str, str, str] | None = None  # (endpoint, url argument, result key)
+
+    @property
+    def handler(self) -> Handler:
+        """The handler (imported on first use when registered by import path)."""
+        return _resolve(self.target)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -46,13 +54,26 @@ class Periodic:
 
     name: str
     cron: str
-    fn: PeriodicFn
+    target: PeriodicFn | str  # the function, or its import path
+
+    @property
+    def fn(self) -> PeriodicFn:
+        """The function (imported on first use when registered by import path)."""
+        return _resolve(self.target)  # type: ignore[return-value]
+
+
+def _resolve(target: object) -> object:
+    if isinstance(target, str):
+        from rewards.lazycli import import_target
+
+        return import_target(target)
+    return target
 
 
 def register_kind(
     app: Flask,
     name: str,
-    handler: Handler,
+    handler: Handler | str,
     *,
     label: object,
     action: str,
@@ -70,7 +91,7 @@ def kinds(app: Flask) -> Mapping[str, JobKind]:
     return app.extensions.get(_KINDS, {})
 
 
-def register_periodic(app: Flask, name: str, cron: str, fn: PeriodicFn) -> None:
+def register_periodic(app: Flask, name: str, cron: str, fn: PeriodicFn | str) -> None:
     """Run ``fn(session)`` on the schedule ``cron``; the kernel commits after it (an empty cron: off)."""
     if not cron:
         return
@@ -81,6 +102,17 @@ def register_periodic(app: Flask, name: str, cron: str, fn: PeriodicFn) -> None:
 def periodic(app: Flask) -> list[Periodic]:
     """The periodic work of ``app``."""
     return list(app.extensions.get(_PERIODIC, ()))
+
+
+def on_queue(app: Flask, bind: Callable[[Flask, Any], None]) -> None:
+    """Call ``bind(app, huey)`` when the app's queue is first built with its tasks (a consumer, or a
+    process queueing a job): a feature adds its own Huey tasks there."""
+    app.extensions.setdefault(_BINDERS, []).append(bind)
+
+
+def queue_binders(app: Flask) -> list[Callable[[Flask, Any], None]]:
+    """Every :func:`on_queue` function of ``app``, in order."""
+    return list(app.extensions.get(_BINDERS, ()))
 
 
 def add_error_labels(app: Flask, labels: Mapping[str, object]) -> None:

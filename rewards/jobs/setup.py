@@ -1,37 +1,42 @@
-"""The jobs part of the kernel on an app: policy rows, pages, API, commands, the kernel's periodic work."""
+"""The jobs part of the kernel on an app: policy rows, the kernel's periodic work; pages and API on the web side."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from rewards import policy
-from rewards.httperrors import Api
 from rewards.jobs import registry
+
+if TYPE_CHECKING:
+    from rewards.httperrors import Api
 
 ACTIONS = {"jobs.view": policy.ALL, "jobs.cancel": policy.STAFF_WRITE}
 SCOPES = {"jobs:read": _l("read the state of jobs the client started")}
 
 
-def init_app(app: Flask, api: Api) -> None:
-    """Register the jobs pages, API, commands and periodic work on ``app``."""
-    from rewards.jobs.api import blp
-    from rewards.jobs.cli import jobs_cli
-    from rewards.jobs.views import bp
-
+def init_app(app: Flask) -> None:
+    """Declare the jobs' policy rows, the kernel's kind of job and its periodic work (the ``flask jobs``
+    commands are added with the kernel's, ``rewards.cli``)."""
     policy.declare(actions=ACTIONS, scopes=SCOPES)
-    app.register_blueprint(bp)
-    api.register_blueprint(blp)
-    app.cli.add_command(jobs_cli)
-    from rewards.audit import jobs as audit_jobs
-
-    registry.register_kind(app, audit_jobs.EXPORT, audit_jobs.export_job, label=_l("Event log export"),
+    registry.register_kind(app, "audit.export", "rewards.audit.jobs:export_job", label=_l("Event log export"),
                            action="audit.view")
     registry.register_periodic(app, "audit.checkpoint", app.config["JOBS_CHECKPOINT_CRON"], _checkpoint(app))
     registry.register_periodic(app, "jobs.purge_files", "17 3 * * *", _purge_files(app))
     # events are chained right after their commit; this catches any a failed chainer left pending
     registry.register_periodic(app, "audit.chain", "* * * * *", _chain)
+
+
+def init_web(app: Flask, api: Api) -> None:
+    """Register the jobs pages and API."""
+    from rewards.jobs.api import blp
+    from rewards.jobs.views import bp
+
+    app.register_blueprint(bp)
+    api.register_blueprint(blp)
 
 
 def _chain(session: Session) -> str | None:

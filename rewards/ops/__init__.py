@@ -1,4 +1,5 @@
-"""Running the service in production: proxy headers, security headers, health, metrics, request logs, backups."""
+"""Running the service in production: proxy headers, security headers, health, metrics, request logs, backups
+(``flask backup`` is added with the kernel's commands, ``rewards.cli``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     """Install every production concern on ``app`` (the app factory calls this once)."""
-    from rewards.ops import backup, headers, health, metrics, proxy, requestlog
+    from rewards.ops import headers, health, metrics, proxy, requestlog
 
     proxy.init_app(app)
     headers.init_app(app)
     metrics.init_app(app)
     health.init_app(app)
     requestlog.init_app(app)
-    backup.init_app(app)

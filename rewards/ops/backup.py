@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
@@ -137,8 +137,3 @@ def backup_command(folder: Path, with_keys: bool) -> None:
     for name, digest in manifest["files"].items():  # type: ignore[attr-defined]
         click.echo(f"{digest}  {folder / name}")
     click.echo(f"backup of revision {manifest['alembic_revision']} written to {folder}")
-
-
-def init_app(app: Flask) -> None:
-    """Add ``flask backup``."""
-    app.cli.add_command(backup_command)

@@ -1,4 +1,8 @@
-"""``flask snapshots ...``: import, compute, list, show, compare, explain, export."""
+"""``flask snapshots ...``: import, compute, list, show, compare, explain, export.
+
+``flask snapshots --help`` imports this module alone: each command imports the services and models it uses
+when it runs (``rewards.lazycli``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from flask.cli import AppGroup
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError
-from rewards.snapshots import services
 
 snapshots_cli = AppGroup("snapshots", help="Monthly tier snapshots: import, compute, compare, export.")
 
@@ -34,6 +37,8 @@ def _fail(exc: DomainError) -> None:
 
 
 def _summary(snapshot: Any) -> str:
+    from rewards.snapshots import services
+
     counts = services.tier_counts(snapshot)
     tiers = ", ".join(f"{t} {n}" for t, n in counts.items())
     return (
@@ -59,6 +64,8 @@ def _summary(snapshot: Any) -> str:
 @click.option("--background", is_flag=True, help="Queue the import as a job for a consumer instead of running it here.")
 def import_command(file: Path, period: str, replace: bool, future: bool, fmt: str | None, background: bool) -> None:
     """Load a snapshot file; a file with any problem loads nothing and lists the problems by line."""
+    from rewards.snapshots import services
+
     fmt = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     if background:
         from rewards.jobs.start import save_upload, start
@@ -118,6 +125,8 @@ def import_command(file: Path, period: str, replace: bool, future: bool, fmt: st
 def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | None, replace: bool,
                     future: bool) -> None:
     """Compute the period's snapshot from behaviour files (each sorted by account)."""
+    from rewards.snapshots import services
+
     streams = [path.open("rb") for path in files]
     try:
         outcome = services.compute_snapshot(
@@ -144,7 +153,9 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
 @snapshots_cli.command("list")
 def list_command() -> None:
     """Every snapshot, newest period first."""
-    for snap in services.list_snapshots(db.session):
+    from rewards.snapshots.queries import list_snapshots  # not services: a listing needs no engine or parser
+
+    for snap in list_snapshots(db.session):
         click.echo(
             f"{snap.id}\t{snap.period}\t{snap.status}\t{snap.source}\t{snap.row_count}\t"
             f"{snap.loaded_at:%Y-%m-%d %H:%M}\t{snap.loaded_by}\t{snap.source_name}"
@@ -155,6 +166,8 @@ def list_command() -> None:
 @click.argument("period")
 def show_command(period: str) -> None:
     """The provenance of the period's active snapshot (JSON)."""
+    from rewards.snapshots import services
+
     try:
         snap = services.active_for(db.session, period)
     except DomainError as exc:
@@ -167,6 +180,8 @@ def show_command(period: str) -> None:
 @click.argument("period")
 def verify_command(period: str) -> None:
     """Recompute the period's digest from the stored rows."""
+    from rewards.snapshots import services
+
     try:
         snap = services.active_for(db.session, period)
     except DomainError as exc:
@@ -184,6 +199,8 @@ def verify_command(period: str) -> None:
 @click.argument("to_period")
 def compare_command(from_period: str, to_period: str) -> None:
     """The tier transition matrix between two periods."""
+    from rewards.snapshots import services
+
     try:
         result = services.compare(db.session, from_period, to_period)
     except DomainError as exc:
@@ -206,6 +223,8 @@ def compare_command(from_period: str, to_period: str) -> None:
 @click.option("--period", default=None, help="Default: the newest period.")
 def explain_command(account: str, period: str | None) -> None:
     """One account's tier and why (JSON), with its history."""
+    from rewards.snapshots import services
+
     try:
         doc = services.account_tier(db.session, account, period)
     except DomainError as exc:
@@ -231,6 +250,8 @@ def explain_command(account: str, period: str | None) -> None:
 @click.option("--background", is_flag=True, help="Queue it as a job; the file is downloaded from the job's page.")
 def export_command(period: str, kind: str, output: Path | None, encoding: str, background: bool) -> None:
     """Export the period's snapshot, in account order."""
+    from rewards.snapshots import services
+
     if background:
         from rewards.jobs.start import start
         from rewards.snapshots import jobs
@@ -272,6 +293,8 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str, b
 
 def _snapshot_id(ref: str) -> int:
     """A snapshot named by its id (``12``) or its period (``2026-10``: the active one)."""
+    from rewards.snapshots import services
+
     ref = ref.strip()
     if ref.isdigit():
         return services.get_snapshot(db.session, int(ref)).id

@@ -23,6 +23,14 @@ from rewards.pacing import pause_point
 from rewards.snapshots.models import Snapshot, SnapshotRow
 
 
+def list_snapshots(session: Session, include_superseded: bool = True, limit: int = 200) -> list[Snapshot]:
+    """Snapshots, newest period first (superseded ones too unless told otherwise)."""
+    query = select(Snapshot).order_by(Snapshot.period.desc(), Snapshot.id.desc()).limit(limit)
+    if not include_superseded:
+        query = query.where(Snapshot.status == "active")
+    return list(session.scalars(query))
+
+
 def current_period(now: datetime | None = None, zone: str | None = None) -> str:
     """The retailer's current month ``YYYY-MM`` in its time zone (setting ``TIMEZONE``; UTC outside an app)."""
     if zone is None:

@@ -33,7 +33,13 @@ from rewards.rating.rules import Rules, RulesError, default_rules_bytes, parse_r
 from rewards.snapshots.csvfile import ErrorLog, SnapshotReport, read_snapshot
 from rewards.snapshots.digest import SnapshotDigest
 from rewards.snapshots.models import RulesFile, RulesVersion, Snapshot, SnapshotRow
-from rewards.snapshots.queries import current_period, iter_rows, latest_snapshot, snapshot_for_period
+from rewards.snapshots.queries import (  # noqa: F401  (list_snapshots: part of this module's interface)
+    current_period,
+    iter_rows,
+    latest_snapshot,
+    list_snapshots,
+    snapshot_for_period,
+)
 from rewards.snapshots.signals import bill_columns, snapshot_loaded
 from rewards.tiers import RUSSIAN_NAMES, TIERS
 from signedjson import canonical_json
@@ -514,13 +520,6 @@ def active_for(session: Session, period: str | None) -> Snapshot:
     if snapshot is None:
         raise NotFound(N_("no snapshot has been loaded yet"), code="no_snapshot")
     return snapshot
-
-
-def list_snapshots(session: Session, include_superseded: bool = True, limit: int = 200) -> list[Snapshot]:
-    query = select(Snapshot).order_by(Snapshot.period.desc(), Snapshot.id.desc()).limit(limit)
-    if not include_superseded:
-        query = query.where(Snapshot.status == "active")
-    return list(session.scalars(query))
 
 
 def describe(snapshot: Snapshot) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Features plug into the kernel through ``init_app(app, api)``, listed in the ``FEATURES`` setting."""
+"""Features plug into the kernel through ``init_app(app)``, listed in the ``FEATURES`` setting."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from flask.cli import AppGroup
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
-from rewards.features import Feature
+from rewards.features import Feature, Web
 from rewards.policy import ALL, STAFF_WRITE, api as api_rule, staff
 
 
@@ -71,30 +71,37 @@ def _demo(session):
     return ["Hello demo loaded."]
 
 
+def _web():
+    return Web(
+        pages=[bp],
+        apis=[blp],
+        nav=[("hello.index", "Hello", "hello.view")],
+        panels=[("hello/_panel.html", lambda: {"greeting": "hi"})],
+        refusals=[HelloRefused],
+        card_sections=[
+            ("hello/_card.html", lambda session, account: {"n": len(account)} if account.startswith("42") else None),
+        ],
+    )
+
+
 FEATURE = Feature(
     actions={"hello.view": ALL, "hello.manage": STAFF_WRITE},
     scopes={"hello:read": "read greetings"},
-    pages=[bp],
-    apis=[blp],
     commands=[hello_cli],
-    nav=[("hello.index", "Hello", "hello.view")],
-    panels=[("hello/_panel.html", lambda: {"greeting": "hi"})],
-    refusals=[HelloRefused],
     demo_step=_demo,
-    card_sections=[
-        ("hello/_card.html", lambda session, account: {"n": len(account)} if account.startswith("42") else None),
-    ],
+    web=_web,
 )
 
 
-def init_app(app: Flask, api) -> None:
-    FEATURE.register(app, api)
+def init_app(app: Flask) -> None:
+    FEATURE.register(app)
 '''
 
 # A feature whose route names an action nobody declared.
 TYPO_FEATURE = '''
 from flask import Blueprint
 
+from rewards.features import Feature, Web
 from rewards.policy import staff
 
 bp = Blueprint("typo", __name__, url_prefix="/typo")
@@ -106,8 +113,8 @@ def index():
     return ""
 
 
-def init_app(app, api) -> None:
-    app.register_blueprint(bp)
+def init_app(app) -> None:
+    Feature(web=lambda: Web(pages=[bp])).register(app)
 '''
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from rewards.audit.services import record_event
 from rewards.errors import DomainError
-from rewards.httperrors import Api
 from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.jobs.runner import JobContext
 
@@ -56,7 +55,7 @@ def paced(ctx: JobContext) -> dict[str, Any]:
             "backend_nice": nice, "pid": os.getpid()}
 
 
-def init_app(app: Flask, api: Api) -> None:
+def init_app(app: Flask) -> None:
     """Register the sample job kinds."""
     register_kind(app, "sample.count", count, label="Sample count", action="jobs.view")
     register_kind(app, "sample.paced", paced, label="Sample paced", action="jobs.view")
