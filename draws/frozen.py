@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, groupby, islice, repeat
-from operator import add, and_, eq, itemgetter, lshift, lt, methodcaller, mul, or_, rshift
+from operator import add, and_, eq, itemgetter, lshift, lt, methodcaller, mul, or_, rshift, sub
 from struct import Struct
 
 from draws.encoding import lp, u64
@@ -65,6 +65,8 @@ _KEY_PREFIX = Struct(">Q24x")  # the first 8 bytes of a 32-byte order key, as an
 _LENGTHS = [Struct(">I").pack(n) for n in range(MAX_ACCOUNT_BYTES + 1)]
 _LEAF_HEAD = b"\x00" + Struct(">I").pack(SALT_SIZE)  # leaf-hash tag, then lp(salt)'s length
 _NODE_TAG = b"\x01"
+_PAIR = Struct(f"{2 * HASH_SIZE}s")  # two sibling nodes
+_FIRST = itemgetter(0)
 _COMPRESS_LEVEL = 1  # as the service always stored the list: fast, and the digest is over the plain bytes
 
 
@@ -73,7 +75,7 @@ def next_level(level: bytes | bytearray) -> bytes:
     """The tree level above ``level`` (concatenated 32-byte nodes): the node hash of each pair, an
     unpaired last node moved up unchanged (RFC 6962's root, computed bottom-up)."""
     n = len(level) // HASH_SIZE
-    pairs = map(level.__getitem__, map(slice, range(0, 64 * (n // 2), 64), range(64, 64 * (n // 2) + 1, 64)))
+    pairs = map(_FIRST, _PAIR.iter_unpack(memoryview(level)[:2 * HASH_SIZE * (n // 2)]))
     up = b"".join(map(_DIGEST, map(hashlib.sha256, map(add, repeat(_NODE_TAG), pairs))))
     return up + bytes(level[-HASH_SIZE:]) if n % 2 else up
 
@@ -124,8 +126,10 @@ def keyed_permutation(prefixes: Sequence[int], full_key: Callable[[int], bytes])
 
 
 def _has_equal_neighbours(packed: list[int], shift: int) -> bool:
-    ahead = map(rshift, islice(packed, 1, None), repeat(shift))
-    return any(map(eq, map(rshift, packed, repeat(shift)), ahead))
+    # Neighbours with equal prefixes are less than 2**shift apart; so are a few others (then checked exactly).
+    if len(packed) < 2 or min(map(sub, islice(packed, 1, None), packed)) >= 1 << shift:
+        return False
+    return any(map(eq, map(rshift, packed, repeat(shift)), map(rshift, islice(packed, 1, None), repeat(shift))))
 
 
 def _settle_ties(order: array[int], packed: list[int], shift: int, full_key: Callable[[int], bytes]) -> None:
@@ -320,11 +324,7 @@ class FreezeBuilder:
         del raw
         self._entries += b"".join(prefixed)
         self._offsets.extend(islice(accumulate(map(len, prefixed), initial=self._offsets[-1]), 1, None))
-        pairs = list(zip(tiers, weights, strict=True))
-        for pair in set(pairs).difference(self._classes):
-            self._classes[pair] = len(self._classes)
-        ids = list(map(self._classes.__getitem__, pairs))
-        del pairs
+        ids = self._class_ids(tiers, weights)
         self._class_of.extend(ids)
         weight_bytes = [u64(w) for _t, w in self._classes]
         keys = order_keys(self.salt_key, accounts)
@@ -333,6 +333,21 @@ class FreezeBuilder:
         self._leaves += b"".join(map(_DIGEST, map(hashlib.sha256, leaves)))
         if self.version >= 2:
             self._prefixes.extend(map(itemgetter(0), _KEY_PREFIX.iter_unpack(b"".join(keys))))
+
+    def _class_ids(self, tiers: Sequence[str], weights: Sequence[int]) -> list[int]:
+        """The ``(tier, weight)`` class of each entrant, new classes numbered as they come. Looked up
+        by tier when each tier of the batch has one weight (the service's case: a weight per tier),
+        several times cheaper than a pair per entrant."""
+        weight_of = dict(zip(tiers, weights, strict=True))
+        for pair in set(weight_of.items()).difference(self._classes):
+            self._classes[pair] = len(self._classes)
+        if list(map(weight_of.__getitem__, tiers)) == list(weights):
+            by_tier = {tier: self._classes[tier, weight] for tier, weight in weight_of.items()}
+            return list(map(by_tier.__getitem__, tiers))
+        pairs = list(zip(tiers, weights, strict=True))
+        for pair in set(pairs).difference(self._classes):
+            self._classes[pair] = len(self._classes)
+        return list(map(self._classes.__getitem__, pairs))
 
     def _records_as_columns(self) -> tuple[list[object], list[object], list[object]]:
         """The batches taken so far as plain columns (the list is not canonical: the plain rules apply)."""
@@ -379,12 +394,13 @@ class FreezeBuilder:
         entrants = _Sink(lp(ENTRANT_TAGS[self.version]) + u64(count))
         weights = _Sink(lp(WEIGHTS_TAG) + u64(count))
         entries, offsets, leaves, class_of = self._entries, self._offsets, self._leaves, self._class_of
+        ends = memoryview(offsets)[1:]
         chunks: list[tuple[bytes, bytes]] = []
         roots = bytearray()
         for start in range(0, count, CHUNK_SIZE):
             idx = order[start:start + CHUNK_SIZE]
             accounts = list(map(entries.__getitem__, map(slice, map(offsets.__getitem__, idx),
-                                                               map(offsets.__getitem__, map(add, idx, repeat(1))))))
+                                                               map(ends.__getitem__, idx))))
             ids = list(map(class_of.__getitem__, idx))
             entrants.feed(b"".join(map(add, accounts, map(entry_tail.__getitem__, ids))))
             weights.feed(b"".join(map(part_tail.__getitem__, ids)))
@@ -394,6 +410,7 @@ class FreezeBuilder:
             starts = list(map(mul, idx, repeat(HASH_SIZE)))
             roots += subtree_root(b"".join(map(leaves.__getitem__, map(slice, starts, map(add, starts,
                                                                                         repeat(HASH_SIZE))))))
+        ends.release()
         root, upper = upper_tree(bytes(roots))
         digest, encoding_z = entrants.close()
         weights_digest, weights_z = weights.close()
