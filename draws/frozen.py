@@ -67,6 +67,7 @@ _LEAF_HEAD = b"\x00" + Struct(">I").pack(SALT_SIZE)  # leaf-hash tag, then lp(sa
 _NODE_TAG = b"\x01"
 _PAIR = Struct(f"{2 * HASH_SIZE}s")  # two sibling nodes
 _FIRST = itemgetter(0)
+_BLOCK = 1 << 16  # entrants reduced to records at a time
 _COMPRESS_LEVEL = 1  # as the service always stored the list: fast, and the digest is over the plain bytes
 
 
@@ -309,7 +310,7 @@ class FreezeBuilder:
         if self._plain is None and not accounts and len(tiers) == len(weights) == 0:
             return
         if self._plain is None and columns_are_canonical(accounts, tiers, weights) and self._last < accounts[0]:
-            self._add_records(accounts, tiers, weights)
+            self._add_in_blocks(accounts, tiers, weights)
             self._last = accounts[-1]
             return
         if self._plain is None:
@@ -317,6 +318,11 @@ class FreezeBuilder:
         self._plain[0].extend(accounts)
         self._plain[1].extend(tiers)
         self._plain[2].extend(weights)
+
+    def _add_in_blocks(self, accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> None:
+        # A block's keys, entries and leaves exist as Python objects while it is reduced: keep blocks small.
+        for at in range(0, len(accounts), _BLOCK):
+            self._add_records(accounts[at:at + _BLOCK], tiers[at:at + _BLOCK], weights[at:at + _BLOCK])
 
     def _add_records(self, accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> None:
         raw = list(map(str.encode, accounts))  # UTF-8, at most 64 bytes (checked)
@@ -371,7 +377,7 @@ class FreezeBuilder:
             self._plain = None
             again = FreezeBuilder(self.salt_key, self.version)
             if canon:  # valid and sorted now (non-ASCII accounts too, which the fast test leaves to these rules)
-                again._add_records([e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon])
+                again._add_in_blocks([e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon])
             return again.finish()
         count = len(self._offsets) - 1
         if not count:

@@ -42,7 +42,7 @@ def test_compact_root_of_nothing() -> None:
 
 
 @pytest.mark.parametrize("version", [1, 2])
-@pytest.mark.parametrize("n", [1, 7, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 100])
+@pytest.mark.parametrize("n", [1, 7, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 100, 3 * (1 << 16) + 5])
 def test_every_output_matches_the_plain_rules(version: int, n: int) -> None:
     accounts, tiers, weights = _columns(n)
     frozen = freeze_batches([(accounts[:n // 3], tiers[:n // 3], weights[:n // 3]),
