@@ -544,6 +544,9 @@ def _entrant_list(audit: Audit) -> str:
     ann, frz = audit.records["announcement"], audit.records["freeze"]
     entrants = audit.bundle["entrants"]
     accounts, tiers, weights = entrants["accounts"], entrants["tiers"], entrants["weights"]
+    # JSON gives one tier string per entrant (~60 bytes each, 200 MB at 3.6 M): keep one per tier instead.
+    if all(map(str.__instancecheck__, tiers)):  # (bundle_problems refused any other type already)
+        entrants["tiers"] = tiers = list(map(sys.intern, tiers))
     require(len(accounts) == len(tiers) == len(weights), "entrant columns have different lengths")
     require(len(accounts) == frz["count"], f"{len(accounts)} entrants but the freeze says {frz['count']}")
     if audit.version >= 2:
