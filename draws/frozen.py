@@ -2,7 +2,7 @@
 
 At 5 M snapshot rows (3.6 M entrants) a list of strings, 32-byte keys, entries and leaf hashes costs
 about 530 bytes per entrant as Python objects; here each of these is one buffer of fixed-size or
-length-prefixed records (about 60 bytes per entrant while the list is built), and what is written
+length-prefixed records (about 66 bytes per entrant while the list is built), and what is written
 out (the ``ENTRANTS`` encoding, the weights vector, the proof chunks) goes straight into its digest
 and its compressed form, one chunk at a time. The bytes are those of the plain rules
 (``draws.entrants``, ``draws.merkle``): the test vectors check them.
@@ -113,8 +113,8 @@ def merkle_root_compact(leaves: bytes | bytearray) -> bytes:
 # ----------------------------------------------------------------------------------------- the order
 def keyed_permutation(prefixes: Sequence[int], full_key: Callable[[int], bytes]) -> array[int]:
     """Positions ``0..n-1`` sorted by order key, given each key's first 8 bytes (``prefixes``) and a
-    way to compute a whole key: equal prefixes (about one pair in 10**5 lists of 3.6 M) are ordered by
-    their whole keys, then by position (the order of ``sorted`` with the whole keys)."""
+    way to compute a whole key: equal prefixes (some pair in about one list of 3.6 M entrants in three
+    million) are ordered by their whole keys, then by position (the order of ``sorted`` by whole key)."""
     n = len(prefixes)
     shift = max(1, (n - 1).bit_length())
     # One int per entrant (prefix above position: ~48 bytes each), sorted in C; no key objects.
