@@ -8,7 +8,8 @@ through the driver: billing's import, not timed), creates and announces an unwit
 whose entropy is RFC 3797 public numbers available ``--wait`` seconds after the freeze time (so the
 freeze can run at once and the draw after), then times each command under ``/usr/bin/time -v``: wall
 seconds, CPU seconds (user + system) and peak RSS of the process, Flask's start-up included, which is
-what a user waits for. The in-process breakdown of the same steps is ``bench/draw_service.py``.
+what a user waits for; ``--verify`` adds the auditor bundle's export and the standalone verifier run on
+it. The in-process breakdown of the same steps is ``bench/draw_service.py``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_500_000)
     parser.add_argument("--wait", type=int, default=90, help="seconds between the freeze time and the entropy")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--verify", action="store_true",
+                        help="also time `flask draws bundle` and the standalone verifier on that bundle")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="draw-cli-bench-")
@@ -130,6 +133,13 @@ def main() -> None:
             raise SystemExit(f"the freeze ended after the entropy time: rerun with --wait above {args.wait}")
         sleep_until(available + timedelta(seconds=1))
         draw = timed([*flask, "draw", pid, "--numbers", str(numbers)], env)
+        steps = [("flask draws freeze", freeze), ("flask draws draw --numbers", draw)]
+        if args.verify:
+            bundle = Path(tmp, "bundle.json")
+            steps.append(("flask draws bundle", timed([*flask, "bundle", pid, "--out", str(bundle)], env)))
+            steps.append(("python -m draws.verify (auditor bundle)", timed(
+                [sys.executable, "-m", "draws.verify", str(bundle), "--trust-embedded-keyset", "--accept-unwitnessed"],
+                env)))
     finally:
         if args.backend == "postgresql":
             import sqlalchemy as sa
@@ -143,7 +153,7 @@ def main() -> None:
     print(f"\nfreeze + draw as processes on {args.backend}: {args.n:,} snapshot rows; {first_line}\n")
     print("| command | wall s | CPU s | peak RSS MiB |")
     print("|---|---:|---:|---:|")
-    for label, run in (("flask draws freeze", freeze), ("flask draws draw --numbers", draw)):
+    for label, run in steps:
         print(f"| `{label}` | {run.wall:.2f} | {run.cpu:.2f} | {run.rss_mib:,} |")
     print(f"| **both** | **{freeze.wall + draw.wall:.2f}** | {freeze.cpu + draw.cpu:.2f} | |")
     print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -27,23 +27,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from bisect import bisect_left
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import islice
-from operator import itemgetter, lt
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, cast
 
 from draws.cap import DEFAULT_YEARLY_CAP_KOPECKS, capped_accounts, exceeds_yearly_cap, largest_prize
-from draws.encoding import format_timestamp, lp, lp_utf8_each, parse_timestamp, u64
+from draws.encoding import format_timestamp, lp, parse_timestamp, u64
 from draws.entrants import (
-    MAX_ACCOUNT_BYTES,
-    MAX_WEIGHT,
     Entrant,
     canonical_entrants,
     check_weight,
-    encode_entrant_columns,
     entrant_digest,
     mask_account,
     tier_totals,
@@ -75,12 +69,12 @@ from draws.errors import (
     WitnessQuorumNotMet,
 )
 from draws.fenwick import FenwickTree, select_weighted, select_weighted_naive
+from draws.frozen import FrozenList, freeze_batches
 from draws.merkle import (
     InclusionProof,
     MerkleTree,
     entrant_leaf_hashes,
     entrant_salt,
-    entry_parts,
     leaf_bytes,
     leaf_hash,
     merkle_root,
@@ -102,8 +96,8 @@ __all__ = [
     "build_freeze", "build_head", "build_result", "canonical_entrants", "canonical_key", "capped_accounts",
     "commitment_of", "derive_seed", "drand_source", "entrant_digest", "entrant_leaf_hashes", "entrant_salt",
     "entropy_available_at", "entropy_bytes", "exceeds_yearly_cap", "exclusions_digest", "expand_prizes",
-    "first_blocks", "format_timestamp", "freeze_columns", "freeze_entrants", "freeze_package", "keyed_order",
-    "known_chain_problem", "largest_prize", "leaf_bytes", "leaf_hash", "mask_account", "merkle_root",
+    "first_blocks", "format_timestamp", "freeze_batches", "freeze_columns", "freeze_entrants", "freeze_package",
+    "keyed_order", "known_chain_problem", "largest_prize", "leaf_bytes", "leaf_hash", "mask_account", "merkle_root",
     "next_replacement", "order_keys", "parse_public_numbers", "parse_timestamp", "payload_digest",
     "rfc3797_key_for", "rfc3797_select", "rfc3797_source", "rfc3797_steps", "run_selection", "salt_commitment_of",
     "select_weighted", "select_weighted_naive", "simulate", "stream_block", "tier_totals", "validate_prizes",
@@ -210,54 +204,6 @@ def derive_seed(
 
 
 # --------------------------------------------------------------------------------------------- freeze
-@dataclass(slots=True)
-class FrozenList:
-    """A canonical entrant list (three parallel columns) with everything the freeze record publishes.
-
-    ``encoding`` is the ``ENTRANTS_V<version>`` byte string the digest was computed over; the service
-    stores it as is, so the stored list can always be checked against the signed digest. ``keys`` are
-    the entrants' order keys (version 2: the list is sorted by them; version 1: empty).
-    """
-
-    accounts: list[str]
-    tiers: list[str]
-    weights: list[int]
-    digest: str
-    weights_digest: str
-    totals: dict[str, dict[str, int]]
-    total_weight: int
-    merkle: MerkleTree
-    leaf_hashes: list[bytes] = field(repr=False)
-    encoding: bytes = field(repr=False, default=b"")
-    keys: list[bytes] = field(repr=False, default_factory=list)
-    parts: list[bytes] = field(repr=False, default_factory=list)
-    version: int = PROTOCOL_VERSION
-
-    @property
-    def entrants(self) -> list[Entrant]:
-        """The list as :class:`Entrant` objects (built on demand)."""
-        return [Entrant(a, t, w) for a, t, w in zip(self.accounts, self.tiers, self.weights, strict=True)]
-
-    def index_of(self, account: str, salt_key: bytes = b"") -> int | None:
-        """Position of ``account`` in canonical order, or None (version 2 needs the salt key)."""
-        if self.version == 1:
-            i = bisect_left(self.accounts, account)
-        else:
-            i = bisect_left(self.keys, order_keys(salt_key, [account])[0]) if salt_key else len(self.accounts)
-        return i if i < len(self.accounts) and self.accounts[i] == account else None
-
-    def proof_for(self, draw_id: str, account: str, salt_key: bytes) -> InclusionProof:
-        """The inclusion proof of ``account`` (raises :class:`ProofError` if it is not an entrant)."""
-        i = self.index_of(account, salt_key)
-        if i is None:
-            raise ProofError(N_("account %(account)s is not in the frozen entrant list"),
-                             account=mask_account(account, self.version))
-        return InclusionProof(
-            draw_id, account, self.weights[i], entrant_salt(salt_key, account), i, len(self.accounts),
-            tuple(self.merkle.proof(i)),
-        )
-
-
 def freeze_entrants(
     entrants: Sequence[Entrant | tuple[str, str, int]], salt_key: bytes, version: int = PROTOCOL_VERSION
 ) -> FrozenList:
@@ -266,33 +212,6 @@ def freeze_entrants(
     return freeze_columns(
         [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon], salt_key, version
     )
-
-
-def _columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bool:
-    # Fast path for lists the service reads already sorted (ORDER BY account): every rule of
-    # canonical_entrants is checked, in C-level passes over one newline-joined string (as many newlines
-    # as separators means no account holds one).
-    if not (len(accounts) == len(tiers) == len(weights)) or not accounts:
-        return False
-    if set(map(type, weights)) != {int} or min(weights) < 1 or max(weights) > MAX_WEIGHT:
-        return False
-    if any(type(t) is not str or not t or not t.isascii() for t in set(tiers)):
-        return False
-    try:
-        joined = "\n".join(accounts)  # TypeError if one is not a string
-    except TypeError:
-        return False
-    if joined.count("\n") != len(accounts) - 1 or not joined.isascii():
-        return False  # a newline inside an account, or non-ASCII (for ASCII, characters are bytes)
-    if "\n\n" in joined or joined[0] == "\n" or joined[-1] == "\n":
-        return False  # an empty account
-    if _CONTROL_BUT_NEWLINE.search(joined) or _LONGER_THAN_ALLOWED.search(joined):
-        return False
-    return all(map(lt, accounts, islice(accounts, 1, None)))
-
-
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
-_LONGER_THAN_ALLOWED = re.compile(f"[^\n]{{{MAX_ACCOUNT_BYTES + 1}}}")
 
 
 def keyed_order(
@@ -308,61 +227,18 @@ def keyed_order(
     return list(pick(accounts)), list(pick(tiers)), list(pick(weights)), list(pick(keys))
 
 
-def _tier_weight_classes(tiers: list[str], weights: list[int]) -> Counter[tuple[str, int]]:
-    """How many entrants have each ``(tier, weight)``: the freeze record's totals and the encoding's
-    suffixes. Counted per tier when every tier has one weight (the service's case: a weight per tier),
-    which is several times cheaper than counting a pair per entrant."""
-    weight_of = dict(zip(tiers, weights, strict=True))
-    if list(map(weight_of.__getitem__, tiers)) == weights:
-        return Counter({(tier, weight_of[tier]): count for tier, count in Counter(tiers).items()})
-    return Counter(zip(tiers, weights, strict=True))
-
-
 def freeze_columns(
-    accounts: list[str], tiers: list[str], weights: list[int], salt_key: bytes, version: int = PROTOCOL_VERSION
+    accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int], salt_key: bytes,
+    version: int = PROTOCOL_VERSION,
 ) -> FrozenList:
     """Freeze a list given as columns: digest, weights digest, totals, salted Merkle tree.
 
     The columns are validated (accounts, tiers, weights, no duplicates; weight-0 entrants dropped) and
     put in the canonical order of ``version``: by the account's UTF-8 bytes (1) or by its order key
-    (2). Raises :class:`EmptyEntrantList` when no entrant of positive weight remains.
+    (2). Raises :class:`EmptyEntrantList` when no entrant of positive weight remains. The list is held
+    in compact buffers (``draws.frozen``); a list read in batches goes through :func:`freeze_batches`.
     """
-    if len(salt_key) != 32:
-        raise DrawError(N_("the salt key must be 32 bytes"))
-    if not _columns_are_canonical(accounts, tiers, weights):
-        canon = canonical_entrants(zip(accounts, tiers, weights, strict=True))
-        accounts, tiers, weights = [e.account for e in canon], [e.tier for e in canon], [e.weight for e in canon]
-    if not accounts:
-        raise EmptyEntrantList()
-    keys: list[bytes] = []
-    if version >= 2:
-        accounts, tiers, weights, keys = keyed_order(salt_key, accounts, tiers, weights)
-    classes = _tier_weight_classes(tiers, weights)
-    prefixed = lp_utf8_each(accounts)
-    encoding = encode_entrant_columns(accounts, tiers, weights, version, prefixed, classes)
-    parts = entry_parts(accounts, weights, prefixed)
-    del prefixed
-    leaves = entrant_leaf_hashes(salt_key, accounts, weights, keys or None, parts)
-    totals: dict[str, dict[str, int]] = {}
-    for (tier, weight), count in sorted(classes.items()):
-        slot = totals.setdefault(tier, {"count": 0, "weight": 0})
-        slot["count"] += count
-        slot["weight"] += count * weight
-    return FrozenList(
-        accounts=accounts,
-        tiers=tiers,
-        weights=weights,
-        digest=hashlib.sha256(encoding).hexdigest(),
-        weights_digest=weights_digest(weights),
-        totals=totals,
-        total_weight=sum(weights),
-        merkle=MerkleTree(leaves),
-        leaf_hashes=leaves,
-        encoding=encoding,
-        keys=keys,
-        parts=parts,
-        version=version,
-    )
+    return freeze_batches([(accounts, tiers, weights)], salt_key, version)
 
 
 # --------------------------------------------------------------------------------------------- select
@@ -545,21 +421,21 @@ def build_freeze(announcement: Mapping[str, Any], frozen: FrozenList, frozen_at:
     if parse_timestamp(frozen_at) >= entropy_available_at(announcement["entropy_source"]):
         raise EntropyMismatch(N_("too late to freeze: the announced entropy already exists"))
     prize_count = len(expand_prizes(announcement["prizes"]))
-    if prize_count > len(frozen.accounts):
+    if prize_count > frozen.count:
         raise TooManyPrizes(N_("%(prize_count)s prizes but only %(n)s eligible entrants"),
-                            prize_count=prize_count, n=len(frozen.accounts))
+                            prize_count=prize_count, n=frozen.count)
     return {
         "type": "draw.freeze",
         "version": announcement.get("version", 1),
         "draw_id": announcement["draw_id"],
         "announcement_digest": payload_digest(announcement),
         "frozen_at": frozen_at,
-        "count": len(frozen.accounts),
+        "count": frozen.count,
         "total_weight": frozen.total_weight,
         "tiers": frozen.totals,
         "entrant_digest": frozen.digest,
         "weights_digest": frozen.weights_digest,
-        "merkle_root": frozen.merkle.root().hex(),
+        "merkle_root": frozen.root.hex(),
     }
 
 

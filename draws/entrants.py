@@ -168,8 +168,20 @@ def entrant_digest(entrants: Sequence[Entrant], version: int = 2) -> str:
 def entrant_columns_digest(
     accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int], version: int = 2
 ) -> str:
-    """Hex SHA-256 of :func:`encode_entrant_columns`."""
-    return hashlib.sha256(encode_entrant_columns(accounts, tiers, weights, version)).hexdigest()
+    """Hex SHA-256 of :func:`encode_entrant_columns`, fed a block of entrants at a time (the verifier
+    checks lists of millions: their whole encoding is never held)."""
+    if not len(accounts) == len(tiers) == len(weights):
+        raise ValueError("accounts, tiers and weights must be the same length")
+    head = lp(ENTRANT_TAGS[version]) + u64(len(accounts))
+    sha = hashlib.sha256(head)
+    for at in range(0, len(accounts), _DIGEST_BLOCK):
+        block = slice(at, at + _DIGEST_BLOCK)
+        encoded = encode_entrant_columns(accounts[block], tiers[block], weights[block], version)
+        sha.update(memoryview(encoded)[len(head):])  # the block's own head has the block's count: skipped
+    return sha.hexdigest()
+
+
+_DIGEST_BLOCK = 1 << 16
 
 
 def encode_weights(weights: Sequence[int]) -> bytes:

@@ -17,11 +17,13 @@ import hashlib
 import io
 import json
 import secrets
+import sys
 import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,7 +40,6 @@ from draws.entrants import (
     check_weight,
     decode_entrant_columns,
     decode_weights,
-    encode_weights,
     mask_account,
 )
 from draws.errors import DrawError
@@ -50,7 +51,6 @@ from draws.merkle import (
     entrant_leaf_hashes,
     entrant_salt,
     order_keys,
-    upper_levels_blob,
     verify_inclusion,
 )
 from draws.models import (
@@ -72,7 +72,6 @@ from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.i18n import JoinedProblems
 from rewards.snapshots.models import Snapshot
 from rewards.snapshots.queries import (
-    account_tier_columns,
     iter_account_tier_batches,
     latest_snapshot,
     snapshot_for_period,
@@ -565,7 +564,6 @@ def freeze(
                        code="too_late")
     announcement = json.loads(draw.announcement or "{}")["payload"]
     weights = announcement["tier_weights"]
-    eligible = [t for t, w in weights.items() if w > 0]
     excluded = set(_exclusions(session, draw))
     year = _year_of(draw, timezone)
     pending = _frozen_not_drawn(session, draw, year, timezone)
@@ -578,15 +576,10 @@ def freeze(
     largest = engine.largest_prize(p["amount_kopecks"] for p in announcement["prizes"])
     capped = engine.capped_accounts(won_this_year(session, year, timezone, excluding=draw.id), largest,
                                     draw.yearly_cap_kopecks)
-    accounts, tiers = account_tier_columns(session, draw.snapshot_id, eligible)
-    skip = excluded | capped
-    if skip:
-        kept = [(a, t) for a, t in zip(accounts, tiers, strict=True) if a not in skip]
-        accounts, tiers = [a for a, _t in kept], [t for _a, t in kept]
-    entrant_weights = list(map(weights.__getitem__, tiers))
     salt_key = box.open(draw.salt_key_sealed or "", draw.public_id + "/salt")
+    batches = _entrant_batches(session, draw.snapshot_id, weights, excluded | capped)
     try:
-        frozen = engine.freeze_columns(accounts, tiers, entrant_weights, salt_key)
+        frozen = engine.freeze_batches(batches, salt_key, engine.PROTOCOL_VERSION)
         payload = engine.build_freeze(announcement, frozen, utc_timestamp(now))
     except DrawError as exc:
         raise _refuse(exc) from exc
@@ -594,10 +587,9 @@ def freeze(
     # The state moves first: a concurrent freeze waits on this row and then finds it no longer
     # announced (Conflict), instead of colliding on the entrant list's key (IntegrityError).
     _transition(session, draw, "announced", "frozen", frozen_at=now, freeze_record=_canonical(envelope),
-                entrant_count=len(frozen.accounts))
-    session.add(DrawEntrantList(draw_id=draw.id, count=len(frozen.accounts), digest=frozen.digest,
-                                data=zlib.compress(frozen.encoding, 1), merkle_upper=upper_levels_blob(frozen.merkle),
-                                weights=zlib.compress(encode_weights(frozen.weights), 1)))
+                entrant_count=frozen.count)
+    session.add(DrawEntrantList(draw_id=draw.id, count=frozen.count, digest=frozen.digest, data=frozen.encoding_z,
+                                merkle_upper=frozen.upper, weights=frozen.weights_z))
     session.flush()
     _store_proof_chunks(session, draw, frozen)
     record_event(session, actor, "draw.frozen", "draw", draw.public_id, {
@@ -607,13 +599,22 @@ def freeze(
     return draw
 
 
+def _entrant_batches(
+    session: Session, snapshot_id: int, weights: Mapping[str, int], skip: set[str]
+) -> Iterator[tuple[list[str], list[str], list[int]]]:
+    """The snapshot's entrants as column batches in account order (eligible tiers only, minus the
+    excluded and capped accounts), streamed: the freeze keeps them as compact records, not strings."""
+    eligible = sorted(t for t, w in weights.items() if w > 0)
+    for rows in iter_account_tier_batches(session, snapshot_id, tiers=eligible):
+        if skip:
+            rows = [row for row in rows if row[0] not in skip]
+        tiers = list(map(sys.intern, map(itemgetter(1), rows)))
+        yield list(map(itemgetter(0), rows)), tiers, list(map(weights.__getitem__, tiers))
+
+
 def _store_proof_chunks(session: Session, draw: Draw, frozen: engine.FrozenList) -> None:
-    parts, keys = frozen.parts, frozen.keys  # parts: encode_chunk's entries, already built by the freeze
-    rows = [
-        {"draw_id": draw.id, "chunk": c, "first_key": keys[start],
-         "data": zlib.compress(b"".join(parts[start:start + CHUNK_SIZE]), 1)}
-        for c, start in enumerate(range(0, len(parts), CHUNK_SIZE))
-    ]
+    rows = [{"draw_id": draw.id, "chunk": c, "first_key": first, "data": data}
+            for c, (first, data) in enumerate(frozen.chunks)]
     for i in range(0, len(rows), 500):
         session.execute(DrawEntrantChunk.__table__.insert(), rows[i:i + 500])
 

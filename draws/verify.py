@@ -37,6 +37,8 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import lt
 from typing import Any
 
 from draws.encoding import format_timestamp, parse_timestamp
@@ -60,7 +62,8 @@ from draws.engine import (
 )
 from draws.entrants import entrant_columns_digest
 from draws.entropy import chain_for, known_chain_problem
-from draws.merkle import InclusionProof, MerkleTree, entrant_leaf_hashes, order_keys
+from draws.frozen import merkle_root_compact
+from draws.merkle import InclusionProof, entrant_leaf_hashes, order_keys
 from signedjson import SignatureError, verify_envelope
 
 BUNDLE_FORMAT = "loyalty-draw-bundle/1"
@@ -123,7 +126,7 @@ class Audit:
     entropy: bytes | None = None
     weights: list[int] | None = None
     columns: tuple[list[str], list[str], list[int]] | None = None
-    leaves: list[bytes] | None = None
+    leaves: Sequence[bytes] | None = None
     selection: tuple[list[int], list[int]] | None = None
 
     @property
@@ -541,15 +544,17 @@ def _entrant_list(audit: Audit) -> str:
     ann, frz = audit.records["announcement"], audit.records["freeze"]
     entrants = audit.bundle["entrants"]
     accounts, tiers, weights = entrants["accounts"], entrants["tiers"], entrants["weights"]
+    # JSON gives one tier string per entrant (~60 bytes each, 200 MB at 3.6 M): keep one per tier instead.
+    if all(map(str.__instancecheck__, tiers)):  # (bundle_problems refused any other type already)
+        entrants["tiers"] = tiers = list(map(sys.intern, tiers))
     require(len(accounts) == len(tiers) == len(weights), "entrant columns have different lengths")
     require(len(accounts) == frz["count"], f"{len(accounts)} entrants but the freeze says {frz['count']}")
     if audit.version >= 2:
         require(audit.bundle.get("salt_key") is not None,
                 "a version 2 list is ordered by keyed hashes: the salt key is needed")
-        keys = order_keys(bytes.fromhex(audit.bundle["salt_key"]), accounts)
-        require(all(a < b for a, b in zip(keys, keys[1:], strict=False)),
+        # Strictly increasing keys also mean no account appears twice (equal accounts, equal keys).
+        require(_keys_increase(bytes.fromhex(audit.bundle["salt_key"]), accounts),
                 "entrants are not in canonical order (strictly increasing HMAC-SHA256(salt_key, account))")
-        require(len(set(accounts)) == len(accounts), "an account appears twice")
     else:
         require(all(a < b for a, b in zip(accounts, accounts[1:], strict=False)),
                 "accounts are not in canonical (strictly increasing) order")
@@ -561,6 +566,39 @@ def _entrant_list(audit: Audit) -> str:
     require(digest == frz["entrant_digest"], "entrant digest mismatch")
     audit.columns = (accounts, tiers, weights)
     return f"{len(accounts)} entrants in canonical order"
+
+
+_BLOCK = 1 << 16  # entrants hashed at a time: lists of millions are checked without a list of their keys
+
+
+def _keys_increase(salt_key: bytes, accounts: Sequence[str]) -> bool:
+    """Are the accounts' order keys strictly increasing? Computed a block at a time."""
+    last = b""
+    for at in range(0, len(accounts), _BLOCK):
+        keys = order_keys(salt_key, accounts[at:at + _BLOCK])
+        if not (last < keys[0] and all(map(lt, keys, islice(keys, 1, None)))):
+            return False
+        last = keys[-1]
+    return True
+
+
+class LeafHashes(Sequence[bytes]):
+    """The salted leaf hashes of a list, as one buffer of 32-byte records (computed a block at a time)."""
+
+    def __init__(self, salt_key: bytes, accounts: Sequence[str], weights: Sequence[int]) -> None:
+        self.data = bytearray()
+        for at in range(0, len(accounts), _BLOCK):
+            self.data += b"".join(entrant_leaf_hashes(salt_key, accounts[at:at + _BLOCK], weights[at:at + _BLOCK]))
+
+    def __len__(self) -> int:
+        return len(self.data) // 32
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return bytes(self.data[32 * index:32 * index + 32])
 
 
 def _weights_vector(audit: Audit) -> None:
@@ -582,8 +620,9 @@ def _check_6_merkle(audit: Audit) -> None:
         salt_key = bytes.fromhex(audit.bundle["salt_key"])
         require(len(salt_key) == 32, "the salt key must be 32 bytes")
         accounts, _, weights = audit.columns or ([], [], [])
-        hashes = entrant_leaf_hashes(salt_key, accounts, weights)
-        require(MerkleTree(hashes).root().hex() == audit.records["freeze"]["merkle_root"], "Merkle root mismatch")
+        hashes = LeafHashes(salt_key, accounts, weights)
+        require(merkle_root_compact(hashes.data).hex() == audit.records["freeze"]["merkle_root"],
+                "Merkle root mismatch")
         audit.leaves = hashes
 
     audit.check("entrants.merkle_root", "6", body)

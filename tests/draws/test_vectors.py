@@ -269,9 +269,10 @@ def test_v2_expected_values(name: str, rebuilt: dict[str, dict[str, Any]]) -> No
         exp["total_weight"],
         exp["tiers"],
     )
-    assert (frozen.digest, frozen.weights_digest, frozen.merkle.root().hex()) == (
+    assert (frozen.digest, frozen.weights_digest, frozen.root.hex(), frozen.merkle.root().hex()) == (
         exp["entrant_digest"],
         exp["weights_digest"],
+        exp["merkle_root"],
         exp["merkle_root"],
     )
     assert payload_digest(frz) == exp["freeze_digest"]
@@ -603,9 +604,10 @@ def test_v1_vector_pure_pieces(name: str) -> None:
     assert payload_digest(ann) == expected["announcement_digest"]
     accounts, tiers, weights = (list(col) for col in zip(*inputs["entrants"], strict=True))
     frozen = freeze_columns(accounts, tiers, weights, bytes.fromhex(inputs["salt_key"]), version=1)
-    assert (frozen.digest, frozen.weights_digest, frozen.merkle.root().hex()) == (
+    assert (frozen.digest, frozen.weights_digest, frozen.root.hex(), frozen.merkle.root().hex()) == (
         expected["entrant_digest"],
         expected["weights_digest"],
+        expected["merkle_root"],
         expected["merkle_root"],
     )
     entropy = entropy_bytes(ann["entropy_source"], inputs["entropy"], verify_beacon=False)

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 PURE = [
-    "signedjson", "draws.engine", "draws.verify", "draws.witness", "draws.drand", "draws.relay", "draws.checkcode",
+    "signedjson", "draws.engine", "draws.frozen", "draws.verify", "draws.witness", "draws.drand", "draws.relay",
+    "draws.checkcode",
     "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers", "partners.codes", "rewards.rating.engine",
     "rewards.snapshots.csvfile", "rewards.csvread", "rewards.flags.core", "rewards.flags.needs",
     "rewards.rating.behaviour",
