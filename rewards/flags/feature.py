@@ -26,7 +26,7 @@ from rewards.flags.shell import local_today, needs_settings, tier_settings
 from rewards.httperrors import Api
 from rewards.jobs.registry import register_periodic
 from rewards.policy import ALL, STAFF_WRITE
-from rewards.snapshots.queries import iter_rows
+from rewards.snapshots.queries import snapshot_tiers
 from rewards.snapshots.signals import snapshot_loaded
 
 
@@ -39,8 +39,8 @@ def give_tier_flags(session: Session, *, snapshot_id: int, period: str, actor: s
     if __name__ not in features.loaded(current_app):
         return
     settings = tier_settings()
-    tiers = settings["tiers"]
-    rows = ((account, tier) for account, tier, _points in iter_rows(session, snapshot_id, tiers=tiers))  # type: ignore[arg-type]
+    # A query, run inside the database: the snapshot's accounts are not read back into Python.
+    rows = snapshot_tiers(snapshot_id)
     services.apply_tier_flags(session, period, rows, actor=actor, **settings)  # type: ignore[arg-type]
 
 
