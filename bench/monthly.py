@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
     PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
+    PYTHONPATH=. python bench/monthly.py issue [--codes 1000000] [--rounds 3] [--no-pg] [--no-sqlite]
 
 ``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
 file, PostgreSQL schema; the migration is not timed) against ``bench/floors/import_snapshot.py`` (sorted
@@ -11,6 +12,12 @@ file, PostgreSQL schema; the migration is not timed) against ``bench/floors/impo
 ``startup``: ``flask --app rewards snapshots list`` and ``flask --app rewards draws --help`` against
 ``bench/floors/cli_start.py`` (a bare Flask + Flask-SQLAlchemy app with one command). Target: under
 0.5 s CPU.
+
+``issue``: ``flask partners issue OFFER`` (every code of an offer for 'ideal', 3 in 4 of the snapshot's
+accounts) against ``bench/floors/issue_codes.py`` (``secrets`` values, ``executemany`` / ``COPY`` into
+``(id, value UNIQUE, account)``), each case on a database of its own prepared before it (migrated, the
+snapshot, a partner and the offer: ``bench/bench_partners_issue.py --prepare``; not timed). Target
+(issue 15): under 30 s at 1 M codes on both databases; peak RSS under 300 MB at 5 M.
 """
 
 from __future__ import annotations
@@ -105,6 +112,68 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _prepare_issue(env: dict[str, str], accounts: int) -> tuple[str, str]:
+    """Migrate the env's database and fill it for an issue; ``(snapshot_id, offer_id)``."""
+    _migrate(env)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_partners_issue.py"), "--prepare", "--accounts",
+                           str(accounts)], check=True, cwd=ROOT, env=env, capture_output=True, text=True)
+    snapshot_id, offer_id = done.stdout.split()[-2:]
+    return snapshot_id, offer_id
+
+
+def bench_issue(codes: int, rounds: int, sqlite: bool, pg: bool) -> None:
+    accounts = codes * 4 // 3 + 1  # 3 in 4 are 'ideal'
+    tmp = Path(tempfile.mkdtemp(prefix="monthly-issue-"))
+    schemas: list[str] = []
+    floor = [sys.executable, str(ROOT / "bench" / "floors" / "issue_codes.py")]
+    try:
+        env = _instance(tmp)
+        if sqlite:
+            template = tmp / "template.sqlite3"
+            snapshot_id, offer_id = _prepare_issue(dict(env, REWARDS_DATABASE_URL=f"sqlite:///{template}"), accounts)
+            sqlite_env = dict(env)
+
+            def sqlite_floor(n: int) -> list[str]:
+                shutil.copy(template, tmp / f"floor-{n}.sqlite3")
+                return [*floor, "--sqlite", str(tmp / f"floor-{n}.sqlite3"), "--snapshot", snapshot_id]
+
+            def sqlite_ours(n: int) -> list[str]:
+                shutil.copy(template, tmp / f"ours-{n}.sqlite3")
+                sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'ours-{n}.sqlite3'}")
+                return [*FLASK, "partners", "issue", offer_id]
+
+            cases = [Case("floor: secrets + executemany", sqlite_floor),
+                     Case("`flask partners issue` (SQLite)", sqlite_ours, sqlite_env)]
+            load = interleave(cases, rounds)
+            print(table(f"Bulk issue, {codes:,} codes, SQLite", cases[0], cases[1:], load), flush=True)
+        if not pg:
+            return
+        pg_env = dict(env)
+
+        def pg_case(kind: str, n: int) -> tuple[str, str, str]:
+            schema = f"bench_issue_{kind}_{os.getpid()}_{n}"
+            _pg(f"CREATE SCHEMA {schema}")
+            schemas.append(schema)
+            pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+            return (schema, *_prepare_issue(pg_env, accounts))
+
+        def pg_floor(n: int) -> list[str]:
+            schema, snapshot_id, _offer = pg_case("floor", n)
+            return [*floor, "--pg", PG_URL, "--schema", schema, "--snapshot", snapshot_id]
+
+        def pg_ours(n: int) -> list[str]:
+            _schema, _snapshot, offer_id = pg_case("ours", n)
+            return [*FLASK, "partners", "issue", offer_id]
+
+        cases = [Case("floor: secrets + COPY", pg_floor), Case("`flask partners issue` (PostgreSQL)", pg_ours, pg_env)]
+        load = interleave(cases, rounds)
+        print(table(f"Bulk issue, {codes:,} codes, PostgreSQL", cases[0], cases[1:], load), flush=True)
+    finally:
+        for schema in schemas:
+            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def bench_startup(rounds: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="monthly-start-"))
     try:
@@ -123,13 +192,17 @@ def bench_startup(rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run", choices=("import", "startup"))
+    parser.add_argument("run", choices=("import", "startup", "issue"))
     parser.add_argument("--rows", type=int, default=1_500_000)
+    parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     if args.run == "import":
         bench_import(args.rows, args.rounds, not args.no_pg)
+    elif args.run == "issue":
+        bench_issue(args.codes, args.rounds, not args.no_sqlite, not args.no_pg)
     else:
         bench_startup(args.rounds)
 
