@@ -57,6 +57,8 @@ def _snapshot(n: int) -> int:
             with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
+            with raw.cursor() as cur:
+                cur.execute("ANALYZE snapshot_rows")  # as the import does: pages are planned from these statistics
         else:
             raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", rows)
     return snapshot_id
