@@ -37,6 +37,12 @@ from bench.process import Case, interleave, table  # noqa: E402
 
 PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FLASK = [sys.executable, "-m", "flask", "--app", "rewards"]
+# The server backends of each case go by these names, so that their CPU is added up (bench/process.py).
+FLOOR_APP, OURS_APP = f"bench_floor_{os.getpid()}", f"bench_ours_{os.getpid()}"
+
+
+def _ours_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}&application_name={OURS_APP}"
 
 
 def _pg(sql: str) -> None:
@@ -92,18 +98,18 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
             schema = f"bench_floor_{os.getpid()}_{n}"
             _pg(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            return [*floor, "--pg", PG_URL, "--schema", schema]
+            return [*floor, "--pg", f"{PG_URL}?application_name={FLOOR_APP}", "--schema", schema]
 
         def pg_ours(n: int) -> list[str]:
             schema = f"bench_ours_{os.getpid()}_{n}"
             _pg(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+            pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
             _migrate(pg_env)
             return ours_cmd
 
-        cases = [Case("floor: chunked COPY + ANALYZE", pg_floor), Case("`flask snapshots import` (PostgreSQL)",
-                                                                      pg_ours, pg_env)]
+        cases = [Case("floor: chunked COPY + ANALYZE", pg_floor, server=(PG_URL, FLOOR_APP)),
+                 Case("`flask snapshots import` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
         load = interleave(cases, rounds)
         print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
     finally:
@@ -154,18 +160,20 @@ def bench_issue(codes: int, rounds: int, sqlite: bool, pg: bool) -> None:
             schema = f"bench_issue_{kind}_{os.getpid()}_{n}"
             _pg(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+            pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
             return (schema, *_prepare_issue(pg_env, accounts))
 
         def pg_floor(n: int) -> list[str]:
             schema, snapshot_id, _offer = pg_case("floor", n)
-            return [*floor, "--pg", PG_URL, "--schema", schema, "--snapshot", snapshot_id]
+            return [*floor, "--pg", f"{PG_URL}?application_name={FLOOR_APP}", "--schema", schema,
+                    "--snapshot", snapshot_id]
 
         def pg_ours(n: int) -> list[str]:
             _schema, _snapshot, offer_id = pg_case("ours", n)
             return [*FLASK, "partners", "issue", offer_id]
 
-        cases = [Case("floor: secrets + COPY", pg_floor), Case("`flask partners issue` (PostgreSQL)", pg_ours, pg_env)]
+        cases = [Case("floor: secrets + COPY", pg_floor, server=(PG_URL, FLOOR_APP)),
+                 Case("`flask partners issue` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
         load = interleave(cases, rounds)
         print(table(f"Bulk issue, {codes:,} codes, PostgreSQL", cases[0], cases[1:], load), flush=True)
     finally:
