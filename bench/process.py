@@ -61,17 +61,25 @@ class ServerCPU:
         import psycopg
 
         tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu(pid: int) -> float | None:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # the backend has exited
+                return None
+            return (int(fields[11]) + int(fields[12])) / tick
+
         with psycopg.connect(self.url.replace("+psycopg", ""), autocommit=True) as conn:
+            query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+            # A backend of the same name still ending (the preparation's) counts only from now on.
+            base = {pid: cpu(pid) or 0.0 for (pid,) in conn.execute(query, (self.app,))}
             while not self._stop.wait(0.1):
-                pids = [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                                                       (self.app,))]
-                for pid in set(pids) | set(self.seen):
-                    try:
-                        with open(f"/proc/{pid}/stat") as f:
-                            fields = f.read().rsplit(")", 1)[1].split()
-                    except OSError:  # the backend has exited: its last reading stays
-                        continue
-                    self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+                pids = {pid for (pid,) in conn.execute(query, (self.app,))}
+                for pid in pids | set(self.seen):
+                    now = cpu(pid)
+                    if now is not None:  # an exited backend keeps its last reading
+                        self.seen[pid] = now - base.get(pid, 0.0)
 
 
 def timed(command: Sequence[str], env: dict[str, str] | None = None, server: tuple[str, str] | None = None) -> Run:
