@@ -160,9 +160,10 @@ def _begin_snapshot(
 ROW_COLUMNS = ("snapshot_id", "account", "tier", "points", "facts")
 
 
-def _rows_copy_text(rows: Sequence[tuple[int, str, str, int | None, str | None]]) -> str:
-    """Snapshot rows as COPY text, a whole chunk in one ``join``. No value needs escaping: accounts are
-    digits, tiers are codes, points integers, and facts use only [0-9a-z.,-] (``Engine.decode``)."""
+def _rows_copy_text(rows: Sequence[Sequence[Any]]) -> str:
+    """``(snapshot_id, account, tier, points, facts)`` rows as COPY text, a whole chunk in one ``join``. No
+    value needs escaping: accounts are digits, tiers are codes, points integers, and facts use only
+    [0-9a-z.,-] (``rewards.rating.engine.Engine.decode``)."""
     return "".join([
         f"{snapshot_id}\t{account}\t{tier}\t{NULL if points is None else points}\t{NULL if facts is None else facts}\n"
         for snapshot_id, account, tier, points, facts in rows
@@ -175,7 +176,7 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
     Then fresh PostgreSQL statistics, or the planner sorts the whole snapshot for every keyset page
     that readers (iter_rows: draws, exports) ask for.
     """
-    bulk_insert(session, "snapshot_rows", ROW_COLUMNS, rows, format_chunk=_rows_copy_text, analyze=True)  # type: ignore[arg-type]
+    bulk_insert(session, "snapshot_rows", ROW_COLUMNS, rows, format_chunk=_rows_copy_text, analyze=True)
 
 
 # The canonical digest line of a stored row (``digest.py``), formatted by the database, in the primary
