@@ -1,6 +1,11 @@
-"""Bulk issue of codes for one offer: 1 M accounts of a snapshot, on SQLite and PostgreSQL.
+"""Bulk issue of codes for one offer: 1 M accounts of a snapshot, on SQLite and PostgreSQL (in process).
 
     PYTHONPATH=. python bench/bench_partners_issue.py [--accounts 1000000] [--backend sqlite|postgresql|both]
+    PYTHONPATH=. python bench/bench_partners_issue.py --prepare --accounts N   # the database of the env
+
+The whole ``flask partners issue`` process against its floor is ``bench/monthly.py issue``, which uses
+``--prepare`` (the instance's migrated database, ``REWARDS_DATABASE_URL``: a snapshot of N accounts, a
+partner, an offer; prints ``snapshot_id offer_id``).
 
 Builds a snapshot of N qualifying accounts (plain tables named as ``partners/snapshots.py`` expects),
 then times: the first bulk issue (all N codes), the idempotent re-run (nothing missing), and the CSV
@@ -52,6 +57,8 @@ def _snapshot(n: int) -> int:
             with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(r)
+            with raw.cursor() as cur:
+                cur.execute("ANALYZE snapshot_rows")  # as the import does: pages are planned from these statistics
         else:
             raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", rows)
     return snapshot_id
@@ -95,11 +102,34 @@ def run(backend: str, n: int) -> dict[str, float]:
     return {"codes": run1.issued, "snapshot load s": load, "issue s": first, "re-run s": rerun, "export s": export}
 
 
+def prepare(n: int) -> tuple[int, int]:
+    """In the migrated database of the environment: a snapshot of ``n`` accounts (3 in 4 'ideal'), a
+    partner and an offer for 'ideal'; ``(snapshot_id, offer_id)``."""
+    from partners.services import catalog
+    from rewards import create_app
+    from rewards.db import db, utcnow
+
+    app = create_app({"LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        snapshot_id = _snapshot(n)
+        partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
+        now = utcnow()
+        offer = catalog.create_offer(db.session, partner, title="bench", discount_kind="percent", discount_value=10,
+                                     tiers=["ideal"], valid_from=now, valid_to=now + timedelta(days=30),
+                                     actor="bench")
+        db.session.commit()
+        return snapshot_id, offer.id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--prepare", action="store_true")
     parser.add_argument("--accounts", type=int, default=1_000_000 * 4 // 3 + 1)  # 3 in 4 qualify: ~1 M codes
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
+    if args.prepare:
+        print(*prepare(args.accounts))
+        return
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"bulk issue, {args.accounts:,} accounts in the snapshot")
     print(f"{'backend':<11} {'codes':>9} {'load s':>7} {'issue s':>8} {'codes/s':>9} {'re-run s':>9} {'export s':>9}")

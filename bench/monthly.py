@@ -3,6 +3,7 @@
     PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
     PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
     PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg]
+    PYTHONPATH=. python bench/monthly.py issue [--codes 1000000] [--rounds 3] [--no-pg] [--no-sqlite]
 
 ``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
 file, PostgreSQL schema; the migration is not timed) against ``bench/floors/import_snapshot.py`` (sorted
@@ -17,6 +18,12 @@ file, PostgreSQL schema; the migration is not timed) against ``bench/floors/impo
 behaviour (``bench/rating.py``'s generator, one file sorted by account) on a freshly migrated database
 each round, against ``bench/floors/csv_parse.py`` (the csv module reading the same file). Target: at
 most 3x the floor's CPU time (user + system).
+
+``issue``: ``flask partners issue OFFER`` (every code of an offer for 'ideal', 3 in 4 of the snapshot's
+accounts) against ``bench/floors/issue_codes.py`` (``secrets`` values, ``executemany`` / ``COPY`` into
+``(id, value UNIQUE, account)``), each case on a database of its own prepared before it (migrated, the
+snapshot, a partner and the offer: ``bench/bench_partners_issue.py --prepare``; not timed). Target
+(issue 15): under 30 s at 1 M codes on both databases; peak RSS under 300 MB at 5 M.
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ from bench.process import Case, interleave, table  # noqa: E402
 
 PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FLASK = [sys.executable, "-m", "flask", "--app", "rewards"]
+# The server backends of each case go by these names, so that their CPU is added up (bench/process.py).
+FLOOR_APP, OURS_APP = f"bench_floor_{os.getpid()}", f"bench_ours_{os.getpid()}"
+
+
+def _ours_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}&application_name={OURS_APP}"
 
 
 def _pg(sql: str) -> None:
@@ -91,18 +104,18 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
             schema = f"bench_floor_{os.getpid()}_{n}"
             _pg(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            return [*floor, "--pg", PG_URL, "--schema", schema]
+            return [*floor, "--pg", f"{PG_URL}?application_name={FLOOR_APP}", "--schema", schema]
 
         def pg_ours(n: int) -> list[str]:
             schema = f"bench_ours_{os.getpid()}_{n}"
             _pg(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+            pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
             _migrate(pg_env)
             return ours_cmd
 
-        cases = [Case("floor: chunked COPY + ANALYZE", pg_floor), Case("`flask snapshots import` (PostgreSQL)",
-                                                                      pg_ours, pg_env)]
+        cases = [Case("floor: chunked COPY + ANALYZE", pg_floor, server=(PG_URL, FLOOR_APP)),
+                 Case("`flask snapshots import` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
         load = interleave(cases, rounds)
         print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
     finally:
@@ -139,13 +152,77 @@ def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
                 schema = f"bench_compute_{os.getpid()}_{n}"
                 _pg(f"CREATE SCHEMA {schema}")
                 schemas.append(schema)
-                pg_env.update(REWARDS_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+                pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
                 _migrate(pg_env)
                 return ours_cmd
 
-            cases.append(Case("`flask snapshots compute` (PostgreSQL)", pg_ours, pg_env))
+            cases.append(Case("`flask snapshots compute` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP)))
         load = interleave(cases, rounds)
         print(table(f"Snapshot compute, {accounts:,} accounts x 6 months", cases[0], cases[1:], load), flush=True)
+    finally:
+        for schema in schemas:
+            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prepare_issue(env: dict[str, str], accounts: int) -> tuple[str, str]:
+    """Migrate the env's database and fill it for an issue; ``(snapshot_id, offer_id)``."""
+    _migrate(env)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_partners_issue.py"), "--prepare", "--accounts",
+                           str(accounts)], check=True, cwd=ROOT, env=env, capture_output=True, text=True)
+    snapshot_id, offer_id = done.stdout.split()[-2:]
+    return snapshot_id, offer_id
+
+
+def bench_issue(codes: int, rounds: int, sqlite: bool, pg: bool) -> None:
+    accounts = codes * 4 // 3 + 1  # 3 in 4 are 'ideal'
+    tmp = Path(tempfile.mkdtemp(prefix="monthly-issue-"))
+    schemas: list[str] = []
+    floor = [sys.executable, str(ROOT / "bench" / "floors" / "issue_codes.py")]
+    try:
+        env = _instance(tmp)
+        if sqlite:
+            template = tmp / "template.sqlite3"
+            snapshot_id, offer_id = _prepare_issue(dict(env, REWARDS_DATABASE_URL=f"sqlite:///{template}"), accounts)
+            sqlite_env = dict(env)
+
+            def sqlite_floor(n: int) -> list[str]:
+                shutil.copy(template, tmp / f"floor-{n}.sqlite3")
+                return [*floor, "--sqlite", str(tmp / f"floor-{n}.sqlite3"), "--snapshot", snapshot_id]
+
+            def sqlite_ours(n: int) -> list[str]:
+                shutil.copy(template, tmp / f"ours-{n}.sqlite3")
+                sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'ours-{n}.sqlite3'}")
+                return [*FLASK, "partners", "issue", offer_id]
+
+            cases = [Case("floor: secrets + executemany", sqlite_floor),
+                     Case("`flask partners issue` (SQLite)", sqlite_ours, sqlite_env)]
+            load = interleave(cases, rounds)
+            print(table(f"Bulk issue, {codes:,} codes, SQLite", cases[0], cases[1:], load), flush=True)
+        if not pg:
+            return
+        pg_env = dict(env)
+
+        def pg_case(kind: str, n: int) -> tuple[str, str, str]:
+            schema = f"bench_issue_{kind}_{os.getpid()}_{n}"
+            _pg(f"CREATE SCHEMA {schema}")
+            schemas.append(schema)
+            pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
+            return (schema, *_prepare_issue(pg_env, accounts))
+
+        def pg_floor(n: int) -> list[str]:
+            schema, snapshot_id, _offer = pg_case("floor", n)
+            return [*floor, "--pg", f"{PG_URL}?application_name={FLOOR_APP}", "--schema", schema,
+                    "--snapshot", snapshot_id]
+
+        def pg_ours(n: int) -> list[str]:
+            _schema, _snapshot, offer_id = pg_case("ours", n)
+            return [*FLASK, "partners", "issue", offer_id]
+
+        cases = [Case("floor: secrets + COPY", pg_floor, server=(PG_URL, FLOOR_APP)),
+                 Case("`flask partners issue` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
+        load = interleave(cases, rounds)
+        print(table(f"Bulk issue, {codes:,} codes, PostgreSQL", cases[0], cases[1:], load), flush=True)
     finally:
         for schema in schemas:
             _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -170,15 +247,19 @@ def bench_startup(rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run", choices=("import", "startup", "compute"))
+    parser.add_argument("run", choices=("import", "startup", "compute", "issue"))
     parser.add_argument("--rows", type=int, default=1_500_000)
+    parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     if args.run == "import":
         bench_import(args.rows, args.rounds, not args.no_pg)
     elif args.run == "compute":
         bench_compute(args.rows, args.rounds, not args.no_pg)
+    elif args.run == "issue":
+        bench_issue(args.codes, args.rounds, not args.no_sqlite, not args.no_pg)
     else:
         bench_startup(args.rounds)
 

@@ -5,20 +5,26 @@ never become ORM objects: they go to the driver connection under the caller's se
 session's transaction (so the caller's rollback removes them, and nothing here commits).
 
 Memory stays flat: on SQLite ``executemany`` pulls the rows from the iterable one by one; on
-PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time. With ``batch_rows`` the
+PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time, by a thread of its own
+(``_background_writer``), so that the server loads one chunk while Python builds the next (a
+few chunks are queued at most). With ``batch_rows`` the
 rows are taken in batches and each batch is written (one statement) before the next is read, so the
 iterable may itself read through the same session (a PostgreSQL connection runs nothing else while a
 COPY is open). Inside a job, each COPY chunk ends with a ``rewards.pacing.pause_point``.
 
 COPY text: ``None`` is ``\\N``; every other value is ``str(value)`` with backslash, tab, newline and
 carriage return escaped. A caller whose values never need escaping (digits, codes) may pass
-``format_line``, a function that formats a whole row (with its ``\\n``) faster.
+``format_chunk``, a function that formats a whole chunk of rows (each line with its ``\\n``) in one
+``join``, faster than a call per row.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -47,6 +53,60 @@ def copy_value(value: Any) -> str:
 def copy_line(row: Row) -> str:
     """One row as a line of COPY text."""
     return "\t".join([copy_value(v) for v in row]) + "\n"
+
+
+def copy_text(rows: Sequence[Row]) -> str:
+    """Rows as COPY text (any values: each one escaped as needed)."""
+    return "".join([copy_line(row) for row in rows])
+
+
+@functools.cache
+def _background_writer() -> type[Any]:
+    """The class of :func:`_copy_postgresql`'s writer (psycopg imported on first use: SQLite needs none)."""
+    from psycopg.copy import LibpqWriter
+
+    class BackgroundWriter(LibpqWriter):
+        """Sends the COPY data from a thread while the caller builds the next chunk.
+
+        psycopg's own writer waits for the server to take each chunk, so the client and the server take
+        turns; here Python's parsing and the server's loading overlap (libpq waits without the GIL). At
+        most ``depth`` chunks wait in the queue (psycopg's ``QueuedLibpqWriter`` holds up to 1,024), so
+        memory stays flat when the server is the slower side.
+        """
+
+        def __init__(self, cursor: Any, depth: int = 3) -> None:
+            super().__init__(cursor)
+            self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+            self._thread: threading.Thread | None = None
+            self._error: BaseException | None = None
+
+        def _send(self) -> None:
+            try:
+                while data := self._queue.get():
+                    super().write(data)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self._error = exc
+                while self._queue.get():  # keep taking, or the caller blocks on a full queue
+                    pass
+
+        def write(self, data: Any) -> None:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._send, name="copy-writer", daemon=True)
+                self._thread.start()
+            if self._error is not None:
+                raise self._error
+            self._queue.put(data)
+
+        def finish(self, exc: BaseException | None = None) -> None:
+            if self._thread is not None:
+                self._queue.put(b"")
+                self._thread.join()
+                self._thread = None
+            if self._error is not None and exc is None:
+                raise self._error
+            super().finish(exc)
+
+    return BackgroundWriter
 
 
 def _check_names(table: str, columns: Sequence[str]) -> None:
@@ -80,13 +140,15 @@ def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterab
 
 
 def _copy_postgresql(
-    driver: Any, table: str, columns: Sequence[str], rows: Iterable[Row], line: Callable[[Row], str], chunk: int
+    driver: Any, table: str, columns: Sequence[str], rows: Iterable[Row], text: Callable[[Sequence[Row]], str],
+    chunk: int,
 ) -> int:
     count = 0
     with driver.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        writer = _background_writer()(cursor)
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN", writer=writer) as copy:
             for part in _batches(rows, chunk):
-                copy.write("".join(map(line, part)))
+                copy.write(text(part))
                 count += len(part)
                 pause_point()  # inside a job, yield to live traffic between chunks (the backend waits for data)
     return count
@@ -99,7 +161,7 @@ def bulk_insert(
     rows: Iterable[Row],
     *,
     batch_rows: int | None = None,
-    format_line: Callable[[Row], str] = copy_line,
+    format_chunk: Callable[[Sequence[Row]], str] = copy_text,
     chunk_rows: int = CHUNK_ROWS,
     analyze: bool = False,
 ) -> int:
@@ -118,7 +180,7 @@ def bulk_insert(
     count = 0
     for batch in batches:
         if postgresql:
-            count += _copy_postgresql(driver, table, columns, batch, format_line, chunk_rows)
+            count += _copy_postgresql(driver, table, columns, batch, format_chunk, chunk_rows)
         else:
             count += _insert_sqlite(driver, table, columns, batch)
     if postgresql and analyze:

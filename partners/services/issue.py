@@ -12,8 +12,9 @@ concurrent run writing the same accounts fails the batch's savepoint; the batch 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, func, literal, select
@@ -24,7 +25,7 @@ from partners import codes as codecore
 from partners import snapshots
 from partners.models import ISSUED, Code, IssueRun, Offer
 from rewards.audit.services import record_event
-from rewards.bulkload import bulk_insert
+from rewards.bulkload import bulk_insert, copy_text, copy_value
 from rewards.db import utcnow
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from signedjson import utc_timestamp
@@ -54,11 +55,20 @@ def _check_issuable(offer: Offer, now: datetime) -> None:
         raise Conflict(N_("the offer has ended"), code="offer_ended")
 
 
-def _missing(offer: Offer, snapshot_id: int) -> Any:
+def _missing(offer: Offer, snapshot_id: int, after: str | None = None) -> Any:
+    """The query of the qualifying accounts without a code for the offer; after ``after`` when given.
+
+    The bound is repeated on the codes' side, where it changes nothing but the plan: PostgreSQL may
+    merge the page with the offer's codes, and then reads them from ``after`` on, not from the first
+    (each page would read, even sort, every code issued so far).
+    """
     rows = snapshots.ROWS
-    return snapshots.accounts_query(snapshot_id, offer.tier_list).where(
-        ~exists().where(and_(Code.offer_id == offer.id, Code.account == rows.c.account))
-    )
+    query = snapshots.accounts_query(snapshot_id, offer.tier_list)
+    has_code = and_(Code.offer_id == offer.id, Code.account == rows.c.account)
+    if after is not None:
+        query = query.where(rows.c.account > after)
+        has_code = and_(has_code, Code.account > after)
+    return query.where(~exists().where(has_code))
 
 
 def issued_count(session: Session, offer_id: int) -> int:
@@ -149,12 +159,37 @@ def _time_text(session: Session, at: datetime) -> Any:
     """``at`` as the driver wants it for a raw insert of a UTCDateTime column."""
     dialect = session.get_bind().dialect
     processor = Code.__table__.c.issued_at.type.bind_processor(dialect)
-    return processor(at) if processor else at
+    value = processor(at) if processor else at
+    if dialect.name == "sqlite" and isinstance(value, datetime):
+        # The text sqlite3's default adapter stores (deprecated from Python 3.12), made once per batch
+        # instead of once per code.
+        return value.isoformat(" ")
+    return value
+
+
+_SHARED = itemgetter(0, 4, 5, 6, 7, 8)  # the columns every code of a batch shares: offer, snapshot, run, time...
+
+
+def _codes_copy_text(rows: Sequence[Sequence[Any]]) -> str:
+    """COPY text of a batch of code rows, in one ``join``: the columns the rows share are formatted once.
+
+    Rows that do not all share them, or a value that would need escaping (accounts and tiers come from
+    the snapshot: digits and codes), take the general path instead; the checks run in C.
+    """
+    shared = set(map(_SHARED, rows))
+    if len(shared) != 1:
+        return copy_text(rows)
+    offer_id, *rest = (copy_value(value) for value in shared.pop())
+    head, tail = f"{offer_id}\t", "\t" + "\t".join(rest) + "\n"
+    text = "".join([f"{head}{row[1]}\t{row[2]}\t{row[3]}{tail}" for row in rows])
+    if "\\" in text or "\r" in text or text.count("\n") != len(rows) or text.count("\t") != 8 * len(rows):
+        return copy_text(rows)
+    return text
 
 
 def insert_codes(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Bulk-insert code rows (tuples in ``_COLUMNS`` order) in the session's transaction."""
-    bulk_insert(session, "codes", _COLUMNS, rows)
+    bulk_insert(session, "codes", _COLUMNS, rows, format_chunk=_codes_copy_text)
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
@@ -190,7 +225,6 @@ def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Itera
     if run is None:
         raise NotFound(N_("no issue run %(run_id)s"), run_id=run_id)
     offer_id = run.offer_id
-    rows_t = snapshots.ROWS
     last = ""
     attempts = 0
     batches = 0
@@ -205,14 +239,15 @@ def run_batches(session: Session, run_id: int, batch_size: int = BATCH) -> Itera
                 budget_stop = run.issued < run.planned
                 break
             size = min(size, left)
-        page = session.execute(_missing(offer, run.snapshot_id).where(rows_t.c.account > last).limit(size)).all()
+        page = session.execute(_missing(offer, run.snapshot_id, after=last).limit(size)).all()
         if not page:
             break
         now = utcnow()
         at = _time_text(session, now)
         values = codecore.random_values(len(page))
+        snapshot_id, run_number = run.snapshot_id, run.id  # read once: ORM attributes cost a call each
         rows = [
-            (offer_id, v, account, tier, run.snapshot_id, run.id, at, ISSUED, 0)
+            (offer_id, v, account, tier, snapshot_id, run_number, at, ISSUED, 0)
             for v, (account, tier) in zip(values, page, strict=True)
         ]
         savepoint = session.begin_nested()

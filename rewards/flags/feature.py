@@ -32,11 +32,11 @@ def give_tier_flags(session: Session, *, snapshot_id: int, period: str, actor: s
         return
     from rewards.flags import services
     from rewards.flags.shell import tier_settings
-    from rewards.snapshots.queries import iter_rows
+    from rewards.snapshots.queries import snapshot_tiers
 
     settings = tier_settings()
-    tiers = settings["tiers"]
-    rows = ((account, tier) for account, tier, _points in iter_rows(session, snapshot_id, tiers=tiers))  # type: ignore[arg-type]
+    # A query, run inside the database: the snapshot's accounts are not read back into Python.
+    rows = snapshot_tiers(snapshot_id)
     services.apply_tier_flags(session, period, rows, actor=actor, **settings)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,23 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, String, and_, bindparam, column, exists, func, insert, literal, or_, select, table, text
+from sqlalchemy import (
+    Date,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -393,19 +409,30 @@ class TierResult:
     closed: int
 
 
-def _load_tier_input(session: Session, rows: Iterable[tuple[str, str]]) -> int:
-    """Stream (account, reason) into the temporary input table; returns the row count.
+def _load_tier_input(
+    session: Session, rows: Iterable[tuple[str, str]] | Select[Any], reasons: dict[str, str]
+) -> int:
+    """Fill the temporary input table with (account, reason) of the accounts in the tiers; their count.
 
-    Rows are taken in batches and each batch is written before the next is read, so ``rows`` may
-    itself read from the same session (e.g. ``rewards.snapshots.queries.iter_rows``).
+    A query (columns ``account`` and ``tier``) fills it inside the database, one INSERT ... SELECT. Other
+    rows are streamed in batches, each written before the next is read, so ``rows`` may itself read from
+    the same session (e.g. ``rewards.snapshots.queries.iter_rows``).
     """
-    return bulk_insert(session, _TMP, ("account", "reason"), rows, batch_rows=_LOAD_BATCH)
+    if isinstance(rows, Select):
+        given = rows.subquery()
+        reason = case(reasons, value=given.c.tier)
+        query = select(given.c.account, reason).where(given.c.tier.in_(sorted(reasons)))
+        target = table(_TMP, column("account"), column("reason"))
+        return rowcount(session.execute(insert(target).from_select(["account", "reason"], query),
+                                        execution_options={"preserve_rowcount": True}))
+    in_tiers = ((acct, reasons[tier]) for acct, tier in rows if tier in reasons)
+    return bulk_insert(session, _TMP, ("account", "reason"), in_tiers, batch_rows=_LOAD_BATCH)
 
 
 def apply_tier_flags(
     session: Session,
     period: str,
-    tier_of_account: Iterable[tuple[str, str]],
+    tier_of_account: Iterable[tuple[str, str]] | Select[Any],
     *,
     actor: str,
     tiers: Sequence[str] = ("ideal",),
@@ -421,7 +448,8 @@ def apply_tier_flags(
     accounts never become ORM objects.
 
     ``tier_of_account`` may be any iterable, also one that reads from this session (it is consumed
-    in batches of 50,000 between writes).
+    in batches of 50,000 between writes), or a query of ``account, tier`` (run inside the database:
+    the accounts never pass through Python).
 
     Calling it again for the same period (a replaced or recomputed snapshot) is safe: accounts that
     already hold a flag of that period keep it (no duplicate), accounts that are no longer in the
@@ -446,16 +474,32 @@ def apply_tier_flags(
             + (" ON COMMIT DROP" if pg else "")
         )
     )
-    in_tiers = _load_tier_input(
-        session, ((acct, reasons[tier]) for acct, tier in tier_of_account if tier in tier_set)
-    )
+    in_tiers = _load_tier_input(session, tier_of_account, reasons)
     session.execute(text(f"CREATE INDEX ix_{_TMP} ON {_TMP} (account, reason)"))
     if pg:
         session.execute(text(f"ANALYZE {_TMP}"))
     t = table(_TMP, column("account"), column("reason"))
     now = utcnow()
 
-    # 1. New flags for accounts in the tiers that have no flag of this period yet (or only one closed
+    # 1. Close the open flags of this period whose account left the tiers (a recomputed snapshot). It
+    #    comes first so that it does not scan the flags that step 2 adds (every one in the tiers): the
+    #    two steps touch disjoint (account, reason) pairs, so their order changes nothing else.
+    still_in = exists().where(t.c.account == F.c.account, t.c.reason == F.c.reason)
+    closed = rowcount(session.execute(
+        insert(C).from_select(
+            ["flag_id", "kind", "reason", "closed_at", "closed_by"],
+            select(
+                F.c.id,
+                literal(core.CLOSED_RECOMPUTED),
+                literal(f"not in the tiers of the replaced snapshot {period}"),
+                literal(now, UTCDateTime()),
+                literal(actor),
+            ).where(F.c.period == period, F.c.source == core.SOURCE_TIER, _open(), ~still_in),
+        ),
+        execution_options={"preserve_rowcount": True},
+    ))
+
+    # 2. New flags for accounts in the tiers that have no flag of this period yet (or only one closed
     #    by an earlier recomputation). A flag of this period revoked by staff is not given back.
     earlier = F.alias("earlier")
     already = exists().where(
@@ -480,22 +524,6 @@ def apply_tier_flags(
             )
             .where(~already)
             .order_by(t.c.account),
-        ),
-        execution_options={"preserve_rowcount": True},
-    ))
-
-    # 2. Close the open flags of this period whose account left the tiers (a recomputed snapshot).
-    still_in = exists().where(t.c.account == F.c.account, t.c.reason == F.c.reason)
-    closed = rowcount(session.execute(
-        insert(C).from_select(
-            ["flag_id", "kind", "reason", "closed_at", "closed_by"],
-            select(
-                F.c.id,
-                literal(core.CLOSED_RECOMPUTED),
-                literal(f"not in the tiers of the replaced snapshot {period}"),
-                literal(now, UTCDateTime()),
-                literal(actor),
-            ).where(F.c.period == period, F.c.source == core.SOURCE_TIER, _open(), ~still_in),
         ),
         execution_options={"preserve_rowcount": True},
     ))

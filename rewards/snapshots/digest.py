@@ -14,7 +14,9 @@ Recompute it from a canonical export (``account;tier;points`` rows) with, for ex
     tail -n +2 export.csv | tr ';' '\\t' | LC_ALL=C sort -t "$(printf '\\t')" -k1,1 | sha256sum
 
 The service feeds rows already sorted (by the database, ``ORDER BY account`` in byte order), so the
-digest is computed streaming; :class:`SnapshotDigest` refuses rows out of order.
+digest is computed streaming; :class:`SnapshotDigest` refuses rows out of order. Reading back a stored
+snapshot, the database formats the canonical lines itself (:meth:`SnapshotDigest.update_lines`), so
+no row becomes a Python tuple.
 """
 
 from __future__ import annotations
@@ -70,6 +72,24 @@ class SnapshotDigest:
                 self._flush()
         self._last = last
         self.count += count
+        return self
+
+    def update_lines(self, lines: list[str]) -> SnapshotDigest:
+        """Add canonical lines (``account TAB tier TAB points LF``, as a query formats them); returns self.
+
+        Only their order is checked (a sorted list compares each neighbour once, in C): the tier codes
+        and the points format are the stored table's (its CHECK and integer column), and a repeated
+        account its primary key's. Line order is account order, because TAB sorts before every digit.
+        """
+        if not lines:
+            return self
+        first = lines[0].split("\t", 1)[0]
+        if (self._last is not None and first <= self._last) or lines != sorted(lines):
+            raise ValueError(f"rows out of order after {self._last!r}")
+        self._flush()
+        self._hash.update("".join(lines).encode("utf-8"))
+        self._last = lines[-1].split("\t", 1)[0]
+        self.count += len(lines)
         return self
 
     def _flush(self) -> None:

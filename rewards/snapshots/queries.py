@@ -92,6 +92,12 @@ def iter_rows(
         last = rows[-1][0]
 
 
+def snapshot_tiers(snapshot_id: int) -> Select[tuple[str, str]]:
+    """The query of a snapshot's ``account, tier`` (for set-based work inside the database)."""
+    c = SnapshotRow.__table__.c
+    return select(c.account, c.tier).where(c.snapshot_id == snapshot_id)
+
+
 def tier_of(session: Session, snapshot_id: int, account: str) -> str | None:
     """One account's tier in a snapshot, or None when it is not in it."""
     return session.scalar(

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from rewards.bulkload import bulk_insert, copy_line, copy_value
+from rewards.bulkload import bulk_insert, copy_line, copy_text, copy_value
 from rewards.db import db
 
 TABLE = "bulkload_probe"
@@ -60,6 +60,21 @@ def test_a_failure_half_way_leaves_nothing_after_rollback(probe: None) -> None:
     assert _count() == 0
 
 
+def test_an_error_of_the_rows_half_way_stops_the_copy(probe: None) -> None:
+    """The COPY's sending thread stops with the caller's error; the session is usable after the rollback."""
+
+    def rows() -> Iterator[tuple[int, str]]:
+        for i in range(1, 5_001):
+            yield i, "x"
+        raise RuntimeError("the file broke")
+
+    with pytest.raises(RuntimeError, match="the file broke"):
+        bulk_insert(db.session, TABLE, ("id", "name"), rows(), chunk_rows=100)
+    db.session.rollback()
+    assert _count() == 0
+    assert bulk_insert(db.session, TABLE, ("id", "name"), [(1, "y")]) == 1
+
+
 def test_names_must_be_plain_identifiers(probe: None) -> None:
     with pytest.raises(ValueError, match="identifier"):
         bulk_insert(db.session, "x; DROP TABLE y", ("id",), [])
@@ -68,3 +83,4 @@ def test_names_must_be_plain_identifiers(probe: None) -> None:
 def test_copy_text() -> None:
     assert copy_value(None) == "\\N" and copy_value(7) == "7" and copy_value("a\\b\tc\r\n") == "a\\\\b\\tc\\r\\n"
     assert copy_line((1, None, "x")) == "1\t\\N\tx\n"
+    assert copy_text([(1, None, "x"), (2, "a\tb", 3)]) == "1\t\\N\tx\n2\ta\\tb\t3\n"

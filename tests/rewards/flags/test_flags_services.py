@@ -260,3 +260,22 @@ def test_tier_input_may_read_from_the_same_session(ctx: Any) -> None:
     finally:
         svc._LOAD_BATCH = old
     assert (result.accounts_in_tiers, result.added) == (60, 60)
+
+
+@pytest.mark.parametrize("as_query", [False, True], ids=["rows", "query"])
+def test_a_query_of_the_snapshot_gives_what_its_rows_give(ctx: Any, as_query: bool) -> None:
+    """The import passes a query (filled inside the database); rows read in Python give the same flags."""
+    from rewards.snapshots import queries
+
+    results = []
+    for tiers in ({"1": "ideal", "2": "ideal", "3": "responsible", "4": "beginner"},
+                  {"1": "ideal", "2": "beginner", "3": "responsible", "4": "ideal"}):
+        snap = store_snapshot(ctx, "2026-01", tiers)
+        rows = queries.snapshot_tiers(snap.id) if as_query else tiers.items()
+        result = services.apply_tier_flags(ctx, "2026-01", rows, actor="t", tiers=("ideal", "responsible"))
+        ctx.commit()
+        results.append((result.accounts_in_tiers, result.added, result.closed))
+    assert results == [(3, 3, 0), (3, 1, 1)]
+    assert _reasons(ctx, "2", date(2026, 1, 20)) == {}
+    assert _reasons(ctx, "3", date(2026, 1, 20)) == {"tier:responsible": date(2026, 3, 31)}
+    assert _reasons(ctx, "4", date(2026, 1, 20)) == {"tier:ideal": date(2026, 3, 31)}

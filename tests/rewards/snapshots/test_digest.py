@@ -37,3 +37,20 @@ def test_empty_snapshot_digest():
 def test_streaming_digest_refuses_bad_input(rows):
     with pytest.raises(ValueError):
         SnapshotDigest().update(rows)
+
+
+def test_lines_formatted_by_a_query_give_the_same_digest():
+    rows = [(f"{i:08d}", "ideal" if i % 2 else "beginner", i if i % 3 else None) for i in range(20_000)]
+    lines = [f"{a}\t{t}\t{'' if p is None else p}\n" for a, t, p in rows]
+    digest = SnapshotDigest().update_lines(lines[:7_000]).update_lines([]).update_lines(lines[7_000:])
+    assert digest.count == 20_000
+    assert digest.hexdigest() == snapshot_digest(rows)
+
+
+@pytest.mark.parametrize("batches", [[["2\tideal\t\n", "1\tideal\t\n"]], [["1\tideal\t\n"], ["1\tbeginner\t\n"]],
+                                     [["2\tideal\t\n"], ["10\tideal\t\n"]]])
+def test_lines_out_of_order_are_refused(batches):
+    digest = SnapshotDigest()
+    with pytest.raises(ValueError):
+        for lines in batches:
+            digest.update_lines(lines)
