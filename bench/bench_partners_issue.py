@@ -67,8 +67,8 @@ def _snapshot(n: int) -> int:
 def run(backend: str, n: int) -> dict[str, float]:
     from partners import snapshots
     from partners.models import Offer
-    from partners.services import catalog, issue
-    from rewards.db import db, utcnow
+    from partners.services import issue
+    from rewards.db import db
 
     with tempfile.TemporaryDirectory() as tmpdir:
         app = _app(backend, Path(tmpdir))
@@ -77,13 +77,7 @@ def run(backend: str, n: int) -> dict[str, float]:
             t = time.perf_counter()
             snapshot_id = _snapshot(n)
             load = time.perf_counter() - t
-            partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
-            now = utcnow()
-            offer = catalog.create_offer(db.session, partner, title="bench", discount_kind="percent", discount_value=10,
-                                         tiers=["ideal"], valid_from=now, valid_to=now + timedelta(days=30),
-                                         actor="bench")
-            db.session.commit()
-            offer_id = offer.id
+            offer_id = _offer()
             snap = snapshots.SnapshotRef(snapshot_id, "2026-10")
             t = time.perf_counter()
             run1 = issue.issue_all(db.session, db.session.get(Offer, offer_id), snap, actor="bench",
@@ -105,20 +99,25 @@ def run(backend: str, n: int) -> dict[str, float]:
 def prepare(n: int) -> tuple[int, int]:
     """In the migrated database of the environment: a snapshot of ``n`` accounts (3 in 4 'ideal'), a
     partner and an offer for 'ideal'; ``(snapshot_id, offer_id)``."""
-    from partners.services import catalog
     from rewards import create_app
-    from rewards.db import db, utcnow
 
     app = create_app({"LOG_LEVEL": "WARNING"})
     with app.app_context():
         snapshot_id = _snapshot(n)
-        partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
-        now = utcnow()
-        offer = catalog.create_offer(db.session, partner, title="bench", discount_kind="percent", discount_value=10,
-                                     tiers=["ideal"], valid_from=now, valid_to=now + timedelta(days=30),
-                                     actor="bench")
-        db.session.commit()
-        return snapshot_id, offer.id
+        return snapshot_id, _offer()
+
+
+def _offer() -> int:
+    """A partner and its 10% offer for 'ideal', valid for 30 days from now, committed; the offer's id."""
+    from partners.services import catalog
+    from rewards.db import db, utcnow
+
+    partner = catalog.create_partner(db.session, "Gorserv", "GSRV", actor="bench")
+    now = utcnow()
+    offer = catalog.create_offer(db.session, partner, title="bench", discount_kind="percent", discount_value=10,
+                                 tiers=["ideal"], valid_from=now, valid_to=now + timedelta(days=30), actor="bench")
+    db.session.commit()
+    return offer.id
 
 
 def main() -> None:

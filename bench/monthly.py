@@ -51,6 +51,15 @@ def _ours_url(schema: str) -> str:
     return f"{PG_URL}?options=-csearch_path%3D{schema}&application_name={OURS_APP}"
 
 
+def _new_schema(name: str, schemas: list[str]) -> str:
+    """A new PostgreSQL schema for one case of one round (this process's id in its name), noted in
+    ``schemas`` for the clean-up."""
+    schema = f"{name}_{os.getpid()}"
+    _pg(f"CREATE SCHEMA {schema}")
+    schemas.append(schema)
+    return schema
+
+
 def _pg(sql: str) -> None:
     import psycopg
 
@@ -101,15 +110,11 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
         pg_env = dict(env)
 
         def pg_floor(n: int) -> list[str]:
-            schema = f"bench_floor_{os.getpid()}_{n}"
-            _pg(f"CREATE SCHEMA {schema}")
-            schemas.append(schema)
+            schema = _new_schema(f"bench_floor_{n}", schemas)
             return [*floor, "--pg", f"{PG_URL}?application_name={FLOOR_APP}", "--schema", schema]
 
         def pg_ours(n: int) -> list[str]:
-            schema = f"bench_ours_{os.getpid()}_{n}"
-            _pg(f"CREATE SCHEMA {schema}")
-            schemas.append(schema)
+            schema = _new_schema(f"bench_ours_{n}", schemas)
             pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
             _migrate(pg_env)
             return ours_cmd
@@ -149,9 +154,7 @@ def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
             pg_env = dict(env)
 
             def pg_ours(n: int) -> list[str]:
-                schema = f"bench_compute_{os.getpid()}_{n}"
-                _pg(f"CREATE SCHEMA {schema}")
-                schemas.append(schema)
+                schema = _new_schema(f"bench_compute_{n}", schemas)
                 pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
                 _migrate(pg_env)
                 return ours_cmd
@@ -204,9 +207,7 @@ def bench_issue(codes: int, rounds: int, sqlite: bool, pg: bool) -> None:
         pg_env = dict(env)
 
         def pg_case(kind: str, n: int) -> tuple[str, str, str]:
-            schema = f"bench_issue_{kind}_{os.getpid()}_{n}"
-            _pg(f"CREATE SCHEMA {schema}")
-            schemas.append(schema)
+            schema = _new_schema(f"bench_issue_{kind}_{n}", schemas)
             pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
             return (schema, *_prepare_issue(pg_env, accounts))
 
