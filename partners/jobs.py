@@ -26,6 +26,7 @@ def issue_job(ctx: JobContext) -> dict[str, Any]:
         int(ctx.params["run_id"]),
         commit=ctx.commit,
         progress=lambda r: ctx.progress(r.issued, r.planned),
+        batch_size=int(ctx.app.config["PARTNER_ISSUE_BATCH"]),
     )
     ctx.progress(run.issued, run.planned, force=True)
     return {"run_id": run.id, "offer_id": run.offer_id, "issued": run.issued}

@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_EXPIRING_DAYS": 7,  # code.expiring: this many days before the offer ends
     "WEBHOOK_EXPIRING_CRON": "17 * * * *",
     "WEBHOOK_ROTATION_OVERLAP_HOURS": 24,  # after a rotation both secrets sign for this long
+    "PARTNER_ISSUE_BATCH": 50_000,  # codes per committed batch of a bulk issue run as a job
     "WEBHOOK_KEEP_DAYS": 30,  # the delivery log of older messages (none pending) is deleted nightly
     # True only on a laptop or in the tests: endpoint URLs may then be http and reach loopback and
     # private addresses (otherwise https only, and a host resolving to such an address is refused)
@@ -256,6 +257,7 @@ def _check_numbers(cfg: dict[str, Any]) -> None:
         raise ConfigError("JOBS_YIELD_RATIO: must be a number from 0 (never pause) to 100")
     _whole_number(cfg, "JOBS_DATABASE_NICE", 0, 19)
     _whole_number(cfg, "PARTNER_LIMIT_LEASE", 1)
+    _whole_number(cfg, "PARTNER_ISSUE_BATCH", 1, 1_000_000)
     _whole_number(cfg, "TRUSTED_PROXIES", 0, 10)
     _whole_number(cfg, "PRIORITY_REVERIFY_YEARS", 1, 10)
     _whole_number(cfg, "PRIORITY_NEEDS_GRACE_DAYS", 0, 366)

@@ -25,19 +25,22 @@ from tests.rewards.jobs.consumers import STALE_SECONDS, Consumers, job, kill_nin
 from tests.support import make_snapshot
 
 pytestmark = pytest.mark.slow
-ACCOUNTS = 300_000  # half of them qualify: three batches of 50,000
+ACCOUNTS = 300_000  # half of them qualify
 QUALIFYING = ACCOUNTS // 2
+BATCH = 10_000
 KILLS = 3
 
 
 @pytest.fixture
 def app(app_factory: Callable[..., Flask], tmp_path: Path) -> Flask:
-    return app_factory(**queue_settings(tmp_path))
+    return app_factory(PARTNER_ISSUE_BATCH=BATCH, **queue_settings(tmp_path))
 
 
+# The consumers issue in batches of 10,000 (15 a run): a kill at a random point lands inside a run, not
+# after it (a batch of 50,000 takes about half a second on SQLite: three kills could all find it over).
 @pytest.fixture
 def consumers(backend: str, tmp_path: Path) -> Iterator[Consumers]:
-    started = Consumers(backend, tmp_path, queue_settings(tmp_path))
+    started = Consumers(backend, tmp_path, {**queue_settings(tmp_path), "PARTNER_ISSUE_BATCH": BATCH})
     yield started
     started.stop_all()
 
@@ -91,7 +94,7 @@ def _partial_states(app: Flask, offer_id: int) -> list[str]:
 
 def _kill_point(app: Flask, job_id: int, rng: random.Random) -> None:
     """Wait for a random point of the run: a random share of its codes issued (as its progress in the
-    queue's store says: the database may be locked by the batch being written), then up to 0.5 s more."""
+    queue's store says: the database may be locked by the batch being written), then up to 0.1 s more."""
     share = rng.uniform(0.0, 0.6)
     deadline = time.monotonic() + 90
     seen = False
@@ -108,7 +111,7 @@ def _kill_point(app: Flask, job_id: int, rng: random.Random) -> None:
             if live[1] and live[0] >= share * live[1]:
                 break
         time.sleep(0.01)
-    time.sleep(rng.uniform(0, 0.5))  # somewhere inside the next batch, or between two
+    time.sleep(rng.uniform(0, 0.1))  # somewhere inside the next batch, or between two
 
 
 def _start_run(page: Any, app: Flask, offer_id: int) -> int:
