@@ -34,6 +34,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +51,19 @@ FLOOR_APP, OURS_APP = f"bench_floor_{os.getpid()}", f"bench_ours_{os.getpid()}"
 
 def _ours_url(schema: str) -> str:
     return f"{PG_URL}?options=-csearch_path%3D{schema}&application_name={OURS_APP}"
+
+
+@contextmanager
+def _scratch(prefix: str) -> Iterator[tuple[Path, list[str]]]:
+    """A temporary folder and a list for the PostgreSQL schemas a bench makes; both removed at the end."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    schemas: list[str] = []
+    try:
+        yield tmp, schemas
+    finally:
+        for schema in schemas:
+            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _new_schema(name: str, schemas: list[str]) -> str:
@@ -81,9 +96,7 @@ def _migrate(env: dict[str, str]) -> None:
 def bench_import(rows: int, rounds: int, pg: bool) -> None:
     from bench.snapshot_import import generate
 
-    tmp = Path(tempfile.mkdtemp(prefix="monthly-import-"))
-    schemas: list[str] = []
-    try:
+    with _scratch("monthly-import-") as (tmp, schemas):
         data = tmp / "snapshot.csv"
         generate(data, rows)
         env = _instance(tmp)
@@ -123,18 +136,12 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
                  Case("`flask snapshots import` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
         load = interleave(cases, rounds)
         print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
-    finally:
-        for schema in schemas:
-            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
     from bench.rating import PERIOD, generate
 
-    tmp = Path(tempfile.mkdtemp(prefix="monthly-compute-"))
-    schemas: list[str] = []
-    try:
+    with _scratch("monthly-compute-") as (tmp, schemas):
         data = generate(tmp, accounts, 1)[0]
         env = _instance(tmp)
         template = tmp / "template.sqlite3"
@@ -162,10 +169,6 @@ def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
             cases.append(Case("`flask snapshots compute` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP)))
         load = interleave(cases, rounds)
         print(table(f"Snapshot compute, {accounts:,} accounts x 6 months", cases[0], cases[1:], load), flush=True)
-    finally:
-        for schema in schemas:
-            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _prepare_issue(env: dict[str, str], accounts: int) -> tuple[str, str]:
@@ -179,10 +182,8 @@ def _prepare_issue(env: dict[str, str], accounts: int) -> tuple[str, str]:
 
 def bench_issue(codes: int, rounds: int, sqlite: bool, pg: bool) -> None:
     accounts = codes * 4 // 3 + 1  # 3 in 4 are 'ideal'
-    tmp = Path(tempfile.mkdtemp(prefix="monthly-issue-"))
-    schemas: list[str] = []
-    floor = [sys.executable, str(ROOT / "bench" / "floors" / "issue_codes.py")]
-    try:
+    with _scratch("monthly-issue-") as (tmp, schemas):
+        floor = [sys.executable, str(ROOT / "bench" / "floors" / "issue_codes.py")]
         env = _instance(tmp)
         if sqlite:
             template = tmp / "template.sqlite3"
@@ -224,10 +225,6 @@ def bench_issue(codes: int, rounds: int, sqlite: bool, pg: bool) -> None:
                  Case("`flask partners issue` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
         load = interleave(cases, rounds)
         print(table(f"Bulk issue, {codes:,} codes, PostgreSQL", cases[0], cases[1:], load), flush=True)
-    finally:
-        for schema in schemas:
-            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench_startup(rounds: int) -> None:
