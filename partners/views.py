@@ -215,13 +215,15 @@ def partner_change(partner_id: int) -> Response | tuple[str, int]:
     """Link an API client, suspend/resume, or create an offer."""
     p = db.get_or_404(Partner, partner_id)
     action = posted_action({"link": LinkClientForm, "suspend": ButtonForm, "resume": ButtonForm, "offer": OfferForm})
-    form = action.form if action is not None else None
-    if isinstance(form, OfferForm) and action is not None:
+    if action is None:
+        return redirect(url_for("partners.partner", partner_id=partner_id))
+    form = action.form
+    if isinstance(form, OfferForm):
         return _create_offer(p, form) if action.valid else _partner_page(p, form, 422)
     if isinstance(form, LinkClientForm):
         attempt(catalog.link_client, p, form.client.data, actor=current_actor(),
                 sandbox=bool(form.sandbox.data), success=_("API client linked."))
-    elif action is not None:
+    else:
         resume = action.op == "resume"
         attempt(catalog.set_partner_active, p, resume, actor=current_actor(),
                 success=_("Partner resumed.") if resume else _("Partner suspended."))
