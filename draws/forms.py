@@ -14,7 +14,16 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from draws import engine, services
 from rewards.errors import DomainError
-from rewards.forms import AccountField, AmountError, Form, LocalDateTimeField, format_rubles, parse_rubles, refusal_text
+from rewards.forms import (
+    AccountField,
+    AmountError,
+    Form,
+    LocalDateTimeField,
+    format_rubles,
+    options,
+    parse_rubles,
+    refusal_text,
+)
 from rewards.tiers import TIERS
 from signedjson import parse_utc_timestamp, utc_timestamp
 
@@ -69,8 +78,8 @@ class DraftForm(Form):
     defaults and sit under the page's "advanced" fold."""
 
     name = StringField(_l("Name"), [DataRequired(), Length(max=200)])
-    kind = SelectField(_l("Kind"), choices=[("quarterly", _l("quarterly")), ("semi-annual", _l("semi-annual"))],
-                       default="quarterly")
+    kind = SelectField(_l("Kind"), default="quarterly",
+                       choices=options([("quarterly", _l("quarterly")), ("semi-annual", _l("semi-annual"))]))
     snapshot_period = StringField(_l("Tier snapshot (YYYY-MM, empty: the latest)"), [
         Optional(), Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", message=_l("Write the month as YYYY-MM."))])
     prizes = PrizesField(_l("Prizes, in order: amount in rubles × number of prizes, one line each"),
@@ -87,13 +96,13 @@ class DraftForm(Form):
                                   "nobody attests the freeze time"))
     exclusions = FileField(_l("Exclusion list (employees and others): a file, one account per line"))
     # advanced
-    algorithm = SelectField(_l("Algorithm"), choices=[
+    algorithm = SelectField(_l("Algorithm"), choices=options([
         (engine.ALGORITHM_WEIGHTED, _l("weighted (HMAC-SHA256, recommended)")),
         (engine.ALGORITHM_RFC3797, _l("RFC 3797 (unweighted, pool up to 65,535)")),
-    ], default=engine.ALGORITHM_WEIGHTED)
-    entropy_type = RadioField(_l("Source of public randomness, fixed at announcement"), choices=[
+    ]), default=engine.ALGORITHM_WEIGHTED)
+    entropy_type = RadioField(_l("Source of public randomness, fixed at announcement"), choices=options([
         ("drand", "drand"), ("rfc3797", _l("public numbers (RFC 3797)")),
-    ], default="drand")
+    ]), default="drand")
     chain = SelectField(_l("drand chain"), choices=[])
     delay_minutes = IntegerField(_l("round: the first after the freeze time plus (minutes)"),
                                  [InputRequired(), NumberRange(min=0, max=30 * 24 * 60)], default=60)
@@ -104,7 +113,7 @@ class DraftForm(Form):
 
     def __init__(self, *args: Any, chains: Mapping[str, Any] = {}, **kwargs: Any) -> None:  # noqa: B006
         super().__init__(*args, **kwargs)
-        self.chain.choices = [(name, name) for name in chains]
+        self.chain.choices = options((name, name) for name in chains)
 
     def validate_rfc_sources(self, field: Any) -> None:
         if self.entropy_type.data == "rfc3797" and not (field.data or "").strip():

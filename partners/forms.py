@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from partners.models import FIXED
-from rewards.forms import FlashForm, Form, RublesField, WholeNumberField
+from rewards.forms import FlashForm, Form, RublesField, WholeNumberField, options
 from rewards.tiers import TIERS
 
 MAX_FIXED_KOPECKS = 100_000_000  # a million rubles: a typing slip, not a discount
@@ -37,11 +37,11 @@ class OfferForm(Form):
     """A new offer: dates are local days, the last one inclusive; a fixed discount in rubles."""
 
     title = StringField(_l("Title"), [DataRequired(), Length(max=200)])
-    kind = SelectField(_l("Discount"), choices=[("percent", _l("percent")), (FIXED, _l("fixed, rubles"))],
+    kind = SelectField(_l("Discount"), choices=options([("percent", _l("percent")), (FIXED, _l("fixed, rubles"))]),
                        default="percent")
     percent = StringField(_l("Discount, percent"), render_kw={"inputmode": "numeric"})
     amount = RublesField(_l("Discount, rubles"), maximum_kopecks=MAX_FIXED_KOPECKS)
-    tiers = MultiCheckboxField(_l("Qualifying tiers"), choices=[(t, t) for t in TIERS],
+    tiers = MultiCheckboxField(_l("Qualifying tiers"), choices=options((t, t) for t in TIERS),
                                default=["responsible", "ideal"])
     first = DateField(_l("First day (local)"), [InputRequired()])
     last = DateField(_l("Last day (local, inclusive)"), [InputRequired()])

@@ -13,7 +13,7 @@ local time (``LocalDateTimeField`` gives an aware ``datetime`` in the ``TIMEZONE
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, StringField
 from wtforms.fields import DateTimeLocalField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from rewards.accounts import normalize_account
@@ -35,6 +36,11 @@ from rewards.csvread import ACCOUNT_MAX_DIGITS
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
 _AMOUNT = re.compile(r"(?P<rubles>\d+)(?:[.,](?P<kopecks>\d*))?")
 _ACCOUNT = re.compile(f"[0-9]{{1,{ACCOUNT_MAX_DIGITS}}}")
+
+
+def options(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """A select field's choices from (value, label) pairs (WTForms 3.3 deprecates plain tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class Form(FlaskForm):  # type: ignore[misc]

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from rewards.apikeys.services import MAX_GRACE_DAYS
 from rewards.auth.models import ROLES
-from rewards.forms import FlashForm, Form, WholeNumberField
+from rewards.forms import FlashForm, Form, WholeNumberField, options
 
 
 class UserForm(Form):
@@ -19,7 +19,7 @@ class UserForm(Form):
 
     username = StringField(_l("User name"), [DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), [DataRequired()], render_kw={"autocomplete": "new-password"})
-    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    role = SelectField(_l("Role"), choices=options((r, r) for r in ROLES))
 
 
 class ClientForm(Form):

@@ -7,9 +7,9 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField, SelectM
 from wtforms.validators import DataRequired, Length, Optional
 
 from rewards.flags import core
-from rewards.forms import AccountField, Form
+from rewards.forms import AccountField, Form, options
 
-REASON_CHOICES = [(r, r) for r in core.STAFF_REASONS]  # the page shows each reason in words
+REASON_CHOICES = options((r, r) for r in core.STAFF_REASONS)  # the page shows each reason in words
 
 
 class FlagForm(Form):

@@ -10,7 +10,7 @@ from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp, ValidationError
 
-from rewards.forms import FlashForm, Form, WholeNumberField
+from rewards.forms import FlashForm, Form, WholeNumberField, options
 from rewards.rating.rules import CHANNELS, CRITERIA, PLANS
 from rewards.tiers import TIERS
 
@@ -43,7 +43,8 @@ class ComputeForm(Form):
 class ExportForm(FlashForm):
     """The character set of an export written by a job (cp1251 for old Excel)."""
 
-    encoding = SelectField(_l("Encoding"), choices=[("utf-8", "UTF-8"), ("cp1251", "Windows-1251")], default="utf-8")
+    encoding = SelectField(_l("Encoding"), default="utf-8",
+                           choices=options([("utf-8", "UTF-8"), ("cp1251", "Windows-1251")]))
 
 
 def _record_id(label: Any) -> WholeNumberField:
@@ -66,7 +67,7 @@ class PublishForm(FlashForm):
 
 def _choices(values: Any) -> SelectMultipleField:
     # The rules' own check names a value that is not allowed: the form keeps what was ticked.
-    return SelectMultipleField(choices=[(v, v) for v in values], validate_choice=False)
+    return SelectMultipleField(choices=options((v, v) for v in values), validate_choice=False)
 
 
 class RulesDraftForm(Form):
@@ -107,4 +108,4 @@ for _criterion in CRITERIA:
 for _tier in TIERS[1:]:
     setattr(RulesDraftForm, f"min_points_{_tier}", StringField(name=f"tiers.{_tier}.min_points"))
     setattr(RulesDraftForm, f"every_month_{_tier}", SelectMultipleField(
-        name=f"tiers.{_tier}.every_month", choices=[(c, c) for c in CRITERIA], validate_choice=False))
+        name=f"tiers.{_tier}.every_month", choices=options((c, c) for c in CRITERIA), validate_choice=False))
