@@ -1,8 +1,8 @@
 """Benchmark: the call-centre look-up ``GET /api/v1/accounts/{account}/priority`` over HTTP.
 
 Builds a database of N accounts (default 1.5 M: two snapshots, their tier flags, 20,000 staff
-flags; see ``bench/flags_data.py``), starts gunicorn with ``--workers`` sync workers (default gunicorn.conf.py's: 2 per core) on
-loopback (``gunicorn.conf.py``), and drives it with 32 concurrent clients asking for random accounts;
+flags; see ``bench/flags_data.py``), starts gunicorn with ``--workers`` sync workers (default as
+``gunicorn.conf.py``: 2 per core) on loopback, and drives it with 32 concurrent clients asking for random accounts;
 with wrk, a bare Flask endpoint of the same shape served the same way runs interleaved (the floor):
 
 - ``wrk`` (installed with apt-get when missing and running as root), 2 threads, 32 connections;

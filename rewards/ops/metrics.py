@@ -107,7 +107,7 @@ def _observe(response: Response) -> Response:
     if began is not None:
         children[1].observe(time.perf_counter() - began)
     if response.status_code == 429:
-        RATE_LIMITED.labels(endpoint).inc()
+        RATE_LIMITED.labels(key[0]).inc()
     return response
 
 
