@@ -91,8 +91,8 @@ def _start(_sender: Flask, **_extra: object) -> None:
 
 # (endpoint, method, status) -> the children of REQUESTS and LATENCY with those labels. ``labels()``
 # returns the same child on every call (nothing here removes one); asking it once per combination spares
-# every request two look-ups under the metric's lock. The set is bounded: routed endpoints (or
-# "unmatched"), the methods their rules take, the status codes the app answers.
+# every request two look-ups under the metric's lock. It holds one entry per label set the metrics
+# themselves hold a child for (no more, no fewer).
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
