@@ -146,14 +146,14 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default="",
-                        help="worker counts, comma-separated; default: 4 for validate, 2 for priority")
+                        help="worker counts, comma-separated; default: gunicorn.conf.py's (2 per core)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--accounts", type=int, default=1_500_000)
     parser.add_argument("--codes", type=int, default=200_000)
     parser.add_argument("--register", type=int, default=0,
                         help="priority: register entries with needs (issue 18) for accounts 0, 7, 14, ...")
     args = parser.parse_args()
-    counts = [int(w) for w in args.workers.split(",") if w] or [4 if args.endpoint == "validate" else 2]
+    counts = [int(w) for w in args.workers.split(",") if w] or [2 * max(1, os.cpu_count() or 1)]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         instance, app_script, bare_script = _scripts(args, work)

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
 
-SCHEMA = "bench_partners_http"
+# A helper running this next to others sets its own schema (BENCH_PG_SCHEMA), or the runs clobber each other.
+SCHEMA = os.environ.get("BENCH_PG_SCHEMA", "bench_partners_http")
 WORKERS, CONNECTIONS, SECONDS = 4, 32, 10
 
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 TIERS = ("beginner", "promising", "responsible", "ideal")
 PERIODS = ("2026-09", "2026-10")
 PG_ADMIN_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-PG_DB = "bench_flags"
+PG_DB = os.environ.get("BENCH_PG_DB", "bench_flags")  # a helper next to others sets its own
 
 
 def account(i: int) -> str:

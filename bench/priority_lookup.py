@@ -1,8 +1,8 @@
 """Benchmark: the call-centre look-up ``GET /api/v1/accounts/{account}/priority`` over HTTP.
 
 Builds a database of N accounts (default 1.5 M: two snapshots, their tier flags, 20,000 staff
-flags; see ``bench/flags_data.py``), starts gunicorn with ``--workers`` sync workers (default 2) on
-loopback (``gunicorn.conf.py``), and drives it with 32 concurrent clients asking for random accounts;
+flags; see ``bench/flags_data.py``), starts gunicorn with ``--workers`` sync workers (default as
+``gunicorn.conf.py``: 2 per core) on loopback, and drives it with 32 concurrent clients asking for random accounts;
 with wrk, a bare Flask endpoint of the same shape served the same way runs interleaved (the floor):
 
 - ``wrk`` (installed with apt-get when missing and running as root), 2 threads, 32 connections;
@@ -229,7 +229,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rates", default="100,200,300", help="open-loop total rates (req/s), comma-separated")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (service and bare floor)")
+    parser.add_argument("--workers", type=int, default=2 * max(1, os.cpu_count() or 1),
+                        help="gunicorn sync workers, service and bare floor (default: gunicorn.conf.py's, 2 per core)")
     parser.add_argument("--no-bare", action="store_true", help="skip the interleaved bare-Flask floor runs")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)

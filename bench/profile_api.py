@@ -42,10 +42,10 @@ def _environs(method: str, paths: list[str], token: str, bodies: list[bytes] | N
     return out
 
 
-def setup_validate(tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
+def setup_validate(tmp: Path, backend: str = "sqlite") -> tuple[Any, list[dict[str, Any]]]:
     import bench_partners_validate as bpv
 
-    token, sample = bpv.prepare("sqlite", tmp, 20_000)
+    token, sample = bpv.prepare(backend, tmp, 20_000)
     from rewards import create_app
 
     app = create_app()
@@ -53,10 +53,10 @@ def setup_validate(tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
     return app, _environs("POST", ["/api/v1/partner/codes/validate"] * len(bodies), token, bodies)
 
 
-def setup_priority(tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
+def setup_priority(tmp: Path, backend: str = "sqlite") -> tuple[Any, list[dict[str, Any]]]:
     import flags_data
 
-    inst, _ = flags_data.build("sqlite", tmp, 50_000, staff_lines=2_000, log=lambda *a: None)
+    inst, _ = flags_data.build(backend, tmp, 50_000, staff_lines=2_000, log=lambda *a: None)
     token = flags_data.make_token(inst)
     from rewards import create_app
 
@@ -100,9 +100,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--profile", choices=["cprofile", "none"], default="none")
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app, environs = (setup_validate if args.endpoint == "validate" else setup_priority)(Path(tmp))
+        app, environs = (setup_validate if args.endpoint == "validate" else setup_priority)(Path(tmp), args.backend)
         run(app, environs, 500)  # warm-up: connections, compiled-statement caches
         if args.profile == "cprofile":
             prof = cProfile.Profile()

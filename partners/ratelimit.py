@@ -41,6 +41,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import Response, current_app, g
 from flask_smorest import abort
@@ -184,8 +185,12 @@ def _note(general: tuple[RateLimitItem, ...], windows: list[tuple[int, float]]) 
 
 def policy_header() -> str:
     """``RateLimit-Policy`` of the partner API (from ``PARTNER_API_LIMIT``)."""
-    items = _items(current_app.config["PARTNER_API_LIMIT"])
-    return ", ".join(f'"{_policy_name(i)}";q={i.amount};w={i.get_expiry()}' for i in items)
+    return _policy_header(current_app.config["PARTNER_API_LIMIT"])
+
+
+@lru_cache(maxsize=16)
+def _policy_header(spec: str) -> str:
+    return ", ".join(f'"{_policy_name(i)}";q={i.amount};w={i.get_expiry()}' for i in _items(spec))
 
 
 def add_headers(response: Response) -> Response:
