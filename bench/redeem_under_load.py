@@ -419,7 +419,7 @@ class WaitSampler:
         words = query.split()
         if not words:
             return ""
-        if "pg_advisory_xact_lock" in query:
+        if "advisory_xact_lock" in query:
             return "chain lock"
         return words[0].upper()
 
