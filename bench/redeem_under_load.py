@@ -404,13 +404,15 @@ class WaitSampler:
     Per phase and per group, the mean number of sessions in each state: ``active`` with no wait event
     (on a CPU or waiting for one), ``active`` waiting on an event (``IO:WALSync``, ``Lock:advisory``...),
     or idle in a transaction (the worker is computing or waiting for a CPU), with the statement's kind;
-    and the machine's mean run queue (``procs_running`` of /proc/stat, this sampler excluded)."""
+    and the machine's mean run queue (``procs_running`` of /proc/stat, this sampler excluded); the write-ahead
+    log the whole server wrote and the checkpoints it began in each phase (other databases' included)."""
 
     def __init__(self, every: float = 0.01) -> None:
         self.every, self.phase = every, ""
         self.counts: dict[str, dict[tuple[str, str, str], int]] = {}
         self.ticks: dict[str, int] = {}
         self.running: dict[str, int] = {}
+        self.server: dict[str, tuple[Any, float, int, int]] = {}  # phase: (start LSN, WAL bytes, checkpoints)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -433,10 +435,23 @@ class WaitSampler:
             "SELECT application_name, state, coalesce(wait_event_type || ':' || wait_event, ''), left(query, 80) "
             "FROM pg_stat_activity WHERE application_name = ANY(%s) AND state <> 'idle'"
         )
+        server = (
+            "SELECT pg_current_wal_lsn(), checkpoints_timed + checkpoints_req, checkpoints_req FROM pg_stat_bgwriter"
+        )
         with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
+            last = ""
             while not self.stop.is_set():
                 began = time.monotonic()
                 phase = self.phase
+                if phase != last:  # the server's write-ahead log and checkpoints at each phase's start and end
+                    lsn, checkpoints, requested = conn.execute(server).fetchone() or (None, 0, 0)
+                    if last:
+                        wal = conn.execute("SELECT pg_wal_lsn_diff(%s, %s)", (lsn, self.server[last][0])).fetchone()
+                        self.server[last] = (self.server[last][0], float(wal[0]) if wal else 0.0,
+                                             checkpoints - self.server[last][2], requested - self.server[last][3])
+                    if phase:
+                        self.server[phase] = (lsn, 0.0, checkpoints, requested)
+                    last = phase
                 if phase:
                     rows = conn.execute(query, (list(names),)).fetchall()
                     stat = Path("/proc/stat").read_text()
@@ -457,6 +472,8 @@ class WaitSampler:
         self.thread.start()
 
     def finish(self) -> None:
+        self.phase = ""
+        time.sleep(5 * self.every)  # the last phase's end is read
         self.stop.set()
         self.thread.join()
 
@@ -464,7 +481,9 @@ class WaitSampler:
         print("database sessions, mean number in each state per phase (--waits; 'CPU': active, no wait event)")
         for phase, counts in self.counts.items():
             ticks = self.ticks[phase]
-            print(f"  {phase}: {ticks} samples, mean run queue {self.running[phase] / ticks:.2f}")
+            _lsn, wal, checkpoints, requested = self.server.get(phase, (None, 0.0, 0, 0))
+            print(f"  {phase}: {ticks} samples, mean run queue {self.running[phase] / ticks:.2f}; the whole server "
+                  f"wrote {wal / 2**20:,.0f} MB of WAL, {checkpoints} checkpoint(s) began ({requested} by WAL volume)")
             for key, n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
                 if n / ticks >= 0.005:
                     print(f"    {key[0]:<5} {key[1]:<40} {key[2]:<12} {n / ticks:6.3f}")
