@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from signedjson import canonical_json
 from rewards.audit.chain import GENESIS, ChainReport, Unreadable, event_body, event_hash, verify_chain
 from rewards.audit.models import Checkpoint, Event
-from rewards.db import commit_unflushed, utcnow
+from rewards.db import utcnow
 from signedjson import utc_timestamp
 
 log = logging.getLogger("rewards.audit")
@@ -39,6 +39,9 @@ log = logging.getLogger("rewards.audit")
 # share it: a chainer that finds it taken leaves its events to the holder, who must see them.
 _CHAIN_LOCK = 0x5257_4441
 _LOCK_ARGS = "(:k, hashtext(current_schema()))"
+_UNFLUSHED = "set_config('synchronous_commit', 'off', true)"  # SET LOCAL (rewards.db.commit_unflushed)
+_LOCK = text(f"SELECT {_UNFLUSHED}, pg_advisory_xact_lock{_LOCK_ARGS}")
+_TRY_LOCK = text(f"SELECT {_UNFLUSHED}, pg_try_advisory_xact_lock{_LOCK_ARGS}")
 _UNCHAINED = "rewards.audit.unchained"  # session.info flag: this transaction recorded an event
 CHAIN_BATCH = 2000
 _defer_while: Callable[[], bool] | None = None  # see defer_chaining
@@ -108,21 +111,26 @@ def chain_pending(engine: Engine, batch: int = CHAIN_BATCH, *, wait: bool = True
     """
     postgresql = engine.dialect.name == "postgresql"
     total = 0
-    while True:
-        with engine.begin() as conn:
-            if postgresql:
-                commit_unflushed(conn)
-                if wait:
-                    conn.execute(text(f"SELECT pg_advisory_xact_lock{_LOCK_ARGS}"), {"k": _CHAIN_LOCK})
-                elif not conn.scalar(text(f"SELECT pg_try_advisory_xact_lock{_LOCK_ARGS}"), {"k": _CHAIN_LOCK}):
+    with engine.connect() as conn:
+        while True:
+            with conn.begin():
+                # one round trip: this transaction's commit will not wait for the disk, and the lock
+                if postgresql and wait:
+                    conn.execute(_LOCK, {"k": _CHAIN_LOCK})
+                elif postgresql and not conn.execute(_TRY_LOCK, {"k": _CHAIN_LOCK}).one()[1]:
                     return total  # the holder chains ours after its batch (see above)
-            done = _chain_batch(conn, batch)
-        total += done
-        if done == batch:
-            continue
-        if not postgresql or not any_pending(engine):
-            return total
-        wait = False  # a chainer that gave up meanwhile left its events to us; if the lock is taken, to its holder
+                done = _chain_batch(conn, batch)
+            total += done
+            if done == batch:
+                continue
+            if not postgresql:
+                return total
+            # a chainer that gave up meanwhile left its events to us (if the lock is taken: to its holder)
+            pending = conn.scalar(select(_E.id).where(_E.seq.is_(None)).limit(1)) is not None
+            conn.rollback()
+            if not pending:
+                return total
+            wait = False
 
 
 def defer_chaining(while_: Callable[[], bool] | None) -> None:
