@@ -65,6 +65,10 @@ def parse() -> argparse.Namespace:
                         help="a setting of the served instance (repeatable)")
     parser.add_argument("--no-jobs-alone", dest="jobs_alone", action="store_false",
                         help="skip the last phase (the jobs again, without traffic)")
+    parser.add_argument("--waits", action="store_true",
+                        help="sample what the web workers' and the consumer's PostgreSQL sessions wait on "
+                             "(pg_stat_activity every 10 ms) and print it per phase")
+    parser.add_argument("--schema", default=SCHEMA, help="the PostgreSQL schema of the run (emptied first)")
     return parser.parse_args()
 
 
@@ -98,7 +102,7 @@ def write_config(instance: Path) -> dict[str, Any]:
         cfg["JOBS_QUEUE"] = f"bench-{uuid.uuid4().hex[:10]}"
     else:
         cfg["JOBS_URL"] = f"{REDIS}/13"
-    cfg.update(database_settings("postgresql", instance, SCHEMA))
+    cfg.update(database_settings("postgresql", instance, ARGS.schema))
     for item in ARGS.settings:
         name, _, raw = item.partition("=")
         try:
@@ -230,8 +234,9 @@ class Load:
             began = time.monotonic()
             if ARGS.rate:  # open loop: request i is due at a fixed time; waiting for a free client counts
                 began = self.began + i / ARGS.rate
-                if began > time.monotonic():
-                    time.sleep(began - time.monotonic())
+                wait = began - time.monotonic()  # read once: a second read may come after ``began``
+                if wait > 0:
+                    time.sleep(wait)
             conn.request(
                 "POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{self.phase}-{i}"}
             )
@@ -390,6 +395,100 @@ class CpuMeter:
         return {name: sum(v - self.began[name].get(pid, 0.0) for pid, v in end[name].items()) for name in end}
 
 
+APP_NAMES = {"web": f"bench-redeem-web-{os.getpid()}", "jobs": f"bench-redeem-jobs-{os.getpid()}"}
+
+
+class WaitSampler:
+    """What the web workers' and the consumer's PostgreSQL sessions are doing, every ``every`` seconds
+    (``--waits``): a session is told apart by its ``application_name`` (``PGAPPNAME`` of its process).
+    Per phase and per group, the mean number of sessions in each state: ``active`` with no wait event
+    (on a CPU or waiting for one), ``active`` waiting on an event (``IO:WALSync``, ``Lock:advisory``...),
+    or idle in a transaction (the worker is computing or waiting for a CPU), with the statement's kind;
+    and the machine's mean run queue (``procs_running`` of /proc/stat, this sampler excluded); the write-ahead
+    log the whole server wrote and the checkpoints it began in each phase (other databases' included)."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every, self.phase = every, ""
+        self.counts: dict[str, dict[tuple[str, str, str], int]] = {}
+        self.ticks: dict[str, int] = {}
+        self.running: dict[str, int] = {}
+        self.server: dict[str, tuple[Any, float, int, int]] = {}  # phase: (start LSN, WAL bytes, checkpoints)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _kind(query: str) -> str:
+        words = query.split()
+        if not words:
+            return ""
+        if "advisory_xact_lock" in query:
+            return "chain lock"
+        return words[0].upper()
+
+    def _run(self) -> None:
+        import psycopg
+
+        from bench._partners_db import PG_URL
+
+        names = {v: k for k, v in APP_NAMES.items()}
+        query = (
+            "SELECT application_name, state, coalesce(wait_event_type || ':' || wait_event, ''), left(query, 80) "
+            "FROM pg_stat_activity WHERE application_name = ANY(%s) AND state <> 'idle'"
+        )
+        server = (
+            "SELECT pg_current_wal_lsn(), checkpoints_timed + checkpoints_req, checkpoints_req FROM pg_stat_bgwriter"
+        )
+        with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
+            last = ""
+            while not self.stop.is_set():
+                began = time.monotonic()
+                phase = self.phase
+                if phase != last:  # the server's write-ahead log and checkpoints at each phase's start and end
+                    lsn, checkpoints, requested = conn.execute(server).fetchone() or (None, 0, 0)
+                    if last:
+                        wal = conn.execute("SELECT pg_wal_lsn_diff(%s, %s)", (lsn, self.server[last][0])).fetchone()
+                        self.server[last] = (self.server[last][0], float(wal[0]) if wal else 0.0,
+                                             checkpoints - self.server[last][2], requested - self.server[last][3])
+                    if phase:
+                        self.server[phase] = (lsn, 0.0, checkpoints, requested)
+                    last = phase
+                if phase:
+                    rows = conn.execute(query, (list(names),)).fetchall()
+                    stat = Path("/proc/stat").read_text()
+                    running = int(stat.split("procs_running", 1)[1].split()[0]) - 1
+                    counts = self.counts.setdefault(phase, {})
+                    self.ticks[phase] = self.ticks.get(phase, 0) + 1
+                    self.running[phase] = self.running.get(phase, 0) + running
+                    for app_name, state, wait, text in rows:
+                        if state == "active":
+                            what = wait or "CPU"
+                        else:
+                            what = f"{state} ({wait or '-'})"
+                        key = (names[app_name], what, self._kind(text))
+                        counts[key] = counts.get(key, 0) + 1
+                self.stop.wait(max(0.0, self.every - (time.monotonic() - began)))
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self) -> None:
+        self.phase = ""
+        time.sleep(5 * self.every)  # the last phase's end is read
+        self.stop.set()
+        self.thread.join()
+
+    def report(self) -> None:
+        print("database sessions, mean number in each state per phase (--waits; 'CPU': active, no wait event)")
+        for phase, counts in self.counts.items():
+            ticks = self.ticks[phase]
+            _lsn, wal, checkpoints, requested = self.server.get(phase, (None, 0.0, 0, 0))
+            print(f"  {phase}: {ticks} samples, mean run queue {self.running[phase] / ticks:.2f}; the whole server "
+                  f"wrote {wal / 2**20:,.0f} MB of WAL, {checkpoints} checkpoint(s) began ({requested} by WAL volume)")
+            for key, n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
+                if n / ticks >= 0.005:
+                    print(f"    {key[0]:<5} {key[1]:<40} {key[2]:<12} {n / ticks:6.3f}")
+
+
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -487,12 +586,13 @@ def main() -> None:
         print(f"prepared in {time.monotonic() - t0:.0f} s: {len(codes):,} codes to redeem", flush=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
         env.update(REWARDS_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT), FLASK_APP="rewards")
+        web_env, jobs_env = dict(env, PGAPPNAME=APP_NAMES["web"]), dict(env, PGAPPNAME=APP_NAMES["jobs"])
         port = free_port()
         gunicorn = ["gunicorn", "-c", "gunicorn.conf.py", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
                     "--access-logfile", "/dev/null", "rewards:create_app()"]
         procs = [
-            spawn(gunicorn, env, instance / "web.log"),
-            spawn(["flask", "jobs", "consumer", "-w", "2"], env, instance / "consumer.log"),
+            spawn(gunicorn, web_env, instance / "web.log"),
+            spawn(["flask", "jobs", "consumer", "-w", "2"], jobs_env, instance / "consumer.log"),
         ]
         alone_states: list[Any] = []
         cpu_alone: dict[str, Any] = {}
@@ -505,23 +605,37 @@ def main() -> None:
             timed(port, token, codes[:q], "w", 5)  # warm-up, not counted
             meter = CpuMeter(app, procs[0].pid, procs[1].pid)
             results = {}
+            sampler = WaitSampler() if ARGS.waits else None
+            if sampler:
+                sampler.start()
+                sampler.phase = "alone"
             results["alone"] = timed(port, token, codes[q : 2 * q], "a", ARGS.seconds, meter)
             meter.start()
             ids = run_jobs(app, bulk_offers[0], snap_id, "2026-11")
             # the loaded phase lasts from both jobs running until both are over, so it covers every
             # moment of them, their commits and what runs inside their transactions included
             load = Load(port, token, codes[2 * q : 3 * q], "b")
+            if sampler:
+                sampler.phase = "loaded"
             load.start()
             final = wait_jobs(app, ids)
             results["loaded"] = load.finish()
             results["loaded"]["cpu"] = meter.stop()
+            if sampler:
+                sampler.phase = "alone again"
             results["alone again"] = timed(port, token, codes[3 * q :], "c", ARGS.seconds, meter)
+            if sampler:
+                sampler.phase = ""
             if ARGS.jobs_alone:
                 time.sleep(3)  # no traffic: the live-traffic signal has lapsed (rewards.livetraffic.TTL)
+                if sampler:
+                    sampler.phase = "jobs, no load"
                 meter.start()
                 began = time.monotonic()
                 alone_states = wait_jobs(app, run_jobs(app, bulk_offers[1], snap_id, "2026-12"))
                 cpu_alone = {"seconds": time.monotonic() - began, "n": 0, "cpu": meter.stop()}
+            if sampler:
+                sampler.finish()
         finally:
             for proc in procs:
                 proc.terminate()
@@ -553,6 +667,8 @@ def main() -> None:
             per = (c["web"] + c["web db"]) * 1000 / r["n"] if r["n"] else float("nan")
             print(f"{name:<14} {r['seconds']:>7.0f} {c['web']:>7.1f} {c['web db']:>7.1f} {c['jobs']:>7.1f} "
                   f"{c['jobs db']:>8.1f} {per:>17.1f}", flush=True)
+        if sampler:
+            sampler.report()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time, by a t
 few chunks are queued at most). With ``batch_rows`` the
 rows are taken in batches and each batch is written (one statement) before the next is read, so the
 iterable may itself read through the same session (a PostgreSQL connection runs nothing else while a
-COPY is open). Inside a job, each COPY chunk ends with a ``rewards.pacing.pause_point``.
+COPY is open). Inside a job that yields to live traffic (``rewards.pacing``), a pause ends the COPY
+first and a new one goes on after it, so that the server stops loading during the pause too (rows sent
+ahead would keep it busy for a second or more); without traffic the rows go in one COPY.
 
 COPY text: ``None`` is ``\\N``; every other value is ``str(value)`` with backslash, tab, newline and
 carriage return escaped. A caller whose values never need escaping (digits, codes) may pass
@@ -30,7 +32,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from rewards.pacing import pause_point
+from rewards.pacing import held, pause_due, pause_point
 
 NULL = "\\N"
 CHUNK_ROWS = 20_000
@@ -144,13 +146,20 @@ def _copy_postgresql(
     chunk: int,
 ) -> int:
     count = 0
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    parts = _batches(rows, chunk)
     with driver.cursor() as cursor:
-        writer = _background_writer()(cursor)
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN", writer=writer) as copy:
-            for part in _batches(rows, chunk):
-                copy.write(text(part))
-                count += len(part)
-                pause_point()  # inside a job, yield to live traffic between chunks (the backend waits for data)
+        with held():  # the pause points of the rows' source only measure while a COPY is open
+            part = next(parts, None)
+        while part is not None:
+            with held(), cursor.copy(statement, writer=_background_writer()(cursor)) as copy:
+                while part is not None:
+                    copy.write(text(part))
+                    count += len(part)
+                    part = next(parts, None)
+                    if part is not None and pause_due():
+                        break  # end this COPY: when it returns, the server has loaded every row sent
+            pause_point()  # inside a job, yield to live traffic between chunks, the server's work included
     return count
 
 

@@ -15,6 +15,14 @@ variable look-up. Inside a job (the runner sets a :class:`Pacer` with :func:`pac
 A pause never holds more than the caller holds already: the caller decides where its points are (the
 runner never pauses a SQLite job inside its write transaction, which would keep the single writer's
 lock while it sleeps). Pure: no Flask, no SQLAlchemy.
+
+A pause must also stop the work it pauses. Work handed to another process and still queued there goes
+on during a pause: rows of a PostgreSQL COPY sent ahead (a few chunks in the client's queue and the
+sockets) keep the server process loading them for a second or more, on the CPU the traffic needs. So
+a caller with such work in flight runs it inside :func:`held`: its pause points only measure; at a
+place where it can let go it asks :func:`pause_due`, and when a pause is due it ends the work (the
+COPY: the server has loaded every row sent once it returns) and calls :func:`pause_point` after the
+block, which then pauses for the whole of the work, the wait for the server included.
 """
 
 from __future__ import annotations
@@ -49,10 +57,11 @@ class Pacer:
         self._since = clock()
         self.paused = 0.0  # seconds slept in all (for the job's log)
         self.pauses = 0
+        self.held = 0  # inside held(): points measure only
 
     def point(self) -> None:
         """A chunk ended: pause ``ratio`` times its duration if live traffic was served recently."""
-        if not self.ratio:
+        if not self.ratio or self.held:
             return
         now = self._clock()
         worked = now - self._since
@@ -65,6 +74,19 @@ class Pacer:
             self.pauses += 1
             now = self._clock()
         self._since = now  # the next chunk is measured from here: a pause is not work
+
+    def due(self) -> bool:
+        """Whether a point here would pause (the slice is over and live traffic was served), without
+        pausing; a "no" is a decision like a point's (the next chunk is measured from here)."""
+        if not self.ratio:
+            return False
+        now = self._clock()
+        if now - self._since < self.slice:
+            return False
+        if self.busy():
+            return True
+        self._since = now
+        return False
 
     def restart(self) -> None:
         """Forget the time since the last decision (after a wait that was not work, e.g. a lock)."""
@@ -84,6 +106,27 @@ def pause_point() -> None:
     pacer = _current.get()
     if pacer is not None:
         pacer.point()
+
+
+def pause_due() -> bool:
+    """Whether the current job should pause now (False outside a job): see :func:`held`."""
+    pacer = _current.get()
+    return pacer is not None and pacer.due()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Inside the block pause points do not pause (their time counts as work): the caller has work in
+    flight that a pause would not stop; it lets go where :func:`pause_due` says, then pauses (module text)."""
+    pacer = _current.get()
+    if pacer is None:
+        yield
+        return
+    pacer.held += 1
+    try:
+        yield
+    finally:
+        pacer.held -= 1
 
 
 @contextmanager

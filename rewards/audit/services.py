@@ -34,8 +34,14 @@ from signedjson import utc_timestamp
 
 log = logging.getLogger("rewards.audit")
 
-# Any constant works: it names the PostgreSQL advisory lock that serialises the chainers (never appends).
-_CHAIN_LOCK = 0x5257_4441_4C4F_4721 & 0x7FFF_FFFF_FFFF_FFFF
+# The PostgreSQL advisory lock that serialises the chainers (never appends): any constant works for the
+# first key; the second is the schema's, so installations (or test runs) in schemas of one database never
+# share it: a chainer that finds it taken leaves its events to the holder, who must see them.
+_CHAIN_LOCK = 0x5257_4441
+_LOCK_ARGS = "(:k, hashtext(current_schema()))"
+_UNFLUSHED = "set_config('synchronous_commit', 'off', true)"  # SET LOCAL (rewards.db.commit_unflushed)
+_LOCK = text(f"SELECT {_UNFLUSHED}, pg_advisory_xact_lock{_LOCK_ARGS}")
+_TRY_LOCK = text(f"SELECT {_UNFLUSHED}, pg_try_advisory_xact_lock{_LOCK_ARGS}")
 _UNCHAINED = "rewards.audit.unchained"  # session.info flag: this transaction recorded an event
 CHAIN_BATCH = 2000
 _defer_while: Callable[[], bool] | None = None  # see defer_chaining
@@ -84,18 +90,47 @@ def _chain_batch(conn: Connection, limit: int | None) -> int:
     return len(rows)
 
 
-def chain_pending(engine: Engine, batch: int = CHAIN_BATCH) -> int:
+def chain_pending(engine: Engine, batch: int = CHAIN_BATCH, *, wait: bool = True) -> int:
     """Chain every committed unchained event, ``batch`` at a time, each batch a short transaction of its
-    own under the chain lock (PostgreSQL; on SQLite the write lock). Returns how many it chained."""
+    own under the chain lock (PostgreSQL; on SQLite the write lock). Returns how many it chained.
+
+    ``wait``: wait for the chain lock (a verification, a checkpoint, the periodic chainer: everything
+    committed before the call is chained when it returns). Without it (after a commit, on a request's
+    path), a chainer that finds the lock taken leaves at once: the holder takes its events, because
+    every chainer, once its own batch is committed, looks for pending events again and chains them
+    (trying the lock again, so the duty passes on). That look comes after the holder's commit, and
+    a chainer that gave up did so after its own events were committed: the look sees them. A request
+    thus never queues behind another request's chaining.
+
+    On PostgreSQL a chaining transaction's commit does not wait for the disk
+    (:func:`rewards.db.commit_unflushed`), so the lock is never held while the disk is flushed. The chain
+    is derived from the events: a crash that loses the last links leaves their events pending, and the
+    next chainer links them again in id order after the durable head; the chain stays whole. Any commit
+    that waits (an event's own, a checkpoint's) makes every link before it durable, so a signed
+    checkpoint never names a lost link.
+    """
+    postgresql = engine.dialect.name == "postgresql"
     total = 0
-    while True:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-            done = _chain_batch(conn, batch)
-        total += done
-        if done < batch:
-            return total
+    with engine.connect() as conn:
+        while True:
+            with conn.begin():
+                # one round trip: this transaction's commit will not wait for the disk, and the lock
+                if postgresql and wait:
+                    conn.execute(_LOCK, {"k": _CHAIN_LOCK})
+                elif postgresql and not conn.execute(_TRY_LOCK, {"k": _CHAIN_LOCK}).one()[1]:
+                    return total  # the holder chains ours after its batch (see above)
+                done = _chain_batch(conn, batch)
+            total += done
+            if done == batch:
+                continue
+            if not postgresql:
+                return total
+            # a chainer that gave up meanwhile left its events to us (if the lock is taken: to its holder)
+            pending = conn.scalar(select(_E.id).where(_E.seq.is_(None)).limit(1)) is not None
+            conn.rollback()
+            if not pending:
+                return total
+            wait = False
 
 
 def defer_chaining(while_: Callable[[], bool] | None) -> None:
@@ -117,7 +152,7 @@ def _chain_after_commit(session: Session) -> None:
         if _defer_while is not None and _defer_while():
             return  # a foreground chainer takes them (defer_chaining)
         try:
-            chain_pending(session.get_bind())  # type: ignore[arg-type]
+            chain_pending(session.get_bind(), wait=False)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - the periodic chainer and the verifier try again
             log.exception("chaining the event log after a commit failed; the events stay pending")
 

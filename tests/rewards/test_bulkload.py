@@ -84,3 +84,36 @@ def test_copy_text() -> None:
     assert copy_value(None) == "\\N" and copy_value(7) == "7" and copy_value("a\\b\tc\r\n") == "a\\\\b\\tc\\r\\n"
     assert copy_line((1, None, "x")) == "1\t\\N\tx\n"
     assert copy_text([(1, None, "x"), (2, "a\tb", 3)]) == "1\t\\N\tx\n2\ta\\tb\t3\n"
+
+
+def test_a_pause_stops_the_copy_first(probe: None, backend: str) -> None:
+    """Inside a job yielding to traffic, a COPY ends before each pause: the server has loaded every row
+    sent (none is left queued for it to load during the pause), and pause points of the rows' source
+    (a job's progress reports) never pause while a COPY is open."""
+    from rewards.pacing import Pacer, pacing, pause_point
+
+    at_pauses: list[int] = []
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    def sleep(_seconds: float) -> None:
+        at_pauses.append(_count())  # the same transaction: no COPY is open, or this statement would fail
+
+    def rows() -> Iterator[tuple[int, str]]:
+        for i in range(1, 2_501):
+            now[0] += 0.001  # a millisecond of work per row
+            pause_point()  # a progress report per row
+            yield i, "x"
+
+    pacer = Pacer(1.0, lambda: True, slice_seconds=0.05, clock=clock, sleep=sleep)
+    with pacing(pacer):
+        assert bulk_insert(db.session, TABLE, ("id", "name"), rows(), chunk_rows=500) == 2_500
+    db.session.commit()
+    assert _count() == 2_500
+    if backend == "postgresql":
+        assert len(at_pauses) >= 4 and at_pauses == sorted(at_pauses)
+        assert all(n % 500 == 0 and n > 0 for n in at_pauses), at_pauses  # whole chunks only
+    else:  # SQLite loads in one statement; its pause points pause wherever they are
+        assert at_pauses

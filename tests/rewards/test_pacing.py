@@ -123,3 +123,48 @@ def test_paced_passes_rows_through_with_a_point_every_n() -> None:
             clock.now += 0.01
             rows.append(row)
     assert rows == list(range(10)) and len(points) == 3
+
+
+def test_due_tells_without_pausing_and_a_no_is_a_decision() -> None:
+    clock = Clock()
+    traffic = [False]
+    asked: list[int] = []
+
+    def busy() -> bool:
+        asked.append(1)
+        return traffic[0]
+
+    pacer = Pacer(1.0, busy, slice_seconds=0.1, clock=clock, sleep=clock.sleep)
+    clock.now += 0.05
+    assert not pacer.due() and asked == []  # within a slice: no question asked
+    clock.now += 0.15
+    assert not pacer.due() and len(asked) == 1  # no traffic: no pause, and the next slice starts here
+    traffic[0] = True
+    clock.now += 0.05
+    assert not pacer.due() and len(asked) == 1
+    clock.now += 0.25
+    assert pacer.due() and clock.slept == []  # due, but nothing slept
+    pacer.point()
+    assert clock.slept == approx([0.3])  # the pause covers the work since the last decision
+
+
+def test_points_inside_held_only_measure() -> None:
+    from rewards.pacing import held, pause_due
+
+    clock = Clock()
+    pacer = _pacer(clock, busy=True)
+    with pacing(pacer):
+        with held():
+            clock.now += 0.4
+            pause_point()  # work in flight: no pause here
+            assert clock.slept == [] and pause_due()
+            with held():  # nested: still held
+                pause_point()
+            pause_point()
+            assert clock.slept == []
+        pause_point()  # let go: one pause for all the work, the held part included
+        assert clock.slept == approx([0.4])
+    assert not pause_due()  # outside a job
+    with held():  # outside a job: nothing to hold
+        pause_point()
+    assert clock.slept == approx([0.4])

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -137,3 +139,62 @@ def test_audit_page_shows_pending_events(app: Flask, backend: str, logged_in) ->
     assert "chained" in page and "waiting" in page
     if backend == "sqlite":
         assert "…" in page  # the unchained event has no seq yet
+
+
+def test_a_commit_never_waits_for_the_chain_lock_and_its_holder_takes_its_events(
+    app: Flask, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a commit, a chainer that finds the chain lock taken leaves at once (its request goes on);
+    the holder, once its batch is committed, looks again and chains what was left to it."""
+    if backend == "sqlite":
+        pytest.skip("SQLite chains inside the writing transaction: there is no chain lock")
+    _record(app, "first")
+    holding, release = threading.Event(), threading.Event()
+
+    original = services._chain_batch
+
+    def slow_batch(conn: Any, limit: int | None) -> int:  # a holder caught with the lock, e.g. waiting for a CPU
+        holding.set()
+        release.wait(30)
+        return original(conn, limit)
+
+    monkeypatch.setattr(services, "_chain_batch", slow_batch)
+
+    def holder() -> int:
+        with app.app_context():
+            return services.chain_pending(db.engine)
+
+    with ThreadPoolExecutor(1) as pool:
+        chained = pool.submit(holder)
+        assert holding.wait(10)
+        began = time.monotonic()
+        _record(app, "second")  # its commit's chainer finds the lock taken and does not wait
+        returned_while_held = not release.is_set()
+        release.set()
+        assert chained.result(30) == 1  # the holder chained the event left to it
+    assert returned_while_held and time.monotonic() - began < 30
+    with app.app_context():
+        rows = db.session.execute(select(Event.object_id, Event.seq).order_by(Event.seq)).all()
+        assert [(r.object_id, r.seq) for r in rows] == [("first", 1), ("second", 2)]
+        report = services.verify_log(db.session)
+        assert report.ok and report.count == 2 and report.pending == 0
+
+
+def test_the_claim_and_the_chaining_do_not_wait_for_the_disk_the_work_does(app: Flask, backend: str) -> None:
+    """``commit_unflushed`` turns synchronous_commit off for its transaction only (PostgreSQL)."""
+    from sqlalchemy import text
+
+    from rewards.db import commit_unflushed
+
+    with app.app_context():
+        if backend == "sqlite":
+            commit_unflushed(db.session)  # nothing to do, nothing fails
+            db.session.rollback()
+            return
+        assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
+        db.session.rollback()
+        commit_unflushed(db.session)
+        assert db.session.scalar(text("SHOW synchronous_commit")) == "off"
+        db.session.commit()
+        assert db.session.scalar(text("SHOW synchronous_commit")) == "on"  # the next transaction waits again
+        db.session.rollback()
