@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
     PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
-    PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg]
+    PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg] [--before DIR]
     PYTHONPATH=. python bench/monthly.py issue [--codes 1000000] [--rounds 3] [--no-pg] [--no-sqlite]
 
 ``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
@@ -17,7 +17,10 @@ file, PostgreSQL schema; the migration is not timed) against ``bench/floors/impo
 ``compute``: ``flask snapshots compute --period P FILE`` over ``--rows`` accounts x 6 months of
 behaviour (``bench/rating.py``'s generator, one file sorted by account) on a freshly migrated database
 each round, against ``bench/floors/csv_parse.py`` (the csv module reading the same file). Target: at
-most 3x the floor's CPU time (user + system).
+most 3x the floor's CPU time (user + system). ``--before DIR``: the same command from another checkout
+(e.g. ``git worktree add /tmp/before main`` or ``git archive``), as more cases of the same rounds, to
+compare a change before and after in one run (``python -P``, so that the current directory does not
+come first on the path).
 
 ``issue``: ``flask partners issue OFFER`` (every code of an offer for 'ideal', 3 in 4 of the snapshot's
 accounts) against ``bench/floors/issue_codes.py`` (``secrets`` values, ``executemany`` / ``COPY`` into
@@ -29,6 +32,7 @@ snapshot, a partner and the offer: ``bench/bench_partners_issue.py --prepare``; 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -138,7 +142,7 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
         print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
 
 
-def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
+def bench_compute(accounts: int, rounds: int, pg: bool, before: Path | None = None) -> None:
     from bench.rating import PERIOD, generate
 
     with _scratch("monthly-compute-") as (tmp, schemas):
@@ -157,8 +161,20 @@ def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
             return ours_cmd
 
         cases = [floor, Case("`flask snapshots compute` (SQLite)", sqlite_ours, sqlite_env)]
+        before_cmd = [sys.executable, "-P", *FLASK[1:], "snapshots", "compute", "--period", PERIOD, str(data)]
+        before_sqlite_env = dict(env, PYTHONPATH=str(before))
+        if before is not None:
+            compileall.compile_dir(before / "rewards", quiet=1)
+
+            def sqlite_before(n: int) -> list[str]:
+                shutil.copy(template, tmp / f"before-{n}.sqlite3")
+                before_sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'before-{n}.sqlite3'}")
+                return before_cmd
+
+            cases.append(Case("`flask snapshots compute` (SQLite), before", sqlite_before, before_sqlite_env))
         if pg:
             pg_env = dict(env)
+            before_pg_env = dict(env, PYTHONPATH=str(before))
 
             def pg_ours(n: int) -> list[str]:
                 schema = _new_schema(f"bench_compute_{n}", schemas)
@@ -166,7 +182,16 @@ def bench_compute(accounts: int, rounds: int, pg: bool) -> None:
                 _migrate(pg_env)
                 return ours_cmd
 
+            def pg_before(n: int) -> list[str]:
+                schema = _new_schema(f"bench_compute_before_{n}", schemas)
+                before_pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
+                _migrate(before_pg_env)
+                return before_cmd
+
             cases.append(Case("`flask snapshots compute` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP)))
+            if before is not None:
+                cases.append(Case("`flask snapshots compute` (PostgreSQL), before", pg_before, before_pg_env,
+                                  server=(PG_URL, OURS_APP)))
         load = interleave(cases, rounds)
         print(table(f"Snapshot compute, {accounts:,} accounts x 6 months", cases[0], cases[1:], load), flush=True)
 
@@ -251,11 +276,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--before", type=Path, help="compute: also time this checkout's command (same rounds)")
     args = parser.parse_args()
     if args.run == "import":
         bench_import(args.rows, args.rounds, not args.no_pg)
     elif args.run == "compute":
-        bench_compute(args.rows, args.rounds, not args.no_pg)
+        bench_compute(args.rows, args.rounds, not args.no_pg, args.before)
     elif args.run == "issue":
         bench_issue(args.codes, args.rounds, not args.no_sqlite, not args.no_pg)
     else:
