@@ -1,6 +1,7 @@
 """Monthly runs as staff run them: each command a whole process, against its floor, interleaved, medians.
 
-    PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
+    PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg] [--no-sqlite]
+                                                [--baseline DIR]
     PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
     PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg]
     PYTHONPATH=. python bench/monthly.py issue [--codes 1000000] [--rounds 3] [--no-pg] [--no-sqlite]
@@ -8,7 +9,9 @@
 ``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
 file, PostgreSQL schema; the migration is not timed) against ``bench/floors/import_snapshot.py`` (sorted
 ``executemany`` into a WITHOUT ROWID table / chunked ``COPY`` + ``ANALYZE``). Target (issue 15): at most
-2x the floor's wall time; peak RSS under 300 MB at any size.
+2x the floor's wall time; peak RSS under 300 MB at any size. ``--baseline DIR``: another checkout of the
+project (say ``git archive`` of the commit before a change, with its compiled catalogues) timed as a third
+case in the same rounds, its database migrated by its own code, to compare old and new under the same load.
 
 ``startup``: ``flask --app rewards snapshots list`` and ``flask --app rewards draws --help`` against
 ``bench/floors/cli_start.py`` (a bare Flask + Flask-SQLAlchemy app with one command). Target: under
@@ -89,11 +92,11 @@ def _instance(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _migrate(env: dict[str, str]) -> None:
-    subprocess.run([*FLASK, "db", "upgrade"], check=True, cwd=ROOT, env=env, capture_output=True)
+def _migrate(env: dict[str, str], cwd: Path = ROOT) -> None:
+    subprocess.run([*FLASK, "db", "upgrade"], check=True, cwd=cwd, env=env, capture_output=True)
 
 
-def bench_import(rows: int, rounds: int, pg: bool) -> None:
+def bench_import(rows: int, rounds: int, sqlite: bool, pg: bool, baseline: Path | None = None) -> None:
     from bench.snapshot_import import generate
 
     with _scratch("monthly-import-") as (tmp, schemas):
@@ -114,10 +117,24 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
             return ours_cmd
 
         sqlite_env = dict(env)
-        cases = [Case("floor: sorted executemany, WITHOUT ROWID", sqlite_floor),
-                 Case("`flask snapshots import` (SQLite)", sqlite_ours, sqlite_env)]
-        load = interleave(cases, rounds)
-        print(table(f"Snapshot import, {rows:,} rows, SQLite", cases[0], cases[1:], load), flush=True)
+        base_env = dict(env, PYTHONPATH=str(baseline)) if baseline is not None else {}
+        base_name = f"baseline `{baseline}`" if baseline is not None else ""
+        if baseline is not None:
+            base_template = tmp / "base-template.sqlite3"
+            _migrate(dict(base_env, REWARDS_DATABASE_URL=f"sqlite:///{base_template}"), baseline)
+
+        def sqlite_base(n: int) -> list[str]:
+            shutil.copy(base_template, tmp / f"base-{n}.sqlite3")
+            base_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'base-{n}.sqlite3'}")
+            return ours_cmd
+
+        if sqlite:
+            cases = [Case("floor: sorted executemany, WITHOUT ROWID", sqlite_floor),
+                     Case("`flask snapshots import` (SQLite)", sqlite_ours, sqlite_env)]
+            if baseline is not None:
+                cases.append(Case(f"{base_name} (SQLite)", sqlite_base, base_env, cwd=baseline))
+            load = interleave(cases, rounds)
+            print(table(f"Snapshot import, {rows:,} rows, SQLite", cases[0], cases[1:], load), flush=True)
         if not pg:
             return
         pg_env = dict(env)
@@ -132,8 +149,16 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
             _migrate(pg_env)
             return ours_cmd
 
+        def pg_base(n: int) -> list[str]:
+            schema = _new_schema(f"bench_base_{n}", schemas)
+            base_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
+            _migrate(base_env, baseline or ROOT)
+            return ours_cmd
+
         cases = [Case("floor: chunked COPY + ANALYZE", pg_floor, server=(PG_URL, FLOOR_APP)),
                  Case("`flask snapshots import` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
+        if baseline is not None:
+            cases.append(Case(f"{base_name} (PostgreSQL)", pg_base, base_env, server=(PG_URL, OURS_APP), cwd=baseline))
         load = interleave(cases, rounds)
         print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
 
@@ -251,9 +276,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="import: another checkout's code, timed in the same rounds")
     args = parser.parse_args()
     if args.run == "import":
-        bench_import(args.rows, args.rounds, not args.no_pg)
+        bench_import(args.rows, args.rounds, not args.no_sqlite, not args.no_pg,
+                     args.baseline.resolve() if args.baseline else None)
     elif args.run == "compute":
         bench_compute(args.rows, args.rounds, not args.no_pg)
     elif args.run == "issue":
