@@ -49,6 +49,30 @@ def test_import_stores_rows_provenance_and_event(app: Flask) -> None:
         assert details["digest"] == snap.digest and details["rows"] == 3 and event.actor == "tester"
 
 
+@pytest.mark.parametrize("in_database", [True, False], ids=["hashed-in-db", "read-back"])
+def test_the_digest_is_the_canonical_one_either_way(app: Flask, monkeypatch: pytest.MonkeyPatch,
+                                                     in_database: bool) -> None:
+    """PostgreSQL hashes a snapshot up to _DIGEST_IN_DB_ROWS rows itself and reads a bigger one back;
+    both give the digest of the rows in byte order (leading zeros, prefixes, rows without points)."""
+    if not in_database:
+        monkeypatch.setattr(services, "_DIGEST_IN_DB_ROWS", 2)
+    accounts = ["7", "07", "007", "70", "0070", "1", "10", "9", "0"]
+    data = "account;tier;points\n" + "".join(f"{account};{'ideal' if n % 2 else 'beginner'};{'' if n % 3 else n * 11}\n"
+                                              for n, account in enumerate(accounts))
+    with app.app_context():
+        snap = _import(data.encode()).snapshot
+        db.session.commit()
+        rows = list(iter_rows(db.session, snap.id))
+        assert [a for a, _, _ in rows] == sorted(accounts)
+        expected = snapshot_digest([(a, "ideal" if n % 2 else "beginner", None if n % 3 else n * 11)
+                                    for n, a in enumerate(accounts)])
+        assert snap.digest == expected == snapshot_digest(rows)
+        assert services.verify_digest(db.session, snap)
+        db.session.execute(SnapshotRow.__table__.update().where(SnapshotRow.snapshot_id == snap.id,
+                                                                 SnapshotRow.account == "07").values(points=5))
+        assert not services.verify_digest(db.session, snap)
+
+
 def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
     with app.app_context():
         data = b"account;tier\n1;ideal\n2;gold\n1;beginner\n" + b"".join(b"%d;x\n" % i for i in range(3, 200))
