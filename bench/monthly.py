@@ -1,14 +1,17 @@
 """Monthly runs as staff run them: each command a whole process, against its floor, interleaved, medians.
 
-    PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg]
+    PYTHONPATH=. python bench/monthly.py import [--rows 1500000] [--rounds 3] [--no-pg] [--no-sqlite]
+                                                [--baseline DIR]
     PYTHONPATH=. python bench/monthly.py startup [--rounds 5]
-    PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg] [--before DIR]
+    PYTHONPATH=. python bench/monthly.py compute [--rows 1500000] [--rounds 3] [--no-pg] [--baseline DIR]
     PYTHONPATH=. python bench/monthly.py issue [--codes 1000000] [--rounds 3] [--no-pg] [--no-sqlite]
 
 ``import``: ``flask snapshots import FILE --period P`` on a freshly migrated database each round (SQLite
 file, PostgreSQL schema; the migration is not timed) against ``bench/floors/import_snapshot.py`` (sorted
 ``executemany`` into a WITHOUT ROWID table / chunked ``COPY`` + ``ANALYZE``). Target (issue 15): at most
-2x the floor's wall time; peak RSS under 300 MB at any size.
+2x the floor's wall time; peak RSS under 300 MB at any size. ``--baseline DIR``: another checkout of the
+project (say ``git archive`` of the commit before a change, with its compiled catalogues) timed as a third
+case in the same rounds, its database migrated by its own code, to compare old and new under the same load.
 
 ``startup``: ``flask --app rewards snapshots list`` and ``flask --app rewards draws --help`` against
 ``bench/floors/cli_start.py`` (a bare Flask + Flask-SQLAlchemy app with one command). Target: under
@@ -17,10 +20,9 @@ file, PostgreSQL schema; the migration is not timed) against ``bench/floors/impo
 ``compute``: ``flask snapshots compute --period P FILE`` over ``--rows`` accounts x 6 months of
 behaviour (``bench/rating.py``'s generator, one file sorted by account) on a freshly migrated database
 each round, against ``bench/floors/csv_parse.py`` (the csv module reading the same file). Target: at
-most 3x the floor's CPU time (user + system). ``--before DIR``: the same command from another checkout
-(e.g. ``git worktree add /tmp/before main`` or ``git archive``), as more cases of the same rounds, to
-compare a change before and after in one run (``python -P``, so that the current directory does not
-come first on the path).
+most 3x the floor's CPU time (user + system). ``--baseline DIR``: the same command from another checkout
+(e.g. ``git archive`` of the commit before a change), as more cases of the same rounds, to compare a
+change before and after in one run.
 
 ``issue``: ``flask partners issue OFFER`` (every code of an offer for 'ideal', 3 in 4 of the snapshot's
 accounts) against ``bench/floors/issue_codes.py`` (``secrets`` values, ``executemany`` / ``COPY`` into
@@ -93,11 +95,11 @@ def _instance(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _migrate(env: dict[str, str]) -> None:
-    subprocess.run([*FLASK, "db", "upgrade"], check=True, cwd=ROOT, env=env, capture_output=True)
+def _migrate(env: dict[str, str], cwd: Path = ROOT) -> None:
+    subprocess.run([*FLASK, "db", "upgrade"], check=True, cwd=cwd, env=env, capture_output=True)
 
 
-def bench_import(rows: int, rounds: int, pg: bool) -> None:
+def bench_import(rows: int, rounds: int, sqlite: bool, pg: bool, baseline: Path | None = None) -> None:
     from bench.snapshot_import import generate
 
     with _scratch("monthly-import-") as (tmp, schemas):
@@ -118,10 +120,24 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
             return ours_cmd
 
         sqlite_env = dict(env)
-        cases = [Case("floor: sorted executemany, WITHOUT ROWID", sqlite_floor),
-                 Case("`flask snapshots import` (SQLite)", sqlite_ours, sqlite_env)]
-        load = interleave(cases, rounds)
-        print(table(f"Snapshot import, {rows:,} rows, SQLite", cases[0], cases[1:], load), flush=True)
+        base_env = dict(env, PYTHONPATH=str(baseline)) if baseline is not None else {}
+        base_name = f"baseline `{baseline}`" if baseline is not None else ""
+        if baseline is not None:
+            base_template = tmp / "base-template.sqlite3"
+            _migrate(dict(base_env, REWARDS_DATABASE_URL=f"sqlite:///{base_template}"), baseline)
+
+        def sqlite_base(n: int) -> list[str]:
+            shutil.copy(base_template, tmp / f"base-{n}.sqlite3")
+            base_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'base-{n}.sqlite3'}")
+            return ours_cmd
+
+        if sqlite:
+            cases = [Case("floor: sorted executemany, WITHOUT ROWID", sqlite_floor),
+                     Case("`flask snapshots import` (SQLite)", sqlite_ours, sqlite_env)]
+            if baseline is not None:
+                cases.append(Case(f"{base_name} (SQLite)", sqlite_base, base_env, cwd=baseline))
+            load = interleave(cases, rounds)
+            print(table(f"Snapshot import, {rows:,} rows, SQLite", cases[0], cases[1:], load), flush=True)
         if not pg:
             return
         pg_env = dict(env)
@@ -136,13 +152,21 @@ def bench_import(rows: int, rounds: int, pg: bool) -> None:
             _migrate(pg_env)
             return ours_cmd
 
+        def pg_base(n: int) -> list[str]:
+            schema = _new_schema(f"bench_base_{n}", schemas)
+            base_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
+            _migrate(base_env, baseline or ROOT)
+            return ours_cmd
+
         cases = [Case("floor: chunked COPY + ANALYZE", pg_floor, server=(PG_URL, FLOOR_APP)),
                  Case("`flask snapshots import` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP))]
+        if baseline is not None:
+            cases.append(Case(f"{base_name} (PostgreSQL)", pg_base, base_env, server=(PG_URL, OURS_APP), cwd=baseline))
         load = interleave(cases, rounds)
         print(table(f"Snapshot import, {rows:,} rows, PostgreSQL", cases[0], cases[1:], load), flush=True)
 
 
-def bench_compute(accounts: int, rounds: int, pg: bool, before: Path | None = None) -> None:
+def bench_compute(accounts: int, rounds: int, pg: bool, baseline: Path | None = None) -> None:
     from bench.rating import PERIOD, generate
 
     with _scratch("monthly-compute-") as (tmp, schemas):
@@ -154,44 +178,36 @@ def bench_compute(accounts: int, rounds: int, pg: bool, before: Path | None = No
         floor = Case("floor: csv module parse of the same file",
                      lambda n: [sys.executable, str(ROOT / "bench" / "floors" / "csv_parse.py"), str(data)])
         sqlite_env = dict(env)
+        base_env = dict(env, PYTHONPATH=str(baseline)) if baseline is not None else {}
+        base_sqlite_env = dict(base_env)
 
-        def sqlite_ours(n: int) -> list[str]:
-            shutil.copy(template, tmp / f"ours-{n}.sqlite3")
-            sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'ours-{n}.sqlite3'}")
+        def sqlite_db(n: int, case_env: dict[str, str], name: str) -> list[str]:
+            shutil.copy(template, tmp / f"{name}-{n}.sqlite3")
+            case_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'{name}-{n}.sqlite3'}")
             return ours_cmd
 
-        cases = [floor, Case("`flask snapshots compute` (SQLite)", sqlite_ours, sqlite_env)]
-        before_cmd = [sys.executable, "-P", *FLASK[1:], "snapshots", "compute", "--period", PERIOD, str(data)]
-        before_sqlite_env = dict(env, PYTHONPATH=str(before))
-        if before is not None:
-            compileall.compile_dir(before / "rewards", quiet=1)
-
-            def sqlite_before(n: int) -> list[str]:
-                shutil.copy(template, tmp / f"before-{n}.sqlite3")
-                before_sqlite_env.update(REWARDS_DATABASE_URL=f"sqlite:///{tmp / f'before-{n}.sqlite3'}")
-                return before_cmd
-
-            cases.append(Case("`flask snapshots compute` (SQLite), before", sqlite_before, before_sqlite_env))
+        cases = [floor,
+                 Case("`flask snapshots compute` (SQLite)", lambda n: sqlite_db(n, sqlite_env, "ours"), sqlite_env)]
+        if baseline is not None:
+            compileall.compile_dir(baseline / "rewards", quiet=1)
+            cases.append(Case(f"baseline `{baseline}` (SQLite)", lambda n: sqlite_db(n, base_sqlite_env, "base"),
+                              base_sqlite_env, cwd=baseline))
         if pg:
             pg_env = dict(env)
-            before_pg_env = dict(env, PYTHONPATH=str(before))
+            base_pg_env = dict(base_env)
 
-            def pg_ours(n: int) -> list[str]:
-                schema = _new_schema(f"bench_compute_{n}", schemas)
-                pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
-                _migrate(pg_env)
+            def pg_db(n: int, case_env: dict[str, str], name: str, root: Path) -> list[str]:
+                schema = _new_schema(f"bench_compute_{name}_{n}", schemas)
+                case_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
+                _migrate(case_env, root)
                 return ours_cmd
 
-            def pg_before(n: int) -> list[str]:
-                schema = _new_schema(f"bench_compute_before_{n}", schemas)
-                before_pg_env.update(REWARDS_DATABASE_URL=_ours_url(schema))
-                _migrate(before_pg_env)
-                return before_cmd
-
-            cases.append(Case("`flask snapshots compute` (PostgreSQL)", pg_ours, pg_env, server=(PG_URL, OURS_APP)))
-            if before is not None:
-                cases.append(Case("`flask snapshots compute` (PostgreSQL), before", pg_before, before_pg_env,
-                                  server=(PG_URL, OURS_APP)))
+            cases.append(Case("`flask snapshots compute` (PostgreSQL)", lambda n: pg_db(n, pg_env, "ours", ROOT),
+                              pg_env, server=(PG_URL, OURS_APP)))
+            if baseline is not None:
+                cases.append(Case(f"baseline `{baseline}` (PostgreSQL)",
+                                  lambda n: pg_db(n, base_pg_env, "base", baseline), base_pg_env,
+                                  server=(PG_URL, OURS_APP), cwd=baseline))
         load = interleave(cases, rounds)
         print(table(f"Snapshot compute, {accounts:,} accounts x 6 months", cases[0], cases[1:], load), flush=True)
 
@@ -276,12 +292,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--before", type=Path, help="compute: also time this checkout's command (same rounds)")
+    parser.add_argument("--baseline", type=Path,
+                        help="import, compute: another checkout's code, timed in the same rounds")
     args = parser.parse_args()
     if args.run == "import":
-        bench_import(args.rows, args.rounds, not args.no_pg)
+        bench_import(args.rows, args.rounds, not args.no_sqlite, not args.no_pg,
+                     args.baseline.resolve() if args.baseline else None)
     elif args.run == "compute":
-        bench_compute(args.rows, args.rounds, not args.no_pg, args.before)
+        bench_compute(args.rows, args.rounds, not args.no_pg, args.baseline.resolve() if args.baseline else None)
     elif args.run == "issue":
         bench_issue(args.codes, args.rounds, not args.no_sqlite, not args.no_pg)
     else:

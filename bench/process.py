@@ -88,15 +88,16 @@ class ServerCPU:
                         self.seen[pid] = now - base.get(pid, 0.0)
 
 
-def timed(command: Sequence[str], env: dict[str, str] | None = None, server: tuple[str, str] | None = None) -> Run:
-    """Run ``command`` (it must exit 0) under ``/usr/bin/time -v``: wall, CPU (user + system), peak RSS;
-    with ``server`` (a PostgreSQL URL and an ``application_name``), the CPU of those server backends too."""
+def timed(command: Sequence[str], env: dict[str, str] | None = None, server: tuple[str, str] | None = None,
+          cwd: Path = ROOT) -> Run:
+    """Run ``command`` (it must exit 0) under ``/usr/bin/time -v`` in ``cwd``: wall, CPU (user + system), peak
+    RSS; with ``server`` (a PostgreSQL URL and an ``application_name``), the CPU of those server backends too."""
     watch = ServerCPU(*server) if server else None
     start = time.perf_counter()
     if watch is not None:
         watch.__enter__()
     try:
-        done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT,
+        done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=cwd,
                               env=env if env is not None else dict(os.environ))
     finally:
         if watch is not None:
@@ -114,13 +115,16 @@ def timed(command: Sequence[str], env: dict[str, str] | None = None, server: tup
 @dataclass
 class Case:
     """A named command; ``prepare`` runs before each timing (not timed) and returns the command to time.
-    ``server``: (PostgreSQL URL, application_name) of the command's connections, to add up the server's CPU."""
+    ``server``: (PostgreSQL URL, application_name) of the command's connections, to add up the server's CPU.
+    ``cwd``: the folder the command runs in (another checkout's, to time its code against this one's in the
+    same rounds: ``python -m`` puts the current folder first on the module path)."""
 
     name: str
     prepare: Callable[[int], Sequence[str]]
     env: dict[str, str] | None = None
     runs: list[Run] = field(default_factory=list)
     server: tuple[str, str] | None = None
+    cwd: Path = ROOT
 
     def median(self, attribute: str) -> float:
         return statistics.median(getattr(r, attribute) for r in self.runs)
@@ -132,19 +136,20 @@ class Case:
         return statistics.median(r.cpu + (r.server_cpu or 0.0) for r in self.runs)
 
 
-def compile_project() -> None:
+def compile_project(root: Path = ROOT) -> None:
     """Write the bytecode of the project's packages (and the floors), as ``pip install`` does for a package."""
     for package in ("rewards", "draws", "partners", "signedjson", "bench"):
-        compileall.compile_dir(ROOT / package, quiet=1)
+        compileall.compile_dir(root / package, quiet=1)
 
 
 def interleave(cases: Sequence[Case], rounds: int) -> tuple[float, float]:
     """Run every case once per round, in order; the load average (1 min) before and after."""
-    compile_project()
+    for root in {ROOT, *(case.cwd for case in cases)}:
+        compile_project(root)
     before = os.getloadavg()[0]
     for number in range(rounds):
         for case in cases:
-            case.runs.append(timed(case.prepare(number), case.env, case.server))
+            case.runs.append(timed(case.prepare(number), case.env, case.server, case.cwd))
             run = case.runs[-1]
             server = "" if run.server_cpu is None else f" + {run.server_cpu:.2f} s server CPU"
             print(f"  round {number + 1} {case.name}: {run.wall:.2f} s wall, {run.cpu:.2f} s CPU{server}, "

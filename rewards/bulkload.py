@@ -178,7 +178,9 @@ def bulk_insert(
 
     Returns the number of rows inserted. ``batch_rows``: take and write the rows in batches of that
     size (for rows read through the same session); ``analyze``: refresh PostgreSQL's statistics of
-    ``table`` afterwards (transactional; readers that page by key need them after a big load).
+    ``table`` afterwards (transactional; readers that page by key need them after a big load). On
+    PostgreSQL, rows given with a ``format_chunk`` need only be what it writes as lines of ``columns``
+    (the snapshot import passes its reader's tuples and writes the snapshot's id itself).
     A constraint violation raises the driver's error; the caller rolls back (or uses a savepoint).
     """
     _check_names(table, columns)

@@ -49,6 +49,37 @@ def test_import_stores_rows_provenance_and_event(app: Flask) -> None:
         assert details["digest"] == snap.digest and details["rows"] == 3 and event.actor == "tester"
 
 
+@pytest.mark.parametrize("path", ["hashed-in-db", "too-big", "collation-not-bytes"])
+def test_the_digest_is_the_canonical_one_either_way(app: Flask, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """PostgreSQL hashes a snapshot itself when it has at most _DIGEST_IN_DB_ROWS rows and its collation
+    sorts digit strings as bytes, else the lines are read back and checked; each way gives the digest of
+    the rows in byte order (leading zeros, prefixes, rows without points). SQLite always reads back."""
+    broken = "SELECT no_such_column FROM snapshot_rows WHERE snapshot_id = %s"
+    if path == "hashed-in-db":
+        monkeypatch.setattr(services, "_DIGEST_LINES_PG", broken)  # the read-back is not used
+    else:
+        monkeypatch.setattr(services, "_DIGEST_IN_DB_PG", broken)
+        if path == "too-big":
+            monkeypatch.setattr(services, "_DIGEST_IN_DB_ROWS", 8)
+        else:  # a sample out of byte order stands for a collation that sorts it so
+            monkeypatch.setattr(services, "_ORDER_SAMPLE", ["1", "09"])
+    accounts = ["7", "07", "007", "70", "0070", "1", "10", "9", "0"]
+    data = "account;tier;points\n" + "".join(f"{account};{'ideal' if n % 2 else 'beginner'};{'' if n % 3 else n * 11}\n"
+                                              for n, account in enumerate(accounts))
+    with app.app_context():
+        snap = _import(data.encode()).snapshot
+        db.session.commit()
+        rows = list(iter_rows(db.session, snap.id))
+        assert [a for a, _, _ in rows] == sorted(accounts)
+        expected = snapshot_digest([(a, "ideal" if n % 2 else "beginner", None if n % 3 else n * 11)
+                                    for n, a in enumerate(accounts)])
+        assert snap.digest == expected == snapshot_digest(rows)
+        assert services.verify_digest(db.session, snap)
+        db.session.execute(SnapshotRow.__table__.update().where(SnapshotRow.snapshot_id == snap.id,
+                                                                 SnapshotRow.account == "07").values(points=5))
+        assert not services.verify_digest(db.session, snap)
+
+
 def test_a_bad_file_loads_nothing_and_reports_by_line(app: Flask) -> None:
     with app.app_context():
         data = b"account;tier\n1;ideal\n2;gold\n1;beginner\n" + b"".join(b"%d;x\n" % i for i in range(3, 200))
