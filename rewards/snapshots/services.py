@@ -225,7 +225,9 @@ _DIGEST_BATCH = 50_000
 # of server and 0.3 s of client CPU at 1.5 M rows, the two taking turns; this costs the server 0.8 s):
 # string_agg takes a sorted subquery's rows in their order when the query does nothing else (the
 # PostgreSQL manual's way; string_agg(... ORDER BY ...) sorts inside the aggregate, and ORDER BY account
-# COLLATE "C" sorts too, in parallel workers: 1.2-1.8 s). With no line to check, the collation's order of
+# COLLATE "C" sorts too, in parallel workers: 1.2-1.8 s). The query runs with parallel plans off
+# (_SERIAL_PG): from PostgreSQL 16 string_agg can be split between workers, whose parts would be joined
+# in no particular order. With no line to check, the collation's order of
 # digit strings is checked first, on a sample that tells byte order from other orders (a numeric collation
 # puts "1" before "09"); another order falls back to the read-back, which refuses it. The joined text is
 # one value in the server's memory (about 26 bytes a row; 1 GB at most), so only a snapshot of at most
@@ -235,6 +237,7 @@ _DIGEST_IN_DB_PG = (
     f"SELECT {_DIGEST_LINE_PG} AS line FROM snapshot_rows WHERE snapshot_id = %s ORDER BY account) lines"
 )
 _DIGEST_IN_DB_ROWS = 4_000_000
+_SERIAL_PG = "SET LOCAL max_parallel_workers_per_gather = %s"
 # The column's collation (a set operation takes it over the sample's default one).
 _ORDER_PROBE_PG = (
     "SELECT array_agg(account ORDER BY account) FROM (SELECT account FROM snapshot_rows WHERE false "
@@ -258,7 +261,10 @@ def _digest_from_db(session: Session, snapshot_id: int, rows: int | None = None)
         with raw.cursor() as cursor:
             (order,) = cursor.execute(_ORDER_PROBE_PG, (_ORDER_SAMPLE,)).fetchone()
             if order == _ORDER_SAMPLE:
+                (workers,) = cursor.execute("SHOW max_parallel_workers_per_gather").fetchone()
+                cursor.execute(_SERIAL_PG % 0)
                 (hexdigest,) = cursor.execute(_DIGEST_IN_DB_PG, (snapshot_id,)).fetchone()
+                cursor.execute(_SERIAL_PG % int(workers))
                 pause_point()
                 return hexdigest or _EMPTY_DIGEST  # string_agg of no rows is NULL
     digest = SnapshotDigest()
