@@ -61,19 +61,13 @@ class Pacer:
 
     def point(self) -> None:
         """A chunk ended: pause ``ratio`` times its duration if live traffic was served recently."""
-        if not self.ratio or self.held:
+        if self.held or not self.due():
             return
-        now = self._clock()
-        worked = now - self._since
-        if worked < self.slice:
-            return
-        if self.busy():
-            pause = min(self.ratio * worked, self.max_pause)
-            self._sleep(pause)
-            self.paused += pause
-            self.pauses += 1
-            now = self._clock()
-        self._since = now  # the next chunk is measured from here: a pause is not work
+        pause = min(self.ratio * (self._clock() - self._since), self.max_pause)
+        self._sleep(pause)
+        self.paused += pause
+        self.pauses += 1
+        self._since = self._clock()  # the next chunk is measured from here: a pause is not work
 
     def due(self) -> bool:
         """Whether a point here would pause (the slice is over and live traffic was served), without
