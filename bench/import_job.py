@@ -1,9 +1,11 @@
 """A snapshot import run as a background job against the same import run by the CLI in the foreground.
 
-    PYTHONPATH=. python bench/import_job.py [--rows 1500000] [--rounds 3]
+    PYTHONPATH=. python bench/import_job.py [--rows 1500000] [--rounds 3] [--backend sqlite|postgresql]
 
-SQLite in a fresh instance (``instance/``-like temporary folder, Huey's default SQLite storage). Each
-round, interleaved:
+SQLite in a fresh instance (``instance/``-like temporary folder, Huey's default SQLite storage), or
+with ``--backend postgresql`` the production pair: a PostgreSQL schema of its own (dropped at the end)
+and Huey on Redis (``REWARDS_BENCH_REDIS_URL``, database 15 by default, a queue named after this
+process). Each round, interleaved:
 
 - ``cli``: ``flask snapshots import FILE --period P`` as a process under ``/usr/bin/time -v``: wall
   seconds from start to exit and the process's peak RSS;
@@ -32,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -40,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.snapshot_import import generate  # noqa: E402
+
+PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REWARDS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def flask(*args: str) -> list[str]:
@@ -69,7 +76,19 @@ def run_cli(env: dict[str, str], path: Path, period: str) -> tuple[float, int]:
     return seconds, peak_rss_mb(done.stderr)
 
 
-def run_job(env: dict[str, str], path: Path, period: str, database: Path) -> float:
+def job_state(database: str) -> Callable[..., Any]:
+    """A function running one SQL query (``?`` placeholders) on the bench's database: its first row."""
+    if database.startswith("postgresql"):
+        import psycopg
+
+        url, _, schema = database.partition("?options=-csearch_path%3D")
+        conn = psycopg.connect(url.replace("+psycopg", ""), options=f"-csearch_path={schema}", autocommit=True)
+        return lambda sql, *args: conn.execute(sql.replace("?", "%s"), args).fetchone()
+    lite = sqlite3.connect(database.removeprefix("sqlite:///"))
+    return lambda sql, *args: lite.execute(sql, args).fetchone()
+
+
+def run_job(env: dict[str, str], path: Path, period: str, database: str) -> float:
     """The background import: wall seconds from the command's start until its job is done."""
     start = time.perf_counter()
     done = subprocess.run(
@@ -81,15 +100,15 @@ def run_job(env: dict[str, str], path: Path, period: str, database: Path) -> flo
     )
     if done.returncode != 0:
         raise SystemExit(f"enqueue failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
-    with sqlite3.connect(database) as conn:
-        job_id = conn.execute("SELECT max(id) FROM jobs").fetchone()[0]
-        while True:
-            state = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
-            if state == "done":
-                return time.perf_counter() - start
-            if state in ("failed", "cancelled"):
-                raise SystemExit(f"job {job_id} ended {state}")
-            time.sleep(0.1)
+    query = job_state(database)
+    job_id = query("SELECT max(id) FROM jobs")[0]
+    while True:
+        state = query("SELECT state FROM jobs WHERE id = ?", job_id)[0]
+        if state == "done":
+            return time.perf_counter() - start
+        if state in ("failed", "cancelled"):
+            raise SystemExit(f"job {job_id} ended {state}")
+        time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -150,6 +169,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--uploads", type=int, default=3)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="import-job-bench-"))
@@ -160,6 +180,27 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "-m", "rewards.instance", "init"], check=True, cwd=ROOT, env=env, capture_output=True
     )
+    database = f"sqlite:///{instance / 'rewards.sqlite3'}"
+    schema = f"bench_import_job_{os.getpid()}"
+    if args.backend == "postgresql":
+        _pg(f"CREATE SCHEMA {schema}")
+        database = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        env.update(REWARDS_DATABASE_URL=database, REWARDS_JOBS_URL=REDIS_URL, REWARDS_JOBS_QUEUE=schema)
+    try:
+        _run(args, env, path, database)
+    finally:
+        if args.backend == "postgresql":
+            _pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _pg(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _run(args: argparse.Namespace, env: dict[str, str], path: Path, database: str) -> None:
     subprocess.run(flask("db", "upgrade"), check=True, cwd=ROOT, env=env, capture_output=True)
     consumer = subprocess.Popen(
         ["/usr/bin/time", "-v", *flask("jobs", "consumer", "--workers", "1", "--no-periodic")],
@@ -178,14 +219,14 @@ def main() -> None:
             seconds, rss = run_cli(env, path, f"2025-{2 * n + 1:02d}")
             cli.append(seconds)
             cli_rss.append(rss)
-            job.append(run_job(env, path, f"2025-{2 * n + 2:02d}", instance / "rewards.sqlite3"))
+            job.append(run_job(env, path, f"2025-{2 * n + 2:02d}", database))
             print(f"round {n + 1}: cli {cli[-1]:.2f} s ({rss} MiB), job {job[-1]:.2f} s", flush=True)
         uploads = time_uploads(env, path, [f"2024-{n + 1:02d}" for n in range(args.uploads)])
     finally:
         os.killpg(consumer.pid, signal.SIGINT)  # time(1) ignores SIGINT itself; the consumer stops gracefully
         _out, err = consumer.communicate(timeout=120)
     consumer_rss = peak_rss_mb(err)
-    print(f"\nsnapshot import of {args.rows:,} rows on SQLite, {args.rounds} rounds interleaved, medians\n")
+    print(f"\nsnapshot import of {args.rows:,} rows on {args.backend}, {args.rounds} rounds interleaved, medians\n")
     print("| run | wall s | peak RSS MiB |")
     print("|---|---:|---:|")
     if cli:
