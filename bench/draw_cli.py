@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -39,28 +38,14 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
     ):
         subprocess.run([sys.executable, *step], check=True, cwd=ROOT, env=env, capture_output=True)
     os.environ.update(env)
-    from bench._snapshot import bench_snapshot
+    from bench._snapshot import load_random_snapshot
     from draws import services, wiring
     from rewards import create_app
     from rewards.db import db
 
     app = create_app()
     with app.app_context():
-        rng = random.Random(7)  # benchmark data only
-        numbers = rng.sample(range(10**10), n)
-        tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
-        snap = bench_snapshot("2026-05", n)
-        db.session.add(snap)
-        db.session.flush()
-        rows = sorted((f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True))
-        raw = db.session.connection().connection.driver_connection
-        if backend == "sqlite":
-            raw.executemany(f"INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES ({snap.id}, ?, ?)", rows)
-        else:
-            with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
-                for account, tier in rows:
-                    copy.write_row((snap.id, account, tier))
-        db.session.commit()
+        load_random_snapshot(db, backend, n)
         if backend == "postgresql":
             db.session.execute(db.text("ANALYZE snapshot_rows"))
             db.session.commit()

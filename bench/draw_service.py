@@ -17,7 +17,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import random
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._snapshot import load_random_snapshot  # noqa: E402
 from bench.draw_engine import peak_mb  # noqa: E402
 
 
@@ -45,27 +45,6 @@ def _timed_process(command: list[str]) -> tuple[float, int]:
         raise SystemExit(f"{command} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     rss_kb = next(int(line.split()[-1]) for line in done.stderr.splitlines() if "Maximum resident set size" in line)
     return seconds, rss_kb // 1024
-
-
-def _load_snapshot(db, backend: str, n: int) -> None:  # type: ignore[no-untyped-def]
-    """An active snapshot of ``n`` random accounts with weighted tiers, through the driver (not timed)."""
-    from bench._snapshot import bench_snapshot
-
-    rng = random.Random(7)  # benchmark data only
-    numbers = rng.sample(range(10**10), n)
-    tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
-    snap = bench_snapshot("2026-05", n)
-    db.session.add(snap)
-    db.session.flush()
-    data = [(snap.id, f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True)]
-    raw = db.session.connection().connection.driver_connection
-    if backend == "sqlite":
-        raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
-    else:
-        with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
-    db.session.commit()
 
 
 def main() -> None:
@@ -110,7 +89,7 @@ def main() -> None:
             signer.generate(created_at=datetime(2023, 1, 1, tzinfo=UTC))
             box = SecretBox(os.path.join(app.config["KEYS_DIR"], "draw-secrets.key"))
             start = time.perf_counter()
-            _load_snapshot(db, args.backend, args.n)
+            load_random_snapshot(db, args.backend, args.n)
             rows.append((f"load snapshot of {args.n:,} rows (not part of the draw)", time.perf_counter() - start))
             if args.backend == "postgresql":
                 with db.engine.begin() as conn:
