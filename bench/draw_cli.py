@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._pgschema import create_schema, drop_schema  # noqa: E402
 from bench.process import timed  # noqa: E402
 
 
@@ -100,12 +101,7 @@ def main() -> None:
     schema = f"bench_draw_cli_{os.getpid()}"
     env = dict(os.environ, REWARDS_INSTANCE_PATH=tmp, FLASK_APP="rewards", PYTHONPATH=str(ROOT))
     if args.backend == "postgresql":
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(args.pg_url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
+        create_schema(args.pg_url, schema)
         env["REWARDS_DATABASE_URL"] = f"{args.pg_url}?options=-csearch_path%3D{schema}"
     try:
         pid, freeze_at, available = prepare(env, args.n, args.wait, args.backend)
@@ -127,12 +123,7 @@ def main() -> None:
                 env)))
     finally:
         if args.backend == "postgresql":
-            import sqlalchemy as sa
-
-            engine = sa.create_engine(args.pg_url)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            engine.dispose()
+            drop_schema(args.pg_url, schema)
 
     first_line = freeze.output.splitlines()[0]
     print(f"\nfreeze + draw as processes on {args.backend}: {args.n:,} snapshot rows; {first_line}\n")

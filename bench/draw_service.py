@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._pgschema import create_schema, drop_schema  # noqa: E402
 from bench._snapshot import load_random_snapshot  # noqa: E402
 from bench.draw_engine import peak_mb  # noqa: E402
 
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from draws import services
     from draws.engine import entropy_available_at
@@ -73,10 +74,7 @@ def main() -> None:
     if args.backend == "sqlite":
         cfg["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     else:
-        engine = create_engine(args.pg_url)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
+        create_schema(args.pg_url, schema)
         cfg["DATABASE_URL"] = args.pg_url
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
     app = create_app(cfg)
@@ -181,10 +179,7 @@ def main() -> None:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-            engine = create_engine(args.pg_url)
-            with engine.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            engine.dispose()
+            drop_schema(args.pg_url, schema)
 
     print(f"\nDraw service benchmark on {args.backend}: {args.n:,} snapshot rows, 100 prizes + 20 reserves\n")
     print(f"| {'step':<58} | {'seconds':>8} |")
