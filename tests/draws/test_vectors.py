@@ -99,6 +99,12 @@ def entry(name: str, key: Ed25519PrivateKey) -> dict[str, str]:
     return {"name": name, "kid": kid_for(raw), "public_key": b64u_encode(raw)}
 
 
+def draw(r: dict[str, Any], inputs: dict[str, Any], cosignatures: list[dict[str, Any]]) -> Any:
+    """``build_result`` over a rebuilt draw's records (``r``) and its inputs, with the given cosignatures."""
+    return build_result(r["ann"], r["frz"], r["frozen"].accounts, r["frozen"].weights, r["salt_key"], r["secret"],
+                        inputs["entropy"], inputs["drawn_at"], cosignatures)
+
+
 def rebuild(inputs: dict[str, Any]) -> dict[str, Any]:
     """Every record of the draw, from its inputs, with the engine's public functions."""
     key = private_key(inputs["signing_key"])
@@ -158,17 +164,7 @@ def rebuild(inputs: dict[str, Any]) -> dict[str, Any]:
         )
         out.update(cancel=cancel, cancellation=sign_payload(key, cancel))
         return out
-    res, outcome = build_result(
-        ann,
-        frz,
-        frozen.accounts,
-        frozen.weights,
-        salt_key,
-        secret,
-        inputs["entropy"],
-        inputs["drawn_at"],
-        cosignatures,
-    )
+    res, outcome = draw(out, inputs, cosignatures)
     holders: list[int | None] = list(outcome.winners)
     used, dqs = 0, []
     for d in inputs["disqualifications"]:
@@ -381,17 +377,7 @@ def test_v2_cancellations_need_no_result() -> None:
     q = load("v2-quorum-not-reached")
     inputs, r = q["inputs"], rebuild(q["inputs"])
     with pytest.raises(WitnessQuorumNotMet, match=re.escape(q["expected"]["draw_step"]["message_contains"])):
-        build_result(
-            r["ann"],
-            r["frz"],
-            r["frozen"].accounts,
-            r["frozen"].weights,
-            r["salt_key"],
-            r["secret"],
-            inputs["entropy"],
-            inputs["drawn_at"],
-            r["cosignatures"],
-        )
+        draw(r, inputs, r["cosignatures"])
     cancel = q["bundle"]["cancellation"]["payload"]
     assert cancel["reason_code"] == "witness_quorum_not_reached" and len(cancel["cosignatures"]) == 2
 
@@ -546,17 +532,7 @@ def test_v2_witness_cases() -> None:
     assert {c["name"] for c in refused} == {"late", "early", "wrong-key", "duplicate"}
     for case in refused:
         with pytest.raises(WitnessQuorumNotMet):
-            build_result(
-                r["ann"],
-                r["frz"],
-                r["frozen"].accounts,
-                r["frozen"].weights,
-                r["salt_key"],
-                r["secret"],
-                v["inputs"]["entropy"],
-                v["inputs"]["drawn_at"],
-                case["cosignatures"],
-            )
+            draw(r, v["inputs"], case["cosignatures"])
         assert case["bundle"]["result"]["payload"]["cosignatures"] == case["cosignatures"]
     unwitnessed = next(c for c in v["cases"] if c["name"] == "unwitnessed")
     assert unwitnessed["bundle"]["announcement"]["payload"]["witnesses"]["unwitnessed"] is True
