@@ -7,7 +7,7 @@ when it runs (``rewards.lazycli``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -67,6 +67,18 @@ def _echo_applied(result: Any) -> None:
     """What a bulk file (of flags or of register entries) changed."""
     click.echo(f"applied {result.lines} line(s) ({result.encoding}): {result.created} created, "
                f"{result.replaced} replaced, {result.unchanged} unchanged, {result.revoked} revoked")
+
+
+def _write(chunks: Iterable[str], out: Path | None) -> None:
+    """An export's CSV to the file ``out`` (UTF-8), or to standard output."""
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    click.echo(f"written {out}", err=True)
 
 
 @flags_cli.command("set")
@@ -172,15 +184,7 @@ def export(out: Path | None) -> None:
     from rewards.flags import services
     from rewards.flags.shell import local_today
 
-    chunks = services.export_csv(db.session, today=local_today())
-    if out is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    click.echo(f"written {out}", err=True)
+    _write(services.export_csv(db.session, today=local_today()), out)
 
 
 @flags_cli.command("apply-tiers")
@@ -295,12 +299,4 @@ def export_needs(out: Path | None, consent: str, with_contacts: bool) -> None:
     from rewards.flags import services
     from rewards.flags.shell import local_today
 
-    chunks = services.export_needs_csv(db.session, today=local_today(), consent=consent, personal=with_contacts)
-    if out is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    click.echo(f"written {out}", err=True)
+    _write(services.export_needs_csv(db.session, today=local_today(), consent=consent, personal=with_contacts), out)
