@@ -183,11 +183,7 @@ def withdraw(offer_id: int) -> None:
     """Withdraw an offer: its codes answer 'revoked'."""
     from partners.services import catalog
 
-    try:
-        catalog.withdraw_offer(db.session, _offer(offer_id), actor=current_actor())
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    run_service(catalog.withdraw_offer, _offer(offer_id), actor=current_actor())
     click.echo(f"withdrew offer {offer_id}")
 
 
