@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._pgschema import create_schema, drop_schema  # noqa: E402
 from bench.process import timed  # noqa: E402
 
 
@@ -39,28 +39,14 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
     ):
         subprocess.run([sys.executable, *step], check=True, cwd=ROOT, env=env, capture_output=True)
     os.environ.update(env)
-    from bench._snapshot import bench_snapshot
+    from bench._snapshot import load_random_snapshot
     from draws import services, wiring
     from rewards import create_app
     from rewards.db import db
 
     app = create_app()
     with app.app_context():
-        rng = random.Random(7)  # benchmark data only
-        numbers = rng.sample(range(10**10), n)
-        tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
-        snap = bench_snapshot("2026-05", n)
-        db.session.add(snap)
-        db.session.flush()
-        rows = sorted((f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True))
-        raw = db.session.connection().connection.driver_connection
-        if backend == "sqlite":
-            raw.executemany(f"INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES ({snap.id}, ?, ?)", rows)
-        else:
-            with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
-                for account, tier in rows:
-                    copy.write_row((snap.id, account, tier))
-        db.session.commit()
+        load_random_snapshot(db, backend, n)
         if backend == "postgresql":
             db.session.execute(db.text("ANALYZE snapshot_rows"))
             db.session.commit()
@@ -115,12 +101,7 @@ def main() -> None:
     schema = f"bench_draw_cli_{os.getpid()}"
     env = dict(os.environ, REWARDS_INSTANCE_PATH=tmp, FLASK_APP="rewards", PYTHONPATH=str(ROOT))
     if args.backend == "postgresql":
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(args.pg_url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
+        create_schema(args.pg_url, schema)
         env["REWARDS_DATABASE_URL"] = f"{args.pg_url}?options=-csearch_path%3D{schema}"
     try:
         pid, freeze_at, available = prepare(env, args.n, args.wait, args.backend)
@@ -142,12 +123,7 @@ def main() -> None:
                 env)))
     finally:
         if args.backend == "postgresql":
-            import sqlalchemy as sa
-
-            engine = sa.create_engine(args.pg_url)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            engine.dispose()
+            drop_schema(args.pg_url, schema)
 
     first_line = freeze.output.splitlines()[0]
     print(f"\nfreeze + draw as processes on {args.backend}: {args.n:,} snapshot rows; {first_line}\n")

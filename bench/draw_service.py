@@ -17,7 +17,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import random
 import sys
 import tempfile
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._pgschema import create_schema, drop_schema  # noqa: E402
+from bench._snapshot import load_random_snapshot  # noqa: E402
 from bench.draw_engine import peak_mb  # noqa: E402
 
 
@@ -47,27 +48,6 @@ def _timed_process(command: list[str]) -> tuple[float, int]:
     return seconds, rss_kb // 1024
 
 
-def _load_snapshot(db, backend: str, n: int) -> None:  # type: ignore[no-untyped-def]
-    """An active snapshot of ``n`` random accounts with weighted tiers, through the driver (not timed)."""
-    from bench._snapshot import bench_snapshot
-
-    rng = random.Random(7)  # benchmark data only
-    numbers = rng.sample(range(10**10), n)
-    tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
-    snap = bench_snapshot("2026-05", n)
-    db.session.add(snap)
-    db.session.flush()
-    data = [(snap.id, f"{x:010d}", t) for x, t in zip(numbers, tiers, strict=True)]
-    raw = db.session.connection().connection.driver_connection
-    if backend == "sqlite":
-        raw.executemany("INSERT INTO snapshot_rows (snapshot_id, account, tier) VALUES (?, ?, ?)", data)
-    else:
-        with raw.cursor() as cur, cur.copy("COPY snapshot_rows (snapshot_id, account, tier) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
-    db.session.commit()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -77,7 +57,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from draws import services
     from draws.engine import entropy_available_at
@@ -94,10 +74,7 @@ def main() -> None:
     if args.backend == "sqlite":
         cfg["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     else:
-        engine = create_engine(args.pg_url)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
+        create_schema(args.pg_url, schema)
         cfg["DATABASE_URL"] = args.pg_url
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
     app = create_app(cfg)
@@ -110,7 +87,7 @@ def main() -> None:
             signer.generate(created_at=datetime(2023, 1, 1, tzinfo=UTC))
             box = SecretBox(os.path.join(app.config["KEYS_DIR"], "draw-secrets.key"))
             start = time.perf_counter()
-            _load_snapshot(db, args.backend, args.n)
+            load_random_snapshot(db, args.backend, args.n)
             rows.append((f"load snapshot of {args.n:,} rows (not part of the draw)", time.perf_counter() - start))
             if args.backend == "postgresql":
                 with db.engine.begin() as conn:
@@ -202,10 +179,7 @@ def main() -> None:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-            engine = create_engine(args.pg_url)
-            with engine.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            engine.dispose()
+            drop_schema(args.pg_url, schema)
 
     print(f"\nDraw service benchmark on {args.backend}: {args.n:,} snapshot rows, 100 prizes + 20 reserves\n")
     print(f"| {'step':<58} | {'seconds':>8} |")

@@ -16,17 +16,18 @@ comparison, because the two phases may not get the same share of the cores.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.phases import report_phase, run_phase  # noqa: E402
+
 PERIOD = "2026-10"
 HEADER = (
     "account;month;reading_at;reading_channel;payment_at;payment_channel;"
@@ -58,7 +59,6 @@ def _month_variants(m: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]
 
 def generate(directory: Path, accounts: int, files: int) -> list[Path]:
     """Write the behaviour rows: one file sorted by account, or one file per month."""
-    sys.path.insert(0, str(ROOT))
     from rewards.rating.behaviour import window
 
     months = window(PERIOD, 6)
@@ -111,7 +111,6 @@ def phase_floor(paths: list[str]) -> dict:
 
 
 def phase_engine(paths: list[str]) -> dict:
-    sys.path.insert(0, str(ROOT))
     from rewards.csvread import ErrorLog
     from rewards.rating.engine import Engine
     from rewards.rating.rules import default_rules
@@ -142,16 +141,6 @@ def phase_engine(paths: list[str]) -> dict:
     }
 
 
-def run_phase(name: str, paths: list[Path]) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, *map(str, paths)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,10 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         result = {"floor": phase_floor, "engine": phase_engine}[args.phase](args.paths)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-        result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
-        print(json.dumps(result))
+        report_phase(result)
         return
     with tempfile.TemporaryDirectory(prefix="bench-rating-") as tmp:
         directory = args.keep or Path(tmp)
@@ -179,8 +165,8 @@ def main() -> None:
             f"generated {args.accounts * 6:,} rows in {len(paths)} file(s), {size / 1e6:.0f} MB, "
             f"in {time.perf_counter() - t0:.1f} s"
         )
-        floor = run_phase("floor", paths)
-        engine = run_phase("engine", paths)
+        floor = run_phase(__file__, "floor", *map(str, paths))
+        engine = run_phase(__file__, "engine", *map(str, paths))
         for name, r in (("csv floor", floor), ("engine", engine)):
             print(
                 f"{name:10s}: wall {r['seconds']:7.2f} s  cpu {r['cpu_seconds']:7.2f} s  "

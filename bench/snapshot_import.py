@@ -17,18 +17,19 @@ Targets (issue 3): import at most 2x the floor on each database; peak memory und
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.phases import report_phase, run_phase  # noqa: E402
+
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLE = """CREATE TABLE snapshot_rows (
     snapshot_id INTEGER NOT NULL, account VARCHAR(32) {collate} NOT NULL, tier VARCHAR(12) NOT NULL,
@@ -113,7 +114,6 @@ def phase_pg_floor(path: str, url: str) -> dict:
 
 
 def _app(workdir: str, url: str | None, schema: str | None):  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT))
     from rewards import create_app
 
     config = {
@@ -166,13 +166,6 @@ def phase_import(path: str, workdir: str, url: str | None) -> dict:
     return result
 
 
-def run_phase(name: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, *args], check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,10 +185,7 @@ def main() -> None:
             "sqlite-import": lambda: phase_import(a[0], a[1], None),
             "pg-import": lambda: phase_import(a[0], a[1], a[2]),
         }[args.phase]()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-        result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
-        print(json.dumps(result))
+        report_phase(result)
         return
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         path = Path(tmp) / "snapshot.csv"
@@ -210,16 +200,16 @@ def main() -> None:
             pairs.append(
                 (
                     "SQLite",
-                    run_phase("sqlite-floor", str(path), tmp),
-                    run_phase("sqlite-import", str(path), tmp),
+                    run_phase(__file__, "sqlite-floor", str(path), tmp),
+                    run_phase(__file__, "sqlite-import", str(path), tmp),
                 )
             )
         if not args.no_pg:
             pairs.append(
                 (
                     "PostgreSQL",
-                    run_phase("pg-floor", str(path), args.pg),
-                    run_phase("pg-import", str(path), tmp, args.pg),
+                    run_phase(__file__, "pg-floor", str(path), args.pg),
+                    run_phase(__file__, "pg-import", str(path), tmp, args.pg),
                 )
             )
         for name, floor, ours in pairs:

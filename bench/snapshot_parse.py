@@ -15,18 +15,18 @@ The import as a whole (with the database) is measured by ``bench/snapshot_import
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.phases import report_phase, run_phase  # noqa: E402
 
 
 def generate(path: Path, rows: int, encoding: str) -> None:
@@ -57,7 +57,6 @@ def phase_floor(path: str, encoding: str) -> dict:
 
 
 def phase_parser(path: str, encoding: str) -> dict:
-    sys.path.insert(0, str(ROOT))
     from rewards.snapshots.csvfile import SnapshotReport, read_snapshot_csv
 
     start = time.perf_counter()
@@ -75,16 +74,6 @@ def phase_parser(path: str, encoding: str) -> dict:
     }
 
 
-def run_phase(name: str, path: Path, encoding: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--encoding", encoding, str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -96,10 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         result = {"floor": phase_floor, "parser": phase_parser}[args.phase](args.path, args.encoding)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-        result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
-        print(json.dumps(result))
+        report_phase(result)
         return
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as tmp:
         path = Path(tmp) / "snapshot.csv"
@@ -109,8 +95,8 @@ def main() -> None:
             f"generated {args.rows:,} rows ({args.encoding}), {os.path.getsize(path) / 1e6:.0f} MB, "
             f"in {time.perf_counter() - t0:.1f} s"
         )
-        floor = run_phase("floor", path, args.encoding)
-        ours = run_phase("parser", path, args.encoding)
+        floor = run_phase(__file__, "floor", "--encoding", args.encoding, str(path))
+        ours = run_phase(__file__, "parser", "--encoding", args.encoding, str(path))
         for name, r in (("csv floor", floor), ("parser", ours)):
             print(
                 f"{name:10s}: wall {r['seconds']:6.2f} s  cpu {r['cpu_seconds']:6.2f} s  "

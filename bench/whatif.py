@@ -37,20 +37,6 @@ sys.path.insert(0, str(ROOT))
 PERIOD = "2026-10"
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds, peak RSS (MiB) and output of a command that must exit 0."""
-    start = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{command} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    field = {
-        line.split(":")[0].strip(): line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if ":" in line
-    }
-    cpu = float(field["User time (seconds)"]) + float(field["System time (seconds)"])
-    return wall, cpu, int(field["Maximum resident set size (kbytes)"]) // 1024, done.stdout.strip()
-
-
 def floor(url: str) -> None:
     """The plain-code floor: read every (account, tier, facts) of the snapshot and split the facts."""
     counts: dict[str, int] = {}
@@ -108,17 +94,15 @@ def main() -> None:
     if args.floor:
         floor(args.floor)
         return
+    # Here, not at the top: the floor's own process (above) must not pay for these imports.
+    from bench._pgschema import create_schema, drop_schema
+    from bench.process import Run, timed
 
     tmp = tempfile.mkdtemp(prefix="whatif-bench-")
     schema = f"bench_whatif_{os.getpid()}"
     env = dict(os.environ, REWARDS_INSTANCE_PATH=tmp, FLASK_APP="rewards", PYTHONPATH=str(ROOT))
     if args.backend == "postgresql":
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(args.pg_url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
+        create_schema(args.pg_url, schema)
         url = f"{args.pg_url}?options=-csearch_path%3D{schema}"
         env["REWARDS_DATABASE_URL"] = url
         floor_url = f"{args.pg_url.replace('postgresql+psycopg://', 'postgresql://')}?options=-csearch_path%3D{schema}"
@@ -136,8 +120,8 @@ def main() -> None:
         draft_rules(rules)
         flask = [sys.executable, "-m", "flask", "--app", "rewards", "snapshots"]
         compute = timed([*flask, "compute", str(behaviour), "--period", PERIOD], env)
-        print(compute[3].splitlines()[-1][:160])
-        runs: dict[str, list[tuple[float, float, int, str]]] = {"floor": [], "what-if": [], "engine": []}
+        print(compute.output.splitlines()[-1][:160])
+        runs: dict[str, list[Run]] = {"floor": [], "what-if": [], "engine": []}
         for _ in range(args.rounds):
             runs["floor"].append(timed([sys.executable, __file__, "--floor", floor_url], env))
             runs["what-if"].append(timed([*flask, "what-if", PERIOD, "--rules", str(rules), "--changed",
@@ -148,15 +132,12 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if args.backend == "postgresql":
-            import sqlalchemy as sa
-
-            engine = sa.create_engine(args.pg_url)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            engine.dispose()
+            drop_schema(args.pg_url, schema)
 
     def med(name: str, i: int) -> float:
-        return statistics.median(r[i] for r in runs[name]) if runs[name] else float("nan")
+        """Median of the wall (0), CPU (1) or peak RSS (2) of a case's runs."""
+        attribute = ("wall", "cpu", "rss_mib")[i]
+        return statistics.median(getattr(r, attribute) for r in runs[name]) if runs[name] else float("nan")
 
     print(f"\nwhat-if as a process on {args.backend}: {args.accounts:,} accounts, {args.rounds} interleaved rounds "
           "(medians)\n")
@@ -168,14 +149,14 @@ def main() -> None:
           f"{med('what-if', 2):,.0f} |")
     print(f"| rating engine alone over the behaviour file | {med('engine', 0):.2f} | {med('engine', 1):.2f} | "
           f"{med('engine', 2):,.0f} |")
-    print(f"| `flask snapshots compute` (once, setup) | {compute[0]:.2f} | {compute[1]:.2f} | {compute[2]:,} |")
+    print(f"| `flask snapshots compute` (once, setup) | {compute.wall:.2f} | {compute.cpu:.2f} | {compute.rss_mib:,} |")
     w, c = med("what-if", 0), med("what-if", 1)
     print(f"\nwhat-if / floor: wall {w / med('floor', 0):.2f}x, CPU {c / med('floor', 1):.2f}x; "
           f"what-if / engine: wall {w / med('engine', 0):.2f}x, CPU {c / med('engine', 1):.2f}x; "
-          f"what-if / compute: wall {w / compute[0]:.2f}x, CPU {c / compute[1]:.2f}x")
+          f"what-if / compute: wall {w / compute.wall:.2f}x, CPU {c / compute.cpu:.2f}x")
     print(f"targets: wall < 30 s ({'met' if w < 30 else 'NOT met'}), peak < 500 MB "
           f"({'met' if med('what-if', 2) < 500 else 'NOT met'})")
-    print(runs["what-if"][-1][3].splitlines()[0][:200])
+    print(runs["what-if"][-1].output.splitlines()[0][:200])
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,9 +16,7 @@ from draws.rfc3797 import parse_public_numbers
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import N_, DomainError
-from rewards.jobs import services as jobs
-from rewards.jobs.models import Job
-from rewards.jobs.start import start
+from rewards.jobs.start import answer, start
 from rewards.policy import api, public
 
 # Every operation but the public record and the freeze package needs a key.
@@ -78,26 +76,12 @@ JOB_202 = ("Queued: `{job, url}`; follow the job at `GET /api/v1/jobs/<id>` (sco
            "its `result` then names the draw and its state")
 
 
-def _queued(job: Job) -> Response:
-    """202 with the job to follow at ``/api/v1/jobs/<id>``."""
-    body = jobs.describe(job, None)
-    response = jsonify({"job": {**body, "created_at": job.created_at.isoformat()}, "url": f"/api/v1/jobs/{job.id}"})
-    response.status_code = 202
-    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return response
-
-
 def _draw_job(kind: str, draw_id: str, **more: Any) -> Any:
     """Run a draw step as a job: the draw if it already finished (the queue ran it at once), its refusal
     with the same status and details, or 202 with the job."""
     title = f"{draw_id} {services.get_draw(db.session, draw_id).name}"
     job = start(kind, draw_jobs.draw_params(draw_id, **more), title=title)
-    if job.state == "done":
-        return services.get_draw(db.session, draw_id)
-    refusal = jobs.refusal(job)
-    if refusal is not None:
-        raise refusal
-    return _queued(job)
+    return answer(job, lambda _: services.get_draw(db.session, draw_id))
 
 
 @blp.route("/<draw_id>/freeze")
@@ -271,12 +255,8 @@ class Batches(MethodView):
     def post(self) -> Any:
         """Export every pending credit into a new batch, exactly once, as a background job."""
         job = start(draw_jobs.CREDITS, {}, title="credits")
-        if job.state == "done":
-            return services.get_batch(db.session, int(json.loads(job.result or "{}")["batch_id"]))
-        refusal = jobs.refusal(job)
-        if refusal is not None:
-            raise refusal
-        return _queued(job)
+        return answer(job, lambda done: services.get_batch(db.session,
+                                                           int(json.loads(done.result or "{}")["batch_id"])))
 
 
 @credits_blp.route("/batches/<int:batch_id>")

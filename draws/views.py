@@ -23,7 +23,7 @@ from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
 from rewards.forms import FileForm, flash_errors, refuse
-from rewards.i18n import page_details
+from rewards.i18n import label_of, page_details
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import QueueUnavailable, start
@@ -64,29 +64,10 @@ RECORD_LABELS = {
 }
 
 
-@bp.app_template_global("draw_status_label")
-def _draw_status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
-
-
-@bp.app_template_global("draw_record_label")
-def _draw_record_label(name: str) -> str:
-    return str(RECORD_LABELS.get(name, name))
-
-
-@bp.app_template_global("draw_state_label")
-def _draw_state_label(state: str) -> str:
-    return str(STATE_LABELS.get(state, state))
-
-
-@bp.app_template_global("draw_kind_label")
-def _draw_kind_label(kind: str) -> str:
-    return str(KIND_LABELS.get(kind, kind))
-
-
-@bp.app_template_global("draw_role_label")
-def _draw_role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))
+for _name, _labels in (("draw_status_label", STATUS_LABELS), ("draw_record_label", RECORD_LABELS),
+                       ("draw_state_label", STATE_LABELS), ("draw_kind_label", KIND_LABELS),
+                       ("draw_role_label", ROLE_LABELS)):
+    bp.add_app_template_global(label_of(_labels), _name)
 
 
 def _attempt(fn: Callable[..., Any], *args: Any, success: str | None, **kwargs: Any) -> Any:

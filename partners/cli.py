@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from flask import current_app
@@ -25,26 +26,27 @@ if TYPE_CHECKING:
     from partners.models import Offer, Partner
 
 partners_cli = AppGroup("partners", help="Partners, offers and discount codes.")
+T = TypeVar("T")
+
+
+def _found(get: Callable[..., T], ref: Any) -> T:
+    """What ``get(session, ref)`` finds, or its refusal printed and exit 1."""
+    try:
+        return get(db.session, ref)
+    except DomainError as exc:
+        fail(exc.message)
 
 
 def _partner(ref: str) -> Partner:
     from partners.services import catalog
 
-    try:
-        return catalog.get_partner(db.session, ref)
-    except DomainError as exc:
-        fail(exc.message)
-        raise
+    return _found(catalog.get_partner, ref)
 
 
 def _offer(offer_id: int) -> Offer:
     from partners.services import catalog
 
-    try:
-        return catalog.get_offer(db.session, offer_id)
-    except DomainError as exc:
-        fail(exc.message)
-        raise
+    return _found(catalog.get_offer, offer_id)
 
 
 @partners_cli.command("create")
@@ -181,11 +183,7 @@ def withdraw(offer_id: int) -> None:
     """Withdraw an offer: its codes answer 'revoked'."""
     from partners.services import catalog
 
-    try:
-        catalog.withdraw_offer(db.session, _offer(offer_id), actor=current_actor())
-    except DomainError as exc:
-        fail(exc.message)
-    db.session.commit()
+    run_service(catalog.withdraw_offer, _offer(offer_id), actor=current_actor())
     click.echo(f"withdrew offer {offer_id}")
 
 

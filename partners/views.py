@@ -26,6 +26,7 @@ from rewards.audit.services import record_event
 from rewards.db import db, read_only, utcnow
 from rewards.errors import DomainError
 from rewards.forms import check_account_text, posted_action, refuse
+from rewards.i18n import label_of
 from rewards.jobs.start import start
 from rewards.listing import Filter, listing, search
 from rewards.policy import staff
@@ -43,10 +44,7 @@ RUN_STATES = {  # with a context: the same English words name a job's or a draw'
 }
 
 
-@bp.app_template_global()
-def run_state_label(state: str) -> str:
-    """A bulk issue run's state in the page's language."""
-    return str(RUN_STATES.get(state, state))
+bp.add_app_template_global(label_of(RUN_STATES), "run_state_label")  # a bulk issue run's state
 
 
 @bp.app_template_global()

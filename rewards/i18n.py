@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, has_request_context, request, session
@@ -21,6 +22,15 @@ def catalogue_folders(package_folders: list[str]) -> list[str]:
                 found.add(dirpath)
                 dirnames[:] = []
     return sorted(found)
+
+
+def label_of(labels: Mapping[str, Any]) -> Callable[[str], str]:
+    """A code's label for templates (lazy texts, said in the page's language); an undeclared code as it is."""
+
+    def label(code: str) -> str:
+        return str(labels.get(code, code))
+
+    return label
 
 
 def _select_locale() -> str:

@@ -7,9 +7,10 @@ when it runs (``rewards.lazycli``).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 from flask import current_app
@@ -23,6 +24,7 @@ from rewards.flags import core
 from rewards.flags import needs as needs_core
 
 flags_cli = AppGroup("flags", help="Priority-service flags.")
+T = TypeVar("T")
 
 
 class _DateType(click.ParamType):
@@ -42,13 +44,41 @@ class _DateType(click.ParamType):
 DATE = _DateType()
 
 
-def _report_error(exc: DomainError) -> None:
+def _report_error(exc: DomainError) -> NoReturn:
     details = exc.error_details()
     if details:
         for key, messages in details.items():
             for message in messages if isinstance(messages, list) else [messages]:
                 click.secho(f"  {key}: {message}", fg="red", err=True)
     fail(exc.message)
+
+
+def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a service with the session and commit; on a refusal, print it by field and exit 1 (nothing kept)."""
+    try:
+        value = fn(db.session, *args, **kwargs)
+    except DomainError as exc:
+        _report_error(exc)
+    db.session.commit()
+    return value
+
+
+def _echo_applied(result: Any) -> None:
+    """What a bulk file (of flags or of register entries) changed."""
+    click.echo(f"applied {result.lines} line(s) ({result.encoding}): {result.created} created, "
+               f"{result.replaced} replaced, {result.unchanged} unchanged, {result.revoked} revoked")
+
+
+def _write(chunks: Iterable[str], out: Path | None) -> None:
+    """An export's CSV to the file ``out`` (UTF-8), or to standard output."""
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    click.echo(f"written {out}", err=True)
 
 
 @flags_cli.command("set")
@@ -64,14 +94,8 @@ def set_flag(account: str, reason: str, valid_from: date | None, valid_to: date 
     from rewards.flags import services
     from rewards.flags.shell import local_today
 
-    try:
-        change = services.set_flag(
-            db.session, account, reason, valid_from=valid_from, valid_to=valid_to, note=note, actor=actor,
-            today=local_today()
-        )
-    except DomainError as exc:
-        _report_error(exc)
-    db.session.commit()
+    change = _run(services.set_flag, account, reason, valid_from=valid_from, valid_to=valid_to, note=note, actor=actor,
+                  today=local_today())
     extra = f" (replaces flag {change.closed_id})" if change.closed_id else ""
     click.echo(f"{change.status}: flag {change.flag_id} {change.account} {change.reason}{extra}")
 
@@ -149,16 +173,8 @@ def import_file(file: Path, actor: str) -> None:
     from rewards.flags import services
     from rewards.flags.shell import local_today
 
-    try:
-        result = services.apply_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(),
-                                     source_name=file.name)
-    except DomainError as exc:
-        _report_error(exc)
-    db.session.commit()
-    click.echo(
-        f"applied {result.lines} line(s) ({result.encoding}): {result.created} created, {result.replaced} replaced, "
-        f"{result.unchanged} unchanged, {result.revoked} revoked"
-    )
+    _echo_applied(_run(services.apply_bulk, file.read_bytes(), actor=actor, today=local_today(),
+                       source_name=file.name))
 
 
 @flags_cli.command("export")
@@ -168,15 +184,7 @@ def export(out: Path | None) -> None:
     from rewards.flags import services
     from rewards.flags.shell import local_today
 
-    chunks = services.export_csv(db.session, today=local_today())
-    if out is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    click.echo(f"written {out}", err=True)
+    _write(services.export_csv(db.session, today=local_today()), out)
 
 
 @flags_cli.command("apply-tiers")
@@ -186,11 +194,7 @@ def apply_tiers(actor: str) -> None:
     from rewards.flags import services
     from rewards.flags.shell import tier_settings
 
-    try:
-        result = services.apply_latest_snapshot(db.session, actor=actor, **tier_settings())  # type: ignore[arg-type]
-    except DomainError as exc:
-        _report_error(exc)
-    db.session.commit()
+    result = _run(services.apply_latest_snapshot, actor=actor, **tier_settings())
     click.echo(
         f"period {result.period}: {result.accounts_in_tiers} account(s) in the tiers, {result.added} flag(s) added, "
         f"{result.closed} closed; valid to {result.valid_to}"
@@ -221,17 +225,13 @@ def set_needs(account: str, codes: tuple[str, ...], ends_on: date | None, verify
     from rewards.flags.shell import local_today, needs_settings
 
     secret = click.prompt("call-centre password", hide_input=True, confirmation_prompt=True) if password else None
-    try:
-        change = services.set_needs(
-            db.session, account, needs_core.requests_of(list(codes), ends_on, verify_by), consent_on=consent_on,
-            consent_channel=consent_channel, consent_by=consent_by, share=share, nominee_name=nominee_name,
-            nominee_phone=nominee_phone, password=secret, note=note, actor=actor, today=local_today(),
-            reverify_years=needs_settings()["reverify_years"],
-            password_method=current_app.config["PASSWORD_HASH_METHOD"],
-        )
-    except DomainError as exc:
-        _report_error(exc)
-    db.session.commit()
+    change = _run(
+        services.set_needs, account, needs_core.requests_of(list(codes), ends_on, verify_by), consent_on=consent_on,
+        consent_channel=consent_channel, consent_by=consent_by, share=share, nominee_name=nominee_name,
+        nominee_phone=nominee_phone, password=secret, note=note, actor=actor, today=local_today(),
+        reverify_years=needs_settings()["reverify_years"],
+        password_method=current_app.config["PASSWORD_HASH_METHOD"],
+    )
     extra = f" (replaces flag {change.closed_id})" if change.closed_id else ""
     click.echo(f"{change.status}: register entry {change.flag_id} {change.account}{extra}")
 
@@ -284,14 +284,8 @@ def import_needs(file: Path, actor: str) -> None:
     from rewards.flags import services
     from rewards.flags.shell import local_today, needs_settings
 
-    try:
-        result = services.apply_needs_bulk(db.session, file.read_bytes(), actor=actor, today=local_today(),
-                                           reverify_years=needs_settings()["reverify_years"], source_name=file.name)
-    except DomainError as exc:
-        _report_error(exc)
-    db.session.commit()
-    click.echo(f"applied {result.lines} line(s) ({result.encoding}): {result.created} created, "
-               f"{result.replaced} replaced, {result.unchanged} unchanged, {result.revoked} revoked")
+    _echo_applied(_run(services.apply_needs_bulk, file.read_bytes(), actor=actor, today=local_today(),
+                       reverify_years=needs_settings()["reverify_years"], source_name=file.name))
 
 
 @flags_cli.command("export-needs")
@@ -305,12 +299,4 @@ def export_needs(out: Path | None, consent: str, with_contacts: bool) -> None:
     from rewards.flags import services
     from rewards.flags.shell import local_today
 
-    chunks = services.export_needs_csv(db.session, today=local_today(), consent=consent, personal=with_contacts)
-    if out is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    click.echo(f"written {out}", err=True)
+    _write(services.export_needs_csv(db.session, today=local_today(), consent=consent, personal=with_contacts), out)

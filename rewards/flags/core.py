@@ -203,18 +203,12 @@ class BulkLine:
 
 
 @dataclass
-class BulkReport:
-    """What a bulk file holds: the good lines, and every problem by line (line 0: the whole file)."""
+class BulkFile:
+    """A checked bulk file (of flags, of register entries): its encoding and every problem by line (line 0:
+    the whole file)."""
 
-    lines: list[BulkLine] = field(default_factory=list)
     log: ErrorLog = field(default_factory=ErrorLog)
     encoding: str = "utf-8"
-    delimiter: str = ";"
-
-    @property
-    def errors(self) -> list[tuple[int, str]]:
-        """``(line, message)`` of the problems kept in detail (the first ``Limits.max_errors_shown``)."""
-        return [(e.line, e.message) for e in self.log.details]
 
     def add_error(
         self, line: int, message: str, kind: str = BAD_VALUE, field: str | None = None, **params: Any
@@ -225,6 +219,19 @@ class BulkReport:
         """How many lines have problems (each problem past the detail limit counted as a line)."""
         shown = self.log.details
         return len({e.line for e in shown}) + self.log.total - len(shown)
+
+
+@dataclass
+class BulkReport(BulkFile):
+    """What a bulk file of flags holds: the good lines, and every problem by line."""
+
+    lines: list[BulkLine] = field(default_factory=list)
+    delimiter: str = ";"
+
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """``(line, message)`` of the problems kept in detail (the first ``Limits.max_errors_shown``)."""
+        return [(e.line, e.message) for e in self.log.details]
 
     def errors_by_line(self) -> dict[str, list[str]]:
         """``{"line 3": [...]}``: the ``errors`` member of the API error shape."""

@@ -26,8 +26,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from rewards.csvread import N_, Column, ErrorLog, HeaderMessage, HeaderProblems, Kind, Table, normalise_name
-from rewards.flags.core import NOTE_MAX, FlagInputError, check_account, check_revoke_reason, parse_date
+from rewards.csvread import N_, Column, HeaderMessage, HeaderProblems, Kind, Table, normalise_name
+from rewards.flags.core import NOTE_MAX, BulkFile, FlagInputError, check_account, check_revoke_reason, parse_date
 
 REGISTER_REASON = "needs"
 CHANNELS: tuple[str, ...] = ("phone", "office", "written", "online")
@@ -330,20 +330,10 @@ class BulkEntry:
 
 
 @dataclass
-class BulkNeeds:
+class BulkNeeds(BulkFile):
     """What a bulk needs file holds: the good lines, and every problem by line."""
 
     lines: list[BulkEntry] = field(default_factory=list)
-    log: ErrorLog = field(default_factory=ErrorLog)
-    encoding: str = "utf-8"
-
-    def add_error(self, line: int, message: str, kind: str = "bad_value", field: str | None = None,
-                  **params: Any) -> None:
-        self.log.add(line, kind, message, None, field, **params)
-
-    def problem_lines(self) -> int:
-        shown = self.log.details
-        return len({e.line for e in shown}) + self.log.total - len(shown)
 
 
 def _header_messages(problems: HeaderProblems) -> list[HeaderMessage]:

@@ -191,14 +191,11 @@ def set_flag() -> WResponse | tuple[str, int]:
         db.session.rollback()
         refuse(form, exc)
         return _account_page(account, exc.status, form=form)
-    db.session.commit()
-    messages = {
+    return _saved(change, {
         "created": _("Flag set."),
         "replaced": _("Flag changed: a new entry replaces the old one."),
         "unchanged": _("Nothing to change: the flag already has these values."),
-    }
-    flash(messages[change.status], "info")
-    return redirect(url_for("flags.index", account=change.account))
+    })
 
 
 @bp.route("/revoke/<int:flag_id>", methods=["POST"])
@@ -223,6 +220,33 @@ def revoke(flag_id: int) -> WResponse | tuple[str, int]:
     return redirect(url_for("flags.index", account=change.account))
 
 
+def _bulk_upload(template: str, context: dict[str, Any], apply: Callable[[bytes, str], Any]) -> tuple[str, int]:
+    """Apply an uploaded file all or nothing with ``apply(data, filename)``: the page with the result, or
+    with the report by line (nothing kept)."""
+    context = {"errors": None, "result": None, **context}
+    form = FileForm()
+    if not form.validate():
+        form.flash_errors()
+        return render_template(template, **context), 422
+    upload = form.file.data
+    try:
+        context["result"] = apply(upload.read(), upload.filename)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        context["errors"] = errors_by_line(exc.problems) if exc.problems else exc.error_details() or {}
+        return render_template(template, **context), exc.status
+    db.session.commit()
+    return render_template(template, **context), 200
+
+
+def _saved(change: Any, messages: dict[str, str]) -> WResponse:
+    """Commit a form's save and say what it did (created, replaced or unchanged), back on the account."""
+    db.session.commit()
+    flash(messages[change.status], "info")
+    return redirect(url_for("flags.index", account=change.account))
+
+
 @bp.route("/bulk")
 @staff("flags.manage")
 def bulk_form() -> str:
@@ -234,22 +258,8 @@ def bulk_form() -> str:
 @staff("flags.manage")
 def bulk_upload() -> tuple[str, int]:
     """Apply an uploaded CSV file all or nothing; on any problem, the report by line."""
-    form = FileForm()
-    if not form.validate():
-        form.flash_errors()
-        return render_template("flags/bulk.html", errors=None, result=None, reasons=core.STAFF_REASONS), 422
-    upload = form.file.data
-    try:
-        result = services.apply_bulk(
-            db.session, upload.read(), actor=current_actor(), today=local_today(), source_name=upload.filename
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        errors = errors_by_line(exc.problems) if exc.problems else exc.error_details() or {}
-        return render_template("flags/bulk.html", errors=errors, result=None, reasons=core.STAFF_REASONS), exc.status
-    db.session.commit()
-    return render_template("flags/bulk.html", errors=None, result=result, reasons=core.STAFF_REASONS), 200
+    return _bulk_upload("flags/bulk.html", {"reasons": core.STAFF_REASONS}, lambda data, name: services.apply_bulk(
+        db.session, data, actor=current_actor(), today=local_today(), source_name=name))
 
 
 @bp.route("/export.csv")
@@ -288,14 +298,11 @@ def set_needs() -> WResponse | tuple[str, int]:
         db.session.rollback()
         refuse(form, exc, aliases={"needs": "need"})
         return _account_page(account, exc.status, needs_form=form)
-    db.session.commit()
-    messages = {
+    return _saved(change, {
         "created": _("Register entry saved."),
         "replaced": _("Register entry changed: a new entry replaces the old one."),
         "unchanged": _("Nothing to change: the entry already has these values."),
-    }
-    flash(messages[change.status], "info")
-    return redirect(url_for("flags.index", account=change.account))
+    })
 
 
 @bp.route("/due")
@@ -319,25 +326,11 @@ def needs_bulk_form() -> str:
 @staff("flags.manage")
 def needs_bulk_upload() -> tuple[str, int]:
     """Apply an uploaded file of register entries all or nothing; on any problem, the report by line."""
-    context: dict[str, Any] = {"errors": None, "result": None, "need_list": needs_core.current_list(),
-                               "channels": needs_core.CHANNELS}
-    form = FileForm()
-    if not form.validate():
-        form.flash_errors()
-        return render_template("flags/needs_bulk.html", **context), 422
-    upload = form.file.data
-    try:
-        context["result"] = services.apply_needs_bulk(
-            db.session, upload.read(), actor=current_actor(), today=local_today(),
-            reverify_years=needs_settings()["reverify_years"], source_name=upload.filename,
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        context["errors"] = errors_by_line(exc.problems) if exc.problems else exc.error_details() or {}
-        return render_template("flags/needs_bulk.html", **context), exc.status
-    db.session.commit()
-    return render_template("flags/needs_bulk.html", **context), 200
+    context = {"need_list": needs_core.current_list(), "channels": needs_core.CHANNELS}
+    return _bulk_upload("flags/needs_bulk.html", context, lambda data, name: services.apply_needs_bulk(
+        db.session, data, actor=current_actor(), today=local_today(),
+        reverify_years=needs_settings()["reverify_years"], source_name=name,
+    ))
 
 
 @bp.route("/needs.csv")

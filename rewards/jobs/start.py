@@ -12,16 +12,17 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from flask import current_app
+from flask import current_app, jsonify
 
 from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import N_, DomainError
 from rewards.jobs import queue, services
-from rewards.jobs.models import Job
+from rewards.jobs.models import DONE, Job
 from rewards.jobs.runner import jobs_dir
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,22 @@ def start(kind: str, params: dict[str, Any], *, title: str, actor: str | None = 
     found = db.session.get(Job, job_id)
     assert found is not None
     return found
+
+
+def answer(job: Job, done: Callable[[Job], Any]) -> Any:
+    """An API's answer to a job it started: ``done(job)`` if it already finished (the queue ran it at
+    once), its refusal raised with the same status and details if it failed, else 202 with the job to
+    follow at ``/api/v1/jobs/<id>``."""
+    if job.state == DONE:
+        return done(job)
+    refusal = services.refusal(job)
+    if refusal is not None:
+        raise refusal
+    body = services.describe(job, None)
+    response = jsonify({"job": {**body, "created_at": job.created_at.isoformat()}, "url": f"/api/v1/jobs/{job.id}"})
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return response
 
 
 def save_upload(stream: IO[bytes], filename: str) -> str:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from rewards.actor import current_actor
 from rewards.db import db, stream_reading, writing
-from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
-from rewards.jobs.start import save_upload, start
+from rewards.jobs.start import answer, save_upload, start
 from rewards.policy import api
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import schemas, services
@@ -89,24 +88,14 @@ class Snapshots(MethodView):
         stored = save_upload(request.stream, args["filename"])
         params = {"file": stored, "name": args["filename"], "period": args["period"], "format": args["format"],
                   "replace": args["replace"], "future": args["future"]}
-        return _answer(start(snapshot_jobs.IMPORT, params, title=f"{args['period']} ({args['filename']})"))
+        return answer(start(snapshot_jobs.IMPORT, params, title=f"{args['period']} ({args['filename']})"), _imported)
 
 
-def _answer(job: Job) -> Any:
-    """The job's outcome if it already finished (the queue ran it at once: the snapshot, or the refusal
-    with its status and errors by line), else 202 with the job to follow at ``/api/v1/jobs/<id>``."""
-    if job.state == "done":
-        result = json.loads(job.result or "{}")
-        snapshot = services.get_snapshot(db.session, result["snapshot_id"])
-        return {"snapshot": services.describe(snapshot), "replaced": result.get("replaced")}
-    refusal = jobs.refusal(job)
-    if refusal is not None:
-        raise refusal
-    body = jobs.describe(job, None)
-    response = jsonify({"job": {**body, "created_at": job.created_at.isoformat()}, "url": f"/api/v1/jobs/{job.id}"})
-    response.status_code = 202
-    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return response
+def _imported(job: Job) -> dict[str, Any]:
+    """A finished import or compute job's snapshot (and the one it replaced)."""
+    result = json.loads(job.result or "{}")
+    snapshot = services.get_snapshot(db.session, result["snapshot_id"])
+    return {"snapshot": services.describe(snapshot), "replaced": result.get("replaced")}
 
 
 @blp.route("/compute")
@@ -129,7 +118,7 @@ class Compute(MethodView):
             "replace": args["replace"],
             "future": args["future"],
         }
-        return _answer(start(snapshot_jobs.COMPUTE, params, title=f"{args['period']} (compute)"))
+        return answer(start(snapshot_jobs.COMPUTE, params, title=f"{args['period']} (compute)"), _imported)
 
 
 @blp.route("/compare")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 from flask.cli import AppGroup
@@ -19,8 +20,10 @@ from rewards.db import db
 from rewards.errors import DomainError
 
 snapshots_cli = AppGroup("snapshots", help="Monthly tier snapshots: import, compute, compare, export.")
+T = TypeVar("T")
 
-def _fail(exc: DomainError) -> None:
+
+def _fail(exc: DomainError) -> NoReturn:
     db.session.rollback()
     click.secho(f"Error: {exc.message}", fg="red", err=True)
     details = exc.errors
@@ -34,6 +37,14 @@ def _fail(exc: DomainError) -> None:
     elif details:
         click.echo(f"  {details}", err=True)
     sys.exit(1)
+
+
+def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a service with the session; on a refusal, print it (errors by line) and exit 1, nothing committed."""
+    try:
+        return fn(db.session, *args, **kwargs)
+    except DomainError as exc:
+        _fail(exc)
 
 
 def _summary(snapshot: Any) -> str:
@@ -74,7 +85,6 @@ def import_command(file: Path, period: str, replace: bool, future: bool, fmt: st
             services.check_not_future(period, future)
         except DomainError as exc:
             _fail(exc)
-            return
         from rewards.snapshots import jobs
 
         with file.open("rb") as stream:
@@ -99,7 +109,6 @@ def import_command(file: Path, period: str, replace: bool, future: bool, fmt: st
             )
         except DomainError as exc:
             _fail(exc)
-            return
     db.session.commit()
     if outcome.replaced is not None:
         click.echo(f"replaced #{outcome.replaced.id} (kept, superseded)")
@@ -141,7 +150,6 @@ def compute_command(files: tuple[Path, ...], period: str, rules_file: Path | Non
         )
     except DomainError as exc:
         _fail(exc)
-        return
     finally:
         for s in streams:
             s.close()
@@ -168,11 +176,7 @@ def show_command(period: str) -> None:
     """The provenance of the period's active snapshot (JSON)."""
     from rewards.snapshots import services
 
-    try:
-        snap = services.active_for(db.session, period)
-    except DomainError as exc:
-        _fail(exc)
-        return
+    snap = _call(services.active_for, period)
     click.echo(json.dumps(services.describe(snap), default=str, indent=2, ensure_ascii=False))
 
 
@@ -182,11 +186,7 @@ def verify_command(period: str) -> None:
     """Recompute the period's digest from the stored rows."""
     from rewards.snapshots import services
 
-    try:
-        snap = services.active_for(db.session, period)
-    except DomainError as exc:
-        _fail(exc)
-        return
+    snap = _call(services.active_for, period)
     if services.verify_digest(db.session, snap):
         click.echo(f"OK {snap.digest}")
     else:
@@ -201,11 +201,7 @@ def compare_command(from_period: str, to_period: str) -> None:
     """The tier transition matrix between two periods."""
     from rewards.snapshots import services
 
-    try:
-        result = services.compare(db.session, from_period, to_period)
-    except DomainError as exc:
-        _fail(exc)
-        return
+    result = _call(services.compare, from_period, to_period)
     tiers = result["tiers"]
     click.echo("from \\ to".ljust(14) + "".join(t.rjust(13) for t in tiers) + "gone".rjust(10))
     for a in tiers:
@@ -225,11 +221,7 @@ def explain_command(account: str, period: str | None) -> None:
     """One account's tier and why (JSON), with its history."""
     from rewards.snapshots import services
 
-    try:
-        doc = services.account_tier(db.session, account, period)
-    except DomainError as exc:
-        _fail(exc)
-        return
+    doc = _call(services.account_tier, account, period)
     doc["history"] = services.account_history(db.session, account)
     click.echo(json.dumps(doc, default=str, indent=2, ensure_ascii=False))
 
@@ -262,7 +254,6 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str, b
                         title=f"{period} {kind} ({encoding})")
         except DomainError as exc:
             _fail(exc)
-            return
         click.echo(f"job {job.id} {job.state}: follow it with 'flask jobs show {job.id}' or on /jobs/{job.id}")
         return
     try:
@@ -285,7 +276,6 @@ def export_command(period: str, kind: str, output: Path | None, encoding: str, b
                 handle.close()
     except DomainError as exc:
         _fail(exc)
-        return
     db.session.commit()
     if output:
         click.echo(f"wrote {snap.row_count} accounts to {output}", err=True)
@@ -363,7 +353,6 @@ def what_if_command(snapshot: str, rules_file: Path | None, draft_id: int | None
                 handle.close()
     except DomainError as exc:
         _fail(exc)
-        return
     if as_json:
         click.echo(json.dumps(result, default=str, indent=2, ensure_ascii=False))
         return
@@ -402,12 +391,7 @@ def publish_command(file: Path, effective_from: str) -> None:
     """Publish a rules file for computed snapshots of a month and the later ones."""
     from rewards.snapshots import whatif
 
-    try:
-        version = whatif.publish_version(db.session, file.read_bytes(), effective_from=effective_from,
-                                         actor=current_actor())
-    except DomainError as exc:
-        _fail(exc)
-        return
+    version = _call(whatif.publish_version, file.read_bytes(), effective_from=effective_from, actor=current_actor())
     db.session.commit()
     click.echo(f"published {version.version} ({version.sha256}) from {version.effective_from}")
 
@@ -429,10 +413,6 @@ def save_draft_command(file: Path, name: str, draft_id: int | None) -> None:
     """Store a draft rules file (validated by field)."""
     from rewards.snapshots import whatif
 
-    try:
-        draft = whatif.save_draft(db.session, file.read_bytes(), name=name, actor=current_actor(), draft_id=draft_id)
-    except DomainError as exc:
-        _fail(exc)
-        return
+    draft = _call(whatif.save_draft, file.read_bytes(), name=name, actor=current_actor(), draft_id=draft_id)
     db.session.commit()
     click.echo(f"draft #{draft.id} {draft.name}: {draft.version} {draft.sha256}")

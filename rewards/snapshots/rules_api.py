@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -15,7 +15,7 @@ from rewards.errors import N_, Conflict, NotFound
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.runner import output_dir
-from rewards.jobs.start import start
+from rewards.jobs.start import answer, start
 from rewards.policy import api
 from rewards.snapshots import jobs as snapshot_jobs
 from rewards.snapshots import schemas, whatif
@@ -116,16 +116,7 @@ class WhatIfs(MethodView):
         job = start(snapshot_jobs.WHAT_IF, {"snapshot_id": snapshot.id, "rules": data.decode("utf-8"),
                                             "label": label if draft_id else rules.version, "draft_id": draft_id},
                     title=f"{snapshot.period}: {label if draft_id else rules.version}"[:200])
-        if job.state == "done":
-            return _finished(job.id)[1]
-        refusal = jobs.refusal(job)
-        if refusal is not None:
-            raise refusal
-        response = jsonify({"job": {**jobs.describe(job, None), "created_at": job.created_at.isoformat()},
-                            "url": f"/api/v1/jobs/{job.id}"})
-        response.status_code = 202
-        response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-        return response
+        return answer(job, lambda done: _finished(done.id)[1])
 
 
 @rules_blp.route("/what-if/<int:job_id>")

@@ -183,6 +183,15 @@ class AccountTierSchema(ma.Schema):
 RULES_DOC = "A rules document (`loyalty-rating-rules/1`, see docs/snapshots.md); refused with the field named."
 
 
+class _DraftOrRules(ma.Schema):
+    """A schema that takes its rules from a stored draft (``draft_id``) or as ``rules``, never both."""
+
+    @ma.validates_schema
+    def _one_source(self, data: dict[str, object], **_: object) -> None:
+        if ("draft_id" in data) == ("rules" in data):
+            raise ma.ValidationError("give either draft_id or rules", field_name="draft_id")
+
+
 class RulesDraftInSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     rules = ma.fields.Dict(required=True, metadata={"description": RULES_DOC})
@@ -204,17 +213,12 @@ class RulesDraftListSchema(ma.Schema):
     drafts = ma.fields.List(ma.fields.Nested(RulesDraftSchema), required=True)
 
 
-class RulesWhatIfInSchema(ma.Schema):
+class RulesWhatIfInSchema(_DraftOrRules):
     snapshot_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=2**31 - 1),
                                     metadata={"description": "A computed snapshot (an imported one has none)"})
     draft_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1),
                                  metadata={"description": "A stored draft; or give `rules`"})
     rules = ma.fields.Dict(metadata={"description": RULES_DOC})
-
-    @ma.validates_schema
-    def _one_source(self, data: dict[str, object], **_: object) -> None:
-        if ("draft_id" in data) == ("rules" in data):
-            raise ma.ValidationError("give either draft_id or rules", field_name="draft_id")
 
 
 class RulesCostSchema(ma.Schema):
@@ -283,15 +287,10 @@ class RulesDifferenceSchema(ma.Schema):
     missing_months = ma.fields.List(ma.fields.String(), required=True)
 
 
-class RulesVersionInSchema(ma.Schema):
+class RulesVersionInSchema(_DraftOrRules):
     effective_from = ma.fields.String(required=True, validate=PERIOD)
     draft_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
     rules = ma.fields.Dict(metadata={"description": RULES_DOC})
-
-    @ma.validates_schema
-    def _one_source(self, data: dict[str, object], **_: object) -> None:
-        if ("draft_id" in data) == ("rules" in data):
-            raise ma.ValidationError("give either draft_id or rules", field_name="draft_id")
 
 
 class RulesVersionSchema(ma.Schema):

@@ -28,6 +28,7 @@ from rewards.csvexport import csv_download
 from rewards.db import db, stream_reading, writing
 from rewards.errors import DomainError, NotFound
 from rewards.forms import flash_errors
+from rewards.i18n import label_of
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.start import save_upload, start
@@ -64,9 +65,7 @@ ERROR_KINDS = {
 }
 
 
-@bp.app_template_global("snapshot_error_label")
-def _snapshot_error_label(kind: str) -> str:
-    return str(ERROR_KINDS.get(kind, kind))
+bp.add_app_template_global(label_of(ERROR_KINDS), "snapshot_error_label")
 
 
 # The rating criteria in words (tier explanations name them, not their codes).
@@ -79,9 +78,7 @@ CRITERIA = {
 }
 
 
-@bp.app_template_global("criterion_label")
-def _criterion_label(criterion: str) -> str:
-    return str(CRITERIA.get(criterion, criterion))
+bp.add_app_template_global(label_of(CRITERIA), "criterion_label")
 
 
 def dashboard_panel() -> dict[str, Any]:

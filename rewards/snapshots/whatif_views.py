@@ -19,6 +19,7 @@ from rewards.actor import current_actor
 from rewards.db import db
 from rewards.errors import DomainError, NotFound
 from rewards.forms import flash_errors
+from rewards.i18n import label_of
 from rewards.jobs import services as jobs
 from rewards.jobs.models import Job
 from rewards.jobs.runner import output_dir
@@ -41,14 +42,8 @@ SOURCES = {"draws": _l("Draw"), "partners": _l("Partner offer")}
 PAGE_ROWS = 50
 
 
-@bp.app_template_global("cost_measure_label")
-def _cost_measure_label(measure: str) -> str:
-    return str(MEASURES.get(measure, measure))
-
-
-@bp.app_template_global("cost_source_label")
-def _cost_source_label(source: str) -> str:
-    return str(SOURCES.get(source, source))
+bp.add_app_template_global(label_of(MEASURES), "cost_measure_label")
+bp.add_app_template_global(label_of(SOURCES), "cost_source_label")
 
 
 def _int_or_text(value: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 TIERS = ("beginner", "promising", "responsible", "ideal")
 
 
@@ -15,3 +17,10 @@ def snapshot_csv(rows: list[tuple[str, str]]) -> bytes:
     """A snapshot file as billing sends it (header in Russian, ';', UTF-8)."""
     lines = "".join(f"{a};{t};{10 * n}\n" for n, (a, t) in enumerate(rows))
     return ("Лицевой счет;Рейтинг;Баллы\n" + lines).encode()
+
+
+def submit_unchecked(page: Any, form: Any) -> None:
+    """Submit ``form`` with the browser's own checks off (the server's are under test); wait for the answer."""
+    form.evaluate("f => f.noValidate = true")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()

@@ -21,7 +21,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
-from tests.browser.support import snapshot_csv, snapshot_rows
+from tests.browser.support import snapshot_csv, snapshot_rows, submit_unchecked
 
 pytestmark = pytest.mark.browser
 
@@ -219,9 +219,7 @@ def test_error_paths_are_russian(
     form = page.locator("main form").first
     if form.count():
         form.locator("input[name=name]").fill("Проверка ошибок")
-        form.evaluate("f => f.noValidate = true")
-        form.locator("button[type=submit]").click()
-        page.wait_for_load_state()
+        submit_unchecked(page, form)
         walk.check("draw-refused")
         # Every kind of field error of the draft form (issue 14, item 2): amounts, numbers, months, times.
         form = page.locator("#draft-form")
@@ -229,9 +227,7 @@ def test_error_paths_are_russian(
         form.locator("input[name=reserves]").fill("-1")
         form.locator("input[name=snapshot_period]").fill("2024-13")
         form.locator("input[name=weight_ideal]").fill("-2")
-        form.evaluate("f => f.noValidate = true")
-        form.locator("button[type=submit]").click()
-        page.wait_for_load_state()
+        submit_unchecked(page, form)
         assert page.locator(".field-errors li").count() >= 5, page.locator("main").inner_text()
         walk.check("draw-field-errors")
     # A partner's offer with a bad amount in rubles and dates in the wrong order.
@@ -250,9 +246,7 @@ def test_error_paths_are_russian(
         offer.locator("input[name=amount]").fill("10,555")
         offer.locator("input[name=first]").fill("2026-03-01")
         offer.locator("input[name=last]").fill("2026-02-01")
-        offer.evaluate("f => f.noValidate = true")
-        offer.locator("button[type=submit]").click()
-        page.wait_for_load_state()
+        submit_unchecked(page, offer)
         walk.check("offer-field-errors")
     # A billing confirmation with bad lines: refused, each problem in Russian.
     path = tmp_path / "confirm.csv"
@@ -276,10 +270,8 @@ def test_error_paths_are_russian(
     page.locator("a[href$='/webhooks']").click()
     page.wait_for_load_state()
     add = page.locator("form:has(input[name=op][value=add])")
-    add.evaluate("f => f.noValidate = true")
     add.locator("input[name=url]").fill("ftp://partner.example/hooks")
-    add.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    submit_unchecked(page, add)
     assert page.locator(".flash.error").count(), page.locator("main").inner_text()
     walk.check("webhook-refused")
     add = page.locator("form:has(input[name=op][value=add])")

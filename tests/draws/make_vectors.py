@@ -310,17 +310,7 @@ class Built:
                 cosignatures=listed,
             )
             return
-        self.result, self.outcome = build_result(
-            self.announcement,
-            self.freeze,
-            self.frozen.accounts,
-            self.frozen.weights,
-            self.salt_key,
-            self.secret,
-            inputs["entropy"],
-            inputs["drawn_at"],
-            self.cosignatures,
-        )
+        self.result, self.outcome = self.draw(self.cosignatures)
         holders: list[int | None] = list(self.outcome.winners)
         used = 0
         self.replacements = []
@@ -335,6 +325,20 @@ class Built:
             used += replacement.reserve_index is not None
         self.holders = holders
         self.head = build_head(self.result, self.disqualifications, inputs["head_issued_at"])
+
+    def draw(self, cosignatures: list[dict[str, Any]]) -> Any:
+        """``build_result`` over this draw's records and inputs, with the given cosignatures."""
+        return build_result(
+            self.announcement,
+            self.freeze,
+            self.frozen.accounts,
+            self.frozen.weights,
+            self.salt_key,
+            self.secret,
+            self.inputs["entropy"],
+            self.inputs["drawn_at"],
+            cosignatures,
+        )
 
     def signed(self, payload: Mapping[str, Any], key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
         return sign_payload(key or self.key, dict(payload))
@@ -820,17 +824,7 @@ def quorum_not_reached() -> dict[str, Any]:
     quorum = witness_quorum(built.cosignatures, built.announcement, built.freeze, trusted)
     require(not quorum.met and len(quorum.counted) == 1, "the quorum should not be reached")
     try:
-        build_result(
-            built.announcement,
-            built.freeze,
-            built.frozen.accounts,
-            built.frozen.weights,
-            built.salt_key,
-            built.secret,
-            inputs["entropy"],
-            inputs["drawn_at"],
-            built.cosignatures,
-        )
+        built.draw(built.cosignatures)
         raise Refused("build_result ran a draw without its quorum")
     except WitnessQuorumNotMet as exc:
         refusal = str(exc)
@@ -1407,17 +1401,7 @@ def witnesses_vector() -> dict[str, Any]:
     cases = []
     for name, description, cosignatures, text in cases_spec:
         try:
-            build_result(
-                ann,
-                frz,
-                built.frozen.accounts,
-                built.frozen.weights,
-                built.salt_key,
-                built.secret,
-                inputs["entropy"],
-                inputs["drawn_at"],
-                cosignatures,
-            )
+            built.draw(cosignatures)
             raise Refused(f"build_result ran the {name!r} case")
         except WitnessQuorumNotMet:
             pass

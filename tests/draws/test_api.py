@@ -53,6 +53,18 @@ DRAFT: dict[str, Any] = {
 def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callable[..., str]) -> None:
     client = seeded.test_client()
     write = bearer(api_token("draws:write", "draws:read"))
+    pid, body = _create_freeze_cosign(client, clock, write)
+    _draw_and_publish(client, clock, write, pid, body)
+    account, cabinet = _records_and_proofs(client, api_token, write, pid)
+    _disqualify_and_credit(client, clock, write, pid)
+    code = client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=cabinet)
+    assert code.status_code == 200 and len(code.get_json()["check_code"]) == 11
+    assert client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=write).status_code == 403
+
+
+def _create_freeze_cosign(client: Any, clock: Clock, write: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Create, announce and freeze the draw, then add the witnesses' cosignatures (each once): its id and the
+    frozen draw."""
     r = client.post("/api/v1/draws", json=DRAFT, headers=write)
     assert r.status_code == 201, r.get_json()
     pid = r.get_json()["draw_id"]
@@ -60,13 +72,18 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     clock.now = T0 + timedelta(days=3, seconds=10)
     body = client.post(f"/api/v1/draws/{pid}/freeze", headers=write).get_json()
     assert body["state"] == "frozen" and body["entrant_count"] == 14
-    round_number = body["entropy_source"]["round"]
     package = client.get(f"/api/v1/draws/{pid}/freeze-package").get_json()  # public: what witnesses cosign
     for number, envelope in enumerate(cosign_package(package), start=1):
         added = client.post(f"/api/v1/draws/{pid}/cosignatures", json={"cosignature": envelope}, headers=write)
         assert added.status_code == 201 and added.get_json()["counted"] == number, added.get_json()
     again = client.post(f"/api/v1/draws/{pid}/cosignatures", json={"cosignature": envelope}, headers=write)
     assert again.status_code == 409
+    return pid, body
+
+
+def _draw_and_publish(client: Any, clock: Clock, write: dict[str, str], pid: str, body: dict[str, Any]) -> None:
+    """The draw refused before its entropy exists and with the wrong round, run once, then published."""
+    round_number = body["entropy_source"]["round"]
     early = client.post(f"/api/v1/draws/{pid}/draw", json={"entropy": drand_value(round_number)}, headers=write)
     assert early.status_code == 409 and "does not exist yet" in early.get_json()["message"]  # too early: state
     clock.now = datetime.fromtimestamp(entropy_available_at(body["entropy_source"]),
@@ -79,6 +96,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     assert again.status_code == 409
     assert client.get(f"/api/v1/draws/{pid}/record").status_code == 404  # not yet published
     assert client.post(f"/api/v1/draws/{pid}/publish", headers=write).status_code == 200
+
+
+def _records_and_proofs(client: Any, api_token: Callable[..., str], write: dict[str, str],
+                        pid: str) -> tuple[str, dict[str, str]]:
+    """The public record verifies; the bundle and verification for auditors only; a winner's inclusion proof
+    for the cabinet only: the winner's account and the cabinet's headers."""
     record = client.get(f"/api/v1/draws/{pid}/record").get_json()  # public, no key
     checks = {c.name: c.status for c in kit_verify(record)}
     assert checks["winners"] == PASS and "FAIL" not in checks.values()
@@ -95,6 +118,12 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     proof = client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=cabinet)
     assert proof.status_code == 200 and proof.get_json()["leaf_index"] == winner_index
     assert client.get(f"/api/v1/draws/{pid}/proofs/{account}", headers=write).status_code == 403
+    return str(account), cabinet
+
+
+def _disqualify_and_credit(client: Any, clock: Clock, write: dict[str, str], pid: str) -> None:
+    """A disqualification (refused in the draw's own second), the credit batch (once, byte-identical at
+    every download) and billing's confirmation."""
     same_second = client.post(f"/api/v1/draws/{pid}/disqualifications", json={"prize_index": 0, "reason": "x"},
                               headers=write)
     assert same_second.status_code == 422 and "later than the draw" in same_second.get_json()["message"]
@@ -115,9 +144,6 @@ def test_whole_draw_over_the_api(seeded: Flask, clock: Clock, api_token: Callabl
     )
     confirmed = client.post("/api/v1/draw-credits/confirmations", json={"content": content}, headers=write)
     assert confirmed.get_json() == {"posted": 2, "already_posted": 0}
-    code = client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=cabinet)
-    assert code.status_code == 200 and len(code.get_json()["check_code"]) == 11
-    assert client.get(f"/api/v1/draws/{pid}/check-codes/{account}", headers=write).status_code == 403
 
 
 @pytest.mark.parametrize(

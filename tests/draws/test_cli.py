@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,6 +25,14 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
         make_snapshot(db.session, "2026-05", snapshot_tiers(24))
         db.session.commit()
     runner = app.test_cli_runner()
+    pid = _create_and_announce(runner, tmp_path)
+    _freeze_cosign_draw_publish(app, runner, tmp_path, now, pid)
+    _records_verify_offline(runner, tmp_path, pid)
+    _credits_round_trip(runner, tmp_path)
+
+
+def _create_and_announce(runner: Any, tmp_path: Path) -> str:
+    """``draws create`` from a draft file, ``exclusions``, ``announce``: the draw's id."""
     draft = tmp_path / "draft.json"
     draft.write_text(json.dumps({
         "name": "CLI draw", "kind": "quarterly", "tier_weights": {"ideal": 2, "responsible": 1},
@@ -34,11 +43,16 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     }))
     result = runner.invoke(args=["draws", "create", str(draft)])
     assert result.exit_code == 0, result.output
-    pid = result.output.strip()
+    pid: str = result.output.strip()
     excl = tmp_path / "excl.txt"
     excl.write_text("account\n7400000000\n")
     assert runner.invoke(args=["draws", "exclusions", pid, str(excl)]).exit_code == 0
     assert "commitment" in runner.invoke(args=["draws", "announce", pid]).output
+    return pid
+
+
+def _freeze_cosign_draw_publish(app: Flask, runner: Any, tmp_path: Path, now: dict[str, datetime], pid: str) -> None:
+    """``freeze`` (refused before its time), the witnesses' cosignatures, ``draw`` (once only), ``publish``."""
     refused = runner.invoke(args=["draws", "freeze", pid])
     assert refused.exit_code == 1 and "not yet the freeze time" in refused.output
     now["t"] = T0 + timedelta(days=1, seconds=5)
@@ -59,6 +73,11 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     assert drawn.exit_code == 0 and "prize 0" in drawn.output and "******" in drawn.output
     assert runner.invoke(args=["draws", "draw", pid, "--entropy", str(entropy)]).exit_code == 1
     assert runner.invoke(args=["draws", "publish", pid]).exit_code == 0
+
+
+def _records_verify_offline(runner: Any, tmp_path: Path, pid: str) -> None:
+    """The public record and the bundle pass the standalone verifier (with what it is told to trust), and so
+    do the check codes' file and an inclusion proof."""
     record, bundle, keyset = tmp_path / "record.json", tmp_path / "bundle.json", tmp_path / "keyset.json"
     assert runner.invoke(args=["draws", "record", pid, "--out", str(record)]).exit_code == 0
     assert runner.invoke(args=["draws", "bundle", pid, "--out", str(bundle)]).exit_code == 0
@@ -79,6 +98,10 @@ def test_cli_draw_and_standalone_verifier(app: Flask, tmp_path: Path, monkeypatc
     proof = tmp_path / "proof.json"
     proof.write_text(runner.invoke(args=["draws", "proof", pid, account]).output)
     assert verify_main([str(record), *trust, "--proof", str(proof)]) == 0
+
+
+def _credits_round_trip(runner: Any, tmp_path: Path) -> None:
+    """``export-credits`` once, the same ``batch`` again, then billing's confirmation."""
     out = tmp_path / "batch.csv"
     exported = runner.invoke(args=["draws", "export-credits", "--out", str(out)])
     assert exported.exit_code == 0 and "2 credits" in exported.output

@@ -21,9 +21,9 @@ from draws.secretbox import SecretBox
 from rewards.config import DEFAULTS
 from rewards.db import db
 from rewards.jobs import runner as job_runner
-from rewards.jobs.models import Job
 from rewards.signing.keystore import KeyStore
 from tests.draws.conftest import TEST_CHAIN, DrawKit, make_kit
+from tests.rewards.jobs.consumers import job as _job
 from tests.support import bearer
 
 
@@ -46,14 +46,6 @@ def announced(app: Flask, monkeypatch: pytest.MonkeyPatch) -> str:
         moment = services.get_draw(db.session, pid).freeze_at + timedelta(seconds=30)
     monkeypatch.setattr(services, "utcnow", lambda: moment)
     return pid
-
-
-def _job(app: Flask, job_id: int) -> Job:
-    with app.app_context():
-        job = db.session.get(Job, job_id)
-        assert job is not None
-        db.session.expunge(job)
-        return job
 
 
 def _draw_state(app: Flask, pid: str) -> str:

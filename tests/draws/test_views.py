@@ -88,7 +88,9 @@ def _answer(response: Any, account: str) -> str:
     return re.sub(r'(name="csrf_token" value=")[^"]*|Request id: <code>[^<]*', r"\1", text)
 
 
-def test_public_account_check(app: Flask, published: str) -> None:
+def _winner_entrant_outsider(app: Flask, published: str) -> tuple[str, str, str, dict[str, str]]:
+    """A winner, an entrant without a prize, an account of the snapshot that is no entrant, and their check
+    codes."""
     with app.app_context():
         draw = services.get_draw(db.session, published)
         accounts = services.frozen_columns(db.session, draw)[0]
@@ -102,6 +104,11 @@ def test_public_account_check(app: Flask, published: str) -> None:
 
         with app.test_request_context():
             codes = {a: services.check_code_for(db.session, draw, a, wiring.box()) for a in (winner, entrant, outsider)}
+    return winner, entrant, outsider, codes
+
+
+def test_public_account_check(app: Flask, published: str) -> None:
+    winner, entrant, outsider, codes = _winner_entrant_outsider(app, published)
     client = app.test_client()  # anonymous
     page = client.get(f"/public/draws/{published}?lang=en").get_data(as_text=True)
     assert 'name="account"' in page and 'name="code"' in page

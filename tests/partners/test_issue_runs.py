@@ -29,18 +29,28 @@ def _events(action: str) -> list[dict[str, Any]]:
     return [json.loads(e.details) for e in rows]
 
 
+@pytest.fixture
+def offer_and_snapshot(make_partner, make_offer, add_snapshot) -> tuple[int, int]:
+    """A partner's offer (no budget) and the active snapshot of 2026-10 with ROWS: their ids."""
+    p = make_partner()
+    return make_offer(p["id"]), add_snapshot("2026-10", ROWS)
+
+
+def _issue_all(offer_id: int, sid: int, **more: Any) -> IssueRun:
+    """Issue the offer's codes for the 2026-10 snapshot in batches of 3, committing each."""
+    offer = db.session.get(Offer, offer_id)
+    return issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t",
+                           commit=db.session.commit, batch_size=3, **more)
+
+
 def _codes(offer_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Code).where(Code.offer_id == offer_id)) or 0
 
 
-def test_each_batch_has_its_event(app: Flask, make_partner, make_offer, add_snapshot) -> None:
-    p = make_partner()
-    offer_id = make_offer(p["id"])
-    sid = add_snapshot("2026-10", ROWS)
+def test_each_batch_has_its_event(app: Flask, offer_and_snapshot: tuple[int, int]) -> None:
+    offer_id, sid = offer_and_snapshot
     with app.app_context():
-        offer = db.session.get(Offer, offer_id)
-        run = issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t",
-                              commit=db.session.commit, batch_size=3)
+        run = _issue_all(offer_id, sid)
         batches = _events("codes.issue_batch")
         assert [(b["run"], b["batch"], b["count"]) for b in batches] == [(run.id, 1, 3), (run.id, 2, 3),
                                                                          (run.id, 3, 3), (run.id, 4, 1)]
@@ -52,11 +62,9 @@ def test_each_batch_has_its_event(app: Flask, make_partner, make_offer, add_snap
 
 
 def test_a_failing_run_keeps_its_batches_logged_and_logs_the_failure(
-    app: Flask, make_partner, make_offer, add_snapshot, monkeypatch: pytest.MonkeyPatch
+    app: Flask, offer_and_snapshot: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    p = make_partner()
-    offer_id = make_offer(p["id"])
-    sid = add_snapshot("2026-10", ROWS)
+    offer_id, sid = offer_and_snapshot
     real = issue.insert_codes
     calls = {"n": 0}
 
@@ -68,10 +76,8 @@ def test_a_failing_run_keeps_its_batches_logged_and_logs_the_failure(
 
     monkeypatch.setattr(issue, "insert_codes", third_batch_fails)
     with app.app_context():
-        offer = db.session.get(Offer, offer_id)
         with pytest.raises(RuntimeError):
-            issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t",
-                            commit=db.session.commit, batch_size=3)
+            _issue_all(offer_id, sid)
         db.session.rollback()
         assert _codes(offer_id) == 6
         assert sum(b["count"] for b in _events("codes.issue_batch")) == 6
@@ -83,17 +89,13 @@ def test_a_failing_run_keeps_its_batches_logged_and_logs_the_failure(
         assert _events("codes.issued") == []
     monkeypatch.setattr(issue, "insert_codes", real)
     with app.app_context():  # a re-run issues only the rest
-        offer = db.session.get(Offer, offer_id)
-        again = issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t",
-                                commit=db.session.commit, batch_size=3)
+        again = _issue_all(offer_id, sid)
         assert (again.planned, again.issued, again.state) == (4, 4, "done")
         assert _codes(offer_id) == 10 == sum(b["count"] for b in _events("codes.issue_batch"))
 
 
-def test_a_killed_run_leaves_no_code_without_its_event(app: Flask, make_partner, make_offer, add_snapshot) -> None:
-    p = make_partner()
-    offer_id = make_offer(p["id"])
-    sid = add_snapshot("2026-10", ROWS)
+def test_a_killed_run_leaves_no_code_without_its_event(app: Flask, offer_and_snapshot: tuple[int, int]) -> None:
+    offer_id, sid = offer_and_snapshot
     with app.app_context():
         offer = db.session.get(Offer, offer_id)
         run = issue.start_run(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t")
@@ -108,12 +110,10 @@ def test_a_killed_run_leaves_no_code_without_its_event(app: Flask, make_partner,
         assert [b["count"] for b in _events("codes.issue_batch")] == [4]
 
 
-def test_withdrawing_the_offer_stops_a_run(app: Flask, make_partner, make_offer, add_snapshot) -> None:
+def test_withdrawing_the_offer_stops_a_run(app: Flask, offer_and_snapshot: tuple[int, int]) -> None:
     from partners.services import catalog
 
-    p = make_partner()
-    offer_id = make_offer(p["id"])
-    sid = add_snapshot("2026-10", ROWS)
+    offer_id, sid = offer_and_snapshot
 
     def withdraw_after_first(run: IssueRun) -> None:
         if run.issued == 3:
@@ -121,10 +121,8 @@ def test_withdrawing_the_offer_stops_a_run(app: Flask, make_partner, make_offer,
             db.session.commit()
 
     with app.app_context():
-        offer = db.session.get(Offer, offer_id)
         with pytest.raises(DomainError):
-            issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t",
-                            commit=db.session.commit, progress=withdraw_after_first, batch_size=3)
+            _issue_all(offer_id, sid, progress=withdraw_after_first)
         assert _codes(offer_id) == 3
         assert db.session.scalars(select(IssueRun.state)).one() == "failed"
         assert [e["error"] for e in _events("codes.issue_failed")] == ["the offer is withdrawn"]
@@ -170,9 +168,7 @@ def test_budget_holds_against_a_concurrent_on_demand_issue(
 
     monkeypatch.setattr(issue, "insert_codes", insert_while_the_cabinet_asks)
     with app.app_context():
-        offer = db.session.get(Offer, offer_id)
-        run = issue.issue_all(db.session, offer, snapshots.SnapshotRef(sid, "2026-10"), actor="t",
-                              commit=db.session.commit, progress=after_first_batch, batch_size=3)
+        run = _issue_all(offer_id, sid, progress=after_first_batch)
         assert outcome.get("created") is True, outcome
         assert _codes(offer_id) == 5  # 3 + the cabinet's + 1: never 6
         assert (run.state, run.issued, run.planned, run.skipped_budget) == ("done", 4, 4, 6)
@@ -205,15 +201,13 @@ def test_two_bulk_runs_share_one_budget(app: Flask, make_partner, make_offer, ad
 
 
 def test_a_run_whose_process_stopped_shows_interrupted_and_is_closed_by_the_next(
-    app: Flask, make_partner, make_offer, add_snapshot, logged_in
+    app: Flask, offer_and_snapshot: tuple[int, int], logged_in
 ) -> None:
     from datetime import timedelta
 
     from rewards.db import utcnow
 
-    p = make_partner()
-    offer_id = make_offer(p["id"])
-    sid = add_snapshot("2026-10", ROWS)
+    offer_id, sid = offer_and_snapshot
     with app.app_context():
         offer = db.session.get(Offer, offer_id)
         # a run started, then its process died: still 'running', no progress for longer than STALE_AFTER

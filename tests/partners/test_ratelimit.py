@@ -48,6 +48,15 @@ def _remaining(scope: str, key: str, spec: str) -> list[int]:
     return [strategy.get_window_stats(item, scope, key).remaining for item in parse_many(spec)]
 
 
+def _in_threads(run: Callable[[], None], count: int) -> None:
+    """Run ``run`` in ``count`` threads at once and wait for them all."""
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _app(app_factory: Callable[..., Flask], storage: str, **limits: object) -> Flask:
     # A key prefix of its own: counts left in the shared Redis by other tests or runs never meet these.
     options = {"key_prefix": f"t-{uuid.uuid4().hex}"} if storage.startswith("redis") else {}
@@ -193,11 +202,7 @@ def test_threads_together_reach_the_general_limit_exactly(app_factory: Callable[
         with lock:
             counts.append(admitted)
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(run, 8)
     # never beyond; each thread may end holding unspent permits (batches of at most 300 // 32 = 9)
     assert 300 - 8 * 9 <= sum(counts) <= 300
 
@@ -228,11 +233,7 @@ def test_concurrent_look_ups_never_get_more_not_found_answers_than_the_budget(
             answered.append(not_found)
             late.append(refused_late)
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(run, 8)
     assert sum(answered) == 30, answered  # exactly the budget, however the threads interleave
     # a look-up admitted before the budget ran out answers 429 instead; then its thread's permits are
     # dropped, so each thread meets at most one such refusal before Redis refuses its look-ups

@@ -1,4 +1,4 @@
-"""The pure cores import neither Flask nor SQLAlchemy (an auditor runs them without the service)."""
+"""The pure cores import neither Flask, SQLAlchemy nor marshmallow (an auditor runs them without the service)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ PURE = [
     "signedjson", "draws.engine", "draws.frozen", "draws.verify", "draws.witness", "draws.drand", "draws.relay",
     "draws.checkcode",
     "rewards.audit.chain", "rewards.apikeys.tokens", "rewards.tiers", "partners.codes", "rewards.rating.engine",
-    "rewards.snapshots.csvfile", "rewards.csvread", "rewards.flags.core", "rewards.flags.needs",
+    "rewards.snapshots.csvfile", "rewards.snapshots.digest", "rewards.rating.rules", "rewards.csvread",
+    "rewards.flags.core", "rewards.flags.needs",
     "rewards.rating.behaviour",
     "rewards.charts",
     "partners.webhooks",
@@ -24,7 +25,8 @@ PURE = [
 def test_module_is_pure(module: str) -> None:
     code = (
         f"import sys, {module}\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'flask', 'sqlalchemy', 'flask_sqlalchemy'})\n"
+        "bad = sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in {'flask', 'sqlalchemy', 'flask_sqlalchemy', 'marshmallow'})\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

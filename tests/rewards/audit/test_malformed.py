@@ -25,6 +25,16 @@ def _seed(app: Flask, n: int = 5) -> None:
         db.session.commit()
 
 
+def _seed_and_spoil(app: Flask, backend: str, column: str, value: str) -> None:
+    """Five events, then ``column`` of the third overwritten with ``value`` (skipped where it cannot be stored)."""
+    if column == "at" and backend == "postgresql":
+        pytest.skip("a timestamptz column cannot hold a malformed time: only SQLite stores one")
+    _seed(app)
+    with app.app_context():
+        db.session.execute(text(f"UPDATE events SET {column} = :v WHERE seq = 3"), {"v": value})
+        db.session.commit()
+
+
 @pytest.mark.parametrize(
     ("column", "value", "problem"),
     [
@@ -36,12 +46,8 @@ def _seed(app: Flask, n: int = 5) -> None:
     ],
 )
 def test_malformed_rows_are_broken_links(app: Flask, backend: str, column: str, value: str, problem: str) -> None:
-    if column == "at" and backend == "postgresql":
-        pytest.skip("a timestamptz column cannot hold a malformed time: only SQLite stores one")
-    _seed(app)
+    _seed_and_spoil(app, backend, column, value)
     with app.app_context():
-        db.session.execute(text(f"UPDATE events SET {column} = :v WHERE seq = 3"), {"v": value})
-        db.session.commit()
         report = services.verify_log(db.session)
         db.session.rollback()
     assert not report.ok and report.count == 2 and report.problem is not None
@@ -65,12 +71,7 @@ MALFORMED = [
 def test_the_log_page_shows_malformed_rows_and_verify_reports_them(
     app: Flask, backend: str, logged_in: Callable[[str], FlaskClient], column: str, value: str
 ) -> None:
-    if column == "at" and backend == "postgresql":
-        pytest.skip("a timestamptz column cannot hold a malformed time: only SQLite stores one")
-    _seed(app)
-    with app.app_context():
-        db.session.execute(text(f"UPDATE events SET {column} = :v WHERE seq = 3"), {"v": value})
-        db.session.commit()
+    _seed_and_spoil(app, backend, column, value)
     auditor = logged_in("auditor")
     page = auditor.get("/audit/?lang=en")
     assert page.status_code == 200

@@ -21,9 +21,10 @@ from sqlalchemy import func, select, text
 from rewards.config import DEFAULTS
 from rewards.db import db
 from rewards.jobs import store
-from rewards.jobs.models import Job
 from rewards.snapshots.models import Snapshot, SnapshotRow
 from tests.rewards.jobs.consumers import Consumers
+from tests.rewards.jobs.consumers import job as _job
+from tests.rewards.jobs.consumers import wait_job as _wait
 
 ROOT = Path(__file__).resolve().parents[3]
 FEATURES = [*DEFAULTS["FEATURES"], "tests.rewards.jobs.sample_feature"]
@@ -53,23 +54,6 @@ def consumers(backend: str, tmp_path: Path, queue_settings: dict[str, Any]) -> I
     started = Consumers(backend, tmp_path, queue_settings, workers=2)
     yield started.start
     started.stop_all()
-
-
-def _job(app: Flask, job_id: int) -> Job:
-    with app.app_context():
-        job = db.session.get(Job, job_id)
-        db.session.expunge_all()
-        return job
-
-
-def _wait(app: Flask, job_id: int, until: Callable[[Job], bool], seconds: float = 60) -> Job:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = _job(app, job_id)
-        if until(job):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} stayed {_job(app, job_id).state}")
 
 
 def test_jobs_run_once_in_the_consumer(app: Flask, consumers: Callable[[], Any], logged_in: Any) -> None:

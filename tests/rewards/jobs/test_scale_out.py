@@ -145,22 +145,31 @@ def _csv(seed: int) -> bytes:
 
 def test_two_web_servers_and_two_consumers_run_each_job_exactly_once(app: Flask, processes: dict[str, Any]) -> None:
     from rewards.apikeys.services import create_client
-    from rewards.audit.models import Event
-    from rewards.audit.services import verify_log
-    from rewards.jobs.models import Job
-    from rewards.snapshots.models import Snapshot, SnapshotRow
 
     with app.app_context():
         _client, token = create_client(db.session, "billing", ["snapshots:write", "jobs:read"], actor="test")
         db.session.commit()
     web = processes["ports"]
     periods = [f"2025-{m:02d}" for m in range(1, JOBS + 1)]
+    submitted = _submit(web, token, periods)
+    states = _follow(web, token, submitted)
+    assert all(s["state"] == "done" for s in states.values()), [s["error"] for s in states.values()]
+    _check_stored(app, processes, submitted, periods)
+
+
+def _submit(web: list[int], token: str, periods: list[str]) -> dict[int, str]:
+    """One import per period, to the two web servers in turn: {job id: period}."""
     submitted: dict[int, str] = {}
     for i, period in enumerate(periods):
         status, body = _call(web[i % 2], f"/api/v1/snapshots?period={period}&filename=p{i}.csv", token, _csv(i + 1))
         assert status == 202, body  # stored and queued, answered at once by the web server
         submitted[body["job"]["id"]] = period
     assert len(submitted) == JOBS
+    return submitted
+
+
+def _follow(web: list[int], token: str, submitted: dict[int, str]) -> dict[int, dict[str, Any]]:
+    """Each job as the other web server reports it, until all have finished: {job id: job}."""
     deadline = time.monotonic() + 240
     states: dict[int, dict[str, Any]] = {}
     while len(states) < JOBS and time.monotonic() < deadline:
@@ -171,7 +180,16 @@ def test_two_web_servers_and_two_consumers_run_each_job_exactly_once(app: Flask,
                 states[job_id] = body
         time.sleep(0.3)
     assert len(states) == JOBS, f"unfinished jobs after 240 s: {set(submitted) - set(states)}"
-    assert all(s["state"] == "done" for s in states.values()), [s["error"] for s in states.values()]
+    return states
+
+
+def _check_stored(app: Flask, processes: dict[str, Any], submitted: dict[int, str], periods: list[str]) -> None:
+    """One job record per submission, run by the consumers (both), each import stored once, the log whole."""
+    from rewards.audit.models import Event
+    from rewards.audit.services import verify_log
+    from rewards.jobs.models import Job
+    from rewards.snapshots.models import Snapshot, SnapshotRow
+
     with app.app_context():
         jobs = db.session.scalars(select(Job).order_by(Job.id)).all()
         assert sorted(j.id for j in jobs) == sorted(submitted)  # one record per submission, nothing extra

@@ -89,18 +89,24 @@ def _users(app: Flask, *names: str) -> None:
         db.session.commit()
 
 
+def _source(dbs: Databases, keys: Path) -> Flask:
+    """The instance to back up: its database migrated, its signing key made."""
+    from rewards.signing.keystore import KeyStore
+
+    source = _app(dbs.url("source"), keys)
+    with source.app_context():
+        upgrade()
+    KeyStore(keys).generate(created_at=KEYS_CREATED)
+    return source
+
+
 def _cli(app: Flask, *args: str) -> Any:
     return app.test_cli_runner().invoke(args=list(args))
 
 
 def test_backup_restores_into_a_fresh_instance_and_the_log_verifies(dbs: Databases, tmp_path: Path) -> None:
-    from rewards.signing.keystore import KeyStore
-
     keys = tmp_path / "keys"
-    source = _app(dbs.url("source"), keys)
-    with source.app_context():
-        upgrade()
-    KeyStore(keys).generate(created_at=KEYS_CREATED)
+    source = _source(dbs, keys)
     _users(source, "anna", "boris")
     made = _cli(source, "audit", "checkpoint", "--out", str(tmp_path / "cp.json"))
     assert made.exit_code == 0, made.output
@@ -137,13 +143,8 @@ def test_backup_restores_into_a_fresh_instance_and_the_log_verifies(dbs: Databas
 
 def test_a_backup_older_than_the_checkpoint_is_reported(dbs: Databases, tmp_path: Path) -> None:
     """A restore from before a checkpoint verifies as a cut tail: the drill can fail."""
-    from rewards.signing.keystore import KeyStore
-
     keys = tmp_path / "keys"
-    source = _app(dbs.url("source"), keys)
-    with source.app_context():
-        upgrade()
-    KeyStore(keys).generate(created_at=KEYS_CREATED)
+    source = _source(dbs, keys)
     _users(source, "anna")
     assert _cli(source, "backup", str(tmp_path / "old")).exit_code == 0
     _users(source, "boris")

@@ -88,6 +88,17 @@ def _form(doc: dict[str, Any], name: str) -> dict[str, Any]:
 def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_in: Any) -> None:
     snap_id = _computed(app)
     staff = logged_in("marketing")
+    drafts = _drafts_on_pages(app, staff)
+    results = _what_ifs_on_pages(app, staff, drafts, snap_id)
+    _refusals_and_publish_on_pages(app, staff, drafts, results, snap_id)
+    auditor = logged_in("auditor")
+    assert auditor.get(f"/snapshots/rules/what-if/{results[0]}").status_code == 200
+    assert auditor.post("/snapshots/rules/what-if", data={"draft_id": drafts["JSON"],
+                                                          "snapshot_id": snap_id}).status_code == 403
+
+
+def _drafts_on_pages(app: Flask, staff: Any) -> dict[str, int]:
+    """Bad fields refused and named (nothing stored), then two drafts, by form and as JSON: {name: id}."""
     r = staff.get("/snapshots/rules/drafts/new")
     assert r.status_code == 200 and "draft-form" in r.get_data(as_text=True)
     # A bad field: refused, named, nothing stored.
@@ -106,6 +117,12 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
         drafts = {d.name: d.id for d in db.session.scalars(select(RulesDraft))}
         assert json.loads(db.session.get(RulesDraft, drafts["Бумага x3"]).content)["points"]["paperless"] == 3
     assert "rules.points" not in staff.get(f"/snapshots/rules/drafts/{drafts['JSON']}").get_data(as_text=True)
+    return drafts
+
+
+def _what_ifs_on_pages(app: Flask, staff: Any, drafts: dict[str, int], snap_id: int) -> list[int]:
+    """A what-if of each draft, its result page, its changed accounts, the download, an account side by side and
+    the comparison of the two: the what-ifs' job ids."""
     results = []
     for draft_id in drafts.values():
         r = staff.post("/snapshots/rules/what-if", data={"draft_id": draft_id, "snapshot_id": snap_id})
@@ -131,6 +148,13 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
     assert r.status_code == 200 and 'id="side-by-side"' in r.get_data(as_text=True)
     r = staff.get(f"/snapshots/rules/what-if/compare?a={results[0]}&b={results[1]}")
     assert r.status_code == 200 and "compare-counts" in r.get_data(as_text=True)
+    return results
+
+
+def _refusals_and_publish_on_pages(app: Flask, staff: Any, drafts: dict[str, int], results: list[int],
+                                   snap_id: int) -> None:
+    """Bad what-if and publish forms refused in Russian (nothing queued); a what-if of an imported snapshot
+    refused; a draft published from 2026-11."""
     for bad in ({"draft_id": "abc", "snapshot_id": snap_id}, {"snapshot_id": snap_id},
                 {"draft_id": "٣", "snapshot_id": snap_id}):
         r = staff.post("/snapshots/rules/what-if", data=bad, follow_redirects=True)
@@ -151,10 +175,6 @@ def test_pages_draft_what_if_result_account_compare_publish(app: Flask, logged_i
         assert db.session.scalars(select(RulesVersion.effective_from)).all() == ["2026-11"]
     page = staff.get("/snapshots/rules").get_data(as_text=True)
     assert "2026-11" in page and "Бумага x3" in page
-    auditor = logged_in("auditor")
-    assert auditor.get(f"/snapshots/rules/what-if/{results[0]}").status_code == 200
-    assert auditor.post("/snapshots/rules/what-if", data={"draft_id": drafts["JSON"],
-                                                          "snapshot_id": snap_id}).status_code == 403
 
 
 def test_api_drafts_what_if_changed_account_and_versions(app: Flask, client: Any, api_token: Any) -> None:
