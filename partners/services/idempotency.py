@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, String, bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from partners.models import IdempotencyRecord
@@ -80,22 +79,25 @@ def fingerprint(endpoint: str, data: Any) -> str:
 
 _T = IdempotencyRecord.__table__
 _CLAIM_COLUMNS = ("partner_id", "key", "endpoint", "request_hash", "state", "locked_at", "created_at", "expires_at")
-# The claim, prebuilt once (bound parameters; SQLAlchemy caches its compiled form). On PostgreSQL the
-# row is inserted only if this transaction gets the key's advisory lock (64 bits of the key, its
-# partner and the schema, so test runs and installations in one database never share one): the lock
-# and the insert are one round trip, and a duplicate finds the lock taken while the first runs.
-_LOCK = func.pg_try_advisory_xact_lock(
-    func.hashtextextended(bindparam("lock_name", type_=String) + func.current_schema(), 0, type_=BigInteger))
+# The claim, prebuilt once as SQL text with typed parameters: the dialects' INSERT ... ON CONFLICT
+# constructs are not cacheable in SQLAlchemy (they were compiled anew on every request), a TextClause is.
+# On PostgreSQL the row is inserted only if this transaction gets the key's advisory lock (64 bits of a
+# hash of the partner, the key and the schema, so test runs and installations in one database never
+# share one): the lock and the insert are one round trip, and a duplicate finds the lock taken while the
+# first runs. The lock goes with the transaction.
+_COLUMNS = ", ".join(_CLAIM_COLUMNS)
+_PARAMS = ", ".join(f"CAST(:{c} AS {_T.c[c].type.compile(dialect=postgresql.dialect())})" for c in _CLAIM_COLUMNS)
+_TYPED = [bindparam(c, type_=_T.c[c].type) for c in _CLAIM_COLUMNS]
 _CLAIM = {
-    "postgresql": pg_insert(_T)
-    .from_select(list(_CLAIM_COLUMNS), select(*(bindparam(c, type_=_T.c[c].type) for c in _CLAIM_COLUMNS))
-                 .where(_LOCK))
-    .on_conflict_do_nothing(index_elements=["partner_id", "key"])
-    .returning(_T.c.id),
-    "sqlite": sqlite_insert(_T)
-    .values({c: bindparam(c, type_=_T.c[c].type) for c in _CLAIM_COLUMNS})
-    .on_conflict_do_nothing(index_elements=["partner_id", "key"])
-    .returning(_T.c.id),
+    "postgresql": text(
+        f"INSERT INTO {_T.name} ({_COLUMNS}) SELECT {_PARAMS}"
+        " WHERE pg_try_advisory_xact_lock(hashtextextended(CAST(:lock_name AS TEXT) || current_schema(), 0))"
+        " ON CONFLICT (partner_id, key) DO NOTHING RETURNING id"
+    ).bindparams(*_TYPED),
+    "sqlite": text(
+        f"INSERT INTO {_T.name} ({_COLUMNS}) VALUES ({', '.join(':' + c for c in _CLAIM_COLUMNS)})"
+        " ON CONFLICT (partner_id, key) DO NOTHING RETURNING id"
+    ).bindparams(*_TYPED),
 }
 _COMPLETE = (
     update(_T)
@@ -108,10 +110,11 @@ _COMPLETE = (
 def claim(session: Session, partner_id: int, key: str, endpoint: str, request_hash: str, now: datetime) -> Claim:
     """Claim ``key`` for this request in the current transaction, or return the stored response."""
     conn = session.connection()
-    postgresql = conn.dialect.name == "postgresql"
+    on_postgresql = conn.dialect.name == "postgresql"
     params = {"partner_id": partner_id, "key": key, "endpoint": endpoint, "request_hash": request_hash,
-              "state": IN_FLIGHT, "locked_at": now, "created_at": now, "expires_at": now + RETENTION,
-              "lock_name": f"idempotency:{partner_id}:{key}:"}
+              "state": IN_FLIGHT, "locked_at": now, "created_at": now, "expires_at": now + RETENTION}
+    if on_postgresql:
+        params["lock_name"] = f"idempotency:{partner_id}:{key}:"
     for _attempt in range(3):
         rid = conn.execute(_CLAIM[conn.dialect.name], params).scalar()
         if rid is not None:
@@ -120,7 +123,7 @@ def claim(session: Session, partner_id: int, key: str, endpoint: str, request_ha
             select(IdempotencyRecord).where(IdempotencyRecord.partner_id == partner_id, IdempotencyRecord.key == key)
         )
         if rec is None:
-            if postgresql:  # no row and no insert: another transaction holds the key's lock, its claim unseen
+            if on_postgresql:  # no row and no insert: another transaction holds the key's lock, its claim unseen
                 raise InFlight(N_("a request with this Idempotency-Key is still being processed; retry shortly"))
             continue  # deleted between the two statements (a purge): try again
         if rec.expires_at <= now:  # past retention: the key is free again

@@ -176,7 +176,8 @@ def defer_chaining(while_: Callable[[], bool] | None) -> None:
 
     The jobs consumer runs at a lower OS priority (and its database sessions too): if it held the chain
     lock while starved of CPU, every partner redemption's chaining would wait for it. While live traffic
-    is served, the web workers chain after each of their commits, which takes the consumer's events too;
+    is served, the web workers chain after their commits (a redemption's at most once a second per
+    process, :func:`chain_later`), which takes the consumer's events too;
     the periodic chainer catches the rest within a minute. None: chain after every commit (the default).
     """
     global _defer_while
