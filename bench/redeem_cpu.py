@@ -33,6 +33,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1]
 LOG_OPTION = "-clog_statement=all -capplication_name=redeem_cpu"
+PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def _redis() -> str | None:
@@ -52,7 +53,7 @@ def _app(folder: Path, schema: str, ratelimit: bool, options: str = "") -> Any:
 
     queue = _redis() or f"sqlite:///{folder / 'queue.sqlite3'}"
     db_cfg = database_settings("postgresql", folder, schema) if not options else {
-        "DATABASE_URL": os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        "DATABASE_URL": PG_URL,
         "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"{options} -csearch_path={schema}"}}}
     cfg = {"SECRET_KEY": "bench", "KEYS_DIR": str(folder / "keys"), "LOG_LEVEL": "WARNING",
            "RATELIMIT_ENABLED": ratelimit, "JOBS_URL": queue, "JOBS_QUEUE": f"bench-cpu-{os.getpid()}",
@@ -131,12 +132,10 @@ def child(args: argparse.Namespace) -> None:
             out["statements"] = len(statements) / n
             out["kinds"] = {k[:110]: c / n for k, c in Counter(
                 s.split(": ", 1)[-1] for s in statements).most_common()}
-        from bench._partners_db import database_settings
-
-        database_settings("postgresql", folder, schema)  # empties it
         from sqlalchemy import create_engine, text
-        engine = create_engine(os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-        with engine.begin() as conn:
+
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:  # the run's schema goes with it
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         print(json.dumps(out))
 
