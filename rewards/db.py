@@ -96,8 +96,8 @@ def commit_unflushed(executor: Session | scoped_session[Session] | Connection) -
     crash within 3 x ``wal_writer_delay`` (0.6 s by default) of it may lose it, never half of it, and the
     database stays consistent. And since the log is written in order, **any later commit that waits
     for the disk (every ordinary one) makes this one durable too**. So it is only for transactions
-    whose loss harms nothing: one followed by an ordinary commit that depends on it (an idempotency
-    claim before its work), or one whose work is derived and done again if lost (chaining the event
+    whose loss harms nothing: one followed by an ordinary commit that depends on it (a claim
+    committed before its work), or one whose work is derived and done again if lost (chaining the event
     log). Why it matters: a commit that waits flushes the whole log written before it, a long job's
     COPY included; a request that waits once instead of three times waits a third as often.
     """

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from partners.models import (
     RedemptionEvent,
 )
 from partners.services import webhooks
-from rewards.audit.services import record_event
+from rewards.audit.services import append_event, chain_later, record_event
 from rewards.db import rowcount
 from rewards.directread import DirectRead
 from rewards.errors import N_, DomainError
@@ -226,6 +226,18 @@ def _public_id(prefix: str) -> str:
     return prefix + "_" + secrets.token_hex(10)
 
 
+# The redemption's writes, prebuilt once (bound parameters; compiled once per dialect), on the session's
+# connection: the conditional update returns the new version (no second read), and the ledger entry is
+# one INSERT without the ORM's flush and id read-back.
+_REDEEM_CODE = (
+    update(Code.__table__)
+    .where(_C.id == bindparam("code_id"), _C.state == ISSUED)
+    .values(state=REDEEMED, version=_C.version + 1)
+    .returning(_C.version)
+)
+_INSERT_REDEMPTION = insert(RedemptionEvent.__table__)
+
+
 def redeem(
     session: Session,
     partner: PartnerRef,
@@ -237,42 +249,31 @@ def redeem(
     now: datetime,
     actor: str,
 ) -> tuple[RedemptionEvent, Offer, codecore.ParsedCode]:
-    """Redeem the code once; every later attempt is refused with ``already_redeemed``."""
+    """Redeem the code once; every later attempt is refused with ``already_redeemed``. Returns the
+    ledger entry as written (not attached to the session), the offer and the parsed code."""
     parsed, code, offer = _find(session, partner, text)
     reason = _refusal(code, offer, now)
     if reason is not None:
         raise Refused(reason)
-    result = session.execute(
-        update(Code)
-        .where(Code.id == code.id, Code.state == ISSUED)
-        .values(state=REDEEMED, version=Code.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(result) != 1:  # lost the race: someone redeemed (or revoked) it since we read it
+    conn = session.connection()
+    seq = conn.execute(_REDEEM_CODE, {"code_id": code.id}).scalar()  # the code's new version, our row lock
+    if seq is None:  # lost the race: someone redeemed (or revoked) it since we read it
         session.expire(code)
         state = session.scalar(select(Code.state).where(Code.id == code.id))
         raise Refused(REVOKED_REASON if state == REVOKED else ALREADY_REDEEMED)
-    seq = session.scalar(select(Code.version).where(Code.id == code.id))  # our row lock holds it
-    event = RedemptionEvent(
-        public_id=_public_id("rd"),
-        kind="redeem",
-        code_id=code.id,
-        offer_id=offer.id,
-        partner_id=partner.id,
-        seq=seq,
-        order_ref=order_ref,
-        amount_kopecks=amount_kopecks,
-        discount_kopecks=discount_for(offer, amount_kopecks),
-        api_client_id=client_id,
-        at=now,
-        test=partner.sandbox,
-    )
-    session.add(event)
-    session.flush()
-    record_event(  # a sandbox redemption under its own action: the live totals never count it
+    values: dict[str, Any] = {
+        "public_id": _public_id("rd"), "kind": "redeem", "code_id": code.id, "offer_id": offer.id,
+        "partner_id": partner.id, "seq": seq, "reverses_id": None, "order_ref": order_ref,
+        "amount_kopecks": amount_kopecks, "discount_kopecks": discount_for(offer, amount_kopecks), "reason": None,
+        "api_client_id": client_id, "at": now, "test": partner.sandbox,
+    }
+    conn.execute(_INSERT_REDEMPTION, values)
+    event = RedemptionEvent(**values)  # the entry as written, for the answer (transient: no id read back)
+    append_event(  # a sandbox redemption under its own action: the live totals never count it
         session, actor, "sandbox.code_redeemed" if partner.sandbox else "code.redeemed", "code", str(code.id),
         {"offer_id": offer.id, "redemption": event.public_id},
     )
+    chain_later(session)  # the busiest writer of the log: its events are chained in batches
     webhooks.emit(session, partner.id, "code.redeemed", f"code:{code.id}",
                   redemption_view(event, offer, printed(parsed, partner.sandbox)), now, live=not partner.sandbox)
     return event, offer, parsed

@@ -4,14 +4,16 @@ An append never waits for another: ``record_event`` inserts the event unchained 
 caller's transaction. The chainer (``chain_pending``) then gives the committed, unchained events their
 ``seq``, ``prev_hash`` and ``hash`` in id order, in short transactions of its own under an advisory
 lock, so the chain's order is the order in which the chainer saw events committed. It runs right after
-every commit that recorded an event (a session hook), every minute in the consumer, and before every
-verification and checkpoint. On SQLite writers are serial anyway (``BEGIN IMMEDIATE``), so there an
+every commit that recorded an event (a session hook; at most once a second per process for a
+transaction marked :func:`chain_later`, a busy request path), every minute in the consumer, and before
+every verification and checkpoint. On SQLite writers are serial anyway (``BEGIN IMMEDIATE``), so there an
 event is chained in its own transaction at once.
 
 PostgreSQL ids come from a sequence: a rolled-back transaction leaves a gap and transactions commit out
 of id order; neither matters, because ``seq`` is assigned by the chainer to what is committed, and an
 event that commits later than a higher id is simply chained after it. Between its commit and its
-chaining (milliseconds, unless the chainer fails) an event is "pending": verification reports it as such.
+chaining (milliseconds; up to a second under partner traffic, a minute for the last events of a burst;
+longer only if the chainer fails) an event is "pending": verification reports it as such.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, bindparam, event, func, select, text, type_coerce, update
+from sqlalchemy import Connection, Engine, String, bindparam, event, func, insert, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from signedjson import canonical_json
@@ -43,9 +46,15 @@ _UNFLUSHED = "set_config('synchronous_commit', 'off', true)"  # SET LOCAL (rewar
 _LOCK = text(f"SELECT {_UNFLUSHED}, pg_advisory_xact_lock{_LOCK_ARGS}")
 _TRY_LOCK = text(f"SELECT {_UNFLUSHED}, pg_try_advisory_xact_lock{_LOCK_ARGS}")
 _UNCHAINED = "rewards.audit.unchained"  # session.info flag: this transaction recorded an event
+_LATER = "rewards.audit.later"  # session.info flag: its events may wait for the next chainer (chain_later)
 CHAIN_BATCH = 2000
+# A transaction marked chain_later leaves its events pending if this process chained less than this
+# long ago (seconds): busy request paths chain once a second per process instead of after every commit.
+LATER_SECONDS = 1.0
 _defer_while: Callable[[], bool] | None = None  # see defer_chaining
+_last_chained = -LATER_SECONDS  # time.monotonic() of this process's last chaining after a commit
 _E = Event.__table__.c
+_INSERT_EVENT = insert(Event.__table__)
 
 
 def record_event(
@@ -65,6 +74,35 @@ def record_event(
     else:
         session.info[_UNCHAINED] = True
     return event_row
+
+
+def append_event(
+    session: Session, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
+) -> None:
+    """:func:`record_event` for a hot path: the same row, written by one prebuilt Core INSERT on the
+    session's connection (no ORM object, no flush, no id read back)."""
+    conn = session.connection()
+    conn.execute(_INSERT_EVENT, {
+        "at": utcnow(), "actor": actor, "action": action, "object_type": object_type,
+        "object_id": str(object_id), "details": canonical_json(details).decode("utf-8"),
+    })
+    if conn.dialect.name == "sqlite":
+        _chain_batch(conn, None)  # as record_event: SQLite's writer chains in its own transaction
+    else:
+        session.info[_UNCHAINED] = True
+
+
+def chain_later(session: Session) -> None:
+    """Let this transaction's events wait for the next chainer (PostgreSQL; on SQLite they are chained
+    already): after its commit they are chained only if this process has not chained for
+    ``LATER_SECONDS``; otherwise they stay pending until the next chaining, which is this process's or
+    another's next commit past that interval, the periodic chainer (every minute), or a verification or
+    checkpoint (which chain everything first). For busy request paths (a partner redemption): at 30
+    a second a process chains once a second, a batch of events in one short transaction, instead of
+    paying a chaining transaction on every request. The chain is the same: events are chained in the
+    order the chainer sees them committed, whichever chainer it is."""
+    session.connection()  # the mark is the current transaction's: its commit or rollback clears it
+    session.info[_LATER] = True
 
 
 def _chain_batch(conn: Connection, limit: int | None) -> int:
@@ -138,7 +176,8 @@ def defer_chaining(while_: Callable[[], bool] | None) -> None:
 
     The jobs consumer runs at a lower OS priority (and its database sessions too): if it held the chain
     lock while starved of CPU, every partner redemption's chaining would wait for it. While live traffic
-    is served, the web workers chain after each of their commits, which takes the consumer's events too;
+    is served, the web workers chain after their commits (a redemption's at most once a second per
+    process, :func:`chain_later`), which takes the consumer's events too;
     the periodic chainer catches the rest within a minute. None: chain after every commit (the default).
     """
     global _defer_while
@@ -147,10 +186,17 @@ def defer_chaining(while_: Callable[[], bool] | None) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _chain_after_commit(session: Session) -> None:
-    """Chain the events a transaction recorded as soon as it commits (a failure leaves them pending)."""
+    """Chain the events a transaction recorded as soon as it commits (a failure leaves them pending);
+    one marked :func:`chain_later` only if this process has not chained for ``LATER_SECONDS``."""
+    global _last_chained
+    later = session.info.pop(_LATER, False)
     if session.info.pop(_UNCHAINED, False):
         if _defer_while is not None and _defer_while():
             return  # a foreground chainer takes them (defer_chaining)
+        now = time.monotonic()
+        if later and now - _last_chained < LATER_SECONDS:
+            return  # the next chainer takes them (chain_later)
+        _last_chained = now
         try:
             chain_pending(session.get_bind(), wait=False)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - the periodic chainer and the verifier try again
@@ -160,6 +206,7 @@ def _chain_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_unchained(session: Session) -> None:
     session.info.pop(_UNCHAINED, None)
+    session.info.pop(_LATER, None)
 
 
 def _chain_before_reading(session: Session) -> None:

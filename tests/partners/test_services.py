@@ -330,6 +330,76 @@ def test_run_once_protocol(app, make_partner) -> None:
         assert runs == ["a1", "b1", "c1", "c1", "c2", "n1", "n2"]
 
 
+def test_a_duplicate_while_the_first_runs(app, make_partner, backend) -> None:
+    """The claim is in the work's transaction: a duplicate meanwhile gets ``idempotency_in_flight`` on
+    PostgreSQL (the key's advisory lock; no committed claim exists) and, SQLite's writers being serial,
+    the first's stored answer there; once the first is done every retry gets that answer byte for byte."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from partners.models import IdempotencyRecord
+
+    p = make_partner()
+    running, finish = threading.Event(), threading.Event()
+    ok = idempotency.Answer(201, "application/json", b'{"first":1}')
+
+    def first_work() -> idempotency.Answer:
+        running.set()
+        assert finish.wait(30)
+        return ok
+
+    def once(work: Callable[[], idempotency.Answer]) -> idempotency.Answer:
+        with app.app_context():
+            return idempotency.run_once(db.session, db.session, p["id"], "dup", "redeem", {"code": "x"}, utcnow(),
+                                        work, lambda exc: pytest.fail(str(exc)))
+
+    def second() -> idempotency.Answer:
+        return idempotency.Answer(201, "application/json", b'{"second":1}')
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(once, first_work)
+        assert running.wait(30)
+        if backend == "postgresql":
+            with pytest.raises(idempotency.InFlight):
+                once(second)
+            with app.app_context():  # the claim is not committed: nothing to see, nothing left if it dies
+                assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+            finish.set()
+        else:
+            duplicate = pool.submit(once, second)  # waits for the writer's lock
+            finish.set()
+            assert duplicate.result(30) == idempotency.Answer(201, "application/json", b'{"first":1}', replayed=True)
+        assert first.result(30) == ok
+    assert once(second) == idempotency.Answer(201, "application/json", b'{"first":1}', replayed=True)
+
+
+def test_a_refusal_gives_way_to_a_duplicate_that_ran_after_its_rollback(app, make_partner) -> None:
+    """A refusal is stored under the key claimed again after the work's rollback; if a duplicate took
+    the key in between, the refused request answers with the duplicate's stored answer, as every retry will."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = make_partner()
+    ok = idempotency.Answer(201, "application/json", b'{"ok":1}')
+
+    def once(work: Callable[[], idempotency.Answer],
+             refusal: Callable[[DomainError], idempotency.Answer]) -> idempotency.Answer:
+        with app.app_context():
+            return idempotency.run_once(db.session, db.session, p["id"], "k", "redeem", {"code": "x"}, utcnow(),
+                                        work, refusal)
+
+    def refuse() -> idempotency.Answer:
+        raise DomainError("not yet", code="not_yet_valid")
+
+    def refusal_with_a_duplicate_meanwhile(exc: DomainError) -> idempotency.Answer:
+        with ThreadPoolExecutor(1) as pool:  # the key is free: the work's transaction was rolled back
+            assert pool.submit(once, lambda: ok, pytest.fail).result(30) == ok
+        return idempotency.Answer(409, "application/json", exc.code.encode())
+
+    replay = idempotency.Answer(201, "application/json", b'{"ok":1}', replayed=True)
+    assert once(refuse, refusal_with_a_duplicate_meanwhile) == replay
+    assert once(refuse, pytest.fail) == replay
+
+
 def test_ledger_counts_only(app, make_partner, make_offer, add_snapshot, issue_codes) -> None:
     """No counter column exists on offers or codes: counts come from rows."""
     cols = {c.name for c in Offer.__table__.columns} | {c.name for c in Code.__table__.columns}
