@@ -569,6 +569,94 @@ def print_jobs(title: str, states: list[Any]) -> None:
         print(f"  {title}: {name} {state} in {took:.1f} s ({count / took:,.0f} rows/s) {error or ''}")
 
 
+class NoSampler:
+    """Stands in for :class:`WaitSampler` without ``--waits``: phases are named, nothing is sampled."""
+
+    phase = ""
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def finish(self) -> None:
+        """Nothing to stop."""
+
+    def report(self) -> None:
+        """Nothing to report."""
+
+
+def measure(app: Any, port: int, token: str, codes: list[str], bulk_offers: list[Any], snap_id: int,
+            procs: list[Any]) -> tuple[dict[str, Any], list[Any], list[Any], dict[str, Any], WaitSampler | NoSampler]:
+    """The phases: redeems alone, under the two jobs, alone again, then the jobs without traffic."""
+    wait_port(port)
+    time.sleep(2)
+    check(port, token, codes[-1])
+    codes = codes[:-1]
+    q = len(codes) // 4
+    timed(port, token, codes[:q], "w", 5)  # warm-up, not counted
+    meter = CpuMeter(app, procs[0].pid, procs[1].pid)
+    results = {}
+    sampler: WaitSampler | NoSampler = WaitSampler() if ARGS.waits else NoSampler()
+    sampler.start()
+    sampler.phase = "alone"
+    results["alone"] = timed(port, token, codes[q : 2 * q], "a", ARGS.seconds, meter)
+    meter.start()
+    ids = run_jobs(app, bulk_offers[0], snap_id, "2026-11")
+    # the loaded phase lasts from both jobs running until both are over, so it covers every
+    # moment of them, their commits and what runs inside their transactions included
+    load = Load(port, token, codes[2 * q : 3 * q], "b")
+    sampler.phase = "loaded"
+    load.start()
+    final = wait_jobs(app, ids)
+    results["loaded"] = load.finish()
+    results["loaded"]["cpu"] = meter.stop()
+    sampler.phase = "alone again"
+    results["alone again"] = timed(port, token, codes[3 * q :], "c", ARGS.seconds, meter)
+    sampler.phase = ""
+    alone_states: list[Any] = []
+    cpu_alone: dict[str, Any] = {}
+    if ARGS.jobs_alone:
+        time.sleep(3)  # no traffic: the live-traffic signal has lapsed (rewards.livetraffic.TTL)
+        sampler.phase = "jobs, no load"
+        meter.start()
+        began = time.monotonic()
+        alone_states = wait_jobs(app, run_jobs(app, bulk_offers[1], snap_id, "2026-12"))
+        cpu_alone = {"seconds": time.monotonic() - began, "n": 0, "cpu": meter.stop()}
+    sampler.finish()
+    return results, final, alone_states, cpu_alone, sampler
+
+
+def report(results: dict[str, Any], final: list[Any], alone_states: list[Any], cpu_alone: dict[str, Any],
+           sampler: WaitSampler | NoSampler, instance: Path) -> None:
+    """The consumer's own lines, the jobs' times, the latency table, the CPU table, the waits."""
+    for line in (instance / "consumer.log").read_text(errors="replace").splitlines():
+        if line.startswith("consumer "):
+            print(f"  {line}")
+    print_jobs("under traffic", final)
+    if alone_states:
+        print_jobs("no traffic", alone_states)
+    print(
+        f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
+        f"{'non-2xx':>8} {'client CPU s':>12}  load average (1/5/15 min) at the end"
+    )
+    for name, r in results.items():
+        load = "/".join(f"{x:.1f}" for x in r["load"])
+        print(
+            f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+            f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8} {r['client_cpu']:>12.1f}  {load}"
+        )
+    print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x")
+    print(f"{'CPU seconds':<14} {'wall s':>7} {'web':>7} {'web db':>7} {'jobs':>7} {'jobs db':>8} "
+          f"{'web+db ms/redeem':>17}")
+    rows = [(name, r) for name, r in results.items()] + ([("jobs, no load", cpu_alone)] if cpu_alone else [])
+    for name, r in rows:
+        c = r["cpu"]
+        per = (c["web"] + c["web db"]) * 1000 / r["n"] if r["n"] else float("nan")
+        print(f"{name:<14} {r['seconds']:>7.0f} {c['web']:>7.1f} {c['web db']:>7.1f} {c['jobs']:>7.1f} "
+              f"{c['jobs db']:>8.1f} {per:>17.1f}", flush=True)
+    sampler.report()
+
+
 def main() -> None:
     print(
         f"redeem under load: code of {ROOT}; gunicorn {WORKERS} sync workers, one consumer -w 2; "
@@ -594,81 +682,14 @@ def main() -> None:
             spawn(gunicorn, web_env, instance / "web.log"),
             spawn(["flask", "jobs", "consumer", "-w", "2"], jobs_env, instance / "consumer.log"),
         ]
-        alone_states: list[Any] = []
-        cpu_alone: dict[str, Any] = {}
         try:
-            wait_port(port)
-            time.sleep(2)
-            check(port, token, codes[-1])
-            codes = codes[:-1]
-            q = len(codes) // 4
-            timed(port, token, codes[:q], "w", 5)  # warm-up, not counted
-            meter = CpuMeter(app, procs[0].pid, procs[1].pid)
-            results = {}
-            sampler = WaitSampler() if ARGS.waits else None
-            if sampler:
-                sampler.start()
-                sampler.phase = "alone"
-            results["alone"] = timed(port, token, codes[q : 2 * q], "a", ARGS.seconds, meter)
-            meter.start()
-            ids = run_jobs(app, bulk_offers[0], snap_id, "2026-11")
-            # the loaded phase lasts from both jobs running until both are over, so it covers every
-            # moment of them, their commits and what runs inside their transactions included
-            load = Load(port, token, codes[2 * q : 3 * q], "b")
-            if sampler:
-                sampler.phase = "loaded"
-            load.start()
-            final = wait_jobs(app, ids)
-            results["loaded"] = load.finish()
-            results["loaded"]["cpu"] = meter.stop()
-            if sampler:
-                sampler.phase = "alone again"
-            results["alone again"] = timed(port, token, codes[3 * q :], "c", ARGS.seconds, meter)
-            if sampler:
-                sampler.phase = ""
-            if ARGS.jobs_alone:
-                time.sleep(3)  # no traffic: the live-traffic signal has lapsed (rewards.livetraffic.TTL)
-                if sampler:
-                    sampler.phase = "jobs, no load"
-                meter.start()
-                began = time.monotonic()
-                alone_states = wait_jobs(app, run_jobs(app, bulk_offers[1], snap_id, "2026-12"))
-                cpu_alone = {"seconds": time.monotonic() - began, "n": 0, "cpu": meter.stop()}
-            if sampler:
-                sampler.finish()
+            measured = measure(app, port, token, codes, bulk_offers, snap_id, procs)
         finally:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
                 proc.wait(timeout=60)
-        for line in (instance / "consumer.log").read_text(errors="replace").splitlines():
-            if line.startswith("consumer "):
-                print(f"  {line}")
-        print_jobs("under traffic", final)
-        if alone_states:
-            print_jobs("no traffic", alone_states)
-        print(
-            f"{'phase':<12} {'seconds':>7} {'redeems':>8} {'rps':>6} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'p99.9 ms':>9} {'max ms':>8} {'>=5 s':>6} "
-            f"{'non-2xx':>8} {'client CPU s':>12}  load average (1/5/15 min) at the end"
-        )
-        for name, r in results.items():
-            load = "/".join(f"{x:.1f}" for x in r["load"])
-            print(
-                f"{name:<12} {r['seconds']:>7.0f} {r['n']:>8} {r['rps']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                f"{r['p999']:>9.1f} {r['max']:>8.1f} {r['over5s']:>6} {r['non2xx']:>8} {r['client_cpu']:>12.1f}  {load}"
-            )
-        print(f"loaded p99 / alone p99: {results['loaded']['p99'] / results['alone']['p99']:.2f}x")
-        print(f"{'CPU seconds':<14} {'wall s':>7} {'web':>7} {'web db':>7} {'jobs':>7} {'jobs db':>8} "
-              f"{'web+db ms/redeem':>17}")
-        rows = [(name, r) for name, r in results.items()] + ([("jobs, no load", cpu_alone)] if cpu_alone else [])
-        for name, r in rows:
-            c = r["cpu"]
-            per = (c["web"] + c["web db"]) * 1000 / r["n"] if r["n"] else float("nan")
-            print(f"{name:<14} {r['seconds']:>7.0f} {c['web']:>7.1f} {c['web db']:>7.1f} {c['jobs']:>7.1f} "
-                  f"{c['jobs db']:>8.1f} {per:>17.1f}", flush=True)
-        if sampler:
-            sampler.report()
+        report(*measured, instance)
 
 
 if __name__ == "__main__":
