@@ -710,18 +710,6 @@ class Table:
         if not lines.plain:
             yield self.rows(max(self.line, self.header_line)), False
 
-    def plain_chunks(self, size: int) -> Iterator[list[str]]:
-        """The counted run of :meth:`segments`, unsplit, in lists of at most ``size`` lines.
-
-        For a reader that splits a whole chunk at once; it counts lines as :meth:`segments` says and
-        then calls :meth:`segments` for the rest (whose counted run is then empty).
-        """
-        if not self.ok or self.lines._rest is not None:
-            return
-        plain = self.lines.plain_lines()
-        while chunk := list(itertools.islice(plain, size)):
-            yield chunk
-
     def _too_many_lines(self) -> None:
         limit = self.limits.max_lines
         self._error(limit + 1, Kind.TOO_MANY_LINES, N_("the file has more than %(limit)s lines; split it"),

@@ -37,11 +37,10 @@ The reader scores each row as it parses it (:func:`read_accounts`) and keeps one
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -56,7 +55,6 @@ from rewards.csvread import (
     account_problem,
     normalise_name,
 )
-from rewards.rating.batch import ChunkScorer, group_accounts
 
 if TYPE_CHECKING:
     from rewards.rating.engine import Engine
@@ -302,12 +300,6 @@ class _RowChecks:
         }
         self.flags: dict[str, tuple[int, str]] = {}
 
-    def quiet(self) -> _RowChecks:
-        """A copy sharing the caches that logs into an error log of its own (the columnar path's probe)."""
-        twin = copy.copy(self)
-        twin.errors = ErrorLog()
-        return twin
-
     def error(self, line: int, kind: str, message: str, field: str | None = None, **params: Any) -> None:
         self.errors.add(line, kind, message, self.source, field, **params)
 
@@ -508,113 +500,55 @@ def read_accounts(
 ) -> Iterator[AccountMonths]:
     """Read one behaviour file and score it, yielding one :class:`AccountMonths` per account (file order).
 
+    The accounts of :func:`read_account_lists`, one by one, each read when asked for: several files
+    are merged account by account (``Engine.rate``), so their problems are logged in that order.
+    """
+    return itertools.chain.from_iterable(read_account_lists(stream, engine, errors, source, source_index, 1))
+
+
+def read_account_lists(
+    stream: BinaryIO,
+    engine: Engine,
+    errors: ErrorLog,
+    source: str | None = None,
+    source_index: int = 0,
+    size: int = 1024,
+) -> Iterator[list[AccountMonths]]:
+    """Read one behaviour file and score it, yielding its accounts (:class:`AccountMonths`, file order)
+    in lists of ``size``, so that the engine can rate them a list at a time.
+
     Parsing and scoring share one pass on purpose: 9 million rows must cost at most 3x the csv
-    module's own parse, so each row is touched once. In the documented layout, chunks of plain lines
-    are scored column by column (``rewards.rating.batch``); everything else, and every chunk with a
-    problem, goes row by row. Rows with problems go to ``errors`` (by line) and are left out; the
-    caller must not use the result when ``errors`` is not empty.
+    module's own parse, so each row is touched once. Rows with problems go to ``errors`` (by line)
+    and are left out; the caller must not use the result when ``errors`` is not empty.
     """
     table = Table(stream, BEHAVIOUR_COLUMNS, errors, source)
     if not table.ok:
         return iter(())
     columns = BehaviourColumns.of(table)
     checks = _RowChecks(engine, errors, source, table.delimiter, table.width)
-    grouper = _AccountGrouper(table, columns, checks, month_scorer(engine, columns, checks), source_index)
-    return grouper.accounts()
+    return _group_by_account(table, columns, checks, month_scorer(engine, columns, checks), source_index, size)
 
 
-CHUNK_LINES = 4096  # lines scored at once: small enough for the columns to stay in the CPU's cache
-
-
-class _AccountGrouper:
-    """Walks the rows, scores each month, and adds the months up account by account.
-
-    The account being added up stays open (``current`` and its sums) across runs of rows and chunks,
-    as the next rows may continue it. :meth:`rows` is the row path: every problem is logged by line.
-    :meth:`chunk` scores a chunk of plain lines column by column when it can.
-    """
-
-    def __init__(
-        self, table: Table, columns: BehaviourColumns, checks: _RowChecks, score: MonthScorer, source_index: int
-    ) -> None:
-        self.table = table
-        self.columns = columns
-        self.checks = checks
-        self.score = score
-        self.source_index = source_index
-        self.engine = checks.engine
-        self.month_index = {m: i for i, m in enumerate(self.engine.months)}
-        self.line = table.header_line
-        self.current: str | None = None
-        self.points = self.every = self.present = self.first_line = 0
-        self.tokens: list[str] = []
-        self.chunks = (
-            ChunkScorer(self.engine, checks, month_scorer(self.engine, columns, checks.quiet()))
-            if columns.standard else None
-        )
-
-    def accounts(self) -> Iterator[AccountMonths]:
-        """Every account of the file, in file order (then ``empty_file`` if there were no rows)."""
-        table = self.table
-        if self.chunks is not None:
-            for lines in table.plain_chunks(CHUNK_LINES):
-                yield from self.chunk(lines)
-            table.line = self.line
-        for run, counted in table.segments(self.columns.maxsplit):
-            yield from self.rows(run, counted)
-            table.line = self.line  # where a following run starts (see Table.segments)
-        if self.current is not None:
-            yield self.close()
-        elif not self.checks.errors:
-            self.checks.error(table.header_line + 1, "empty_file", N_("the file has a header but no rows"))
-
-    def chunk(self, lines: list[str]) -> Iterator[AccountMonths]:
-        """A chunk of plain lines: its first account by the row path (it may continue the open one),
-        the following ones from the columns; all of it by the row path when the columns cannot say."""
-        assert self.chunks is not None
-        scored = self.chunks.score(lines)
-        found = None if scored is None else group_accounts(
-            scored, self.line + 1, self.source_index, self.engine, AccountMonths._make
-        )
-        head = len(lines) if found is None else found.head
-        errors = self.checks.errors.total
-        yield from self.rows(self._split(lines[:head]), True)
-        if head == len(lines):
-            return
-        assert scored is not None and found is not None
-        if self.current != scored.accounts[0] or self.checks.errors.total != errors:
-            yield from self.rows(self._split(lines[head:]), True)
-            return
-        yield self.close()
-        yield from found.accounts[:-1]
-        self.open(found.accounts[-1])
-        self.line += len(lines) - head
-
-    def _split(self, lines: list[str]) -> Iterator[list[str]]:
-        return map(str.split, lines, repeat(self.checks.delimiter), repeat(self.columns.maxsplit))
-
-    def close(self) -> AccountMonths:
-        """The open account's months, added up."""
-        assert self.current is not None
-        return AccountMonths(self.current, self.points, self.every, self.present, self.tokens, self.first_line,
-                             self.source_index)
-
-    def open(self, account: AccountMonths) -> None:
-        """Keep ``account`` open: the next rows may continue it."""
-        self.current, self.points, self.every, self.present, self.tokens, self.first_line, _ = account
-
-    def rows(self, run: Iterable[list[str]], counted: bool) -> Iterator[AccountMonths]:
-        """The row path over split rows: counted ones from ``line`` on, or each at ``table.line``."""
-        checks, score, table, month_index = self.checks, self.score, self.table, self.month_index
-        engine = self.engine
-        account_at, month_at, split_width = self.columns.account, self.columns.month, self.columns.split_width
-        points_by_mask, full, width = engine.points_by_mask, engine.full_mask, engine.width
-        done = AccountMonths._make
-        source_index = self.source_index
-        current, points, every, present, tokens, first_line = (
-            self.current, self.points, self.every, self.present, self.tokens, self.first_line
-        )
-        line = self.line
+def _group_by_account(
+    table: Table,
+    columns: BehaviourColumns,
+    checks: _RowChecks,
+    score: MonthScorer,
+    source_index: int,
+    size: int,
+) -> Iterator[list[AccountMonths]]:
+    """Walk the rows, score each month, and add the months up account by account (in lists of ``size``)."""
+    engine = checks.engine
+    month_index = {m: i for i, m in enumerate(engine.months)}
+    account_at, month_at, split_width = columns.account, columns.month, columns.split_width
+    points_by_mask, full, width = engine.points_by_mask, engine.full_mask, engine.width
+    done = AccountMonths._make
+    current: str | None = None
+    points = every = present = first_line = 0
+    tokens: list[str] = []
+    out: list[AccountMonths] = []
+    line = table.header_line
+    for run, counted in table.segments(columns.maxsplit):
         for row in run:
             if counted:
                 line += 1
@@ -629,7 +563,10 @@ class _AccountGrouper:
                 if not account:
                     continue
                 if current is not None and account != current:
-                    yield done((current, points, every, present, tokens, first_line, source_index))
+                    out.append(done((current, points, every, present, tokens, first_line, source_index)))
+                    if len(out) == size:
+                        yield out
+                        out = []
                 if account != current:
                     current, points, every, present, tokens, first_line = account, 0, full, 0, ["-"] * width, line
             mi = month_index.get(row[month_at])
@@ -646,10 +583,13 @@ class _AccountGrouper:
                 points += points_by_mask[mask]
                 every &= mask
                 present |= bit
-        self.current, self.points, self.every, self.present, self.tokens, self.first_line = (
-            current, points, every, present, tokens, first_line
-        )
-        self.line = line
+        table.line = line  # where a following run starts (see Table.segments)
+    if current is not None:
+        out.append(AccountMonths(current, points, every, present, tokens, first_line, source_index))
+    elif not checks.errors:
+        checks.error(table.header_line + 1, "empty_file", N_("the file has a header but no rows"))
+    if out:
+        yield out
 
 
 def flags_token(flags: int, plan: str | None) -> str:

@@ -13,9 +13,12 @@ SQLite, so the rows stream from the file into the database without being held; `
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
@@ -513,18 +516,21 @@ def compute_snapshot(
     snapshot_id = snapshot.id
     total = 0
 
-    def rows() -> Iterator[tuple[int, str, str, int, str]]:
+    def rows() -> Iterator[Iterable[tuple[int, str, str, int, str]]]:
+        # A list of accounts at a time: the digest, the counts and the rows for the driver are each
+        # a C builtin over the list, not Python per account.
         nonlocal total
-        add = digest.add
-        for account, tier, points, facts in engine.rate(list(zip(hashers, names, strict=True)), errors):  # type: ignore[arg-type]
+        for rated in engine.rate_lists(list(zip(hashers, names, strict=True)), errors):  # type: ignore[arg-type]
             if errors:
                 continue
-            add(account, tier, points)
-            counts[tier] += 1
-            total += 1
-            yield snapshot_id, account, tier, points, facts
+            digest.update_columns(rated.accounts, rated.tiers, rated.points)
+            tiers.update(rated.tiers)
+            total += len(rated.accounts)
+            yield zip(repeat(snapshot_id), rated.accounts, rated.tiers, rated.points, rated.facts)
 
-    _bulk_insert(session, rows())
+    tiers: Counter[str] = Counter()
+    _bulk_insert(session, itertools.chain.from_iterable(rows()))
+    counts.update(tiers)
     if errors:
         raise FileRejected(
             N_("%(total)s problem(s) in the behaviour file(s); nothing was computed"), total=errors.total,
