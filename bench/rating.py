@@ -16,7 +16,6 @@ comparison, because the two phases may not get the same share of the cores.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import json
 import os
 import random
@@ -127,13 +126,11 @@ def phase_engine(paths: list[str]) -> dict:
     counts: dict[str, int] = {}
     facts_bytes = 0
     accounts = 0
-    tiers: Counter[str] = Counter()
-    for rated in engine.rate_lists(list(zip(handles, paths, strict=True)), errors):  # as the compute service
-        digest.update_columns(rated.accounts, rated.tiers, rated.points)
-        tiers.update(rated.tiers)
-        facts_bytes += sum(map(len, rated.facts))
-        accounts += len(rated.accounts)
-    counts.update(tiers)
+    for account, tier, points, facts in engine.rate(list(zip(handles, paths, strict=True)), errors):
+        digest.add(account, tier, points)
+        counts[tier] = counts.get(tier, 0) + 1
+        facts_bytes += len(facts)
+        accounts += 1
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,

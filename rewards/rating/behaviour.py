@@ -37,7 +37,6 @@ The reader scores each row as it parses it (:func:`read_accounts`) and keeps one
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -276,7 +275,7 @@ class BehaviourColumns:
 
 _NO_DATE = 0  # the "date" of an empty date field (no real date has ordinal 0)
 _EMPTY: dict[str, int] = {}
-_NONE: dict[str, Any] = {}
+_NO_PARTS: dict[int | None, tuple[str, int]] = {}
 
 
 # One event of a month as the engine counts it: (its part of the facts token, its criterion bits).
@@ -316,7 +315,8 @@ class EventParts:
     LIMIT = 1_000_000
 
     def __init__(self, width: int) -> None:
-        self.months: list[dict[str, dict[int, Part]]] = [{} for _ in range(width)]
+        # Looked up with the date cache's answer, None when it has none (a miss here too).
+        self.months: list[dict[str, dict[int | None, Part]]] = [{} for _ in range(width)]
         self._size = 0
 
     def remember(self, mi: int, channel: str, on: int, part: Part) -> None:
@@ -520,12 +520,12 @@ def month_scorer(engine: Engine, columns: BehaviourColumns, checks: _RowChecks) 
     def score(row: list[str], mi: int, line: int, tokens: list[str]) -> int:
         raw = row[reading_at]
         on = tails.get(raw[16:], _EMPTY).get(raw[:16])
-        read = readings[mi].get(row[reading_channel], _NONE).get(on)  # type: ignore[arg-type]
+        read = readings[mi].get(row[reading_channel], _NO_PARTS).get(on)
         if read is None:
             read = part("reading", mi, raw, row[reading_channel], line)
         raw = row[payment_at]
         on = tails.get(raw[16:], _EMPTY).get(raw[:16])
-        paid = payments[mi].get(row[payment_channel], _NONE).get(on)  # type: ignore[arg-type]
+        paid = payments[mi].get(row[payment_channel], _NO_PARTS).get(on)
         if paid is None:
             paid = part("payment", mi, raw, row[payment_channel], line)
         key = row[6] if len(row) == 7 else delimiter.join(
@@ -549,23 +549,6 @@ def read_accounts(
 ) -> Iterator[AccountMonths]:
     """Read one behaviour file and score it, yielding one :class:`AccountMonths` per account (file order).
 
-    The accounts of :func:`read_account_lists`, one by one, each read when asked for: several files
-    are merged account by account (``Engine.rate``), so their problems are logged in that order.
-    """
-    return itertools.chain.from_iterable(read_account_lists(stream, engine, errors, source, source_index, 1))
-
-
-def read_account_lists(
-    stream: BinaryIO,
-    engine: Engine,
-    errors: ErrorLog,
-    source: str | None = None,
-    source_index: int = 0,
-    size: int = 1024,
-) -> Iterator[list[AccountMonths]]:
-    """Read one behaviour file and score it, yielding its accounts (:class:`AccountMonths`, file order)
-    in lists of ``size``, so that the engine can rate them a list at a time.
-
     Parsing and scoring share one pass on purpose: 9 million rows must cost at most 3x the csv
     module's own parse, so each row is touched once. Rows with problems go to ``errors`` (by line)
     and are left out; the caller must not use the result when ``errors`` is not empty.
@@ -575,7 +558,7 @@ def read_account_lists(
         return iter(())
     columns = BehaviourColumns.of(table)
     checks = _RowChecks(engine, errors, source, table.delimiter, table.width)
-    return _group_by_account(table, columns, checks, month_scorer(engine, columns, checks), source_index, size)
+    return _group_by_account(table, columns, checks, month_scorer(engine, columns, checks), source_index)
 
 
 def _group_by_account(
@@ -584,18 +567,16 @@ def _group_by_account(
     checks: _RowChecks,
     score: MonthScorer,
     source_index: int,
-    size: int,
-) -> Iterator[list[AccountMonths]]:
-    """Walk the rows, score each month, and add the months up account by account (in lists of ``size``)."""
+) -> Iterator[AccountMonths]:
+    """Walk the rows, score each month, and add the months up account by account."""
     engine = checks.engine
     month_index = {m: i for i, m in enumerate(engine.months)}
     account_at, month_at, split_width = columns.account, columns.month, columns.split_width
     points_by_mask, full, width = engine.points_by_mask, engine.full_mask, engine.width
-    done = AccountMonths._make
+    done = AccountMonths._make  # tuple.__new__ in C: one per account
     current: str | None = None
     points = every = present = first_line = 0
     tokens: list[str] = []
-    out: list[AccountMonths] = []
     line = table.header_line
     for run, counted in table.segments(columns.maxsplit):
         for row in run:
@@ -612,10 +593,7 @@ def _group_by_account(
                 if not account:
                     continue
                 if current is not None and account != current:
-                    out.append(done((current, points, every, present, tokens, first_line, source_index)))
-                    if len(out) == size:
-                        yield out
-                        out = []
+                    yield done((current, points, every, present, tokens, first_line, source_index))
                 if account != current:
                     current, points, every, present, tokens, first_line = account, 0, full, 0, ["-"] * width, line
             mi = month_index.get(row[month_at])
@@ -634,11 +612,9 @@ def _group_by_account(
                 present |= bit
         table.line = line  # where a following run starts (see Table.segments)
     if current is not None:
-        out.append(AccountMonths(current, points, every, present, tokens, first_line, source_index))
+        yield AccountMonths(current, points, every, present, tokens, first_line, source_index)
     elif not checks.errors:
         checks.error(table.header_line + 1, "empty_file", N_("the file has a header but no rows"))
-    if out:
-        yield out
 
 
 def flags_token(flags: int, plan: str | None) -> str:

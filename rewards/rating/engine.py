@@ -27,8 +27,6 @@ can later say why, without the behaviour files.
 
 from __future__ import annotations
 
-import itertools
-import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -45,7 +43,6 @@ from rewards.rating.behaviour import (
     AccountMonths,
     flags_token,
     month_of,
-    read_account_lists,
     read_accounts,
     window,
 )
@@ -80,28 +77,6 @@ class MonthFacts:
 
 def _next_month(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-@dataclass(frozen=True, slots=True)
-class Rated:
-    """Accounts rated (:meth:`Engine.rate_lists`): the same position in each sequence is one account."""
-
-    accounts: Sequence[str]
-    tiers: Sequence[str]
-    points: Sequence[int]
-    facts: Sequence[str]
-
-
-class _TierCache(dict[tuple[int, int], str]):
-    """Tiers by ``(points, criteria met every month)``, computed on first use (a few hundred pairs)."""
-
-    def __init__(self, engine: Engine) -> None:
-        super().__init__()
-        self.engine = engine
-
-    def __missing__(self, key: tuple[int, int]) -> str:
-        tier = self[key] = self.engine.tier_for(*key)
-        return tier
 
 
 class Engine:
@@ -139,7 +114,6 @@ class Engine:
         ]
         self.full_mask = (1 << len(CRITERIA)) - 1
         self.all_present = (1 << self.width) - 1
-        self._tiers = _TierCache(self)
 
     # -- one month -------------------------------------------------------------------------------
 
@@ -192,41 +166,26 @@ class Engine:
     ) -> Iterator[tuple[str, str, int, str]]:
         """Yield ``(account, tier, points, facts)`` for every account of the behaviour ``files``.
 
-        The rows of :meth:`rate_lists`, one by one (see there).
-        """
-        for rated in self.rate_lists(files, errors):
-            yield from zip(rated.accounts, rated.tiers, rated.points, rated.facts, strict=True)
-
-    def rate_lists(
-        self,
-        files: Sequence[tuple[BinaryIO, str | None]],
-        errors: ErrorLog,
-    ) -> Iterator[Rated]:
-        """Every account of the behaviour ``files`` rated, in account order, a list of accounts at a time.
-
         ``files`` are ``(binary stream, name)`` pairs, each sorted by account; several files (e.g.
         one per month) are merged by account. Output is in account order, ready for the streaming
         snapshot digest. The caller must check ``errors`` at the end: with any error the result must
-        not be used (all or nothing). Lists, because a monthly run rates 1.5 M accounts: each step
-        is a C builtin mapped over a list (:meth:`rate_accounts`), not Python per account.
+        not be used (all or nothing).
         """
         names = [name for _, name in files]
-        if len(files) == 1:
-            stream, name = files[0]
-            lists = read_account_lists(stream, self, errors, name, 0)
-        else:
-            streams = [read_accounts(stream, self, errors, name, i) for i, (stream, name) in enumerate(files)]
-            merged = self._lockstep(streams, errors, names)
-            lists = iter(lambda: list(itertools.islice(merged, 1024)), [])
-        return map(self.rate_accounts, lists)
-
-    def rate_accounts(self, accounts: Sequence[AccountMonths]) -> Rated:
-        """The tiers and facts of a list of accounts' months."""
-        names, points, every, present, tokens, _, _ = zip(*accounts, strict=True)
-        # A month without data meets no criterion: it fails every "each month" rule.
-        met = map(operator.mul, every, map(self.all_present.__eq__, present))
-        tiers = list(map(self._tiers.__getitem__, zip(points, met)))
-        return Rated(names, tiers, points, list(map(",".join, tokens)))
+        streams = [read_accounts(stream, self, errors, name, i) for i, (stream, name) in enumerate(files)]
+        accounts = streams[0] if len(streams) == 1 else self._lockstep(streams, errors, names)
+        all_present = self.all_present
+        tier_checks = self.tier_checks
+        beginner = TIERS[0]
+        for account, points, every, present, tokens, _line, _source in accounts:
+            if present != all_present:
+                every = 0  # a month without data meets no criterion: it fails every "each month" rule
+            tier = beginner
+            for t, min_points, required in tier_checks:  # tier_for, inline: once per account
+                if points >= min_points and every & required == required:
+                    tier = t
+                    break
+            yield account, tier, points, ",".join(tokens)
 
     def _lockstep(
         self, streams: list[Iterator[AccountMonths]], errors: ErrorLog, names: Sequence[str | None]

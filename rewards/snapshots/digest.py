@@ -22,8 +22,7 @@ no row becomes a Python tuple.
 from __future__ import annotations
 
 import hashlib
-import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from rewards.tiers import TIERS
 
@@ -73,23 +72,6 @@ class SnapshotDigest:
                 self._flush()
         self._last = last
         self.count += count
-        return self
-
-    def update_columns(self, accounts: Sequence[str], tiers: Sequence[str], points: Sequence[int]) -> SnapshotDigest:
-        """Add rows given as columns (the same checks as :meth:`add`, each a C builtin over the columns:
-        a computed snapshot has 1.5 M rows); every row has points. Returns self."""
-        if not accounts:
-            return self
-        if (
-            (self._last is not None and accounts[0] <= self._last)
-            or not all(map(operator.lt, accounts, accounts[1:]))
-            or not _TIERS.issuperset(tiers)
-        ):
-            return self.update(zip(accounts, tiers, points, strict=True))  # raises with the reason
-        self._flush()
-        self._hash.update("".join(map("{}\t{}\t{}\n".format, accounts, tiers, points)).encode("utf-8"))
-        self._last = accounts[-1]
-        self.count += len(accounts)
         return self
 
     def update_lines(self, lines: list[str]) -> SnapshotDigest:

@@ -13,12 +13,9 @@ SQLite, so the rows stream from the file into the database without being held; `
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
@@ -516,21 +513,18 @@ def compute_snapshot(
     snapshot_id = snapshot.id
     total = 0
 
-    def rows() -> Iterator[Iterable[tuple[int, str, str, int, str]]]:
-        # A list of accounts at a time: the digest, the counts and the rows for the driver are each
-        # a C builtin over the list, not Python per account.
+    def rows() -> Iterator[tuple[int, str, str, int, str]]:
         nonlocal total
-        for rated in engine.rate_lists(list(zip(hashers, names, strict=True)), errors):  # type: ignore[arg-type]
+        add = digest.add
+        for account, tier, points, facts in engine.rate(list(zip(hashers, names, strict=True)), errors):  # type: ignore[arg-type]
             if errors:
                 continue
-            digest.update_columns(rated.accounts, rated.tiers, rated.points)
-            tiers.update(rated.tiers)
-            total += len(rated.accounts)
-            yield zip(repeat(snapshot_id), rated.accounts, rated.tiers, rated.points, rated.facts)
+            add(account, tier, points)
+            counts[tier] += 1
+            total += 1
+            yield snapshot_id, account, tier, points, facts
 
-    tiers: Counter[str] = Counter()
-    _bulk_insert(session, itertools.chain.from_iterable(rows()))
-    counts.update(tiers)
+    _bulk_insert(session, rows())
     if errors:
         raise FileRejected(
             N_("%(total)s problem(s) in the behaviour file(s); nothing was computed"), total=errors.total,
