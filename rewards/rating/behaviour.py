@@ -275,14 +275,67 @@ class BehaviourColumns:
 
 _NO_DATE = 0  # the "date" of an empty date field (no real date has ordinal 0)
 _EMPTY: dict[str, int] = {}
+_NO_PARTS: dict[int | None, tuple[str, int]] = {}
+
+
+# One event of a month as the engine counts it: (its part of the facts token, its criterion bits).
+Part = tuple[str, int]
+
+
+def reading_part(engine: Engine, mi: int, on: int, by: tuple[str, int]) -> Part:
+    """A reading in month ``mi``: ``("23c", READ)`` (local date as a day offset from the 1st, channel
+    letter; the bit when the date is on or before the reading deadline and the channel counts)."""
+    letter, bit = by
+    if not letter:  # no reading
+        return "", 0
+    return f"{on - engine.month_start[mi]}{letter}", bit if on <= engine.reading_deadline[mi] else 0
+
+
+def payment_part(engine: Engine, mi: int, on: int, by: tuple[str, int]) -> Part:
+    """A payment for month ``mi``: on time by the payment deadline, early before the next month's 1st
+    (both only through a channel that counts)."""
+    letter, counts = by
+    if not letter:  # no payment
+        return "", 0
+    bits = 0
+    if counts and on <= engine.payment_deadline[mi]:
+        bits = engine.PAY | engine.EARLY if on < engine.early_before[mi] else engine.PAY
+    return f"{on - engine.month_start[mi]}{letter}", bits
+
+
+class EventParts:
+    """Each month's reading (or payment) parts by channel text and local date: ``months[mi][channel]
+    [date ordinal]`` (0: no date).
+
+    Holds only channel texts that were valid with that date, so a hit (with an ordinal from the
+    date cache) is a valid event. A few thousand parts in a monthly run (months x channels x days);
+    emptied past a million, so that memory stays flat whatever the dates.
+    """
+
+    LIMIT = 1_000_000
+
+    def __init__(self, width: int) -> None:
+        # Looked up with the date cache's answer, None when it has none (a miss here too).
+        self.months: list[dict[str, dict[int | None, Part]]] = [{} for _ in range(width)]
+        self._size = 0
+
+    def remember(self, mi: int, channel: str, on: int, part: Part) -> None:
+        """Keep ``part`` for month ``mi``, the channel's text and the local date ``on``."""
+        if self._size > self.LIMIT:
+            for month in self.months:
+                month.clear()
+            self._size = 0
+        self.months[mi].setdefault(channel, {})[on] = part
+        self._size += 1
 
 
 class _RowChecks:
     """The slow paths of :class:`BehaviourReader`: cache misses and problems, each logged by line.
 
     Caches (all keyed by the field's text as it stands): ``dates.tails`` (see :class:`LocalDates`),
-    ``reading``/``payment`` channels as ``(facts letter, criterion bit when on time)``, and the five
-    flag columns as ``(mask, facts flags token)``.
+    ``reading``/``payment`` channels as ``(facts letter, criterion bit when on time)``, the five
+    flag columns as ``(mask, facts flags token)``, and ``parts``: each month's reading and payment
+    parts (:class:`EventParts`) by their date and channel text.
     """
 
     def __init__(self, engine: Engine, errors: ErrorLog, source: str | None, delimiter: str, width: int) -> None:
@@ -298,6 +351,18 @@ class _RowChecks:
             "payment": ({"": ("", 0)}, engine.rules.payment_channels, 1),
         }
         self.flags: dict[str, tuple[int, str]] = {}
+        self.parts = {"reading": EventParts(engine.width), "payment": EventParts(engine.width)}
+
+    def part(self, what: str, mi: int, raw_date: str, raw_channel: str, line: int) -> Part | None:
+        """A reading's or payment's part of month ``mi`` (:func:`reading_part`, :func:`payment_part`),
+        or None after logging; remembered in ``parts`` when the channel cache holds the channel's text."""
+        on, by = self.event(raw_date, raw_channel, line, what)
+        if by is None:
+            return None
+        found = (reading_part if what == "reading" else payment_part)(self.engine, mi, on, by)
+        if raw_channel in self.channels[what][0]:
+            self.parts[what].remember(mi, raw_channel, on, found)
+        return found
 
     def error(self, line: int, kind: str, message: str, field: str | None = None, **params: Any) -> None:
         self.errors.add(line, kind, message, self.source, field, **params)
@@ -437,55 +502,40 @@ MonthScorer = Callable[[list[str], int, int, list[str]], int]
 def month_scorer(engine: Engine, columns: BehaviourColumns, checks: _RowChecks) -> MonthScorer:
     """The function that scores one row of month ``mi``: its criteria mask, and its facts token.
 
-    Called for every row (9 million in a monthly run), so it reads caches kept in local names and
-    leaves cache misses and problems to ``checks``; it returns -1 when the row has a problem
-    (already logged). The rules are the engine's (see ``rewards.rating.engine``).
+    Called for every row (9 million in a monthly run), so it reads caches kept in local names: the
+    local dates (:class:`LocalDates`), then the reading's and the payment's parts of the month by
+    channel text and date (:class:`EventParts`), and the flags' (mask, token). Cache misses and
+    problems go to ``checks``; it returns -1 when the row has a problem (already logged). The rules
+    are the engine's (see ``rewards.rating.engine``).
     """
     reading_at, reading_channel = columns.reading_at, columns.reading_channel
     payment_at, payment_channel = columns.payment_at, columns.payment_channel
     registered, email_confirmed, paperless, plan, plan_kept = columns.flags
     delimiter = checks.delimiter
     tails = checks.dates.tails
-    reading_cache = checks.channels["reading"][0]
-    payment_cache = checks.channels["payment"][0]
+    readings, payments = checks.parts["reading"].months, checks.parts["payment"].months
     flags_cache = checks.flags
-    event, flag_columns = checks.event, checks.flag_columns
-    reading_deadline, payment_deadline = engine.reading_deadline, engine.payment_deadline
-    early_before, month_start = engine.early_before, engine.month_start
-    pay_bit, early_bit = engine.PAY, engine.PAY | engine.EARLY
+    part, flag_columns = checks.part, checks.flag_columns
 
     def score(row: list[str], mi: int, line: int, tokens: list[str]) -> int:
         raw = row[reading_at]
-        read_on = tails.get(raw[16:], _EMPTY).get(raw[:16])
-        read_by = reading_cache.get(row[reading_channel])
-        if read_on is None or read_by is None or (not read_on) != (not read_by[0]):
-            read_on, read_by = event(raw, row[reading_channel], line, "reading")
+        on = tails.get(raw[16:], _EMPTY).get(raw[:16])
+        read = readings[mi].get(row[reading_channel], _NO_PARTS).get(on)
+        if read is None:
+            read = part("reading", mi, raw, row[reading_channel], line)
         raw = row[payment_at]
-        paid_on = tails.get(raw[16:], _EMPTY).get(raw[:16])
-        paid_by = payment_cache.get(row[payment_channel])
-        if paid_on is None or paid_by is None or (not paid_on) != (not paid_by[0]):
-            paid_on, paid_by = event(raw, row[payment_channel], line, "payment")
+        on = tails.get(raw[16:], _EMPTY).get(raw[:16])
+        paid = payments[mi].get(row[payment_channel], _NO_PARTS).get(on)
+        if paid is None:
+            paid = part("payment", mi, raw, row[payment_channel], line)
         key = row[6] if len(row) == 7 else delimiter.join(
             (row[registered], row[email_confirmed], row[paperless], row[plan], row[plan_kept])
         )
         flags = flags_cache.get(key) or flag_columns(key, line)
-        if read_by is None or paid_by is None or flags is None:
+        if read is None or paid is None or flags is None:
             return -1
-        mask = flags[0] | (read_by[1] if read_on <= reading_deadline[mi] else 0)
-        if paid_by[1] and paid_on <= payment_deadline[mi]:
-            mask |= early_bit if paid_on < early_before[mi] else pay_bit
-        start = month_start[mi]
-        # One f-string per row: the facts token READING.PAYMENT.FLAGS (see engine.Engine.decode).
-        if read_by[0]:
-            if paid_by[0]:
-                tokens[mi] = f"{read_on - start}{read_by[0]}.{paid_on - start}{paid_by[0]}.{flags[1]}"
-            else:
-                tokens[mi] = f"{read_on - start}{read_by[0]}..{flags[1]}"
-        elif paid_by[0]:
-            tokens[mi] = f".{paid_on - start}{paid_by[0]}.{flags[1]}"
-        else:
-            tokens[mi] = ".." + flags[1]
-        return mask
+        tokens[mi] = f"{read[0]}.{paid[0]}.{flags[1]}"  # READING.PAYMENT.FLAGS (see engine.Engine.decode)
+        return flags[0] | read[1] | paid[1]
 
     return score
 
