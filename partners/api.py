@@ -63,19 +63,6 @@ staff_blp = Blueprint(
 )
 
 
-_SMALL_BODIES = frozenset(bp.name for bp in (blp, cabinet_blp, staff_blp))
-
-
-def _limit_body() -> None:
-    # An app-level hook (registered when the feature loads, before the kernel's input check reads the
-    # body), so the partner APIs' lower limit applies to that read too.
-    if request.blueprint in _SMALL_BODIES:
-        request.max_content_length = current_app.config["API_MAX_JSON_BYTES"]
-
-
-blp.before_app_request(_limit_body)
-
-
 def _live() -> None:
     # partner sites and the cabinet wait for these answers: long jobs pause while they come (rewards.pacing)
     livetraffic.note(current_app)

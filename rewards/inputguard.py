@@ -1,7 +1,8 @@
 """Hostile input refused before any view runs, for every route alike.
 
-Checked once per request, after the before-request hooks (so a blueprint's own body limit applies
-first) and before the view parses anything:
+Checked once per request by the kernel's before-request hook (``rewards.requesthooks``), last of its
+steps (so a feature's lower body limit applies to the body read here) and before the view parses
+anything:
 
 - a NUL character in the path, the query string, a form field, an upload's file name, or any
   string (key or value) of a JSON body: 422. PostgreSQL text cannot hold NUL, so without this the
@@ -11,7 +12,7 @@ first) and before the view parses anything:
   long one costs quadratic time), ``NaN``/``Infinity`` or a float that overflows, or no JSON at all:
   400. A 30,000-deep array would otherwise exhaust the parser's recursion.
 
-Before the hooks, ``check_size`` bounds the request line and the headers (414, 431), below the
+First of that hook's steps, ``check_size`` bounds the request line and the headers (414, 431), below the
 limits of gunicorn (``gunicorn.conf.py``), so a client gets this service's error shape rather than
 gunicorn's own HTML page (docs/operations.md).
 
@@ -25,7 +26,7 @@ import math
 import re
 from typing import Any
 
-from flask import Flask, Request, request
+from flask import Request
 from flask_babel import gettext as _
 from flask_smorest import abort
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
@@ -167,14 +168,3 @@ def check_size(request: Request) -> None:
             _("The request has more than %(count)s headers or %(limit)s bytes of them.", count=MAX_HEADER_COUNT,
               limit=MAX_HEADERS_BYTES)
         )
-
-
-def init_sizes(app: Flask) -> None:
-    """Check the request's target and headers before anything else runs (call it before other hooks)."""
-    app.before_request(lambda: check_size(request))
-
-
-def init_input(app: Flask) -> None:
-    """Check the request's input after the other app-level hooks (call it last: a feature's lower body
-    limit, set by its own hook, then applies when the body is read here)."""
-    app.before_request(lambda: check_request(request))
