@@ -102,8 +102,9 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def check_json(data: bytes) -> None:
-    """Refuse a JSON body the service will not read (see the module's docstring); pure."""
+def check_json(data: bytes) -> Any:
+    """Refuse a JSON body the service will not read (see the module's docstring); pure. Returns the
+    parsed document."""
     could_nest = data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH  # most bodies: too few to count
     if could_nest and _depth(data) > MAX_JSON_DEPTH:
         raise JsonRefused(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
@@ -115,6 +116,7 @@ def check_json(data: bytes) -> None:
         raise JsonRefused("the body is not valid JSON") from exc
     if _NUL_ESCAPE.search(data) and _has_nul(parsed):
         raise JsonRefused("a text in the body contains a NUL character", status=422)
+    return parsed
 
 
 def _refuse_nul(where: str) -> None:
@@ -122,8 +124,9 @@ def _refuse_nul(where: str) -> None:
           errors={where: [_("NUL characters are not accepted.")]})
 
 
-def check_request(request: Request) -> None:
-    """Refuse the current request if it carries hostile input; reads a JSON or form body once."""
+def check_request(request: Request) -> Any:
+    """Refuse the current request if it carries hostile input; reads a JSON or form body once.
+    Returns the parsed JSON body (None when there is none), so a view need not parse it again."""
     if "\x00" in request.path:
         _refuse_nul("path")
     query = request.query_string
@@ -132,9 +135,9 @@ def check_request(request: Request) -> None:
     if request.is_json:  # application/json or application/*+json, as webargs reads it
         data = request.get_data(cache=True)  # webargs reads the same cached bytes
         if not data:
-            return
+            return None
         try:
-            check_json(data)
+            return check_json(data)
         except JsonRefused as exc:
             if exc.status == 422:
                 _refuse_nul("json")
@@ -146,6 +149,7 @@ def check_request(request: Request) -> None:
             _refuse_nul("form")
         if any(_has_nul([key or "", upload.filename or ""]) for key, upload in request.files.items(multi=True)):
             _refuse_nul("files")
+    return None
 
 
 def check_size(request: Request) -> None:

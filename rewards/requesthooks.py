@@ -15,7 +15,8 @@ Before the view, in this order (the first that refuses or answers ends the reque
 5. SQLite only: GET, HEAD, OPTIONS and views marked ``read_only_view`` read in deferred transactions;
 6. the access policy (``rewards.access.enforce``): the API key or the staff session, CSRF on pages;
 7. the body limit a feature asked for its blueprints (``Web.small_bodies``);
-8. the input guard (``rewards.inputguard.check_request``), last: it reads the body under that limit.
+8. the input guard (``rewards.inputguard.check_request``), last: it reads the body under that limit;
+   the JSON body it parsed is kept as ``g.json_body`` (the partners' validate loads it from there).
 
 After the view (error answers included): the request log line, the request metrics, the security
 headers, ``X-Request-Id``.
@@ -79,7 +80,9 @@ def init_app(app: Flask, *, sqlite: bool) -> None:
         limit_key = small_bodies.get(req.blueprint) if small_bodies else None
         if limit_key is not None:
             req.max_content_length = config[limit_key]
-        inputguard.check_request(req)
+        body = inputguard.check_request(req)
+        if body is not None:
+            ctx.json_body = body  # the guard's parse of the JSON body: a hot view reads it from g
         return None
 
     @app.after_request

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -157,7 +158,9 @@ def offer_view(offer: Offer) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1024)
 def _iso(dt: datetime) -> str:
+    # an offer's two instants, written on every validate of its codes: formatted once
     return utc_timestamp(dt)
 
 
