@@ -63,19 +63,6 @@ staff_blp = Blueprint(
 )
 
 
-_SMALL_BODIES = frozenset(bp.name for bp in (blp, cabinet_blp, staff_blp))
-
-
-def _limit_body() -> None:
-    # An app-level hook (registered when the feature loads, before the kernel's input check reads the
-    # body), so the partner APIs' lower limit applies to that read too.
-    if request.blueprint in _SMALL_BODIES:
-        request.max_content_length = current_app.config["API_MAX_JSON_BYTES"]
-
-
-blp.before_app_request(_limit_body)
-
-
 def _live() -> None:
     # partner sites and the cabinet wait for these answers: long jobs pause while they come (rewards.pacing)
     livetraffic.note(current_app)
@@ -86,8 +73,13 @@ cabinet_blp.before_request(_live)
 blp.after_request(ratelimit.add_headers)  # RateLimit / RateLimit-Policy on every partner answer
 
 
+# One encoder for every answer (json.dumps with any option builds a new one on each call); the bytes
+# are what idempotent replays store and send again, so its options never change.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return _ENCODER.encode(payload).encode("utf-8")
 
 
 def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -115,7 +107,9 @@ def _json_args(schema: Schema) -> dict[str, Any]:
     """The JSON body loaded by ``schema``, with webargs' error answers (400 for a body that is not
     JSON, 422 with the field errors under ``json``): what ``blp.arguments`` does, without its
     per-request cost, for the busiest call."""
-    data = request.get_json(silent=True) if request.is_json else {}
+    data = g.get("json_body") if request.is_json else {}  # the kernel's input guard parsed it (requesthooks)
+    if data is None:
+        data = request.get_json(silent=True)  # an empty body (the guard had nothing to parse): None
     if data is None:
         abort(400, messages={"json": ["the body is not valid JSON"]})  # as the kernel guard says it
     try:
@@ -127,18 +121,19 @@ def _json_args(schema: Schema) -> dict[str, Any]:
 
 # Validate parses its body with ValidateIn and answers JSON that ValidateOut documents, without
 # flask-smorest's argument and response wrappers (about 100 µs a call, a fifth of a validate);
-# blp.doc documents both exactly as those wrappers would (the OpenAPI test compares them).
+# one blp.doc documents both, and the 429, exactly as those wrappers would (the OpenAPI test compares
+# them): every such decorator adds a wrapper that runs on each call.
 @blp.route("/codes/validate")
 class Validate(MethodView):
     @api("codes:validate")
     @read_only_view
-    @blp.alt_response(429, description="Too many requests (see Retry-After)")
     @blp.doc(
         security=BEARER,
         requestBody={"required": True, "content": {"application/json": {"schema": schemas.ValidateIn}}},
         responses={
             "200": {"description": "OK", "content": {"application/json": {"schema": schemas.ValidateOut}}},
             "422": {"$ref": "#/components/responses/UNPROCESSABLE_ENTITY"},
+            "429": {"description": "Too many requests (see Retry-After)"},  # as blp.alt_response writes it
         },
     )
     def post(self) -> Response:

@@ -56,6 +56,7 @@ def _web() -> Web:
         nav=[("partners.index", _l("Partners"), "partners.view")],
         panels=[("partners/_panel.html", views.dashboard_panel)],
         card_sections=[("partners/_card_codes.html", partner_card.codes_section)],
+        small_bodies=[partners_api.blp, partners_api.cabinet_blp, partners_api.staff_blp],
         setup=_bind_webhooks,
     )
 

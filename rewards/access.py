@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
@@ -40,8 +41,8 @@ def current_user() -> User | None:
     return g.user
 
 
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+def _bearer_token(req: Request) -> str | None:
+    header = req.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -54,42 +55,54 @@ def _refuse_api(reason: str) -> None:
     abort(401, description="Authentication required: send a valid API key as 'Authorization: Bearer ...'.")
 
 
-def enforce() -> Response | None:
-    """The before-request hook: find the route's rule and apply it."""
-    if request.endpoint is None:  # routing 404/405: the error handler answers
+_rules: dict[tuple[object, str], policy.Rule | None] = {}  # (view, method) -> its rule, read once
+
+
+def _rule(view: object, endpoint: str, method: str) -> policy.Rule | None:
+    key = (view, method)
+    if key not in _rules:  # views are made once per import, so the memory is bounded by the routes
+        rule = policy.rule_for(view, method)  # type: ignore[arg-type]
+        if rule is None and endpoint.startswith("api-docs."):
+            rule = policy.Rule("public")
+        _rules[key] = rule
+    return _rules[key]
+
+
+def enforce(app: Flask, req: Request, ctx: Any) -> Response | None:
+    """Find the route's rule and apply it (the kernel's before-request hook calls this with the
+    request and its ``g``)."""
+    endpoint = req.endpoint
+    if endpoint is None:  # routing 404/405: the error handler answers
         return None
-    if request.endpoint == "static":
+    if endpoint == "static":
         return None
-    view = current_app.view_functions[request.endpoint]
-    rule = policy.rule_for(view, request.method)
-    if rule is None and request.endpoint.startswith("api-docs."):
-        rule = policy.Rule("public")
+    rule = _rule(app.view_functions[endpoint], endpoint, req.method)
     if rule is None:
-        log.error("route %s has no access rule; refused", request.endpoint)
+        log.error("route %s has no access rule; refused", endpoint)
         abort(403)
     if rule.kind == "api":
-        token = _bearer_token()
+        token = _bearer_token(req)
         if token is None:
             _refuse_api("no bearer token")
-        caller = apikeys.authenticate(db.engine, token, max_age=current_app.config["API_KEY_CACHE_SECONDS"])  # type: ignore[arg-type]
+        caller = apikeys.authenticate(db.engine, token, max_age=app.config["API_KEY_CACHE_SECONDS"])  # type: ignore[arg-type]
         if caller is None:
             # A hash prefix identifies repeated attempts in the log without writing any part of a secret.
             _refuse_api(f"bad key (sha256 prefix {tokens.hash_of_any(token)[:12]})")  # type: ignore[arg-type]
-        g.caller = caller
+        ctx.caller = caller
         if rule.scope is not None and rule.scope not in caller.scopes:  # type: ignore[union-attr]
             log.warning("api scope refused: client=%s scope=%s", caller.name, rule.scope)  # type: ignore[union-attr]
             abort(403, description=f"This key lacks the scope {rule.scope}.")
         return None
     # Pages: cookie session and CSRF on every state-changing request.
-    if request.method in UNSAFE and current_app.config.get("WTF_CSRF_ENABLED", True):
+    if req.method in UNSAFE and app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
     if rule.kind == "public":
         current_user()
         return None
     user = current_user()
     if user is None:
-        if request.method == "GET":
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if req.method == "GET":
+            return redirect(url_for("auth.login", next=req.full_path.rstrip("?")))
         abort(401)
     assert rule.action is not None
     if not policy.allowed(user.role, rule.action):
@@ -112,9 +125,9 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    """Install the hook."""
+    """The session interface and the templates' ``current_user`` and ``can`` (:func:`enforce` is called
+    by the kernel's before-request hook, ``rewards.requesthooks``)."""
     app.session_interface = _SessionInterface()
-    app.before_request(enforce)
 
     @app.context_processor
     def _inject_user() -> dict[str, object]:

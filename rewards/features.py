@@ -61,11 +61,12 @@ class Web:
     panels: Sequence[Panel] = ()  # (template, function building its context)
     refusals: Sequence[type[Exception]] = ()  # a pure core's errors, answered as 422 refusals
     card_sections: Sequence[Section] = ()  # (template, build(session, account)) on the customer card
+    small_bodies: Sequence[Blueprint] = ()  # blueprints whose bodies may hold at most API_MAX_JSON_BYTES
     setup: Callable[[Flask], None] | None = None  # anything else the serving app needs, run last
 
     def register(self, app: Flask, api: Api) -> None:
         """Register every part on ``app`` (and its ``api``)."""
-        from rewards import accountcard, dashboard, httperrors, web
+        from rewards import accountcard, dashboard, httperrors, requesthooks, web
 
         for page in self.pages:
             app.register_blueprint(page)
@@ -78,6 +79,7 @@ class Web:
         httperrors.register_refusal(app, *self.refusals)
         for template, build_section in self.card_sections:
             accountcard.add_section(app, template, build_section)
+        requesthooks.limit_bodies(app, [blueprint.name for blueprint in self.small_bodies], "API_MAX_JSON_BYTES")
         if self.setup is not None:
             self.setup(app)
 

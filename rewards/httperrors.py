@@ -33,13 +33,20 @@ class ErrorSchema(ma.Schema):
     request_id = ma.fields.String(required=True, metadata={"description": "Quote it when reporting a problem"})
 
 
+def assign_request_id(ctx: Any, environ: dict[str, Any]) -> str:
+    """The request id kept in ``ctx`` (the request's ``g``), made first when it has none: a sane
+    X-Request-Id header of the request, else a new random one."""
+    rid: str | None = ctx.get("request_id")
+    if rid is None:
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        rid = ctx.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
+    return rid
+
+
 def request_id() -> str:
     """This request's id (taken from a sane X-Request-Id header, else new)."""
-    rid = g.get("request_id")
-    if rid is None:
-        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        rid = g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
-    return rid
+    rid: str | None = g.get("request_id")
+    return rid if rid is not None else assign_request_id(g, request.environ)
 
 
 def error_body(code: int, status: str, message: str, errors: Any = None) -> dict[str, Any]:
@@ -176,16 +183,8 @@ def _database_error(error: OperationalError) -> Any:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    """Register the handlers on the app (blueprint handlers never see routing 404/405)."""
-    @app.before_request
-    def _assign_request_id() -> None:
-        request_id()
-
-    @app.after_request
-    def _add_request_id(response: Any) -> Any:
-        response.headers["X-Request-Id"] = request_id()
-        return response
-
+    """Register the handlers on the app (blueprint handlers never see routing 404/405); the request id
+    is assigned and sent back by the kernel's request hooks (``rewards.requesthooks``)."""
     app.register_error_handler(HTTPException, api.handle_http_exception)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(OperationalError, _database_error)

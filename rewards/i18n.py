@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, Request, has_request_context, request, session
 from flask_babel import Babel, gettext
 
 LOCALES = ("ru", "en")
@@ -58,16 +58,16 @@ def init_app(app: Flask, feature_folders: list[str]) -> None:
 
 
 def init_web(app: Flask) -> None:
-    """What pages need besides the catalogues: ``row_message`` in templates and ``?lang=`` remembered."""
+    """What pages need besides the catalogues: ``row_message`` in templates (``?lang=`` is remembered by
+    the kernel's request hook, :func:`remember_lang`)."""
     app.add_template_global(row_message)
 
-    @app.before_request
-    def _remember_lang() -> None:
-        if request.path.startswith("/api/"):  # before request.args: the API has no use for parsing them
-            return
-        lang = request.args.get("lang")
-        if lang in LOCALES:
-            session["lang"] = lang
+
+def remember_lang(req: Request) -> None:
+    """Keep a page's ``?lang=`` in the session (pages only: the API has no use for parsing its query)."""
+    lang = req.args.get("lang")
+    if lang in LOCALES:
+        session["lang"] = lang
 
 
 def render(template: str, params: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Hostile input refused before any view runs, for every route alike.
 
-Checked once per request, after the before-request hooks (so a blueprint's own body limit applies
-first) and before the view parses anything:
+Checked once per request by the kernel's before-request hook (``rewards.requesthooks``), last of its
+steps (so a feature's lower body limit applies to the body read here) and before the view parses
+anything:
 
 - a NUL character in the path, the query string, a form field, an upload's file name, or any
   string (key or value) of a JSON body: 422. PostgreSQL text cannot hold NUL, so without this the
@@ -11,7 +12,7 @@ first) and before the view parses anything:
   long one costs quadratic time), ``NaN``/``Infinity`` or a float that overflows, or no JSON at all:
   400. A 30,000-deep array would otherwise exhaust the parser's recursion.
 
-Before the hooks, ``check_size`` bounds the request line and the headers (414, 431), below the
+First of that hook's steps, ``check_size`` bounds the request line and the headers (414, 431), below the
 limits of gunicorn (``gunicorn.conf.py``), so a client gets this service's error shape rather than
 gunicorn's own HTML page (docs/operations.md).
 
@@ -25,7 +26,7 @@ import math
 import re
 from typing import Any
 
-from flask import Flask, Request, request
+from flask import Request
 from flask_babel import gettext as _
 from flask_smorest import abort
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
@@ -101,8 +102,9 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def check_json(data: bytes) -> None:
-    """Refuse a JSON body the service will not read (see the module's docstring); pure."""
+def check_json(data: bytes) -> Any:
+    """Refuse a JSON body the service will not read (see the module's docstring); pure. Returns the
+    parsed document."""
     could_nest = data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH  # most bodies: too few to count
     if could_nest and _depth(data) > MAX_JSON_DEPTH:
         raise JsonRefused(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
@@ -114,6 +116,7 @@ def check_json(data: bytes) -> None:
         raise JsonRefused("the body is not valid JSON") from exc
     if _NUL_ESCAPE.search(data) and _has_nul(parsed):
         raise JsonRefused("a text in the body contains a NUL character", status=422)
+    return parsed
 
 
 def _refuse_nul(where: str) -> None:
@@ -121,8 +124,9 @@ def _refuse_nul(where: str) -> None:
           errors={where: [_("NUL characters are not accepted.")]})
 
 
-def check_request(request: Request) -> None:
-    """Refuse the current request if it carries hostile input; reads a JSON or form body once."""
+def check_request(request: Request) -> Any:
+    """Refuse the current request if it carries hostile input; reads a JSON or form body once.
+    Returns the parsed JSON body (None when there is none), so a view need not parse it again."""
     if "\x00" in request.path:
         _refuse_nul("path")
     query = request.query_string
@@ -131,9 +135,9 @@ def check_request(request: Request) -> None:
     if request.is_json:  # application/json or application/*+json, as webargs reads it
         data = request.get_data(cache=True)  # webargs reads the same cached bytes
         if not data:
-            return
+            return None
         try:
-            check_json(data)
+            return check_json(data)
         except JsonRefused as exc:
             if exc.status == 422:
                 _refuse_nul("json")
@@ -145,6 +149,7 @@ def check_request(request: Request) -> None:
             _refuse_nul("form")
         if any(_has_nul([key or "", upload.filename or ""]) for key, upload in request.files.items(multi=True)):
             _refuse_nul("files")
+    return None
 
 
 def check_size(request: Request) -> None:
@@ -167,14 +172,3 @@ def check_size(request: Request) -> None:
             _("The request has more than %(count)s headers or %(limit)s bytes of them.", count=MAX_HEADER_COUNT,
               limit=MAX_HEADERS_BYTES)
         )
-
-
-def init_sizes(app: Flask) -> None:
-    """Check the request's target and headers before anything else runs (call it before other hooks)."""
-    app.before_request(lambda: check_size(request))
-
-
-def init_input(app: Flask) -> None:
-    """Check the request's input after the other app-level hooks (call it last: a feature's lower body
-    limit, set by its own hook, then applies when the body is read here)."""
-    app.before_request(lambda: check_request(request))

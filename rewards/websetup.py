@@ -16,8 +16,8 @@ What ``create_app`` guarantees:
   and it imports no view, API or schema module; each model module is imported by the code that uses it
   (``flask db`` imports them all first). ``flask openapi ...`` builds the web side first.
 - :func:`init_web` adds the web side to a command app later, in the same order as ``create_app``
-  does, and adds nothing to an app that has it. The web side's order matters: the size guard is the
-  first request hook, the input guard the last (after every feature's).
+  does, and adds nothing to an app that has it. The kernel's request hooks (``rewards.requesthooks``:
+  the size guard first, the input guard last) are registered before any other.
 """
 
 from __future__ import annotations
@@ -59,12 +59,15 @@ def init_web(app: Flask) -> None:
     if has_web(app):
         return
     app.extensions[_WEB_KEY] = True
-    from rewards import access, accounts, blueprints, features, httperrors, i18n, inputguard, ops, throttle, web
+    from rewards import access, accounts, blueprints, features, httperrors, i18n, ops, requesthooks, throttle, web
     from rewards.api import docs as apidocs
+    from rewards.db import db
     from rewards.extensions import csrf
 
     features.import_models(app)  # the whole schema, as the pages and the API read it
-    inputguard.init_sizes(app)  # first of all hooks: a target or headers too large get 414/431 at once
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+    requesthooks.init_app(app, sqlite=sqlite)  # first of all hooks: size guard, ..., access, input guard
     csrf.init_app(app)
     i18n.init_web(app)
     throttle.init_app(app)
@@ -79,7 +82,6 @@ def init_web(app: Flask) -> None:
     )
     accounts.init_app(app, api)  # before any route names <account:...>
     httperrors.init_app(app, api)
-    _init_read_only(app)
     access.init_app(app)
     web.init_app(app)
     blueprints.register(app, api)
@@ -87,31 +89,3 @@ def init_web(app: Flask) -> None:
     ops.init_app(app)
     features.register_web(app, api)
     access.check_declared(app)
-    inputguard.init_input(app)  # after every app-level hook (a feature's body limit comes first)
-
-
-def _init_read_only(app: Flask) -> None:
-    """GET and HEAD requests read only: on SQLite their transactions begin deferred."""
-    from flask import g, request
-
-    from rewards.db import is_read_only_view, reset_read_only, set_read_only
-
-    flags: dict[tuple[str | None, str], bool] = {}  # per endpoint and method: asked once, not per request
-
-    @app.before_request
-    def _mark() -> None:
-        key = (request.endpoint, request.method)
-        flag = flags.get(key)
-        if flag is None:
-            flag = key[1] in ("GET", "HEAD", "OPTIONS")
-            if not flag and key[0] is not None:
-                flag = is_read_only_view(app.view_functions.get(key[0]), key[1])
-            if key[0] is not None:  # a routed request's method is one its rule takes: a bounded set
-                flags[key] = flag
-        g._ro_token = set_read_only(flag)
-
-    @app.teardown_request
-    def _unmark(_exc: BaseException | None) -> None:
-        token = g.pop("_ro_token", None)
-        if token is not None:
-            reset_read_only(token)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -157,7 +158,9 @@ def offer_view(offer: Offer) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1024)
 def _iso(dt: datetime) -> str:
+    # an offer's two instants, written on every validate of its codes: formatted once
     return utc_timestamp(dt)
 
 

@@ -10,11 +10,12 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
-    """Install every production concern on ``app`` (the app factory calls this once)."""
-    from rewards.ops import headers, health, metrics, proxy, requestlog
+    """Install every production concern on ``app`` (the app factory calls this once); the security
+    headers, request metrics and log lines are written by the kernel's after-request hook
+    (``rewards.requesthooks``)."""
+    from rewards.ops import health, metrics, proxy, requestlog
 
     proxy.init_app(app)
-    headers.init_app(app)
     metrics.init_app(app)
     health.init_app(app)
     requestlog.init_app(app)

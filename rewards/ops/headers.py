@@ -15,7 +15,9 @@ plain http to this host again for a year.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Callable
+
+from flask import Flask, Request
 from werkzeug.wrappers import Response
 
 CSP = "; ".join(
@@ -62,23 +64,24 @@ STATIC_HEADERS = {
 }
 
 
-def init_app(app: Flask) -> None:
-    """Add the headers to every response of ``app``."""
+def for_app(app: Flask) -> Callable[[Request, Response], None]:
+    """The function adding the headers to a response of ``app`` (called by the kernel's after-request
+    hook, ``rewards.requesthooks``)."""
     hsts = app.config["ENV"] != "development"
     fixed = list(STATIC_HEADERS.items()) + ([("Strict-Transport-Security", HSTS)] if hsts else [])
     pages = [*fixed, ("Content-Security-Policy", CSP)]
     docs = [*fixed, ("Content-Security-Policy", DOCS_CSP)]
 
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
+    def add(req: Request, response: Response) -> None:
         # One pass over the headers already set (a view's own value wins), then appends: a per-header
         # setdefault would scan the list once for each of them.
         headers = response.headers
         present = {name.lower() for name in headers.keys()}
-        endpoint = request.endpoint
+        endpoint = req.endpoint
         for name, value in docs if endpoint == DOCS_ENDPOINT else pages:
             if name.lower() not in present:
                 headers.add(name, value)
         if endpoint != "static" and "cache-control" not in present:
             headers.add("Cache-Control", "no-store")
-        return response
+
+    return add

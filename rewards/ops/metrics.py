@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
-from flask import Blueprint, Flask, abort, current_app, g, request, request_started
+from flask import Blueprint, Flask, Request, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -80,15 +80,6 @@ def gauge(name: str, documentation: str, labels: Sequence[str] = (), multiproces
     return cast(Gauge, _declare(Gauge, name, documentation, labels, multiprocess_mode=multiprocess_mode))
 
 
-def started() -> float | None:
-    """When this request started (``time.perf_counter``), None outside a request the app saw start."""
-    return g.get("_ops_started")
-
-
-def _start(_sender: Flask, **_extra: object) -> None:
-    g._ops_started = time.perf_counter()
-
-
 # (endpoint, method, status) -> the children of REQUESTS and LATENCY with those labels. ``labels()``
 # returns the same child on every call (nothing here removes one); asking it once per combination spares
 # every request two look-ups under the metric's lock. It holds one entry per label set the metrics
@@ -96,9 +87,11 @@ def _start(_sender: Flask, **_extra: object) -> None:
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
-def _observe(response: Response) -> Response:
-    began = started()
-    key = (request.endpoint or "unmatched", request.method, response.status_code)
+def observe(req: Request, ctx: Any, response: Response) -> None:
+    """Count and time this answer (the kernel's after-request hook calls this; the start time is the
+    one that hook's before half noted in ``g``)."""
+    began = ctx.get("_ops_started")
+    key = (req.endpoint or "unmatched", req.method, response.status_code)
     children = _children.get(key)
     if children is None:
         labels = (key[0], key[1], str(key[2]))
@@ -108,7 +101,6 @@ def _observe(response: Response) -> Response:
         children[1].observe(time.perf_counter() - began)
     if response.status_code == 429:
         RATE_LIMITED.labels(key[0]).inc()
-    return response
 
 
 def _registry() -> CollectorRegistry:
@@ -133,7 +125,5 @@ def metrics() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Time every request of ``app`` and serve ``/metrics``."""
-    request_started.connect(_start, app)
-    app.after_request(_observe)
+    """Serve ``/metrics`` (every request is counted and timed by :func:`observe`)."""
     app.register_blueprint(bp)

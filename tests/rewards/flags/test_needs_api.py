@@ -38,6 +38,13 @@ def test_set_needs_and_look_up(app: Flask, client: FlaskClient, api_token: Calla
     assert [n["code"] for n in answer["needs"]] == ["hardship.income_loss", "medical_equipment"]
     assert answer["needs"][1]["action"]["ru"] and answer["needs"][0]["ends_on"] == "2099-01-31"
     assert "Пётр" not in r.get_data(as_text=True) and "тайна" not in r.get_data(as_text=True)
+    # the look-up answers its service's dict without the response wrapper: the same as PrioritySchema's dump
+    with app.app_context():
+        from rewards.flags import services
+        from rewards.flags.schemas import PrioritySchema
+
+        dumped = PrioritySchema().dump(services.priority_now(db.engine, "0077", today=local_today()))
+    assert answer == dumped and set(answer["needs"][0]) == set(dumped["needs"][0])
     r = client.post("/api/v1/accounts/0077/priority/password", json={"password": "тайна-1"}, headers=bearer(read))
     assert r.json == {"match": True}
     r = client.post("/api/v1/accounts/0077/priority/password", json={"password": "нет"}, headers=bearer(read))
