@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
+from bench._partners_db import database_settings, redis_url  # noqa: E402 (after the path is set)
 
 # A helper running this next to others sets its own schema (BENCH_PG_SCHEMA), or the runs clobber each other.
 SCHEMA = os.environ.get("BENCH_PG_SCHEMA", "bench_partners_http")
@@ -51,16 +51,6 @@ def ensure_wrk() -> str:
     return found
 
 
-def redis_url() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            if s.recv(16).startswith(b"+PONG"):
-                return "redis://127.0.0.1:6379/15"
-    except OSError:
-        pass
-    return None
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -79,7 +69,7 @@ def prepare(backend: str, instance: Path, n: int) -> tuple[str, list[str]]:
         "RATELIMIT_ENABLED": True,
         "PARTNER_API_LIMIT": "1000000/second",
     }
-    url = redis_url()
+    url = redis_url(15)
     if url:
         cfg["RATELIMIT_STORAGE_URI"] = url
     cfg.update(database_settings(backend, instance, SCHEMA))
@@ -182,7 +172,7 @@ def main() -> None:
     binary = ensure_wrk()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"validate vs bare Flask: gunicorn {WORKERS} sync workers, wrk {CONNECTIONS} connections, {SECONDS} s, "
-          f"{args.rounds} interleaved rounds, {args.codes:,} codes; rate-limit storage: {redis_url() or 'memory://'}")
+          f"{args.rounds} interleaved rounds, {args.codes:,} codes; rate-limit storage: {redis_url(15) or 'memory://'}")
     print(
         f"{'backend':<11} {'bare rps':>9} {'bare p99':>9} {'validate rps':>13} {'p99 ms':>7} {'ratio':>6} "
         f"{'non-2xx':>8}"

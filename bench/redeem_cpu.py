@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,22 +35,12 @@ LOG_OPTION = "-clog_statement=all -capplication_name=redeem_cpu"
 PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _redis() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            if s.recv(16).startswith(b"+PONG"):
-                return "redis://127.0.0.1:6379/13"
-    except OSError:
-        pass
-    return None
-
 
 def _app(folder: Path, schema: str, ratelimit: bool, options: str = "") -> Any:
-    from bench._partners_db import database_settings
+    from bench._partners_db import database_settings, redis_url
     from rewards import create_app
 
-    queue = _redis() or f"sqlite:///{folder / 'queue.sqlite3'}"
+    queue = redis_url(13) or f"sqlite:///{folder / 'queue.sqlite3'}"
     db_cfg = database_settings("postgresql", folder, schema) if not options else {
         "DATABASE_URL": PG_URL,
         "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"{options} -csearch_path={schema}"}}}

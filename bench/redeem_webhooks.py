@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,20 +28,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._partners_db import database_settings  # noqa: E402 (after the path is set)
+from bench._partners_db import database_settings, redis_url  # noqa: E402 (after the path is set)
 
 SCHEMA = "bench_redeem_webhooks"
 
-
-def _redis() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            if s.recv(16).startswith(b"+PONG"):
-                return "redis://127.0.0.1:6379/14"
-    except OSError:
-        pass
-    return None
 
 
 def _setup(app: Any, codes_each: int) -> dict[str, tuple[str, list[str]]]:
@@ -96,7 +85,7 @@ def run(backend: str, rounds: int, batch: int, queue_kind: str = "auto") -> None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["REWARDS_INSTANCE_PATH"] = str(folder)  # no instance config of a checkout
-        queue = (_redis() if queue_kind == "auto" else None) or f"sqlite:///{folder / 'queue.sqlite3'}"
+        queue = (redis_url(14) if queue_kind == "auto" else None) or f"sqlite:///{folder / 'queue.sqlite3'}"
         cfg = {"SECRET_KEY": "bench", "KEYS_DIR": str(folder / "keys"), "LOG_LEVEL": "WARNING",
                "RATELIMIT_ENABLED": False, "JOBS_URL": queue, "JOBS_QUEUE": f"bench-{os.getpid()}",
                "JOBS_DIR": str(folder / "jobs"), **database_settings(backend, folder, SCHEMA)}
