@@ -96,6 +96,13 @@ def current_partner() -> PartnerRef:
     return PartnerRef(partner.id, partner.prefix, bool(partner.sandbox))
 
 
+def counted_partner() -> PartnerRef:
+    """:func:`current_partner`, the call counted against the key's general rate limit (429 past it)."""
+    partner = current_partner()
+    ratelimit.hit_general(_key_id())
+    return partner
+
+
 def _key_id() -> str:
     return str(g.caller.key_id)
 
@@ -262,8 +269,7 @@ class Rollback(MethodView):
         A second rollback of the same redemption gets 409 ``already_rolled_back``. An optional
         ``Idempotency-Key`` makes a retry return the first answer.
         """
-        partner = current_partner()
-        ratelimit.hit_general(_key_id())
+        partner = counted_partner()
         key = request.headers.get("Idempotency-Key")
         if key is not None:
             key = idempotency.check_key(key)
@@ -302,8 +308,7 @@ class PartnerOffers(MethodView):
         """The calling partner's offers."""
         from sqlalchemy import select
 
-        partner = current_partner()
-        ratelimit.hit_general(_key_id())
+        partner = counted_partner()
         offers = db.session.scalars(select(Offer).where(Offer.partner_id == partner.id).order_by(Offer.id)).all()
         return [_offer_item(o) for o in offers]
 
@@ -315,8 +320,7 @@ class PartnerReport(MethodView):
     @blp.doc(security=BEARER)
     def get(self, offer_id: int) -> dict[str, Any]:
         """Codes issued, redeemed and rolled back for one of the calling partner's offers, by day and tier."""
-        partner = current_partner()
-        ratelimit.hit_general(_key_id())
+        partner = counted_partner()
         offer = catalog.get_offer(db.session, offer_id, partner_id=partner.id)
         return reports.offer_report(db.session, offer, current_app.config["TIMEZONE"], test=partner.sandbox)
 

@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import validate as v
 
 from partners import ratelimit
-from partners.api import BEARER, _key_id, abort, current_partner
+from partners.api import BEARER, abort, counted_partner
 from partners.services import catalog, issue, reports
 from partners.services.redemption import PartnerRef
 from rewards.actor import current_actor
@@ -67,8 +67,7 @@ class TestCodesOut(ma.Schema):
 
 
 def _report(args: dict[str, Any]) -> tuple[PartnerRef, dict[str, Any]]:
-    partner = current_partner()
-    ratelimit.hit_general(_key_id())
+    partner = counted_partner()
     tz = current_app.config["TIMEZONE"]
     today = utcnow().astimezone(ZoneInfo(tz)).date()
     end: date = args.get("to") or today
@@ -121,8 +120,7 @@ class TestCodes(MethodView):
     def post(self, args: dict[str, Any], offer_id: int) -> dict[str, Any]:
         """Issue test codes of one of the partner's offers (a sandbox key only; at most 100 per offer).
         They work with the sandbox key only and count in no live figure."""
-        partner = current_partner()
-        ratelimit.hit_general(_key_id())
+        partner = counted_partner()
         if not partner.sandbox:
             abort(403, message="Test codes are issued to a sandbox key only.")
         offer = catalog.get_offer(db.session, offer_id, partner_id=partner.id)

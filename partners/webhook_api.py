@@ -14,7 +14,7 @@ from marshmallow import validate as v
 
 from partners import ratelimit
 from partners import webhooks as core
-from partners.api import BEARER, _key_id, current_partner
+from partners.api import BEARER, counted_partner
 from partners.services import webhooks as hooks
 from rewards.actor import current_actor
 from rewards.db import db, utcnow
@@ -88,8 +88,7 @@ class DeliveriesArgs(ma.Schema):
 
 
 def _partner_id() -> int:
-    partner = current_partner()
-    ratelimit.hit_general(_key_id())
+    partner = counted_partner()
     return partner.id
 
 
