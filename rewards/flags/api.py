@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, request
@@ -124,25 +125,28 @@ class RevokeFlag(MethodView):
         return change.__dict__
 
 
+_CSV_BODY = {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+
+
+def _apply_csv(apply: Callable[..., Any], **settings: Any) -> Any:
+    """The request's CSV body applied by the bulk service ``apply``, all or nothing; its result as JSON."""
+    result = _commit_or_rollback(apply, request.get_data(cache=False), actor=current_actor(), today=local_today(),
+                                 source_name="api", **settings)
+    return result.__dict__
+
+
 @blp.route("/flags/bulk")
 class BulkFlags(MethodView):
     @api("flags:write")
     @blp.response(200, BulkResultSchema)
-    @blp.doc(
-        security=_SECURITY,
-        requestBody={"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
-    )
+    @blp.doc(security=_SECURITY, requestBody=_CSV_BODY)
     def post(self) -> Any:
         """Apply a CSV file of flags (``account;reason;valid_from;valid_to;note;action``), all or nothing.
 
         Any bad line (format, reason, dates, an account not in the latest snapshot, a revocation of a
         flag that is not open) refuses the whole file: 422 with ``errors`` by line.
         """
-        result = _commit_or_rollback(
-            services.apply_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(),
-            source_name="api"
-        )
-        return result.__dict__
+        return _apply_csv(services.apply_bulk)
 
 
 @blp.route("/accounts/<account:account>/needs")
@@ -206,15 +210,8 @@ class NeedList(MethodView):
 class BulkNeeds(MethodView):
     @api("flags:write")
     @blp.response(200, BulkResultSchema)
-    @blp.doc(
-        security=_SECURITY,
-        requestBody={"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
-    )
+    @blp.doc(security=_SECURITY, requestBody=_CSV_BODY)
     def post(self) -> Any:
         """Apply a CSV file of register entries (``account;needs;ends_on;verify_by;consent_on;consent_channel;
         consent_by;share;nominee_name;nominee_phone;note;action``), all or nothing: 422 with ``errors`` by line."""
-        result = _commit_or_rollback(
-            services.apply_needs_bulk, request.get_data(cache=False), actor=current_actor(), today=local_today(),
-            reverify_years=needs_settings()["reverify_years"], source_name="api",
-        )
-        return result.__dict__
+        return _apply_csv(services.apply_needs_bulk, reverify_years=needs_settings()["reverify_years"])
