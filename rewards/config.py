@@ -124,9 +124,11 @@ DEFAULTS: dict[str, Any] = {
     # requests do not queue behind an import on a machine that runs both. 0 keeps the priority unchanged.
     "JOBS_NICE": 10,
     # Long jobs yield to live traffic (rewards.pacing): while the partner API has served a request within
-    # the last second or so, a job pauses between chunks for this many times the chunk's duration (1: it
-    # works at most half the time while traffic lasts). 0: never pause. Without traffic there is no pause.
-    "JOBS_YIELD_RATIO": 1.0,
+    # the last second or so, a job pauses between chunks for this many times the chunk's duration (2: it
+    # works at most a third of the time while traffic lasts). 0: never pause. Without traffic there is no
+    # pause. 2 rather than 1: the partner redeem's p99 under an import and a bulk issue was 24-25 ms against
+    # 28-32 ms, for jobs 35-50% longer under traffic (docs/benchmarks.md, 2026-12-07 15:11-15:49).
+    "JOBS_YIELD_RATIO": 2.0,
     # With PostgreSQL's `prioritize` extension installed in the database, the consumer's database sessions
     # lower their server process's OS priority by this much (the COPY and index work of an import then
     # yields the CPU to the web workers' sessions). 0, or no extension: unchanged.
