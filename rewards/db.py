@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from flask import stream_with_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
-from sqlalchemy.engine import Connection, CursorResult, Engine, Result
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, scoped_session
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -83,27 +83,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 def rowcount(result: Result[Any]) -> int:
     """The rows an UPDATE, DELETE or INSERT ... SELECT matched (``Session.execute`` is typed as a plain ``Result``)."""
     return cast("CursorResult[Any]", result).rowcount
-
-
-UNFLUSHED_COMMIT = "SET LOCAL synchronous_commit = off"
-
-
-def commit_unflushed(executor: Session | scoped_session[Session] | Connection) -> None:
-    """Let the current transaction's commit return before the write-ahead log reaches the disk.
-
-    PostgreSQL: ``SET LOCAL synchronous_commit = off`` (this transaction only; nothing elsewhere). The
-    commit is visible to every other session at once, as usual; only its durability is late: a server
-    crash within 3 x ``wal_writer_delay`` (0.6 s by default) of it may lose it, never half of it, and the
-    database stays consistent. And since the log is written in order, **any later commit that waits
-    for the disk (every ordinary one) makes this one durable too**. So it is only for transactions
-    whose loss harms nothing: one followed by an ordinary commit that depends on it (a claim
-    committed before its work), or one whose work is derived and done again if lost (chaining the event
-    log). Why it matters: a commit that waits flushes the whole log written before it, a long job's
-    COPY included; a request that waits once instead of three times waits a third as often.
-    """
-    connection = executor if isinstance(executor, Connection) else executor.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(UNFLUSHED_COMMIT)
 
 
 def utcnow() -> datetime:

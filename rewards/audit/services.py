@@ -42,7 +42,11 @@ log = logging.getLogger("rewards.audit")
 # share it: a chainer that finds it taken leaves its events to the holder, who must see them.
 _CHAIN_LOCK = 0x5257_4441
 _LOCK_ARGS = "(:k, hashtext(current_schema()))"
-_UNFLUSHED = "set_config('synchronous_commit', 'off', true)"  # SET LOCAL (rewards.db.commit_unflushed)
+# SET LOCAL synchronous_commit = off, for the chaining transaction only: its commit is visible at once
+# but may return before the write-ahead log reaches the disk (a server crash within 3 x wal_writer_delay
+# may lose it, never half of it). The log is written in order, so any later commit that waits makes it
+# durable too; the links are derived data, made again if lost (see chain_pending).
+_UNFLUSHED = "set_config('synchronous_commit', 'off', true)"
 _LOCK = text(f"SELECT {_UNFLUSHED}, pg_advisory_xact_lock{_LOCK_ARGS}")
 _TRY_LOCK = text(f"SELECT {_UNFLUSHED}, pg_try_advisory_xact_lock{_LOCK_ARGS}")
 _UNCHAINED = "rewards.audit.unchained"  # session.info flag: this transaction recorded an event
@@ -141,7 +145,7 @@ def chain_pending(engine: Engine, batch: int = CHAIN_BATCH, *, wait: bool = True
     thus never queues behind another request's chaining.
 
     On PostgreSQL a chaining transaction's commit does not wait for the disk
-    (:func:`rewards.db.commit_unflushed`), so the lock is never held while the disk is flushed. The chain
+    (``_UNFLUSHED``), so the lock is never held while the disk is flushed. The chain
     is derived from the events: a crash that loses the last links leaves their events pending, and the
     next chainer links them again in id order after the durable head; the chain stays whole. Any commit
     that waits (an event's own, a checkpoint's) makes every link before it durable, so a signed
