@@ -4,7 +4,8 @@ Used for snapshot rows (imported and computed), the tier-flag input table and pa
 never become ORM objects: they go to the driver connection under the caller's session, inside the
 session's transaction (so the caller's rollback removes them, and nothing here commits).
 
-Memory stays flat: on SQLite ``executemany`` pulls the rows from the iterable one by one; on
+Memory stays flat: on SQLite ``executemany`` pulls the rows from the iterable a statement's worth
+(100 rows, as one multi-row ``INSERT``) at a time; on
 PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time, by a thread of its own
 (``_background_writer``), so that the server loads one chunk while Python builds the next (a
 few chunks are queued at most). With ``batch_rows`` the
@@ -28,7 +29,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -36,10 +37,12 @@ from rewards.pacing import held, pause_due, pause_point
 
 NULL = "\\N"
 CHUNK_ROWS = 20_000
+SQLITE_ROWS_PER_STATEMENT = 100
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 Row = Sequence[Any]
+T = TypeVar("T")
 
 
 def copy_value(value: Any) -> str:
@@ -117,7 +120,8 @@ def _check_names(table: str, columns: Sequence[str]) -> None:
             raise ValueError(f"not a plain SQL identifier: {name!r}")
 
 
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+def batches(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``rows`` in lists of ``size`` (the last one shorter), taken from the iterable as they are needed."""
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
@@ -132,11 +136,35 @@ def is_unique_violation(exc: BaseException) -> bool:
 
 
 def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int:
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    # Many rows per statement: the sqlite3 module's per-statement work (reset, bind, step, a Python
+    # call per row) is most of a plain executemany's cost; SQLITE_ROWS_PER_STATEMENT rows per INSERT
+    # halve the CPU of 1.5 M snapshot rows (docs/benchmarks.md). Parameters stay under 999 (SQLite's
+    # limit before 3.32).
+    per = max(1, min(SQLITE_ROWS_PER_STATEMENT, 999 // len(columns)))
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    one = f"({', '.join('?' * len(columns))})"
+    iterator = iter(rows)
+    tail: list[Any] = []
+
+    def full_batches() -> Iterator[list[Any]]:
+        while True:
+            batch = list(itertools.islice(iterator, per))
+            values = list(itertools.chain.from_iterable(batch))
+            if len(values) != len(batch) * len(columns):  # flattened, a short row would shift the rest
+                raise ValueError(f"a row for {table} does not have {len(columns)} values")
+            if len(batch) < per:
+                tail.extend(values)
+                return
+            yield values
+
     cursor = driver.cursor()
     try:
-        cursor.executemany(sql, rows)
-        return max(cursor.rowcount, 0)
+        cursor.executemany(head + ", ".join([one] * per), full_batches())
+        count = max(cursor.rowcount, 0)
+        if tail:
+            cursor.execute(head + ", ".join([one] * (len(tail) // len(columns))), tail)
+            count += cursor.rowcount
+        return count
     finally:
         cursor.close()
 
@@ -147,7 +175,7 @@ def _copy_postgresql(
 ) -> int:
     count = 0
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    parts = _batches(rows, chunk)
+    parts = batches(rows, chunk)
     with driver.cursor() as cursor:
         with held():  # the pause points of the rows' source only measure while a COPY is open
             part = next(parts, None)
@@ -187,9 +215,9 @@ def bulk_insert(
     connection = session.connection()
     driver: Any = connection.connection.driver_connection  # typed Optional; a live connection has one
     postgresql = connection.dialect.name == "postgresql"
-    batches: Iterable[Iterable[Row]] = [rows] if batch_rows is None else _batches(rows, batch_rows)
+    parts: Iterable[Iterable[Row]] = [rows] if batch_rows is None else batches(rows, batch_rows)
     count = 0
-    for batch in batches:
+    for batch in parts:
         if postgresql:
             count += _copy_postgresql(driver, table, columns, batch, format_chunk, chunk_rows)
         else:

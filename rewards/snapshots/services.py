@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
@@ -23,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards.audit.services import record_event
-from rewards.bulkload import NULL, bulk_insert, is_unique_violation
+from rewards.bulkload import NULL, batches, bulk_insert, is_unique_violation
 from rewards.db import utcnow
 from rewards.errors import N_, Conflict, DomainError, NotFound
 from rewards.pacing import pause_point
@@ -184,6 +187,33 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
     that readers (iter_rows: draws, exports) ask for.
     """
     bulk_insert(session, "snapshot_rows", ROW_COLUMNS, rows, format_chunk=_rows_copy_text, analyze=True)
+
+
+_RATED_CHUNK = 10_000
+_ACCOUNT_TIER_POINTS = itemgetter(0, 1, 2)
+_TIER = itemgetter(1)
+
+
+def _with_id(snapshot_id: int, chunk: list[tuple[str, str, int, str]]) -> Iterator[tuple[Any, ...]]:
+    """The chunk's rows with the snapshot's id in front, built by zip (columns in, rows out)."""
+    accounts, tiers, points, facts = zip(*chunk, strict=True)
+    return zip(repeat(snapshot_id), accounts, tiers, points, facts, strict=False)
+
+
+def _insert_rated(session: Session, snapshot_id: int, chunks: Iterable[list[tuple[str, str, int, str]]]) -> None:
+    """Insert the rating engine's ``(account, tier, points, facts)`` rows, given in chunks, into
+    snapshot ``snapshot_id`` (the snapshot's id is added by C code: zip on SQLite, the COPY line's
+    prefix on PostgreSQL)."""
+    if session.connection().dialect.name != "postgresql":
+        _bulk_insert(session, chain.from_iterable(_with_id(snapshot_id, chunk) for chunk in chunks))
+        return
+    prefix = f"{snapshot_id}\t"
+
+    def copy_text(chunk: Sequence[Sequence[Any]]) -> str:
+        return "".join([f"{prefix}{account}\t{tier}\t{points}\t{facts}\n" for account, tier, points, facts in chunk])
+
+    bulk_insert(session, "snapshot_rows", ROW_COLUMNS, chain.from_iterable(chunks), format_chunk=copy_text,
+                analyze=True)
 
 
 def _insert_read_rows(
@@ -509,22 +539,20 @@ def compute_snapshot(
     engine = Engine(rules, period)
     errors = ErrorLog()
     digest = SnapshotDigest()
-    counts = {t: 0 for t in TIERS}
-    snapshot_id = snapshot.id
-    total = 0
+    tiers: Counter[str] = Counter()
 
-    def rows() -> Iterator[tuple[int, str, str, int, str]]:
-        nonlocal total
-        add = digest.add
-        for account, tier, points, facts in engine.rate(list(zip(hashers, names, strict=True)), errors):  # type: ignore[arg-type]
-            if errors:
-                continue
-            add(account, tier, points)
-            counts[tier] += 1
-            total += 1
-            yield snapshot_id, account, tier, points, facts
+    def checked() -> Iterator[list[tuple[str, str, int, str]]]:
+        # A chunk at a time: the digest's loop, the counts and the driver each take a whole list (a
+        # generator calling the digest for each account cost 1.3 us per account, a tenth of its rating).
+        for chunk in batches(engine.rate(list(zip(hashers, names, strict=True)), errors), _RATED_CHUNK):  # type: ignore[arg-type]
+            if not errors:  # all or nothing: after a problem the files are only read on, to report
+                digest.update(map(_ACCOUNT_TIER_POINTS, chunk))
+                tiers.update(map(_TIER, chunk))
+                yield chunk
 
-    _bulk_insert(session, rows())
+    _insert_rated(session, snapshot.id, checked())
+    counts = {t: tiers[t] for t in TIERS}
+    total = digest.count
     if errors:
         raise FileRejected(
             N_("%(total)s problem(s) in the behaviour file(s); nothing was computed"), total=errors.total,
