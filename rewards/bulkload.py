@@ -5,7 +5,7 @@ never become ORM objects: they go to the driver connection under the caller's se
 session's transaction (so the caller's rollback removes them, and nothing here commits).
 
 Memory stays flat: on SQLite ``executemany`` pulls the rows from the iterable a statement's worth
-(100 rows, as one multi-row ``INSERT``) at a time; on
+(``rows_per_statement`` rows) at a time; on
 PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time, by a thread of its own
 (``_background_writer``), so that the server loads one chunk while Python builds the next (a
 few chunks are queued at most). With ``batch_rows`` the
@@ -37,7 +37,6 @@ from rewards.pacing import held, pause_due, pause_point
 
 NULL = "\\N"
 CHUNK_ROWS = 20_000
-SQLITE_ROWS_PER_STATEMENT = 100
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -135,12 +134,8 @@ def is_unique_violation(exc: BaseException) -> bool:
     return name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
 
 
-def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int:
-    # Many rows per statement: the sqlite3 module's per-statement work (reset, bind, step, a Python
-    # call per row) is most of a plain executemany's cost; SQLITE_ROWS_PER_STATEMENT rows per INSERT
-    # halve the CPU of 1.5 M snapshot rows (docs/benchmarks.md). Parameters stay under 999 (SQLite's
-    # limit before 3.32).
-    per = max(1, min(SQLITE_ROWS_PER_STATEMENT, 999 // len(columns)))
+def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterable[Row], per: int) -> int:
+    per = max(1, min(per, 999 // len(columns)))  # at most 999 parameters (SQLite's limit before 3.32)
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     one = f"({', '.join('?' * len(columns))})"
     iterator = iter(rows)
@@ -159,6 +154,9 @@ def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterab
 
     cursor = driver.cursor()
     try:
+        if per == 1:
+            cursor.executemany(head + one, rows)
+            return max(cursor.rowcount, 0)
         cursor.executemany(head + ", ".join([one] * per), full_batches())
         count = max(cursor.rowcount, 0)
         if tail:
@@ -201,6 +199,7 @@ def bulk_insert(
     format_chunk: Callable[[Sequence[Row]], str] = copy_text,
     chunk_rows: int = CHUNK_ROWS,
     analyze: bool = False,
+    rows_per_statement: int = 1,
 ) -> int:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the session's transaction.
 
@@ -209,6 +208,11 @@ def bulk_insert(
     ``table`` afterwards (transactional; readers that page by key need them after a big load). On
     PostgreSQL, rows given with a ``format_chunk`` need only be what it writes as lines of ``columns``
     (the snapshot import passes its reader's tuples and writes the snapshot's id itself).
+    ``rows_per_statement``: on SQLite, that many rows per ``INSERT ... VALUES (...), (...)``. The
+    sqlite3 module's work per statement (reset, bind, step) is half the CPU of a plain ``executemany``
+    into a table without a rowid or with no unique index (snapshot rows, 100 per statement: 3.1 ->
+    1.5 s for 1.5 M rows); into a rowid table with unique indexes (codes) it was slower (1.6 -> 2.2 s
+    for 300 k rows), so measure before raising it.
     A constraint violation raises the driver's error; the caller rolls back (or uses a savepoint).
     """
     _check_names(table, columns)
@@ -221,7 +225,7 @@ def bulk_insert(
         if postgresql:
             count += _copy_postgresql(driver, table, columns, batch, format_chunk, chunk_rows)
         else:
-            count += _insert_sqlite(driver, table, columns, batch)
+            count += _insert_sqlite(driver, table, columns, batch, rows_per_statement)
     if postgresql and analyze:
         with driver.cursor() as cursor:
             cursor.execute(f"ANALYZE {table}")

@@ -426,7 +426,7 @@ def _load_tier_input(
         return rowcount(session.execute(insert(target).from_select(["account", "reason"], query),
                                         execution_options={"preserve_rowcount": True}))
     in_tiers = ((acct, reasons[tier]) for acct, tier in rows if tier in reasons)
-    return bulk_insert(session, _TMP, ("account", "reason"), in_tiers, batch_rows=_LOAD_BATCH)
+    return bulk_insert(session, _TMP, ("account", "reason"), in_tiers, batch_rows=_LOAD_BATCH, rows_per_statement=100)
 
 
 def apply_tier_flags(

@@ -186,7 +186,8 @@ def _bulk_insert(session: Session, rows: Iterable[tuple[int, str, str, int | Non
     Then fresh PostgreSQL statistics, or the planner sorts the whole snapshot for every keyset page
     that readers (iter_rows: draws, exports) ask for.
     """
-    bulk_insert(session, "snapshot_rows", ROW_COLUMNS, rows, format_chunk=_rows_copy_text, analyze=True)
+    bulk_insert(session, "snapshot_rows", ROW_COLUMNS, rows, format_chunk=_rows_copy_text, analyze=True,
+                rows_per_statement=100)
 
 
 _RATED_CHUNK = 10_000

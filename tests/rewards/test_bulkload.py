@@ -61,10 +61,10 @@ def test_a_failure_half_way_leaves_nothing_after_rollback(probe: None) -> None:
 
 
 def test_a_count_that_fills_no_whole_statement_lands_whole(probe: None) -> None:
-    """SQLite takes 100 rows per INSERT: the rows after the last full statement land too."""
+    """SQLite taking 100 rows per INSERT: the rows after the last full statement land too."""
     for count in (1, 99, 101, 2_501):
         rows = ((i, str(i)) for i in range(1, count + 1))
-        assert bulk_insert(db.session, TABLE, ("id", "name"), rows) == count
+        assert bulk_insert(db.session, TABLE, ("id", "name"), rows, rows_per_statement=100) == count
         assert _count() == count
         assert db.session.execute(text(f"SELECT max(id), min(name) FROM {TABLE}")).one() == (count, "1")
         db.session.rollback()
@@ -73,7 +73,7 @@ def test_a_count_that_fills_no_whole_statement_lands_whole(probe: None) -> None:
 def test_a_duplicate_inside_one_statement_is_a_unique_violation(probe: None) -> None:
     rows = [(i, "x") for i in range(1, 51)] + [(7, "again")] + [(i, "x") for i in range(51, 300)]
     with pytest.raises(Exception) as info:
-        bulk_insert(db.session, TABLE, ("id", "name"), rows)
+        bulk_insert(db.session, TABLE, ("id", "name"), rows, rows_per_statement=100)
     assert is_unique_violation(info.value)
     db.session.rollback()
     assert _count() == 0
@@ -82,7 +82,7 @@ def test_a_duplicate_inside_one_statement_is_a_unique_violation(probe: None) -> 
 def test_a_row_of_the_wrong_width_is_refused_not_shifted(probe: None) -> None:
     rows = [(i, "x", "y") for i in range(1, 40)] + [(40, "short")] + [(i, "x", "y") for i in range(41, 120)]
     with pytest.raises(Exception, match="3 values|missing data|column"):
-        bulk_insert(db.session, TABLE, ("id", "name", "note"), rows)
+        bulk_insert(db.session, TABLE, ("id", "name", "note"), rows, rows_per_statement=100)
     db.session.rollback()
     assert _count() == 0
 
