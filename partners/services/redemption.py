@@ -37,7 +37,7 @@ from partners.models import (
     RedemptionEvent,
 )
 from partners.services import webhooks
-from rewards.audit.services import append_event, chain_later, record_event
+from rewards.audit.services import chain_later, record_event
 from rewards.db import rowcount
 from rewards.directread import DirectRead
 from rewards.errors import N_, DomainError
@@ -272,7 +272,7 @@ def redeem(
     }
     conn.execute(_INSERT_REDEMPTION, values)
     event = RedemptionEvent(**values)  # the entry as written, for the answer (transient: no id read back)
-    append_event(  # a sandbox redemption under its own action: the live totals never count it
+    record_event(  # a sandbox redemption under its own action: the live totals never count it
         session, actor, "sandbox.code_redeemed" if partner.sandbox else "code.redeemed", "code", str(code.id),
         {"offer_id": offer.id, "redemption": event.public_id},
     )

@@ -63,35 +63,21 @@ _INSERT_EVENT = insert(Event.__table__)
 
 def record_event(
     session: Session, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
-) -> Event:
-    """Append an event in the caller's transaction (it commits or rolls back with the change it records)."""
-    details_json = canonical_json(details).decode("utf-8")
-    event_row = Event(
-        at=utcnow(), actor=actor, action=action, object_type=object_type, object_id=str(object_id), details=details_json
-    )
-    session.add(event_row)
-    session.flush()
-    if session.get_bind().dialect.name == "sqlite":
-        # this transaction holds SQLite's only write lock: every other event is committed and chained
-        _chain_batch(session.connection(), None)
-        session.refresh(event_row)
-    else:
-        session.info[_UNCHAINED] = True
-    return event_row
-
-
-def append_event(
-    session: Session, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
 ) -> None:
-    """:func:`record_event` for a hot path: the same row, written by one prebuilt Core INSERT on the
-    session's connection (no ORM object, no flush, no id read back)."""
+    """Append an event in the caller's transaction (it commits or rolls back with the change it records).
+
+    The caller's pending ORM changes are flushed first (so an error they raise comes from here, as
+    before the event); the event itself is one prebuilt Core INSERT (no ORM object, no id read back:
+    the partner API's redemptions write one each)."""
+    session.flush()
     conn = session.connection()
     conn.execute(_INSERT_EVENT, {
         "at": utcnow(), "actor": actor, "action": action, "object_type": object_type,
         "object_id": str(object_id), "details": canonical_json(details).decode("utf-8"),
     })
     if conn.dialect.name == "sqlite":
-        _chain_batch(conn, None)  # as record_event: SQLite's writer chains in its own transaction
+        # this transaction holds SQLite's only write lock: every other event is committed and chained
+        _chain_batch(conn, None)
     else:
         session.info[_UNCHAINED] = True
 

@@ -13,7 +13,7 @@ from rewards.db import db
 
 
 def _append(name: str, later: bool) -> None:
-    services.append_event(db.session, "api:site", "thing.done", "thing", name, {"n": name})
+    services.record_event(db.session, "api:site", "thing.done", "thing", name, {"n": name})
     if later:
         services.chain_later(db.session)
     db.session.commit()

@@ -24,8 +24,9 @@ from rewards.db import db, utcnow
 
 def _record(app: Flask, object_id: str, commit: bool = True) -> int:
     with app.app_context():
-        event = services.record_event(db.session, "tester", "thing.done", "thing", object_id, {"o": object_id})
-        event_id = event.id
+        services.record_event(db.session, "tester", "thing.done", "thing", object_id, {"o": object_id})
+        event_id = db.session.scalar(select(Event.id).where(Event.object_id == object_id))
+        assert event_id is not None
         if commit:
             db.session.commit()
         else:
@@ -49,11 +50,12 @@ def test_an_open_transaction_blocks_no_other_append(app: Flask, backend: str) ->
 
     def long_transaction() -> int:
         with app.app_context():
-            event = services.record_event(db.session, "importer", "thing.done", "thing", "long", {})
+            services.record_event(db.session, "importer", "thing.done", "thing", "long", {})
+            event_id = db.session.scalar(select(Event.id).where(Event.object_id == "long"))
             opened.set()
             release.wait(30)
             db.session.commit()
-            return event.id
+            return event_id
 
     with ThreadPoolExecutor(1) as pool:
         long_id = pool.submit(long_transaction)
