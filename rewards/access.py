@@ -55,17 +55,18 @@ def _refuse_api(reason: str) -> None:
     abort(401, description="Authentication required: send a valid API key as 'Authorization: Bearer ...'.")
 
 
-_rules: dict[tuple[object, str], policy.Rule | None] = {}  # (view, method) -> its rule, read once
+_RULES = "rewards.access_rules"  # app.extensions key: (endpoint, method) -> the route's rule, read once
 
 
-def _rule(view: object, endpoint: str, method: str) -> policy.Rule | None:
-    key = (view, method)
-    if key not in _rules:  # views are made once per import, so the memory is bounded by the routes
-        rule = policy.rule_for(view, method)  # type: ignore[arg-type]
+def _rule(app: Flask, endpoint: str, method: str) -> policy.Rule | None:
+    rules: dict[tuple[str, str], policy.Rule | None] = app.extensions[_RULES]
+    key = (endpoint, method)
+    if key not in rules:  # bounded by the app's routes
+        rule = policy.rule_for(app.view_functions[endpoint], method)  # type: ignore[arg-type]
         if rule is None and endpoint.startswith("api-docs."):
             rule = policy.Rule("public")
-        _rules[key] = rule
-    return _rules[key]
+        rules[key] = rule
+    return rules[key]
 
 
 def enforce(app: Flask, req: Request, ctx: Any) -> Response | None:
@@ -76,7 +77,7 @@ def enforce(app: Flask, req: Request, ctx: Any) -> Response | None:
         return None
     if endpoint == "static":
         return None
-    rule = _rule(app.view_functions[endpoint], endpoint, req.method)
+    rule = _rule(app, endpoint, req.method)
     if rule is None:
         log.error("route %s has no access rule; refused", endpoint)
         abort(403)
@@ -128,6 +129,7 @@ def init_app(app: Flask) -> None:
     """The session interface and the templates' ``current_user`` and ``can`` (:func:`enforce` is called
     by the kernel's before-request hook, ``rewards.requesthooks``)."""
     app.session_interface = _SessionInterface()
+    app.extensions[_RULES] = {}
 
     @app.context_processor
     def _inject_user() -> dict[str, object]:
