@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, groupby, islice, repeat
-from operator import add, and_, eq, itemgetter, lshift, lt, methodcaller, mul, or_, rshift, sub
+from operator import add, itemgetter, lt, methodcaller, mul, rshift
 from struct import Struct
 
 from draws.encoding import lp, u64
@@ -62,6 +62,7 @@ HASH_SIZE = 32
 _DIGEST = methodcaller("digest")
 _SALT_OF_KEY = itemgetter(slice(0, SALT_SIZE))
 _KEY_PREFIX = Struct(">Q24x")  # the first 8 bytes of a 32-byte order key, as an unsigned integer
+_APPROX_SHIFT = 64 - 53  # a key prefix's first 53 bits fit a float's mantissa exactly
 _LENGTHS = [Struct(">I").pack(n) for n in range(MAX_ACCOUNT_BYTES + 1)]
 _LEAF_HEAD = b"\x00" + Struct(">I").pack(SALT_SIZE)  # leaf-hash tag, then lp(salt)'s length
 _NODE_TAG = b"\x01"
@@ -113,34 +114,28 @@ def merkle_root_compact(leaves: bytes | bytearray) -> bytes:
 # ----------------------------------------------------------------------------------------- the order
 def keyed_permutation(prefixes: Sequence[int], full_key: Callable[[int], bytes]) -> array[int]:
     """Positions ``0..n-1`` sorted by order key, given each key's first 8 bytes (``prefixes``) and a
-    way to compute a whole key: equal prefixes (some pair in about one list of 3.6 M entrants in three
-    million) are ordered by their whole keys, then by position (the order of ``sorted`` by whole key)."""
-    n = len(prefixes)
-    shift = max(1, (n - 1).bit_length())
-    # One int per entrant (prefix above position: ~48 bytes each), sorted in C; no key objects.
-    packed = list(map(or_, map(lshift, prefixes, repeat(shift)), range(n)))
-    packed.sort()
-    order = array("I" if n < 1 << 32 else "Q", map(and_, packed, repeat((1 << shift) - 1)))
-    if _has_equal_neighbours(packed, shift):
-        _settle_ties(order, packed, shift, full_key)
-    return order
+    way to compute a whole key: keys whose first 53 bits are equal (some pair in about one list of
+    3.6 M entrants in a thousand) are ordered by their whole keys, then by position (the order of
+    ``sorted`` by whole key)."""
+    # The first 53 bits of each key as a float (exact): CPython sorts a list of floats with a C-level
+    # comparison, so this sort of 1.07 M positions costs about half the old one over packed
+    # 85-bit integers (1.4 -> 0.7 s of the freeze, with the tie check).
+    approx = list(map(float, map(rshift, prefixes, repeat(_APPROX_SHIFT))))
+    order = sorted(range(len(approx)), key=approx.__getitem__)  # stable: equal approximations keep position order
+    # A set of the floats (one sequential pass) costs less than comparing sorted neighbours, which
+    # visits the floats in a random order (0.2 against 0.4 s at 1.07 M).
+    if len(set(approx)) < len(approx):
+        _settle_ties(order, list(map(approx.__getitem__, order)), full_key)
+    return array("I" if len(order) < 1 << 32 else "Q", order)
 
 
-def _has_equal_neighbours(packed: list[int], shift: int) -> bool:
-    # Neighbours with equal prefixes are less than 2**shift apart; so are a few others (then checked exactly).
-    if len(packed) < 2 or min(map(sub, islice(packed, 1, None), packed)) >= 1 << shift:
-        return False
-    return any(map(eq, map(rshift, packed, repeat(shift)), map(rshift, islice(packed, 1, None), repeat(shift))))
-
-
-def _settle_ties(order: array[int], packed: list[int], shift: int, full_key: Callable[[int], bytes]) -> None:
-    """Reorder each run of equal prefixes by whole key (then position), in place."""
+def _settle_ties(order: list[int], ranked: list[float], full_key: Callable[[int], bytes]) -> None:
+    """Reorder each run of equal approximations by whole key (then position), in place."""
     at = 0
-    for _prefix, run in groupby(map(rshift, packed, repeat(shift))):
+    for _value, run in groupby(ranked):
         size = sum(1 for _ in run)
         if size > 1:
-            positions = order[at:at + size]
-            order[at:at + size] = array(order.typecode, sorted(positions, key=lambda i: (full_key(i), i)))
+            order[at:at + size] = sorted(order[at:at + size], key=lambda i: (full_key(i), i))
         at += size
 
 
