@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import zlib
 from array import array
 from bisect import bisect_left
@@ -140,14 +139,10 @@ def _settle_ties(order: list[int], ranked: list[float], full_key: Callable[[int]
 
 
 # ------------------------------------------------------------------------------------------ checking
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
-_LONGER_THAN_ALLOWED = re.compile(f"[^\n]{{{MAX_ACCOUNT_BYTES + 1}}}")
-
-
 def columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bool:
     """Every rule of ``canonical_entrants`` holds and the accounts strictly increase (a list the
-    service reads sorted): checked in C-level passes over one newline-joined string (as many newlines
-    as separators means no account holds one)."""
+    service reads sorted): checked in C-level passes over the joined accounts, for ASCII accounts
+    (others take the plain rules)."""
     if not (len(accounts) == len(tiers) == len(weights)) or not accounts:
         return False
     if set(map(type, weights)) != {int} or min(weights) < 1 or max(weights) > MAX_WEIGHT:
@@ -155,14 +150,15 @@ def columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights
     if any(type(t) is not str or not t or not t.isascii() for t in set(tiers)):
         return False
     try:
-        joined = "\n".join(accounts)  # TypeError if one is not a string
+        joined = "".join(accounts)  # TypeError if one is not a string
     except TypeError:
         return False
-    if joined.count("\n") != len(accounts) - 1 or not joined.isascii():
-        return False  # a newline inside an account, or non-ASCII (for ASCII, characters are bytes)
-    if "\n\n" in joined or joined[0] == "\n" or joined[-1] == "\n":
-        return False  # an empty account
-    if _CONTROL_BUT_NEWLINE.search(joined) or _LONGER_THAN_ALLOWED.search(joined):
+    # The printable ASCII characters are exactly those that are not control characters (newline
+    # included); two C-level tests instead of two regular-expression scans: 0.17 -> 0.03 s at 1.07 M.
+    if not joined.isascii() or not joined.isprintable():
+        return False
+    lengths = set(map(len, accounts))  # for ASCII, characters are bytes
+    if min(lengths) < 1 or max(lengths) > MAX_ACCOUNT_BYTES:
         return False
     return all(map(lt, accounts, islice(accounts, 1, None)))
 
