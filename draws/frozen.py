@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, groupby, islice, repeat
-from operator import add, itemgetter, lt, methodcaller, mul, rshift
+from operator import add, itemgetter, lt, mul, rshift
 from struct import Struct
 
 from draws.encoding import lp, u64
@@ -48,23 +48,20 @@ from draws.entrants import (
 from draws.errors import N_, DrawError, EmptyEntrantList, ProofError
 from draws.merkle import (
     CHUNK_SIZE,
-    SALT_SIZE,
     InclusionProof,
     MerkleTree,
     entrant_leaf_hashes,
     entrant_salt,
     entry_parts,
+    node_hashes,
     order_keys,
+    salted_leaf_hashes,
 )
 
 HASH_SIZE = 32
-_DIGEST = methodcaller("digest")
-_SALT_OF_KEY = itemgetter(slice(0, SALT_SIZE))
 _KEY_PREFIX = Struct(">Q24x")  # the first 8 bytes of a 32-byte order key, as an unsigned integer
 _APPROX_SHIFT = 64 - 53  # a key prefix's first 53 bits fit a float's mantissa exactly
 _LENGTHS = [Struct(">I").pack(n) for n in range(MAX_ACCOUNT_BYTES + 1)]
-_LEAF_HEAD = b"\x00" + Struct(">I").pack(SALT_SIZE)  # leaf-hash tag, then lp(salt)'s length
-_NODE_TAG = b"\x01"
 _PAIR = Struct(f"{2 * HASH_SIZE}s")  # two sibling nodes
 _FIRST = itemgetter(0)
 _BLOCK = 1 << 16  # entrants reduced to records at a time
@@ -77,7 +74,7 @@ def next_level(level: bytes | bytearray) -> bytes:
     unpaired last node moved up unchanged (RFC 6962's root, computed bottom-up)."""
     n = len(level) // HASH_SIZE
     pairs = map(_FIRST, _PAIR.iter_unpack(memoryview(level)[:2 * HASH_SIZE * (n // 2)]))
-    up = b"".join(map(_DIGEST, map(hashlib.sha256, map(add, repeat(_NODE_TAG), pairs))))
+    up = b"".join(node_hashes(pairs))
     return up + bytes(level[-HASH_SIZE:]) if n % 2 else up
 
 
@@ -325,9 +322,7 @@ class FreezeBuilder:
         self._class_of.extend(ids)
         weight_bytes = [u64(w) for _t, w in self._classes]
         keys = order_keys(self.salt_key, accounts)
-        leaves = map(add, map(add, repeat(_LEAF_HEAD), map(_SALT_OF_KEY, keys)),
-                     map(add, prefixed, map(weight_bytes.__getitem__, ids)))
-        self._leaves += b"".join(map(_DIGEST, map(hashlib.sha256, leaves)))
+        self._leaves += b"".join(salted_leaf_hashes(keys, map(add, prefixed, map(weight_bytes.__getitem__, ids))))
         if self.version >= 2:
             self._prefixes.extend(map(itemgetter(0), _KEY_PREFIX.iter_unpack(b"".join(keys))))
 
