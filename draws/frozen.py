@@ -385,7 +385,11 @@ class FreezeBuilder:
         entry_tail = [lp(t.encode("ascii")) + u64(w) for t, w in table]
         entrants = _Sink(lp(ENTRANT_TAGS[self.version]) + u64(count))
         weights = _Sink(lp(WEIGHTS_TAG) + u64(count))
-        entries, offsets, leaves, class_of = self._entries, self._offsets, self._leaves, self._class_of
+        # Slices of bytes are bytes, which b"".join takes without a buffer request each (slices of a
+        # bytearray are bytearrays): one copy of each buffer, ~0.2 s less at 1.07 M entrants.
+        entries, leaves = bytes(self._entries), bytes(self._leaves)
+        self._entries, self._leaves = bytearray(), bytearray()
+        offsets, class_of = self._offsets, self._class_of
         ends = memoryview(offsets)[1:]
         chunks: list[tuple[bytes, bytes]] = []
         roots = bytearray()
