@@ -12,9 +12,9 @@ database in account order), checks each batch with the fast canonical test, and 
 ``lp(utf8(account))`` (one ``bytearray`` and an offsets ``array``), its ``(tier, weight)`` class
 (an ``array`` of indices), its leaf hash (32 bytes of a ``bytearray``) and, for version 2, the first
 8 bytes of its order key (an ``array('Q')``). :meth:`FreezeBuilder.finish` sorts positions by key
-prefix (one list of packed integers, the ties -- equal 64-bit prefixes -- settled by the full key),
-then walks the sorted list one proof chunk (``CHUNK_SIZE`` entrants) at a time: the chunk's entries,
-its part of the encoding and of the weights vector, its subtree root. The tree above the chunks is
+prefix (its first 53 bits as one float per entrant, the ties -- equal 53-bit prefixes -- settled by
+the full key), then walks the sorted list one proof chunk (``CHUNK_SIZE`` entrants) at a time: the
+chunk's entries, its part of the encoding and of the weights vector, its subtree root. The tree above the chunks is
 built from those roots (``CHUNK_SIZE`` is a power of two, so each chunk is an aligned subtree); the
 levels below are never kept.
 """
