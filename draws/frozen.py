@@ -12,9 +12,9 @@ database in account order), checks each batch with the fast canonical test, and 
 ``lp(utf8(account))`` (one ``bytearray`` and an offsets ``array``), its ``(tier, weight)`` class
 (an ``array`` of indices), its leaf hash (32 bytes of a ``bytearray``) and, for version 2, the first
 8 bytes of its order key (an ``array('Q')``). :meth:`FreezeBuilder.finish` sorts positions by key
-prefix (one list of packed integers, the ties -- equal 64-bit prefixes -- settled by the full key),
-then walks the sorted list one proof chunk (``CHUNK_SIZE`` entrants) at a time: the chunk's entries,
-its part of the encoding and of the weights vector, its subtree root. The tree above the chunks is
+prefix (its first 53 bits as one float per entrant, the ties -- equal 53-bit prefixes -- settled by
+the full key), then walks the sorted list one proof chunk (``CHUNK_SIZE`` entrants) at a time: the
+chunk's entries, its part of the encoding and of the weights vector, its subtree root. The tree above the chunks is
 built from those roots (``CHUNK_SIZE`` is a power of two, so each chunk is an aligned subtree); the
 levels below are never kept.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import zlib
 from array import array
 from bisect import bisect_left
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, groupby, islice, repeat
-from operator import add, and_, eq, itemgetter, lshift, lt, methodcaller, mul, or_, rshift, sub
+from operator import add, itemgetter, lt, mul, rshift
 from struct import Struct
 
 from draws.encoding import lp, u64
@@ -49,22 +48,20 @@ from draws.entrants import (
 from draws.errors import N_, DrawError, EmptyEntrantList, ProofError
 from draws.merkle import (
     CHUNK_SIZE,
-    SALT_SIZE,
     InclusionProof,
     MerkleTree,
     entrant_leaf_hashes,
     entrant_salt,
     entry_parts,
+    node_hashes,
     order_keys,
+    salted_leaf_hashes,
 )
 
 HASH_SIZE = 32
-_DIGEST = methodcaller("digest")
-_SALT_OF_KEY = itemgetter(slice(0, SALT_SIZE))
 _KEY_PREFIX = Struct(">Q24x")  # the first 8 bytes of a 32-byte order key, as an unsigned integer
+_APPROX_SHIFT = 64 - 53  # a key prefix's first 53 bits fit a float's mantissa exactly
 _LENGTHS = [Struct(">I").pack(n) for n in range(MAX_ACCOUNT_BYTES + 1)]
-_LEAF_HEAD = b"\x00" + Struct(">I").pack(SALT_SIZE)  # leaf-hash tag, then lp(salt)'s length
-_NODE_TAG = b"\x01"
 _PAIR = Struct(f"{2 * HASH_SIZE}s")  # two sibling nodes
 _FIRST = itemgetter(0)
 _BLOCK = 1 << 16  # entrants reduced to records at a time
@@ -77,7 +74,7 @@ def next_level(level: bytes | bytearray) -> bytes:
     unpaired last node moved up unchanged (RFC 6962's root, computed bottom-up)."""
     n = len(level) // HASH_SIZE
     pairs = map(_FIRST, _PAIR.iter_unpack(memoryview(level)[:2 * HASH_SIZE * (n // 2)]))
-    up = b"".join(map(_DIGEST, map(hashlib.sha256, map(add, repeat(_NODE_TAG), pairs))))
+    up = b"".join(node_hashes(pairs))
     return up + bytes(level[-HASH_SIZE:]) if n % 2 else up
 
 
@@ -113,46 +110,39 @@ def merkle_root_compact(leaves: bytes | bytearray) -> bytes:
 # ----------------------------------------------------------------------------------------- the order
 def keyed_permutation(prefixes: Sequence[int], full_key: Callable[[int], bytes]) -> array[int]:
     """Positions ``0..n-1`` sorted by order key, given each key's first 8 bytes (``prefixes``) and a
-    way to compute a whole key: equal prefixes (some pair in about one list of 3.6 M entrants in three
-    million) are ordered by their whole keys, then by position (the order of ``sorted`` by whole key)."""
-    n = len(prefixes)
-    shift = max(1, (n - 1).bit_length())
-    # One int per entrant (prefix above position: ~48 bytes each), sorted in C; no key objects.
-    packed = list(map(or_, map(lshift, prefixes, repeat(shift)), range(n)))
-    packed.sort()
-    order = array("I" if n < 1 << 32 else "Q", map(and_, packed, repeat((1 << shift) - 1)))
-    if _has_equal_neighbours(packed, shift):
-        _settle_ties(order, packed, shift, full_key)
-    return order
+    way to compute a whole key: keys whose first 53 bits are equal (some pair in about one list of
+    3.6 M entrants in a thousand) are ordered by their whole keys, then by position (the order of
+    ``sorted`` by whole key)."""
+    # The first 53 bits of each key as a float (exact): CPython sorts a list of floats with a C-level
+    # comparison, so this sort of 1.07 M positions costs about half the old one over packed
+    # 85-bit integers (1.4 -> 0.7 s of the freeze, with the tie check).
+    approx = list(map(float, map(rshift, prefixes, repeat(_APPROX_SHIFT))))
+    # A set of the floats (one sequential pass) costs less than comparing sorted neighbours, which
+    # visits the floats in a random order (0.2 against 0.4 s at 1.07 M); made and dropped before the
+    # sort, so that it never lives beside the sorted positions.
+    tied = len(set(approx)) < len(approx)
+    positions = sorted(range(len(approx)), key=approx.__getitem__)  # stable: equal approximations keep position order
+    if tied:
+        _settle_ties(positions, list(map(approx.__getitem__, positions)), full_key)
+    del approx
+    return array("I" if len(positions) < 1 << 32 else "Q", positions)
 
 
-def _has_equal_neighbours(packed: list[int], shift: int) -> bool:
-    # Neighbours with equal prefixes are less than 2**shift apart; so are a few others (then checked exactly).
-    if len(packed) < 2 or min(map(sub, islice(packed, 1, None), packed)) >= 1 << shift:
-        return False
-    return any(map(eq, map(rshift, packed, repeat(shift)), map(rshift, islice(packed, 1, None), repeat(shift))))
-
-
-def _settle_ties(order: array[int], packed: list[int], shift: int, full_key: Callable[[int], bytes]) -> None:
-    """Reorder each run of equal prefixes by whole key (then position), in place."""
+def _settle_ties(order: list[int], ranked: list[float], full_key: Callable[[int], bytes]) -> None:
+    """Reorder each run of equal approximations by whole key (then position), in place."""
     at = 0
-    for _prefix, run in groupby(map(rshift, packed, repeat(shift))):
+    for _value, run in groupby(ranked):
         size = sum(1 for _ in run)
         if size > 1:
-            positions = order[at:at + size]
-            order[at:at + size] = array(order.typecode, sorted(positions, key=lambda i: (full_key(i), i)))
+            order[at:at + size] = sorted(order[at:at + size], key=lambda i: (full_key(i), i))
         at += size
 
 
 # ------------------------------------------------------------------------------------------ checking
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
-_LONGER_THAN_ALLOWED = re.compile(f"[^\n]{{{MAX_ACCOUNT_BYTES + 1}}}")
-
-
 def columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights: Sequence[int]) -> bool:
     """Every rule of ``canonical_entrants`` holds and the accounts strictly increase (a list the
-    service reads sorted): checked in C-level passes over one newline-joined string (as many newlines
-    as separators means no account holds one)."""
+    service reads sorted): checked in C-level passes over the joined accounts, for ASCII accounts
+    (others take the plain rules)."""
     if not (len(accounts) == len(tiers) == len(weights)) or not accounts:
         return False
     if set(map(type, weights)) != {int} or min(weights) < 1 or max(weights) > MAX_WEIGHT:
@@ -160,14 +150,15 @@ def columns_are_canonical(accounts: Sequence[str], tiers: Sequence[str], weights
     if any(type(t) is not str or not t or not t.isascii() for t in set(tiers)):
         return False
     try:
-        joined = "\n".join(accounts)  # TypeError if one is not a string
+        joined = "".join(accounts)  # TypeError if one is not a string
     except TypeError:
         return False
-    if joined.count("\n") != len(accounts) - 1 or not joined.isascii():
-        return False  # a newline inside an account, or non-ASCII (for ASCII, characters are bytes)
-    if "\n\n" in joined or joined[0] == "\n" or joined[-1] == "\n":
-        return False  # an empty account
-    if _CONTROL_BUT_NEWLINE.search(joined) or _LONGER_THAN_ALLOWED.search(joined):
+    # The printable ASCII characters are exactly those that are not control characters (newline
+    # included); two C-level tests instead of two regular-expression scans: 0.17 -> 0.03 s at 1.07 M.
+    if not joined.isascii() or not joined.isprintable():
+        return False
+    lengths = set(map(len, accounts))  # for ASCII, characters are bytes
+    if min(lengths) < 1 or max(lengths) > MAX_ACCOUNT_BYTES:
         return False
     return all(map(lt, accounts, islice(accounts, 1, None)))
 
@@ -334,9 +325,7 @@ class FreezeBuilder:
         self._class_of.extend(ids)
         weight_bytes = [u64(w) for _t, w in self._classes]
         keys = order_keys(self.salt_key, accounts)
-        leaves = map(add, map(add, repeat(_LEAF_HEAD), map(_SALT_OF_KEY, keys)),
-                     map(add, prefixed, map(weight_bytes.__getitem__, ids)))
-        self._leaves += b"".join(map(_DIGEST, map(hashlib.sha256, leaves)))
+        self._leaves += b"".join(salted_leaf_hashes(keys, map(add, prefixed, map(weight_bytes.__getitem__, ids))))
         if self.version >= 2:
             self._prefixes.extend(map(itemgetter(0), _KEY_PREFIX.iter_unpack(b"".join(keys))))
 
@@ -399,7 +388,11 @@ class FreezeBuilder:
         entry_tail = [lp(t.encode("ascii")) + u64(w) for t, w in table]
         entrants = _Sink(lp(ENTRANT_TAGS[self.version]) + u64(count))
         weights = _Sink(lp(WEIGHTS_TAG) + u64(count))
-        entries, offsets, leaves, class_of = self._entries, self._offsets, self._leaves, self._class_of
+        # Slices of bytes are bytes, which b"".join takes without a buffer request each (slices of a
+        # bytearray are bytearrays): one copy of each buffer, ~0.2 s less at 1.07 M entrants.
+        entries, leaves = bytes(self._entries), bytes(self._leaves)
+        self._entries, self._leaves = bytearray(), bytearray()
+        offsets, class_of = self._offsets, self._class_of
         ends = memoryview(offsets)[1:]
         chunks: list[tuple[bytes, bytes]] = []
         roots = bytearray()

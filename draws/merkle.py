@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import add, itemgetter, methodcaller
+from operator import add
+from struct import Struct
 from typing import Any
 
 from draws.encoding import lp, lp_utf8_each, u64
@@ -109,8 +109,36 @@ def _u64_table(weights: Sequence[int]) -> dict[int, bytes]:
     return {w: u64(w) for w in set(weights)}
 
 
-_DIGEST = methodcaller("digest")
-_SALT_OF_KEY = itemgetter(slice(0, SALT_SIZE))
+# Hash states that have taken a hash's first bytes, copied per hash: with OpenSSL 3 a copy costs less
+# than a new hash object, which looks its algorithm up each time (0.58 -> 0.41 us per leaf or node).
+_LEAF_STATE = hashlib.sha256(b"\x00" + SALT_SIZE.to_bytes(4, "big"))  # leaf-hash tag, then lp(salt)'s length
+_NODE_STATE = hashlib.sha256(b"\x01")
+
+
+def salted_leaf_hashes(keys: Iterable[bytes], parts: Iterable[bytes]) -> list[bytes]:
+    """``SHA-256(0x00 || lp(key[:16]) || part)`` for each order key and entry part (a leaf's hash,
+    :func:`leaf_hash`; the first 16 bytes of an entrant's order key are its salt)."""
+    new = _LEAF_STATE.copy
+    out: list[bytes] = []
+    append = out.append
+    for key, part in zip(keys, parts, strict=True):
+        h = new()
+        h.update(key[:SALT_SIZE])
+        h.update(part)
+        append(h.digest())
+    return out
+
+
+def node_hashes(pairs: Iterable[bytes]) -> list[bytes]:
+    """``SHA-256(0x01 || pair)`` for each 64-byte ``left || right`` (:func:`node_hash`)."""
+    new = _NODE_STATE.copy
+    out: list[bytes] = []
+    append = out.append
+    for pair in pairs:
+        h = new()
+        h.update(pair)
+        append(h.digest())
+    return out
 
 
 def entrant_leaf_hashes(
@@ -129,9 +157,7 @@ def entrant_leaf_hashes(
         parts = entry_parts(accounts, weights)
     if not len(keys) == len(parts) == len(accounts):
         raise ValueError("accounts, weights and keys must be the same length")
-    prefix = b"\x00" + SALT_SIZE.to_bytes(4, "big")  # leaf-hash tag, then lp(salt)'s length
-    leaves = map(add, map(add, repeat(prefix), map(_SALT_OF_KEY, keys)), parts)
-    return list(map(_DIGEST, map(hashlib.sha256, leaves)))
+    return salted_leaf_hashes(keys, parts)
 
 
 class MerkleTree:
@@ -141,10 +167,8 @@ class MerkleTree:
         self.size = len(leaf_hashes)
         self.levels: list[list[bytes]] = [leaf_hashes]
         level = leaf_hashes
-        sha = hashlib.sha256
         while len(level) > 1:
-            pairs = map(add, map(add, repeat(b"\x01"), level[0::2]), level[1::2])  # stops at the shorter
-            nxt = list(map(_DIGEST, map(sha, pairs)))
+            nxt = node_hashes(map(add, level[0::2], level[1::2]))  # stops at the shorter
             if len(level) % 2:
                 nxt.append(level[-1])  # unpaired node moves up unchanged (same as RFC 6962's split)
             self.levels.append(nxt)
@@ -285,10 +309,16 @@ def chunked_proof(chunk_leaves: list[bytes], offset: int, chunk_index: int, size
                   height: int = CHUNK_HEIGHT) -> list[bytes]:
     """The inclusion path of leaf ``chunk_index * 2**height + offset`` of a ``size``-leaf tree, from
     that leaf's chunk (its leaf hashes) and the upper-levels blob."""
-    path = MerkleTree(chunk_leaves).proof(offset)
+    return MerkleTree(chunk_leaves).proof(offset) + upper_path(chunk_index, size, upper, height)
+
+
+def upper_path(chunk_index: int, size: int, upper: bytes, height: int = CHUNK_HEIGHT) -> list[bytes]:
+    """The part of an inclusion path above chunk ``chunk_index`` of a ``size``-leaf tree, read from the
+    upper-levels blob (:func:`chunked_proof` puts the path inside the chunk before it)."""
     sizes = upper_level_sizes(size, height)
     if len(upper) != 32 * sum(sizes):
         raise ProofError("the stored upper tree levels do not match the tree size")
+    path: list[bytes] = []
     start, position = 0, chunk_index
     for level_size in sizes[:-1]:
         sibling = position ^ 1
@@ -307,6 +337,9 @@ def encode_chunk(accounts: Sequence[str], weights: Sequence[int]) -> bytes:
 
 def decode_chunk(data: bytes) -> tuple[list[str], list[int]]:
     """Inverse of :func:`encode_chunk`."""
+    uniform = _decode_uniform_chunk(data)
+    if uniform is not None:
+        return uniform
     accounts: list[str] = []
     weights: list[int] = []
     at = 0
@@ -316,3 +349,19 @@ def decode_chunk(data: bytes) -> tuple[list[str], list[int]]:
         weights.append(int.from_bytes(data[at + 4 + size:at + 12 + size], "big"))
         at += 12 + size
     return accounts, weights
+
+
+def _decode_uniform_chunk(data: bytes) -> tuple[list[str], list[int]] | None:
+    """:func:`decode_chunk` in one C-level unpack when every account has the first one's length (the
+    usual chunk: account numbers of one length), else None. The draw step decodes ~113 chunks:
+    0.08 -> 0.02 s."""
+    if len(data) < 4:
+        return None
+    size = int.from_bytes(data[:4], "big")
+    if len(data) % (12 + size):
+        return None
+    rows = Struct(f">I{size}sQ").iter_unpack(data)
+    sizes, raw, weights = zip(*rows, strict=True)
+    if set(sizes) != {size}:
+        return None
+    return list(map(bytes.decode, raw)), list(weights)

@@ -46,11 +46,13 @@ from draws.errors import DrawError
 from draws.merkle import (
     CHUNK_SIZE,
     InclusionProof,
+    MerkleTree,
     chunked_proof,
     decode_chunk,
     entrant_leaf_hashes,
     entrant_salt,
     order_keys,
+    upper_path,
     verify_inclusion,
 )
 from draws.models import (
@@ -664,7 +666,10 @@ class ProvenAccounts(Sequence[str]):
                  root: bytes) -> None:
         self.session, self.draw_id, self.salt_key = session, draw_id, salt_key
         self.weights, self.upper, self.root = weights, upper, root
-        self.chunks: dict[int, tuple[list[str], list[bytes]]] = {}
+        # Each chunk's tree is built once and each account proven once: the draw step reads a winner's
+        # account twice, and two winners may share a chunk (240 trees of 1,024 leaves -> ~113).
+        self.chunks: dict[int, tuple[list[str], MerkleTree]] = {}
+        self.proven: dict[int, str] = {}
 
     def __len__(self) -> int:
         return len(self.weights)
@@ -674,17 +679,22 @@ class ProvenAccounts(Sequence[str]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not 0 <= index < len(self):
             raise IndexError(index)
+        if index not in self.proven:
+            self.proven[index] = self._proven(index)
+        return self.proven[index]
+
+    def _proven(self, index: int) -> str:
         chunk, offset = divmod(index, CHUNK_SIZE)
-        accounts, leaves = self._chunk(chunk)
+        accounts, tree = self._chunk(chunk)
         try:
-            path: list[bytes] | None = chunked_proof(leaves, offset, chunk, len(self), self.upper)
+            path: list[bytes] | None = tree.proof(offset) + upper_path(chunk, len(self), self.upper)
         except DrawError:  # a truncated chunk, or upper levels of another size
             path = None
-        if path is None or not verify_inclusion(leaves[offset], index, len(self), path, self.root):
+        if path is None or not verify_inclusion(tree.levels[0][offset], index, len(self), path, self.root):
             raise Conflict(N_("the stored proof chunks do not lead to the signed Merkle root"), code="proofs_mismatch")
         return accounts[offset]
 
-    def _chunk(self, chunk: int) -> tuple[list[str], list[bytes]]:
+    def _chunk(self, chunk: int) -> tuple[list[str], MerkleTree]:
         if chunk not in self.chunks:
             data = self.session.scalar(select(DrawEntrantChunk.data).where(
                 DrawEntrantChunk.draw_id == self.draw_id, DrawEntrantChunk.chunk == chunk))
@@ -695,7 +705,7 @@ class ProvenAccounts(Sequence[str]):
             start = chunk * CHUNK_SIZE
             if weights != self.weights[start:start + len(weights)]:
                 raise Conflict(N_("the stored proof chunks do not match the signed weights"), code="proofs_mismatch")
-            self.chunks[chunk] = accounts, entrant_leaf_hashes(self.salt_key, accounts, weights)
+            self.chunks[chunk] = accounts, MerkleTree(entrant_leaf_hashes(self.salt_key, accounts, weights))
         return self.chunks[chunk]
 
 
