@@ -122,7 +122,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_KEEP_FILES_DAYS": 7,
     # The consumer's OS priority (os.nice increment): long jobs yield the CPU to the web workers, so partner
     # requests do not queue behind an import on a machine that runs both. 0 keeps the priority unchanged.
-    "JOBS_NICE": 10,
+    # 19 (with JOBS_DATABASE_NICE 19): a redeem's p99 under an import and a bulk issue was 27 and 31 ms
+    # against 32 and 36 ms at 10, the jobs no slower (two pairs of runs, docs/benchmarks.md 2026-12-07 18:26).
+    "JOBS_NICE": 19,
     # Long jobs yield to live traffic (rewards.pacing): while the partner API has served a request within
     # the last second or so, a job pauses between chunks for this many times the chunk's duration (2: it
     # works at most a third of the time while traffic lasts). 0: never pause. Without traffic there is no
@@ -131,8 +133,8 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_YIELD_RATIO": 2.0,
     # With PostgreSQL's `prioritize` extension installed in the database, the consumer's database sessions
     # lower their server process's OS priority by this much (the COPY and index work of an import then
-    # yields the CPU to the web workers' sessions). 0, or no extension: unchanged.
-    "JOBS_DATABASE_NICE": 10,
+    # yields the CPU to the web workers' sessions). 0, or no extension: unchanged. 19: see JOBS_NICE.
+    "JOBS_DATABASE_NICE": 19,
     "JOBS_STALE_SECONDS": 30,  # a running job whose consumer is silent this long is marked failed (interrupted)
     # Production operations (rewards/ops/): proxies in front that set X-Forwarded-For/-Proto (0: none,
     # trust no such header); the bearer token Prometheus sends to /metrics (empty: no /metrics at all);

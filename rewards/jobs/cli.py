@@ -27,7 +27,7 @@ jobs_cli = AppGroup("jobs", help="Background jobs: the consumer that runs them, 
 @click.option("--periodic/--no-periodic", default=True, show_default=True,
               help="Also run the periodic work (enable it on exactly one consumer).")
 @click.option("--nice", "niceness", type=click.IntRange(0, 19), default=None,
-              help="Lower the consumer's OS priority by this much (default: the JOBS_NICE setting, 10).")
+              help="Lower the consumer's OS priority by this much (default: the JOBS_NICE setting, 19).")
 def consumer_command(workers: int, periodic: bool, niceness: int | None) -> None:
     """Run jobs from the queue until stopped (SIGTERM/Ctrl+C: the running jobs finish first)."""
     from rewards import livetraffic
