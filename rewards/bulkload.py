@@ -5,15 +5,14 @@ never become ORM objects: they go to the driver connection under the caller's se
 session's transaction (so the caller's rollback removes them, and nothing here commits).
 
 Memory stays flat: on SQLite ``executemany`` pulls the rows from the iterable a statement's worth
-(``rows_per_statement`` rows) at a time; on
-PostgreSQL the COPY text is built and sent ``chunk_rows`` rows at a time, by a thread of its own
-(``_background_writer``), so that the server loads one chunk while Python builds the next (a
-few chunks are queued at most). With ``batch_rows`` the
-rows are taken in batches and each batch is written (one statement) before the next is read, so the
-iterable may itself read through the same session (a PostgreSQL connection runs nothing else while a
-COPY is open). Inside a job that yields to live traffic (``rewards.pacing``), a pause ends the COPY
-first and a new one goes on after it, so that the server stops loading during the pause too (rows sent
-ahead would keep it busy for a second or more); without traffic the rows go in one COPY.
+(``rows_per_statement`` rows) at a time; on PostgreSQL the COPY text is built and sent ``chunk_rows``
+rows at a time, by a thread of its own (``_background_writer``), so that the server loads one chunk
+while Python builds the next (a few chunks are queued at most). With ``batch_rows`` the rows are taken
+in batches and each batch is written (one statement) before the next is read, so the iterable may itself
+read through the same session (a PostgreSQL connection runs nothing else while a COPY is open). Inside a
+job that yields to live traffic (``rewards.pacing``), a pause ends the COPY first and a new one goes on
+after it, so that the server stops loading during the pause too (rows sent ahead would keep it busy for
+a second or more); without traffic the rows go in one COPY.
 
 COPY text: ``None`` is ``\\N``; every other value is ``str(value)`` with backslash, tab, newline and
 carriage return escaped. A caller whose values never need escaping (digits, codes) may pass
@@ -138,12 +137,10 @@ def _insert_sqlite(driver: Any, table: str, columns: Sequence[str], rows: Iterab
     per = max(1, min(per, 999 // len(columns)))  # at most 999 parameters (SQLite's limit before 3.32)
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     one = f"({', '.join('?' * len(columns))})"
-    iterator = iter(rows)
     tail: list[Any] = []
 
     def full_batches() -> Iterator[list[Any]]:
-        while True:
-            batch = list(itertools.islice(iterator, per))
+        for batch in batches(rows, per):
             values = list(itertools.chain.from_iterable(batch))
             if len(values) != len(batch) * len(columns):  # flattened, a short row would shift the rest
                 raise ValueError(f"a row for {table} does not have {len(columns)} values")
