@@ -16,10 +16,12 @@ after 'lock' to 'uv pip compile' (e.g. --upgrade, or --upgrade-package flask).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -52,9 +54,25 @@ def venv(extras: str = "") -> None:
     """Create the virtual environment, install the locked dependencies, then the project (editable) alone."""
     bare_venv()
     sh(PY, "-m", "pip", "install", "--quiet", "-r", LOCKS[extras])
-    sh(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
+    # The editable install serves the source tree, so only a change to what the build reads (setup.py, the
+    # modules mypyc compiles) needs a reinstall, and one takes a minute or more.
+    stamp = VENV / "rewards-build.txt"
+    if not stamp.exists() or stamp.read_text() != build_inputs():
+        sh(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
+        stamp.write_text(build_inputs())
     if sh(PY, "-m", "pip", "check", check=False) != 0:  # e.g. pyproject.toml gained a dependency the lock lacks
         sys.exit(f"{LOCKS[extras].name} does not satisfy pyproject.toml: run 'python3 tasks.py lock'")
+
+
+def build_inputs() -> str:
+    """A digest of what the package build reads (setup.py, pyproject.toml, the compiled modules), and
+    whether their compiled forms are in place."""
+    compiled = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["rewards"]["compiled"]
+    digest = hashlib.sha256(str(ROOT).encode())  # an editable install points at one checkout
+    for name in ("setup.py", "pyproject.toml", *compiled):
+        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
+    built = [name for name in compiled if list((ROOT / name).parent.glob(Path(name).stem + ".*.so"))]
+    return f"{digest.hexdigest()} compiled: {' '.join(built) or 'none'}\n"
 
 
 def lock(extra: list[str]) -> None:

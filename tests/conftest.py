@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from rewards import create_app
 from rewards.db import db
-from tests.support import FAST_HASH, PASSWORD, login
+from tests.support import FAST_HASH, PASSWORD, login, stale_compiled_modules
 
 PG_URL = os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("REWARDS_TEST_REQUIRE_PG") == "1"
@@ -30,6 +30,16 @@ _pg_state: dict[str, Any] = {}
 # The test signing key's creation time: before every record the tests sign (they use fixed past
 # times, and a verifier refuses a record dated before its key existed).
 KEYS_CREATED = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test old code: an editable install compiles some modules in place (setup.py)."""
+    stale = stale_compiled_modules()
+    if stale:
+        raise pytest.UsageError(
+            f"{', '.join(stale)} changed after it was compiled, and Python would import the compiled copy: "
+            "reinstall (python3 tasks.py setup, or pip install --no-deps -e .), or delete its .so files"
+        )
 
 
 def pg_unavailable_reason() -> str | None:

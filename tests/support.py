@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tomllib
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
 FAST_HASH = "scrypt:16384:8:1"  # tests only: the production default (N=2^17) is checked in test_auth
 PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+# CI sets it: the build there has a C compiler, so the modules setup.py compiles must be compiled.
+REQUIRE_COMPILED = os.environ.get("REWARDS_TEST_REQUIRE_COMPILED") == "1"
 REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' Redis database (keys made unique per test)
 
 
@@ -57,3 +63,19 @@ def make_snapshot(session, period: str, tiers: dict[str, str], *, points: dict[s
     )
     session.flush()
     return snap
+
+
+def compiled_modules() -> list[str]:
+    """The modules setup.py compiles with mypyc (``[tool.rewards] compiled`` in pyproject.toml)."""
+    return list(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["rewards"]["compiled"])
+
+
+def stale_compiled_modules() -> list[str]:
+    """Compiled modules (``.so`` beside the ``.py``) older than their source: Python would import the old code."""
+    stale = []
+    for name in compiled_modules():
+        source = ROOT / name
+        for built in source.parent.glob(source.stem + ".*.so"):
+            if built.stat().st_mtime < source.stat().st_mtime:
+                stale.append(name)
+    return stale

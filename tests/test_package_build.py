@@ -1,5 +1,8 @@
 """The built package carries its compiled catalogues: a wheel installed into a fresh venv serves Russian.
 
+With a C compiler (required in CI), the wheel also carries the modules mypyc compiles (setup.py), and the
+installed package imports them compiled.
+
 The ``.mo`` files are git-ignored; before ``setup.py``'s build hook compiled them, a wheel (or a plain
 ``pip install .``) had none and the login page said "Staff login". The wheel is built from a clean
 copy of the source (tracked and new files, nothing ignored), as from a fresh clone, and installed
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import REQUIRE_COMPILED, compiled_modules
+
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUES = {
     "rewards/translations/ru/LC_MESSAGES/messages.mo",
@@ -32,8 +37,10 @@ import sys
 import rewards
 from rewards import create_app
 from rewards.db import db
+import rewards.rating.engine
 
 assert "site-packages" in rewards.__file__, rewards.__file__
+print(rewards.rating.engine.__file__.rsplit(".", 1)[-1])
 app = create_app({"SECRET_KEY": "probe", "DATABASE_URL": "sqlite:///" + sys.argv[1], "TESTING": True,
                   "RATELIMIT_ENABLED": False})
 with app.app_context():
@@ -71,7 +78,11 @@ def test_wheel_serves_russian_pages(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = dist.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        assert CATALOGUES <= set(archive.namelist())
+        names = set(archive.namelist())
+    assert CATALOGUES <= names
+    compiled = {path for path in compiled_modules()
+                if any(n.startswith(path.removesuffix(".py") + ".") and n.endswith(".so") for n in names)}
+    assert compiled == set(compiled_modules()) or (not compiled and not REQUIRE_COMPILED), compiled
 
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -82,6 +93,7 @@ def test_wheel_serves_russian_pages(tmp_path: Path) -> None:
     probe = subprocess.run([str(python), "-c", PROBE, str(work / "probe.sqlite3")], cwd=work, env=env,
                            capture_output=True, text=True, timeout=300)
     assert probe.returncode == 0, probe.stderr[-3000:]
-    status, page = probe.stdout.split("\n", 1)
+    suffix, status, page = probe.stdout.split("\n", 2)
+    assert suffix == ("so" if compiled else "py")
     assert status == "200"
     assert "Вход для сотрудников" in page and "Staff login" not in page

@@ -82,7 +82,12 @@ def _next_month(year: int, month: int) -> tuple[int, int]:
 class Engine:
     """The rules compiled for one period: deadlines as local-date ordinals, points by month mask."""
 
-    READ, PAY, EARLY, REG, PAPER = READ, PAY, EARLY, REG, PAPER
+    # One name per line: mypyc (setup.py) compiles this class and takes no tuple assignment in its body.
+    READ = READ
+    PAY = PAY
+    EARLY = EARLY
+    REG = REG
+    PAPER = PAPER
 
     def __init__(self, rules: Rules, period: str) -> None:
         self.rules = rules
