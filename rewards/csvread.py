@@ -42,6 +42,9 @@ when one is to blame. The message is an English template with ``%(name)s`` param
 show it in its own language. :class:`ErrorLog` collects them with one limit on the details kept and two
 renderings: a summary (``as_dict``: totals by kind and the first errors) and a mapping by line
 (``by_line``: ``{"line 3": [...]}``, the ``errors`` member of the API error shape).
+
+Compiled by mypyc when the package is built (``setup.py``, ``[tool.rewards] compiled``): plain typed
+Python that follows mypyc's rules (``docs/contributing.md``, "Compiled modules"); reinstall after editing.
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ by account (``Engine.rate``). Sort a file with, e.g., ``LC_ALL=C sort -t';' -k1,
 its header.
 
 The reader scores each row as it parses it (:func:`read_accounts`) and keeps one account at a time.
+
+Compiled by mypyc when the package is built (``setup.py``, ``[tool.rewards] compiled``): plain typed
+Python that follows mypyc's rules (``docs/contributing.md``, "Compiled modules"); reinstall after editing.
 """
 
 from __future__ import annotations

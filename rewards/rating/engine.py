@@ -23,6 +23,9 @@ each row in one pass), keeps one account at a time, and yields ``(account, tier,
 account order (ready for the streaming snapshot digest). ``facts`` is a compact text of the
 month-by-month inputs (see :meth:`Engine.decode`) that the service stores so that :func:`explain`
 can later say why, without the behaviour files.
+
+Compiled by mypyc when the package is built (``setup.py``, ``[tool.rewards] compiled``): plain typed
+Python that follows mypyc's rules (``docs/contributing.md``, "Compiled modules"); reinstall after editing.
 """
 
 from __future__ import annotations
