@@ -88,6 +88,9 @@ def compiled_extensions() -> list[Extension]:
     except SystemExit:  # mypy's own report is already printed
         print("warning: mypyc could not compile the rating engine; it stays plain Python", file=sys.stderr)
         return []
+    except Exception as exc:  # noqa: BLE001 (a mypyc failure must not stop the install: Python runs the same code)
+        print(f"warning: mypyc failed ({exc!r}); the rating engine stays plain Python", file=sys.stderr)
+        return []
     for extension in extensions:
         extension.optional = True  # no C compiler: build_ext warns and the .py modules are used
     return extensions
