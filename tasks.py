@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -56,23 +58,50 @@ def venv(extras: str = "") -> None:
     sh(PY, "-m", "pip", "install", "--quiet", "-r", LOCKS[extras])
     # The editable install serves the source tree, so only a change to what the build reads (setup.py, the
     # modules mypyc compiles) needs a reinstall, and one takes a minute or more.
-    stamp = VENV / "rewards-build.txt"
-    if not stamp.exists() or stamp.read_text() != build_inputs():
+    stamp, inputs = VENV / "rewards-build.txt", build_inputs()
+    if not stamp.exists() or stamp.read_text() != inputs + compiled_state() or stale_compiled_modules():
         sh(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
-        stamp.write_text(build_inputs())
+        # the inputs as they were when the build started: a file saved during it is built next time
+        stamp.write_text(inputs + compiled_state())
     if sh(PY, "-m", "pip", "check", check=False) != 0:  # e.g. pyproject.toml gained a dependency the lock lacks
         sys.exit(f"{LOCKS[extras].name} does not satisfy pyproject.toml: run 'python3 tasks.py lock'")
 
 
+def compiled_modules() -> list[str]:
+    """The modules setup.py compiles with mypyc (``[tool.rewards] compiled`` in pyproject.toml)."""
+    return list(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["rewards"]["compiled"])
+
+
+def compiled_copies(name: str) -> list[Path]:
+    """The compiled copies of module file ``name`` in the source tree (an editable build puts them there)."""
+    source = ROOT / name
+    return [source.with_name(source.stem + suffix) for suffix in EXTENSION_SUFFIXES
+            if source.with_name(source.stem + suffix).exists()]
+
+
+def stale_compiled_modules() -> list[str]:
+    """Compiled modules whose copy is older than their source: Python would import the old code."""
+    return [name for name in compiled_modules()
+            if any(copy.stat().st_mtime < (ROOT / name).stat().st_mtime for copy in compiled_copies(name))]
+
+
 def build_inputs() -> str:
-    """A digest of what the package build reads (setup.py, pyproject.toml, the compiled modules), and
-    whether their compiled forms are in place."""
-    compiled = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["rewards"]["compiled"]
+    """A digest of what the package build reads: setup.py, pyproject.toml, the compiled modules and the
+    project modules they import (mypyc builds in their types)."""
+    compiled = compiled_modules()
+    imported = {m.replace(".", "/") + ".py" for name in compiled
+                for m in re.findall(r"^from (rewards[\w.]*) import", (ROOT / name).read_text("utf-8"), re.M)}
     digest = hashlib.sha256(str(ROOT).encode())  # an editable install points at one checkout
-    for name in ("setup.py", "pyproject.toml", *compiled):
-        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
-    built = [name for name in compiled if list((ROOT / name).parent.glob(Path(name).stem + ".*.so"))]
-    return f"{digest.hexdigest()} compiled: {' '.join(built) or 'none'}\n"
+    for name in ("setup.py", "pyproject.toml", *compiled, *sorted(imported)):
+        if (ROOT / name).is_file():  # ("from rewards.x import" of a package x names no file)
+            digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def compiled_state() -> str:
+    """Which compiled modules have their copy in place."""
+    built = [name for name in compiled_modules() if compiled_copies(name)]
+    return f" compiled: {' '.join(built) or 'none'}\n"
 
 
 def lock(extra: list[str]) -> None:

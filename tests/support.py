@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-import tomllib
 from pathlib import Path
 
 from flask.testing import FlaskClient
+
+# The checkout's own helpers for the modules setup.py compiles (tasks.py needs them before any venv exists).
+from tasks import compiled_modules, stale_compiled_modules  # noqa: F401 (re-exported for the tests)
 
 FAST_HASH = "scrypt:16384:8:1"  # tests only: the production default (N=2^17) is checked in test_auth
 PASSWORD = "correct horse battery"
@@ -63,19 +65,3 @@ def make_snapshot(session, period: str, tiers: dict[str, str], *, points: dict[s
     )
     session.flush()
     return snap
-
-
-def compiled_modules() -> list[str]:
-    """The modules setup.py compiles with mypyc (``[tool.rewards] compiled`` in pyproject.toml)."""
-    return list(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["rewards"]["compiled"])
-
-
-def stale_compiled_modules() -> list[str]:
-    """Compiled modules (``.so`` beside the ``.py``) older than their source: Python would import the old code."""
-    stale = []
-    for name in compiled_modules():
-        source = ROOT / name
-        for built in source.parent.glob(source.stem + ".*.so"):
-            if built.stat().st_mtime < source.stat().st_mtime:
-                stale.append(name)
-    return stale

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ("rewards", "draws", "partners", "signedjson", "gunicorn.conf.py")
 TOOLING = ("tests", "bench", "setup.py", "tasks.py")
 # Our own top-level names, and the modules of tests/ and bench/ that import each other by file name.
-OURS = {"rewards", "draws", "partners", "signedjson", "tests", "bench"}
+OURS = {"rewards", "draws", "partners", "signedjson", "tests", "bench", "tasks"}
 OURS |= {path.stem for folder in ("tests", "bench") for path in (ROOT / folder).rglob("*.py")}
 # Imported inside try/except ImportError: optional, declared as a test extra (draws/drand.py says why).
 OPTIONAL = {"drand_verify": "drand-verify"}

@@ -306,25 +306,30 @@ def payment_part(engine: Engine, mi: int, on: int, by: tuple[str, int]) -> Part:
     return f"{on - engine.month_start[mi]}{letter}", bits
 
 
+# How many parts an EventParts keeps before it empties itself. A module global read when a reader
+# starts, so that a test can lower it (compiled code reads a module's globals when it runs; a class
+# attribute of a compiled class cannot be patched).
+PARTS_LIMIT = 1_000_000
+
+
 class EventParts:
     """Each month's reading (or payment) parts by channel text and local date: ``months[mi][channel]
     [date ordinal]`` (0: no date).
 
     Holds only channel texts that were valid with that date, so a hit (with an ordinal from the
     date cache) is a valid event. A few thousand parts in a monthly run (months x channels x days);
-    emptied past a million, so that memory stays flat whatever the dates.
+    emptied past ``limit`` (a million), so that memory stays flat whatever the dates.
     """
 
-    LIMIT = 1_000_000
-
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, limit: int = PARTS_LIMIT) -> None:
         # Looked up with the date cache's answer, None when it has none (a miss here too).
         self.months: list[dict[str, dict[int | None, Part]]] = [{} for _ in range(width)]
+        self.limit = limit
         self._size = 0
 
     def remember(self, mi: int, channel: str, on: int, part: Part) -> None:
         """Keep ``part`` for month ``mi``, the channel's text and the local date ``on``."""
-        if self._size > self.LIMIT:
+        if self._size > self.limit:
             for month in self.months:
                 month.clear()
             self._size = 0
@@ -354,7 +359,7 @@ class _RowChecks:
             "payment": ({"": ("", 0)}, engine.rules.payment_channels, 1),
         }
         self.flags: dict[str, tuple[int, str]] = {}
-        self.parts = {"reading": EventParts(engine.width), "payment": EventParts(engine.width)}
+        self.parts = {what: EventParts(engine.width, PARTS_LIMIT) for what in ("reading", "payment")}
 
     def part(self, what: str, mi: int, raw_date: str, raw_channel: str, line: int) -> Part | None:
         """A reading's or payment's part of month ``mi`` (:func:`reading_part`, :func:`payment_part`),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from rewards.rating.behaviour import EventParts
+from rewards.csvread import ErrorLog
+from rewards.rating import behaviour
+from rewards.rating.behaviour import EventParts, _RowChecks
 from rewards.rating.engine import Engine
-from tests.rewards.rating.helpers import csv_bytes, random_behaviour, rate, row
+from rewards.rating.rules import default_rules
+from tests.rewards.rating.helpers import PERIOD, csv_bytes, random_behaviour, rate, row
 
 MONTHS = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
 
@@ -56,8 +59,19 @@ def test_a_cached_date_with_a_bad_channel_is_still_an_error_on_its_line():
     ]
 
 
+def test_event_parts_empty_themselves_past_their_limit():
+    parts = EventParts(2, limit=3)
+    for day in range(4):
+        parts.remember(0, "cabinet", 739000 + day, ("1c", 1))
+    parts.remember(1, "app", 739010, ("2a", 0))
+    assert parts.months == [{}, {"app": {739010: ("2a", 0)}}]  # the 5th part found 4 kept (> 3): emptied first
+
+
 def test_parts_past_the_limit_are_forgotten_and_found_again(monkeypatch):
-    monkeypatch.setattr(EventParts, "LIMIT", 10)
+    monkeypatch.setattr(behaviour, "PARTS_LIMIT", 10)
+    engine = Engine(default_rules(), PERIOD)
+    # the reader takes the lowered limit, compiled (setup.py) or not
+    assert _RowChecks(engine, ErrorLog(), None, ";", 11).parts["reading"].limit == 10
     data = random_behaviour(300, seed=31)
     out, errors, engine = rate([data])
     assert not errors
