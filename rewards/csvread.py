@@ -58,7 +58,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 CHUNK_SIZE = 1 << 20
 
@@ -250,8 +250,8 @@ class LineSource:
     ``over_limit`` (the rest of the file is not read).
     """
 
-    SNIFF_CHUNK = CHUNK_SIZE
-    SNIFF_LIMIT = 8 * CHUNK_SIZE
+    SNIFF_CHUNK: ClassVar[int] = CHUNK_SIZE
+    SNIFF_LIMIT: ClassVar[int] = 8 * CHUNK_SIZE
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from rewards.csvread import N_, ErrorLog
 from rewards.rating.behaviour import (
@@ -56,7 +56,7 @@ DUPLICATE_MONTH = "duplicate_month"
 
 # Criterion bits of a month mask.
 BIT: dict[str, int] = {name: 1 << i for i, name in enumerate(CRITERIA)}
-READ, PAY, EARLY, REG, PAPER = (BIT[c] for c in CRITERIA)
+READ, PAY, EARLY, REG, PAPER = [BIT[c] for c in CRITERIA]
 
 _LETTER_CHANNEL = {v: k for k, v in CHANNEL_LETTERS.items()}
 _LETTER_PLAN = {v: k for k, v in PLAN_LETTERS.items()}
@@ -85,12 +85,13 @@ def _next_month(year: int, month: int) -> tuple[int, int]:
 class Engine:
     """The rules compiled for one period: deadlines as local-date ordinals, points by month mask."""
 
-    # One name per line: mypyc (setup.py) compiles this class and takes no tuple assignment in its body.
-    READ = READ
-    PAY = PAY
-    EARLY = EARLY
-    REG = REG
-    PAPER = PAPER
+    # One name per line, as class variables: mypyc (setup.py) compiles this class, takes no tuple
+    # assignment in its body and would otherwise read these as instance attributes' defaults.
+    READ: ClassVar[int] = READ
+    PAY: ClassVar[int] = PAY
+    EARLY: ClassVar[int] = EARLY
+    REG: ClassVar[int] = REG
+    PAPER: ClassVar[int] = PAPER
 
     def __init__(self, rules: Rules, period: str) -> None:
         self.rules = rules
