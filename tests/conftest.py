@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, text
 
 from rewards import create_app
 from rewards.db import db
-from tests.support import FAST_HASH, PASSWORD, login, stale_compiled_modules
+from tasks import stale_compiled_modules  # the checkout's own helper (tasks.py rebuilds with it too)
+from tests.support import FAST_HASH, PASSWORD, login
 
 PG_URL = os.environ.get("REWARDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("REWARDS_TEST_REQUIRE_PG") == "1"

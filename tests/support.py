@@ -8,9 +8,6 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
-# The checkout's own helpers for the modules setup.py compiles (tasks.py needs them before any venv exists).
-from tasks import compiled_modules, stale_compiled_modules  # noqa: F401 (re-exported for the tests)
-
 FAST_HASH = "scrypt:16384:8:1"  # tests only: the production default (N=2^17) is checked in test_auth
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parents[1]  # the checkout

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tasks import compiled_modules
 from tests.rewards.rating.helpers import csv_bytes, random_behaviour, row
-from tests.support import REQUIRE_COMPILED, ROOT, compiled_modules
+from tests.support import REQUIRE_COMPILED, ROOT
 
 
 def _module_name(path: str) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REQUIRE_COMPILED, compiled_modules
+from tasks import compiled_modules
+from tests.support import REQUIRE_COMPILED
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUES = {
