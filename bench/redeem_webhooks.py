@@ -1,7 +1,7 @@
 """Redeem latency with webhooks on vs off, interleaved in one run (short: about a minute).
 
     PYTHONPATH=. python bench/redeem_webhooks.py [--backend sqlite|postgresql|both] [--rounds 6] [--batch 150]
-                                                 [--queue auto|sqlite]
+                                                 [--queue auto|sqlite] [--http [--connections 4]]
 
 Two partners in one database, each with its own key and codes: "off" has no webhook endpoint, "on" has
 one (so each of its redemptions also writes the outbox message, and wakes the thread that queues the
@@ -12,12 +12,22 @@ round) with the Flask test client in this process, so background load hits both 
 p90 and p99 of the per-call times, their ratio and the CPU of this process per call are printed, with
 the load average before and after. Without an HTTP server in front the fixed costs are smaller, so the
 ratio is the pessimistic one.
+
+``--http`` measures what a partner site waits for instead: the same two partners served by gunicorn with
+the project's ``gunicorn.conf.py`` (its worker count), rate limits on (Redis when it answers), and
+``--connections`` client threads on keep-alive connections redeeming one partner's batch together, then
+the other's (the order flips each round); every answer's latency is kept, so the percentiles are exact.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import socket
+import subprocess
+import threading
 import statistics
 import sys
 import tempfile
@@ -79,16 +89,140 @@ def _batch(client: Any, token: str, codes: list[str], tag: str, cpu: list[float]
     return times
 
 
+def _settings(backend: str, folder: Path, queue_kind: str) -> dict[str, Any]:
+    queue = (redis_url(14) if queue_kind == "auto" else None) or f"sqlite:///{folder / 'queue.sqlite3'}"
+    return {"SECRET_KEY": "bench", "KEYS_DIR": str(folder / "keys"), "LOG_LEVEL": "WARNING",
+            "RATELIMIT_ENABLED": False, "JOBS_URL": queue, "JOBS_QUEUE": f"bench-{os.getpid()}",
+            "JOBS_DIR": str(folder / "jobs"), **database_settings(backend, folder, SCHEMA)}
+
+
+def _report(backend: str, queue: str, times: dict[str, list[float]], cpu: dict[str, list[float]] | None,
+            load_before: tuple[float, ...], how: str) -> None:
+    off, on = statistics.median(times["off"]), statistics.median(times["on"])
+    cuts = {k: statistics.quantiles(v, n=100) for k, v in times.items()}
+    print(f"{backend}: queue {queue.split(':')[0]}, {len(times['off'])} redemptions each, {how}")
+    print(f"  median  off {off * 1000:.2f} ms   on {on * 1000:.2f} ms   on/off {on / off:.3f}")
+    for name, at in (("p90", 89), ("p99", 98)):
+        a, b = cuts["off"][at], cuts["on"][at]
+        print(f"  {name}     off {a * 1000:.2f} ms   on {b * 1000:.2f} ms   on/off {b / a:.3f}")
+    if cpu:
+        c_off, c_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+        print(f"  CPU of this process per call (median)  off {c_off * 1000:.2f} ms   on {c_on * 1000:.2f} ms   "
+              f"on/off {c_on / c_off:.3f}")
+    print(f"  load average before {' '.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)", flush=True)
+
+
+def _http_batch(port: int, token: str, codes: list[str], tag: str, connections: int) -> list[float]:
+    """``connections`` threads on keep-alive connections redeem ``codes`` together; every latency."""
+    times: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    shared = iter(enumerate(codes))
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        while True:
+            with lock:
+                i, code = next(shared, (-1, ""))
+            if i < 0:
+                break
+            body = json.dumps({"code": code, "order_ref": f"{tag}-{i}"})
+            started = time.perf_counter()
+            conn.request("POST", "/api/v1/partner/redemptions", body, {**headers, "Idempotency-Key": f"{tag}-{i}"})
+            answer = conn.getresponse()
+            text = answer.read()
+            took = time.perf_counter() - started
+            with lock:
+                times.append(took)
+                if answer.status != 201:
+                    failures.append(f"{answer.status}: {text[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise SystemExit(f"redeem answered {failures[0]} ({len(failures)} failures)")
+    return times
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start")
+
+
+def run_http(backend: str, rounds: int, batch: int, queue_kind: str, connections: int) -> None:
+    """The two partners through gunicorn (``gunicorn.conf.py``), ``connections`` clients at a time."""
+    from rewards import create_app
+    from rewards.db import db
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.environ["REWARDS_INSTANCE_PATH"] = str(folder)
+        cfg = _settings(backend, folder, queue_kind)
+        limits = redis_url(15)
+        cfg.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=limits or "memory://",
+                   PARTNER_API_LIMIT="1000000/second")
+        (folder / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in cfg.items()))
+        app = create_app(cfg)
+        made = _setup(app, rounds * batch + batch)
+        with app.app_context():
+            db.engine.dispose()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
+        env.update(REWARDS_INSTANCE_PATH=str(folder), PYTHONPATH=str(ROOT))
+        port = _free_port()
+        log = (folder / "web.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
+                                 "--access-logfile", "/dev/null", "rewards:create_app()"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_port(port, proc)
+            load_before = os.getloadavg()
+            for name in ("off", "on"):  # warm every worker on both paths
+                _http_batch(port, made[name][0], made[name][1][-batch:], f"warm-{name}", connections)
+            times: dict[str, list[float]] = {"off": [], "on": []}
+            for r in range(rounds):
+                for name in ("off", "on") if r % 2 == 0 else ("on", "off"):
+                    token, codes = made[name]
+                    times[name] += _http_batch(port, token, codes[r * batch:(r + 1) * batch], f"{name}-{r}",
+                                               connections)
+            _report(backend, cfg["JOBS_URL"], times, None, load_before,
+                    f"through gunicorn, {connections} connections, rate limits on "
+                    f"({'Redis' if limits else 'memory'}), interleaved")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            log.close()
+        if cfg["JOBS_URL"].startswith("redis"):
+            from rewards.jobs import store
+
+            store.instance(app).flush()
+
+
 def run(backend: str, rounds: int, batch: int, queue_kind: str = "auto") -> None:
     from rewards import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["REWARDS_INSTANCE_PATH"] = str(folder)  # no instance config of a checkout
-        queue = (redis_url(14) if queue_kind == "auto" else None) or f"sqlite:///{folder / 'queue.sqlite3'}"
-        cfg = {"SECRET_KEY": "bench", "KEYS_DIR": str(folder / "keys"), "LOG_LEVEL": "WARNING",
-               "RATELIMIT_ENABLED": False, "JOBS_URL": queue, "JOBS_QUEUE": f"bench-{os.getpid()}",
-               "JOBS_DIR": str(folder / "jobs"), **database_settings(backend, folder, SCHEMA)}
+        cfg = _settings(backend, folder, queue_kind)
+        queue = cfg["JOBS_URL"]
         load_before = os.getloadavg()
         app = create_app(cfg)
         made = _setup(app, rounds * batch + batch)
@@ -101,18 +235,7 @@ def run(backend: str, rounds: int, batch: int, queue_kind: str = "auto") -> None
             for name in ("off", "on") if r % 2 == 0 else ("on", "off"):
                 token, codes = made[name]
                 times[name] += _batch(client, token, codes[r * batch:(r + 1) * batch], f"{name}-{r}", cpu[name])
-        off, on = statistics.median(times["off"]), statistics.median(times["on"])
-        cuts = {k: statistics.quantiles(v, n=100) for k, v in times.items()}
-        print(f"{backend}: queue {queue.split(':')[0]}, {len(times['off'])} redemptions each, interleaved")
-        print(f"  median  off {off * 1000:.2f} ms   on {on * 1000:.2f} ms   on/off {on / off:.3f}")
-        for name, at in (("p90", 89), ("p99", 98)):
-            a, b = cuts["off"][at], cuts["on"][at]
-            print(f"  {name}     off {a * 1000:.2f} ms   on {b * 1000:.2f} ms   on/off {b / a:.3f}")
-        c_off, c_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
-        print(f"  CPU of this process per call (median)  off {c_off * 1000:.2f} ms   on {c_on * 1000:.2f} ms   "
-              f"on/off {c_on / c_off:.3f}")
-        print(f"  load average before {' '.join(f'{x:.2f}' for x in load_before)}, "
-              f"after {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
+        _report(backend, queue, times, cpu, load_before, "interleaved, in process")
         if queue.startswith("redis"):
             from rewards.jobs import store
 
@@ -126,9 +249,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=150)
     parser.add_argument("--queue", choices=("auto", "sqlite"), default="auto",
                         help="auto: Redis when it answers, else the SQLite queue file; sqlite: the file")
+    parser.add_argument("--http", action="store_true", help="through gunicorn (gunicorn.conf.py), over HTTP")
+    parser.add_argument("--connections", type=int, default=4, help="with --http: concurrent clients")
     args = parser.parse_args()
     for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-        run(backend, args.rounds, args.batch, args.queue)
+        if args.http:
+            run_http(backend, args.rounds, args.batch, args.queue, args.connections)
+        else:
+            run(backend, args.rounds, args.batch, args.queue)
 
 
 if __name__ == "__main__":
