@@ -22,6 +22,7 @@ from rewards.features import Feature, Web
 from rewards.jobs.registry import add_error_labels, register_kind, register_periodic
 from rewards.lazycli import LazyGroup
 from rewards.policy import ALL, AUDIT, STAFF_WRITE
+from rewards.snapshots.feature import CABINET_SCOPE
 from rewards.snapshots.signals import bill_columns, what_if_costs
 
 
@@ -68,7 +69,7 @@ FEATURE = Feature(
         "draws:read": _l("read draws and their public records"),
         "draws:write": _l("create and run draws"),
         "draws:audit": _l("auditor: a draw's full bundle (entrant list, salt key) and its verification"),
-        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+        **CABINET_SCOPE,
     },
     commands=[LazyGroup("draws", "draws.cli:draws_cli",
                         help="Prize draws: create, announce, freeze, draw, publish, credits, records.")],

@@ -53,6 +53,11 @@ def _commit_or_rollback(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def _created_or_unchanged(change: Any) -> tuple[dict[str, Any], int]:
+    """A set-or-replace answer: 201 when the service created or replaced a row, 200 when it changed nothing."""
+    return change.__dict__, 201 if change.status != "unchanged" else 200
+
+
 # The call centre's look-up answers its service's dict as JSON (rewards.jsonanswer) instead of through
 # flask-smorest's response wrapper (the schema's dump cost more than the read); blp.doc documents
 # PrioritySchema as that wrapper did (the OpenAPI document is unchanged; a test compares the answer
@@ -109,7 +114,7 @@ class AccountFlags(MethodView):
             actor=current_actor(),
             today=local_today(),
         )
-        return change.__dict__, 201 if change.status != "unchanged" else 200
+        return _created_or_unchanged(change)
 
 
 @blp.route("/flags/<int:flag_id>/revoke")
@@ -173,7 +178,7 @@ class AccountNeeds(MethodView):
             reverify_years=needs_settings()["reverify_years"],
             password_method=current_app.config["PASSWORD_HASH_METHOD"],
         )
-        return change.__dict__, 201 if change.status != "unchanged" else 200
+        return _created_or_unchanged(change)
 
 
 def _password_limit() -> str:

@@ -18,6 +18,10 @@ from rewards.jobs.registry import add_error_labels, register_kind
 from rewards.lazycli import LazyGroup
 from rewards.policy import ALL, STAFF_WRITE
 
+# The personal cabinet's scope: it reads a customer's tier here and, through the draws feature, the
+# customer's draws, so both declare it, with this one description (rewards.policy.declare compares them).
+CABINET_SCOPE = {"cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes")}
+
 
 def _demo(session: Session) -> Iterable[str]:
     """Two months of snapshots, announced (so the flags feature gives the priority tiers their flags)."""
@@ -68,7 +72,7 @@ FEATURE = Feature(
     scopes={
         "snapshots:write": _l("billing: load tier snapshots"),
         "snapshots:read": _l("read snapshots, movement and exports"),
-        "cabinet:read": _l("personal cabinet: read an account's tier, explanation and codes"),
+        **CABINET_SCOPE,
         "rules:write": _l("rating rules: drafts, what-ifs and publishing a version"),
     },
     commands=[LazyGroup("snapshots", "rewards.snapshots.cli:snapshots_cli",
