@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,13 +31,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_partners_validate as bpv  # noqa: E402
 
+from bench._ports import free_port, wait_port  # noqa: E402
+
 SECONDS = 10
 
 
 def serve(
     checkout: Path, target: str, env: dict[str, str], workers: int, conf: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
-    port = bpv.free_port()
+    port = free_port()
     env = {**env, "PYTHONPATH": str(checkout)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(conf), "-w", str(workers), "-k", "sync",
@@ -47,16 +47,8 @@ def serve(
          "--log-level", "warning", target],
         cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            time.sleep(0.5)
-            return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{target} in {checkout} did not start")
+    wait_port(port, f"{target} in {checkout}", proc=proc, settle=0.5)
+    return proc, port
 
 
 def cpu_seconds(pid: int) -> float:

@@ -18,18 +18,17 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._partners_db import database_settings, redis_url  # noqa: E402 (after the path is set)
+from bench._ports import free_port, wait_port  # noqa: E402
 
 # A helper running this next to others sets its own schema (BENCH_PG_SCHEMA), or the runs clobber each other.
 SCHEMA = os.environ.get("BENCH_PG_SCHEMA", "bench_partners_http")
@@ -50,12 +49,6 @@ def ensure_wrk() -> str:
         sys.exit("wrk is needed: apt-get install wrk")
     return found
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(backend: str, instance: Path, n: int) -> tuple[str, list[str]]:
@@ -137,16 +130,8 @@ def serve(target: str, port: int, env: dict[str, str], conf: Path) -> subprocess
          "--preload", "--access-logfile", "-", "--error-logfile", "-", "--log-level", "warning", target],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            time.sleep(0.5)
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{target} did not start")
+    wait_port(port, target, proc=proc, seconds=30, settle=0.5)
+    return proc
 
 
 def wrk(binary: str, port: int, script: Path) -> tuple[float, float, int]:

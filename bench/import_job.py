@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._ports import free_port  # noqa: E402
 from bench.snapshot_import import generate  # noqa: E402
 
 PG_URL = os.environ.get("REWARDS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -109,13 +109,6 @@ def run_job(env: dict[str, str], path: Path, period: str, database: str) -> floa
         if state in ("failed", "cancelled"):
             raise SystemExit(f"job {job_id} ended {state}")
         time.sleep(0.1)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def time_uploads(env: dict[str, str], path: Path, periods: list[str]) -> list[float]:

@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ports import wait_port  # noqa: E402 (after the path is set)
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
@@ -69,16 +69,6 @@ def ensure_wrk() -> str | None:
         return found if not os.environ.get("BENCH_NO_WRK") else None
     subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL)
     return shutil.which("wrk")
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 def start_gunicorn(inst: Path, workers: int, port: int = PORT, target: str = "rewards:create_app()",

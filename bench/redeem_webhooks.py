@@ -25,12 +25,11 @@ import argparse
 import http.client
 import json
 import os
-import socket
-import subprocess
-import threading
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._partners_db import database_settings, redis_url  # noqa: E402 (after the path is set)
+from bench._ports import free_port, wait_port  # noqa: E402
 
 SCHEMA = "bench_redeem_webhooks"
 
@@ -150,23 +150,6 @@ def _http_batch(port: int, token: str, codes: list[str], tag: str, connections: 
     return times
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
-
-
 def run_http(backend: str, rounds: int, batch: int, queue_kind: str, connections: int) -> None:
     """The two partners through gunicorn (``gunicorn.conf.py``), ``connections`` clients at a time."""
     from rewards import create_app
@@ -186,13 +169,13 @@ def run_http(backend: str, rounds: int, batch: int, queue_kind: str, connections
             db.engine.dispose()
         env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_")}
         env.update(REWARDS_INSTANCE_PATH=str(folder), PYTHONPATH=str(ROOT))
-        port = _free_port()
+        port = free_port()
         log = (folder / "web.log").open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
                                  "--access-logfile", "/dev/null", "rewards:create_app()"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_port(port, proc)
+            wait_port(port, proc=proc)
             load_before = os.getloadavg()
             for name in ("off", "on"):  # warm every worker on both paths
                 _http_batch(port, made[name][0], made[name][1][-batch:], f"warm-{name}", connections)
