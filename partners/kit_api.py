@@ -15,6 +15,7 @@ from marshmallow import validate as v
 
 from partners import ratelimit
 from partners.api import BEARER, abort, counted_partner
+from partners.schemas import StrictIn
 from partners.services import catalog, issue, reports
 from partners.services.redemption import PartnerRef
 from rewards.actor import current_actor
@@ -28,10 +29,7 @@ blp = Blueprint(
 blp.after_request(ratelimit.add_headers)
 
 
-class RangeArgs(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
+class RangeArgs(StrictIn):
     from_ = ma.fields.Date(data_key="from", load_default=None,
                            metadata={"description": "first local day (default: 30 days before 'to')"})
     to = ma.fields.Date(load_default=None, metadata={"description": "last local day, included (default: today)"})
@@ -54,10 +52,7 @@ class RedemptionReportOut(ma.Schema):
     rows = ma.fields.List(ma.fields.Nested(DayOfferOut), required=True)
 
 
-class TestCodesIn(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
+class TestCodesIn(StrictIn):
     count = ma.fields.Integer(required=True, strict=True, validate=v.Range(min=1, max=issue.MAX_TEST_CODES))
 
 

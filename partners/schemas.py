@@ -12,16 +12,18 @@ from marshmallow import validate as v
 from rewards.tiers import TIERS
 
 
-class _In(ma.Schema):
+class StrictIn(ma.Schema):
+    """An input schema that refuses unknown fields (a 422 naming them)."""
+
     class Meta:
         unknown = ma.RAISE
 
 
-class ValidateIn(_In):
+class ValidateIn(StrictIn):
     code = ma.fields.String(required=True, validate=v.Length(max=200), metadata={"example": "GSRV-7K2M-Q9XA-4HNT-$"})
 
 
-class RedeemIn(_In):
+class RedeemIn(StrictIn):
     code = ma.fields.String(required=True, validate=v.Length(max=200))
     order_ref = ma.fields.String(
         required=True, validate=v.Length(min=1, max=128), metadata={"description": "the partner's order number"}
@@ -32,7 +34,7 @@ class RedeemIn(_In):
     )
 
 
-class RollbackIn(_In):
+class RollbackIn(StrictIn):
     reason = ma.fields.String(load_default=None, allow_none=True, validate=v.Length(max=200))
 
 

@@ -15,6 +15,7 @@ from marshmallow import validate as v
 from partners import ratelimit
 from partners import webhooks as core
 from partners.api import BEARER, counted_partner
+from partners.schemas import StrictIn
 from partners.services import webhooks as hooks
 from rewards.actor import current_actor
 from rewards.db import db, utcnow
@@ -31,10 +32,7 @@ blp = Blueprint(
 blp.after_request(ratelimit.add_headers)
 
 
-class EndpointIn(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
+class EndpointIn(StrictIn):
     url = ma.fields.String(required=True, validate=v.Length(min=1, max=500))
     events = ma.fields.List(ma.fields.String(validate=v.OneOf(core.EVENTS)), load_default=list,
                             validate=v.Length(max=len(core.EVENTS)),
@@ -79,10 +77,7 @@ class DeliveryOut(ma.Schema):
     log = ma.fields.List(ma.fields.Nested(AttemptOut))
 
 
-class DeliveriesArgs(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
+class DeliveriesArgs(StrictIn):
     before = ma.fields.Integer(load_default=None, validate=v.Range(min=1, max=2**62))
     limit = ma.fields.Integer(load_default=100, validate=v.Range(min=1, max=500))
 
