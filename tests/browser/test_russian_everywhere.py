@@ -101,6 +101,11 @@ class Walk:
         if sentences:
             self.found[f"{self.role} {label}"] = sorted(set(sentences))
 
+    def assert_russian(self) -> None:
+        """Fail naming every English sentence found, by page (the screenshots are in the folder)."""
+        report = "\n".join(f"{where}: {sentences}" for where, sentences in self.found.items())
+        assert not self.found, f"English on Russian pages (screenshots in {self.folder}):\n{report}"
+
     def crawl(self, start: str) -> None:
         """Every page reachable by same-site links from ``start`` (up to ``MAX_PAGES``), each checked once."""
         origin = urlsplit(self.page.url or "http://x").netloc
@@ -126,10 +131,6 @@ class Walk:
                 queue.append(target)
 
 
-def _report(walk: Walk) -> str:
-    return "\n".join(f"{where}: {sentences}" for where, sentences in walk.found.items())
-
-
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_a_role_reaches_is_russian(
     new_page: Callable[..., Page], login: Callable[..., None], screenshots: Path, role: str
@@ -139,7 +140,7 @@ def test_every_page_a_role_reaches_is_russian(
     walk = Walk(page, role, screenshots)
     walk.crawl("/")
     assert walk.count > 3, f"{role} reached only {walk.count} pages"
-    assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
+    walk.assert_russian()
 
 
 def test_public_pages_and_missing_pages_are_russian(new_page: Callable[..., Page], screenshots: Path) -> None:
@@ -149,7 +150,7 @@ def test_public_pages_and_missing_pages_are_russian(new_page: Callable[..., Page
         page.goto(path)
         walk.check(path)
     walk.crawl("/public/draws/")
-    assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
+    walk.assert_russian()
 
 
 def test_error_paths_are_russian(
@@ -305,7 +306,7 @@ def test_error_paths_are_russian(
     page.goto("/admin/users")
     walk.check("admin-forbidden")
     assert walk.count >= 13
-    assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
+    walk.assert_russian()
 
 
 # Every staff list filtered, on a later page and with a value that does not fit (issue 14 item 5).
@@ -336,7 +337,7 @@ def test_filtered_lists_are_russian(
             assert page.locator(".flash.error").count(), path  # the refused value is named, the list shown
         assert page.locator("form.filters").count() == 1, path
         walk.check(path)
-    assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
+    walk.assert_russian()
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -364,4 +365,4 @@ def test_the_customer_card_is_russian(
     for path in ("/accounts/123", "/accounts/?q=12ab"):
         page.goto(path)
         walk.check(path)
-    assert not walk.found, f"English on Russian pages (screenshots in {screenshots}):\n{_report(walk)}"
+    walk.assert_russian()
