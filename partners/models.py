@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rewards.apikeys import models as _api_client_tables  # noqa: F401  (partner_clients references api_clients.id)
-from rewards.db import UTCDateTime, db, intpk, timestamp
+from rewards.db import UTCDateTime, db, intpk, partial_index, timestamp
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -209,8 +209,7 @@ class WebhookMessage(db.Model):
     __tablename__ = "webhook_messages"
     __table_args__ = (
         # only the messages still to fan out are in it: the sender's look-up stays small
-        Index("ix_webhook_messages_fanout", "id", sqlite_where=text("fanout IS NOT NULL"),
-              postgresql_where=text("fanout IS NOT NULL")),
+        partial_index("ix_webhook_messages_fanout", "id", where="fanout IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

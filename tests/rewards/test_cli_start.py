@@ -68,8 +68,17 @@ def test_a_small_command_imports_what_it_reads(tmp_path: Path) -> None:
     assert code == 0 and output == ""
     assert {"rewards.snapshots.cli", "rewards.snapshots.models"} <= modules
     assert not {"rewards.snapshots.services", "draws.cli", "draws.models", "partners.models"} & modules
+    assert "sqlalchemy.dialects.postgresql" not in modules  # on SQLite (``rewards.db.partial_index``)
     assert not _web_modules(modules)
     assert not {m for m in modules if m.split(".")[0] in NEVER_IN_A_COMMAND}
+
+
+def test_read_commands_on_sqlite_import_no_postgresql_dialect(tmp_path: Path) -> None:
+    code, _modules, _output = _flask(tmp_path, "db", "upgrade")
+    assert code == 0
+    for args in (("flags", "history", "0001"), ("partners", "list")):
+        code, modules, _output = _flask(tmp_path, *args)
+        assert code == 0 and "sqlalchemy.dialects.postgresql" not in modules, args
 
 
 def test_flask_routes_and_openapi_see_the_whole_app(tmp_path: Path) -> None:

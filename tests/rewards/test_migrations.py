@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from rewards.db import db
+from tests.support import make_snapshot
+
+PARTIAL_INDEXES = {("snapshots", "uq_snapshots_active_period"), ("webhook_messages", "ix_webhook_messages_fanout")}
+
+
+def _partial_indexes_have_their_where(conn: Connection) -> None:
+    """alembic's comparison ignores an index's WHERE: check that each partial index of the models has one."""
+    partial = {(table.name, index.name) for table in db.metadata.tables.values() for index in table.indexes
+               if "where" in index.info}
+    assert partial == PARTIAL_INDEXES
+    inspector = inspect(conn)
+    for table, name in sorted(partial):
+        (reflected,) = (index for index in inspector.get_indexes(table) if index["name"] == name)
+        assert reflected["dialect_options"].get(f"{conn.dialect.name}_where") is not None, name
 
 
 def test_upgrade_builds_a_schema_matching_the_models(backend: str, tmp_path: Path) -> None:
@@ -27,6 +43,23 @@ def test_upgrade_builds_a_schema_matching_the_models(backend: str, tmp_path: Pat
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, db.metadata)
             assert diff == [], f"models and migrations disagree: {diff}"
+            _partial_indexes_have_their_where(conn)
             if backend == "postgresql":
                 assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
         db.engine.dispose()
+
+
+def test_the_models_build_each_partial_index_with_its_where(app: Flask) -> None:
+    with app.app_context(), db.engine.connect() as conn:
+        _partial_indexes_have_their_where(conn)
+
+
+def test_one_active_snapshot_per_period_is_held_by_the_database(app: Flask) -> None:
+    with app.app_context():
+        first = make_snapshot(db.session, "2026-10", {"0001": "ideal"})
+        first.status = "superseded"  # outside the partial index: another active one may come
+        make_snapshot(db.session, "2026-10", {"0001": "beginner"})
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            make_snapshot(db.session, "2026-10", {"0001": "promising"})
+        db.session.rollback()
