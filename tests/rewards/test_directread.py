@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from rewards.apikeys.models import ApiClient, ApiKey
 from rewards.db import db
-from rewards.directread import DirectRead
+from rewards.directread import DirectRead, SessionWrite
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -67,3 +68,32 @@ def test_parameters_are_converted_by_their_type(app: Flask, api_token) -> None: 
         assert read.all(db.engine, {"when": datetime(2999, 1, 1, tzinfo=UTC)}) == []
         with pytest.raises(ValueError, match="naive"):
             read.all(db.engine, {"when": datetime(2020, 1, 1)})
+
+
+_INSERT_CLIENT = SessionWrite(
+    insert(ApiClient.__table__).values(name=bindparam("name"), scopes=bindparam("scopes"), active=True,
+                                       created_at=bindparam("created_at"))
+)
+
+
+def test_a_session_write_is_part_of_the_sessions_transaction(app: Flask) -> None:
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with app.app_context():
+        _INSERT_CLIENT.execute(db.session, {"name": "gone", "scopes": "", "created_at": when})
+        assert db.session.scalar(select(ApiClient.name).where(ApiClient.name == "gone")) == "gone"
+        db.session.rollback()  # the write goes with the transaction it was made in
+        assert db.session.scalar(select(ApiClient.name).where(ApiClient.name == "gone")) is None
+        _INSERT_CLIENT.execute(db.session, {"name": "kept", "scopes": "a b", "created_at": when})
+        db.session.commit()
+        row = db.session.execute(select(ApiClient.scopes, ApiClient.created_at).where(ApiClient.name == "kept")).one()
+        assert row == ("a b", when)  # UTCDateTime's binding on both engines
+
+
+def test_a_session_write_raises_as_sqlalchemy_would(app: Flask) -> None:
+    when = datetime(2030, 1, 2, tzinfo=UTC)
+    with app.app_context():
+        _INSERT_CLIENT.execute(db.session, {"name": "twice", "scopes": "", "created_at": when})
+        with pytest.raises(IntegrityError):  # the unique name
+            _INSERT_CLIENT.execute(db.session, {"name": "twice", "scopes": "", "created_at": when})
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(ApiClient)) == 0
