@@ -65,8 +65,12 @@ class _Statement:
             params = {k: (compiled.binders[k](v) if k in compiled.binders else v) for k, v in params.items()}
         return compiled, (params if compiled.positional is None else tuple(params[n] for n in compiled.positional))
 
+    def _check(self, compiled: Any) -> None:
+        """Refuse a statement this way of running cannot run as SQLAlchemy would (nothing to refuse here)."""
+
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect, **self._compile_kw)
+        self._check(compiled)
         binders: dict[str, Callable[[Any], Any]] = {}
         for name, bind in compiled.binds.items():
             binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -132,12 +136,22 @@ class DirectRead(_Statement):
 class SessionWrite(_Statement):
     """A Core INSERT, UPDATE or DELETE compiled once per dialect and run on the driver connection of the
     session's transaction (see the module's docstring). Write its values as bound parameters
-    (``.values(name=bindparam("name"))``) or literals: column defaults computed in Python are not applied."""
+    (``.values(name=bindparam("name"))``) or literals, for every column that has a default or an
+    ``onupdate`` computed in Python: there is no execution context here to compute them, so such a
+    statement is refused (``ValueError``) rather than writing NULL. Errors of the driver are raised as
+    SQLAlchemy's (``IntegrityError``, ...); the statement does not pass through SQLAlchemy's echo or
+    ``handle_error`` events."""
 
     def __init__(self, statement: Insert | Update | Delete) -> None:
         # compiled as for executemany: a single-row INSERT would get an implicit RETURNING of its primary
         # key on PostgreSQL, which nobody here reads
         super().__init__(statement, for_executemany=True)
+
+    def _check(self, compiled: Any) -> None:
+        missing = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+        if missing:
+            raise ValueError(f"SessionWrite cannot compute the Python-side defaults of {', '.join(missing)}: "
+                             "give them as parameters")
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> None:
         """Run the statement with ``params`` in ``session``'s transaction (begun if need be)."""

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from rewards.db import complete_partial_indexes
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -48,9 +50,11 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    if hasattr(target_db, 'metadatas'):
-        return target_db.metadatas[None]
-    return target_db.metadata
+    metadata = target_db.metadatas[None] if hasattr(target_db, 'metadatas') else target_db.metadata
+    # the partial indexes' WHERE for both engines, so that autogenerate writes sqlite_where and
+    # postgresql_where (the models leave them out at import: rewards.db.partial_index)
+    complete_partial_indexes(metadata)
+    return metadata
 
 
 def run_migrations_offline():

@@ -97,3 +97,12 @@ def test_a_session_write_raises_as_sqlalchemy_would(app: Flask) -> None:
             _INSERT_CLIENT.execute(db.session, {"name": "twice", "scopes": "", "created_at": when})
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(ApiClient)) == 0
+
+
+def test_a_session_write_refuses_a_column_whose_default_python_computes(app: Flask) -> None:
+    # ApiClient.active and created_at have Python-side defaults: left out, they would be written as NULL
+    write = SessionWrite(insert(ApiClient.__table__).values(name=bindparam("name"), scopes=bindparam("scopes")))
+    with app.app_context():
+        with pytest.raises(ValueError, match="active, created_at"):
+            write.execute(db.session, {"name": "x", "scopes": ""})
+        db.session.rollback()

@@ -63,3 +63,29 @@ def test_one_active_snapshot_per_period_is_held_by_the_database(app: Flask) -> N
         with pytest.raises(IntegrityError):
             make_snapshot(db.session, "2026-10", {"0001": "promising"})
         db.session.rollback()
+
+
+def test_autogenerate_writes_both_wheres_of_a_partial_index(tmp_path: Path) -> None:
+    # a database without the index, and alembic's autogenerate through rewards/migrations/env.py (a copy)
+    import shutil
+
+    from flask_migrate import migrate
+
+    from rewards import create_app
+    from tests.conftest import make_config
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "rewards" / "migrations", migrations,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    app: Flask = create_app(make_config("sqlite", tmp_path))
+    with app.app_context():
+        upgrade(directory=str(migrations))
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP INDEX uq_snapshots_active_period"))
+        migrate(directory=str(migrations), message="put back", rev_id="put_back")
+        db.engine.dispose()
+    (written,) = (migrations / "versions").glob("put_back_*.py")
+    code = written.read_text()
+    assert "create_index('uq_snapshots_active_period'" in code, code
+    assert "sqlite_where=sa.text(\"status = 'active'\")" in code, code
+    assert "postgresql_where=sa.text(\"status = 'active'\")" in code, code
