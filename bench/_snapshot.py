@@ -14,9 +14,10 @@ def bench_snapshot(period: str, row_count: int, tier_counts: str = "{}") -> Any:
                     row_count=row_count, tier_counts=tier_counts, digest="0" * 64)
 
 
-def load_random_snapshot(db: Any, backend: str, n: int) -> None:
+def load_random_snapshot(db: Any, backend: str, n: int) -> int:
     """The draw benchmarks' active snapshot of 2026-05: ``n`` random accounts with weighted tiers, written in
-    account order through the driver (``executemany`` on SQLite, ``COPY`` on PostgreSQL) and committed."""
+    account order through the driver (``executemany`` on SQLite, ``COPY`` on PostgreSQL) and committed;
+    its id."""
     rng = random.Random(7)  # benchmark data only
     numbers = rng.sample(range(10**10), n)
     tiers = rng.choices(("beginner", "promising", "responsible", "ideal"), weights=(1, 1, 3, 2), k=n)
@@ -32,3 +33,4 @@ def load_random_snapshot(db: Any, backend: str, n: int) -> None:
             for row in rows:
                 copy.write_row(row)
     db.session.commit()
+    return int(snap.id)

@@ -5,6 +5,9 @@
 
 Both servers: gunicorn, 4 sync workers, loopback. Load: wrk, 2 threads, 32 connections, 10 s per run,
 runs interleaved (bare, service, bare, service, ...) so background noise hits both; medians reported.
+Each run's CPU per request (``bench/_cpu.py``) is reported beside it: the server's workers, the database
+server and Redis (the service's), and wrk's; on a machine whose cores are all busy the ratio of
+requests per second is about the inverse of the ratio of these sums.
 The service validates real codes (a rotating set of 1,000 out of N issued) with a real partner key,
 rate limits on (Redis storage when a server answers at 127.0.0.1:6379, as with several workers it
 must be; a high general limit so the run measures the work, not the refusals).
@@ -27,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._partners_db import database_settings, redis_url  # noqa: E402 (after the path is set)
+from bench._cpu import measured, per_request  # noqa: E402 (after the path is set)
+from bench._partners_db import database_settings, redis_url  # noqa: E402
 from bench._ports import free_port, wait_port  # noqa: E402
 
 # A helper running this next to others sets its own schema (BENCH_PG_SCHEMA), or the runs clobber each other.
@@ -162,6 +166,7 @@ def main() -> None:
         f"{'backend':<11} {'bare rps':>9} {'bare p99':>9} {'validate rps':>13} {'p99 ms':>7} {'ratio':>6} "
         f"{'non-2xx':>8}"
     )
+    cpu_rows: list[str] = []
     for backend in backends:
         with tempfile.TemporaryDirectory() as tmp:
             instance = Path(tmp)
@@ -178,9 +183,13 @@ def main() -> None:
             try:
                 wrk(binary, app_port, app_script)  # warm-up: connections, caches
                 results: dict[str, list[tuple[float, float, int]]] = {"bare": [], "app": []}
+                cpu: dict[str, list[dict[str, float]]] = {"bare": [], "app": []}
                 for _ in range(args.rounds):
-                    results["bare"].append(wrk(binary, bare_port, bare_script))
-                    results["app"].append(wrk(binary, app_port, app_script))
+                    for name, server, port, script in (("bare", bare, bare_port, bare_script),
+                                                       ("app", app, app_port, app_script)):
+                        result, seconds = measured(server, lambda p=port, s=script: wrk(binary, p, s))
+                        results[name].append(result)
+                        cpu[name].append(per_request(seconds, result[0] * SECONDS))
             finally:
                 for proc in (bare, app):
                     proc.terminate()
@@ -195,6 +204,21 @@ def main() -> None:
                 f"{bad:>8}",
                 flush=True,
             )
+            cpu_rows.append(cpu_line(backend, cpu))
+    print("\nCPU per request, µs (medians): server workers, database server, Redis, wrk; their sum")
+    print(f"{'backend':<11} {'bare':>27} {'validate':>34} {'ratio':>6}")
+    print("\n".join(cpu_rows))
+
+
+def cpu_line(backend: str, cpu: dict[str, list[dict[str, float]]]) -> str:
+    """One backend's medians of CPU per request: bare's workers + wrk, the service's four, the ratio."""
+    med = {name: {k: statistics.median(run[k] for run in runs) for k in runs[0]} for name, runs in cpu.items()}
+    bare = med["bare"]["server"] + med["bare"]["client"]
+    app = sum(med["app"][k] for k in ("server", "database", "redis", "client"))
+    b, a = med["bare"], med["app"]
+    return (f"{backend:<11} {b['server']:>7.0f} + {b['client']:>4.0f} = {bare:>6.0f}    "
+            f"{a['server']:>6.0f} + {a['database']:>4.0f} + {a['redis']:>3.0f} + {a['client']:>4.0f} = {app:>6.0f} "
+            f"{app / bare:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -10,12 +10,18 @@ freeze can run at once and the draw after), then times each command under ``/usr
 seconds, CPU seconds (user + system) and peak RSS of the process, Flask's start-up included, which is
 what a user waits for; ``--verify`` adds the auditor bundle's export and the standalone verifier run on
 it. The in-process breakdown of the same steps is ``bench/draw_service.py``.
+
+The floor (``bench/floors/freeze_draw.py``: the driver's read, the plain list's digest and storage, the
+seed, a Fenwick selection) runs three times around them, on the same database: before the freeze, in
+the wait for the entropy, after the draw. A draw is frozen and drawn once, at announced times, so
+ours runs once per bench; the table gives the floor's median and ours against it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,8 +36,9 @@ from bench._pgschema import create_schema, drop_schema  # noqa: E402
 from bench.process import timed  # noqa: E402
 
 
-def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, datetime, datetime]:
-    """Migrate, load the snapshot, create and announce the draw; its id, freeze time and entropy time."""
+def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, int, datetime, datetime]:
+    """Migrate, load the snapshot, create and announce the draw; its id, the snapshot's, the freeze time and
+    the entropy time."""
     for step in (
         ["-m", "rewards.instance", "init"],
         ["-m", "flask", "--app", "rewards", "db", "upgrade"],
@@ -46,7 +53,7 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
 
     app = create_app()
     with app.app_context():
-        load_random_snapshot(db, backend, n)
+        snapshot_id = load_random_snapshot(db, backend, n)
         if backend == "postgresql":
             db.session.execute(db.text("ANALYZE snapshot_rows"))
             db.session.commit()
@@ -77,7 +84,7 @@ def prepare(env: dict[str, str], n: int, wait: int, backend: str) -> tuple[str, 
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    return pid, freeze_at, available
+    return pid, snapshot_id, freeze_at, available
 
 
 def sleep_until(moment: datetime) -> None:
@@ -104,16 +111,23 @@ def main() -> None:
         create_schema(args.pg_url, schema)
         env["REWARDS_DATABASE_URL"] = f"{args.pg_url}?options=-csearch_path%3D{schema}"
     try:
-        pid, freeze_at, available = prepare(env, args.n, args.wait, args.backend)
+        pid, snapshot_id, freeze_at, available = prepare(env, args.n, args.wait, args.backend)
         flask = [sys.executable, "-m", "flask", "--app", "rewards", "draws"]
         numbers = Path(tmp, "numbers.txt")
         numbers.write_text("17 5 2871.45\n")
+        database = (["--sqlite", str(Path(tmp, "rewards.sqlite3"))] if args.backend == "sqlite"
+                    else ["--pg", args.pg_url, "--schema", schema])
+        floor_command = [sys.executable, str(ROOT / "bench" / "floors" / "freeze_draw.py"), *database,
+                         "--snapshot", str(snapshot_id), "--weights", "responsible=1,ideal=3"]
+        floors = [timed(floor_command, env)]
         sleep_until(freeze_at)
         freeze = timed([*flask, "freeze", pid], env)
         if datetime.now(UTC) >= available:
             raise SystemExit(f"the freeze ended after the entropy time: rerun with --wait above {args.wait}")
+        floors.append(timed(floor_command, env))
         sleep_until(available + timedelta(seconds=1))
         draw = timed([*flask, "draw", pid, "--numbers", str(numbers)], env)
+        floors.append(timed(floor_command, env))
         steps = [("flask draws freeze", freeze), ("flask draws draw --numbers", draw)]
         if args.verify:
             bundle = Path(tmp, "bundle.json")
@@ -131,7 +145,14 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for label, run in steps:
         print(f"| `{label}` | {run.wall:.2f} | {run.cpu:.2f} | {run.rss_mib:,} |")
-    print(f"| **both** | **{freeze.wall + draw.wall:.2f}** | {freeze.cpu + draw.cpu:.2f} | |")
+    both_wall, both_cpu = freeze.wall + draw.wall, freeze.cpu + draw.cpu
+    print(f"| **both** | **{both_wall:.2f}** | {both_cpu:.2f} | |")
+    floor_wall = statistics.median(r.wall for r in floors)
+    floor_cpu = statistics.median(r.cpu for r in floors)
+    print(f"| floor (`bench/floors/freeze_draw.py`), median of {len(floors)} | {floor_wall:.2f} | {floor_cpu:.2f} | "
+          f"{max(r.rss_mib for r in floors):,} |")
+    print(f"\nboth / floor: **{both_wall / floor_wall:.2f}x** wall, {both_cpu / floor_cpu:.2f}x CPU "
+          f"(floor runs: {', '.join(f'{r.wall:.2f}' for r in floors)} s; {floors[0].output})")
     print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -35,10 +35,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ports import wait_port  # noqa: E402 (after the path is set)
+from _cpu import measured, per_request  # noqa: E402 (after the path is set)
+from _ports import wait_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
@@ -154,6 +156,15 @@ def run_python(token: str, n: int, seconds: int, seed: int, rate: float = 0) -> 
             "non2xx": 0, "p50": q[49] * 1000, "p90": q[89] * 1000, "p99": q[98] * 1000, "max": max(latencies) * 1000}
 
 
+def with_cpu(server: subprocess.Popen[bytes], run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """``run()``'s result with the CPU per request of the server's workers, the database server,
+    Redis and the load generator (wrk; a Python client's threads are not counted), in µs."""
+    result, seconds = measured(server, run)
+    cpu = per_request(seconds, result["requests"])
+    result.update({f"cpu_{k}": v for k, v in cpu.items()})
+    return result
+
+
 def check_answer(token: str) -> dict[str, object]:
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
     conn.request("GET", "/api/v1/accounts/0000000003/priority", headers={"Authorization": f"Bearer {token}"})
@@ -190,12 +201,13 @@ def bench(kind: str, n: int, seconds: int, runs: int, rates: list[float], worker
             warm(min(5, seconds))
             for i in range(runs):
                 if bare_proc is not None:
-                    result = run_wrk(wrk, token, n, seconds, workdir, i + 2, port=PORT + 1)
+                    result = with_cpu(bare_proc, lambda seed=i + 2: run_wrk(wrk, token, n, seconds, workdir, seed,
+                                                                              port=PORT + 1))
                     rows.append((kind, f"bare Flask, {workers} workers, wrk closed loop", result))
                     print(f"  bare run {i + 1}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
-                result = (
-                    run_wrk(wrk, token, n, seconds, workdir, i + 2) if wrk else run_python(token, n, seconds, i + 2)
-                )
+                result = with_cpu(proc, lambda seed=i + 2: (
+                    run_wrk(wrk, token, n, seconds, workdir, seed) if wrk else run_python(token, n, seconds, seed)
+                ))
                 rows.append((kind, f"{tool}, {workers} workers, closed loop", result))
                 print(f"  run {i + 1}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
             for rate in rates:
@@ -233,11 +245,14 @@ def main() -> None:
         "clients, "
         f"{args.seconds} s per run, loopback, {os.cpu_count()} cores"
     )
-    print("| database | load | requests | req/s | errors | p50 ms | p90 ms | p99 ms | max ms |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| database | load | requests | req/s | errors | p50 ms | p90 ms | p99 ms | max ms "
+          "| CPU µs/req: workers + database + Redis + wrk |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for kind, tool, r in rows:
+        cpu = ("{cpu_server:.0f} + {cpu_database:.0f} + {cpu_redis:.0f} + {cpu_client:.0f}".format(**r)
+               if "cpu_server" in r else "")
         print(f"| {kind} | {tool} | {r['requests']:,} | {r['rps']:.0f} | {int(r['errors']) + int(r['non2xx'])} | "
-              f"{r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.1f} |")
+              f"{r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | {cpu} |")
 
 
 if __name__ == "__main__":
